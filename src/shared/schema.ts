@@ -1,0 +1,318 @@
+// The one definition of FlowLens's ClickHouse schema. It renders DDL for modern ClickHouse
+// (23.8+: LowCardinality, codecs, TTL) and for Debian's 18.16 server (nearest equivalents), and
+// `npm run gen:schema` writes pkg/schema/schema.json from it so the Go datasource cannot drift.
+// Table and column names here are a public contract (DESIGN.md "Canonical names"): add, never rename.
+
+export type Dialect = 'modern' | 'legacy';
+
+/** Logical column types; `render` maps them to each dialect. */
+export type ColumnType =
+  | 'DateTime'
+  | 'UInt8'
+  | 'UInt16'
+  | 'UInt32'
+  | 'UInt64'
+  | 'Int32'
+  | 'Float64'
+  | 'String'
+  | 'LowString' // low-cardinality string: LowCardinality(String) on modern, String on 18.16
+  | 'Array(UInt64)'
+  | 'Array(UInt32)'
+  | 'Array(UInt8)'
+  | 'Array(String)';
+
+export interface Column {
+  name: string;
+  type: ColumnType;
+  /** Modern-only compression codec, e.g. 'Delta, ZSTD(1)'. */
+  codec?: string;
+  doc: string;
+}
+
+export interface Table {
+  name: string;
+  doc: string;
+  columns: Column[];
+  orderBy: string[];
+  /** Days of retention on modern ClickHouse (18.16 has no TTL: the agent drops old partitions). */
+  ttlDays: number;
+}
+
+const c = (name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec });
+
+/** Columns naming both ends of a flow; shared by request logs, flow logs and timelines. */
+const fiveTuple: Column[] = [
+  c('l4_protocol', 'LowString', 'TCP or UDP'),
+  c('client_ip', 'String', 'client address (IPv4 dotted or IPv6 text)'),
+  c('client_port', 'UInt16', 'client port'),
+  c('server_ip', 'String', 'server address'),
+  c('server_port', 'UInt16', 'server port'),
+];
+
+const endpointsTags: Column[] = [
+  c('client_pid', 'UInt32', 'client process id, 0 when the client is not on an observed host'),
+  c('server_pid', 'UInt32', 'server process id, 0 when unknown'),
+  c('client_process', 'LowString', 'client process name (comm)'),
+  c('server_process', 'LowString', 'server process name (comm)'),
+  c('client_service', 'LowString', 'best known client service name'),
+  c('server_service', 'LowString', 'best known server service name'),
+];
+
+export const TABLES: Table[] = [
+  {
+    name: 'l7_flow_log',
+    doc: 'One request/response pair (one span) seen at one observation point.',
+    orderBy: ['time', 'server_service', 'l7_protocol'],
+    ttlDays: 7,
+    columns: [
+      c('time', 'DateTime', 'request start, second precision', 'Delta, ZSTD(1)'),
+      c('_id', 'UInt64', 'unique row id (agent-assigned), the seed of trace assembly'),
+      c('start_time_us', 'UInt64', 'request start, µs since epoch', 'Delta, ZSTD(1)'),
+      c('end_time_us', 'UInt64', 'response end, µs since epoch', 'Delta, ZSTD(1)'),
+      c('response_duration_us', 'UInt64', 'end_time_us - start_time_us', 'ZSTD(1)'),
+      c('host', 'LowString', 'host name of the agent that observed the span'),
+      c('observation_point', 'LowString', 'client_process, client_nic, server_nic, server_process, gateway'),
+      c('signal_source', 'LowString', 'ebpf or packet'),
+      c('l7_protocol', 'LowString', 'HTTP, HTTP2, gRPC, MySQL, PostgreSQL, Redis, DNS, Kafka, ...'),
+      c('version', 'LowString', 'protocol version, e.g. 1.1'),
+      c('request_type', 'LowString', 'method or command: GET, SELECT, SET, ...'),
+      c('request_domain', 'String', 'HTTP host, database name, DNS zone'),
+      c('request_resource', 'String', 'path, SQL text, command key, DNS name'),
+      c('endpoint', 'String', 'the low-cardinality grouping of the resource (path without query)'),
+      c('response_code', 'Int32', 'protocol response code (HTTP status, SQL error number), -1 when none'),
+      c('response_status', 'LowString', 'ok, client_error, server_error, timeout, unknown'),
+      c('response_exception', 'String', 'error text from the response'),
+      c('request_length', 'UInt32', 'request bytes'),
+      c('response_length', 'UInt32', 'response bytes'),
+      c('trace_id', 'String', 'trace id parsed from the payload (traceparent, b3, uber-trace-id, sw8)'),
+      c('span_id', 'String', 'span id parsed from the payload'),
+      c('parent_span_id', 'String', 'parent span id parsed from the payload'),
+      c('x_request_id', 'String', 'X-Request-ID (configurable header)'),
+      c('syscall_trace_id_request', 'UInt64', 'AutoTracing id of the thread when the request was seen'),
+      c('syscall_trace_id_response', 'UInt64', 'AutoTracing id of the thread when the response was seen'),
+      c('syscall_thread_request', 'UInt32', 'thread id that handled the request syscall'),
+      c('syscall_thread_response', 'UInt32', 'thread id that handled the response syscall'),
+      c('syscall_coroutine_request', 'UInt64', 'goroutine id for Go programs, else 0'),
+      c('syscall_coroutine_response', 'UInt64', 'goroutine id for Go programs, else 0'),
+      c('syscall_cap_seq_request', 'UInt64', 'per-socket capture sequence of the request message'),
+      c('syscall_cap_seq_response', 'UInt64', 'per-socket capture sequence of the response message'),
+      c('tcp_seq_request', 'UInt32', 'TCP sequence number of the first request byte'),
+      c('tcp_seq_response', 'UInt32', 'TCP sequence number of the first response byte'),
+      c('flow_id', 'UInt64', 'agent-local id of the connection'),
+      ...fiveTuple,
+      ...endpointsTags,
+    ],
+  },
+  {
+    name: 'l4_flow_log',
+    doc: 'One L4 flow per reporting interval and at close.',
+    orderBy: ['time', 'server_service'],
+    ttlDays: 7,
+    columns: [
+      c('time', 'DateTime', 'end of the interval', 'Delta, ZSTD(1)'),
+      c('start_time_us', 'UInt64', 'flow start (or interval start) µs', 'Delta, ZSTD(1)'),
+      c('end_time_us', 'UInt64', 'interval end µs', 'Delta, ZSTD(1)'),
+      c('host', 'LowString', 'observing host'),
+      c('observation_point', 'LowString', 'client_process/server_process (socket) or a NIC point'),
+      c('flow_id', 'UInt64', 'agent-local flow id'),
+      ...fiveTuple,
+      ...endpointsTags,
+      c('byte_tx', 'UInt64', 'bytes client → server'),
+      c('byte_rx', 'UInt64', 'bytes server → client'),
+      c('packet_tx', 'UInt64', 'packets (or sends) client → server'),
+      c('packet_rx', 'UInt64', 'packets (or receives) server → client'),
+      c('rtt_us', 'UInt32', 'smoothed RTT'),
+      c('syn_latency_us', 'UInt32', 'connect() to established'),
+      c('retrans_count', 'UInt32', 'retransmitted segments'),
+      c('zero_window_count', 'UInt32', 'zero-window events'),
+      c('rst_count', 'UInt32', 'RSTs seen'),
+      c('rst_sender', 'LowString', 'client, server or empty'),
+      c('conn_failed', 'UInt8', '1 when the connection attempt failed'),
+      c('close_type', 'LowString', 'normal, reset_by_client, reset_by_server, timeout, connect_failed, still_open'),
+    ],
+  },
+  {
+    name: 'app_metrics',
+    doc: 'RED metrics per second, computed by the agent from every request (exact under sampling).',
+    orderBy: ['time', 'server_service', 'client_service', 'l7_protocol', 'endpoint'],
+    ttlDays: 30,
+    columns: [
+      c('time', 'DateTime', 'the second', 'Delta, ZSTD(1)'),
+      c('host', 'LowString', 'observing host'),
+      c('observation_point', 'LowString', 'where the requests were seen'),
+      c('client_service', 'LowString', 'client service'),
+      c('server_service', 'LowString', 'server service'),
+      c('l7_protocol', 'LowString', 'protocol'),
+      c('endpoint', 'String', 'endpoint'),
+      c('server_port', 'UInt16', 'server port'),
+      c('request_count', 'UInt64', 'requests that completed (or timed out) in this second'),
+      c('error_count', 'UInt64', 'client_error + server_error + timeout'),
+      c('client_error_count', 'UInt64', 'client errors (4xx, bad SQL, ...)'),
+      c('server_error_count', 'UInt64', 'server errors (5xx, ...)'),
+      c('timeout_count', 'UInt64', 'requests with no response in time'),
+      c('response_duration_sum_us', 'UInt64', 'latency sum'),
+      c('response_duration_max_us', 'UInt64', 'latency max'),
+      c('latency_histogram', 'Array(UInt64)', 'counts per bucket; bounds in LATENCY_BUCKETS_US'),
+      c('request_bytes', 'UInt64', 'request bytes'),
+      c('response_bytes', 'UInt64', 'response bytes'),
+    ],
+  },
+  {
+    name: 'net_metrics',
+    doc: 'Network metrics per second between two services.',
+    orderBy: ['time', 'server_service', 'client_service'],
+    ttlDays: 30,
+    columns: [
+      c('time', 'DateTime', 'the second', 'Delta, ZSTD(1)'),
+      c('host', 'LowString', 'observing host'),
+      c('observation_point', 'LowString', 'where it was measured'),
+      c('client_service', 'LowString', 'client service'),
+      c('server_service', 'LowString', 'server service'),
+      c('server_port', 'UInt16', 'server port'),
+      c('byte_tx', 'UInt64', 'bytes client → server'),
+      c('byte_rx', 'UInt64', 'bytes server → client'),
+      c('packet_tx', 'UInt64', 'packets client → server'),
+      c('packet_rx', 'UInt64', 'packets server → client'),
+      c('new_flow_count', 'UInt64', 'connections opened'),
+      c('closed_flow_count', 'UInt64', 'connections closed'),
+      c('conn_failed_count', 'UInt64', 'failed connection attempts'),
+      c('retrans_count', 'UInt64', 'retransmissions'),
+      c('rst_count', 'UInt64', 'RSTs'),
+      c('zero_window_count', 'UInt64', 'zero-window events'),
+      c('rtt_sum_us', 'UInt64', 'RTT sum'),
+      c('rtt_count', 'UInt64', 'RTT samples'),
+    ],
+  },
+  {
+    name: 'tcp_timeline',
+    doc: 'One row per profiled TCP flow: packet-level events and derived latencies.',
+    orderBy: ['time', 'flow_id'],
+    ttlDays: 7,
+    columns: [
+      c('time', 'DateTime', 'flow start', 'Delta, ZSTD(1)'),
+      c('host', 'LowString', 'observing host'),
+      c('interface', 'LowString', 'NIC the packets were seen on'),
+      c('observation_point', 'LowString', 'client_nic, server_nic, gateway'),
+      c('flow_id', 'UInt64', 'flow id'),
+      ...fiveTuple,
+      c('client_service', 'LowString', 'client service'),
+      c('server_service', 'LowString', 'server service'),
+      c('event_time_us', 'Array(UInt64)', 'packet timestamps µs'),
+      c('event_direction', 'Array(UInt8)', '0 client→server, 1 server→client'),
+      c('event_tcp_flags', 'Array(UInt8)', 'TCP flags'),
+      c('event_seq', 'Array(UInt32)', 'TCP sequence numbers'),
+      c('event_ack', 'Array(UInt32)', 'TCP ack numbers'),
+      c('event_payload_len', 'Array(UInt32)', 'payload lengths'),
+      c('conn_latency_us', 'UInt32', 'SYN → SYN/ACK → ACK'),
+      c('ack_latency_us', 'UInt32', 'system (ACK) latency'),
+      c('server_response_us', 'UInt32', 'last request byte → first response byte'),
+      c('client_wait_us', 'UInt32', 'last response byte → next request byte'),
+    ],
+  },
+  {
+    name: 'profile_samples',
+    doc: 'Aggregated stack samples per process, interval and event.',
+    orderBy: ['time', 'service', 'pid', 'event'],
+    ttlDays: 7,
+    columns: [
+      c('time', 'DateTime', 'interval start', 'Delta, ZSTD(1)'),
+      c('host', 'LowString', 'host'),
+      c('pid', 'UInt32', 'process id'),
+      c('tid', 'UInt32', 'thread id (links a stack to the request on that thread)'),
+      c('process', 'LowString', 'process name'),
+      c('service', 'LowString', 'service name'),
+      c('event', 'LowString', 'on_cpu or off_cpu'),
+      c('stack_id', 'UInt64', 'hash of the stack'),
+      c('stack', 'Array(String)', 'symbolized frames, root first'),
+      c('value', 'UInt64', 'samples (on_cpu) or blocked µs (off_cpu)'),
+    ],
+  },
+];
+
+/** Upper bounds (µs, inclusive) of app_metrics.latency_histogram buckets; the last bucket is +Inf. */
+export const LATENCY_BUCKETS_US = [
+  100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
+  5_000_000, 10_000_000,
+];
+
+export const OBSERVATION_POINTS = ['client_process', 'client_nic', 'server_nic', 'server_process', 'gateway'] as const;
+export type ObservationPoint = (typeof OBSERVATION_POINTS)[number];
+
+export const RESPONSE_STATUSES = ['ok', 'client_error', 'server_error', 'timeout', 'unknown'] as const;
+export type ResponseStatus = (typeof RESPONSE_STATUSES)[number];
+
+export const DATABASE = 'flowlens';
+
+function renderType(t: ColumnType, dialect: Dialect): string {
+  if (t === 'LowString') {
+    return dialect === 'modern' ? 'LowCardinality(String)' : 'String';
+  }
+  return t;
+}
+
+export function tableByName(name: string): Table {
+  const t = TABLES.find((x) => x.name === name);
+  if (!t) {
+    throw new Error(`unknown table ${name}`);
+  }
+  return t;
+}
+
+/** CREATE TABLE for one table in one dialect. */
+export function renderCreateTable(table: Table, dialect: Dialect, database = DATABASE): string {
+  const cols = table.columns
+    .map((col) => {
+      const codec = dialect === 'modern' && col.codec ? ` CODEC(${col.codec})` : '';
+      return `  \`${col.name}\` ${renderType(col.type, dialect)}${codec}`;
+    })
+    .join(',\n');
+  const ttl = dialect === 'modern' ? `\nTTL time + INTERVAL ${table.ttlDays} DAY` : '';
+  return (
+    `CREATE TABLE IF NOT EXISTS ${database}.${table.name} (\n${cols}\n) ENGINE = MergeTree()\n` +
+    `PARTITION BY toYYYYMMDD(time)\nORDER BY (${table.orderBy.join(', ')})${ttl}`
+  );
+}
+
+export interface Migration {
+  version: number;
+  doc: string;
+  statements: (dialect: Dialect, database: string) => string[];
+}
+
+/** Versioned, idempotent migrations, applied in order at agent start. Append; never edit a released one. */
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    doc: 'canonical tables',
+    statements: (dialect, database) => [
+      `CREATE DATABASE IF NOT EXISTS ${database}`,
+      ...TABLES.map((t) => renderCreateTable(t, dialect, database)),
+    ],
+  },
+];
+
+export const MIGRATIONS_TABLE = 'schema_migrations';
+
+export function renderMigrationsTable(database = DATABASE): string {
+  return (
+    `CREATE TABLE IF NOT EXISTS ${database}.${MIGRATIONS_TABLE} ` +
+    `(version UInt32, applied_at DateTime, doc String) ENGINE = MergeTree() ORDER BY version`
+  );
+}
+
+/** The JSON that pkg/schema embeds: names and types only. */
+export function schemaJson(): string {
+  return (
+    JSON.stringify(
+      {
+        database: DATABASE,
+        observation_points: OBSERVATION_POINTS,
+        response_statuses: RESPONSE_STATUSES,
+        latency_buckets_us: LATENCY_BUCKETS_US,
+        tables: TABLES.map((t) => ({ name: t.name, columns: t.columns.map((col) => ({ name: col.name, type: col.type })) })),
+      },
+      null,
+      2
+    ) + '\n'
+  );
+}
