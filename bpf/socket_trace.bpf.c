@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: GPL-2.0
+/* FlowLens socket tracer: the payload of every read/write-family syscall on an inet socket,
+ * plus connect/accept/close and process exec/exit, into one BPF ring buffer.
+ *
+ * Cost decisions (measured in bench/syscall-cost):
+ *  - one tp_btf/sys_exit hook reads the syscall's arguments from the saved user pt_regs, so no
+ *    sys_enter hook and no enter->exit argument map are needed;
+ *  - records go to the ring without a wakeup; user space drains on a short timer, and only a
+ *    ring filling past `wakeup_bytes` forces a wakeup;
+ *  - the payload is copied once, straight into the reserved ring slot, and only up to
+ *    `capture_bytes`.
+ * Closes come from sock:inet_sock_set_state (TCP_CLOSE) rather than sys_enter_close.
+ * Every hook is a raw BTF tracepoint (tp_btf): none needs tracefs mounted. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "socket_trace.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load (rodata). */
+const volatile __u32 self_tgid = 0;       /* the agent itself: never traced */
+const volatile __u32 capture_bytes = 1024; /* payload bytes kept per syscall */
+const volatile __u64 wakeup_bytes = 4 << 20; /* force a consumer wakeup past this much queued data */
+const volatile __u16 ignore_ports[FL_MAX_IGNORED_PORTS] = {}; /* e.g. the agent's own ClickHouse */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FL_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define TCP_CLOSE 7
+#define EINPROGRESS 115
+
+/* x86_64 syscall numbers. */
+#define NR_read 0
+#define NR_write 1
+#define NR_readv 19
+#define NR_writev 20
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_accept4 288
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	if (v)
+		(*v)++; /* per-CPU slot: no atomic needed */
+}
+
+/* The struct sock behind fd in the current task, or NULL when fd is not a socket. */
+static __always_inline struct sock *fd_to_sock(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return NULL;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline bool port_ignored(__u16 sport, __u16 dport)
+{
+#pragma unroll
+	for (int i = 0; i < FL_MAX_IGNORED_PORTS; i++) {
+		__u16 p = ignore_ports[i];
+		if (p && (p == sport || p == dport))
+			return true;
+	}
+	return false;
+}
+
+/* Fills the 5-tuple of an inet TCP/UDP socket; false for anything else (unix, netlink, raw). */
+static __always_inline bool fill_tuple(struct fl_event *e, struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	__u8 proto = BPF_CORE_READ(sk, sk_protocol);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return false;
+	e->family = family;
+	e->l4_proto = proto;
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->daddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+	return true;
+}
+
+static __always_inline void submit(void *e)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+struct data_args {
+	struct sock *sk;
+	const void *buf; /* user buffer holding the payload */
+	__u32 len;       /* payload bytes available at buf */
+	__u32 ret;
+	__s32 fd;
+	__u8 syscall;
+	__u8 direction;
+};
+
+/* Emits one data record into a ring slot of `slot` payload bytes. A subprogram, not inlined: the
+ * verifier checks it per call site with `slot` a known constant, where inlined copies got merged
+ * by the compiler and lost the per-slot bound. */
+static __noinline int emit_data(struct data_args *a, __u32 slot)
+{
+	struct fl_event *e = bpf_ringbuf_reserve(&events, sizeof(*e) + slot, 0);
+	if (!e) {
+		stat_inc(FL_STAT_RING_DROPS);
+		return 0;
+	}
+	__u64 id = bpf_get_current_pid_tgid();
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sock_id = (__u64)a->sk;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = a->fd;
+	e->kind = FL_EV_DATA;
+	e->direction = a->direction;
+	e->syscall = a->syscall;
+	e->ret_len = a->ret;
+	e->tcp_state = 0;
+	e->pad = 0;
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	if (!fill_tuple(e, a->sk) || port_ignored(e->sport, e->dport)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	e->tcp_seq = 0;
+	if (e->l4_proto == IPPROTO_TCP) {
+		struct tcp_sock *tp = (struct tcp_sock *)a->sk;
+		__u32 seq = a->direction == FL_DIR_EGRESS ? BPF_CORE_READ(tp, write_seq) : BPF_CORE_READ(tp, copied_seq);
+		e->tcp_seq = seq - a->ret; /* the syscall already advanced the sequence by ret bytes */
+	}
+	__u32 n = a->len;
+	if (n > slot)
+		n = slot;
+	e->cap_len = 0;
+	if (n > 0 && bpf_probe_read_user((__u8 *)(e + 1), n, a->buf) == 0)
+		e->cap_len = n;
+	else if (n > 0)
+		stat_inc(FL_STAT_READ_ERRORS);
+	submit(e);
+	return 0;
+}
+
+static __always_inline int handle_data(struct pt_regs *regs, long ret, __u8 syscall, __u8 direction)
+{
+	if (ret <= 0)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((id >> 32) == self_tgid)
+		return 0;
+
+	struct data_args a = {};
+	a.fd = (__s32)BPF_CORE_READ(regs, di);
+	a.sk = fd_to_sock(bpf_get_current_task_btf(), a.fd);
+	if (!a.sk)
+		return 0;
+	a.ret = (__u32)ret;
+	a.syscall = syscall;
+	a.direction = direction;
+
+	const void *arg1 = (const void *)BPF_CORE_READ(regs, si);
+	__u64 avail = (__u64)ret;
+	switch (syscall) {
+	case FL_SYS_READV:
+	case FL_SYS_WRITEV: {
+		struct iovec iov = {};
+		bpf_probe_read_user(&iov, sizeof(iov), arg1);
+		a.buf = iov.iov_base;
+		if (iov.iov_len < avail)
+			avail = iov.iov_len;
+		break;
+	}
+	case FL_SYS_SENDMSG:
+	case FL_SYS_RECVMSG: {
+		struct user_msghdr msg = {};
+		struct iovec iov = {};
+		bpf_probe_read_user(&msg, sizeof(msg), arg1);
+		bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov);
+		a.buf = iov.iov_base;
+		if (iov.iov_len < avail)
+			avail = iov.iov_len;
+		break;
+	}
+	default:
+		a.buf = arg1;
+	}
+	__u32 cap = capture_bytes;
+	if (avail > cap)
+		stat_inc(FL_STAT_TRUNCATED);
+	else
+		cap = (__u32)avail;
+	a.len = cap;
+	if (cap <= FL_SMALL_CAPTURE)
+		return emit_data(&a, FL_SMALL_CAPTURE);
+	if (cap <= 1024)
+		return emit_data(&a, 1024);
+	return emit_data(&a, FL_MAX_CAPTURE);
+}
+
+/* connect/accept: a record without payload naming the socket and its role. */
+static __always_inline int handle_conn(int fd, __u16 kind, __u8 syscall)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((id >> 32) == self_tgid)
+		return 0;
+	struct sock *sk = fd_to_sock(bpf_get_current_task_btf(), fd);
+	if (!sk)
+		return 0;
+	struct fl_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(FL_STAT_RING_DROPS);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	if (!fill_tuple(e, sk) || port_ignored(e->sport, e->dport)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sock_id = (__u64)sk;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = fd;
+	e->kind = kind;
+	e->syscall = syscall;
+	submit(e);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(fl_sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = BPF_CORE_READ(regs, orig_ax);
+
+	switch (nr) {
+	case NR_read:
+		return handle_data(regs, ret, FL_SYS_READ, FL_DIR_INGRESS);
+	case NR_write:
+		return handle_data(regs, ret, FL_SYS_WRITE, FL_DIR_EGRESS);
+	case NR_readv:
+		return handle_data(regs, ret, FL_SYS_READV, FL_DIR_INGRESS);
+	case NR_writev:
+		return handle_data(regs, ret, FL_SYS_WRITEV, FL_DIR_EGRESS);
+	case NR_sendto:
+		return handle_data(regs, ret, FL_SYS_SENDTO, FL_DIR_EGRESS);
+	case NR_recvfrom:
+		return handle_data(regs, ret, FL_SYS_RECVFROM, FL_DIR_INGRESS);
+	case NR_sendmsg:
+		return handle_data(regs, ret, FL_SYS_SENDMSG, FL_DIR_EGRESS);
+	case NR_recvmsg:
+		return handle_data(regs, ret, FL_SYS_RECVMSG, FL_DIR_INGRESS);
+	case NR_connect:
+		if (ret == 0 || ret == -EINPROGRESS)
+			return handle_conn((int)BPF_CORE_READ(regs, di), FL_EV_CONNECT, FL_SYS_CONNECT);
+		return 0;
+	case NR_accept:
+	case NR_accept4:
+		if (ret >= 0)
+			return handle_conn((int)ret, FL_EV_ACCEPT, FL_SYS_ACCEPT);
+		return 0;
+	}
+	return 0;
+}
+
+/* Raw BTF tracepoint: needs no tracefs mount, and hands us the struct sock itself. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(fl_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	if (newstate != TCP_CLOSE)
+		return 0;
+	struct fl_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(FL_STAT_RING_DROPS);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	if (!fill_tuple(e, (struct sock *)sk) || e->l4_proto != IPPROTO_TCP || port_ignored(e->sport, e->dport)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	__u64 id = bpf_get_current_pid_tgid();
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sock_id = (__u64)sk;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = -1;
+	e->kind = FL_EV_CLOSE;
+	e->syscall = FL_SYS_CLOSE;
+	e->tcp_state = (__u8)oldstate;
+	submit(e);
+	return 0;
+}
+
+static __always_inline int emit_process(__u16 kind)
+{
+	struct fl_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(FL_STAT_RING_DROPS);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	__u64 id = bpf_get_current_pid_tgid();
+	e->ts_ns = bpf_ktime_get_ns();
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = -1;
+	e->kind = kind;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	submit(e);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(fl_sched_process_exec)
+{
+	return emit_process(FL_EV_EXEC);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(fl_sched_process_exit)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((__u32)id != (id >> 32))
+		return 0; /* a thread, not the process */
+	return emit_process(FL_EV_EXIT);
+}

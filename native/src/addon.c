@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: Apache-2.0
+/* flowlens_native: loads the socket tracer (bpf/socket_trace.bpf.c) through its libbpf skeleton,
+ * attaches it, and hands the ring buffer's records to JavaScript in batches.
+ *
+ * JS API (one tracer per process):
+ *   open({captureBytes, selfPid, ringBytes, wakeupBytes, ignorePorts}) -> undefined | throws
+ *   drain(maxBytes) -> Buffer | null   records as [u32 len][u32 0][len bytes, padded to 8]
+ *   stats()  -> {ringDrops, truncated, readErrors}  (summed over CPUs, since open)
+ *   layout() -> {size, offsets...}     struct fl_event layout, checked by the TS decoder
+ *   clocks() -> [monotonicNs, realtimeNs] as BigInts read back to back
+ *   close()
+ * The batch copy happens on the JS thread: it is a memcpy per record, and keeping it there
+ * avoids a second queue between a C thread and JS (the kernel ring is the one bounded queue). */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "socket_trace.h"
+#include "socket_trace.skel.h"
+
+static struct socket_trace *skel;
+static struct ring_buffer *rb;
+static char libbpf_log[8192]; /* last libbpf messages, quoted in errors */
+static size_t libbpf_log_len;
+
+/* batch being filled by the ring callback */
+static unsigned char *batch;
+static size_t batch_cap, batch_used, batch_limit;
+
+#define NAPI_CALL(env, call)                                                                   \
+	do {                                                                                   \
+		if ((call) != napi_ok) {                                                       \
+			napi_throw_error((env), NULL, "flowlens_native: N-API call failed: " #call); \
+			return NULL;                                                           \
+		}                                                                              \
+	} while (0)
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	static char line[32768];
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	int n = vsnprintf(line, sizeof(line), fmt, args);
+	if (n <= 0)
+		return 0;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	const char *src = line;
+	if ((size_t)n >= sizeof(libbpf_log)) { /* keep the message's tail: the verifier's verdict is last */
+		src = line + n - (sizeof(libbpf_log) - 1);
+		n = sizeof(libbpf_log) - 1;
+		libbpf_log_len = 0;
+	} else if (libbpf_log_len + n >= sizeof(libbpf_log)) { /* drop the oldest messages */
+		size_t drop = libbpf_log_len + n - sizeof(libbpf_log) + 1;
+		memmove(libbpf_log, libbpf_log + drop, libbpf_log_len - drop);
+		libbpf_log_len -= drop;
+	}
+	memcpy(libbpf_log + libbpf_log_len, src, n);
+	libbpf_log_len += n;
+	libbpf_log[libbpf_log_len] = 0;
+	return 0;
+}
+
+static napi_value throw_errno(napi_env env, const char *what, int err)
+{
+	static char msg[9000];
+	const char *hint = "";
+	if (err == EPERM || err == EACCES)
+		hint = " (run the agent as root, or with CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)";
+	else if (err == ENOENT || err == ESRCH)
+		hint = " (the kernel lacks a tracepoint or BTF this program needs: is /sys/kernel/btf/vmlinux present?)";
+	snprintf(msg, sizeof(msg), "%s: %s%s%s%s", what, strerror(err), hint,
+		 libbpf_log_len ? "; libbpf said: " : "", libbpf_log_len ? libbpf_log : "");
+	napi_throw_error(env, "EBPF_LOAD", msg);
+	return NULL;
+}
+
+static int get_u32_prop(napi_env env, napi_value obj, const char *name, uint32_t *out)
+{
+	bool has = false;
+	napi_value v;
+	if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has)
+		return 0;
+	if (napi_get_named_property(env, obj, name, &v) != napi_ok)
+		return -1;
+	napi_valuetype t;
+	napi_typeof(env, v, &t);
+	if (t == napi_undefined)
+		return 0;
+	return napi_get_value_uint32(env, v, out) == napi_ok ? 0 : -1;
+}
+
+static void teardown(void)
+{
+	ring_buffer__free(rb);
+	rb = NULL;
+	socket_trace__destroy(skel);
+	skel = NULL;
+	free(batch);
+	batch = NULL;
+	batch_cap = batch_used = 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	size_t need = 8 + ((size + 7) & ~(size_t)7);
+	if (batch_used + need > batch_cap) {
+		/* only reachable when one record is larger than the headroom; grow once */
+		size_t cap = batch_cap * 2 + need;
+		unsigned char *nb = realloc(batch, cap);
+		if (!nb)
+			return -ENOMEM;
+		batch = nb;
+		batch_cap = cap;
+	}
+	uint32_t hdr[2] = {(uint32_t)size, 0};
+	memcpy(batch + batch_used, hdr, 8);
+	memcpy(batch + batch_used + 8, data, size);
+	batch_used += need;
+	/* stop once the batch is full: this record is already copied, so nothing is lost */
+	return batch_used >= batch_limit ? -EAGAIN : 0;
+}
+
+static napi_value js_open(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1];
+	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (skel) {
+		napi_throw_error(env, "EBPF_BUSY", "flowlens_native: tracer already open in this process");
+		return NULL;
+	}
+	uint32_t capture = 1024, self_pid = (uint32_t)getpid(), ring_bytes = 32u << 20, wakeup = 0;
+	if (argc >= 1) {
+		if (get_u32_prop(env, argv[0], "captureBytes", &capture) || get_u32_prop(env, argv[0], "selfPid", &self_pid) ||
+		    get_u32_prop(env, argv[0], "ringBytes", &ring_bytes) || get_u32_prop(env, argv[0], "wakeupBytes", &wakeup)) {
+			napi_throw_type_error(env, "EINVAL", "flowlens_native.open: options must be unsigned integers");
+			return NULL;
+		}
+	}
+	if (capture > FL_MAX_CAPTURE)
+		capture = FL_MAX_CAPTURE;
+	/* ring size must be a power of two multiple of the page size */
+	uint32_t rs = 1u << 16;
+	while (rs < ring_bytes && rs < (1u << 30))
+		rs <<= 1;
+	if (!wakeup)
+		wakeup = rs / 2;
+
+	libbpf_log_len = 0;
+	libbpf_log[0] = 0;
+	libbpf_set_print(libbpf_print);
+	skel = socket_trace__open();
+	if (!skel)
+		return throw_errno(env, "flowlens_native: opening the BPF object failed", errno);
+	skel->rodata->self_tgid = self_pid;
+	skel->rodata->capture_bytes = capture;
+	skel->rodata->wakeup_bytes = wakeup;
+
+	if (argc >= 1) {
+		napi_value ports;
+		bool has = false, is_array = false;
+		napi_has_named_property(env, argv[0], "ignorePorts", &has);
+		if (has && napi_get_named_property(env, argv[0], "ignorePorts", &ports) == napi_ok &&
+		    napi_is_array(env, ports, &is_array) == napi_ok && is_array) {
+			uint32_t n = 0;
+			napi_get_array_length(env, ports, &n);
+			for (uint32_t i = 0; i < n && i < FL_MAX_IGNORED_PORTS; i++) {
+				napi_value v;
+				uint32_t p = 0;
+				napi_get_element(env, ports, i, &v);
+				napi_get_value_uint32(env, v, &p);
+				skel->rodata->ignore_ports[i] = (uint16_t)p;
+			}
+		}
+	}
+	int err = bpf_map__set_max_entries(skel->maps.events, rs);
+	if (!err)
+		err = socket_trace__load(skel);
+	if (err) {
+		int e = errno ? errno : -err;
+		teardown();
+		return throw_errno(env, "flowlens_native: loading the BPF programs failed", e);
+	}
+	err = socket_trace__attach(skel);
+	if (err) {
+		int e = errno ? errno : -err;
+		teardown();
+		return throw_errno(env, "flowlens_native: attaching the BPF programs failed", e);
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
+	if (!rb) {
+		int e = errno;
+		teardown();
+		return throw_errno(env, "flowlens_native: mapping the ring buffer failed", e);
+	}
+	return NULL;
+}
+
+static napi_value js_drain(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], result;
+	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (!rb) {
+		napi_throw_error(env, "EBPF_CLOSED", "flowlens_native.drain: tracer is not open");
+		return NULL;
+	}
+	uint32_t limit = 4u << 20;
+	if (argc >= 1)
+		napi_get_value_uint32(env, argv[0], &limit);
+	if (limit < 65536)
+		limit = 65536;
+	size_t want = (size_t)limit + sizeof(struct fl_event) + FL_MAX_CAPTURE + 64;
+	if (batch_cap < want) {
+		unsigned char *nb = realloc(batch, want);
+		if (!nb) {
+			napi_throw_error(env, "ENOMEM", "flowlens_native.drain: out of memory");
+			return NULL;
+		}
+		batch = nb;
+		batch_cap = want;
+	}
+	batch_used = 0;
+	batch_limit = limit;
+	int n = ring_buffer__consume(rb);
+	if (n < 0 && n != -EAGAIN && batch_used == 0) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "flowlens_native.drain: ring buffer read failed: %s", strerror(-n));
+		napi_throw_error(env, "EBPF_RING", msg);
+		return NULL;
+	}
+	if (batch_used == 0) {
+		NAPI_CALL(env, napi_get_null(env, &result));
+		return result;
+	}
+	void *copy;
+	NAPI_CALL(env, napi_create_buffer_copy(env, batch_used, batch, &copy, &result));
+	return result;
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	napi_value obj;
+	NAPI_CALL(env, napi_create_object(env, &obj));
+	if (!skel)
+		return obj;
+	int ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return obj;
+	__u64 *vals = calloc(ncpu, sizeof(__u64));
+	if (!vals)
+		return obj;
+	static const char *names[FL_STAT_MAX] = {"events", "ringDrops", "truncated", "readErrors"};
+	for (__u32 k = 0; k < FL_STAT_MAX; k++) {
+		__u64 sum = 0;
+		if (bpf_map__lookup_elem(skel->maps.stats, &k, sizeof(k), vals, sizeof(__u64) * ncpu, 0) == 0)
+			for (int c = 0; c < ncpu; c++)
+				sum += vals[c];
+		napi_value v;
+		napi_create_double(env, (double)sum, &v);
+		napi_set_named_property(env, obj, names[k], v);
+	}
+	free(vals);
+	return obj;
+}
+
+static void set_num(napi_env env, napi_value obj, const char *name, double value)
+{
+	napi_value v;
+	napi_create_double(env, value, &v);
+	napi_set_named_property(env, obj, name, v);
+}
+
+static napi_value js_layout(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	napi_value obj;
+	NAPI_CALL(env, napi_create_object(env, &obj));
+#define OFF(f) set_num(env, obj, #f, offsetof(struct fl_event, f))
+	set_num(env, obj, "size", sizeof(struct fl_event));
+	OFF(ts_ns);
+	OFF(sock_id);
+	OFF(tgid);
+	OFF(tid);
+	OFF(fd);
+	OFF(kind);
+	OFF(direction);
+	OFF(syscall);
+	OFF(ret_len);
+	OFF(cap_len);
+	OFF(saddr);
+	OFF(daddr);
+	OFF(sport);
+	OFF(dport);
+	OFF(family);
+	OFF(l4_proto);
+	OFF(tcp_state);
+	OFF(tcp_seq);
+	OFF(comm);
+#undef OFF
+	set_num(env, obj, "maxCapture", FL_MAX_CAPTURE);
+	return obj;
+}
+
+static napi_value js_clocks(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	struct timespec mono, real;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	napi_value arr, a, b;
+	NAPI_CALL(env, napi_create_array_with_length(env, 2, &arr));
+	napi_create_bigint_uint64(env, (uint64_t)mono.tv_sec * 1000000000ull + mono.tv_nsec, &a);
+	napi_create_bigint_uint64(env, (uint64_t)real.tv_sec * 1000000000ull + real.tv_nsec, &b);
+	napi_set_element(env, arr, 0, a);
+	napi_set_element(env, arr, 1, b);
+	return arr;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info)
+{
+	(void)env;
+	(void)info;
+	teardown();
+	return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports)
+{
+	napi_property_descriptor desc[] = {
+		{"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+		{"drain", NULL, js_drain, NULL, NULL, NULL, napi_default, NULL},
+		{"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+		{"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
+		{"clocks", NULL, js_clocks, NULL, NULL, NULL, napi_default, NULL},
+		{"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+	};
+	if (napi_define_properties(env, exports, sizeof(desc) / sizeof(desc[0]), desc) != napi_ok)
+		return NULL;
+	return exports;
+}
+
+NAPI_MODULE(flowlens_native, init)
