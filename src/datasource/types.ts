@@ -1,0 +1,40 @@
+import type { DataQuery, DataSourceJsonData } from '@grafana/data';
+
+/** Query types the Go backend (pkg/) implements; the JSON value is the contract. */
+export type FlowLensQueryType = 'red' | 'map' | 'sql_log';
+
+export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; description: string }> = [
+  { value: 'red', label: 'RED', description: 'Requests, errors and latency per service as time series' },
+  { value: 'map', label: 'Universal Map', description: 'Services as nodes and calls as edges (node-graph frames)' },
+  { value: 'sql_log', label: 'Request log', description: 'Rows of l7_flow_log' },
+];
+
+/** Optional filters; the field names are read by the backend as-is. Empty string = no filter. */
+export const FILTER_KEYS = ['service', 'l7_protocol', 'observation_point', 'endpoint'] as const;
+export type FilterKey = (typeof FILTER_KEYS)[number];
+
+export interface FlowLensQuery extends DataQuery {
+  queryType?: FlowLensQueryType;
+  service?: string;
+  l7_protocol?: string;
+  observation_point?: string;
+  endpoint?: string;
+}
+
+export const DEFAULT_QUERY: Partial<FlowLensQuery> = { queryType: 'red' };
+
+export interface FlowLensOptions extends DataSourceJsonData {
+  url?: string;
+  database?: string;
+  username?: string;
+}
+
+export interface FlowLensSecureOptions {
+  password?: string;
+}
+
+export const DEFAULT_OPTIONS: Required<Pick<FlowLensOptions, 'url' | 'database' | 'username'>> = {
+  url: 'http://127.0.0.1:18123',
+  database: 'flowlens',
+  username: 'grafana',
+};

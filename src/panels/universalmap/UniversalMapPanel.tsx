@@ -1,0 +1,324 @@
+import React, { useMemo, useRef, useState } from 'react';
+import { css } from '@emotion/css';
+import type { GrafanaTheme2, PanelProps } from '@grafana/data';
+import { useStyles2, useTheme2 } from '@grafana/ui';
+import { buildGraph, type MapEdge, type MapNode } from './graph';
+import { layoutGraph, type Point } from './layout';
+import type { EdgeStat, UniversalMapOptions } from './types';
+
+type Props = PanelProps<UniversalMapOptions>;
+
+export const NODE_RADIUS = 30;
+
+type Severity = 'ok' | 'warn' | 'error' | 'unknown';
+
+interface Hover {
+  kind: 'node' | 'edge';
+  id: string;
+  x: number;
+  y: number;
+}
+
+export function severity(errorRate: number | undefined, thresholdPercent: number): Severity {
+  if (errorRate === undefined) {
+    return 'unknown';
+  }
+  if (errorRate * 100 >= thresholdPercent) {
+    return 'error';
+  }
+  return errorRate > 0 ? 'warn' : 'ok';
+}
+
+function percent(rate: number | undefined): string {
+  return rate === undefined ? '' : `${(rate * 100).toFixed(rate < 0.1 ? 2 : 1)}% errors`;
+}
+
+export function edgeLabel(edge: MapEdge, stat: EdgeStat): string {
+  switch (stat) {
+    case 'mainstat':
+      return edge.mainstat;
+    case 'secondarystat':
+      return edge.secondarystat;
+    case 'errorRate':
+      return percent(edge.errorRate);
+    default:
+      return [edge.mainstat, edge.secondarystat].filter(Boolean).join(' · ');
+  }
+}
+
+/** Path from a to b stopping at the node circles, bent by `bend` px (used to separate a↔b pairs and back edges). */
+function edgeGeometry(a: Point, b: Point, bend: number): { d: string; mid: Point } {
+  if (a.x === b.x && a.y === b.y) {
+    const top = a.y - NODE_RADIUS;
+    return {
+      d: `M ${a.x - 12} ${top + 4} C ${a.x - 50} ${top - 60}, ${a.x + 50} ${top - 60}, ${a.x + 12} ${top + 4}`,
+      mid: { x: a.x, y: top - 46 },
+    };
+  }
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const len = Math.hypot(dx, dy);
+  const ux = dx / len;
+  const uy = dy / len;
+  // perpendicular to the chord
+  const px = -uy;
+  const py = ux;
+  const start = { x: a.x + ux * NODE_RADIUS, y: a.y + uy * NODE_RADIUS };
+  const end = { x: b.x - ux * (NODE_RADIUS + 4), y: b.y - uy * (NODE_RADIUS + 4) };
+  const ctrl = { x: (start.x + end.x) / 2 + px * bend * 2, y: (start.y + end.y) / 2 + py * bend * 2 };
+  const mid = {
+    x: 0.25 * start.x + 0.5 * ctrl.x + 0.25 * end.x,
+    y: 0.25 * start.y + 0.5 * ctrl.y + 0.25 * end.y,
+  };
+  return { d: `M ${start.x} ${start.y} Q ${ctrl.x} ${ctrl.y} ${end.x} ${end.y}`, mid };
+}
+
+/** Ring segment for the error share of a node, starting at 12 o'clock. */
+function arcPath(c: Point, r: number, fraction: number): string {
+  const f = Math.min(Math.max(fraction, 0), 0.9999);
+  const angle = f * 2 * Math.PI;
+  const x = c.x + r * Math.sin(angle);
+  const y = c.y - r * Math.cos(angle);
+  return `M ${c.x} ${c.y - r} A ${r} ${r} 0 ${f > 0.5 ? 1 : 0} 1 ${x} ${y}`;
+}
+
+export function UniversalMapPanel({ data, width, height, options }: Props) {
+  const theme = useTheme2();
+  const s = useStyles2(getStyles);
+  const containerRef = useRef<HTMLDivElement>(null);
+  const [hover, setHover] = useState<Hover | undefined>();
+
+  const graph = useMemo(() => buildGraph(data.series, theme), [data.series, theme]);
+  const layout = useMemo(() => layoutGraph(graph), [graph]);
+  const threshold = options.errorThreshold ?? 5;
+  const edgeStat = options.edgeStat ?? 'both';
+
+  const colour: Record<Severity, string> = {
+    ok: theme.colors.success.main,
+    warn: theme.colors.warning.main,
+    error: theme.colors.error.main,
+    unknown: theme.colors.text.secondary,
+  };
+
+  if (graph.nodes.length === 0) {
+    return (
+      <div className={s.empty} style={{ width, height }} data-testid="universal-map-empty">
+        No service map data. Use a FlowLens query of type <code>map</code>, which returns the <code>nodes</code> and{' '}
+        <code>edges</code> frames.
+      </div>
+    );
+  }
+
+  const pairs = new Set(graph.edges.map((e) => `${e.source}\u0000${e.target}`));
+
+  const track = (kind: Hover['kind'], id: string) => (ev: React.MouseEvent) => {
+    const box = containerRef.current?.getBoundingClientRect();
+    setHover({ kind, id, x: ev.clientX - (box?.left ?? 0), y: ev.clientY - (box?.top ?? 0) });
+  };
+
+  const hoveredNode: MapNode | undefined =
+    hover?.kind === 'node' ? graph.nodes.find((n) => n.id === hover.id) : undefined;
+  const hoveredEdge: MapEdge | undefined =
+    hover?.kind === 'edge' ? graph.edges.find((e) => e.id === hover.id) : undefined;
+
+  return (
+    <div ref={containerRef} className={s.container} style={{ width, height }} onMouseLeave={() => setHover(undefined)}>
+      <svg
+        data-testid="universal-map"
+        width={width}
+        height={height}
+        viewBox={`0 0 ${layout.width} ${layout.height}`}
+        preserveAspectRatio="xMidYMid meet"
+        role="img"
+        aria-label={`Universal Map: ${graph.nodes.length} services, ${graph.edges.length} calls`}
+      >
+        <defs>
+          {(Object.keys(colour) as Severity[]).map((sev) => (
+            <marker
+              key={sev}
+              id={`flowlens-arrow-${sev}`}
+              viewBox="0 0 10 10"
+              refX="8"
+              refY="5"
+              markerWidth="7"
+              markerHeight="7"
+              orient="auto-start-reverse"
+            >
+              <path d="M 0 0 L 10 5 L 0 10 z" fill={colour[sev]} />
+            </marker>
+          ))}
+        </defs>
+        <g>
+          {graph.edges.map((e) => {
+            const a = layout.positions.get(e.source)!;
+            const b = layout.positions.get(e.target)!;
+            const reciprocal = pairs.has(`${e.target}\u0000${e.source}`);
+            const backwards = (layout.layers.get(e.target) ?? 0) <= (layout.layers.get(e.source) ?? 0);
+            const bend = reciprocal ? 14 : backwards ? 30 : 0;
+            const { d, mid } = edgeGeometry(a, b, bend);
+            const sev = severity(e.errorRate, threshold);
+            const label = edgeLabel(e, edgeStat);
+            const active = hover?.kind === 'edge' && hover.id === e.id;
+            return (
+              <g
+                key={e.id}
+                data-testid="map-edge"
+                data-source={e.source}
+                data-target={e.target}
+                data-severity={sev}
+                className={s.edge}
+                onMouseMove={track('edge', e.id)}
+              >
+                <path d={d} fill="none" stroke="transparent" strokeWidth={14} />
+                <path
+                  d={d}
+                  fill="none"
+                  stroke={colour[sev]}
+                  strokeWidth={active ? 3 : 1.8}
+                  markerEnd={`url(#flowlens-arrow-${sev})`}
+                />
+                {label && (
+                  <text x={mid.x} y={mid.y - 6} textAnchor="middle" className={s.edgeLabel} fill={colour[sev]}>
+                    {label}
+                  </text>
+                )}
+              </g>
+            );
+          })}
+        </g>
+        <g>
+          {graph.nodes.map((n) => {
+            const p = layout.positions.get(n.id)!;
+            const sev = severity(n.errorRate, threshold);
+            const active = hover?.kind === 'node' && hover.id === n.id;
+            return (
+              <g key={n.id} data-testid="map-node" data-id={n.id} onMouseMove={track('node', n.id)}>
+                <circle
+                  cx={p.x}
+                  cy={p.y}
+                  r={NODE_RADIUS}
+                  fill={theme.colors.background.secondary}
+                  stroke={n.errorRate === undefined ? theme.colors.primary.main : colour.ok}
+                  strokeWidth={active ? 5 : 3.5}
+                />
+                {n.errorRate !== undefined && n.errorRate > 0 && (
+                  <path d={arcPath(p, NODE_RADIUS, n.errorRate)} fill="none" stroke={colour.error} strokeWidth={active ? 5 : 3.5} />
+                )}
+                <text x={p.x} y={p.y - 2} textAnchor="middle" className={s.nodeStat}>
+                  {n.mainstat}
+                </text>
+                <text x={p.x} y={p.y + 11} textAnchor="middle" className={s.nodeStatSecondary}>
+                  {n.secondarystat}
+                </text>
+                <text x={p.x} y={p.y + NODE_RADIUS + 17} textAnchor="middle" className={s.nodeTitle} data-severity={sev}>
+                  {n.title}
+                </text>
+                {n.subtitle && (
+                  <text x={p.x} y={p.y + NODE_RADIUS + 31} textAnchor="middle" className={s.nodeSubtitle}>
+                    {n.subtitle}
+                  </text>
+                )}
+              </g>
+            );
+          })}
+        </g>
+      </svg>
+      {hover && (hoveredNode || hoveredEdge) && (
+        <div
+          className={s.tooltip}
+          data-testid="universal-map-tooltip"
+          style={{ left: Math.min(hover.x + 12, Math.max(0, width - 260)), top: hover.y + 12 }}
+        >
+          {hoveredNode && <Details title={hoveredNode.title} rows={nodeRows(hoveredNode)} />}
+          {hoveredEdge && (
+            <Details title={`${hoveredEdge.source} → ${hoveredEdge.target}`} rows={edgeRows(hoveredEdge)} />
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function nodeRows(n: MapNode): Array<[string, string]> {
+  const rows: Array<[string, string]> = [
+    ['subtitle', n.subtitle],
+    ['requests', n.mainstat],
+    ['latency', n.secondarystat],
+    ['errors', percent(n.errorRate)],
+  ];
+  return [...rows, ...n.details].filter(([, v]) => v !== '');
+}
+
+function edgeRows(e: MapEdge): Array<[string, string]> {
+  const rows: Array<[string, string]> = [
+    ['requests', e.mainstat],
+    ['latency', e.secondarystat],
+    ['errors', percent(e.errorRate)],
+  ];
+  const seen = new Set(rows.map(([k]) => k));
+  return [...rows, ...e.details.filter(([k]) => !seen.has(k) && k !== 'error rate')].filter(([, v]) => v !== '');
+}
+
+function Details({ title, rows }: { title: string; rows: Array<[string, string]> }) {
+  return (
+    <>
+      <strong>{title}</strong>
+      <table>
+        <tbody>
+          {rows.map(([k, v]) => (
+            <tr key={k}>
+              <td>{k}</td>
+              <td>{v}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+const getStyles = (theme: GrafanaTheme2) => ({
+  container: css({ position: 'relative', overflow: 'hidden' }),
+  empty: css({
+    display: 'flex',
+    alignItems: 'center',
+    justifyContent: 'center',
+    textAlign: 'center',
+    color: theme.colors.text.secondary,
+    padding: theme.spacing(2),
+    gap: theme.spacing(0.5),
+    flexWrap: 'wrap',
+  }),
+  edge: css({ cursor: 'pointer' }),
+  edgeLabel: css({
+    fontSize: theme.typography.bodySmall.fontSize,
+    paintOrder: 'stroke',
+    stroke: theme.colors.background.primary,
+    strokeWidth: 4,
+    strokeLinejoin: 'round',
+  }),
+  nodeStat: css({ fontSize: 10, fill: theme.colors.text.primary, fontWeight: theme.typography.fontWeightMedium }),
+  nodeStatSecondary: css({ fontSize: 9, fill: theme.colors.text.secondary }),
+  nodeTitle: css({
+    fontSize: theme.typography.body.fontSize,
+    fill: theme.colors.text.primary,
+    fontWeight: theme.typography.fontWeightMedium,
+    paintOrder: 'stroke',
+    stroke: theme.colors.background.primary,
+    strokeWidth: 4,
+  }),
+  nodeSubtitle: css({ fontSize: theme.typography.bodySmall.fontSize, fill: theme.colors.text.secondary }),
+  tooltip: css({
+    position: 'absolute',
+    pointerEvents: 'none',
+    background: theme.colors.background.elevated,
+    border: `1px solid ${theme.colors.border.weak}`,
+    boxShadow: theme.shadows.z3,
+    borderRadius: theme.shape.radius.default,
+    padding: theme.spacing(1),
+    fontSize: theme.typography.bodySmall.fontSize,
+    maxWidth: 260,
+    zIndex: 1,
+    'td:first-child': { color: theme.colors.text.secondary, paddingRight: theme.spacing(1) },
+  }),
+});

@@ -1,0 +1,165 @@
+import {
+  type DataFrame,
+  type Field,
+  type GrafanaTheme2,
+  formattedValueToString,
+  getDisplayProcessor,
+} from '@grafana/data';
+
+/** A service on the map. Stats are pre-formatted strings; `errorRate` is a fraction 0..1 or undefined. */
+export interface MapNode {
+  id: string;
+  title: string;
+  subtitle: string;
+  mainstat: string;
+  secondarystat: string;
+  errorRate?: number;
+  details: Array<[string, string]>;
+}
+
+/** A directed call from `source` (client) to `target` (server). */
+export interface MapEdge {
+  id: string;
+  source: string;
+  target: string;
+  mainstat: string;
+  secondarystat: string;
+  errorRate?: number;
+  details: Array<[string, string]>;
+}
+
+export interface MapGraph {
+  nodes: MapNode[];
+  edges: MapEdge[];
+}
+
+// Units assumed when the backend sends none (edge/node mainstat = requests/s, secondarystat = mean latency ms).
+const FALLBACK_SUFFIX: Record<string, string> = { mainstat: ' req/s', secondarystat: ' ms' };
+
+/**
+ * Picks the node-graph frames out of a panel's series: frames named `nodes`/`edges`, or (as Grafana's
+ * node graph does) any frame with a `source` field as edges and the rest with an `id` field as nodes.
+ */
+export function splitFrames(series: DataFrame[]): { nodes?: DataFrame; edges?: DataFrame } {
+  let nodes = series.find((f) => f.name === 'nodes');
+  let edges = series.find((f) => f.name === 'edges');
+  if (!edges) {
+    edges = series.find((f) => f.fields.some((x) => x.name === 'source'));
+  }
+  if (!nodes) {
+    nodes = series.find((f) => f !== edges && f.fields.some((x) => x.name === 'id'));
+  }
+  return { nodes, edges };
+}
+
+function fieldOf(frame: DataFrame | undefined, name: string): Field | undefined {
+  return frame?.fields.find((f) => f.name === name);
+}
+
+function formatter(field: Field | undefined, theme: GrafanaTheme2): (i: number) => string {
+  if (!field) {
+    return () => '';
+  }
+  const hasUnit = Boolean(field.config?.unit);
+  const display = field.display ?? getDisplayProcessor({ field, theme });
+  const suffix = hasUnit ? '' : FALLBACK_SUFFIX[field.name] ?? '';
+  return (i) => {
+    const v = field.values[i];
+    if (v === null || v === undefined || v === '') {
+      return '';
+    }
+    if (typeof v === 'string') {
+      return v;
+    }
+    return formattedValueToString(display(v)) + suffix;
+  };
+}
+
+function detailRows(frame: DataFrame, i: number, theme: GrafanaTheme2): Array<[string, string]> {
+  return frame.fields
+    .filter((f) => f.name.startsWith('detail__'))
+    .map((f) => [f.config?.displayName ?? f.name.slice('detail__'.length).replace(/_/g, ' '), formatter(f, theme)(i)]);
+}
+
+function num(field: Field | undefined, i: number): number | undefined {
+  const v = field?.values[i];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** Error rate of node i from its arc__* fields: the arc whose name mentions "error" (or "fail"). */
+function nodeErrorRate(frame: DataFrame, i: number): number | undefined {
+  const arcs = frame.fields.filter((f) => f.name.startsWith('arc__'));
+  const err = arcs.find((f) => /err|fail/i.test(f.name));
+  return err ? num(err, i) : undefined;
+}
+
+/** Error rate of edge i: `detail__error_rate` / `error_rate` (fraction 0..1, or percent when unit is "percent"). */
+function edgeErrorRate(frame: DataFrame, i: number): number | undefined {
+  const f = fieldOf(frame, 'detail__error_rate') ?? fieldOf(frame, 'error_rate');
+  const v = num(f, i);
+  if (v === undefined) {
+    return undefined;
+  }
+  return f?.config?.unit === 'percent' ? v / 100 : v;
+}
+
+export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph {
+  const { nodes: nodesFrame, edges: edgesFrame } = splitFrames(series);
+  const nodes = new Map<string, MapNode>();
+
+  if (nodesFrame) {
+    const id = fieldOf(nodesFrame, 'id');
+    const title = fieldOf(nodesFrame, 'title');
+    const subtitle = fieldOf(nodesFrame, 'subtitle');
+    const main = formatter(fieldOf(nodesFrame, 'mainstat'), theme);
+    const second = formatter(fieldOf(nodesFrame, 'secondarystat'), theme);
+    for (let i = 0; i < nodesFrame.length; i++) {
+      const nid = String(id?.values[i] ?? '');
+      if (!nid) {
+        continue;
+      }
+      nodes.set(nid, {
+        id: nid,
+        title: String(title?.values[i] ?? nid),
+        subtitle: String(subtitle?.values[i] ?? ''),
+        mainstat: main(i),
+        secondarystat: second(i),
+        errorRate: nodeErrorRate(nodesFrame, i),
+        details: detailRows(nodesFrame, i, theme),
+      });
+    }
+  }
+
+  const edges: MapEdge[] = [];
+  if (edgesFrame) {
+    const id = fieldOf(edgesFrame, 'id');
+    const source = fieldOf(edgesFrame, 'source');
+    const target = fieldOf(edgesFrame, 'target');
+    const main = formatter(fieldOf(edgesFrame, 'mainstat'), theme);
+    const second = formatter(fieldOf(edgesFrame, 'secondarystat'), theme);
+    for (let i = 0; i < edgesFrame.length; i++) {
+      const s = String(source?.values[i] ?? '');
+      const t = String(target?.values[i] ?? '');
+      if (!s || !t) {
+        continue;
+      }
+      // Edges may name services the nodes frame lacks (e.g. an external client): show them anyway.
+      for (const n of [s, t]) {
+        if (!nodes.has(n)) {
+          nodes.set(n, { id: n, title: n, subtitle: '', mainstat: '', secondarystat: '', details: [] });
+        }
+      }
+      edges.push({
+        id: String(id?.values[i] ?? `${s}->${t}`),
+        source: s,
+        target: t,
+        mainstat: main(i),
+        secondarystat: second(i),
+        errorRate: edgeErrorRate(edgesFrame, i),
+        details: detailRows(edgesFrame, i, theme),
+      });
+    }
+  }
+
+  return { nodes: [...nodes.values()], edges };
+}

@@ -1,0 +1,132 @@
+import type { MapGraph } from './graph';
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+export interface MapLayout {
+  positions: Map<string, Point>;
+  /** Index of each node's column: 0 = pure clients (left), growing towards servers (right). */
+  layers: Map<string, number>;
+  width: number;
+  height: number;
+}
+
+export const LAYOUT = {
+  columnGap: 260,
+  rowGap: 120,
+  margin: 90,
+};
+
+/**
+ * Deterministic layered layout: a node's column is the length of the longest call chain reaching it
+ * (cycles are broken at the edge that closes them, found by DFS in id order), so clients sit left
+ * and the services they call sit right. Rows inside a column follow the mean row of their callers,
+ * which keeps edges short; ties break on id so the same data always gives the same picture.
+ */
+export function layoutGraph(graph: MapGraph): MapLayout {
+  const ids = graph.nodes.map((n) => n.id).sort();
+  const out = new Map<string, string[]>();
+  for (const id of ids) {
+    out.set(id, []);
+  }
+  for (const e of graph.edges) {
+    if (e.source !== e.target) {
+      out.get(e.source)?.push(e.target);
+    }
+  }
+  for (const list of out.values()) {
+    list.sort();
+  }
+
+  // DFS: collect back edges (cycle closers) and a reverse post-order = topological order of the rest.
+  const state = new Map<string, 1 | 2>();
+  const back = new Set<string>();
+  const post: string[] = [];
+  const visit = (root: string) => {
+    const stack: Array<{ id: string; next: number }> = [{ id: root, next: 0 }];
+    state.set(root, 1);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const succ = out.get(top.id) ?? [];
+      if (top.next < succ.length) {
+        const t = succ[top.next++];
+        const st = state.get(t);
+        if (st === 1) {
+          back.add(`${top.id}\u0000${t}`);
+        } else if (st === undefined) {
+          state.set(t, 1);
+          stack.push({ id: t, next: 0 });
+        }
+      } else {
+        state.set(top.id, 2);
+        post.push(top.id);
+        stack.pop();
+      }
+    }
+  };
+  const hasIncoming = new Set(graph.edges.filter((e) => e.source !== e.target).map((e) => e.target));
+  for (const id of ids.filter((i) => !hasIncoming.has(i))) {
+    visit(id);
+  }
+  for (const id of ids) {
+    if (!state.has(id)) {
+      visit(id);
+    }
+  }
+  const topo = post.reverse();
+
+  const layers = new Map<string, number>(ids.map((id) => [id, 0]));
+  for (const id of topo) {
+    for (const t of out.get(id) ?? []) {
+      if (!back.has(`${id}\u0000${t}`)) {
+        layers.set(t, Math.max(layers.get(t) ?? 0, (layers.get(id) ?? 0) + 1));
+      }
+    }
+  }
+
+  const columns: string[][] = [];
+  for (const id of ids) {
+    const l = layers.get(id) ?? 0;
+    (columns[l] ??= []).push(id);
+  }
+
+  const preds = new Map<string, string[]>();
+  for (const e of graph.edges) {
+    if (e.source !== e.target) {
+      (preds.get(e.target) ?? preds.set(e.target, []).get(e.target)!).push(e.source);
+    }
+  }
+  const row = new Map<string, number>();
+  columns.forEach((col, ci) => {
+    if (!col) {
+      return;
+    }
+    if (ci > 0) {
+      const key = (id: string) => {
+        const rows = (preds.get(id) ?? []).map((p) => row.get(p)).filter((r): r is number => r !== undefined);
+        return rows.length > 0 ? rows.reduce((a, b) => a + b, 0) / rows.length : Number.MAX_SAFE_INTEGER;
+      };
+      const keys = new Map(col.map((id) => [id, key(id)]));
+      col.sort((a, b) => keys.get(a)! - keys.get(b)! || (a < b ? -1 : a > b ? 1 : 0));
+    }
+    col.forEach((id, ri) => row.set(id, ri));
+  });
+
+  const tallest = Math.max(1, ...columns.map((c) => c?.length ?? 0));
+  const height = LAYOUT.margin * 2 + (tallest - 1) * LAYOUT.rowGap;
+  const width = LAYOUT.margin * 2 + Math.max(0, columns.length - 1) * LAYOUT.columnGap;
+  const positions = new Map<string, Point>();
+  columns.forEach((col, ci) => {
+    if (!col) {
+      return;
+    }
+    // centre short columns vertically
+    const offset = ((tallest - col.length) * LAYOUT.rowGap) / 2;
+    col.forEach((id, ri) => {
+      positions.set(id, { x: LAYOUT.margin + ci * LAYOUT.columnGap, y: LAYOUT.margin + offset + ri * LAYOUT.rowGap });
+    });
+  });
+  return { positions, layers, width, height };
+}
