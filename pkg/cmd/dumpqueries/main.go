@@ -1,0 +1,103 @@
+// Command dumpqueries writes the SQL of every query type the backend issues, with
+// representative filters, as [{"name","sql"}] JSON, so test/sql can run it on chdb's modern
+// ClickHouse (and anyone can run it on 18.16).
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/flowlens/flowlens/pkg/plugin"
+	"github.com/flowlens/flowlens/pkg/query"
+)
+
+type entry struct {
+	Name string `json:"name"`
+	SQL  string `json:"sql"`
+}
+
+func main() {
+	out := flag.String("out", "build/sql/backend.json", "output file")
+	db := flag.String("database", "flowlens", "database name")
+	flag.Parse()
+	entries, err := render(*db)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dumpqueries:", err)
+		os.Exit(1)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(entries)
+	b := bytes.TrimSpace(buf.Bytes())
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "dumpqueries:", err)
+		os.Exit(1)
+	}
+	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "dumpqueries:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("wrote %d queries to %s\n", len(entries), *out)
+}
+
+func render(db string) ([]entry, error) {
+	r := query.Range{From: time.Unix(1700000000, 0), To: time.Unix(1700003600, 0)}
+	filtered := query.Model{
+		Service: query.Values{"checkout", "it's \\ tricky"}, ClientService: query.Values{"frontend"},
+		L7Protocol: query.Values{"HTTP"}, Endpoint: query.Values{"/api/pay"},
+	}
+	var out []entry
+	add := func(name string, st *query.Statement, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		out = append(out, entry{Name: name, SQL: st.SQL})
+		return nil
+	}
+	for _, obs := range []string{"preferred", "all", "server_process"} {
+		m := filtered
+		m.ObservationPoint = obs
+		st, err := query.BuildRED(db, &m, r, 60)
+		if err := add("red/"+obs, st, err); err != nil {
+			return nil, err
+		}
+		st, err = query.BuildMap(db, &m, r)
+		if err := add("map/"+obs, st, err); err != nil {
+			return nil, err
+		}
+	}
+	st, err := query.BuildRED(db, &query.Model{}, r, 1)
+	if err := add("red/unfiltered", st, err); err != nil {
+		return nil, err
+	}
+	st, err = query.BuildMap(db, &query.Model{}, r)
+	if err := add("map/unfiltered", st, err); err != nil {
+		return nil, err
+	}
+	m := filtered
+	m.Status = query.Values{"server_error", "timeout"}
+	m.Limit = 100
+	st, err = query.BuildLog(db, &m, r)
+	if err := add("sql_log/filtered", st, err); err != nil {
+		return nil, err
+	}
+	st, err = query.BuildLog(db, &query.Model{}, r)
+	if err := add("sql_log/unfiltered", st, err); err != nil {
+		return nil, err
+	}
+	st, err = query.BuildServices(db, r)
+	if err := add("resource/services", st, err); err != nil {
+		return nil, err
+	}
+	for _, h := range plugin.HealthQueries(db) {
+		out = append(out, entry{Name: "health/" + h.Name, SQL: h.SQL})
+	}
+	return out, nil
+}

@@ -1,0 +1,128 @@
+// Package plugin is the FlowLens datasource instance: QueryData, CheckHealth and resources.
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/flowlens/flowlens/pkg/clickhouse"
+	"github.com/flowlens/flowlens/pkg/query"
+)
+
+// PluginID is the datasource's plugin id.
+const PluginID = "flowlens-clickhouse-datasource"
+
+// Datasource is one configured FlowLens datasource.
+type Datasource struct {
+	settings    Settings
+	settingsErr error
+	client      *clickhouse.Client
+	backend.CallResourceHandler
+}
+
+var (
+	_ backend.QueryDataHandler      = (*Datasource)(nil)
+	_ backend.CheckHealthHandler    = (*Datasource)(nil)
+	_ backend.CallResourceHandler   = (*Datasource)(nil)
+	_ instancemgmt.InstanceDisposer = (*Datasource)(nil)
+)
+
+// NewDatasource is the instance factory given to datasource.Manage. Bad settings do not
+// fail here: they are reported by CheckHealth and each query, where the user sees them.
+func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
+	ds := &Datasource{}
+	st, err := LoadSettings(s)
+	ds.settings = st
+	if err == nil {
+		ds.client, err = clickhouse.New(clickhouse.Config{
+			URL: st.URL, Username: st.Username, Password: st.Password,
+			Timeout: time.Duration(st.QueryTimeout) * time.Second, MaxExecutionTime: st.QueryTimeout,
+		})
+	}
+	if err != nil {
+		log.DefaultLogger.Warn("invalid datasource settings", "error", err)
+		ds.client = nil
+		ds.settingsErr = err
+	}
+	ds.CallResourceHandler = httpadapter.New(ds.routes())
+	return ds, nil
+}
+
+// Dispose is called when the settings change; the HTTP client needs no cleanup.
+func (d *Datasource) Dispose() {}
+
+// QueryData runs each query; one query's failure is that query's error only.
+func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	resp := backend.NewQueryDataResponse()
+	for _, q := range req.Queries {
+		resp.Responses[q.RefID] = d.query(ctx, q)
+	}
+	return resp, nil
+}
+
+func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.DataResponse {
+	if d.settingsErr != nil {
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, d.settingsErr.Error())
+	}
+	m, err := query.Parse(q.JSON)
+	if err != nil {
+		return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
+	}
+	if m.QueryType == "" {
+		m.QueryType = q.QueryType
+	}
+	r := query.Range{From: q.TimeRange.From, To: q.TimeRange.To}
+	var frames data.Frames
+	switch m.QueryType {
+	case query.TypeRED:
+		frames, err = d.red(ctx, m, r, q.Interval)
+	case query.TypeMap:
+		frames, err = d.serviceMap(ctx, m, r)
+	case query.TypeSQLLog:
+		frames, err = d.requestLog(ctx, m, r)
+	case "":
+		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map or sql_log")
+	default:
+		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map or sql_log", query.Quote(m.QueryType)))
+	}
+	if err != nil {
+		return errorResponse(err)
+	}
+	return backend.DataResponse{Frames: frames}
+}
+
+// badQuery marks errors in the user's query, as opposed to server failures.
+type badQuery struct{ error }
+
+func errorResponse(err error) backend.DataResponse {
+	var bq badQuery
+	if errors.As(err, &bq) {
+		return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
+	}
+	var ce *clickhouse.ConnectError
+	if errors.As(err, &ce) {
+		return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, err.Error())
+	}
+	var che *clickhouse.Error
+	if errors.As(err, &che) {
+		return backend.ErrDataResponseWithSource(backend.StatusBadGateway, backend.ErrorSourceDownstream, err.Error())
+	}
+	return backend.ErrDataResponse(backend.StatusInternal, err.Error())
+}
+
+func (d *Datasource) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ping", d.handlePing)
+	mux.HandleFunc("/schema", d.handleSchema)
+	mux.HandleFunc("/services", d.handleServices)
+	return mux
+}

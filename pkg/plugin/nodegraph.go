@@ -1,0 +1,199 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/flowlens/flowlens/pkg/clickhouse"
+	"github.com/flowlens/flowlens/pkg/converters"
+	"github.com/flowlens/flowlens/pkg/query"
+)
+
+// unknownService names the node of rows whose service the agent could not name.
+const unknownService = "(unknown)"
+
+// mapEdge is one client→server row of the map query.
+type mapEdge struct {
+	client, server             string
+	requests, errors           int64
+	durationSumUs, durationMax int64
+	protocols                  []string
+}
+
+// nodeTotals aggregates the edges that end (inbound) or start (outbound) at a service.
+type nodeTotals struct {
+	id                         string
+	requests, errors           int64 // inbound: requests this service served
+	durationSumUs, durationMax int64
+	outbound                   int64 // requests this service made
+	protocols                  map[string]bool
+}
+
+func (d *Datasource) serviceMap(ctx context.Context, m *query.Model, r query.Range) (data.Frames, error) {
+	st, err := query.BuildMap(d.settings.Database, m, r)
+	if err != nil {
+		return nil, badQuery{err}
+	}
+	res, err := d.client.Query(ctx, st.SQL)
+	if err != nil {
+		return nil, err
+	}
+	seconds := r.To.Unix() - r.From.Unix()
+	if seconds < 1 {
+		seconds = 1
+	}
+	return mapFrames(res, seconds, st.SQL)
+}
+
+func nodeID(s string) string {
+	if s == "" {
+		return unknownService
+	}
+	return s
+}
+
+// mapFrames builds Grafana's node-graph frames "nodes" and "edges" from edge rows.
+func mapFrames(res *clickhouse.Result, seconds int64, sql string) (data.Frames, error) {
+	edges := make([]mapEdge, 0, len(res.Data))
+	for i, row := range res.Data {
+		if len(row) < 7 {
+			return nil, fmt.Errorf("map row %d has %d columns, want 7", i, len(row))
+		}
+		e := mapEdge{client: nodeID(converters.String(row[0])), server: nodeID(converters.String(row[1]))}
+		var err error
+		if e.requests, err = converters.Int64(row[2]); err == nil {
+			if e.errors, err = converters.Int64(row[3]); err == nil {
+				if e.durationSumUs, err = converters.Int64(row[4]); err == nil {
+					e.durationMax, err = converters.Int64(row[5])
+				}
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("map row %d: %w", i, err)
+		}
+		e.protocols = converters.Strings(row[6])
+		sort.Strings(e.protocols)
+		edges = append(edges, e)
+	}
+	return nodeGraph(edges, seconds, sql), nil
+}
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func nodeGraph(edges []mapEdge, seconds int64, sql string) data.Frames {
+	nodes := map[string]*nodeTotals{}
+	node := func(id string) *nodeTotals {
+		if nodes[id] == nil {
+			nodes[id] = &nodeTotals{id: id, protocols: map[string]bool{}}
+		}
+		return nodes[id]
+	}
+	n := len(edges)
+	eID, eSrc, eDst := make([]string, n), make([]string, n), make([]string, n)
+	eRate, eLat := make([]float64, n), make([]float64, n)
+	eReq, eErr := make([]int64, n), make([]int64, n)
+	eErrRate, eErrRatio, eMax := make([]float64, n), make([]float64, n), make([]float64, n)
+	eProto := make([]string, n)
+	for i, e := range edges {
+		eID[i], eSrc[i], eDst[i] = e.client+"->"+e.server, e.client, e.server
+		eReq[i], eErr[i] = e.requests, e.errors
+		eRate[i] = float64(e.requests) / float64(seconds)
+		eErrRate[i] = float64(e.errors) / float64(seconds)
+		eErrRatio[i] = ratio(e.errors, e.requests)
+		eLat[i] = ratio(e.durationSumUs, e.requests) / 1000
+		eMax[i] = float64(e.durationMax) / 1000
+		eProto[i] = strings.Join(e.protocols, ", ")
+
+		s := node(e.server)
+		s.requests += e.requests
+		s.errors += e.errors
+		s.durationSumUs += e.durationSumUs
+		s.durationMax = max(s.durationMax, e.durationMax)
+		for _, p := range e.protocols {
+			s.protocols[p] = true
+		}
+		node(e.client).outbound += e.requests
+	}
+	meta := func() *data.FrameMeta {
+		return &data.FrameMeta{PreferredVisualization: data.VisTypeNodeGraph, ExecutedQueryString: sql}
+	}
+	edgeFrame := data.NewFrame("edges",
+		data.NewField("id", nil, eID),
+		data.NewField("source", nil, eSrc),
+		data.NewField("target", nil, eDst),
+		withConfig(data.NewField("mainstat", nil, eRate), "Requests/s", "reqps"),
+		withConfig(data.NewField("secondarystat", nil, eLat), "Avg latency", "ms"),
+		withConfig(data.NewField("detail__requests", nil, eReq), "Requests", "short"),
+		withConfig(data.NewField("detail__errors", nil, eErr), "Errors", "short"),
+		withConfig(data.NewField("detail__error_rate", nil, eErrRate), "Errors/s", "reqps"),
+		withConfig(data.NewField("detail__error_ratio", nil, eErrRatio), "Error ratio", "percentunit"),
+		withConfig(data.NewField("detail__latency_max", nil, eMax), "Max latency", "ms"),
+		withConfig(data.NewField("detail__protocols", nil, eProto), "Protocols", ""),
+	)
+	edgeFrame.Meta = meta()
+
+	ids := make([]string, 0, len(nodes))
+	for id := range nodes {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	k := len(ids)
+	nID, nSub := make([]string, k), make([]string, k)
+	nRate, nLat, nOK, nErrArc := make([]float64, k), make([]float64, k), make([]float64, k), make([]float64, k)
+	nReq, nErr, nOut := make([]int64, k), make([]int64, k), make([]int64, k)
+	nErrRatio, nMax := make([]float64, k), make([]float64, k)
+	for i, id := range ids {
+		t := nodes[id]
+		protos := make([]string, 0, len(t.protocols))
+		for p := range t.protocols {
+			protos = append(protos, p)
+		}
+		sort.Strings(protos)
+		nID[i], nSub[i] = id, strings.Join(protos, ", ")
+		nReq[i], nErr[i], nOut[i] = t.requests, t.errors, t.outbound
+		nRate[i] = float64(t.requests) / float64(seconds)
+		nLat[i] = ratio(t.durationSumUs, t.requests) / 1000
+		nMax[i] = float64(t.durationMax) / 1000
+		nErrRatio[i] = ratio(t.errors, t.requests)
+		// The arc sections must add up to 1; a pure client (served nothing) gets none.
+		if t.requests > 0 {
+			nErrArc[i] = nErrRatio[i]
+			nOK[i] = 1 - nErrRatio[i]
+		}
+	}
+	nodeFrame := data.NewFrame("nodes",
+		data.NewField("id", nil, nID),
+		data.NewField("title", nil, append([]string(nil), nID...)),
+		data.NewField("subtitle", nil, nSub),
+		withConfig(data.NewField("mainstat", nil, nRate), "Requests/s served", "reqps"),
+		withConfig(data.NewField("secondarystat", nil, nLat), "Avg latency", "ms"),
+		withColor(data.NewField("arc__success", nil, nOK), "Success", "green"),
+		withColor(data.NewField("arc__errors", nil, nErrArc), "Errors", "red"),
+		withConfig(data.NewField("detail__requests", nil, nReq), "Requests served", "short"),
+		withConfig(data.NewField("detail__errors", nil, nErr), "Errors", "short"),
+		withConfig(data.NewField("detail__error_ratio", nil, nErrRatio), "Error ratio", "percentunit"),
+		withConfig(data.NewField("detail__latency_max", nil, nMax), "Max latency", "ms"),
+		withConfig(data.NewField("detail__outbound_requests", nil, nOut), "Requests made", "short"),
+	)
+	nodeFrame.Meta = meta()
+	return data.Frames{nodeFrame, edgeFrame}
+}
+
+func withConfig(f *data.Field, displayName, unit string) *data.Field {
+	f.Config = &data.FieldConfig{DisplayName: displayName, Unit: unit}
+	return f
+}
+
+func withColor(f *data.Field, displayName, color string) *data.Field {
+	f.Config = &data.FieldConfig{DisplayName: displayName, Color: map[string]interface{}{"mode": "fixed", "fixedColor": color}}
+	return f
+}

@@ -1,0 +1,85 @@
+package plugin
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/flowlens/flowlens/pkg/converters"
+	"github.com/flowlens/flowlens/pkg/query"
+	"github.com/flowlens/flowlens/pkg/schema"
+)
+
+// Resource routes, under /api/datasources/uid/<uid>/resources/:
+//   GET ping                   → {"ok":true}
+//   GET schema                 → pkg/schema/schema.json
+//   GET services?from=&to=     → {"services":[...]} (ms epoch; default the last hour)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (d *Datasource) handlePing(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+func (d *Datasource) handleSchema(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(schema.Raw())
+}
+
+func msParam(r *http.Request, name string, def time.Time) (time.Time, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, true
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return def, false
+	}
+	return time.UnixMilli(ms), true
+}
+
+func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
+	if d.settingsErr != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
+		return
+	}
+	now := time.Now()
+	from, ok1 := msParam(r, "from", now.Add(-time.Hour))
+	to, ok2 := msParam(r, "to", now)
+	if !ok1 || !ok2 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "from and to must be integer milliseconds since the epoch"})
+		return
+	}
+	st, err := query.BuildServices(d.settings.Database, query.Range{From: from, To: to})
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	res, err := d.client.Query(r.Context(), st.SQL)
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		return
+	}
+	set := map[string]bool{}
+	for _, row := range res.Data {
+		for _, col := range row {
+			for _, s := range converters.Strings(col) {
+				if s != "" {
+					set[s] = true
+				}
+			}
+		}
+	}
+	services := make([]string, 0, len(set))
+	for s := range set {
+		services = append(services, s)
+	}
+	sort.Strings(services)
+	writeJSON(w, http.StatusOK, map[string][]string{"services": services})
+}

@@ -1,0 +1,361 @@
+package query
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/flowlens/flowlens/pkg/schema"
+)
+
+// PreferredObservationOrder is the order in which the default ("preferred") mode picks one
+// observation point per client→server pair: the server's own view first (it sees every call
+// the server handled, with the server's latency), then the wire near the server, then the
+// client side, then a gateway.
+var PreferredObservationOrder = []string{"server_process", "server_nic", "client_nic", "client_process", "gateway"}
+
+// MaxPoints bounds the time buckets of one RED series; the bucket grows to respect it.
+const MaxPoints = 11000
+
+// Range is the query time range, inclusive, at second precision.
+type Range struct {
+	From, To time.Time
+}
+
+// Statement is one rendered SELECT plus what it reads, so tests can check the columns
+// against schema.json.
+type Statement struct {
+	SQL           string
+	Table         string
+	Columns       []string
+	BucketSeconds int64 // RED only
+	Limit         int   // sql_log only
+}
+
+// builder renders SQL and records each column it names.
+type builder struct {
+	db    string // back-quoted
+	table string
+	cols  map[string]bool
+}
+
+func newBuilder(database, table string) (*builder, error) {
+	db, err := Ident(database)
+	if err != nil {
+		return nil, fmt.Errorf("database name: %w", err)
+	}
+	return &builder{db: db, table: table, cols: map[string]bool{}}, nil
+}
+
+// c names a column of the builder's table.
+func (b *builder) c(name string) string {
+	b.cols[name] = true
+	return name
+}
+
+func (b *builder) from() string { return b.db + ".`" + b.table + "`" }
+
+func (b *builder) statement(sql string) *Statement {
+	cols := make([]string, 0, len(b.cols))
+	for c := range b.cols {
+		cols = append(cols, c)
+	}
+	sort.Strings(cols)
+	return &Statement{SQL: sql, Table: b.table, Columns: cols}
+}
+
+func (b *builder) timeFilter(r Range) (string, error) {
+	if r.To.Before(r.From) {
+		return "", fmt.Errorf("time range ends (%s) before it starts (%s)", r.To, r.From)
+	}
+	return fmt.Sprintf("%s >= toDateTime(%d) AND %s <= toDateTime(%d)", b.c("time"), r.From.Unix(), b.c("time"), r.To.Unix()), nil
+}
+
+// in renders `column IN ('a', 'b')` after checking each value.
+func (b *builder) in(field, column string, vals Values) (string, error) {
+	if len(vals) > MaxValues {
+		return "", fmt.Errorf("filter %s: %d values, the limit is %d", field, len(vals), MaxValues)
+	}
+	quoted := make([]string, len(vals))
+	for i, v := range vals {
+		if err := checkValue(field, v); err != nil {
+			return "", err
+		}
+		quoted[i] = Quote(v)
+	}
+	return fmt.Sprintf("%s IN (%s)", b.c(column), strings.Join(quoted, ", ")), nil
+}
+
+// filters renders the user filters shared by all query types (not time, not observation point).
+// serviceEitherEnd makes `service` match client or server (the map's neighbourhood view).
+func (b *builder) filters(m *Model, serviceEitherEnd bool, withStatus bool) ([]string, error) {
+	var out []string
+	add := func(field, column string, vals Values) error {
+		if len(vals) == 0 {
+			return nil
+		}
+		s, err := b.in(field, column, vals)
+		if err == nil {
+			out = append(out, s)
+		}
+		return err
+	}
+	if len(m.Service) > 0 && serviceEitherEnd {
+		srv, err := b.in("service", "server_service", m.Service)
+		if err != nil {
+			return nil, err
+		}
+		cli, _ := b.in("service", "client_service", m.Service)
+		out = append(out, "("+srv+" OR "+cli+")")
+	} else if err := add("service", "server_service", m.Service); err != nil {
+		return nil, err
+	}
+	if err := add("client_service", "client_service", m.ClientService); err != nil {
+		return nil, err
+	}
+	if err := add("l7_protocol", "l7_protocol", m.L7Protocol); err != nil {
+		return nil, err
+	}
+	if err := add("endpoint", "endpoint", m.Endpoint); err != nil {
+		return nil, err
+	}
+	if withStatus {
+		for _, s := range m.Status {
+			if !schema.Get().IsResponseStatus(s) {
+				return nil, fmt.Errorf("filter status: %s is not one of %s", Quote(truncate(s, 60)), strings.Join(schema.Get().ResponseStatuses, ", "))
+			}
+		}
+		if err := add("status", "response_status", m.Status); err != nil {
+			return nil, err
+		}
+	} else if len(m.Status) > 0 {
+		return nil, fmt.Errorf("filter status applies to sql_log only (app_metrics has no per-status rows)")
+	}
+	return out, nil
+}
+
+// observationMode validates the observation_point option: "preferred", "all" or a point.
+func observationMode(v string) (string, error) {
+	switch v {
+	case "", ObsPreferred:
+		return ObsPreferred, nil
+	case ObsAll:
+		return ObsAll, nil
+	}
+	if !schema.Get().IsObservationPoint(v) {
+		return "", fmt.Errorf("observation_point %s is not one of preferred, all, %s", Quote(truncate(v, 60)), strings.Join(schema.Get().ObservationPoints, ", "))
+	}
+	return v, nil
+}
+
+// observationFilter renders the observation-point condition for app_metrics. In preferred
+// mode it keeps, per (client_service, server_service), the rows of the first point of
+// PreferredObservationOrder present in the same time range and filters.
+func (b *builder) observationFilter(mode string, others []string) string {
+	switch mode {
+	case ObsAll:
+		return ""
+	case ObsPreferred:
+	default:
+		return fmt.Sprintf("%s = %s", b.c("observation_point"), Quote(mode))
+	}
+	order := make([]string, len(PreferredObservationOrder))
+	for i, p := range PreferredObservationOrder {
+		order[i] = Quote(p)
+	}
+	arr := "[" + strings.Join(order, ", ") + "]"
+	where := append(append([]string{}, others...), fmt.Sprintf("indexOf(%s, %s) > 0", arr, b.c("observation_point")))
+	return fmt.Sprintf("(%s, %s, %s) IN (SELECT %s, %s, %s[min(indexOf(%s, %s))] FROM %s WHERE %s GROUP BY %s, %s)",
+		b.c("client_service"), b.c("server_service"), b.c("observation_point"),
+		b.c("client_service"), b.c("server_service"), arr, arr, b.c("observation_point"),
+		b.from(), strings.Join(where, " AND "),
+		b.c("client_service"), b.c("server_service"))
+}
+
+// appMetricsWhere renders the full WHERE of an app_metrics query.
+func (b *builder) appMetricsWhere(m *Model, r Range, serviceEitherEnd bool) (string, error) {
+	tf, err := b.timeFilter(r)
+	if err != nil {
+		return "", err
+	}
+	f, err := b.filters(m, serviceEitherEnd, false)
+	if err != nil {
+		return "", err
+	}
+	mode, err := observationMode(m.ObservationPoint)
+	if err != nil {
+		return "", err
+	}
+	conds := append([]string{tf}, f...)
+	if o := b.observationFilter(mode, conds); o != "" {
+		conds = append(conds, o)
+	}
+	return strings.Join(conds, "\n  AND "), nil
+}
+
+// Bucket returns the RED bucket in seconds: the request interval rounded up to whole
+// seconds, at least 1 s, grown so the range has at most MaxPoints buckets.
+func Bucket(interval time.Duration, r Range) int64 {
+	s := int64(math.Ceil(interval.Seconds()))
+	if s < 1 {
+		s = 1
+	}
+	span := r.To.Unix() - r.From.Unix() + 1
+	if span/s > MaxPoints {
+		s = (span + MaxPoints - 1) / MaxPoints
+	}
+	return s
+}
+
+// BuildRED renders the RED query: one row per (bucket, server_service) with sums and max.
+// Rates and averages are computed in Go so empty buckets and zero divisions are explicit.
+func BuildRED(database string, m *Model, r Range, bucket int64) (*Statement, error) {
+	if bucket < 1 {
+		return nil, fmt.Errorf("bucket must be at least 1 second, got %d", bucket)
+	}
+	if m.Metric != "" && m.Metric != MetricAll && !containsStr(REDMetrics, m.Metric) {
+		return nil, fmt.Errorf("metric %s is not one of all, %s", Quote(truncate(m.Metric, 60)), strings.Join(REDMetrics, ", "))
+	}
+	b, err := newBuilder(database, "app_metrics")
+	if err != nil {
+		return nil, err
+	}
+	where, err := b.appMetricsWhere(m, r, false)
+	if err != nil {
+		return nil, err
+	}
+	sql := fmt.Sprintf(`SELECT
+  intDiv(toUInt32(%s), %d) * %d AS bucket,
+  %s AS service,
+  sum(%s) AS requests,
+  sum(%s) AS errors,
+  sum(%s) AS duration_sum_us,
+  max(%s) AS duration_max_us
+FROM %s
+WHERE %s
+GROUP BY bucket, service
+ORDER BY bucket, service`,
+		b.c("time"), bucket, bucket, b.c("server_service"),
+		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.c("response_duration_max_us"),
+		b.from(), where)
+	st := b.statement(sql)
+	st.BucketSeconds = bucket
+	return st, nil
+}
+
+// MaxEdges bounds the map's edges.
+const MaxEdges = 10000
+
+// BuildMap renders the Universal Map query: one row per client→server edge over the range.
+func BuildMap(database string, m *Model, r Range) (*Statement, error) {
+	b, err := newBuilder(database, "app_metrics")
+	if err != nil {
+		return nil, err
+	}
+	where, err := b.appMetricsWhere(m, r, true)
+	if err != nil {
+		return nil, err
+	}
+	sql := fmt.Sprintf(`SELECT
+  %s AS client,
+  %s AS server,
+  sum(%s) AS requests,
+  sum(%s) AS errors,
+  sum(%s) AS duration_sum_us,
+  max(%s) AS duration_max_us,
+  groupUniqArray(%s) AS protocols
+FROM %s
+WHERE %s
+GROUP BY client, server
+ORDER BY requests DESC, client, server
+LIMIT %d`,
+		b.c("client_service"), b.c("server_service"),
+		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.c("response_duration_max_us"),
+		b.c("l7_protocol"), b.from(), where, MaxEdges)
+	return b.statement(sql), nil
+}
+
+// LogColumns are the l7_flow_log columns sql_log returns, in order.
+var LogColumns = []string{
+	"start_time_us", "response_duration_us", "observation_point", "l7_protocol", "request_type",
+	"request_domain", "request_resource", "endpoint", "response_code", "response_status",
+	"response_exception", "client_service", "server_service", "client_process", "server_process",
+	"client_ip", "client_port", "server_ip", "server_port", "request_length", "response_length",
+	"trace_id", "span_id", "parent_span_id", "x_request_id", "host", "_id",
+}
+
+// BuildLog renders the request-log query: newest first, at most MaxLogLimit rows.
+// Every observation of a call is a row here, so observation_point defaults to all.
+func BuildLog(database string, m *Model, r Range) (*Statement, error) {
+	b, err := newBuilder(database, "l7_flow_log")
+	if err != nil {
+		return nil, err
+	}
+	limit := m.Limit
+	if limit <= 0 {
+		limit = DefaultLogLimit
+	}
+	if limit > MaxLogLimit {
+		limit = MaxLogLimit
+	}
+	tf, err := b.timeFilter(r)
+	if err != nil {
+		return nil, err
+	}
+	f, err := b.filters(m, false, true)
+	if err != nil {
+		return nil, err
+	}
+	conds := append([]string{tf}, f...)
+	mode, err := observationMode(m.ObservationPoint)
+	if err != nil {
+		return nil, err
+	}
+	if mode != ObsPreferred && mode != ObsAll {
+		conds = append(conds, fmt.Sprintf("%s = %s", b.c("observation_point"), Quote(mode)))
+	}
+	cols := make([]string, len(LogColumns))
+	for i, c := range LogColumns {
+		cols[i] = b.c(c)
+	}
+	// The time column is returned as unix seconds: DateTime text would be in the server's zone.
+	sql := fmt.Sprintf(`SELECT
+  toUInt32(%s) AS time_unix,
+  %s
+FROM %s
+WHERE %s
+ORDER BY %s DESC, %s DESC
+LIMIT %d`,
+		b.c("time"), strings.Join(cols, ",\n  "), b.from(), strings.Join(conds, "\n  AND "),
+		b.c("time"), b.c("start_time_us"), limit)
+	st := b.statement(sql)
+	st.Limit = limit
+	return st, nil
+}
+
+func containsStr(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// BuildServices renders the services seen in app_metrics over the range (either end), for
+// query-editor pickers.
+func BuildServices(database string, r Range) (*Statement, error) {
+	b, err := newBuilder(database, "app_metrics")
+	if err != nil {
+		return nil, err
+	}
+	tf, err := b.timeFilter(r)
+	if err != nil {
+		return nil, err
+	}
+	sql := fmt.Sprintf("SELECT groupUniqArray(%s) AS servers, groupUniqArray(%s) AS clients FROM %s WHERE %s",
+		b.c("server_service"), b.c("client_service"), b.from(), tf)
+	return b.statement(sql), nil
+}

@@ -1,0 +1,298 @@
+package query
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowlens/flowlens/pkg/schema"
+)
+
+var testRange = Range{From: time.Unix(1700000000, 0), To: time.Unix(1700003600, 0)}
+
+func TestQuote(t *testing.T) {
+	cases := map[string]string{
+		"plain":               `'plain'`,
+		"it's":                `'it\'s'`,
+		`back\slash`:          `'back\\slash'`,
+		`\'`:                  `'\\\''`,
+		"'; DROP TABLE x; --": `'\'; DROP TABLE x; --'`,
+		"nul\x00byte":         `'nul\0byte'`,
+		"line\nbreak\r\t":     `'line\nbreak\r\t'`,
+		"bell\x07":            `'bell\x07'`,
+		"ünïcødé 服务 🚀":        `'ünïcødé 服务 🚀'`,
+	}
+	for in, want := range cases {
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// Every quote inside a literal must be escaped: walk the literal like ClickHouse's lexer.
+func TestQuoteNeverEndsEarly(t *testing.T) {
+	for _, in := range []string{`'`, `\`, `\'`, `''`, `\\'`, `a'b\'c\\'d`, "x\\\x00'"} {
+		q := Quote(in)
+		end := -1
+		for i := 1; i < len(q); i++ {
+			if q[i] == '\\' {
+				i++
+				continue
+			}
+			if q[i] == '\'' {
+				end = i
+				break
+			}
+		}
+		if end != len(q)-1 {
+			t.Errorf("Quote(%q) = %s closes at %d of %d", in, q, end, len(q))
+		}
+	}
+}
+
+func TestIdent(t *testing.T) {
+	for _, ok := range []string{"flowlens", "flowlens_gotest", "_x1"} {
+		if _, err := Ident(ok); err != nil {
+			t.Errorf("Ident(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "1abc", "flow-lens", "a`b", "a.b", "x; DROP TABLE y", "é", strings.Repeat("a", 65)} {
+		if _, err := Ident(bad); err == nil {
+			t.Errorf("Ident(%q) accepted", bad)
+		}
+	}
+}
+
+func mustParse(t *testing.T, js string) *Model {
+	t.Helper()
+	m, err := Parse([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestParseValues(t *testing.T) {
+	m := mustParse(t, `{"queryType":"red","service":["a","","b"],"l7Protocol":"HTTP","observationPoint":"server_nic","endpoint":""}`)
+	if len(m.Service) != 2 || m.L7Protocol[0] != "HTTP" || m.ObservationPoint != "server_nic" || m.Endpoint != nil {
+		t.Errorf("parsed %+v", m)
+	}
+	if _, err := Parse([]byte(`{"service":42}`)); err == nil {
+		t.Error("numeric service accepted")
+	}
+}
+
+func TestREDSQL(t *testing.T) {
+	m := mustParse(t, `{"queryType":"red","service":"checkout","l7_protocol":["HTTP","gRPC"],"endpoint":"/api/pay"}`)
+	st, err := BuildRED("flowlens", m, testRange, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"intDiv(toUInt32(time), 60) * 60 AS bucket",
+		"FROM `flowlens`.`app_metrics`",
+		"time >= toDateTime(1700000000) AND time <= toDateTime(1700003600)",
+		"server_service IN ('checkout')",
+		"l7_protocol IN ('HTTP', 'gRPC')",
+		"endpoint IN ('/api/pay')",
+		"(client_service, server_service, observation_point) IN (SELECT",
+		"GROUP BY bucket, service",
+	} {
+		if !strings.Contains(st.SQL, want) {
+			t.Errorf("RED SQL lacks %q:\n%s", want, st.SQL)
+		}
+	}
+	m.ObservationPoint = "all"
+	st, _ = BuildRED("flowlens", m, testRange, 60)
+	if strings.Contains(st.SQL, "observation_point") {
+		t.Errorf("all mode still filters observation_point:\n%s", st.SQL)
+	}
+	m.ObservationPoint = "client_process"
+	st, _ = BuildRED("flowlens", m, testRange, 60)
+	if !strings.Contains(st.SQL, "observation_point = 'client_process'") {
+		t.Errorf("explicit point missing:\n%s", st.SQL)
+	}
+}
+
+func TestMapServiceMatchesEitherEnd(t *testing.T) {
+	st, err := BuildMap("flowlens", mustParse(t, `{"queryType":"map","service":"db"}`), testRange)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(st.SQL, "(server_service IN ('db') OR client_service IN ('db'))") {
+		t.Errorf("map SQL:\n%s", st.SQL)
+	}
+}
+
+func TestLogLimitAndStatus(t *testing.T) {
+	st, err := BuildLog("flowlens", mustParse(t, `{"queryType":"sql_log","limit":999999,"status":["server_error","timeout"]}`), testRange)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Limit != MaxLogLimit || !strings.HasSuffix(st.SQL, "LIMIT 10000") {
+		t.Errorf("limit not clamped:\n%s", st.SQL)
+	}
+	if !strings.Contains(st.SQL, "response_status IN ('server_error', 'timeout')") || !strings.Contains(st.SQL, "ORDER BY time DESC, start_time_us DESC") {
+		t.Errorf("log SQL:\n%s", st.SQL)
+	}
+	st, _ = BuildLog("flowlens", mustParse(t, `{"queryType":"sql_log"}`), testRange)
+	if st.Limit != DefaultLogLimit {
+		t.Errorf("default limit %d", st.Limit)
+	}
+}
+
+// Hostile values end up inside literals (escaped) or are rejected; they never reach the SQL raw.
+func TestHostileInput(t *testing.T) {
+	hostile := []string{
+		`'; DROP TABLE flowlens.app_metrics; --`,
+		`\'; DROP TABLE x; --`,
+		`a\`,
+		"x' OR 1=1 OR '",
+		"名前' UNION SELECT * FROM system.users --",
+		"\x00\n'",
+	}
+	for _, h := range hostile {
+		for _, field := range []string{"service", "client_service", "l7_protocol", "endpoint"} {
+			m := &Model{}
+			v := Values{h}
+			switch field {
+			case "service":
+				m.Service = v
+			case "client_service":
+				m.ClientService = v
+			case "l7_protocol":
+				m.L7Protocol = v
+			case "endpoint":
+				m.Endpoint = v
+			}
+			for name, build := range builders() {
+				st, err := build(m)
+				if err != nil {
+					t.Fatalf("%s %s: %v", name, field, err)
+				}
+				if !strings.Contains(st.SQL, Quote(h)) {
+					t.Errorf("%s %s: escaped literal missing", name, field)
+				}
+				// Outside literals, the SQL must be identical to the one built from a benign value.
+				benign := *m
+				for _, p := range []*Values{&benign.Service, &benign.ClientService, &benign.L7Protocol, &benign.Endpoint} {
+					if len(*p) > 0 {
+						*p = Values{"x"}
+					}
+				}
+				if stripLiterals(st.SQL) != stripLiterals(mustBuild(t, build, &benign).SQL) {
+					t.Errorf("%s %s: hostile text changed the SQL structure:\n%s", name, field, st.SQL)
+				}
+				if strings.Contains(stripLiterals(st.SQL), "DROP") || strings.Contains(stripLiterals(st.SQL), "UNION") || strings.Contains(stripLiterals(st.SQL), "1=1") {
+					t.Errorf("%s %s: hostile keyword outside literals:\n%s", name, field, st.SQL)
+				}
+			}
+		}
+	}
+	rejects := []*Model{
+		{Service: Values{strings.Repeat("x", MaxValueLen+1)}},
+		{Endpoint: Values{"\xff\xfe"}},
+		{ObservationPoint: "server_process' OR '1'='1"},
+		{Service: make(Values, MaxValues+1)},
+	}
+	for i, m := range rejects {
+		for name, build := range builders() {
+			if _, err := build(m); err == nil {
+				t.Errorf("case %d %s: accepted", i, name)
+			}
+		}
+	}
+	if _, err := BuildLog("flowlens", &Model{Status: Values{"ok' OR 1=1"}}, testRange); err == nil {
+		t.Error("unknown status accepted")
+	}
+	if _, err := BuildRED("flowlens", &Model{Metric: "x'"}, testRange, 1); err == nil {
+		t.Error("unknown metric accepted")
+	}
+	if _, err := BuildRED("flowlens`; DROP", &Model{}, testRange, 1); err == nil {
+		t.Error("hostile database accepted")
+	}
+	if _, err := BuildMap("flowlens", &Model{}, Range{From: testRange.To, To: testRange.From}); err == nil {
+		t.Error("reversed range accepted")
+	}
+}
+
+func mustBuild(t *testing.T, build func(*Model) (*Statement, error), m *Model) *Statement {
+	st, err := build(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// stripLiterals removes every '...' literal, honouring backslash escapes, and the IN clauses
+// they sat in, leaving the SQL structure.
+func stripLiterals(sql string) string {
+	var b strings.Builder
+	for i := 0; i < len(sql); i++ {
+		if sql[i] != '\'' {
+			b.WriteByte(sql[i])
+			continue
+		}
+		for i++; i < len(sql) && sql[i] != '\''; i++ {
+			if sql[i] == '\\' {
+				i++
+			}
+		}
+		b.WriteString("''")
+	}
+	return b.String()
+}
+
+func builders() map[string]func(*Model) (*Statement, error) {
+	return map[string]func(*Model) (*Statement, error){
+		"red": func(m *Model) (*Statement, error) { return BuildRED("flowlens", m, testRange, 10) },
+		"map": func(m *Model) (*Statement, error) { return BuildMap("flowlens", m, testRange) },
+		"log": func(m *Model) (*Statement, error) { return BuildLog("flowlens", m, testRange) },
+	}
+}
+
+func TestBucket(t *testing.T) {
+	if b := Bucket(0, testRange); b != 1 {
+		t.Errorf("zero interval -> %d", b)
+	}
+	if b := Bucket(1500*time.Millisecond, testRange); b != 2 {
+		t.Errorf("1.5s -> %d", b)
+	}
+	week := Range{From: time.Unix(0, 0), To: time.Unix(7*86400, 0)}
+	if b := Bucket(time.Second, week); (7*86400+1)/b > MaxPoints {
+		t.Errorf("week at 1s -> %d buckets", (7*86400+1)/b)
+	}
+}
+
+// Every column the queries name exists in schema.json, in the table they read.
+func TestColumnsExistInSchema(t *testing.T) {
+	full := &Model{Service: Values{"a"}, ClientService: Values{"b"}, L7Protocol: Values{"HTTP"}, Endpoint: Values{"/"}}
+	s := schema.Get()
+	for name, build := range builders() {
+		for _, obs := range []string{"", "all", "server_process"} {
+			m := *full
+			m.ObservationPoint = obs
+			if name == "log" {
+				m.Status = Values{"ok"}
+			}
+			st, err := build(&m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range st.Columns {
+				if !s.HasColumn(st.Table, c) {
+					t.Errorf("%s query reads %s.%s, which schema.json lacks", name, st.Table, c)
+				}
+			}
+		}
+	}
+	// The preference order covers exactly the schema's observation points.
+	if len(PreferredObservationOrder) != len(s.ObservationPoints) {
+		t.Errorf("PreferredObservationOrder %v vs schema %v", PreferredObservationOrder, s.ObservationPoints)
+	}
+	for _, p := range PreferredObservationOrder {
+		if !s.IsObservationPoint(p) {
+			t.Errorf("%s is not a schema observation point", p)
+		}
+	}
+}
