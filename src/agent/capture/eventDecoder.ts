@@ -1,0 +1,128 @@
+// Decodes a batch from the native addon ([u32 len][u32 0][record, padded to 8]...) into events.
+import { Direction, EventKind, SocketEvent } from './socketEvent';
+
+/** Field offsets of struct fl_event, mirrored from bpf/socket_trace.h. */
+export const EVENT_LAYOUT = {
+  size: 104,
+  ts_ns: 0,
+  sock_id: 8,
+  tgid: 16,
+  tid: 20,
+  fd: 24,
+  kind: 28,
+  direction: 30,
+  syscall: 31,
+  ret_len: 32,
+  cap_len: 36,
+  saddr: 40,
+  daddr: 56,
+  sport: 72,
+  dport: 74,
+  family: 76,
+  l4_proto: 78,
+  tcp_state: 79,
+  tcp_seq: 80,
+  comm: 88,
+} as const;
+
+const AF_INET = 2;
+const IPPROTO_UDP = 17;
+
+/** Throws when the addon was built from a different socket_trace.h than this decoder. */
+export function checkLayout(native: Record<string, number>): void {
+  for (const [field, off] of Object.entries(EVENT_LAYOUT)) {
+    if (native[field] !== off) {
+      throw new Error(
+        `event layout mismatch: ${field} is at ${native[field]} in the native addon but ${off} in eventDecoder.ts; ` +
+          'rebuild with scripts/build.sh after changing bpf/socket_trace.h and mirror it in EVENT_LAYOUT'
+      );
+    }
+  }
+}
+
+const ipv4Cache = new Map<number, string>();
+
+function ipv4(buf: Buffer, off: number): string {
+  const key = buf.readUInt32LE(off);
+  let s = ipv4Cache.get(key);
+  if (s === undefined) {
+    s = `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
+    if (ipv4Cache.size > 65536) {
+      ipv4Cache.clear();
+    }
+    ipv4Cache.set(key, s);
+  }
+  return s;
+}
+
+function ipv6(buf: Buffer, off: number): string {
+  // ::ffff:a.b.c.d (v4-mapped) is shown as the IPv4 address, as users write it.
+  let mapped = buf[off + 10] === 0xff && buf[off + 11] === 0xff;
+  for (let i = 0; i < 10 && mapped; i++) {
+    mapped = buf[off + i] === 0;
+  }
+  if (mapped) {
+    return ipv4(buf, off + 12);
+  }
+  const parts: string[] = [];
+  for (let i = 0; i < 16; i += 2) {
+    parts.push(buf.readUInt16BE(off + i).toString(16));
+  }
+  return parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+}
+
+function cString(buf: Buffer, off: number, len: number): string {
+  let end = off;
+  while (end < off + len && buf[end] !== 0) {
+    end++;
+  }
+  return buf.toString('latin1', off, end);
+}
+
+/** Calls `onEvent` for each record of a batch; returns the count of malformed records skipped. */
+export function decodeBatch(batch: Buffer, onEvent: (e: SocketEvent) => void): number {
+  const L = EVENT_LAYOUT;
+  let off = 0;
+  let malformed = 0;
+  while (off + 8 <= batch.length) {
+    const len = batch.readUInt32LE(off);
+    const rec = off + 8;
+    off = rec + ((len + 7) & ~7);
+    if (len < L.size || rec + len > batch.length) {
+      malformed++;
+      continue;
+    }
+    const capLen = batch.readUInt32LE(rec + L.cap_len);
+    if (L.size + capLen > len) {
+      malformed++;
+      continue;
+    }
+    const family = batch.readUInt16LE(rec + L.family);
+    const v4 = family === AF_INET;
+    const kind = batch.readUInt16LE(rec + L.kind) as EventKind;
+    const sockLo = batch.readUInt32LE(rec + L.sock_id);
+    const sockHi = batch.readUInt32LE(rec + L.sock_id + 4);
+    onEvent({
+      kind,
+      tsNs: batch.readUInt32LE(rec + L.ts_ns) + batch.readUInt32LE(rec + L.ts_ns + 4) * 4294967296,
+      // Kernel addresses differ in the low 53 bits; folding keeps keys plain numbers (fast Map keys).
+      sockId: sockLo + (sockHi & 0x1fffff) * 4294967296,
+      tgid: batch.readUInt32LE(rec + L.tgid),
+      tid: batch.readUInt32LE(rec + L.tid),
+      fd: batch.readInt32LE(rec + L.fd),
+      direction: batch[rec + L.direction] as Direction,
+      syscall: batch[rec + L.syscall],
+      retLen: batch.readUInt32LE(rec + L.ret_len),
+      localIp: family === 0 ? '' : v4 ? ipv4(batch, rec + L.saddr) : ipv6(batch, rec + L.saddr),
+      localPort: batch.readUInt16LE(rec + L.sport),
+      peerIp: family === 0 ? '' : v4 ? ipv4(batch, rec + L.daddr) : ipv6(batch, rec + L.daddr),
+      peerPort: batch.readUInt16LE(rec + L.dport),
+      l4: batch[rec + L.l4_proto] === IPPROTO_UDP ? 'UDP' : 'TCP',
+      tcpSeq: batch.readUInt32LE(rec + L.tcp_seq),
+      tcpState: batch[rec + L.tcp_state],
+      payload: batch.subarray(rec + L.size, rec + L.size + capLen),
+      comm: kind === EventKind.Exec || kind === EventKind.Exit ? cString(batch, rec + L.comm, 16) : '',
+    });
+  }
+  return malformed;
+}

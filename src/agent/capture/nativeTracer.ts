@@ -1,0 +1,103 @@
+// The kernel side as the agent sees it: load the native addon, open the tracer, drain batches.
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { checkLayout } from './eventDecoder';
+import { checkTracerFeatures } from './kernelFeatures';
+
+export interface TracerOptions {
+  captureBytes: number;
+  ringBytes: number;
+  ignorePorts: number[];
+  selfPid?: number;
+}
+
+export interface TracerStats {
+  ringDrops: number;
+  truncated: number;
+  readErrors: number;
+}
+
+interface NativeAddon {
+  open(o: object): void;
+  drain(maxBytes: number): Buffer | null;
+  stats(): TracerStats;
+  layout(): Record<string, number>;
+  clocks(): [bigint, bigint];
+  close(): void;
+}
+
+export const ADDON_PATH = join(__dirname, '..', '..', '..', '..', '..', 'native', 'build', 'Release', 'flowlens_native.node');
+
+export class TracerError extends Error {}
+
+let addon: NativeAddon | undefined;
+
+export function loadAddon(path = ADDON_PATH): NativeAddon {
+  if (addon) {
+    return addon;
+  }
+  if (!existsSync(path)) {
+    throw new TracerError(`native addon not built (${path} is missing): run scripts/build.sh`);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  addon = require(path) as NativeAddon;
+  checkLayout(addon.layout());
+  return addon;
+}
+
+/** Wall-clock µs for a CLOCK_MONOTONIC ns timestamp; the offset is re-read periodically. */
+export class MonotonicClock {
+  private offsetNs = 0;
+  constructor(private readonly native: Pick<NativeAddon, 'clocks'>) {
+    this.resync();
+  }
+  resync(): void {
+    const [mono, real] = this.native.clocks();
+    this.offsetNs = Number(real - mono);
+  }
+  toWallUs(monoNs: number): number {
+    return Math.round((monoNs + this.offsetNs) / 1000);
+  }
+}
+
+export class SocketTracer {
+  readonly native: NativeAddon;
+  private open = false;
+
+  constructor(private readonly opts: TracerOptions) {
+    const problems = checkTracerFeatures();
+    if (problems.length) {
+      throw new TracerError(problems.map((p) => `${p.what}: ${p.fix}`).join('; '));
+    }
+    this.native = loadAddon();
+  }
+
+  start(): void {
+    try {
+      this.native.open({
+        captureBytes: this.opts.captureBytes,
+        ringBytes: this.opts.ringBytes,
+        ignorePorts: this.opts.ignorePorts.slice(0, 4),
+        selfPid: this.opts.selfPid ?? process.pid,
+      });
+    } catch (err) {
+      throw new TracerError((err as Error).message);
+    }
+    this.open = true;
+  }
+
+  drain(maxBytes = 4 << 20): Buffer | null {
+    return this.open ? this.native.drain(maxBytes) : null;
+  }
+
+  stats(): TracerStats {
+    return this.native.stats();
+  }
+
+  stop(): void {
+    if (this.open) {
+      this.native.close();
+      this.open = false;
+    }
+  }
+}

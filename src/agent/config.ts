@@ -1,0 +1,194 @@
+// Agent configuration: defaults < JSON file (--config) < environment. Every bad value is reported
+// as one line naming the key, the value and what is accepted.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+
+export interface ServiceRule {
+  name: string;
+  /** process name (comm) to match */
+  process?: string;
+  /** local listening port to match (server side) */
+  port?: number;
+}
+
+export interface AgentConfig {
+  clickhouseUrl: string;
+  clickhouseUser: string;
+  clickhousePassword: string;
+  database: string;
+  /** Payload bytes captured per syscall (kernel side); 16..4096. */
+  captureBytes: number;
+  ringBytes: number;
+  /** How often the ring is drained (ms). */
+  drainIntervalMs: number;
+  flushIntervalMs: number;
+  batchRows: number;
+  /** Rows kept in memory per table while ClickHouse is unreachable; beyond, the oldest are dropped and counted. */
+  maxQueuedRows: number;
+  /** A request without a response after this long is logged as a timeout. */
+  requestTimeoutMs: number;
+  host: string;
+  services: ServiceRule[];
+  /** Ports whose traffic is never traced (the local ClickHouse by default, so the agent does not trace its own exports). */
+  ignorePorts: number[];
+  statusIntervalMs: number;
+}
+
+export class ConfigError extends Error {}
+
+export const DEFAULT_CLICKHOUSE_URL = 'http://127.0.0.1:18123';
+
+export function defaultConfig(): AgentConfig {
+  return {
+    clickhouseUrl: DEFAULT_CLICKHOUSE_URL,
+    clickhouseUser: 'default',
+    clickhousePassword: '',
+    database: 'flowlens',
+    captureBytes: 1024,
+    ringBytes: 32 << 20,
+    drainIntervalMs: 20,
+    flushIntervalMs: 1000,
+    batchRows: 20000,
+    maxQueuedRows: 500000,
+    requestTimeoutMs: 30000,
+    host: hostname(),
+    services: [],
+    ignorePorts: [],
+    statusIntervalMs: 10000,
+  };
+}
+
+type Checker = (key: string, v: unknown) => unknown;
+
+const int =
+  (min: number, max: number): Checker =>
+  (key, v) => {
+    const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: expected an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+
+const str: Checker = (key, v) => {
+  if (typeof v !== 'string') {
+    throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: expected a string`);
+  }
+  return v;
+};
+
+const url: Checker = (key, v) => {
+  const s = str(key, v) as string;
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: expected an http(s) URL such as ${DEFAULT_CLICKHOUSE_URL}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: ClickHouse is reached over http:// or https://`);
+  }
+  return s.replace(/\/+$/, '');
+};
+
+const identifier: Checker = (key, v) => {
+  const s = str(key, v) as string;
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(s)) {
+    throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: expected a database name of letters, digits and _`);
+  }
+  return s;
+};
+
+const ports: Checker = (key, v) => {
+  const list = typeof v === 'string' ? v.split(',').filter((x) => x.trim() !== '') : v;
+  if (!Array.isArray(list) || list.length > 4) {
+    throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: expected up to 4 ports`);
+  }
+  return list.map((p) => int(1, 65535)(key, p));
+};
+
+const services: Checker = (key, v) => {
+  if (!Array.isArray(v)) {
+    throw new ConfigError(`config ${key} is invalid: expected a list of {name, process?, port?}`);
+  }
+  return v.map((r, i) => {
+    if (typeof r !== 'object' || r === null || typeof (r as ServiceRule).name !== 'string' || !(r as ServiceRule).name) {
+      throw new ConfigError(`config ${key}[${i}] is invalid: each rule needs a non-empty "name"`);
+    }
+    const rule = r as ServiceRule;
+    if (rule.process === undefined && rule.port === undefined) {
+      throw new ConfigError(`config ${key}[${i}] is invalid: give "process" or "port" to match`);
+    }
+    if (rule.port !== undefined) {
+      int(1, 65535)(`${key}[${i}].port`, rule.port);
+    }
+    return rule;
+  });
+};
+
+const SCHEMA: Record<keyof AgentConfig, Checker> = {
+  clickhouseUrl: url,
+  clickhouseUser: str,
+  clickhousePassword: str,
+  database: identifier,
+  captureBytes: int(16, 4096),
+  ringBytes: int(1 << 16, 1 << 30),
+  drainIntervalMs: int(1, 1000),
+  flushIntervalMs: int(50, 60000),
+  batchRows: int(1, 1_000_000),
+  maxQueuedRows: int(1000, 50_000_000),
+  requestTimeoutMs: int(100, 3_600_000),
+  host: str,
+  services,
+  ignorePorts: ports,
+  statusIntervalMs: int(0, 3_600_000),
+};
+
+const ENV: Partial<Record<keyof AgentConfig, string>> = {
+  clickhouseUrl: 'FLOWLENS_CLICKHOUSE_URL',
+  clickhouseUser: 'FLOWLENS_CLICKHOUSE_USER',
+  clickhousePassword: 'FLOWLENS_CLICKHOUSE_PASSWORD',
+  database: 'FLOWLENS_DATABASE',
+  captureBytes: 'FLOWLENS_CAPTURE_BYTES',
+  host: 'FLOWLENS_HOST',
+  ignorePorts: 'FLOWLENS_IGNORE_PORTS',
+};
+
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const cfg = defaultConfig() as unknown as Record<string, unknown>;
+  const apply = (key: string, value: unknown, source: string) => {
+    if (!(key in SCHEMA)) {
+      throw new ConfigError(`config ${source}: unknown key "${key}" (known keys: ${Object.keys(SCHEMA).join(', ')})`);
+    }
+    cfg[key] = SCHEMA[key as keyof AgentConfig](key, value);
+  };
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`config file ${file} cannot be read as JSON: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError(`config file ${file} must hold a JSON object`);
+    }
+    for (const [k, v] of Object.entries(parsed)) {
+      apply(k, v, file);
+    }
+  }
+  for (const [key, name] of Object.entries(ENV)) {
+    if (name && env[name] !== undefined && env[name] !== '') {
+      apply(key, env[name], `environment ${name}`);
+    }
+  }
+  const c = cfg as unknown as AgentConfig;
+  // Never trace the agent's own store when it is on this host.
+  const u = new URL(c.clickhouseUrl);
+  if (['127.0.0.1', 'localhost', '::1', '[::1]'].includes(u.hostname)) {
+    const p = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+    if (!c.ignorePorts.includes(p)) {
+      c.ignorePorts = [p, ...c.ignorePorts].slice(0, 4);
+    }
+  }
+  return c;
+}

@@ -1,0 +1,29 @@
+// One socket as seen from one process: its ends, its role and its protocol stream state.
+import type { MessageStream } from '../protocols/messageStream';
+
+export type Role = 'client' | 'server' | 'unknown';
+
+export interface Connection {
+  sockId: number;
+  flowId: number;
+  tgid: number;
+  fd: number;
+  l4: 'TCP' | 'UDP';
+  localIp: string;
+  localPort: number;
+  peerIp: string;
+  peerPort: number;
+  /** Learnt from connect/accept, else from which direction carries requests. */
+  role: Role;
+  firstNs: number;
+  lastNs: number;
+  /** Protocol detection attempts that failed; past a limit the connection is ignored. */
+  inferMisses: number;
+  stream?: MessageStream;
+  bytesTx: number;
+  bytesRx: number;
+}
+
+export function tupleKey(ip: string, port: number, peerIp: string, peerPort: number): string {
+  return `${ip}:${port}>${peerIp}:${peerPort}`;
+}

@@ -1,0 +1,90 @@
+// All live connections, keyed by kernel socket; a tuple index finds the other end of a local
+// connection so a client row can name the server process and vice versa.
+import { Connection, Role, tupleKey } from './connection';
+import type { SocketEvent } from '../capture/socketEvent';
+
+export class ConnectionTable {
+  private readonly bySock = new Map<number, Connection>();
+  private readonly byTuple = new Map<string, Connection>();
+  /** local listening port -> pid of a process that accepted on it */
+  private readonly serverPorts = new Map<number, number>();
+  private nextFlowId = 1;
+
+  get size(): number {
+    return this.bySock.size;
+  }
+
+  get(sockId: number): Connection | undefined {
+    return this.bySock.get(sockId);
+  }
+
+  /** The connection for an event's socket, created on first sight; re-created when the socket was reused. */
+  upsert(e: SocketEvent): Connection {
+    let c = this.bySock.get(e.sockId);
+    if (c && (c.tgid !== e.tgid || c.localPort !== e.localPort || c.peerPort !== e.peerPort || c.peerIp !== e.peerIp)) {
+      // same kernel address, different socket (freed and reallocated) or shared with another process
+      this.remove(c);
+      c = undefined;
+    }
+    if (!c) {
+      c = {
+        sockId: e.sockId,
+        flowId: this.nextFlowId++,
+        tgid: e.tgid,
+        fd: e.fd,
+        l4: e.l4,
+        localIp: e.localIp,
+        localPort: e.localPort,
+        peerIp: e.peerIp,
+        peerPort: e.peerPort,
+        role: 'unknown',
+        firstNs: e.tsNs,
+        lastNs: e.tsNs,
+        inferMisses: 0,
+        bytesTx: 0,
+        bytesRx: 0,
+      };
+      this.bySock.set(e.sockId, c);
+      this.byTuple.set(tupleKey(c.localIp, c.localPort, c.peerIp, c.peerPort), c);
+    }
+    return c;
+  }
+
+  setRole(c: Connection, role: Role): void {
+    c.role = role;
+    if (role === 'server') {
+      this.serverPorts.set(c.localPort, c.tgid);
+    }
+  }
+
+  /** The local connection at the other end of `c`, if this host observes it. */
+  peerOf(c: Connection): Connection | undefined {
+    return this.byTuple.get(tupleKey(c.peerIp, c.peerPort, c.localIp, c.localPort));
+  }
+
+  /** pid of a local server process listening on `port`, when one has been seen. */
+  serverPid(port: number): number | undefined {
+    return this.serverPorts.get(port);
+  }
+
+  remove(c: Connection): void {
+    this.bySock.delete(c.sockId);
+    const k = tupleKey(c.localIp, c.localPort, c.peerIp, c.peerPort);
+    if (this.byTuple.get(k) === c) {
+      this.byTuple.delete(k);
+    }
+  }
+
+  /** Connections idle since before `idleBeforeNs`. */
+  *idle(idleBeforeNs: number): IterableIterator<Connection> {
+    for (const c of this.bySock.values()) {
+      if (c.lastNs < idleBeforeNs) {
+        yield c;
+      }
+    }
+  }
+
+  all(): IterableIterator<Connection> {
+    return this.bySock.values();
+  }
+}

@@ -1,0 +1,83 @@
+// pid -> process name and service. Names come from exec events, else from /proc once per pid.
+import { readFileSync } from 'node:fs';
+import { ServiceRule } from '../config';
+
+interface ProcessInfo {
+  comm: string;
+  exitedAtNs: number;
+}
+
+export class ProcessTable {
+  private readonly procs = new Map<number, ProcessInfo>();
+  private readonly byPort = new Map<number, string>();
+  private readonly byProcess = new Map<string, string>();
+
+  constructor(rules: ServiceRule[], private readonly procRoot = '/proc') {
+    for (const r of rules) {
+      if (r.port !== undefined) {
+        this.byPort.set(r.port, r.name);
+      } else if (r.process !== undefined) {
+        this.byProcess.set(r.process, r.name);
+      }
+    }
+  }
+
+  onExec(pid: number, comm: string): void {
+    this.procs.set(pid, { comm, exitedAtNs: 0 });
+  }
+
+  onExit(pid: number, tsNs: number): void {
+    const p = this.procs.get(pid);
+    if (p) {
+      p.exitedAtNs = tsNs; // kept a while: rows of its last requests still name it
+    }
+  }
+
+  comm(pid: number): string {
+    if (pid === 0) {
+      return '';
+    }
+    let p = this.procs.get(pid);
+    if (!p) {
+      let comm: string;
+      try {
+        comm = readFileSync(`${this.procRoot}/${pid}/comm`, 'latin1').trim();
+      } catch {
+        comm = `pid-${pid}`;
+      }
+      p = { comm, exitedAtNs: 0 };
+      this.procs.set(pid, p);
+    }
+    return p.comm;
+  }
+
+  /** Service of the process `pid`; `serverPort` is its listening port when it is the server end. */
+  service(pid: number, serverPort?: number): string {
+    if (serverPort !== undefined) {
+      const byPort = this.byPort.get(serverPort);
+      if (byPort) {
+        return byPort;
+      }
+    }
+    const comm = this.comm(pid);
+    return this.byProcess.get(comm) ?? comm;
+  }
+
+  /** Service of a remote end we do not observe: a configured port name, else its address. */
+  remoteService(ip: string, port: number, isServer: boolean): string {
+    return (isServer && this.byPort.get(port)) || ip;
+  }
+
+  /** Forgets processes that exited more than `keepNs` ago. */
+  expire(nowNs: number, keepNs: number): void {
+    for (const [pid, p] of this.procs) {
+      if (p.exitedAtNs && nowNs - p.exitedAtNs > keepNs) {
+        this.procs.delete(pid);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.procs.size;
+  }
+}

@@ -1,0 +1,192 @@
+// flowlens-agent: traces every socket on this host with eBPF and writes request logs and RED
+// metrics to ClickHouse. Usage: node build/agent/src/agent/main.js [--config FILE] [--duration SEC]
+import { loadConfig, ConfigError, AgentConfig } from './config';
+import { SocketTracer, TracerError, MonotonicClock } from './capture/nativeTracer';
+import { ClickHouseWriter } from './export/clickhouseWriter';
+import { applyMigrations, dialectFor, serverVersion } from './export/migrations';
+import { Pipeline } from './pipeline';
+
+const log = (line: string) => process.stderr.write(`flowlens-agent: ${line}\n`);
+
+interface Args {
+  config?: string;
+  durationSec?: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = {};
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = argv[i + 1];
+    if (k === '--config' && v) {
+      a.config = v;
+      i++;
+    } else if (k === '--duration' && v) {
+      a.durationSec = Number(v);
+      if (!(a.durationSec > 0)) {
+        throw new ConfigError(`--duration ${v} is invalid: expected a positive number of seconds`);
+      }
+      i++;
+    } else if (k === '--help' || k === '-h') {
+      process.stdout.write('usage: flowlens-agent [--config FILE.json] [--duration SECONDS]\n');
+      process.exit(0);
+    } else {
+      throw new ConfigError(`unknown argument ${k}: see --help`);
+    }
+  }
+  return a;
+}
+
+async function connectStore(writer: ClickHouseWriter, cfg: AgentConfig): Promise<boolean> {
+  try {
+    const version = await serverVersion(writer.client);
+    const dialect = dialectFor(version);
+    const applied = await applyMigrations(writer.client, cfg.database, dialect);
+    log(`clickhouse ${version} at ${cfg.clickhouseUrl}, database ${cfg.database} (${dialect} schema${applied.length ? `, applied migrations ${applied.join(',')}` : ', up to date'})`);
+    return true;
+  } catch (err) {
+    log(
+      `clickhouse at ${cfg.clickhouseUrl} is not reachable (${(err as Error).message.split('\n')[0]}); ` +
+        'capturing anyway and retrying every 5 s. Start it with scripts/clickhouse.sh start or set FLOWLENS_CLICKHOUSE_URL.'
+    );
+    return false;
+  }
+}
+
+async function main(): Promise<number> {
+  let cfg: AgentConfig;
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+    cfg = loadConfig(args.config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      log(err.message);
+      return 2;
+    }
+    throw err;
+  }
+
+  let tracer: SocketTracer;
+  try {
+    tracer = new SocketTracer({ captureBytes: cfg.captureBytes, ringBytes: cfg.ringBytes, ignorePorts: cfg.ignorePorts });
+    tracer.start();
+  } catch (err) {
+    if (err instanceof TracerError) {
+      log(`cannot trace this host: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+  const clock = new MonotonicClock(tracer.native);
+  const writer = new ClickHouseWriter({
+    url: cfg.clickhouseUrl,
+    username: cfg.clickhouseUser,
+    password: cfg.clickhousePassword,
+    database: cfg.database,
+    batchRows: cfg.batchRows,
+    maxQueuedRows: cfg.maxQueuedRows,
+    log,
+  });
+  const pipeline = new Pipeline({
+    host: cfg.host,
+    services: cfg.services,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+    toWallUs: (ns) => clock.toWallUs(ns),
+    sink: { l7: (rows) => writer.push('l7_flow_log', rows), appMetrics: (rows) => writer.push('app_metrics', rows) },
+  });
+
+  let storeReady = await connectStore(writer, cfg);
+  log(`capturing on ${cfg.host} (payload ${cfg.captureBytes} B per syscall; ignoring ports ${cfg.ignorePorts.join(',') || 'none'})`);
+  process.stdout.write('flowlens-agent: ready\n');
+
+  const drain = () => {
+    // bounded work per tick so timers and exports keep running under load
+    for (let i = 0; i < 16; i++) {
+      const batch = tracer.drain();
+      if (!batch) {
+        break;
+      }
+      pipeline.processBatch(batch);
+    }
+  };
+  const monoNowNs = () => Number(process.hrtime.bigint());
+  const drainTimer = setInterval(drain, cfg.drainIntervalMs);
+  const flushTimer = setInterval(async () => {
+    pipeline.sweep(monoNowNs(), Math.floor(Date.now() / 1000));
+    if (!storeReady) {
+      return;
+    }
+    await writer.flush();
+  }, cfg.flushIntervalMs);
+  const storeTimer = setInterval(async () => {
+    if (!storeReady) {
+      storeReady = await connectStore(writer, cfg);
+    }
+    clock.resync();
+  }, 5000);
+  let finalTracerStats: ReturnType<SocketTracer['stats']> | undefined;
+  const statusLine = () => {
+    const t = finalTracerStats ?? tracer.stats();
+    const w = writer.stats();
+    const c = pipeline.counters;
+    return (
+      `events ${c.events}, request logs ${c.requestLogs}, connections ${pipeline.conns.size}; ` +
+      `written l7_flow_log ${w.l7_flow_log?.written ?? 0}, app_metrics ${w.app_metrics?.written ?? 0}; ` +
+      `drops: kernel ring ${t.ringDrops}, export ${(w.l7_flow_log?.dropped ?? 0) + (w.app_metrics?.dropped ?? 0)}, malformed ${c.malformedRecords}; ` +
+      `queued ${writer.queuedRows()}${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}`
+    );
+  };
+  const statusTimer = cfg.statusIntervalMs ? setInterval(() => log(statusLine()), cfg.statusIntervalMs) : undefined;
+
+  let stopping = false;
+  const stop = async (why: string) => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    log(`${why}: flushing`);
+    clearInterval(drainTimer);
+    clearInterval(flushTimer);
+    clearInterval(storeTimer);
+    if (statusTimer) {
+      clearInterval(statusTimer);
+    }
+    drain();
+    finalTracerStats = tracer.stats();
+    tracer.stop();
+    pipeline.finish();
+    if (!storeReady) {
+      storeReady = await connectStore(writer, cfg);
+    }
+    // a few tries so a brief outage does not lose the last rows
+    for (let i = 0; i < 5 && writer.queuedRows() > 0 && storeReady; i++) {
+      await writer.flush();
+      if (writer.queuedRows() > 0) {
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    const lost = writer.queuedRows();
+    log(`stopped. ${statusLine()}${lost ? `; ${lost} rows could not be written` : ''}`);
+    await writer.close();
+    process.exit(lost ? 1 : 0);
+  };
+  process.on('SIGINT', () => void stop('interrupted'));
+  process.on('SIGTERM', () => void stop('terminated'));
+  if (args.durationSec) {
+    setTimeout(() => void stop(`ran for ${args.durationSec} s`), args.durationSec * 1000);
+  }
+  return -1; // keep running
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) {
+      process.exit(code);
+    }
+  },
+  (err) => {
+    log(`internal error: ${(err as Error).stack ?? err}`);
+    process.exit(70);
+  }
+);

@@ -1,0 +1,103 @@
+// RED metrics per second from every request log row (before any sampling), for app_metrics.
+import { LATENCY_BUCKETS_US } from '../../shared/schema';
+import type { L7FlowLogRow } from '../requestlog/l7FlowLog';
+
+export interface AppMetricsRow {
+  time: number;
+  host: string;
+  observation_point: string;
+  client_service: string;
+  server_service: string;
+  l7_protocol: string;
+  endpoint: string;
+  server_port: number;
+  request_count: number;
+  error_count: number;
+  client_error_count: number;
+  server_error_count: number;
+  timeout_count: number;
+  response_duration_sum_us: number;
+  response_duration_max_us: number;
+  latency_histogram: number[];
+  request_bytes: number;
+  response_bytes: number;
+}
+
+export function latencyBucket(us: number): number {
+  // few buckets: a linear scan beats a binary search here
+  for (let i = 0; i < LATENCY_BUCKETS_US.length; i++) {
+    if (us <= LATENCY_BUCKETS_US[i]) {
+      return i;
+    }
+  }
+  return LATENCY_BUCKETS_US.length;
+}
+
+export class RedAggregator {
+  private buckets = new Map<string, AppMetricsRow>();
+
+  add(r: L7FlowLogRow): void {
+    const key = `${r.time}|${r.observation_point}|${r.client_service}|${r.server_service}|${r.l7_protocol}|${r.endpoint}|${r.server_port}`;
+    let m = this.buckets.get(key);
+    if (!m) {
+      m = {
+        time: r.time,
+        host: r.host,
+        observation_point: r.observation_point,
+        client_service: r.client_service,
+        server_service: r.server_service,
+        l7_protocol: r.l7_protocol,
+        endpoint: r.endpoint,
+        server_port: r.server_port,
+        request_count: 0,
+        error_count: 0,
+        client_error_count: 0,
+        server_error_count: 0,
+        timeout_count: 0,
+        response_duration_sum_us: 0,
+        response_duration_max_us: 0,
+        latency_histogram: new Array(LATENCY_BUCKETS_US.length + 1).fill(0),
+        request_bytes: 0,
+        response_bytes: 0,
+      };
+      this.buckets.set(key, m);
+    }
+    m.request_count++;
+    switch (r.response_status) {
+      case 'client_error':
+        m.client_error_count++;
+        m.error_count++;
+        break;
+      case 'server_error':
+        m.server_error_count++;
+        m.error_count++;
+        break;
+      case 'timeout':
+        m.timeout_count++;
+        m.error_count++;
+        break;
+    }
+    m.response_duration_sum_us += r.response_duration_us;
+    if (r.response_duration_us > m.response_duration_max_us) {
+      m.response_duration_max_us = r.response_duration_us;
+    }
+    m.latency_histogram[latencyBucket(r.response_duration_us)]++;
+    m.request_bytes += r.request_length;
+    m.response_bytes += r.response_length;
+  }
+
+  /**
+   * Rows for seconds before `beforeSec` (all when undefined). A request finishing after its second
+   * was flushed yields a second row for the same key: queries always sum(), so totals stay exact.
+   */
+  flush(beforeSec?: number): AppMetricsRow[] {
+    const out: AppMetricsRow[] = [];
+    for (const [k, m] of this.buckets) {
+      if (beforeSec === undefined || m.time < beforeSec) {
+        out.push(m);
+        this.buckets.delete(k);
+      }
+    }
+    return out;
+  }
+}

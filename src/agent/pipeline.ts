@@ -1,0 +1,195 @@
+// The agent's data path after the kernel: events -> connections -> protocol streams -> request
+// logs + RED metrics -> export queues. Pure of timers and I/O so tests and benchmarks drive it directly.
+import { decodeBatch } from './capture/eventDecoder';
+import { Direction, EventKind, SocketEvent } from './capture/socketEvent';
+import { ConnectionTable } from './conntrack/connectionTable';
+import type { Connection } from './conntrack/connection';
+import { tupleKey } from './conntrack/connection';
+import { ProcessTable } from './conntrack/processTable';
+import { MessageStream, CompletedPair } from './protocols/messageStream';
+import { defaultParsers, inferProtocol } from './protocols/registry';
+import type { ProtocolParser } from './protocols/types';
+import { buildL7Row, EndpointNamer, L7FlowLogRow, RowIds } from './requestlog/l7FlowLog';
+import { RedAggregator, AppMetricsRow } from './metrics/redAggregator';
+import type { ServiceRule } from './config';
+
+export interface PipelineOptions {
+  host: string;
+  services: ServiceRule[];
+  requestTimeoutMs: number;
+  toWallUs: (monoNs: number) => number;
+  /** where finished rows go (the export queues) */
+  sink: {
+    l7(rows: L7FlowLogRow[]): void;
+    appMetrics(rows: AppMetricsRow[]): void;
+  };
+  procRoot?: string;
+}
+
+export interface PipelineCounters {
+  events: number;
+  dataEvents: number;
+  malformedRecords: number;
+  requestLogs: number;
+  unknownProtocolSegments: number;
+  orphanSegments: number;
+}
+
+const MAX_INFER_ATTEMPTS = 8;
+const TCP_IDLE_NS = 600e9;
+const UDP_IDLE_NS = 60e9;
+const CLOSED_PEER_KEEP_NS = 10e9;
+
+export class Pipeline {
+  readonly conns = new ConnectionTable();
+  readonly procs: ProcessTable;
+  readonly counters: PipelineCounters = {
+    events: 0,
+    dataEvents: 0,
+    malformedRecords: 0,
+    requestLogs: 0,
+    unknownProtocolSegments: 0,
+    orphanSegments: 0,
+  };
+  private readonly red = new RedAggregator();
+  private readonly parsers: ProtocolParser[] = defaultParsers();
+  private readonly ids = new RowIds();
+  private readonly namer: EndpointNamer;
+  /** pids of recently closed connections, so a late row still names its peer */
+  private readonly closedPeers = new Map<string, { tgid: number; atNs: number }>();
+  private pendingRows: L7FlowLogRow[] = [];
+  private lastNs = 0;
+
+  constructor(private readonly o: PipelineOptions) {
+    this.procs = new ProcessTable(o.services, o.procRoot);
+    this.namer = {
+      comm: (pid) => this.procs.comm(pid),
+      service: (pid, port) => this.procs.service(pid, port),
+      remoteService: (ip, port, isServer) => this.procs.remoteService(ip, port, isServer),
+      peerPid: (c) => this.peerPid(c),
+      toWallUs: o.toWallUs,
+    };
+  }
+
+  private peerPid(c: Connection): number {
+    const peer = this.conns.peerOf(c);
+    if (peer) {
+      return peer.tgid;
+    }
+    return this.closedPeers.get(tupleKey(c.peerIp, c.peerPort, c.localIp, c.localPort))?.tgid ?? 0;
+  }
+
+  processBatch(batch: Buffer): void {
+    this.counters.malformedRecords += decodeBatch(batch, (e) => this.handle(e));
+    this.emitRows();
+  }
+
+  handle(e: SocketEvent): void {
+    this.counters.events++;
+    if (e.tsNs > this.lastNs) {
+      this.lastNs = e.tsNs;
+    }
+    switch (e.kind) {
+      case EventKind.Data:
+        this.onData(e);
+        break;
+      case EventKind.Connect:
+        this.conns.setRole(this.conns.upsert(e), 'client');
+        break;
+      case EventKind.Accept:
+        this.conns.setRole(this.conns.upsert(e), 'server');
+        break;
+      case EventKind.Close: {
+        const c = this.conns.get(e.sockId);
+        if (c) {
+          this.closeConnection(c, e.tsNs);
+        }
+        break;
+      }
+      case EventKind.Exec:
+        this.procs.onExec(e.tgid, e.comm);
+        break;
+      case EventKind.Exit:
+        this.procs.onExit(e.tgid, e.tsNs);
+        break;
+    }
+  }
+
+  private onData(e: SocketEvent): void {
+    this.counters.dataEvents++;
+    const c = this.conns.upsert(e);
+    c.lastNs = e.tsNs;
+    if (e.direction === Direction.Egress) {
+      c.bytesTx += e.retLen;
+    } else {
+      c.bytesRx += e.retLen;
+    }
+    if (!c.stream) {
+      if (c.inferMisses >= MAX_INFER_ATTEMPTS) {
+        this.counters.unknownProtocolSegments++;
+        return;
+      }
+      const parser = inferProtocol(this.parsers, e.payload);
+      if (!parser) {
+        c.inferMisses++;
+        this.counters.unknownProtocolSegments++;
+        return;
+      }
+      c.stream = new MessageStream(parser, (pair) => this.onPair(c, pair));
+    }
+    const before = c.stream.orphans;
+    c.stream.onSegment(e);
+    this.counters.orphanSegments += c.stream.orphans - before;
+    if (c.role === 'unknown' && c.stream.requestDirection !== undefined) {
+      this.conns.setRole(c, c.stream.requestDirection === Direction.Egress ? 'client' : 'server');
+    }
+  }
+
+  private onPair(c: Connection, pair: CompletedPair): void {
+    const row = buildL7Row(c, pair, c.stream!.parser.protocol, this.o.host, this.ids.next(), this.namer);
+    this.red.add(row);
+    this.pendingRows.push(row);
+    this.counters.requestLogs++;
+  }
+
+  private closeConnection(c: Connection, nowNs: number): void {
+    c.stream?.close();
+    this.closedPeers.set(tupleKey(c.localIp, c.localPort, c.peerIp, c.peerPort), { tgid: c.tgid, atNs: nowNs });
+    this.conns.remove(c);
+  }
+
+  private emitRows(): void {
+    if (this.pendingRows.length) {
+      this.o.sink.l7(this.pendingRows);
+      this.pendingRows = [];
+    }
+  }
+
+  /** Periodic work: time out requests, expire idle connections, flush finished metric seconds. */
+  sweep(nowNs: number, nowSec: number): void {
+    const timeoutNs = this.o.requestTimeoutMs * 1e6;
+    for (const c of this.conns.all()) {
+      c.stream?.sweep(nowNs, timeoutNs);
+      if (nowNs - c.lastNs > (c.l4 === 'UDP' ? UDP_IDLE_NS : TCP_IDLE_NS)) {
+        this.closeConnection(c, nowNs);
+      }
+    }
+    for (const [k, v] of this.closedPeers) {
+      if (nowNs - v.atNs > CLOSED_PEER_KEEP_NS) {
+        this.closedPeers.delete(k);
+      }
+    }
+    this.procs.expire(nowNs, CLOSED_PEER_KEEP_NS);
+    this.emitRows();
+    this.o.sink.appMetrics(this.red.flush(nowSec - 1));
+  }
+
+  /** Shutdown: settle every connection's in-flight messages and flush all metrics. */
+  finish(): void {
+    for (const c of this.conns.all()) {
+      c.stream?.close('shutdown');
+    }
+    this.emitRows();
+    this.o.sink.appMetrics(this.red.flush());
+  }
+}

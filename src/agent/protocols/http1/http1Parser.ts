@@ -1,0 +1,140 @@
+// HTTP/1.0 and 1.1: request and status lines, the headers FlowLens keeps, and message length.
+import type { ParsedMessage, ProtocolParser } from '../types';
+import { parseTraceHeader, TraceContext } from '../traceHeaders';
+
+const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
+const CRLF = Buffer.from('\r\n');
+const HEADERS_END = Buffer.from('\r\n\r\n');
+const CHUNKED_END = Buffer.from('0\r\n\r\n');
+/** Longest field we keep; the rest is cut (the payload is bounded by captureBytes anyway). */
+const MAX_FIELD = 512;
+
+function startsWithMethod(seg: Buffer): boolean {
+  for (const m of METHODS) {
+    if (seg.length > m.length && seg[m.length] === 0x20 && seg.toString('latin1', 0, m.length) === m) {
+      return true;
+    }
+  }
+  return false;
+}
+
+function startsWithStatus(seg: Buffer): boolean {
+  return seg.length >= 12 && seg.toString('latin1', 0, 7) === 'HTTP/1.';
+}
+
+function status(code: number): ParsedMessage['status'] {
+  if (code >= 500) {
+    return 'server_error';
+  }
+  if (code >= 400) {
+    return 'client_error';
+  }
+  return code >= 100 ? 'ok' : 'unknown';
+}
+
+interface Headers {
+  contentLength?: number;
+  chunked: boolean;
+  host?: string;
+  trace: TraceContext;
+}
+
+function parseHeaders(seg: Buffer, from: number, to: number): Headers {
+  const h: Headers = { chunked: false, trace: {} };
+  let pos = from;
+  while (pos < to) {
+    let eol = seg.indexOf(CRLF, pos);
+    if (eol < 0 || eol > to) {
+      eol = to;
+    }
+    const colon = seg.indexOf(0x3a, pos);
+    if (colon > pos && colon < eol) {
+      const name = seg.toString('latin1', pos, colon).toLowerCase();
+      const value = seg.toString('latin1', colon + 1, Math.min(eol, colon + 1 + MAX_FIELD)).trim();
+      switch (name) {
+        case 'content-length': {
+          const n = Number(value);
+          if (Number.isInteger(n) && n >= 0) {
+            h.contentLength = n;
+          }
+          break;
+        }
+        case 'transfer-encoding':
+          h.chunked = value.toLowerCase().includes('chunked');
+          break;
+        case 'host':
+          h.host = value;
+          break;
+        default:
+          parseTraceHeader(name, value, h.trace);
+      }
+    }
+    pos = eol + 2;
+  }
+  return h;
+}
+
+export class Http1Parser implements ProtocolParser {
+  readonly protocol = 'HTTP';
+
+  infer(segment: Buffer): boolean {
+    return startsWithMethod(segment) || startsWithStatus(segment);
+  }
+
+  parse(seg: Buffer, retLen: number, request?: ParsedMessage): ParsedMessage | null {
+    const isResponse = startsWithStatus(seg);
+    if (!isResponse && !startsWithMethod(seg)) {
+      return null;
+    }
+    const lineEnd = seg.indexOf(CRLF);
+    const line = seg.toString('latin1', 0, lineEnd < 0 ? Math.min(seg.length, MAX_FIELD) : lineEnd);
+    const headEndAt = seg.indexOf(HEADERS_END);
+    const headerLength = headEndAt < 0 ? undefined : headEndAt + 4;
+    const h = parseHeaders(seg, lineEnd < 0 ? seg.length : lineEnd + 2, headEndAt < 0 ? seg.length : headEndAt);
+    // Complete when the header block and the declared body have been seen; unknown when the
+    // headers were cut by the capture size or the body is close-delimited.
+    const withBody = (body: number | undefined) => (headerLength === undefined || body === undefined ? undefined : headerLength + body);
+
+    if (isResponse) {
+      const code = Number(line.slice(9, 12));
+      if (!Number.isInteger(code) || line[8] !== ' ') {
+        return null;
+      }
+      const noBody = request?.requestType === 'HEAD' || code === 204 || code === 304 || (code >= 100 && code < 200);
+      const msg: ParsedMessage = {
+        type: 'response',
+        version: line.slice(5, 8),
+        code,
+        status: status(code),
+        totalLength: noBody ? headerLength : h.chunked ? undefined : withBody(h.contentLength),
+        terminator: !noBody && h.chunked ? CHUNKED_END : undefined,
+      };
+      if (code >= 400) {
+        msg.exception = line.slice(13, 13 + MAX_FIELD);
+      }
+      return msg;
+    }
+
+    const sp1 = line.indexOf(' ');
+    const sp2 = line.lastIndexOf(' ');
+    const method = line.slice(0, sp1);
+    // A request line cut by the capture size still names the method and the start of the path.
+    const resource = (sp2 > sp1 && line.startsWith('HTTP/', sp2 + 1) ? line.slice(sp1 + 1, sp2) : line.slice(sp1 + 1)).slice(0, MAX_FIELD);
+    const q = resource.indexOf('?');
+    void retLen;
+    return {
+      type: 'request',
+      version: sp2 > sp1 ? line.slice(sp2 + 6) : '1.1',
+      requestType: method,
+      domain: h.host,
+      resource,
+      endpoint: q < 0 ? resource : resource.slice(0, q),
+      totalLength: h.chunked ? undefined : withBody(h.contentLength ?? 0),
+      terminator: h.chunked ? CHUNKED_END : undefined,
+      traceId: h.trace.traceId,
+      spanId: h.trace.spanId,
+      parentSpanId: h.trace.parentSpanId,
+      xRequestId: h.trace.xRequestId,
+    };
+  }
+}

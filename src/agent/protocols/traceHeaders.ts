@@ -1,0 +1,82 @@
+// Trace context carried in headers: W3C traceparent, B3 (single and multi), Jaeger uber-trace-id,
+// SkyWalking sw8, and X-Request-ID. Shared by every protocol that has headers.
+
+export interface TraceContext {
+  traceId?: string;
+  spanId?: string;
+  parentSpanId?: string;
+  xRequestId?: string;
+}
+
+const HEX = /^[0-9a-f]+$/i;
+
+/** Fills `ctx` from one header (name lower-cased); returns whether the header was a trace header. */
+export function parseTraceHeader(name: string, value: string, ctx: TraceContext): boolean {
+  switch (name) {
+    case 'traceparent': {
+      // version-traceid(32)-spanid(16)-flags
+      const p = value.split('-');
+      if (p.length >= 4 && p[1].length === 32 && p[2].length === 16 && HEX.test(p[1]) && HEX.test(p[2])) {
+        ctx.traceId = p[1].toLowerCase();
+        ctx.spanId = p[2].toLowerCase();
+      }
+      return true;
+    }
+    case 'b3': {
+      // traceid-spanid[-sampled[-parentspanid]]
+      const p = value.split('-');
+      if (p.length >= 2 && HEX.test(p[0]) && HEX.test(p[1])) {
+        ctx.traceId ??= p[0].toLowerCase();
+        ctx.spanId ??= p[1].toLowerCase();
+        if (p[3] && HEX.test(p[3])) {
+          ctx.parentSpanId ??= p[3].toLowerCase();
+        }
+      }
+      return true;
+    }
+    case 'x-b3-traceid':
+      if (HEX.test(value)) {
+        ctx.traceId ??= value.toLowerCase();
+      }
+      return true;
+    case 'x-b3-spanid':
+      if (HEX.test(value)) {
+        ctx.spanId ??= value.toLowerCase();
+      }
+      return true;
+    case 'x-b3-parentspanid':
+      if (HEX.test(value)) {
+        ctx.parentSpanId ??= value.toLowerCase();
+      }
+      return true;
+    case 'uber-trace-id': {
+      // traceid:spanid:parentspanid:flags
+      const p = value.split(':');
+      if (p.length === 4 && HEX.test(p[0]) && HEX.test(p[1])) {
+        ctx.traceId ??= p[0].toLowerCase();
+        ctx.spanId ??= p[1].toLowerCase();
+        if (p[2] !== '0' && HEX.test(p[2])) {
+          ctx.parentSpanId ??= p[2].toLowerCase();
+        }
+      }
+      return true;
+    }
+    case 'sw8': {
+      // sample-traceid(b64)-segmentid(b64)-spanid-...
+      const p = value.split('-');
+      if (p.length >= 4) {
+        try {
+          ctx.traceId ??= Buffer.from(p[1], 'base64').toString('latin1');
+          ctx.spanId ??= `${Buffer.from(p[2], 'base64').toString('latin1')}-${p[3]}`;
+        } catch {
+          /* malformed: ignore */
+        }
+      }
+      return true;
+    }
+    case 'x-request-id':
+      ctx.xRequestId = value;
+      return true;
+  }
+  return false;
+}
