@@ -1,0 +1,7 @@
+//go:build !windows
+
+package pluginhost
+
+import "syscall"
+
+var sigterm = syscall.SIGTERM

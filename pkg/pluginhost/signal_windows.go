@@ -1,0 +1,7 @@
+//go:build windows
+
+package pluginhost
+
+import "os"
+
+var sigterm = os.Kill
