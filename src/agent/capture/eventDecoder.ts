@@ -87,11 +87,12 @@ export function decodeBatch(batch: Buffer, onEvent: (e: SocketEvent) => void): n
   while (off + 8 <= batch.length) {
     const len = batch.readUInt32LE(off);
     const rec = off + 8;
-    off = rec + ((len + 7) & ~7);
     if (len < L.size || rec + len > batch.length) {
+      // the framing itself is broken: nothing after this point can be trusted
       malformed++;
-      continue;
+      break;
     }
+    off = rec + Math.ceil(len / 8) * 8;
     const capLen = batch.readUInt32LE(rec + L.cap_len);
     if (L.size + capLen > len) {
       malformed++;

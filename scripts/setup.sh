@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs everything FlowLens needs on a fresh Debian 12 machine, idempotently: apt packages,
+# npm packages, Go modules, the PyPI packages of the SQL tests; mounts tracefs/bpffs when missing.
+# Prints one line naming what is missing when it cannot go on.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+say() { echo "setup: $*"; }
+die() { echo "setup: ERROR: $*" >&2; exit 1; }
+
+[ "$(uname -s)" = Linux ] || die "FlowLens runs on Linux only"
+[ "$(id -u)" = 0 ] || die "run as root (the agent loads eBPF programs, and setup installs apt packages)"
+
+APT_PACKAGES=(
+  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc g++ python3-dev
+  clickhouse-server clickhouse-client
+  nginx-light curl ca-certificates iproute2 nftables wrk
+  chromium
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} with your package manager"
+  say "installing apt packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || die "apt-get update failed (is a Debian mirror reachable?)"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+fi
+# Debian's package may start a system ClickHouse on the default ports; FlowLens runs its own on 18123.
+
+command -v node >/dev/null || die "node is not installed (Node.js 20 or newer is needed)"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || die "Node.js $(node --version) is too old: 20 or newer is needed"
+command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || die "go is not installed (Go 1.26.5 or newer is needed for grafana-plugin-sdk-go)"
+export PATH=$PATH:/usr/local/go/bin
+
+# npm: reinstall when the lock file changed since the last install
+stamp=node_modules/.flowlens-lock-sha
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null || die "npm ci failed (is the npm registry reachable?)"
+  echo "$want" > "$stamp"
+fi
+
+say "downloading Go modules"
+go mod download || die "go mod download failed (is the Go module proxy reachable?)"
+
+# PyPI: chdb embeds a modern ClickHouse for the SQL compatibility tests
+if ! python3 -c 'import chdb, pytest' 2>/dev/null; then
+  say "installing PyPI packages (chdb, pytest)"
+  python3 -m pip install -q -r test/sql/requirements.txt || die "pip install of chdb/pytest failed (is PyPI reachable?)"
+fi
+
+# Kernel: BTF is required; tracefs/bpffs are mounted when missing (the tracer itself needs neither).
+[ -f /sys/kernel/btf/vmlinux ] || die "the kernel has no BTF (/sys/kernel/btf/vmlinux): use a kernel built with CONFIG_DEBUG_INFO_BTF=y"
+if ! mountpoint -q /sys/kernel/tracing 2>/dev/null; then
+  mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || say "note: cannot mount tracefs at /sys/kernel/tracing (not needed by the current tracer)"
+fi
+if ! mountpoint -q /sys/fs/bpf 2>/dev/null; then
+  mount -t bpf bpf /sys/fs/bpf 2>/dev/null || say "note: cannot mount bpffs at /sys/fs/bpf (not needed by the current tracer)"
+fi
+say "ok"

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MessageStream, CompletedPair } from '../../src/agent/protocols/messageStream';
+import { Http1Parser } from '../../src/agent/protocols/http1/http1Parser';
+import { Direction, EventKind, SocketEvent } from '../../src/agent/capture/socketEvent';
+
+function seg(direction: Direction, text: string, tsNs: number, retLen = Buffer.byteLength(text, 'latin1')): SocketEvent {
+  return {
+    kind: EventKind.Data,
+    tsNs,
+    sockId: 1,
+    tgid: 10,
+    tid: 11,
+    fd: 3,
+    direction,
+    syscall: 1,
+    retLen,
+    localIp: '127.0.0.1',
+    localPort: 5000,
+    peerIp: '127.0.0.1',
+    peerPort: 80,
+    l4: 'TCP',
+    tcpSeq: tsNs,
+    tcpState: 0,
+    payload: Buffer.from(text, 'latin1'),
+    comm: '',
+  };
+}
+
+const OUT = Direction.Egress;
+const IN = Direction.Ingress;
+const resp = (code: number, body = '') => `HTTP/1.1 ${code} X\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+test('pipelined requests pair with responses in order', () => {
+  const pairs: CompletedPair[] = [];
+  const s = new MessageStream(new Http1Parser(), (p) => pairs.push(p));
+  s.onSegment(seg(OUT, 'GET /a HTTP/1.1\r\n\r\n', 100));
+  s.onSegment(seg(OUT, 'GET /b HTTP/1.1\r\n\r\n', 110));
+  s.onSegment(seg(OUT, 'GET /c HTTP/1.1\r\n\r\n', 120));
+  s.onSegment(seg(IN, resp(200, 'a'), 200));
+  s.onSegment(seg(IN, resp(404, 'b'), 210));
+  s.onSegment(seg(IN, resp(500, 'c'), 220));
+  assert.deepEqual(
+    pairs.map((p) => [p.request.msg.endpoint, p.response?.msg.code, p.request.startNs, p.response?.endNs]),
+    [
+      ['/a', 200, 100, 200],
+      ['/b', 404, 110, 210],
+      ['/c', 500, 120, 220],
+    ]
+  );
+  assert.equal(s.requestDirection, OUT);
+});
+
+test('a response split over several reads ends at its last byte', () => {
+  const pairs: CompletedPair[] = [];
+  const s = new MessageStream(new Http1Parser(), (p) => pairs.push(p));
+  s.onSegment(seg(IN, 'GET /big HTTP/1.1\r\n\r\n', 100)); // server side: requests come in
+  const head = 'HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n';
+  s.onSegment(seg(OUT, head + 'x'.repeat(1000), 150));
+  assert.equal(pairs.length, 0, 'not done before the body is complete');
+  s.onSegment(seg(OUT, 'x'.repeat(1000), 160));
+  s.onSegment(seg(OUT, 'x'.repeat(1000), 170));
+  assert.equal(pairs.length, 1);
+  assert.equal(pairs[0].response!.endNs, 170);
+  assert.equal(pairs[0].response!.length, head.length + 3000);
+});
+
+test('request bodies over several writes count toward the request', () => {
+  const pairs: CompletedPair[] = [];
+  const s = new MessageStream(new Http1Parser(), (p) => pairs.push(p));
+  s.onSegment(seg(OUT, 'POST /up HTTP/1.1\r\nContent-Length: 10\r\n\r\n', 100));
+  s.onSegment(seg(OUT, '0123456789', 105));
+  s.onSegment(seg(IN, resp(201), 200));
+  assert.equal(pairs[0].request.length, 'POST /up HTTP/1.1\r\nContent-Length: 10\r\n\r\n'.length + 10);
+});
+
+test('a response with no request seen is an orphan, not a row', () => {
+  const pairs: CompletedPair[] = [];
+  const s = new MessageStream(new Http1Parser(), (p) => pairs.push(p));
+  s.onSegment(seg(OUT, 'GET /a HTTP/1.1\r\n\r\n', 100));
+  s.onSegment(seg(IN, resp(200), 200));
+  s.onSegment(seg(IN, resp(200), 300));
+  assert.equal(pairs.length, 1);
+  assert.equal(s.orphans, 1);
+});
+
+test('requests time out, and close settles what is in flight', () => {
+  const pairs: CompletedPair[] = [];
+  const s = new MessageStream(new Http1Parser(), (p) => pairs.push(p));
+  s.onSegment(seg(OUT, 'GET /slow HTTP/1.1\r\n\r\n', 0));
+  s.sweep(5e9, 10e9);
+  assert.equal(pairs.length, 0);
+  s.sweep(11e9, 10e9);
+  assert.equal(pairs.length, 1);
+  assert.equal(pairs[0].missing, 'timeout');
+  s.onSegment(seg(OUT, 'GET /gone HTTP/1.1\r\n\r\n', 12e9));
+  s.close();
+  assert.equal(pairs.length, 2);
+  assert.equal(pairs[1].missing, 'closed');
+  assert.equal(s.pendingCount, 0);
+});
