@@ -42,10 +42,8 @@ func (d *Datasource) serviceMap(ctx context.Context, m *query.Model, r query.Ran
 	if err != nil {
 		return nil, err
 	}
-	seconds := r.To.Unix() - r.From.Unix()
-	if seconds < 1 {
-		seconds = 1
-	}
+	// Rates are per second of the requested range (at least one second).
+	seconds := max(r.To.Sub(r.From).Seconds(), 1)
 	return mapFrames(res, seconds, st.SQL)
 }
 
@@ -57,7 +55,7 @@ func nodeID(s string) string {
 }
 
 // mapFrames builds Grafana's node-graph frames "nodes" and "edges" from edge rows.
-func mapFrames(res *clickhouse.Result, seconds int64, sql string) (data.Frames, error) {
+func mapFrames(res *clickhouse.Result, seconds float64, sql string) (data.Frames, error) {
 	edges := make([]mapEdge, 0, len(res.Data))
 	for i, row := range res.Data {
 		if len(row) < 7 {
@@ -89,7 +87,7 @@ func ratio(a, b int64) float64 {
 	return float64(a) / float64(b)
 }
 
-func nodeGraph(edges []mapEdge, seconds int64, sql string) data.Frames {
+func nodeGraph(edges []mapEdge, seconds float64, sql string) data.Frames {
 	nodes := map[string]*nodeTotals{}
 	node := func(id string) *nodeTotals {
 		if nodes[id] == nil {
@@ -106,8 +104,8 @@ func nodeGraph(edges []mapEdge, seconds int64, sql string) data.Frames {
 	for i, e := range edges {
 		eID[i], eSrc[i], eDst[i] = e.client+"->"+e.server, e.client, e.server
 		eReq[i], eErr[i] = e.requests, e.errors
-		eRate[i] = float64(e.requests) / float64(seconds)
-		eErrRate[i] = float64(e.errors) / float64(seconds)
+		eRate[i] = float64(e.requests) / seconds
+		eErrRate[i] = float64(e.errors) / seconds
 		eErrRatio[i] = ratio(e.errors, e.requests)
 		eLat[i] = ratio(e.durationSumUs, e.requests) / 1000
 		eMax[i] = float64(e.durationMax) / 1000
@@ -160,7 +158,7 @@ func nodeGraph(edges []mapEdge, seconds int64, sql string) data.Frames {
 		sort.Strings(protos)
 		nID[i], nSub[i] = id, strings.Join(protos, ", ")
 		nReq[i], nErr[i], nOut[i] = t.requests, t.errors, t.outbound
-		nRate[i] = float64(t.requests) / float64(seconds)
+		nRate[i] = float64(t.requests) / seconds
 		nLat[i] = ratio(t.durationSumUs, t.requests) / 1000
 		nMax[i] = float64(t.durationMax) / 1000
 		nErrRatio[i] = ratio(t.errors, t.requests)
