@@ -1,0 +1,91 @@
+"""Runs the modern DDL and every query the backends issue on chdb's embedded modern ClickHouse.
+
+The queries come from build/sql/*.json ([{"name": ..., "sql": ...}]): build/sql/backend.json is
+written by `go run ./pkg/cmd/dumpqueries`, build/sql/agent.json by the agent's dump script.
+Run from the repo root:  go run ./pkg/cmd/dumpqueries && python3 -m pytest -q test/sql
+Needs the `chdb` PyPI package (installed by the project's setup script).
+"""
+
+import glob
+import json
+import os
+import re
+
+import chdb
+import pytest
+from chdb import session as chdb_session
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DDL = os.path.join(ROOT, "pkg", "schema", "ddl_modern.sql")
+QUERY_FILES = sorted(glob.glob(os.path.join(ROOT, "build", "sql", "*.json")))
+
+
+def ddl_statements():
+    with open(DDL, encoding="utf-8") as f:
+        text = f.read()
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in text.split(";\n") if s.strip().rstrip(";")]
+
+
+def load_queries():
+    out = []
+    for path in QUERY_FILES:
+        with open(path, encoding="utf-8") as f:
+            entries = json.load(f)
+        assert isinstance(entries, list), f"{path}: want a JSON array of {{name, sql}}"
+        for e in entries:
+            out.append(pytest.param(e["sql"], id=f"{os.path.basename(path)}:{e['name']}"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def db():
+    s = chdb_session.Session()
+    for stmt in ddl_statements():
+        s.query(stmt)
+    # A few rows inside the dumped queries' range (1700000000..1700003600), so the
+    # observation-point subqueries and aggregates run on data, not on empty parts.
+    s.query(
+        "INSERT INTO flowlens.app_metrics (time, observation_point, client_service, server_service, "
+        "l7_protocol, endpoint, request_count, error_count, response_duration_sum_us, response_duration_max_us) VALUES "
+        "(toDateTime(1700000100), 'server_process', 'frontend', 'checkout', 'HTTP', '/api/pay', 10, 1, 5000, 900), "
+        "(toDateTime(1700000100), 'client_process', 'frontend', 'checkout', 'HTTP', '/api/pay', 10, 1, 6000, 950)"
+    )
+    s.query(
+        "INSERT INTO flowlens.l7_flow_log (time, start_time_us, observation_point, l7_protocol, "
+        "response_status, client_service, server_service, endpoint) VALUES "
+        "(toDateTime(1700000100), 1700000100000000, 'server_process', 'HTTP', 'timeout', 'frontend', 'checkout', '/api/pay')"
+    )
+    yield s
+    s.close()
+
+
+def test_ddl_creates_every_table(db):
+    tables = db.query("SELECT name FROM system.tables WHERE database = 'flowlens' ORDER BY name", "CSV").bytes()
+    names = set(tables.decode().replace('"', "").split())
+    for t in ("l7_flow_log", "l4_flow_log", "app_metrics", "net_metrics", "tcp_timeline", "profile_samples"):
+        assert t in names, f"{t} missing after ddl_modern.sql: {sorted(names)}"
+
+
+def test_query_files_exist():
+    names = [os.path.basename(p) for p in QUERY_FILES]
+    assert "backend.json" in names, "build/sql/backend.json missing: run `go run ./pkg/cmd/dumpqueries` first"
+
+
+@pytest.mark.parametrize("sql", load_queries())
+def test_query_runs_on_modern_clickhouse(db, sql):
+    assert not re.search(r"\bFORMAT\b\s+\w+\s*$", sql), "dumped SQL must not carry a FORMAT clause"
+    res = db.query(sql, "JSONCompact")
+    out = json.loads(res.bytes() or b"{}")
+    assert "meta" in out, f"no result metadata for:\n{sql}"
+
+
+def test_map_counts_a_call_seen_at_both_ends_once(db):
+    """The default observation-point preference works on modern ClickHouse too."""
+    path = os.path.join(ROOT, "build", "sql", "backend.json")
+    with open(path, encoding="utf-8") as f:
+        sql = {e["name"]: e["sql"] for e in json.load(f)}["map/unfiltered"]
+    out = json.loads(db.query(sql, "JSONCompact").bytes())
+    rows = {(r[0], r[1]): r for r in out["data"]}
+    edge = rows[("frontend", "checkout")]
+    assert int(edge[2]) == 10 and int(edge[3]) == 1 and int(edge[4]) == 5000, edge
