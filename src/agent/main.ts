@@ -37,7 +37,7 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-async function connectStore(writer: ClickHouseWriter, cfg: AgentConfig): Promise<boolean> {
+async function connectStore(writer: ClickHouseWriter, cfg: AgentConfig, quiet = false): Promise<boolean> {
   try {
     const version = await serverVersion(writer.client);
     const dialect = dialectFor(version);
@@ -45,6 +45,9 @@ async function connectStore(writer: ClickHouseWriter, cfg: AgentConfig): Promise
     log(`clickhouse ${version} at ${cfg.clickhouseUrl}, database ${cfg.database} (${dialect} schema${applied.length ? `, applied migrations ${applied.join(',')}` : ', up to date'})`);
     return true;
   } catch (err) {
+    if (quiet) {
+      return false;
+    }
     log(
       `clickhouse at ${cfg.clickhouseUrl} is not reachable (${(err as Error).message.split('\n')[0]}); ` +
         'capturing anyway and retrying every 5 s. Start it with scripts/clickhouse.sh start or set FLOWLENS_CLICKHOUSE_URL.'
@@ -121,7 +124,7 @@ async function main(): Promise<number> {
   }, cfg.flushIntervalMs);
   const storeTimer = setInterval(async () => {
     if (!storeReady) {
-      storeReady = await connectStore(writer, cfg);
+      storeReady = await connectStore(writer, cfg, true);
     }
     clock.resync();
   }, 5000);
@@ -157,7 +160,7 @@ async function main(): Promise<number> {
     tracer.stop();
     pipeline.finish();
     if (!storeReady) {
-      storeReady = await connectStore(writer, cfg);
+      storeReady = await connectStore(writer, cfg, true); // last try; the closing line reports any loss
     }
     // a few tries so a brief outage does not lose the last rows
     for (let i = 0; i < 5 && writer.queuedRows() > 0 && storeReady; i++) {
