@@ -5,6 +5,8 @@ import { ServiceRule } from '../config';
 interface ProcessInfo {
   comm: string;
   exitedAtNs: number;
+  /** the name came from the exec event: read /proc once on first use, as a process may rename itself after exec */
+  fromExec: boolean;
 }
 
 export class ProcessTable {
@@ -23,7 +25,7 @@ export class ProcessTable {
   }
 
   onExec(pid: number, comm: string): void {
-    this.procs.set(pid, { comm, exitedAtNs: 0 });
+    this.procs.set(pid, { comm, exitedAtNs: 0, fromExec: true });
   }
 
   onExit(pid: number, tsNs: number): void {
@@ -38,14 +40,16 @@ export class ProcessTable {
       return '';
     }
     let p = this.procs.get(pid);
-    if (!p) {
-      let comm: string;
-      try {
-        comm = readFileSync(`${this.procRoot}/${pid}/comm`, 'latin1').trim();
-      } catch {
-        comm = `pid-${pid}`;
+    if (!p || p.fromExec) {
+      let comm = p?.comm ?? `pid-${pid}`;
+      if (!p?.exitedAtNs) {
+        try {
+          comm = readFileSync(`${this.procRoot}/${pid}/comm`, 'latin1').trim();
+        } catch {
+          /* gone already: keep the exec name */
+        }
       }
-      p = { comm, exitedAtNs: 0 };
+      p = { comm, exitedAtNs: p?.exitedAtNs ?? 0, fromExec: false };
       this.procs.set(pid, p);
     }
     return p.comm;

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { ProcessTable } from '../../src/agent/conntrack/processTable';
+
+const proc = mkdtempSync(join(tmpdir(), 'flowlens-proc-'));
+const fakeProc = (pid: number, comm: string) => {
+  mkdirSync(join(proc, String(pid)), { recursive: true });
+  writeFileSync(join(proc, String(pid), 'comm'), comm + '\n');
+};
+
+test('a process renamed after exec is named by its new name; an exited one keeps its exec name', () => {
+  const t = new ProcessTable([], proc);
+  fakeProc(10, 'loadgen');
+  t.onExec(10, 'node');
+  assert.equal(t.comm(10), 'loadgen');
+  t.onExec(11, 'curl');
+  t.onExit(11, 5);
+  assert.equal(t.comm(11), 'curl');
+  assert.equal(t.comm(12), 'pid-12', 'unknown and gone');
+});
+
+test('services: port rules name servers, process rules name any end, else the process name', () => {
+  fakeProc(20, 'python3');
+  fakeProc(21, 'nginx');
+  const t = new ProcessTable(
+    [
+      { name: 'backend', port: 8080 },
+      { name: 'gateway', process: 'nginx' },
+    ],
+    proc
+  );
+  assert.equal(t.service(20, 8080), 'backend');
+  assert.equal(t.service(20), 'python3');
+  assert.equal(t.service(21), 'gateway');
+  assert.equal(t.remoteService('10.0.0.9', 8080, true), 'backend');
+  assert.equal(t.remoteService('10.0.0.9', 5432, true), '10.0.0.9');
+});
