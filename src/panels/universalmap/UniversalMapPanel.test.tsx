@@ -1,0 +1,94 @@
+import React from 'react';
+import { fireEvent, render, screen, within } from '@testing-library/react';
+import {
+  type DataFrame,
+  FieldConfigSource,
+  LoadingState,
+  type PanelProps,
+  getDefaultTimeRange,
+} from '@grafana/data';
+import { UniversalMapPanel } from './UniversalMapPanel';
+import { mapFrames } from './testFrames';
+import { DEFAULT_OPTIONS, type UniversalMapOptions } from './types';
+
+function props(series: DataFrame[], options: Partial<UniversalMapOptions> = {}): PanelProps<UniversalMapOptions> {
+  const timeRange = getDefaultTimeRange();
+  return {
+    id: 1,
+    data: { state: LoadingState.Done, series, timeRange },
+    timeRange,
+    timeZone: 'utc',
+    options: { ...DEFAULT_OPTIONS, ...options },
+    fieldConfig: { defaults: {}, overrides: [] } as FieldConfigSource,
+    transparent: false,
+    width: 900,
+    height: 500,
+    renderCounter: 0,
+    title: 'Universal Map',
+    eventBus: {} as PanelProps['eventBus'],
+    onOptionsChange: jest.fn(),
+    onFieldConfigChange: jest.fn(),
+    replaceVariables: (s: string) => s,
+    onChangeTimeRange: jest.fn(),
+  };
+}
+
+describe('UniversalMapPanel', () => {
+  it('draws one node per service and one edge per call, with names and stats', () => {
+    render(<UniversalMapPanel {...props(mapFrames())} />);
+    const nodes = screen.getAllByTestId('map-node');
+    const edges = screen.getAllByTestId('map-edge');
+    expect(nodes).toHaveLength(4);
+    expect(edges).toHaveLength(3);
+    for (const name of ['frontend', 'api', 'orders', 'mysql']) {
+      expect(screen.getByText(name)).toBeInTheDocument();
+    }
+    const apiToOrders = edges.find((e) => e.getAttribute('data-source') === 'api')!;
+    expect(apiToOrders.getAttribute('data-target')).toBe('orders');
+    expect(within(apiToOrders).getByText('10 req/s · 17.5 ms')).toBeInTheDocument();
+  });
+
+  it('colours edges by error rate against the threshold', () => {
+    render(<UniversalMapPanel {...props(mapFrames(), { errorThreshold: 5 })} />);
+    const sev = Object.fromEntries(
+      screen.getAllByTestId('map-edge').map((e) => [e.getAttribute('data-source'), e.getAttribute('data-severity')])
+    );
+    expect(sev).toEqual({ frontend: 'error', api: 'warn', orders: 'ok' });
+  });
+
+  it('shows the chosen statistic on edges', () => {
+    render(<UniversalMapPanel {...props(mapFrames(), { edgeStat: 'errorRate' })} />);
+    expect(screen.getByText('10.0% errors')).toBeInTheDocument();
+    expect(screen.queryByText('10 req/s · 17.5 ms')).not.toBeInTheDocument();
+  });
+
+  it('lays clients out left of the services they call', () => {
+    render(<UniversalMapPanel {...props(mapFrames())} />);
+    const x = (id: string) =>
+      Number(document.querySelector(`[data-id="${id}"] circle`)!.getAttribute('cx'));
+    expect(x('frontend')).toBeLessThan(x('api'));
+    expect(x('api')).toBeLessThan(x('orders'));
+    expect(x('orders')).toBeLessThan(x('mysql'));
+  });
+
+  it('shows a tooltip with the call details on hover', () => {
+    render(<UniversalMapPanel {...props(mapFrames())} />);
+    const edge = screen.getAllByTestId('map-edge').find((e) => e.getAttribute('data-source') === 'frontend')!;
+    fireEvent.mouseMove(edge, { clientX: 10, clientY: 10 });
+    const tip = screen.getByTestId('universal-map-tooltip');
+    expect(within(tip).getByText('frontend → api')).toBeInTheDocument();
+    expect(within(tip).getByText('10.0% errors')).toBeInTheDocument();
+  });
+
+  it('derives nodes from edges when the nodes frame is missing', () => {
+    const [, edges] = mapFrames();
+    render(<UniversalMapPanel {...props([edges])} />);
+    expect(screen.getAllByTestId('map-node')).toHaveLength(4);
+  });
+
+  it('shows an empty state without data', () => {
+    render(<UniversalMapPanel {...props([])} />);
+    expect(screen.getByTestId('universal-map-empty')).toHaveTextContent('No service map data');
+    expect(screen.queryByTestId('universal-map')).not.toBeInTheDocument();
+  });
+});
