@@ -22,7 +22,8 @@ const SIGNALS: Signal[] = [
   {
     title: 'RED metrics',
     table: 'app_metrics',
-    description: 'Requests, errors and latency per client, server, protocol and endpoint, every second, from every request.',
+    description:
+      'Requests, errors and latency per client, server, protocol and endpoint, every second, from every request.',
   },
   {
     title: 'Flow logs and network metrics',
@@ -47,8 +48,9 @@ export function Overview() {
     <PluginPage>
       <Stack direction="column" gap={2}>
         <Text element="p">
-          FlowLens watches system calls, TCP state and packets with eBPF and needs no change to your services. Everything
-          lands in ClickHouse (database <code>flowlens</code>) and is queried through the FlowLens ClickHouse data source.
+          FlowLens watches system calls, TCP state and packets with eBPF and needs no change to your services.
+          Everything lands in ClickHouse (database <code>flowlens</code>) and is queried through the FlowLens ClickHouse
+          data source.
         </Text>
         <Stack gap={1}>
           <LinkButton icon="apps" href={`/d/${SERVICE_OVERVIEW_DASHBOARD_UID}`}>
@@ -72,10 +74,10 @@ export function Overview() {
         </div>
         <Text element="h3">Panels</Text>
         <Text element="p">
-          <strong>Universal Map</strong> (<code>flowlens-universalmap-panel</code>): services as nodes, calls as directed
-          edges labelled with rate and latency and coloured by error rate. Use it with a FlowLens query of type{' '}
-          <code>map</code>. See it in the <TextLink href={`/d/${SERVICE_OVERVIEW_DASHBOARD_UID}`}>Service overview</TextLink>{' '}
-          dashboard.
+          <strong>Universal Map</strong> (<code>flowlens-universalmap-panel</code>): services as nodes, calls as
+          directed edges labelled with rate and latency and coloured by error rate. Use it with a FlowLens query of type{' '}
+          <code>map</code>. See it in the{' '}
+          <TextLink href={`/d/${SERVICE_OVERVIEW_DASHBOARD_UID}`}>Service overview</TextLink> dashboard.
         </Text>
       </Stack>
     </PluginPage>

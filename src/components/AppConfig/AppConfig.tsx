@@ -13,7 +13,8 @@ function AppConfig({ plugin }: AppConfigProps) {
   return (
     <Stack direction="column" gap={2}>
       <Alert severity="info" title="Nothing to configure here">
-        FlowLens reads ClickHouse through its data source. Provisioning creates it with uid <code>{DATASOURCE_UID}</code>.
+        FlowLens reads ClickHouse through its data source. Provisioning creates it with uid{' '}
+        <code>{DATASOURCE_UID}</code>.
       </Alert>
       <Text element="p">Enabled: {meta.enabled ? 'yes' : 'no'}</Text>
       <LinkButton href={`/connections/datasources/edit/${DATASOURCE_UID}`} icon="database">

@@ -47,7 +47,11 @@ describe('QueryEditor', () => {
     fireEvent.change(screen.getByTestId('flowlens-filter-l7_protocol'), { target: { value: 'gRPC' } });
     expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'sql_log', l7_protocol: 'gRPC' });
     fireEvent.click(screen.getByLabelText('server_process'));
-    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'sql_log', observation_point: 'server_process' });
+    expect(onChange).toHaveBeenLastCalledWith({
+      refId: 'A',
+      queryType: 'sql_log',
+      observation_point: 'server_process',
+    });
   });
 });
 

@@ -27,7 +27,8 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
     onRunQuery();
   };
 
-  const onText = (key: TextFilter) => (e: ChangeEvent<HTMLInputElement>) => onChange({ ...query, [key]: e.target.value });
+  const onText = (key: TextFilter) => (e: ChangeEvent<HTMLInputElement>) =>
+    onChange({ ...query, [key]: e.target.value });
 
   return (
     <Stack direction="column" gap={0}>

@@ -46,6 +46,11 @@ export function edgeLabel(edge: MapEdge, stat: EdgeStat): string {
   }
 }
 
+/** Approximate width of an edge label at the small font size (SVG text cannot be measured before layout). */
+function labelWidth(label: string): number {
+  return label.length * 6.4 + 8;
+}
+
 /** Path from a to b stopping at the node circles, bent by `bend` px (used to separate a↔b pairs and back edges). */
 function edgeGeometry(a: Point, b: Point, bend: number): { d: string; mid: Point } {
   if (a.x === b.x && a.y === b.y) {
@@ -178,9 +183,29 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                   markerEnd={`url(#flowlens-arrow-${sev})`}
                 />
                 {label && (
-                  <text x={mid.x} y={mid.y - 6} textAnchor="middle" className={s.edgeLabel} fill={colour[sev]}>
-                    {label}
-                  </text>
+                  <>
+                    {/* a plate under the label keeps it readable where it crosses lines */}
+                    <rect
+                      x={mid.x - labelWidth(label) / 2}
+                      y={mid.y - 9}
+                      width={labelWidth(label)}
+                      height={18}
+                      rx={3}
+                      fill={theme.colors.background.primary}
+                      fillOpacity={0.9}
+                    />
+                    <text
+                      data-testid="map-edge-label"
+                      x={mid.x}
+                      y={mid.y}
+                      dominantBaseline="central"
+                      textAnchor="middle"
+                      className={s.edgeLabel}
+                      fill={colour[sev]}
+                    >
+                      {label}
+                    </text>
+                  </>
                 )}
               </g>
             );
@@ -202,7 +227,12 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                   strokeWidth={active ? 5 : 3.5}
                 />
                 {n.errorRate !== undefined && n.errorRate > 0 && (
-                  <path d={arcPath(p, NODE_RADIUS, n.errorRate)} fill="none" stroke={colour.error} strokeWidth={active ? 5 : 3.5} />
+                  <path
+                    d={arcPath(p, NODE_RADIUS, n.errorRate)}
+                    fill="none"
+                    stroke={colour.error}
+                    strokeWidth={active ? 5 : 3.5}
+                  />
                 )}
                 <text x={p.x} y={p.y - 2} textAnchor="middle" className={s.nodeStat}>
                   {n.mainstat}
@@ -210,7 +240,17 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                 <text x={p.x} y={p.y + 11} textAnchor="middle" className={s.nodeStatSecondary}>
                   {n.secondarystat}
                 </text>
-                <text x={p.x} y={p.y + NODE_RADIUS + 17} textAnchor="middle" className={s.nodeTitle} data-severity={sev}>
+                <text
+                  x={p.x}
+                  y={p.y + NODE_RADIUS + 17}
+                  textAnchor="middle"
+                  className={s.nodeTitle}
+                  data-severity={sev}
+                  stroke={theme.colors.background.primary}
+                  strokeWidth={4}
+                  strokeLinejoin="round"
+                  paintOrder="stroke"
+                >
                   {n.title}
                 </text>
                 {n.subtitle && (
@@ -255,8 +295,9 @@ function edgeRows(e: MapEdge): Array<[string, string]> {
     ['latency', e.secondarystat],
     ['errors', percent(e.errorRate)],
   ];
-  const seen = new Set(rows.map(([k]) => k));
-  return [...rows, ...e.details.filter(([k]) => !seen.has(k) && k !== 'error rate')].filter(([, v]) => v !== '');
+  // error rate is already the "errors" row
+  const extra = e.details.filter(([k]) => !/^error[ _]?rate$/i.test(k));
+  return [...rows, ...extra].filter(([, v]) => v !== '');
 }
 
 function Details({ title, rows }: { title: string; rows: Array<[string, string]> }) {
@@ -292,10 +333,6 @@ const getStyles = (theme: GrafanaTheme2) => ({
   edge: css({ cursor: 'pointer' }),
   edgeLabel: css({
     fontSize: theme.typography.bodySmall.fontSize,
-    paintOrder: 'stroke',
-    stroke: theme.colors.background.primary,
-    strokeWidth: 4,
-    strokeLinejoin: 'round',
   }),
   nodeStat: css({ fontSize: 10, fill: theme.colors.text.primary, fontWeight: theme.typography.fontWeightMedium }),
   nodeStatSecondary: css({ fontSize: 9, fill: theme.colors.text.secondary }),
@@ -303,9 +340,6 @@ const getStyles = (theme: GrafanaTheme2) => ({
     fontSize: theme.typography.body.fontSize,
     fill: theme.colors.text.primary,
     fontWeight: theme.typography.fontWeightMedium,
-    paintOrder: 'stroke',
-    stroke: theme.colors.background.primary,
-    strokeWidth: 4,
   }),
   nodeSubtitle: css({ fontSize: theme.typography.bodySmall.fontSize, fill: theme.colors.text.secondary }),
   tooltip: css({

@@ -62,7 +62,7 @@ function formatter(field: Field | undefined, theme: GrafanaTheme2): (i: number) 
   }
   const hasUnit = Boolean(field.config?.unit);
   const display = field.display ?? getDisplayProcessor({ field, theme });
-  const suffix = hasUnit ? '' : FALLBACK_SUFFIX[field.name] ?? '';
+  const suffix = hasUnit ? '' : (FALLBACK_SUFFIX[field.name] ?? '');
   return (i) => {
     const v = field.values[i];
     if (v === null || v === undefined || v === '') {

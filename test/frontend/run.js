@@ -1,0 +1,279 @@
+#!/usr/bin/env node
+// End-to-end test of the BUILT universal map panel (dist/) in headless Chromium, without a Grafana server.
+//
+// The page is a harness (test/frontend/harness/): it plays Grafana's part for one panel (shared modules via an
+// AMD define shim, POST /api/ds/query, PanelProps) and renders dist/panels/universalmap/module.js.
+// Where the /api/ds/query answer comes from, first match wins:
+//   FLOWLENS_DS_URL=http://host:port   proxy to a running Grafana-compatible endpoint (e.g. test/grafana-shim)
+//   FLOWLENS_SHIM=1                    build test/grafana-shim, start it with the backend binary, load the page from it
+//   otherwise                          answer from FLOWLENS_DS_FIXTURE (default test/frontend/fixtures/ds-query-map.json)
+// Usage: npm run build && node test/frontend/run.js
+'use strict';
+
+const assert = require('assert');
+const fs = require('fs');
+const http = require('http');
+const path = require('path');
+const { spawn, execFileSync } = require('child_process');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const DIST = path.join(ROOT, 'dist');
+const SITE = path.join(ROOT, 'build', 'frontend-harness');
+const SHOTS = path.join(ROOT, 'build', 'screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const FIXTURE = process.env.FLOWLENS_DS_FIXTURE || path.join(__dirname, 'fixtures', 'ds-query-map.json');
+const SETTINGS = process.env.FLOWLENS_DS_SETTINGS || path.join(__dirname, 'fixtures', 'ds-settings.json');
+const BACKEND = path.join(DIST, 'datasource', 'gpx_flowlens-clickhouse-datasource_linux_amd64');
+
+// Fixed expectations of the fixture; in proxy/shim mode expectations come from the response itself.
+const FIXTURE_SERVICES = ['frontend', 'api-gateway', 'orders', 'users', 'mysql', 'redis', 'postgres'];
+const FIXTURE_EDGES = 6;
+
+function log(...a) {
+  console.log('[frontend-e2e]', ...a);
+}
+
+async function buildSite() {
+  const panel = path.join(DIST, 'panels', 'universalmap', 'module.js');
+  if (!fs.existsSync(panel)) {
+    throw new Error(`${panel} is missing: run "npm run build" first`);
+  }
+  fs.rmSync(SITE, { recursive: true, force: true });
+  fs.mkdirSync(SITE, { recursive: true });
+  fs.copyFileSync(path.join(__dirname, 'harness', 'index.html'), path.join(SITE, 'index.html'));
+  // Copy (not symlink) so any static server, including the Go shim's, serves the exact built files.
+  fs.cpSync(DIST, path.join(SITE, 'dist'), {
+    recursive: true,
+    filter: (src) => !/gpx_.*_(amd64|arm64|arm)(\.exe)?$/.test(src),
+  });
+  const esbuild = require('esbuild');
+  await esbuild.build({
+    entryPoints: [path.join(__dirname, 'harness', 'entry.js')],
+    outfile: path.join(SITE, 'harness.js'),
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2020',
+    minify: true,
+    logLevel: 'warning',
+    define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
+    loader: {
+      '.svg': 'text',
+      '.png': 'dataurl',
+      '.woff': 'empty',
+      '.woff2': 'empty',
+      '.ttf': 'empty',
+      '.css': 'empty',
+    },
+  });
+}
+
+const MIME = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.map': 'application/json',
+};
+
+/** Static files from SITE plus POST /api/ds/query answered from a fixture or proxied upstream. */
+function startHarnessServer(upstream) {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (req.method === 'POST' && url.pathname === '/api/ds/query') {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', async () => {
+        const body = Buffer.concat(chunks);
+        try {
+          if (upstream) {
+            const r = await fetch(`${upstream.replace(/\/$/, '')}/api/ds/query`, {
+              method: 'POST',
+              headers: { 'Content-Type': 'application/json' },
+              body,
+            });
+            res.writeHead(r.status, { 'Content-Type': 'application/json' });
+            res.end(Buffer.from(await r.arrayBuffer()));
+          } else {
+            const q = JSON.parse(body.toString('utf8'));
+            assert.strictEqual(q.queries?.[0]?.queryType, 'map', 'harness must ask for queryType map');
+            assert.strictEqual(q.queries?.[0]?.datasource?.uid, 'flowlens');
+            res.writeHead(200, { 'Content-Type': 'application/json' });
+            res.end(fs.readFileSync(FIXTURE));
+          }
+        } catch (e) {
+          res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ message: String(e) }));
+        }
+      });
+      return;
+    }
+    const rel = decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname);
+    const file = path.join(SITE, path.normalize(rel));
+    if (!file.startsWith(SITE) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      res.writeHead(404);
+      res.end('not found');
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] || 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+/** Builds and starts test/grafana-shim (the backend engineer's Go stand-in for Grafana's HTTP API). */
+function startShim() {
+  const bin = path.join(ROOT, 'build', 'grafana-shim');
+  execFileSync('go', ['build', '-o', bin, './test/grafana-shim'], { cwd: ROOT, stdio: 'inherit' });
+  if (!fs.existsSync(BACKEND)) {
+    throw new Error(`${BACKEND} is missing: build the Go backend first`);
+  }
+  const child = spawn(bin, ['-plugin', BACKEND, '-listen', '127.0.0.1:0', '-static', SITE, '-settings', SETTINGS], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(
+      () => reject(new Error(`grafana-shim did not print "listening http://..." in 30s: ${out}`)),
+      30000
+    );
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1] });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`grafana-shim exited with ${code}: ${out}`)));
+  });
+}
+
+async function main() {
+  await buildSite();
+  let server;
+  let shim;
+  let base;
+  let mode;
+  if (process.env.FLOWLENS_DS_URL) {
+    mode = `proxy to ${process.env.FLOWLENS_DS_URL}`;
+    server = await startHarnessServer(process.env.FLOWLENS_DS_URL);
+    base = `http://127.0.0.1:${server.address().port}`;
+  } else if (process.env.FLOWLENS_SHIM === '1') {
+    shim = await startShim();
+    mode = `grafana-shim at ${shim.url}`;
+    base = shim.url.replace(/\/$/, '');
+  } else {
+    mode = `fixture ${path.relative(ROOT, FIXTURE)}`;
+    server = await startHarnessServer(undefined);
+    base = `http://127.0.0.1:${server.address().port}`;
+  }
+  log(`mode: ${mode}`);
+
+  const { chromium } = require('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+    // playwright-core gives every launch a fresh temporary profile (it rejects --user-data-dir in args)
+  });
+  const failures = [];
+  try {
+    const page = await browser.newPage({ viewport: { width: 1160, height: 660 } });
+    page.on('console', (m) => m.type() === 'error' && failures.push(`console: ${m.text()}`));
+    page.on('pageerror', (e) => failures.push(`pageerror: ${e.message}`));
+    await page.goto(`${base}/index.html?width=1100&height=560`);
+    await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, {
+      timeout: 30000,
+    });
+    const h = await page.evaluate(() => window.__harness);
+    assert.strictEqual(h.status, 'done', `harness failed: ${h.error}`);
+
+    const frames = h.response.results.A.frames;
+    const byName = (n) => frames.find((f) => f.schema.name === n);
+    const col = (frame, name) => {
+      const i = frame.schema.fields.findIndex((f) => f.name === name);
+      return i < 0 ? [] : frame.data.values[i];
+    };
+    const nodesFrame = byName('nodes');
+    const edgesFrame = byName('edges');
+    assert.ok(edgesFrame, 'response has an "edges" frame');
+    const expectedEdges = col(edgesFrame, 'id').length;
+    const expectedNames = nodesFrame
+      ? col(nodesFrame, 'title').map(String)
+      : [...new Set([...col(edgesFrame, 'source'), ...col(edgesFrame, 'target')])].map(String);
+    if (!process.env.FLOWLENS_DS_URL && process.env.FLOWLENS_SHIM !== '1') {
+      assert.deepStrictEqual([...expectedNames].sort(), [...FIXTURE_SERVICES].sort());
+      assert.strictEqual(expectedEdges, FIXTURE_EDGES);
+    }
+
+    await page.waitForSelector('svg[data-testid="universal-map"]', { timeout: 10000 });
+    const seen = await page.evaluate(() => {
+      const svg = document.querySelector('svg[data-testid="universal-map"]');
+      return {
+        nodes: svg.querySelectorAll('[data-testid="map-node"]').length,
+        edges: [...svg.querySelectorAll('[data-testid="map-edge"]')].map((e) => ({
+          source: e.getAttribute('data-source'),
+          target: e.getAttribute('data-target'),
+          severity: e.getAttribute('data-severity'),
+          label: e.querySelector('[data-testid="map-edge-label"]')?.textContent ?? '',
+        })),
+        text: [...svg.querySelectorAll('text')].map((t) => t.textContent),
+      };
+    });
+    log(`svg: ${seen.nodes} nodes, ${seen.edges.length} edges`);
+    assert.strictEqual(seen.edges.length, expectedEdges, 'edge count in the SVG = rows of the edges frame');
+    for (const name of expectedNames) {
+      assert.ok(seen.text.includes(name), `service "${name}" is named in the SVG`);
+    }
+    for (const e of seen.edges) {
+      assert.ok(
+        /req\/s/.test(e.label) && /ms|µs|s$/.test(e.label),
+        `edge ${e.source}->${e.target} label "${e.label}" shows rate and latency`
+      );
+    }
+    if (!process.env.FLOWLENS_DS_URL && process.env.FLOWLENS_SHIM !== '1') {
+      const sev = Object.fromEntries(seen.edges.map((e) => [`${e.source}->${e.target}`, e.severity]));
+      assert.strictEqual(sev['api-gateway->orders'], 'error', '8.1% errors >= 5% threshold is red');
+      assert.strictEqual(sev['orders->mysql'], 'ok');
+      assert.strictEqual(sev['users->postgres'], 'warn');
+    }
+
+    fs.mkdirSync(SHOTS, { recursive: true });
+    const shot = path.join(SHOTS, 'universalmap.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    log(`screenshot: ${path.relative(ROOT, shot)}`);
+
+    // Hover a call: the tooltip names both ends.
+    const firstEdge = page.locator('[data-testid="map-edge"]').first();
+    const src = await firstEdge.getAttribute('data-source');
+    await firstEdge.locator('[data-testid="map-edge-label"]').hover({ force: true });
+    const tip = page.locator('[data-testid="universal-map-tooltip"]');
+    await tip.waitFor({ timeout: 5000 });
+    const tipText = await tip.textContent();
+    assert.ok(tipText.includes(src), `tooltip "${tipText}" names the caller ${src}`);
+    const tipShot = path.join(SHOTS, 'universalmap-tooltip.png');
+    await page.screenshot({ path: tipShot, fullPage: true });
+    log(`screenshot: ${path.relative(ROOT, tipShot)}`);
+
+    assert.deepStrictEqual(failures, [], 'no browser errors');
+    log('PASS');
+  } finally {
+    await browser.close();
+    server?.close();
+    shim?.child.kill('SIGTERM');
+  }
+}
+
+main().catch((e) => {
+  console.error('[frontend-e2e] FAIL', e);
+  process.exit(1);
+});
