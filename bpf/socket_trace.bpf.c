@@ -67,23 +67,27 @@ static __always_inline void stat_inc(__u32 idx)
 		(*v)++; /* per-CPU slot: no atomic needed */
 }
 
-/* The struct sock behind fd in the current task, or NULL when fd is not a socket. */
+/* Casts an untyped kernel pointer to a BTF type so its fields are read with plain loads. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* The struct sock behind fd in the current task, or NULL when fd is not a socket. Direct BTF
+ * loads (exception-handled, no helper call) instead of a bpf_probe_read_kernel per hop: measured
+ * ~50 ns against ~280 ns for the probe-read chain (bench/syscall-cost). */
 static __always_inline struct sock *fd_to_sock(struct task_struct *task, int fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
+	struct fdtable *fdt = task->files->fdt;
 	struct file *f = NULL;
 
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]); /* an array of untyped pointers */
 	if (!f)
 		return NULL;
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+	f = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return NULL;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	return BPF_CORE_READ(sock, sk);
+	struct socket *sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	return sock->sk;
 }
 
 static __always_inline bool port_ignored(__u16 sport, __u16 dport)
@@ -100,22 +104,22 @@ static __always_inline bool port_ignored(__u16 sport, __u16 dport)
 /* Fills the 5-tuple of an inet TCP/UDP socket; false for anything else (unix, netlink, raw). */
 static __always_inline bool fill_tuple(struct fl_event *e, struct sock *sk)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return false;
-	__u8 proto = BPF_CORE_READ(sk, sk_protocol);
+	__u8 proto = sk->sk_protocol;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return false;
 	e->family = family;
 	e->l4_proto = proto;
-	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->sport = sk->__sk_common.skc_num;
+	e->dport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)e->daddr, sk, __sk_common.skc_daddr);
+		*(__u32 *)e->saddr = sk->__sk_common.skc_rcv_saddr;
+		*(__u32 *)e->daddr = sk->__sk_common.skc_daddr;
 	} else {
-		BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		bpf_probe_read_kernel(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_probe_read_kernel(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 	return true;
 }
@@ -167,8 +171,8 @@ static __noinline int emit_data(struct data_args *a, __u32 slot)
 	}
 	e->tcp_seq = 0;
 	if (e->l4_proto == IPPROTO_TCP) {
-		struct tcp_sock *tp = (struct tcp_sock *)a->sk;
-		__u32 seq = a->direction == FL_DIR_EGRESS ? BPF_CORE_READ(tp, write_seq) : BPF_CORE_READ(tp, copied_seq);
+		struct tcp_sock *tp = bpf_rdonly_cast(a->sk, bpf_core_type_id_kernel(struct tcp_sock));
+		__u32 seq = a->direction == FL_DIR_EGRESS ? tp->write_seq : tp->copied_seq;
 		e->tcp_seq = seq - a->ret; /* the syscall already advanced the sequence by ret bytes */
 	}
 	__u32 n = a->len;
@@ -192,15 +196,20 @@ static __always_inline int handle_data(struct pt_regs *regs, long ret, __u8 sysc
 		return 0;
 
 	struct data_args a = {};
-	a.fd = (__s32)BPF_CORE_READ(regs, di);
-	a.sk = fd_to_sock(bpf_get_current_task_btf(), a.fd);
-	if (!a.sk)
+	a.fd = (__s32)regs->di;
+	struct sock *sk = fd_to_sock(bpf_get_current_task_btf(), a.fd);
+	if (!sk)
 		return 0;
+	/* filter unix/netlink/raw sockets before reserving ring space: a reserve+discard costs more */
+	__u16 family = sk->__sk_common.skc_family;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	a.sk = sk;
 	a.ret = (__u32)ret;
 	a.syscall = syscall;
 	a.direction = direction;
 
-	const void *arg1 = (const void *)BPF_CORE_READ(regs, si);
+	const void *arg1 = (const void *)regs->si;
 	__u64 avail = (__u64)ret;
 	switch (syscall) {
 	case FL_SYS_READV:
@@ -272,7 +281,7 @@ static __always_inline int handle_conn(int fd, __u16 kind, __u8 syscall)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(fl_sys_exit, struct pt_regs *regs, long ret)
 {
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = regs->orig_ax;
 
 	switch (nr) {
 	case NR_read:
@@ -293,7 +302,7 @@ int BPF_PROG(fl_sys_exit, struct pt_regs *regs, long ret)
 		return handle_data(regs, ret, FL_SYS_RECVMSG, FL_DIR_INGRESS);
 	case NR_connect:
 		if (ret == 0 || ret == -EINPROGRESS)
-			return handle_conn((int)BPF_CORE_READ(regs, di), FL_EV_CONNECT, FL_SYS_CONNECT);
+			return handle_conn((int)regs->di, FL_EV_CONNECT, FL_SYS_CONNECT);
 		return 0;
 	case NR_accept:
 	case NR_accept4:
