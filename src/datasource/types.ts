@@ -1,4 +1,5 @@
-import type { DataQuery, DataSourceJsonData } from '@grafana/data';
+import type { DataSourceJsonData } from '@grafana/data';
+import type { DataQuery } from '@grafana/schema';
 
 /** Query types the Go backend (pkg/) implements; the JSON value is the contract. */
 export type FlowLensQueryType = 'red' | 'map' | 'sql_log';
@@ -13,8 +14,25 @@ export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; descr
 export const FILTER_KEYS = ['service', 'l7_protocol', 'observation_point', 'endpoint'] as const;
 export type FilterKey = (typeof FILTER_KEYS)[number];
 
+/** RED series the backend returns for `metric` (default `all`). */
+export type RedMetric = 'all' | 'request_rate' | 'error_rate' | 'error_ratio' | 'latency_avg' | 'latency_max';
+
+export const RED_METRICS: Array<{ value: RedMetric; label: string }> = [
+  { value: 'all', label: 'All' },
+  { value: 'request_rate', label: 'Requests/s' },
+  { value: 'error_rate', label: 'Errors/s' },
+  { value: 'error_ratio', label: 'Error ratio' },
+  { value: 'latency_avg', label: 'Avg latency' },
+  { value: 'latency_max', label: 'Max latency' },
+];
+
+/** Besides the five points: `preferred` (backend default: one point per call) and `all`. */
+export const OBSERVATION_POINT_CHOICES = ['preferred', 'all'] as const;
+
 export interface FlowLensQuery extends DataQuery {
   queryType?: FlowLensQueryType;
+  /** red only */
+  metric?: RedMetric;
   service?: string;
   l7_protocol?: string;
   observation_point?: string;

@@ -33,6 +33,12 @@ describe('QueryEditor', () => {
     expect(onRunQuery).toHaveBeenCalled();
   });
 
+  it('asks for one RED metric', () => {
+    const { onChange } = setup({ refId: 'A', queryType: 'red' });
+    fireEvent.click(screen.getByLabelText('Error ratio'));
+    expect(onChange).toHaveBeenCalledWith({ refId: 'A', queryType: 'red', metric: 'error_ratio' });
+  });
+
   it('offers all three query types', () => {
     setup({ refId: 'A' });
     for (const label of ['RED', 'Universal Map', 'Request log']) {

@@ -3,7 +3,15 @@ import type { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { InlineField, InlineFieldRow, Input, RadioButtonGroup, Stack } from '@grafana/ui';
 import { OBSERVATION_POINTS } from '../../shared/schema';
 import type { FlowLensDataSource } from '../datasource';
-import { type FlowLensOptions, type FlowLensQuery, type FlowLensQueryType, QUERY_TYPES } from '../types';
+import {
+  type FlowLensOptions,
+  type FlowLensQuery,
+  type FlowLensQueryType,
+  OBSERVATION_POINT_CHOICES,
+  QUERY_TYPES,
+  RED_METRICS,
+  type RedMetric,
+} from '../types';
 
 type Props = QueryEditorProps<FlowLensDataSource, FlowLensQuery, FlowLensOptions>;
 type TextFilter = 'service' | 'l7_protocol' | 'endpoint';
@@ -15,9 +23,11 @@ const typeOptions: Array<SelectableValue<FlowLensQueryType>> = QUERY_TYPES.map((
 }));
 
 const pointOptions: Array<SelectableValue<string>> = [
-  { value: '', label: 'any' },
+  ...OBSERVATION_POINT_CHOICES.map((p) => ({ value: p, label: p })),
   ...OBSERVATION_POINTS.map((p) => ({ value: p, label: p })),
 ];
+
+const metricOptions: Array<SelectableValue<RedMetric>> = RED_METRICS.map((m) => ({ value: m.value, label: m.label }));
 
 export function QueryEditor({ query, onChange, onRunQuery }: Props) {
   const queryType = query.queryType ?? 'red';
@@ -41,6 +51,18 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
           />
         </InlineField>
       </InlineFieldRow>
+      {queryType === 'red' && (
+        <InlineFieldRow>
+          <InlineField label="Metric" labelWidth={16}>
+            <RadioButtonGroup<RedMetric>
+              size="sm"
+              options={metricOptions}
+              value={query.metric ?? 'all'}
+              onChange={(v) => update({ ...query, metric: v })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
       <InlineFieldRow>
         <InlineField label="Service" labelWidth={16} tooltip="client or server service name">
           <Input
@@ -78,7 +100,7 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
           <RadioButtonGroup<string>
             size="sm"
             options={pointOptions}
-            value={query.observation_point ?? ''}
+            value={query.observation_point || 'preferred'}
             onChange={(v) => update({ ...query, observation_point: v })}
           />
         </InlineField>

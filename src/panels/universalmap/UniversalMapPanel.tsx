@@ -296,7 +296,7 @@ function edgeRows(e: MapEdge): Array<[string, string]> {
     ['errors', percent(e.errorRate)],
   ];
   // error rate is already the "errors" row
-  const extra = e.details.filter(([k]) => !/^error[ _]?rate$/i.test(k));
+  const extra = e.details.filter(([k]) => !/^error[ _]?ratio$/i.test(k));
   return [...rows, ...extra].filter(([, v]) => v !== '');
 }
 

@@ -93,9 +93,12 @@ function nodeErrorRate(frame: DataFrame, i: number): number | undefined {
   return err ? num(err, i) : undefined;
 }
 
-/** Error rate of edge i: `detail__error_rate` / `error_rate` (fraction 0..1, or percent when unit is "percent"). */
+/**
+ * Error share of edge i as a fraction 0..1: `detail__error_ratio` (the backend's field) or `error_ratio`;
+ * a field in unit "percent" is scaled. `detail__error_rate` is errors per second, so it is not used here.
+ */
 function edgeErrorRate(frame: DataFrame, i: number): number | undefined {
-  const f = fieldOf(frame, 'detail__error_rate') ?? fieldOf(frame, 'error_rate');
+  const f = fieldOf(frame, 'detail__error_ratio') ?? fieldOf(frame, 'error_ratio');
   const v = num(f, i);
   if (v === undefined) {
     return undefined;

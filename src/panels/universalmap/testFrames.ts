@@ -37,8 +37,14 @@ export function mapFrames(): DataFrame[] {
       {
         name: 'detail__error_rate',
         type: FieldType.number,
+        values: [1.25, 0.1, 0],
+        config: { unit: 'reqps', displayName: 'Errors/s' },
+      },
+      {
+        name: 'detail__error_ratio',
+        type: FieldType.number,
         values: [0.1, 0.01, 0],
-        config: { unit: 'percentunit', displayName: 'error rate' },
+        config: { unit: 'percentunit', displayName: 'Error ratio' },
       },
     ],
   });
