@@ -79,8 +79,12 @@ function cString(buf: Buffer, off: number, len: number): string {
   return buf.toString('latin1', off, end);
 }
 
-/** Calls `onEvent` for each record of a batch; returns the count of malformed records skipped. */
+/**
+ * Calls `onEvent` for each record of a batch; returns the count of malformed records skipped.
+ * The event object is reused for every record: copy what you keep (it saves an allocation per event).
+ */
 export function decodeBatch(batch: Buffer, onEvent: (e: SocketEvent) => void): number {
+  const e = {} as SocketEvent;
   const L = EVENT_LAYOUT;
   let off = 0;
   let malformed = 0;
@@ -103,27 +107,26 @@ export function decodeBatch(batch: Buffer, onEvent: (e: SocketEvent) => void): n
     const kind = batch.readUInt16LE(rec + L.kind) as EventKind;
     const sockLo = batch.readUInt32LE(rec + L.sock_id);
     const sockHi = batch.readUInt32LE(rec + L.sock_id + 4);
-    onEvent({
-      kind,
-      tsNs: batch.readUInt32LE(rec + L.ts_ns) + batch.readUInt32LE(rec + L.ts_ns + 4) * 4294967296,
-      // Kernel addresses differ in the low 53 bits; folding keeps keys plain numbers (fast Map keys).
-      sockId: sockLo + (sockHi & 0x1fffff) * 4294967296,
-      tgid: batch.readUInt32LE(rec + L.tgid),
-      tid: batch.readUInt32LE(rec + L.tid),
-      fd: batch.readInt32LE(rec + L.fd),
-      direction: batch[rec + L.direction] as Direction,
-      syscall: batch[rec + L.syscall],
-      retLen: batch.readUInt32LE(rec + L.ret_len),
-      localIp: family === 0 ? '' : v4 ? ipv4(batch, rec + L.saddr) : ipv6(batch, rec + L.saddr),
-      localPort: batch.readUInt16LE(rec + L.sport),
-      peerIp: family === 0 ? '' : v4 ? ipv4(batch, rec + L.daddr) : ipv6(batch, rec + L.daddr),
-      peerPort: batch.readUInt16LE(rec + L.dport),
-      l4: batch[rec + L.l4_proto] === IPPROTO_UDP ? 'UDP' : 'TCP',
-      tcpSeq: batch.readUInt32LE(rec + L.tcp_seq),
-      tcpState: batch[rec + L.tcp_state],
-      payload: batch.subarray(rec + L.size, rec + L.size + capLen),
-      comm: kind === EventKind.Exec || kind === EventKind.Exit ? cString(batch, rec + L.comm, 16) : '',
-    });
+    e.kind = kind;
+    e.tsNs = batch.readUInt32LE(rec + L.ts_ns) + batch.readUInt32LE(rec + L.ts_ns + 4) * 4294967296;
+    // Kernel addresses differ in the low 53 bits; folding keeps keys plain numbers (fast Map keys).
+    e.sockId = sockLo + (sockHi & 0x1fffff) * 4294967296;
+    e.tgid = batch.readUInt32LE(rec + L.tgid);
+    e.tid = batch.readUInt32LE(rec + L.tid);
+    e.fd = batch.readInt32LE(rec + L.fd);
+    e.direction = batch[rec + L.direction] as Direction;
+    e.syscall = batch[rec + L.syscall];
+    e.retLen = batch.readUInt32LE(rec + L.ret_len);
+    e.localIp = family === 0 ? '' : v4 ? ipv4(batch, rec + L.saddr) : ipv6(batch, rec + L.saddr);
+    e.localPort = batch.readUInt16LE(rec + L.sport);
+    e.peerIp = family === 0 ? '' : v4 ? ipv4(batch, rec + L.daddr) : ipv6(batch, rec + L.daddr);
+    e.peerPort = batch.readUInt16LE(rec + L.dport);
+    e.l4 = batch[rec + L.l4_proto] === IPPROTO_UDP ? 'UDP' : 'TCP';
+    e.tcpSeq = batch.readUInt32LE(rec + L.tcp_seq);
+    e.tcpState = batch[rec + L.tcp_state];
+    e.payload = batch.subarray(rec + L.size, rec + L.size + capLen);
+    e.comm = kind === EventKind.Exec || kind === EventKind.Exit ? cString(batch, rec + L.comm, 16) : '';
+    onEvent(e);
   }
   return malformed;
 }

@@ -22,6 +22,8 @@ export interface Connection {
   stream?: MessageStream;
   bytesTx: number;
   bytesRx: number;
+  /** the local connection at the other end, once found (both ends on this host) */
+  peer?: Connection;
 }
 
 export function tupleKey(ip: string, port: number, peerIp: string, peerPort: number): string {

@@ -59,7 +59,11 @@ export class ConnectionTable {
 
   /** The local connection at the other end of `c`, if this host observes it. */
   peerOf(c: Connection): Connection | undefined {
-    return this.byTuple.get(tupleKey(c.peerIp, c.peerPort, c.localIp, c.localPort));
+    if (c.peer && this.bySock.get(c.peer.sockId) === c.peer) {
+      return c.peer;
+    }
+    c.peer = this.byTuple.get(tupleKey(c.peerIp, c.peerPort, c.localIp, c.localPort));
+    return c.peer;
   }
 
   /** pid of a local server process listening on `port`, when one has been seen. */

@@ -3,7 +3,6 @@ import type { ParsedMessage, ProtocolParser } from '../types';
 import { parseTraceHeader, TraceContext } from '../traceHeaders';
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
-const CRLF = Buffer.from('\r\n');
 const HEADERS_END = Buffer.from('\r\n\r\n');
 const CHUNKED_END = Buffer.from('0\r\n\r\n');
 /** Longest field we keep; the rest is cut (the payload is bounded by captureBytes anyway). */
@@ -39,34 +38,41 @@ interface Headers {
   trace: TraceContext;
 }
 
-function parseHeaders(seg: Buffer, from: number, to: number): Headers {
+/** Header names whose values FlowLens keeps, by length, so most lines are skipped unread. */
+const KEPT = new Set(['content-length', 'transfer-encoding', 'host', 'traceparent', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'uber-trace-id', 'sw8', 'x-request-id']);
+const KEPT_LENGTHS = new Set([...KEPT].map((n) => n.length));
+
+/** Parses the header lines of `head` (one latin1 string) from `from`: one string, no Buffer slices. */
+function parseHeaders(head: string, from: number): Headers {
   const h: Headers = { chunked: false, trace: {} };
   let pos = from;
-  while (pos < to) {
-    let eol = seg.indexOf(CRLF, pos);
-    if (eol < 0 || eol > to) {
-      eol = to;
+  while (pos < head.length) {
+    let eol = head.indexOf('\r\n', pos);
+    if (eol < 0) {
+      eol = head.length;
     }
-    const colon = seg.indexOf(0x3a, pos);
-    if (colon > pos && colon < eol) {
-      const name = seg.toString('latin1', pos, colon).toLowerCase();
-      const value = seg.toString('latin1', colon + 1, Math.min(eol, colon + 1 + MAX_FIELD)).trim();
-      switch (name) {
-        case 'content-length': {
-          const n = Number(value);
-          if (Number.isInteger(n) && n >= 0) {
-            h.contentLength = n;
+    const colon = head.indexOf(':', pos);
+    if (colon > pos && colon < eol && KEPT_LENGTHS.has(colon - pos)) {
+      const name = head.slice(pos, colon).toLowerCase();
+      if (KEPT.has(name)) {
+        const value = head.slice(colon + 1, Math.min(eol, colon + 1 + MAX_FIELD)).trim();
+        switch (name) {
+          case 'content-length': {
+            const n = Number(value);
+            if (Number.isInteger(n) && n >= 0) {
+              h.contentLength = n;
+            }
+            break;
           }
-          break;
+          case 'transfer-encoding':
+            h.chunked = value.toLowerCase().includes('chunked');
+            break;
+          case 'host':
+            h.host = value;
+            break;
+          default:
+            parseTraceHeader(name, value, h.trace);
         }
-        case 'transfer-encoding':
-          h.chunked = value.toLowerCase().includes('chunked');
-          break;
-        case 'host':
-          h.host = value;
-          break;
-        default:
-          parseTraceHeader(name, value, h.trace);
       }
     }
     pos = eol + 2;
@@ -86,11 +92,13 @@ export class Http1Parser implements ProtocolParser {
     if (!isResponse && !startsWithMethod(seg)) {
       return null;
     }
-    const lineEnd = seg.indexOf(CRLF);
-    const line = seg.toString('latin1', 0, lineEnd < 0 ? Math.min(seg.length, MAX_FIELD) : lineEnd);
     const headEndAt = seg.indexOf(HEADERS_END);
     const headerLength = headEndAt < 0 ? undefined : headEndAt + 4;
-    const h = parseHeaders(seg, lineEnd < 0 ? seg.length : lineEnd + 2, headEndAt < 0 ? seg.length : headEndAt);
+    // one string for the request/status line and the headers (bodies are never decoded)
+    const head = seg.toString('latin1', 0, headEndAt < 0 ? seg.length : headEndAt);
+    const lineEnd = head.indexOf('\r\n');
+    const line = lineEnd < 0 ? head.slice(0, MAX_FIELD) : head.slice(0, lineEnd);
+    const h = parseHeaders(head, lineEnd < 0 ? head.length : lineEnd + 2);
     // Complete when the header block and the declared body have been seen; unknown when the
     // headers were cut by the capture size or the body is close-delimited.
     const withBody = (body: number | undefined) => (headerLength === undefined || body === undefined ? undefined : headerLength + body);
