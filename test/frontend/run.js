@@ -170,6 +170,7 @@ async function main() {
     base = `http://127.0.0.1:${server.address().port}`;
   }
   log(`mode: ${mode}`);
+  const tag = process.env.FLOWLENS_DS_URL ? 'proxy' : shim ? 'shim' : 'fixture';
 
   const { chromium } = require('playwright-core');
   const browser = await chromium.launch({
@@ -248,19 +249,24 @@ async function main() {
     }
 
     fs.mkdirSync(SHOTS, { recursive: true });
-    const shot = path.join(SHOTS, 'universalmap.png');
+    const shot = path.join(SHOTS, `universalmap-${tag}.png`);
     await page.screenshot({ path: shot, fullPage: true });
     log(`screenshot: ${path.relative(ROOT, shot)}`);
 
     // Hover a call: the tooltip names both ends.
-    const firstEdge = page.locator('[data-testid="map-edge"]').first();
+    // (a self-loop's label can sit near other text; hover a call between two services)
+    const idx = Math.max(
+      0,
+      seen.edges.findIndex((e) => e.source !== e.target)
+    );
+    const firstEdge = page.locator('[data-testid="map-edge"]').nth(idx);
     const src = await firstEdge.getAttribute('data-source');
     await firstEdge.locator('[data-testid="map-edge-label"]').hover({ force: true });
     const tip = page.locator('[data-testid="universal-map-tooltip"]');
     await tip.waitFor({ timeout: 5000 });
     const tipText = await tip.textContent();
     assert.ok(tipText.includes(src), `tooltip "${tipText}" names the caller ${src}`);
-    const tipShot = path.join(SHOTS, 'universalmap-tooltip.png');
+    const tipShot = path.join(SHOTS, `universalmap-${tag}-tooltip.png`);
     await page.screenshot({ path: tipShot, fullPage: true });
     log(`screenshot: ${path.relative(ROOT, tipShot)}`);
 

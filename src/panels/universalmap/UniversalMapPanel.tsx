@@ -52,12 +52,17 @@ function labelWidth(label: string): number {
 }
 
 /** Path from a to b stopping at the node circles, bent by `bend` px (used to separate a↔b pairs and back edges). */
-function edgeGeometry(a: Point, b: Point, bend: number): { d: string; mid: Point } {
+function edgeGeometry(a: Point, b: Point, bend: number): { d: string; mid: Point; selfLoop?: boolean } {
   if (a.x === b.x && a.y === b.y) {
-    const top = a.y - NODE_RADIUS;
+    // a service calling itself: a loop on the node's right, the label beyond it
+    const r = NODE_RADIUS;
+    const sx = a.x + r * Math.cos(-Math.PI / 5);
+    const sy = a.y + r * Math.sin(-Math.PI / 5);
+    const ey = a.y - r * Math.sin(-Math.PI / 5);
     return {
-      d: `M ${a.x - 12} ${top + 4} C ${a.x - 50} ${top - 60}, ${a.x + 50} ${top - 60}, ${a.x + 12} ${top + 4}`,
-      mid: { x: a.x, y: top - 46 },
+      d: `M ${sx} ${sy} C ${a.x + r + 60} ${a.y - 45}, ${a.x + r + 60} ${a.y + 45}, ${sx + 3} ${ey}`,
+      mid: { x: a.x + r + 48, y: a.y },
+      selfLoop: true,
     };
   }
   const dx = b.x - a.x;
@@ -160,9 +165,14 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
             const reciprocal = pairs.has(`${e.target}\u0000${e.source}`);
             const backwards = (layout.layers.get(e.target) ?? 0) <= (layout.layers.get(e.source) ?? 0);
             const bend = reciprocal ? 14 : backwards ? 30 : 0;
-            const { d, mid } = edgeGeometry(a, b, bend);
+            const geometry = edgeGeometry(a, b, bend);
+            const { d } = geometry;
             const sev = severity(e.errorRate, threshold);
             const label = edgeLabel(e, edgeStat);
+            // a self-loop's label starts right of the loop instead of sitting on it
+            const mid = geometry.selfLoop
+              ? { x: geometry.mid.x + labelWidth(label) / 2 + 4, y: geometry.mid.y }
+              : geometry.mid;
             const active = hover?.kind === 'edge' && hover.id === e.id;
             return (
               <g
