@@ -14,7 +14,7 @@ die() { echo "setup: ERROR: $*" >&2; exit 1; }
 APT_PACKAGES=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc g++ python3-dev
   clickhouse-server clickhouse-client
-  nginx-light curl ca-certificates iproute2 nftables wrk
+  nginx-light curl ca-certificates iproute2 nftables wrk bc
   chromium
 )
 missing=()

@@ -69,7 +69,7 @@ run_suite sql-chdb parse_pytest bash -c 'go run ./pkg/cmd/dumpqueries && node bu
 run_suite e2e parse_node node --test --test-concurrency=1 build/agent/test/e2e/
 if [ "$quick" != --quick ]; then
   run_suite frontend-unit parse_jest npx --no-install jest --ci --maxWorkers 2
-  run_suite frontend-chromium parse_node node --test test/frontend/
+  run_suite frontend-chromium parse_node node --test --test-concurrency=1 test/frontend/
 fi
 
 echo "test: done in $(( $(date +%s) - t0 )) s${failed_suites:+; failed suites: ${failed_suites[*]}}"

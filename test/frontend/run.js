@@ -241,6 +241,14 @@ async function main() {
         `edge ${e.source}->${e.target} label "${e.label}" shows rate and latency`
       );
     }
+    // FLOWLENS_EXPECT_EDGES=a->b,c->d: calls that must be drawn (e.g. the demo system's, end to end)
+    for (const want of (process.env.FLOWLENS_EXPECT_EDGES || '').split(',').filter(Boolean)) {
+      const [source, target] = want.split('->');
+      assert.ok(
+        seen.edges.some((e) => e.source === source && e.target === target),
+        `call ${want} is drawn (drawn: ${seen.edges.map((e) => `${e.source}->${e.target}`).join(', ')})`
+      );
+    }
     if (!process.env.FLOWLENS_DS_URL && process.env.FLOWLENS_SHIM !== '1') {
       const sev = Object.fromEntries(seen.edges.map((e) => [`${e.source}->${e.target}`, e.severity]));
       assert.strictEqual(sev['api-gateway->orders'], 'error', '8.1% errors >= 5% threshold is red');
