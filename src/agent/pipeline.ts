@@ -129,13 +129,19 @@ export class Pipeline {
         this.counters.unknownProtocolSegments++;
         return;
       }
-      const parser = inferProtocol(this.parsers, e.payload);
+      const parser = inferProtocol(this.parsers, e.payload, {
+        egress: e.direction === Direction.Egress,
+        localPort: e.localPort,
+        peerPort: e.peerPort,
+        l4: e.l4,
+      });
       if (!parser) {
         c.inferMisses++;
         this.counters.unknownProtocolSegments++;
         return;
       }
-      c.stream = new MessageStream(parser, (pair) => this.onPair(c, pair));
+      const roleHint = c.role === 'client' ? Direction.Egress : c.role === 'server' ? Direction.Ingress : undefined;
+      c.stream = new MessageStream(parser, (pair) => this.onPair(c, pair), roleHint);
     }
     const before = c.stream.orphans;
     c.stream.onSegment(e);

@@ -99,3 +99,40 @@ test('requests time out, and close settles what is in flight', () => {
   assert.equal(pairs[1].missing, 'closed');
   assert.equal(s.pendingCount, 0);
 });
+
+test('pairing by id: out-of-order responses find their requests; one-way and unsolicited messages', () => {
+  const pairs: CompletedPair[] = [];
+  let next: Array<object | null> = [];
+  const parser = { protocol: 'X', infer: () => true, parse: () => next.shift() as never };
+  const s = new MessageStream(parser, (p) => pairs.push(p));
+  next = [{ type: 'response', unsolicited: true }];
+  s.onSegment(seg(IN, 'greeting', 1)); // the server spoke first: we are the client
+  assert.equal(s.requestDirection, OUT);
+  next = [[{ type: 'request', id: 1, resource: 'a' }, { type: 'request', id: 2, resource: 'b' }]];
+  s.onSegment(seg(OUT, 'two requests', 10));
+  next = [{ type: 'request', oneWay: true, resource: 'fire' }];
+  s.onSegment(seg(OUT, 'fire and forget', 15));
+  next = [{ type: 'response', id: 2, totalLength: 1 }];
+  s.onSegment(seg(IN, 'x', 20));
+  next = [{ type: 'response', id: 1, totalLength: 1 }];
+  s.onSegment(seg(IN, 'y', 30));
+  assert.deepEqual(
+    pairs.map((p) => [p.request.msg.resource, p.response?.endNs ?? null, p.oneWay ?? false]),
+    [
+      ['fire', null, true],
+      ['b', 20, false],
+      ['a', 30, false],
+    ]
+  );
+  assert.equal(s.pendingCount, 0);
+});
+
+test('the connection role from connect()/accept() fixes the request direction up front', () => {
+  const pairs: CompletedPair[] = [];
+  const s = new MessageStream(new Http1Parser(), (p) => pairs.push(p), IN);
+  s.onSegment(seg(OUT, resp(200), 5)); // a response before any request: an orphan, not a request direction
+  assert.equal(s.orphans, 1);
+  s.onSegment(seg(IN, 'GET /x HTTP/1.1\r\n\r\n', 10));
+  s.onSegment(seg(OUT, resp(200), 20));
+  assert.equal(pairs.length, 1);
+});

@@ -1,8 +1,8 @@
-// Pairs requests with responses on one connection, for any protocol with in-order responses
-// (HTTP/1.x incl. pipelining, Redis, ...). Tracks message bodies across syscalls so a row's end
-// time is the last byte of the response, not the first.
+// Pairs requests with responses on one connection, for every protocol: in order (HTTP/1.1 incl.
+// pipelining, Redis, PostgreSQL, ...) or by id (HTTP/2 streams, DNS ids, Kafka correlation ids).
+// Tracks message bodies across syscalls so a row's end time is the last byte of the response.
 import { Direction, SocketEvent } from '../capture/socketEvent';
-import type { ParsedMessage, ProtocolParser } from './types';
+import type { ParsedMessage, ProtocolParser, SegmentContext } from './types';
 
 export interface MessageEnd {
   msg: ParsedMessage;
@@ -20,6 +20,8 @@ export interface CompletedPair {
   response?: MessageEnd;
   /** set when no response came: timed out, the connection closed, or the agent stopped first */
   missing?: 'timeout' | 'closed' | 'shutdown';
+  /** a request that expects no response */
+  oneWay?: boolean;
 }
 
 const IDLE_RESPONSE_NS = 500e6; // a response with an unknown length is done after 500 ms of silence
@@ -37,33 +39,58 @@ export class MessageStream {
   /** direction of requests as seen by this process: egress = we are the client */
   requestDirection?: Direction;
   private readonly pending: MessageEnd[] = [];
+  private readonly pendingById = new Map<number | string, MessageEnd>();
   private currentRequest?: MessageEnd;
   private currentResponse?: { request: MessageEnd; response: MessageEnd };
   private capSeq = 0;
-  /** segments that could not be placed (a response with no request seen, e.g. agent started mid-stream) */
+  /** messages that could not be placed (a response with no request seen, e.g. agent started mid-stream) */
   orphans = 0;
 
   constructor(
     readonly parser: ProtocolParser,
     private readonly emit: (p: CompletedPair) => void,
+    /** known from connect()/accept() when the agent saw them */
+    requestDirection?: Direction,
     private readonly maxPending = 1024
-  ) {}
+  ) {
+    this.requestDirection = requestDirection;
+  }
 
   onSegment(e: SocketEvent): void {
     const seq = ++this.capSeq;
+    const ctx: SegmentContext = { egress: e.direction === Direction.Egress, localPort: e.localPort, peerPort: e.peerPort, l4: e.l4 };
     const isRequestDir = this.requestDirection === undefined || e.direction === this.requestDirection;
-    const msg = this.parser.parse(e.payload, e.retLen, isRequestDir ? undefined : this.pending[0]?.msg);
-    const end = (m: ParsedMessage): MessageEnd => ({
-      msg: m,
-      startNs: e.tsNs,
-      endNs: e.tsNs,
-      length: e.retLen,
-      tid: e.tid,
-      tcpSeq: e.tcpSeq,
-      capSeq: seq,
-    });
+    const parsed = this.parser.parse(e.payload, e.retLen, isRequestDir ? undefined : this.pending[0]?.msg, ctx);
+    if (parsed === null) {
+      this.continuation(e);
+      return;
+    }
+    const msgs = Array.isArray(parsed) ? parsed : [parsed];
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i];
+      const single = msgs.length === 1;
+      const end: MessageEnd = {
+        msg: m,
+        startNs: e.tsNs,
+        endNs: e.tsNs,
+        // several messages in one syscall: each is as long as it says, else an equal share
+        length: single ? e.retLen : (m.totalLength ?? Math.round(e.retLen / msgs.length)),
+        tid: e.tid,
+        tcpSeq: e.tcpSeq,
+        capSeq: seq,
+      };
+      this.place(m, end, e, single || i === msgs.length - 1);
+    }
+  }
 
-    if (msg?.type === 'request') {
+  private place(m: ParsedMessage, end: MessageEnd, e: SocketEvent, last: boolean): void {
+    if (m.unsolicited) {
+      if (this.requestDirection === undefined) {
+        this.requestDirection = e.direction === Direction.Egress ? Direction.Ingress : Direction.Egress;
+      }
+      return;
+    }
+    if (m.type === 'request') {
       if (this.requestDirection === undefined) {
         this.requestDirection = e.direction;
       } else if (e.direction !== this.requestDirection) {
@@ -71,38 +98,54 @@ export class MessageStream {
         return;
       }
       this.finishResponse();
-      const req = end(msg);
-      if (this.pending.length >= this.maxPending) {
-        this.emit({ request: this.pending.shift()!, missing: 'timeout' });
-      }
-      this.pending.push(req);
-      this.currentRequest = req;
-      return;
-    }
-
-    if (msg?.type === 'response') {
-      if (this.requestDirection === undefined || e.direction === this.requestDirection) {
-        this.orphans++;
+      if (m.oneWay) {
+        this.emit({ request: end, oneWay: true });
         return;
       }
+      if (m.id !== undefined) {
+        if (this.pendingById.size >= this.maxPending) {
+          const [oldId, old] = this.pendingById.entries().next().value!;
+          this.pendingById.delete(oldId);
+          this.emit({ request: old, missing: 'timeout' });
+        }
+        this.pendingById.set(m.id, end);
+      } else {
+        if (this.pending.length >= this.maxPending) {
+          this.emit({ request: this.pending.shift()!, missing: 'timeout' });
+        }
+        this.pending.push(end);
+      }
+      this.currentRequest = end;
+      return;
+    }
+    // a response
+    if (this.requestDirection === undefined || e.direction === this.requestDirection) {
+      this.orphans++;
+      return;
+    }
+    this.finishResponse();
+    let request: MessageEnd | undefined;
+    if (m.id !== undefined) {
+      request = this.pendingById.get(m.id);
+      this.pendingById.delete(m.id);
+    } else {
+      request = this.pending.shift();
+    }
+    if (!request) {
+      this.orphans++;
+      return;
+    }
+    if (this.currentRequest === request) {
+      this.currentRequest = undefined;
+    }
+    this.currentResponse = { request, response: end };
+    if (!last || done(end, e.payload, e.retLen)) {
       this.finishResponse();
-      const request = this.pending.shift();
-      if (!request) {
-        this.orphans++;
-        return;
-      }
-      if (this.currentRequest === request) {
-        this.currentRequest = undefined;
-      }
-      const response = end(msg);
-      this.currentResponse = { request, response };
-      if (done(response, e.payload, e.retLen)) {
-        this.finishResponse();
-      }
-      return;
     }
+  }
 
-    // a continuation segment: body bytes of the message in progress in that direction
+  /** body bytes of the message in progress in that direction */
+  private continuation(e: SocketEvent): void {
     if (e.direction === this.requestDirection) {
       if (this.currentRequest) {
         this.currentRequest.length += e.retLen;
@@ -131,12 +174,22 @@ export class MessageStream {
       this.finishResponse();
     }
     while (this.pending.length && nowNs - this.pending[0].startNs > timeoutNs) {
-      const request = this.pending.shift()!;
-      if (this.currentRequest === request) {
-        this.currentRequest = undefined;
-      }
-      this.emit({ request, missing: 'timeout' });
+      this.timeout(this.pending.shift()!);
     }
+    for (const [id, request] of this.pendingById) {
+      if (nowNs - request.startNs <= timeoutNs) {
+        break; // insertion order is start order
+      }
+      this.pendingById.delete(id);
+      this.timeout(request);
+    }
+  }
+
+  private timeout(request: MessageEnd): void {
+    if (this.currentRequest === request) {
+      this.currentRequest = undefined;
+    }
+    this.emit({ request, missing: 'timeout' });
   }
 
   /** The connection closed (or the agent stops): everything in flight is settled now. */
@@ -145,10 +198,14 @@ export class MessageStream {
     for (const request of this.pending.splice(0)) {
       this.emit({ request, missing: reason });
     }
+    for (const request of this.pendingById.values()) {
+      this.emit({ request, missing: reason });
+    }
+    this.pendingById.clear();
     this.currentRequest = undefined;
   }
 
   get pendingCount(): number {
-    return this.pending.length + (this.currentResponse ? 1 : 0);
+    return this.pending.length + this.pendingById.size + (this.currentResponse ? 1 : 0);
   }
 }

@@ -1,15 +1,18 @@
 // The protocols the agent tries, in order, on a new connection's first bytes.
-import type { ProtocolParser } from './types';
+// Order matters only between protocols whose first bytes can look alike: the more specific first.
+// Adding a protocol = one folder under protocols/ and one line here.
+import type { ProtocolParser, SegmentContext } from './types';
 import { Http1Parser } from './http1/http1Parser';
 
 export function defaultParsers(): ProtocolParser[] {
   return [new Http1Parser()];
 }
 
-export function inferProtocol(parsers: ProtocolParser[], segment: Buffer): ProtocolParser | undefined {
+/** The parser for a new connection (a fresh instance when the protocol keeps per-connection state). */
+export function inferProtocol(parsers: ProtocolParser[], segment: Buffer, ctx: SegmentContext): ProtocolParser | undefined {
   for (const p of parsers) {
-    if (p.infer(segment)) {
-      return p;
+    if (p.infer(segment, ctx)) {
+      return p.forConnection ? p.forConnection() : p;
     }
   }
   return undefined;

@@ -95,7 +95,7 @@ export function buildL7Row(c: Connection, pair: CompletedPair, protocol: string,
   const endUs = n.toWallUs(response ? response.endNs : request.endNs);
   const rq = request.msg;
   const rs = response?.msg;
-  const status: ResponseStatus = rs?.status ?? MISSING_STATUS[pair.missing ?? 'closed'];
+  const status: ResponseStatus = rs?.status ?? (pair.oneWay ? 'ok' : MISSING_STATUS[pair.missing ?? 'closed']);
   return {
     time: Math.floor(startUs / 1e6),
     _id: id,
@@ -113,7 +113,7 @@ export function buildL7Row(c: Connection, pair: CompletedPair, protocol: string,
     endpoint: rq.endpoint ?? '',
     response_code: rs?.code ?? -1,
     response_status: status,
-    response_exception: rs ? (rs.exception ?? '') : MISSING_TEXT[pair.missing ?? 'closed'],
+    response_exception: rs ? (rs.exception ?? '') : pair.oneWay ? '' : MISSING_TEXT[pair.missing ?? 'closed'],
     request_length: request.length,
     response_length: response?.length ?? 0,
     trace_id: rq.traceId ?? '',
