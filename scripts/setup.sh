@@ -16,6 +16,8 @@ APT_PACKAGES=(
   clickhouse-server clickhouse-client
   nginx-light curl ca-certificates iproute2 nftables wrk bc
   chromium
+  redis-server memcached postgresql mariadb-server mosquitto mosquitto-clients rabbitmq-server nats-server
+  dnsmasq dnsutils
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -26,7 +28,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing apt packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null || die "apt-get update failed (is a Debian mirror reachable?)"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+  # Tests run their own server instances on their own ports: keep packages from starting system daemons.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { rm -f /usr/sbin/policy-rc.d; die "apt-get install ${missing[*]} failed"; }
+  rm -f /usr/sbin/policy-rc.d
 fi
 # Debian's package may start a system ClickHouse on the default ports; FlowLens runs its own on 18123.
 
