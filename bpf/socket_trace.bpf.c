@@ -59,6 +59,8 @@ struct {
 #define NR_sendmsg 46
 #define NR_recvmsg 47
 #define NR_accept4 288
+#define NR_recvmmsg 299
+#define NR_sendmmsg 307
 
 static __always_inline void stat_inc(__u32 idx)
 {
@@ -132,11 +134,29 @@ static __always_inline void submit(void *e)
 	bpf_ringbuf_submit(e, flags);
 }
 
+/* The peer of an unconnected (UDP) socket is not in the socket: it is the syscall's sockaddr. */
+static __always_inline void fill_peer_from_sockaddr(struct fl_event *e, const void *uaddr)
+{
+	struct sockaddr_in6 sa = {};
+	if (bpf_probe_read_user(&sa, sizeof(sa), uaddr))
+		return;
+	if (sa.sin6_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+		e->dport = bpf_ntohs(in->sin_port);
+		__builtin_memcpy(e->daddr, &in->sin_addr, 4);
+	} else if (sa.sin6_family == AF_INET6) {
+		e->dport = bpf_ntohs(sa.sin6_port);
+		__builtin_memcpy(e->daddr, &sa.sin6_addr, 16);
+	}
+}
+
 struct data_args {
 	struct sock *sk;
 	const void *buf; /* user buffer holding the payload */
+	const void *addr; /* user sockaddr of sendto/recvfrom/sendmsg/recvmsg (unconnected UDP peers) */
 	__u32 len;       /* payload bytes available at buf */
-	__u32 ret;
+	__u32 ret;       /* bytes of this chunk of the stream (one iovec / one message) */
+	__u32 seq_back;  /* bytes from this chunk's first byte to the end of the syscall's data */
 	__s32 fd;
 	__u8 syscall;
 	__u8 direction;
@@ -169,11 +189,13 @@ static __noinline int emit_data(struct data_args *a, __u32 slot)
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
+	if (e->dport == 0 && a->addr)
+		fill_peer_from_sockaddr(e, a->addr);
 	e->tcp_seq = 0;
 	if (e->l4_proto == IPPROTO_TCP) {
 		struct tcp_sock *tp = bpf_rdonly_cast(a->sk, bpf_core_type_id_kernel(struct tcp_sock));
 		__u32 seq = a->direction == FL_DIR_EGRESS ? tp->write_seq : tp->copied_seq;
-		e->tcp_seq = seq - a->ret; /* the syscall already advanced the sequence by ret bytes */
+		e->tcp_seq = seq - a->seq_back; /* the syscall already advanced the sequence past its data */
 	}
 	__u32 n = a->len;
 	if (n > slot)
@@ -185,6 +207,48 @@ static __noinline int emit_data(struct data_args *a, __u32 slot)
 		stat_inc(FL_STAT_READ_ERRORS);
 	submit(e);
 	return 0;
+}
+
+#define FL_MAX_CHUNKS 4 /* iovecs / messages of one syscall captured as separate chunks */
+
+/* Emits one chunk in the smallest ring slot that holds its captured bytes. */
+static __always_inline int emit_chunk(struct data_args *a)
+{
+	__u32 cap = capture_bytes;
+	if (a->len > cap)
+		stat_inc(FL_STAT_TRUNCATED);
+	else
+		cap = a->len;
+	a->len = cap;
+	if (cap <= FL_SMALL_CAPTURE)
+		return emit_data(a, FL_SMALL_CAPTURE);
+	if (cap <= 1024)
+		return emit_data(a, 1024);
+	return emit_data(a, FL_MAX_CAPTURE);
+}
+
+/* Emits each iovec of a vectored syscall as its own chunk of the stream (a length prefix and its
+ * message, or HTTP headers and body, often travel in separate iovecs); bytes past the last
+ * captured iovec are counted in the last chunk so byte totals stay exact. */
+static __always_inline void emit_iovecs(struct data_args *a, const struct iovec *iovs, __u64 iovcnt, __u32 total)
+{
+	__u32 done = 0;
+#pragma unroll
+	for (int i = 0; i < FL_MAX_CHUNKS; i++) {
+		if (i >= iovcnt || done >= total)
+			break;
+		struct iovec iov = {};
+		bpf_probe_read_user(&iov, sizeof(iov), &iovs[i]);
+		__u32 n = iov.iov_len < total - done ? (__u32)iov.iov_len : total - done;
+		if (n == 0)
+			continue;
+		a->buf = iov.iov_base;
+		a->len = n;
+		a->ret = (i == FL_MAX_CHUNKS - 1 || i + 1 >= iovcnt) ? total - done : n;
+		a->seq_back = total - done;
+		emit_chunk(a);
+		done += n;
+	}
 }
 
 static __always_inline int handle_data(struct pt_regs *regs, long ret, __u8 syscall, __u8 direction)
@@ -205,47 +269,54 @@ static __always_inline int handle_data(struct pt_regs *regs, long ret, __u8 sysc
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	a.sk = sk;
-	a.ret = (__u32)ret;
 	a.syscall = syscall;
 	a.direction = direction;
-
 	const void *arg1 = (const void *)regs->si;
-	__u64 avail = (__u64)ret;
+
 	switch (syscall) {
 	case FL_SYS_READV:
-	case FL_SYS_WRITEV: {
-		struct iovec iov = {};
-		bpf_probe_read_user(&iov, sizeof(iov), arg1);
-		a.buf = iov.iov_base;
-		if (iov.iov_len < avail)
-			avail = iov.iov_len;
-		break;
-	}
+	case FL_SYS_WRITEV:
+		emit_iovecs(&a, arg1, regs->dx, (__u32)ret);
+		return 0;
 	case FL_SYS_SENDMSG:
 	case FL_SYS_RECVMSG: {
 		struct user_msghdr msg = {};
-		struct iovec iov = {};
 		bpf_probe_read_user(&msg, sizeof(msg), arg1);
-		bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov);
-		a.buf = iov.iov_base;
-		if (iov.iov_len < avail)
-			avail = iov.iov_len;
+		a.addr = msg.msg_name;
+		emit_iovecs(&a, msg.msg_iov, msg.msg_iovlen, (__u32)ret);
+		return 0;
+	}
+	case FL_SYS_SENDMMSG:
+	case FL_SYS_RECVMMSG: {
+		/* ret is a count of messages; each is its own datagram (DNS resolvers send A and AAAA at once) */
+		const struct mmsghdr *vec = arg1;
+#pragma unroll
+		for (int i = 0; i < FL_MAX_CHUNKS; i++) {
+			if (i >= ret)
+				break;
+			struct mmsghdr mm = {};
+			struct iovec iov = {};
+			bpf_probe_read_user(&mm, sizeof(mm), &vec[i]);
+			bpf_probe_read_user(&iov, sizeof(iov), mm.msg_hdr.msg_iov);
+			a.addr = mm.msg_hdr.msg_name;
+			a.buf = iov.iov_base;
+			a.len = iov.iov_len < mm.msg_len ? (__u32)iov.iov_len : mm.msg_len;
+			a.ret = mm.msg_len;
+			a.seq_back = mm.msg_len;
+			emit_chunk(&a);
+		}
+		return 0;
+	}
+	case FL_SYS_SENDTO:
+	case FL_SYS_RECVFROM:
+		a.addr = (const void *)regs->r8; /* 5th argument: dest_addr / src_addr */
 		break;
 	}
-	default:
-		a.buf = arg1;
-	}
-	__u32 cap = capture_bytes;
-	if (avail > cap)
-		stat_inc(FL_STAT_TRUNCATED);
-	else
-		cap = (__u32)avail;
-	a.len = cap;
-	if (cap <= FL_SMALL_CAPTURE)
-		return emit_data(&a, FL_SMALL_CAPTURE);
-	if (cap <= 1024)
-		return emit_data(&a, 1024);
-	return emit_data(&a, FL_MAX_CAPTURE);
+	a.buf = arg1;
+	a.len = (__u32)ret;
+	a.ret = (__u32)ret;
+	a.seq_back = (__u32)ret;
+	return emit_chunk(&a);
 }
 
 /* connect/accept: a record without payload naming the socket and its role. */
@@ -300,6 +371,10 @@ int BPF_PROG(fl_sys_exit, struct pt_regs *regs, long ret)
 		return handle_data(regs, ret, FL_SYS_SENDMSG, FL_DIR_EGRESS);
 	case NR_recvmsg:
 		return handle_data(regs, ret, FL_SYS_RECVMSG, FL_DIR_INGRESS);
+	case NR_sendmmsg:
+		return handle_data(regs, ret, FL_SYS_SENDMMSG, FL_DIR_EGRESS);
+	case NR_recvmmsg:
+		return handle_data(regs, ret, FL_SYS_RECVMMSG, FL_DIR_INGRESS);
 	case NR_connect:
 		if (ret == 0 || ret == -EINPROGRESS)
 			return handle_conn((int)regs->di, FL_EV_CONNECT, FL_SYS_CONNECT);
@@ -374,4 +449,27 @@ int BPF_PROG(fl_sched_process_exit)
 	if ((__u32)id != (id >> 32))
 		return 0; /* a thread, not the process */
 	return emit_process(FL_EV_EXIT);
+}
+
+/* A forked child (no exec) serving connections, like dnsmasq's TCP handler or a pre-fork worker,
+ * is named by the comm it inherited: it may exit before user space could read /proc. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(fl_sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (child->pid != child->tgid)
+		return 0; /* a new thread, not a new process */
+	struct fl_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(FL_STAT_RING_DROPS);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->tgid = child->tgid;
+	e->tid = child->pid;
+	e->fd = -1;
+	e->kind = FL_EV_FORK;
+	bpf_probe_read_kernel(e->comm, sizeof(e->comm), child->comm);
+	submit(e);
+	return 0;
 }

@@ -16,6 +16,7 @@ enum fl_event_kind {
 	FL_EV_CLOSE = 4,   /* TCP socket moved to TCP_CLOSE */
 	FL_EV_EXEC = 5,    /* a process exec'd (pid + comm) */
 	FL_EV_EXIT = 6,    /* a process exited */
+	FL_EV_FORK = 7,    /* a process forked a child (pid + inherited comm) */
 };
 
 enum fl_direction {
@@ -35,6 +36,8 @@ enum fl_syscall {
 	FL_SYS_CONNECT,
 	FL_SYS_ACCEPT,
 	FL_SYS_CLOSE,
+	FL_SYS_SENDMMSG,
+	FL_SYS_RECVMMSG,
 };
 
 /* One fixed-size header per event, followed by cap_len payload bytes for FL_EV_DATA.

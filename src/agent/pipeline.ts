@@ -107,6 +107,7 @@ export class Pipeline {
         break;
       }
       case EventKind.Exec:
+      case EventKind.Fork:
         this.procs.onExec(e.tgid, e.comm);
         break;
       case EventKind.Exit:

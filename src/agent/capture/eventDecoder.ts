@@ -125,7 +125,7 @@ export function decodeBatch(batch: Buffer, onEvent: (e: SocketEvent) => void): n
     e.tcpSeq = batch.readUInt32LE(rec + L.tcp_seq);
     e.tcpState = batch[rec + L.tcp_state];
     e.payload = batch.subarray(rec + L.size, rec + L.size + capLen);
-    e.comm = kind === EventKind.Exec || kind === EventKind.Exit ? cString(batch, rec + L.comm, 16) : '';
+    e.comm = kind >= EventKind.Exec ? cString(batch, rec + L.comm, 16) : '';
     onEvent(e);
   }
   return malformed;

@@ -7,6 +7,7 @@ export const enum EventKind {
   Close = 4,
   Exec = 5,
   Exit = 6,
+  Fork = 7,
 }
 
 export const enum Direction {

@@ -4,6 +4,8 @@ import type { MessageStream } from '../protocols/messageStream';
 export type Role = 'client' | 'server' | 'unknown';
 
 export interface Connection {
+  /** table key: the socket for TCP; socket + peer for UDP, where one socket talks to many peers */
+  key: number | string;
   sockId: number;
   flowId: number;
   tgid: number;

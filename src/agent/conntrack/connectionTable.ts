@@ -4,7 +4,7 @@ import { Connection, Role, tupleKey } from './connection';
 import type { SocketEvent } from '../capture/socketEvent';
 
 export class ConnectionTable {
-  private readonly bySock = new Map<number, Connection>();
+  private readonly bySock = new Map<number | string, Connection>();
   private readonly byTuple = new Map<string, Connection>();
   /** local listening port -> pid of a process that accepted on it */
   private readonly serverPorts = new Map<number, number>();
@@ -20,7 +20,8 @@ export class ConnectionTable {
 
   /** The connection for an event's socket, created on first sight; re-created when the socket was reused. */
   upsert(e: SocketEvent): Connection {
-    let c = this.bySock.get(e.sockId);
+    const key = e.l4 === 'UDP' ? `${e.sockId}|${e.peerIp}|${e.peerPort}` : e.sockId;
+    let c = this.bySock.get(key);
     if (c && (c.tgid !== e.tgid || c.localPort !== e.localPort || c.peerPort !== e.peerPort || c.peerIp !== e.peerIp)) {
       // same kernel address, different socket (freed and reallocated) or shared with another process
       this.remove(c);
@@ -28,6 +29,7 @@ export class ConnectionTable {
     }
     if (!c) {
       c = {
+        key,
         sockId: e.sockId,
         flowId: this.nextFlowId++,
         tgid: e.tgid,
@@ -44,7 +46,7 @@ export class ConnectionTable {
         bytesTx: 0,
         bytesRx: 0,
       };
-      this.bySock.set(e.sockId, c);
+      this.bySock.set(key, c);
       this.byTuple.set(tupleKey(c.localIp, c.localPort, c.peerIp, c.peerPort), c);
     }
     return c;
@@ -59,7 +61,7 @@ export class ConnectionTable {
 
   /** The local connection at the other end of `c`, if this host observes it. */
   peerOf(c: Connection): Connection | undefined {
-    if (c.peer && this.bySock.get(c.peer.sockId) === c.peer) {
+    if (c.peer && this.bySock.get(c.peer.key) === c.peer) {
       return c.peer;
     }
     c.peer = this.byTuple.get(tupleKey(c.peerIp, c.peerPort, c.localIp, c.localPort));
@@ -72,7 +74,7 @@ export class ConnectionTable {
   }
 
   remove(c: Connection): void {
-    this.bySock.delete(c.sockId);
+    this.bySock.delete(c.key);
     const k = tupleKey(c.localIp, c.localPort, c.peerIp, c.peerPort);
     if (this.byTuple.get(k) === c) {
       this.byTuple.delete(k);

@@ -3,9 +3,10 @@
 // Adding a protocol = one folder under protocols/ and one line here.
 import type { ProtocolParser, SegmentContext } from './types';
 import { Http1Parser } from './http1/http1Parser';
+import { DnsParser } from './dns/dnsParser';
 
 export function defaultParsers(): ProtocolParser[] {
-  return [new Http1Parser()];
+  return [new DnsParser(), new Http1Parser()];
 }
 
 /** The parser for a new connection (a fresh instance when the protocol keeps per-connection state). */
