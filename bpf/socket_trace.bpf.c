@@ -25,6 +25,7 @@ const volatile __u32 self_tgid = 0;       /* the agent itself: never traced */
 const volatile __u32 capture_bytes = 1024; /* payload bytes kept per syscall */
 const volatile __u64 wakeup_bytes = 4 << 20; /* force a consumer wakeup past this much queued data */
 const volatile __u16 ignore_ports[FL_MAX_IGNORED_PORTS] = {}; /* e.g. the agent's own ClickHouse */
+const volatile bool tls_enabled = false; /* OpenSSL uprobes attached: look for SSL calls in progress */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -37,6 +38,32 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
+
+/* An SSL_read/SSL_write in progress on a thread: its plaintext buffer, and the socket learnt from
+ * the read()/write() OpenSSL makes inside it. */
+struct ssl_call {
+	const void *buf;
+	__u64 ssl;
+	__u64 *ex_bytes; /* SSL_*_ex: where the byte count is written */
+	struct sock *sk;
+	__s32 fd;
+	__u8 direction;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct ssl_call);
+} ssl_calls SEC(".maps");
+
+/* SSL* -> fd, for reads OpenSSL serves from its buffer without a syscall */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __s32);
+} ssl_fds SEC(".maps");
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -268,6 +295,16 @@ static __always_inline int handle_data(struct pt_regs *regs, long ret, __u8 sysc
 	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
+	if (tls_enabled) {
+		struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &id);
+		if (call) {
+			/* ciphertext inside SSL_read/SSL_write: note the socket, emit the plaintext at return */
+			call->sk = sk;
+			call->fd = a.fd;
+			bpf_map_update_elem(&ssl_fds, &call->ssl, &a.fd, BPF_ANY);
+			return 0;
+		}
+	}
 	a.sk = sk;
 	a.syscall = syscall;
 	a.direction = direction;
@@ -472,4 +509,90 @@ int BPF_PROG(fl_sched_process_fork, struct task_struct *parent, struct task_stru
 	bpf_probe_read_kernel(e->comm, sizeof(e->comm), child->comm);
 	submit(e);
 	return 0;
+}
+
+/* ---- OpenSSL (libssl.so and binaries that link it statically, like node) ----
+ * BPF_KPROBE/BPF_KRETPROBE: libbpf 1.1 has no BPF_UPROBE macros; the argument access is the same. */
+
+static __always_inline int ssl_enter(void *ssl, const void *buf, __u64 *ex_bytes, __u8 direction)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((id >> 32) == self_tgid)
+		return 0;
+	struct ssl_call call = {.buf = buf, .ssl = (__u64)ssl, .ex_bytes = ex_bytes, .fd = -1, .direction = direction};
+	bpf_map_update_elem(&ssl_calls, &id, &call, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int ssl_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &id);
+	if (!call)
+		return 0;
+	long n = ret;
+	if (call->ex_bytes) { /* SSL_*_ex return 1 on success and write the count */
+		__u64 done = 0;
+		n = 0;
+		if (ret == 1 && bpf_probe_read_user(&done, sizeof(done), call->ex_bytes) == 0)
+			n = (long)done;
+	}
+	struct data_args a = {};
+	a.fd = call->fd;
+	/* a pointer stored in a map comes back untyped: cast it back to read its fields */
+	a.sk = call->sk ? bpf_rdonly_cast(call->sk, bpf_core_type_id_kernel(struct sock)) : NULL;
+	a.buf = call->buf;
+	a.direction = call->direction;
+	if (!a.sk) {
+		/* no syscall inside this call (buffered data): find the socket from an earlier call */
+		__s32 *fd = bpf_map_lookup_elem(&ssl_fds, &call->ssl);
+		if (fd) {
+			a.fd = *fd;
+			a.sk = fd_to_sock(bpf_get_current_task_btf(), a.fd);
+		}
+	}
+	bpf_map_delete_elem(&ssl_calls, &id);
+	if (n <= 0 || !a.sk)
+		return 0;
+	a.syscall = a.direction == FL_DIR_EGRESS ? FL_SYS_SSL_WRITE : FL_SYS_SSL_READ;
+	a.len = (__u32)n;
+	a.ret = (__u32)n;
+	a.seq_back = 0; /* TCP sequence numbers belong to the ciphertext, not this plaintext */
+	return emit_chunk(&a);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(fl_ssl_write, void *ssl, const void *buf, int num)
+{
+	return ssl_enter(ssl, buf, NULL, FL_DIR_EGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(fl_ssl_write_ret, int ret)
+{
+	return ssl_exit(ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(fl_ssl_read, void *ssl, void *buf, int num)
+{
+	return ssl_enter(ssl, buf, NULL, FL_DIR_INGRESS);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(fl_ssl_read_ret, int ret)
+{
+	return ssl_exit(ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(fl_ssl_write_ex, void *ssl, const void *buf, __u64 num, __u64 *written)
+{
+	return ssl_enter(ssl, buf, written, FL_DIR_EGRESS);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(fl_ssl_read_ex, void *ssl, void *buf, __u64 num, __u64 *readbytes)
+{
+	return ssl_enter(ssl, buf, readbytes, FL_DIR_INGRESS);
 }

@@ -38,6 +38,8 @@ enum fl_syscall {
 	FL_SYS_CLOSE,
 	FL_SYS_SENDMMSG,
 	FL_SYS_RECVMMSG,
+	FL_SYS_SSL_WRITE, /* plaintext from an OpenSSL uprobe, on the socket of the nested syscall */
+	FL_SYS_SSL_READ,
 };
 
 /* One fixed-size header per event, followed by cap_len payload bytes for FL_EV_DATA.

@@ -3,7 +3,8 @@
  * attaches it, and hands the ring buffer's records to JavaScript in batches.
  *
  * JS API (one tracer per process):
- *   open({captureBytes, selfPid, ringBytes, wakeupBytes, ignorePorts}) -> undefined | throws
+ *   open({captureBytes, selfPid, ringBytes, wakeupBytes, ignorePorts, tls}) -> undefined | throws
+ *   attachTls(path) -> [symbols attached]  OpenSSL uprobes on one binary or shared library
  *   drain(maxBytes) -> Buffer | null   records as [u32 len][u32 0][len bytes, padded to 8]
  *   stats()  -> {ringDrops, truncated, readErrors}  (summed over CPUs, since open)
  *   layout() -> {size, offsets...}     struct fl_event layout, checked by the TS decoder
@@ -28,6 +29,9 @@
 
 static struct socket_trace *skel;
 static struct ring_buffer *rb;
+#define MAX_UPROBE_LINKS 256
+static struct bpf_link *uprobe_links[MAX_UPROBE_LINKS];
+static int n_uprobe_links;
 static char libbpf_log[8192]; /* last libbpf messages, quoted in errors */
 static size_t libbpf_log_len;
 
@@ -100,6 +104,9 @@ static int get_u32_prop(napi_env env, napi_value obj, const char *name, uint32_t
 
 static void teardown(void)
 {
+	for (int i = 0; i < n_uprobe_links; i++)
+		bpf_link__destroy(uprobe_links[i]);
+	n_uprobe_links = 0;
 	ring_buffer__free(rb);
 	rb = NULL;
 	socket_trace__destroy(skel);
@@ -139,10 +146,11 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 		napi_throw_error(env, "EBPF_BUSY", "flowlens_native: tracer already open in this process");
 		return NULL;
 	}
-	uint32_t capture = 1024, self_pid = (uint32_t)getpid(), ring_bytes = 32u << 20, wakeup = 0;
+	uint32_t capture = 1024, self_pid = (uint32_t)getpid(), ring_bytes = 32u << 20, wakeup = 0, tls = 0;
 	if (argc >= 1) {
 		if (get_u32_prop(env, argv[0], "captureBytes", &capture) || get_u32_prop(env, argv[0], "selfPid", &self_pid) ||
-		    get_u32_prop(env, argv[0], "ringBytes", &ring_bytes) || get_u32_prop(env, argv[0], "wakeupBytes", &wakeup)) {
+		    get_u32_prop(env, argv[0], "ringBytes", &ring_bytes) || get_u32_prop(env, argv[0], "wakeupBytes", &wakeup) ||
+		    get_u32_prop(env, argv[0], "tls", &tls)) {
 			napi_throw_type_error(env, "EINVAL", "flowlens_native.open: options must be unsigned integers");
 			return NULL;
 		}
@@ -165,6 +173,7 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	skel->rodata->self_tgid = self_pid;
 	skel->rodata->capture_bytes = capture;
 	skel->rodata->wakeup_bytes = wakeup;
+	skel->rodata->tls_enabled = tls != 0;
 
 	if (argc >= 1) {
 		napi_value ports;
@@ -204,6 +213,56 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 		return throw_errno(env, "flowlens_native: mapping the ring buffer failed", e);
 	}
 	return NULL;
+}
+
+/* attachTls(path) -> [symbols attached]: OpenSSL's SSL_read/SSL_write (and _ex) in one binary or
+ * shared library, for every process that maps it. Symbols the binary lacks are skipped. */
+static napi_value js_attach_tls(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], result;
+	char path[4096];
+	size_t len = 0;
+	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (!skel) {
+		napi_throw_error(env, "EBPF_CLOSED", "flowlens_native.attachTls: tracer is not open");
+		return NULL;
+	}
+	if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len) != napi_ok) {
+		napi_throw_type_error(env, "EINVAL", "flowlens_native.attachTls: expected a path");
+		return NULL;
+	}
+	struct {
+		const char *sym;
+		struct bpf_program *enter, *ret;
+	} probes[] = {
+		{"SSL_write", skel->progs.fl_ssl_write, skel->progs.fl_ssl_write_ret},
+		{"SSL_read", skel->progs.fl_ssl_read, skel->progs.fl_ssl_read_ret},
+		{"SSL_write_ex", skel->progs.fl_ssl_write_ex, skel->progs.fl_ssl_write_ret},
+		{"SSL_read_ex", skel->progs.fl_ssl_read_ex, skel->progs.fl_ssl_read_ret},
+	};
+	NAPI_CALL(env, napi_create_array(env, &result));
+	uint32_t attached = 0;
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		if (n_uprobe_links + 2 > MAX_UPROBE_LINKS)
+			break;
+		LIBBPF_OPTS(bpf_uprobe_opts, enter_opts, .func_name = probes[i].sym, .retprobe = false);
+		LIBBPF_OPTS(bpf_uprobe_opts, ret_opts, .func_name = probes[i].sym, .retprobe = true);
+		struct bpf_link *e = bpf_program__attach_uprobe_opts(probes[i].enter, -1, path, 0, &enter_opts);
+		if (!e)
+			continue; /* not in this binary */
+		struct bpf_link *r = bpf_program__attach_uprobe_opts(probes[i].ret, -1, path, 0, &ret_opts);
+		if (!r) {
+			bpf_link__destroy(e);
+			continue;
+		}
+		uprobe_links[n_uprobe_links++] = e;
+		uprobe_links[n_uprobe_links++] = r;
+		napi_value name;
+		napi_create_string_utf8(env, probes[i].sym, NAPI_AUTO_LENGTH, &name);
+		napi_set_element(env, result, attached++, name);
+	}
+	return result;
 }
 
 static napi_value js_drain(napi_env env, napi_callback_info info)
@@ -341,6 +400,7 @@ static napi_value init(napi_env env, napi_value exports)
 	napi_property_descriptor desc[] = {
 		{"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
 		{"drain", NULL, js_drain, NULL, NULL, NULL, napi_default, NULL},
+		{"attachTls", NULL, js_attach_tls, NULL, NULL, NULL, napi_default, NULL},
 		{"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
 		{"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
 		{"clocks", NULL, js_clocks, NULL, NULL, NULL, napi_default, NULL},

@@ -32,6 +32,12 @@ export interface AgentConfig {
   /** Ports whose traffic is never traced (the local ClickHouse by default, so the agent does not trace its own exports). */
   ignorePorts: number[];
   statusIntervalMs: number;
+  /** Decrypt TLS by uprobes on OpenSSL (every libssl found, and binaries that link it statically). */
+  tls: boolean;
+  /** Extra binaries or libraries with OpenSSL symbols to probe (e.g. a statically linked server). */
+  tlsLibraries: string[];
+  /** Extra regular expressions whose matches in stored fields are replaced by *** (defaults cover ?token=, password=, ...). */
+  redactPatterns: string[];
 }
 
 export class ConfigError extends Error {}
@@ -55,6 +61,9 @@ export function defaultConfig(): AgentConfig {
     services: [],
     ignorePorts: [],
     statusIntervalMs: 10000,
+    tls: true,
+    tlsLibraries: [],
+    redactPatterns: [],
   };
 }
 
@@ -126,6 +135,24 @@ const services: Checker = (key, v) => {
   });
 };
 
+const bool: Checker = (key, v) => {
+  if (v === true || v === 'true' || v === '1') {
+    return true;
+  }
+  if (v === false || v === 'false' || v === '0') {
+    return false;
+  }
+  throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: expected true or false`);
+};
+
+const paths: Checker = (key, v) => {
+  const list = typeof v === 'string' ? v.split(',').filter((x) => x.trim() !== '') : v;
+  if (!Array.isArray(list) || list.some((p) => typeof p !== 'string' || !p.startsWith('/'))) {
+    throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: expected a list of absolute paths`);
+  }
+  return list;
+};
+
 const SCHEMA: Record<keyof AgentConfig, Checker> = {
   clickhouseUrl: url,
   clickhouseUser: str,
@@ -142,6 +169,21 @@ const SCHEMA: Record<keyof AgentConfig, Checker> = {
   services,
   ignorePorts: ports,
   statusIntervalMs: int(0, 3_600_000),
+  tls: bool,
+  tlsLibraries: paths,
+  redactPatterns: (key, v) => {
+    if (!Array.isArray(v) || v.some((p) => typeof p !== 'string')) {
+      throw new ConfigError(`config ${key} is invalid: expected a list of regular expressions`);
+    }
+    v.forEach((p: string, i: number) => {
+      try {
+        new RegExp(p);
+      } catch (err) {
+        throw new ConfigError(`config ${key}[${i}]=${JSON.stringify(p)} is invalid: ${(err as Error).message}`);
+      }
+    });
+    return v;
+  },
 };
 
 const ENV: Partial<Record<keyof AgentConfig, string>> = {
@@ -152,6 +194,8 @@ const ENV: Partial<Record<keyof AgentConfig, string>> = {
   captureBytes: 'FLOWLENS_CAPTURE_BYTES',
   host: 'FLOWLENS_HOST',
   ignorePorts: 'FLOWLENS_IGNORE_PORTS',
+  tls: 'FLOWLENS_TLS',
+  tlsLibraries: 'FLOWLENS_TLS_LIBRARIES',
 };
 
 export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {

@@ -2,6 +2,7 @@
 // metrics to ClickHouse. Usage: node build/agent/src/agent/main.js [--config FILE] [--duration SEC]
 import { loadConfig, ConfigError, AgentConfig } from './config';
 import { SocketTracer, TracerError, MonotonicClock } from './capture/nativeTracer';
+import { findTlsLibraries } from './capture/tlsLibraries';
 import { ClickHouseWriter } from './export/clickhouseWriter';
 import { applyMigrations, dialectFor, serverVersion } from './export/migrations';
 import { Pipeline } from './pipeline';
@@ -72,7 +73,7 @@ async function main(): Promise<number> {
 
   let tracer: SocketTracer;
   try {
-    tracer = new SocketTracer({ captureBytes: cfg.captureBytes, ringBytes: cfg.ringBytes, ignorePorts: cfg.ignorePorts });
+    tracer = new SocketTracer({ captureBytes: cfg.captureBytes, ringBytes: cfg.ringBytes, ignorePorts: cfg.ignorePorts, tls: cfg.tls });
     tracer.start();
   } catch (err) {
     if (err instanceof TracerError) {
@@ -80,6 +81,10 @@ async function main(): Promise<number> {
       return 1;
     }
     throw err;
+  }
+  if (cfg.tls) {
+    const probed = [...tracer.attachTls(findTlsLibraries(cfg.tlsLibraries))].filter(([, syms]) => syms.length);
+    log(`TLS: OpenSSL probed in ${probed.map(([p, syms]) => `${p} (${syms.length} symbols)`).join(', ') || 'no library (HTTPS stays opaque)'}`);
   }
   const clock = new MonotonicClock(tracer.native);
   const writer = new ClickHouseWriter({
@@ -95,6 +100,7 @@ async function main(): Promise<number> {
     host: cfg.host,
     services: cfg.services,
     requestTimeoutMs: cfg.requestTimeoutMs,
+    redactPatterns: cfg.redactPatterns,
     toWallUs: (ns) => clock.toWallUs(ns),
     sink: { l7: (rows) => writer.push('l7_flow_log', rows), appMetrics: (rows) => writer.push('app_metrics', rows) },
   });

@@ -1,7 +1,7 @@
 // The agent's data path after the kernel: events -> connections -> protocol streams -> request
 // logs + RED metrics -> export queues. Pure of timers and I/O so tests and benchmarks drive it directly.
 import { decodeBatch } from './capture/eventDecoder';
-import { Direction, EventKind, SocketEvent } from './capture/socketEvent';
+import { Direction, EventKind, SocketEvent, SYSCALL_SSL_READ, SYSCALL_SSL_WRITE } from './capture/socketEvent';
 import { ConnectionTable } from './conntrack/connectionTable';
 import type { Connection } from './conntrack/connection';
 import { tupleKey } from './conntrack/connection';
@@ -12,11 +12,13 @@ import type { ProtocolParser } from './protocols/types';
 import { buildL7Row, EndpointNamer, L7FlowLogRow, RowIds } from './requestlog/l7FlowLog';
 import { RedAggregator, AppMetricsRow } from './metrics/redAggregator';
 import type { ServiceRule } from './config';
+import { Redactor } from './requestlog/redaction';
 
 export interface PipelineOptions {
   host: string;
   services: ServiceRule[];
   requestTimeoutMs: number;
+  redactPatterns?: string[];
   toWallUs: (monoNs: number) => number;
   /** where finished rows go (the export queues) */
   sink: {
@@ -54,6 +56,7 @@ export class Pipeline {
   private readonly red = new RedAggregator();
   private readonly parsers: ProtocolParser[] = defaultParsers();
   private readonly ids = new RowIds();
+  private readonly redactor: Redactor;
   private readonly namer: EndpointNamer;
   /** pids of recently closed connections, so a late row still names its peer */
   private readonly closedPeers = new Map<string, { tgid: number; atNs: number }>();
@@ -62,6 +65,7 @@ export class Pipeline {
 
   constructor(private readonly o: PipelineOptions) {
     this.procs = new ProcessTable(o.services, o.procRoot);
+    this.redactor = new Redactor(o.redactPatterns);
     this.namer = {
       comm: (pid) => this.procs.comm(pid),
       service: (pid, port) => this.procs.service(pid, port),
@@ -120,6 +124,15 @@ export class Pipeline {
     this.counters.dataEvents++;
     const c = this.conns.upsert(e);
     c.lastNs = e.tsNs;
+    const plaintext = e.syscall === SYSCALL_SSL_WRITE || e.syscall === SYSCALL_SSL_READ;
+    if (plaintext && !c.tls) {
+      // first decrypted bytes: what was seen so far was the TLS handshake; infer again on plaintext
+      c.tls = true;
+      c.stream = undefined;
+      c.inferMisses = 0;
+    } else if (c.tls && !plaintext) {
+      return; // ciphertext of a connection whose plaintext we get from OpenSSL
+    }
     if (e.direction === Direction.Egress) {
       c.bytesTx += e.retLen;
     } else {
@@ -154,6 +167,9 @@ export class Pipeline {
 
   private onPair(c: Connection, pair: CompletedPair): void {
     const row = buildL7Row(c, pair, c.stream!.parser.protocol, this.o.host, this.ids.next(), this.namer);
+    row.request_resource = this.redactor.redact(row.request_resource);
+    row.endpoint = this.redactor.redact(row.endpoint);
+    row.response_exception = this.redactor.redact(row.response_exception);
     this.red.add(row);
     this.pendingRows.push(row);
     this.counters.requestLogs++;

@@ -5,6 +5,7 @@ import { checkLayout } from './eventDecoder';
 import { checkTracerFeatures } from './kernelFeatures';
 
 export interface TracerOptions {
+  tls?: boolean;
   captureBytes: number;
   ringBytes: number;
   ignorePorts: number[];
@@ -19,6 +20,7 @@ export interface TracerStats {
 
 interface NativeAddon {
   open(o: object): void;
+  attachTls(path: string): string[];
   drain(maxBytes: number): Buffer | null;
   stats(): TracerStats;
   layout(): Record<string, number>;
@@ -79,11 +81,21 @@ export class SocketTracer {
         ringBytes: this.opts.ringBytes,
         ignorePorts: this.opts.ignorePorts.slice(0, 4),
         selfPid: this.opts.selfPid ?? process.pid,
+        tls: this.opts.tls ? 1 : 0,
       });
     } catch (err) {
       throw new TracerError((err as Error).message);
     }
     this.open = true;
+  }
+
+  /** OpenSSL uprobes on each path; returns path -> symbols attached (empty: no OpenSSL there). */
+  attachTls(paths: string[]): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const p of paths) {
+      out.set(p, this.native.attachTls(p));
+    }
+    return out;
   }
 
   drain(maxBytes = 4 << 20): Buffer | null {

@@ -15,6 +15,10 @@ export const enum Direction {
   Ingress = 1,
 }
 
+/** enum fl_syscall values the agent acts on (bpf/socket_trace.h) */
+export const SYSCALL_SSL_WRITE = 14;
+export const SYSCALL_SSL_READ = 15;
+
 export interface SocketEvent {
   kind: EventKind;
   /** CLOCK_MONOTONIC ns as a double (exact to ~0.25 µs over years of uptime, enough for µs rows). */

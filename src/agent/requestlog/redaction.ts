@@ -1,0 +1,27 @@
+// Secrets never leave the agent: values of sensitive parameters in resources (URL query strings,
+// SQL, commands) and exception texts are replaced by *** before a row is queued. Headers such as
+// Authorization and Cookie are never stored at all; parsers redact handshake credentials themselves.
+
+/** Parameter names whose values are secrets, in query strings, form bodies and key=value texts. */
+const SENSITIVE = 'password|passwd|pwd|pass|token|access_token|refresh_token|id_token|api_key|apikey|secret|client_secret|auth|authorization|session|sessionid|sig|signature|credential|private_key';
+export const DEFAULT_REDACTIONS = [`(^|[?&;\\s,])((?:${SENSITIVE})=)[^&#\\s;,]*`];
+
+export class Redactor {
+  private readonly patterns: RegExp[];
+
+  /** `extra` are user patterns (regular expressions); a match is replaced by *** whole. */
+  constructor(extra: string[] = []) {
+    this.patterns = [new RegExp(DEFAULT_REDACTIONS[0], 'gi'), ...extra.map((p) => new RegExp(p, 'g'))];
+  }
+
+  redact(text: string): string {
+    if (text === '') {
+      return text;
+    }
+    let out = text.replace(this.patterns[0], '$1$2***');
+    for (let i = 1; i < this.patterns.length; i++) {
+      out = out.replace(this.patterns[i], '***');
+    }
+    return out;
+  }
+}
