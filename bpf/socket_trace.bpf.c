@@ -178,7 +178,8 @@ static __always_inline void fill_peer_from_sockaddr(struct fl_event *e, const vo
 }
 
 struct data_args {
-	struct sock *sk;
+	struct sock *sk; /* NULL only for TLS plaintext whose socket is not known yet (see ssl_exit) */
+	__u64 ssl;       /* the SSL* of TLS plaintext: names the stream until the agent binds it to a socket */
 	const void *buf; /* user buffer holding the payload */
 	const void *addr; /* user sockaddr of sendto/recvfrom/sendmsg/recvmsg (unconnected UDP peers) */
 	__u32 len;       /* payload bytes available at buf */
@@ -212,14 +213,23 @@ static __noinline int emit_data(struct data_args *a, __u32 slot)
 	e->tcp_state = 0;
 	e->pad = 0;
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
-	if (!fill_tuple(e, a->sk) || port_ignored(e->sport, e->dport)) {
+	if (!a->sk) {
+		/* TLS plaintext, socket unknown: family 0 and the SSL* in sock_id; user space binds it */
+		e->sock_id = a->ssl;
+		e->family = 0;
+		e->l4_proto = IPPROTO_TCP;
+		e->sport = 0;
+		e->dport = 0;
+		__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	} else if (!fill_tuple(e, a->sk) || port_ignored(e->sport, e->dport)) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
 	if (e->dport == 0 && a->addr)
 		fill_peer_from_sockaddr(e, a->addr);
 	e->tcp_seq = 0;
-	if (e->l4_proto == IPPROTO_TCP) {
+	if (a->sk && e->l4_proto == IPPROTO_TCP) {
 		struct tcp_sock *tp = bpf_rdonly_cast(a->sk, bpf_core_type_id_kernel(struct tcp_sock));
 		__u32 seq = a->direction == FL_DIR_EGRESS ? tp->write_seq : tp->copied_seq;
 		e->tcp_seq = seq - a->seq_back; /* the syscall already advanced the sequence past its data */
@@ -551,8 +561,10 @@ static __always_inline int ssl_exit(long ret)
 			a.sk = fd_to_sock(bpf_get_current_task_btf(), a.fd);
 		}
 	}
+	a.ssl = call->ssl;
 	bpf_map_delete_elem(&ssl_calls, &id);
-	if (n <= 0 || !a.sk)
+	/* no socket known (Node's TLS does its socket I/O outside SSL_read/SSL_write): emit anyway */
+	if (n <= 0)
 		return 0;
 	a.syscall = a.direction == FL_DIR_EGRESS ? FL_SYS_SSL_WRITE : FL_SYS_SSL_READ;
 	a.len = (__u32)n;

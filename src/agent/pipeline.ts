@@ -13,6 +13,7 @@ import { buildL7Row, EndpointNamer, L7FlowLogRow, RowIds } from './requestlog/l7
 import { RedAggregator, AppMetricsRow } from './metrics/redAggregator';
 import type { ServiceRule } from './config';
 import { Redactor } from './requestlog/redaction';
+import { TlsBinder } from './conntrack/tlsBinder';
 
 export interface PipelineOptions {
   host: string;
@@ -57,6 +58,7 @@ export class Pipeline {
   private readonly parsers: ProtocolParser[] = defaultParsers();
   private readonly ids = new RowIds();
   private readonly redactor: Redactor;
+  private readonly tls = new TlsBinder();
   private readonly namer: EndpointNamer;
   /** pids of recently closed connections, so a late row still names its peer */
   private readonly closedPeers = new Map<string, { tgid: number; atNs: number }>();
@@ -122,9 +124,25 @@ export class Pipeline {
 
   private onData(e: SocketEvent): void {
     this.counters.dataEvents++;
+    const plaintext = e.syscall === SYSCALL_SSL_WRITE || e.syscall === SYSCALL_SSL_READ;
+    if (plaintext && e.localIp === '') {
+      // TLS plaintext named only by its SSL*: find its socket from the thread's ciphertext
+      const bound = this.tls.bind(e);
+      if (bound) {
+        this.onData(this.onSocket(e, bound));
+      }
+      return;
+    }
     const c = this.conns.upsert(e);
     c.lastNs = e.tsNs;
-    const plaintext = e.syscall === SYSCALL_SSL_WRITE || e.syscall === SYSCALL_SSL_READ;
+    if (!plaintext) {
+      const released = this.tls.onSocketData(e, c);
+      if (released) {
+        for (const p of released) {
+          this.onData(this.onSocket(p, c));
+        }
+      }
+    }
     if (plaintext && !c.tls) {
       // first decrypted bytes: what was seen so far was the TLS handshake; infer again on plaintext
       c.tls = true;
@@ -165,6 +183,18 @@ export class Pipeline {
     }
   }
 
+  /** `e` rewritten as an event of connection `c` (same socket, same ends). */
+  private onSocket(e: SocketEvent, c: Connection): SocketEvent {
+    e.sockId = c.sockId;
+    e.localIp = c.localIp;
+    e.localPort = c.localPort;
+    e.peerIp = c.peerIp;
+    e.peerPort = c.peerPort;
+    e.l4 = c.l4;
+    e.tgid = c.tgid;
+    return e;
+  }
+
   private onPair(c: Connection, pair: CompletedPair): void {
     const row = buildL7Row(c, pair, c.stream!.parser.protocol, this.o.host, this.ids.next(), this.namer);
     row.request_resource = this.redactor.redact(row.request_resource);
@@ -177,6 +207,9 @@ export class Pipeline {
 
   private closeConnection(c: Connection, nowNs: number): void {
     c.stream?.close();
+    if (c.tls) {
+      this.tls.forget(c);
+    }
     this.closedPeers.set(tupleKey(c.localIp, c.localPort, c.peerIp, c.peerPort), { tgid: c.tgid, atNs: nowNs });
     this.conns.remove(c);
   }

@@ -4,9 +4,11 @@
 import type { ProtocolParser, SegmentContext } from './types';
 import { Http1Parser } from './http1/http1Parser';
 import { DnsParser } from './dns/dnsParser';
+import { RedisParser } from './redis/redisParser';
+import { MemcachedParser } from './memcached/memcachedParser';
 
 export function defaultParsers(): ProtocolParser[] {
-  return [new DnsParser(), new Http1Parser()];
+  return [new DnsParser(), new Http1Parser(), new RedisParser(), new MemcachedParser()];
 }
 
 /** The parser for a new connection (a fresh instance when the protocol keeps per-connection state). */

@@ -94,7 +94,7 @@ test('the clients got their answers over TLS', () => {
 test('HTTPS rows equal what plaintext gives, at both ends, through libssl (curl -> nginx)', async () => {
   const rows = await chQuery<Record<string, string | number>>(
     `SELECT server_port, observation_point, request_type, endpoint, response_code, response_status, client_process, server_process, count() AS n
-     FROM ${DB}.l7_flow_log WHERE server_port IN (${NGINX_PORT}, ${NODE_PORT})
+     FROM ${DB}.l7_flow_log WHERE server_port = ${NGINX_PORT}
      GROUP BY server_port, observation_point, request_type, endpoint, response_code, response_status, client_process, server_process
      ORDER BY server_port, observation_point, endpoint`
   );
@@ -110,12 +110,21 @@ test('HTTPS rows equal what plaintext gives, at both ends, through libssl (curl 
   assert.deepEqual(got, want);
 });
 
-// Node's TLSWrap encrypts into memory BIOs and does its socket I/O outside SSL_read/SSL_write, so
-// no syscall nests inside the SSL call to name the socket: the plaintext must be tied to the socket
-// by the thread's neighbouring read/write instead (issue 3, open).
-test('HTTPS through the OpenSSL inside node (Node https client and server)', { todo: 'plaintext is captured but not yet tied to its socket' }, async () => {
-  const rows = await chQuery<{ n: string }>(`SELECT count() AS n FROM ${DB}.l7_flow_log WHERE server_port = ${NODE_PORT}`);
-  assert.equal(Number(rows[0].n), 10);
+// Node's TLSWrap encrypts into memory BIOs and does its socket I/O outside SSL_read/SSL_write: the
+// agent ties the plaintext to the socket by the thread's neighbouring ciphertext (conntrack/tlsBinder.ts).
+test('HTTPS through the OpenSSL inside node: Node https client and server, keep-alive', async () => {
+  const rows = await chQuery<Record<string, string | number>>(
+    `SELECT observation_point, request_type, endpoint, request_resource, response_code, response_status, client_process, server_process, count() AS n
+     FROM ${DB}.l7_flow_log WHERE server_port = ${NODE_PORT}
+     GROUP BY observation_point, request_type, endpoint, request_resource, response_code, response_status, client_process, server_process
+     ORDER BY observation_point, endpoint`
+  );
+  const got = rows.map((r) => `${r.observation_point} ${r.request_type} ${r.request_resource} ${r.response_code} ${r.response_status} ${r.client_process}->${r.server_process} x${r.n}`);
+  const want: string[] = [];
+  for (const op of ['client_process', 'server_process']) {
+    want.push(`${op} GET /api/a?password=*** 200 ok node->node x3`, `${op} GET /api/b?password=*** 404 client_error node->node x2`);
+  }
+  assert.deepEqual(got, want);
 });
 
 test('no secret from headers or query strings is stored in any column', async () => {
