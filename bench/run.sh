@@ -3,6 +3,7 @@
 #   1. syscall cost: write+read loops on loopback TCP without and with the agent (capture on),
 #      interleaved rounds, medians; ns per syscall and the difference.
 #   2. agent pipeline capacity: recorded-format batches through the real pipeline on one core.
+#   3. fuzzing: a million inputs per protocol parser (the tests run 20,000).
 # Usage: bench/run.sh [--quick]   (--quick: fewer rounds, for the smoke run inside the tests)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,4 +47,10 @@ rps=$(node -p "JSON.parse(process.argv[1]).requestsPerSecondPerCore" "$cap")
 rss=$(node -p "JSON.parse(process.argv[1]).rssMB" "$cap")
 printf '%-44s %12s %12s %12s %10s\n' "pipeline capacity (HTTP req/s per core)" "" "$rps" "" ">= 100000"
 printf '%-44s %12s %12s %12s %10s\n' "pipeline RSS at that rate (MB)" "" "$rss" "" "<= 256"
+fuzz_iters=1000000
+[ "$quick" = --quick ] && fuzz_iters=20000
+start=$(date +%s)
+if FLOWLENS_FUZZ_ITERATIONS=$fuzz_iters node --test build/agent/test/agent/fuzz/ > build/bench/fuzz.log 2>&1; then fuzz=ok; else fuzz=FAILED; fi
+printf '%-44s %12s %12s %12s %10s\n' "fuzz: $fuzz_iters inputs per parser" "" "$fuzz" "$(( $(date +%s) - start )) s" "no crash"
+[ "$fuzz" = ok ] || tail -n 40 build/bench/fuzz.log
 echo "bench: done (app impact under nginx load, storage and query figures: issue 7, not yet built)"
