@@ -51,6 +51,7 @@ parse_go() { awk '/^(\s*)--- PASS/{p++} /^(\s*)--- FAIL/{f++} END{print p+0, f+0
 parse_pytest() { grep -Eo '[0-9]+ (passed|failed)' "$1" | awk '/passed/{p=$1} /failed/{f=$1} END{print p+0, f+0}'; }
 parse_jest() { awk '/^Tests:/{for(i=1;i<=NF;i++){if($(i+1) ~ /^passed/)p=$i; if($(i+1) ~ /^failed/)f=$i}} END{print p+0, f+0}' "$1"; }
 parse_check() { if grep -q '^CHECK-OK$' "$1"; then echo "1 0"; else echo "0 1"; fi; }
+parse_bench() { if grep -q '^bench: done' "$1" && ! grep -q FAILED "$1"; then echo "1 0"; else echo "0 1"; fi; }
 
 lint_check() {
   local bad
@@ -67,6 +68,7 @@ run_suite agent-unit parse_node node --test build/agent/test/agent/
 run_suite go parse_go go test -count=1 -v ./pkg/... ./test/...
 run_suite sql-chdb parse_pytest bash -c 'go run ./pkg/cmd/dumpqueries && node build/agent/scripts/dump-agent-sql.js && python3 -m pytest -q test/sql'
 run_suite e2e parse_node node --test --test-concurrency=1 build/agent/test/e2e/
+run_suite bench-smoke parse_bench bench/run.sh --quick
 if [ "$quick" != --quick ]; then
   run_suite frontend-unit parse_jest npx --no-install jest --ci --maxWorkers 2
   run_suite frontend-chromium parse_node node --test --test-concurrency=1 test/frontend/
