@@ -2,13 +2,14 @@
 // Order matters only between protocols whose first bytes can look alike: the more specific first.
 // Adding a protocol = one folder under protocols/ and one line here.
 import type { ProtocolParser, SegmentContext } from './types';
+import { Http2Parser } from './http2/http2Parser';
 import { Http1Parser } from './http1/http1Parser';
 import { DnsParser } from './dns/dnsParser';
 import { RedisParser } from './redis/redisParser';
 import { MemcachedParser } from './memcached/memcachedParser';
 
 export function defaultParsers(): ProtocolParser[] {
-  return [new DnsParser(), new Http1Parser(), new RedisParser(), new MemcachedParser()];
+  return [new DnsParser(), new Http2Parser(), new Http1Parser(), new RedisParser(), new MemcachedParser()];
 }
 
 /** The parser for a new connection (a fresh instance when the protocol keeps per-connection state). */

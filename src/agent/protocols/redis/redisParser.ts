@@ -227,8 +227,8 @@ function readInlineCommand(buf: Buffer, off: number, known: (name: string) => bo
     return null;
   }
   const word = buf.toString('latin1', off, sp);
-  if (!known(word)) {
-    return null;
+  if (!known(word) || (lineStop - off > 9 && buf.indexOf(' HTTP/1.', off, 'latin1') > 0 && buf.indexOf(' HTTP/1.', off, 'latin1') < lineStop)) {
+    return null; // an HTTP request line (GET / HTTP/1.1) is not an inline GET
   }
   let a = sp;
   while (a < lineStop && (buf[a] === 0x20 || buf[a] === 0x09)) {
@@ -402,7 +402,8 @@ export class RedisParser implements ProtocolParser {
       const eol = lineEnd(seg, off + 1, t === 0x2d ? MAX_INLINE_LINE : MAX_HEADER_LINE);
       let text: string;
       if (t === 0x2d) {
-        text = seg.toString('utf8', off + 1, Math.min(eol < 0 ? seg.length : eol, off + 1 + MAX_FIELD));
+        const stop = eol >= 0 ? eol : seg[seg.length - 1] === CR ? seg.length - 1 : seg.length; // cut by the capture
+        text = seg.toString('utf8', off + 1, Math.min(stop, off + 1 + MAX_FIELD));
       } else {
         const n = eol < 0 ? 0 : readInt(seg, off + 1, eol);
         text = eol < 0 || !(n >= 0) ? '' : bulkText(seg, eol + 2, n);
