@@ -177,6 +177,24 @@ static __always_inline void fill_peer_from_sockaddr(struct fl_event *e, const vo
 	}
 }
 
+/* A zeroed payload-less record of `kind` for the current task, or NULL (counted) when the ring is full. */
+static __always_inline struct fl_event *reserve_event(__u16 kind)
+{
+	struct fl_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(FL_STAT_RING_DROPS);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	__u64 id = bpf_get_current_pid_tgid();
+	e->ts_ns = bpf_ktime_get_ns();
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = -1;
+	e->kind = kind;
+	return e;
+}
+
 struct data_args {
 	struct sock *sk; /* NULL only for TLS plaintext whose socket is not known yet (see ssl_exit) */
 	__u64 ssl;       /* the SSL* of TLS plaintext: names the stream until the agent binds it to a socket */
@@ -375,22 +393,15 @@ static __always_inline int handle_conn(int fd, __u16 kind, __u8 syscall)
 	struct sock *sk = fd_to_sock(bpf_get_current_task_btf(), fd);
 	if (!sk)
 		return 0;
-	struct fl_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		stat_inc(FL_STAT_RING_DROPS);
+	struct fl_event *e = reserve_event(kind);
+	if (!e)
 		return 0;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
 	if (!fill_tuple(e, sk) || port_ignored(e->sport, e->dport)) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
-	e->ts_ns = bpf_ktime_get_ns();
 	e->sock_id = (__u64)sk;
-	e->tgid = id >> 32;
-	e->tid = (__u32)id;
 	e->fd = fd;
-	e->kind = kind;
 	e->syscall = syscall;
 	submit(e);
 	return 0;
@@ -441,23 +452,14 @@ int BPF_PROG(fl_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 {
 	if (newstate != TCP_CLOSE)
 		return 0;
-	struct fl_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		stat_inc(FL_STAT_RING_DROPS);
+	struct fl_event *e = reserve_event(FL_EV_CLOSE);
+	if (!e)
 		return 0;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
 	if (!fill_tuple(e, (struct sock *)sk) || e->l4_proto != IPPROTO_TCP || port_ignored(e->sport, e->dport)) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
-	__u64 id = bpf_get_current_pid_tgid();
-	e->ts_ns = bpf_ktime_get_ns();
 	e->sock_id = (__u64)sk;
-	e->tgid = id >> 32;
-	e->tid = (__u32)id;
-	e->fd = -1;
-	e->kind = FL_EV_CLOSE;
 	e->syscall = FL_SYS_CLOSE;
 	e->tcp_state = (__u8)oldstate;
 	submit(e);
@@ -466,18 +468,9 @@ int BPF_PROG(fl_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 
 static __always_inline int emit_process(__u16 kind)
 {
-	struct fl_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		stat_inc(FL_STAT_RING_DROPS);
+	struct fl_event *e = reserve_event(kind);
+	if (!e)
 		return 0;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	__u64 id = bpf_get_current_pid_tgid();
-	e->ts_ns = bpf_ktime_get_ns();
-	e->tgid = id >> 32;
-	e->tid = (__u32)id;
-	e->fd = -1;
-	e->kind = kind;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	submit(e);
 	return 0;
@@ -505,17 +498,11 @@ int BPF_PROG(fl_sched_process_fork, struct task_struct *parent, struct task_stru
 {
 	if (child->pid != child->tgid)
 		return 0; /* a new thread, not a new process */
-	struct fl_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		stat_inc(FL_STAT_RING_DROPS);
+	struct fl_event *e = reserve_event(FL_EV_FORK);
+	if (!e)
 		return 0;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = bpf_ktime_get_ns();
-	e->tgid = child->tgid;
+	e->tgid = child->tgid; /* the child, not the forking parent */
 	e->tid = child->pid;
-	e->fd = -1;
-	e->kind = FL_EV_FORK;
 	bpf_probe_read_kernel(e->comm, sizeof(e->comm), child->comm);
 	submit(e);
 	return 0;
