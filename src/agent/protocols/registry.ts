@@ -5,11 +5,14 @@ import type { ProtocolParser, SegmentContext } from './types';
 import { Http2Parser } from './http2/http2Parser';
 import { Http1Parser } from './http1/http1Parser';
 import { DnsParser } from './dns/dnsParser';
+import { MqttParser } from './mqtt/mqttParser';
+import { AmqpParser } from './amqp/amqpParser';
+import { NatsParser } from './nats/natsParser'; // before HTTP/1 and Redis: NATS opens with CONNECT { / INFO {
 import { RedisParser } from './redis/redisParser';
 import { MemcachedParser } from './memcached/memcachedParser';
 
 export function defaultParsers(): ProtocolParser[] {
-  return [new DnsParser(), new Http2Parser(), new Http1Parser(), new RedisParser(), new MemcachedParser()];
+  return [new DnsParser(), new NatsParser(), new MqttParser(), new AmqpParser(), new Http2Parser(), new Http1Parser(), new RedisParser(), new MemcachedParser()];
 }
 
 /** The parser for a new connection (a fresh instance when the protocol keeps per-connection state). */
