@@ -10,10 +10,12 @@ import { AmqpParser } from './amqp/amqpParser';
 import { NatsParser } from './nats/natsParser'; // before HTTP/1 and Redis: NATS opens with CONNECT { / INFO {
 import { RedisParser } from './redis/redisParser';
 import { MemcachedParser } from './memcached/memcachedParser';
+import { PostgresqlParser } from './postgresql/postgresqlParser';
+import { MysqlParser } from './mysql/mysqlParser';
 import { KafkaParser } from './kafka/kafkaParser'; // last: it also accepts a bare request header (a JVM broker's read after the size)
 
 export function defaultParsers(): ProtocolParser[] {
-  return [new DnsParser(), new NatsParser(), new MqttParser(), new AmqpParser(), new Http2Parser(), new Http1Parser(), new RedisParser(), new MemcachedParser(), new KafkaParser()];
+  return [new DnsParser(), new NatsParser(), new MqttParser(), new AmqpParser(), new Http2Parser(), new Http1Parser(), new PostgresqlParser(), new MysqlParser(), new RedisParser(), new MemcachedParser(), new KafkaParser()];
 }
 
 /** The parser for a new connection (a fresh instance when the protocol keeps per-connection state). */

@@ -196,13 +196,18 @@ export class HpackDecoder {
   /** newest first */
   private entries: Entry[] = [];
   private size = 0;
-  private maxSize = DEFAULT_TABLE_SIZE;
+  private maxSize: number;
   /**
    * Set when blocks were lost (cut by the capture, or dropped with a resync): entries older than
    * those we hold are unknown, so a reference past our table yields an unknown field, not an error.
    * A size update to 0 empties the encoder's table too and makes us whole again.
    */
   private lostEntries = false;
+
+  /** `maxSize`: the table size the peer's SETTINGS_HEADER_TABLE_SIZE allows (4096 unless told). */
+  constructor(maxSize = DEFAULT_TABLE_SIZE) {
+    this.maxSize = Math.min(maxSize, MAX_TABLE_SIZE);
+  }
 
   /** Entries the encoder holds that we do not (an encoder block was missed). */
   markLost(): void {
