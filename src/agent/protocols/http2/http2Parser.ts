@@ -171,10 +171,13 @@ class DirectionState {
   pending: Buffer | null = null;
   /** payload bytes of the current (DATA or oversized) frame still to come, not kept */
   skip = 0;
-  synced = false;
+  /** a connection's directions start on a frame (or the preface); a bad frame header clears this */
+  synced = true;
   block: OpenBlock | undefined;
   /** the header block continuing in CONTINUATION frames was cut: drop them */
   dropContinuationOf = 0;
+  /** bytes of the client preface matched so far at the start of this direction; -1 once past it */
+  prefaceMatched = 0;
 
   loseSync(): void {
     this.pending = null;
@@ -298,10 +301,19 @@ export class Http2Parser implements ProtocolParser {
       d.pending = null;
     }
     const truncated = data.length < streamLength;
-    if (pos === 0 && data.length >= PREFACE.length && data[0] === 0x50 && data.subarray(0, PREFACE.length).equals(PREFACE)) {
-      pos = PREFACE.length;
-      this.clientEgress = egress;
-      d.synced = true;
+    if (d.prefaceMatched >= 0) {
+      // the client preface, possibly split across syscalls, opens the client's direction
+      const n = Math.min(data.length, PREFACE.length - d.prefaceMatched);
+      if (n > 0 && data.subarray(0, n).equals(PREFACE.subarray(d.prefaceMatched, d.prefaceMatched + n))) {
+        d.prefaceMatched += n;
+        pos = n;
+        if (d.prefaceMatched < PREFACE.length) {
+          return;
+        }
+        this.clientEgress = egress;
+        d.synced = true;
+      }
+      d.prefaceMatched = -1;
     }
     if (!d.synced) {
       if (!plausibleFrameHeader(data, 0)) {
