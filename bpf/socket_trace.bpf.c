@@ -264,7 +264,7 @@ static __noinline int emit_data(struct data_args *a, __u32 slot)
 	return 0;
 }
 
-#define FL_MAX_CHUNKS 4 /* iovecs / messages of one syscall captured as separate chunks */
+#define FL_MAX_CHUNKS 8 /* iovecs / messages of one syscall captured as separate chunks (memcached answers a pipeline in 5+) */
 
 /* Emits one chunk in the smallest ring slot that holds its captured bytes. */
 static __always_inline int emit_chunk(struct data_args *a)
