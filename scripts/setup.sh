@@ -17,7 +17,7 @@ APT_PACKAGES=(
   nginx-light curl ca-certificates iproute2 nftables wrk bc
   chromium
   redis-server memcached postgresql mariadb-server mosquitto mosquitto-clients rabbitmq-server nats-server
-  dnsmasq dnsutils
+  dnsmasq dnsutils netcat-openbsd maven
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -53,10 +53,20 @@ fi
 say "downloading Go modules"
 go mod download || die "go mod download failed (is the Go module proxy reachable?)"
 
-# PyPI: chdb embeds a modern ClickHouse for the SQL compatibility tests
-if ! python3 -c 'import chdb, pytest' 2>/dev/null; then
-  say "installing PyPI packages (chdb, pytest)"
-  python3 -m pip install -q -r test/sql/requirements.txt || die "pip install of chdb/pytest failed (is PyPI reachable?)"
+# PyPI: chdb embeds a modern ClickHouse for the SQL compatibility tests; real protocol clients for e2e
+stamp_py=build/.flowlens-pip-sha
+want_py=$(cat test/sql/requirements.txt test/e2e/requirements.txt | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp_py" ] || [ "$(cat "$stamp_py")" != "$want_py" ]; then
+  say "installing PyPI packages (test/sql/requirements.txt, test/e2e/requirements.txt)"
+  python3 -m pip install -q -r test/sql/requirements.txt -r test/e2e/requirements.txt || die "pip install failed (is PyPI reachable?)"
+  mkdir -p build && echo "$want_py" > "$stamp_py"
+fi
+
+# Maven Central: the Kafka broker the Kafka tests run (no Debian package exists)
+if [ ! -d build/kafka/libs ] || [ test/e2e/kafka/pom.xml -nt build/kafka/libs ]; then
+  say "fetching the Kafka broker from Maven Central"
+  command -v java >/dev/null || die "java is not installed (the Kafka broker of the tests needs Java 17)"
+  mvn -q -f test/e2e/kafka/pom.xml dependency:copy-dependencies -DoutputDirectory="$here/build/kafka/libs" >/dev/null || die "fetching the Kafka broker with Maven failed (is Maven Central reachable?)"
 fi
 
 # Kernel: BTF is required; tracefs/bpffs are mounted when missing (the tracer itself needs neither).
