@@ -120,6 +120,9 @@ function ackStatus(code: number, v5: boolean, connack: boolean): Pick<ParsedMess
   if (code < 0x80) {
     return { status: 'ok' };
   }
+  if (!v5) {
+    return { status: 'client_error', exception: 'Failure' }; // 3.1.1 SUBACK 0x80: the subscription was refused
+  }
   return { status: SERVER_SIDE.has(code) ? 'server_error' : 'client_error', exception: REASONS_V5[code] ?? (v5 ? `reason code 0x${code.toString(16)}` : 'Failure') };
 }
 
@@ -279,7 +282,7 @@ class MqttConnection implements ProtocolParser, FrameSink {
             }
           }
         }
-        response({ id: `s${id}`, code, ...ackStatus(code, this.v5 || type === T.UNSUBACK, false) });
+        response({ id: `s${id}`, code, ...ackStatus(code, this.v5, false) });
         return;
       }
       case T.PINGREQ:

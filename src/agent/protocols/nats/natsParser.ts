@@ -31,6 +31,17 @@ function jsonField(json: string, key: string): string | undefined {
   return m ? (m[2] ?? m[1]) : undefined;
 }
 
+/** The first `max` space- or tab-separated tokens (clients send empty fields as double spaces). */
+function tokens(line: string, max: number): string[] {
+  const out: string[] = [];
+  for (const t of line.split(/[ \t]+/, max + 4)) {
+    if (t !== '' && out.length < max) {
+      out.push(t);
+    }
+  }
+  return out;
+}
+
 function sizeToken(t: string | undefined): number {
   if (t === undefined || t.length === 0 || t.length > 10) {
     return -1;
@@ -141,7 +152,7 @@ class NatsConnection implements ProtocolParser {
       case 'PUB':
       case 'HPUB': {
         this.learn(true, egress);
-        const t = line.split(' ', 6);
+        const t = tokens(line, 6);
         const size = sizeToken(t[t.length - 1]);
         if (size < 0 || t.length < 3) {
           return;
@@ -153,7 +164,7 @@ class NatsConnection implements ProtocolParser {
       case 'MSG':
       case 'HMSG': {
         this.learn(false, egress);
-        const t = line.split(' ', 7);
+        const t = tokens(line, 7);
         const size = sizeToken(t[t.length - 1]);
         if (size >= 0) {
           d.skip = size + 2;
@@ -163,7 +174,7 @@ class NatsConnection implements ProtocolParser {
       }
       case 'SUB': {
         this.learn(true, egress);
-        const t = line.split(' ', 5);
+        const t = tokens(line, 5);
         if (t.length < 3) {
           return;
         }
@@ -176,7 +187,7 @@ class NatsConnection implements ProtocolParser {
       }
       case 'UNSUB': {
         this.learn(true, egress);
-        const sid = line.split(' ', 3)[1] ?? '';
+        const sid = tokens(line, 3)[1] ?? '';
         request('UNSUB', this.sids.get(sid) ?? sid.slice(0, 64), 0);
         return;
       }
