@@ -198,13 +198,16 @@ interface BlockFields {
   contentType?: string;
   grpcStatus?: number;
   grpcMessage?: string;
+  /** some field named a dynamic-table entry we lost */
+  lost: boolean;
   trace: TraceContext;
 }
 
 function readFields(fields: HeaderField[]): BlockFields {
-  const f: BlockFields = { trace: {} };
+  const f: BlockFields = { trace: {}, lost: false };
   for (const { name, value } of fields) {
     if (value === undefined) {
+      f.lost = true;
       continue; // an entry we lost
     }
     switch (name) {
@@ -550,8 +553,9 @@ export class Http2Parser implements ProtocolParser {
       msg.code = http;
       msg.status = httpStatus(http);
       if (stream?.grpc && http === 200) {
-        msg.status = 'server_error';
-        msg.exception = 'no grpc-status in the trailers';
+        // grpc-status may be one of the HPACK entries the capture lost: say unknown, not an error
+        msg.status = last?.lost ? 'unknown' : 'server_error';
+        msg.exception = last?.lost ? 'grpc-status lost with the capture' : 'no grpc-status in the trailers';
       }
     } else {
       msg.status = 'unknown'; // the response headers were lost with the capture
