@@ -57,6 +57,19 @@ struct {
 	__type(value, struct ssl_call);
 } ssl_calls SEC(".maps");
 
+/* Per-CPU scratch where a vectored syscall's iovecs are gathered into one contiguous payload. Four
+ * times the capture bound: the verifier sees offset < MAX and a masked length < 2*MAX. */
+struct gather_buf {
+	__u8 bytes[4 * FL_MAX_CAPTURE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gather_buf);
+} gather SEC(".maps");
+
 /* SSL* -> fd, for reads OpenSSL serves from its buffer without a syscall */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -203,6 +216,7 @@ struct data_args {
 	__u32 len;       /* payload bytes available at buf */
 	__u32 ret;       /* bytes of this chunk of the stream (one iovec / one message) */
 	__u32 seq_back;  /* bytes from this chunk's first byte to the end of the syscall's data */
+	bool gathered;   /* buf is the kernel gather buffer, not user memory */
 	__s32 fd;
 	__u8 syscall;
 	__u8 direction;
@@ -256,7 +270,8 @@ static __noinline int emit_data(struct data_args *a, __u32 slot)
 	if (n > slot)
 		n = slot;
 	e->cap_len = 0;
-	if (n > 0 && bpf_probe_read_user((__u8 *)(e + 1), n, a->buf) == 0)
+	long err = a->gathered ? bpf_probe_read_kernel((__u8 *)(e + 1), n, a->buf) : bpf_probe_read_user((__u8 *)(e + 1), n, a->buf);
+	if (n > 0 && err == 0)
 		e->cap_len = n;
 	else if (n > 0)
 		stat_inc(FL_STAT_READ_ERRORS);
@@ -264,7 +279,7 @@ static __noinline int emit_data(struct data_args *a, __u32 slot)
 	return 0;
 }
 
-#define FL_MAX_CHUNKS 8 /* iovecs / messages of one syscall captured as separate chunks (memcached answers a pipeline in 5+) */
+#define FL_MAX_CHUNKS 8 /* messages of one sendmmsg/recvmmsg captured, each its own datagram */
 
 /* Emits one chunk in the smallest ring slot that holds its captured bytes. */
 static __always_inline int emit_chunk(struct data_args *a)
@@ -282,28 +297,57 @@ static __always_inline int emit_chunk(struct data_args *a)
 	return emit_data(a, FL_MAX_CAPTURE);
 }
 
-/* Emits each iovec of a vectored syscall as its own chunk of the stream (a length prefix and its
- * message, or HTTP headers and body, often travel in separate iovecs); bytes past the last
- * captured iovec are counted in the last chunk so byte totals stay exact. */
+#define FL_MAX_IOVECS 64 /* iovecs gathered per syscall (gRPC writes dozens of small slices) */
+
+struct gather_ctx {
+	const struct iovec *iovs;
+	__u64 iovcnt;
+	__u32 want; /* bytes to gather: min(syscall bytes, capture size) */
+	__u32 off;
+	__u8 *dst;
+};
+
+static long gather_one(__u64 i, struct gather_ctx *g)
+{
+	if (i >= g->iovcnt || g->off >= g->want)
+		return 1;
+	struct iovec iov = {};
+	if (bpf_probe_read_user(&iov, sizeof(iov), &g->iovs[i]))
+		return 1;
+	__u32 off = g->off;
+	if (off >= FL_MAX_CAPTURE)
+		return 1;
+	__u32 n = iov.iov_len < g->want - off ? (__u32)iov.iov_len : g->want - off;
+	if (n > FL_MAX_CAPTURE)
+		n = FL_MAX_CAPTURE;
+	/* a no-op on the value that the verifier can see: the compiler drops a plain clamp it has
+	 * already proven, and then passes the helper an unbounded copy */
+	asm volatile("%[n] &= %[mask]" : [n] "+r"(n) : [mask] "i"(2 * FL_MAX_CAPTURE - 1));
+	if (n && bpf_probe_read_user(g->dst + off, n, iov.iov_base))
+		return 1;
+	g->off = off + n;
+	return 0;
+}
+
+/* Gathers a vectored syscall's iovecs into one contiguous payload, as if the process had written
+ * their concatenation: a length prefix and its message, HTTP headers and body, or gRPC's many
+ * frame slices arrive as the one byte stream the parsers expect. */
 static __always_inline void emit_iovecs(struct data_args *a, const struct iovec *iovs, __u64 iovcnt, __u32 total)
 {
-	__u32 done = 0;
-#pragma unroll
-	for (int i = 0; i < FL_MAX_CHUNKS; i++) {
-		if (i >= iovcnt || done >= total)
-			break;
-		struct iovec iov = {};
-		bpf_probe_read_user(&iov, sizeof(iov), &iovs[i]);
-		__u32 n = iov.iov_len < total - done ? (__u32)iov.iov_len : total - done;
-		if (n == 0)
-			continue;
-		a->buf = iov.iov_base;
-		a->len = n;
-		a->ret = (i == FL_MAX_CHUNKS - 1 || i + 1 >= iovcnt) ? total - done : n;
-		a->seq_back = total - done;
-		emit_chunk(a);
-		done += n;
-	}
+	__u32 zero = 0;
+	struct gather_buf *buf = bpf_map_lookup_elem(&gather, &zero);
+	if (!buf)
+		return;
+	struct gather_ctx g = {.iovs = iovs, .iovcnt = iovcnt, .want = total < capture_bytes ? total : capture_bytes, .dst = buf->bytes};
+	bpf_loop(FL_MAX_IOVECS, gather_one, &g, 0);
+	a->buf = buf->bytes;
+	a->gathered = true;
+	a->len = g.off;
+	a->ret = total;
+	a->seq_back = total;
+	if (g.off < g.want)
+		stat_inc(FL_STAT_TRUNCATED); /* more iovecs than gathered */
+	emit_chunk(a);
 }
 
 static __always_inline int handle_data(struct pt_regs *regs, long ret, __u8 syscall, __u8 direction)
