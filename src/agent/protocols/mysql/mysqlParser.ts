@@ -94,6 +94,10 @@ export class MysqlParser implements ProtocolParser {
   private open?: OpenResponse;
   private clientSkip = 0;
   private serverSkip = 0;
+  /** length and sequence id of a client packet whose header was the whole last segment */
+  private clientHeaderOnly?: [number, number];
+  /** length of a server packet whose header was the whole last segment */
+  private serverHeaderOnly?: number;
 
   forConnection(): ProtocolParser {
     return new MysqlParser();
@@ -102,6 +106,9 @@ export class MysqlParser implements ProtocolParser {
   infer(seg: Buffer, ctx: SegmentContext): boolean {
     if (ctx.l4 !== 'TCP' || seg.length < 6) {
       return false;
+    }
+    if (this.isHandshakeResponse(seg)) {
+      return true;
     }
     const len = seg.readUIntLE(0, 3);
     if (seg[3] !== 0 || len < 2) {
@@ -112,6 +119,19 @@ export class MysqlParser implements ProtocolParser {
     }
     // mid-stream: one whole COM_QUERY in one syscall
     return seg[4] === 0x03 && len + 4 === seg.length && /^[\s(/]*[a-z]/i.test(seg.toString('latin1', 5, Math.min(seg.length, 24)));
+  }
+
+  /** HandshakeResponse41: sequence 1, CLIENT_PROTOCOL_41, then zero filler after max packet and charset (MariaDB keeps its own flags in the last 4). */
+  private isHandshakeResponse(seg: Buffer): boolean {
+    if (seg.length < 36 || seg[3] !== 1 || !(seg.readUInt32LE(4) & CLIENT_PROTOCOL_41) || seg.readUIntLE(0, 3) < 32) {
+      return false;
+    }
+    for (let i = 13; i < 32; i++) {
+      if (seg[i] !== 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private isGreeting(seg: Buffer, len: number): boolean {
@@ -137,6 +157,8 @@ export class MysqlParser implements ProtocolParser {
     if (this.serverEgress === undefined) {
       if (seg.length >= 5 && seg[3] === 0 && seg[4] === 10 && this.isGreeting(seg, seg.readUIntLE(0, 3))) {
         this.serverEgress = ctx.egress;
+      } else if (this.isHandshakeResponse(seg)) {
+        this.serverEgress = !ctx.egress; // the greeting was missed (read as header, then payload)
       } else if (request) {
         this.serverEgress = ctx.egress;
         this.phase = 'command';
@@ -154,26 +176,44 @@ export class MysqlParser implements ProtocolParser {
 
   private parseClient(seg: Buffer, retLen: number): ParsedMessage | ParsedMessage[] | null {
     const out: ParsedMessage[] = [];
-    let off = this.clientSkip;
+    // a packet whose 4-byte header came alone (servers that read the header, then the payload)
+    let headerOnly = this.clientHeaderOnly;
+    this.clientHeaderOnly = undefined;
+    let off = headerOnly === undefined ? this.clientSkip : 0;
     if (off < 0) {
       if (seg.length < 5 || seg[3] !== 0) {
         return null;
       }
       off = 0;
     }
-    if (off >= retLen) {
+    if (off >= retLen && headerOnly === undefined) {
       this.clientSkip = off - retLen;
       return null;
     }
-    while (off < retLen) {
-      if (off + 4 > seg.length) {
-        this.clientSkip = -1;
-        break;
+    while (off < retLen || headerOnly !== undefined) {
+      let len: number;
+      let seq: number;
+      let payloadStart: number;
+      if (headerOnly !== undefined) {
+        [len, seq] = headerOnly;
+        payloadStart = 0;
+        headerOnly = undefined;
+      } else {
+        if (off + 4 > seg.length) {
+          this.clientSkip = -1;
+          break;
+        }
+        len = seg.readUIntLE(off, 3);
+        seq = seg[off + 3];
+        payloadStart = off + 4;
+        if (payloadStart === retLen && len > 0) {
+          this.clientHeaderOnly = [len, seq];
+          this.clientSkip = 0;
+          break;
+        }
       }
-      const len = seg.readUIntLE(off, 3);
-      const seq = seg[off + 3];
-      const end = off + 4 + len;
-      const payload = seg.subarray(off + 4, Math.min(end, seg.length));
+      const end = payloadStart + len;
+      const payload = seg.subarray(payloadStart, Math.min(end, seg.length));
       const m = this.clientPacket(seq, payload, len);
       if (m) {
         out.push(m);
@@ -348,23 +388,35 @@ export class MysqlParser implements ProtocolParser {
     }
     const started: ParsedMessage[] = [];
     const continued = this.open;
-    let off = this.serverSkip;
+    // a packet whose 4-byte header came alone (clients that read the header, then the payload)
+    let headerOnly = this.serverHeaderOnly;
+    this.serverHeaderOnly = undefined;
+    let off = headerOnly === undefined ? this.serverSkip : 0;
     if (off < 0) {
       return this.lostServer(seg, retLen);
     }
-    if (off >= retLen) {
+    if (off >= retLen && headerOnly === undefined) {
       this.serverSkip = off - retLen;
       this.countContinuation(retLen);
       return null;
     }
     let startOff = 0;
-    while (off < retLen) {
-      if (off + 5 > seg.length) {
-        this.serverSkip = -1;
-        break;
+    while (off < retLen || headerOnly !== undefined) {
+      let len: number;
+      let payloadStart: number;
+      if (headerOnly !== undefined) {
+        len = headerOnly;
+        payloadStart = 0;
+        headerOnly = undefined;
+      } else {
+        if (off + 4 > seg.length) {
+          this.serverSkip = -1;
+          break;
+        }
+        len = seg.readUIntLE(off, 3);
+        payloadStart = off + 4;
       }
-      const len = seg.readUIntLE(off, 3);
-      const end = off + 4 + len;
+      const end = payloadStart + len;
       if (!this.open) {
         const sent = this.sent.shift();
         if (!sent) {
@@ -376,7 +428,12 @@ export class MysqlParser implements ProtocolParser {
         startOff = off;
         this.open.sql = sent.sql;
       }
-      const payload = seg.subarray(off + 4, Math.min(end, seg.length));
+      if (payloadStart === retLen && len > 0) {
+        this.serverHeaderOnly = len; // the payload is the next syscall
+        this.serverSkip = 0;
+        break;
+      }
+      const payload = seg.subarray(payloadStart, Math.min(end, seg.length));
       if (this.serverPacket(this.open, payload, len)) {
         const o = this.open;
         o.msg.totalLength = started[started.length - 1] === o.msg ? Math.min(end, retLen) - startOff : o.counted + retLen;
