@@ -17,7 +17,7 @@ APT_PACKAGES=(
   nginx-light curl ca-certificates iproute2 nftables wrk bc
   chromium
   redis-server memcached postgresql mariadb-server mosquitto mosquitto-clients rabbitmq-server nats-server
-  dnsmasq dnsutils netcat-openbsd maven
+  dnsmasq dnsutils netcat-openbsd maven mariadb-client python3-grpcio
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
