@@ -72,3 +72,23 @@ test('inference: the protocol header or a whole method frame; not HTTP', () => {
   assert.equal(p.infer(Buffer.from('GET / HTTP/1.1\r\n\r\n')), false);
   assert.equal(p.infer(Buffer.from('0100000000000c000a001e07ff00020000003cff', 'hex')), false, 'no frame end');
 });
+
+test('a hostile delivery tag in a confirm Basic.Ack neither loops nor pairs', () => {
+  const p = make().forConnection!();
+  const out = { egress: true, localPort: 40000, peerPort: 5672, l4: 'TCP' as const };
+  const frame = (ch: number, payload: Buffer) => {
+    const f = Buffer.alloc(8 + payload.length);
+    f[0] = 1;
+    f.writeUInt16BE(ch, 1);
+    f.writeUInt32BE(payload.length, 3);
+    payload.copy(f, 7);
+    f[f.length - 1] = 0xce;
+    return f;
+  };
+  p.parse(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1'), 8, undefined, out);
+  p.parse(frame(1, Buffer.from('0055000a00', 'hex')), 13, undefined, out); // Confirm.Select
+  const ack = frame(1, Buffer.from('003c0050ffffffffffffffff01', 'hex')); // Basic.Ack tag 2^64-1, multiple
+  const t0 = Date.now();
+  assert.equal(p.parse(ack, ack.length, undefined, { ...out, egress: false }), null);
+  assert.ok(Date.now() - t0 < 50);
+});

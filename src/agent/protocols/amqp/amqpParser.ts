@@ -371,12 +371,12 @@ class AmqpConnection implements ProtocolParser, FrameSink {
       // publisher confirms: Ack/Nack(delivery tag, multiple) settle one or all publishes up to the tag
       const tag = r.u64();
       const multiple = (r.u8() & 0x01) !== 0;
-      if (!state.confirm || tag < 1) {
-        return;
+      if (!state.confirm || tag < 1 || tag > state.published) {
+        return; // a tag no publish of ours carried (and no loop over a hostile 64-bit tag)
       }
       const nack = methodKey === 0x3c0078;
       const from = multiple ? Math.max(state.acked + 1, tag - 255) : tag;
-      for (let t = from; t <= tag; t++) {
+      for (let t = from; t <= tag && t - from < 256; t++) {
         this.out.push({
           type: 'response',
           id: `${ch}:c${t}`,
