@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { AmqpParser } from '../../../src/agent/protocols/amqp/amqpParser';
 import { loadCapture, replay, pieces } from './mqttReplay';
 
-// Recorded between RabbitMQ 3.10 and Python pika 1.3 (blocking client): see test/e2e/protocols/amqp.e2e.test.ts.
+// Recorded between RabbitMQ 3.10 and Python pika 1.4.4 (blocking client): see test/e2e/protocols/amqp.e2e.test.ts.
 const cap = loadCapture('amqp', 'rabbitmq-pika-session.json');
 const make = () => new AmqpParser();
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { NatsParser } from '../../../src/agent/protocols/nats/natsParser';
 import { loadCapture, replay, pieces } from './mqttReplay';
 
-// Recorded against nats-server 2.9 (max_payload 1024): connection 1 is nats-py, connection 2 a raw
+// Recorded against nats-server 2.9.10 (max_payload 1024): connection 1 is nats-py, connection 2 a raw
 // socket client in verbose mode (test/e2e/protocols/nats.e2e.test.ts).
 const cap = loadCapture('nats', 'nats-server-session.json');
 const make = () => new NatsParser();
