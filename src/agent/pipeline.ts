@@ -42,9 +42,15 @@ const MAX_INFER_ATTEMPTS = 8;
 const TCP_IDLE_NS = 600e9;
 const UDP_IDLE_NS = 60e9;
 const CLOSED_PEER_KEEP_NS = 10e9;
+/**
+ * A socket reaches TCP_CLOSE in softirq as soon as the peer's FIN completes the close (FIN_WAIT2 ->
+ * TIME_WAIT), possibly before the process has read the last bytes still queued: wait this long
+ * for them before settling the connection.
+ */
+const CLOSE_GRACE_NS = 1e9;
 
 export class Pipeline {
-  readonly conns = new ConnectionTable();
+  readonly conns = new ConnectionTable((old) => this.closeConnection(old, old.lastNs));
   readonly procs: ProcessTable;
   readonly counters: PipelineCounters = {
     events: 0,
@@ -63,6 +69,9 @@ export class Pipeline {
   /** pids of recently closed connections, so a late row still names its peer */
   private readonly closedPeers = new Map<string, { tgid: number; atNs: number }>();
   private pendingRows: L7FlowLogRow[] = [];
+  /** one-way requests, logged at the next sweep: the moment they are parsed the server's end of a
+   * local connection may not have been seen yet, and the row must name it */
+  private deferredOneWay: Array<[Connection, CompletedPair]> = [];
   private lastNs = 0;
 
   constructor(private readonly o: PipelineOptions) {
@@ -108,7 +117,7 @@ export class Pipeline {
       case EventKind.Close: {
         const c = this.conns.get(e.sockId);
         if (c) {
-          this.closeConnection(c, e.tsNs);
+          c.closingAtNs = e.tsNs;
         }
         break;
       }
@@ -196,7 +205,15 @@ export class Pipeline {
   }
 
   private onPair(c: Connection, pair: CompletedPair): void {
-    const row = buildL7Row(c, pair, c.stream!.parser.protocol, this.o.host, this.ids.next(), this.namer);
+    if (pair.oneWay) {
+      this.deferredOneWay.push([c, pair]);
+      return;
+    }
+    this.logPair(c, pair);
+  }
+
+  private logPair(c: Connection, pair: CompletedPair): void {
+    const row = buildL7Row(c, pair, c.stream?.parser.protocol ?? '', this.o.host, this.ids.next(), this.namer);
     row.request_resource = this.redactor.redact(row.request_resource);
     row.endpoint = this.redactor.redact(row.endpoint);
     row.response_exception = this.redactor.redact(row.response_exception);
@@ -214,6 +231,12 @@ export class Pipeline {
     this.conns.remove(c);
   }
 
+  private logDeferred(): void {
+    for (const [c, pair] of this.deferredOneWay.splice(0)) {
+      this.logPair(c, pair);
+    }
+  }
+
   private emitRows(): void {
     if (this.pendingRows.length) {
       this.o.sink.l7(this.pendingRows);
@@ -226,7 +249,8 @@ export class Pipeline {
     const timeoutNs = this.o.requestTimeoutMs * 1e6;
     for (const c of this.conns.all()) {
       c.stream?.sweep(nowNs, timeoutNs);
-      if (nowNs - c.lastNs > (c.l4 === 'UDP' ? UDP_IDLE_NS : TCP_IDLE_NS)) {
+      const closed = c.closingAtNs !== undefined && nowNs - Math.max(c.closingAtNs, c.lastNs) > CLOSE_GRACE_NS;
+      if (closed || nowNs - c.lastNs > (c.l4 === 'UDP' ? UDP_IDLE_NS : TCP_IDLE_NS)) {
         this.closeConnection(c, nowNs);
       }
     }
@@ -236,6 +260,7 @@ export class Pipeline {
       }
     }
     this.procs.expire(nowNs, CLOSED_PEER_KEEP_NS);
+    this.logDeferred();
     this.emitRows();
     this.o.sink.appMetrics(this.red.flush(nowSec - 1));
   }
@@ -245,6 +270,7 @@ export class Pipeline {
     for (const c of this.conns.all()) {
       c.stream?.close('shutdown');
     }
+    this.logDeferred();
     this.emitRows();
     this.o.sink.appMetrics(this.red.flush());
   }

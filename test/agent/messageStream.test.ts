@@ -136,3 +136,15 @@ test('the connection role from connect()/accept() fixes the request direction up
   s.onSegment(seg(OUT, resp(200), 20));
   assert.equal(pairs.length, 1);
 });
+
+test('a read after TCP_CLOSE (the socket already unhashed: local port 0) stays on its connection', async () => {
+  const { Pipeline } = await import('../../src/agent/pipeline');
+  const rows: Array<{ request_type: string; response_status: string }> = [];
+  const p = new Pipeline({ host: 'h', services: [], requestTimeoutMs: 30000, toWallUs: (ns) => ns / 1000, sink: { l7: (r) => rows.push(...r), appMetrics: () => undefined }, procRoot: '/nonexistent' });
+  const ev = (kind: EventKind, dir: Direction, localPort: number, text: string, ts: number) => ({ ...seg(dir, text, ts), kind, localPort, sockId: 77 });
+  p.handle(ev(EventKind.Data, OUT, 5000, 'GET /a HTTP/1.1\r\n\r\n', 1));
+  p.handle(ev(EventKind.Close, OUT, 0, '', 2)); // the peer's FIN closed the socket first
+  p.handle(ev(EventKind.Data, IN, 0, resp(200), 3)); // ...then the process read the queued reply
+  p.sweep(10e9, 10);
+  assert.deepEqual(rows.map((r) => `${r.request_type} ${r.response_status}`), ['GET ok']);
+});

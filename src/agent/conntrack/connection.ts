@@ -24,6 +24,8 @@ export interface Connection {
   stream?: MessageStream;
   bytesTx: number;
   bytesRx: number;
+  /** when TCP reported the socket closed; it is settled a grace period later (see Pipeline) */
+  closingAtNs?: number;
   /** plaintext comes from OpenSSL uprobes: the socket's own (encrypted) bytes are ignored */
   tls?: boolean;
   /** the local connection at the other end, once found (both ends on this host) */

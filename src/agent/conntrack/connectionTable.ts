@@ -10,6 +10,9 @@ export class ConnectionTable {
   private readonly serverPorts = new Map<number, number>();
   private nextFlowId = 1;
 
+  /** `onReplaced` settles a connection whose kernel socket was freed and reused for a new one. */
+  constructor(private readonly onReplaced: (old: Connection) => void = () => undefined) {}
+
   get size(): number {
     return this.bySock.size;
   }
@@ -22,9 +25,13 @@ export class ConnectionTable {
   upsert(e: SocketEvent): Connection {
     const key = e.l4 === 'UDP' ? `${e.sockId}|${e.peerIp}|${e.peerPort}` : e.sockId;
     let c = this.bySock.get(key);
-    if (c && (c.tgid !== e.tgid || c.localPort !== e.localPort || c.peerPort !== e.peerPort || c.peerIp !== e.peerIp)) {
+    // A closing socket is unhashed and reports local port 0 while the process still reads what
+    // was queued: the same connection, not a reused socket.
+    const closing = e.localPort === 0;
+    if (c && !closing && (c.tgid !== e.tgid || c.localPort !== e.localPort || c.peerPort !== e.peerPort || c.peerIp !== e.peerIp)) {
       // same kernel address, different socket (freed and reallocated) or shared with another process
       this.remove(c);
+      this.onReplaced(c);
       c = undefined;
     }
     if (!c) {

@@ -13,12 +13,14 @@ import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, waitF
 const DB = 'flowlens_e2e_tls';
 const NGINX_PORT = 28310;
 const NODE_PORT = 28311;
+const H2_PORT = 28312; // nginx HTTP/2 over TLS (ALPN h2)
 const SECRETS = ['SECRET-BEARER-1', 'SECRET-COOKIE-2', 'SECRET-QUERY-3'];
 let dir: string;
 let nginx: ChildProcess;
 let nodeServer: ChildProcess;
 let agent: AgentHandle;
 const codes: number[] = [];
+const h2codes: string[] = [];
 
 function curl(path: string): number {
   const r = spawnSync(
@@ -56,6 +58,9 @@ http { access_log off; client_body_temp_path ${dir}/b; proxy_temp_path ${dir}/p;
   server { listen 127.0.0.1:${NGINX_PORT} ssl; ssl_certificate ${dir}/cert.pem; ssl_certificate_key ${dir}/key.pem;
     location = /ok { default_type text/plain; return 200 "ok\\n"; }
     location = /fail { return 500; }
+    location / { return 404; } }
+  server { listen 127.0.0.1:${H2_PORT} ssl http2; ssl_certificate ${dir}/cert.pem; ssl_certificate_key ${dir}/key.pem;
+    location = /ok { default_type text/plain; return 200 "ok\n"; }
     location / { return 404; } } }
 `
   );
@@ -67,12 +72,17 @@ https.createServer({ key: fs.readFileSync('${dir}/key.pem'), cert: fs.readFileSy
   nodeServer = spawn(process.execPath, ['-e', server], { stdio: 'inherit' });
   await waitForPort(NGINX_PORT);
   await waitForPort(NODE_PORT);
+  await waitForPort(H2_PORT);
   agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0 });
   assert.match(agent.output(), /TLS: OpenSSL probed in .*libssl\.so.*node/);
   for (let i = 0; i < 3; i++) {
     codes.push(curl(`/ok?token=${SECRETS[2]}`));
   }
   codes.push(curl('/missing'), curl('/missing'), curl('/fail'));
+  for (const p of ['/ok', '/ok', '/missing']) {
+    const r = spawnSync('curl', ['-sk', '--http2', '-o', '/dev/null', '-w', '%{http_code} %{http_version}', `https://127.0.0.1:${H2_PORT}${p}`], { encoding: 'utf8' });
+    h2codes.push(r.stdout);
+  }
   const pool = new https.Agent({ keepAlive: true, maxSockets: 1 });
   for (const p of ['/api/a', '/api/a', '/api/a', '/api/b', '/api/b']) {
     codes.push(await get(pool, `${p}?password=${SECRETS[2]}`));
@@ -123,6 +133,21 @@ test('HTTPS through the OpenSSL inside node: Node https client and server, keep-
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
     want.push(`${op} GET /api/a?password=*** 200 ok node->node x3`, `${op} GET /api/b?password=*** 404 client_error node->node x2`);
+  }
+  assert.deepEqual(got, want);
+});
+
+test('HTTP/2 over TLS (nginx, curl with ALPN h2): the decrypted frames parse as HTTP/2', async () => {
+  assert.deepEqual(h2codes, ['200 2', '200 2', '404 2']);
+  const rows = await chQuery<Record<string, string | number>>(
+    `SELECT observation_point, l7_protocol, request_type, endpoint, response_code, count() AS n
+     FROM ${DB}.l7_flow_log WHERE server_port = ${H2_PORT}
+     GROUP BY observation_point, l7_protocol, request_type, endpoint, response_code ORDER BY observation_point, endpoint`
+  );
+  const got = rows.map((r) => `${r.observation_point} ${r.l7_protocol} ${r.request_type} ${r.endpoint} ${r.response_code} x${r.n}`);
+  const want: string[] = [];
+  for (const op of ['client_process', 'server_process']) {
+    want.push(`${op} HTTP2 GET /missing 404 x1`, `${op} HTTP2 GET /ok 200 x2`);
   }
   assert.deepEqual(got, want);
 });
