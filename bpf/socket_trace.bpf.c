@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
-/* FlowLens socket tracer: the payload of every read/write-family syscall on an inet socket,
- * plus connect/accept/close and process exec/exit, into one BPF ring buffer.
+/* FlowLens socket tracer: the payload of every read/write-family syscall on an inet socket
+ * (vectored ones gathered into one payload, batched ones one record per datagram), TLS plaintext
+ * from OpenSSL uprobes, connect/accept, TCP close, and process exec/fork/exit, into one BPF ring
+ * buffer.
  *
- * Cost decisions (measured in bench/syscall-cost):
+ * Cost decisions (measured with bench/run.sh):
  *  - one tp_btf/sys_exit hook reads the syscall's arguments from the saved user pt_regs, so no
  *    sys_enter hook and no enter->exit argument map are needed;
+ *  - sockets are resolved with direct BTF loads (bpf_rdonly_cast), not a probe read per hop, and
+ *    non-inet sockets are dropped before any ring space is reserved;
  *  - records go to the ring without a wakeup; user space drains on a short timer, and only a
  *    ring filling past `wakeup_bytes` forces a wakeup;
- *  - the payload is copied once, straight into the reserved ring slot, and only up to
- *    `capture_bytes`.
- * Closes come from sock:inet_sock_set_state (TCP_CLOSE) rather than sys_enter_close.
- * Every hook is a raw BTF tracepoint (tp_btf): none needs tracefs mounted. */
+ *  - the payload is copied once into the reserved ring slot (vectored syscalls: through a per-CPU
+ *    gather buffer), and only up to `capture_bytes`.
+ * Closes come from inet_sock_set_state (TCP_CLOSE) rather than sys_enter_close.
+ * Every syscall and scheduler hook is a raw BTF tracepoint (tp_btf): none needs tracefs mounted. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -261,7 +265,9 @@ static __noinline int emit_data(struct data_args *a, __u32 slot)
 	if (e->dport == 0 && a->addr)
 		fill_peer_from_sockaddr(e, a->addr);
 	e->tcp_seq = 0;
-	if (a->sk && e->l4_proto == IPPROTO_TCP) {
+	/* TLS plaintext has no place in the TCP sequence space: only the ciphertext does */
+	bool plaintext = a->syscall == FL_SYS_SSL_WRITE || a->syscall == FL_SYS_SSL_READ;
+	if (a->sk && !plaintext && e->l4_proto == IPPROTO_TCP) {
 		struct tcp_sock *tp = bpf_rdonly_cast(a->sk, bpf_core_type_id_kernel(struct tcp_sock));
 		__u32 seq = a->direction == FL_DIR_EGRESS ? tp->write_seq : tp->copied_seq;
 		e->tcp_seq = seq - a->seq_back; /* the syscall already advanced the sequence past its data */

@@ -86,6 +86,11 @@ export class Pipeline {
     };
   }
 
+  /** TLS plaintext dropped because no socket could be found for it */
+  get tlsUnbound(): number {
+    return this.tls.unbound;
+  }
+
   private peerPid(c: Connection): number {
     const peer = this.conns.peerOf(c);
     if (peer) {

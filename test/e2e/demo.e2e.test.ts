@@ -17,7 +17,7 @@ test('the demo runs, shows every call of the demo system, and stops cleanly', as
   const code = await new Promise<number>((r) => proc.on('exit', (c) => r(c ?? 1)));
   assert.equal(code, 0, out);
   const finalSummary = out.slice(out.lastIndexOf('flowlens: stopping'));
-  assert.match(finalSummary, /drops: kernel ring 0, export 0, malformed 0; queued 0/);
+  assert.match(finalSummary, /drops: kernel ring 0, export 0, malformed 0, unbound TLS 0; queued 0/);
   for (const edge of ['loadgen -> gateway', 'gateway -> frontend', 'frontend -> backend']) {
     assert.match(finalSummary, new RegExp(`${edge}: \\d+ requests`), `${edge} missing from:\n${finalSummary}`);
   }

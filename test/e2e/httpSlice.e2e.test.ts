@@ -116,7 +116,7 @@ test('the clients got what the servers were told to answer', () => {
 
 test('the agent stopped cleanly, flushing everything', () => {
   assert.equal(agentExit, 0, agent.output());
-  assert.match(agent.output(), /drops: kernel ring 0, export 0, malformed 0; queued 0/);
+  assert.match(agent.output(), /drops: kernel ring 0, export 0, malformed 0, unbound TLS 0; queued 0/);
 });
 
 test('exact request-log counts per observation point, path and status', () => {

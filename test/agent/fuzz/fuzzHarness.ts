@@ -2,7 +2,7 @@
 // or return unbounded output. Iterations come from FLOWLENS_FUZZ_ITERATIONS (a short run in the
 // tests; the benchmark command runs a million per parser).
 import assert from 'node:assert/strict';
-import type { ProtocolParser, SegmentContext } from '../../../src/agent/protocols/types';
+import type { ParsedMessage, ProtocolParser, SegmentContext } from '../../../src/agent/protocols/types';
 
 export const FUZZ_ITERATIONS = Number(process.env.FLOWLENS_FUZZ_ITERATIONS ?? 20000);
 
@@ -74,17 +74,25 @@ export function fuzzParser(make: () => ProtocolParser, corpus: Buffer[], seed = 
       }
     }
     const ctx: SegmentContext = { egress: rnd() < 0.5, localPort: 40000, peerPort: 1000, l4: rnd() < 0.8 ? 'TCP' : 'UDP' };
-    const t0 = process.hrtime.bigint();
-    let out;
-    try {
-      parser.infer(input, ctx);
-      out = parser.parse(input, input.length + Math.floor(rnd() * 3) * 100, rnd() < 0.5 ? { type: 'request' } : undefined, ctx);
-    } catch (err) {
-      assert.fail(`${parser.protocol} parser threw on input #${i} (seed ${seed}) ${input.toString('hex').slice(0, 400)}: ${(err as Error).stack}`);
+    const retLen = input.length + Math.floor(rnd() * 3) * 100;
+    const request: ParsedMessage | undefined = rnd() < 0.5 ? { type: 'request' } : undefined;
+    const run = () => {
+      const t0 = process.hrtime.bigint();
+      try {
+        parser.infer(input, ctx);
+        const parsed = parser.parse(input, retLen, request, ctx);
+        return { parsed, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+      } catch (err) {
+        assert.fail(`${parser.protocol} parser threw on input #${i} (seed ${seed}) ${input.toString('hex').slice(0, 400)}: ${(err as Error).stack}`);
+      }
+    };
+    let { parsed: out, ms } = run();
+    if (ms >= maxMsPerInput) {
+      // a GC pause or a busy machine can stall one call: only an input slow twice is a finding
+      ms = Math.min(ms, run().ms);
     }
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     slowestMs = Math.max(slowestMs, ms);
-    assert.ok(ms < maxMsPerInput, `${parser.protocol} parser took ${ms.toFixed(1)} ms on input #${i} (seed ${seed})`);
+    assert.ok(ms < maxMsPerInput, `${parser.protocol} parser took ${ms.toFixed(1)} ms, twice, on input #${i} (seed ${seed})`);
     for (const m of out === null || out === undefined ? [] : Array.isArray(out) ? out : [out]) {
       messages++;
       for (const [k, v] of Object.entries(m)) {

@@ -89,6 +89,7 @@ https.createServer({ key: fs.readFileSync('${dir}/key.pem'), cert: fs.readFileSy
   }
   pool.destroy();
   assert.equal(await agent.stop(), 0, agent.output());
+  assert.match(agent.output(), /unbound TLS 0;/, 'every TLS plaintext found its socket');
 });
 
 after(() => {
