@@ -149,7 +149,9 @@ export class Pipeline {
     }
     const c = this.conns.upsert(e);
     c.lastNs = e.tsNs;
-    if (!plaintext) {
+    // only a socket that may carry TLS (no protocol recognised in its bytes, or known TLS) can
+    // name plaintext for the binder: skip the bookkeeping for every parsed plaintext stream
+    if (!plaintext && (!c.stream || c.tls)) {
       const released = this.tls.onSocketData(e, c);
       if (released) {
         for (const p of released) {
