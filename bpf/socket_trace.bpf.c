@@ -645,3 +645,91 @@ int BPF_KPROBE(fl_ssl_read_ex, void *ssl, void *buf, __u64 num, __u64 *readbytes
 {
 	return ssl_enter(ssl, buf, readbytes, FL_DIR_INGRESS);
 }
+
+/* ---- Go crypto/tls (Go 1.17+, amd64 register ABI) ----
+ * No uretprobes on Go code (the runtime moves goroutine stacks): Write's plaintext is complete at
+ * entry; Read's is read by uprobes on each RET instruction (offsets from cmd/flowlens-goprobe).
+ * Arguments: RAX = *tls.Conn, RBX/RCX = the byte slice's pointer and length; at a RET, RAX = n.
+ * R14 holds the current goroutine (g), which keys a Read across the threads it may move between. */
+
+struct go_read_key {
+	__u64 tgid; /* 64-bit: no padding bytes, which would make stack keys differ */
+	__u64 g;
+};
+
+struct go_read {
+	const void *buf;
+	__u64 conn;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_read_key);
+	__type(value, struct go_read);
+} go_tls_reads SEC(".maps");
+
+/* tls.Conn.conn (a net.Conn: itab, data) -> *net.TCPConn -> its *netFD -> pfd.Sysfd. These
+ * offsets have held since Go 1.12 (poll.FD starts with a 16-byte fdMutex). */
+static __always_inline int go_conn_fd(__u64 conn)
+{
+	__u64 tcp_conn = 0, netfd = 0;
+	__s64 fd = -1;
+	if (bpf_probe_read_user(&tcp_conn, sizeof(tcp_conn), (void *)(conn + 8)) || !tcp_conn)
+		return -1;
+	if (bpf_probe_read_user(&netfd, sizeof(netfd), (void *)tcp_conn) || !netfd)
+		return -1;
+	if (bpf_probe_read_user(&fd, sizeof(fd), (void *)(netfd + 16)))
+		return -1;
+	return (int)fd;
+}
+
+static __always_inline int go_tls_emit(__u64 conn, const void *buf, long n, __u8 direction)
+{
+	if (n <= 0)
+		return 0;
+	struct data_args a = {};
+	a.fd = go_conn_fd(conn);
+	a.sk = fd_to_sock(bpf_get_current_task_btf(), a.fd);
+	if (!a.sk)
+		return 0;
+	a.buf = buf;
+	a.len = (__u32)n;
+	a.ret = (__u32)n;
+	a.direction = direction;
+	a.syscall = direction == FL_DIR_EGRESS ? FL_SYS_SSL_WRITE : FL_SYS_SSL_READ;
+	return emit_chunk(&a);
+}
+
+SEC("uprobe")
+int fl_go_tls_write(struct pt_regs *ctx)
+{
+	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return 0;
+	return go_tls_emit(ctx->ax, (const void *)ctx->bx, (long)ctx->cx, FL_DIR_EGRESS);
+}
+
+SEC("uprobe")
+int fl_go_tls_read(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == self_tgid)
+		return 0;
+	struct go_read_key k = {.tgid = tgid, .g = ctx->r14};
+	struct go_read v = {.buf = (const void *)ctx->bx, .conn = ctx->ax};
+	bpf_map_update_elem(&go_tls_reads, &k, &v, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int fl_go_tls_read_ret(struct pt_regs *ctx)
+{
+	struct go_read_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .g = ctx->r14};
+	struct go_read *v = bpf_map_lookup_elem(&go_tls_reads, &k);
+	if (!v)
+		return 0;
+	__u64 conn = v->conn;
+	const void *buf = v->buf;
+	bpf_map_delete_elem(&go_tls_reads, &k);
+	return go_tls_emit(conn, buf, (long)ctx->ax, FL_DIR_INGRESS);
+}

@@ -18,6 +18,7 @@ if [ ! -f native/build/Release/flowlens_native.node ] || [ -n "$(find native/src
   (cd native && node "$gyp" rebuild --nodedir=/usr --loglevel=error >/dev/null)
 fi
 step "agent"
+go build -o build/bin/flowlens-goprobe ./cmd/flowlens-goprobe
 npx --no-install tsc -p tsconfig.agent.json
 node build/agent/scripts/gen-schema.js
 if [ "$what" = agent ]; then exit 0; fi

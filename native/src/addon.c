@@ -5,6 +5,7 @@
  * JS API (one tracer per process):
  *   open({captureBytes, selfPid, ringBytes, wakeupBytes, ignorePorts, tls}) -> undefined | throws
  *   attachTls(path) -> [symbols attached]  OpenSSL uprobes on one binary or shared library
+ *   attachGoTls(path, writeOff, readOff, retOffs) -> probes attached  Go crypto/tls by file offset
  *   drain(maxBytes) -> Buffer | null   records as [u32 len][u32 0][len bytes, padded to 8]
  *   stats()  -> {ringDrops, truncated, readErrors}  (summed over CPUs, since open)
  *   layout() -> {size, offsets...}     struct fl_event layout, checked by the TS decoder
@@ -265,6 +266,57 @@ static napi_value js_attach_tls(napi_env env, napi_callback_info info)
 	return result;
 }
 
+/* attachGoTls(path, writeOffset, readOffset, [readRetOffsets]) -> number of probes attached:
+ * Go crypto/tls, by file offset (Go code gets no uretprobes; see cmd/flowlens-goprobe). */
+static napi_value js_attach_go_tls(napi_env env, napi_callback_info info)
+{
+	size_t argc = 4;
+	napi_value argv[4], result;
+	char path[4096];
+	size_t len = 0;
+	int64_t write_off = 0, read_off = 0;
+	uint32_t n_rets = 0;
+	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (!skel) {
+		napi_throw_error(env, "EBPF_CLOSED", "flowlens_native.attachGoTls: tracer is not open");
+		return NULL;
+	}
+	if (argc < 4 || napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len) != napi_ok ||
+	    napi_get_value_int64(env, argv[1], &write_off) != napi_ok || napi_get_value_int64(env, argv[2], &read_off) != napi_ok ||
+	    napi_get_array_length(env, argv[3], &n_rets) != napi_ok) {
+		napi_throw_type_error(env, "EINVAL", "flowlens_native.attachGoTls: expected (path, writeOffset, readOffset, retOffsets[])");
+		return NULL;
+	}
+	uint32_t attached = 0;
+	struct {
+		struct bpf_program *prog;
+		int64_t off;
+	} entries[] = {{skel->progs.fl_go_tls_write, write_off}, {skel->progs.fl_go_tls_read, read_off}};
+	for (size_t i = 0; i < 2 && n_uprobe_links < MAX_UPROBE_LINKS; i++) {
+		if (entries[i].off <= 0)
+			continue;
+		struct bpf_link *l = bpf_program__attach_uprobe_opts(entries[i].prog, -1, path, (size_t)entries[i].off, NULL);
+		if (l) {
+			uprobe_links[n_uprobe_links++] = l;
+			attached++;
+		}
+	}
+	for (uint32_t i = 0; i < n_rets && n_uprobe_links < MAX_UPROBE_LINKS; i++) {
+		napi_value v;
+		int64_t off = 0;
+		napi_get_element(env, argv[3], i, &v);
+		if (napi_get_value_int64(env, v, &off) != napi_ok || off <= 0)
+			continue;
+		struct bpf_link *l = bpf_program__attach_uprobe_opts(skel->progs.fl_go_tls_read_ret, -1, path, (size_t)off, NULL);
+		if (l) {
+			uprobe_links[n_uprobe_links++] = l;
+			attached++;
+		}
+	}
+	NAPI_CALL(env, napi_create_uint32(env, attached, &result));
+	return result;
+}
+
 static napi_value js_drain(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
@@ -401,6 +453,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
 		{"drain", NULL, js_drain, NULL, NULL, NULL, napi_default, NULL},
 		{"attachTls", NULL, js_attach_tls, NULL, NULL, NULL, napi_default, NULL},
+		{"attachGoTls", NULL, js_attach_go_tls, NULL, NULL, NULL, napi_default, NULL},
 		{"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
 		{"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
 		{"clocks", NULL, js_clocks, NULL, NULL, NULL, napi_default, NULL},

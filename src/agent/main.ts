@@ -3,6 +3,7 @@
 import { loadConfig, ConfigError, AgentConfig } from './config';
 import { SocketTracer, TracerError, MonotonicClock } from './capture/nativeTracer';
 import { findTlsLibraries } from './capture/tlsLibraries';
+import { GoTlsProber } from './capture/goTls';
 import { ClickHouseWriter } from './export/clickhouseWriter';
 import { applyMigrations, dialectFor, serverVersion } from './export/migrations';
 import { Pipeline } from './pipeline';
@@ -86,6 +87,11 @@ async function main(): Promise<number> {
     const probed = [...tracer.attachTls(findTlsLibraries(cfg.tlsLibraries))].filter(([, syms]) => syms.length);
     log(`TLS: OpenSSL probed in ${probed.map(([p, syms]) => `${p} (${syms.length} symbols)`).join(', ') || 'no library (HTTPS stays opaque)'}`);
   }
+  const goTls = cfg.tls ? new GoTlsProber(tracer.native, log) : undefined;
+  if (goTls && !goTls.available) {
+    log('TLS: Go programs stay opaque: build/bin/flowlens-goprobe is missing (run scripts/build.sh agent)');
+  }
+  goTls?.scan();
   const clock = new MonotonicClock(tracer.native);
   const writer = new ClickHouseWriter({
     url: cfg.clickhouseUrl,
@@ -128,6 +134,8 @@ async function main(): Promise<number> {
     }
     await writer.flush();
   }, cfg.flushIntervalMs);
+  // new Go programs are found by a periodic scan of running processes
+  const goTlsTimer = goTls?.available ? setInterval(() => goTls.scan(), 5000) : undefined;
   const storeTimer = setInterval(async () => {
     if (!storeReady) {
       storeReady = await connectStore(writer, cfg, true);
@@ -158,6 +166,9 @@ async function main(): Promise<number> {
     clearInterval(drainTimer);
     clearInterval(flushTimer);
     clearInterval(storeTimer);
+    if (goTlsTimer) {
+      clearInterval(goTlsTimer);
+    }
     if (statusTimer) {
       clearInterval(statusTimer);
     }

@@ -21,6 +21,7 @@ export interface TracerStats {
 interface NativeAddon {
   open(o: object): void;
   attachTls(path: string): string[];
+  attachGoTls(path: string, writeOffset: number, readOffset: number, retOffsets: number[]): number;
   drain(maxBytes: number): Buffer | null;
   stats(): TracerStats;
   layout(): Record<string, number>;
