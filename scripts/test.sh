@@ -55,9 +55,9 @@ parse_bench() { if grep -q '^bench: done' "$1" && ! grep -q FAILED "$1"; then ec
 
 lint_check() {
   local bad
-  bad=$(gofmt -l pkg cmd test 2>/dev/null)
+  bad=$(gofmt -l pkg cmd bench test 2>/dev/null)
   [ -z "$bad" ] || { echo "gofmt: unformatted: $bad"; return 1; }
-  go vet ./pkg/... ./cmd/... ./test/... || return 1
+  go vet ./pkg/... ./cmd/... ./bench/... ./test/... || return 1
   npx --no-install tsc -p tsconfig.agent.json --noEmit || return 1
   if [ "$quick" != --quick ]; then npm run -s typecheck || return 1; fi
   echo CHECK-OK
