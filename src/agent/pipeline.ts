@@ -72,7 +72,6 @@ export class Pipeline {
   /** one-way requests, logged at the next sweep: the moment they are parsed the server's end of a
    * local connection may not have been seen yet, and the row must name it */
   private deferredOneWay: Array<[Connection, CompletedPair]> = [];
-  private lastNs = 0;
 
   constructor(private readonly o: PipelineOptions) {
     this.procs = new ProcessTable(o.services, o.procRoot);
@@ -106,9 +105,6 @@ export class Pipeline {
 
   handle(e: SocketEvent): void {
     this.counters.events++;
-    if (e.tsNs > this.lastNs) {
-      this.lastNs = e.tsNs;
-    }
     switch (e.kind) {
       case EventKind.Data:
         this.onData(e);

@@ -250,14 +250,6 @@ function renderType(t: ColumnType, dialect: Dialect): string {
   return t;
 }
 
-export function tableByName(name: string): Table {
-  const t = TABLES.find((x) => x.name === name);
-  if (!t) {
-    throw new Error(`unknown table ${name}`);
-  }
-  return t;
-}
-
 /** CREATE TABLE for one table in one dialect. */
 export function renderCreateTable(table: Table, dialect: Dialect, database = DATABASE): string {
   const cols = table.columns

@@ -6,8 +6,6 @@ import type { SocketEvent } from '../capture/socketEvent';
 export class ConnectionTable {
   private readonly bySock = new Map<number | string, Connection>();
   private readonly byTuple = new Map<string, Connection>();
-  /** local listening port -> pid of a process that accepted on it */
-  private readonly serverPorts = new Map<number, number>();
   private nextFlowId = 1;
 
   /** `onReplaced` settles a connection whose kernel socket was freed and reused for a new one. */
@@ -61,9 +59,6 @@ export class ConnectionTable {
 
   setRole(c: Connection, role: Role): void {
     c.role = role;
-    if (role === 'server') {
-      this.serverPorts.set(c.localPort, c.tgid);
-    }
   }
 
   /** The local connection at the other end of `c`, if this host observes it. */
@@ -75,25 +70,11 @@ export class ConnectionTable {
     return c.peer;
   }
 
-  /** pid of a local server process listening on `port`, when one has been seen. */
-  serverPid(port: number): number | undefined {
-    return this.serverPorts.get(port);
-  }
-
   remove(c: Connection): void {
     this.bySock.delete(c.key);
     const k = tupleKey(c.localIp, c.localPort, c.peerIp, c.peerPort);
     if (this.byTuple.get(k) === c) {
       this.byTuple.delete(k);
-    }
-  }
-
-  /** Connections idle since before `idleBeforeNs`. */
-  *idle(idleBeforeNs: number): IterableIterator<Connection> {
-    for (const c of this.bySock.values()) {
-      if (c.lastNs < idleBeforeNs) {
-        yield c;
-      }
     }
   }
 
