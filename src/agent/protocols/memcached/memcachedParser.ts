@@ -4,6 +4,7 @@
 // response_code = items returned for retrieval commands (get/gets/gat/gats/mg: 0 = miss), else -1;
 // NOT_STORED/EXISTS/NOT_FOUND are normal outcomes (status ok) named in response_exception;
 // ERROR/CLIENT_ERROR → client_error, SERVER_ERROR → server_error.
+import { CONTINUATION, SegmentFraming, UNKNOWN_TAIL } from '../segmentFraming';
 import type { ParsedMessage, ProtocolParser, SegmentContext } from '../types';
 
 const MAX_FIELD = 512;
@@ -307,10 +308,7 @@ function readReply(buf: Buffer, off: number, asked: Request | undefined): Reply 
 export class MemcachedParser implements ProtocolParser {
   readonly protocol = 'Memcached';
   private requestEgress?: boolean;
-  /** bytes still to come of a message whose end is known, per direction [ingress, egress] */
-  private readonly skip = [0, 0];
-  /** a message whose end is unknown continues in this direction until the other side speaks */
-  private readonly unknownTail = [false, false];
+  private readonly framing = new SegmentFraming();
   /** requests that may still get a reply, oldest first (quiet ones may be answered by silence) */
   private readonly outstanding: Request[] = [];
 
@@ -327,23 +325,15 @@ export class MemcachedParser implements ProtocolParser {
 
   parse(seg: Buffer, retLen: number, _request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage | ParsedMessage[] | null {
     const d = ctx.egress ? 1 : 0;
-    this.unknownTail[1 - d] = false;
-    let start = 0;
-    if (this.skip[d] > 0) {
-      if (this.skip[d] >= retLen) {
-        this.skip[d] -= retLen;
-        return null;
-      }
-      start = this.skip[d];
-      this.skip[d] = 0;
-      if (start >= seg.length) {
-        return null;
-      }
-    } else if (this.unknownTail[d]) {
+    const start = this.framing.start(seg, retLen, d);
+    if (start === UNKNOWN_TAIL) {
       // a get reply continues until its END: clear the state when it shows
       if (seg.length === retLen && seg.length >= 5 && seg.subarray(seg.length - 5).equals(END_LINE)) {
-        this.unknownTail[d] = false;
+        this.framing.endTail(d);
       }
+      return null;
+    }
+    if (start === CONTINUATION) {
       return null;
     }
     // requests are lower-case words, replies upper-case words or numbers
@@ -357,19 +347,6 @@ export class MemcachedParser implements ProtocolParser {
       this.requestEgress = ctx.egress;
     }
     return out.length === 1 ? out[0] : out;
-  }
-
-  /** After a message ending at `end`: false when nothing more can be read from this segment. */
-  private advance(end: number, seg: Buffer, retLen: number, dir: number): boolean {
-    if (end < 0) {
-      this.unknownTail[dir] = retLen > seg.length;
-      return false;
-    }
-    if (end > retLen) {
-      this.skip[dir] = end - retLen;
-      return false;
-    }
-    return end < seg.length;
   }
 
   private parseRequests(seg: Buffer, start: number, retLen: number, dir: number): ParsedMessage[] {
@@ -390,7 +367,7 @@ export class MemcachedParser implements ProtocolParser {
         this.outstanding.push(r);
       }
       out.push(r.msg);
-      if (!this.advance(r.end, seg, retLen, dir)) {
+      if (!this.framing.advance(r.end, seg, retLen, dir)) {
         break;
       }
       p = r.end;
@@ -416,7 +393,7 @@ export class MemcachedParser implements ProtocolParser {
         r.msg.status = undefined;
       }
       out.push(r.msg);
-      if (!this.advance(r.end, seg, retLen, dir)) {
+      if (!this.framing.advance(r.end, seg, retLen, dir)) {
         break;
       }
       p = r.end;

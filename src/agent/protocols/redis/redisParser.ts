@@ -1,6 +1,7 @@
 // Redis RESP2/RESP3: commands (arrays of bulk strings, or inline text lines), replies of every RESP
 // type, pipelines (several commands or replies per syscall, paired in order) and pub/sub pushes
 // (unsolicited). request_type/endpoint = command, request_resource = command + first key.
+import { SegmentFraming } from '../segmentFraming';
 import type { ParsedMessage, ProtocolParser, SegmentContext } from '../types';
 
 const MAX_FIELD = 512;
@@ -276,10 +277,7 @@ export class RedisParser implements ProtocolParser {
   readonly protocol = 'Redis';
   /** which side sends commands, once seen (ctx.egress of the first command) */
   private requestEgress?: boolean;
-  /** bytes still to come of a message whose end is known, per direction [ingress, egress] */
-  private readonly skip = [0, 0];
-  /** a message whose end is unknown continues in this direction until the other side speaks */
-  private readonly unknownTail = [false, false];
+  private readonly framing = new SegmentFraming();
   /** pub/sub: the connection subscribed; confirmations still owed to a (un)subscribe request */
   private subscribed = false;
   private awaitingConfirmation = 0;
@@ -300,20 +298,9 @@ export class RedisParser implements ProtocolParser {
 
   parse(seg: Buffer, retLen: number, _request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage | ParsedMessage[] | null {
     const d = ctx.egress ? 1 : 0;
-    this.unknownTail[1 - d] = false;
-    let start = 0;
-    if (this.skip[d] > 0) {
-      if (this.skip[d] >= retLen) {
-        this.skip[d] -= retLen;
-        return null;
-      }
-      start = this.skip[d];
-      this.skip[d] = 0;
-      if (start >= seg.length) {
-        return null; // the next message starts past the captured bytes
-      }
-    } else if (this.unknownTail[d]) {
-      return null;
+    const start = this.framing.start(seg, retLen, d);
+    if (start < 0) {
+      return null; // CONTINUATION or UNKNOWN_TAIL: no new message starts here
     }
     const asRequest = this.requestEgress === undefined ? this.looksLikeRequest(seg, start, ctx) : this.requestEgress === ctx.egress;
     const out = asRequest ? this.parseRequests(seg, start, retLen, d) : this.parseReplies(seg, start, retLen, d);
@@ -354,25 +341,12 @@ export class RedisParser implements ProtocolParser {
         m.totalLength = c.end - p;
       }
       out.push(m);
-      if (!this.advance(c.end, seg, retLen, dir)) {
+      if (!this.framing.advance(c.end, seg, retLen, dir)) {
         break;
       }
       p = c.end;
     }
     return out;
-  }
-
-  /** After a message ending at `end`: false when nothing more can be read from this segment. */
-  private advance(end: number, seg: Buffer, retLen: number, dir: number): boolean {
-    if (end < 0) {
-      this.unknownTail[dir] = retLen > seg.length; // cut by the capture: the rest arrives later
-      return false;
-    }
-    if (end > retLen) {
-      this.skip[dir] = end - retLen;
-      return false;
-    }
-    return end < seg.length;
   }
 
   private parseReplies(seg: Buffer, start: number, retLen: number, dir: number): ParsedMessage[] {
@@ -388,7 +362,7 @@ export class RedisParser implements ProtocolParser {
         m.totalLength = end - p;
       }
       out.push(m);
-      if (!this.advance(end, seg, retLen, dir)) {
+      if (!this.framing.advance(end, seg, retLen, dir)) {
         break;
       }
       p = end;
