@@ -59,6 +59,11 @@ case "${1:-}" in
   start)
     command -v clickhouse-server >/dev/null || [ -x /usr/sbin/clickhouse-server ] || die "clickhouse-server is not installed: run scripts/setup.sh"
     if running; then echo "$url"; exit 0; fi
+    # a server of another checkout (or a stale one) on our port would be used silently, or a second
+    # server would start on our data directory: refuse both
+    if curl -fsS "$url/ping" >/dev/null 2>&1; then
+      die "another ClickHouse already answers on 127.0.0.1:$http_port (not the one of $data): stop it, or set FLOWLENS_CH_HTTP_PORT and FLOWLENS_CH_TCP_PORT"
+    fi
     write_config
     # 18.16 refuses to start as root unless told the data dir owner; running as root is fine here.
     /usr/sbin/clickhouse-server --config-file="$data/config.xml" --pid-file="$pidfile" --daemon >/dev/null 2>&1 \
