@@ -63,7 +63,7 @@ http { access_log off; keepalive_requests 1000000;
 NGINX
 /usr/sbin/nginx -p "$here/build/bench/nginx" -c "$here/build/bench/nginx/nginx.conf" -g 'daemon off;' &
 nginx_pid=$!
-trap 'stop_agent; kill $nginx_pid 2>/dev/null' EXIT
+trap 'stop_agent; kill $nginx_pid 2>/dev/null || true' EXIT
 sleep 0.5
 load() { build/bin/loadgen -url http://127.0.0.1:28400/ -rate "$1" -duration "${load_seconds}s" -conns 32; }
 field() { node -p "JSON.parse(process.argv[1]).$2" "$1"; }
