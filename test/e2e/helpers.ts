@@ -182,3 +182,34 @@ export function assertRoot(): void {
   }
   execFileSync('true');
 }
+
+/**
+ * The request logs of one protocol on one server port, one sorted line per distinct row:
+ * `observation_point client->server domain type|resource|endpoint|code|status|exception[ xN]`.
+ */
+export async function describeL7Rows(db: string, protocol: string, port: number): Promise<string[]> {
+  const rows = await chQuery<Record<string, string | number>>(
+    `SELECT observation_point, client_process, server_process, request_domain, request_type, request_resource, endpoint, response_code,
+            response_status, response_exception, count() AS n
+     FROM ${db}.l7_flow_log WHERE l7_protocol = '${protocol}' AND server_port = ${port}
+     GROUP BY observation_point, client_process, server_process, request_domain, request_type, request_resource, endpoint, response_code,
+              response_status, response_exception`
+  );
+  return rows
+    .map((r) => `${r.observation_point} ${r.client_process}->${r.server_process} ${r.request_domain} ${r.request_type}|${r.request_resource}|${r.endpoint}|${r.response_code}|${r.response_status}|${r.response_exception}${Number(r.n) > 1 ? ` x${r.n}` : ''}`)
+    .sort();
+}
+
+/** Distinct (trace_id, span_id) of one protocol's rows that carry a trace id. */
+export function tracedIds(db: string, protocol: string): Promise<Array<{ trace_id: string; span_id: string }>> {
+  return chQuery(`SELECT DISTINCT trace_id, span_id FROM ${db}.l7_flow_log WHERE l7_protocol = '${protocol}' AND trace_id != ''`);
+}
+
+/** Rows whose stored text fields contain `secret` (case-insensitive): must be 0. */
+export async function rowsContaining(db: string, secret: string): Promise<number> {
+  const [{ n }] = await chQuery<{ n: string }>(
+    `SELECT count() AS n FROM ${db}.l7_flow_log
+     WHERE positionCaseInsensitive(concat(request_type, request_domain, request_resource, endpoint, response_exception), '${secret}') > 0`
+  );
+  return Number(n);
+}

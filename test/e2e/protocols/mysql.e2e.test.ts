@@ -7,7 +7,7 @@ import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, waitForPort, AgentHandle } from '../helpers';
+import { assertRoot, freeDatabase, requireClickHouse, startAgent, waitForPort, AgentHandle, describeL7Rows, tracedIds, rowsContaining } from '../helpers';
 
 const DB = 'flowlens_e2e_mysql';
 const PORT = 28225;
@@ -114,16 +114,7 @@ const CONNECTOR_ROWS = [
 ];
 
 test('exact MySQL rows per observation point, client, command and outcome', async () => {
-  const rows = await chQuery<Record<string, string | number>>(
-    `SELECT observation_point, client_process, server_process, request_domain, request_type, request_resource, endpoint, response_code,
-            response_status, response_exception, count() AS n
-     FROM ${DB}.l7_flow_log WHERE l7_protocol = 'MySQL' AND server_port = ${PORT}
-     GROUP BY observation_point, client_process, server_process, request_domain, request_type, request_resource, endpoint, response_code,
-              response_status, response_exception`
-  );
-  const got = rows
-    .map((r) => `${r.observation_point} ${r.client_process}->${r.server_process} ${r.request_domain} ${r.request_type}|${r.request_resource}|${r.endpoint}|${r.response_code}|${r.response_status}|${r.response_exception}${Number(r.n) > 1 ? ` x${r.n}` : ''}`)
-    .sort();
+  const got = await describeL7Rows(DB, 'MySQL', PORT);
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
     want.push(...CLI_ROWS.map((r) => `${op} mariadb->mariadbd shop ${r}`), ...CONNECTOR_ROWS.map((r) => `${op} python3->mariadbd shop ${r}`));
@@ -132,13 +123,7 @@ test('exact MySQL rows per observation point, client, command and outcome', asyn
 });
 
 test('trace context from the SQL comment, and no password anywhere', async () => {
-  const traced = await chQuery<{ trace_id: string; span_id: string }>(
-    `SELECT DISTINCT trace_id, span_id FROM ${DB}.l7_flow_log WHERE l7_protocol = 'MySQL' AND trace_id != ''`
-  );
+  const traced = await tracedIds(DB, 'MySQL');
   assert.deepEqual(traced, [{ trace_id: '0af7651916cd43dd8448eb211c80319c', span_id: 'b7ad6b7169203331' }]);
-  const leaks = await chQuery<{ n: string }>(
-    `SELECT count() AS n FROM ${DB}.l7_flow_log
-     WHERE positionCaseInsensitive(concat(request_type, request_domain, request_resource, endpoint, response_exception), 'secret') > 0`
-  );
-  assert.equal(Number(leaks[0].n), 0);
+  assert.equal(await rowsContaining(DB, 'secret'), 0);
 });

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, waitForPort, AgentHandle } from '../helpers';
+import { assertRoot, freeDatabase, requireClickHouse, startAgent, waitForPort, AgentHandle, describeL7Rows, tracedIds, rowsContaining } from '../helpers';
 
 const DB = 'flowlens_e2e_postgresql';
 const PORT = 28220;
@@ -108,16 +108,7 @@ const PSYCOPG_ROWS = [
 ];
 
 test('exact PostgreSQL rows per observation point, client, request and outcome', async () => {
-  const rows = await chQuery<Record<string, string | number>>(
-    `SELECT observation_point, client_process, server_process, request_domain, request_type, request_resource, endpoint, response_code,
-            response_status, response_exception, count() AS n
-     FROM ${DB}.l7_flow_log WHERE l7_protocol = 'PostgreSQL' AND server_port = ${PORT}
-     GROUP BY observation_point, client_process, server_process, request_domain, request_type, request_resource, endpoint, response_code,
-              response_status, response_exception`
-  );
-  const got = rows
-    .map((r) => `${r.observation_point} ${r.client_process}->${r.server_process} ${r.request_domain} ${r.request_type}|${r.request_resource}|${r.endpoint}|${r.response_code}|${r.response_status}|${r.response_exception}${Number(r.n) > 1 ? ` x${r.n}` : ''}`)
-    .sort();
+  const got = await describeL7Rows(DB, 'PostgreSQL', PORT);
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
     want.push(...PSQL_ROWS.map((r) => `${op} psql->postgres shop ${r}`), ...PSYCOPG_ROWS.map((r) => `${op} python3->postgres shop ${r}`));
@@ -126,13 +117,7 @@ test('exact PostgreSQL rows per observation point, client, request and outcome',
 });
 
 test('trace context from the SQL comment, and no password anywhere', async () => {
-  const traced = await chQuery<{ trace_id: string; span_id: string }>(
-    `SELECT DISTINCT trace_id, span_id FROM ${DB}.l7_flow_log WHERE l7_protocol = 'PostgreSQL' AND trace_id != ''`
-  );
+  const traced = await tracedIds(DB, 'PostgreSQL');
   assert.deepEqual(traced, [{ trace_id: '0af7651916cd43dd8448eb211c80319c', span_id: 'b7ad6b7169203331' }]);
-  const leaks = await chQuery<{ n: string }>(
-    `SELECT count() AS n FROM ${DB}.l7_flow_log
-     WHERE positionCaseInsensitive(concat(request_type, request_domain, request_resource, endpoint, response_exception), 'secret') > 0`
-  );
-  assert.equal(Number(leaks[0].n), 0);
+  assert.equal(await rowsContaining(DB, 'secret'), 0);
 });
