@@ -40,8 +40,12 @@ run_suite() {
   printf 'test: %-22s %4d passed, %3d failed  (%ds)\n' "$name" "$p" "$f" "$(( $(date +%s) - start ))"
   if [ "$f" -ne 0 ]; then
     failed_suites+=("$name")
+    # The failures first (a node:test "not ok" with its diagnostics, a Go "--- FAIL", a pytest or
+    # jest failure), then the log's end: CI shows only this output.
+    echo "----- $name: failures in $log -----"
+    grep -E -A 25 '^\s*not ok |^\s*--- FAIL|^FAILED |●' "$log" | head -n 200
     echo "----- $name: last lines of $log -----"
-    tail -n 60 "$log"
+    tail -n 30 "$log"
     echo "-----"
   fi
 }
