@@ -18,6 +18,7 @@ APT_PACKAGES=(
   chromium
   redis-server memcached postgresql mariadb-server mosquitto mosquitto-clients rabbitmq-server nats-server
   dnsmasq dnsutils netcat-openbsd maven mariadb-client python3-grpcio
+  iputils-ping
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -67,6 +68,15 @@ if [ ! -d build/kafka/libs ] || [ test/e2e/kafka/pom.xml -nt build/kafka/libs ];
   say "fetching the Kafka broker from Maven Central"
   command -v java >/dev/null || die "java is not installed (the Kafka broker of the tests needs Java 17)"
   mvn -q -f test/e2e/kafka/pom.xml dependency:copy-dependencies -DoutputDirectory="$here/build/kafka/libs" >/dev/null || die "fetching the Kafka broker with Maven failed (is Maven Central reachable?)"
+fi
+
+# Go module proxy: toxiproxy, the latency-adding proxy hop of the namespace test bed (test/e2e/netbed)
+TOXIPROXY_VERSION=v2.12.0
+if [ ! -x build/tools/toxiproxy-server ] || [ "$(cat build/tools/.toxiproxy-version 2>/dev/null)" != "$TOXIPROXY_VERSION" ]; then
+  say "building toxiproxy $TOXIPROXY_VERSION from the Go module proxy"
+  mkdir -p build/tools
+  GOBIN="$here/build/tools/.gobin" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" || die "go install toxiproxy failed (is the Go module proxy reachable?)"
+  mv build/tools/.gobin/server build/tools/toxiproxy-server && echo "$TOXIPROXY_VERSION" > build/tools/.toxiproxy-version
 fi
 
 # Kernel: BTF is required; tracefs/bpffs are mounted when missing (the tracer itself needs neither).
