@@ -148,3 +148,35 @@ test('a read after TCP_CLOSE (the socket already unhashed: local port 0) stays o
   p.sweep(10e9, 10);
   assert.deepEqual(rows.map((r) => `${r.request_type} ${r.response_status}`), ['GET ok']);
 });
+
+test('a request whose first byte came alone (Go net/http reads one byte ahead) still pairs', () => {
+  const pairs: CompletedPair[] = [];
+  const s = new MessageStream(new Http1Parser(), (p) => pairs.push(p));
+  s.onSegment(seg(IN, 'GET /a HTTP/1.1\r\n\r\n', 100)); // server side
+  s.onSegment(seg(OUT, resp(200, 'a'), 150));
+  s.onSegment(seg(IN, 'G', 200));
+  s.onSegment(seg(IN, 'ET /b HTTP/1.1\r\n\r\n', 210));
+  s.onSegment(seg(OUT, resp(404, 'b'), 250));
+  s.onSegment(seg(IN, 'GET /c HTTP/1.1\r\n\r\n', 300));
+  s.onSegment(seg(OUT, resp(200, 'c'), 350));
+  assert.deepEqual(
+    pairs.map((p) => [p.request.msg.endpoint, p.response?.msg.code, p.request.startNs, p.request.tcpSeq]),
+    [
+      ['/a', 200, 100, 100],
+      ['/b', 404, 200, 200],
+      ['/c', 200, 300, 300],
+    ]
+  );
+  assert.equal(s.orphans, 0);
+});
+
+test('short body continuations are not held back as message heads', () => {
+  const pairs: CompletedPair[] = [];
+  const s = new MessageStream(new Http1Parser(), (p) => pairs.push(p));
+  const head = 'POST /p HTTP/1.1\r\nContent-Length: 4\r\n\r\n';
+  s.onSegment(seg(IN, head, 100));
+  s.onSegment(seg(IN, 'ab', 110));
+  s.onSegment(seg(IN, 'cd', 120));
+  s.onSegment(seg(OUT, resp(201), 150));
+  assert.deepEqual(pairs.map((p) => [p.request.msg.endpoint, p.response?.msg.code, p.request.endNs, p.request.length]), [['/p', 201, 120, head.length + 4]]);
+});

@@ -25,6 +25,8 @@ export interface CompletedPair {
 }
 
 const IDLE_RESPONSE_NS = 500e6; // a response with an unknown length is done after 500 ms of silence
+/** A message head split into a segment this short is held and parsed with the next segment. */
+const MAX_HEAD_CARRY = 16;
 
 function done(m: MessageEnd, lastSegment: Buffer, lastRetLen: number): boolean {
   if (m.msg.totalLength !== undefined) {
@@ -43,6 +45,8 @@ export class MessageStream {
   private currentRequest?: MessageEnd;
   private currentResponse?: { request: MessageEnd; response: MessageEnd };
   private capSeq = 0;
+  /** per direction: the first bytes of a message that came alone (Go's net/http reads 1 byte ahead) */
+  private readonly headCarry: (SocketEvent | undefined)[] = [undefined, undefined];
   /** messages that could not be placed (a response with no request seen, e.g. agent started mid-stream) */
   orphans = 0;
 
@@ -57,11 +61,22 @@ export class MessageStream {
   }
 
   onSegment(e: SocketEvent): void {
+    const carried = this.headCarry[e.direction];
+    if (carried) {
+      this.headCarry[e.direction] = undefined;
+      // the message starts where the carried bytes started
+      e = { ...e, tsNs: carried.tsNs, tcpSeq: carried.tcpSeq, tid: carried.tid, retLen: carried.retLen + e.retLen, payload: Buffer.concat([carried.payload, e.payload]) };
+    }
     const seq = ++this.capSeq;
     const ctx: SegmentContext = { egress: e.direction === Direction.Egress, localPort: e.localPort, peerPort: e.peerPort, l4: e.l4 };
     const isRequestDir = this.requestDirection === undefined || e.direction === this.requestDirection;
     const parsed = this.parser.parse(e.payload, e.retLen, isRequestDir ? undefined : this.pending[0]?.msg, ctx);
     if (parsed === null) {
+      if (!carried && e.retLen <= MAX_HEAD_CARRY && e.payload.length === e.retLen && this.expectsMessageStart(e.direction)) {
+        // too short to recognise, where a new message must begin: parse it with what follows
+        this.headCarry[e.direction] = { ...e, payload: Buffer.from(e.payload) };
+        return;
+      }
       this.continuation(e);
       return;
     }
@@ -142,6 +157,18 @@ export class MessageStream {
     if (!last || done(end, e.payload, e.retLen)) {
       this.finishResponse();
     }
+  }
+
+  /** True when no message is in progress in that direction, so its next bytes start one. */
+  private expectsMessageStart(d: Direction): boolean {
+    if (this.requestDirection === undefined) {
+      return false;
+    }
+    if (d === this.requestDirection) {
+      const r = this.currentRequest;
+      return r === undefined || (r.msg.totalLength !== undefined && r.length >= r.msg.totalLength);
+    }
+    return this.currentResponse === undefined && this.pending.length + this.pendingById.size > 0;
   }
 
   /** body bytes of the message in progress in that direction */
