@@ -28,6 +28,8 @@
 #include "socket_trace.h"
 #include "socket_trace.skel.h"
 
+void profiler_register(napi_env env, napi_value exports);
+
 static struct socket_trace *skel;
 static struct ring_buffer *rb;
 #define MAX_UPROBE_LINKS 256
@@ -461,6 +463,7 @@ static napi_value init(napi_env env, napi_value exports)
 	};
 	if (napi_define_properties(env, exports, sizeof(desc) / sizeof(desc[0]), desc) != napi_ok)
 		return NULL;
+	profiler_register(env, exports); /* profilerOpen/Drain/Stats/Close: native/src/profiler.c */
 	return exports;
 }
 

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+/* FlowLens profiler: on-CPU stack samples (a perf_event program on a per-CPU software clock) and
+ * off-CPU blocked time per stack (tp_btf/sched_switch), with user and kernel frames and the thread
+ * id, counted in the kernel.
+ *
+ * Cost decisions:
+ *  - counts are aggregated here, in a hash map keyed by (pid, tid, user stack, kernel stack, kind);
+ *    user space reads them once per interval, so a sample costs no ring record and no wakeup;
+ *  - two count maps alternate (`gen`): user space flips `gen`, then drains the map no program
+ *    writes to any more, so nothing is read while it is being counted;
+ *  - a stack is stored once under a 64-bit hash of its frames in an LRU map (no stack-map bucket
+ *    collisions that drop samples; stacks unused for long are the ones evicted);
+ *  - off-CPU: the stack is captured when a thread blocks (it is the running task then); the time
+ *    is added when it is switched back in, only if it blocked at least `min_block_ns`. Captures are
+ *    budgeted per CPU per second; past the budget a block is still timed, without its stack. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "profiler.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define PF_KTHREAD 0x00200000
+#define TASK_DEAD_STATE 0x00000080
+#define ERR_EXIST 17
+#define ERR_FAULT 14
+
+/* Set by the loader before load (rodata). */
+const volatile __u32 self_tgid = 0;              /* the agent itself: never profiled */
+const volatile __u64 min_block_ns = 1000000;     /* off-CPU: shorter blocks are not counted */
+const volatile bool filter_pids = false;         /* profile only the pids in pid_filter */
+const volatile __u64 offcpu_captures_per_sec = 2000; /* per CPU */
+
+/* Which count map the programs fill (0 or 1); flipped by user space before each drain. */
+__u32 gen = 0;
+
+struct counts_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384); /* resized by the loader */
+	__type(key, struct flp_count_key);
+	__type(value, __u64);
+};
+struct counts_map counts0 SEC(".maps");
+struct counts_map counts1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192); /* resized by the loader */
+	__type(key, __u64);
+	__type(value, struct flp_stack);
+} stacks SEC(".maps");
+
+/* Scratch for one stack: slot 0 for on-CPU samples, slot 1 for off-CPU captures. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct flp_stack);
+} scratch SEC(".maps");
+
+/* tid -> where and when it blocked. LRU: threads blocked for hours are the ones forgotten. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct flp_blocked);
+} blocked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FLP_MAX_FILTER_PIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FLP_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flp_budget);
+} budget SEC(".maps");
+
+static __always_inline void stat(__u32 k)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &k);
+	if (v)
+		(*v)++;
+}
+
+static __always_inline bool wanted(__u32 pid)
+{
+	if (!pid || pid == self_tgid)
+		return false;
+	return !filter_pids || bpf_map_lookup_elem(&pid_filter, &pid);
+}
+
+static __always_inline int add_to(void *map, struct flp_count_key *k, __u64 v)
+{
+	__u64 *c = bpf_map_lookup_elem(map, k);
+	if (c) {
+		__sync_fetch_and_add(c, v);
+		return 0;
+	}
+	int err = bpf_map_update_elem(map, k, &v, BPF_NOEXIST);
+	if (err == -ERR_EXIST) { /* another CPU created it meanwhile */
+		c = bpf_map_lookup_elem(map, k);
+		if (c)
+			__sync_fetch_and_add(c, v);
+		return 0;
+	}
+	return err;
+}
+
+static __always_inline void count(struct flp_count_key *k, __u64 v)
+{
+	__u32 g = *(volatile __u32 *)&gen;
+	int err = (g & 1) ? add_to(&counts1, k, v) : add_to(&counts0, k, v);
+	if (err)
+		stat(FLP_STAT_COUNTS_FULL);
+}
+
+/* Captures the current task's user (BPF_F_USER_STACK) or kernel stack into the scratch slot,
+ * stores it under its hash and returns the hash (0: no frames). */
+static __always_inline __u64 capture(void *ctx, __u32 slot, __u64 flags, __u32 *sflags)
+{
+	bool user = flags & BPF_F_USER_STACK;
+	struct flp_stack *s = bpf_map_lookup_elem(&scratch, &slot);
+	if (!s)
+		return 0;
+	long n = bpf_get_stack(ctx, s->ips, sizeof(s->ips), flags);
+	if (n < 0) {
+		/* EFAULT: no frames of that kind (a user-mode sample has no kernel stack) */
+		if (n != -ERR_FAULT) {
+			*sflags |= user ? FLP_STACK_USER_ERR : FLP_STACK_KERNEL_ERR;
+			stat(FLP_STAT_STACK_ERRORS);
+		}
+		return 0;
+	}
+	__u32 frames = (__u32)n / 8;
+	if (frames == 0)
+		return 0;
+	if (frames >= FLP_MAX_DEPTH) {
+		frames = FLP_MAX_DEPTH;
+		if (user)
+			*sflags |= FLP_STACK_USER_TRUNC;
+	}
+	s->len = frames;
+	__u64 h = 0xcbf29ce484222325ULL ^ ((__u64)frames << 1) ^ (user ? 1 : 0);
+	for (__u32 i = 0; i < FLP_MAX_DEPTH; i++) {
+		if (i >= frames)
+			break;
+		h = (h ^ s->ips[i]) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	h ^= h >> 32;
+	if (!h)
+		h = 1;
+	if (!bpf_map_lookup_elem(&stacks, &h) && bpf_map_update_elem(&stacks, &h, s, BPF_ANY))
+		stat(FLP_STAT_STACKS_FAILED);
+	return h;
+}
+
+SEC("perf_event")
+int flp_on_cpu(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32, tid = (__u32)id;
+	if (!tid || !wanted(pid)) /* tid 0: the idle task */
+		return 0;
+	struct flp_count_key k = {.pid = pid, .tid = tid, .kind = FLP_ON_CPU};
+	struct task_struct *task = bpf_get_current_task_btf();
+	k.kernel_stack = capture(ctx, 0, 0, &k.stack_flags);
+	if (!(task->flags & PF_KTHREAD))
+		k.user_stack = capture(ctx, 0, BPF_F_USER_STACK, &k.stack_flags);
+	count(&k, 1);
+	stat(FLP_STAT_SAMPLES);
+	return 0;
+}
+
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline long task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+/* true when this CPU may capture one more off-CPU stack in the current second */
+static __always_inline bool take_budget(__u64 now)
+{
+	__u32 zero = 0;
+	struct flp_budget *b = bpf_map_lookup_elem(&budget, &zero);
+	if (!b)
+		return false;
+	if (now - b->window_start_ns >= 1000000000ULL) {
+		b->window_start_ns = now;
+		b->used = 0;
+	}
+	if (b->used >= offcpu_captures_per_sec)
+		return false;
+	b->used++;
+	return true;
+}
+
+/* prev is the running task here, so bpf_get_stack reads its stacks. */
+static __always_inline void on_block(void *ctx, struct task_struct *prev, __u64 now)
+{
+	if (prev->flags & PF_KTHREAD)
+		return;
+	__u32 pid = prev->tgid, tid = prev->pid;
+	if (!tid || !wanted(pid))
+		return;
+	struct flp_blocked b = {.ts_ns = now, .pid = pid};
+	if (take_budget(now)) {
+		b.kernel_stack = capture(ctx, 1, 0, &b.stack_flags);
+		b.user_stack = capture(ctx, 1, BPF_F_USER_STACK, &b.stack_flags);
+		stat(FLP_STAT_SWITCH_OUT);
+	} else {
+		b.stack_flags |= FLP_STACK_RATE_LIMITED;
+		stat(FLP_STAT_RATE_LIMITED);
+	}
+	bpf_map_update_elem(&blocked, &tid, &b, BPF_ANY);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(flp_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u64 now = bpf_ktime_get_ns();
+	/* Blocked = switched out while not runnable. Preempted (still runnable) time is not counted. */
+	if (!preempt) {
+		long state = task_state(prev);
+		if (state != 0 && !(state & TASK_DEAD_STATE))
+			on_block(ctx, prev, now);
+	}
+	__u32 ntid = next->pid;
+	if (!ntid)
+		return 0;
+	struct flp_blocked *bp = bpf_map_lookup_elem(&blocked, &ntid);
+	if (!bp)
+		return 0;
+	struct flp_blocked b = *bp;
+	bpf_map_delete_elem(&blocked, &ntid);
+	__u64 delta = now - b.ts_ns;
+	if (delta < min_block_ns)
+		return 0;
+	struct flp_count_key k = {
+		.pid = b.pid,
+		.tid = ntid,
+		.user_stack = b.user_stack,
+		.kernel_stack = b.kernel_stack,
+		.kind = FLP_OFF_CPU,
+		.stack_flags = b.stack_flags,
+	};
+	count(&k, delta);
+	stat(FLP_STAT_OFFCPU_EVENTS);
+	return 0;
+}
