@@ -72,7 +72,7 @@ export class MessageStream {
     const isRequestDir = this.requestDirection === undefined || e.direction === this.requestDirection;
     const parsed = this.parser.parse(e.payload, e.retLen, isRequestDir ? undefined : this.pending[0]?.msg, ctx);
     if (parsed === null) {
-      if (!carried && e.retLen <= MAX_HEAD_CARRY && e.payload.length === e.retLen && this.expectsMessageStart(e.direction)) {
+      if (this.parser.joinsShortHeads && !carried && e.retLen <= MAX_HEAD_CARRY && e.payload.length === e.retLen && this.expectsMessageStart(e.direction)) {
         // too short to recognise, where a new message must begin: parse it with what follows
         this.headCarry[e.direction] = { ...e, payload: Buffer.from(e.payload) };
         return;

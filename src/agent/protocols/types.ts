@@ -62,4 +62,10 @@ export interface ProtocolParser {
    * for each new connection; stateless parsers leave this out and are shared.
    */
   forConnection?(): ProtocolParser;
+  /**
+   * True for a stateless parser whose messages start on segment boundaries: a message head that
+   * came alone in a few bytes (Go's net/http reads one byte ahead) is then parsed together with the
+   * next segment. Parsers that frame across segments themselves leave this out.
+   */
+  readonly joinsShortHeads?: boolean;
 }

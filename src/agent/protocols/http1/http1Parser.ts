@@ -82,6 +82,7 @@ function parseHeaders(head: string, from: number): Headers {
 
 export class Http1Parser implements ProtocolParser {
   readonly protocol = 'HTTP';
+  readonly joinsShortHeads = true;
 
   infer(segment: Buffer): boolean {
     return startsWithMethod(segment) || startsWithStatus(segment);
