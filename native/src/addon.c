@@ -29,6 +29,7 @@
 #include "socket_trace.skel.h"
 
 void profiler_register(napi_env env, napi_value exports);
+#include "packet_capture.h"
 
 static struct socket_trace *skel;
 static struct ring_buffer *rb;
@@ -464,6 +465,8 @@ static napi_value init(napi_env env, napi_value exports)
 	if (napi_define_properties(env, exports, sizeof(desc) / sizeof(desc[0]), desc) != napi_ok)
 		return NULL;
 	profiler_register(env, exports); /* profilerOpen/Drain/Stats/Close: native/src/profiler.c */
+	if (fl_packet_capture_register(env, exports)) /* pcap*: AF_PACKET capture, native/src/packet_capture.c */
+		return NULL;
 	return exports;
 }
 
