@@ -212,6 +212,53 @@ static __always_inline struct fl_event *reserve_event(__u16 kind)
 	return e;
 }
 
+/* ---- syscall_trace_id (AutoTracing) ----
+ * Each thread carries an id. A read that starts a new inbound message (the thread's first I/O,
+ * after a write, or on another socket than its previous read) takes a new id; writes carry the
+ * thread's current id. So a server that reads a request (id X) and then calls a dependency writes
+ * that call with X: the call and the request that caused it share an id, and the dependency's reply
+ * (read after the write) starts the next id, which the next call or the response carries. Threads
+ * that interleave many requests (event loops) can mix ids: the trace assembly also checks times. */
+struct thread_trace {
+	__u64 id;
+	__u64 sock; /* socket of the read that took the id */
+	__u64 dir;  /* 64-bit: no padding in the value */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32); /* tid: unique across the system */
+	__type(value, struct thread_trace);
+} thread_traces SEC(".maps");
+
+/* Set by the loader to the wall clock in µs: ids from different agent runs do not collide. */
+__u64 next_trace_id = 1;
+
+static __always_inline __u64 thread_trace_id(__u8 direction, __u64 sock)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct thread_trace *t = bpf_map_lookup_elem(&thread_traces, &tid);
+	if (direction == FL_DIR_EGRESS) {
+		if (!t)
+			return 0;
+		t->dir = FL_DIR_EGRESS;
+		return t->id;
+	}
+	if (t && t->dir == FL_DIR_INGRESS && t->sock == sock)
+		return t->id; /* more of the same inbound message */
+	__u64 id = __sync_fetch_and_add(&next_trace_id, 1);
+	if (t) {
+		t->id = id;
+		t->sock = sock;
+		t->dir = FL_DIR_INGRESS;
+	} else {
+		struct thread_trace n = {.id = id, .sock = sock, .dir = FL_DIR_INGRESS};
+		bpf_map_update_elem(&thread_traces, &tid, &n, BPF_ANY);
+	}
+	return id;
+}
+
 struct data_args {
 	struct sock *sk; /* NULL only for TLS plaintext whose socket is not known yet (see ssl_exit) */
 	__u64 ssl;       /* the SSL* of TLS plaintext: names the stream until the agent binds it to a socket */
@@ -272,6 +319,7 @@ static __noinline int emit_data(struct data_args *a, __u32 slot)
 		__u32 seq = a->direction == FL_DIR_EGRESS ? tp->write_seq : tp->copied_seq;
 		e->tcp_seq = seq - a->seq_back; /* the syscall already advanced the sequence past its data */
 	}
+	e->syscall_trace_id = thread_trace_id(a->direction, e->sock_id);
 	__u32 n = a->len;
 	if (n > slot)
 		n = slot;

@@ -65,6 +65,7 @@ struct fl_event {
 	__u32 tcp_seq;  /* TCP sequence number of the first payload byte (0 for UDP) */
 	__u32 pad;
 	char comm[16]; /* FL_EV_EXEC only; zero otherwise */
+	__u64 syscall_trace_id; /* FL_EV_DATA: the thread's trace id at this syscall (see thread_trace_id) */
 };
 
 /* Counters in the `stats` per-CPU array, by index. */

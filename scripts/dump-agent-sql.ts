@@ -35,7 +35,7 @@ const namer: EndpointNamer = {
   peerPid: () => 200,
   toWallUs: (ns) => 1_700_000_000_000_000 + Math.round(ns / 1000),
 };
-const end = (msg: typeof req, ns: number) => ({ msg, startNs: ns, endNs: ns + 1000, length: 60, tid: 101, tcpSeq: 4294967295, capSeq: 1 });
+const end = (msg: typeof req, ns: number) => ({ msg, startNs: ns, endNs: ns + 1000, length: 60, tid: 101, tcpSeq: 4294967295, syscallTraceId: 2 ** 53 - 2, capSeq: 1 });
 const row = buildL7Row(conn, { request: end(req, 1e9), response: end(resp, 2e9) }, 'HTTP', 'host-a', 2 ** 53 - 1, namer);
 const red = new RedAggregator();
 red.add(row);

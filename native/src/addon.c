@@ -178,6 +178,12 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	skel->rodata->capture_bytes = capture;
 	skel->rodata->wakeup_bytes = wakeup;
 	skel->rodata->tls_enabled = tls != 0;
+	{
+		/* syscall_trace_id starts at the wall clock in µs: unique across agent restarts */
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		skel->data->next_trace_id = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+	}
 
 	if (argc >= 1) {
 		napi_value ports;
@@ -418,6 +424,7 @@ static napi_value js_layout(napi_env env, napi_callback_info info)
 	OFF(sport);
 	OFF(dport);
 	OFF(family);
+	OFF(syscall_trace_id);
 	OFF(l4_proto);
 	OFF(tcp_state);
 	OFF(tcp_seq);

@@ -31,6 +31,7 @@ export function record(o: { kind?: number; payload?: string; sport?: number; dpo
   rec.writeUInt16LE(o.sport ?? 40000, L.sport);
   rec.writeUInt16LE(o.dport ?? 80, L.dport);
   rec[L.l4_proto] = 6;
+  rec.writeBigUInt64LE(1_795_558_421_443_412n, L.syscall_trace_id); // ids start at the wall clock in µs
   payload.copy(rec, L.size);
   const framed = Buffer.alloc(8 + ((rec.length + 7) & ~7));
   framed.writeUInt32LE(rec.length, 0);
@@ -48,6 +49,7 @@ test('decodes addresses, ports, payload and the folded socket id', () => {
   assert.equal(out[0].localPort, 40000);
   assert.equal(out[0].payload.toString(), 'GET / HTTP/1.1\r\n\r\n');
   assert.equal(out[0].tsNs, 123456789);
+  assert.equal(out[0].syscallTraceId, 1_795_558_421_443_412);
   assert.ok(Number.isSafeInteger(out[0].sockId));
   assert.equal(out[1].localIp, '0:0:0:0:0:0:0:1'.replace(/(^|:)0(:0)+(:|$)/, '::'));
   assert.equal(out[1].peerPort, 2);

@@ -22,6 +22,7 @@ function seg(direction: Direction, text: string, tsNs: number, retLen = Buffer.b
     l4: 'TCP',
     tcpSeq: tsNs,
     tcpState: 0,
+    syscallTraceId: 0,
     payload: Buffer.from(text, 'latin1'),
     comm: '',
   };

@@ -3,7 +3,7 @@ import { Direction, EventKind, SocketEvent } from './socketEvent';
 
 /** Field offsets of struct fl_event, mirrored from bpf/socket_trace.h. */
 export const EVENT_LAYOUT = {
-  size: 104,
+  size: 112,
   ts_ns: 0,
   sock_id: 8,
   tgid: 16,
@@ -23,6 +23,7 @@ export const EVENT_LAYOUT = {
   tcp_state: 79,
   tcp_seq: 80,
   comm: 88,
+  syscall_trace_id: 104,
 } as const;
 
 const AF_INET = 2;
@@ -42,7 +43,7 @@ export function checkLayout(native: Record<string, number>): void {
 
 const ipv4Cache = new Map<number, string>();
 
-function ipv4(buf: Buffer, off: number): string {
+export function ipv4(buf: Buffer, off: number): string {
   const key = buf.readUInt32LE(off);
   let s = ipv4Cache.get(key);
   if (s === undefined) {
@@ -55,7 +56,7 @@ function ipv4(buf: Buffer, off: number): string {
   return s;
 }
 
-function ipv6(buf: Buffer, off: number): string {
+export function ipv6(buf: Buffer, off: number): string {
   // ::ffff:a.b.c.d (v4-mapped) is shown as the IPv4 address, as users write it.
   let mapped = buf[off + 10] === 0xff && buf[off + 11] === 0xff;
   for (let i = 0; i < 10 && mapped; i++) {
@@ -124,6 +125,8 @@ export function decodeBatch(batch: Buffer, onEvent: (e: SocketEvent) => void): n
     e.l4 = batch[rec + L.l4_proto] === IPPROTO_UDP ? 'UDP' : 'TCP';
     e.tcpSeq = batch.readUInt32LE(rec + L.tcp_seq);
     e.tcpState = batch[rec + L.tcp_state];
+    // ids start at the wall clock in µs and grow by one per inbound message: exact in a double
+    e.syscallTraceId = batch.readUInt32LE(rec + L.syscall_trace_id) + batch.readUInt32LE(rec + L.syscall_trace_id + 4) * 4294967296;
     e.payload = batch.subarray(rec + L.size, rec + L.size + capLen);
     e.comm = kind >= EventKind.Exec ? cString(batch, rec + L.comm, 16) : '';
     onEvent(e);

@@ -38,6 +38,8 @@ export interface SocketEvent {
   l4: 'TCP' | 'UDP';
   tcpSeq: number;
   tcpState: number;
+  /** The thread's AutoTracing id at this syscall (0: none); see thread_trace_id in the bpf program. */
+  syscallTraceId: number;
   /** Captured payload (a view into the batch buffer: copy before keeping it past the batch). */
   payload: Buffer;
   comm: string;

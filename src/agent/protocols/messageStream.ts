@@ -12,6 +12,8 @@ export interface MessageEnd {
   length: number;
   tid: number;
   tcpSeq: number;
+  /** syscall_trace_id of the message's first segment */
+  syscallTraceId: number;
   capSeq: number;
 }
 
@@ -65,7 +67,7 @@ export class MessageStream {
     if (carried) {
       this.headCarry[e.direction] = undefined;
       // the message starts where the carried bytes started
-      e = { ...e, tsNs: carried.tsNs, tcpSeq: carried.tcpSeq, tid: carried.tid, retLen: carried.retLen + e.retLen, payload: Buffer.concat([carried.payload, e.payload]) };
+      e = { ...e, tsNs: carried.tsNs, tcpSeq: carried.tcpSeq, tid: carried.tid, syscallTraceId: carried.syscallTraceId, retLen: carried.retLen + e.retLen, payload: Buffer.concat([carried.payload, e.payload]) };
     }
     const seq = ++this.capSeq;
     const ctx: SegmentContext = { egress: e.direction === Direction.Egress, localPort: e.localPort, peerPort: e.peerPort, l4: e.l4 };
@@ -92,6 +94,7 @@ export class MessageStream {
         length: single ? e.retLen : (m.totalLength ?? Math.round(e.retLen / msgs.length)),
         tid: e.tid,
         tcpSeq: e.tcpSeq,
+        syscallTraceId: e.syscallTraceId,
         capSeq: seq,
       };
       this.place(m, end, e, single || i === msgs.length - 1);

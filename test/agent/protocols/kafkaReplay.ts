@@ -63,7 +63,7 @@ export function replayKafka(chunks: Chunk[], side: 'client' | 'server', captureB
       kind: EventKind.Data, tsNs: (ts += 1000), sockId: c.conn, tgid: 1, tid: 1, fd: 3,
       direction: egress ? Direction.Egress : Direction.Ingress, syscall: 0, retLen: c.data.length,
       localIp: '127.0.0.1', localPort: side === 'client' ? 40000 + c.conn : 28280, peerIp: '127.0.0.1', peerPort: side === 'client' ? 28280 : 40000 + c.conn,
-      l4: 'TCP', tcpSeq: 0, tcpState: 1, payload: c.data.subarray(0, captureBytes), comm: 'test',
+      l4: 'TCP', tcpSeq: 0, tcpState: 1, syscallTraceId: 0, payload: c.data.subarray(0, captureBytes), comm: 'test',
     };
     let s = streams.get(c.conn);
     if (!s) {

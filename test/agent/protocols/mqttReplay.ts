@@ -76,7 +76,7 @@ export function replay(
       }
       const ev: SocketEvent = {
         kind: EventKind.Data, tsNs: (ts += 1000), sockId: 1, tgid: 1, tid: 1, fd: 3, direction: egress ? Direction.Egress : Direction.Ingress, syscall: 0,
-        retLen: piece.length, localIp: '127.0.0.1', localPort: ctx.localPort, peerIp: '127.0.0.1', peerPort: ctx.peerPort, l4: 'TCP', tcpSeq: 0, tcpState: 1,
+        retLen: piece.length, localIp: '127.0.0.1', localPort: ctx.localPort, peerIp: '127.0.0.1', peerPort: ctx.peerPort, l4: 'TCP', tcpSeq: 0, tcpState: 1, syscallTraceId: 0,
         payload, comm: 'test',
       };
       stream.onSegment(ev);
