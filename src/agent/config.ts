@@ -38,6 +38,26 @@ export interface AgentConfig {
   tlsLibraries: string[];
   /** Extra regular expressions whose matches in stored fields are replaced by *** (defaults cover ?token=, password=, ...). */
   redactPatterns: string[];
+  /** The network layer: packet capture on interfaces (Network Profile, NIC request logs). */
+  network: NetworkConfig;
+}
+
+export interface PacketCaptureConfig {
+  enabled: boolean;
+  /** interface names; empty = every non-loopback interface that is up */
+  interfaces: string[];
+  /** extra network namespaces to watch (names under /var/run/netns, or paths like /proc/PID/ns/net) */
+  netns: string[];
+  /** watch the agent's own namespace */
+  hostNamespace: boolean;
+  /** payload bytes kept per packet after the TCP/UDP header */
+  payloadBytes: number;
+  /** ring buffer per interface */
+  ringBytes: number;
+}
+
+export interface NetworkConfig {
+  capture: PacketCaptureConfig;
 }
 
 export class ConfigError extends Error {}
@@ -64,6 +84,7 @@ export function defaultConfig(): AgentConfig {
     tls: true,
     tlsLibraries: [],
     redactPatterns: [],
+    network: { capture: { enabled: true, interfaces: [], netns: [], hostNamespace: true, payloadBytes: 256, ringBytes: 2 << 20 } },
   };
 }
 
@@ -153,6 +174,46 @@ const paths: Checker = (key, v) => {
   return list;
 };
 
+const names: Checker = (key, v) => {
+  const list = typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter((x) => x !== '') : v;
+  if (!Array.isArray(list) || list.some((n) => typeof n !== 'string' || n === '' || n.length > 255 || n.includes('..'))) {
+    throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: expected a list of names`);
+  }
+  return list;
+};
+
+const CAPTURE_SCHEMA: Record<keyof PacketCaptureConfig, Checker> = {
+  enabled: bool,
+  interfaces: names,
+  netns: names,
+  hostNamespace: bool,
+  payloadBytes: int(0, 4096),
+  ringBytes: int(1 << 19, 1 << 30),
+};
+
+/** `network`: {capture: {...}}; keys left out keep their defaults. */
+const network: Checker = (key, v) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new ConfigError(`config ${key} is invalid: expected an object such as {"capture": {"interfaces": ["eth0"]}}`);
+  }
+  const out = defaultConfig().network;
+  for (const [k, sub] of Object.entries(v)) {
+    if (k !== 'capture') {
+      throw new ConfigError(`config ${key}: unknown key "${k}" (known keys: capture)`);
+    }
+    if (typeof sub !== 'object' || sub === null || Array.isArray(sub)) {
+      throw new ConfigError(`config ${key}.capture is invalid: expected an object`);
+    }
+    for (const [ck, cv] of Object.entries(sub)) {
+      if (!(ck in CAPTURE_SCHEMA)) {
+        throw new ConfigError(`config ${key}.capture: unknown key "${ck}" (known keys: ${Object.keys(CAPTURE_SCHEMA).join(', ')})`);
+      }
+      (out.capture as unknown as Record<string, unknown>)[ck] = CAPTURE_SCHEMA[ck as keyof PacketCaptureConfig](`${key}.capture.${ck}`, cv);
+    }
+  }
+  return out;
+};
+
 const SCHEMA: Record<keyof AgentConfig, Checker> = {
   clickhouseUrl: url,
   clickhouseUser: str,
@@ -171,6 +232,7 @@ const SCHEMA: Record<keyof AgentConfig, Checker> = {
   statusIntervalMs: int(0, 3_600_000),
   tls: bool,
   tlsLibraries: paths,
+  network,
   redactPatterns: (key, v) => {
     if (!Array.isArray(v) || v.some((p) => typeof p !== 'string')) {
       throw new ConfigError(`config ${key} is invalid: expected a list of regular expressions`);
@@ -198,6 +260,14 @@ const ENV: Partial<Record<keyof AgentConfig, string>> = {
   tlsLibraries: 'FLOWLENS_TLS_LIBRARIES',
 };
 
+/** Environment overrides of network.capture.* */
+const CAPTURE_ENV: Partial<Record<keyof PacketCaptureConfig, string>> = {
+  enabled: 'FLOWLENS_PACKET_CAPTURE',
+  interfaces: 'FLOWLENS_CAPTURE_INTERFACES',
+  netns: 'FLOWLENS_CAPTURE_NETNS',
+  payloadBytes: 'FLOWLENS_CAPTURE_PAYLOAD_BYTES',
+};
+
 export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const cfg = defaultConfig() as unknown as Record<string, unknown>;
   const apply = (key: string, value: unknown, source: string) => {
@@ -223,6 +293,12 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   for (const [key, name] of Object.entries(ENV)) {
     if (name && env[name] !== undefined && env[name] !== '') {
       apply(key, env[name], `environment ${name}`);
+    }
+  }
+  for (const [ck, name] of Object.entries(CAPTURE_ENV)) {
+    if (env[name] !== undefined && env[name] !== '') {
+      const capture = (cfg.network as NetworkConfig).capture as unknown as Record<string, unknown>;
+      capture[ck] = CAPTURE_SCHEMA[ck as keyof PacketCaptureConfig](`environment ${name}`, env[name]);
     }
   }
   const c = cfg as unknown as AgentConfig;
