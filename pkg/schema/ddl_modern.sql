@@ -180,3 +180,5 @@ CREATE TABLE IF NOT EXISTS flowlens.profile_samples (
 PARTITION BY toYYYYMMDD(time)
 ORDER BY (time, service, pid, event)
 TTL time + INTERVAL 7 DAY;
+
+ALTER TABLE flowlens.tcp_timeline ADD COLUMN `netns` LowCardinality(String), ADD COLUMN `ack_latency_max_us` UInt32, ADD COLUMN `server_response_max_us` UInt32, ADD COLUMN `client_wait_max_us` UInt32, ADD COLUMN `ack_count` UInt32, ADD COLUMN `server_response_count` UInt32, ADD COLUMN `client_wait_count` UInt32, ADD COLUMN `packet_count` UInt32, ADD COLUMN `retrans_count` UInt32, ADD COLUMN `events_truncated` UInt32;

@@ -27,6 +27,8 @@ export interface Column {
   /** Modern-only compression codec, e.g. 'Delta, ZSTD(1)'. */
   codec?: string;
   doc: string;
+  /** The migration that added the column to an existing table (absent: migration 1 created it). */
+  since?: number;
 }
 
 export interface Table {
@@ -39,6 +41,8 @@ export interface Table {
 }
 
 const c = (name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec });
+/** A column added by migration `since` (ALTER TABLE ... ADD COLUMN on existing databases). */
+const added = (since: number, name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec, since });
 
 /** Columns naming both ends of a flow; shared by request logs, flow logs and timelines. */
 const fiveTuple: Column[] = [
@@ -207,6 +211,16 @@ export const TABLES: Table[] = [
       c('ack_latency_us', 'UInt32', 'system (ACK) latency'),
       c('server_response_us', 'UInt32', 'last request byte → first response byte'),
       c('client_wait_us', 'UInt32', 'last response byte → next request byte'),
+      added(2, 'netns', 'LowString', 'network namespace of the interface (empty: the agent\'s own)'),
+      added(2, 'ack_latency_max_us', 'UInt32', 'largest system (ACK) latency'),
+      added(2, 'server_response_max_us', 'UInt32', 'largest server response latency'),
+      added(2, 'client_wait_max_us', 'UInt32', 'largest client wait latency'),
+      added(2, 'ack_count', 'UInt32', 'ACK latency samples (ack_latency_us is their mean)'),
+      added(2, 'server_response_count', 'UInt32', 'server response samples (server_response_us is their mean)'),
+      added(2, 'client_wait_count', 'UInt32', 'client wait samples (client_wait_us is their mean)'),
+      added(2, 'packet_count', 'UInt32', 'packets of the flow in this row'),
+      added(2, 'retrans_count', 'UInt32', 'retransmitted data segments seen at this interface'),
+      added(2, 'events_truncated', 'UInt32', 'packets beyond the stored event arrays'),
     ],
   },
   {
@@ -250,9 +264,10 @@ function renderType(t: ColumnType, dialect: Dialect): string {
   return t;
 }
 
-/** CREATE TABLE for one table in one dialect. */
-export function renderCreateTable(table: Table, dialect: Dialect, database = DATABASE): string {
+/** CREATE TABLE for one table in one dialect, with the columns it has after migration `atVersion`. */
+export function renderCreateTable(table: Table, dialect: Dialect, database = DATABASE, atVersion = Infinity): string {
   const cols = table.columns
+    .filter((col) => (col.since ?? 1) <= atVersion)
     .map((col) => {
       const codec = dialect === 'modern' && col.codec ? ` CODEC(${col.codec})` : '';
       return `  \`${col.name}\` ${renderType(col.type, dialect)}${codec}`;
@@ -278,10 +293,30 @@ export const MIGRATIONS: Migration[] = [
     doc: 'canonical tables',
     statements: (dialect, database) => [
       `CREATE DATABASE IF NOT EXISTS ${database}`,
-      ...TABLES.map((t) => renderCreateTable(t, dialect, database)),
+      ...TABLES.map((t) => renderCreateTable(t, dialect, database, 1)),
     ],
   },
+  {
+    version: 2,
+    doc: 'tcp_timeline: namespace, latency maxima and sample counts, packets, retransmissions',
+    statements: (dialect, database) => renderAddedColumns(2, dialect, database),
+  },
 ];
+
+/** ALTER TABLE ... ADD COLUMN for the columns migration `version` adds (one statement per table). */
+export function renderAddedColumns(version: number, dialect: Dialect, database = DATABASE): string[] {
+  return TABLES.flatMap((t) => {
+    const cols = t.columns.filter((col) => col.since === version);
+    if (!cols.length) {
+      return [];
+    }
+    const adds = cols.map((col) => {
+      const codec = dialect === 'modern' && col.codec ? ` CODEC(${col.codec})` : '';
+      return `ADD COLUMN \`${col.name}\` ${renderType(col.type, dialect)}${codec}`;
+    });
+    return [`ALTER TABLE ${database}.${t.name} ${adds.join(', ')}`];
+  });
+}
 
 export const MIGRATIONS_TABLE = 'schema_migrations';
 
