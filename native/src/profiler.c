@@ -4,10 +4,11 @@
  * off-CPU program to sched_switch, and hands JavaScript the aggregated counts of each interval.
  *
  * JS API (one profiler per process), registered by profiler_register():
- *   profilerOpen({hz, offCpu, offCpuMinUs, offCpuCapturesPerSec, selfPid, maxStacks, maxCounts, pids})
+ *   profilerOpen({hz, offCpu, offCpuMinUs, offCpuCapturesPerSec, selfPid, maxStacks, maxCounts, pids, kernelStats})
  *       -> {cpus}                       throws with the reason (and libbpf's words) on failure
  *   profilerDrain() -> Buffer | null    the counts since the previous drain (layout below)
- *   profilerStats() -> {samples, offCpuEvents, ..., drains, stacksLost}  summed, since open
+ *   profilerStats() -> {samples, offCpuEvents, ..., drains, stacksLost}  summed, since open; with
+ *       kernelStats, also the programs' run time from the kernel's BPF statistics (progRunNs, ...)
  *   profilerClose()
  *
  * Drain buffer (little endian):
@@ -39,6 +40,7 @@ static struct profiler *pskel;
 static struct bpf_link *cpu_links[MAX_CPUS];
 static int n_cpu_links;
 static struct bpf_link *switch_link;
+static int run_stats_fd = -1; /* keeps the kernel's BPF run-time statistics on while open */
 static struct flp_count_key *drain_keys;
 static __u64 *drain_vals;
 static uint32_t drain_cap;
@@ -86,6 +88,9 @@ static void teardown(void)
 	n_cpu_links = 0;
 	bpf_link__destroy(switch_link);
 	switch_link = NULL;
+	if (run_stats_fd >= 0)
+		close(run_stats_fd);
+	run_stats_fd = -1;
 	profiler__destroy(pskel);
 	pskel = NULL;
 	free(drain_keys);
@@ -160,12 +165,12 @@ static napi_value js_profiler_open(napi_env env, napi_callback_info info)
 		return NULL;
 	}
 	uint32_t hz = 99, off_cpu = 1, min_us = 1000, captures = 2000, self_pid = (uint32_t)getpid();
-	uint32_t max_stacks = 8192, max_counts = 16384;
+	uint32_t max_stacks = 8192, max_counts = 16384, kernel_stats = 0;
 	if (argc >= 1 &&
 	    (opt_u32(env, argv[0], "hz", &hz) || opt_u32(env, argv[0], "offCpu", &off_cpu) ||
 	     opt_u32(env, argv[0], "offCpuMinUs", &min_us) || opt_u32(env, argv[0], "offCpuCapturesPerSec", &captures) ||
 	     opt_u32(env, argv[0], "selfPid", &self_pid) || opt_u32(env, argv[0], "maxStacks", &max_stacks) ||
-	     opt_u32(env, argv[0], "maxCounts", &max_counts))) {
+	     opt_u32(env, argv[0], "maxCounts", &max_counts) || opt_u32(env, argv[0], "kernelStats", &kernel_stats))) {
 		napi_throw_type_error(env, "EINVAL", "flowlens_native.profilerOpen: options must be unsigned integers");
 		return NULL;
 	}
@@ -259,6 +264,8 @@ static napi_value js_profiler_open(napi_env env, napi_callback_info info)
 		}
 		cpu_links[n_cpu_links++] = l; /* the link owns fd */
 	}
+	if (kernel_stats)
+		run_stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME); /* best effort: -1 leaves the figures out */
 	drain_keys = calloc(max_counts, sizeof(*drain_keys));
 	drain_vals = calloc(max_counts, sizeof(*drain_vals));
 	if (!drain_keys || !drain_vals) {
@@ -459,6 +466,28 @@ static napi_value js_profiler_stats(napi_env env, napi_callback_info info)
 	set_num(env, obj, "countsRead", n_counts_read);
 	set_num(env, obj, "stacksLost", n_stacks_lost);
 	set_num(env, obj, "cpus", n_cpu_links);
+	if (run_stats_fd >= 0) {
+		struct {
+			struct bpf_program *prog;
+			const char *ns, *runs;
+		} progs[] = {{pskel->progs.flp_on_cpu, "onCpuRunNs", "onCpuRuns"},
+			     {pskel->progs.flp_sched_switch, "offCpuRunNs", "offCpuRuns"}};
+		double total_ns = 0, total_runs = 0;
+		for (int i = 0; i < 2; i++) {
+			struct bpf_prog_info pi;
+			__u32 len = sizeof(pi);
+			memset(&pi, 0, sizeof(pi));
+			int fd = bpf_program__fd(progs[i].prog);
+			if (fd < 0 || bpf_obj_get_info_by_fd(fd, &pi, &len))
+				continue;
+			set_num(env, obj, progs[i].ns, (double)pi.run_time_ns);
+			set_num(env, obj, progs[i].runs, (double)pi.run_cnt);
+			total_ns += (double)pi.run_time_ns;
+			total_runs += (double)pi.run_cnt;
+		}
+		set_num(env, obj, "progRunNs", total_ns);
+		set_num(env, obj, "progRuns", total_runs);
+	}
 	return obj;
 }
 

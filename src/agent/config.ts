@@ -2,6 +2,7 @@
 // as one line naming the key, the value and what is accepted.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { applyProfilingEnv, checkProfiling, defaultProfilingConfig, ProfilingConfig } from './profiling/profilingConfig';
 
 export interface ServiceRule {
   name: string;
@@ -40,6 +41,8 @@ export interface AgentConfig {
   redactPatterns: string[];
   /** The network layer: packet capture on interfaces (Network Profile, NIC request logs). */
   network: NetworkConfig;
+  /** Continuous profiling (on-CPU samples, off-CPU blocked time); FLOWLENS_PROFILING_* variables. */
+  profiling: ProfilingConfig;
 }
 
 export interface PacketCaptureConfig {
@@ -85,6 +88,7 @@ export function defaultConfig(): AgentConfig {
     tlsLibraries: [],
     redactPatterns: [],
     network: { capture: { enabled: true, interfaces: [], netns: [], hostNamespace: true, payloadBytes: 256, ringBytes: 2 << 20 } },
+    profiling: defaultProfilingConfig(),
   };
 }
 
@@ -246,6 +250,10 @@ const SCHEMA: Record<keyof AgentConfig, Checker> = {
     });
     return v;
   },
+  profiling: (key, v) =>
+    checkProfiling(key, v, (m) => {
+      throw new ConfigError(m);
+    }),
 };
 
 const ENV: Partial<Record<keyof AgentConfig, string>> = {
@@ -302,6 +310,9 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
     }
   }
   const c = cfg as unknown as AgentConfig;
+  c.profiling = applyProfilingEnv(c.profiling, env, (m) => {
+    throw new ConfigError(m);
+  });
   // Never trace the agent's own store when it is on this host.
   const u = new URL(c.clickhouseUrl);
   if (['127.0.0.1', 'localhost', '::1', '[::1]'].includes(u.hostname)) {

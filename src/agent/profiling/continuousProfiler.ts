@@ -1,0 +1,156 @@
+// Runs the kernel profiler: opens it through the native addon, drains the kernel's counts once per
+// interval, symbolizes them and hands profile_samples rows to the export queue. Reports its own
+// cost (time spent draining and symbolizing, per second of wall time) and every drop.
+import type { ProfilingConfig } from './profilingConfig';
+import { decodeDrain } from './profileDecoder';
+import { ProfileAggregator, ProfileSampleRow, ProcessNaming } from './profileAggregator';
+import { Symbolizer } from './symbolizer';
+import { KernelSymbols } from './kallsyms';
+
+export interface NativeProfilerStats {
+  samples: number;
+  offCpuEvents: number;
+  offCpuCaptures: number;
+  stackErrors: number;
+  countsFull: number;
+  stacksFailed: number;
+  offCpuRateLimited: number;
+  drains: number;
+  countsRead: number;
+  stacksLost: number;
+  cpus: number;
+  /** run time of the BPF programs (ns) and runs, when the kernel's BPF stats are on */
+  progRunNs?: number;
+  progRuns?: number;
+}
+
+export interface ProfilerAddon {
+  profilerOpen(o: object): { cpus: number };
+  profilerDrain(): Buffer | null;
+  profilerStats(): NativeProfilerStats;
+  profilerClose(): void;
+}
+
+export class ProfilerError extends Error {}
+
+export interface ProfilerOptions {
+  host: string;
+  naming: ProcessNaming;
+  sink: (rows: ProfileSampleRow[]) => void;
+  selfPid?: number;
+  /** measure the BPF programs' own run time (kernel BPF stats; adds two clock reads per run) */
+  kernelStats?: boolean;
+  clockMs?: () => number;
+}
+
+export class ContinuousProfiler {
+  readonly symbolizer: Symbolizer;
+  readonly aggregator: ProfileAggregator;
+  private open = false;
+  private intervalStartMs = 0;
+  private startedMs = 0;
+  private selfMs = 0;
+  private decodeErrors = 0;
+  private finalStats?: NativeProfilerStats;
+  private readonly clock: () => number;
+
+  constructor(
+    private readonly cfg: ProfilingConfig,
+    private readonly native: ProfilerAddon,
+    private readonly o: ProfilerOptions
+  ) {
+    this.clock = o.clockMs ?? (() => performance.now());
+    const kernel = new KernelSymbols();
+    this.symbolizer = new Symbolizer({ kernel, loadBudgetMs: cfg.symbolizeBudgetMs });
+    this.aggregator = new ProfileAggregator({ host: o.host, symbolizer: this.symbolizer, naming: o.naming, maxRows: cfg.maxRowsPerInterval });
+  }
+
+  /** Loads and attaches the kernel programs; throws ProfilerError with the reason. */
+  start(): { cpus: number; kernelSymbols: number; kernelSymbolsError: string } {
+    const t0 = this.clock();
+    let r: { cpus: number };
+    try {
+      r = this.native.profilerOpen({
+        hz: this.cfg.hz,
+        offCpu: this.cfg.offCpu.enabled ? 1 : 0,
+        offCpuMinUs: this.cfg.offCpu.minBlockUs,
+        offCpuCapturesPerSec: this.cfg.offCpu.maxCapturesPerSec,
+        selfPid: this.o.selfPid ?? process.pid,
+        maxStacks: this.cfg.maxStacks,
+        maxCounts: Math.max(4096, this.cfg.maxRowsPerInterval * 4),
+        pids: this.cfg.pids,
+        kernelStats: this.o.kernelStats ? 1 : 0,
+      });
+    } catch (err) {
+      throw new ProfilerError((err as Error).message);
+    }
+    this.open = true;
+    this.symbolizer.kernel.load();
+    this.startedMs = Date.now();
+    this.intervalStartMs = this.startedMs;
+    this.selfMs += this.clock() - t0;
+    return { cpus: r.cpus, kernelSymbols: this.symbolizer.kernel.size, kernelSymbolsError: this.symbolizer.kernel.loadError };
+  }
+
+  /** Drains one interval into rows (call every intervalMs). */
+  tick(nowMs = Date.now()): number {
+    if (!this.open) {
+      return 0;
+    }
+    const t0 = this.clock();
+    const timeSec = Math.floor(this.intervalStartMs / 1000);
+    this.intervalStartMs = nowMs;
+    let n = 0;
+    const buf = this.native.profilerDrain();
+    if (buf) {
+      let rows: ProfileSampleRow[] = [];
+      try {
+        rows = this.aggregator.build(decodeDrain(buf), timeSec);
+      } catch {
+        this.decodeErrors++;
+      }
+      n = rows.length;
+      if (n) {
+        this.o.sink(rows);
+      }
+    }
+    this.selfMs += this.clock() - t0;
+    return n;
+  }
+
+  /** Final drain, then detaches everything. */
+  stop(): void {
+    if (!this.open) {
+      return;
+    }
+    this.tick();
+    this.tick(); // the map the last drain switched away from
+    this.finalStats = this.nativeStats();
+    this.native.profilerClose();
+    this.open = false;
+  }
+
+  nativeStats(): NativeProfilerStats {
+    return this.finalStats ?? this.native.profilerStats();
+  }
+
+  /** Time spent in the agent draining and symbolizing, as a share of wall time. */
+  selfCost(): { ms: number; share: number } {
+    const wall = Math.max(1, Date.now() - this.startedMs);
+    return { ms: this.selfMs, share: this.selfMs / wall };
+  }
+
+  statusText(): string {
+    const s = this.nativeStats();
+    const a = this.aggregator.counters;
+    const y = this.symbolizer.stats;
+    const cost = this.selfCost();
+    const bpf = s.progRuns ? `, bpf ${Math.round((s.progRunNs ?? 0) / s.progRuns)} ns/run` : '';
+    return (
+      `profiling: samples ${s.samples}, off-CPU blocks ${s.offCpuEvents}, rows ${a.rows}; ` +
+      `self ${(cost.share * 100).toFixed(2)}% of a core${bpf}; symbols: ${y.filesLoaded} files, ${y.unnamedFrames} unnamed frames, ${y.deferredFrames} deferred; ` +
+      `drops: counts map full ${s.countsFull}, stacks lost ${s.stacksLost + s.stacksFailed}, stack errors ${s.stackErrors}, ` +
+      `off-CPU without stack ${s.offCpuRateLimited}, rows folded ${a.rowsFolded}, rows dropped ${a.rowsDropped}, decode errors ${this.decodeErrors}`
+    );
+  }
+}

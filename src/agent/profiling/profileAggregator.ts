@@ -1,0 +1,251 @@
+// One interval of kernel counts -> profile_samples rows: stacks symbolized (cached per process and
+// stack), frames root first (user frames, then the kernel frames under them), identical symbolized
+// stacks of one thread merged, at most `maxRows` rows per interval (the smallest stacks of a
+// process beyond that are folded into one "[other stacks]" row, so totals stay exact).
+import {
+  Drained,
+  DrainedStack,
+  NO_STACK,
+  PROFILE_KIND_OFF_CPU,
+  STACK_KERNEL_ERR,
+  STACK_RATE_LIMITED,
+  STACK_USER_ERR,
+  STACK_USER_TRUNC,
+} from './profileDecoder';
+import type { Symbolizer } from './symbolizer';
+
+export interface ProfileSampleRow {
+  time: number;
+  host: string;
+  pid: number;
+  tid: number;
+  process: string;
+  service: string;
+  event: 'on_cpu' | 'off_cpu';
+  stack_id: number;
+  stack: string[];
+  value: number;
+}
+
+export interface ProcessNaming {
+  comm(pid: number): string;
+  service(pid: number): string;
+}
+
+export interface AggregatorCounters {
+  rows: number;
+  /** rows folded into "[other stacks]" by the per-interval row limit */
+  rowsFolded: number;
+  /** folded rows beyond the limit (processes with only tiny stacks in a crowded interval) */
+  rowsDropped: number;
+  stacksSymbolized: number;
+  stackCacheHits: number;
+  /** stacks evicted from the kernel's map before they were read */
+  stacksLost: number;
+  onCpuSamples: number;
+  offCpuUs: number;
+}
+
+export const FRAME_OTHER = '[other stacks: row limit]';
+export const FRAME_LOST = '[stack evicted before it was read]';
+export const FRAME_NO_STACK = '[no stack]';
+export const FRAME_RATE_LIMITED = '[off-CPU stack not captured: capture budget]';
+export const FRAME_USER_ERR = '[user stack unavailable]';
+export const FRAME_KERNEL_ERR = '[kernel stack unavailable]';
+export const FRAME_TRUNCATED = '[truncated]';
+
+/** FNV-1a over the frames (two seeds) folded into 53 bits: the same frames give the same id everywhere. */
+export function stackId(frames: string[]): number {
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (const f of frames) {
+    for (let i = 0; i < f.length; i++) {
+      const c = f.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
+    }
+    a = Math.imul(a ^ 0xff, 0x01000193);
+    b = Math.imul(b ^ 0xfe, 0x01000193);
+  }
+  return (a >>> 0) * 0x200000 + ((b >>> 0) >>> 11);
+}
+
+/** Off-CPU kernel stacks start inside the tracepoint machinery: keep them from __schedule up. */
+export function trimSchedulerFrames(leafFirst: string[]): string[] {
+  const i = leafFirst.indexOf('__schedule');
+  if (i > 0) {
+    return leafFirst.slice(i);
+  }
+  let k = 0;
+  while (k < leafFirst.length - 1 && /^(bpf_|__bpf_|__traceiter_|\[kernel\])/.test(leafFirst[k])) {
+    k++;
+  }
+  return leafFirst.slice(k);
+}
+
+class BoundedCache<V> {
+  private readonly m = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(k: string): V | undefined {
+    return this.m.get(k);
+  }
+  set(k: string, v: V): void {
+    if (this.m.size >= this.max) {
+      // drop the oldest eighth at once: cheaper than one at a time
+      let n = Math.max(1, this.max >> 3);
+      for (const key of this.m.keys()) {
+        this.m.delete(key);
+        if (--n === 0) {
+          break;
+        }
+      }
+    }
+    this.m.set(k, v);
+  }
+  get size(): number {
+    return this.m.size;
+  }
+}
+
+export interface AggregatorOptions {
+  host: string;
+  symbolizer: Symbolizer;
+  naming: ProcessNaming;
+  maxRows: number;
+  maxCachedStacks?: number;
+}
+
+export class ProfileAggregator {
+  readonly counters: AggregatorCounters = { rows: 0, rowsFolded: 0, rowsDropped: 0, stacksSymbolized: 0, stackCacheHits: 0, stacksLost: 0, onCpuSamples: 0, offCpuUs: 0 };
+  /** pid:hash -> user frames, root first */
+  private readonly userCache: BoundedCache<string[]>;
+  /** kind:hash -> kernel frames, root first */
+  private readonly kernelCache: BoundedCache<string[]>;
+
+  constructor(private readonly o: AggregatorOptions) {
+    this.userCache = new BoundedCache(o.maxCachedStacks ?? 50_000);
+    this.kernelCache = new BoundedCache(o.maxCachedStacks ?? 50_000);
+  }
+
+  private userFrames(pid: number, s: DrainedStack): string[] {
+    if (s.lost) {
+      this.counters.stacksLost++;
+      return [FRAME_LOST];
+    }
+    const key = `${pid}:${s.hash}`;
+    const hit = this.userCache.get(key);
+    if (hit) {
+      this.counters.stackCacheHits++;
+      return hit;
+    }
+    const r = this.o.symbolizer.user(pid, s.ips);
+    this.counters.stacksSymbolized++;
+    const rootFirst = r.frames.reverse();
+    if (r.complete) {
+      this.userCache.set(key, rootFirst);
+    }
+    return rootFirst;
+  }
+
+  private kernelFrames(kind: number, s: DrainedStack): string[] {
+    if (s.lost) {
+      this.counters.stacksLost++;
+      return [FRAME_LOST];
+    }
+    const key = `${kind}:${s.hash}`;
+    const hit = this.kernelCache.get(key);
+    if (hit) {
+      this.counters.stackCacheHits++;
+      return hit;
+    }
+    let frames = this.o.symbolizer.kernelStack(s.ips);
+    this.counters.stacksSymbolized++;
+    if (kind === PROFILE_KIND_OFF_CPU) {
+      frames = trimSchedulerFrames(frames);
+    }
+    const rootFirst = frames.reverse();
+    this.kernelCache.set(key, rootFirst);
+    return rootFirst;
+  }
+
+  /** Rows for one drained interval starting at `timeSec`. */
+  build(d: Drained, timeSec: number): ProfileSampleRow[] {
+    this.o.symbolizer.beginInterval();
+    const cells = new Map<string, ProfileSampleRow>();
+    for (const c of d.counts) {
+      const offCpu = c.kind === PROFILE_KIND_OFF_CPU;
+      const value = offCpu ? Math.round(c.value / 1000) : c.value;
+      if (value <= 0) {
+        continue;
+      }
+      let stack: string[] = [];
+      if (c.flags & STACK_USER_TRUNC) {
+        stack.push(FRAME_TRUNCATED);
+      }
+      if (c.user !== NO_STACK) {
+        stack = stack.concat(this.userFrames(c.pid, d.stacks[c.user]));
+      } else if (c.flags & STACK_USER_ERR) {
+        stack.push(FRAME_USER_ERR);
+      }
+      if (c.kernel !== NO_STACK) {
+        stack = stack.concat(this.kernelFrames(c.kind, d.stacks[c.kernel]));
+      } else if (c.flags & STACK_KERNEL_ERR) {
+        stack.push(FRAME_KERNEL_ERR);
+      }
+      if (c.flags & STACK_RATE_LIMITED) {
+        stack.push(FRAME_RATE_LIMITED);
+      }
+      if (stack.length === 0) {
+        stack.push(FRAME_NO_STACK);
+      }
+      const id = stackId(stack);
+      const event = offCpu ? 'off_cpu' : 'on_cpu';
+      const key = `${c.pid}|${c.tid}|${event}|${id}`;
+      const row = cells.get(key);
+      if (row) {
+        row.value += value;
+      } else {
+        cells.set(key, {
+          time: timeSec,
+          host: this.o.host,
+          pid: c.pid,
+          tid: c.tid,
+          process: this.o.naming.comm(c.pid),
+          service: this.o.naming.service(c.pid),
+          event,
+          stack_id: id,
+          stack,
+          value,
+        });
+      }
+      if (offCpu) {
+        this.counters.offCpuUs += value;
+      } else {
+        this.counters.onCpuSamples += value;
+      }
+    }
+    let rows = [...cells.values()];
+    if (rows.length > this.o.maxRows) {
+      rows.sort((a, b) => b.value - a.value);
+      const kept = rows.slice(0, Math.max(0, this.o.maxRows - 64));
+      const folded = new Map<string, ProfileSampleRow>();
+      for (const r of rows.slice(kept.length)) {
+        const key = `${r.pid}|${r.event}`;
+        const f = folded.get(key);
+        if (f) {
+          f.value += r.value;
+        } else {
+          folded.set(key, { ...r, tid: 0, stack: [FRAME_OTHER], stack_id: stackId([FRAME_OTHER]) });
+        }
+        this.counters.rowsFolded++;
+      }
+      // the folded rows themselves are bounded too: one per (pid, event), largest first
+      const foldedRows = [...folded.values()].sort((a, b) => b.value - a.value);
+      const room = this.o.maxRows - kept.length;
+      this.counters.rowsDropped += Math.max(0, foldedRows.length - room);
+      rows = kept.concat(foldedRows.slice(0, room));
+    }
+    this.counters.rows += rows.length;
+    return rows;
+  }
+}

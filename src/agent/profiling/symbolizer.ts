@@ -1,0 +1,248 @@
+// Addresses -> function names. User frames: the process's executable mappings (/proc/<pid>/maps),
+// the ELF file behind each (symbols cached per device+inode and shared per build id), JIT code
+// from the process's perf map; kernel frames: /proc/kallsyms. A frame that cannot be named keeps
+// its module and offset (`libfoo.so+0x1a2b`, an ELF address addr2line understands) or its raw
+// address; it never disappears. Loading new ELF files is budgeted per interval: past the budget a
+// frame is labelled module+offset and the stack is marked incomplete (so it is not cached).
+import { basename } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { ElfInfo, fileOffsetToVaddr, readElf } from './elfFile';
+import { KernelSymbols } from './kallsyms';
+import { findMapping, isFileMapping, Mapping, readMaps } from './procMaps';
+import { PerfMap } from './perfMap';
+
+export interface SymbolizerOptions {
+  procRoot?: string;
+  kernel?: KernelSymbols;
+  /** ELF files kept (least recently used beyond are forgotten) */
+  maxFiles?: number;
+  /** time (ms) per interval spent reading ELF files not seen before */
+  loadBudgetMs?: number;
+  /** where perf maps are read from, given the pid and its pid inside its namespace */
+  perfMapPath?: (pid: number, nsPid: number) => string;
+  clockMs?: () => number;
+}
+
+export interface SymbolizerStats {
+  filesLoaded: number;
+  fileErrors: number;
+  filesCached: number;
+  /** frames labelled module+offset because the load budget of the interval was spent */
+  deferredFrames: number;
+  /** frames without a function name (module+offset or raw address) */
+  unnamedFrames: number;
+  jitFrames: number;
+  loadMs: number;
+}
+
+interface ProcState {
+  maps: Mapping[];
+  mapsInterval: number;
+  nsPid: number;
+  perfMap?: PerfMap;
+  perfMapInterval: number;
+  usedInterval: number;
+}
+
+type FileEntry = { info: ElfInfo } | { error: string };
+
+export interface SymbolizedStack {
+  /** leaf first, like the input */
+  frames: string[];
+  /** false if a frame was left unnamed only because of the load budget */
+  complete: boolean;
+}
+
+const hex = (n: number) => '0x' + n.toString(16);
+
+export class Symbolizer {
+  readonly stats: SymbolizerStats = { filesLoaded: 0, fileErrors: 0, filesCached: 0, deferredFrames: 0, unnamedFrames: 0, jitFrames: 0, loadMs: 0 };
+  private readonly files = new Map<string, FileEntry>();
+  private readonly byBuildId = new Map<string, ElfInfo>();
+  private readonly procs = new Map<number, ProcState>();
+  private interval = 0;
+  private deadline = Infinity;
+  private readonly procRoot: string;
+  private readonly maxFiles: number;
+  private readonly budgetMs: number;
+  private readonly clock: () => number;
+  readonly kernel: KernelSymbols;
+
+  constructor(private readonly o: SymbolizerOptions = {}) {
+    this.procRoot = o.procRoot ?? '/proc';
+    this.maxFiles = o.maxFiles ?? 512;
+    this.budgetMs = o.loadBudgetMs ?? 300;
+    this.clock = o.clockMs ?? (() => performance.now());
+    this.kernel = o.kernel ?? new KernelSymbols();
+  }
+
+  /** Starts an interval: a fresh load budget; processes unseen for a while are forgotten. */
+  beginInterval(): void {
+    this.interval++;
+    this.deadline = this.clock() + this.budgetMs;
+    if (this.interval % 60 === 0) {
+      for (const [pid, p] of this.procs) {
+        if (this.interval - p.usedInterval > 60) {
+          this.procs.delete(pid);
+        }
+      }
+    }
+  }
+
+  private proc(pid: number): ProcState {
+    let p = this.procs.get(pid);
+    if (!p) {
+      p = { maps: readMaps(pid, this.procRoot) ?? [], mapsInterval: this.interval, nsPid: this.nsPid(pid), perfMapInterval: -1, usedInterval: this.interval };
+      this.procs.set(pid, p);
+    }
+    p.usedInterval = this.interval;
+    return p;
+  }
+
+  private nsPid(pid: number): number {
+    try {
+      const m = /^NSpid:\s*([\d\s]+)$/m.exec(readFileSync(`${this.procRoot}/${pid}/status`, 'latin1'));
+      const ids = m ? m[1].trim().split(/\s+/) : [];
+      return Number(ids[ids.length - 1]) || pid;
+    } catch {
+      return pid;
+    }
+  }
+
+  private mappingOf(p: ProcState, pid: number, addr: number): Mapping | undefined {
+    let m = findMapping(p.maps, addr);
+    if (!m && p.mapsInterval !== this.interval) {
+      // a library loaded since (dlopen) or code mapped since: read the maps again, once per interval
+      p.maps = readMaps(pid, this.procRoot) ?? p.maps;
+      p.mapsInterval = this.interval;
+      m = findMapping(p.maps, addr);
+    }
+    return m;
+  }
+
+  private jit(p: ProcState, pid: number, addr: number): string | undefined {
+    if (!p.perfMap) {
+      const path = this.o.perfMapPath ? this.o.perfMapPath(pid, p.nsPid) : `${this.procRoot}/${pid}/root/tmp/perf-${p.nsPid}.map`;
+      p.perfMap = new PerfMap(path);
+    }
+    let name = p.perfMap.size ? p.perfMap.lookup(addr) : undefined;
+    if (name === undefined && p.perfMapInterval !== this.interval) {
+      p.perfMapInterval = this.interval;
+      if (p.perfMap.refresh()) {
+        name = p.perfMap.lookup(addr);
+      }
+    }
+    return name;
+  }
+
+  /** The ELF behind a file mapping; 'deferred' when the budget is spent. */
+  private elf(pid: number, m: Mapping): ElfInfo | 'deferred' | undefined {
+    const key = `${m.dev}:${m.inode}`;
+    const hit = this.files.get(key);
+    if (hit) {
+      this.files.delete(key); // keep in recency order
+      this.files.set(key, hit);
+      return 'info' in hit ? hit.info : undefined;
+    }
+    const t0 = this.clock();
+    if (t0 > this.deadline) {
+      return 'deferred';
+    }
+    const candidates = [`${this.procRoot}/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`, `${this.procRoot}/${pid}/root${m.path}`, m.path];
+    let entry: FileEntry = { error: 'not readable' };
+    for (const path of candidates) {
+      try {
+        const info = readElf(path);
+        const same = info.buildId ? this.byBuildId.get(info.buildId) : undefined;
+        entry = { info: same ?? info };
+        if (info.buildId && !same) {
+          this.byBuildId.set(info.buildId, info);
+        }
+        this.stats.filesLoaded++;
+        break;
+      } catch (err) {
+        entry = { error: (err as Error).message };
+      }
+    }
+    if ('error' in entry) {
+      this.stats.fileErrors++;
+    }
+    this.files.set(key, entry);
+    while (this.files.size > this.maxFiles) {
+      const oldest = this.files.keys().next().value as string;
+      const e = this.files.get(oldest);
+      this.files.delete(oldest);
+      if (e && 'info' in e && e.info.buildId && this.byBuildId.get(e.info.buildId) === e.info) {
+        let stillUsed = false;
+        for (const other of this.files.values()) {
+          stillUsed ||= 'info' in other && other.info === e.info;
+        }
+        if (!stillUsed) {
+          this.byBuildId.delete(e.info.buildId);
+        }
+      }
+    }
+    this.stats.filesCached = this.files.size;
+    this.stats.loadMs += this.clock() - t0;
+    return 'info' in entry ? entry.info : undefined;
+  }
+
+  /** Names of a user stack of process `pid` (addresses leaf first). */
+  user(pid: number, ips: number[]): SymbolizedStack {
+    const p = this.proc(pid);
+    const frames: string[] = [];
+    let complete = true;
+    for (let i = 0; i < ips.length; i++) {
+      // a return address points after the call: look up the byte before it
+      const addr = i === 0 ? ips[i] : ips[i] - 1;
+      const m = this.mappingOf(p, pid, addr);
+      if (!m || !isFileMapping(m)) {
+        const name = this.jit(p, pid, addr);
+        if (name !== undefined) {
+          this.stats.jitFrames++;
+          frames.push(name);
+          continue;
+        }
+        this.stats.unnamedFrames++;
+        frames.push(m && m.path ? `${m.path}+${hex(addr - m.start)}` : `[unknown] ${hex(ips[i])}`);
+        continue;
+      }
+      const fileOff = addr - m.start + m.offset;
+      const info = this.elf(pid, m);
+      if (info === 'deferred' || info === undefined) {
+        if (info === 'deferred') {
+          this.stats.deferredFrames++;
+          complete = false;
+        }
+        this.stats.unnamedFrames++;
+        frames.push(`${basename(m.path)}+${hex(fileOff)}`);
+        continue;
+      }
+      const vaddr = fileOffsetToVaddr(info, fileOff) ?? fileOff;
+      const name = info.symbols.lookup(vaddr);
+      if (name === undefined) {
+        this.stats.unnamedFrames++;
+        frames.push(`${basename(m.path)}+${hex(vaddr)}`);
+      } else {
+        frames.push(name);
+      }
+    }
+    return { frames, complete };
+  }
+
+  /** Names of a kernel stack (low-48-bit addresses, leaf first). */
+  kernelStack(ips: number[]): string[] {
+    return ips.map((ip, i) => {
+      const name = this.kernel.usable ? this.kernel.lookup(i === 0 ? ip : ip - 1) : undefined;
+      if (name === undefined) {
+        this.stats.unnamedFrames++;
+        return `[kernel] ${hex(ip)}`;
+      }
+      return name;
+    });
+  }
+
+  get processesTracked(): number {
+    return this.procs.size;
+  }
+}
