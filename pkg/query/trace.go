@@ -1,0 +1,155 @@
+package query
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// MaxTraceKeys bounds each id list of one trace-assembly round (the IN lists stay small
+// enough for ClickHouse to hash them once per query).
+const MaxTraceKeys = 5000
+
+// MaxTraceSpans bounds the rows one assembly query may return.
+const MaxTraceSpans = 10000
+
+// TraceFlow is a connection 5-tuple (without the L4 protocol), the link between the client and
+// server views of a call that carries no TCP sequence number (TLS plaintext).
+type TraceFlow struct {
+	ClientIP   string
+	ClientPort uint16
+	ServerIP   string
+	ServerPort uint16
+}
+
+// TraceKeys are the ids one assembly round looks up: a row matches when any of its ids is listed.
+type TraceKeys struct {
+	RowIDs      []uint64 // _id
+	SyscallIDs  []uint64 // syscall_trace_id_request or syscall_trace_id_response
+	TCPSeqs     []uint32 // tcp_seq_request
+	Flows       []TraceFlow
+	TraceIDs    []string // trace_id
+	XRequestIDs []string // x_request_id
+}
+
+// Empty reports whether no id is listed.
+func (k *TraceKeys) Empty() bool {
+	return len(k.RowIDs)+len(k.SyscallIDs)+len(k.TCPSeqs)+len(k.Flows)+len(k.TraceIDs)+len(k.XRequestIDs) == 0
+}
+
+// TraceSpanColumns are the l7_flow_log columns trace assembly reads, in order.
+var TraceSpanColumns = []string{
+	"_id", "start_time_us", "end_time_us", "host", "observation_point", "l7_protocol", "request_type",
+	"request_domain", "request_resource", "endpoint", "response_code", "response_status", "response_exception",
+	"trace_id", "span_id", "parent_span_id", "x_request_id",
+	"syscall_trace_id_request", "syscall_trace_id_response", "syscall_thread_request", "syscall_thread_response",
+	"tcp_seq_request", "tcp_seq_response",
+	"client_ip", "client_port", "server_ip", "server_port", "client_pid", "server_pid",
+	"client_process", "server_process", "client_service", "server_service",
+}
+
+// BuildTraceSpans renders one assembly round: every l7_flow_log row in [from, to] (unix seconds,
+// inclusive, on the second-precision time column, which the table is ordered by) carrying any
+// of the keys, oldest first, at most limit rows. Numbers are rendered by strconv, strings quoted.
+func BuildTraceSpans(database string, k TraceKeys, from, to int64, limit int) (*Statement, error) {
+	b, err := newBuilder(database, "l7_flow_log")
+	if err != nil {
+		return nil, err
+	}
+	if to < from {
+		return nil, fmt.Errorf("trace window ends (%d) before it starts (%d)", to, from)
+	}
+	if limit <= 0 || limit > MaxTraceSpans {
+		return nil, fmt.Errorf("trace span limit %d is outside 1..%d", limit, MaxTraceSpans)
+	}
+	var ors []string
+	u64 := func(col string, vals []uint64) error {
+		if len(vals) == 0 {
+			return nil
+		}
+		if len(vals) > MaxTraceKeys {
+			return fmt.Errorf("%d %s values in one trace round, the limit is %d", len(vals), col, MaxTraceKeys)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = strconv.FormatUint(v, 10)
+		}
+		ors = append(ors, fmt.Sprintf("%s IN (%s)", b.c(col), strings.Join(parts, ", ")))
+		return nil
+	}
+	str := func(col string, vals []string) error {
+		if len(vals) == 0 {
+			return nil
+		}
+		if len(vals) > MaxTraceKeys {
+			return fmt.Errorf("%d %s values in one trace round, the limit is %d", len(vals), col, MaxTraceKeys)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			if err := checkValue(col, v); err != nil {
+				return err
+			}
+			parts[i] = Quote(v)
+		}
+		ors = append(ors, fmt.Sprintf("%s IN (%s)", b.c(col), strings.Join(parts, ", ")))
+		return nil
+	}
+	if err := u64("_id", k.RowIDs); err != nil {
+		return nil, err
+	}
+	if err := u64("syscall_trace_id_request", k.SyscallIDs); err != nil {
+		return nil, err
+	}
+	if err := u64("syscall_trace_id_response", k.SyscallIDs); err != nil {
+		return nil, err
+	}
+	seqs := make([]uint64, len(k.TCPSeqs))
+	for i, s := range k.TCPSeqs {
+		seqs[i] = uint64(s)
+	}
+	if err := u64("tcp_seq_request", seqs); err != nil {
+		return nil, err
+	}
+	if err := str("trace_id", k.TraceIDs); err != nil {
+		return nil, err
+	}
+	if err := str("x_request_id", k.XRequestIDs); err != nil {
+		return nil, err
+	}
+	if len(k.Flows) > MaxTraceKeys {
+		return nil, fmt.Errorf("%d flows in one trace round, the limit is %d", len(k.Flows), MaxTraceKeys)
+	}
+	if len(k.Flows) > 0 {
+		parts := make([]string, len(k.Flows))
+		for i, f := range k.Flows {
+			if err := checkValue("client_ip", f.ClientIP); err != nil {
+				return nil, err
+			}
+			if err := checkValue("server_ip", f.ServerIP); err != nil {
+				return nil, err
+			}
+			parts[i] = fmt.Sprintf("(%s, %d, %s, %d)", Quote(f.ClientIP), f.ClientPort, Quote(f.ServerIP), f.ServerPort)
+		}
+		ors = append(ors, fmt.Sprintf("(%s, %s, %s, %s) IN (%s)", b.c("client_ip"), b.c("client_port"), b.c("server_ip"),
+			b.c("server_port"), strings.Join(parts, ", ")))
+	}
+	if len(ors) == 0 {
+		return nil, fmt.Errorf("a trace round needs at least one id")
+	}
+	cols := make([]string, len(TraceSpanColumns))
+	for i, c := range TraceSpanColumns {
+		cols[i] = b.c(c)
+	}
+	sql := fmt.Sprintf(`SELECT
+  %s
+FROM %s
+WHERE %s >= toDateTime(%d) AND %s <= toDateTime(%d)
+  AND (%s)
+ORDER BY %s, %s
+LIMIT %d`,
+		strings.Join(cols, ", "), b.from(), b.c("time"), from, b.c("time"), to,
+		strings.Join(ors, "\n    OR "), b.c("start_time_us"), b.c("_id"), limit)
+	st := b.statement(sql)
+	st.Limit = limit
+	return st, nil
+}

@@ -1,0 +1,76 @@
+package query
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/flowlens/flowlens/pkg/schema"
+)
+
+func TestTraceSpansSQL(t *testing.T) {
+	k := TraceKeys{
+		RowIDs: []uint64{18446744073709551615}, SyscallIDs: []uint64{7, 9}, TCPSeqs: []uint32{4294967295},
+		Flows:    []TraceFlow{{ClientIP: "10.0.0.1", ClientPort: 4000, ServerIP: "10.0.0.2", ServerPort: 80}},
+		TraceIDs: []string{"abc"}, XRequestIDs: []string{"x' OR 1=1 --\\"},
+	}
+	st, err := BuildTraceSpans("flowlens", k, 1700000000, 1700000010, 2001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"FROM `flowlens`.`l7_flow_log`",
+		"WHERE time >= toDateTime(1700000000) AND time <= toDateTime(1700000010)",
+		"_id IN (18446744073709551615)",
+		"syscall_trace_id_request IN (7, 9)", "syscall_trace_id_response IN (7, 9)",
+		"tcp_seq_request IN (4294967295)",
+		"(client_ip, client_port, server_ip, server_port) IN (('10.0.0.1', 4000, '10.0.0.2', 80))",
+		"trace_id IN ('abc')",
+		`x_request_id IN ('x\' OR 1=1 --\\')`,
+		"ORDER BY start_time_us, _id\nLIMIT 2001",
+	} {
+		if !strings.Contains(st.SQL, want) {
+			t.Errorf("SQL lacks %q:\n%s", want, st.SQL)
+		}
+	}
+	s := schema.Get()
+	for _, c := range st.Columns {
+		if !s.HasColumn(st.Table, c) {
+			t.Errorf("trace query reads %s.%s, which schema.json lacks", st.Table, c)
+		}
+	}
+	// Only the listed kinds appear.
+	st, err = BuildTraceSpans("flowlens", TraceKeys{TraceIDs: []string{"t"}}, 1, 2, 10)
+	if err != nil || strings.Contains(st.SQL, "syscall_trace_id_request IN") || strings.Contains(st.SQL, "(_id IN") ||
+		!strings.Contains(st.SQL, "trace_id IN ('t')") {
+		t.Errorf("trace-id only: %v\n%v", err, st)
+	}
+}
+
+func TestTraceSpansRejects(t *testing.T) {
+	many := make([]uint64, MaxTraceKeys+1)
+	bad := []struct {
+		name string
+		k    TraceKeys
+		from int64
+		to   int64
+		lim  int
+		want string
+	}{
+		{"no keys", TraceKeys{}, 1, 2, 10, "at least one id"},
+		{"window", TraceKeys{RowIDs: []uint64{1}}, 5, 2, 10, "before it starts"},
+		{"limit", TraceKeys{RowIDs: []uint64{1}}, 1, 2, 0, "outside"},
+		{"too many", TraceKeys{SyscallIDs: many}, 1, 2, 10, "the limit is"},
+		{"long value", TraceKeys{TraceIDs: []string{strings.Repeat("a", MaxValueLen+1)}}, 1, 2, 10, "bytes long"},
+		{"bad utf8", TraceKeys{XRequestIDs: []string{"\xff"}}, 1, 2, 10, "UTF-8"},
+		{"bad ip", TraceKeys{Flows: []TraceFlow{{ClientIP: "\xff"}}}, 1, 2, 10, "UTF-8"},
+	}
+	for _, b := range bad {
+		_, err := BuildTraceSpans("flowlens", b.k, b.from, b.to, b.lim)
+		if err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("%s: err %v, want %q", b.name, err, b.want)
+		}
+	}
+	if _, err := BuildTraceSpans("x`; DROP", TraceKeys{RowIDs: []uint64{1}}, 1, 2, 10); err == nil {
+		t.Error("bad database name accepted")
+	}
+}
