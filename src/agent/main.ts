@@ -7,6 +7,7 @@ import { GoTlsProber } from './capture/goTls';
 import { ClickHouseWriter } from './export/clickhouseWriter';
 import { applyMigrations, dialectFor, serverVersion } from './export/migrations';
 import { Pipeline } from './pipeline';
+import { startProfiling } from './profiling/continuousProfiler';
 
 const log = (line: string) => process.stderr.write(`flowlens-agent: ${line}\n`);
 
@@ -110,6 +111,9 @@ async function main(): Promise<number> {
     toWallUs: (ns) => clock.toWallUs(ns),
     sink: { l7: (rows) => writer.push('l7_flow_log', rows), appMetrics: (rows) => writer.push('app_metrics', rows) },
   });
+  // continuous profiling: on-CPU samples and off-CPU blocked time per stack, into profile_samples
+  const profiler = startProfiling(cfg.profiling, tracer.native, { host: cfg.host, naming: pipeline.procs, sink: (rows) => writer.push('profile_samples', rows), log });
+  const profileTimer = profiler ? setInterval(() => profiler.tick(), cfg.profiling.intervalMs) : undefined;
 
   let storeReady = await connectStore(writer, cfg);
   log(`capturing on ${cfg.host} (payload ${cfg.captureBytes} B per syscall; ignoring ports ${cfg.ignorePorts.join(',') || 'none'})`);
@@ -151,7 +155,8 @@ async function main(): Promise<number> {
       `events ${c.events}, request logs ${c.requestLogs}, connections ${pipeline.conns.size}; ` +
       `written l7_flow_log ${w.l7_flow_log?.written ?? 0}, app_metrics ${w.app_metrics?.written ?? 0}; ` +
       `drops: kernel ring ${t.ringDrops}, export ${(w.l7_flow_log?.dropped ?? 0) + (w.app_metrics?.dropped ?? 0)}, malformed ${c.malformedRecords}, unbound TLS ${pipeline.tlsUnbound}; ` +
-      `queued ${writer.queuedRows()}${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}`
+      `queued ${writer.queuedRows()}${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}` +
+      (profiler ? `; ${profiler.statusText()}; written profile_samples ${w.profile_samples?.written ?? 0}, dropped ${w.profile_samples?.dropped ?? 0}` : '')
     );
   };
   const statusTimer = cfg.statusIntervalMs ? setInterval(() => log(statusLine()), cfg.statusIntervalMs) : undefined;
@@ -166,6 +171,9 @@ async function main(): Promise<number> {
     clearInterval(drainTimer);
     clearInterval(flushTimer);
     clearInterval(storeTimer);
+    if (profileTimer) {
+      clearInterval(profileTimer);
+    }
     if (goTlsTimer) {
       clearInterval(goTlsTimer);
     }
@@ -175,6 +183,7 @@ async function main(): Promise<number> {
     drain();
     finalTracerStats = tracer.stats();
     tracer.stop();
+    profiler?.stop(); // the last interval's rows, before the final flush
     pipeline.finish();
     if (!storeReady) {
       storeReady = await connectStore(writer, cfg, true); // last try; the closing line reports any loss
