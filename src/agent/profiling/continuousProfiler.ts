@@ -154,3 +154,33 @@ export class ContinuousProfiler {
     );
   }
 }
+
+/** Starts profiling as configured, or says in one line why it is off; never stops the agent. */
+export function startProfiling(
+  cfg: ProfilingConfig,
+  native: unknown,
+  o: { host: string; naming: ProcessNaming; sink: (rows: ProfileSampleRow[]) => void; log: (line: string) => void }
+): ContinuousProfiler | undefined {
+  if (!cfg.enabled) {
+    o.log('profiling: off (profiling.enabled is false)');
+    return undefined;
+  }
+  const addon = native as Partial<ProfilerAddon>;
+  if (typeof addon.profilerOpen !== 'function') {
+    o.log('profiling: not available: the native addon has no profiler (run scripts/build.sh agent)');
+    return undefined;
+  }
+  const p = new ContinuousProfiler(cfg, addon as ProfilerAddon, { host: o.host, naming: o.naming, sink: o.sink });
+  try {
+    const r = p.start();
+    o.log(
+      `profiling: on-CPU ${cfg.hz} Hz on ${r.cpus} CPUs, off-CPU ${cfg.offCpu.enabled ? `blocks >= ${cfg.offCpu.minBlockUs} µs` : 'off'}, ` +
+        `${cfg.pids.length ? `pids ${cfg.pids.join(',')}` : 'every process'}, rows every ${cfg.intervalMs} ms; ` +
+        `kernel symbols: ${r.kernelSymbolsError || r.kernelSymbols}`
+    );
+    return p;
+  } catch (err) {
+    o.log(`profiling: not available: ${(err as Error).message.split('\n')[0]}; the agent runs on without it`);
+    return undefined;
+  }
+}
