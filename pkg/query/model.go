@@ -11,6 +11,7 @@ const (
 	TypeRED    = "red"
 	TypeMap    = "map"
 	TypeSQLLog = "sql_log"
+	TypeTrace  = "trace" // options: see TraceQuery
 )
 
 // RED metric names; the "metric" option selects one of them or MetricAll.

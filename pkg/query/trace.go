@@ -1,6 +1,7 @@
 package query
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -152,4 +153,70 @@ LIMIT %d`,
 	st := b.statement(sql)
 	st.Limit = limit
 	return st, nil
+}
+
+// TraceQuery is the query JSON of queryType "trace": one row to start from (its _id, and its
+// time when known: unix seconds, milliseconds or microseconds) or a trace id, which matches
+// trace_id or x_request_id within the panel's time range.
+type TraceQuery struct {
+	RowID   uint64
+	TimeSec int64
+	TraceID string
+}
+
+type traceJSON struct {
+	RowID      json.Number `json:"row_id"`
+	RowIDCamel json.Number `json:"rowId"`
+	ID         json.Number `json:"_id"`
+	Time       json.Number `json:"time"`
+	TraceID    string      `json:"trace_id"`
+	TraceCamel string      `json:"traceId"`
+}
+
+// ParseTrace reads the trace options of a query.
+func ParseTrace(raw []byte) (*TraceQuery, error) {
+	var j traceJSON
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return nil, fmt.Errorf("invalid trace query: row_id and time must be numbers (or numeric strings), trace_id a string: %w", err)
+	}
+	q := &TraceQuery{TraceID: strings.TrimSpace(j.TraceID)}
+	if q.TraceID == "" {
+		q.TraceID = strings.TrimSpace(j.TraceCamel)
+	}
+	id := j.RowID
+	if id == "" {
+		id = j.RowIDCamel
+	}
+	if id == "" {
+		id = j.ID
+	}
+	if id != "" {
+		v, err := strconv.ParseUint(string(id), 10, 64)
+		if err != nil || v == 0 {
+			return nil, fmt.Errorf("row_id %s is not a request log _id (a positive 64-bit integer)", Quote(truncate(string(id), 40)))
+		}
+		q.RowID = v
+	}
+	if (q.RowID == 0) == (q.TraceID == "") {
+		return nil, fmt.Errorf("a trace query needs exactly one of row_id (a request log _id, with its time) or trace_id")
+	}
+	if q.TraceID != "" {
+		if err := checkValue("trace_id", q.TraceID); err != nil {
+			return nil, err
+		}
+	}
+	if j.Time != "" {
+		f, err := strconv.ParseFloat(string(j.Time), 64)
+		if err != nil || f < 0 {
+			return nil, fmt.Errorf("time %s is not a unix time", Quote(truncate(string(j.Time), 40)))
+		}
+		switch { // seconds, milliseconds or microseconds since the epoch
+		case f >= 1e14:
+			f /= 1e6
+		case f >= 1e11:
+			f /= 1e3
+		}
+		q.TimeSec = int64(f)
+	}
+	return q, nil
 }

@@ -74,3 +74,28 @@ func TestTraceSpansRejects(t *testing.T) {
 		t.Error("bad database name accepted")
 	}
 }
+
+func TestParseTrace(t *testing.T) {
+	good := []struct {
+		raw  string
+		want TraceQuery
+	}{
+		{`{"row_id":"9007199254740993","time":1700000000}`, TraceQuery{RowID: 9007199254740993, TimeSec: 1700000000}},
+		{`{"rowId":42,"time":"1700000000123"}`, TraceQuery{RowID: 42, TimeSec: 1700000000}},
+		{`{"_id":"7","time":1700000000123456}`, TraceQuery{RowID: 7, TimeSec: 1700000000}},
+		{`{"trace_id":" 4bf92f3577b34da6a3ce929d0e0e4736 "}`, TraceQuery{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}},
+		{`{"traceId":"req-1"}`, TraceQuery{TraceID: "req-1"}},
+	}
+	for _, g := range good {
+		q, err := ParseTrace([]byte(g.raw))
+		if err != nil || *q != g.want {
+			t.Errorf("%s: %+v %v, want %+v", g.raw, q, err, g.want)
+		}
+	}
+	for _, bad := range []string{`{}`, `{"row_id":"0"}`, `{"row_id":"-3"}`, `{"row_id":"x"}`, `{"row_id":1,"trace_id":"a"}`,
+		`{"row_id":1,"time":"noon"}`, `{"row_id":1,"time":-5}`, `{"trace_id":"` + strings.Repeat("z", MaxValueLen+1) + `"}`, `[`} {
+		if _, err := ParseTrace([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

@@ -96,6 +96,14 @@ func render(db string) ([]entry, error) {
 	if err := add("resource/services", st, err); err != nil {
 		return nil, err
 	}
+	st, err = query.BuildTraceSpans(db, query.TraceKeys{
+		RowIDs: []uint64{18446744073709551615}, SyscallIDs: []uint64{1, 2}, TCPSeqs: []uint32{4294967295},
+		Flows:    []query.TraceFlow{{ClientIP: "10.0.0.1", ClientPort: 4000, ServerIP: "10.0.0.2", ServerPort: 80}},
+		TraceIDs: []string{"4bf92f3577b34da6a3ce929d0e0e4736"}, XRequestIDs: []string{"it's \\ tricky"},
+	}, r.From.Unix(), r.To.Unix(), 2001)
+	if err := add("trace/round", st, err); err != nil {
+		return nil, err
+	}
 	for _, h := range plugin.HealthQueries(db) {
 		out = append(out, entry{Name: "health/" + h.Name, SQL: h.SQL})
 	}
