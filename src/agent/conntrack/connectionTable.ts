@@ -70,6 +70,11 @@ export class ConnectionTable {
     return c.peer;
   }
 
+  /** The live connection with these ends (as its process sees them), if any. */
+  byEnds(localIp: string, localPort: number, peerIp: string, peerPort: number): Connection | undefined {
+    return this.byTuple.get(tupleKey(localIp, localPort, peerIp, peerPort));
+  }
+
   remove(c: Connection): void {
     this.bySock.delete(c.key);
     const k = tupleKey(c.localIp, c.localPort, c.peerIp, c.peerPort);
