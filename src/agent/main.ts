@@ -8,6 +8,8 @@ import { ClickHouseWriter } from './export/clickhouseWriter';
 import { applyMigrations, dialectFor, serverVersion } from './export/migrations';
 import { Pipeline } from './pipeline';
 import { startProfiling } from './profiling/continuousProfiler';
+import { PacketLayer } from './network/packets/packetLayer';
+import type { PcapNative } from './network/packets/packetCapture';
 
 const log = (line: string) => process.stderr.write(`flowlens-agent: ${line}\n`);
 
@@ -115,6 +117,26 @@ async function main(): Promise<number> {
   const profiler = startProfiling(cfg.profiling, tracer.native, { host: cfg.host, naming: pipeline.procs, sink: (rows) => writer.push('profile_samples', rows), log });
   const profileTimer = profiler ? setInterval(() => profiler.tick(), cfg.profiling.intervalMs) : undefined;
 
+  // packet capture on interfaces: Network Profile (tcp_timeline) and NIC request logs
+  let packets: PacketLayer | undefined;
+  if (cfg.network.capture.enabled) {
+    try {
+      packets = new PacketLayer({
+        host: cfg.host,
+        capture: cfg.network.capture,
+        native: tracer.native as unknown as PcapNative,
+        pipeline,
+        requestTimeoutMs: cfg.requestTimeoutMs,
+        sink: { timeline: (rows) => writer.push('tcp_timeline', rows), l7: (rows) => writer.push('l7_flow_log', rows) },
+        log,
+      });
+      log(packets.start());
+    } catch (err) {
+      packets = undefined;
+      log(`packet capture: not available (${(err as Error).message}); tcp_timeline and NIC request logs stay empty`);
+    }
+  }
+
   let storeReady = await connectStore(writer, cfg);
   log(`capturing on ${cfg.host} (payload ${cfg.captureBytes} B per syscall; ignoring ports ${cfg.ignorePorts.join(',') || 'none'})`);
   process.stdout.write('flowlens-agent: ready\n');
@@ -128,11 +150,13 @@ async function main(): Promise<number> {
       }
       pipeline.processBatch(batch);
     }
+    packets?.drain();
   };
   const monoNowNs = () => Number(process.hrtime.bigint());
   const drainTimer = setInterval(drain, cfg.drainIntervalMs);
   const flushTimer = setInterval(async () => {
     pipeline.sweep(monoNowNs(), Math.floor(Date.now() / 1000));
+    packets?.sweep();
     if (!storeReady) {
       return;
     }
@@ -145,6 +169,7 @@ async function main(): Promise<number> {
       storeReady = await connectStore(writer, cfg, true);
     }
     clock.resync();
+    packets?.rescan();
   }, 5000);
   let finalTracerStats: ReturnType<SocketTracer['stats']> | undefined;
   const statusLine = () => {
@@ -156,7 +181,8 @@ async function main(): Promise<number> {
       `written l7_flow_log ${w.l7_flow_log?.written ?? 0}, app_metrics ${w.app_metrics?.written ?? 0}; ` +
       `drops: kernel ring ${t.ringDrops}, export ${(w.l7_flow_log?.dropped ?? 0) + (w.app_metrics?.dropped ?? 0)}, malformed ${c.malformedRecords}, unbound TLS ${pipeline.tlsUnbound}; ` +
       `queued ${writer.queuedRows()}${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}` +
-      (profiler ? `; ${profiler.statusText()}; written profile_samples ${w.profile_samples?.written ?? 0}, dropped ${w.profile_samples?.dropped ?? 0}` : '')
+      (profiler ? `; ${profiler.statusText()}; written profile_samples ${w.profile_samples?.written ?? 0}, dropped ${w.profile_samples?.dropped ?? 0}` : '') +
+      (packets ? `; ${packets.statusLine()}, written tcp_timeline ${w.tcp_timeline?.written ?? 0}` : '')
     );
   };
   const statusTimer = cfg.statusIntervalMs ? setInterval(() => log(statusLine()), cfg.statusIntervalMs) : undefined;
@@ -184,6 +210,7 @@ async function main(): Promise<number> {
     finalTracerStats = tracer.stats();
     tracer.stop();
     profiler?.stop(); // the last interval's rows, before the final flush
+    packets?.stop();
     pipeline.finish();
     if (!storeReady) {
       storeReady = await connectStore(writer, cfg, true); // last try; the closing line reports any loss

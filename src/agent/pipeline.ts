@@ -98,6 +98,11 @@ export class Pipeline {
     return this.closedPeers.get(tupleKey(c.peerIp, c.peerPort, c.localIp, c.localPort))?.tgid ?? 0;
   }
 
+  /** pid of the socket with these ends, live or closed in the last seconds (for late rows such as packet capture's), else 0 */
+  pidOfEnds(localIp: string, localPort: number, peerIp: string, peerPort: number): number {
+    return this.conns.byEnds(localIp, localPort, peerIp, peerPort)?.tgid ?? this.closedPeers.get(tupleKey(localIp, localPort, peerIp, peerPort))?.tgid ?? 0;
+  }
+
   processBatch(batch: Buffer): void {
     this.counters.malformedRecords += decodeBatch(batch, (e) => this.handle(e));
     this.emitRows();
