@@ -17,7 +17,7 @@ export function prng(seed: number): () => number {
   };
 }
 
-function mutate(base: Buffer, rnd: () => number): Buffer {
+export function mutate(base: Buffer, rnd: () => number): Buffer {
   const b = Buffer.from(base);
   const ops = 1 + Math.floor(rnd() * 8);
   let out = b;
