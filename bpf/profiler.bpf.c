@@ -10,6 +10,9 @@
  *    writes to any more, so nothing is read while it is being counted;
  *  - a stack is stored once under a 64-bit hash of its frames in an LRU map (no stack-map bucket
  *    collisions that drop samples; stacks unused for long are the ones evicted);
+ *  - user stacks are walked here, by frame pointers, except at addresses where user space has
+ *    installed an unwind rule (functions without a frame pointer, e.g. libc's syscall wrappers,
+ *    which a plain frame-pointer walk would make skip their caller);
  *  - off-CPU: the stack is captured when a thread blocks (it is the running task then); the time
  *    is added when it is switched back in, only if it blocked at least `min_block_ns`. Captures are
  *    budgeted per CPU per second; past the budget a block is still timed, without its stack. */
@@ -88,6 +91,22 @@ struct {
 	__type(value, struct flp_budget);
 } budget SEC(".maps");
 
+/* (pid, address) -> how to unwind there; written by user space */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FLP_MAX_UNWIND_RULES);
+	__type(key, struct flp_unwind_key);
+	__type(value, struct flp_unwind_rule);
+} unwind_rules SEC(".maps");
+
+/* pids that have rules: one lookup spares the per-frame lookups of every other process */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u32);
+} unwind_pids SEC(".maps");
+
 static __always_inline void stat(__u32 k)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &k);
@@ -127,31 +146,9 @@ static __always_inline void count(struct flp_count_key *k, __u64 v)
 		stat(FLP_STAT_COUNTS_FULL);
 }
 
-/* Captures the current task's user (BPF_F_USER_STACK) or kernel stack into the scratch slot,
- * stores it under its hash and returns the hash (0: no frames). */
-static __always_inline __u64 capture(void *ctx, __u32 slot, __u64 flags, __u32 *sflags)
+/* Hashes the frames in the scratch slot, stores the stack once under its hash, returns the hash. */
+static __always_inline __u64 store(struct flp_stack *s, __u32 frames, bool user)
 {
-	bool user = flags & BPF_F_USER_STACK;
-	struct flp_stack *s = bpf_map_lookup_elem(&scratch, &slot);
-	if (!s)
-		return 0;
-	long n = bpf_get_stack(ctx, s->ips, sizeof(s->ips), flags);
-	if (n < 0) {
-		/* EFAULT: no frames of that kind (a user-mode sample has no kernel stack) */
-		if (n != -ERR_FAULT) {
-			*sflags |= user ? FLP_STACK_USER_ERR : FLP_STACK_KERNEL_ERR;
-			stat(FLP_STAT_STACK_ERRORS);
-		}
-		return 0;
-	}
-	__u32 frames = (__u32)n / 8;
-	if (frames == 0)
-		return 0;
-	if (frames >= FLP_MAX_DEPTH) {
-		frames = FLP_MAX_DEPTH;
-		if (user)
-			*sflags |= FLP_STACK_USER_TRUNC;
-	}
 	s->len = frames;
 	__u64 h = 0xcbf29ce484222325ULL ^ ((__u64)frames << 1) ^ (user ? 1 : 0);
 	for (__u32 i = 0; i < FLP_MAX_DEPTH; i++) {
@@ -168,6 +165,82 @@ static __always_inline __u64 capture(void *ctx, __u32 slot, __u64 flags, __u32 *
 	return h;
 }
 
+/* The current task's kernel stack, stored; returns its hash (0: no frames). */
+static __always_inline __u64 capture_kernel(void *ctx, __u32 slot, __u32 *sflags)
+{
+	struct flp_stack *s = bpf_map_lookup_elem(&scratch, &slot);
+	if (!s)
+		return 0;
+	long n = bpf_get_stack(ctx, s->ips, sizeof(s->ips), 0);
+	if (n < 0) {
+		/* EFAULT: no kernel frames (a sample taken in user mode) */
+		if (n != -ERR_FAULT) {
+			*sflags |= FLP_STACK_KERNEL_ERR;
+			stat(FLP_STAT_STACK_ERRORS);
+		}
+		return 0;
+	}
+	__u32 frames = (__u32)n / 8;
+	if (frames == 0)
+		return 0;
+	if (frames > FLP_MAX_DEPTH)
+		frames = FLP_MAX_DEPTH;
+	return store(s, frames, false);
+}
+
+/* The current task's user stack from its saved user registers: frame pointers, or the unwind rule
+ * user space installed for an address. Stops at a zero or unreadable frame, or a frame pointer
+ * that does not move up the stack. */
+static __always_inline __u64 capture_user(__u32 pid, __u32 slot, __u32 *sflags)
+{
+	struct flp_stack *s = bpf_map_lookup_elem(&scratch, &slot);
+	if (!s)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return 0;
+	__u64 ip = regs->ip, sp = regs->sp, bp = regs->bp;
+	bool rules = bpf_map_lookup_elem(&unwind_pids, &pid) != NULL;
+	struct flp_unwind_key key = {.pid = pid};
+	__u32 n = 0;
+	for (__u32 i = 0; i < FLP_MAX_DEPTH; i++) {
+		if (!ip)
+			break;
+		s->ips[i] = ip;
+		n = i + 1;
+		__u64 ra = 0;
+		struct flp_unwind_rule *r = NULL;
+		if (rules) {
+			key.ip = ip;
+			r = bpf_map_lookup_elem(&unwind_rules, &key);
+		}
+		if (r) {
+			if (r->cfa_off == 0) /* the outermost frame (_start, clone): no caller */
+				break;
+			__u64 cfa = sp + (__s64)r->cfa_off;
+			if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)))
+				break;
+			if (r->rbp_off && bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + (__s64)r->rbp_off)))
+				break;
+			sp = cfa;
+		} else {
+			__u64 frame[2];
+			if (!bp || bp < sp || bpf_probe_read_user(frame, sizeof(frame), (void *)bp))
+				break;
+			sp = bp + 16;
+			bp = frame[0];
+			ra = frame[1];
+		}
+		ip = ra;
+	}
+	if (n == 0)
+		return 0;
+	if (n == FLP_MAX_DEPTH && ip)
+		*sflags |= FLP_STACK_USER_TRUNC;
+	return store(s, n, true);
+}
+
 SEC("perf_event")
 int flp_on_cpu(struct bpf_perf_event_data *ctx)
 {
@@ -177,9 +250,9 @@ int flp_on_cpu(struct bpf_perf_event_data *ctx)
 		return 0;
 	struct flp_count_key k = {.pid = pid, .tid = tid, .kind = FLP_ON_CPU};
 	struct task_struct *task = bpf_get_current_task_btf();
-	k.kernel_stack = capture(ctx, 0, 0, &k.stack_flags);
+	k.kernel_stack = capture_kernel(ctx, 0, &k.stack_flags);
 	if (!(task->flags & PF_KTHREAD))
-		k.user_stack = capture(ctx, 0, BPF_F_USER_STACK, &k.stack_flags);
+		k.user_stack = capture_user(pid, 0, &k.stack_flags);
 	count(&k, 1);
 	stat(FLP_STAT_SAMPLES);
 	return 0;
@@ -223,8 +296,8 @@ static __always_inline void on_block(void *ctx, struct task_struct *prev, __u64 
 		return;
 	struct flp_blocked b = {.ts_ns = now, .pid = pid};
 	if (take_budget(now)) {
-		b.kernel_stack = capture(ctx, 1, 0, &b.stack_flags);
-		b.user_stack = capture(ctx, 1, BPF_F_USER_STACK, &b.stack_flags);
+		b.kernel_stack = capture_kernel(ctx, 1, &b.stack_flags);
+		b.user_stack = capture_user(pid, 1, &b.stack_flags);
 		stat(FLP_STAT_SWITCH_OUT);
 	} else {
 		b.stack_flags |= FLP_STACK_RATE_LIMITED;

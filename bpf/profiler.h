@@ -37,6 +37,23 @@ struct flp_stack {
 	__u64 ips[FLP_MAX_DEPTH];
 };
 
+/* How to step out of a frame that keeps no frame pointer at one instruction (learnt by user space
+ * from the binary's .eh_frame): CFA = sp + cfa_off; the return address is at CFA - 8; rbp was saved
+ * at CFA + rbp_off (0: rbp unchanged); cfa_off 0 marks the outermost frame. Keyed by process and exact address (ASLR differs per
+ * process). Frames without a rule are stepped by the frame-pointer chain. */
+struct flp_unwind_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 ip;
+};
+
+struct flp_unwind_rule {
+	__s32 cfa_off;
+	__s32 rbp_off;
+};
+
+#define FLP_MAX_UNWIND_RULES 65536
+
 /* A thread that blocked: when, and where (stack hashes captured at switch-out). */
 struct flp_blocked {
 	__u64 ts_ns;

@@ -19,6 +19,7 @@ APT_PACKAGES=(
   redis-server memcached postgresql mariadb-server mosquitto mosquitto-clients rabbitmq-server nats-server
   dnsmasq dnsutils netcat-openbsd maven mariadb-client python3-grpcio
   iputils-ping
+  xz-utils binutils
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -9,6 +9,8 @@
  *   profilerDrain() -> Buffer | null    the counts since the previous drain (layout below)
  *   profilerStats() -> {samples, offCpuEvents, ..., drains, stacksLost}  summed, since open; with
  *       kernelStats, also the programs' run time from the kernel's BPF statistics (progRunNs, ...)
+ *   profilerAddUnwindRules(Buffer) -> rules stored; records of {u32 pid, u32 0, u64 ip, s32 cfaOff,
+ *       s32 rbpOff} (24 bytes): how to step out of a frame without a frame pointer at that address
  *   profilerClose()
  *
  * Drain buffer (little endian):
@@ -436,6 +438,44 @@ static napi_value js_profiler_drain(napi_env env, napi_callback_info info)
 	return result;
 }
 
+static napi_value js_profiler_add_unwind_rules(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], result;
+	void *data = NULL;
+	size_t len = 0;
+	bool is_buffer = false;
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+		return NULL;
+	if (!pskel) {
+		napi_throw_error(env, "EBPF_CLOSED", "flowlens_native.profilerAddUnwindRules: the profiler is not open");
+		return NULL;
+	}
+	if (argc < 1 || napi_is_buffer(env, argv[0], &is_buffer) != napi_ok || !is_buffer ||
+	    napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || len % 24) {
+		napi_throw_type_error(env, "EINVAL", "flowlens_native.profilerAddUnwindRules: expected a Buffer of 24-byte records");
+		return NULL;
+	}
+	uint32_t added = 0;
+	const unsigned char *p = data;
+	for (size_t o = 0; o < len; o += 24) {
+		struct flp_unwind_key k;
+		struct flp_unwind_rule r;
+		memset(&k, 0, sizeof(k));
+		memcpy(&k.pid, p + o, 4);
+		memcpy(&k.ip, p + o + 8, 8);
+		memcpy(&r.cfa_off, p + o + 16, 4);
+		memcpy(&r.rbp_off, p + o + 20, 4);
+		if (bpf_map__update_elem(pskel->maps.unwind_rules, &k, sizeof(k), &r, sizeof(r), BPF_ANY) == 0) {
+			__u32 one = 1;
+			bpf_map__update_elem(pskel->maps.unwind_pids, &k.pid, sizeof(k.pid), &one, sizeof(one), BPF_ANY);
+			added++;
+		}
+	}
+	napi_create_uint32(env, added, &result);
+	return result;
+}
+
 static void set_num(napi_env env, napi_value obj, const char *name, double value)
 {
 	napi_value v;
@@ -505,6 +545,7 @@ void profiler_register(napi_env env, napi_value exports)
 		{"profilerOpen", NULL, js_profiler_open, NULL, NULL, NULL, napi_default, NULL},
 		{"profilerDrain", NULL, js_profiler_drain, NULL, NULL, NULL, napi_default, NULL},
 		{"profilerStats", NULL, js_profiler_stats, NULL, NULL, NULL, napi_default, NULL},
+		{"profilerAddUnwindRules", NULL, js_profiler_add_unwind_rules, NULL, NULL, NULL, napi_default, NULL},
 		{"profilerClose", NULL, js_profiler_close, NULL, NULL, NULL, napi_default, NULL},
 	};
 	napi_define_properties(env, exports, sizeof(desc) / sizeof(desc[0]), desc);

@@ -29,6 +29,7 @@ export interface ProfilerAddon {
   profilerDrain(): Buffer | null;
   profilerStats(): NativeProfilerStats;
   profilerClose(): void;
+  profilerAddUnwindRules(records: Buffer): number;
 }
 
 export class ProfilerError extends Error {}
@@ -50,6 +51,7 @@ export class ContinuousProfiler {
   private intervalStartMs = 0;
   private startedMs = 0;
   private selfMs = 0;
+  private startupMs = 0;
   private decodeErrors = 0;
   private finalStats?: NativeProfilerStats;
   private readonly clock: () => number;
@@ -61,7 +63,7 @@ export class ContinuousProfiler {
   ) {
     this.clock = o.clockMs ?? (() => performance.now());
     const kernel = new KernelSymbols();
-    this.symbolizer = new Symbolizer({ kernel, loadBudgetMs: cfg.symbolizeBudgetMs });
+    this.symbolizer = new Symbolizer({ kernel, loadBudgetMs: cfg.symbolizeBudgetMs, learnUnwindRules: true });
     this.aggregator = new ProfileAggregator({ host: o.host, symbolizer: this.symbolizer, naming: o.naming, maxRows: cfg.maxRowsPerInterval });
   }
 
@@ -88,7 +90,7 @@ export class ContinuousProfiler {
     this.symbolizer.kernel.load();
     this.startedMs = Date.now();
     this.intervalStartMs = this.startedMs;
-    this.selfMs += this.clock() - t0;
+    this.startupMs = this.clock() - t0;
     return { cpus: r.cpus, kernelSymbols: this.symbolizer.kernel.size, kernelSymbolsError: this.symbolizer.kernel.loadError };
   }
 
@@ -113,6 +115,18 @@ export class ContinuousProfiler {
       if (n) {
         this.o.sink(rows);
       }
+      const rules = this.symbolizer.takeUnwindRules();
+      if (rules.length) {
+        const b = Buffer.alloc(rules.length * 24);
+        rules.forEach((r, i) => {
+          b.writeUInt32LE(r.pid, i * 24);
+          b.writeUInt32LE(r.ip % 0x100000000, i * 24 + 8);
+          b.writeUInt32LE(Math.floor(r.ip / 0x100000000), i * 24 + 12);
+          b.writeInt32LE(r.cfaOff, i * 24 + 16);
+          b.writeInt32LE(r.rbpOff, i * 24 + 20);
+        });
+        this.native.profilerAddUnwindRules(b);
+      }
     }
     this.selfMs += this.clock() - t0;
     return n;
@@ -134,10 +148,10 @@ export class ContinuousProfiler {
     return this.finalStats ?? this.native.profilerStats();
   }
 
-  /** Time spent in the agent draining and symbolizing, as a share of wall time. */
-  selfCost(): { ms: number; share: number } {
-    const wall = Math.max(1, Date.now() - this.startedMs);
-    return { ms: this.selfMs, share: this.selfMs / wall };
+  /** Time spent in the agent draining and symbolizing since start (startup apart), and its share of wall time. */
+  selfCost(): { ms: number; share: number; startupMs: number } {
+    const wall = Math.max(1000, Date.now() - this.startedMs);
+    return { ms: this.selfMs, share: this.selfMs / wall, startupMs: this.startupMs };
   }
 
   statusText(): string {
@@ -148,7 +162,7 @@ export class ContinuousProfiler {
     const bpf = s.progRuns ? `, bpf ${Math.round((s.progRunNs ?? 0) / s.progRuns)} ns/run` : '';
     return (
       `profiling: samples ${s.samples}, off-CPU blocks ${s.offCpuEvents}, rows ${a.rows}; ` +
-      `self ${(cost.share * 100).toFixed(2)}% of a core${bpf}; symbols: ${y.filesLoaded} files, ${y.unnamedFrames} unnamed frames, ${y.deferredFrames} deferred; ` +
+      `self ${(cost.share * 100).toFixed(2)}% of a core${bpf}; symbols: ${y.filesLoaded} files, ${y.unnamedFrames} unnamed frames, ${y.deferredFrames} deferred, ${y.unwindRules} unwind rules; ` +
       `drops: counts map full ${s.countsFull}, stacks lost ${s.stacksLost + s.stacksFailed}, stack errors ${s.stackErrors}, ` +
       `off-CPU without stack ${s.offCpuRateLimited}, rows folded ${a.rowsFolded}, rows dropped ${a.rowsDropped}, decode errors ${this.decodeErrors}`
     );

@@ -5,6 +5,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { xzDecompress } from './xz';
 import { goFunctionTable } from './goPclntab';
+import { EhFrame } from './ehFrame';
 
 const PT_LOAD = 1;
 const SHT_SYMTAB = 2;
@@ -189,6 +190,33 @@ export interface ElfInfo {
   source: string;
   /** byte size of the file */
   size: number;
+  /** where .eh_frame is (read on first use by ehFrame()) */
+  ehFrameSection?: { offset: number; size: number; addr: number };
+  /** the path the file was read from */
+  path?: string;
+  /** cached .eh_frame (null: none or unreadable) */
+  eh?: EhFrame | null;
+}
+
+/** The file's call-frame information, read on first use; undefined if it has none. */
+export function ehFrame(info: ElfInfo): EhFrame | undefined {
+  if (info.eh === undefined) {
+    info.eh = null;
+    const sec = info.ehFrameSection;
+    if (sec && info.path && sec.size > 0 && sec.size <= MAX_SECTION_BYTES) {
+      try {
+        const fd = openSync(info.path, 'r');
+        try {
+          info.eh = new EhFrame(fdSource(fd).read(sec.offset, sec.size), sec.addr);
+        } finally {
+          closeSync(fd);
+        }
+      } catch {
+        /* gone or unreadable: no rules from this file */
+      }
+    }
+  }
+  return info.eh ?? undefined;
 }
 
 /** Address in the ELF's virtual address space for a file offset, or undefined if not loaded. */
@@ -349,7 +377,9 @@ export function readElf(path: string): ElfInfo {
     throw new ElfError(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   try {
-    return readElfFrom(fdSource(fd));
+    const info = readElfFrom(fdSource(fd));
+    info.path = path;
+    return info;
   } finally {
     closeSync(fd);
   }
@@ -405,7 +435,9 @@ function readElfFrom(src: ByteSource): ElfInfo {
       }
     }
   }
+  const eh = img.section('.eh_frame');
   return {
+    ehFrameSection: eh && eh.type !== SHT_NOBITS ? { offset: eh.offset, size: eh.size, addr: eh.addr } : undefined,
     buildId: img.buildId(),
     type: img.type,
     loads: img.loads,

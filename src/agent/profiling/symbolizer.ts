@@ -6,7 +6,7 @@
 // frame is labelled module+offset and the stack is marked incomplete (so it is not cached).
 import { basename } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { ElfInfo, fileOffsetToVaddr, readElf } from './elfFile';
+import { ehFrame, ElfInfo, fileOffsetToVaddr, readElf } from './elfFile';
 import { KernelSymbols } from './kallsyms';
 import { findMapping, isFileMapping, Mapping, readMaps } from './procMaps';
 import { PerfMap } from './perfMap';
@@ -21,7 +21,20 @@ export interface SymbolizerOptions {
   /** where perf maps are read from, given the pid and its pid inside its namespace */
   perfMapPath?: (pid: number, nsPid: number) => string;
   clockMs?: () => number;
+  /** learn unwind rules for frames without a frame pointer (handed to the kernel walker) */
+  learnUnwindRules?: boolean;
 }
+
+/** An unwind rule for one address of one process, for the kernel's stack walker. */
+export interface LearntRule {
+  pid: number;
+  ip: number;
+  cfaOff: number;
+  rbpOff: number;
+}
+
+const MAX_RULES_PER_INTERVAL = 4096;
+const MAX_KNOWN_RULES = 200_000;
 
 export interface SymbolizerStats {
   filesLoaded: number;
@@ -33,6 +46,8 @@ export interface SymbolizerStats {
   unnamedFrames: number;
   jitFrames: number;
   loadMs: number;
+  /** unwind rules learnt from .eh_frame for frames without a frame pointer */
+  unwindRules: number;
 }
 
 interface ProcState {
@@ -56,11 +71,13 @@ export interface SymbolizedStack {
 const hex = (n: number) => '0x' + n.toString(16);
 
 export class Symbolizer {
-  readonly stats: SymbolizerStats = { filesLoaded: 0, fileErrors: 0, filesCached: 0, deferredFrames: 0, unnamedFrames: 0, jitFrames: 0, loadMs: 0 };
+  readonly stats: SymbolizerStats = { filesLoaded: 0, fileErrors: 0, filesCached: 0, deferredFrames: 0, unnamedFrames: 0, jitFrames: 0, loadMs: 0, unwindRules: 0 };
   private readonly files = new Map<string, FileEntry>();
   private readonly byBuildId = new Map<string, ElfInfo>();
   private readonly procs = new Map<number, ProcState>();
   private interval = 0;
+  private rules: LearntRule[] = [];
+  private readonly knownRules = new Set<string>();
   private deadline = Infinity;
   private readonly procRoot: string;
   private readonly maxFiles: number;
@@ -74,6 +91,33 @@ export class Symbolizer {
     this.budgetMs = o.loadBudgetMs ?? 300;
     this.clock = o.clockMs ?? (() => performance.now());
     this.kernel = o.kernel ?? new KernelSymbols();
+  }
+
+  /** Rules learnt since the last call. */
+  takeUnwindRules(): LearntRule[] {
+    const r = this.rules;
+    this.rules = [];
+    return r;
+  }
+
+  private learn(pid: number, ip: number, info: ElfInfo, vaddr: number): void {
+    if (this.rules.length >= MAX_RULES_PER_INTERVAL) {
+      return;
+    }
+    const key = `${pid}:${ip}`;
+    if (this.knownRules.has(key)) {
+      return;
+    }
+    const eh = ehFrame(info);
+    const rule = eh?.ruleAt(vaddr);
+    if (rule && typeof rule === 'object') {
+      if (this.knownRules.size >= MAX_KNOWN_RULES) {
+        this.knownRules.clear(); // the kernel map is an LRU too; re-learning costs a lookup
+      }
+      this.knownRules.add(key);
+      this.rules.push({ pid, ip, cfaOff: rule.cfaOff, rbpOff: rule.rbpOff });
+      this.stats.unwindRules++;
+    }
   }
 
   /** Starts an interval: a fresh load budget; processes unseen for a while are forgotten. */
@@ -204,10 +248,12 @@ export class Symbolizer {
           continue;
         }
         this.stats.unnamedFrames++;
-        frames.push(m && m.path ? `${m.path}+${hex(addr - m.start)}` : `[unknown] ${hex(ips[i])}`);
+        frames.push(m && m.path ? `${m.path}+${hex(ips[i] - m.start)}` : `[unknown] ${hex(ips[i])}`);
         continue;
       }
+      // labels show the frame's own address; lookups use the byte before a return address
       const fileOff = addr - m.start + m.offset;
+      const labelOff = ips[i] - m.start + m.offset;
       const info = this.elf(pid, m);
       if (info === 'deferred' || info === undefined) {
         if (info === 'deferred') {
@@ -215,14 +261,17 @@ export class Symbolizer {
           complete = false;
         }
         this.stats.unnamedFrames++;
-        frames.push(`${basename(m.path)}+${hex(fileOff)}`);
+        frames.push(`${basename(m.path)}+${hex(labelOff)}`);
         continue;
       }
       const vaddr = fileOffsetToVaddr(info, fileOff) ?? fileOff;
+      if (this.o.learnUnwindRules) {
+        this.learn(pid, ips[i], info, vaddr);
+      }
       const name = info.symbols.lookup(vaddr);
       if (name === undefined) {
         this.stats.unnamedFrames++;
-        frames.push(`${basename(m.path)}+${hex(vaddr)}`);
+        frames.push(`${basename(m.path)}+${hex(fileOffsetToVaddr(info, labelOff) ?? labelOff)}`);
       } else {
         frames.push(name);
       }
