@@ -230,10 +230,12 @@ test('the proxy hop adds ≈50 ms between client-side and server-side spans, at 
   for (const t of serverSide) {
     assert.equal(t.netns, bed.host('server').ns);
     assert.equal(t.server_response_count, 1);
-    assert.ok(t.server_response_us < 30_000, `server NIC: server response ${t.server_response_us} µs`);
+    assert.ok(t.server_response_us < (PROXY_MS - 5) * 1000, `server NIC: server response ${t.server_response_us} µs`);
     assert.ok(t.conn_latency_us > 0 && t.conn_latency_us < 50_000, `server NIC: connection ${t.conn_latency_us} µs`);
     assert.equal(Number(t.n_events), t.packet_count);
   }
+  const sorted = serverSide.map((x) => x.server_response_us).sort((a, b) => a - b);
+  assert.ok(sorted[2] < 20_000, `server NIC: median server response ${sorted[2]} µs`);
   for (const t of clientSide) {
     assert.ok(t.server_response_us >= (PROXY_MS - 5) * 1000 && t.server_response_us < (PROXY_MS + 100) * 1000, `client NIC: server response ${t.server_response_us} µs`);
   }
@@ -262,7 +264,7 @@ test('a client that waits between requests shows a large client wait latency', (
   for (const x of keepAlive) {
     assert.equal(x.client_wait_count, 2, `${x.observation_point}: client waits`);
     assert.ok(x.client_wait_us >= (WAIT_MS - 10) * 1000 && x.client_wait_us < (WAIT_MS + 200) * 1000, `${x.observation_point}: client wait ${x.client_wait_us} µs`);
-    assert.ok(x.server_response_us < 30_000, `${x.observation_point}: server response ${x.server_response_us} µs`);
+    assert.ok(x.server_response_us < 100_000, `${x.observation_point}: server response ${x.server_response_us} µs`);
   }
   const waits = l7.filter((r) => r.request_resource.startsWith('/wait') && r.signal_source === 'packet');
   assert.equal(waits.length, 6, 'three requests at each NIC');
