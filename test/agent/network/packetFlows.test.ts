@@ -4,7 +4,7 @@ import { decodePacket, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../../../src/a
 import { CaptureInterfaceInfo, PacketFlows, TcpTimelineRow } from '../../../src/agent/network/packets/packetFlows';
 import { defaultParsers } from '../../../src/agent/protocols/registry';
 import type { L7FlowLogRow } from '../../../src/agent/requestlog/l7FlowLog';
-import { tcpPacket } from './packetFixtures';
+import { tcpPacket, udpPacket } from './packetFixtures';
 
 const C = '10.9.0.10';
 const S = '10.9.0.11';
@@ -126,4 +126,19 @@ test('the flow table is bounded: flows past it are counted, not tracked', () => 
   assert.deepEqual([flows.counters.untrackedFlows, flows.counters.untrackedPackets], [3, 6]);
   flows.finish();
   assert.equal(timeline.length, 2);
+});
+
+test('DNS over UDP at the client NIC: one request log, ends from the ports', () => {
+  const { flows, l7, timeline } = setup({ 1: { netns: '', ifname: 'eth0', localAddrs: new Set([C]) } });
+  const query = Buffer.from('2fbb01200001000000000001056b6e6f776e0474657374000001000100002904d000000000000c000a0008b1c1a7e0f6bc1b4e', 'hex');
+  const answer = Buffer.from('2fbb85800001000100000001056b6e6f776e0474657374000001000100c00c000100010000000000040a010203000029', 'hex');
+  flows.onPacket(decodePacket(udpPacket(C, S, 53000, 53, query), 1, T0, true, 0)!);
+  flows.onPacket(decodePacket(udpPacket(S, C, 53, 53000, answer), 1, T0 + 700, false, 0)!);
+  flows.finish();
+  assert.equal(l7.length, 1);
+  assert.deepEqual(
+    [l7[0].observation_point, l7[0].l7_protocol, l7[0].request_resource, l7[0].client_port, l7[0].server_port, l7[0].l4_protocol, l7[0].response_duration_us],
+    ['client_nic', 'DNS', 'known.test', 53000, 53, 'UDP', 700]
+  );
+  assert.equal(timeline.length, 0, 'timelines are for TCP flows');
 });
