@@ -89,12 +89,14 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		frames, err = d.serviceMap(ctx, m, r)
 	case query.TypeSQLLog:
 		frames, err = d.requestLog(ctx, m, r)
+	case query.TypeFlameGraph:
+		frames, err = d.flameGraph(ctx, q.JSON, r)
 	case query.TypeTrace:
 		frames, err = d.traceQuery(ctx, q.JSON, r)
 	case "":
-		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log or trace")
+		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log, trace or flamegraph")
 	default:
-		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map, sql_log or trace", query.Quote(m.QueryType)))
+		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map, sql_log, trace or flamegraph", query.Quote(m.QueryType)))
 	}
 	if err != nil {
 		return errorResponse(err)

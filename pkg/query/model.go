@@ -12,6 +12,8 @@ const (
 	TypeMap    = "map"
 	TypeSQLLog = "sql_log"
 	TypeTrace  = "trace" // options: see TraceQuery
+	// TypeFlameGraph: options in FlameModel (pkg/query/flamegraph.go)
+	TypeFlameGraph = "flamegraph"
 )
 
 // RED metric names; the "metric" option selects one of them or MetricAll.

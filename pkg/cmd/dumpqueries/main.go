@@ -104,6 +104,21 @@ func render(db string) ([]entry, error) {
 	if err := add("trace/round", st, err); err != nil {
 		return nil, err
 	}
+	for _, q := range []struct{ name, js string }{
+		{"flamegraph/process", `{"process":"it's \\ tricky","pid":[12,13],"tid":14,"event":"off_cpu"}`},
+		{"flamegraph/service", `{"service":"checkout","host":"h1"}`},
+		{"flamegraph/diff", `{"service":"checkout","baselineFrom":1699996400000,"baselineTo":1699999999000}`},
+	} {
+		name, js := q.name, q.js
+		fm, err := query.ParseFlame([]byte(js))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		st, err = query.BuildFlameGraph(db, fm, r)
+		if err := add(name, st, err); err != nil {
+			return nil, err
+		}
+	}
 	for _, h := range plugin.HealthQueries(db) {
 		out = append(out, entry{Name: "health/" + h.Name, SQL: h.SQL})
 	}

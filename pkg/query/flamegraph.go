@@ -1,0 +1,226 @@
+package query
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Profile events (profile_samples.event).
+const (
+	EventOnCPU  = "on_cpu"
+	EventOffCPU = "off_cpu"
+)
+
+// MaxFlameStacks bounds the distinct stacks one flame graph query reads (the largest first).
+const MaxFlameStacks = 20000
+
+// DefaultFlameNodes and MaxFlameNodes bound the nodes of the returned flame graph; smaller
+// subtrees are folded into their parent's self value.
+const (
+	DefaultFlameNodes = 16384
+	MaxFlameNodes     = 200000
+)
+
+// IDs is a list of process or thread ids given as a number, a string, or an array of either
+// (multi-value template variables arrive as strings).
+type IDs []uint32
+
+// UnmarshalJSON accepts 12, "12", [12, "13"] or null; an empty string means no filter.
+func (ids *IDs) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		raw = []json.RawMessage{b}
+	}
+	out := IDs{}
+	for _, r := range raw {
+		var n json.Number
+		var s string
+		switch {
+		case strings.TrimSpace(string(r)) == "null":
+			continue
+		case json.Unmarshal(r, &n) == nil:
+			s = n.String()
+		case json.Unmarshal(r, &s) == nil:
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+		default:
+			return fmt.Errorf("expected an id or a list of ids, got %s", truncate(string(r), 60))
+		}
+		v, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return fmt.Errorf("%s is not a process or thread id", Quote(truncate(s, 60)))
+		}
+		out = append(out, uint32(v))
+	}
+	*ids = out
+	return nil
+}
+
+// TimeArg is a time given as milliseconds since the epoch (number or string) or RFC 3339 text.
+type TimeArg struct {
+	T   time.Time
+	Set bool
+}
+
+// UnmarshalJSON accepts 1700000000000, "1700000000000", "2023-11-14T22:13:20Z" or null.
+func (t *TimeArg) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var n json.Number
+	var s string
+	if json.Unmarshal(b, &n) == nil {
+		s = n.String()
+	} else if json.Unmarshal(b, &s) != nil {
+		return fmt.Errorf("expected milliseconds since the epoch or an RFC 3339 time")
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		t.T, t.Set = time.UnixMilli(ms), true
+		return nil
+	}
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return fmt.Errorf("%s is neither milliseconds since the epoch nor an RFC 3339 time", Quote(truncate(s, 60)))
+	}
+	t.T, t.Set = v, true
+	return nil
+}
+
+// FlameModel is the query JSON of queryType "flamegraph". With baselineFrom/baselineTo the
+// result is a diff flame graph: the baseline range on the left (value, self), the query's own
+// time range on the right (valueRight, selfRight).
+type FlameModel struct {
+	Event        string  `json:"event"`   // on_cpu (default) or off_cpu
+	Pid          IDs     `json:"pid"`     // process ids
+	Tid          IDs     `json:"tid"`     // thread ids
+	Process      Values  `json:"process"` // process names
+	Service      Values  `json:"service"` // service names
+	Host         Values  `json:"host"`
+	BaselineFrom TimeArg `json:"baselineFrom"`
+	BaselineTo   TimeArg `json:"baselineTo"`
+	MaxNodes     int     `json:"maxNodes"` // default DefaultFlameNodes
+}
+
+// ParseFlame decodes flamegraph query JSON and checks the event and the node bound.
+func ParseFlame(raw []byte) (*FlameModel, error) {
+	var m FlameModel
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("invalid flamegraph query: %w", err)
+	}
+	switch m.Event {
+	case "":
+		m.Event = EventOnCPU
+	case EventOnCPU, EventOffCPU:
+	default:
+		return nil, fmt.Errorf("event %s is not one of %s, %s", Quote(truncate(m.Event, 60)), EventOnCPU, EventOffCPU)
+	}
+	if m.MaxNodes == 0 {
+		m.MaxNodes = DefaultFlameNodes
+	}
+	if m.MaxNodes < 1 || m.MaxNodes > MaxFlameNodes {
+		return nil, fmt.Errorf("maxNodes %d is outside 1..%d", m.MaxNodes, MaxFlameNodes)
+	}
+	if m.BaselineFrom.Set != m.BaselineTo.Set {
+		return nil, fmt.Errorf("a diff needs both baselineFrom and baselineTo")
+	}
+	return &m, nil
+}
+
+// Baseline is the diff's left range, or nil for a plain flame graph.
+func (m *FlameModel) Baseline() *Range {
+	if !m.BaselineFrom.Set {
+		return nil
+	}
+	return &Range{From: m.BaselineFrom.T, To: m.BaselineTo.T}
+}
+
+func (b *builder) idsIn(field, column string, ids IDs) (string, error) {
+	if len(ids) > MaxValues {
+		return "", fmt.Errorf("filter %s: %d values, the limit is %d", field, len(ids), MaxValues)
+	}
+	parts := make([]string, len(ids))
+	for i, v := range ids {
+		parts[i] = strconv.FormatUint(uint64(v), 10)
+	}
+	return fmt.Sprintf("%s IN (%s)", b.c(column), strings.Join(parts, ", ")), nil
+}
+
+// BuildFlameGraph renders the stacks of profile_samples that match the filters, one row per
+// distinct stack: [stack (root first), value] or, for a diff, [stack, left value, right value],
+// largest first, at most MaxFlameStacks+1 rows (one more than shown, to tell that some were left out).
+func BuildFlameGraph(database string, m *FlameModel, r Range) (*Statement, error) {
+	b, err := newBuilder(database, "profile_samples")
+	if err != nil {
+		return nil, err
+	}
+	right, err := b.timeFilter(r)
+	if err != nil {
+		return nil, err
+	}
+	conds := []string{fmt.Sprintf("%s = %s", b.c("event"), Quote(m.Event))}
+	for _, f := range []struct {
+		field string
+		ids   IDs
+	}{{"pid", m.Pid}, {"tid", m.Tid}} {
+		if len(f.ids) > 0 {
+			s, err := b.idsIn(f.field, f.field, f.ids)
+			if err != nil {
+				return nil, err
+			}
+			conds = append(conds, s)
+		}
+	}
+	for _, f := range []struct {
+		field string
+		vals  Values
+	}{{"process", m.Process}, {"service", m.Service}, {"host", m.Host}} {
+		if len(f.vals) > 0 {
+			s, err := b.in(f.field, f.field, f.vals)
+			if err != nil {
+				return nil, err
+			}
+			conds = append(conds, s)
+		}
+	}
+	var sql string
+	if base := m.Baseline(); base != nil {
+		left, err := b.timeFilter(*base)
+		if err != nil {
+			return nil, fmt.Errorf("baseline: %w", err)
+		}
+		where := append([]string{fmt.Sprintf("((%s) OR (%s))", left, right)}, conds...)
+		sql = fmt.Sprintf(`SELECT
+  any(%s) AS stack,
+  sumIf(%s, %s) AS left_value,
+  sumIf(%s, %s) AS right_value
+FROM %s
+WHERE %s
+GROUP BY %s
+ORDER BY left_value + right_value DESC
+LIMIT %d`,
+			b.c("stack"), b.c("value"), left, b.c("value"), right, b.from(), strings.Join(where, "\n  AND "), b.c("stack_id"), MaxFlameStacks+1)
+	} else {
+		where := append([]string{right}, conds...)
+		sql = fmt.Sprintf(`SELECT
+  any(%s) AS stack,
+  sum(%s) AS total
+FROM %s
+WHERE %s
+GROUP BY %s
+ORDER BY total DESC
+LIMIT %d`,
+			b.c("stack"), b.c("value"), b.from(), strings.Join(where, "\n  AND "), b.c("stack_id"), MaxFlameStacks+1)
+	}
+	st := b.statement(sql)
+	st.Limit = MaxFlameStacks
+	return st, nil
+}
