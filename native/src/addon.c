@@ -29,6 +29,7 @@
 #include "socket_trace.skel.h"
 
 void profiler_register(napi_env env, napi_value exports);
+int fl_tcp_health_register(napi_env env, napi_value exports); /* native/src/tcp_health.c */
 #include "packet_capture.h"
 
 static struct socket_trace *skel;
@@ -473,6 +474,8 @@ static napi_value init(napi_env env, napi_value exports)
 		return NULL;
 	profiler_register(env, exports); /* profilerOpen/Drain/Stats/Close: native/src/profiler.c */
 	if (fl_packet_capture_register(env, exports)) /* pcap*: AF_PACKET capture, native/src/packet_capture.c */
+		return NULL;
+	if (fl_tcp_health_register(env, exports)) /* tcpFlows*: TCP health per connection, native/src/tcp_health.c */
 		return NULL;
 	return exports;
 }

@@ -41,6 +41,10 @@ export interface AgentConfig {
   redactPatterns: string[];
   /** The network layer: packet capture on interfaces (Network Profile, NIC request logs). */
   network: NetworkConfig;
+  /** L4 flow logs and net_metrics from TCP tracepoints (bytes, RTT, SYN latency, retransmissions, RSTs). */
+  flowLog: boolean;
+  /** An open flow gets an l4_flow_log row this often (seconds); every flow also gets one at close. */
+  flowLogIntervalSec: number;
   /** Continuous profiling (on-CPU samples, off-CPU blocked time); FLOWLENS_PROFILING_* variables. */
   profiling: ProfilingConfig;
 }
@@ -88,6 +92,8 @@ export function defaultConfig(): AgentConfig {
     tlsLibraries: [],
     redactPatterns: [],
     network: { capture: { enabled: true, interfaces: [], netns: [], hostNamespace: true, payloadBytes: 256, ringBytes: 2 << 20 } },
+    flowLog: true,
+    flowLogIntervalSec: 60,
     profiling: defaultProfilingConfig(),
   };
 }
@@ -237,6 +243,8 @@ const SCHEMA: Record<keyof AgentConfig, Checker> = {
   tls: bool,
   tlsLibraries: paths,
   network,
+  flowLog: bool,
+  flowLogIntervalSec: int(1, 3600),
   redactPatterns: (key, v) => {
     if (!Array.isArray(v) || v.some((p) => typeof p !== 'string')) {
       throw new ConfigError(`config ${key} is invalid: expected a list of regular expressions`);
@@ -266,6 +274,8 @@ const ENV: Partial<Record<keyof AgentConfig, string>> = {
   ignorePorts: 'FLOWLENS_IGNORE_PORTS',
   tls: 'FLOWLENS_TLS',
   tlsLibraries: 'FLOWLENS_TLS_LIBRARIES',
+  flowLog: 'FLOWLENS_FLOW_LOG',
+  flowLogIntervalSec: 'FLOWLENS_FLOW_LOG_INTERVAL_SEC',
 };
 
 /** Environment overrides of network.capture.* */

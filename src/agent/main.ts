@@ -7,6 +7,7 @@ import { GoTlsProber } from './capture/goTls';
 import { ClickHouseWriter } from './export/clickhouseWriter';
 import { applyMigrations, dialectFor, serverVersion } from './export/migrations';
 import { Pipeline } from './pipeline';
+import { TcpFlowLog, TcpFlowNative } from './network/flows/tcpFlowLog';
 import { startProfiling } from './profiling/continuousProfiler';
 import { PacketLayer } from './network/packets/packetLayer';
 import type { PcapNative } from './network/packets/packetCapture';
@@ -137,6 +138,26 @@ async function main(): Promise<number> {
     }
   }
 
+  // L4 flow logs + net_metrics from TCP tracepoints (counters kept in the kernel, read every flush)
+  const tcpFlows = cfg.flowLog
+    ? new TcpFlowLog({
+        host: cfg.host,
+        native: tracer.native as unknown as TcpFlowNative,
+        namer: pipeline.flowNamer(),
+        toWallUs: (ns) => clock.toWallUs(ns),
+        intervalSec: cfg.flowLogIntervalSec,
+        ignorePorts: cfg.ignorePorts,
+        sink: { l4: (rows) => writer.push('l4_flow_log', rows), net: (rows) => writer.push('net_metrics', rows) },
+      })
+    : undefined;
+  if (tcpFlows) {
+    try {
+      log(tcpFlows.start());
+    } catch (err) {
+      log(`TCP flows: not available (${(err as Error).message}); l4_flow_log and net_metrics stay empty`);
+    }
+  }
+
   let storeReady = await connectStore(writer, cfg);
   log(`capturing on ${cfg.host} (payload ${cfg.captureBytes} B per syscall; ignoring ports ${cfg.ignorePorts.join(',') || 'none'})`);
   process.stdout.write('flowlens-agent: ready\n');
@@ -156,6 +177,7 @@ async function main(): Promise<number> {
   const drainTimer = setInterval(drain, cfg.drainIntervalMs);
   const flushTimer = setInterval(async () => {
     pipeline.sweep(monoNowNs(), Math.floor(Date.now() / 1000));
+    tcpFlows?.poll(monoNowNs(), Math.floor(Date.now() / 1000));
     packets?.sweep();
     if (!storeReady) {
       return;
@@ -182,6 +204,7 @@ async function main(): Promise<number> {
       `drops: kernel ring ${t.ringDrops}, export ${(w.l7_flow_log?.dropped ?? 0) + (w.app_metrics?.dropped ?? 0)}, malformed ${c.malformedRecords}, unbound TLS ${pipeline.tlsUnbound}; ` +
       `queued ${writer.queuedRows()}${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}` +
       (profiler ? `; ${profiler.statusText()}; written profile_samples ${w.profile_samples?.written ?? 0}, dropped ${w.profile_samples?.dropped ?? 0}` : '') +
+      (tcpFlows ? `; ${tcpFlows.statusLine()}` : '') +
       (packets ? `; ${packets.statusLine()}, written tcp_timeline ${w.tcp_timeline?.written ?? 0}` : '')
     );
   };
@@ -207,6 +230,8 @@ async function main(): Promise<number> {
       clearInterval(statusTimer);
     }
     drain();
+    tcpFlows?.poll(monoNowNs(), Math.floor(Date.now() / 1000));
+    tcpFlows?.stop();
     finalTracerStats = tracer.stats();
     tracer.stop();
     profiler?.stop(); // the last interval's rows, before the final flush

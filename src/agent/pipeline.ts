@@ -14,6 +14,7 @@ import { RedAggregator, AppMetricsRow } from './metrics/redAggregator';
 import type { ServiceRule } from './config';
 import { Redactor } from './requestlog/redaction';
 import { TlsBinder } from './conntrack/tlsBinder';
+import type { FlowNamer } from './network/flows/tcpFlowLog';
 
 export interface PipelineOptions {
   host: string;
@@ -82,6 +83,26 @@ export class Pipeline {
       remoteService: (ip, port, isServer) => this.procs.remoteService(ip, port, isServer),
       peerPid: (c) => this.peerPid(c),
       toWallUs: o.toWallUs,
+    };
+  }
+
+  /** What the TCP flow log needs to name both ends of a kernel socket. */
+  flowNamer(): FlowNamer {
+    const closedPid = (ip: string, port: number, peerIp: string, peerPort: number) => this.closedPeers.get(tupleKey(ip, port, peerIp, peerPort))?.tgid ?? 0;
+    return {
+      socketPid: (sockId, localIp, localPort, peerIp, peerPort) => {
+        // the address may belong to a just-closed socket still settling: trust it only with its ends
+        const c = this.conns.get(sockId);
+        if (c && c.localPort === localPort && c.peerPort === peerPort) {
+          return c.tgid;
+        }
+        return this.conns.byEnds(localIp, localPort, peerIp, peerPort)?.tgid ?? closedPid(localIp, localPort, peerIp, peerPort);
+      },
+      peerPid: (localIp, localPort, peerIp, peerPort) =>
+        this.conns.byEnds(peerIp, peerPort, localIp, localPort)?.tgid ?? closedPid(peerIp, peerPort, localIp, localPort),
+      comm: this.namer.comm,
+      service: this.namer.service,
+      remoteService: this.namer.remoteService,
     };
   }
 
