@@ -131,7 +131,6 @@ async function main(): Promise<number> {
         sink: { timeline: (rows) => writer.push('tcp_timeline', rows), l7: (rows) => writer.push('l7_flow_log', rows) },
         log,
       });
-      log(packets.start());
     } catch (err) {
       packets = undefined;
       log(`packet capture: not available (${(err as Error).message}); tcp_timeline and NIC request logs stay empty`);
@@ -159,6 +158,9 @@ async function main(): Promise<number> {
   }
 
   let storeReady = await connectStore(writer, cfg);
+  if (packets) {
+    log(packets.start()); // sockets open only now, just before the drain timer starts: nothing fills their rings meanwhile
+  }
   log(`capturing on ${cfg.host} (payload ${cfg.captureBytes} B per syscall; ignoring ports ${cfg.ignorePorts.join(',') || 'none'})`);
   process.stdout.write('flowlens-agent: ready\n');
 
