@@ -85,7 +85,7 @@ func createSchema(t *testing.T, db string, tables ...string) {
 		if stmt == "" {
 			continue
 		}
-		if len(tables) > 0 && strings.HasPrefix(stmt, "CREATE TABLE") {
+		if len(tables) > 0 && (strings.HasPrefix(stmt, "CREATE TABLE") || strings.HasPrefix(stmt, "ALTER TABLE")) {
 			keep := false
 			for _, tb := range tables {
 				keep = keep || strings.Contains(stmt, "flowlens."+tb+" ")

@@ -89,13 +89,15 @@ func TestREDSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"intDiv(toUInt32(time), 60) * 60 AS bucket",
+		"intDiv(toUInt32(time), 60) * 60 AS point_bucket",
 		"FROM `flowlens`.`app_metrics`",
 		"time >= toDateTime(1700000000) AND time <= toDateTime(1700003600)",
 		"server_service IN ('checkout')",
 		"l7_protocol IN ('HTTP', 'gRPC')",
 		"endpoint IN ('/api/pay')",
-		"(client_service, server_service, observation_point) IN (SELECT",
+		"transform(observation_point, ['server_process', 'server_nic', 'client_nic', 'client_process', 'gateway'], [1, 2, 3, 4, 5], 0) AS point_rank",
+		"GROUP BY client_service, server_service, point_rank, point_bucket",
+		"WHERE tupleElement(p, 1) = best_rank",
 		"GROUP BY bucket, service",
 	} {
 		if !strings.Contains(st.SQL, want) {
