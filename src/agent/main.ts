@@ -112,7 +112,11 @@ async function main(): Promise<number> {
     requestTimeoutMs: cfg.requestTimeoutMs,
     redactPatterns: cfg.redactPatterns,
     toWallUs: (ns) => clock.toWallUs(ns),
-    sink: { l7: (rows) => writer.push('l7_flow_log', rows), appMetrics: (rows) => writer.push('app_metrics', rows) },
+    sink: {
+      l7: (rows) => writer.push('l7_flow_log', rows),
+      appMetrics: (rows) => writer.push('app_metrics', rows),
+      l4: cfg.flowLog ? (rows) => writer.push('l4_flow_log', rows) : undefined,
+    },
   });
   // continuous profiling: on-CPU samples and off-CPU blocked time per stack, into profile_samples
   const profiler = startProfiling(cfg.profiling, tracer.native, { host: cfg.host, naming: pipeline.procs, sink: (rows) => writer.push('profile_samples', rows), log });

@@ -14,7 +14,7 @@ import { RedAggregator, AppMetricsRow } from './metrics/redAggregator';
 import type { ServiceRule } from './config';
 import { Redactor } from './requestlog/redaction';
 import { TlsBinder } from './conntrack/tlsBinder';
-import type { FlowNamer } from './network/flows/tcpFlowLog';
+import type { FlowNamer, L4FlowLogRow } from './network/flows/tcpFlowLog';
 
 export interface PipelineOptions {
   host: string;
@@ -26,6 +26,8 @@ export interface PipelineOptions {
   sink: {
     l7(rows: L7FlowLogRow[]): void;
     appMetrics(rows: AppMetricsRow[]): void;
+    /** UDP flows (TCP flows come from the kernel's flow table, network/flows/) */
+    l4?(rows: L4FlowLogRow[]): void;
   };
   procRoot?: string;
 }
@@ -191,8 +193,10 @@ export class Pipeline {
     }
     if (e.direction === Direction.Egress) {
       c.bytesTx += e.retLen;
+      c.packetsTx = (c.packetsTx ?? 0) + 1;
     } else {
       c.bytesRx += e.retLen;
+      c.packetsRx = (c.packetsRx ?? 0) + 1;
     }
     if (!c.stream) {
       if (c.inferMisses >= MAX_INFER_ATTEMPTS) {
@@ -251,13 +255,60 @@ export class Pipeline {
     this.counters.requestLogs++;
   }
 
-  private closeConnection(c: Connection, nowNs: number): void {
+  private closeConnection(c: Connection, nowNs: number, closeType = 'timeout'): void {
+    if (c.l4 === 'UDP' && this.o.sink.l4 && c.bytesTx + c.bytesRx > 0) {
+      this.o.sink.l4([this.udpFlowRow(c, nowNs, closeType)]);
+    }
     c.stream?.close();
     if (c.tls) {
       this.tls.forget(c);
     }
     this.closedPeers.set(tupleKey(c.localIp, c.localPort, c.peerIp, c.peerPort), { tgid: c.tgid, atNs: nowNs });
     this.conns.remove(c);
+  }
+
+  /** One l4_flow_log row for a UDP flow (a socket and one peer) when it goes idle or the agent stops. */
+  private udpFlowRow(c: Connection, nowNs: number, closeType: string): L4FlowLogRow {
+    const isClient = c.role === 'client' || (c.role === 'unknown' && c.localPort > c.peerPort);
+    const peerPid = this.peerPid(c);
+    const clientPid = isClient ? c.tgid : peerPid;
+    const serverPid = isClient ? peerPid : c.tgid;
+    const n = this.namer;
+    const [clientIp, clientPort, serverIp, serverPort] = isClient ? [c.localIp, c.localPort, c.peerIp, c.peerPort] : [c.peerIp, c.peerPort, c.localIp, c.localPort];
+    const endUs = n.toWallUs(Math.min(nowNs, c.lastNs));
+    const tx = isClient ? c.bytesTx : c.bytesRx;
+    const rx = isClient ? c.bytesRx : c.bytesTx;
+    return {
+      time: Math.floor(endUs / 1e6),
+      start_time_us: n.toWallUs(c.firstNs),
+      end_time_us: endUs,
+      host: this.o.host,
+      observation_point: isClient ? 'client_process' : 'server_process',
+      flow_id: c.flowId,
+      l4_protocol: 'UDP',
+      client_ip: clientIp,
+      client_port: clientPort,
+      server_ip: serverIp,
+      server_port: serverPort,
+      client_pid: clientPid,
+      server_pid: serverPid,
+      client_process: clientPid ? n.comm(clientPid) : '',
+      server_process: serverPid ? n.comm(serverPid) : '',
+      client_service: clientPid ? n.service(clientPid) : n.remoteService(clientIp, clientPort, false),
+      server_service: serverPid ? n.service(serverPid, serverPort) : n.remoteService(serverIp, serverPort, true),
+      byte_tx: tx,
+      byte_rx: rx,
+      packet_tx: (isClient ? c.packetsTx : c.packetsRx) ?? 0,
+      packet_rx: (isClient ? c.packetsRx : c.packetsTx) ?? 0,
+      rtt_us: 0,
+      syn_latency_us: 0,
+      retrans_count: 0,
+      zero_window_count: 0,
+      rst_count: 0,
+      rst_sender: '',
+      conn_failed: 0,
+      close_type: closeType,
+    };
   }
 
   private logDeferred(): void {
@@ -298,6 +349,9 @@ export class Pipeline {
   finish(): void {
     for (const c of this.conns.all()) {
       c.stream?.close('shutdown');
+      if (c.l4 === 'UDP' && this.o.sink.l4 && c.bytesTx + c.bytesRx > 0) {
+        this.o.sink.l4([this.udpFlowRow(c, c.lastNs, 'still_open')]);
+      }
     }
     this.logDeferred();
     this.emitRows();

@@ -24,6 +24,9 @@ export interface Connection {
   stream?: MessageStream;
   bytesTx: number;
   bytesRx: number;
+  /** datagrams (UDP) or syscalls (TCP) each way */
+  packetsTx?: number;
+  packetsRx?: number;
   /** when TCP reported the socket closed; it is settled a grace period later (see Pipeline) */
   closingAtNs?: number;
   /** plaintext comes from OpenSSL uprobes: the socket's own (encrypted) bytes are ignored */

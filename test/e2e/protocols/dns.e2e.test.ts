@@ -83,3 +83,17 @@ test('exact DNS rows per observation point, transport, type, name and code', asy
   }
   assert.deepEqual(got, want);
 });
+
+test('UDP flows in l4_flow_log: one per dig at each end, one datagram each way', async () => {
+  const rows = await chQuery<{ observation_point: string; n: string; tx: string; rx: string; procs: string }>(
+    `SELECT observation_point, count() AS n, sum(packet_tx) AS tx, sum(packet_rx) AS rx, arrayStringConcat(groupUniqArray(concat(client_process, '->', server_process)), ',') AS procs
+     FROM ${DB}.l4_flow_log WHERE l4_protocol = 'UDP' AND server_port = ${PORT} GROUP BY observation_point ORDER BY observation_point`
+  );
+  assert.deepEqual(
+    rows.map((r) => [r.observation_point, Number(r.n), Number(r.tx), Number(r.rx), r.procs]),
+    [
+      ['client_process', 7, 7, 7, 'dig->dnsmasq'],
+      ['server_process', 7, 7, 7, 'dig->dnsmasq'],
+    ]
+  );
+});
