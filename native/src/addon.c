@@ -15,6 +15,7 @@
  * avoids a second queue between a C thread and JS (the kernel ring is the one bounded queue). */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "bpf_load.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -205,7 +206,7 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	}
 	int err = bpf_map__set_max_entries(skel->maps.events, rs);
 	if (!err)
-		err = socket_trace__load(skel);
+		FL_WITH_SIGNALS_BLOCKED(err = socket_trace__load(skel));
 	if (err) {
 		int e = errno ? errno : -err;
 		teardown();

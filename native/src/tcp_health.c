@@ -10,6 +10,7 @@
  *   tcpFlowsClose()
  */
 #include <node_api.h>
+#include "bpf_load.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -79,7 +80,8 @@ static napi_value js_flows_open(napi_env env, napi_callback_info info)
 			}
 		}
 	}
-	int err = tcp_health__load(skel);
+	int err;
+	FL_WITH_SIGNALS_BLOCKED(err = tcp_health__load(skel));
 	if (!err)
 		err = tcp_health__attach(skel);
 	if (!err) {
