@@ -13,9 +13,11 @@
  *  - user stacks are walked here, by frame pointers, except at addresses where user space has
  *    installed an unwind rule (functions without a frame pointer, e.g. libc's syscall wrappers,
  *    which a plain frame-pointer walk would make skip their caller);
- *  - off-CPU: the stack is captured when a thread blocks (it is the running task then); the time
- *    is added when it is switched back in, only if it blocked at least `min_block_ns`. Captures are
- *    budgeted per CPU per second; past the budget a block is still timed, without its stack. */
+ *  - off-CPU: the user stack is captured when a thread blocks (it is the running task then, so its
+ *    memory is readable); when it is switched back in, blocks of at least `min_block_ns` add their
+ *    time, with the kernel stack read then from the task's saved stack (the expensive half of a
+ *    capture, so short blocks never pay it). User-stack captures are budgeted per CPU per second;
+ *    past the budget a block is still timed, without its stacks. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -33,7 +35,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 self_tgid = 0;              /* the agent itself: never profiled */
 const volatile __u64 min_block_ns = 1000000;     /* off-CPU: shorter blocks are not counted */
 const volatile bool filter_pids = false;         /* profile only the pids in pid_filter */
-const volatile __u64 offcpu_captures_per_sec = 2000; /* per CPU */
+const volatile __u64 offcpu_captures_per_sec = 10000; /* per CPU */
 
 /* Which count map the programs fill (0 or 1); flipped by user space before each drain. */
 __u32 gen = 0;
@@ -188,6 +190,26 @@ static __always_inline __u64 capture_kernel(void *ctx, __u32 slot, __u32 *sflags
 	return store(s, frames, false);
 }
 
+/* The kernel stack of a task that is not running (saved at its switch-out), stored. */
+static __always_inline __u64 capture_task_kernel(struct task_struct *t, __u32 slot, __u32 *sflags)
+{
+	struct flp_stack *s = bpf_map_lookup_elem(&scratch, &slot);
+	if (!s)
+		return 0;
+	long n = bpf_get_task_stack(t, s->ips, sizeof(s->ips), 0);
+	if (n < 0) {
+		*sflags |= FLP_STACK_KERNEL_ERR;
+		stat(FLP_STAT_STACK_ERRORS);
+		return 0;
+	}
+	__u32 frames = (__u32)n / 8;
+	if (frames == 0)
+		return 0;
+	if (frames > FLP_MAX_DEPTH)
+		frames = FLP_MAX_DEPTH;
+	return store(s, frames, false);
+}
+
 /* The current task's user stack from its saved user registers: frame pointers, or the unwind rule
  * user space installed for an address. Stops at a zero or unreadable frame, or a frame pointer
  * that does not move up the stack. */
@@ -286,7 +308,7 @@ static __always_inline bool take_budget(__u64 now)
 	return true;
 }
 
-/* prev is the running task here, so bpf_get_stack reads its stacks. */
+/* prev is the running task here, so its user registers and memory are the current ones. */
 static __always_inline void on_block(void *ctx, struct task_struct *prev, __u64 now)
 {
 	if (prev->flags & PF_KTHREAD)
@@ -296,7 +318,6 @@ static __always_inline void on_block(void *ctx, struct task_struct *prev, __u64 
 		return;
 	struct flp_blocked b = {.ts_ns = now, .pid = pid};
 	if (take_budget(now)) {
-		b.kernel_stack = capture_kernel(ctx, 1, &b.stack_flags);
 		b.user_stack = capture_user(pid, 1, &b.stack_flags);
 		stat(FLP_STAT_SWITCH_OUT);
 	} else {
@@ -331,10 +352,13 @@ int BPF_PROG(flp_sched_switch, bool preempt, struct task_struct *prev, struct ta
 		.pid = b.pid,
 		.tid = ntid,
 		.user_stack = b.user_stack,
-		.kernel_stack = b.kernel_stack,
 		.kind = FLP_OFF_CPU,
 		.stack_flags = b.stack_flags,
 	};
+	/* The kernel stack is read now, from the task's saved stack, and only for blocks that count:
+	 * it is the expensive half of a capture. */
+	if (!(b.stack_flags & FLP_STACK_RATE_LIMITED))
+		k.kernel_stack = capture_task_kernel(next, 1, &k.stack_flags);
 	count(&k, delta);
 	stat(FLP_STAT_OFFCPU_EVENTS);
 	return 0;

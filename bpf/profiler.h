@@ -54,11 +54,10 @@ struct flp_unwind_rule {
 
 #define FLP_MAX_UNWIND_RULES 65536
 
-/* A thread that blocked: when, and where (stack hashes captured at switch-out). */
+/* A thread that blocked: when, and where (its user stack, captured at switch-out). */
 struct flp_blocked {
 	__u64 ts_ns;
 	__u64 user_stack;
-	__u64 kernel_stack;
 	__u32 pid;
 	__u32 stack_flags;
 };

@@ -21,6 +21,7 @@
  * `lost` = the stack was evicted from the kernel's LRU before it could be read (counted). */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "bpf_load.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <linux/perf_event.h>
@@ -166,7 +167,7 @@ static napi_value js_profiler_open(napi_env env, napi_callback_info info)
 		napi_throw_error(env, "EBPF_BUSY", "flowlens_native.profilerOpen: the profiler is already open");
 		return NULL;
 	}
-	uint32_t hz = 99, off_cpu = 1, min_us = 1000, captures = 2000, self_pid = (uint32_t)getpid();
+	uint32_t hz = 99, off_cpu = 1, min_us = 1000, captures = 10000, self_pid = (uint32_t)getpid();
 	uint32_t max_stacks = 8192, max_counts = 16384, kernel_stats = 0;
 	if (argc >= 1 &&
 	    (opt_u32(env, argv[0], "hz", &hz) || opt_u32(env, argv[0], "offCpu", &off_cpu) ||
@@ -214,7 +215,7 @@ static napi_value js_profiler_open(napi_env env, napi_callback_info info)
 	if (!err && !off_cpu)
 		err = bpf_program__set_autoload(pskel->progs.flp_sched_switch, false);
 	if (!err)
-		err = profiler__load(pskel);
+		FL_WITH_SIGNALS_BLOCKED(err = profiler__load(pskel));
 	libbpf_set_print(old_print);
 	if (err) {
 		int e = errno ? errno : -err;

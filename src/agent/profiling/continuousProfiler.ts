@@ -104,10 +104,10 @@ export class ContinuousProfiler {
     this.intervalStartMs = nowMs;
     let n = 0;
     const buf = this.native.profilerDrain();
-    if (buf) {
+    if (buf || this.aggregator.pendingCount) {
       let rows: ProfileSampleRow[] = [];
       try {
-        rows = this.aggregator.build(decodeDrain(buf), timeSec);
+        rows = this.aggregator.build(buf ? decodeDrain(buf) : { counts: [], stacks: [] }, timeSec);
       } catch {
         this.decodeErrors++;
       }
@@ -139,6 +139,9 @@ export class ContinuousProfiler {
     }
     this.tick();
     this.tick(); // the map the last drain switched away from
+    for (let i = 0; i < 3 && this.aggregator.pendingCount; i++) {
+      this.tick(); // counts still waiting for symbols: written now, named as far as possible
+    }
     this.finalStats = this.nativeStats();
     this.native.profilerClose();
     this.open = false;
@@ -163,7 +166,7 @@ export class ContinuousProfiler {
     return (
       `profiling: samples ${s.samples}, off-CPU blocks ${s.offCpuEvents}, rows ${a.rows}; ` +
       `self ${(cost.share * 100).toFixed(2)}% of a core${bpf}; symbols: ${y.filesLoaded} files, ${y.unnamedFrames} unnamed frames, ${y.deferredFrames} deferred, ${y.unwindRules} unwind rules; ` +
-      `drops: counts map full ${s.countsFull}, stacks lost ${s.stacksLost + s.stacksFailed}, stack errors ${s.stackErrors}, ` +
+      `held for symbols ${a.retried}; drops: counts map full ${s.countsFull}, stacks lost ${s.stacksLost + s.stacksFailed}, stack errors ${s.stackErrors}, ` +
       `off-CPU without stack ${s.offCpuRateLimited}, rows folded ${a.rowsFolded}, rows dropped ${a.rowsDropped}, decode errors ${this.decodeErrors}`
     );
   }

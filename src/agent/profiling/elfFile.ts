@@ -4,7 +4,7 @@
 // .gopclntab when a Go binary has no symbol table (stripped).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { xzDecompress } from './xz';
-import { goFunctionTable } from './goPclntab';
+import { goFunctionTable, GoUnwinder } from './goPclntab';
 import { EhFrame } from './ehFrame';
 
 const PT_LOAD = 1;
@@ -196,6 +196,43 @@ export interface ElfInfo {
   path?: string;
   /** cached .eh_frame (null: none or unreadable) */
   eh?: EhFrame | null;
+  /** where .gopclntab is, and the .text address (Go binaries) */
+  goSection?: { offset: number; size: number; textAddr: number };
+  /** cached Go stack-pointer tables (null: none or unreadable) */
+  go?: GoUnwinder | null;
+}
+
+function readSection(info: ElfInfo, offset: number, size: number): Buffer | undefined {
+  if (!info.path || size <= 0 || size > MAX_SECTION_BYTES) {
+    return undefined;
+  }
+  try {
+    const fd = openSync(info.path, 'r');
+    try {
+      return fdSource(fd).read(offset, size);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined; // gone or unreadable
+  }
+}
+
+/** The Go binary's stack-pointer tables, read on first use; undefined if it has none. */
+export function goUnwinder(info: ElfInfo): GoUnwinder | undefined {
+  if (info.go === undefined) {
+    info.go = null;
+    const sec = info.goSection;
+    const tab = sec ? readSection(info, sec.offset, sec.size) : undefined;
+    if (sec && tab) {
+      try {
+        info.go = new GoUnwinder(tab, sec.textAddr);
+      } catch {
+        /* an older or damaged table: no rules */
+      }
+    }
+  }
+  return info.go ?? undefined;
 }
 
 /** The file's call-frame information, read on first use; undefined if it has none. */
@@ -203,17 +240,9 @@ export function ehFrame(info: ElfInfo): EhFrame | undefined {
   if (info.eh === undefined) {
     info.eh = null;
     const sec = info.ehFrameSection;
-    if (sec && info.path && sec.size > 0 && sec.size <= MAX_SECTION_BYTES) {
-      try {
-        const fd = openSync(info.path, 'r');
-        try {
-          info.eh = new EhFrame(fdSource(fd).read(sec.offset, sec.size), sec.addr);
-        } finally {
-          closeSync(fd);
-        }
-      } catch {
-        /* gone or unreadable: no rules from this file */
-      }
+    const data = sec ? readSection(info, sec.offset, sec.size) : undefined;
+    if (sec && data) {
+      info.eh = new EhFrame(data, sec.addr);
     }
   }
   return info.eh ?? undefined;
@@ -436,7 +465,10 @@ function readElfFrom(src: ByteSource): ElfInfo {
     }
   }
   const eh = img.section('.eh_frame');
+  const goTab = img.section('.gopclntab');
+  const goText = img.section('.text');
   return {
+    goSection: goTab && goText && goTab.type !== SHT_NOBITS ? { offset: goTab.offset, size: goTab.size, textAddr: goText.addr } : undefined,
     ehFrameSection: eh && eh.type !== SHT_NOBITS ? { offset: eh.offset, size: eh.size, addr: eh.addr } : undefined,
     buildId: img.buildId(),
     type: img.type,

@@ -81,3 +81,106 @@ export function goFunctionTable(tab: Buffer, textAddr: number): GoFunctions {
   }
   return { names: tab, funcs };
 }
+
+function varint(tab: Buffer, pos: number): [number, number] {
+  let v = 0;
+  let shift = 0;
+  for (;;) {
+    if (pos >= tab.length || shift > 35) {
+      throw new Error('pclntab: bad varint');
+    }
+    const b = tab[pos++];
+    v += (b & 0x7f) * 2 ** shift;
+    if (!(b & 0x80)) {
+      return [v, pos];
+    }
+    shift += 7;
+  }
+}
+
+/** Stack-pointer deltas from a Go 1.18+ pclntab (the runtime's own pcsp tables): how far below the
+ * frame's entry SP a given instruction runs. Go leaf functions without a stack frame keep no frame
+ * pointer, so a frame-pointer walk would skip their caller; a delta of 0 says the return address
+ * is at the top of the stack. */
+export class GoUnwinder {
+  private readonly entries: Float64Array;
+  private readonly ends: Float64Array;
+  private readonly funcOffs: Uint32Array;
+  private readonly pctab: number;
+  private readonly pcln: number;
+  private readonly quantum: number;
+
+  constructor(
+    private readonly tab: Buffer,
+    textAddr: number
+  ) {
+    const magic = tab.length >= 16 ? tab.readUInt32LE(0) : 0;
+    if ((magic !== 0xfffffff0 && magic !== 0xfffffff1) || tab[7] !== 8) {
+      throw new Error('pcsp tables are read from 64-bit Go 1.18+ binaries only');
+    }
+    this.quantum = tab[6];
+    const hdr = (i: number) => tab.readUInt32LE(8 + i * 8) + tab.readUInt32LE(12 + i * 8) * 0x100000000;
+    const nfunc = hdr(0);
+    const textStart = hdr(2) || textAddr;
+    this.pctab = hdr(6);
+    this.pcln = hdr(7);
+    if (nfunc > MAX_FUNCS || this.pcln + (nfunc + 1) * 8 > tab.length) {
+      throw new Error('pclntab function table out of range');
+    }
+    this.entries = new Float64Array(nfunc);
+    this.ends = new Float64Array(nfunc);
+    this.funcOffs = new Uint32Array(nfunc);
+    for (let i = 0; i < nfunc; i++) {
+      this.entries[i] = textStart + tab.readUInt32LE(this.pcln + i * 8);
+      this.ends[i] = textStart + tab.readUInt32LE(this.pcln + (i + 1) * 8);
+      this.funcOffs[i] = tab.readUInt32LE(this.pcln + i * 8 + 4);
+    }
+  }
+
+  /** SP delta (bytes) at `pc`, or undefined when pc is in no function or the table is damaged. */
+  spDelta(pc: number): number | undefined {
+    const e = this.entries;
+    let lo = 0;
+    let hi = e.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (e[mid] <= pc) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (found < 0 || pc >= this.ends[found]) {
+      return undefined;
+    }
+    try {
+      const fn = this.pcln + this.funcOffs[found];
+      const pcsp = this.tab.readUInt32LE(fn + 16);
+      if (!pcsp) {
+        return undefined;
+      }
+      let p = this.pctab + pcsp;
+      let val = -1;
+      let at = e[found];
+      for (let first = true; ; first = false) {
+        let uv: number;
+        [uv, p] = varint(this.tab, p);
+        if (uv === 0 && !first) {
+          return undefined;
+        }
+        const delta = uv % 2 ? -(uv + 1) / 2 : uv / 2;
+        let pcDelta: number;
+        [pcDelta, p] = varint(this.tab, p);
+        at += pcDelta * this.quantum;
+        val += delta;
+        if (pc < at) {
+          return val;
+        }
+      }
+    } catch {
+      return undefined;
+    }
+  }
+}

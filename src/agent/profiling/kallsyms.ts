@@ -37,10 +37,10 @@ export class KernelSymbols {
         const type = text.charCodeAt(sp1 + 1) | 0x20; // lower case
         if (type === 0x74 /* t */ || type === 0x77 /* w */) {
           const nameStart = sp1 + 3;
-          let nameEnd = text.indexOf('\t', nameStart);
-          if (nameEnd < 0 || nameEnd > end) {
-            nameEnd = end;
-          }
+          // module symbols end in "\t[module]"; search this line only (an unbounded indexOf would
+          // scan to the module section for every line)
+          const tab = text.slice(nameStart, end).indexOf('\t');
+          const nameEnd = tab < 0 ? end : nameStart + tab;
           const hex = text.slice(Math.max(start, sp1 - 12), sp1);
           const addr = parseInt(hex, 16);
           if (addr > 0) {

@@ -4,6 +4,7 @@
 // process beyond that are folded into one "[other stacks]" row, so totals stay exact).
 import {
   Drained,
+  DrainedCount,
   DrainedStack,
   NO_STACK,
   PROFILE_KIND_OFF_CPU,
@@ -44,7 +45,21 @@ export interface AggregatorCounters {
   stacksLost: number;
   onCpuSamples: number;
   offCpuUs: number;
+  /** counts held for the next interval because a binary's symbols were not read yet (load budget) */
+  retried: number;
 }
+
+/** A count whose stack waits for the symbolizer's next budget. */
+interface Pending {
+  c: DrainedCount;
+  user?: DrainedStack;
+  kernel?: DrainedStack;
+  timeSec: number;
+  tries: number;
+}
+
+/** times a count is held back for symbols before it is written with module+offset frames */
+const MAX_TRIES = 2;
 
 export const FRAME_OTHER = '[other stacks: row limit]';
 export const FRAME_LOST = '[stack evicted before it was read]';
@@ -70,7 +85,9 @@ export function stackId(frames: string[]): number {
   return (a >>> 0) * 0x200000 + ((b >>> 0) >>> 11);
 }
 
-/** Off-CPU kernel stacks start inside the tracepoint machinery: keep them from __schedule up. */
+/** Off-CPU kernel stacks are read from the sleeping task's saved stack (the kernel already leaves
+ * its scheduler functions out); a kernel that starts them in the tracepoint or BPF machinery gets
+ * those frames dropped: kept from __schedule up, else from the first frame that is neither. */
 export function trimSchedulerFrames(leafFirst: string[]): string[] {
   const i = leafFirst.indexOf('__schedule');
   if (i > 0) {
@@ -116,27 +133,28 @@ export interface AggregatorOptions {
 }
 
 export class ProfileAggregator {
-  readonly counters: AggregatorCounters = { rows: 0, rowsFolded: 0, rowsDropped: 0, stacksSymbolized: 0, stackCacheHits: 0, stacksLost: 0, onCpuSamples: 0, offCpuUs: 0 };
+  readonly counters: AggregatorCounters = { rows: 0, rowsFolded: 0, rowsDropped: 0, stacksSymbolized: 0, stackCacheHits: 0, stacksLost: 0, onCpuSamples: 0, offCpuUs: 0, retried: 0 };
   /** pid:hash -> user frames, root first */
   private readonly userCache: BoundedCache<string[]>;
   /** kind:hash -> kernel frames, root first */
   private readonly kernelCache: BoundedCache<string[]>;
+  private pending: Pending[] = [];
 
   constructor(private readonly o: AggregatorOptions) {
     this.userCache = new BoundedCache(o.maxCachedStacks ?? 50_000);
     this.kernelCache = new BoundedCache(o.maxCachedStacks ?? 50_000);
   }
 
-  private userFrames(pid: number, s: DrainedStack): string[] {
+  private userFrames(pid: number, s: DrainedStack): { frames: string[]; complete: boolean } {
     if (s.lost) {
       this.counters.stacksLost++;
-      return [FRAME_LOST];
+      return { frames: [FRAME_LOST], complete: true };
     }
     const key = `${pid}:${s.hash}`;
     const hit = this.userCache.get(key);
     if (hit) {
       this.counters.stackCacheHits++;
-      return hit;
+      return { frames: hit, complete: true };
     }
     const r = this.o.symbolizer.user(pid, s.ips);
     this.counters.stacksSymbolized++;
@@ -144,7 +162,7 @@ export class ProfileAggregator {
     if (r.complete) {
       this.userCache.set(key, rootFirst);
     }
-    return rootFirst;
+    return { frames: rootFirst, complete: r.complete };
   }
 
   private kernelFrames(kind: number, s: DrainedStack): string[] {
@@ -168,61 +186,82 @@ export class ProfileAggregator {
     return rootFirst;
   }
 
-  /** Rows for one drained interval starting at `timeSec`. */
+  private add(cells: Map<string, ProfileSampleRow>, c: DrainedCount, user: DrainedStack | undefined, kernel: DrainedStack | undefined, timeSec: number, tries: number): void {
+    const offCpu = c.kind === PROFILE_KIND_OFF_CPU;
+    const value = offCpu ? Math.round(c.value / 1000) : c.value;
+    if (value <= 0) {
+      return;
+    }
+    let stack: string[] = [];
+    if (c.flags & STACK_USER_TRUNC) {
+      stack.push(FRAME_TRUNCATED);
+    }
+    if (user) {
+      const u = this.userFrames(c.pid, user);
+      if (!u.complete && tries < MAX_TRIES && this.pending.length < this.o.maxRows) {
+        this.pending.push({ c, user, kernel, timeSec, tries: tries + 1 });
+        this.counters.retried++;
+        return;
+      }
+      stack = stack.concat(u.frames);
+    } else if (c.flags & STACK_USER_ERR) {
+      stack.push(FRAME_USER_ERR);
+    }
+    if (kernel) {
+      stack = stack.concat(this.kernelFrames(c.kind, kernel));
+    } else if (c.flags & STACK_KERNEL_ERR) {
+      stack.push(FRAME_KERNEL_ERR);
+    }
+    if (c.flags & STACK_RATE_LIMITED) {
+      stack.push(FRAME_RATE_LIMITED);
+    }
+    if (stack.length === 0) {
+      stack.push(FRAME_NO_STACK);
+    }
+    const id = stackId(stack);
+    const event = offCpu ? 'off_cpu' : 'on_cpu';
+    const key = `${timeSec}|${c.pid}|${c.tid}|${event}|${id}`;
+    const row = cells.get(key);
+    if (row) {
+      row.value += value;
+    } else {
+      cells.set(key, {
+        time: timeSec,
+        host: this.o.host,
+        pid: c.pid,
+        tid: c.tid,
+        process: this.o.naming.comm(c.pid),
+        service: this.o.naming.service(c.pid),
+        event,
+        stack_id: id,
+        stack,
+        value,
+      });
+    }
+    if (offCpu) {
+      this.counters.offCpuUs += value;
+    } else {
+      this.counters.onCpuSamples += value;
+    }
+  }
+
+  /** Counts waiting for symbols (written by the next build). */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  /** Rows for one drained interval starting at `timeSec` (and for counts held back from earlier ones). */
   build(d: Drained, timeSec: number): ProfileSampleRow[] {
     this.o.symbolizer.beginInterval();
     const cells = new Map<string, ProfileSampleRow>();
+    const held = this.pending;
+    this.pending = [];
+    // counts held back first: they get the symbol-loading budget before new ones
+    for (const p of held) {
+      this.add(cells, p.c, p.user, p.kernel, p.timeSec, p.tries);
+    }
     for (const c of d.counts) {
-      const offCpu = c.kind === PROFILE_KIND_OFF_CPU;
-      const value = offCpu ? Math.round(c.value / 1000) : c.value;
-      if (value <= 0) {
-        continue;
-      }
-      let stack: string[] = [];
-      if (c.flags & STACK_USER_TRUNC) {
-        stack.push(FRAME_TRUNCATED);
-      }
-      if (c.user !== NO_STACK) {
-        stack = stack.concat(this.userFrames(c.pid, d.stacks[c.user]));
-      } else if (c.flags & STACK_USER_ERR) {
-        stack.push(FRAME_USER_ERR);
-      }
-      if (c.kernel !== NO_STACK) {
-        stack = stack.concat(this.kernelFrames(c.kind, d.stacks[c.kernel]));
-      } else if (c.flags & STACK_KERNEL_ERR) {
-        stack.push(FRAME_KERNEL_ERR);
-      }
-      if (c.flags & STACK_RATE_LIMITED) {
-        stack.push(FRAME_RATE_LIMITED);
-      }
-      if (stack.length === 0) {
-        stack.push(FRAME_NO_STACK);
-      }
-      const id = stackId(stack);
-      const event = offCpu ? 'off_cpu' : 'on_cpu';
-      const key = `${c.pid}|${c.tid}|${event}|${id}`;
-      const row = cells.get(key);
-      if (row) {
-        row.value += value;
-      } else {
-        cells.set(key, {
-          time: timeSec,
-          host: this.o.host,
-          pid: c.pid,
-          tid: c.tid,
-          process: this.o.naming.comm(c.pid),
-          service: this.o.naming.service(c.pid),
-          event,
-          stack_id: id,
-          stack,
-          value,
-        });
-      }
-      if (offCpu) {
-        this.counters.offCpuUs += value;
-      } else {
-        this.counters.onCpuSamples += value;
-      }
+      this.add(cells, c, c.user === NO_STACK ? undefined : d.stacks[c.user], c.kernel === NO_STACK ? undefined : d.stacks[c.kernel], timeSec, 0);
     }
     let rows = [...cells.values()];
     if (rows.length > this.o.maxRows) {
@@ -230,7 +269,7 @@ export class ProfileAggregator {
       const kept = rows.slice(0, Math.max(0, this.o.maxRows - 64));
       const folded = new Map<string, ProfileSampleRow>();
       for (const r of rows.slice(kept.length)) {
-        const key = `${r.pid}|${r.event}`;
+        const key = `${r.time}|${r.pid}|${r.event}`;
         const f = folded.get(key);
         if (f) {
           f.value += r.value;

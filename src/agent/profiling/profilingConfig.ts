@@ -31,7 +31,7 @@ export function defaultProfilingConfig(): ProfilingConfig {
     enabled: true,
     hz: 99,
     intervalMs: 1000,
-    offCpu: { enabled: true, minBlockUs: 1000, maxCapturesPerSec: 2000 },
+    offCpu: { enabled: true, minBlockUs: 1000, maxCapturesPerSec: 10000 },
     pids: [],
     maxStacks: 8192,
     maxRowsPerInterval: 5000,

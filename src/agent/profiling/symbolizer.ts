@@ -6,7 +6,7 @@
 // frame is labelled module+offset and the stack is marked incomplete (so it is not cached).
 import { basename } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { ehFrame, ElfInfo, fileOffsetToVaddr, readElf } from './elfFile';
+import { ehFrame, ElfInfo, fileOffsetToVaddr, goUnwinder, readElf } from './elfFile';
 import { KernelSymbols } from './kallsyms';
 import { findMapping, isFileMapping, Mapping, readMaps } from './procMaps';
 import { PerfMap } from './perfMap';
@@ -108,8 +108,17 @@ export class Symbolizer {
     if (this.knownRules.has(key)) {
       return;
     }
-    const eh = ehFrame(info);
-    const rule = eh?.ruleAt(vaddr);
+    if ((info.eh === undefined || (info.goSection && info.go === undefined)) && this.clock() > this.deadline) {
+      return; // reading this file's unwind tables waits for the next interval's budget
+    }
+    let rule = ehFrame(info)?.ruleAt(vaddr);
+    if (rule === undefined && info.goSection) {
+      // Go code has no .eh_frame: a frameless Go function (SP delta 0) keeps its return address on top
+      const d = goUnwinder(info)?.spDelta(vaddr);
+      if (d === 0) {
+        rule = { cfaOff: 8, rbpOff: 0 };
+      }
+    }
     if (rule && typeof rule === 'object') {
       if (this.knownRules.size >= MAX_KNOWN_RULES) {
         this.knownRules.clear(); // the kernel map is an LRU too; re-learning costs a lookup

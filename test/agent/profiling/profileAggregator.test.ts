@@ -180,6 +180,36 @@ test('the row limit folds the smallest stacks into one row per process and event
   assert.equal(rows[0].value, 300, 'the biggest stack is kept');
 });
 
+test('a stack whose binary was not read yet (load budget) waits for the next interval, then keeps its own time', () => {
+  let budget = false;
+  const sym = {
+    beginInterval() {},
+    user: (_pid: number, ips: number[]) => ({ frames: ips.map((ip) => (budget ? (names[ip] ?? '?') : `app+0x${ip.toString(16)}`)), complete: budget }),
+    kernelStack: (ips: number[]) => ips.map(() => 'k'),
+  } as unknown as Symbolizer;
+  const agg = new ProfileAggregator({ host: 'h', symbolizer: sym, naming, maxRows: 1000 });
+  const d = decodeDrain(drainBuffer([{ pid: 3, tid: 3, kind: 0, user: 0, value: 4 }], [{ hash: '0c', ips: [0x1000, 0x2000] }]));
+  assert.deepEqual(agg.build(d, 100), [], 'held back');
+  assert.equal(agg.pendingCount, 1);
+  budget = true;
+  const rows = agg.build(decodeDrain(drainBuffer([], [])), 101);
+  assert.deepEqual(
+    rows.map((r) => [r.time, r.stack, r.value]),
+    [[100, ['main', 'work_a'], 4]]
+  );
+  // never named: written after two more intervals with module+offset frames, not lost
+  budget = false;
+  const d2 = decodeDrain(drainBuffer([{ pid: 3, tid: 3, kind: 0, user: 0, value: 4 }], [{ hash: '0d', ips: [0x1000, 0x2000] }]));
+  assert.deepEqual(agg.build(d2, 200), []);
+  agg.build(decodeDrain(drainBuffer([], [])), 201);
+  const last = agg.build(decodeDrain(drainBuffer([], [])), 202);
+  assert.deepEqual(
+    last.map((r) => [r.time, r.stack, r.value]),
+    [[200, ['app+0x2000', 'app+0x1000'], 4]]
+  );
+  assert.equal(agg.pendingCount, 0);
+});
+
 test('stack ids: deterministic, order-sensitive, fit a JSON number exactly', () => {
   const a = stackId(['main', 'work_a']);
   assert.equal(a, stackId(['main', 'work_a']));

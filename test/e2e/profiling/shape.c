@@ -3,8 +3,9 @@
  *   work_a takes ~70% and work_b ~30% of its CPU time;
  *   reader thread: reader_thread -> block_on_pipe -> read(), blocked on a pipe the main thread
  *   writes one byte to every ~50 ms, so it is off-CPU nearly all the time, in block_on_pipe.
- * Runs for argv[1] seconds (default 6), then waits for a line on stdin (so the agent can read
- * /proc/<pid>/maps after the last sample) and exits. */
+ * Works until its main thread has used argv[1] seconds of CPU (default 4; at most 40 s of wall
+ * time, so a loaded machine stretches the run instead of thinning the samples), prints "done",
+ * then waits for a line on stdin (so the agent reads /proc/<pid>/maps after the last sample). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,23 +44,28 @@ static void *reader_thread(void *arg)
 	return NULL;
 }
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double now(void)
+{
+	return clock_s(CLOCK_MONOTONIC);
 }
 
 int main(int argc, char **argv)
 {
-	double seconds = argc > 1 ? atof(argv[1]) : 6;
+	double cpu_seconds = argc > 1 ? atof(argv[1]) : 4;
 	pthread_t t;
 	if (pipe(pipe_fds) || pthread_create(&t, NULL, reader_thread, NULL))
 		return 2;
 	printf("ready\n");
 	fflush(stdout);
 	double start = now(), last_write = start;
-	while (now() - start < seconds) {
+	while (clock_s(CLOCK_THREAD_CPUTIME_ID) < cpu_seconds && now() - start < 40) {
 		work_a();
 		work_b();
 		if (now() - last_write >= 0.05) {
