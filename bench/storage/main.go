@@ -1,0 +1,378 @@
+// Command storage is the storage and query benchmark (issue 7, part 4): it generates realistic
+// request logs (bench/storage/gen.go) for one hour, inserts them as RowBinary into an own
+// database on the local ClickHouse, derives the matching per-second RED rows into app_metrics,
+// and prints bytes on disk per request log and the latency of the backend's own Universal Map
+// and RED queries (the exact SQL of pkg/query) and of trace assembly (pkg/trace), each the
+// median of several runs, beside its target. Assembled traces are checked against the generated
+// ones (exact span sets); a mismatch prints FAILED.
+//
+// Usage: go run ./bench/storage [-rows 10000000] [-runs 5] [-traces 9] [-url http://127.0.0.1:18123]
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/flowlens/flowlens/pkg/clickhouse"
+	"github.com/flowlens/flowlens/pkg/query"
+	"github.com/flowlens/flowlens/pkg/schema"
+	"github.com/flowlens/flowlens/pkg/trace"
+)
+
+// hour is the generated hour: the last full hour before now (inside any retention, one daily
+// partition: an hour never straddles midnight UTC).
+var hour = time.Now().Unix()/3600*3600 - 3600
+
+type sample struct {
+	seed     uint64
+	seedTime int64
+	rows     map[uint64]bool
+}
+
+type admin struct{ url string }
+
+// exec runs a statement as the writable default user and returns the body.
+func (a admin) exec(sql string, body io.Reader) (string, error) {
+	u := a.url + "/?user=default"
+	var resp *http.Response
+	var err error
+	if body == nil {
+		resp, err = http.Post(u, "text/plain", strings.NewReader(sql))
+	} else {
+		resp, err = http.Post(u+"&query="+url.QueryEscape(sql), "application/octet-stream", body)
+	}
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("ClickHouse: %s: %s", truncate(sql, 120), strings.TrimSpace(string(b)))
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/storage:", err)
+		os.Exit(1)
+	}
+}
+
+// createSchema applies the generated DDL for the server's version to database db.
+func createSchema(a admin, db string) string {
+	version, err := a.exec("SELECT version()", nil)
+	must(err)
+	ddl := "ddl_modern.sql"
+	if strings.HasPrefix(version, "18.") || strings.HasPrefix(version, "19.") {
+		ddl = "ddl_legacy.sql"
+	}
+	raw, err := os.ReadFile(filepath.Join("pkg", "schema", ddl))
+	must(err)
+	_, err = a.exec("DROP DATABASE IF EXISTS "+db, nil)
+	must(err)
+	for _, stmt := range strings.Split(string(raw), ";\n") {
+		var lines []string
+		for _, l := range strings.Split(stmt, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+				lines = append(lines, l)
+			}
+		}
+		stmt = strings.TrimSpace(strings.Join(lines, "\n"))
+		if stmt == "" {
+			continue
+		}
+		stmt = strings.ReplaceAll(stmt, "flowlens.", db+".")
+		stmt = strings.Replace(stmt, "DATABASE IF NOT EXISTS flowlens", "DATABASE IF NOT EXISTS "+db, 1)
+		_, err = a.exec(stmt, nil)
+		must(err)
+	}
+	return version + " (" + ddl + ")"
+}
+
+// insert streams the generated rows as RowBinary and returns the samples to assemble. The first
+// sampleRows rows are also written to sampleFile (RowBinary; its column list beside it in
+// sampleFile+".columns") for the modern-DDL measurement.
+func insert(a admin, db string, rows int, nSamples int, seed int64, sampleFile string, sampleRows int) (int, []sample, time.Duration) {
+	perTrace := rowsPerTrace(seed + 1)
+	traces := int(float64(rows)/perTrace) + 1
+	spacing := float64(3600e6) / float64(traces)
+	g := newGen(seed)
+	pr, pw := io.Pipe()
+	bw := bufio.NewWriterSize(pw, 1<<20)
+	enc, err := newEncoder(bw)
+	must(err)
+	var samples []sample
+	every := traces / (nSamples + 1)
+	written := 0
+	var tee *encoder
+	var teeBuf *bufio.Writer
+	if sampleFile != "" {
+		f, err := os.Create(sampleFile)
+		must(err)
+		defer f.Close()
+		teeBuf = bufio.NewWriterSize(f, 1<<20)
+		tee, err = newEncoder(teeBuf)
+		must(err)
+		must(os.WriteFile(sampleFile+".columns", []byte(strings.Join(tee.cols, ", ")), 0o644))
+	}
+	go func() {
+		for i := 0; written < rows; i++ {
+			start := hour*1_000_000 + int64(float64(i)*spacing) + int64(g.r.Intn(int(spacing)+1))
+			tr := g.trace(start)
+			for j := range tr {
+				enc.write(&tr[j])
+				if tee != nil && written+j < sampleRows {
+					tee.write(&tr[j])
+				}
+			}
+			written += len(tr)
+			if nSamples > 0 && every > 0 && i%every == every/2 && len(samples) < nSamples {
+				s := sample{rows: map[uint64]bool{}}
+				// Start from the last process-side call: usually a database call deep in the tree.
+				for j := range tr {
+					s.rows[tr[j].id] = true
+					if tr[j].obs == "client_process" {
+						s.seed, s.seedTime = tr[j].id, tr[j].start/1_000_000
+					}
+				}
+				samples = append(samples, s)
+			}
+		}
+		pw.CloseWithError(bw.Flush())
+	}()
+	began := time.Now()
+	_, err = a.exec(fmt.Sprintf("INSERT INTO %s.l7_flow_log (%s) FORMAT RowBinary", db, strings.Join(enc.cols, ", ")), pr)
+	must(err)
+	if teeBuf != nil {
+		must(teeBuf.Flush())
+	}
+	return written, samples, time.Since(began)
+}
+
+// deriveMetrics fills app_metrics with the per-second RED rows of the request logs, as the agent
+// computes them (by the second each request completed).
+func deriveMetrics(a admin, db string) time.Duration {
+	bounds := schema.Get().LatencyBucketsUs
+	var hist []string
+	lo := uint64(0)
+	for i, b := range bounds {
+		if i == 0 {
+			hist = append(hist, fmt.Sprintf("countIf(response_duration_us <= %d)", b))
+		} else {
+			hist = append(hist, fmt.Sprintf("countIf(response_duration_us > %d AND response_duration_us <= %d)", lo, b))
+		}
+		lo = b
+	}
+	hist = append(hist, fmt.Sprintf("countIf(response_duration_us > %d)", lo))
+	sql := fmt.Sprintf(`INSERT INTO %[1]s.app_metrics (time, host, observation_point, client_service, server_service, l7_protocol,
+  endpoint, server_port, request_count, error_count, client_error_count, server_error_count, timeout_count,
+  response_duration_sum_us, response_duration_max_us, latency_histogram, request_bytes, response_bytes)
+SELECT toDateTime(intDiv(end_time_us, 1000000)) AS t, host, observation_point, client_service, server_service, l7_protocol,
+  endpoint, server_port, count(), countIf(response_status IN ('client_error', 'server_error', 'timeout')),
+  countIf(response_status = 'client_error'), countIf(response_status = 'server_error'), countIf(response_status = 'timeout'),
+  sum(response_duration_us), max(response_duration_us), [%[2]s], sum(request_length), sum(response_length)
+FROM %[1]s.l7_flow_log
+GROUP BY t, host, observation_point, client_service, server_service, l7_protocol, endpoint, server_port`, db, strings.Join(hist, ", "))
+	began := time.Now()
+	_, err := a.exec(sql, nil)
+	must(err)
+	return time.Since(began)
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
+
+// line prints one figure in bench/run.sh's table layout (figure, without, with agent, difference,
+// target), the value in the middle column, and a note after the target.
+func line(figure, value, target, note string) {
+	fmt.Printf("%-44s %12s %12s %12s %10s  %s\n", figure, "", value, "", target, note)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "meets target"
+	}
+	return "MISSES target"
+}
+
+// compression reads the method byte of the first compressed block of a column file of the part
+// (after its 16-byte checksum): the server's <compression> choice is not visible over SQL.
+func compression(partPath string) string {
+	f, err := os.Open(filepath.Join(partPath, "_id.bin"))
+	if err != nil {
+		return "method unknown"
+	}
+	defer f.Close()
+	var hdr [17]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return "method unknown"
+	}
+	switch hdr[16] {
+	case 0x82:
+		return "lz4"
+	case 0x90:
+		return "zstd"
+	case 0x02:
+		return "none"
+	}
+	return fmt.Sprintf("method 0x%02x", hdr[16])
+}
+
+func main() {
+	rows := flag.Int("rows", 10_000_000, "request logs to generate")
+	runs := flag.Int("runs", 5, "runs of each query (median reported)")
+	nTraces := flag.Int("traces", 9, "traces to assemble (median reported)")
+	chURL := flag.String("url", "http://127.0.0.1:18123", "ClickHouse HTTP URL")
+	db := flag.String("database", "flowlens_bench_storage", "bench database (dropped and recreated)")
+	keep := flag.Bool("keep", false, "keep the bench database afterwards")
+	seed := flag.Int64("seed", 7, "generator seed")
+	sampleFile := flag.String("sample-file", "", "also write the first -sample-rows rows here (RowBinary), for bench/storage/modern_bytes.py")
+	sampleRows := flag.Int("sample-rows", 1_000_000, "rows written to -sample-file")
+	flag.Parse()
+	a := admin{url: strings.TrimRight(*chURL, "/")}
+	if _, err := query.Ident(*db); err != nil {
+		must(err)
+	}
+	version := createSchema(a, *db)
+	if !*keep {
+		defer a.exec("DROP DATABASE IF EXISTS "+*db, nil)
+	}
+
+	n, samples, insertTook := insert(a, *db, *rows, *nTraces, *seed, *sampleFile, *sampleRows)
+	metricsTook := deriveMetrics(a, *db)
+	began := time.Now()
+	for _, t := range []string{"l7_flow_log", "app_metrics"} {
+		_, err := a.exec(fmt.Sprintf("OPTIMIZE TABLE %s.%s FINAL", *db, t), nil)
+		must(err)
+	}
+	optimizeTook := time.Since(began)
+
+	partBytes := func(table string) (bytes, count float64) {
+		out, err := a.exec(fmt.Sprintf("SELECT sum(bytes_on_disk), sum(rows) FROM system.parts WHERE database = '%s' AND table = '%s' AND active FORMAT TSV", *db, table), nil)
+		must(err)
+		fmt.Sscanf(out, "%f\t%f", &bytes, &count)
+		return
+	}
+	l7Bytes, l7Rows := partBytes("l7_flow_log")
+	ratio, err := a.exec(fmt.Sprintf("SELECT sum(data_uncompressed_bytes), sum(data_compressed_bytes), any(path) FROM system.parts WHERE database = '%s' AND table = 'l7_flow_log' AND active FORMAT TSV", *db), nil)
+	must(err)
+	var l7Uncompressed, l7Compressed float64
+	var partPath string
+	fmt.Sscanf(ratio, "%f\t%f\t%s", &l7Uncompressed, &l7Compressed, &partPath)
+	amBytes, amRows := partBytes("app_metrics")
+	cols, err := a.exec(fmt.Sprintf("SELECT name, data_compressed_bytes FROM system.columns WHERE database = '%s' AND table = 'l7_flow_log' ORDER BY data_compressed_bytes DESC LIMIT 8 FORMAT TSV", *db), nil)
+	must(err)
+
+	client, err := clickhouse.New(clickhouse.Config{URL: a.url, Username: "grafana", Timeout: 60 * time.Second})
+	must(err)
+	ctx := context.Background()
+	r := query.Range{From: time.Unix(hour, 0), To: time.Unix(hour+3599, 0)}
+	timeQuery := func(sql string) (time.Duration, int) {
+		var d []time.Duration
+		var got int
+		for i := 0; i < *runs; i++ {
+			t := time.Now()
+			res, err := client.Query(ctx, sql)
+			must(err)
+			d = append(d, time.Since(t))
+			got = len(res.Data)
+		}
+		return median(d), got
+	}
+	mapSt, err := query.BuildMap(*db, &query.Model{}, r)
+	must(err)
+	mapTook, edges := timeQuery(mapSt.SQL)
+	bucket := query.Bucket(5*time.Second, r)
+	redSt, err := query.BuildRED(*db, &query.Model{}, r, bucket)
+	must(err)
+	redTook, redRows := timeQuery(redSt.SQL)
+	redOne, err := query.BuildRED(*db, &query.Model{Service: query.Values{"checkout"}}, r, bucket)
+	must(err)
+	redOneTook, _ := timeQuery(redOne.SQL)
+
+	fetcher := &trace.ClickHouseFetcher{Client: client, Database: *db}
+	var traceTimes []time.Duration
+	exact, spans, queries := 0, 0, 0
+	var failures []string
+	for i, s := range samples {
+		// one warm-up assembly per trace is not counted: the figure is a dashboard click on warm caches
+		if i == 0 {
+			_, _ = trace.Assemble(ctx, fetcher, trace.Seed{RowID: s.seed, TimeSec: s.seedTime}, trace.Options{})
+		}
+		t := time.Now()
+		tr, err := trace.Assemble(ctx, fetcher, trace.Seed{RowID: s.seed, TimeSec: s.seedTime}, trace.Options{})
+		must(err)
+		traceTimes = append(traceTimes, time.Since(t))
+		got := map[uint64]bool{}
+		for _, nd := range tr.Nodes {
+			got[nd.RowID] = true
+		}
+		same := len(got) == len(s.rows)
+		for id := range s.rows {
+			same = same && got[id]
+		}
+		if same {
+			exact++
+		} else {
+			failures = append(failures, fmt.Sprintf("trace from row %d: %d spans assembled, %d generated (warnings %v)", s.seed, len(got), len(s.rows), tr.Warnings))
+		}
+		spans += len(tr.Nodes)
+		queries += tr.Stats.Queries
+	}
+
+	fmt.Printf("storage and queries: %d generated request logs over one hour on ClickHouse %s\n", n, version)
+	line(fmt.Sprintf("generate + insert %dk request logs", n/1000), fmt.Sprintf("%.1f s", insertTook.Seconds()), "",
+		fmt.Sprintf("%.0fk rows/s RowBinary over HTTP; app_metrics derived in %.1f s; OPTIMIZE FINAL %.1f s", float64(n)/insertTook.Seconds()/1000, metricsTook.Seconds(), optimizeTook.Seconds()))
+	perRow := l7Bytes / l7Rows
+	line("storage: bytes on disk per request log", fmt.Sprintf("%.1f B", perRow), "<= 64 B",
+		fmt.Sprintf("%s; compressed %.1fx (%s)", verdict(perRow <= 64), l7Uncompressed/l7Compressed, compression(partPath)))
+	line("storage: + app_metrics per request log", fmt.Sprintf("%.1f B", amBytes/l7Rows), "", fmt.Sprintf("%.0f metric rows", amRows))
+	line("Universal Map query, 1 h", ms(mapTook), "< 500 ms", fmt.Sprintf("%s; %d edges; SQL of pkg/query BuildMap", verdict(mapTook < 500*time.Millisecond), edges))
+	line(fmt.Sprintf("RED series, 1 h, %d s buckets, all services", bucket), ms(redTook), "< 200 ms", fmt.Sprintf("%s; %d rows; SQL of pkg/query BuildRED", verdict(redTook < 200*time.Millisecond), redRows))
+	line(fmt.Sprintf("RED series, 1 h, %d s buckets, one service", bucket), ms(redOneTook), "< 200 ms", verdict(redOneTook < 200*time.Millisecond))
+	if len(traceTimes) > 0 {
+		tt := median(traceTimes)
+		line("trace assembly (pkg/trace), one trace", ms(tt), "< 300 ms", fmt.Sprintf("%s; %.1f spans, %.1f queries per trace",
+			verdict(tt < 300*time.Millisecond), float64(spans)/float64(len(samples)), float64(queries)/float64(len(samples))))
+		status := "exact"
+		if exact != len(samples) {
+			status = "FAILED"
+		}
+		line("assembled traces = generated ones", fmt.Sprintf("%d/%d", exact, len(samples)), "all", status)
+		for _, f := range failures {
+			fmt.Println("  " + f)
+		}
+	}
+	fmt.Printf("  largest l7_flow_log columns, compressed bytes per request log:")
+	for _, l := range strings.Split(cols, "\n") {
+		var name string
+		var b float64
+		if _, err := fmt.Sscanf(l, "%s\t%f", &name, &b); err == nil {
+			fmt.Printf(" %s %.1f,", name, b/l7Rows)
+		}
+	}
+	fmt.Println()
+}
