@@ -90,10 +90,29 @@ sb=$(field "$sat_base" rate_per_sec); sw=$(field "$sat_with" rate_per_sec)
 printf '%-44s %12.0f %12.0f %11.2fx %10s\n' "nginx saturation throughput (req/s)" "$sb" "$sw" "$(echo "$sw / $sb" | bc -l)" ">= 0.90x"
 kill $nginx_pid 2>/dev/null || true
 
+# --- profiling overhead at 99 Hz: CPU-bound and context-switch workloads, profiling off vs on ---
+bench/profiling.sh "$quick" | tail -n +2
+
 fuzz_iters=1000000
 [ "$quick" = --quick ] && fuzz_iters=20000
 start=$(date +%s)
 if FLOWLENS_FUZZ_ITERATIONS=$fuzz_iters node --test build/agent/test/agent/fuzz/ > build/bench/fuzz.log 2>&1; then fuzz=ok; else fuzz=FAILED; fi
 printf '%-44s %12s %12s %12s %10s\n' "fuzz: $fuzz_iters inputs per parser" "" "$fuzz" "$(( $(date +%s) - start )) s" "no crash"
 [ "$fuzz" = ok ] || tail -n 40 build/bench/fuzz.log
-echo "bench: done (storage and query figures at 10M rows: issue 7, not yet built)"
+
+# --- storage and queries: 10M generated request logs (one hour) in an own database on the local
+# ClickHouse; bytes per request log, the backend's map and RED SQL, trace assembly (bench/storage) ---
+storage_rows=10000000; storage_runs=5; storage_traces=9
+[ "$quick" = --quick ] && { storage_rows=200000; storage_runs=3; storage_traces=5; }
+PATH=$PATH:/usr/local/go/bin go build -o build/bin/storagebench ./bench/storage
+build/bin/storagebench -rows "$storage_rows" -runs "$storage_runs" -traces "$storage_traces" \
+  -sample-file build/bench/storage_sample.bin -sample-rows 1000000
+if modern=$(python3 bench/storage/modern_bytes.py build/bench/storage_sample.bin 2>build/bench/modern_bytes.log); then
+  read -r bpr mrows mversion <<<"$modern"
+  printf '%-44s %12s %12s %12s %10s  %s\n' "storage: bytes per request log, modern DDL" "" "$(printf '%.1f B' "$bpr")" "" "<= 64 B" \
+    "chdb $mversion, first $mrows rows, ddl_modern.sql (codecs)"
+else
+  echo "storage: modern DDL not measured (chdb): $(tail -n 1 build/bench/modern_bytes.log)"
+fi
+rm -f build/bench/storage_sample.bin
+echo "bench: done"
