@@ -7,6 +7,8 @@
 #      closed loop), without vs with the agent doing full L7 capture: latency percentiles,
 #      throughput, agent CPU and peak RSS.
 #   4. fuzzing: a million inputs per protocol parser (the tests run 20,000).
+#   5. profiling overhead (bench/profiling.sh): a CPU-bound loop and a pipe ping-pong with the
+#      agent's profiling off vs on at 99 Hz, and the profiler's kernel cost per sample and switch.
 # Usage: bench/run.sh [--quick]   (--quick: fewer rounds, for the smoke run inside the tests)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
