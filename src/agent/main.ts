@@ -204,7 +204,9 @@ async function main(): Promise<number> {
     const t = finalTracerStats ?? tracer.stats();
     const w = writer.stats();
     const c = pipeline.counters;
+    const mem = process.memoryUsage();
     return (
+      `rss ${Math.round(mem.rss / 2 ** 20)} MB (heap ${Math.round(mem.heapUsed / 2 ** 20)} MB, buffers ${Math.round(mem.arrayBuffers / 2 ** 20)} MB); ` +
       `events ${c.events}, request logs ${c.requestLogs}, connections ${pipeline.conns.size}; ` +
       `written l7_flow_log ${w.l7_flow_log?.written ?? 0}, app_metrics ${w.app_metrics?.written ?? 0}; ` +
       `drops: kernel ring ${t.ringDrops}, export ${(w.l7_flow_log?.dropped ?? 0) + (w.app_metrics?.dropped ?? 0)}, malformed ${c.malformedRecords}, unbound TLS ${pipeline.tlsUnbound}; ` +
