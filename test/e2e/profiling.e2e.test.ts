@@ -9,12 +9,13 @@ import { spawn, ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { assertRoot, CLICKHOUSE_URL, freeDatabase, requireClickHouse, ROOT, startAgent, AgentHandle } from './helpers';
+import { assertRoot, chQuery, CLICKHOUSE_URL, curl, freeDatabase, requireClickHouse, ROOT, startAgent, waitForPort, AgentHandle } from './helpers';
 
 const DB = 'flowlens_e2e_profiling';
 /** CPU seconds each program works (a loaded machine stretches the wall time, not the samples) */
 const CPU_SECONDS = 3.5;
 const GO = process.env.GO ?? '/usr/local/go/bin/go';
+const BURN_PORT = 28461;
 
 interface FlameNode {
   label: string;
@@ -39,6 +40,7 @@ let shimUrl = '';
 const work: Record<string, Workload> = {};
 /** wall time of the work phase: the reader thread of shape is blocked about this long */
 let shapeWallSec = 0;
+let burnResponse: { code: number; totalUs: number; pid: number };
 const started = Date.now();
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
@@ -80,10 +82,10 @@ function startWorkload(name: string, cmd: string, args: string[]): Workload {
 }
 
 /** One flame graph from the datasource, as the panel reads it (depth-first rows, parent = last row one level up). */
-async function flame(model: object): Promise<FlameNode[]> {
+async function flame(model: object, range?: { fromMs: number; toMs: number }): Promise<FlameNode[]> {
   const body = {
-    from: String(started - 120_000),
-    to: String(Date.now() + 60_000),
+    from: String(range?.fromMs ?? started - 120_000),
+    to: String(range?.toMs ?? Date.now() + 60_000),
     queries: [{ refId: 'A', queryType: 'flamegraph', datasource: { uid: 'flowlens' }, ...model }],
   };
   const res = await fetch(`${shimUrl}/api/ds/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -152,15 +154,19 @@ before(async () => {
   const shape = startWorkload('shape', join(dir, 'shape'), [String(CPU_SECONDS)]);
   const node = startWorkload('node', process.execPath, ['--perf-basic-prof', join(fixtures, 'hot.js'), String(CPU_SECONDS)]);
   const go = startWorkload('go', join(dir, 'gowork'), [String(CPU_SECONDS)]);
-  await Promise.all([shape, node, go].map((w) => waitFor(w.proc, w.out, 'ready', 10000, w.name)));
+  const server = startWorkload('burn', process.execPath, ['--perf-basic-prof', join(fixtures, 'burnServer.js'), String(BURN_PORT)]);
+  await Promise.all([shape, node, go, server].map((w) => waitFor(w.proc, w.out, 'ready', 10000, w.name)));
+  await waitForPort(BURN_PORT);
   for (const w of [shape, node, go]) {
     w.tids = readdirSync(`/proc/${w.proc.pid}/task`).map(Number);
   }
   const workStart = Date.now();
   await Promise.all([shape, node, go].map((w) => waitFor(w.proc, w.out, 'done', 45_000, w.name)));
   shapeWallSec = (Date.now() - workStart) / 1000;
+  burnResponse = await curl(`http://127.0.0.1:${BURN_PORT}/burn`);
   // two more intervals while the programs live, so their last stacks are symbolized from /proc
   await new Promise((r) => setTimeout(r, 2500));
+  server.proc.kill('SIGTERM');
   await Promise.all(
     [shape, node, go].map(
       (w) =>
@@ -185,8 +191,10 @@ after(async () => {
     await agent.stop();
   }
   shim?.kill('SIGTERM');
-  if (work.node?.proc.pid) {
-    rmSync(`/tmp/perf-${work.node.proc.pid}.map`, { force: true });
+  for (const w of [work.node, work.burn]) {
+    if (w?.proc.pid) {
+      rmSync(`/tmp/perf-${w.proc.pid}.map`, { force: true });
+    }
   }
   if (dir) {
     rmSync(dir, { recursive: true, force: true });
@@ -274,6 +282,24 @@ test('Go (stripped binary): main.hotGo ~75% and main.coldGo ~25%, under main.mai
   // (samples taken before the agent learnt the leaf's rule, in the first interval or two, lack it)
   t.diagnostic(`main.hotGo under main.main in ${under} of ${all} samples`);
   assert.ok(under >= 0.5 * all, `main.hotGo under main.main in ${under} of ${all} samples: ${detail}`);
+});
+
+test('a slow request leads to its code: the server row (pid, thread, time) -> that thread\'s flame graph is burnCpu', async (t) => {
+  assert.equal(burnResponse.code, 200);
+  const rows = await chQuery<{ server_pid: number; syscall_thread_response: number; start_time_us: string; end_time_us: string }>(
+    `SELECT server_pid, syscall_thread_response, start_time_us, end_time_us FROM ${DB}.l7_flow_log
+     WHERE observation_point = 'server_process' AND server_port = ${BURN_PORT} AND request_resource = '/burn'`
+  );
+  assert.equal(rows.length, 1, `one server-side request log for /burn: ${JSON.stringify(rows)}`);
+  const r = rows[0];
+  assert.equal(Number(r.server_pid), work.burn.proc.pid);
+  // the span's seconds (profile rows are per second of collection)
+  const range = { fromMs: Math.floor(Number(r.start_time_us) / 1e6) * 1000, toMs: Math.ceil(Number(r.end_time_us) / 1e6) * 1000 };
+  const nodes = await flame({ pid: r.server_pid, tid: r.syscall_thread_response, event: 'on_cpu' }, range);
+  const burn = share(nodes, (l) => l.includes('burnCpu'));
+  t.diagnostic(`span ${((Number(r.end_time_us) - Number(r.start_time_us)) / 1e6).toFixed(2)} s on thread ${r.syscall_thread_response}: burnCpu ${burn.toFixed(1)}% of ${nodes[0]?.value} samples`);
+  assert.ok(nodes[0].value >= 50, `samples of that thread in the span: ${describe(nodes)}`);
+  assert.ok(burn >= 60, `burnCpu ${burn.toFixed(1)}%:\n${describe(nodes)}`);
 });
 
 test('the agent reports the profiler: samples, its own cost, and no drops', (t) => {
