@@ -9,6 +9,8 @@ import { RedAggregator } from '../src/agent/metrics/redAggregator';
 import { Http1Parser } from '../src/agent/protocols/http1/http1Parser';
 import type { Connection } from '../src/agent/conntrack/connection';
 import { Direction } from '../src/agent/capture/socketEvent';
+import { ProfileAggregator } from '../src/agent/profiling/profileAggregator';
+import type { Symbolizer } from '../src/agent/profiling/symbolizer';
 
 const out = join(__dirname, '..', '..', '..', 'build', 'sql');
 mkdirSync(join(out, 'agent_rows'), { recursive: true });
@@ -41,3 +43,25 @@ const red = new RedAggregator();
 red.add(row);
 writeFileSync(join(out, 'agent_rows', 'l7_flow_log.jsonl'), JSON.stringify(row) + '\n');
 writeFileSync(join(out, 'agent_rows', 'app_metrics.jsonl'), red.flush().map((r) => JSON.stringify(r)).join('\n') + '\n');
+
+// profile_samples: rows from the real aggregator (a frame name with a quote, a 53-bit stack id, µs)
+const profiles = new ProfileAggregator({
+  host: 'host-a',
+  naming: { comm: () => 'shape', service: () => 'shape-svc' },
+  maxRows: 100,
+  symbolizer: {
+    beginInterval() {},
+    user: (_pid: number, ips: number[]) => ({ frames: ips.map((ip) => (ip === 1 ? "it's_work" : 'main')), complete: true }),
+    kernelStack: (ips: number[]) => ips.map(() => 'vfs_read'),
+  } as unknown as Symbolizer,
+}).build(
+  {
+    counts: [{ pid: 100, tid: 101, kind: 1, flags: 0, user: 0, kernel: 1, value: 2_500_000 }],
+    stacks: [
+      { hash: '01', lost: false, ips: [1, 2] },
+      { hash: '02', lost: false, ips: [0xffff81000000] },
+    ],
+  },
+  1_700_000_000
+);
+writeFileSync(join(out, 'agent_rows', 'profile_samples.jsonl'), profiles.map((r) => JSON.stringify(r)).join('\n') + '\n');
