@@ -14,6 +14,7 @@ const CLEAN_PORT = 8081;
 const LOSSY_PORT = 8082;
 const REFUSED_PORT = 8083; // a reset answers the SYN
 const RESET_PORT = 8084; // connects, then the first data segment is answered by a reset
+const SLOW_READER_PORT = 8085; // a client with a small receive buffer that stops reading for a while
 const BIG = 1_000_000;
 const REFUSED_ATTEMPTS = 3;
 
@@ -27,6 +28,7 @@ interface L4Row {
   packet_tx: string;
   packet_rx: string;
   rtt_us: number;
+  zero_window_count: number;
   syn_latency_us: number;
   retrans_count: number;
   rst_count: number;
@@ -40,6 +42,21 @@ let agent: AgentHandle;
 let rows: L4Row[] = [];
 const curlExit: Record<number, number[]> = {};
 let kernelRetrans = 0;
+
+const SLOW_READER = `
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.sendall(b'GET /big HTTP/1.0\\r\\n\\r\\n')
+time.sleep(1.0)
+data = b''
+while True:
+    b = s.recv(65536)
+    if not b: break
+    data += b
+print(len(data.split(b'\\r\\n\\r\\n', 1)[1]))
+`;
 
 /** TcpRetransSegs of the server's namespace, as the kernel counts it */
 function retransSegs(): number {
@@ -61,7 +78,7 @@ before(async () => {
   bed = Netbed.create(['client', 'server']);
   const dir = mkdtempSync(join(tmpdir(), 'flowlens-flows-'));
   writeFileSync(join(dir, 'big'), Buffer.alloc(BIG, 'x'));
-  for (const port of [CLEAN_PORT, LOSSY_PORT, RESET_PORT]) {
+  for (const port of [CLEAN_PORT, LOSSY_PORT, RESET_PORT, SLOW_READER_PORT]) {
     bed.spawn('server', ['python3', '-m', 'http.server', String(port), '--bind', bed.ip('server'), '--directory', dir]);
     await bed.waitForListen('server', port);
   }
@@ -85,6 +102,9 @@ before(async () => {
     curlIn(REFUSED_PORT, '/');
   }
   curlIn(RESET_PORT, '/');
+  // a reader that stops: its small receive buffer fills and it advertises a zero window
+  const slow = bed.exec('client', ['python3', '-c', SLOW_READER, bed.ip('server'), String(SLOW_READER_PORT)], { check: false });
+  assert.equal(slow.stdout.trim(), String(BIG + 0), `slow reader: ${slow.stderr}`);
   kernelRetrans = retransSegs() - retransBefore;
   await new Promise((r) => setTimeout(r, 600)); // the last closes reach the table and one poll
   assert.equal(await agent.stop(), 0, agent.output());
@@ -120,6 +140,7 @@ test('a clean transfer: one row per flow at each end, exact bytes, sane SYN late
       assert.ok(f.syn_latency_us > 0 && f.syn_latency_us < 200_000, `${op} syn_latency_us ${f.syn_latency_us}`);
       assert.ok(f.rtt_us > 0 && f.rtt_us < 200_000, `${op} rtt_us ${f.rtt_us}`);
       assert.equal(f.retrans_count, 0);
+      assert.equal(f.zero_window_count, 0);
       assert.equal(f.rst_count, 0);
       assert.equal(f.close_type, 'normal');
       assert.equal(f.conn_failed, 0);
@@ -172,4 +193,12 @@ test('net_metrics per second add up to the flow logs', async () => {
   assert.equal(Number(clean.bytes_rx), at(CLEAN_PORT, 'client_process').reduce((s, r) => s + Number(r.byte_rx), 0));
   assert.equal(Number(get(REFUSED_PORT, 'client_process')!.failed), REFUSED_ATTEMPTS);
   assert.equal(Number(get(LOSSY_PORT, 'server_process')!.retrans), at(LOSSY_PORT, 'server_process').reduce((s, r) => s + r.retrans_count, 0));
+});
+
+test('a reader that stops: the sender sees its zero window', () => {
+  const server = at(SLOW_READER_PORT, 'server_process');
+  assert.equal(server.length, 1);
+  assert.ok(server[0].zero_window_count >= 1, `zero_window_count ${server[0].zero_window_count}`);
+  assert.equal(server[0].close_type, 'normal');
+  assert.equal(server[0].client_process, 'python3');
 });
