@@ -262,10 +262,6 @@ func (b *builder) preferredRED(m *Model, r Range, bucket int64) (*Statement, err
 	if err != nil {
 		return nil, err
 	}
-	order, ranks := make([]string, len(PreferredObservationOrder)), make([]string, len(PreferredObservationOrder))
-	for i, p := range PreferredObservationOrder {
-		order[i], ranks[i] = Quote(p), fmt.Sprint(i+1)
-	}
 	conds := append(append([]string{tf}, f...), "point_rank > 0")
 	sql := fmt.Sprintf(`SELECT
   tupleElement(p, 2) AS bucket,
@@ -279,7 +275,7 @@ FROM (
     groupArray((point_rank, point_bucket, point_requests, point_errors, point_sum_us, point_max_us)) AS points
   FROM (
     SELECT %s, %s,
-      transform(%s, [%s], [%s], 0) AS point_rank,
+      %s AS point_rank,
       intDiv(toUInt32(%s), %d) * %d AS point_bucket,
       sum(%s) AS point_requests,
       sum(%s) AS point_errors,
@@ -298,7 +294,7 @@ ORDER BY bucket, service`,
 		b.c("server_service"),
 		b.c("client_service"), b.c("server_service"),
 		b.c("client_service"), b.c("server_service"),
-		b.c("observation_point"), strings.Join(order, ", "), strings.Join(ranks, ", "),
+		b.pointRank(),
 		b.c("time"), bucket, bucket,
 		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.c("response_duration_max_us"),
 		b.from(), strings.Join(conds, "\n      AND "),
@@ -317,6 +313,9 @@ func BuildMap(database string, m *Model, r Range) (*Statement, error) {
 	b, err := newBuilder(database, "app_metrics")
 	if err != nil {
 		return nil, err
+	}
+	if mode, err := observationMode(m.ObservationPoint); err == nil && mode == ObsPreferred {
+		return b.preferredMap(m, r)
 	}
 	where, err := b.appMetricsWhere(m, r, true)
 	if err != nil {
@@ -339,6 +338,60 @@ LIMIT %d`,
 		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.c("response_duration_max_us"),
 		b.c("l7_protocol"), b.from(), where, MaxEdges)
 	return b.statement(sql), nil
+}
+
+// preferredMap renders the map query in preferred mode in one scan: sums per (client, server,
+// observation point), then per pair the sums of its best point. Same rows as the IN-subquery
+// form, at under half its CPU on 18.16 (one read of the hour instead of two, and the second
+// aggregation runs over a few hundred rows).
+func (b *builder) preferredMap(m *Model, r Range) (*Statement, error) {
+	tf, err := b.timeFilter(r)
+	if err != nil {
+		return nil, err
+	}
+	f, err := b.filters(m, true, false)
+	if err != nil {
+		return nil, err
+	}
+	conds := append(append([]string{tf}, f...), "point_rank > 0")
+	sql := fmt.Sprintf(`SELECT
+  %s AS client,
+  %s AS server,
+  argMin(point_requests, point_rank) AS requests,
+  argMin(point_errors, point_rank) AS errors,
+  argMin(point_sum_us, point_rank) AS duration_sum_us,
+  argMin(point_max_us, point_rank) AS duration_max_us,
+  argMin(point_protocols, point_rank) AS protocols
+FROM (
+  SELECT %s, %s,
+    %s AS point_rank,
+    sum(%s) AS point_requests,
+    sum(%s) AS point_errors,
+    sum(%s) AS point_sum_us,
+    max(%s) AS point_max_us,
+    groupUniqArray(%s) AS point_protocols
+  FROM %s
+  WHERE %s
+  GROUP BY %s, %s, point_rank
+)
+GROUP BY client, server
+ORDER BY requests DESC, client, server
+LIMIT %d`,
+		b.c("client_service"), b.c("server_service"),
+		b.c("client_service"), b.c("server_service"), b.pointRank(),
+		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.c("response_duration_max_us"),
+		b.c("l7_protocol"), b.from(), strings.Join(conds, "\n    AND "),
+		b.c("client_service"), b.c("server_service"), MaxEdges)
+	return b.statement(sql), nil
+}
+
+// pointRank renders an observation point's place in PreferredObservationOrder (1 = best, 0 = none).
+func (b *builder) pointRank() string {
+	order, ranks := make([]string, len(PreferredObservationOrder)), make([]string, len(PreferredObservationOrder))
+	for i, p := range PreferredObservationOrder {
+		order[i], ranks[i] = Quote(p), fmt.Sprint(i+1)
+	}
+	return fmt.Sprintf("transform(%s, [%s], [%s], 0)", b.c("observation_point"), strings.Join(order, ", "), strings.Join(ranks, ", "))
 }
 
 // LogColumns are the l7_flow_log columns sql_log returns, in order.

@@ -124,6 +124,13 @@ func TestMapServiceMatchesEitherEnd(t *testing.T) {
 	if !strings.Contains(st.SQL, "(server_service IN ('db') OR client_service IN ('db'))") {
 		t.Errorf("map SQL:\n%s", st.SQL)
 	}
+	// Preferred mode: one scan, each pair's best point picked by argMin over its rank.
+	for _, want := range []string{"argMin(point_requests, point_rank) AS requests", "GROUP BY client_service, server_service, point_rank",
+		"AND point_rank > 0", "LIMIT 10000"} {
+		if !strings.Contains(st.SQL, want) {
+			t.Errorf("map SQL lacks %q:\n%s", want, st.SQL)
+		}
+	}
 }
 
 func TestLogLimitAndStatus(t *testing.T) {
