@@ -63,6 +63,16 @@ test('trace headers: traceparent, b3, uber-trace-id, X-Request-ID', () => {
   assert.equal(m3.parentSpanId, '05e3ac9a4f6e3b90');
 });
 
+test('X-Request-ID of a response (a gateway returning the id it created) is kept; other trace headers are not', () => {
+  const raw = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Request-ID: 9f1c2e\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n';
+  const m = p.parse(b(raw), raw.length, { type: 'request', requestType: 'GET' })!;
+  assert.equal(m.type, 'response');
+  assert.equal(m.xRequestId, '9f1c2e');
+  assert.equal(m.traceId, undefined);
+  const none = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n';
+  assert.equal(p.parse(b(none), none.length)!.xRequestId, undefined);
+});
+
 test('headers cut by the capture size leave the length unknown but keep the request line', () => {
   const raw = 'GET /very/long/path HTTP/1.1\r\nHost: a\r\nUser-Agent: xxxxxxxx';
   const m = p.parse(b(raw), 5000)!;

@@ -140,7 +140,8 @@ export function buildL7Row(c: Connection, pair: CompletedPair, protocol: string,
     server_pid: serverPid,
     client_process: clientPid ? n.comm(clientPid) : '',
     server_process: serverPid ? n.comm(serverPid) : '',
-    client_service: clientPid ? n.service(clientPid) : n.remoteService(c.peerIp, c.peerPort, false),
-    server_service: serverPid ? n.service(serverPid, serverPort) : n.remoteService(c.peerIp, c.peerPort, true),
+    // an end without a known pid is named from its own address (at a NIC it may be the local end)
+    client_service: clientPid ? n.service(clientPid) : n.remoteService(isClient ? c.localIp : c.peerIp, isClient ? c.localPort : c.peerPort, false),
+    server_service: serverPid ? n.service(serverPid, serverPort) : n.remoteService(isClient ? c.peerIp : c.localIp, serverPort, true),
   };
 }

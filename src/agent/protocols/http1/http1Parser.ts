@@ -117,6 +117,8 @@ export class Http1Parser implements ProtocolParser {
         status: status(code),
         totalLength: noBody ? headerLength : h.chunked ? undefined : withBody(h.contentLength),
         terminator: !noBody && h.chunked ? CHUNKED_END : undefined,
+        // a gateway that creates the request id returns it too: its server-side span then carries it
+        xRequestId: h.trace.xRequestId,
       };
       if (code >= 400) {
         msg.exception = line.slice(13, 13 + MAX_FIELD);
