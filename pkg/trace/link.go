@@ -272,6 +272,14 @@ func sameRequest(a, b *Span) bool {
 		a.Endpoint == b.Endpoint
 }
 
+// conflicts reports whether two spans carry different ids of one kind (trace_id or x_request_id):
+// different requests, whatever a shared syscall_trace_id says (an event loop that writes one
+// request's call after reading another request carries the other's id).
+func conflicts(a, b *Span) bool {
+	return (a.TraceID != "" && b.TraceID != "" && a.TraceID != b.TraceID) ||
+		(a.XRequestID != "" && b.XRequestID != "" && a.XRequestID != b.XRequestID)
+}
+
 func sharesKey(a, b *Span) bool {
 	return (a.TraceID != "" && a.TraceID == b.TraceID) || (a.XRequestID != "" && a.XRequestID == b.XRequestID)
 }
@@ -346,7 +354,7 @@ func (g *graph) linkCalls() {
 			for _, e := range chain[h.SyscallReq] {
 				s := g.spans[e.srv]
 				if g.group[e.srv] == gi || s.Host != h.Host || (s.ServerPID != 0 && h.ClientPID != 0 && s.ServerPID != h.ClientPID) ||
-					(e.tid != 0 && h.ThreadReq != 0 && e.tid != h.ThreadReq) || !within(h, s, g.opt.SameHostSlackUs) {
+					(e.tid != 0 && h.ThreadReq != 0 && e.tid != h.ThreadReq) || !within(h, s, g.opt.SameHostSlackUs) || conflicts(h, s) {
 					continue
 				}
 				if g.closesCycle(gi, e.srv) {

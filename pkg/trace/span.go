@@ -12,7 +12,9 @@
 //   - syscall_trace_id: a client call made by a server process while it handled a request carries
 //     the id the server's read got (or the id the reply of its previous call got), on the same
 //     host and pid, inside the server span's time, and only if exactly one server span qualifies
-//     (event-loop servers give concurrent requests the same id: ambiguous ids link nothing);
+//     (event-loop servers give concurrent requests the same id: ambiguous ids link nothing), and
+//     never when the two carry different trace_id / x_request_id (an event loop that writes one
+//     request's call after reading another request hands the call the other's id);
 //   - trace_id / x_request_id: spans sharing one within KeyGapUs of each other are one trace;
 //     such a call's parent is the innermost call of the same trace whose server is its client.
 package trace

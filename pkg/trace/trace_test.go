@@ -227,6 +227,30 @@ func TestConcurrentRequestsOnOneThreadAreNotMerged(t *testing.T) {
 	expectShape(t, Build(spans, []uint64{11}, Options{}), "11", "12<11:same_request", "13<12:syscall_trace_id")
 }
 
+func TestDeferredGatewayWriteCarriesAnotherRequestsID(t *testing.T) {
+	// nginx (one event-loop thread) reads A (id 7000), then B (id 7001), and only then writes A's
+	// upstream call (a new upstream connection became writable): A's call carries B's id. Each
+	// request id is in the gateway's response, so A's server span and A's call carry "A".
+	in := func(port uint16, seq uint32) mod { return tuple("10.0.0.9", port, "10.0.0.1", 80, seq) }
+	up := func(port uint16, seq uint32) mod { return tuple("10.0.0.1", port, "10.0.0.2", 3000, seq) }
+	spans := []*Span{
+		span(1, ClientProcess, "h", 0, 50_100, in(40000, 1), client(1, "curl"), server(10, "gateway"), sys(100, 101, 1), xrid("A")),
+		span(2, ServerProcess, "h", 50, 50_000, in(40000, 1), client(1, "curl"), server(10, "gateway"), sys(7000, 7100, 10), xrid("A")),
+		span(3, ClientProcess, "h", 2000, 40_000, up(41000, 2), client(10, "gateway"), server(0, "frontend"), sys(7001, 7101, 10), xrid("A")),
+		span(11, ClientProcess, "h", 900, 60_100, in(40001, 11), client(2, "curl"), server(10, "gateway"), sys(200, 201, 2), xrid("B")),
+		span(12, ServerProcess, "h", 1000, 60_000, in(40001, 11), client(2, "curl"), server(10, "gateway"), sys(7001, 7102, 10), xrid("B")),
+		span(13, ClientProcess, "h", 2500, 55_000, up(41001, 12), client(10, "gateway"), server(0, "frontend"), sys(7001, 7102, 10), xrid("B")),
+	}
+	expectShape(t, Build(spans, []uint64{2}, Options{}), "1", "2<1:same_request", "3<2:trace_key")
+	expectShape(t, Build(spans, []uint64{12}, Options{}), "11", "12<11:same_request", "13<12:syscall_trace_id")
+	// Without request ids nothing tells the two calls apart: both follow the id to B (the
+	// limit of syscall_trace_id on an event loop, documented in the package comment).
+	for _, s := range spans {
+		s.XRequestID = ""
+	}
+	expectShape(t, Build(spans, []uint64{12}, Options{}), "11", "12<11:same_request", "3<12:syscall_trace_id", "13<12:syscall_trace_id")
+}
+
 func TestCycleIsBroken(t *testing.T) {
 	// B3 ids that point at each other, times that nest both ways within the skew allowance.
 	spans := []*Span{
