@@ -29,27 +29,29 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 work() { taskset -c 1 build/bench/profiling_workloads "$@"; }
 
-cpu_none=(); cpu_off=(); cpu_on=(); sw_none=(); sw_off=(); sw_on=(); agent_off=(); agent_on=()
+cpu_none=(); cpu_off=(); cpu_on=(); wall_none=(); wall_off=(); wall_on=(); sw_none=(); sw_off=(); sw_on=(); agent_off=(); agent_on=()
 for _ in $(seq 1 "$rounds"); do
-  cpu_none+=("$(work cpu "$cpu_iters")"); sw_none+=("$(work switch "$switch_rounds")")
+  read -r w c < <(work cpu "$cpu_iters"); wall_none+=("$w"); cpu_none+=("$c"); sw_none+=("$(work switch "$switch_rounds")")
   for mode in false true; do
     start_agent $mode
     sleep 3 # past the agent's start-up work (its first intervals read every binary's symbols)
     t0=$(cpu_ticks "$agent_pid"); s0=$(date +%s.%N)
-    c=$(work cpu "$cpu_iters")
+    read -r w c < <(work cpu "$cpu_iters")
     s=$(work switch "$switch_rounds")
     sleep 2 # a window long enough for clock-tick CPU accounting, with the agent's drains in it
     t1=$(cpu_ticks "$agent_pid"); s1=$(date +%s.%N)
     cores=$(echo "($t1 - $t0) / $(getconf CLK_TCK) / ($s1 - $s0)" | bc -l)
-    if [ $mode = true ]; then cpu_on+=("$c"); sw_on+=("$s"); agent_on+=("$cores"); else cpu_off+=("$c"); sw_off+=("$s"); agent_off+=("$cores"); fi
+    if [ $mode = true ]; then cpu_on+=("$c"); wall_on+=("$w"); sw_on+=("$s"); agent_on+=("$cores"); else cpu_off+=("$c"); wall_off+=("$w"); sw_off+=("$s"); agent_off+=("$cores"); fi
     stop_agent
   done
 done
 cn=$(median "${cpu_none[@]}"); cf=$(median "${cpu_off[@]}"); co=$(median "${cpu_on[@]}")
+wn=$(median "${wall_none[@]}"); wf=$(median "${wall_off[@]}"); wo=$(median "${wall_on[@]}")
 sn=$(median "${sw_none[@]}"); sf=$(median "${sw_off[@]}"); so=$(median "${sw_on[@]}")
 af=$(median "${agent_off[@]}"); ao=$(median "${agent_on[@]}")
 printf '\n%-44s %12s %12s %12s %10s %10s\n' "profiling figure" "no agent" "prof. off" "prof. 99 Hz" "on/off" "target"
-printf '%-44s %9.1f ms %9.1f ms %9.1f ms %9.3fx %10s\n' "CPU-bound loop, ${cpu_iters} iterations" "$cn" "$cf" "$co" "$(echo "$co / $cf" | bc -l)" "<= 1.02x"
+printf '%-44s %9.1f ms %9.1f ms %9.1f ms %9.3fx %10s\n' "CPU-bound loop: CPU time (${cpu_iters} iter.)" "$cn" "$cf" "$co" "$(echo "$co / $cf" | bc -l)" "<= 1.02x"
+printf '%-44s %9.1f ms %9.1f ms %9.1f ms %9.3fx %10s\n' "CPU-bound loop: wall time" "$wn" "$wf" "$wo" "$(echo "$wo / $wf" | bc -l)" ""
 printf '%-44s %9.0f ns %9.0f ns %9.0f ns %9.3fx %10s\n' "pipe round trip (2 blocking switches)" "$sn" "$sf" "$so" "$(echo "$so / $sf" | bc -l)" ""
 printf '%-44s %12s %12.4f %12.4f %10s %10s\n' "agent CPU, workloads + 2 s (cores)" "" "$af" "$ao" "" ""
 cost=$(node build/agent/bench/profilerCost.js build/bench/profiling_workloads "$cpu_iters" "$switch_rounds")

@@ -139,10 +139,13 @@ export class ProfileAggregator {
   /** kind:hash -> kernel frames, root first */
   private readonly kernelCache: BoundedCache<string[]>;
   private pending: Pending[] = [];
+  /** pid:user hash:kernel hash:flags:kind -> the row's stack and its id */
+  private readonly rowStacks: BoundedCache<{ stack: string[]; id: number }>;
 
   constructor(private readonly o: AggregatorOptions) {
     this.userCache = new BoundedCache(o.maxCachedStacks ?? 50_000);
     this.kernelCache = new BoundedCache(o.maxCachedStacks ?? 50_000);
+    this.rowStacks = new BoundedCache(o.maxCachedStacks ?? 50_000);
   }
 
   private userFrames(pid: number, s: DrainedStack): { frames: string[]; complete: boolean } {
@@ -186,13 +189,16 @@ export class ProfileAggregator {
     return rootFirst;
   }
 
-  private add(cells: Map<string, ProfileSampleRow>, c: DrainedCount, user: DrainedStack | undefined, kernel: DrainedStack | undefined, timeSec: number, tries: number): void {
-    const offCpu = c.kind === PROFILE_KIND_OFF_CPU;
-    const value = offCpu ? Math.round(c.value / 1000) : c.value;
-    if (value <= 0) {
-      return;
-    }
+  /** The row's frames and id for a count; undefined when the count is held back for symbols. */
+  private rowStack(
+    c: DrainedCount,
+    user: DrainedStack | undefined,
+    kernel: DrainedStack | undefined,
+    timeSec: number,
+    tries: number
+  ): { stack: string[]; id: number; complete: boolean } | undefined {
     let stack: string[] = [];
+    let complete = true;
     if (c.flags & STACK_USER_TRUNC) {
       stack.push(FRAME_TRUNCATED);
     }
@@ -201,8 +207,9 @@ export class ProfileAggregator {
       if (!u.complete && tries < MAX_TRIES && this.pending.length < this.o.maxRows) {
         this.pending.push({ c, user, kernel, timeSec, tries: tries + 1 });
         this.counters.retried++;
-        return;
+        return undefined;
       }
+      complete = u.complete;
       stack = stack.concat(u.frames);
     } else if (c.flags & STACK_USER_ERR) {
       stack.push(FRAME_USER_ERR);
@@ -218,7 +225,32 @@ export class ProfileAggregator {
     if (stack.length === 0) {
       stack.push(FRAME_NO_STACK);
     }
-    const id = stackId(stack);
+    return { stack, id: stackId(stack), complete };
+  }
+
+  private add(cells: Map<string, ProfileSampleRow>, c: DrainedCount, user: DrainedStack | undefined, kernel: DrainedStack | undefined, timeSec: number, tries: number): void {
+    const offCpu = c.kind === PROFILE_KIND_OFF_CPU;
+    const value = offCpu ? Math.round(c.value / 1000) : c.value;
+    if (value <= 0) {
+      return;
+    }
+    // the same raw stacks of a process name the same row stack every interval: build it once
+    const cacheKey = `${c.pid}:${user?.hash ?? '-'}:${kernel?.hash ?? '-'}:${c.flags}:${c.kind}`;
+    let rs: { stack: string[]; id: number } | undefined = this.rowStacks.get(cacheKey);
+    if (rs) {
+      this.counters.stackCacheHits++;
+    } else {
+      const built = this.rowStack(c, user, kernel, timeSec, tries);
+      if (!built) {
+        return; // held back for symbols
+      }
+      // only stacks named as far as they can be (not cut short by the load budget, not evicted)
+      if (built.complete && !user?.lost && !kernel?.lost) {
+        this.rowStacks.set(cacheKey, { stack: built.stack, id: built.id });
+      }
+      rs = built;
+    }
+    const { stack, id } = rs;
     const event = offCpu ? 'off_cpu' : 'on_cpu';
     const key = `${timeSec}|${c.pid}|${c.tid}|${event}|${id}`;
     const row = cells.get(key);
