@@ -291,8 +291,10 @@ func (g *graph) linkCalls() {
 		srv int
 		tid uint32 // thread that carried the id, 0 if unknown
 	}
-	chain := map[uint64][]chainEntry{} // syscall id → server spans whose handling thread carried it
-	keyGroups := map[string][]int{}    // "t:"+trace_id / "x:"+x_request_id → groups
+	chain := map[uint64][]chainEntry{}   // syscall id → server spans whose handling thread carried it
+	closing := map[uint64][]chainEntry{} // syscall id → server spans whose response carried it
+	heads := map[uint64][]int{}          // syscall id → calls (group heads) written with it
+	keyGroups := map[string][]int{}      // "t:"+trace_id / "x:"+x_request_id → groups
 	for gi, members := range g.groups {
 		seen := map[string]bool{}
 		for _, m := range members {
@@ -310,6 +312,12 @@ func (g *graph) linkCalls() {
 		tail := g.spans[members[len(members)-1]]
 		if (tail.ObservationPoint == ServerProcess || tail.ObservationPoint == Gateway) && tail.SyscallReq != 0 {
 			chain[tail.SyscallReq] = append(chain[tail.SyscallReq], chainEntry{members[len(members)-1], tail.ThreadReq})
+			if tail.SyscallResp != 0 {
+				closing[tail.SyscallResp] = append(closing[tail.SyscallResp], chainEntry{members[len(members)-1], tail.ThreadResp})
+			}
+		}
+		if head := g.spans[members[0]]; (head.ObservationPoint == ClientProcess || head.ObservationPoint == Gateway) && head.SyscallReq != 0 {
+			heads[head.SyscallReq] = append(heads[head.SyscallReq], members[0])
 		}
 	}
 	order := make([]int, len(g.groups))
@@ -375,15 +383,54 @@ func (g *graph) linkCalls() {
 				}
 				if len(keyed) == 1 {
 					cands = keyed
-				} else {
-					g.ambiguous[hi] = true
 				}
 			}
-			if len(cands) == 1 {
-				g.setParent(hi, cands[0], LinkSyscall)
+			// The other end of the evidence: the server span whose response the thread wrote right
+			// after reading this call's reply (the call was its last one).
+			var back []int
+			if h.SyscallResp != 0 && h.SyscallResp != h.SyscallReq {
+				for _, e := range closing[h.SyscallResp] {
+					s := g.spans[e.srv]
+					if g.group[e.srv] == gi || s.Host != h.Host || (s.ServerPID != 0 && h.ClientPID != 0 && s.ServerPID != h.ClientPID) ||
+						(e.tid != 0 && h.ThreadResp != 0 && e.tid != h.ThreadResp) || !within(h, s, g.opt.SameHostSlackUs) || conflicts(h, s) ||
+						containsInt(back, e.srv) {
+						continue
+					}
+					if g.closesCycle(gi, e.srv) {
+						g.cycles++
+						continue
+					}
+					back = append(back, e.srv)
+				}
+			}
+			// writtenLate: the request's server span already has a call written with this id, so this
+			// one is probably another request's call whose write waited (a new pooled connection,
+			// a queue for a free one) until after that request's read gave the thread its id.
+			writtenLate := func(srv int) bool {
+				for _, o := range heads[h.SyscallReq] {
+					if os := g.spans[o]; o != hi && os.Host == h.Host && os.ClientPID == h.ClientPID && within(os, g.spans[srv], g.opt.SameHostSlackUs) {
+						return true
+					}
+				}
+				return false
+			}
+			parent := -1
+			switch {
+			case len(cands) == 1 && (len(back) != 1 || back[0] == cands[0]):
+				parent = cands[0]
+			case len(cands) == 1 && writtenLate(cands[0]):
+				parent = back[0]
+			case len(cands) != 1 && len(back) == 1 && (len(cands) == 0 || containsInt(cands, back[0])):
+				parent = back[0]
+			}
+			if parent < 0 && len(cands) > 0 {
+				g.ambiguous[hi] = true
+			}
+			if parent >= 0 {
+				g.setParent(hi, parent, LinkSyscall)
 				// The reply's read gave the thread a new id: the server's next call carries it.
 				if h.SyscallResp != 0 && h.SyscallResp != h.SyscallReq {
-					chain[h.SyscallResp] = append(chain[h.SyscallResp], chainEntry{cands[0], h.ThreadResp})
+					chain[h.SyscallResp] = append(chain[h.SyscallResp], chainEntry{parent, h.ThreadResp})
 				}
 				continue
 			}

@@ -14,7 +14,11 @@
 //     host and pid, inside the server span's time, and only if exactly one server span qualifies
 //     (event-loop servers give concurrent requests the same id: ambiguous ids link nothing), and
 //     never when the two carry different trace_id / x_request_id (an event loop that writes one
-//     request's call after reading another request hands the call the other's id);
+//     request's call after reading another request hands the call the other's id); the response
+//     side checks it: the server span whose response the thread wrote right after reading the
+//     call's reply (same syscall_trace_id_response) had the call as its last one. When the two
+//     sides disagree, the response side wins only if the request side's server span already has
+//     a call written with that id (the call's write came late); otherwise neither links;
 //   - trace_id / x_request_id: spans sharing one within KeyGapUs of each other are one trace;
 //     such a call's parent is the innermost call of the same trace whose server is its client.
 package trace

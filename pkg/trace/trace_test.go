@@ -251,6 +251,48 @@ func TestDeferredGatewayWriteCarriesAnotherRequestsID(t *testing.T) {
 	expectShape(t, Build(spans, []uint64{12}, Options{}), "11", "12<11:same_request", "3<12:syscall_trace_id", "13<12:syscall_trace_id")
 }
 
+// eventLoopLateWrite: the demo's Node frontend (one thread, ids as recorded on the netbed). It
+// reads request 1 (id 905), calls /products (reply id 921); reads request 2 (id 926) and calls
+// /products for it (reply 2057); only then, the pooled connection for request 1's second call
+// (/reserve) being new, writes that call: it carries 926, request 2's id. Its reply (read with id
+// 2047) is followed at once by request 1's response (id 2047). Request 2's /reserve (id 2057,
+// reply 2524) precedes request 2's response (2524).
+func eventLoopLateWrite() []*Span {
+	in := func(port uint16, seq uint32) mod { return tuple("10.0.0.12", port, "10.0.0.13", 3000, seq) }
+	call := func(port uint16, seq uint32, res string) mod {
+		return func(s *Span) {
+			tuple("10.0.0.13", port, "10.0.0.14", 8000, seq)(s)
+			proto("HTTP", "GET", res)(s)
+		}
+	}
+	fe, be := server(20, "frontend"), server(0, "backend")
+	return []*Span{
+		span(1, ServerProcess, "h", 0, 16_250, in(40001, 1), client(0, "slb"), fe, sys(905, 2047, 20)),
+		span(2, ClientProcess, "h", 110, 1_370, call(51666, 2, "/products?item=1"), client(20, "frontend"), be, sys(905, 921, 20)),
+		span(3, ClientProcess, "h", 2_080, 16_130, call(56086, 3, "/reserve?item=1"), client(20, "frontend"), be, sys(926, 2047, 20)),
+		span(11, ServerProcess, "h", 1_900, 65_500, in(40002, 11), client(0, "slb"), fe, sys(926, 2524, 20)),
+		span(12, ClientProcess, "h", 2_015, 17_350, call(51666, 12, "/products?item=2"), client(20, "frontend"), be, sys(926, 2057, 20)),
+		span(13, ClientProcess, "h", 17_500, 65_370, call(51694, 13, "/reserve?item=2"), client(20, "frontend"), be, sys(2057, 2524, 20)),
+	}
+}
+
+func TestEventLoopCallWrittenLate(t *testing.T) {
+	spans := eventLoopLateWrite()
+	// The late call goes to the request whose response followed its reply, not to the request
+	// whose read gave the thread the id it was written with.
+	expectShape(t, Build(spans, []uint64{1}, Options{}), "1", "2<1:syscall_trace_id", "3<1:syscall_trace_id")
+	expectShape(t, Build(spans, []uint64{11}, Options{}), "11", "12<11:syscall_trace_id", "13<11:syscall_trace_id")
+	// When request 2 made no call of its own with that id, nothing says the write came late: the
+	// two ends of the evidence disagree and the call is linked to neither.
+	spans = remove(eventLoopLateWrite(), 12, 13)
+	tr := Build(spans, []uint64{11}, Options{})
+	expectShape(t, tr, "11")
+	expectShape(t, Build(spans, []uint64{1}, Options{}), "1", "2<1:syscall_trace_id")
+	if len(tr.Warnings) != 1 || !strings.Contains(tr.Warnings[0], "1 call(s)") {
+		t.Errorf("warnings %v", tr.Warnings)
+	}
+}
+
 func TestCycleIsBroken(t *testing.T) {
 	// B3 ids that point at each other, times that nest both ways within the skew allowance.
 	spans := []*Span{
