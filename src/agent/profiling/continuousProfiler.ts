@@ -52,6 +52,9 @@ export class ContinuousProfiler {
   private startedMs = 0;
   private selfMs = 0;
   private startupMs = 0;
+  /** where the previous status line's window ended: self ms and wall ms */
+  private windowSelfMs = 0;
+  private windowWallMs = 0;
   private decodeErrors = 0;
   private finalStats?: NativeProfilerStats;
   private readonly clock: () => number;
@@ -162,10 +165,15 @@ export class ContinuousProfiler {
     const a = this.aggregator.counters;
     const y = this.symbolizer.stats;
     const cost = this.selfCost();
+    // the share since the previous status line: the start-up intervals read every binary's symbols
+    const wallMs = Date.now() - this.startedMs;
+    const windowShare = (cost.ms - this.windowSelfMs) / Math.max(1000, wallMs - this.windowWallMs);
+    this.windowSelfMs = cost.ms;
+    this.windowWallMs = wallMs;
     const bpf = s.progRuns ? `, bpf ${Math.round((s.progRunNs ?? 0) / s.progRuns)} ns/run` : '';
     return (
       `profiling: samples ${s.samples}, off-CPU blocks ${s.offCpuEvents}, rows ${a.rows}; ` +
-      `self ${(cost.share * 100).toFixed(2)}% of a core${bpf}; symbols: ${y.filesLoaded} files, ${y.unnamedFrames} unnamed frames, ${y.deferredFrames} deferred, ${y.unwindRules} unwind rules; ` +
+      `self ${(windowShare * 100).toFixed(2)}% of a core (since start ${(cost.share * 100).toFixed(2)}%)${bpf}; symbols: ${y.filesLoaded} files, ${y.unnamedFrames} unnamed frames, ${y.deferredFrames} deferred, ${y.unwindRules} unwind rules; ` +
       `held for symbols ${a.retried}; drops: counts map full ${s.countsFull}, stacks lost ${s.stacksLost + s.stacksFailed}, stack errors ${s.stackErrors}, ` +
       `off-CPU without stack ${s.offCpuRateLimited}, rows folded ${a.rowsFolded}, rows dropped ${a.rowsDropped}, decode errors ${this.decodeErrors}`
     );
