@@ -169,7 +169,7 @@ func insert(a admin, db string, rows int, nSamples int, seed int64, sampleFile s
 }
 
 // deriveMetrics fills app_metrics with the per-second RED rows of the request logs, as the agent
-// computes them (by the second each request completed).
+// computes them (by the second each request completed); its materialized view fills the rollup.
 func deriveMetrics(a admin, db string) time.Duration {
 	bounds := schema.Get().LatencyBucketsUs
 	var hist []string
@@ -265,7 +265,7 @@ func main() {
 	n, samples, insertTook := insert(a, *db, *rows, *nTraces, *seed, *sampleFile, *sampleRows)
 	metricsTook := deriveMetrics(a, *db)
 	began := time.Now()
-	for _, t := range []string{"l7_flow_log", "app_metrics"} {
+	for _, t := range []string{"l7_flow_log", "app_metrics", query.EdgeTable} {
 		_, err := a.exec(fmt.Sprintf("OPTIMIZE TABLE %s.%s FINAL", *db, t), nil)
 		must(err)
 	}
@@ -284,6 +284,7 @@ func main() {
 	var partPath string
 	fmt.Sscanf(ratio, "%f\t%f\t%s", &l7Uncompressed, &l7Compressed, &partPath)
 	amBytes, amRows := partBytes("app_metrics")
+	edgeBytes, edgeRows := partBytes(query.EdgeTable)
 	cols, err := a.exec(fmt.Sprintf("SELECT name, data_compressed_bytes FROM system.columns WHERE database = '%s' AND table = 'l7_flow_log' ORDER BY data_compressed_bytes DESC LIMIT 8 FORMAT TSV", *db), nil)
 	must(err)
 
@@ -382,7 +383,8 @@ func main() {
 	perRow := l7Bytes / l7Rows
 	line("storage: bytes on disk per request log", fmt.Sprintf("%.1f B", perRow), "<= 64 B",
 		fmt.Sprintf("%s; compressed %.1fx (%s)", verdict(perRow <= 64), l7Uncompressed/l7Compressed, compression(partPath)))
-	line("storage: + app_metrics per request log", fmt.Sprintf("%.1f B", amBytes/l7Rows), "", fmt.Sprintf("%.0f metric rows", amRows))
+	line("storage: + app_metrics (+ rollup) per log", fmt.Sprintf("%.1f B", (amBytes+edgeBytes)/l7Rows), "",
+		fmt.Sprintf("%.0f app_metrics rows (%.1f B), %.0f app_metrics_edge rows (%.1f B)", amRows, amBytes/l7Rows, edgeRows, edgeBytes/l7Rows))
 	line("Universal Map query, 1 h", ms(mapTook), "< 500 ms", fmt.Sprintf("%s; %s; %d edges; SQL of pkg/query BuildMap", verdict(mapTook < 500*time.Millisecond), mapCPU, edges))
 	line(fmt.Sprintf("RED series, 1 h, %d s buckets, all services", bucket), ms(redTook), "< 200 ms", fmt.Sprintf("%s; %s; %d rows; SQL of pkg/query BuildRED", verdict(redTook < 200*time.Millisecond), redCPU, redRows))
 	line(fmt.Sprintf("RED series, 1 h, %d s buckets, one service", bucket), ms(redOneTook), "< 200 ms", verdict(redOneTook < 200*time.Millisecond)+"; "+redOneCPU)

@@ -14,7 +14,7 @@ import (
 )
 
 // RequiredTables are the tables the datasource's queries read.
-var RequiredTables = []string{"l7_flow_log", "app_metrics"}
+var RequiredTables = []string{"l7_flow_log", "app_metrics", "app_metrics_edge"}
 
 // NamedSQL is one statement with a name (for build/sql dumps).
 type NamedSQL struct {

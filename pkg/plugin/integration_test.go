@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -85,10 +86,15 @@ func createSchema(t *testing.T, db string, tables ...string) {
 		if stmt == "" {
 			continue
 		}
-		if len(tables) > 0 && (strings.HasPrefix(stmt, "CREATE TABLE") || strings.HasPrefix(stmt, "ALTER TABLE")) {
-			keep := false
-			for _, tb := range tables {
-				keep = keep || strings.Contains(stmt, "flowlens."+tb+" ")
+		if len(tables) > 0 && !strings.HasPrefix(stmt, "CREATE DATABASE") {
+			// keep a statement only if every table it names is kept (views and backfills included)
+			keep := true
+			for _, name := range regexp.MustCompile(`flowlens\.(\w+)`).FindAllStringSubmatch(stmt, -1) {
+				found := name[1] == "schema_migrations" || strings.HasSuffix(name[1], "_mv")
+				for _, tb := range tables {
+					found = found || name[1] == tb
+				}
+				keep = keep && found
 			}
 			if !keep {
 				continue

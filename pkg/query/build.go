@@ -204,7 +204,7 @@ func BuildRED(database string, m *Model, r Range, bucket int64) (*Statement, err
 	if m.Metric != "" && m.Metric != MetricAll && !containsStr(REDMetrics, m.Metric) {
 		return nil, fmt.Errorf("metric %s is not one of all, %s", Quote(truncate(m.Metric, 60)), strings.Join(REDMetrics, ", "))
 	}
-	b, err := newBuilder(database, "app_metrics")
+	b, err := newBuilder(database, metricsTable(m))
 	if err != nil {
 		return nil, err
 	}
@@ -221,13 +221,13 @@ func BuildRED(database string, m *Model, r Range, bucket int64) (*Statement, err
   sum(%s) AS requests,
   sum(%s) AS errors,
   sum(%s) AS duration_sum_us,
-  max(%s) AS duration_max_us
+  %s AS duration_max_us
 FROM %s
 WHERE %s
 GROUP BY bucket, service
 ORDER BY bucket, service`,
 		b.c("time"), bucket, bucket, b.c("server_service"),
-		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.c("response_duration_max_us"),
+		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.maxDuration(),
 		b.from(), where)
 	st := b.statement(sql)
 	st.BucketSeconds = bucket
@@ -266,7 +266,7 @@ FROM (
       sum(%s) AS point_requests,
       sum(%s) AS point_errors,
       sum(%s) AS point_sum_us,
-      max(%s) AS point_max_us
+      %s AS point_max_us
     FROM %s
     WHERE %s
     GROUP BY %s, %s, point_rank, point_bucket
@@ -282,7 +282,7 @@ ORDER BY bucket, service`,
 		b.c("client_service"), b.c("server_service"),
 		b.pointRank(),
 		b.c("time"), bucket, bucket,
-		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.c("response_duration_max_us"),
+		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.maxDuration(),
 		b.from(), strings.Join(conds, "\n      AND "),
 		b.c("client_service"), b.c("server_service"),
 		b.c("client_service"), b.c("server_service"))
@@ -296,7 +296,7 @@ const MaxEdges = 10000
 
 // BuildMap renders the Universal Map query: one row per client→server edge over the range.
 func BuildMap(database string, m *Model, r Range) (*Statement, error) {
-	b, err := newBuilder(database, "app_metrics")
+	b, err := newBuilder(database, metricsTable(m))
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +313,7 @@ func BuildMap(database string, m *Model, r Range) (*Statement, error) {
   sum(%s) AS requests,
   sum(%s) AS errors,
   sum(%s) AS duration_sum_us,
-  max(%s) AS duration_max_us,
+  %s AS duration_max_us,
   groupUniqArray(%s) AS protocols
 FROM %s
 WHERE %s
@@ -321,7 +321,7 @@ GROUP BY client, server
 ORDER BY requests DESC, client, server
 LIMIT %d`,
 		b.c("client_service"), b.c("server_service"),
-		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.c("response_duration_max_us"),
+		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.maxDuration(),
 		b.c("l7_protocol"), b.from(), where, MaxEdges)
 	return b.statement(sql), nil
 }
@@ -354,7 +354,7 @@ FROM (
     sum(%s) AS point_requests,
     sum(%s) AS point_errors,
     sum(%s) AS point_sum_us,
-    max(%s) AS point_max_us,
+    %s AS point_max_us,
     groupUniqArray(%s) AS point_protocols
   FROM %s
   WHERE %s
@@ -365,10 +365,30 @@ ORDER BY requests DESC, client, server
 LIMIT %d`,
 		b.c("client_service"), b.c("server_service"),
 		b.c("client_service"), b.c("server_service"), b.pointRank(),
-		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.c("response_duration_max_us"),
+		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.maxDuration(),
 		b.c("l7_protocol"), b.from(), strings.Join(conds, "\n    AND "),
 		b.c("client_service"), b.c("server_service"), MaxEdges)
 	return b.statement(sql), nil
+}
+
+// EdgeTable is app_metrics rolled up per second, client→server edge, observation point and
+// protocol (schema.ts; filled by a materialized view): about a third of the rows.
+const EdgeTable = "app_metrics_edge"
+
+// metricsTable picks the rollup unless the query filters by endpoint, which only app_metrics keeps.
+func metricsTable(m *Model) string {
+	if len(m.Endpoint) > 0 {
+		return "app_metrics"
+	}
+	return EdgeTable
+}
+
+// maxDuration renders the latency maximum: the rollup keeps it as an aggregate state.
+func (b *builder) maxDuration() string {
+	if b.table == EdgeTable {
+		return fmt.Sprintf("maxMerge(%s)", b.c("response_duration_max_us"))
+	}
+	return fmt.Sprintf("max(%s)", b.c("response_duration_max_us"))
 }
 
 // pointRank renders an observation point's place in PreferredObservationOrder (1 = best, 0 = none).

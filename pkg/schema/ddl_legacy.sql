@@ -176,3 +176,21 @@ PARTITION BY toYYYYMMDD(time)
 ORDER BY (time, service, pid, event);
 
 ALTER TABLE flowlens.tcp_timeline ADD COLUMN `netns` String, ADD COLUMN `ack_latency_max_us` UInt32, ADD COLUMN `server_response_max_us` UInt32, ADD COLUMN `client_wait_max_us` UInt32, ADD COLUMN `ack_count` UInt32, ADD COLUMN `server_response_count` UInt32, ADD COLUMN `client_wait_count` UInt32, ADD COLUMN `packet_count` UInt32, ADD COLUMN `retrans_count` UInt32, ADD COLUMN `events_truncated` UInt32;
+
+CREATE TABLE IF NOT EXISTS flowlens.app_metrics_edge (
+  `time` DateTime,
+  `observation_point` String,
+  `client_service` String,
+  `server_service` String,
+  `l7_protocol` String,
+  `request_count` UInt64,
+  `error_count` UInt64,
+  `response_duration_sum_us` UInt64,
+  `response_duration_max_us` AggregateFunction(max, UInt64)
+) ENGINE = SummingMergeTree()
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (time, server_service, client_service, observation_point, l7_protocol);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS flowlens.app_metrics_edge_mv TO flowlens.app_metrics_edge AS SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us FROM flowlens.app_metrics GROUP BY time, observation_point, client_service, server_service, l7_protocol;
+
+INSERT INTO flowlens.app_metrics_edge SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us FROM flowlens.app_metrics WHERE time < now() GROUP BY time, observation_point, client_service, server_service, l7_protocol;

@@ -184,3 +184,22 @@ TTL time + INTERVAL 7 DAY;
 ALTER TABLE flowlens.tcp_timeline ADD COLUMN `netns` LowCardinality(String), ADD COLUMN `ack_latency_max_us` UInt32, ADD COLUMN `server_response_max_us` UInt32, ADD COLUMN `client_wait_max_us` UInt32, ADD COLUMN `ack_count` UInt32, ADD COLUMN `server_response_count` UInt32, ADD COLUMN `client_wait_count` UInt32, ADD COLUMN `packet_count` UInt32, ADD COLUMN `retrans_count` UInt32, ADD COLUMN `events_truncated` UInt32;
 
 ALTER TABLE flowlens.l7_flow_log MODIFY COLUMN `_id` CODEC(ZSTD(1)), MODIFY COLUMN `host` CODEC(ZSTD(1)), MODIFY COLUMN `observation_point` CODEC(ZSTD(1)), MODIFY COLUMN `signal_source` CODEC(ZSTD(1)), MODIFY COLUMN `l7_protocol` CODEC(ZSTD(1)), MODIFY COLUMN `version` CODEC(ZSTD(1)), MODIFY COLUMN `request_type` CODEC(ZSTD(1)), MODIFY COLUMN `request_domain` CODEC(ZSTD(1)), MODIFY COLUMN `request_resource` CODEC(ZSTD(1)), MODIFY COLUMN `endpoint` CODEC(ZSTD(1)), MODIFY COLUMN `response_code` CODEC(ZSTD(1)), MODIFY COLUMN `response_status` CODEC(ZSTD(1)), MODIFY COLUMN `response_exception` CODEC(ZSTD(1)), MODIFY COLUMN `request_length` CODEC(ZSTD(1)), MODIFY COLUMN `response_length` CODEC(ZSTD(1)), MODIFY COLUMN `trace_id` CODEC(ZSTD(1)), MODIFY COLUMN `span_id` CODEC(ZSTD(1)), MODIFY COLUMN `parent_span_id` CODEC(ZSTD(1)), MODIFY COLUMN `x_request_id` CODEC(ZSTD(1)), MODIFY COLUMN `syscall_trace_id_request` CODEC(ZSTD(1)), MODIFY COLUMN `syscall_trace_id_response` CODEC(ZSTD(1)), MODIFY COLUMN `syscall_thread_request` CODEC(ZSTD(1)), MODIFY COLUMN `syscall_thread_response` CODEC(ZSTD(1)), MODIFY COLUMN `syscall_coroutine_request` CODEC(ZSTD(1)), MODIFY COLUMN `syscall_coroutine_response` CODEC(ZSTD(1)), MODIFY COLUMN `syscall_cap_seq_request` CODEC(ZSTD(1)), MODIFY COLUMN `syscall_cap_seq_response` CODEC(ZSTD(1)), MODIFY COLUMN `tcp_seq_request` CODEC(ZSTD(1)), MODIFY COLUMN `tcp_seq_response` CODEC(ZSTD(1)), MODIFY COLUMN `flow_id` CODEC(ZSTD(1)), MODIFY COLUMN `l4_protocol` CODEC(ZSTD(1)), MODIFY COLUMN `client_ip` CODEC(ZSTD(1)), MODIFY COLUMN `client_port` CODEC(ZSTD(1)), MODIFY COLUMN `server_ip` CODEC(ZSTD(1)), MODIFY COLUMN `server_port` CODEC(ZSTD(1)), MODIFY COLUMN `client_pid` CODEC(ZSTD(1)), MODIFY COLUMN `server_pid` CODEC(ZSTD(1)), MODIFY COLUMN `client_process` CODEC(ZSTD(1)), MODIFY COLUMN `server_process` CODEC(ZSTD(1)), MODIFY COLUMN `client_service` CODEC(ZSTD(1)), MODIFY COLUMN `server_service` CODEC(ZSTD(1));
+
+CREATE TABLE IF NOT EXISTS flowlens.app_metrics_edge (
+  `time` DateTime CODEC(Delta, ZSTD(1)),
+  `observation_point` LowCardinality(String),
+  `client_service` LowCardinality(String),
+  `server_service` LowCardinality(String),
+  `l7_protocol` LowCardinality(String),
+  `request_count` UInt64,
+  `error_count` UInt64,
+  `response_duration_sum_us` UInt64,
+  `response_duration_max_us` AggregateFunction(max, UInt64)
+) ENGINE = SummingMergeTree()
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (time, server_service, client_service, observation_point, l7_protocol)
+TTL time + INTERVAL 30 DAY;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS flowlens.app_metrics_edge_mv TO flowlens.app_metrics_edge AS SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us FROM flowlens.app_metrics GROUP BY time, observation_point, client_service, server_service, l7_protocol;
+
+INSERT INTO flowlens.app_metrics_edge SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us FROM flowlens.app_metrics WHERE time < now() GROUP BY time, observation_point, client_service, server_service, l7_protocol;

@@ -1,0 +1,36 @@
+package query
+
+import (
+	"strings"
+	"testing"
+)
+
+// RED and map read the per-edge rollup unless an endpoint filter needs app_metrics' full grain.
+func TestMetricsTableChoice(t *testing.T) {
+	for _, c := range []struct {
+		model, table, maxExpr string
+	}{
+		{`{"queryType":"red"}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)"},
+		{`{"queryType":"red","observation_point":"all","service":"a","l7_protocol":"HTTP"}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)"},
+		{`{"queryType":"red","observation_point":"server_nic","endpoint":"/pay"}`, "`app_metrics`", "max(response_duration_max_us)"},
+		{`{"queryType":"map"}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)"},
+		{`{"queryType":"map","observation_point":"all"}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)"},
+		{`{"queryType":"map","endpoint":["/a","/b"]}`, "`app_metrics`", "max(response_duration_max_us)"},
+	} {
+		m := mustParse(t, c.model)
+		var st *Statement
+		var err error
+		if m.QueryType == TypeRED {
+			st, err = BuildRED("flowlens", m, testRange, 60)
+		} else {
+			st, err = BuildMap("flowlens", m, testRange)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(st.SQL, "FROM `flowlens`."+c.table+"\n") || !strings.Contains(st.SQL, c.maxExpr) ||
+			(c.table == "`app_metrics`" && strings.Contains(st.SQL, "maxMerge")) {
+			t.Errorf("%s: want %s and %s:\n%s", c.model, c.table, c.maxExpr, st.SQL)
+		}
+	}
+}
