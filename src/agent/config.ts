@@ -41,6 +41,11 @@ export interface AgentConfig {
   redactPatterns: string[];
   /** The network layer: packet capture on interfaces (Network Profile, NIC request logs). */
   network: NetworkConfig;
+  /**
+   * Scheduling niceness of the agent's main thread (-20..19). Above 0 the services on the host win
+   * the CPU when it is contended; the kernel ring absorbs the backlog (drops are counted).
+   */
+  nice: number;
   /** L4 flow logs and net_metrics from TCP tracepoints (bytes, RTT, SYN latency, retransmissions, RSTs). */
   flowLog: boolean;
   /** An open flow gets an l4_flow_log row this often (seconds); every flow also gets one at close. */
@@ -92,6 +97,7 @@ export function defaultConfig(): AgentConfig {
     tlsLibraries: [],
     redactPatterns: [],
     network: { capture: { enabled: true, interfaces: [], netns: [], hostNamespace: true, payloadBytes: 256, ringBytes: 2 << 20 } },
+    nice: 0,
     flowLog: true,
     flowLogIntervalSec: 60,
     profiling: defaultProfilingConfig(),
@@ -243,6 +249,7 @@ const SCHEMA: Record<keyof AgentConfig, Checker> = {
   tls: bool,
   tlsLibraries: paths,
   network,
+  nice: int(-20, 19),
   flowLog: bool,
   flowLogIntervalSec: int(1, 3600),
   redactPatterns: (key, v) => {
@@ -274,6 +281,7 @@ const ENV: Partial<Record<keyof AgentConfig, string>> = {
   ignorePorts: 'FLOWLENS_IGNORE_PORTS',
   tls: 'FLOWLENS_TLS',
   tlsLibraries: 'FLOWLENS_TLS_LIBRARIES',
+  nice: 'FLOWLENS_NICE',
   flowLog: 'FLOWLENS_FLOW_LOG',
   flowLogIntervalSec: 'FLOWLENS_FLOW_LOG_INTERVAL_SEC',
 };

@@ -1,5 +1,6 @@
 // flowlens-agent: traces every socket on this host with eBPF and writes request logs and RED
 // metrics to ClickHouse. Usage: node build/agent/src/agent/main.js [--config FILE] [--duration SEC]
+import { setPriority } from 'node:os';
 import { loadConfig, ConfigError, AgentConfig } from './config';
 import { SocketTracer, TracerError, MonotonicClock } from './capture/nativeTracer';
 import { findTlsLibraries } from './capture/tlsLibraries';
@@ -74,6 +75,12 @@ async function main(): Promise<number> {
       return 2;
     }
     throw err;
+  }
+
+  try {
+    setPriority(cfg.nice); // this (main) thread does nearly all of the agent's work
+  } catch (err) {
+    log(`nice ${cfg.nice} not applied: ${(err as Error).message}`);
   }
 
   let tracer: SocketTracer;
