@@ -49,6 +49,9 @@ func TestShimEndToEnd(t *testing.T) {
 	chAdmin(t, "CREATE TABLE "+shimDB+".app_metrics (time DateTime, observation_point String, client_service String, server_service String, l7_protocol String, endpoint String, request_count UInt64, error_count UInt64, response_duration_sum_us UInt64, response_duration_max_us UInt64) ENGINE = MergeTree() ORDER BY time")
 	chAdmin(t, "CREATE TABLE "+shimDB+".l7_flow_log (time DateTime) ENGINE = MergeTree() ORDER BY time")
 	chAdmin(t, "INSERT INTO "+shimDB+".app_metrics VALUES (toDateTime(1700000010), 'server_process', 'web', 'api', 'HTTP', '/x', 60, 6, 120000, 9000)")
+	// The per-edge rollup RED and the map read (the schema fills it by a materialized view).
+	chAdmin(t, "CREATE TABLE "+shimDB+".app_metrics_edge (time DateTime, observation_point String, client_service String, server_service String, l7_protocol String, request_count UInt64, error_count UInt64, response_duration_sum_us UInt64, response_duration_max_us AggregateFunction(max, UInt64)) ENGINE = SummingMergeTree() ORDER BY (time, server_service, client_service, observation_point, l7_protocol)")
+	chAdmin(t, "INSERT INTO "+shimDB+".app_metrics_edge SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count), sum(error_count), sum(response_duration_sum_us), maxState(response_duration_max_us) FROM "+shimDB+".app_metrics GROUP BY time, observation_point, client_service, server_service, l7_protocol")
 
 	bin := filepath.Join(t.TempDir(), "gpx_flowlens-clickhouse-datasource_linux_amd64")
 	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
