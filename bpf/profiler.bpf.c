@@ -64,11 +64,12 @@ struct {
 	__type(value, struct flp_stack);
 } scratch SEC(".maps");
 
-/* tid -> where and when it blocked. LRU: threads blocked for hours are the ones forgotten. */
+/* Per thread: where and when it blocked (ts_ns 0: not blocked). Task-local storage: no hashing
+ * or locking on the scheduler's hot path, and freed with the thread. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct flp_blocked);
 } blocked SEC(".maps");
 
@@ -316,15 +317,20 @@ static __always_inline void on_block(void *ctx, struct task_struct *prev, __u64 
 	__u32 pid = prev->tgid, tid = prev->pid;
 	if (!tid || !wanted(pid))
 		return;
-	struct flp_blocked b = {.ts_ns = now, .pid = pid};
+	struct flp_blocked *b = bpf_task_storage_get(&blocked, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!b)
+		return;
+	b->pid = pid;
+	b->stack_flags = 0;
+	b->user_stack = 0;
 	if (take_budget(now)) {
-		b.user_stack = capture_user(pid, 1, &b.stack_flags);
+		b->user_stack = capture_user(pid, 1, &b->stack_flags);
 		stat(FLP_STAT_SWITCH_OUT);
 	} else {
-		b.stack_flags |= FLP_STACK_RATE_LIMITED;
+		b->stack_flags = FLP_STACK_RATE_LIMITED;
 		stat(FLP_STAT_RATE_LIMITED);
 	}
-	bpf_map_update_elem(&blocked, &tid, &b, BPF_ANY);
+	b->ts_ns = now;
 }
 
 SEC("tp_btf/sched_switch")
@@ -340,11 +346,11 @@ int BPF_PROG(flp_sched_switch, bool preempt, struct task_struct *prev, struct ta
 	__u32 ntid = next->pid;
 	if (!ntid)
 		return 0;
-	struct flp_blocked *bp = bpf_map_lookup_elem(&blocked, &ntid);
-	if (!bp)
+	struct flp_blocked *bp = bpf_task_storage_get(&blocked, next, 0, 0);
+	if (!bp || !bp->ts_ns)
 		return 0;
 	struct flp_blocked b = *bp;
-	bpf_map_delete_elem(&blocked, &ntid);
+	bp->ts_ns = 0;
 	__u64 delta = now - b.ts_ns;
 	if (delta < min_block_ns)
 		return 0;

@@ -54,7 +54,7 @@ struct flp_unwind_rule {
 
 #define FLP_MAX_UNWIND_RULES 65536
 
-/* A thread that blocked: when, and where (its user stack, captured at switch-out). */
+/* A thread that blocked: when (0: not blocked), and where (its user stack, captured at switch-out). */
 struct flp_blocked {
 	__u64 ts_ns;
 	__u64 user_stack;
