@@ -23,6 +23,8 @@ export interface SymbolizerOptions {
   clockMs?: () => number;
   /** learn unwind rules for frames without a frame pointer (handed to the kernel walker) */
   learnUnwindRules?: boolean;
+  /** where separate debug files are looked up by build id (<dir>/.build-id/ab/cdef.debug) */
+  debugDirs?: string[];
 }
 
 /** An unwind rule for one address of one process, for the kernel's stack walker. */
@@ -48,6 +50,8 @@ export interface SymbolizerStats {
   loadMs: number;
   /** unwind rules learnt from .eh_frame for frames without a frame pointer */
   unwindRules: number;
+  /** binaries named through a separate debug file (by build id) */
+  debugFiles: number;
 }
 
 interface ProcState {
@@ -71,7 +75,7 @@ export interface SymbolizedStack {
 const hex = (n: number) => '0x' + n.toString(16);
 
 export class Symbolizer {
-  readonly stats: SymbolizerStats = { filesLoaded: 0, fileErrors: 0, filesCached: 0, deferredFrames: 0, unnamedFrames: 0, jitFrames: 0, loadMs: 0, unwindRules: 0 };
+  readonly stats: SymbolizerStats = { filesLoaded: 0, fileErrors: 0, filesCached: 0, deferredFrames: 0, unnamedFrames: 0, jitFrames: 0, loadMs: 0, unwindRules: 0, debugFiles: 0 };
   private readonly files = new Map<string, FileEntry>();
   private readonly byBuildId = new Map<string, ElfInfo>();
   private readonly procs = new Map<number, ProcState>();
@@ -188,6 +192,28 @@ export class Symbolizer {
     return name;
   }
 
+  /** A binary without .symtab takes the symbols of its separate debug file when one is installed
+   * (distributions' -dbg/-dbgsym packages, found by build id). */
+  private addDebugSymbols(info: ElfInfo): void {
+    if (info.source.includes('symtab') || !/^[0-9a-f]{4,}$/.test(info.buildId)) {
+      return;
+    }
+    for (const dir of this.o.debugDirs ?? ['/usr/lib/debug']) {
+      const path = `${dir}/.build-id/${info.buildId.slice(0, 2)}/${info.buildId.slice(2)}.debug`;
+      try {
+        const dbg = readElf(path);
+        if (dbg.symbols.length > info.symbols.length) {
+          info.symbols = dbg.symbols;
+          info.source = `${info.source}+debugfile`;
+          this.stats.debugFiles++;
+        }
+        return;
+      } catch {
+        /* no debug file there */
+      }
+    }
+  }
+
   /** The ELF behind a file mapping; 'deferred' when the budget is spent. */
   private elf(pid: number, m: Mapping): ElfInfo | 'deferred' | undefined {
     const key = `${m.dev}:${m.inode}`;
@@ -206,6 +232,7 @@ export class Symbolizer {
     for (const path of candidates) {
       try {
         const info = readElf(path);
+        this.addDebugSymbols(info);
         const same = info.buildId ? this.byBuildId.get(info.buildId) : undefined;
         entry = { info: same ?? info };
         if (info.buildId && !same) {

@@ -136,3 +136,26 @@ test('perf map: malformed lines are skipped, a rewritten file starts over', () =
   assert.equal(m.lookup(0x5001), 'c');
   assert.equal(new PerfMap(join(dir, 'nope.map')).refresh(), false);
 });
+
+test('a stripped binary is named from its separate debug file, found by build id', () => {
+  const stripped = join(dir, 'app.stripped');
+  execFileSync('strip', ['--strip-all', '-o', stripped, bin]);
+  const id = readElf(stripped).buildId;
+  assert.match(id, /^[0-9a-f]{40}$/);
+  const debugDir = join(dir, 'debug');
+  mkdirSync(join(debugDir, '.build-id', id.slice(0, 2)), { recursive: true });
+  execFileSync('objcopy', ['--only-keep-debug', bin, join(debugDir, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`)]);
+  const pid = 4343;
+  mkdirSync(join(proc, String(pid)), { recursive: true });
+  writeFileSync(
+    join(proc, String(pid), 'maps'),
+    `${mapStart.toString(16)}-${mapEnd.toString(16)} r-xp ${(text.offset - (text.offset % 4096)).toString(16).padStart(8, '0')} fd:01 778 ${stripped}\n`
+  );
+  const plain = new Symbolizer({ procRoot: proc, debugDirs: [join(dir, 'nowhere')] });
+  plain.beginInterval();
+  assert.match(plain.user(pid, [BASE + sym('inner') + 2]).frames[0], /^app\.stripped\+0x/, 'a local function is not in .dynsym');
+  const withDebug = new Symbolizer({ procRoot: proc, debugDirs: [debugDir] });
+  withDebug.beginInterval();
+  assert.deepEqual(withDebug.user(pid, [BASE + sym('inner') + 2, BASE + sym('outer') + 1]).frames, ['inner', 'outer']);
+  assert.equal(withDebug.stats.debugFiles, 1);
+});
