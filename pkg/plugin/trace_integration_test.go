@@ -25,6 +25,7 @@ const traceDB = "flowlens_gotest_trace"
 // at is its start (µs since epoch), gatewayDelay the time the load balancer holds it.
 func tracePath(base uint64, at int64, rid string, gatewayDelay int64) []map[string]any {
 	e := 40_000 + gatewayDelay
+	procs := map[string]string{"nginx": "nginx", "frontend": "node", "backend": "java", "redis": "redis-server"}
 	row := func(id uint64, obs, host string, start, end int64, c string, cport int, s string, sport int, seq uint32,
 		cpid, spid int, csvc, ssvc string, sysReq, sysResp uint64) map[string]any {
 		st := uint64(at + start)
@@ -34,7 +35,7 @@ func tracePath(base uint64, at int64, rid string, gatewayDelay int64) []map[stri
 			"host": host, "observation_point": obs, "l7_protocol": "HTTP", "request_type": "GET",
 			"request_resource": "/checkout?id=7", "endpoint": "/checkout", "response_code": 200, "response_status": "ok",
 			"x_request_id": rid, "tcp_seq_request": seq, "client_ip": c, "client_port": cport, "server_ip": s, "server_port": sport,
-			"client_pid": cpid, "server_pid": spid, "client_process": csvc, "server_process": ssvc,
+			"client_pid": cpid, "server_pid": spid, "client_process": procs[csvc], "server_process": procs[ssvc],
 			"client_service": csvc, "server_service": ssvc,
 			"syscall_trace_id_request": sysReq, "syscall_trace_id_response": sysResp,
 		}

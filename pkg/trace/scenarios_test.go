@@ -21,12 +21,13 @@ func tuple(cip string, cport uint16, sip string, sport uint16, seq uint32) mod {
 	}
 }
 
+// client and server name an end by service; its process name is the service's with "-bin".
 func client(pid uint32, service string) mod {
-	return func(s *Span) { s.ClientPID, s.ClientService, s.ClientProcess = pid, service, service }
+	return func(s *Span) { s.ClientPID, s.ClientService, s.ClientProcess = pid, service, service+"-bin" }
 }
 
 func server(pid uint32, service string) mod {
-	return func(s *Span) { s.ServerPID, s.ServerService, s.ServerProcess = pid, service, service }
+	return func(s *Span) { s.ServerPID, s.ServerService, s.ServerProcess = pid, service, service+"-bin" }
 }
 
 func sys(req, resp uint64, thread uint32) mod {

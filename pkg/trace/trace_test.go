@@ -151,6 +151,24 @@ func TestDeepFlowChain(t *testing.T) {
 	expectShape(t, tr, "5")
 }
 
+// Without a service name the agent names a process by its comm: different processes of one name
+// are different hops.
+func TestUnnamedServicesAreToldApartByPid(t *testing.T) {
+	spans := deepflowChain()
+	for _, s := range spans {
+		s.ClientService, s.ServerService = "", ""
+		if s.ServerPID == 0 {
+			s.ServerProcess = ""
+			s.ServerService = map[string]string{"10.0.0.5": "redis", "10.0.0.6": "postgres"}[s.ServerIP]
+		}
+	}
+	tr := Build(spans, []uint64{3}, Options{})
+	checkVerdict(t, tr.Verdict, 100_000, HopKey{HopDependency, "postgres"}, map[string]int64{
+		"dependency: postgres": 70_000, "server_app: web-bin (pid 200)": 24_600, "dependency: redis": 5_000,
+		"network: curl-bin → web-bin": 400,
+	})
+}
+
 func TestGatewayWithRequestID(t *testing.T) {
 	want := []string{"1", "2<1:syscall_trace_id", "3<2:same_request", "4<3:same_request", "5<4:same_request",
 		"6<5:trace_key", "7<6:same_request", "8<7:same_request", "9<8:same_request", "10<9:same_request", "11<10:syscall_trace_id"}

@@ -64,12 +64,25 @@ func sameCallChild(n *Node) *Node {
 	return nil
 }
 
+// processLabel names a process's hop by its service; when the agent knew no service name (it
+// fell back to the process name), the pid tells apart different processes of one name.
+func processLabel(service, process string, pid uint32) string {
+	name := firstOf(service, process)
+	if pid != 0 && (service == "" || service == process) {
+		return fmt.Sprintf("%s (pid %d)", name, pid)
+	}
+	return name
+}
+
 func hopOf(n *Node) HopKey {
 	s := n.Span
 	pair := s.clientName() + " → " + s.serverName()
 	switch s.ObservationPoint {
 	case ServerProcess:
-		return HopKey{HopServerApp, s.serverName()}
+		if s.ServerService == "" && s.ServerProcess == "" {
+			return HopKey{HopServerApp, s.serverName()}
+		}
+		return HopKey{HopServerApp, processLabel(s.ServerService, s.ServerProcess, s.ServerPID)}
 	case Gateway:
 		return HopKey{HopGateway, firstOf(s.Host, "gateway")}
 	case ClientNIC, ServerNIC:
@@ -80,7 +93,10 @@ func hopOf(n *Node) HopKey {
 		case next == nil:
 			return HopKey{HopDependency, s.serverName()}
 		case next.ObservationPoint == ClientNIC:
-			return HopKey{HopClientApp, s.clientName()}
+			if s.ClientService == "" && s.ClientProcess == "" {
+				return HopKey{HopClientApp, s.clientName()}
+			}
+			return HopKey{HopClientApp, processLabel(s.ClientService, s.ClientProcess, s.ClientPID)}
 		}
 		return HopKey{HopNetwork, pair}
 	}
