@@ -1,15 +1,16 @@
 // The main job: local ClickHouse, the agent, and a demo system of real services calling each other
-// on loopback (loadgen -> nginx gateway -> Node frontend -> Python backend). Prints what was
+// (loadgen -> nginx gateway -> load balancer -> Node frontend -> Python backend -> PostgreSQL and
+// Redis). As root with network namespaces the services run on the namespace test bed, one host per
+// namespace, and the agent also captures their NICs; otherwise they run on loopback. Prints what was
 // captured every 10 s; Ctrl-C stops the load, lets the agent flush every buffered row, and exits.
-// Usage: node build/agent/demo/runDemo.js [--duration SECONDS] [--rate REQ_PER_S]
+// Usage: node build/agent/demo/runDemo.js [--duration SECONDS] [--rate REQ_PER_S] [--layout netbed|loopback]
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import net from 'node:net';
+import { DemoSystem, Layout, startDemoSystem } from './demoSystem';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const DATA = join(ROOT, '.data', 'demo');
-const PORTS = { gateway: 28180, frontend: 28181, backend: 28182 };
 const say = (s: string) => process.stdout.write(`flowlens: ${s}\n`);
 
 function arg(name: string, dflt: number): number {
@@ -20,20 +21,6 @@ function arg(name: string, dflt: number): number {
     process.exit(2);
   }
   return v;
-}
-
-async function waitPort(port: number, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
-      s.on('error', () => r(false));
-    });
-    if (ok) {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not start listening on 127.0.0.1:${port}`);
 }
 
 async function ch(url: string, sql: string): Promise<Array<Record<string, string>>> {
@@ -65,15 +52,23 @@ async function summary(url: string, sinceSec: number): Promise<string> {
   return `${counts.logs} request logs, ${counts.requests ?? 0} requests in app_metrics since start; calls (server side):\n${lines.join('\n') || '    (none yet)'}`;
 }
 
+function layoutArg(): Layout | 'auto' {
+  const i = process.argv.indexOf('--layout');
+  if (i < 0) {
+    return 'auto';
+  }
+  const v = process.argv[i + 1];
+  if (v !== 'netbed' && v !== 'loopback') {
+    say(`--layout ${v} is invalid: expected netbed or loopback`);
+    process.exit(2);
+  }
+  return v;
+}
+
 async function main(): Promise<void> {
   const duration = process.argv.includes('--duration') ? arg('--duration', 0) : 0;
   const rate = arg('--rate', 20);
-  const procs: Array<{ name: string; p: ChildProcess }> = [];
-  const start = (name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
-    procs.push({ name, p });
-    return p;
-  };
+  const layout = layoutArg();
 
   const chStart = spawnSync(join(ROOT, 'scripts', 'clickhouse.sh'), ['start'], { encoding: 'utf8' });
   if (chStart.status !== 0) {
@@ -84,51 +79,44 @@ async function main(): Promise<void> {
   say(`ClickHouse at ${chUrl}`);
 
   mkdirSync(DATA, { recursive: true });
-  const conf = readFileSync(join(ROOT, 'demo', 'gateway.nginx.conf'), 'utf8')
-    .replace(/__PREFIX__/g, DATA)
-    .replace(/__GATEWAY_PORT__/g, String(PORTS.gateway))
-    .replace(/__FRONTEND_PORT__/g, String(PORTS.frontend));
-  writeFileSync(join(DATA, 'nginx.conf'), conf);
-  start('backend', 'python3', [join(ROOT, 'demo', 'backend.py')], { PORT: String(PORTS.backend) });
-  start('frontend', process.execPath, [join(ROOT, 'demo', 'frontend.js')], { PORT: String(PORTS.frontend), BACKEND_PORT: String(PORTS.backend) });
-  const nginx = start('gateway', '/usr/sbin/nginx', ['-p', DATA, '-c', join(DATA, 'nginx.conf'), '-g', 'daemon off;']);
-  await waitPort(PORTS.backend, 'the backend (python3)');
-  await waitPort(PORTS.frontend, 'the frontend (node)');
-  await waitPort(PORTS.gateway, 'the gateway (nginx)');
-  say(`demo services up: gateway :${PORTS.gateway} (nginx) -> frontend :${PORTS.frontend} (node) -> backend :${PORTS.backend} (python3)`);
+  let sys: DemoSystem;
+  try {
+    sys = await startDemoSystem({ layout, dataDir: DATA, stdio: ['ignore', 'ignore', 'inherit'] });
+  } catch (err) {
+    say(`the demo system did not start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  say(`demo system on the ${sys.layout === 'netbed' ? 'namespace test bed (one network namespace per host)' : 'loopback interface'} (${sys.why}):`);
+  for (const line of sys.describe()) {
+    say(`  ${line}`);
+  }
 
   const cfgPath = join(DATA, 'agent.json');
-  writeFileSync(
-    cfgPath,
-    JSON.stringify(
-      {
-        clickhouseUrl: chUrl,
-        statusIntervalMs: 0,
-        services: [
-          { name: 'gateway', port: PORTS.gateway },
-          { name: 'frontend', port: PORTS.frontend },
-          { name: 'backend', port: PORTS.backend },
-          { name: 'gateway', process: 'nginx' },
-        ],
-      },
-      null,
-      2
-    )
-  );
+  writeFileSync(cfgPath, JSON.stringify({ clickhouseUrl: chUrl, statusIntervalMs: 0, ...sys.agentConfig() }, null, 2));
   const agent = spawn(process.execPath, [join(ROOT, 'build', 'agent', 'src', 'agent', 'main.js'), '--config', cfgPath], { stdio: ['ignore', 'pipe', 'inherit'] });
   const agentExit = new Promise<number>((r) => agent.on('exit', (c) => r(c ?? 1)));
-  await new Promise<void>((resolve, reject) => {
-    agent.stdout!.on('data', (d: Buffer) => {
-      process.stdout.write(d);
-      if (d.toString().includes('flowlens-agent: ready')) {
-        resolve();
-      }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      agent.stdout!.on('data', (d: Buffer) => {
+        process.stdout.write(d);
+        if (d.toString().includes('flowlens-agent: ready')) {
+          resolve();
+        }
+      });
+      agent.on('exit', (c) => reject(new Error(`the agent exited with code ${c} before it was ready (see its message above)`)));
     });
-    agent.on('exit', (c) => reject(new Error(`the agent exited with code ${c} before it was ready (see its message above)`)));
-  });
+  } catch (err) {
+    say((err as Error).message);
+    await sys.stop();
+    process.exit(1);
+  }
   const sinceSec = Math.floor(Date.now() / 1000);
-  const loadgen = start('loadgen', process.execPath, [join(ROOT, 'demo', 'loadgen.js')], { GATEWAY_PORT: String(PORTS.gateway), RATE: String(rate) });
-  say(`load generator sending ${rate} req/s through the gateway; Ctrl-C to stop${duration ? ` (stopping by itself after ${duration} s)` : ''}`);
+  const gw = sys.endpoints.gateway!;
+  const loadgen: ChildProcess = sys.spawnClient([process.execPath, join(ROOT, 'demo', 'loadgen.js')], {
+    env: { ...process.env, GATEWAY_HOST: gw.ip, GATEWAY_PORT: String(gw.port), RATE: String(rate) },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  say(`load generator sending ${rate} req/s to the gateway at ${sys.gatewayUrl}; Ctrl-C to stop${duration ? ` (stopping by itself after ${duration} s)` : ''}`);
 
   const timer = setInterval(async () => {
     try {
@@ -150,23 +138,22 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 700)); // let in-flight requests finish
     agent.kill('SIGINT');
     const code = await agentExit;
+    let sample = '';
     try {
       say(await summary(chUrl, sinceSec));
+      sample = await sampleRequest(chUrl, sinceSec);
     } catch (err) {
       say(`summary query failed: ${(err as Error).message}`);
     }
-    nginx.kill('SIGQUIT');
-    for (const { name, p } of procs) {
-      if (name !== 'gateway' && p.exitCode === null) {
-        p.kill();
-      }
-    }
+    await sys.stop();
     say(
       [
         'where to look:',
         `  ClickHouse (still running; stop it with scripts/clickhouse.sh stop): ${chUrl}`,
         `    curl '${chUrl}/' --data-binary "SELECT observation_point, client_service, server_service, endpoint, response_code, response_duration_us FROM flowlens.l7_flow_log ORDER BY start_time_us DESC LIMIT 20 FORMAT PrettyCompact"`,
         `    curl '${chUrl}/' --data-binary "SELECT client_service, server_service, sum(request_count) AS n, sum(error_count) AS errors FROM flowlens.app_metrics GROUP BY client_service, server_service FORMAT PrettyCompact"`,
+        '  a trace: any request log row is a seed; the datasource query {"queryType":"trace","row_id":"<_id>","time":<unix seconds>}',
+        `    (Grafana Explore with the FlowLens datasource, or the FlowLens trace panel) assembles every span of its request${sample ? `, e.g. ${sample}` : ''}`,
         '  Grafana: with Docker, `docker compose up` serves the FlowLens app (dist/) with the provisioned "FlowLens / Service overview" dashboard;',
         '  without Docker, copy dist/ into a Grafana plugins folder and allow the unsigned flowlens-* plugin ids.',
       ].join('\n')
@@ -178,6 +165,17 @@ async function main(): Promise<void> {
   if (duration) {
     setTimeout(() => void stop(), duration * 1000);
   }
+}
+
+/** A recent gateway request's seed for a trace query, as the query JSON. */
+async function sampleRequest(url: string, sinceSec: number): Promise<string> {
+  const [row] = await ch(
+    url,
+    `SELECT toString(_id) AS id, toUInt32(time) AS t, request_resource FROM flowlens.l7_flow_log
+     WHERE time >= ${sinceSec} AND observation_point = 'server_process' AND server_service = 'gateway' AND endpoint = '/api/checkout'
+     ORDER BY start_time_us DESC LIMIT 1`
+  );
+  return row ? `{"queryType":"trace","row_id":"${row.id}","time":${row.t}} for GET ${row.request_resource}` : '';
 }
 
 main().catch((err) => {
