@@ -69,7 +69,7 @@ lint_check() {
 
 run_suite lint+typecheck parse_check lint_check
 run_suite agent-unit parse_node node --test build/agent/test/agent/
-run_suite go parse_go go test -count=1 -v ./pkg/... ./test/...
+run_suite go parse_go go test -count=1 -v ./pkg/... ./test/... ./bench/...
 run_suite sql-chdb parse_pytest bash -c 'go run ./pkg/cmd/dumpqueries && node build/agent/scripts/dump-agent-sql.js && python3 -m pytest -q test/sql'
 run_suite e2e parse_node node --test --test-concurrency=1 build/agent/test/e2e/
 run_suite bench-smoke parse_bench bench/run.sh --quick
