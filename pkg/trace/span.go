@@ -150,6 +150,9 @@ func (s *Span) Operation() string {
 		what = what[:120] + "…"
 	}
 	op := strings.TrimSpace(s.RequestType + " " + what)
+	if s.RequestType != "" && (what == s.RequestType || strings.HasPrefix(what, s.RequestType+" ")) {
+		op = what // endpoints of SQL and Redis already start with the command ("SELECT orders", "GET")
+	}
 	if op == "" {
 		op = firstOf(s.L7Protocol, "request")
 	}

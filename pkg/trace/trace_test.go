@@ -450,3 +450,19 @@ func TestAssembleFromAnySpanInFewRounds(t *testing.T) {
 		t.Errorf("MaxRounds 1: err %v nodes %d warnings %v", err, len(tr.Nodes), tr.Warnings)
 	}
 }
+
+func TestOperationNamesTheCommandOnce(t *testing.T) {
+	for _, c := range []struct{ typ, endpoint, res, want string }{
+		{"GET", "/api/items", "/api/items?id=7", "GET /api/items"},
+		{"SELECT", "SELECT products", "SELECT id FROM products WHERE id = 7", "SELECT products"},
+		{"INCRBY", "INCRBY", "INCRBY views:7", "INCRBY"},
+		{"GET", "", "GET user:1", "GET user:1"},
+		{"", "", "", "HTTP"},
+	} {
+		s := span(1, ClientProcess, "h", 0, 1, proto("HTTP", c.typ, c.res))
+		s.Endpoint = c.endpoint
+		if got := s.Operation(); got != c.want {
+			t.Errorf("%q %q %q: %q, want %q", c.typ, c.endpoint, c.res, got, c.want)
+		}
+	}
+}
