@@ -292,7 +292,9 @@ export class ProfileAggregator {
     for (const p of held) {
       this.add(cells, p.c, p.user, p.kernel, p.timeSec, p.tries);
     }
-    for (const c of d.counts) {
+    // the largest counts first: when the symbol-loading budget runs out, it is the rare stacks that wait
+    const counts = d.counts.slice().sort((a, b) => b.value - a.value);
+    for (const c of counts) {
       this.add(cells, c, c.user === NO_STACK ? undefined : d.stacks[c.user], c.kernel === NO_STACK ? undefined : d.stacks[c.kernel], timeSec, 0);
     }
     let rows = [...cells.values()];

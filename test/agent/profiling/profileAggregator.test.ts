@@ -153,7 +153,7 @@ test('special frames: evicted stack, rate-limited off-CPU block, truncated user 
     0
   );
   assert.deepEqual(
-    rows.map((r) => r.stack),
+    rows.sort((a, b) => a.tid - b.tid).map((r) => r.stack),
     [[FRAME_LOST], [FRAME_RATE_LIMITED], [FRAME_TRUNCATED, 'main', 'work_a']]
   );
   assert.equal(agg.counters.stacksLost, 1);
