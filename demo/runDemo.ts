@@ -8,6 +8,7 @@ import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DemoSystem, Layout, startDemoSystem } from './demoSystem';
+import { showTrace } from './traceView';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const DATA = join(ROOT, '.data', 'demo');
@@ -138,22 +139,26 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 700)); // let in-flight requests finish
     agent.kill('SIGINT');
     const code = await agentExit;
-    let sample = '';
     try {
       say(await summary(chUrl, sinceSec));
-      sample = await sampleRequest(chUrl, sinceSec);
     } catch (err) {
       say(`summary query failed: ${(err as Error).message}`);
     }
     await sys.stop();
+    try {
+      say((await showTrace({ clickhouseUrl: chUrl, database: 'flowlens' })).join('\n  '));
+    } catch (err) {
+      say(`no trace shown: ${(err as Error).message}`);
+    }
     say(
       [
         'where to look:',
         `  ClickHouse (still running; stop it with scripts/clickhouse.sh stop): ${chUrl}`,
         `    curl '${chUrl}/' --data-binary "SELECT observation_point, client_service, server_service, endpoint, response_code, response_duration_us FROM flowlens.l7_flow_log ORDER BY start_time_us DESC LIMIT 20 FORMAT PrettyCompact"`,
         `    curl '${chUrl}/' --data-binary "SELECT client_service, server_service, sum(request_count) AS n, sum(error_count) AS errors FROM flowlens.app_metrics GROUP BY client_service, server_service FORMAT PrettyCompact"`,
-        '  a trace: any request log row is a seed; the datasource query {"queryType":"trace","row_id":"<_id>","time":<unix seconds>}',
-        `    (Grafana Explore with the FlowLens datasource, or the FlowLens trace panel) assembles every span of its request${sample ? `, e.g. ${sample}` : ''}`,
+        '  a trace: any request log row is a seed: the datasource query {"queryType":"trace","row_id":"<_id>","time":<unix seconds>}',
+        '    assembles every span of its request (Grafana renders it in its trace view); in a terminal:',
+        '    node build/agent/demo/traceView.js [--row <_id> --time <unix seconds>]   (default: the latest checkout)',
         '  Grafana: with Docker, `docker compose up` serves the FlowLens app (dist/) with the provisioned "FlowLens / Service overview" dashboard;',
         '  without Docker, copy dist/ into a Grafana plugins folder and allow the unsigned flowlens-* plugin ids.',
       ].join('\n')
@@ -165,17 +170,6 @@ async function main(): Promise<void> {
   if (duration) {
     setTimeout(() => void stop(), duration * 1000);
   }
-}
-
-/** A recent gateway request's seed for a trace query, as the query JSON. */
-async function sampleRequest(url: string, sinceSec: number): Promise<string> {
-  const [row] = await ch(
-    url,
-    `SELECT toString(_id) AS id, toUInt32(time) AS t, request_resource FROM flowlens.l7_flow_log
-     WHERE time >= ${sinceSec} AND observation_point = 'server_process' AND server_service = 'gateway' AND endpoint = '/api/checkout'
-     ORDER BY start_time_us DESC LIMIT 1`
-  );
-  return row ? `{"queryType":"trace","row_id":"${row.id}","time":${row.t}} for GET ${row.request_resource}` : '';
 }
 
 main().catch((err) => {

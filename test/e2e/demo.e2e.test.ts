@@ -40,6 +40,8 @@ test('the demo runs on the namespace test bed, shows every call of the demo syst
   // each backend call makes one redis and one postgres call
   near('backend -> redis', 'frontend -> backend');
   near('backend -> postgres', 'frontend -> backend');
-  assert.match(out, /a trace: .*"queryType":"trace","row_id":"\d+","time":\d+\} for GET \/api\/checkout\?item=\d+/s);
+  // one checkout's trace, assembled by the datasource binary: 9 calls seen at 4 points each
+  assert.match(out, /the trace of GET \/api\/checkout\?item=\d+ \(the gateway's row \d+\):\n  trace fl-[0-9a-f]+: 36 spans/);
+  assert.match(out, /verdict: .* holds \d+% of the/);
   assert.match(out, /where to look:/);
 });
