@@ -13,7 +13,7 @@
 //     every trace is still complete.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, AgentHandle, CLICKHOUSE_URL, ROOT } from './helpers';
@@ -64,6 +64,7 @@ interface Assembled {
 let sys: DemoSystem;
 let agent: AgentHandle | undefined;
 let shim: Shim | undefined;
+let dataDir = '';
 const sent: Sent[] = [];
 const burst: Sent[] = [];
 const measured: string[] = [];
@@ -237,7 +238,8 @@ before(async () => {
   const shimBin = join(OUT, 'grafana-shim');
   const pluginBin = join(OUT, 'gpx_flowlens-clickhouse-datasource_linux_amd64');
   const builds = Promise.all([goBuild(shimBin, './test/grafana-shim'), goBuild(pluginBin, './pkg')]);
-  sys = await startDemoSystem({ layout: 'netbed', dataDir: mkdtempSync(join(tmpdir(), 'flowlens-tracing-')), failRate: 0 });
+  dataDir = mkdtempSync(join(tmpdir(), 'flowlens-tracing-'));
+  sys = await startDemoSystem({ layout: 'netbed', dataDir, failRate: 0 });
   agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, profiling: { enabled: false }, ...sys.agentConfig() });
   // warm every pool (nginx upstreams, frontend's keep-alive pool, backend threads, redis and postgres connections)
   await loadgenBurst(BURST.clients, 4, 90_000);
@@ -291,6 +293,9 @@ after(async () => {
   agent?.proc.kill('SIGKILL');
   shim?.stop();
   await sys?.stop();
+  if (dataDir) {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
   for (const m of measured) {
     console.log(`# ${m}`);
   }
