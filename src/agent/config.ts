@@ -83,7 +83,7 @@ export function defaultConfig(): AgentConfig {
     clickhousePassword: '',
     database: 'flowlens',
     captureBytes: 1024,
-    ringBytes: 32 << 20,
+    ringBytes: 16 << 20,
     drainIntervalMs: 20,
     flushIntervalMs: 1000,
     batchRows: 20000,

@@ -189,8 +189,14 @@ async function main(): Promise<number> {
   const monoNowNs = () => Number(process.hrtime.bigint());
   const drainTimer = setInterval(drain, cfg.drainIntervalMs);
   const flushTimer = setInterval(async () => {
+    // the flow table first, then the ring: every exec/connect/data event of those flows is then
+    // decoded before their rows are named (a curl that connected and exited within one drain tick)
+    const flows = tcpFlows?.read();
+    drain();
     pipeline.sweep(monoNowNs(), Math.floor(Date.now() / 1000));
-    tcpFlows?.poll(monoNowNs(), Math.floor(Date.now() / 1000));
+    if (flows) {
+      tcpFlows!.apply(flows, monoNowNs(), Math.floor(Date.now() / 1000));
+    }
     packets?.sweep();
     if (!storeReady) {
       return;

@@ -205,10 +205,12 @@ export class TcpFlowLog {
 
   /** One read of the kernel table; `nowNs` is CLOCK_MONOTONIC, rows are stamped with `nowSec`. */
   poll(nowNs: number, nowSec: number): void {
-    if (!this.open) {
-      return;
-    }
-    this.apply(decodeFlows(this.o.native.tcpFlowsRead()), nowNs, nowSec);
+    this.apply(this.read(), nowNs, nowSec);
+  }
+
+  /** The kernel table as it stands (open flows, and flows closed since the last read). */
+  read(): TcpFlowRecord[] {
+    return this.open ? decodeFlows(this.o.native.tcpFlowsRead()) : [];
   }
 
   /** The data path of poll(), separate so tests can feed records. */
