@@ -3,18 +3,23 @@ import type { Connection } from '../conntrack/connection';
 import type { CompletedPair } from '../protocols/messageStream';
 import { Direction } from '../capture/socketEvent';
 import type { ObservationPoint, ResponseStatus } from '../../shared/schema';
+import type { EndpointColumns, FiveTupleColumns } from '../export/rowColumns';
 
-/** What the row builder needs to name both ends. */
-export interface EndpointNamer {
+/** Names of a process and of a remote end: what every flow-level row builder needs. */
+export interface ProcessNames {
   comm(pid: number): string;
   service(pid: number, serverPort?: number): string;
   remoteService(ip: string, port: number, isServer: boolean): string;
+}
+
+/** What the row builder needs to name both ends. */
+export interface EndpointNamer extends ProcessNames {
   /** pid of the process at the other end of `c` when this host observes it, else 0 */
   peerPid(c: Connection): number;
   toWallUs(monoNs: number): number;
 }
 
-export interface L7FlowLogRow {
+export interface L7FlowLogRow extends FiveTupleColumns, EndpointColumns {
   time: number;
   _id: number;
   start_time_us: number;
@@ -49,17 +54,6 @@ export interface L7FlowLogRow {
   tcp_seq_request: number;
   tcp_seq_response: number;
   flow_id: number;
-  l4_protocol: string;
-  client_ip: string;
-  client_port: number;
-  server_ip: string;
-  server_port: number;
-  client_pid: number;
-  server_pid: number;
-  client_process: string;
-  server_process: string;
-  client_service: string;
-  server_service: string;
 }
 
 /** Row ids: a random 21-bit agent prefix and a 32-bit counter, so ids stay exact JS numbers (< 2^53). */

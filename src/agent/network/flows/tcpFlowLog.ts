@@ -2,6 +2,8 @@
 // Every poll reads all flows (open ones as they stand, closed ones once), turns counter deltas into
 // net_metrics for that second, and writes an l4_flow_log row per flow at close and every interval.
 import type { ObservationPoint } from '../../../shared/schema';
+import type { EndpointColumns, FiveTupleColumns } from '../../export/rowColumns';
+import type { ProcessNames } from '../../requestlog/l7FlowLog';
 import {
   checkFlowLayout,
   decodeFlows,
@@ -22,34 +24,20 @@ export interface TcpFlowNative {
 }
 
 /** Names the processes and services at both ends of a socket (the socket tracer's knowledge). */
-export interface FlowNamer {
+export interface FlowNamer extends ProcessNames {
   /** pid of the process that owns this socket, 0 when the socket tracer never saw it */
   socketPid(sockId: number, localIp: string, localPort: number, peerIp: string, peerPort: number): number;
   /** pid of the local process at the other end of the connection, 0 when not on this host */
   peerPid(localIp: string, localPort: number, peerIp: string, peerPort: number): number;
-  comm(pid: number): string;
-  service(pid: number, serverPort?: number): string;
-  remoteService(ip: string, port: number, isServer: boolean): string;
 }
 
-export interface L4FlowLogRow {
+export interface L4FlowLogRow extends FiveTupleColumns, EndpointColumns {
   time: number;
   start_time_us: number;
   end_time_us: number;
   host: string;
   observation_point: ObservationPoint;
   flow_id: number;
-  l4_protocol: string;
-  client_ip: string;
-  client_port: number;
-  server_ip: string;
-  server_port: number;
-  client_pid: number;
-  server_pid: number;
-  client_process: string;
-  server_process: string;
-  client_service: string;
-  server_service: string;
   byte_tx: number;
   byte_rx: number;
   packet_tx: number;

@@ -3,12 +3,13 @@
 // the client_nic / server_nic observation points, parsed by the same protocol parsers and pairing
 // as the process-level rows from the flow's captured payload prefixes. A NIC row carries the TCP
 // sequence numbers of the first request and response bytes, as process rows do, so the two link.
+import type { EndpointColumns, FiveTupleColumns } from '../../export/rowColumns';
 import { Direction, EventKind, SocketEvent } from '../../capture/socketEvent';
 import type { Connection } from '../../conntrack/connection';
 import { MessageStream, CompletedPair } from '../../protocols/messageStream';
 import { inferProtocol } from '../../protocols/registry';
 import type { ProtocolParser } from '../../protocols/types';
-import { buildL7Row, EndpointNamer, L7FlowLogRow, RowIds } from '../../requestlog/l7FlowLog';
+import { buildL7Row, EndpointNamer, L7FlowLogRow, ProcessNames, RowIds } from '../../requestlog/l7FlowLog';
 import type { ObservationPoint } from '../../../shared/schema';
 import { Packet, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './packetDecoder';
 import { FlowDir, mean, TcpTimeline } from './tcpTimeline';
@@ -22,28 +23,18 @@ export interface CaptureInterfaceInfo {
 }
 
 /** Names flow ends from what the process-level tracing knows (pids, process and service names). */
-export interface EndpointDirectory {
+export interface EndpointDirectory extends ProcessNames {
   /** pid of the local process owning the socket localIp:localPort <-> peerIp:peerPort, else 0 */
   pidOf(localIp: string, localPort: number, peerIp: string, peerPort: number): number;
-  comm(pid: number): string;
-  service(pid: number, serverPort?: number): string;
-  remoteService(ip: string, port: number, isServer: boolean): string;
 }
 
-export interface TcpTimelineRow {
+export interface TcpTimelineRow extends FiveTupleColumns, Pick<EndpointColumns, 'client_service' | 'server_service'> {
   time: number;
   host: string;
   interface: string;
   netns: string;
   observation_point: ObservationPoint;
   flow_id: number;
-  l4_protocol: string;
-  client_ip: string;
-  client_port: number;
-  server_ip: string;
-  server_port: number;
-  client_service: string;
-  server_service: string;
   event_time_us: number[];
   event_direction: number[];
   event_tcp_flags: number[];
