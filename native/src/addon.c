@@ -16,6 +16,7 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include "bpf_load.h"
+#include "napi_util.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -377,31 +378,9 @@ static napi_value js_stats(napi_env env, napi_callback_info info)
 	NAPI_CALL(env, napi_create_object(env, &obj));
 	if (!skel)
 		return obj;
-	int ncpu = libbpf_num_possible_cpus();
-	if (ncpu <= 0)
-		return obj;
-	__u64 *vals = calloc(ncpu, sizeof(__u64));
-	if (!vals)
-		return obj;
-	static const char *names[FL_STAT_MAX] = {"events", "ringDrops", "truncated", "readErrors"};
-	for (__u32 k = 0; k < FL_STAT_MAX; k++) {
-		__u64 sum = 0;
-		if (bpf_map__lookup_elem(skel->maps.stats, &k, sizeof(k), vals, sizeof(__u64) * ncpu, 0) == 0)
-			for (int c = 0; c < ncpu; c++)
-				sum += vals[c];
-		napi_value v;
-		napi_create_double(env, (double)sum, &v);
-		napi_set_named_property(env, obj, names[k], v);
-	}
-	free(vals);
+	static const char *const names[FL_STAT_MAX] = {"events", "ringDrops", "truncated", "readErrors"};
+	set_percpu_sums(env, obj, skel->maps.stats, names, FL_STAT_MAX);
 	return obj;
-}
-
-static void set_num(napi_env env, napi_value obj, const char *name, double value)
-{
-	napi_value v;
-	napi_create_double(env, value, &v);
-	napi_set_named_property(env, obj, name, v);
 }
 
 static napi_value js_layout(napi_env env, napi_callback_info info)

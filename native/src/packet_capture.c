@@ -20,6 +20,7 @@
 #define NAPI_VERSION 8
 #define _GNU_SOURCE
 #include <node_api.h>
+#include "napi_util.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -346,13 +347,6 @@ static void set_str(napi_env env, napi_value obj, const char *name, const char *
 {
 	napi_value v;
 	napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v);
-	napi_set_named_property(env, obj, name, v);
-}
-
-static void set_num(napi_env env, napi_value obj, const char *name, double value)
-{
-	napi_value v;
-	napi_create_double(env, value, &v);
 	napi_set_named_property(env, obj, name, v);
 }
 

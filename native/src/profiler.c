@@ -22,6 +22,7 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include "bpf_load.h"
+#include "napi_util.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <linux/perf_event.h>
@@ -477,13 +478,6 @@ static napi_value js_profiler_add_unwind_rules(napi_env env, napi_callback_info 
 	return result;
 }
 
-static void set_num(napi_env env, napi_value obj, const char *name, double value)
-{
-	napi_value v;
-	napi_create_double(env, value, &v);
-	napi_set_named_property(env, obj, name, v);
-}
-
 static napi_value js_profiler_stats(napi_env env, napi_callback_info info)
 {
 	(void)info;
@@ -491,18 +485,9 @@ static napi_value js_profiler_stats(napi_env env, napi_callback_info info)
 	napi_create_object(env, &obj);
 	if (!pskel)
 		return obj;
-	static const char *names[FLP_STAT_MAX] = {"samples", "offCpuEvents", "offCpuCaptures", "stackErrors",
-						  "countsFull", "stacksFailed", "offCpuRateLimited"};
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *vals = ncpu > 0 ? calloc(ncpu, sizeof(__u64)) : NULL;
-	for (__u32 k = 0; vals && k < FLP_STAT_MAX; k++) {
-		double sum = 0;
-		if (bpf_map__lookup_elem(pskel->maps.stats, &k, sizeof(k), vals, sizeof(__u64) * ncpu, 0) == 0)
-			for (int c = 0; c < ncpu; c++)
-				sum += (double)vals[c];
-		set_num(env, obj, names[k], sum);
-	}
-	free(vals);
+	static const char *const names[FLP_STAT_MAX] = {"samples", "offCpuEvents", "offCpuCaptures", "stackErrors",
+							"countsFull", "stacksFailed", "offCpuRateLimited"};
+	set_percpu_sums(env, obj, pskel->maps.stats, names, FLP_STAT_MAX);
 	set_num(env, obj, "drains", n_drains);
 	set_num(env, obj, "countsRead", n_counts_read);
 	set_num(env, obj, "stacksLost", n_stacks_lost);

@@ -11,6 +11,7 @@
  */
 #include <node_api.h>
 #include "bpf_load.h"
+#include "napi_util.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -161,39 +162,16 @@ static napi_value js_flows_read(napi_env env, napi_callback_info info)
 	return buf;
 }
 
-static void set_num(napi_env env, napi_value obj, const char *name, double value)
-{
-	napi_value v;
-	napi_create_double(env, value, &v);
-	napi_set_named_property(env, obj, name, v);
-}
-
 static napi_value js_flows_stats(napi_env env, napi_callback_info info)
 {
 	(void)info;
 	napi_value obj;
 	napi_create_object(env, &obj);
-	uint64_t full = 0, drops = 0;
 	if (flows_skel) {
-		int ncpu = libbpf_num_possible_cpus();
-		if (ncpu > 0 && ncpu < 4096) {
-			uint64_t *per = calloc((size_t)ncpu, sizeof(uint64_t));
-			uint32_t k = FL_FLOW_STAT_TABLE_FULL;
-			if (per && bpf_map_lookup_elem(bpf_map__fd(flows_skel->maps.flow_stats), &k, per) == 0) {
-				for (int i = 0; i < ncpu; i++)
-					full += per[i];
-			}
-			k = FL_FLOW_STAT_CLOSED_DROPS;
-			if (per && bpf_map_lookup_elem(bpf_map__fd(flows_skel->maps.flow_stats), &k, per) == 0) {
-				for (int i = 0; i < ncpu; i++)
-					drops += per[i];
-			}
-			free(per);
-		}
+		static const char *const names[FL_FLOW_STAT_MAX] = {"tableFull", "closedDrops"};
+		set_percpu_sums(env, obj, flows_skel->maps.flow_stats, names, FL_FLOW_STAT_MAX);
 	}
 	set_num(env, obj, "flows", last_flow_count);
-	set_num(env, obj, "tableFull", (double)full);
-	set_num(env, obj, "closedDrops", (double)drops);
 	set_num(env, obj, "readErrors", (double)read_errors);
 	return obj;
 }
