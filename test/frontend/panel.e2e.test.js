@@ -9,7 +9,8 @@ const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RUN = path.join(__dirname, 'run.js');
-const DEMO_EDGES = ['loadgen->gateway', 'gateway->frontend', 'frontend->backend'];
+// the demo system on the namespace test bed (the layout the tests run as root): every call of it
+const DEMO_EDGES = ['loadgen->gateway', 'gateway->slb', 'slb->frontend', 'frontend->backend', 'backend->postgres', 'backend->redis'];
 
 function run(env) {
   const r = spawnSync(process.execPath, [RUN], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 240000 });
@@ -19,7 +20,9 @@ function run(env) {
 async function demoCallsInClickHouse() {
   const sql =
     "SELECT count() AS n FROM (SELECT client_service, server_service FROM flowlens.app_metrics WHERE time > now() - 1800 " +
-    "GROUP BY client_service, server_service HAVING (client_service, server_service) IN (('loadgen','gateway'),('gateway','frontend'),('frontend','backend')))";
+    'GROUP BY client_service, server_service HAVING (client_service, server_service) IN (' +
+    DEMO_EDGES.map((e) => `('${e.split('->').join("','")}')`).join(',') +
+    '))';
   try {
     const res = await fetch('http://127.0.0.1:18123/?default_format=JSONEachRow', { method: 'POST', body: sql });
     return res.ok ? Number(JSON.parse((await res.text()).trim()).n) : 0;
@@ -37,7 +40,7 @@ test('the built panel draws the fixture map exactly', () => {
 test('end to end: demo traffic traced by the agent is drawn by the built panel from the real backend', async () => {
   if ((await demoCallsInClickHouse()) < DEMO_EDGES.length) {
     // no recent demo data: run the demo (real services + agent) for a few seconds first
-    const d = spawnSync(process.execPath, [path.join(ROOT, 'build', 'agent', 'demo', 'runDemo.js'), '--duration', '8'], { encoding: 'utf8', timeout: 120000 });
+    const d = spawnSync(process.execPath, [path.join(ROOT, 'build', 'agent', 'demo', 'runDemo.js'), '--duration', '8', '--layout', 'netbed'], { encoding: 'utf8', timeout: 120000 });
     assert.equal(d.status, 0, d.stdout + d.stderr);
   }
   const r = run({ FLOWLENS_SHIM: '1', FLOWLENS_EXPECT_EDGES: DEMO_EDGES.join(',') });
