@@ -6,6 +6,7 @@
 // Supported: CIE/FDE with 'z', 'R', 'P', 'L', 'S' augmentations; pointer encodings absptr,
 // udata2/4/8, sdata2/4/8, uleb/sleb, pc-relative; the DW_CFA row instructions compilers emit.
 // CFA or rbp rules given as DWARF expressions yield no rule (the frame-pointer walk applies).
+import { lastAtOrBelow } from './sortedSearch';
 
 export interface UnwindRule {
   /** CFA = rsp + cfaOff at this address; the return address is at CFA - 8. 0: the outermost frame
@@ -277,18 +278,7 @@ export class EhFrame {
   ruleAt(pc: number): UnwindRule | typeof FRAME_POINTER | undefined {
     this.index();
     const b = this.begins;
-    let lo = 0;
-    let hi = b.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (b[mid] <= pc) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
+    const found = lastAtOrBelow(b, pc);
     if (found < 0 || pc >= this.ends[found]) {
       return undefined;
     }

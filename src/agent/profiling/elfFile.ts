@@ -6,6 +6,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { xzDecompress } from './xz';
 import { goFunctionTable, GoUnwinder } from './goPclntab';
 import { EhFrame } from './ehFrame';
+import { lastAtOrBelow } from './sortedSearch';
 
 const PT_LOAD = 1;
 const SHT_SYMTAB = 2;
@@ -95,18 +96,7 @@ export class SymbolTable {
   /** The function containing `addr`, or undefined. A zero-size symbol covers up to the next one. */
   lookup(addr: number): string | undefined {
     const a = this.addrs;
-    let lo = 0;
-    let hi = a.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (a[mid] <= addr) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
+    const found = lastAtOrBelow(a, addr);
     if (found < 0) {
       return undefined;
     }

@@ -3,6 +3,7 @@
 //   1.2-1.15  magic 0xfffffffb: nfunc, then (entry, funcoff) word pairs; names relative to the table
 //   1.16-1.17 magic 0xfffffffa: header of offsets (nfunc, nfiles, funcname, cu, filetab, pctab, pcln)
 //   1.18+     magic 0xfffffff0 / 0xfffffff1: the same plus textStart; functab holds u32 offsets
+import { lastAtOrBelow } from './sortedSearch';
 export interface GoFunctions {
   /** the buffer the name offsets point into (NUL-terminated names) */
   names: Buffer;
@@ -140,18 +141,7 @@ export class GoUnwinder {
   /** SP delta (bytes) at `pc`, or undefined when pc is in no function or the table is damaged. */
   spDelta(pc: number): number | undefined {
     const e = this.entries;
-    let lo = 0;
-    let hi = e.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (e[mid] <= pc) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
+    const found = lastAtOrBelow(e, pc);
     if (found < 0 || pc >= this.ends[found]) {
       return undefined;
     }

@@ -2,6 +2,7 @@
 // (kernel text lives at 0xffff8000_00000000 and up, so the low 48 bits are unique and fit a JS
 // number exactly); the decoder hands kernel frames over in the same form.
 import { readFileSync } from 'node:fs';
+import { lastAtOrBelow } from './sortedSearch';
 
 export const KERNEL_ADDR_BITS = 48;
 
@@ -65,18 +66,7 @@ export class KernelSymbols {
   /** Name of the kernel function containing the low-48-bit address, or undefined. */
   lookup(addr48: number): string | undefined {
     const a = this.addrs;
-    let lo = 0;
-    let hi = a.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (a[mid] <= addr48) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
+    const found = lastAtOrBelow(a, addr48);
     // past the last symbol (or far from any) is not a known function
     if (found < 0 || (found === a.length - 1 && addr48 - a[found] > 1 << 20)) {
       return undefined;

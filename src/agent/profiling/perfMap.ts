@@ -3,6 +3,7 @@
 // compiles code, so new bytes are read incrementally; a later entry covering an address wins
 // (code moved or recompiled).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { lastAtOrBelow } from './sortedSearch';
 
 /** A perf map larger than this is read up to this size only. */
 const MAX_MAP_BYTES = 256 << 20;
@@ -17,6 +18,8 @@ export class PerfMap {
   private bytesRead = 0;
   private partial = '';
   private sortedIdx: Uint32Array = new Uint32Array(0);
+  /** starts in sortedIdx order */
+  private sortedStarts = new Float64Array(0);
   truncated = false;
 
   constructor(readonly path: string) {}
@@ -98,21 +101,11 @@ export class PerfMap {
       // by start; among equal starts the later entry last, so the scan below prefers it
       idx.sort((x, y) => this.starts[x] - this.starts[y] || x - y);
       this.sortedIdx = idx;
+      this.sortedStarts = Float64Array.from(idx, (i) => this.starts[i]);
       this.sorted = true;
     }
     const idx = this.sortedIdx;
-    let lo = 0;
-    let hi = idx.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.starts[idx[mid]] <= addr) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
+    const found = lastAtOrBelow(this.sortedStarts, addr);
     // the newest entry covering addr among the nearest few starts
     let best = -1;
     for (let k = found; k >= 0 && k > found - 16; k--) {
