@@ -90,7 +90,6 @@ export class Pipeline {
 
   /** What the TCP flow log needs to name both ends of a kernel socket. */
   flowNamer(): FlowNamer {
-    const closedPid = (ip: string, port: number, peerIp: string, peerPort: number) => this.closedPeers.get(tupleKey(ip, port, peerIp, peerPort))?.tgid ?? 0;
     return {
       socketPid: (sockId, localIp, localPort, peerIp, peerPort) => {
         // the address may belong to a just-closed socket still settling: trust it only with its ends
@@ -98,10 +97,9 @@ export class Pipeline {
         if (c && c.localPort === localPort && c.peerPort === peerPort) {
           return c.tgid;
         }
-        return this.conns.byEnds(localIp, localPort, peerIp, peerPort)?.tgid ?? closedPid(localIp, localPort, peerIp, peerPort);
+        return this.pidOfEnds(localIp, localPort, peerIp, peerPort);
       },
-      peerPid: (localIp, localPort, peerIp, peerPort) =>
-        this.conns.byEnds(peerIp, peerPort, localIp, localPort)?.tgid ?? closedPid(peerIp, peerPort, localIp, localPort),
+      peerPid: (localIp, localPort, peerIp, peerPort) => this.pidOfEnds(peerIp, peerPort, localIp, localPort),
       comm: this.namer.comm,
       service: this.namer.service,
       remoteService: this.namer.remoteService,
