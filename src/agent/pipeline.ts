@@ -15,6 +15,7 @@ import type { ServiceRule } from './config';
 import { Redactor } from './requestlog/redaction';
 import { TlsBinder } from './conntrack/tlsBinder';
 import type { FlowNamer, L4FlowLogRow } from './network/flows/tcpFlowLog';
+import { flowEndColumns } from './export/rowColumns';
 
 export interface PipelineOptions {
   host: string;
@@ -268,34 +269,17 @@ export class Pipeline {
   /** One l4_flow_log row for a UDP flow (a socket and one peer) when it goes idle or the agent stops. */
   private udpFlowRow(c: Connection, nowNs: number, closeType: string): L4FlowLogRow {
     const isClient = c.role === 'client' || (c.role === 'unknown' && c.localPort > c.peerPort);
-    const peerPid = this.peerPid(c);
-    const clientPid = isClient ? c.tgid : peerPid;
-    const serverPid = isClient ? peerPid : c.tgid;
-    const n = this.namer;
-    const [clientIp, clientPort, serverIp, serverPort] = isClient ? [c.localIp, c.localPort, c.peerIp, c.peerPort] : [c.peerIp, c.peerPort, c.localIp, c.localPort];
-    const endUs = n.toWallUs(Math.min(nowNs, c.lastNs));
-    const tx = isClient ? c.bytesTx : c.bytesRx;
-    const rx = isClient ? c.bytesRx : c.bytesTx;
+    const endUs = this.namer.toWallUs(Math.min(nowNs, c.lastNs));
     return {
       time: Math.floor(endUs / 1e6),
-      start_time_us: n.toWallUs(c.firstNs),
+      start_time_us: this.namer.toWallUs(c.firstNs),
       end_time_us: endUs,
       host: this.o.host,
       observation_point: isClient ? 'client_process' : 'server_process',
       flow_id: c.flowId,
-      l4_protocol: 'UDP',
-      client_ip: clientIp,
-      client_port: clientPort,
-      server_ip: serverIp,
-      server_port: serverPort,
-      client_pid: clientPid,
-      server_pid: serverPid,
-      client_process: clientPid ? n.comm(clientPid) : '',
-      server_process: serverPid ? n.comm(serverPid) : '',
-      client_service: clientPid ? n.service(clientPid) : n.remoteService(clientIp, clientPort, false),
-      server_service: serverPid ? n.service(serverPid, serverPort) : n.remoteService(serverIp, serverPort, true),
-      byte_tx: tx,
-      byte_rx: rx,
+      ...flowEndColumns(this.namer, 'UDP', isClient, { ip: c.localIp, port: c.localPort, pid: c.tgid }, { ip: c.peerIp, port: c.peerPort, pid: this.peerPid(c) }),
+      byte_tx: isClient ? c.bytesTx : c.bytesRx,
+      byte_rx: isClient ? c.bytesRx : c.bytesTx,
       packet_tx: (isClient ? c.packetsTx : c.packetsRx) ?? 0,
       packet_rx: (isClient ? c.packetsRx : c.packetsTx) ?? 0,
       rtt_us: 0,

@@ -3,7 +3,7 @@ import type { Connection } from '../conntrack/connection';
 import type { CompletedPair } from '../protocols/messageStream';
 import { Direction } from '../capture/socketEvent';
 import type { ObservationPoint, ResponseStatus } from '../../shared/schema';
-import type { EndpointColumns, FiveTupleColumns } from '../export/rowColumns';
+import { EndpointColumns, FiveTupleColumns, flowEndColumns } from '../export/rowColumns';
 
 /** Names of a process and of a remote end: what every flow-level row builder needs. */
 export interface ProcessNames {
@@ -80,11 +80,6 @@ const MISSING_TEXT: Record<NonNullable<CompletedPair['missing']>, string> = {
 export function buildL7Row(c: Connection, pair: CompletedPair, protocol: string, host: string, id: number, n: EndpointNamer): L7FlowLogRow {
   const { request, response } = pair;
   const isClient = c.stream?.requestDirection === Direction.Egress;
-  const localPid = c.tgid;
-  const peerPid = n.peerPid(c);
-  const clientPid = isClient ? localPid : peerPid;
-  const serverPid = isClient ? peerPid : localPid;
-  const serverPort = isClient ? c.peerPort : c.localPort;
   const startUs = n.toWallUs(request.startNs);
   const endUs = n.toWallUs(response ? response.endNs : request.endNs);
   const rq = request.msg;
@@ -125,17 +120,6 @@ export function buildL7Row(c: Connection, pair: CompletedPair, protocol: string,
     tcp_seq_request: request.tcpSeq,
     tcp_seq_response: response?.tcpSeq ?? 0,
     flow_id: c.flowId,
-    l4_protocol: c.l4,
-    client_ip: isClient ? c.localIp : c.peerIp,
-    client_port: isClient ? c.localPort : c.peerPort,
-    server_ip: isClient ? c.peerIp : c.localIp,
-    server_port: serverPort,
-    client_pid: clientPid,
-    server_pid: serverPid,
-    client_process: clientPid ? n.comm(clientPid) : '',
-    server_process: serverPid ? n.comm(serverPid) : '',
-    // an end without a known pid is named from its own address (at a NIC it may be the local end)
-    client_service: clientPid ? n.service(clientPid) : n.remoteService(isClient ? c.localIp : c.peerIp, isClient ? c.localPort : c.peerPort, false),
-    server_service: serverPid ? n.service(serverPid, serverPort) : n.remoteService(isClient ? c.peerIp : c.localIp, serverPort, true),
+    ...flowEndColumns(n, c.l4, isClient, { ip: c.localIp, port: c.localPort, pid: c.tgid }, { ip: c.peerIp, port: c.peerPort, pid: n.peerPid(c) }),
   };
 }

@@ -2,7 +2,7 @@
 // Every poll reads all flows (open ones as they stand, closed ones once), turns counter deltas into
 // net_metrics for that second, and writes an l4_flow_log row per flow at close and every interval.
 import type { ObservationPoint } from '../../../shared/schema';
-import type { EndpointColumns, FiveTupleColumns } from '../../export/rowColumns';
+import { EndpointColumns, FiveTupleColumns, flowEndColumns } from '../../export/rowColumns';
 import type { ProcessNames } from '../../requestlog/l7FlowLog';
 import {
   checkFlowLayout,
@@ -242,7 +242,8 @@ export class TcpFlowLog {
       const now = counters(r, st.isClient);
       const closed = (r.flags & FLOW_CLOSED) !== 0;
       const ends = this.ends(r, st);
-      const m = this.metrics(nowSec, ends);
+      const op: ObservationPoint = st.isClient ? 'client_process' : 'server_process';
+      const m = this.metrics(nowSec, op, ends);
       const d = minus(now, st.metered);
       m.byte_tx += d.byteTx;
       m.byte_rx += d.byteRx;
@@ -266,7 +267,7 @@ export class TcpFlowLog {
       }
       st.metered = now;
       if (closed || nowUs - st.lastReportUs >= this.o.intervalSec * 1e6) {
-        l4.push(this.row(r, st, ends, minus(now, st.reported), closed ? this.o.toWallUs(r.closedNs) : nowUs));
+        l4.push(this.row(r, st, op, ends, minus(now, st.reported), closed ? this.o.toWallUs(r.closedNs) : nowUs));
         st.reported = now;
         st.lastReportUs = nowUs;
       }
@@ -289,39 +290,20 @@ export class TcpFlowLog {
   }
 
   private ends(r: TcpFlowRecord, st: FlowState) {
-    const n = this.o.namer;
-    const clientPid = st.isClient ? st.pid : st.peerPid;
-    const serverPid = st.isClient ? st.peerPid : st.pid;
-    const serverPort = st.isClient ? r.peerPort : r.localPort;
-    const clientIp = st.isClient ? r.localIp : r.peerIp;
-    const clientPort = st.isClient ? r.localPort : r.peerPort;
-    const serverIp = st.isClient ? r.peerIp : r.localIp;
-    return {
-      observationPoint: (st.isClient ? 'client_process' : 'server_process') as ObservationPoint,
-      clientIp,
-      clientPort,
-      serverIp,
-      serverPort,
-      clientPid,
-      serverPid,
-      clientProcess: clientPid ? n.comm(clientPid) : '',
-      serverProcess: serverPid ? n.comm(serverPid) : '',
-      clientService: clientPid ? n.service(clientPid) : n.remoteService(clientIp, clientPort, false),
-      serverService: serverPid ? n.service(serverPid, serverPort) : n.remoteService(serverIp, serverPort, true),
-    };
+    return flowEndColumns(this.o.namer, 'TCP', st.isClient, { ip: r.localIp, port: r.localPort, pid: st.pid }, { ip: r.peerIp, port: r.peerPort, pid: st.peerPid });
   }
 
-  private metrics(sec: number, e: ReturnType<TcpFlowLog['ends']>): NetMetricsRow {
-    const key = `${e.observationPoint}|${e.clientService}|${e.serverService}|${e.serverPort}`;
+  private metrics(sec: number, op: ObservationPoint, e: EndpointColumns & FiveTupleColumns): NetMetricsRow {
+    const key = `${op}|${e.client_service}|${e.server_service}|${e.server_port}`;
     let m = this.net.get(key);
     if (!m) {
       m = {
         time: sec,
         host: this.o.host,
-        observation_point: e.observationPoint,
-        client_service: e.clientService,
-        server_service: e.serverService,
-        server_port: e.serverPort,
+        observation_point: op,
+        client_service: e.client_service,
+        server_service: e.server_service,
+        server_port: e.server_port,
         byte_tx: 0,
         byte_rx: 0,
         packet_tx: 0,
@@ -348,26 +330,16 @@ export class TcpFlowLog {
     this.net.clear();
   }
 
-  private row(r: TcpFlowRecord, st: FlowState, e: ReturnType<TcpFlowLog['ends']>, d: Counters, endUs: number): L4FlowLogRow {
+  private row(r: TcpFlowRecord, st: FlowState, op: ObservationPoint, e: EndpointColumns & FiveTupleColumns, d: Counters, endUs: number): L4FlowLogRow {
     const startUs = st.lastReportUs;
     return {
       time: Math.floor(endUs / 1e6),
       start_time_us: startUs,
       end_time_us: Math.max(startUs, endUs),
       host: this.o.host,
-      observation_point: e.observationPoint,
+      observation_point: op,
       flow_id: st.flowId,
-      l4_protocol: 'TCP',
-      client_ip: e.clientIp,
-      client_port: e.clientPort,
-      server_ip: e.serverIp,
-      server_port: e.serverPort,
-      client_pid: e.clientPid,
-      server_pid: e.serverPid,
-      client_process: e.clientProcess,
-      server_process: e.serverProcess,
-      client_service: e.clientService,
-      server_service: e.serverService,
+      ...e,
       byte_tx: d.byteTx,
       byte_rx: d.byteRx,
       packet_tx: d.packetTx,

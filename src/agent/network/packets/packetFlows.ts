@@ -3,7 +3,7 @@
 // the client_nic / server_nic observation points, parsed by the same protocol parsers and pairing
 // as the process-level rows from the flow's captured payload prefixes. A NIC row carries the TCP
 // sequence numbers of the first request and response bytes, as process rows do, so the two link.
-import type { EndpointColumns, FiveTupleColumns } from '../../export/rowColumns';
+import { EndpointColumns, FiveTupleColumns, flowEndColumns } from '../../export/rowColumns';
 import { Direction, EventKind, SocketEvent } from '../../capture/socketEvent';
 import type { Connection } from '../../conntrack/connection';
 import { MessageStream, CompletedPair } from '../../protocols/messageStream';
@@ -333,9 +333,10 @@ export class PacketFlows {
       return;
     }
     const iface = this.o.iface(f.sockId);
-    const clientPid = this.o.directory.pidOf(f.clientIp, f.clientPort, f.serverIp, f.serverPort);
-    const serverPid = this.o.directory.pidOf(f.serverIp, f.serverPort, f.clientIp, f.clientPort);
     const d = this.o.directory;
+    const client = { ip: f.clientIp, port: f.clientPort, pid: d.pidOf(f.clientIp, f.clientPort, f.serverIp, f.serverPort) };
+    const server = { ip: f.serverIp, port: f.serverPort, pid: d.pidOf(f.serverIp, f.serverPort, f.clientIp, f.clientPort) };
+    const ends = flowEndColumns(d, 'TCP', true, client, server);
     this.pendingTimeline.push({
       time: Math.floor(f.rowStartUs / 1e6),
       host: this.o.host,
@@ -343,13 +344,14 @@ export class PacketFlows {
       netns: iface?.netns ?? '',
       observation_point: f.point ?? 'client_nic',
       flow_id: f.id,
-      l4_protocol: 'TCP',
-      client_ip: f.clientIp,
-      client_port: f.clientPort,
-      server_ip: f.serverIp,
-      server_port: f.serverPort,
-      client_service: clientPid ? d.service(clientPid) : d.remoteService(f.clientIp, f.clientPort, false),
-      server_service: serverPid ? d.service(serverPid, f.serverPort) : d.remoteService(f.serverIp, f.serverPort, true),
+      // tcp_timeline keeps the tuple and the services, not the pids
+      l4_protocol: ends.l4_protocol,
+      client_ip: ends.client_ip,
+      client_port: ends.client_port,
+      server_ip: ends.server_ip,
+      server_port: ends.server_port,
+      client_service: ends.client_service,
+      server_service: ends.server_service,
       event_time_us: t.eventTimeUs.slice(),
       event_direction: t.eventDirection.slice(),
       event_tcp_flags: t.eventFlags.slice(),
