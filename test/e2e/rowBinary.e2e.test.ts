@@ -91,3 +91,38 @@ test('every table the agent writes round-trips through RowBinary with exact valu
     await freeDatabase(DB);
   }
 });
+
+test('rows a table cannot read are dropped and counted, the table falls back to text, and other tables keep writing', async () => {
+  await requireClickHouse();
+  const db = `${DB}_bad`;
+  await freeDatabase(db);
+  const client = makeClient({ url: CLICKHOUSE_URL, username: 'default', password: '' });
+  const logs: string[] = [];
+  const writer = new ClickHouseWriter({ url: CLICKHOUSE_URL, username: 'default', password: '', database: db, batchRows: 1000, maxQueuedRows: 1000, log: (l) => logs.push(l) });
+  try {
+    await client.command({ query: `CREATE DATABASE ${db}` });
+    await applyMigrations(client, db, dialectFor(await serverVersion(client)));
+    // a column taken away by hand: every INSERT naming it fails with NO_SUCH_COLUMN_IN_TABLE
+    await client.command({ query: `ALTER TABLE ${db}.profile_samples DROP COLUMN stack_id` });
+    const t = TABLES.find((x) => x.name === 'profile_samples')!;
+    const samples = (n: number) => Array.from({ length: n }, () => Object.fromEntries(t.columns.map((c) => [c.name, valueOf(c.type, 1)])));
+    const l4 = TABLES.find((x) => x.name === 'l4_flow_log')!;
+    writer.push('profile_samples', samples(3));
+    writer.push('l4_flow_log', [Object.fromEntries(l4.columns.map((c) => [c.name, valueOf(c.type, 1)]))]);
+    await writer.flush();
+    writer.push('profile_samples', samples(2));
+    await writer.flush();
+    const s = writer.stats();
+    assert.deepEqual([s.profile_samples.dropped, s.profile_samples.written, s.profile_samples.queued], [5, 0, 0]);
+    assert.deepEqual([s.l4_flow_log.dropped, s.l4_flow_log.written], [0, 1]);
+    assert.equal(logs.length, 2, logs.join('\n'));
+    assert.match(logs[0], /profile_samples cannot read 3 rows .*; dropped them, writing TabSeparated from now on/);
+    assert.match(logs[1], /profile_samples cannot read 2 rows .*; dropped them$/);
+    assert.equal(writer.healthy, true);
+    assert.deepEqual(await chQuery(`SELECT count() AS n FROM ${db}.l4_flow_log`), [{ n: '1' }]);
+  } finally {
+    await writer.close();
+    await client.close();
+    await freeDatabase(db);
+  }
+});

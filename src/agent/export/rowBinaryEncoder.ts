@@ -164,40 +164,48 @@ export interface RowBinaryBatch {
   body: Buffer;
 }
 
-type RowEncoder = (r: Record<string, unknown>, w: RowBinaryWriter) => void;
+/** The encoder of one table's rows with one set of keys, in their order. */
+export interface RowCodec {
+  /** table and column list: rows with the same key encode into the same INSERT */
+  key: string;
+  columns: string[];
+  encode: (r: Record<string, unknown>, w: RowBinaryWriter) => void;
+}
 
 /** Encoders by table, for the column set of the rows (the keys of the first row, in their order). */
 export class RowBinaryEncoder {
-  private readonly cache = new Map<string, { columns: string[]; encode: RowEncoder } | null>();
-  /** bytes per row of the last batch of each column set: the next batch's buffer starts that large */
-  private readonly rowBytes = new Map<string, number>();
+  private readonly cache = new Map<string, RowCodec | null>();
 
-  /** RowBinary for `rows` of `table`, or null when a key is not a column of the schema or a type is not supported. */
+  /** The codec for rows shaped like `row`, or null when a key is not a column of the schema or a type is not supported. */
+  codecFor(table: string, row: object): RowCodec | null {
+    const keys = Object.keys(row);
+    const key = `${table}|${keys.join(',')}`;
+    let codec = this.cache.get(key);
+    if (codec === undefined) {
+      codec = compile(table, keys, key);
+      this.cache.set(key, codec);
+    }
+    return codec;
+  }
+
+  /** RowBinary for `rows` of `table` (all shaped like the first), or null as for codecFor. */
   encode(table: string, rows: object[]): RowBinaryBatch | null {
     if (!rows.length) {
       return { columns: [], body: Buffer.alloc(0) };
     }
-    const keys = Object.keys(rows[0]);
-    const cacheKey = `${table}|${keys.join(',')}`;
-    let enc = this.cache.get(cacheKey);
-    if (enc === undefined) {
-      enc = compile(table, keys);
-      this.cache.set(cacheKey, enc);
-    }
-    if (!enc) {
+    const codec = this.codecFor(table, rows[0]);
+    if (!codec) {
       return null;
     }
-    // a fresh buffer per batch: the insert streams it while the next batch is being encoded
-    const w = new RowBinaryWriter(Math.ceil((this.rowBytes.get(cacheKey) ?? 200) * rows.length * 1.1));
+    const w = new RowBinaryWriter(rows.length * 256);
     for (let i = 0; i < rows.length; i++) {
-      enc.encode(rows[i] as Record<string, unknown>, w);
+      codec.encode(rows[i] as Record<string, unknown>, w);
     }
-    this.rowBytes.set(cacheKey, w.pos / rows.length);
-    return { columns: enc.columns, body: w.bytes() };
+    return { columns: codec.columns, body: w.bytes() };
   }
 }
 
-function compile(table: string, keys: string[]): { columns: string[]; encode: RowEncoder } | null {
+function compile(table: string, keys: string[], key: string): RowCodec | null {
   const t = TABLES.find((x) => x.name === table);
   if (!t) {
     return null;
@@ -214,5 +222,5 @@ function compile(table: string, keys: string[]): { columns: string[]; encode: Ro
     lines.push(wr.array ? `writeArray(w, r.${k}, '${wr.element}');` : `w.${wr.element}(r.${k});`);
   }
   const make = new Function('writeArray', `return function encodeRow(r, w) { ${lines.join(' ')} };`);
-  return { columns: keys, encode: make(writeArray) as RowEncoder };
+  return { key, columns: keys, encode: make(writeArray) as RowCodec['encode'] };
 }
