@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeClient, ClickHouseWriter } from '../../src/agent/export/clickhouseWriter';
 import { applyMigrations, dialectFor, serverVersion } from '../../src/agent/export/migrations';
-import { TABLES, ColumnType } from '../../src/shared/schema';
+import { TABLES, ColumnType, Table } from '../../src/shared/schema';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { CLICKHOUSE_URL, chQuery, freeDatabase, requireClickHouse } from './helpers';
 
 const DB = 'flowlens_e2e_rowbinary';
@@ -57,19 +58,35 @@ function printed(type: ColumnType, v: unknown): unknown {
   return v;
 }
 
-test('every table the agent writes round-trips through RowBinary with exact values', async () => {
+/** Row `row` (0: edge values, 1: ordinary ones) of a table, one value per column. */
+function sampleRow(table: Table, row: number): Record<string, unknown> {
+  return Object.fromEntries(table.columns.map((c) => [c.name, valueOf(c.type, row)]));
+}
+
+/** Runs `body` with a writer into a fresh database `db` holding the schema, then drops it. */
+async function withDatabase(db: string, body: (client: ClickHouseClient, writer: ClickHouseWriter, logs: string[]) => Promise<void>): Promise<void> {
   await requireClickHouse();
-  await freeDatabase(DB);
+  await freeDatabase(db);
   const client = makeClient({ url: CLICKHOUSE_URL, username: 'default', password: '' });
   const logs: string[] = [];
-  const writer = new ClickHouseWriter({ url: CLICKHOUSE_URL, username: 'default', password: '', database: DB, batchRows: 1000, maxQueuedRows: 1000, log: (l) => logs.push(l) });
+  const writer = new ClickHouseWriter({ url: CLICKHOUSE_URL, username: 'default', password: '', database: db, batchRows: 1000, maxQueuedRows: 1000, log: (l) => logs.push(l) });
   try {
-    await client.command({ query: `CREATE DATABASE ${DB}` });
-    await applyMigrations(client, DB, dialectFor(await serverVersion(client)));
+    await client.command({ query: `CREATE DATABASE ${db}` });
+    await applyMigrations(client, db, dialectFor(await serverVersion(client)));
+    await body(client, writer, logs);
+  } finally {
+    await writer.close();
+    await client.close();
+    await freeDatabase(db);
+  }
+}
+
+test('every table the agent writes round-trips through RowBinary with exact values', () =>
+  withDatabase(DB, async (_client, writer, logs) => {
     const tables = TABLES.filter((t) => t.columns.every((c) => !c.type.startsWith('AggregateFunction')));
     assert.ok(tables.some((t) => t.name === 'l7_flow_log') && tables.length >= 6, `tables: ${tables.map((t) => t.name)}`);
     for (const t of tables) {
-      writer.push(t.name, [0, 1].map((row) => Object.fromEntries(t.columns.map((c) => [c.name, valueOf(c.type, row)]))));
+      writer.push(t.name, [sampleRow(t, 0), sampleRow(t, 1)]);
     }
     await writer.flush();
     assert.deepEqual(logs, [], 'no insert was refused');
@@ -85,30 +102,17 @@ test('every table the agent writes round-trips through RowBinary with exact valu
       }
       assert.equal(writer.stats()[t.name].written, 2);
     }
-  } finally {
-    await writer.close();
-    await client.close();
-    await freeDatabase(DB);
-  }
-});
+  }));
 
-test('rows a table cannot read are dropped and counted, the table falls back to text, and other tables keep writing', async () => {
-  await requireClickHouse();
+test('rows a table cannot read are dropped and counted, the table falls back to text, and other tables keep writing', () => {
   const db = `${DB}_bad`;
-  await freeDatabase(db);
-  const client = makeClient({ url: CLICKHOUSE_URL, username: 'default', password: '' });
-  const logs: string[] = [];
-  const writer = new ClickHouseWriter({ url: CLICKHOUSE_URL, username: 'default', password: '', database: db, batchRows: 1000, maxQueuedRows: 1000, log: (l) => logs.push(l) });
-  try {
-    await client.command({ query: `CREATE DATABASE ${db}` });
-    await applyMigrations(client, db, dialectFor(await serverVersion(client)));
+  return withDatabase(db, async (client, writer, logs) => {
     // a column taken away by hand: every INSERT naming it fails with NO_SUCH_COLUMN_IN_TABLE
     await client.command({ query: `ALTER TABLE ${db}.profile_samples DROP COLUMN stack_id` });
     const t = TABLES.find((x) => x.name === 'profile_samples')!;
-    const samples = (n: number) => Array.from({ length: n }, () => Object.fromEntries(t.columns.map((c) => [c.name, valueOf(c.type, 1)])));
-    const l4 = TABLES.find((x) => x.name === 'l4_flow_log')!;
+    const samples = (n: number) => Array.from({ length: n }, () => sampleRow(t, 1));
     writer.push('profile_samples', samples(3));
-    writer.push('l4_flow_log', [Object.fromEntries(l4.columns.map((c) => [c.name, valueOf(c.type, 1)]))]);
+    writer.push('l4_flow_log', [sampleRow(TABLES.find((x) => x.name === 'l4_flow_log')!, 1)]);
     await writer.flush();
     writer.push('profile_samples', samples(2));
     await writer.flush();
@@ -120,9 +124,5 @@ test('rows a table cannot read are dropped and counted, the table falls back to 
     assert.match(logs[1], /profile_samples cannot read 2 rows .*; dropped them$/);
     assert.equal(writer.healthy, true);
     assert.deepEqual(await chQuery(`SELECT count() AS n FROM ${db}.l4_flow_log`), [{ n: '1' }]);
-  } finally {
-    await writer.close();
-    await client.close();
-    await freeDatabase(db);
-  }
+  });
 });

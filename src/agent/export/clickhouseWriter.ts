@@ -98,7 +98,7 @@ export class ClickHouseWriter {
       q = [];
       this.queues.set(table, q);
     }
-    const codec = this.textOnly.has(table) ? null : this.rowBinary.codecFor(table, rows[0]);
+    const codec = this.textOnly.has(table) ? null : this.rowBinary.forRow(table, rows[0]);
     let last = q.length ? q[q.length - 1] : undefined;
     if (!last || last.sealed || last.rows >= this.o.batchRows || last.codec !== (codec ?? undefined)) {
       last = codec ? { rows: 0, codec, body: new RowBinaryWriter(), sealed: false } : { rows: 0, objects: [], sealed: false };

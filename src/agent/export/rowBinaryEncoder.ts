@@ -4,7 +4,8 @@
 // shares the host with the services we watch). Text formatting of the 30 numbers of a request log
 // was most of the export's cost (~4 µs a row against ~1 µs here; bench/encoders in the closing note).
 // RowBinary carries LowCardinality(String) as a String, so one encoding fits modern and 18.16 DDL.
-import { TABLES, ColumnType } from '../../shared/schema';
+import type { ColumnType } from '../../shared/schema';
+import { columnTypesOf, EncodersByColumnSet } from './schemaEncoders';
 
 const TWO32 = 4294967296;
 
@@ -159,11 +160,6 @@ function writeArray(w: RowBinaryWriter, v: unknown, element: ElementWriter): voi
   }
 }
 
-export interface RowBinaryBatch {
-  columns: string[];
-  body: Buffer;
-}
-
 /** The encoder of one table's rows with one set of keys, in their order. */
 export interface RowCodec {
   /** table and column list: rows with the same key encode into the same INSERT */
@@ -172,51 +168,22 @@ export interface RowCodec {
   encode: (r: Record<string, unknown>, w: RowBinaryWriter) => void;
 }
 
-/** Encoders by table, for the column set of the rows (the keys of the first row, in their order). */
-export class RowBinaryEncoder {
-  private readonly cache = new Map<string, RowCodec | null>();
-
-  /** The codec for rows shaped like `row`, or null when a key is not a column of the schema or a type is not supported. */
-  codecFor(table: string, row: object): RowCodec | null {
-    const keys = Object.keys(row);
-    const key = `${table}|${keys.join(',')}`;
-    let codec = this.cache.get(key);
-    if (codec === undefined) {
-      codec = compile(table, keys, key);
-      this.cache.set(key, codec);
-    }
-    return codec;
-  }
-
-  /** RowBinary for `rows` of `table` (all shaped like the first), or null as for codecFor. */
-  encode(table: string, rows: object[]): RowBinaryBatch | null {
-    if (!rows.length) {
-      return { columns: [], body: Buffer.alloc(0) };
-    }
-    const codec = this.codecFor(table, rows[0]);
-    if (!codec) {
-      return null;
-    }
-    const w = new RowBinaryWriter(rows.length * 256);
-    for (let i = 0; i < rows.length; i++) {
-      codec.encode(rows[i] as Record<string, unknown>, w);
-    }
-    return { columns: codec.columns, body: w.bytes() };
+/** RowBinary codecs by table and column set; null where a key is not a column or a type is not supported. */
+export class RowBinaryEncoder extends EncodersByColumnSet<RowCodec> {
+  constructor() {
+    super(compile);
   }
 }
 
 function compile(table: string, keys: string[], key: string): RowCodec | null {
-  const t = TABLES.find((x) => x.name === table);
-  if (!t) {
+  const types = columnTypesOf(table, keys);
+  if (!types) {
     return null;
   }
-  const types = new Map(t.columns.map((c) => [c.name, c.type]));
   const lines: string[] = [];
-  for (const k of keys) {
-    const type = types.get(k);
-    // the names come from the schema (letters, digits, _), so they are safe in generated code
-    const wr = type ? writerOf(type) : undefined;
-    if (!wr || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
+  for (const [i, k] of keys.entries()) {
+    const wr = writerOf(types[i]);
+    if (!wr) {
       return null;
     }
     lines.push(wr.array ? `writeArray(w, r.${k}, '${wr.element}');` : `w.${wr.element}(r.${k});`);
