@@ -101,6 +101,15 @@ static napi_value js_flows_open(napi_env env, napi_callback_info info)
 	return undef;
 }
 
+/* Runs fl_flow_snapshot (a syscall program, once, in this thread): every tracked socket's counters
+ * as they stand now. */
+static void snapshot_all(void)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	if (bpf_prog_test_run_opts(bpf_program__fd(flows_skel->progs.fl_flow_snapshot), &opts))
+		read_errors++;
+}
+
 /* Batched lookup (one syscall per few thousand flows); falls back to key-by-key iteration on kernels
  * without batch ops. Returns the number of flows copied into keys/values. */
 static uint32_t read_all(int fd)
@@ -148,6 +157,7 @@ static napi_value js_flows_read(napi_env env, napi_callback_info info)
 		return NULL;
 	}
 	int fd = bpf_map__fd(flows_skel->maps.tcp_flows);
+	snapshot_all();
 	uint32_t n = read_all(fd);
 	last_flow_count = n;
 	closed_count = 0;

@@ -56,6 +56,20 @@ export function ipv4(buf: Buffer, off: number): string {
   return s;
 }
 
+/** ipv4() over a DataView (the batch decoder's view), same cache. */
+function ipv4At(v: DataView, off: number): string {
+  const key = v.getUint32(off, true);
+  let s = ipv4Cache.get(key);
+  if (s === undefined) {
+    s = `${key & 0xff}.${(key >>> 8) & 0xff}.${(key >>> 16) & 0xff}.${key >>> 24}`;
+    if (ipv4Cache.size > 65536) {
+      ipv4Cache.clear();
+    }
+    ipv4Cache.set(key, s);
+  }
+  return s;
+}
+
 export function ipv6(buf: Buffer, off: number): string {
   // ::ffff:a.b.c.d (v4-mapped) is shown as the IPv4 address, as users write it.
   let mapped = buf[off + 10] === 0xff && buf[off + 11] === 0xff;
@@ -87,10 +101,12 @@ function cString(buf: Buffer, off: number, len: number): string {
 export function decodeBatch(batch: Buffer, onEvent: (e: SocketEvent) => void): number {
   const e = {} as SocketEvent;
   const L = EVENT_LAYOUT;
+  // DataView reads compile to plain loads; Buffer.readUInt32LE is a call with bounds checks per field
+  const v = new DataView(batch.buffer, batch.byteOffset, batch.length);
   let off = 0;
   let malformed = 0;
   while (off + 8 <= batch.length) {
-    const len = batch.readUInt32LE(off);
+    const len = v.getUint32(off, true);
     const rec = off + 8;
     if (len < L.size || rec + len > batch.length) {
       // the framing itself is broken: nothing after this point can be trusted
@@ -98,35 +114,35 @@ export function decodeBatch(batch: Buffer, onEvent: (e: SocketEvent) => void): n
       break;
     }
     off = rec + Math.ceil(len / 8) * 8;
-    const capLen = batch.readUInt32LE(rec + L.cap_len);
+    const capLen = v.getUint32(rec + L.cap_len, true);
     if (L.size + capLen > len) {
       malformed++;
       continue;
     }
-    const family = batch.readUInt16LE(rec + L.family);
+    const family = v.getUint16(rec + L.family, true);
     const v4 = family === AF_INET;
-    const kind = batch.readUInt16LE(rec + L.kind) as EventKind;
-    const sockLo = batch.readUInt32LE(rec + L.sock_id);
-    const sockHi = batch.readUInt32LE(rec + L.sock_id + 4);
+    const kind = v.getUint16(rec + L.kind, true) as EventKind;
+    const sockLo = v.getUint32(rec + L.sock_id, true);
+    const sockHi = v.getUint32(rec + L.sock_id + 4, true);
     e.kind = kind;
-    e.tsNs = batch.readUInt32LE(rec + L.ts_ns) + batch.readUInt32LE(rec + L.ts_ns + 4) * 4294967296;
+    e.tsNs = v.getUint32(rec + L.ts_ns, true) + v.getUint32(rec + L.ts_ns + 4, true) * 4294967296;
     // Kernel addresses differ in the low 53 bits; folding keeps keys plain numbers (fast Map keys).
     e.sockId = sockLo + (sockHi & 0x1fffff) * 4294967296;
-    e.tgid = batch.readUInt32LE(rec + L.tgid);
-    e.tid = batch.readUInt32LE(rec + L.tid);
-    e.fd = batch.readInt32LE(rec + L.fd);
-    e.direction = batch[rec + L.direction] as Direction;
-    e.syscall = batch[rec + L.syscall];
-    e.retLen = batch.readUInt32LE(rec + L.ret_len);
-    e.localIp = family === 0 ? '' : v4 ? ipv4(batch, rec + L.saddr) : ipv6(batch, rec + L.saddr);
-    e.localPort = batch.readUInt16LE(rec + L.sport);
-    e.peerIp = family === 0 ? '' : v4 ? ipv4(batch, rec + L.daddr) : ipv6(batch, rec + L.daddr);
-    e.peerPort = batch.readUInt16LE(rec + L.dport);
-    e.l4 = batch[rec + L.l4_proto] === IPPROTO_UDP ? 'UDP' : 'TCP';
-    e.tcpSeq = batch.readUInt32LE(rec + L.tcp_seq);
-    e.tcpState = batch[rec + L.tcp_state];
+    e.tgid = v.getUint32(rec + L.tgid, true);
+    e.tid = v.getUint32(rec + L.tid, true);
+    e.fd = v.getInt32(rec + L.fd, true);
+    e.direction = v.getUint8(rec + L.direction) as Direction;
+    e.syscall = v.getUint8(rec + L.syscall);
+    e.retLen = v.getUint32(rec + L.ret_len, true);
+    e.localIp = family === 0 ? '' : v4 ? ipv4At(v, rec + L.saddr) : ipv6(batch, rec + L.saddr);
+    e.localPort = v.getUint16(rec + L.sport, true);
+    e.peerIp = family === 0 ? '' : v4 ? ipv4At(v, rec + L.daddr) : ipv6(batch, rec + L.daddr);
+    e.peerPort = v.getUint16(rec + L.dport, true);
+    e.l4 = v.getUint8(rec + L.l4_proto) === IPPROTO_UDP ? 'UDP' : 'TCP';
+    e.tcpSeq = v.getUint32(rec + L.tcp_seq, true);
+    e.tcpState = v.getUint8(rec + L.tcp_state);
     // ids start at the wall clock in µs and grow by one per inbound message: exact in a double
-    e.syscallTraceId = batch.readUInt32LE(rec + L.syscall_trace_id) + batch.readUInt32LE(rec + L.syscall_trace_id + 4) * 4294967296;
+    e.syscallTraceId = v.getUint32(rec + L.syscall_trace_id, true) + v.getUint32(rec + L.syscall_trace_id + 4, true) * 4294967296;
     e.payload = batch.subarray(rec + L.size, rec + L.size + capLen);
     e.comm = kind >= EventKind.Exec ? cString(batch, rec + L.comm, 16) : '';
     onEvent(e);

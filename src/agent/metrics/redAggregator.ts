@@ -33,12 +33,24 @@ export function latencyBucket(us: number): number {
   return LATENCY_BUCKETS_US.length;
 }
 
+/** Decimal strings of ports, made once: a RED key is built for every request log. */
+const PORT_STRINGS: string[] = [];
+function portString(port: number): string {
+  return (PORT_STRINGS[port] ??= String(port));
+}
+
 export class RedAggregator {
-  private buckets = new Map<string, AppMetricsRow>();
+  /** one map per second (the number is not turned into text for every key) */
+  private seconds = new Map<number, Map<string, AppMetricsRow>>();
 
   add(r: L7FlowLogRow): void {
-    const key = `${r.time}|${r.observation_point}|${r.client_service}|${r.server_service}|${r.l7_protocol}|${r.endpoint}|${r.server_port}`;
-    let m = this.buckets.get(key);
+    let buckets = this.seconds.get(r.time);
+    if (!buckets) {
+      buckets = new Map();
+      this.seconds.set(r.time, buckets);
+    }
+    const key = r.observation_point + '|' + r.client_service + '|' + r.server_service + '|' + r.l7_protocol + '|' + portString(r.server_port) + '|' + r.endpoint;
+    let m = buckets.get(key);
     if (!m) {
       m = {
         time: r.time,
@@ -60,7 +72,7 @@ export class RedAggregator {
         request_bytes: 0,
         response_bytes: 0,
       };
-      this.buckets.set(key, m);
+      buckets.set(key, m);
     }
     m.request_count++;
     switch (r.response_status) {
@@ -92,10 +104,12 @@ export class RedAggregator {
    */
   flush(beforeSec?: number): AppMetricsRow[] {
     const out: AppMetricsRow[] = [];
-    for (const [k, m] of this.buckets) {
-      if (beforeSec === undefined || m.time < beforeSec) {
-        out.push(m);
-        this.buckets.delete(k);
+    for (const [sec, buckets] of this.seconds) {
+      if (beforeSec === undefined || sec < beforeSec) {
+        for (const m of buckets.values()) {
+          out.push(m);
+        }
+        this.seconds.delete(sec);
       }
     }
     return out;

@@ -10,15 +10,25 @@ export interface TraceContext {
 
 const HEX = /^[0-9a-f]+$/i;
 
+/** True when value[from, to) is all hex digits (no regex: this runs on every traced request). */
+function isHexRange(value: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = value.charCodeAt(i) | 0x20; // folds A-F onto a-f
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** Fills `ctx` from one header (name lower-cased); returns whether the header was a trace header. */
 export function parseTraceHeader(name: string, value: string, ctx: TraceContext): boolean {
   switch (name) {
     case 'traceparent': {
-      // version-traceid(32)-spanid(16)-flags
-      const p = value.split('-');
-      if (p.length >= 4 && p[1].length === 32 && p[2].length === 16 && HEX.test(p[1]) && HEX.test(p[2])) {
-        ctx.traceId = p[1].toLowerCase();
-        ctx.spanId = p[2].toLowerCase();
+      // version(2)-traceid(32)-spanid(16)-flags(2), and later versions may append fields
+      if (value.length >= 55 && value.charCodeAt(2) === 0x2d && value.charCodeAt(35) === 0x2d && value.charCodeAt(52) === 0x2d && isHexRange(value, 3, 35) && isHexRange(value, 36, 52)) {
+        ctx.traceId = value.slice(3, 35).toLowerCase();
+        ctx.spanId = value.slice(36, 52).toLowerCase();
       }
       return true;
     }

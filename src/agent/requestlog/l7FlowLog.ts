@@ -85,6 +85,8 @@ export function buildL7Row(c: Connection, pair: CompletedPair, protocol: string,
   const rq = request.msg;
   const rs = response?.msg;
   const status: ResponseStatus = rs?.status ?? (pair.oneWay ? 'ok' : MISSING_STATUS[pair.missing ?? 'closed']);
+  // named fields, not a spread of flowEndColumns(): one object shape for every row, no property copy
+  const ends = flowEndColumns(n, c.l4, isClient, { ip: c.localIp, port: c.localPort, pid: c.tgid }, { ip: c.peerIp, port: c.peerPort, pid: n.peerPid(c) });
   return {
     time: Math.floor(startUs / 1e6),
     _id: id,
@@ -120,6 +122,16 @@ export function buildL7Row(c: Connection, pair: CompletedPair, protocol: string,
     tcp_seq_request: request.tcpSeq,
     tcp_seq_response: response?.tcpSeq ?? 0,
     flow_id: c.flowId,
-    ...flowEndColumns(n, c.l4, isClient, { ip: c.localIp, port: c.localPort, pid: c.tgid }, { ip: c.peerIp, port: c.peerPort, pid: n.peerPid(c) }),
+    l4_protocol: ends.l4_protocol,
+    client_ip: ends.client_ip,
+    client_port: ends.client_port,
+    server_ip: ends.server_ip,
+    server_port: ends.server_port,
+    client_pid: ends.client_pid,
+    server_pid: ends.server_pid,
+    client_process: ends.client_process,
+    server_process: ends.server_process,
+    client_service: ends.client_service,
+    server_service: ends.server_service,
   };
 }
