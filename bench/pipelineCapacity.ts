@@ -6,7 +6,13 @@ import { Pipeline } from '../src/agent/pipeline';
 import { EventKind, Direction } from '../src/agent/capture/socketEvent';
 
 const CONNS = 100;
-const REQUEST = 'GET /api/v1/products/12345?currency=EUR HTTP/1.1\r\nHost: shop.internal\r\nUser-Agent: bench\r\nAccept: */*\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n';
+/** Every request has its own query (ids cycle over 100,000: no cache of the agent sees a URL again
+ * except at the call's two ends), on one of 200 endpoints (paths), like a REST API's routes. */
+let requestNo = 0;
+const request = (): string => {
+  const n = requestNo++;
+  return `GET /api/v1/catalog${n % 200}/products?id=${10000 + (n % 100000)}&currency=EUR HTTP/1.1\r\nHost: shop.internal\r\nUser-Agent: bench\r\nAccept: */*\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n`;
+};
 const RESPONSE = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 64\r\nDate: Tue, 24 Nov 2026 20:00:00 GMT\r\n\r\n' + 'x'.repeat(64);
 
 function rec(ts: number, sock: number, tgid: number, dir: Direction, lport: number, rport: number, payload: string): Buffer {
@@ -41,14 +47,17 @@ function batch(t0: number, perConn: number): Buffer {
   for (let i = 0; i < perConn; i++) {
     for (let c = 0; c < CONNS; c++) {
       const cport = 40000 + c;
-      parts.push(rec(ts++, 2 * c, 1000, Direction.Egress, cport, 8080, REQUEST)); // client write
-      parts.push(rec(ts++, 2 * c + 1, 2000, Direction.Ingress, 8080, cport, REQUEST)); // server read
+      const req = request();
+      parts.push(rec(ts++, 2 * c, 1000, Direction.Egress, cport, 8080, req)); // client write
+      parts.push(rec(ts++, 2 * c + 1, 2000, Direction.Ingress, 8080, cport, req)); // server read
       parts.push(rec((ts += 50_000), 2 * c + 1, 2000, Direction.Egress, 8080, cport, RESPONSE)); // server write
       parts.push(rec(ts++, 2 * c, 1000, Direction.Ingress, cport, 8080, RESPONSE)); // client read
     }
   }
   return Buffer.concat(parts);
 }
+
+const toWallUs = (ns: number): number => 1_700_000_000_000_000 + Math.round(ns / 1000);
 
 function main(): void {
   const seconds = Number(process.argv[2] ?? 5);
@@ -58,7 +67,7 @@ function main(): void {
     host: 'bench',
     services: [],
     requestTimeoutMs: 30_000,
-    toWallUs: (ns) => 1_700_000_000_000_000 + Math.round(ns / 1000),
+    toWallUs,
     sink: { l7: (r) => (rows += r.length), appMetrics: (r) => (metricRows += r.length) },
     procRoot: '/nonexistent',
   });
@@ -85,7 +94,7 @@ function main(): void {
     p.processBatch(batches[i++ % batches.length]);
     requests += requestsPerBatch;
     if (i % 20 === 0) {
-      p.sweep(t, Math.floor(t / 1e9));
+      p.sweep(t, Math.floor(toWallUs(t) / 1e6)); // RED seconds are wall-clock seconds
     }
   }
   const cpu = process.cpuUsage(cpu0);

@@ -249,7 +249,8 @@ export class Pipeline {
     row.request_resource = this.redactor.redact(row.request_resource);
     row.endpoint = this.redactor.redact(row.endpoint);
     row.response_exception = this.redactor.redact(row.response_exception);
-    this.red.add(row);
+    c.redSeries = RedAggregator.series(row, c.redSeries);
+    this.red.add(row, c.redSeries);
     this.pendingRows.push(row);
     this.counters.requestLogs++;
   }

@@ -1,5 +1,6 @@
 // One socket as seen from one process: its ends, its role and its protocol stream state.
 import type { MessageStream } from '../protocols/messageStream';
+import type { RedSeries } from '../metrics/redAggregator';
 
 export type Role = 'client' | 'server' | 'unknown';
 
@@ -33,6 +34,8 @@ export interface Connection {
   tls?: boolean;
   /** the local connection at the other end, once found (both ends on this host) */
   peer?: Connection;
+  /** this connection's RED series key, reused while its ends keep their names */
+  redSeries?: RedSeries;
 }
 
 export function tupleKey(ip: string, port: number, peerIp: string, peerPort: number): string {

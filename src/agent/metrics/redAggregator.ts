@@ -39,17 +39,59 @@ function portString(port: number): string {
   return (PORT_STRINGS[port] ??= String(port));
 }
 
-export class RedAggregator {
-  /** one map per second (the number is not turned into text for every key) */
-  private seconds = new Map<number, Map<string, AppMetricsRow>>();
+/**
+ * The part of a RED key that stays the same for every request of one connection at one
+ * observation point. Kept by the caller (per connection) so the string is built and hashed once,
+ * not for every request log; checked by reference against the row's strings.
+ */
+export interface RedSeries {
+  observationPoint: string;
+  clientService: string;
+  serverService: string;
+  protocol: string;
+  serverPort: number;
+  key: string;
+}
 
-  add(r: L7FlowLogRow): void {
-    let buckets = this.seconds.get(r.time);
+export class RedAggregator {
+  /** second -> series -> endpoint -> row: short keys, and series keys whose hash V8 has cached */
+  private seconds = new Map<number, Map<string, Map<string, AppMetricsRow>>>();
+
+  /** The series of row `r`: `cached` when it still names the same ends, else a new one. */
+  static series(r: L7FlowLogRow, cached?: RedSeries): RedSeries {
+    if (
+      cached &&
+      cached.observationPoint === r.observation_point &&
+      cached.clientService === r.client_service &&
+      cached.serverService === r.server_service &&
+      cached.protocol === r.l7_protocol &&
+      cached.serverPort === r.server_port
+    ) {
+      return cached;
+    }
+    return {
+      observationPoint: r.observation_point,
+      clientService: r.client_service,
+      serverService: r.server_service,
+      protocol: r.l7_protocol,
+      serverPort: r.server_port,
+      key: r.observation_point + '|' + r.client_service + '|' + r.server_service + '|' + r.l7_protocol + '|' + portString(r.server_port),
+    };
+  }
+
+  /** Counts `r`; `series` is RedAggregator.series(r, ...) when the caller keeps one per connection. */
+  add(r: L7FlowLogRow, series: RedSeries = RedAggregator.series(r)): void {
+    let bySeries = this.seconds.get(r.time);
+    if (!bySeries) {
+      bySeries = new Map();
+      this.seconds.set(r.time, bySeries);
+    }
+    let buckets = bySeries.get(series.key);
     if (!buckets) {
       buckets = new Map();
-      this.seconds.set(r.time, buckets);
+      bySeries.set(series.key, buckets);
     }
-    const key = r.observation_point + '|' + r.client_service + '|' + r.server_service + '|' + r.l7_protocol + '|' + portString(r.server_port) + '|' + r.endpoint;
+    const key = r.endpoint;
     let m = buckets.get(key);
     if (!m) {
       m = {
@@ -104,10 +146,12 @@ export class RedAggregator {
    */
   flush(beforeSec?: number): AppMetricsRow[] {
     const out: AppMetricsRow[] = [];
-    for (const [sec, buckets] of this.seconds) {
+    for (const [sec, bySeries] of this.seconds) {
       if (beforeSec === undefined || sec < beforeSec) {
-        for (const m of buckets.values()) {
-          out.push(m);
+        for (const buckets of bySeries.values()) {
+          for (const m of buckets.values()) {
+            out.push(m);
+          }
         }
         this.seconds.delete(sec);
       }

@@ -10,15 +10,30 @@ export interface TraceContext {
 
 const HEX = /^[0-9a-f]+$/i;
 
-/** True when value[from, to) is all hex digits (no regex: this runs on every traced request). */
-function isHexRange(value: string, from: number, to: number): boolean {
+const NOT_HEX = 0;
+const LOWER_HEX = 1;
+const MIXED_HEX = 2;
+
+/** Whether value[from, to) is all hex digits, and whether any is upper case (no regex: this runs on every traced request). */
+function hexRange(value: string, from: number, to: number): number {
+  let upper = false;
   for (let i = from; i < to; i++) {
-    const c = value.charCodeAt(i) | 0x20; // folds A-F onto a-f
-    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) {
-      return false;
+    const c = value.charCodeAt(i);
+    if ((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66)) {
+      continue;
     }
+    if (c >= 0x41 && c <= 0x46) {
+      upper = true;
+      continue;
+    }
+    return NOT_HEX;
   }
-  return true;
+  return upper ? MIXED_HEX : LOWER_HEX;
+}
+
+function lowerHex(value: string, from: number, to: number, kind: number): string {
+  const s = value.slice(from, to);
+  return kind === MIXED_HEX ? s.toLowerCase() : s;
 }
 
 /** Fills `ctx` from one header (name lower-cased); returns whether the header was a trace header. */
@@ -26,9 +41,13 @@ export function parseTraceHeader(name: string, value: string, ctx: TraceContext)
   switch (name) {
     case 'traceparent': {
       // version(2)-traceid(32)-spanid(16)-flags(2), and later versions may append fields
-      if (value.length >= 55 && value.charCodeAt(2) === 0x2d && value.charCodeAt(35) === 0x2d && value.charCodeAt(52) === 0x2d && isHexRange(value, 3, 35) && isHexRange(value, 36, 52)) {
-        ctx.traceId = value.slice(3, 35).toLowerCase();
-        ctx.spanId = value.slice(36, 52).toLowerCase();
+      if (value.length >= 55 && value.charCodeAt(2) === 0x2d && value.charCodeAt(35) === 0x2d && value.charCodeAt(52) === 0x2d) {
+        const t = hexRange(value, 3, 35);
+        const sp = hexRange(value, 36, 52);
+        if (t !== NOT_HEX && sp !== NOT_HEX) {
+          ctx.traceId = lowerHex(value, 3, 35, t);
+          ctx.spanId = lowerHex(value, 36, 52, sp);
+        }
       }
       return true;
     }

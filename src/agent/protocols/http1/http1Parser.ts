@@ -3,14 +3,29 @@ import type { ParsedMessage, ProtocolParser } from '../types';
 import { parseTraceHeader, TraceContext } from '../traceHeaders';
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
-const HEADERS_END = Buffer.from('\r\n\r\n');
 const CHUNKED_END = Buffer.from('0\r\n\r\n');
 /** Longest field we keep; the rest is cut (the payload is bounded by captureBytes anyway). */
 const MAX_FIELD = 512;
 
+const METHOD_BYTES = METHODS.map((m) => Buffer.from(m, 'latin1'));
+const STATUS_PREFIX = Buffer.from('HTTP/1.', 'latin1');
+
+/** seg starts with `prefix`: compared byte by byte (no string decode for every segment). */
+function startsWithBytes(seg: Buffer, prefix: Buffer): boolean {
+  if (seg.length < prefix.length) {
+    return false;
+  }
+  for (let i = 0; i < prefix.length; i++) {
+    if (seg[i] !== prefix[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 function startsWithMethod(seg: Buffer): boolean {
-  for (const m of METHODS) {
-    if (seg.length > m.length && seg[m.length] === 0x20 && seg.toString('latin1', 0, m.length) === m) {
+  for (const m of METHOD_BYTES) {
+    if (seg.length > m.length && seg[m.length] === 0x20 && seg[0] === m[0] && startsWithBytes(seg, m)) {
       return true;
     }
   }
@@ -18,7 +33,7 @@ function startsWithMethod(seg: Buffer): boolean {
 }
 
 function startsWithStatus(seg: Buffer): boolean {
-  return seg.length >= 12 && seg.toString('latin1', 0, 7) === 'HTTP/1.';
+  return seg.length >= 12 && startsWithBytes(seg, STATUS_PREFIX);
 }
 
 function status(code: number): ParsedMessage['status'] {
@@ -41,6 +56,10 @@ interface Headers {
 /** Header names whose values FlowLens keeps, by length, so most lines are skipped unread. */
 const KEPT = new Set(['content-length', 'transfer-encoding', 'host', 'traceparent', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'uber-trace-id', 'sw8', 'x-request-id']);
 const KEPT_LENGTHS = new Set([...KEPT].map((n) => n.length));
+const KEPT_FIRST = new Uint8Array(128);
+for (const n of KEPT) {
+  KEPT_FIRST[n.charCodeAt(0)] = 1;
+}
 
 /** Parses the header lines of `head` (one latin1 string) from `from`: one string, no Buffer slices. */
 function parseHeaders(head: string, from: number): Headers {
@@ -51,7 +70,9 @@ function parseHeaders(head: string, from: number): Headers {
     if (eol < 0) {
       eol = head.length;
     }
-    const colon = head.indexOf(':', pos);
+    // every kept name starts with one of b c h s t u x (any case): other lines cost one indexOf
+    const first = head.charCodeAt(pos) | 0x20;
+    const colon = KEPT_FIRST[first] === 1 ? head.indexOf(':', pos) : -1;
     if (colon > pos && colon < eol && KEPT_LENGTHS.has(colon - pos)) {
       const name = head.slice(pos, colon).toLowerCase();
       if (KEPT.has(name)) {
@@ -93,10 +114,12 @@ export class Http1Parser implements ProtocolParser {
     if (!isResponse && !startsWithMethod(seg)) {
       return null;
     }
-    const headEndAt = seg.indexOf(HEADERS_END);
+    // one latin1 string of the segment (at most the capture size, 4 KiB) searched in JS: cheaper
+    // than a native Buffer.indexOf call plus a second decode for the head
+    const text = seg.toString('latin1');
+    const headEndAt = text.indexOf('\r\n\r\n');
     const headerLength = headEndAt < 0 ? undefined : headEndAt + 4;
-    // one string for the request/status line and the headers (bodies are never decoded)
-    const head = seg.toString('latin1', 0, headEndAt < 0 ? seg.length : headEndAt);
+    const head = headEndAt < 0 ? text : text.slice(0, headEndAt);
     const lineEnd = head.indexOf('\r\n');
     const line = lineEnd < 0 ? head.slice(0, MAX_FIELD) : head.slice(0, lineEnd);
     const h = parseHeaders(head, lineEnd < 0 ? head.length : lineEnd + 2);
