@@ -52,6 +52,12 @@ const CLOSED_PEER_KEEP_NS = 10e9;
  * for them before settling the connection.
  */
 const CLOSE_GRACE_NS = 1e9;
+/**
+ * Rows go to the sink (which encodes them to bytes) in groups this small rather than once per
+ * batch: a batch of thousands of rows held as objects was copied by every young-generation GC
+ * that ran while the batch was decoded.
+ */
+const EMIT_EVERY_ROWS = 128;
 
 export class Pipeline {
   readonly conns = new ConnectionTable((old) => this.closeConnection(old, old.lastNs));
@@ -252,6 +258,9 @@ export class Pipeline {
     c.redSeries = RedAggregator.series(row, c.redSeries);
     this.red.add(row, c.redSeries);
     this.pendingRows.push(row);
+    if (this.pendingRows.length >= EMIT_EVERY_ROWS) {
+      this.emitRows();
+    }
     this.counters.requestLogs++;
   }
 
