@@ -14,8 +14,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 quick=${1:-}
-rounds=5; iters=200000; cap_seconds=5; load_seconds=10
-if [ "$quick" = --quick ]; then rounds=1; iters=20000; cap_seconds=1; load_seconds=2; fi
+rounds=5; iters=200000; cap_seconds=5; load_seconds=10; warmup_seconds=5
+if [ "$quick" = --quick ]; then rounds=1; iters=20000; cap_seconds=1; load_seconds=2; warmup_seconds=1; fi
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (the agent loads eBPF programs)"; exit 1; }
 scripts/build.sh agent >/dev/null
 scripts/clickhouse.sh start >/dev/null
@@ -68,15 +68,21 @@ nginx_pid=$!
 trap 'stop_agent; kill $nginx_pid 2>/dev/null || true' EXIT
 sleep 0.5
 load() { build/bin/loadgen -url http://127.0.0.1:28400/ -rate "$1" -duration "${load_seconds}s" -conns 32; }
+# Unmeasured load first, with and without the agent alike: the figures are the steady state of a
+# running agent, not its first seconds (the JIT, and the profiler reading the symbols of processes
+# it has not seen yet: the load generator is new each round).
+warmup() { build/bin/loadgen -url http://127.0.0.1:28400/ -rate "$1" -duration "${warmup_seconds}s" -conns 32 >/dev/null; }
 field() { node -p "JSON.parse(process.argv[1]).$2" "$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # one 10 s run's p99 swings 2x with whatever else the host does: interleaved rounds, medians
 load_rounds=3; [ "$quick" = --quick ] && load_rounds=1
 bp50=(); bp99=(); bp999=(); brate=(); wp50=(); wp99=(); wp999=(); wrate=(); cores=(); agent_rss=0
 for _ in $(seq 1 "$load_rounds"); do
+  warmup 10000
   base=$(load 10000)
   bp50+=("$(field "$base" p50_us)"); bp99+=("$(field "$base" p99_us)"); bp999+=("$(field "$base" p999_us)"); brate+=("$(field "$base" rate_per_sec)")
   start_agent
+  warmup 10000
   t0=$(cpu_ticks "$agent_pid"); s0=$(date +%s.%N)
   with=$(load 10000)
   t1=$(cpu_ticks "$agent_pid"); s1=$(date +%s.%N)
@@ -96,8 +102,8 @@ done
 printf '%-44s %12.0f %12.0f %12s %10s\n' "nginx at 10k req/s: achieved req/s" "$(median "${brate[@]}")" "$(median "${wrate[@]}")" "" ""
 printf '%-44s %12s %12.3f %12s %10s\n' "agent CPU at 10k req/s (cores)" "" "$agent_cores" "" "<= 0.10"
 printf '%-44s %12s %12s %12s %10s\n' "agent peak RSS (MB, highest of the rounds)" "" "$agent_rss" "" "<= 256"
-sat_base=$(load 0)
-start_agent; sat_with=$(load 0); stop_agent
+warmup 0; sat_base=$(load 0)
+start_agent; warmup 0; sat_with=$(load 0); stop_agent
 sb=$(field "$sat_base" rate_per_sec); sw=$(field "$sat_with" rate_per_sec)
 printf '%-44s %12.0f %12.0f %11.2fx %10s\n' "nginx saturation throughput (req/s)" "$sb" "$sw" "$(echo "$sw / $sb" | bc -l)" ">= 0.90x"
 kill $nginx_pid 2>/dev/null || true
