@@ -1,9 +1,10 @@
 // Agent pipeline capacity: recorded-format ring batches of HTTP/1.1 keep-alive traffic (both ends on
-// the host: 4 data events per request) fed through the real Pipeline on one core. Prints requests/s
-// per core and memory. Usage: node build/agent/bench/pipelineCapacity.js [seconds]
+// the host: 4 data events and 2 request logs per request) fed through the real Pipeline on one core,
+// its rows encoded to RowBinary as the export does. Prints requests/s per core and memory. Usage: node build/agent/bench/pipelineCapacity.js [seconds]
 import { EVENT_LAYOUT as L } from '../src/agent/capture/eventDecoder';
 import { Pipeline } from '../src/agent/pipeline';
 import { EventKind, Direction } from '../src/agent/capture/socketEvent';
+import { RowBinaryEncoder, RowBinaryWriter } from '../src/agent/export/rowBinaryEncoder';
 
 const CONNS = 100;
 /** Every request has its own query (ids cycle over 100,000: no cache of the agent sees a URL again
@@ -59,6 +60,21 @@ function batch(t0: number, perConn: number): Buffer {
 
 const toWallUs = (ns: number): number => 1_700_000_000_000_000 + Math.round(ns / 1000);
 
+const encoders = new RowBinaryEncoder();
+const out = new RowBinaryWriter(4 << 20);
+function encode(table: string, rows: object[]): void {
+  const codec = rows.length ? encoders.forRow(table, rows[0]) : null;
+  if (!codec) {
+    return;
+  }
+  if (out.pos > 2 << 20) {
+    out.pos = 0; // the bytes are not sent: reuse the buffer
+  }
+  for (const r of rows) {
+    codec.encode(r as Record<string, unknown>, out);
+  }
+}
+
 function main(): void {
   const seconds = Number(process.argv[2] ?? 5);
   let rows = 0;
@@ -68,7 +84,17 @@ function main(): void {
     services: [],
     requestTimeoutMs: 30_000,
     toWallUs,
-    sink: { l7: (r) => (rows += r.length), appMetrics: (r) => (metricRows += r.length) },
+    // rows are encoded to RowBinary as the agent's export does when they are pushed (not sent)
+    sink: {
+      l7: (r) => {
+        rows += r.length;
+        encode('l7_flow_log', r);
+      },
+      appMetrics: (r) => {
+        metricRows += r.length;
+        encode('app_metrics', r);
+      },
+    },
     procRoot: '/nonexistent',
   });
   const perConn = 10; // 1000 requests = 4000 events per batch (~1.2 MB), like one drain of a busy ring

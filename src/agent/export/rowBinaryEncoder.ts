@@ -12,16 +12,21 @@ const TWO32 = 4294967296;
 /** An append-only byte buffer that doubles when full, with RowBinary's primitive writers. */
 export class RowBinaryWriter {
   buf: Buffer;
+  /** the same bytes as `buf`: fixed-width numbers are stored through it (inlined loads and stores,
+   * where Buffer.writeUInt32LE is a call with argument checks) */
+  private view: DataView;
   pos = 0;
 
   constructor(initialBytes = 64 << 10) {
     this.buf = Buffer.allocUnsafe(Math.max(64, initialBytes));
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
 
   private grow(extra: number): void {
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + extra));
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.length);
   }
 
   u8(v: unknown): void {
@@ -39,13 +44,13 @@ export class RowBinaryWriter {
   /** UInt32 and DateTime (seconds) */
   u32(v: unknown): void {
     if (this.pos + 4 > this.buf.length) this.grow(4);
-    this.buf.writeUInt32LE(typeof v === 'number' && v > 0 ? v >>> 0 : 0, this.pos);
+    this.view.setUint32(this.pos, typeof v === 'number' && v > 0 ? v >>> 0 : 0, true);
     this.pos += 4;
   }
 
   i32(v: unknown): void {
     if (this.pos + 4 > this.buf.length) this.grow(4);
-    this.buf.writeInt32LE(typeof v === 'number' ? v | 0 : 0, this.pos);
+    this.view.setInt32(this.pos, typeof v === 'number' ? v | 0 : 0, true);
     this.pos += 4;
   }
 
@@ -64,14 +69,14 @@ export class RowBinaryWriter {
     } else if (v === true) {
       lo = 1;
     }
-    this.buf.writeUInt32LE(lo, this.pos);
-    this.buf.writeUInt32LE(hi, this.pos + 4);
+    this.view.setUint32(this.pos, lo, true);
+    this.view.setUint32(this.pos + 4, hi, true);
     this.pos += 8;
   }
 
   f64(v: unknown): void {
     if (this.pos + 8 > this.buf.length) this.grow(8);
-    this.buf.writeDoubleLE(typeof v === 'number' && Number.isFinite(v) ? v : 0, this.pos);
+    this.view.setFloat64(this.pos, typeof v === 'number' && Number.isFinite(v) ? v : 0, true);
     this.pos += 8;
   }
 
