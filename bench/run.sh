@@ -67,30 +67,45 @@ NGINX
 nginx_pid=$!
 trap 'stop_agent; kill $nginx_pid 2>/dev/null || true' EXIT
 sleep 0.5
-load() { build/bin/loadgen -url http://127.0.0.1:28400/ -rate "$1" -duration "${load_seconds}s" -conns 32; }
-# Unmeasured load first, with and without the agent alike: the figures are the steady state of a
-# running agent, not its first seconds (the JIT, and the profiler reading the symbols of processes
-# it has not seen yet: the load generator is new each round).
-warmup() { build/bin/loadgen -url http://127.0.0.1:28400/ -rate "$1" -duration "${warmup_seconds}s" -conns 32 >/dev/null; }
+# Each run has an unmeasured warm-up in the same load-generator process, with and without the agent
+# alike: the figures are the steady state of a running agent, not its first seconds (the JIT, and
+# the profiler learning the stacks of a process it has not seen yet).
+load() { build/bin/loadgen -url http://127.0.0.1:28400/ -rate "$1" -warmup "${warmup_seconds}s" -duration "${load_seconds}s" -conns 32 "${@:2}"; }
+# load_agent RATE: load() while the agent runs; sets load_out and load_cores (the agent's CPU over
+# the measured part only)
+load_agent() {
+  rm -f build/bench/measuring
+  load "$1" -mark build/bench/measuring > build/bench/load.json &
+  local lp=$! t0 s0 t1 s1
+  while [ ! -f build/bench/measuring ] && kill -0 "$lp" 2>/dev/null; do sleep 0.02; done
+  t0=$(cpu_ticks "$agent_pid"); s0=$(date +%s.%N)
+  wait "$lp"
+  t1=$(cpu_ticks "$agent_pid"); s1=$(date +%s.%N)
+  load_out=$(cat build/bench/load.json)
+  load_cores=$(echo "($t1 - $t0) / $(getconf CLK_TCK) / ($s1 - $s0)" | bc -l)
+}
 field() { node -p "JSON.parse(process.argv[1]).$2" "$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # one 10 s run's p99 swings 2x with whatever else the host does: interleaved rounds, medians
 load_rounds=3; [ "$quick" = --quick ] && load_rounds=1
-bp50=(); bp99=(); bp999=(); brate=(); wp50=(); wp99=(); wp999=(); wrate=(); cores=(); agent_rss=0
+bp50=(); bp99=(); bp999=(); brate=(); wp50=(); wp99=(); wp999=(); wrate=(); cores=(); agent_rss=0; cores_l7=(); lp99=()
 for _ in $(seq 1 "$load_rounds"); do
-  warmup 10000
   base=$(load 10000)
   bp50+=("$(field "$base" p50_us)"); bp99+=("$(field "$base" p99_us)"); bp999+=("$(field "$base" p999_us)"); brate+=("$(field "$base" rate_per_sec)")
   start_agent
-  warmup 10000
-  t0=$(cpu_ticks "$agent_pid"); s0=$(date +%s.%N)
-  with=$(load 10000)
-  t1=$(cpu_ticks "$agent_pid"); s1=$(date +%s.%N)
-  cores+=("$(echo "($t1 - $t0) / $(getconf CLK_TCK) / ($s1 - $s0)" | bc -l)")
+  load_agent 10000
+  with=$load_out
+  cores+=("$load_cores")
   rss=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$agent_pid/status")
   [ "$rss" -gt "$agent_rss" ] && agent_rss=$rss
   stop_agent
   wp50+=("$(field "$with" p50_us)"); wp99+=("$(field "$with" p99_us)"); wp999+=("$(field "$with" p999_us)"); wrate+=("$(field "$with" rate_per_sec)")
+  # the same with continuous profiling off: what L7 capture alone costs (profiling is on by default)
+  FLOWLENS_PROFILING=false start_agent
+  load_agent 10000
+  stop_agent
+  cores_l7+=("$load_cores")
+  lp99+=("$(field "$load_out" p99_us)")
 done
 agent_cores=$(median "${cores[@]}")
 median_of() { local -n values=$1; median "${values[@]}"; }
@@ -101,9 +116,11 @@ for p in p50 p99 p999; do
 done
 printf '%-44s %12.0f %12.0f %12s %10s\n' "nginx at 10k req/s: achieved req/s" "$(median "${brate[@]}")" "$(median "${wrate[@]}")" "" ""
 printf '%-44s %12s %12.3f %12s %10s\n' "agent CPU at 10k req/s (cores)" "" "$agent_cores" "" "<= 0.10"
+printf '%-44s %10s us %10s us %11.2fx %10s\n' "  with profiling off: latency p99_us" "$(median_of bp99)" "$(median "${lp99[@]}")" "$(echo "$(median "${lp99[@]}") / $(median_of bp99)" | bc -l)" ""
+printf '%-44s %12s %12.3f %12s %10s\n' "  with profiling off: agent CPU (cores)" "" "$(median "${cores_l7[@]}")" "" ""
 printf '%-44s %12s %12s %12s %10s\n' "agent peak RSS (MB, highest of the rounds)" "" "$agent_rss" "" "<= 256"
-warmup 0; sat_base=$(load 0)
-start_agent; warmup 0; sat_with=$(load 0); stop_agent
+sat_base=$(load 0)
+start_agent; sat_with=$(load 0); stop_agent
 sb=$(field "$sat_base" rate_per_sec); sw=$(field "$sat_with" rate_per_sec)
 printf '%-44s %12.0f %12.0f %11.2fx %10s\n' "nginx saturation throughput (req/s)" "$sb" "$sw" "$(echo "$sw / $sb" | bc -l)" ">= 0.90x"
 kill $nginx_pid 2>/dev/null || true

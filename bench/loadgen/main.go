@@ -83,25 +83,44 @@ func main() {
 	target := flag.String("url", "http://127.0.0.1:28400/", "URL")
 	rate := flag.Int("rate", 1000, "requests per second (0: as fast as possible)")
 	duration := flag.Duration("duration", 10*time.Second, "how long")
+	warmup := flag.Duration("warmup", 0, "unmeasured load at the same rate first, in this same process")
 	conns := flag.Int("conns", 32, "connections")
+	mark := flag.String("mark", "", "a file created when the measured run starts (after the warm-up)")
 	flag.Parse()
 	u, err := url.Parse(*target)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
 	}
+	if *warmup > 0 {
+		// The same process and connections' code as the measured run: an agent watching this
+		// process has learnt its stacks and threads by the time the figures are taken.
+		run(u, *rate, *warmup, *conns)
+	}
+	if *mark != "" {
+		if err := os.WriteFile(*mark, nil, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(2)
+		}
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(run(u, *rate, *duration, *conns))
+}
+
+// run sends requests for `duration` on `conns` keep-alive connections, open loop at `rate` (closed
+// loop when 0), and measures each request's latency from its scheduled start.
+func run(u *url.URL, rate int, duration time.Duration, conns int) result {
 	var requests, errors int64
 	var mu sync.Mutex
 	var lat []time.Duration
 	start := time.Now()
-	end := start.Add(*duration)
+	end := start.Add(duration)
 	var next int64 // index of the next scheduled request (open loop)
 	interval := time.Duration(0)
-	if *rate > 0 {
-		interval = time.Second / time.Duration(*rate)
+	if rate > 0 {
+		interval = time.Second / time.Duration(rate)
 	}
 	var wg sync.WaitGroup
-	for i := 0; i < *conns; i++ {
+	for i := 0; i < conns; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -140,8 +159,8 @@ func main() {
 	wg.Wait()
 	elapsed := time.Since(start).Seconds()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	_ = json.NewEncoder(os.Stdout).Encode(result{
+	return result{
 		Requests: requests, Errors: errors, RatePerSec: float64(requests) / elapsed,
 		P50Us: percentile(lat, 0.50), P99Us: percentile(lat, 0.99), P999Us: percentile(lat, 0.999),
-	})
+	}
 }
