@@ -28,8 +28,14 @@ start_agent() {
   echo '{"statusIntervalMs":0,"database":"flowlens_bench"}' > build/bench/agent.json
   taskset -c 0 node build/agent/src/agent/main.js --config build/bench/agent.json > build/bench/agent.log 2>&1 &
   agent_pid=$!
-  for _ in $(seq 1 100); do grep -q 'flowlens-agent: ready' build/bench/agent.log && return 0; sleep 0.1; done
-  echo "bench: the agent did not start:"; cat build/bench/agent.log; exit 1
+  local ready=""
+  for _ in $(seq 1 100); do grep -q 'flowlens-agent: ready' build/bench/agent.log && { ready=1; break; }; sleep 0.1; done
+  [ -n "$ready" ] || { echo "bench: the agent did not start:"; cat build/bench/agent.log; exit 1; }
+  # steady state: the per-segment hook that finds flows older than the agent runs its first seconds only
+  if grep -q 'TCP flows: tracepoints attached' build/bench/agent.log; then
+    for _ in $(seq 1 150); do grep -q 'discovery of flows older than the agent ended' build/bench/agent.log && return 0; sleep 0.1; done
+    echo "bench: the agent's discovery of older TCP flows did not end"; exit 1
+  fi
 }
 stop_agent() { [ -n "$agent_pid" ] && kill -INT "$agent_pid" && wait "$agent_pid" || true; agent_pid=""; }
 trap stop_agent EXIT

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
 /* TCP health per connection, from TCP tracepoints (all tp_btf: no tracefs, no kprobes):
  *   inet_sock_set_state  connect start/SYN latency, established, orderly close, failed connects
- *   tcp_probe            every received segment: only zero-window transitions and flows opened
- *                        before the agent started; a flow it already tracks with an open window
- *                        costs one socket-storage load (~120 -> ~35 ns per segment, bench/run.sh)
- *   iter/bpf_map_elem    the agent runs it before each read: bytes, segments and RTT copied from
- *                        each tracked socket's tcp_sock (also copied at ESTABLISHED and at close)
+ *   fl_flow_snapshot     a syscall program the agent runs before each read: bytes, segments, RTT
+ *                        and whether the peer's window is zero, copied from each tracked socket's
+ *                        tcp_sock (also at ESTABLISHED and at close). Nothing runs per segment.
+ *   tcp_probe            attached only for a discovery window after start (the agent detaches it):
+ *                        finds flows opened before the agent started that carry traffic. Attached
+ *                        for good it cost ~200 ns per received segment even as an empty program
+ *                        (bench: syscall cost), which is why nothing else uses it.
  *   tcp_retransmit_skb   retransmissions
  *   tcp_receive_reset / tcp_send_reset   RSTs and which side sent them
  * Counters live in one hash map keyed by the socket; the agent reads it every interval and deletes
@@ -41,11 +43,10 @@ struct {
 	__uint(max_entries, 2 << 20); /* ~14,000 closes per read (a read every flush, 1 s by default) */
 } closed_flows SEC(".maps");
 
-/* Per socket, next to the socket itself (no hash lookup on the per-segment path): the flow is in
- * tcp_flows, and whether the peer's window was zero at the last segment. */
+/* Per socket, next to the socket itself (no hash lookup in the discovery hook): the flow is in
+ * tcp_flows (1), or is not ours to track (2). */
 struct flow_mark {
 	__u8 tracked;
-	__u8 zero_window;
 };
 
 struct {
@@ -114,6 +115,16 @@ static __always_inline void snapshot(struct fl_tcp_flow *f, const struct sock *s
 	f->segs_in = tp->segs_in;
 	f->srtt_us = tp->srtt_us >> 3;
 	f->state = sk->__sk_common.skc_state;
+	/* the peer's receive window, as this snapshot finds it: a zero window counts once per episode
+	 * (one that opens and closes again between two snapshots is not seen) */
+	if (tp->snd_wnd == 0) {
+		if (!(f->flags & FL_FLOW_ZERO_WINDOW)) {
+			f->zero_window++;
+			f->flags |= FL_FLOW_ZERO_WINDOW;
+		}
+	} else {
+		f->flags &= ~FL_FLOW_ZERO_WINDOW;
+	}
 }
 
 /* A new flow entry for sk. A socket address reused before the agent read the old flow's final
@@ -131,10 +142,8 @@ static __always_inline struct fl_tcp_flow *flow_new(const struct sock *sk, __u32
 		return NULL;
 	}
 	struct flow_mark *m = bpf_sk_storage_get(&flow_marks, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (m) {
+	if (m)
 		m->tracked = 1;
-		m->zero_window = 0;
-	}
 	return bpf_map_lookup_elem(&tcp_flows, &key);
 }
 
@@ -175,7 +184,10 @@ int BPF_PROG(fl_flow_state, const struct sock *sk, int oldstate, int newstate)
 		}
 		return 0;
 	}
-	f = flow_get(sk, newstate == TCP_ESTABLISHED, 0);
+	/* a flow opened before the agent started and silent during discovery is still reported when it
+	 * closes (its counters are the socket's totals) */
+	bool closing_unknown = oldstate == TCP_ESTABLISHED && (newstate == TCP_FIN_WAIT1 || newstate == TCP_CLOSE_WAIT || newstate == TCP_CLOSE);
+	f = flow_get(sk, newstate == TCP_ESTABLISHED || closing_unknown, closing_unknown ? FL_FLOW_PREEXISTING | FL_FLOW_ESTABLISHED : 0);
 	if (!f)
 		return 0;
 	fill_flow_tuple(f, sk);
@@ -215,37 +227,18 @@ int BPF_PROG(fl_flow_state, const struct sock *sk, int oldstate, int newstate)
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(fl_flow_probe, struct sock *sk, const struct sk_buff *skb)
 {
-	/* the window as the last segment left it (this one is not processed yet) */
-	const struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
-	bool zero = tp->snd_wnd == 0;
-	struct flow_mark *m = bpf_sk_storage_get(&flow_marks, sk, 0, 0);
-	if (m && m->tracked) {
-		if (zero == (bool)m->zero_window)
-			return 0; /* the common case: tracked, no transition */
-		m->zero_window = zero;
-		if (!zero)
-			return 0; /* the window opened again */
-	}
+	if (bpf_sk_storage_get(&flow_marks, sk, 0, 0))
+		return 0; /* tracked already, or not ours */
 	if (!inet(sk) || ignored(sk)) {
-		if (!m) {
-			m = bpf_sk_storage_get(&flow_marks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-			if (m)
-				m->tracked = 2; /* not ours to track: the fast path above from now on */
-		}
-		return 0;
-	}
-	/* a flow opened before the agent started is tracked from its first segment */
-	struct fl_tcp_flow *f = flow_get(sk, true, FL_FLOW_PREEXISTING | FL_FLOW_ESTABLISHED);
-	if (!f)
-		return 0;
-	if (!m) {
-		snapshot(f, sk);
-		m = bpf_sk_storage_get(&flow_marks, sk, 0, 0);
+		struct flow_mark *m = bpf_sk_storage_get(&flow_marks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (m)
-			m->zero_window = zero;
+			m->tracked = 2;
+		return 0;
 	}
-	if (zero)
-		f->zero_window++;
+	/* a flow opened before the agent started, seen on its first segment */
+	struct fl_tcp_flow *f = flow_get(sk, true, FL_FLOW_PREEXISTING | FL_FLOW_ESTABLISHED);
+	if (f)
+		snapshot(f, sk);
 	return 0;
 }
 

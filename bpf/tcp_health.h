@@ -21,7 +21,7 @@ enum fl_flow_flags {
 	FL_FLOW_RST_RECEIVED = 1 << 2,
 	FL_FLOW_RST_SENT = 1 << 3,
 	FL_FLOW_FIN = 1 << 4,          /* went through FIN_WAIT/CLOSE_WAIT/LAST_ACK: an orderly close */
-	FL_FLOW_ZERO_WINDOW = 1 << 5,  /* unused since the zero-window state moved to socket storage */
+	FL_FLOW_ZERO_WINDOW = 1 << 5,  /* the peer's window was zero at the last snapshot (counts episodes) */
 	FL_FLOW_PREEXISTING = 1 << 6,  /* first seen established: opened before the agent started */
 };
 
@@ -51,7 +51,6 @@ struct fl_tcp_flow {
 	__u16 family;
 	__u8 role; /* enum fl_flow_role */
 	__u8 state; /* the TCP state at the last update */
-	__u64 reserved; /* keeps the size a multiple of 8 for later fields */
 };
 
 enum fl_flow_stat {

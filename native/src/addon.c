@@ -6,9 +6,9 @@
  *   open({captureBytes, selfPid, ringBytes, wakeupBytes, ignorePorts, tls}) -> undefined | throws
  *   attachTls(path) -> [symbols attached]  OpenSSL uprobes on one binary or shared library
  *   attachGoTls(path, writeOff, readOff, retOffs) -> probes attached  Go crypto/tls by file offset
- *   drain(maxBytes) -> Buffer | null   records as [u32 len][u32 0][len bytes, padded to 8]
- *   drainInto(buffer) -> bytes         the same records written into the caller's buffer (reused by
- *                                      the agent: no allocation and one copy less per drain)
+ *   drainInto(buffer) -> bytes         records written into the caller's buffer (the agent reuses
+ *                                      one) as [u32 len][u32 0][len bytes, padded to 8]; len is the
+ *                                      header plus the captured payload, not the whole ring slot
  *   stats()  -> {ringDrops, truncated, readErrors}  (summed over CPUs, since open)
  *   layout() -> {size, offsets...}     struct fl_event layout, checked by the TS decoder
  *   clocks() -> [monotonicNs, realtimeNs] as BigInts read back to back
@@ -44,12 +44,9 @@ static int n_uprobe_links;
 static char libbpf_log[8192]; /* last libbpf messages, quoted in errors */
 static size_t libbpf_log_len;
 
-/* batch being filled by the ring callback */
-static unsigned char *batch;
-static size_t batch_cap, batch_used, batch_limit;
-/* drainInto(): the caller's buffer, written directly instead of `batch` */
+/* the caller's buffer being filled by the ring callback during drainInto() */
 static unsigned char *drain_dst;
-static size_t drain_dst_cap;
+static size_t drain_dst_cap, batch_used, batch_limit;
 
 #define NAPI_CALL(env, call)                                                                   \
 	do {                                                                                   \
@@ -123,9 +120,6 @@ static void teardown(void)
 	rb = NULL;
 	socket_trace__destroy(skel);
 	skel = NULL;
-	free(batch);
-	batch = NULL;
-	batch_cap = batch_used = 0;
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -139,30 +133,14 @@ static int on_record(void *ctx, void *data, size_t size)
 			size = used;
 	}
 	size_t need = 8 + ((size + 7) & ~(size_t)7);
-	if (drain_dst) {
-		/* the caller's buffer leaves room for one largest record past the limit */
-		if (batch_used + need > drain_dst_cap)
-			return -ENOSPC;
-		uint32_t hdr[2] = {(uint32_t)size, 0};
-		memcpy(drain_dst + batch_used, hdr, 8);
-		memcpy(drain_dst + batch_used + 8, data, size);
-		batch_used += need;
-		return batch_used >= batch_limit ? -EAGAIN : 0;
-	}
-	if (batch_used + need > batch_cap) {
-		/* only reachable when one record is larger than the headroom; grow once */
-		size_t cap = batch_cap * 2 + need;
-		unsigned char *nb = realloc(batch, cap);
-		if (!nb)
-			return -ENOMEM;
-		batch = nb;
-		batch_cap = cap;
-	}
+	/* unreachable: the buffer has room for one largest record past the limit, and consumption
+	 * stops at the limit (libbpf has already consumed a record handed to us: it must be copied) */
+	if (batch_used + need > drain_dst_cap)
+		return -ENOSPC;
 	uint32_t hdr[2] = {(uint32_t)size, 0};
-	memcpy(batch + batch_used, hdr, 8);
-	memcpy(batch + batch_used + 8, data, size);
+	memcpy(drain_dst + batch_used, hdr, 8);
+	memcpy(drain_dst + batch_used + 8, data, size);
 	batch_used += need;
-	/* stop once the batch is full: this record is already copied, so nothing is lost */
 	return batch_used >= batch_limit ? -EAGAIN : 0;
 }
 
@@ -351,48 +329,6 @@ static napi_value js_attach_go_tls(napi_env env, napi_callback_info info)
 	return result;
 }
 
-static napi_value js_drain(napi_env env, napi_callback_info info)
-{
-	size_t argc = 1;
-	napi_value argv[1], result;
-	NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (!rb) {
-		napi_throw_error(env, "EBPF_CLOSED", "flowlens_native.drain: tracer is not open");
-		return NULL;
-	}
-	uint32_t limit = 4u << 20;
-	if (argc >= 1)
-		napi_get_value_uint32(env, argv[0], &limit);
-	if (limit < 65536)
-		limit = 65536;
-	size_t want = (size_t)limit + sizeof(struct fl_event) + FL_MAX_CAPTURE + 64;
-	if (batch_cap < want) {
-		unsigned char *nb = realloc(batch, want);
-		if (!nb) {
-			napi_throw_error(env, "ENOMEM", "flowlens_native.drain: out of memory");
-			return NULL;
-		}
-		batch = nb;
-		batch_cap = want;
-	}
-	batch_used = 0;
-	batch_limit = limit;
-	int n = ring_buffer__consume(rb);
-	if (n < 0 && n != -EAGAIN && batch_used == 0) {
-		char msg[128];
-		snprintf(msg, sizeof(msg), "flowlens_native.drain: ring buffer read failed: %s", strerror(-n));
-		napi_throw_error(env, "EBPF_RING", msg);
-		return NULL;
-	}
-	if (batch_used == 0) {
-		NAPI_CALL(env, napi_get_null(env, &result));
-		return result;
-	}
-	void *copy;
-	NAPI_CALL(env, napi_create_buffer_copy(env, batch_used, batch, &copy, &result));
-	return result;
-}
-
 /* One record at most: header + the largest payload + framing. */
 #define MAX_RECORD_BYTES (8 + sizeof(struct fl_event) + FL_MAX_CAPTURE + 8)
 
@@ -500,7 +436,6 @@ static napi_value init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor desc[] = {
 		{"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
-		{"drain", NULL, js_drain, NULL, NULL, NULL, napi_default, NULL},
 		{"drainInto", NULL, js_drain_into, NULL, NULL, NULL, napi_default, NULL},
 		{"attachTls", NULL, js_attach_tls, NULL, NULL, NULL, napi_default, NULL},
 		{"attachGoTls", NULL, js_attach_go_tls, NULL, NULL, NULL, napi_default, NULL},

@@ -5,6 +5,8 @@
  *   tcpFlowsRead() -> Buffer               every open flow, then the final report of each flow
  *                                          closed since the last read, as struct fl_tcp_flow back
  *                                          to back (closed ones have FL_FLOW_CLOSED set)
+ *   tcpFlowsEndDiscovery()                 detaches tcp_probe (finds flows older than the agent;
+ *                                          it costs every received segment while attached)
  *   tcpFlowsStats() -> {flows, tableFull, closedDrops, readErrors}
  *   tcpFlowLayout() -> {size, offsets...}  checked by src/agent/network/tcpFlowReader.ts
  *   tcpFlowsClose()
@@ -172,6 +174,18 @@ static napi_value js_flows_read(napi_env env, napi_callback_info info)
 	return buf;
 }
 
+static napi_value js_flows_end_discovery(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	if (flows_skel && flows_skel->links.fl_flow_probe) {
+		bpf_link__destroy(flows_skel->links.fl_flow_probe);
+		flows_skel->links.fl_flow_probe = NULL;
+	}
+	napi_value undef;
+	napi_get_undefined(env, &undef);
+	return undef;
+}
+
 static napi_value js_flows_stats(napi_env env, napi_callback_info info)
 {
 	(void)info;
@@ -244,6 +258,7 @@ int fl_tcp_health_register(napi_env env, napi_value exports)
 		{"tcpFlowsOpen", NULL, js_flows_open, NULL, NULL, NULL, napi_default, NULL},
 		{"tcpFlowsRead", NULL, js_flows_read, NULL, NULL, NULL, napi_default, NULL},
 		{"tcpFlowsStats", NULL, js_flows_stats, NULL, NULL, NULL, napi_default, NULL},
+		{"tcpFlowsEndDiscovery", NULL, js_flows_end_discovery, NULL, NULL, NULL, napi_default, NULL},
 		{"tcpFlowLayout", NULL, js_flow_layout, NULL, NULL, NULL, napi_default, NULL},
 		{"tcpFlowsClose", NULL, js_flows_close, NULL, NULL, NULL, napi_default, NULL},
 	};

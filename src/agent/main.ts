@@ -158,6 +158,7 @@ async function main(): Promise<number> {
         intervalSec: cfg.flowLogIntervalSec,
         ignorePorts: cfg.ignorePorts,
         sink: { l4: (rows) => writer.push('l4_flow_log', rows), net: (rows) => writer.push('net_metrics', rows) },
+        log,
       })
     : undefined;
   if (tcpFlows) {

@@ -63,6 +63,39 @@ test('trace headers: traceparent, b3, uber-trace-id, X-Request-ID', () => {
   assert.equal(m3.parentSpanId, '05e3ac9a4f6e3b90');
 });
 
+test('traceparent: upper-case hex is lower-cased; a malformed one names no trace', () => {
+  const parse = (value: string) => {
+    const raw = `GET / HTTP/1.1\r\nTraceparent: ${value}\r\n\r\n`;
+    return p.parse(b(raw), raw.length)!;
+  };
+  const upper = parse('00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01');
+  assert.equal(upper.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+  assert.equal(upper.spanId, '00f067aa0ba902b7');
+  const future = parse('cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-comes-later');
+  assert.equal(future.traceId, '4bf92f3577b34da6a3ce929d0e0e4736', 'a later version may append fields');
+  for (const bad of [
+    '00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01', // not hex
+    '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b-01', // span id one digit short
+    '00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01', // wrong separators
+    '00-4bf92f3577b34da6a3ce929d0e0e4736', // cut
+  ]) {
+    const m = parse(bad);
+    assert.equal(m.traceId, undefined, bad);
+    assert.equal(m.spanId, undefined, bad);
+  }
+});
+
+test('method and status recognised on the bytes: every method, and near misses are not messages', () => {
+  for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']) {
+    const raw = `${method} /x HTTP/1.1\r\n\r\n`;
+    assert.equal(p.parse(b(raw), raw.length)?.requestType, method);
+  }
+  for (const notHttp of ['GETS /x HTTP/1.1\r\n\r\n', 'get /x HTTP/1.1\r\n\r\n', 'HTTP/2.0 200 OK\r\n\r\n', 'HTTP/1.', 'PU']) {
+    assert.equal(p.parse(b(notHttp), notHttp.length), null, notHttp);
+    assert.equal(p.infer(b(notHttp)), false, notHttp);
+  }
+});
+
 test('X-Request-ID of a response (a gateway returning the id it created) is kept; other trace headers are not', () => {
   const raw = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Request-ID: 9f1c2e\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n';
   const m = p.parse(b(raw), raw.length, { type: 'request', requestType: 'GET' })!;

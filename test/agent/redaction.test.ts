@@ -16,3 +16,19 @@ test('user patterns mask their whole match', () => {
   const r = new Redactor(['\\b\\d{4}-\\d{4}-\\d{4}-\\d{4}\\b']);
   assert.equal(r.redact("INSERT INTO cards VALUES ('4111-1111-1111-1111')"), "INSERT INTO cards VALUES ('***')");
 });
+
+test('a text seen again is answered from the memo: same result, secrets still masked, bounded', () => {
+  const r = new Redactor();
+  const url = '/login?user=ann&password=hunter2';
+  assert.equal(r.redact(url), '/login?user=ann&password=***');
+  assert.equal(r.redact(url), '/login?user=ann&password=***', 'the second sight (the other end of the call) is the same');
+  // far more distinct texts than the memo holds: each is still redacted on its own
+  for (let i = 0; i < 10_000; i++) {
+    assert.equal(r.redact(`/p?id=${i}&token=t${i}`), `/p?id=${i}&token=***`);
+  }
+  assert.equal(r.redact(url), '/login?user=ann&password=***');
+  // user patterns apply to texts without '=' too, memo or not
+  const u = new Redactor(['secret-\\d+']);
+  assert.equal(u.redact('/files/secret-42'), '/files/***');
+  assert.equal(u.redact('/files/secret-42'), '/files/***');
+});

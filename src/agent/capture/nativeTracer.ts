@@ -22,7 +22,6 @@ interface NativeAddon {
   open(o: object): void;
   attachTls(path: string): string[];
   attachGoTls(path: string, writeOffset: number, readOffset: number, retOffsets: number[]): number;
-  drain(maxBytes: number): Buffer | null;
   drainInto(target: Buffer): number;
   stats(): TracerStats;
   layout(): Record<string, number>;

@@ -75,7 +75,8 @@ export class RedAggregator {
       serverService: r.server_service,
       protocol: r.l7_protocol,
       serverPort: r.server_port,
-      key: r.observation_point + '|' + r.client_service + '|' + r.server_service + '|' + r.l7_protocol + '|' + portString(r.server_port),
+      // NUL cannot occur in a process or service name: names with '|' do not run into each other
+      key: r.observation_point + '\0' + r.client_service + '\0' + r.server_service + '\0' + r.l7_protocol + '\0' + portString(r.server_port),
     };
   }
 

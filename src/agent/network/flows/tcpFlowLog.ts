@@ -15,10 +15,15 @@ import {
   TcpFlowRecord,
 } from './tcpFlowRecord';
 
+/** How long after start flows opened before the agent are looked for on their segments. */
+const DISCOVERY_MS = 5000;
+
 export interface TcpFlowNative {
   tcpFlowsOpen(o: { ignorePorts: number[] }): void;
   tcpFlowsRead(): Buffer;
   tcpFlowsStats(): { flows: number; tableFull: number; closedDrops: number; readErrors: number };
+  /** detaches the per-segment hook that finds flows opened before the agent (see start()) */
+  tcpFlowsEndDiscovery?(): void;
   tcpFlowLayout(): Record<string, number>;
   tcpFlowsClose(): void;
 }
@@ -83,6 +88,8 @@ export interface TcpFlowLogOptions {
   intervalSec: number;
   ignorePorts: number[];
   sink: { l4(rows: L4FlowLogRow[]): void; net(rows: NetMetricsRow[]): void };
+  /** the agent's log (one line when the discovery of older flows ends) */
+  log?: (line: string) => void;
 }
 
 /** Counters of one flow, oriented client → server. */
@@ -173,15 +180,35 @@ export class TcpFlowLog {
   private nextFlowId = 1;
   private polls = 0;
   private open = false;
+  /** when the hook finding flows older than the agent is detached (undefined: done) */
+  private discoveryEndsMs?: number;
   readonly counters = { flowsSeen: 0, l4Rows: 0, lostFlows: 0 };
 
   constructor(private readonly o: TcpFlowLogOptions) {}
 
-  start(): string {
+  /**
+   * Opens the kernel side. Flows opened before the agent started are found by a per-segment hook
+   * during the agent's first DISCOVERY_MS only (a flow carrying any traffic then is tracked from
+   * there on; one silent all that time is reported when it closes): attached for good, that hook
+   * cost every received TCP segment on the host ~200 ns (bench/run.sh, syscall cost).
+   */
+  start(nowMs = Date.now()): string {
     checkFlowLayout(this.o.native.tcpFlowLayout());
     this.o.native.tcpFlowsOpen({ ignorePorts: this.o.ignorePorts.slice(0, 4) });
     this.open = true;
-    return `TCP flows: tracepoints attached (l4_flow_log every ${this.o.intervalSec} s and at close, net_metrics per second)`;
+    this.discoveryEndsMs = nowMs + DISCOVERY_MS;
+    return `TCP flows: tracepoints attached (l4_flow_log every ${this.o.intervalSec} s and at close, net_metrics per second; flows older than the agent looked for during the first ${DISCOVERY_MS / 1000} s)`;
+  }
+
+  /** Ends the discovery of flows older than the agent once its window has passed; true when it did now. */
+  private endDiscovery(nowMs: number): boolean {
+    if (this.discoveryEndsMs !== undefined && nowMs >= this.discoveryEndsMs) {
+      this.discoveryEndsMs = undefined;
+      this.o.native.tcpFlowsEndDiscovery?.();
+      this.o.log?.('TCP flows: discovery of flows older than the agent ended (no per-segment hook from now on)');
+      return true;
+    }
+    return false;
   }
 
   stop(): void {
@@ -197,8 +224,12 @@ export class TcpFlowLog {
   }
 
   /** The kernel table as it stands (open flows, and flows closed since the last read). */
-  read(): TcpFlowRecord[] {
-    return this.open ? decodeFlows(this.o.native.tcpFlowsRead()) : [];
+  read(nowMs = Date.now()): TcpFlowRecord[] {
+    if (!this.open) {
+      return [];
+    }
+    this.endDiscovery(nowMs);
+    return decodeFlows(this.o.native.tcpFlowsRead());
   }
 
   /** The data path of poll(), separate so tests can feed records. */

@@ -3,7 +3,7 @@ import { ipv4, ipv6 } from '../../capture/eventDecoder';
 
 /** Field offsets of struct fl_tcp_flow; checked against the addon's tcpFlowLayout() at start. */
 export const TCP_FLOW_LAYOUT = {
-  size: 144,
+  size: 136,
   sock_id: 0,
   start_ns: 8,
   established_ns: 16,
