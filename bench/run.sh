@@ -84,24 +84,28 @@ load_agent() {
   load "$1" -mark build/bench/measuring > build/bench/load.json &
   local lp=$! t0 s0 t1 s1
   while [ ! -f build/bench/measuring ] && kill -0 "$lp" 2>/dev/null; do sleep 0.02; done
-  t0=$(cpu_ticks "$agent_pid"); s0=$(date +%s.%N)
+  t0=$(cpu_ticks "$agent_pid"); c0=$(cpu_ticks "$ch_pid"); s0=$(date +%s.%N)
   wait "$lp"
-  t1=$(cpu_ticks "$agent_pid"); s1=$(date +%s.%N)
+  t1=$(cpu_ticks "$agent_pid"); c1=$(cpu_ticks "$ch_pid"); s1=$(date +%s.%N)
   load_out=$(cat build/bench/load.json)
   load_cores=$(echo "($t1 - $t0) / $(getconf CLK_TCK) / ($s1 - $s0)" | bc -l)
+  load_ch_cores=$(echo "($c1 - $c0) / $(getconf CLK_TCK) / ($s1 - $s0)" | bc -l)
 }
+# the local ClickHouse shares these 2 CPUs with nginx, the load generator and the agent: its CPU for
+# the agent's inserts is shown beside the agent's
+ch_pid=$(cat .data/clickhouse/clickhouse.pid)
 field() { node -p "JSON.parse(process.argv[1]).$2" "$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # one 10 s run's p99 swings 2x with whatever else the host does: interleaved rounds, medians
 load_rounds=3; [ "$quick" = --quick ] && load_rounds=1
-bp50=(); bp99=(); bp999=(); brate=(); wp50=(); wp99=(); wp999=(); wrate=(); cores=(); agent_rss=0; cores_l7=(); lp99=()
+bp50=(); bp99=(); bp999=(); brate=(); wp50=(); wp99=(); wp999=(); wrate=(); cores=(); agent_rss=0; cores_l7=(); lp99=(); ch_cores=()
 for _ in $(seq 1 "$load_rounds"); do
   base=$(load 10000)
   bp50+=("$(field "$base" p50_us)"); bp99+=("$(field "$base" p99_us)"); bp999+=("$(field "$base" p999_us)"); brate+=("$(field "$base" rate_per_sec)")
   start_agent
   load_agent 10000
   with=$load_out
-  cores+=("$load_cores")
+  cores+=("$load_cores"); ch_cores+=("$load_ch_cores")
   rss=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$agent_pid/status")
   [ "$rss" -gt "$agent_rss" ] && agent_rss=$rss
   stop_agent
@@ -122,13 +126,16 @@ for p in p50 p99 p999; do
 done
 printf '%-44s %12.0f %12.0f %12s %10s\n' "nginx at 10k req/s: achieved req/s" "$(median "${brate[@]}")" "$(median "${wrate[@]}")" "" ""
 printf '%-44s %12s %12.3f %12s %10s\n' "agent CPU at 10k req/s (cores)" "" "$agent_cores" "" "<= 0.10"
+printf '%-44s %12s %12.3f %12s %10s\n' "  local ClickHouse CPU for its inserts (cores)" "" "$(median "${ch_cores[@]}")" "" ""
 printf '%-44s %10s us %10s us %11.2fx %10s\n' "  with profiling off: latency p99_us" "$(median_of bp99)" "$(median "${lp99[@]}")" "$(echo "$(median "${lp99[@]}") / $(median_of bp99)" | bc -l)" ""
 printf '%-44s %12s %12.3f %12s %10s\n' "  with profiling off: agent CPU (cores)" "" "$(median "${cores_l7[@]}")" "" ""
 printf '%-44s %12s %12s %12s %10s\n' "agent peak RSS (MB, highest of the rounds)" "" "$agent_rss" "" "<= 256"
 sat_base=$(load 0)
-start_agent; sat_with=$(load 0); stop_agent
+start_agent; load_agent 0; sat_with=$load_out; stop_agent
 sb=$(field "$sat_base" rate_per_sec); sw=$(field "$sat_with" rate_per_sec)
 printf '%-44s %12.0f %12.0f %11.2fx %10s\n' "nginx saturation throughput (req/s)" "$sb" "$sw" "$(echo "$sw / $sb" | bc -l)" ">= 0.90x"
+printf '%-44s %12s %12.3f %12s %10s\n' "  at saturation: agent CPU (cores)" "" "$load_cores" "" ""
+printf '%-44s %12s %12.3f %12s %10s\n' "  at saturation: local ClickHouse CPU (cores)" "" "$load_ch_cores" "" ""
 kill $nginx_pid 2>/dev/null || true
 
 # --- profiling overhead at 99 Hz: CPU-bound and context-switch workloads, profiling off vs on ---
