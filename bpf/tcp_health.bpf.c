@@ -105,8 +105,9 @@ static __always_inline void fill_flow_tuple(struct fl_tcp_flow *f, const struct 
 	f->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-/* Counters the kernel keeps in tcp_sock, copied as they stand now. */
-static __always_inline void snapshot(struct fl_tcp_flow *f, const struct sock *sk)
+/* Counters the kernel keeps in tcp_sock, copied as they stand now; with `window`, the peer's
+ * window too (not at establishment or close: a connect that failed never had one, and reads 0). */
+static __always_inline void snapshot(struct fl_tcp_flow *f, const struct sock *sk, bool window)
 {
 	const struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
 	f->bytes_acked = tp->bytes_acked;
@@ -115,6 +116,8 @@ static __always_inline void snapshot(struct fl_tcp_flow *f, const struct sock *s
 	f->segs_in = tp->segs_in;
 	f->srtt_us = tp->srtt_us >> 3;
 	f->state = sk->__sk_common.skc_state;
+	if (!window)
+		return;
 	/* the peer's receive window, as this snapshot finds it: a zero window counts once per episode
 	 * (one that opens and closes again between two snapshots is not seen) */
 	if (tp->snd_wnd == 0) {
@@ -194,7 +197,7 @@ int BPF_PROG(fl_flow_state, const struct sock *sk, int oldstate, int newstate)
 	if (newstate == TCP_ESTABLISHED) {
 		f->established_ns = now;
 		f->flags |= FL_FLOW_ESTABLISHED;
-		snapshot(f, sk);
+		snapshot(f, sk, false);
 		if (f->role == FL_ROLE_CLIENT && f->start_ns)
 			f->syn_latency_us = (now - f->start_ns) / 1000;
 		else
@@ -204,7 +207,7 @@ int BPF_PROG(fl_flow_state, const struct sock *sk, int oldstate, int newstate)
 	if (newstate == TCP_FIN_WAIT1 || newstate == TCP_CLOSE_WAIT)
 		f->flags |= FL_FLOW_FIN;
 	if (newstate == TCP_CLOSE) {
-		snapshot(f, sk);
+		snapshot(f, sk, false);
 		f->closed_ns = now;
 		f->flags |= FL_FLOW_CLOSED;
 		f->sk_err = sk->sk_err ? sk->sk_err : sk->sk_err_soft;
@@ -238,7 +241,7 @@ int BPF_PROG(fl_flow_probe, struct sock *sk, const struct sk_buff *skb)
 	/* a flow opened before the agent started, seen on its first segment */
 	struct fl_tcp_flow *f = flow_get(sk, true, FL_FLOW_PREEXISTING | FL_FLOW_ESTABLISHED);
 	if (f)
-		snapshot(f, sk);
+		snapshot(f, sk, true);
 	return 0;
 }
 
@@ -246,7 +249,7 @@ static long snapshot_one(struct bpf_map *map, __u64 *key, struct fl_tcp_flow *f,
 {
 	if (!(f->flags & FL_FLOW_ESTABLISHED) || (f->flags & FL_FLOW_CLOSED))
 		return 0;
-	snapshot(f, bpf_rdonly_cast((void *)*key, bpf_core_type_id_kernel(struct sock)));
+	snapshot(f, bpf_rdonly_cast((void *)*key, bpf_core_type_id_kernel(struct sock)), true);
 	return 0;
 }
 

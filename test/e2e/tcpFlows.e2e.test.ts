@@ -171,6 +171,7 @@ test('resets: a refused connect is a failed connection with the RST from the ser
     assert.equal(r.rst_sender, 'server');
     assert.ok(r.rst_count >= 1);
     assert.equal(r.client_process, 'curl');
+    assert.equal(r.zero_window_count, 0, 'a connect that failed never had a window to close');
   }
   assert.equal(at(REFUSED_PORT, 'server_process').length, 0, 'no server socket was ever created');
   const reset = at(RESET_PORT, 'client_process');
@@ -178,6 +179,7 @@ test('resets: a refused connect is a failed connection with the RST from the ser
   assert.equal(reset[0].conn_failed, 0);
   assert.equal(reset[0].close_type, 'reset_by_server');
   assert.equal(reset[0].rst_sender, 'server');
+  assert.equal(reset[0].zero_window_count, 0);
 });
 
 test('net_metrics per second add up to the flow logs', async () => {
