@@ -106,8 +106,8 @@ export class SocketTracer {
   /**
    * The next batch of records, or null when the ring is empty. The batch is this tracer's one
    * buffer, refilled by the next drain(): decode it before draining again (the decoder's events
-   * already say to copy what outlives the batch). Reused because a fresh Buffer per drain (50 a
-   * second, megabytes under load) made V8 run full GCs for its external memory.
+   * already say to copy what outlives the batch). Reused: a fresh Buffer per drain (50 a second,
+   * megabytes under load) was one more allocation and copy of every record.
    */
   drain(maxBytes = 4 << 20): Buffer | null {
     if (!this.open) {
