@@ -44,28 +44,18 @@ export function checkLayout(native: Record<string, number>): void {
 const ipv4Cache = new Map<number, string>();
 
 export function ipv4(buf: Buffer, off: number): string {
-  const key = buf.readUInt32LE(off);
-  let s = ipv4Cache.get(key);
-  if (s === undefined) {
-    s = `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
-    if (ipv4Cache.size > 65536) {
-      ipv4Cache.clear();
-    }
-    ipv4Cache.set(key, s);
-  }
-  return s;
+  return ipv4OfWord(buf.readUInt32LE(off));
 }
 
-/** ipv4() over a DataView (the batch decoder's view), same cache. */
-function ipv4At(v: DataView, off: number): string {
-  const key = v.getUint32(off, true);
-  let s = ipv4Cache.get(key);
+/** The dotted form of an IPv4 address read as a little-endian 32-bit word (first byte lowest), cached. */
+function ipv4OfWord(word: number): string {
+  let s = ipv4Cache.get(word);
   if (s === undefined) {
-    s = `${key & 0xff}.${(key >>> 8) & 0xff}.${(key >>> 16) & 0xff}.${key >>> 24}`;
+    s = `${word & 0xff}.${(word >>> 8) & 0xff}.${(word >>> 16) & 0xff}.${word >>> 24}`;
     if (ipv4Cache.size > 65536) {
       ipv4Cache.clear();
     }
-    ipv4Cache.set(key, s);
+    ipv4Cache.set(word, s);
   }
   return s;
 }
@@ -134,9 +124,9 @@ export function decodeBatch(batch: Buffer, onEvent: (e: SocketEvent) => void): n
     e.direction = v.getUint8(rec + L.direction) as Direction;
     e.syscall = v.getUint8(rec + L.syscall);
     e.retLen = v.getUint32(rec + L.ret_len, true);
-    e.localIp = family === 0 ? '' : v4 ? ipv4At(v, rec + L.saddr) : ipv6(batch, rec + L.saddr);
+    e.localIp = family === 0 ? '' : v4 ? ipv4OfWord(v.getUint32(rec + L.saddr, true)) : ipv6(batch, rec + L.saddr);
     e.localPort = v.getUint16(rec + L.sport, true);
-    e.peerIp = family === 0 ? '' : v4 ? ipv4At(v, rec + L.daddr) : ipv6(batch, rec + L.daddr);
+    e.peerIp = family === 0 ? '' : v4 ? ipv4OfWord(v.getUint32(rec + L.daddr, true)) : ipv6(batch, rec + L.daddr);
     e.peerPort = v.getUint16(rec + L.dport, true);
     e.l4 = v.getUint8(rec + L.l4_proto) === IPPROTO_UDP ? 'UDP' : 'TCP';
     e.tcpSeq = v.getUint32(rec + L.tcp_seq, true);

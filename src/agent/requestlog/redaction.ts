@@ -21,14 +21,15 @@ export class Redactor {
 
   redact(text: string): string {
     // the built-in pattern needs a '=': most paths and SQL texts are left without running it
-    if (this.patterns.length === 1 && text.indexOf('=') < 0) {
+    const hasEquals = text.indexOf('=') >= 0;
+    if (this.patterns.length === 1 && !hasEquals) {
       return text;
     }
     let out = this.memo.get(text);
     if (out !== undefined) {
       return out;
     }
-    out = text.indexOf('=') < 0 ? text : text.replace(this.patterns[0], '$1$2***');
+    out = hasEquals ? text.replace(this.patterns[0], '$1$2***') : text;
     for (let i = 1; i < this.patterns.length; i++) {
       out = out.replace(this.patterns[i], '***');
     }

@@ -200,15 +200,13 @@ export class TcpFlowLog {
     return `TCP flows: tracepoints attached (l4_flow_log every ${this.o.intervalSec} s and at close, net_metrics per second; flows older than the agent looked for during the first ${DISCOVERY_MS / 1000} s)`;
   }
 
-  /** Ends the discovery of flows older than the agent once its window has passed; true when it did now. */
-  private endDiscovery(nowMs: number): boolean {
+  /** Ends the discovery of flows older than the agent once its window has passed. */
+  private endDiscovery(nowMs: number): void {
     if (this.discoveryEndsMs !== undefined && nowMs >= this.discoveryEndsMs) {
       this.discoveryEndsMs = undefined;
       this.o.native.tcpFlowsEndDiscovery?.();
       this.o.log?.('TCP flows: discovery of flows older than the agent ended (no per-segment hook from now on)');
-      return true;
     }
-    return false;
   }
 
   stop(): void {
