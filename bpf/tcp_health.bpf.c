@@ -43,10 +43,11 @@ struct {
 	__uint(max_entries, 2 << 20); /* ~14,000 closes per read (a read every flush, 1 s by default) */
 } closed_flows SEC(".maps");
 
-/* Per socket, next to the socket itself (no hash lookup in the discovery hook): the flow is in
- * tcp_flows (1), or is not ours to track (2). */
+/* Per socket, next to the socket itself (no hash lookup in the discovery hook): its presence says
+ * the discovery hook has nothing to do for this socket (its flow is in tcp_flows, or it is not ours
+ * to track). The value itself is never read. */
 struct flow_mark {
-	__u8 tracked;
+	__u8 unused;
 };
 
 struct {
@@ -144,9 +145,7 @@ static __always_inline struct fl_tcp_flow *flow_new(const struct sock *sk, __u32
 		flow_stat_inc(FL_FLOW_STAT_TABLE_FULL);
 		return NULL;
 	}
-	struct flow_mark *m = bpf_sk_storage_get(&flow_marks, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (m)
-		m->tracked = 1;
+	bpf_sk_storage_get(&flow_marks, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	return bpf_map_lookup_elem(&tcp_flows, &key);
 }
 
@@ -233,9 +232,7 @@ int BPF_PROG(fl_flow_probe, struct sock *sk, const struct sk_buff *skb)
 	if (bpf_sk_storage_get(&flow_marks, sk, 0, 0))
 		return 0; /* tracked already, or not ours */
 	if (!inet(sk) || ignored(sk)) {
-		struct flow_mark *m = bpf_sk_storage_get(&flow_marks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (m)
-			m->tracked = 2;
+		bpf_sk_storage_get(&flow_marks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		return 0;
 	}
 	/* a flow opened before the agent started, seen on its first segment */
