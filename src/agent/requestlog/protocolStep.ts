@@ -135,7 +135,20 @@ export class ProtocolStep<C extends Connection = Connection> {
     c.stream = undefined;
     c.unparseable = true;
     this.o.counters.unparseableConnections++;
-    // for the log: an error message may quote the bytes (JSON.parse does), so it is redacted and cut
-    this.lastFailure = `${protocol}: ${this.o.redactor.redact(String((err as Error)?.message ?? err).slice(0, 200))}`;
+    this.lastFailure = `${protocol}: ${describeThrow(err)}`;
   }
+}
+
+/**
+ * What threw and where, for the log: the error's name and the first frame of its stack, never its
+ * message, which may quote the captured bytes (JSON.parse does) and so carry a secret.
+ */
+export function describeThrow(err: unknown): string {
+  if (!(err instanceof Error)) {
+    return 'a non-Error value';
+  }
+  const stack = err.stack ?? '';
+  const at = stack.indexOf('\n    at ');
+  const end = at < 0 ? -1 : stack.indexOf('\n', at + 1);
+  return at < 0 ? err.name : `${err.name} ${stack.slice(at + 5, end < 0 ? undefined : end).slice(0, 200)}`;
 }
