@@ -22,6 +22,8 @@ import { loadCapture as loadH2 } from '../protocols/http2Replay';
 import { fixture, loadCapture as loadJsonl } from '../protocols/redisCaptureReplay';
 
 const MAX_EVENT_MS = 50;
+/** a sweep visits every connection and flow: generous, the tables' own bounds keep it short */
+const MAX_SWEEP_MS = 250;
 const CAPTURE_BYTES = 4096;
 const CONVERSATIONS = 64;
 const MAX_FLOWS = 256;
@@ -226,9 +228,11 @@ test('pipeline fuzz: both capture paths, hostile bytes of every protocol on many
 
   let tsNs = 1e9;
   let events = 0;
-  // CPU time, not wall time, bounds an event: on a busy machine the thread is preempted mid-event
-  let slowestCpuMs = 0;
-  let slowestWhat = '';
+  // What a call cost the agent's thread: at most its wall time (less when preempted on a busy
+  // machine) and at most the process's CPU time (more when GC and JIT threads ran beside it), so
+  // the smaller of the two bounds the thread's own time. Events and the periodic sweeps (whose work
+  // grows with the tables, bounded elsewhere) are tracked apart.
+  const slowest = { event: { ms: 0, what: '' }, sweep: { ms: 0, what: '' } };
   let slowestWallMs = 0;
   const timed = (what: string, i: number, input: Buffer, run: () => void) => {
     const cpu0 = process.cpuUsage();
@@ -240,12 +244,14 @@ test('pipeline fuzz: both capture paths, hostile bytes of every protocol on many
     }
     const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
     const cpu = process.cpuUsage(cpu0);
-    const cpuMs = (cpu.user + cpu.system) / 1000;
-    events++;
+    const threadMs = Math.min(wallMs, (cpu.user + cpu.system) / 1000);
+    const sweep = what.endsWith('sweep');
+    events += sweep ? 0 : 1;
     slowestWallMs = Math.max(slowestWallMs, wallMs);
-    if (cpuMs > slowestCpuMs) {
-      slowestCpuMs = cpuMs;
-      slowestWhat = `${what} #${i}`;
+    const worst = sweep ? slowest.sweep : slowest.event;
+    if (threadMs > worst.ms) {
+      worst.ms = threadMs;
+      worst.what = `${what} #${i}`;
     }
   };
   /** now and then the record framing itself is hostile (lengths, addresses, kinds: what a bug on the native side would write) */
@@ -337,14 +343,16 @@ test('pipeline fuzz: both capture paths, hostile bytes of every protocol on many
 
   const perProtocol = (rows: L7FlowLogRow[]) => [...new Set(rows.map((r) => r.l7_protocol))].sort();
   t.diagnostic(
-    `${events} events; slowest ${slowestCpuMs.toFixed(2)} ms CPU (${slowestWhat}), ${slowestWallMs.toFixed(2)} ms wall; request logs: process ${processRowCount}, NIC ${nicRowCount}; ` +
+    `${events} events; slowest event ${slowest.event.ms.toFixed(2)} ms of thread time (${slowest.event.what}), ` +
+      `slowest sweep ${slowest.sweep.ms.toFixed(2)} ms (${slowest.sweep.what}), slowest wall time ${slowestWallMs.toFixed(2)} ms; request logs: process ${processRowCount}, NIC ${nicRowCount}; ` +
       `protocols logged: process ${perProtocol(processRows).join(',')}; NIC ${perProtocol(nicRows).join(',')}; ` +
       `unknown-protocol segments ${pipeline.counters.unknownProtocolSegments}/${flows.counters.unknownProtocolSegments}, orphans ${pipeline.counters.orphanSegments}/${flows.counters.orphanSegments}, ` +
       `malformed records ${pipeline.counters.malformedRecords}, untracked packets ${flows.counters.untrackedPackets}, connections left ${pipeline.conns.size}`
   );
   assert.equal(pipeline.counters.unparseableConnections, 0, `a parser threw (syscall path): ${pipeline.step.lastFailure}`);
   assert.equal(flows.counters.unparseableConnections, 0, `a parser threw (packet path): ${flows.lastParserFailure}`);
-  assert.ok(slowestCpuMs < MAX_EVENT_MS, `${slowestWhat} took ${slowestCpuMs.toFixed(1)} ms of CPU`);
+  assert.ok(slowest.event.ms < MAX_EVENT_MS, `${slowest.event.what} took ${slowest.event.ms.toFixed(1)} ms of thread time`);
+  assert.ok(slowest.sweep.ms < MAX_SWEEP_MS, `${slowest.sweep.what} took ${slowest.sweep.ms.toFixed(1)} ms of thread time`);
   // the replayed sessions reach every parser on both paths (a fuzz that only hits inference proves little)
   const expected = ['AMQP', 'DNS', 'HTTP', 'HTTP2', 'Kafka', 'Memcached', 'MQTT', 'MySQL', 'NATS', 'PostgreSQL', 'Redis', 'gRPC'];
   if (FUZZ_ITERATIONS >= 20000) {
