@@ -51,6 +51,7 @@ const hexSessions = (proto: string, file: string) => byConn(loadSession(proto, f
 const h2Sessions = (proto: 'http2' | 'grpc', file: string) => loadH2(proto, file).connections.map((c) => c.chunks.map((ch) => ({ dir: ch.dir, data: Buffer.from(ch.hex, 'hex') })));
 const jsonlSessions = (proto: string, file: string) => byConn(loadJsonl(fixture(proto, file)));
 const text = (dir: Dir, s: string): Chunk => ({ dir, data: Buffer.from(s, 'latin1') });
+const tcp = (name: string, port: number, sessions: Chunk[][]): Protocol => ({ name, port, l4: 'TCP', sessions });
 
 /** The twelve protocols of the README's table, each with its real bytes and its usual port. */
 const PROTOCOLS: Protocol[] = [
@@ -71,21 +72,20 @@ const PROTOCOLS: Protocol[] = [
       ],
     ],
   },
-  { name: 'HTTP/2', port: 80, l4: 'TCP', sessions: h2Sessions('http2', 'nginx.json') },
-  { name: 'gRPC', port: 50051, l4: 'TCP', sessions: h2Sessions('grpc', 'python_grpcio.json') },
-  { name: 'MySQL', port: 3306, l4: 'TCP', sessions: jsonlSessions('mysql', 'mariadb-cli-and-mysql-connector.jsonl') },
-  { name: 'PostgreSQL', port: 5432, l4: 'TCP', sessions: jsonlSessions('postgresql', 'psql-and-psycopg3.jsonl') },
-  { name: 'Redis', port: 6379, l4: 'TCP', sessions: jsonlSessions('redis', 'redis-py-and-redis-cli.jsonl') },
-  { name: 'Memcached', port: 11211, l4: 'TCP', sessions: jsonlSessions('memcached', 'pymemcache-and-nc.jsonl') },
-  {
-    name: 'Kafka',
-    port: 9092,
-    l4: 'TCP',
-    sessions: ['kafka-python-3.0.12-flexible.jsonl', 'confluent-kafka-2.16.1.jsonl', 'kafka-python-3.0.12-classic-producer.jsonl'].flatMap((f) => jsonlSessions('kafka', f)),
-  },
-  { name: 'MQTT', port: 1883, l4: 'TCP', sessions: hexSessions('mqtt', 'mosquitto-session.json') },
-  { name: 'AMQP', port: 5672, l4: 'TCP', sessions: hexSessions('amqp', 'rabbitmq-pika-session.json') },
-  { name: 'NATS', port: 4222, l4: 'TCP', sessions: hexSessions('nats', 'nats-server-session.json') },
+  tcp('HTTP/2', 80, h2Sessions('http2', 'nginx.json')),
+  tcp('gRPC', 50051, h2Sessions('grpc', 'python_grpcio.json')),
+  tcp('MySQL', 3306, jsonlSessions('mysql', 'mariadb-cli-and-mysql-connector.jsonl')),
+  tcp('PostgreSQL', 5432, jsonlSessions('postgresql', 'psql-and-psycopg3.jsonl')),
+  tcp('Redis', 6379, jsonlSessions('redis', 'redis-py-and-redis-cli.jsonl')),
+  tcp('Memcached', 11211, jsonlSessions('memcached', 'pymemcache-and-nc.jsonl')),
+  tcp(
+    'Kafka',
+    9092,
+    ['kafka-python-3.0.12-flexible.jsonl', 'confluent-kafka-2.16.1.jsonl', 'kafka-python-3.0.12-classic-producer.jsonl'].flatMap((f) => jsonlSessions('kafka', f))
+  ),
+  tcp('MQTT', 1883, hexSessions('mqtt', 'mosquitto-session.json')),
+  tcp('AMQP', 5672, hexSessions('amqp', 'rabbitmq-pika-session.json')),
+  tcp('NATS', 4222, hexSessions('nats', 'nats-server-session.json')),
   {
     name: 'DNS',
     port: 53,
