@@ -43,7 +43,7 @@ export interface ProtocolStepOptions<C extends Connection> {
 }
 
 export class ProtocolStep<C extends Connection = Connection> {
-  /** "protocol: message" of the last parser failure, for the log */
+  /** the last parser failure for the status line: "protocol: error name and where it was thrown" */
   lastFailure = '';
   private readonly ids = new RowIds();
 

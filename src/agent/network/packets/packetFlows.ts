@@ -167,7 +167,7 @@ export class PacketFlows {
     });
   }
 
-  /** "protocol: message" of the last parser that threw on a flow */
+  /** the last parser that threw on a flow: "protocol: error name and where it was thrown" */
   get lastParserFailure(): string {
     return this.step.lastFailure;
   }

@@ -5,6 +5,7 @@
 import type { PacketCaptureConfig } from '../../config';
 import type { Pipeline } from '../../pipeline';
 import type { L7FlowLogRow } from '../../requestlog/l7FlowLog';
+import { describeThrow } from '../../requestlog/protocolStep';
 import { PacketCapture, PacketCaptureStats, PcapNative } from './packetCapture';
 import { decodePacketBatch } from './packetDecoder';
 import { PacketFlows, TcpTimelineRow } from './packetFlows';
@@ -75,7 +76,7 @@ export class PacketLayer {
       } catch (err) {
         // a bug must cost this batch, not the agent: counted, logged once per message
         this.failedBatches++;
-        const msg = (err as Error).message;
+        const msg = describeThrow(err); // not the message: it may quote captured bytes
         if (msg !== this.lastError) {
           this.lastError = msg;
           this.log(`packet capture: a batch failed (${msg}); skipped`);
