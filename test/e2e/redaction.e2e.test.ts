@@ -81,6 +81,13 @@ test('a request with secrets is stored redacted at client_process, client_nic, s
     await new Promise((res) => setTimeout(res, 200));
   }
   assert.equal(await agent!.stop(), 0, agent!.output());
+  // no parser failed on this traffic, and both status lines say so
+  const closing =
+    agent!
+      .output()
+      .split('\n')
+      .find((l) => l.includes('stopped.')) ?? '';
+  assert.match(closing, /unparseable connections 0;.*unparseable flows 0;/, closing);
   agent = undefined;
 
   const l7Cols = await stringColumns('l7_flow_log');
