@@ -221,7 +221,8 @@ async function main(): Promise<number> {
     const mem = process.memoryUsage();
     return (
       `rss ${Math.round(mem.rss / 2 ** 20)} MB (heap ${Math.round(mem.heapUsed / 2 ** 20)} MB, buffers ${Math.round(mem.arrayBuffers / 2 ** 20)} MB); ` +
-      `events ${c.events}, request logs ${c.requestLogs}, connections ${pipeline.conns.size}; ` +
+      `events ${c.events}, request logs ${c.requestLogs}, connections ${pipeline.conns.size}, ` +
+      `unparseable connections ${c.unparseableConnections}${c.unparseableConnections ? ` (last: ${pipeline.step.lastFailure})` : ''}; ` +
       `written l7_flow_log ${w.l7_flow_log?.written ?? 0}, app_metrics ${w.app_metrics?.written ?? 0}; ` +
       `drops: kernel ring ${t.ringDrops}, export ${(w.l7_flow_log?.dropped ?? 0) + (w.app_metrics?.dropped ?? 0)}, malformed ${c.malformedRecords}, unbound TLS ${pipeline.tlsUnbound}; ` +
       `queued ${writer.queuedRows()}${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}` +

@@ -6,10 +6,11 @@ import { ConnectionTable } from './conntrack/connectionTable';
 import type { Connection } from './conntrack/connection';
 import { tupleKey } from './conntrack/connection';
 import { ProcessTable } from './conntrack/processTable';
-import { MessageStream, CompletedPair } from './protocols/messageStream';
-import { defaultParsers, inferProtocol } from './protocols/registry';
+import type { CompletedPair } from './protocols/messageStream';
+import { defaultParsers } from './protocols/registry';
 import type { ProtocolParser } from './protocols/types';
-import { buildL7Row, EndpointNamer, L7FlowLogRow, RowIds } from './requestlog/l7FlowLog';
+import type { EndpointNamer, L7FlowLogRow } from './requestlog/l7FlowLog';
+import { ProtocolStep, ProtocolStepCounters } from './requestlog/protocolStep';
 import { RedAggregator, AppMetricsRow } from './metrics/redAggregator';
 import type { ServiceRule } from './config';
 import { Redactor } from './requestlog/redaction';
@@ -31,18 +32,17 @@ export interface PipelineOptions {
     l4?(rows: L4FlowLogRow[]): void;
   };
   procRoot?: string;
+  /** the protocols tried on new connections (default: all of them) */
+  parsers?: ProtocolParser[];
 }
 
-export interface PipelineCounters {
+export interface PipelineCounters extends ProtocolStepCounters {
   events: number;
   dataEvents: number;
   malformedRecords: number;
   requestLogs: number;
-  unknownProtocolSegments: number;
-  orphanSegments: number;
 }
 
-const MAX_INFER_ATTEMPTS = 8;
 const TCP_IDLE_NS = 600e9;
 const UDP_IDLE_NS = 60e9;
 const CLOSED_PEER_KEEP_NS = 10e9;
@@ -69,11 +69,14 @@ export class Pipeline {
     requestLogs: 0,
     unknownProtocolSegments: 0,
     orphanSegments: 0,
+    unparseableConnections: 0,
   };
+  /** the protocols and the redaction of every request log: the packet layer's NIC rows use the same */
+  readonly parsers: ProtocolParser[];
+  readonly redactor: Redactor;
+  /** inference -> parser -> pairing -> redacted row, for the client_process / server_process points */
+  readonly step: ProtocolStep;
   private readonly red = new RedAggregator();
-  private readonly parsers: ProtocolParser[] = defaultParsers();
-  private readonly ids = new RowIds();
-  private readonly redactor: Redactor;
   private readonly tls = new TlsBinder();
   private readonly namer: EndpointNamer;
   /** pids of recently closed connections, so a late row still names its peer */
@@ -93,6 +96,16 @@ export class Pipeline {
       peerPid: (c) => this.peerPid(c),
       toWallUs: o.toWallUs,
     };
+    this.parsers = o.parsers ?? defaultParsers();
+    this.step = new ProtocolStep({
+      host: o.host,
+      parsers: this.parsers,
+      redactor: this.redactor,
+      namer: this.namer,
+      signalSource: 'ebpf',
+      counters: this.counters,
+      onPair: (c, pair) => this.onPair(c, pair),
+    });
   }
 
   /** What the TCP flow log needs to name both ends of a kernel socket. */
@@ -191,8 +204,7 @@ export class Pipeline {
     if (plaintext && !c.tls) {
       // first decrypted bytes: what was seen so far was the TLS handshake; infer again on plaintext
       c.tls = true;
-      c.stream = undefined;
-      c.inferMisses = 0;
+      this.step.restart(c);
     } else if (c.tls && !plaintext) {
       return; // ciphertext of a connection whose plaintext we get from OpenSSL
     }
@@ -203,29 +215,8 @@ export class Pipeline {
       c.bytesRx += e.retLen;
       c.packetsRx = (c.packetsRx ?? 0) + 1;
     }
-    if (!c.stream) {
-      if (c.inferMisses >= MAX_INFER_ATTEMPTS) {
-        this.counters.unknownProtocolSegments++;
-        return;
-      }
-      const parser = inferProtocol(this.parsers, e.payload, {
-        egress: e.direction === Direction.Egress,
-        localPort: e.localPort,
-        peerPort: e.peerPort,
-        l4: e.l4,
-      });
-      if (!parser) {
-        c.inferMisses++;
-        this.counters.unknownProtocolSegments++;
-        return;
-      }
-      const roleHint = c.role === 'client' ? Direction.Egress : c.role === 'server' ? Direction.Ingress : undefined;
-      c.stream = new MessageStream(parser, (pair) => this.onPair(c, pair), roleHint);
-    }
-    const before = c.stream.orphans;
-    c.stream.onSegment(e);
-    this.counters.orphanSegments += c.stream.orphans - before;
-    if (c.role === 'unknown' && c.stream.requestDirection !== undefined) {
+    this.step.segment(c, e, c.role === 'client' ? Direction.Egress : c.role === 'server' ? Direction.Ingress : undefined);
+    if (c.role === 'unknown' && c.stream?.requestDirection !== undefined) {
       this.conns.setRole(c, c.stream.requestDirection === Direction.Egress ? 'client' : 'server');
     }
   }
@@ -251,10 +242,7 @@ export class Pipeline {
   }
 
   private logPair(c: Connection, pair: CompletedPair): void {
-    const row = buildL7Row(c, pair, c.stream?.parser.protocol ?? '', this.o.host, this.ids.next(), this.namer);
-    row.request_resource = this.redactor.redact(row.request_resource);
-    row.endpoint = this.redactor.redact(row.endpoint);
-    row.response_exception = this.redactor.redact(row.response_exception);
+    const row = this.step.row(c, pair);
     c.redSeries = RedAggregator.series(row, c.redSeries);
     this.red.add(row, c.redSeries);
     this.pendingRows.push(row);
@@ -268,7 +256,7 @@ export class Pipeline {
     if (c.l4 === 'UDP' && this.o.sink.l4 && c.bytesTx + c.bytesRx > 0) {
       this.o.sink.l4([this.udpFlowRow(c, nowNs, closeType)]);
     }
-    c.stream?.close();
+    this.step.close(c);
     if (c.tls) {
       this.tls.forget(c);
     }
@@ -320,7 +308,7 @@ export class Pipeline {
   sweep(nowNs: number, nowSec: number): void {
     const timeoutNs = this.o.requestTimeoutMs * 1e6;
     for (const c of this.conns.all()) {
-      c.stream?.sweep(nowNs, timeoutNs);
+      this.step.sweep(c, nowNs, timeoutNs);
       const closed = c.closingAtNs !== undefined && nowNs - Math.max(c.closingAtNs, c.lastNs) > CLOSE_GRACE_NS;
       if (closed || nowNs - c.lastNs > (c.l4 === 'UDP' ? UDP_IDLE_NS : TCP_IDLE_NS)) {
         this.closeConnection(c, nowNs);
@@ -340,7 +328,7 @@ export class Pipeline {
   /** Shutdown: settle every connection's in-flight messages and flush all metrics. */
   finish(): void {
     for (const c of this.conns.all()) {
-      c.stream?.close('shutdown');
+      this.step.close(c, 'shutdown');
       if (c.l4 === 'UDP' && this.o.sink.l4 && c.bytesTx + c.bytesRx > 0) {
         this.o.sink.l4([this.udpFlowRow(c, c.lastNs, 'still_open')]);
       }

@@ -23,6 +23,8 @@ export interface Connection {
   /** Protocol detection attempts that failed; past a limit the connection is ignored. */
   inferMisses: number;
   stream?: MessageStream;
+  /** its parser threw: not parsed any further (see requestlog/protocolStep.ts) */
+  unparseable?: boolean;
   bytesTx: number;
   bytesRx: number;
   /** datagrams (UDP) or syscalls (TCP) each way */

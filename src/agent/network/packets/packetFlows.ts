@@ -1,15 +1,17 @@
 // Flows seen by packet capture, per capture socket (= one interface in one namespace): the TCP
 // timeline and Network Profile latencies of each flow (tcp_timeline rows), and request logs at
-// the client_nic / server_nic observation points, parsed by the same protocol parsers and pairing
-// as the process-level rows from the flow's captured payload prefixes. A NIC row carries the TCP
-// sequence numbers of the first request and response bytes, as process rows do, so the two link.
+// the client_nic / server_nic observation points from the flow's captured payload prefixes, made
+// by the same protocol step as the process-level rows (requestlog/protocolStep.ts: inference,
+// parsers, pairing, redaction). A NIC row carries the TCP sequence numbers of the first request and
+// response bytes, as process rows do, so the two link.
 import { EndpointColumns, FiveTupleColumns, flowEndColumns } from '../../export/rowColumns';
 import { Direction, EventKind, SocketEvent } from '../../capture/socketEvent';
 import type { Connection } from '../../conntrack/connection';
-import { MessageStream, CompletedPair } from '../../protocols/messageStream';
-import { inferProtocol } from '../../protocols/registry';
+import type { CompletedPair } from '../../protocols/messageStream';
 import type { ProtocolParser } from '../../protocols/types';
-import { buildL7Row, EndpointNamer, L7FlowLogRow, ProcessNames, RowIds } from '../../requestlog/l7FlowLog';
+import type { EndpointNamer, L7FlowLogRow, ProcessNames } from '../../requestlog/l7FlowLog';
+import { ProtocolStep, ProtocolStepCounters } from '../../requestlog/protocolStep';
+import { Redactor } from '../../requestlog/redaction';
 import type { ObservationPoint } from '../../../shared/schema';
 import { Packet, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './packetDecoder';
 import { FlowDir, mean, TcpTimeline } from './tcpTimeline';
@@ -59,6 +61,8 @@ export interface TcpTimelineRow extends FiveTupleColumns, Pick<EndpointColumns, 
 export interface PacketFlowOptions {
   host: string;
   parsers: ProtocolParser[];
+  /** the process-level rows' Redactor (with the user's redactPatterns); default: the built-in rules */
+  redactor?: Redactor;
   directory: EndpointDirectory;
   /** the interface of a capture socket, undefined for one closed meanwhile */
   iface: (sockId: number) => CaptureInterfaceInfo | undefined;
@@ -73,7 +77,7 @@ export interface PacketFlowOptions {
   requestTimeoutMs?: number;
 }
 
-export interface PacketFlowCounters {
+export interface PacketFlowCounters extends ProtocolStepCounters {
   packets: number;
   tcpPackets: number;
   udpPackets: number;
@@ -102,12 +106,14 @@ interface Flow {
   rowStartUs: number;
   closingUs?: number;
   timeline?: TcpTimeline;
-  stream?: MessageStream;
-  inferMisses: number;
-  conn: Connection;
+  /** the flow as a connection written from its client end: the protocol step's state lives here */
+  conn: FlowConnection;
 }
 
-const MAX_INFER_ATTEMPTS = 8;
+interface FlowConnection extends Connection {
+  flow: Flow;
+}
+
 const CLOSE_GRACE_US = 1e6;
 const TCP_IDLE_US = 120e6;
 const UDP_IDLE_US = 30e6;
@@ -122,9 +128,12 @@ export class PacketFlows {
     timelineRows: 0,
     nicRequestLogs: 0,
     retransmissions: 0,
+    unknownProtocolSegments: 0,
+    orphanSegments: 0,
+    unparseableConnections: 0,
   };
   private readonly flows = new Map<string, Flow>();
-  private readonly ids = new RowIds();
+  private readonly step: ProtocolStep<FlowConnection>;
   private nextFlowId = 1;
   private pendingTimeline: TcpTimelineRow[] = [];
   private pendingL7: L7FlowLogRow[] = [];
@@ -147,6 +156,20 @@ export class PacketFlows {
       peerPid: (c) => d.pidOf(c.peerIp, c.peerPort, c.localIp, c.localPort),
       toWallUs: (ns) => Math.round(ns / 1000) + this.baseUs,
     };
+    this.step = new ProtocolStep<FlowConnection>({
+      host: o.host,
+      parsers: o.parsers,
+      redactor: o.redactor ?? new Redactor(),
+      namer: this.namer,
+      signalSource: 'packet',
+      counters: this.counters,
+      onPair: (c, pair) => this.onPair(c.flow, pair),
+    });
+  }
+
+  /** the last parser that threw on a flow: "protocol: error name and where it was thrown" */
+  get lastParserFailure(): string {
+    return this.step.lastFailure;
   }
 
   get size(): number {
@@ -232,8 +255,7 @@ export class PacketFlows {
       lastUs: p.tsUs,
       rowStartUs: p.tsUs,
       timeline: p.l4 === 'TCP' ? new TcpTimeline(this.maxEvents) : undefined,
-      inferMisses: 0,
-      conn: undefined as unknown as Connection,
+      conn: undefined as unknown as FlowConnection,
     };
     f.conn = {
       key,
@@ -252,6 +274,7 @@ export class PacketFlows {
       inferMisses: 0,
       bytesTx: 0,
       bytesRx: 0,
+      flow: f,
     };
     return f;
   }
@@ -274,9 +297,6 @@ export class PacketFlows {
   }
 
   private onPayload(f: Flow, dir: FlowDir, p: Packet, newFrom: number): void {
-    if (f.inferMisses >= MAX_INFER_ATTEMPTS && !f.stream) {
-      return;
-    }
     const payload = newFrom > 0 ? p.payload.subarray(Math.min(newFrom, p.payload.length)) : p.payload;
     const e: SocketEvent = {
       kind: EventKind.Data,
@@ -300,16 +320,7 @@ export class PacketFlows {
       comm: '',
       syscallTraceId: 0,
     };
-    if (!f.stream) {
-      const parser = inferProtocol(this.o.parsers, payload, { egress: dir === 0, localPort: f.clientPort, peerPort: f.serverPort, l4: f.l4 });
-      if (!parser) {
-        f.inferMisses++;
-        return;
-      }
-      f.stream = new MessageStream(parser, (pair) => this.onPair(f, pair), f.roleFromHandshake ? Direction.Egress : undefined);
-      f.conn.stream = f.stream;
-    }
-    f.stream.onSegment(e);
+    this.step.segment(f.conn, e, f.roleFromHandshake ? Direction.Egress : undefined);
   }
 
   private onPair(f: Flow, pair: CompletedPair): void {
@@ -318,12 +329,7 @@ export class PacketFlows {
     // ingress and the row builder names the ends accordingly.
     const c = f.conn;
     c.tgid = this.o.directory.pidOf(c.localIp, c.localPort, c.peerIp, c.peerPort);
-    const row = buildL7Row(c, pair, f.stream?.parser.protocol ?? '', this.o.host, this.ids.next(), this.namer);
-    row.observation_point = f.point ?? 'client_nic';
-    row.signal_source = 'packet';
-    row.syscall_thread_request = 0;
-    row.syscall_thread_response = 0;
-    this.pendingL7.push(row);
+    this.pendingL7.push(this.step.row(c, pair, f.point ?? 'client_nic'));
     this.counters.nicRequestLogs++;
   }
 
@@ -377,7 +383,7 @@ export class PacketFlows {
   }
 
   private closeFlow(f: Flow, reason: 'closed' | 'shutdown'): void {
-    f.stream?.close(reason);
+    this.step.close(f.conn, reason);
     this.emitTimeline(f);
     this.flows.delete(f.key);
   }
@@ -399,7 +405,7 @@ export class PacketFlows {
     const nowNs = (nowUs - this.baseUs) * 1000;
     const timeoutNs = (this.o.requestTimeoutMs ?? 30000) * 1e6;
     for (const f of this.flows.values()) {
-      f.stream?.sweep(nowNs, timeoutNs);
+      this.step.sweep(f.conn, nowNs, timeoutNs);
       if (f.closingUs !== undefined && nowUs - Math.max(f.closingUs, f.lastUs) > CLOSE_GRACE_US) {
         this.closeFlow(f, 'closed');
       } else if (nowUs - f.lastUs > (f.l4 === 'UDP' ? UDP_IDLE_US : TCP_IDLE_US)) {

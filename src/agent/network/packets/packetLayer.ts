@@ -4,8 +4,8 @@
 // tracer: drain on every tick, sweep with every flush, rescan interfaces every few seconds.
 import type { PacketCaptureConfig } from '../../config';
 import type { Pipeline } from '../../pipeline';
-import { defaultParsers } from '../../protocols/registry';
 import type { L7FlowLogRow } from '../../requestlog/l7FlowLog';
+import { describeThrow } from '../../requestlog/protocolStep';
 import { PacketCapture, PacketCaptureStats, PcapNative } from './packetCapture';
 import { decodePacketBatch } from './packetDecoder';
 import { PacketFlows, TcpTimelineRow } from './packetFlows';
@@ -35,7 +35,9 @@ export class PacketLayer {
     this.log = o.log;
     this.flows = new PacketFlows({
       host: o.host,
-      parsers: defaultParsers(),
+      // the process rows' protocols and Redactor (with the user's redactPatterns): one rule set at every point
+      parsers: o.pipeline.parsers,
+      redactor: o.pipeline.redactor,
       iface: (id) => this.capture.iface(id),
       requestTimeoutMs: o.requestTimeoutMs,
       sink: o.sink,
@@ -74,7 +76,7 @@ export class PacketLayer {
       } catch (err) {
         // a bug must cost this batch, not the agent: counted, logged once per message
         this.failedBatches++;
-        const msg = (err as Error).message;
+        const msg = describeThrow(err); // not the message: it may quote captured bytes
         if (msg !== this.lastError) {
           this.lastError = msg;
           this.log(`packet capture: a batch failed (${msg}); skipped`);
@@ -92,12 +94,13 @@ export class PacketLayer {
     return this.finalStats ?? this.capture.stats();
   }
 
-  /** "packets: N on M interfaces, flows F, tcp_timeline rows T, NIC request logs R; drops: kernel K, ..." */
+  /** "packets: N on M interfaces, flows F, tcp_timeline rows T, NIC request logs R, unparseable flows U; drops: kernel K, ..." */
   statusLine(): string {
     const s = this.stats();
     const c = this.flows.counters;
     return (
-      `packets ${s.packets} on ${s.interfaces} interfaces, packet flows ${this.flows.size}, tcp_timeline rows ${c.timelineRows}, NIC request logs ${c.nicRequestLogs}; ` +
+      `packets ${s.packets} on ${s.interfaces} interfaces, packet flows ${this.flows.size}, tcp_timeline rows ${c.timelineRows}, NIC request logs ${c.nicRequestLogs}, ` +
+      `unparseable flows ${c.unparseableConnections}${c.unparseableConnections ? ` (last: ${this.flows.lastParserFailure})` : ''}; ` +
       `capture drops: kernel ${s.kernelDrops}, ring freezes ${s.freezeCount}, user space ${s.userDrops + c.untrackedPackets}, malformed packets ${this.malformed}${this.failedBatches ? `, failed batches ${this.failedBatches}` : ''}`
     );
   }
