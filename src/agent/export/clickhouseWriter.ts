@@ -12,7 +12,7 @@
 // and promoted, which cost the agent more CPU than building it (bench: agent CPU at 10k req/s).
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { createClient, ClickHouseClient, ClickHouseError } from '@clickhouse/client';
+import { createClient, ClickHouseClient, ClickHouseError, ClickHouseLogLevel } from '@clickhouse/client';
 import type { Dialect } from '../../shared/schema';
 import { applyMigrations, dialectFor, serverVersion, supportsDedupToken } from './migrations';
 import { RowBinaryEncoder, RowBinaryWriter, RowCodec } from './rowBinaryEncoder';
@@ -59,6 +59,8 @@ export function makeClient(o: Pick<WriterOptions, 'url' | 'username' | 'password
     compression: { request: false, response: false },
     // 18.16 rejects settings it does not know, so none are sent by default.
     clickhouse_settings: {},
+    // every failed request would be a line of its own: the writer reports failures, rate-limited
+    log: { level: ClickHouseLogLevel.OFF },
   });
 }
 
