@@ -210,6 +210,8 @@ ALTER TABLE flowlens.l4_flow_log MODIFY SETTING non_replicated_deduplication_win
 
 ALTER TABLE flowlens.app_metrics MODIFY SETTING non_replicated_deduplication_window = 1000;
 
+ALTER TABLE flowlens.app_metrics_edge MODIFY SETTING non_replicated_deduplication_window = 1000;
+
 ALTER TABLE flowlens.net_metrics MODIFY SETTING non_replicated_deduplication_window = 1000;
 
 ALTER TABLE flowlens.tcp_timeline MODIFY SETTING non_replicated_deduplication_window = 1000;

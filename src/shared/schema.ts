@@ -300,7 +300,7 @@ export function renderCreateTable(table: Table, dialect: Dialect, database = DAT
     })
     .join(',\n');
   const ttl = dialect === 'modern' ? `\nTTL time + INTERVAL ${table.ttlDays} DAY` : '';
-  const settings = dialect === 'modern' && !table.engine && atVersion >= DEDUP_SINCE ? `\nSETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}` : '';
+  const settings = dialect === 'modern' && atVersion >= DEDUP_SINCE ? `\nSETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}` : '';
   return (
     `CREATE TABLE IF NOT EXISTS ${database}.${table.name} (\n${cols}\n) ENGINE = ${table.engine ?? 'MergeTree()'}\n` +
     `PARTITION BY toYYYYMMDD(time)\nORDER BY (${table.orderBy.join(', ')})${ttl}${settings}`
@@ -308,10 +308,11 @@ export function renderCreateTable(table: Table, dialect: Dialect, database = DAT
 }
 
 /**
- * Insert blocks a plain MergeTree table remembers (modern ClickHouse), so an INSERT retried with the
- * same insert_deduplication_token is dropped by the server. The agent sends ~1 INSERT per table per
- * flush interval: 1000 blocks cover minutes of retries. Replicated tables deduplicate already;
- * 18.16 has no deduplication for plain MergeTree, so it gets nothing.
+ * Insert blocks a (non-replicated) MergeTree table remembers on modern ClickHouse, so an INSERT retried
+ * with the same insert_deduplication_token is dropped by the server. The agent sends ~1 INSERT per
+ * table per flush interval: 1000 blocks cover minutes of retries. app_metrics_edge needs it too: the
+ * view's block of a deduplicated app_metrics insert is deduplicated there (test/sql/test_dedup_chdb.py).
+ * Replicated tables deduplicate already; 18.16 has no deduplication for plain MergeTree: nothing there.
  */
 export const DEDUP_WINDOW = 1000;
 /** The migration that enables it (tables created at or after it carry the setting in their CREATE). */
@@ -353,7 +354,7 @@ export const MIGRATIONS: Migration[] = [
     statements: (dialect, database) => {
       const t = TABLES.find((x) => x.name === 'app_metrics_edge');
       return [
-        renderCreateTable(t!, dialect, database),
+        renderCreateTable(t!, dialect, database, 4),
         renderEdgeView(database),
         `INSERT INTO ${database}.app_metrics_edge ${EDGE_SELECT(database)} WHERE time < now() ${EDGE_GROUP}`,
       ];
@@ -361,10 +362,10 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: DEDUP_SINCE,
-    doc: 'plain MergeTree tables remember their last insert blocks, so a retried INSERT with the same insert_deduplication_token is stored once (modern only)',
+    doc: 'every table remembers its last insert blocks, so a retried INSERT with the same insert_deduplication_token is stored once (modern only)',
     statements: (dialect, database) =>
       dialect === 'modern'
-        ? TABLES.filter((t) => !t.engine && (t.since ?? 1) < DEDUP_SINCE).map((t) => `ALTER TABLE ${database}.${t.name} MODIFY SETTING non_replicated_deduplication_window = ${DEDUP_WINDOW}`)
+        ? TABLES.filter((t) => (t.since ?? 1) < DEDUP_SINCE).map((t) => `ALTER TABLE ${database}.${t.name} MODIFY SETTING non_replicated_deduplication_window = ${DEDUP_WINDOW}`)
         : [],
   },
 ];
