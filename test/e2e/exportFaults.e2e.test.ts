@@ -13,6 +13,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, waitForPort, CLICKHOUSE_URL } from './helpers';
 import { TOXIPROXY_BIN } from './netbed/netbed';
+import { ClickHouseWriter } from '../../src/agent/export/clickhouseWriter';
+import { MIGRATIONS } from '../../src/shared/schema';
 
 const DB = 'flowlens_e2e_export_faults';
 const API_PORT = 28474;
@@ -210,5 +212,64 @@ test('through latency, ten connection resets and a dropped table, every table ge
     app.close();
     app.closeAllConnections();
     await freeDatabase(DB);
+  }
+});
+
+test('a ClickHouse that comes back empty, or loses its migrations table and a table, gets the whole schema back and the rows', async () => {
+  await requireClickHouse();
+  const db = `${DB}_empty`;
+  await freeDatabase(db);
+  const logs: string[] = [];
+  const writer = new ClickHouseWriter({
+    url: CLICKHOUSE_URL,
+    username: 'default',
+    password: '',
+    database: db,
+    batchRows: 1000,
+    maxQueuedRows: 10000,
+    flushIntervalMs: 100,
+    log: (l) => logs.push(l),
+  });
+  const metric = (i: number) => ({
+    time: 1795558421 + i,
+    host: 'h',
+    observation_point: 'server_process',
+    server_service: SERVICE,
+    endpoint: '/x',
+    server_port: APP_PORT,
+    request_count: 1,
+  });
+  const tablesOf = async () => (await chQuery<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${db}' ORDER BY name`)).map((r) => r.name);
+  try {
+    await writer.connect();
+    writer.start();
+    const schema = await tablesOf();
+    writer.push('app_metrics', [metric(0)]);
+    await until('first row', async () => writer.stats().app_metrics.written === 1, 5000);
+
+    // the server comes back empty: UNKNOWN_DATABASE (81)
+    await chQuery(`DROP DATABASE ${db}`);
+    writer.push('app_metrics', [metric(1)]);
+    await until('row after the database was dropped', async () => writer.stats().app_metrics.written === 2, 5000);
+    assert.deepEqual(await tablesOf(), schema, 'every table, view and the migrations table are back');
+    assert.equal(await num(`SELECT count() AS n FROM ${db}.app_metrics`), 1);
+    assert.equal(await num(`SELECT sum(request_count) AS n FROM ${db}.app_metrics_edge`), 1, 'the rollup view is back too');
+
+    // the migrations table and a table dropped by hand: the other tables are taken as current,
+    // the dropped one is created (re-running the migrations would add existing columns)
+    await sleep(5000); // schema re-creation runs at most every 5 s
+    await chQuery(`DROP TABLE ${db}.schema_migrations`);
+    await chQuery(`DROP TABLE ${db}.app_metrics`);
+    writer.push('app_metrics', [metric(2)]);
+    writer.push('tcp_timeline', [{ time: 1795558421, host: 'h', flow_id: 1, packet_count: 3 }]);
+    await until('rows after the migrations table was dropped', async () => writer.stats().app_metrics.written === 3 && writer.stats().tcp_timeline?.written === 1, 5000);
+    assert.deepEqual(await tablesOf(), schema);
+    assert.equal(await num(`SELECT count() AS n FROM ${db}.schema_migrations`), MIGRATIONS.length, 'every migration recorded once');
+    assert.equal(await num(`SELECT sum(packet_count) AS n FROM ${db}.tcp_timeline`), 3);
+    assert.equal(logs.filter((l) => l.includes('re-creating the schema')).length, 1, `said once a minute: ${logs.join('\n')}`);
+    assert.equal(writer.queuedRows(), 0);
+  } finally {
+    await writer.close();
+    await freeDatabase(db);
   }
 });
