@@ -91,6 +91,9 @@ interface Seen {
 class FakeClickHouse {
   readonly inserts: Seen[] = [];
   readonly ddl: string[] = [];
+  readonly lookups: string[] = [];
+  /** rows a SELECT count() finds */
+  lookup: (query: string) => number = () => 0;
   onInsert: (s: Seen, res: http.ServerResponse, req: http.IncomingMessage) => void = (_s, res) => res.end();
   private readonly srv: http.Server;
 
@@ -107,6 +110,9 @@ class FakeClickHouse {
           const s = { table: insert[1], query, token: url.searchParams.get('insert_deduplication_token'), body, at: Date.now() };
           this.inserts.push(s);
           this.onInsert(s, res, req);
+        } else if (query.startsWith('SELECT count() AS n FROM')) {
+          this.lookups.push(query);
+          res.end(JSON.stringify({ n: String(this.lookup(query)) }) + '\n');
         } else if (query.includes('version()')) {
           res.end(JSON.stringify({ v: this.version }) + '\n');
         } else {
@@ -289,4 +295,28 @@ test('a missing table re-runs the migrations and creates every table of the curr
     assert.ok(n === 2, `retried at once after the repair: ${n} attempts`);
     assert.equal(logs.filter((l) => l.includes('re-creating the schema')).length, 1, logs.join('\n'));
     assert.ok(!logs.some((l) => l.includes('cannot write to')), 'a missing table is not reported as an unreachable server');
+  }));
+
+test('on a server without deduplication (18.16) a batch whose answer was lost is looked up, and not sent again when it was stored (fake server)', () =>
+  withFake('18.16.1', {}, async (fake, w) => {
+    let cut = true;
+    fake.onInsert = (s, res, req) => {
+      if (s.table === 'app_metrics' && cut) {
+        cut = false;
+        req.socket.destroy(); // stored, then the answer is lost
+        return;
+      }
+      res.end();
+    };
+    fake.lookup = () => (fake.of('app_metrics').length === 1 ? 1 : 0);
+    await w.connect();
+    w.start();
+    w.push('app_metrics', [metric(1), metric(2), metric(3)]);
+    await until('batch settled', () => w.stats().app_metrics.written === 3);
+    assert.equal(fake.of('app_metrics').length, 1, 'found stored: not sent again');
+    assert.equal(fake.lookups.length, 2, 'its first and last rows looked up');
+    assert.match(fake.lookups[0], /^SELECT count\(\) AS n FROM db\.app_metrics WHERE time = toDateTime\(1795558422\) AND host = 'h' AND .*request_count = 1 \nFORMAT JSONEachRow$/);
+    assert.match(fake.lookups[1], /time = toDateTime\(1795558424\) .*request_count = 3 \nFORMAT JSONEachRow$/);
+    const s = w.stats().app_metrics;
+    assert.deepEqual([s.foundStored, s.foundStoredRows, s.unknownOutcomeRetries, s.dropped], [1, 3, 0, 0]);
   }));

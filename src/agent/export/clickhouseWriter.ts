@@ -13,10 +13,11 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createClient, ClickHouseClient, ClickHouseError, ClickHouseLogLevel } from '@clickhouse/client';
-import type { Dialect } from '../../shared/schema';
+import type { ColumnType, Dialect } from '../../shared/schema';
 import { applyMigrations, dialectFor, serverVersion, supportsDedupToken } from './migrations';
 import { RowBinaryEncoder, RowBinaryWriter, RowCodec } from './rowBinaryEncoder';
-import { TsvEncoder } from './tsvEncoder';
+import { escapeTsv, TsvEncoder } from './tsvEncoder';
+import { columnTypesOf } from './schemaEncoders';
 
 export interface WriterOptions {
   url: string;
@@ -48,6 +49,9 @@ export interface TableCounters {
   /** re-sends of a batch whose previous attempt may have been stored (the connection broke after the request went out) */
   unknownOutcomeRetries: number;
   unknownOutcomeRows: number;
+  /** batches found stored after an unknown outcome (servers without deduplication tokens): not sent again */
+  foundStored: number;
+  foundStoredRows: number;
 }
 
 export function makeClient(o: Pick<WriterOptions, 'url' | 'username' | 'password'>): ClickHouseClient {
@@ -83,8 +87,11 @@ interface Batch {
   body?: Buffer;
   seq: number;
   inFlight: boolean;
-  /** the last attempt failed after the request went out: the server may have stored it */
+  /** an attempt failed after the request went out: the server may have stored it (stays set) */
   unknownOutcome: boolean;
+  /** the first and last rows pushed: looked up before a re-send where the server has no deduplication */
+  firstRow?: object;
+  lastRow?: object;
 }
 
 interface TableQueue {
@@ -147,6 +154,49 @@ function outcomeUnknown(err: unknown): boolean {
   }
   const code = (err as NodeJS.ErrnoException).code;
   return code !== 'ECONNREFUSED' && code !== 'ENOTFOUND' && code !== 'EAI_AGAIN';
+}
+
+/**
+ * Tables whose rows never repeat: an id (l7_flow_log._id), a flow and its interval (l4_flow_log,
+ * tcp_timeline), or one row per key and interval (app_metrics, profile_samples). net_metrics is not
+ * among them: each poll writes its partial sums, and two equal ones in a second are two real rows.
+ */
+const ROWS_UNIQUE_BY_VALUE = new Set(['l7_flow_log', 'l4_flow_log', 'tcp_timeline', 'app_metrics', 'profile_samples']);
+
+const INT_RANGE: Partial<Record<ColumnType, [number, number]>> = {
+  DateTime: [0, 2 ** 32 - 1],
+  UInt8: [0, 255],
+  UInt16: [0, 65535],
+  UInt32: [0, 2 ** 32 - 1],
+  UInt64: [0, Number.MAX_SAFE_INTEGER],
+  Int32: [-(2 ** 31), 2 ** 31 - 1],
+};
+
+/**
+ * A WHERE clause matching a row of the schema as the encoders store it: integers and strings only
+ * (floats and arrays are left out), with `time` so the lookup reads one day's partition. Null
+ * when the row says too little to be told apart.
+ */
+function rowMatch(table: string, row: Record<string, unknown>): string | null {
+  if (!ROWS_UNIQUE_BY_VALUE.has(table)) {
+    return null;
+  }
+  const keys = Object.keys(row);
+  const types = columnTypesOf(table, keys);
+  if (!types || typeof row.time !== 'number') {
+    return null;
+  }
+  const terms: string[] = [];
+  keys.forEach((k, i) => {
+    const v = row[k];
+    const range = INT_RANGE[types[i]];
+    if (range && typeof v === 'number' && Number.isInteger(v) && v >= range[0] && v <= range[1]) {
+      terms.push(types[i] === 'DateTime' ? `${k} = toDateTime(${v})` : `${k} = ${v}`);
+    } else if ((types[i] === 'String' || types[i] === 'LowString') && typeof v === 'string') {
+      terms.push(`${k} = '${escapeTsv(v)}'`);
+    }
+  });
+  return terms.length >= 3 && terms.some((x) => x.startsWith('time = ')) ? terms.join(' AND ') : null;
 }
 
 const firstLine = (err: unknown) => (err as Error).message.split('\n')[0];
@@ -222,6 +272,8 @@ export class ClickHouseWriter {
           peakInsertsPerSec: 0,
           unknownOutcomeRetries: 0,
           unknownOutcomeRows: 0,
+          foundStored: 0,
+          foundStoredRows: 0,
         },
         timerAt: 0,
         retryAt: 0,
@@ -247,6 +299,8 @@ export class ClickHouseWriter {
         const b = this.openBatch(t, 'RowBinary', codec.columns, codec);
         const before = b.rb!.pos;
         codec.encode(r as Record<string, unknown>, b.rb!);
+        b.firstRow ??= r;
+        b.lastRow = r;
         this.appended(t, b, 1, b.rb!.pos - before);
       }
     } else {
@@ -254,6 +308,8 @@ export class ClickHouseWriter {
       if (tsv) {
         const b = this.openBatch(t, 'TabSeparated', tsv.columns);
         b.text!.push(tsv.body);
+        b.firstRow ??= rows[0];
+        b.lastRow = rows[rows.length - 1];
         this.appended(t, b, rows.length, Buffer.byteLength(tsv.body));
       } else {
         for (const r of rows) {
@@ -428,12 +484,17 @@ export class ClickHouseWriter {
     }
     t.c.peakInsertsPerSec = Math.max(t.c.peakInsertsPerSec, ++t.insertsThisSecond);
     t.c.inserts++;
-    if (b.unknownOutcome) {
-      t.c.unknownOutcomeRetries++;
-      t.c.unknownOutcomeRows += b.rows;
-    }
     try {
-      await this.insert(t.name, b);
+      if (b.unknownOutcome && !this.dedupTokens && (await this.stored(t.name, b))) {
+        t.c.foundStored++;
+        t.c.foundStoredRows += b.rows;
+      } else {
+        if (b.unknownOutcome) {
+          t.c.unknownOutcomeRetries++;
+          t.c.unknownOutcomeRows += b.rows;
+        }
+        await this.insert(t.name, b);
+      }
     } catch (err) {
       const code = serverErrorCode(err);
       if (BAD_DATA_CODES.has(code ?? -1)) {
@@ -448,7 +509,7 @@ export class ClickHouseWriter {
         this.remove(t, b, true);
         return true;
       }
-      b.unknownOutcome = outcomeUnknown(err);
+      b.unknownOutcome ||= outcomeUnknown(err);
       const missing = MISSING_SCHEMA_CODES.has(code ?? -1);
       this.failed(t, err, !missing);
       t.retryAt = Date.now() + this.flushIntervalMs;
@@ -554,9 +615,10 @@ export class ClickHouseWriter {
     const ts = [...this.tables.values()].filter((t) => t.c.inserts > 0);
     const retried = ts.reduce((n, t) => n + t.c.unknownOutcomeRetries, 0);
     const retriedRows = ts.reduce((n, t) => n + t.c.unknownOutcomeRows, 0);
+    const found = ts.reduce((n, t) => n + t.c.foundStored, 0);
     return (
       `inserts ${ts.map((t) => `${t.name} ${t.c.inserts} (peak ${t.c.peakInsertsPerSec}/s)`).join(', ') || 'none'}; ` +
-      `retried after unknown outcome ${retried} batches (${retriedRows} rows)${this.dedupTokens ? ', deduplicated by token' : ''}`
+      `retried after unknown outcome ${retried} batches (${retriedRows} rows)${this.dedupTokens ? ', deduplicated by token' : `, found stored ${found}`}`
     );
   }
 
@@ -578,6 +640,26 @@ export class ClickHouseWriter {
         return;
       }
     }
+  }
+
+  /**
+   * Whether a batch whose INSERT may have been stored (its answer was lost) is in the table: its
+   * first and last rows are looked up by their values. 18.16 cannot deduplicate a retried INSERT, so
+   * this is what keeps a lost answer from storing the rows twice. False when it cannot tell.
+   */
+  private async stored(table: string, b: Batch): Promise<boolean> {
+    for (const row of [b.firstRow, b.lastRow]) {
+      const where = row && rowMatch(table, row as Record<string, unknown>);
+      if (!where) {
+        return false;
+      }
+      const rs = await this.client.query({ query: `SELECT count() AS n FROM ${this.o.database}.${table} WHERE ${where}`, format: 'JSONEachRow' });
+      const found = (await rs.json()) as Array<{ n: string | number }>;
+      if (!(Number(found[0]?.n) > 0)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** One INSERT of a sealed batch: the same bytes and deduplication token on every attempt. */
