@@ -90,7 +90,7 @@ export function defaultConfig(): AgentConfig {
     flushIntervalMs: 1000,
     batchRows: 20000,
     maxQueuedRows: 500000,
-    maxQueuedBytes: 64 << 20, // with the agent's ~100 MB of code, heap and rings: under its 256 MB target
+    maxQueuedBytes: 64 << 20, // an idle agent with profiling is ~170 MB RSS here: with a full queue it stays under its 256 MB target
     requestTimeoutMs: 30000,
     host: hostname(),
     services: [],
