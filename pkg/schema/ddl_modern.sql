@@ -203,3 +203,17 @@ TTL time + INTERVAL 30 DAY;
 CREATE MATERIALIZED VIEW IF NOT EXISTS flowlens.app_metrics_edge_mv TO flowlens.app_metrics_edge AS SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us FROM flowlens.app_metrics GROUP BY time, observation_point, client_service, server_service, l7_protocol;
 
 INSERT INTO flowlens.app_metrics_edge SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us FROM flowlens.app_metrics WHERE time < now() GROUP BY time, observation_point, client_service, server_service, l7_protocol;
+
+ALTER TABLE flowlens.l7_flow_log MODIFY SETTING non_replicated_deduplication_window = 1000;
+
+ALTER TABLE flowlens.l4_flow_log MODIFY SETTING non_replicated_deduplication_window = 1000;
+
+ALTER TABLE flowlens.app_metrics MODIFY SETTING non_replicated_deduplication_window = 1000;
+
+ALTER TABLE flowlens.app_metrics_edge MODIFY SETTING non_replicated_deduplication_window = 1000;
+
+ALTER TABLE flowlens.net_metrics MODIFY SETTING non_replicated_deduplication_window = 1000;
+
+ALTER TABLE flowlens.tcp_timeline MODIFY SETTING non_replicated_deduplication_window = 1000;
+
+ALTER TABLE flowlens.profile_samples MODIFY SETTING non_replicated_deduplication_window = 1000;

@@ -26,6 +26,8 @@ export interface AgentConfig {
   batchRows: number;
   /** Rows kept in memory per table while ClickHouse is unreachable; beyond, the oldest are dropped and counted. */
   maxQueuedRows: number;
+  /** Encoded bytes queued for ClickHouse, all tables and INSERTs in flight together; past it the oldest request logs go first, metrics last. */
+  maxQueuedBytes: number;
   /** A request without a response after this long is logged as a timeout. */
   requestTimeoutMs: number;
   host: string;
@@ -88,6 +90,7 @@ export function defaultConfig(): AgentConfig {
     flushIntervalMs: 1000,
     batchRows: 20000,
     maxQueuedRows: 500000,
+    maxQueuedBytes: 64 << 20, // an idle agent with profiling is ~170 MB RSS here: with a full queue it stays under its 256 MB target
     requestTimeoutMs: 30000,
     host: hostname(),
     services: [],
@@ -241,6 +244,7 @@ const SCHEMA: Record<keyof AgentConfig, Checker> = {
   flushIntervalMs: int(50, 60000),
   batchRows: int(1, 1_000_000),
   maxQueuedRows: int(1000, 50_000_000),
+  maxQueuedBytes: int(1 << 20, 4 * 2 ** 30),
   requestTimeoutMs: int(100, 3_600_000),
   host: str,
   services,
@@ -277,6 +281,7 @@ const ENV: Partial<Record<keyof AgentConfig, string>> = {
   clickhousePassword: 'FLOWLENS_CLICKHOUSE_PASSWORD',
   database: 'FLOWLENS_DATABASE',
   captureBytes: 'FLOWLENS_CAPTURE_BYTES',
+  maxQueuedBytes: 'FLOWLENS_MAX_QUEUED_BYTES',
   host: 'FLOWLENS_HOST',
   ignorePorts: 'FLOWLENS_IGNORE_PORTS',
   tls: 'FLOWLENS_TLS',

@@ -6,7 +6,6 @@ import { SocketTracer, TracerError, MonotonicClock } from './capture/nativeTrace
 import { findTlsLibraries } from './capture/tlsLibraries';
 import { GoTlsProber } from './capture/goTls';
 import { ClickHouseWriter } from './export/clickhouseWriter';
-import { applyMigrations, dialectFor, serverVersion } from './export/migrations';
 import { Pipeline } from './pipeline';
 import { TcpFlowLog, TcpFlowNative } from './network/flows/tcpFlowLog';
 import { startProfiling } from './profiling/continuousProfiler';
@@ -46,9 +45,8 @@ function parseArgs(argv: string[]): Args {
 
 async function connectStore(writer: ClickHouseWriter, cfg: AgentConfig, quiet = false): Promise<boolean> {
   try {
-    const version = await serverVersion(writer.client);
-    const dialect = dialectFor(version);
-    const applied = await applyMigrations(writer.client, cfg.database, dialect);
+    const { version, dialect, applied } = await writer.connect();
+    writer.start(); // each table sends by itself from now on
     log(`clickhouse ${version} at ${cfg.clickhouseUrl}, database ${cfg.database} (${dialect} schema${applied.length ? `, applied migrations ${applied.join(',')}` : ', up to date'})`);
     return true;
   } catch (err) {
@@ -111,6 +109,8 @@ async function main(): Promise<number> {
     database: cfg.database,
     batchRows: cfg.batchRows,
     maxQueuedRows: cfg.maxQueuedRows,
+    maxQueuedBytes: cfg.maxQueuedBytes,
+    flushIntervalMs: cfg.flushIntervalMs,
     log,
   });
   const pipeline = new Pipeline({
@@ -199,10 +199,7 @@ async function main(): Promise<number> {
       tcpFlows!.apply(flows, monoNowNs(), Math.floor(Date.now() / 1000));
     }
     packets?.sweep();
-    if (!storeReady) {
-      return;
-    }
-    await writer.flush();
+    // the writer sends each table's batch itself when it is full or flushIntervalMs old
   }, cfg.flushIntervalMs);
   // new Go programs are found by a periodic scan of running processes
   const goTlsTimer = goTls?.available ? setInterval(() => goTls.scan(), 5000) : undefined;
@@ -224,8 +221,8 @@ async function main(): Promise<number> {
       `events ${c.events}, request logs ${c.requestLogs}, connections ${pipeline.conns.size}, ` +
       `unparseable connections ${c.unparseableConnections}${c.unparseableConnections ? ` (last: ${pipeline.step.lastFailure})` : ''}; ` +
       `written l7_flow_log ${w.l7_flow_log?.written ?? 0}, app_metrics ${w.app_metrics?.written ?? 0}; ` +
-      `drops: kernel ring ${t.ringDrops}, export ${(w.l7_flow_log?.dropped ?? 0) + (w.app_metrics?.dropped ?? 0)}, malformed ${c.malformedRecords}, unbound TLS ${pipeline.tlsUnbound}; ` +
-      `queued ${writer.queuedRows()}${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}` +
+      `drops: kernel ring ${t.ringDrops}, export ${writer.dropText()}, malformed ${c.malformedRecords}, unbound TLS ${pipeline.tlsUnbound}; ` +
+      `queued ${writer.queuedRows()} rows ${Math.ceil(writer.queuedBytes() / 1024)} KiB${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}; ${writer.statusText()}` +
       (profiler ? `; ${profiler.statusText()}; written profile_samples ${w.profile_samples?.written ?? 0}, dropped ${w.profile_samples?.dropped ?? 0}` : '') +
       (tcpFlows ? `; ${tcpFlows.statusLine()}` : '') +
       (packets ? `; ${packets.statusLine()}, written tcp_timeline ${w.tcp_timeline?.written ?? 0}` : '')

@@ -300,11 +300,23 @@ export function renderCreateTable(table: Table, dialect: Dialect, database = DAT
     })
     .join(',\n');
   const ttl = dialect === 'modern' ? `\nTTL time + INTERVAL ${table.ttlDays} DAY` : '';
+  const settings = dialect === 'modern' && atVersion >= DEDUP_SINCE ? `\nSETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}` : '';
   return (
     `CREATE TABLE IF NOT EXISTS ${database}.${table.name} (\n${cols}\n) ENGINE = ${table.engine ?? 'MergeTree()'}\n` +
-    `PARTITION BY toYYYYMMDD(time)\nORDER BY (${table.orderBy.join(', ')})${ttl}`
+    `PARTITION BY toYYYYMMDD(time)\nORDER BY (${table.orderBy.join(', ')})${ttl}${settings}`
   );
 }
+
+/**
+ * Insert blocks a (non-replicated) MergeTree table remembers on modern ClickHouse, so an INSERT retried
+ * with the same insert_deduplication_token is dropped by the server. The agent sends ~1 INSERT per
+ * table per flush interval: 1000 blocks cover minutes of retries. app_metrics_edge needs it too: the
+ * view's block of a deduplicated app_metrics insert is deduplicated there (test/sql/test_dedup_chdb.py).
+ * Replicated tables deduplicate already; 18.16 has no deduplication for plain MergeTree: nothing there.
+ */
+export const DEDUP_WINDOW = 1000;
+/** The migration that enables it (tables created at or after it carry the setting in their CREATE). */
+const DEDUP_SINCE = 5;
 
 export interface Migration {
   version: number;
@@ -341,19 +353,41 @@ export const MIGRATIONS: Migration[] = [
     doc: 'app_metrics_edge: the per-edge rollup of app_metrics, its materialized view, and the existing rows',
     statements: (dialect, database) => {
       const t = TABLES.find((x) => x.name === 'app_metrics_edge');
-      const select =
-        'SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, ' +
-        'sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, ' +
-        `maxState(response_duration_max_us) AS response_duration_max_us FROM ${database}.app_metrics`;
-      const group = 'GROUP BY time, observation_point, client_service, server_service, l7_protocol';
       return [
-        renderCreateTable(t!, dialect, database),
-        `CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.app_metrics_edge_mv TO ${database}.app_metrics_edge AS ${select} ${group}`,
-        `INSERT INTO ${database}.app_metrics_edge ${select} WHERE time < now() ${group}`,
+        renderCreateTable(t!, dialect, database, 4),
+        renderEdgeView(database),
+        `INSERT INTO ${database}.app_metrics_edge ${EDGE_SELECT(database)} WHERE time < now() ${EDGE_GROUP}`,
       ];
     },
   },
+  {
+    version: DEDUP_SINCE,
+    doc: 'every table remembers its last insert blocks, so a retried INSERT with the same insert_deduplication_token is stored once (modern only)',
+    statements: (dialect, database) =>
+      dialect === 'modern'
+        ? TABLES.filter((t) => (t.since ?? 1) < DEDUP_SINCE).map((t) => `ALTER TABLE ${database}.${t.name} MODIFY SETTING non_replicated_deduplication_window = ${DEDUP_WINDOW}`)
+        : [],
+  },
 ];
+
+const EDGE_SELECT = (database: string) =>
+  'SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, ' +
+  'sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, ' +
+  `maxState(response_duration_max_us) AS response_duration_max_us FROM ${database}.app_metrics`;
+const EDGE_GROUP = 'GROUP BY time, observation_point, client_service, server_service, l7_protocol';
+
+/** The materialized view that fills app_metrics_edge from every app_metrics insert (migration 4). */
+function renderEdgeView(database: string): string {
+  return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.app_metrics_edge_mv TO ${database}.app_metrics_edge AS ${EDGE_SELECT(database)} ${EDGE_GROUP}`;
+}
+
+/**
+ * Every table and view of the current schema, each CREATE ... IF NOT EXISTS: what re-creates a table
+ * dropped under a running agent (the migrations table says it was created long ago).
+ */
+export function renderCurrentSchema(dialect: Dialect, database = DATABASE): string[] {
+  return [`CREATE DATABASE IF NOT EXISTS ${database}`, ...TABLES.map((t) => renderCreateTable(t, dialect, database)), renderEdgeView(database)];
+}
 
 /** ALTER TABLE ... ADD COLUMN for the columns migration `version` adds (one statement per table). */
 export function renderAddedColumns(version: number, dialect: Dialect, database = DATABASE): string[] {

@@ -1,11 +1,18 @@
-// Applies the versioned schema migrations (src/shared/schema.ts) at agent start; idempotent.
+// Applies the versioned schema migrations (src/shared/schema.ts) at agent start, and again when a
+// table or the database disappears under a running agent; idempotent.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { Dialect, MIGRATIONS, MIGRATIONS_TABLE, renderMigrationsTable } from '../../shared/schema';
+import { Dialect, MIGRATIONS, MIGRATIONS_TABLE, TABLES, renderCurrentSchema, renderMigrationsTable } from '../../shared/schema';
 
 /** Modern ClickHouse gets codecs, TTL and LowCardinality; 18.x-20.x the nearest equivalents. */
 export function dialectFor(version: string): Dialect {
   const major = Number(version.split('.')[0]);
   return major >= 21 ? 'modern' : 'legacy';
+}
+
+/** insert_deduplication_token exists from 22.2 on; older servers (18.16) refuse a setting they do not know. */
+export function supportsDedupToken(version: string): boolean {
+  const [major, minor] = version.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 2);
 }
 
 export async function serverVersion(client: ClickHouseClient): Promise<string> {
@@ -14,26 +21,56 @@ export async function serverVersion(client: ClickHouseClient): Promise<string> {
   return rows[0].v;
 }
 
-/** Returns the versions applied now (empty when the schema was already current). */
+/**
+ * Returns the versions applied (or recorded) now: empty when the schema was already current.
+ * Then creates every table and view of the current schema that is missing (a table dropped by
+ * hand comes back with today's columns, though the migrations table says it was made long ago).
+ */
 export async function applyMigrations(client: ClickHouseClient, database: string, dialect: Dialect): Promise<number[]> {
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   await client.command({ query: renderMigrationsTable(database) });
-  const rs = await client.query({ query: `SELECT version FROM ${database}.${MIGRATIONS_TABLE}`, format: 'JSONEachRow' });
+  const rs = await client.query({
+    query: `SELECT version FROM ${database}.${MIGRATIONS_TABLE}`,
+    format: 'JSONEachRow',
+  });
   const done = new Set(((await rs.json()) as Array<{ version: number }>).map((r) => Number(r.version)));
+  const record = (m: (typeof MIGRATIONS)[number]) =>
+    client.insert({
+      table: `${database}.${MIGRATIONS_TABLE}`,
+      values: [{ version: m.version, applied_at: Math.floor(Date.now() / 1000), doc: m.doc }],
+      format: 'JSONEachRow',
+    });
   const applied: number[] = [];
+  if (done.size === 0 && (await canonicalTablesIn(client, database)) > 0) {
+    // the migrations table was dropped while the tables stayed: re-running the migrations would add
+    // columns that exist (an error on 18.16, which has no ADD COLUMN IF NOT EXISTS). The tables are
+    // taken as current; missing ones are created below at the current version.
+    for (const m of MIGRATIONS) {
+      await record(m);
+      applied.push(m.version);
+    }
+  }
   for (const m of MIGRATIONS) {
-    if (done.has(m.version)) {
+    if (done.has(m.version) || applied.includes(m.version)) {
       continue;
     }
     for (const stmt of m.statements(dialect, database)) {
       await client.command({ query: stmt });
     }
-    await client.insert({
-      table: `${database}.${MIGRATIONS_TABLE}`,
-      values: [{ version: m.version, applied_at: Math.floor(Date.now() / 1000), doc: m.doc }],
-      format: 'JSONEachRow',
-    });
+    await record(m);
     applied.push(m.version);
   }
+  for (const stmt of renderCurrentSchema(dialect, database)) {
+    await client.command({ query: stmt });
+  }
   return applied;
+}
+
+async function canonicalTablesIn(client: ClickHouseClient, database: string): Promise<number> {
+  const rs = await client.query({
+    query: `SELECT name FROM system.tables WHERE database = '${database}'`,
+    format: 'JSONEachRow',
+  });
+  const names = new Set(((await rs.json()) as Array<{ name: string }>).map((r) => r.name));
+  return TABLES.filter((t) => names.has(t.name)).length;
 }
