@@ -52,7 +52,9 @@ export class PacketLayer {
   /** Opens what the configuration names; returns a line for the log. */
   start(): string {
     this.capture.scan();
-    return this.capture.sockets.size ? `packet capture on ${this.capture.describe()}` : 'packet capture: no interface to capture yet (rescanning every 5 s)';
+    return this.capture.sockets.size
+      ? `packet capture on ${this.capture.describe()}`
+      : 'packet capture: no interface to capture yet (rescanning every 5 s)';
   }
 
   rescan(): void {
@@ -98,7 +100,7 @@ export class PacketLayer {
     const c = this.flows.counters;
     return (
       `packets ${s.packets} on ${s.interfaces} interfaces, packet flows ${this.flows.size}, tcp_timeline rows ${c.timelineRows}, NIC request logs ${c.nicRequestLogs}; ` +
-      `capture drops: kernel ${s.kernelDrops}, ring freezes ${s.freezeCount}, user space ${s.userDrops + c.untrackedPackets}, malformed packets ${this.malformed}${this.failedBatches ? `, failed batches ${this.failedBatches}` : ''}`
+      `capture drops: kernel ${s.kernelDrops}, ring freezes ${s.freezeCount}, user space ${s.userDrops}, malformed packets ${this.malformed}${this.failedBatches ? `, failed batches ${this.failedBatches}` : ''}`
     );
   }
 
