@@ -12,19 +12,7 @@ if (!gc) {
 }
 
 function dnsMessage(id: number, response: boolean): Buffer {
-  const q = Buffer.from([
-    3,
-    ...Buffer.from('www'),
-    7,
-    ...Buffer.from('example'),
-    3,
-    ...Buffer.from('com'),
-    0,
-    0,
-    1,
-    0,
-    1,
-  ]);
+  const q = Buffer.from([3, ...Buffer.from('www'), 7, ...Buffer.from('example'), 3, ...Buffer.from('com'), 0, 0, 1, 0, 1]);
   const h = Buffer.alloc(12);
   h.writeUInt16BE(id & 0xffff, 0);
   h.writeUInt16BE(response ? 0x8180 : 0x0100, 2);
@@ -78,9 +66,7 @@ p.sweep(ts, Math.floor(ts / 1e9)); // emits the request logs and the finished RE
 const ms = performance.now() - t0;
 gc();
 const after = process.memoryUsage().heapUsed;
-const tables = (
-  p as unknown as { tableStats?: () => Array<{ name: string; size: number; max: number; evicted: number }> }
-).tableStats?.();
+const tables = (p as unknown as { tableStats?: () => Array<{ name: string; size: number; max: number; evicted: number }> }).tableStats?.();
 console.log(
   `${N} spoofed DNS queries (+ answers) in ${Math.round(ms)} ms: heap ${(before / 2 ** 20).toFixed(1)} -> ${(after / 2 ** 20).toFixed(1)} MiB ` +
     `(+${((after - before) / 2 ** 20).toFixed(1)} MiB); connections ${p.conns.size}; request logs ${l7Rows}; udp flow rows ${l4Rows}` +

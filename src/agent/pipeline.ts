@@ -122,13 +122,7 @@ export class Pipeline {
 
   /** Size, bound and evictions of each table, for the status line. */
   tableStats(): TableStats[] {
-    return [
-      this.conns.stats(),
-      this.closedPeers.stats('closed peers'),
-      this.procs.stats(),
-      ...this.tls.stats(),
-      this.red.stats(),
-    ];
+    return [this.conns.stats(), this.closedPeers.stats('closed peers'), this.procs.stats(), ...this.tls.stats(), this.red.stats()];
   }
 
   /** TLS plaintext dropped because no socket could be found for it */
@@ -146,11 +140,7 @@ export class Pipeline {
 
   /** pid of the socket with these ends, live or closed in the last seconds (for late rows such as packet capture's), else 0 */
   pidOfEnds(localIp: string, localPort: number, peerIp: string, peerPort: number): number {
-    return (
-      this.conns.byEnds(localIp, localPort, peerIp, peerPort)?.tgid ??
-      this.closedPeers.peek(tupleKey(localIp, localPort, peerIp, peerPort))?.tgid ??
-      0
-    );
+    return this.conns.byEnds(localIp, localPort, peerIp, peerPort)?.tgid ?? this.closedPeers.peek(tupleKey(localIp, localPort, peerIp, peerPort))?.tgid ?? 0;
   }
 
   processBatch(batch: Buffer): void {
@@ -306,13 +296,7 @@ export class Pipeline {
       host: this.o.host,
       observation_point: isClient ? 'client_process' : 'server_process',
       flow_id: c.flowId,
-      ...flowEndColumns(
-        this.namer,
-        'UDP',
-        isClient,
-        { ip: c.localIp, port: c.localPort, pid: c.tgid },
-        { ip: c.peerIp, port: c.peerPort, pid: this.peerPid(c) }
-      ),
+      ...flowEndColumns(this.namer, 'UDP', isClient, { ip: c.localIp, port: c.localPort, pid: c.tgid }, { ip: c.peerIp, port: c.peerPort, pid: this.peerPid(c) }),
       byte_tx: isClient ? c.bytesTx : c.bytesRx,
       byte_rx: isClient ? c.bytesRx : c.bytesTx,
       packet_tx: (isClient ? c.packetsTx : c.packetsRx) ?? 0,

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ServiceRule } from '../config';
 import { LruMap, TableStats } from '../lruMap';
 
-/** More than the default pid_max (32768) of live processes; ~100 bytes each. */
+/** As many as the default pid_max allows live at once; ~100 bytes each. */
 export const DEFAULT_MAX_PROCESSES = 32768;
 
 interface ProcessInfo {

@@ -19,10 +19,7 @@ export class TlsBinder {
   /** thread -> connection of its last ciphertext read */
   private readonly lastRead = new LruMap<number, Connection>(MAX_BINDINGS);
   /** thread -> plaintext writes waiting for the ciphertext that names their socket */
-  private readonly parked = new LruMap<number, SocketEvent[]>(
-    MAX_PARKED_THREADS,
-    (_, lost) => (this.unbound += lost.length)
-  );
+  private readonly parked = new LruMap<number, SocketEvent[]>(MAX_PARKED_THREADS, (_, lost) => (this.unbound += lost.length));
   /** plaintext dropped: no socket could be found for it */
   unbound = 0;
 

@@ -304,11 +304,7 @@ export class PacketFlows {
         f.inferMisses++;
         return;
       }
-      f.stream = new MessageStream(
-        parser,
-        (pair) => this.onPair(f, pair),
-        f.roleFromHandshake ? Direction.Egress : undefined
-      );
+      f.stream = new MessageStream(parser, (pair) => this.onPair(f, pair), f.roleFromHandshake ? Direction.Egress : undefined);
       f.conn.stream = f.stream;
     }
     f.stream.onSegment(e);
