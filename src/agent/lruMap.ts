@@ -172,7 +172,7 @@ export class LruMap<K, V> {
   }
 }
 
-/** `connections 1234/65536 evicted 0, processes ...` */
+/** The status line's segment: `tables (entries/bound evicted): connections 1234/32768 0, processes ...` */
 export function tablesText(tables: TableStats[]): string {
-  return tables.map((t) => `${t.name} ${t.size}/${t.max} evicted ${t.evicted}`).join(', ');
+  return `tables (entries/bound evicted): ${tables.map((t) => `${t.name} ${t.size}/${t.max} ${t.evicted}`).join(', ')}`;
 }

@@ -9,8 +9,8 @@ import type { TableStats } from '../lruMap';
 
 /** Distinct (series, endpoint) rows per second before the overflow row; ~400 bytes each. */
 export const DEFAULT_MAX_RED_ROWS_PER_SECOND = 10000;
-/** client_service, server_service and endpoint of the overflow row */
-export const RED_OVERFLOW = '(other)';
+/** client_service, server_service (and endpoint) of a row summing what a bound left unnamed (app_metrics, net_metrics) */
+export const OVERFLOW_NAME = '(other)';
 
 export interface AppMetricsRow {
   time: number;
@@ -144,7 +144,7 @@ export class RedAggregator {
       this.overflowRequests++;
       seriesKey = '\0' + r.observation_point + '\0' + r.l7_protocol; // no series key starts with NUL
     }
-    const endpoint = full ? RED_OVERFLOW : r.endpoint;
+    const endpoint = full ? OVERFLOW_NAME : r.endpoint;
     let buckets = sec.bySeries.get(seriesKey);
     if (!buckets) {
       buckets = new Map();
@@ -158,8 +158,8 @@ export class RedAggregator {
       time: r.time,
       host: r.host,
       observation_point: r.observation_point,
-      client_service: full ? RED_OVERFLOW : r.client_service,
-      server_service: full ? RED_OVERFLOW : r.server_service,
+      client_service: full ? OVERFLOW_NAME : r.client_service,
+      server_service: full ? OVERFLOW_NAME : r.server_service,
       l7_protocol: r.l7_protocol,
       endpoint,
       server_port: full ? 0 : r.server_port,

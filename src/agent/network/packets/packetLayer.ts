@@ -16,6 +16,8 @@ export interface PacketLayerOptions {
   native: PcapNative;
   pipeline: Pipeline;
   requestTimeoutMs: number;
+  /** flows followed at once (config limits.packetFlows) */
+  maxFlows?: number;
   sink: { timeline(rows: TcpTimelineRow[]): void; l7(rows: L7FlowLogRow[]): void };
   log: (line: string) => void;
 }
@@ -38,6 +40,7 @@ export class PacketLayer {
       parsers: defaultParsers(),
       iface: (id) => this.capture.iface(id),
       requestTimeoutMs: o.requestTimeoutMs,
+      maxFlows: o.maxFlows,
       sink: o.sink,
       directory: {
         pidOf: (localIp, localPort, peerIp, peerPort) => o.pipeline.pidOfEnds(localIp, localPort, peerIp, peerPort),
