@@ -79,7 +79,7 @@ export class Pipeline {
   private readonly redactor: Redactor;
   private readonly tls = new TlsBinder((c) => this.conns.has(c));
   private readonly namer: EndpointNamer;
-  /** pids of recently closed connections, so a late row still names its peer (as many as live ones) */
+  /** pids of recently closed connections, so a late row still names its peer (as many as live ones; looked up with peek, so the longest closed go first) */
   private readonly closedPeers: LruMap<string, { tgid: number; atNs: number }>;
   private pendingRows: L7FlowLogRow[] = [];
   /** one-way requests, logged at the next sweep: the moment they are parsed the server's end of a
