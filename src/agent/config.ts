@@ -3,6 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { applyProfilingEnv, checkProfiling, defaultProfilingConfig, ProfilingConfig } from './profiling/profilingConfig';
+import { DEFAULT_MAX_CONNECTIONS } from './conntrack/connectionTable';
+import { DEFAULT_MAX_PROCESSES } from './conntrack/processTable';
+import { DEFAULT_MAX_PACKET_FLOWS } from './network/packets/packetFlows';
+import { DEFAULT_MAX_RED_ROWS_PER_SECOND } from './metrics/redAggregator';
 
 export interface ServiceRule {
   name: string;
@@ -54,6 +58,19 @@ export interface AgentConfig {
   flowLogIntervalSec: number;
   /** Continuous profiling (on-CPU samples, off-CPU blocked time); FLOWLENS_PROFILING_* variables. */
   profiling: ProfilingConfig;
+  /** Bounds of the agent's tables, in entries (least recently used evicted beyond, counted in the status line). */
+  limits: LimitsConfig;
+}
+
+export interface LimitsConfig {
+  /** live connections (a socket, or a socket and one peer for UDP); an evicted one is settled as if idle */
+  connections: number;
+  /** processes named (pid -> name) */
+  processes: number;
+  /** flows followed by packet capture (tcp_timeline, NIC request logs) */
+  packetFlows: number;
+  /** app_metrics rows per second; requests of further new series that second count in an (other) row */
+  redRowsPerSecond: number;
 }
 
 export interface PacketCaptureConfig {
@@ -99,11 +116,19 @@ export function defaultConfig(): AgentConfig {
     tls: true,
     tlsLibraries: [],
     redactPatterns: [],
-    network: { capture: { enabled: true, interfaces: [], netns: [], hostNamespace: true, payloadBytes: 256, ringBytes: 2 << 20 } },
+    network: {
+      capture: { enabled: true, interfaces: [], netns: [], hostNamespace: true, payloadBytes: 256, ringBytes: 2 << 20 },
+    },
     nice: 0,
     flowLog: true,
     flowLogIntervalSec: 60,
     profiling: defaultProfilingConfig(),
+    limits: {
+      connections: DEFAULT_MAX_CONNECTIONS,
+      processes: DEFAULT_MAX_PROCESSES,
+      packetFlows: DEFAULT_MAX_PACKET_FLOWS,
+      redRowsPerSecond: DEFAULT_MAX_RED_ROWS_PER_SECOND,
+    },
   };
 }
 
@@ -233,6 +258,28 @@ const network: Checker = (key, v) => {
   return out;
 };
 
+const LIMITS_SCHEMA: Record<keyof LimitsConfig, Checker> = {
+  connections: int(1024, 10_000_000),
+  processes: int(1024, 10_000_000),
+  packetFlows: int(256, 10_000_000),
+  redRowsPerSecond: int(100, 10_000_000),
+};
+
+/** `limits`: {connections, processes, packetFlows, redRowsPerSecond}; keys left out keep their defaults. */
+const limits: Checker = (key, v) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new ConfigError(`config ${key} is invalid: expected an object such as {"connections": 65536}`);
+  }
+  const out = defaultConfig().limits;
+  for (const [k, lv] of Object.entries(v)) {
+    if (!(k in LIMITS_SCHEMA)) {
+      throw new ConfigError(`config ${key}: unknown key "${k}" (known keys: ${Object.keys(LIMITS_SCHEMA).join(', ')})`);
+    }
+    out[k as keyof LimitsConfig] = LIMITS_SCHEMA[k as keyof LimitsConfig](`${key}.${k}`, lv) as number;
+  }
+  return out;
+};
+
 const SCHEMA: Record<keyof AgentConfig, Checker> = {
   clickhouseUrl: url,
   clickhouseUser: str,
@@ -269,6 +316,7 @@ const SCHEMA: Record<keyof AgentConfig, Checker> = {
     });
     return v;
   },
+  limits,
   profiling: (key, v) =>
     checkProfiling(key, v, (m) => {
       throw new ConfigError(m);
@@ -297,6 +345,14 @@ const CAPTURE_ENV: Partial<Record<keyof PacketCaptureConfig, string>> = {
   interfaces: 'FLOWLENS_CAPTURE_INTERFACES',
   netns: 'FLOWLENS_CAPTURE_NETNS',
   payloadBytes: 'FLOWLENS_CAPTURE_PAYLOAD_BYTES',
+};
+
+/** Environment overrides of limits.* */
+const LIMITS_ENV: Record<keyof LimitsConfig, string> = {
+  connections: 'FLOWLENS_LIMIT_CONNECTIONS',
+  processes: 'FLOWLENS_LIMIT_PROCESSES',
+  packetFlows: 'FLOWLENS_LIMIT_PACKET_FLOWS',
+  redRowsPerSecond: 'FLOWLENS_LIMIT_RED_ROWS_PER_SECOND',
 };
 
 export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -330,6 +386,11 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
     if (env[name] !== undefined && env[name] !== '') {
       const capture = (cfg.network as NetworkConfig).capture as unknown as Record<string, unknown>;
       capture[ck] = CAPTURE_SCHEMA[ck as keyof PacketCaptureConfig](`environment ${name}`, env[name]);
+    }
+  }
+  for (const [lk, name] of Object.entries(LIMITS_ENV)) {
+    if (env[name] !== undefined && env[name] !== '') {
+      (cfg.limits as LimitsConfig)[lk as keyof LimitsConfig] = LIMITS_SCHEMA[lk as keyof LimitsConfig](`environment ${name}`, env[name]) as number;
     }
   }
   const c = cfg as unknown as AgentConfig;

@@ -11,6 +11,7 @@ import { TcpFlowLog, TcpFlowNative } from './network/flows/tcpFlowLog';
 import { startProfiling } from './profiling/continuousProfiler';
 import { PacketLayer } from './network/packets/packetLayer';
 import type { PcapNative } from './network/packets/packetCapture';
+import { tablesText } from './lruMap';
 
 const log = (line: string) => process.stderr.write(`flowlens-agent: ${line}\n`);
 
@@ -116,6 +117,7 @@ async function main(): Promise<number> {
   const pipeline = new Pipeline({
     host: cfg.host,
     services: cfg.services,
+    limits: cfg.limits,
     requestTimeoutMs: cfg.requestTimeoutMs,
     redactPatterns: cfg.redactPatterns,
     toWallUs: (ns) => clock.toWallUs(ns),
@@ -139,6 +141,7 @@ async function main(): Promise<number> {
         native: tracer.native as unknown as PcapNative,
         pipeline,
         requestTimeoutMs: cfg.requestTimeoutMs,
+        maxFlows: cfg.limits.packetFlows,
         sink: { timeline: (rows) => writer.push('tcp_timeline', rows), l7: (rows) => writer.push('l7_flow_log', rows) },
         log,
       });
@@ -225,7 +228,8 @@ async function main(): Promise<number> {
       `queued ${writer.queuedRows()} rows ${Math.ceil(writer.queuedBytes() / 1024)} KiB${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}; ${writer.statusText()}` +
       (profiler ? `; ${profiler.statusText()}; written profile_samples ${w.profile_samples?.written ?? 0}, dropped ${w.profile_samples?.dropped ?? 0}` : '') +
       (tcpFlows ? `; ${tcpFlows.statusLine()}` : '') +
-      (packets ? `; ${packets.statusLine()}, written tcp_timeline ${w.tcp_timeline?.written ?? 0}` : '')
+      (packets ? `; ${packets.statusLine()}, written tcp_timeline ${w.tcp_timeline?.written ?? 0}` : '') +
+      `; ${tablesText([...pipeline.tableStats(), ...(packets ? [packets.flows.stats()] : []), ...(tcpFlows ? [tcpFlows.stats()] : []), ...(profiler?.tableStats() ?? [])])}`
     );
   };
   const statusTimer = cfg.statusIntervalMs ? setInterval(() => log(statusLine()), cfg.statusIntervalMs) : undefined;

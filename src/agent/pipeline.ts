@@ -2,7 +2,7 @@
 // logs + RED metrics -> export queues. Pure of timers and I/O so tests and benchmarks drive it directly.
 import { decodeBatch } from './capture/eventDecoder';
 import { Direction, EventKind, SocketEvent, SYSCALL_SSL_READ, SYSCALL_SSL_WRITE } from './capture/socketEvent';
-import { ConnectionTable } from './conntrack/connectionTable';
+import { ConnectionTable, DEFAULT_MAX_CONNECTIONS } from './conntrack/connectionTable';
 import type { Connection } from './conntrack/connection';
 import { tupleKey } from './conntrack/connection';
 import { ProcessTable } from './conntrack/processTable';
@@ -12,11 +12,12 @@ import type { ProtocolParser } from './protocols/types';
 import type { EndpointNamer, L7FlowLogRow } from './requestlog/l7FlowLog';
 import { ProtocolStep, ProtocolStepCounters } from './requestlog/protocolStep';
 import { RedAggregator, AppMetricsRow } from './metrics/redAggregator';
-import type { ServiceRule } from './config';
+import type { LimitsConfig, ServiceRule } from './config';
 import { Redactor } from './requestlog/redaction';
 import { TlsBinder } from './conntrack/tlsBinder';
 import type { FlowNamer, L4FlowLogRow } from './network/flows/tcpFlowLog';
 import { flowEndColumns } from './export/rowColumns';
+import { LruMap, TableStats } from './lruMap';
 
 export interface PipelineOptions {
   host: string;
@@ -34,6 +35,8 @@ export interface PipelineOptions {
   procRoot?: string;
   /** the protocols tried on new connections (default: all of them) */
   parsers?: ProtocolParser[];
+  /** table bounds (config `limits`); defaults when left out */
+  limits?: Partial<LimitsConfig>;
 }
 
 export interface PipelineCounters extends ProtocolStepCounters {
@@ -60,7 +63,7 @@ const CLOSE_GRACE_NS = 1e9;
 const EMIT_EVERY_ROWS = 128;
 
 export class Pipeline {
-  readonly conns = new ConnectionTable((old) => this.closeConnection(old, old.lastNs));
+  readonly conns: ConnectionTable;
   readonly procs: ProcessTable;
   readonly counters: PipelineCounters = {
     events: 0,
@@ -76,18 +79,22 @@ export class Pipeline {
   readonly redactor: Redactor;
   /** inference -> parser -> pairing -> redacted row, for the client_process / server_process points */
   readonly step: ProtocolStep;
-  private readonly red = new RedAggregator();
-  private readonly tls = new TlsBinder();
+  private readonly red: RedAggregator;
+  private readonly tls = new TlsBinder((c) => this.conns.has(c));
   private readonly namer: EndpointNamer;
-  /** pids of recently closed connections, so a late row still names its peer */
-  private readonly closedPeers = new Map<string, { tgid: number; atNs: number }>();
+  /** pids of recently closed connections, so a late row still names its peer (as many as live ones; looked up with peek, so the longest closed go first) */
+  private readonly closedPeers: LruMap<string, { tgid: number; atNs: number }>;
   private pendingRows: L7FlowLogRow[] = [];
   /** one-way requests, logged at the next sweep: the moment they are parsed the server's end of a
    * local connection may not have been seen yet, and the row must name it */
   private deferredOneWay: Array<[Connection, CompletedPair]> = [];
 
   constructor(private readonly o: PipelineOptions) {
-    this.procs = new ProcessTable(o.services, o.procRoot);
+    // a connection evicted from a full table is settled as if it timed out
+    this.conns = new ConnectionTable((old) => this.closeConnection(old, old.lastNs), o.limits?.connections);
+    this.closedPeers = new LruMap(o.limits?.connections ?? DEFAULT_MAX_CONNECTIONS);
+    this.procs = new ProcessTable(o.services, o.procRoot, o.limits?.processes);
+    this.red = new RedAggregator(o.limits?.redRowsPerSecond);
     this.redactor = new Redactor(o.redactPatterns);
     this.namer = {
       comm: (pid) => this.procs.comm(pid),
@@ -126,6 +133,11 @@ export class Pipeline {
     };
   }
 
+  /** Size, bound and evictions of each table, for the status line. */
+  tableStats(): TableStats[] {
+    return [this.conns.stats(), this.closedPeers.stats('closed peers'), this.procs.stats(), ...this.tls.stats(), this.red.stats()];
+  }
+
   /** TLS plaintext dropped because no socket could be found for it */
   get tlsUnbound(): number {
     return this.tls.unbound;
@@ -136,12 +148,12 @@ export class Pipeline {
     if (peer) {
       return peer.tgid;
     }
-    return this.closedPeers.get(tupleKey(c.peerIp, c.peerPort, c.localIp, c.localPort))?.tgid ?? 0;
+    return this.closedPeers.peek(tupleKey(c.peerIp, c.peerPort, c.localIp, c.localPort))?.tgid ?? 0;
   }
 
   /** pid of the socket with these ends, live or closed in the last seconds (for late rows such as packet capture's), else 0 */
   pidOfEnds(localIp: string, localPort: number, peerIp: string, peerPort: number): number {
-    return this.conns.byEnds(localIp, localPort, peerIp, peerPort)?.tgid ?? this.closedPeers.get(tupleKey(localIp, localPort, peerIp, peerPort))?.tgid ?? 0;
+    return this.conns.byEnds(localIp, localPort, peerIp, peerPort)?.tgid ?? this.closedPeers.peek(tupleKey(localIp, localPort, peerIp, peerPort))?.tgid ?? 0;
   }
 
   processBatch(batch: Buffer): void {
@@ -257,9 +269,6 @@ export class Pipeline {
       this.o.sink.l4([this.udpFlowRow(c, nowNs, closeType)]);
     }
     this.step.close(c);
-    if (c.tls) {
-      this.tls.forget(c);
-    }
     this.closedPeers.set(tupleKey(c.localIp, c.localPort, c.peerIp, c.peerPort), { tgid: c.tgid, atNs: nowNs });
     this.conns.remove(c);
   }

@@ -38,3 +38,14 @@ test('services: port rules name servers, process rules name any end, else the pr
   assert.equal(t.remoteService('10.0.0.9', 8080, true), 'backend');
   assert.equal(t.remoteService('10.0.0.9', 5432, true), '10.0.0.9');
 });
+
+test('bounded: past its bound the least recently named process is forgotten and read again from /proc when it comes back', () => {
+  fakeProc(31, 'worker');
+  const t = new ProcessTable([], proc, 2);
+  t.onExec(30, 'a');
+  t.onExec(31, 'b');
+  assert.equal(t.comm(30), 'a', 'not in /proc: its exec name');
+  t.onExec(32, 'c'); // 31 was the least recently used
+  assert.deepEqual(t.stats(), { name: 'processes', size: 2, max: 2, evicted: 1 });
+  assert.equal(t.comm(31), 'worker', 'read again from /proc');
+});

@@ -70,3 +70,33 @@ test('a connection keeps its series while its ends keep their names, and gets a 
   const y = RedAggregator.series(row({ client_service: 'a', server_service: 'b|c' }));
   assert.notEqual(x.key, y.key);
 });
+
+test('a second holds at most its bound of rows: requests of further new series count in one (other) row per observation point and protocol', () => {
+  const red = new RedAggregator(3);
+  red.add(row({ client_service: 'web' })); // a real series, seen before the flood
+  for (let i = 0; i < 10; i++) {
+    red.add(row({ client_service: `10.0.0.${i}`, response_status: i % 2 ? 'server_error' : 'ok' }));
+  }
+  red.add(row({ client_service: 'web' })); // its row exists: still counted under its own name
+  red.add(row({ client_service: '10.0.9.9', l7_protocol: 'DNS', endpoint: 'A x' }));
+  red.add(row({ client_service: 'web', time: 1700000001 })); // the next second starts with room again
+  assert.deepEqual(red.stats(), { name: 'red rows/s', size: 3, max: 3, evicted: 9 });
+  const out = red.flush();
+  const key = (m: (typeof out)[0]) => [m.time, m.client_service, m.server_service, m.l7_protocol, m.endpoint, m.server_port, m.request_count, m.error_count];
+  assert.deepEqual(
+    out.map(key).sort(),
+    [
+      [1700000000, '(other)', '(other)', 'DNS', '(other)', 0, 1, 0],
+      [1700000000, '(other)', '(other)', 'HTTP', '(other)', 0, 8, 4],
+      [1700000000, '10.0.0.0', 'api', 'HTTP', '/a', 8080, 1, 0],
+      [1700000000, '10.0.0.1', 'api', 'HTTP', '/a', 8080, 1, 1],
+      [1700000000, 'web', 'api', 'HTTP', '/a', 8080, 2, 0],
+      [1700000001, 'web', 'api', 'HTTP', '/a', 8080, 1, 0],
+    ].sort()
+  );
+  assert.equal(
+    out.reduce((n, m) => n + m.request_count, 0),
+    14,
+    'every request counted'
+  );
+});

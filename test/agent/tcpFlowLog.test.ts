@@ -114,3 +114,29 @@ test('a flow opened before the agent: side from the ports, not counted as new', 
   assert.equal(net[0].server_port, 8080);
   assert.equal(net[0].new_flow_count, 0);
 });
+
+test('net_metrics rows per poll are bounded: flows of further new ends (spoofed clients) count in one (other) row', () => {
+  const net: NetMetricsRow[] = [];
+  const log = new TcpFlowLog({
+    host: 'h',
+    native: {} as TcpFlowNative,
+    namer: { socketPid: () => 0, peerPid: () => 0, comm: () => 'nginx', service: () => 'web', remoteService: (ip) => ip },
+    toWallUs: (ns) => Math.round(ns / 1000),
+    intervalSec: 60,
+    ignorePorts: [],
+    sink: { l4: () => undefined, net: (r) => net.push(...r) },
+  });
+  const flows = Array.from({ length: 12_000 }, (_, i) =>
+    rec({ sockId: 1000 + i, role: FlowRole.Server, localPort: 80, peerPort: 40000, peerIp: `172.16.${i >> 8}.${i & 255}`, segsIn: 1, bytesReceived: 0 })
+  );
+  log.apply(flows, 2e9, 2);
+  const other = net.filter((r) => r.client_service === '(other)');
+  assert.equal(net.length, 10_001);
+  assert.deepEqual(
+    other.map((r) => [r.observation_point, r.server_service, r.server_port, r.new_flow_count, r.packet_tx]),
+    [['server_process', '(other)', 0, 2000, 2000]]
+  );
+  assert.equal(net.reduce((n, r) => n + r.new_flow_count, 0), 12_000, 'every flow counted');
+  assert.equal(log.counters.netRowsOverflow, 2000);
+  assert.deepEqual(log.stats(), { name: 'tcp flows', size: 12_000, max: 65536 + 16384, evicted: 0 });
+});

@@ -36,6 +36,8 @@ export interface Connection {
   tls?: boolean;
   /** the local connection at the other end, once found (both ends on this host) */
   peer?: Connection;
+  /** tupleKey of its ends, kept by the connection table (its index key) */
+  tuple?: string;
   /** this connection's RED series key, reused while its ends keep their names */
   redSeries?: RedSeries;
 }

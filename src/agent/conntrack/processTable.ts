@@ -1,6 +1,12 @@
 // pid -> process name and service. Names come from exec events, else from /proc once per pid.
+// Bounded: past `maxProcesses` the least recently named process is forgotten (read again from /proc
+// if it shows up again), so a host forking without end cannot grow it.
 import { readFileSync } from 'node:fs';
 import { ServiceRule } from '../config';
+import { LruMap, TableStats } from '../lruMap';
+
+/** As many as the default pid_max allows live at once; ~100 bytes each. */
+export const DEFAULT_MAX_PROCESSES = 32768;
 
 interface ProcessInfo {
   comm: string;
@@ -10,11 +16,16 @@ interface ProcessInfo {
 }
 
 export class ProcessTable {
-  private readonly procs = new Map<number, ProcessInfo>();
+  private readonly procs: LruMap<number, ProcessInfo>;
   private readonly byPort = new Map<number, string>();
   private readonly byProcess = new Map<string, string>();
 
-  constructor(rules: ServiceRule[], private readonly procRoot = '/proc') {
+  constructor(
+    rules: ServiceRule[],
+    private readonly procRoot = '/proc',
+    maxProcesses = DEFAULT_MAX_PROCESSES
+  ) {
+    this.procs = new LruMap(maxProcesses);
     for (const r of rules) {
       if (r.port !== undefined) {
         this.byPort.set(r.port, r.name);
@@ -29,7 +40,7 @@ export class ProcessTable {
   }
 
   onExit(pid: number, tsNs: number): void {
-    const p = this.procs.get(pid);
+    const p = this.procs.peek(pid);
     if (p) {
       p.exitedAtNs = tsNs; // kept a while: rows of its last requests still name it
     }
@@ -83,5 +94,9 @@ export class ProcessTable {
 
   get size(): number {
     return this.procs.size;
+  }
+
+  stats(): TableStats {
+    return this.procs.stats('processes');
   }
 }

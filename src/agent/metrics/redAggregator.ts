@@ -1,6 +1,16 @@
 // RED metrics per second from every request log row (before any sampling), for app_metrics.
+// Bounded: a second holds at most `maxRowsPerSecond` rows (series x endpoint); the requests of
+// further new ones that second are counted in one `(other)` row per observation point and protocol,
+// so a flood of distinct names (spoofed sources, random paths) cannot grow the agent or app_metrics,
+// while sums over any filter that does not name a series keep every request.
 import { LATENCY_BUCKETS_US } from '../../shared/schema';
 import type { L7FlowLogRow } from '../requestlog/l7FlowLog';
+import type { TableStats } from '../lruMap';
+
+/** Distinct (series, endpoint) rows per second before the overflow row; ~400 bytes each. */
+export const DEFAULT_MAX_RED_ROWS_PER_SECOND = 10000;
+/** client_service, server_service (and endpoint) of a row summing what a bound left unnamed (app_metrics, net_metrics) */
+export const OVERFLOW_NAME = '(other)';
 
 export interface AppMetricsRow {
   time: number;
@@ -53,9 +63,21 @@ export interface RedSeries {
   key: string;
 }
 
+interface Second {
+  /** series -> endpoint -> row: short keys, and series keys whose hash V8 has cached */
+  bySeries: Map<string, Map<string, AppMetricsRow>>;
+  /** rows in bySeries, overflow rows apart */
+  rows: number;
+}
+
 export class RedAggregator {
-  /** second -> series -> endpoint -> row: short keys, and series keys whose hash V8 has cached */
-  private seconds = new Map<number, Map<string, Map<string, AppMetricsRow>>>();
+  private seconds = new Map<number, Second>();
+  /** requests counted in an overflow row because their second was full */
+  overflowRequests = 0;
+  /** most rows held for one second, to show against the bound */
+  private peakRows = 0;
+
+  constructor(private readonly maxRowsPerSecond = DEFAULT_MAX_RED_ROWS_PER_SECOND) {}
 
   /** The series of row `r`: `cached` when it still names the same ends, else a new one. */
   static series(r: L7FlowLogRow, cached?: RedSeries): RedSeries {
@@ -82,40 +104,14 @@ export class RedAggregator {
 
   /** Counts `r`; `series` is RedAggregator.series(r, ...) when the caller keeps one per connection. */
   add(r: L7FlowLogRow, series: RedSeries = RedAggregator.series(r)): void {
-    let bySeries = this.seconds.get(r.time);
-    if (!bySeries) {
-      bySeries = new Map();
-      this.seconds.set(r.time, bySeries);
+    let sec = this.seconds.get(r.time);
+    if (!sec) {
+      sec = { bySeries: new Map(), rows: 0 };
+      this.seconds.set(r.time, sec);
     }
-    let buckets = bySeries.get(series.key);
-    if (!buckets) {
-      buckets = new Map();
-      bySeries.set(series.key, buckets);
-    }
-    const key = r.endpoint;
-    let m = buckets.get(key);
+    let m = sec.bySeries.get(series.key)?.get(r.endpoint);
     if (!m) {
-      m = {
-        time: r.time,
-        host: r.host,
-        observation_point: r.observation_point,
-        client_service: r.client_service,
-        server_service: r.server_service,
-        l7_protocol: r.l7_protocol,
-        endpoint: r.endpoint,
-        server_port: r.server_port,
-        request_count: 0,
-        error_count: 0,
-        client_error_count: 0,
-        server_error_count: 0,
-        timeout_count: 0,
-        response_duration_sum_us: 0,
-        response_duration_max_us: 0,
-        latency_histogram: new Array(LATENCY_BUCKETS_US.length + 1).fill(0),
-        request_bytes: 0,
-        response_bytes: 0,
-      };
-      buckets.set(key, m);
+      m = this.newRow(sec, r, series.key);
     }
     m.request_count++;
     switch (r.response_status) {
@@ -141,13 +137,65 @@ export class RedAggregator {
     m.response_bytes += r.response_length;
   }
 
+  /** The row of `r`'s series and endpoint in second `sec`, new; the second's overflow row when it is full. */
+  private newRow(sec: Second, r: L7FlowLogRow, seriesKey: string): AppMetricsRow {
+    const full = sec.rows >= this.maxRowsPerSecond;
+    if (full) {
+      this.overflowRequests++;
+      seriesKey = '\0' + r.observation_point + '\0' + r.l7_protocol; // no series key starts with NUL
+    }
+    const endpoint = full ? OVERFLOW_NAME : r.endpoint;
+    let buckets = sec.bySeries.get(seriesKey);
+    if (!buckets) {
+      buckets = new Map();
+      sec.bySeries.set(seriesKey, buckets);
+    }
+    let m = buckets.get(endpoint);
+    if (m) {
+      return m; // the overflow row, made by an earlier request
+    }
+    m = {
+      time: r.time,
+      host: r.host,
+      observation_point: r.observation_point,
+      client_service: full ? OVERFLOW_NAME : r.client_service,
+      server_service: full ? OVERFLOW_NAME : r.server_service,
+      l7_protocol: r.l7_protocol,
+      endpoint,
+      server_port: full ? 0 : r.server_port,
+      request_count: 0,
+      error_count: 0,
+      client_error_count: 0,
+      server_error_count: 0,
+      timeout_count: 0,
+      response_duration_sum_us: 0,
+      response_duration_max_us: 0,
+      latency_histogram: new Array(LATENCY_BUCKETS_US.length + 1).fill(0),
+      request_bytes: 0,
+      response_bytes: 0,
+    };
+    buckets.set(endpoint, m);
+    if (!full) {
+      sec.rows++;
+      this.peakRows = Math.max(this.peakRows, sec.rows);
+    }
+    return m;
+  }
+
+  /** Rows per second (the most held for one second since the last call) against the bound; "evicted" are overflowed requests. */
+  stats(): TableStats {
+    const s = { name: 'red rows/s', size: this.peakRows, max: this.maxRowsPerSecond, evicted: this.overflowRequests };
+    this.peakRows = 0;
+    return s;
+  }
+
   /**
    * Rows for seconds before `beforeSec` (all when undefined). A request finishing after its second
    * was flushed yields a second row for the same key: queries always sum(), so totals stay exact.
    */
   flush(beforeSec?: number): AppMetricsRow[] {
     const out: AppMetricsRow[] = [];
-    for (const [sec, bySeries] of this.seconds) {
+    for (const [sec, { bySeries }] of this.seconds) {
       if (beforeSec === undefined || sec < beforeSec) {
         for (const buckets of bySeries.values()) {
           for (const m of buckets.values()) {

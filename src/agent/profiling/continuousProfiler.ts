@@ -6,6 +6,7 @@ import { decodeDrain } from './profileDecoder';
 import { ProfileAggregator, ProfileSampleRow, ProcessNaming } from './profileAggregator';
 import { Symbolizer } from './symbolizer';
 import { KernelSymbols } from './kallsyms';
+import type { TableStats } from '../lruMap';
 
 export interface NativeProfilerStats {
   samples: number;
@@ -158,6 +159,11 @@ export class ContinuousProfiler {
   selfCost(): { ms: number; share: number; startupMs: number } {
     const wall = Math.max(1000, Date.now() - this.startedMs);
     return { ms: this.selfMs, share: this.selfMs / wall, startupMs: this.startupMs };
+  }
+
+  /** The symbolizer's and the aggregator's caches, for the status line. */
+  tableStats(): TableStats[] {
+    return [...this.symbolizer.tableStats(), ...this.aggregator.tableStats()];
   }
 
   statusText(): string {

@@ -14,6 +14,7 @@ import {
   STACK_USER_TRUNC,
 } from './profileDecoder';
 import type { Symbolizer } from './symbolizer';
+import { LruMap, TableStats } from '../lruMap';
 
 export interface ProfileSampleRow {
   time: number;
@@ -100,30 +101,6 @@ export function trimSchedulerFrames(leafFirst: string[]): string[] {
   return leafFirst.slice(k);
 }
 
-class BoundedCache<V> {
-  private readonly m = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  get(k: string): V | undefined {
-    return this.m.get(k);
-  }
-  set(k: string, v: V): void {
-    if (this.m.size >= this.max) {
-      // drop the oldest eighth at once: cheaper than one at a time
-      let n = Math.max(1, this.max >> 3);
-      for (const key of this.m.keys()) {
-        this.m.delete(key);
-        if (--n === 0) {
-          break;
-        }
-      }
-    }
-    this.m.set(k, v);
-  }
-  get size(): number {
-    return this.m.size;
-  }
-}
-
 export interface AggregatorOptions {
   host: string;
   symbolizer: Symbolizer;
@@ -135,17 +112,17 @@ export interface AggregatorOptions {
 export class ProfileAggregator {
   readonly counters: AggregatorCounters = { rows: 0, rowsFolded: 0, rowsDropped: 0, stacksSymbolized: 0, stackCacheHits: 0, stacksLost: 0, onCpuSamples: 0, offCpuUs: 0, retried: 0 };
   /** pid:hash -> user frames, root first */
-  private readonly userCache: BoundedCache<string[]>;
+  private readonly userCache: LruMap<string, string[]>;
   /** kind:hash -> kernel frames, root first */
-  private readonly kernelCache: BoundedCache<string[]>;
+  private readonly kernelCache: LruMap<string, string[]>;
   private pending: Pending[] = [];
   /** pid:user hash:kernel hash:flags:kind -> the row's stack and its id */
-  private readonly rowStacks: BoundedCache<{ stack: string[]; id: number }>;
+  private readonly rowStacks: LruMap<string, { stack: string[]; id: number }>;
 
   constructor(private readonly o: AggregatorOptions) {
-    this.userCache = new BoundedCache(o.maxCachedStacks ?? 50_000);
-    this.kernelCache = new BoundedCache(o.maxCachedStacks ?? 50_000);
-    this.rowStacks = new BoundedCache(o.maxCachedStacks ?? 50_000);
+    this.userCache = new LruMap(o.maxCachedStacks ?? 50_000);
+    this.kernelCache = new LruMap(o.maxCachedStacks ?? 50_000);
+    this.rowStacks = new LruMap(o.maxCachedStacks ?? 50_000);
   }
 
   private userFrames(pid: number, s: DrainedStack): { frames: string[]; complete: boolean } {
@@ -275,6 +252,10 @@ export class ProfileAggregator {
     } else {
       this.counters.onCpuSamples += value;
     }
+  }
+
+  tableStats(): TableStats[] {
+    return [this.userCache.stats('user stacks'), this.kernelCache.stats('kernel stacks'), this.rowStacks.stats('row stacks')];
   }
 
   /** Counts waiting for symbols (written by the next build). */

@@ -10,12 +10,15 @@ import { ehFrame, ElfInfo, fileOffsetToVaddr, goUnwinder, readElf } from './elfF
 import { KernelSymbols } from './kallsyms';
 import { findMapping, isFileMapping, Mapping, readMaps } from './procMaps';
 import { PerfMap } from './perfMap';
+import { LruMap, TableStats } from '../lruMap';
 
 export interface SymbolizerOptions {
   procRoot?: string;
   kernel?: KernelSymbols;
   /** ELF files kept (least recently used beyond are forgotten) */
   maxFiles?: number;
+  /** processes whose maps and perf map are kept (least recently sampled beyond are forgotten) */
+  maxProcesses?: number;
   /** time (ms) per interval spent reading ELF files not seen before */
   loadBudgetMs?: number;
   /** where perf maps are read from, given the pid and its pid inside its namespace */
@@ -36,7 +39,8 @@ export interface LearntRule {
 }
 
 const MAX_RULES_PER_INTERVAL = 4096;
-const MAX_KNOWN_RULES = 200_000;
+/** the kernel's rule map (FLP_MAX_UNWIND_RULES, an LRU too): a rule it forgot can be learnt again */
+const MAX_KNOWN_RULES = 65536;
 
 export interface SymbolizerStats {
   filesLoaded: number;
@@ -76,12 +80,15 @@ const hex = (n: number) => '0x' + n.toString(16);
 
 export class Symbolizer {
   readonly stats: SymbolizerStats = { filesLoaded: 0, fileErrors: 0, filesCached: 0, deferredFrames: 0, unnamedFrames: 0, jitFrames: 0, loadMs: 0, unwindRules: 0, debugFiles: 0 };
-  private readonly files = new Map<string, FileEntry>();
+  /** by device:inode */
+  private readonly files: LruMap<string, FileEntry>;
+  /** ELF files of the cache by build id (one copy of a binary seen through two paths); bounded by files */
   private readonly byBuildId = new Map<string, ElfInfo>();
-  private readonly procs = new Map<number, ProcState>();
+  private readonly procs: LruMap<number, ProcState>;
   private interval = 0;
   private rules: LearntRule[] = [];
-  private readonly knownRules = new Set<string>();
+  /** pid:address of rules handed to the kernel */
+  private readonly knownRules = new LruMap<string, true>(MAX_KNOWN_RULES);
   private deadline = Infinity;
   private readonly procRoot: string;
   private readonly maxFiles: number;
@@ -92,6 +99,8 @@ export class Symbolizer {
   constructor(private readonly o: SymbolizerOptions = {}) {
     this.procRoot = o.procRoot ?? '/proc';
     this.maxFiles = o.maxFiles ?? 512;
+    this.files = new LruMap(this.maxFiles, (_, e) => this.forgetFile(e));
+    this.procs = new LruMap(o.maxProcesses ?? 1024);
     this.budgetMs = o.loadBudgetMs ?? 300;
     this.clock = o.clockMs ?? (() => performance.now());
     this.kernel = o.kernel ?? new KernelSymbols();
@@ -109,7 +118,7 @@ export class Symbolizer {
       return;
     }
     const key = `${pid}:${ip}`;
-    if (this.knownRules.has(key)) {
+    if (this.knownRules.get(key)) {
       return;
     }
     if ((info.eh === undefined || (info.goSection && info.go === undefined)) && this.clock() > this.deadline) {
@@ -124,10 +133,7 @@ export class Symbolizer {
       }
     }
     if (rule && typeof rule === 'object') {
-      if (this.knownRules.size >= MAX_KNOWN_RULES) {
-        this.knownRules.clear(); // the kernel map is an LRU too; re-learning costs a lookup
-      }
-      this.knownRules.add(key);
+      this.knownRules.set(key, true);
       this.rules.push({ pid, ip, cfaOff: rule.cfaOff, rbpOff: rule.rbpOff });
       this.stats.unwindRules++;
     }
@@ -219,8 +225,6 @@ export class Symbolizer {
     const key = `${m.dev}:${m.inode}`;
     const hit = this.files.get(key);
     if (hit) {
-      this.files.delete(key); // keep in recency order
-      this.files.set(key, hit);
       return 'info' in hit ? hit.info : undefined;
     }
     const t0 = this.clock();
@@ -247,24 +251,22 @@ export class Symbolizer {
     if ('error' in entry) {
       this.stats.fileErrors++;
     }
-    this.files.set(key, entry);
-    while (this.files.size > this.maxFiles) {
-      const oldest = this.files.keys().next().value as string;
-      const e = this.files.get(oldest);
-      this.files.delete(oldest);
-      if (e && 'info' in e && e.info.buildId && this.byBuildId.get(e.info.buildId) === e.info) {
-        let stillUsed = false;
-        for (const other of this.files.values()) {
-          stillUsed ||= 'info' in other && other.info === e.info;
-        }
-        if (!stillUsed) {
-          this.byBuildId.delete(e.info.buildId);
-        }
-      }
-    }
+    this.files.set(key, entry); // may forget the least recently used file
     this.stats.filesCached = this.files.size;
     this.stats.loadMs += this.clock() - t0;
     return 'info' in entry ? entry.info : undefined;
+  }
+
+  /** A file left the cache: its build id goes too unless another path still holds the same ELF. */
+  private forgetFile(e: FileEntry): void {
+    if ('info' in e && e.info.buildId && this.byBuildId.get(e.info.buildId) === e.info) {
+      for (const other of this.files.values()) {
+        if ('info' in other && other.info === e.info) {
+          return;
+        }
+      }
+      this.byBuildId.delete(e.info.buildId);
+    }
   }
 
   /** Names of a user stack of process `pid` (addresses leaf first). */
@@ -329,5 +331,9 @@ export class Symbolizer {
 
   get processesTracked(): number {
     return this.procs.size;
+  }
+
+  tableStats(): TableStats[] {
+    return [this.procs.stats('profiled processes'), this.files.stats('elf files')];
   }
 }

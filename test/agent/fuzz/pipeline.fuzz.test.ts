@@ -347,7 +347,7 @@ test('pipeline fuzz: both capture paths, hostile bytes of every protocol on many
       `slowest sweep ${slowest.sweep.ms.toFixed(2)} ms (${slowest.sweep.what}), slowest wall time ${slowestWallMs.toFixed(2)} ms; request logs: process ${processRowCount}, NIC ${nicRowCount}; ` +
       `protocols logged: process ${perProtocol(processRows).join(',')}; NIC ${perProtocol(nicRows).join(',')}; ` +
       `unknown-protocol segments ${pipeline.counters.unknownProtocolSegments}/${flows.counters.unknownProtocolSegments}, orphans ${pipeline.counters.orphanSegments}/${flows.counters.orphanSegments}, ` +
-      `malformed records ${pipeline.counters.malformedRecords}, untracked packets ${flows.counters.untrackedPackets}, connections left ${pipeline.conns.size}`
+      `malformed records ${pipeline.counters.malformedRecords}, evicted flows ${flows.counters.evictedFlows}, connections left ${pipeline.conns.size}`
   );
   assert.equal(pipeline.counters.unparseableConnections, 0, `a parser threw (syscall path): ${pipeline.step.lastFailure}`);
   assert.equal(flows.counters.unparseableConnections, 0, `a parser threw (packet path): ${flows.lastParserFailure}`);

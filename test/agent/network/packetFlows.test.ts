@@ -107,7 +107,7 @@ test('a flow first seen mid-stream: ends guessed from the ports, corrected by th
   assert.equal(timeline.length, 1);
 });
 
-test('the flow table is bounded: flows past it are counted, not tracked', () => {
+test('the flow table is bounded: the least recently active flow is settled (timeline row) to admit a new one, and counted', () => {
   const timeline: TcpTimelineRow[] = [];
   const flows = new PacketFlows({
     host: 'h',
@@ -117,15 +117,20 @@ test('the flow table is bounded: flows past it are counted, not tracked', () => 
     sink: { timeline: (r) => timeline.push(...r), l7: () => undefined },
     directory: { pidOf: () => 0, comm: () => '', service: () => '', remoteService: () => '' },
   });
+  const packet = (sport: number, seq: number, flags: number) => flows.onPacket(decodePacket(tcpPacket({ src: C, dst: S, sport, dport: 80, seq, flags }), 1, T0, true, 0)!);
+  packet(999, 1, TCP_SYN); // a real flow, active between the flood's flows
   for (let i = 0; i < 5; i++) {
-    for (let k = 0; k < 2; k++) {
-      flows.onPacket(decodePacket(tcpPacket({ src: C, dst: S, sport: 1000 + i, dport: 80, seq: 1 + k, flags: k ? TCP_ACK : TCP_SYN }), 1, T0, true, 0)!);
-    }
+    packet(1000 + i, 1, TCP_SYN);
+    packet(999, 2 + i, TCP_ACK);
   }
   assert.equal(flows.size, 2);
-  assert.deepEqual([flows.counters.untrackedFlows, flows.counters.untrackedPackets], [3, 6]);
+  assert.equal(flows.counters.evictedFlows, 4, 'flood flows 1000..1003 made room for the next ones');
+  flows.flush();
+  assert.deepEqual(timeline.map((r) => [r.client_port, r.packet_count]), [1000, 1001, 1002, 1003].map((port) => [port, 1]));
   flows.finish();
-  assert.equal(timeline.length, 2);
+  const last = timeline.slice(4).map((r) => [r.client_port, r.packet_count]);
+  assert.deepEqual(last.sort(), [[1004, 1], [999, 6]].sort(), 'the real flow kept all its packets in one row');
+  assert.deepEqual(flows.stats(), { name: 'packet flows', size: 0, max: 2, evicted: 4 });
 });
 
 test('DNS over UDP at the client NIC: one request log, ends from the ports', () => {

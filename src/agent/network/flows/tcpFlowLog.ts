@@ -14,6 +14,20 @@ import {
   FLOW_PREEXISTING,
   TcpFlowRecord,
 } from './tcpFlowRecord';
+import { LruMap, TableStats } from '../../lruMap';
+import { OVERFLOW_NAME } from '../../metrics/redAggregator';
+
+/**
+ * Flows followed: the kernel table's size (FL_MAX_TCP_FLOWS in bpf/tcp_health.h) and the closes of
+ * one read, which leave in the same poll. Never reached while the two agree; if it is, the least
+ * recently reported flow is forgotten and counted lost.
+ */
+const MAX_FLOWS = 65536 + 16384;
+/**
+ * net_metrics rows per poll (one per ends and server port): the flows of spoofed sources would
+ * otherwise make one each. Past it, a new one's counters go to an (other) row per observation point.
+ */
+const MAX_NET_ROWS = 10000;
 
 /** How long after start flows opened before the agent are looked for on their segments. */
 const DISCOVERY_MS = 5000;
@@ -175,14 +189,15 @@ export function rstSender(r: TcpFlowRecord, isClient: boolean): string {
 
 export class TcpFlowLog {
   /** by socket address and start time */
-  private readonly flows = new Map<string, FlowState>();
+  private readonly flows = new LruMap<string, FlowState>(MAX_FLOWS, () => this.counters.lostFlows++);
+  /** this poll's net_metrics rows (emptied by every poll) */
   private readonly net = new Map<string, NetMetricsRow>();
   private nextFlowId = 1;
   private polls = 0;
   private open = false;
   /** when the hook finding flows older than the agent is detached (undefined: done) */
   private discoveryEndsMs?: number;
-  readonly counters = { flowsSeen: 0, l4Rows: 0, lostFlows: 0 };
+  readonly counters = { flowsSeen: 0, l4Rows: 0, lostFlows: 0, netRowsOverflow: 0 };
 
   constructor(private readonly o: TcpFlowLogOptions) {}
 
@@ -323,16 +338,22 @@ export class TcpFlowLog {
   }
 
   private metrics(sec: number, op: ObservationPoint, e: EndpointColumns & FiveTupleColumns): NetMetricsRow {
-    const key = `${op}|${e.client_service}|${e.server_service}|${e.server_port}`;
+    let key = `${op}|${e.client_service}|${e.server_service}|${e.server_port}`;
     let m = this.net.get(key);
+    const full = !m && this.net.size >= MAX_NET_ROWS;
+    if (full) {
+      this.counters.netRowsOverflow++;
+      key = `${op}|\0`; // no service name holds a NUL
+      m = this.net.get(key);
+    }
     if (!m) {
       m = {
         time: sec,
         host: this.o.host,
         observation_point: op,
-        client_service: e.client_service,
-        server_service: e.server_service,
-        server_port: e.server_port,
+        client_service: full ? OVERFLOW_NAME : e.client_service,
+        server_service: full ? OVERFLOW_NAME : e.server_service,
+        server_port: full ? 0 : e.server_port,
         byte_tx: 0,
         byte_rx: 0,
         packet_tx: 0,
@@ -382,6 +403,10 @@ export class TcpFlowLog {
       conn_failed: r.flags & FLOW_CLOSED && !(r.flags & FLOW_ESTABLISHED) ? 1 : 0,
       close_type: closeType(r, st.isClient),
     };
+  }
+
+  stats(): TableStats {
+    return this.flows.stats('tcp flows');
   }
 
   statusLine(): string {

@@ -15,6 +15,15 @@ import { Redactor } from '../../requestlog/redaction';
 import type { ObservationPoint } from '../../../shared/schema';
 import { Packet, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './packetDecoder';
 import { FlowDir, mean, TcpTimeline } from './tcpTimeline';
+import { LruMap, TableStats } from '../../lruMap';
+
+/**
+ * Flows followed at once. Least recently used ones are settled (timeline row written, requests in
+ * flight logged as closed) to admit new ones rather than refusing new flows: refused, a flood of
+ * spoofed SYNs would blind the NIC view of every new real flow until the flood's flows went idle
+ * (2 minutes for TCP); evicted, only flows idle while the flood's newer ones arrived are cut.
+ */
+export const DEFAULT_MAX_PACKET_FLOWS = 16384;
 
 /** What the flows need to know about the interface a capture socket watches. */
 export interface CaptureInterfaceInfo {
@@ -81,9 +90,8 @@ export interface PacketFlowCounters extends ProtocolStepCounters {
   packets: number;
   tcpPackets: number;
   udpPackets: number;
-  /** new flows not tracked because the table was full: user-space drops */
-  untrackedFlows: number;
-  untrackedPackets: number;
+  /** flows settled early to make room for new ones (the least recently active) */
+  evictedFlows: number;
   timelineRows: number;
   nicRequestLogs: number;
   retransmissions: number;
@@ -123,8 +131,7 @@ export class PacketFlows {
     packets: 0,
     tcpPackets: 0,
     udpPackets: 0,
-    untrackedFlows: 0,
-    untrackedPackets: 0,
+    evictedFlows: 0,
     timelineRows: 0,
     nicRequestLogs: 0,
     retransmissions: 0,
@@ -132,19 +139,21 @@ export class PacketFlows {
     orphanSegments: 0,
     unparseableConnections: 0,
   };
-  private readonly flows = new Map<string, Flow>();
+  private readonly flows: LruMap<string, Flow>;
   private readonly step: ProtocolStep<FlowConnection>;
   private nextFlowId = 1;
   private pendingTimeline: TcpTimelineRow[] = [];
   private pendingL7: L7FlowLogRow[] = [];
-  private readonly maxFlows: number;
   private readonly maxEvents: number;
   private readonly rowIntervalUs: number;
   private readonly baseUs: number;
   private readonly namer: EndpointNamer;
 
   constructor(private readonly o: PacketFlowOptions) {
-    this.maxFlows = o.maxFlows ?? 16384;
+    this.flows = new LruMap(o.maxFlows ?? DEFAULT_MAX_PACKET_FLOWS, (_, f) => {
+      this.counters.evictedFlows++;
+      this.settleFlow(f, 'closed');
+    });
     this.maxEvents = o.maxEventsPerRow ?? 256;
     this.rowIntervalUs = o.rowIntervalUs ?? 60e6;
     this.baseUs = o.baseUs ?? Date.now() * 1000;
@@ -176,6 +185,10 @@ export class PacketFlows {
     return this.flows.size;
   }
 
+  stats(): TableStats {
+    return this.flows.stats('packet flows');
+  }
+
   onPacket(p: Packet): void {
     this.counters.packets++;
     if (p.l4 === 'TCP') {
@@ -188,15 +201,8 @@ export class PacketFlows {
     const key = `${p.sockId}|${p.l4}|${a < b ? a : b}|${a < b ? b : a}`;
     let f = this.flows.get(key);
     if (!f) {
-      if (this.flows.size >= this.maxFlows) {
-        this.counters.untrackedPackets++;
-        if (!this.untrackedSeen(key)) {
-          this.counters.untrackedFlows++;
-        }
-        return;
-      }
       f = this.newFlow(key, p);
-      this.flows.set(key, f);
+      this.flows.set(key, f); // may settle the least recently active flow
     }
     f.lastUs = p.tsUs;
     const dir: FlowDir = p.srcIp === f.clientIp && p.srcPort === f.clientPort ? 0 : 1;
@@ -216,19 +222,6 @@ export class PacketFlows {
     if (newFrom >= 0 && p.payloadLen > newFrom) {
       this.onPayload(f, dir, p, newFrom);
     }
-  }
-
-  private readonly untrackedKeys = new Set<string>();
-  /** remembers (boundedly) flows already counted as untracked, so each counts once */
-  private untrackedSeen(key: string): boolean {
-    if (this.untrackedKeys.has(key)) {
-      return true;
-    }
-    if (this.untrackedKeys.size >= 65536) {
-      this.untrackedKeys.clear();
-    }
-    this.untrackedKeys.add(key);
-    return false;
   }
 
   private newFlow(key: string, p: Packet): Flow {
@@ -340,8 +333,16 @@ export class PacketFlows {
     }
     const iface = this.o.iface(f.sockId);
     const d = this.o.directory;
-    const client = { ip: f.clientIp, port: f.clientPort, pid: d.pidOf(f.clientIp, f.clientPort, f.serverIp, f.serverPort) };
-    const server = { ip: f.serverIp, port: f.serverPort, pid: d.pidOf(f.serverIp, f.serverPort, f.clientIp, f.clientPort) };
+    const client = {
+      ip: f.clientIp,
+      port: f.clientPort,
+      pid: d.pidOf(f.clientIp, f.clientPort, f.serverIp, f.serverPort),
+    };
+    const server = {
+      ip: f.serverIp,
+      port: f.serverPort,
+      pid: d.pidOf(f.serverIp, f.serverPort, f.clientIp, f.clientPort),
+    };
     const ends = flowEndColumns(d, 'TCP', true, client, server);
     this.pendingTimeline.push({
       time: Math.floor(f.rowStartUs / 1e6),
@@ -383,9 +384,14 @@ export class PacketFlows {
   }
 
   private closeFlow(f: Flow, reason: 'closed' | 'shutdown'): void {
+    this.flows.delete(f.key);
+    this.settleFlow(f, reason);
+  }
+
+  /** A flow leaving the table: its requests in flight are logged, its timeline written. */
+  private settleFlow(f: Flow, reason: 'closed' | 'shutdown'): void {
     this.step.close(f.conn, reason);
     this.emitTimeline(f);
-    this.flows.delete(f.key);
   }
 
   /** Rows finished so far go to the sink. */

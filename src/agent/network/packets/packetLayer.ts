@@ -16,6 +16,8 @@ export interface PacketLayerOptions {
   native: PcapNative;
   pipeline: Pipeline;
   requestTimeoutMs: number;
+  /** flows followed at once (config limits.packetFlows) */
+  maxFlows?: number;
   sink: { timeline(rows: TcpTimelineRow[]): void; l7(rows: L7FlowLogRow[]): void };
   log: (line: string) => void;
 }
@@ -40,6 +42,7 @@ export class PacketLayer {
       redactor: o.pipeline.redactor,
       iface: (id) => this.capture.iface(id),
       requestTimeoutMs: o.requestTimeoutMs,
+      maxFlows: o.maxFlows,
       sink: o.sink,
       directory: {
         pidOf: (localIp, localPort, peerIp, peerPort) => o.pipeline.pidOfEnds(localIp, localPort, peerIp, peerPort),
@@ -101,7 +104,7 @@ export class PacketLayer {
     return (
       `packets ${s.packets} on ${s.interfaces} interfaces, packet flows ${this.flows.size}, tcp_timeline rows ${c.timelineRows}, NIC request logs ${c.nicRequestLogs}, ` +
       `unparseable flows ${c.unparseableConnections}${c.unparseableConnections ? ` (last: ${this.flows.lastParserFailure})` : ''}; ` +
-      `capture drops: kernel ${s.kernelDrops}, ring freezes ${s.freezeCount}, user space ${s.userDrops + c.untrackedPackets}, malformed packets ${this.malformed}${this.failedBatches ? `, failed batches ${this.failedBatches}` : ''}`
+      `capture drops: kernel ${s.kernelDrops}, ring freezes ${s.freezeCount}, user space ${s.userDrops}, malformed packets ${this.malformed}${this.failedBatches ? `, failed batches ${this.failedBatches}` : ''}`
     );
   }
 
