@@ -3,6 +3,7 @@ package query
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -215,6 +216,9 @@ func ParseTrace(raw []byte) (*TraceQuery, error) {
 			f /= 1e6
 		case f >= 1e11:
 			f /= 1e3
+		}
+		if f > math.MaxUint32 { // also catches +Inf; DateTime ends in 2106
+			return nil, fmt.Errorf("time %s is not a unix time before 2106", Quote(truncate(string(j.Time), 40)))
 		}
 		q.TimeSec = int64(f)
 	}
