@@ -63,7 +63,12 @@ func truncate(s string, n int) string {
 
 // createSchema applies the generated DDL (legacy for 18.x/19.x servers) to database db.
 func createSchema(t *testing.T, db string, tables ...string) {
-	version := admin(t, "SELECT version()")
+	applySchema(t, func(sql string) string { return admin(t, sql) }, db, tables...)
+}
+
+// applySchema is createSchema through exec, which runs one statement as a writer.
+func applySchema(t *testing.T, admin func(string) string, db string, tables ...string) {
+	version := admin("SELECT version()")
 	ddl := "ddl_modern.sql"
 	if strings.HasPrefix(version, "18.") || strings.HasPrefix(version, "19.") {
 		ddl = "ddl_legacy.sql"
@@ -72,7 +77,7 @@ func createSchema(t *testing.T, db string, tables ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin(t, "DROP DATABASE IF EXISTS "+db)
+	admin("DROP DATABASE IF EXISTS " + db)
 	for _, stmt := range strings.Split(string(raw), ";\n") {
 		stmt = strings.TrimSpace(stmt)
 		var lines []string
@@ -101,7 +106,7 @@ func createSchema(t *testing.T, db string, tables ...string) {
 		}
 		stmt = strings.ReplaceAll(stmt, "flowlens.", db+".")
 		stmt = strings.Replace(stmt, "DATABASE IF NOT EXISTS flowlens", "DATABASE IF NOT EXISTS "+db, 1)
-		admin(t, stmt)
+		admin(stmt)
 	}
 }
 
