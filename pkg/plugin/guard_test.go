@@ -147,7 +147,7 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, `{"meta":[],"data":[],"rows":0}`)
 }
 
-var limitClause = regexp.MustCompile(`\nLIMIT \d+\nFORMAT JSONCompact$`)
+var limitClause = regexp.MustCompile(`\sLIMIT \d+\nFORMAT JSONCompact$`)
 
 func TestEveryQueryCarriesItsBounds(t *testing.T) {
 	for _, readonly1 := range []bool{false, true} {
@@ -348,4 +348,49 @@ func mustRows(t *testing.T, f *data.Frame) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+func TestServicesResourceAndSettingsBounds(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	d := newDatasource(t, map[string]any{"url": srv.URL}, "pw")
+	call := func(url string) (int, string) {
+		var status int
+		var body string
+		err := d.CallResource(context.Background(), &backend.CallResourceRequest{Path: "services", Method: "GET", URL: url},
+			backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error {
+				status, body = r.Status, string(r.Body)
+				return nil
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status, body
+	}
+	if status, body := call("/services?from=0&to=1700000000000"); status != 400 || !strings.Contains(body, "maxSpanDays.map") {
+		t.Errorf("services over 53 years: %d %s", status, body)
+	}
+	if status, body := call("/services?from=1699999000000&to=1700000000000"); status != 200 || len(rec.bodies) != 1 || !limitClause.MatchString(rec.bodies[0]) {
+		t.Errorf("services over 1000 s: %d %s %q", status, body, rec.bodies)
+	}
+	for _, tc := range []struct {
+		jsonData string
+		want     string
+	}{
+		{`{"maxSpanDays":{"sql_log":1,"nope":3}}`, `maxSpanDays: 'nope' is not a query type`},
+		{`{"queryTimeout":"30"}`, "not valid JSON"},
+	} {
+		if _, err := plugin.LoadSettings(backend.DataSourceInstanceSettings{JSONData: []byte(tc.jsonData)}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v", tc.jsonData, err)
+		}
+	}
+	st, err := plugin.LoadSettings(backend.DataSourceInstanceSettings{JSONData: []byte(`{"queryTimeout":100000000,"maxSpanDays":{"sql_log":1},"maxSeries":-5}`)})
+	if err != nil || st.QueryTimeout != plugin.MaxTimeout || st.MaxSpan("sql_log") != 24*time.Hour || st.MaxSpan("red") != 31*24*time.Hour || st.MaxSeries != plugin.DefaultMaxSeries {
+		t.Errorf("settings %+v, %v", st, err)
+	}
+	cfg := plugin.ClientConfig(st)
+	if cfg.MaxExecutionTime != plugin.MaxTimeout || cfg.Timeout <= time.Duration(plugin.MaxTimeout)*time.Second {
+		t.Errorf("client config %+v: the client must wait longer than the server's max_execution_time", cfg)
+	}
 }
