@@ -66,6 +66,13 @@ func hostileQueries() []string {
 			out = append(out, string(j))
 		}
 		for _, field := range f.strs {
+			// the most values of the longest length a filter takes: 200 KiB of SQL from one filter
+			many := make([]string, 200)
+			for i := range many {
+				many[i] = fmt.Sprintf("%04d%s", i, strings.Repeat("'", 1020))
+			}
+			arr, _ := json.Marshal(many)
+			add(field, arr)
 			for _, s := range hostileStrings {
 				j, _ := json.Marshal(s)
 				add(field, j)

@@ -41,9 +41,10 @@ type Statement struct {
 
 // builder renders SQL and records each column it names.
 type builder struct {
-	db    string // back-quoted
-	table string
-	cols  map[string]bool
+	db          string // back-quoted
+	table       string
+	cols        map[string]bool
+	filterBytes int // bytes of filter values rendered so far (MaxFilterBytes)
 }
 
 func newBuilder(database, table string) (*builder, error) {
@@ -110,6 +111,10 @@ func (b *builder) in(field, column string, vals Values) (string, error) {
 			return "", err
 		}
 		quoted[i] = Quote(v)
+		b.filterBytes += len(quoted[i])
+	}
+	if b.filterBytes > MaxFilterBytes {
+		return "", fmt.Errorf("filters: %d bytes of values in all, the limit is %d (ClickHouse parses at most 256 KiB of SQL): use fewer or shorter values", b.filterBytes, MaxFilterBytes)
 	}
 	return fmt.Sprintf("%s IN (%s)", b.c(column), strings.Join(quoted, ", ")), nil
 }
