@@ -381,6 +381,11 @@ func TestServicesResourceAndSettingsBounds(t *testing.T) {
 	if status, body := call("/services?from=1699999000000&to=1700000000000"); status != 200 || len(rec.bodies) != 1 || !limitClause.MatchString(rec.bodies[0]) {
 		t.Errorf("services over 1000 s: %d %s %q", status, body, rec.bodies)
 	}
+	for _, q := range plugin.HealthQueries("flowlens") {
+		if !regexp.MustCompile(` LIMIT \d+$`).MatchString(q.SQL) {
+			t.Errorf("health query %s has no LIMIT: %s", q.Name, q.SQL)
+		}
+	}
 	for _, tc := range []struct {
 		jsonData string
 		want     string
