@@ -89,3 +89,17 @@ func TestRealServerEnforcesEachBound(t *testing.T) {
 		}
 	}
 }
+
+// Given a writable user, the datasource still cannot write: readonly=2 goes with every query.
+func TestRealServerWritableUserCannotWrite(t *testing.T) {
+	srv := chtest.Start(t)
+	c, _ := New(Config{URL: srv.URL, Username: chtest.Writer, Password: chtest.Password(chtest.Writer)})
+	_, err := c.Query(context.Background(), "CREATE DATABASE flowlens_written")
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Code != 164 || c.Mode() != ModeFull {
+		t.Fatalf("err = %v, mode %d", err, c.Mode())
+	}
+	if n := srv.MustExec(t, chtest.Writer, "SELECT count() FROM system.databases WHERE name = 'flowlens_written'"); n != "0" {
+		t.Errorf("the database was created")
+	}
+}
