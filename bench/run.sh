@@ -19,6 +19,7 @@ if [ "$quick" = --quick ]; then rounds=1; iters=20000; cap_seconds=1; load_secon
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (the agent loads eBPF programs)"; exit 1; }
 scripts/build.sh agent >/dev/null
 scripts/clickhouse.sh start >/dev/null
+eval "$(scripts/clickhouse.sh env)" # the agent writes as the local server's writer (no passwordless user)
 mkdir -p build/bench
 gcc -O2 -o build/bench/syscall_cost bench/syscall_cost.c
 PATH=$PATH:/usr/local/go/bin go build -o build/bin/loadgen ./bench/loadgen
@@ -93,7 +94,7 @@ load_agent() {
 }
 # the local ClickHouse shares these 2 CPUs with nginx, the load generator and the agent: its CPU for
 # the agent's inserts is shown beside the agent's
-ch_pid=$(cat .data/clickhouse/clickhouse.pid)
+ch_pid=$(cat "${FLOWLENS_DATA:-.data}/clickhouse/clickhouse.pid")
 field() { node -p "JSON.parse(process.argv[1]).$2" "$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # one 10 s run's p99 swings 2x with whatever else the host does: interleaved rounds, medians
@@ -153,7 +154,7 @@ printf '%-44s %12s %12s %12s %10s\n' "fuzz: $fuzz_iters inputs per parser" "" "$
 storage_rows=10000000; storage_runs=5; storage_traces=9
 [ "$quick" = --quick ] && { storage_rows=200000; storage_runs=3; storage_traces=5; }
 PATH=$PATH:/usr/local/go/bin go build -o build/bin/storagebench ./bench/storage
-build/bin/storagebench -rows "$storage_rows" -runs "$storage_runs" -traces "$storage_traces" \
+build/bin/storagebench -url "$FLOWLENS_CLICKHOUSE_URL" -rows "$storage_rows" -runs "$storage_runs" -traces "$storage_traces" \
   -sample-file build/bench/storage_sample.bin -sample-rows 1000000
 if modern=$(python3 bench/storage/modern_bytes.py build/bench/storage_sample.bin 2>build/bench/modern_bytes.log); then
   read -r bpr mrows mversion <<<"$modern"

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DemoSystem, Layout, startDemoSystem } from './demoSystem';
 import { showTrace } from './traceView';
+import { authHeaders, localClickHouse, writerEnv } from './localClickHouse';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const DATA = join(ROOT, '.data', 'demo');
@@ -25,7 +26,7 @@ function arg(name: string, dflt: number): number {
 }
 
 async function ch(url: string, sql: string): Promise<Array<Record<string, string>>> {
-  const res = await fetch(`${url}/?default_format=JSONEachRow`, { method: 'POST', body: sql });
+  const res = await fetch(`${url}/?default_format=JSONEachRow`, { method: 'POST', body: sql, headers: authHeaders(localClickHouse().writer) });
   const text = await res.text();
   if (!res.ok) {
     throw new Error(text.split('\n')[0]);
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
 
   const cfgPath = join(DATA, 'agent.json');
   writeFileSync(cfgPath, JSON.stringify({ clickhouseUrl: chUrl, statusIntervalMs: 0, ...sys.agentConfig() }, null, 2));
-  const agent = spawn(process.execPath, [join(ROOT, 'build', 'agent', 'src', 'agent', 'main.js'), '--config', cfgPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const agent = spawn(process.execPath, [join(ROOT, 'build', 'agent', 'src', 'agent', 'main.js'), '--config', cfgPath], { env: { ...writerEnv(), ...process.env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const agentExit = new Promise<number>((r) => agent.on('exit', (c) => r(c ?? 1)));
   try {
     await new Promise<void>((resolve, reject) => {

@@ -7,6 +7,7 @@ import { spawn, ChildProcess, execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { authHeaders, localClickHouse } from './localClickHouse';
 
 const REPO_ROOT = join(__dirname, '..', '..', '..');
 export const DIST_PLUGIN = join(REPO_ROOT, 'dist', 'datasource', 'gpx_flowlens-clickhouse-datasource_linux_amd64');
@@ -56,7 +57,8 @@ export interface Shim {
 export async function startShim(o: { shimBin: string; pluginBin: string; clickhouseUrl: string; database: string; dir: string }): Promise<Shim> {
   mkdirSync(o.dir, { recursive: true });
   const settings = join(o.dir, 'datasource.json');
-  writeFileSync(settings, JSON.stringify({ url: o.clickhouseUrl, database: o.database, username: 'grafana' }));
+  // no password in the file: the shim gives the datasource the local server's Grafana user
+  writeFileSync(settings, JSON.stringify({ url: o.clickhouseUrl, database: o.database }));
   const proc: ChildProcess = spawn(o.shimBin, ['-plugin', o.pluginBin, '-listen', '127.0.0.1:0', '-settings', settings], {
     stdio: ['ignore', 'pipe', 'ignore'], // its stderr is the plugin's debug log
   });
@@ -164,6 +166,7 @@ export async function latestGatewayRequest(clickhouseUrl: string, database: stri
   }
   const res = await fetch(`${clickhouseUrl}/?default_format=JSONEachRow`, {
     method: 'POST',
+    headers: authHeaders(localClickHouse().reader),
     body: `SELECT toString(_id) AS id, toUInt32(time) AS time, request_resource AS resource FROM ${database}.l7_flow_log
            WHERE observation_point = 'server_process' AND server_service = 'gateway' AND endpoint = '${endpoint}' AND response_code = 200
            ORDER BY start_time_us DESC LIMIT 1`,
@@ -213,7 +216,7 @@ if (require.main === module) {
     process.exit(2);
   }
   showTrace({
-    clickhouseUrl: process.env.FLOWLENS_CLICKHOUSE_URL || 'http://127.0.0.1:18123',
+    clickhouseUrl: localClickHouse().url,
     database: arg('--database') ?? 'flowlens',
     rowId: row,
     timeSec: time ? Number(time) : undefined,

@@ -6,4 +6,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 scripts/setup.sh
 scripts/build.sh all
+# the local ClickHouse's users (the demo starts the server; the agent writes, the trace view reads)
+scripts/clickhouse.sh start >/dev/null
+eval "$(scripts/clickhouse.sh env)"
 exec node build/agent/demo/runDemo.js "$@"

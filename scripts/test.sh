@@ -19,6 +19,10 @@ else
   scripts/build.sh agent || { echo "test: build failed"; exit 1; }
 fi
 scripts/clickhouse.sh start >/dev/null || { echo "test: the local ClickHouse did not start"; exit 1; }
+# Its users (it has none without a password) for every suite. Not its URL: tests point agents at
+# other servers by config file, which FLOWLENS_CLICKHOUSE_URL would override; FLOWLENS_CH_HTTP_PORT is
+# what the tests' default URL follows.
+eval "$(scripts/clickhouse.sh env | grep -v '^export FLOWLENS_CLICKHOUSE_URL=')"
 
 total_pass=0
 total_fail=0

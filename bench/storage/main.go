@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/flowlens/flowlens/pkg/clickhouse"
+	"github.com/flowlens/flowlens/pkg/localch"
 	"github.com/flowlens/flowlens/pkg/query"
 	"github.com/flowlens/flowlens/pkg/schema"
 	"github.com/flowlens/flowlens/pkg/trace"
@@ -40,17 +41,33 @@ type sample struct {
 	rows     map[uint64]bool
 }
 
-type admin struct{ url string }
+// admin talks to the server as the local setup's writer (pkg/localch: the environment of
+// scripts/clickhouse.sh env, else its credentials file).
+type admin struct {
+	url   string
+	local localch.Server
+}
 
-// exec runs a statement as the writable default user and returns the body.
+// post sends a request as the writer.
+func (a admin) post(u, contentType string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, u, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.SetBasicAuth(a.local.Writer, a.local.WriterPassword)
+	return http.DefaultClient.Do(req)
+}
+
+// exec runs a statement as the writer and returns the body.
 func (a admin) exec(sql string, body io.Reader) (string, error) {
-	u := a.url + "/?user=default"
+	u := a.url + "/"
 	var resp *http.Response
 	var err error
 	if body == nil {
-		resp, err = http.Post(u, "text/plain", strings.NewReader(sql))
+		resp, err = a.post(u, "text/plain", strings.NewReader(sql))
 	} else {
-		resp, err = http.Post(u+"&query="+url.QueryEscape(sql), "application/octet-stream", body)
+		resp, err = a.post(u+"?query="+url.QueryEscape(sql), "application/octet-stream", body)
 	}
 	if err != nil {
 		return "", err
@@ -246,14 +263,14 @@ func main() {
 	rows := flag.Int("rows", 10_000_000, "request logs to generate")
 	runs := flag.Int("runs", 5, "runs of each query (median reported)")
 	nTraces := flag.Int("traces", 9, "traces to assemble (median reported)")
-	chURL := flag.String("url", "http://127.0.0.1:18123", "ClickHouse HTTP URL")
+	chURL := flag.String("url", localch.Local().URL, "ClickHouse HTTP URL")
 	db := flag.String("database", "flowlens_bench_storage", "bench database (dropped and recreated)")
 	keep := flag.Bool("keep", false, "keep the bench database afterwards")
 	seed := flag.Int64("seed", 7, "generator seed")
 	sampleFile := flag.String("sample-file", "", "also write the first -sample-rows rows here (RowBinary), for bench/storage/modern_bytes.py")
 	sampleRows := flag.Int("sample-rows", 1_000_000, "rows written to -sample-file")
 	flag.Parse()
-	a := admin{url: strings.TrimRight(*chURL, "/")}
+	a := admin{url: strings.TrimRight(*chURL, "/"), local: localch.Local()}
 	if _, err := query.Ident(*db); err != nil {
 		must(err)
 	}
@@ -288,7 +305,7 @@ func main() {
 	cols, err := a.exec(fmt.Sprintf("SELECT name, data_compressed_bytes FROM system.columns WHERE database = '%s' AND table = 'l7_flow_log' ORDER BY data_compressed_bytes DESC LIMIT 8 FORMAT TSV", *db), nil)
 	must(err)
 
-	client, err := clickhouse.New(clickhouse.Config{URL: a.url, Username: "grafana", Timeout: 60 * time.Second})
+	client, err := clickhouse.New(clickhouse.Config{URL: a.url, Username: a.local.Reader, Password: a.local.ReaderPassword, Timeout: 60 * time.Second})
 	must(err)
 	ctx := context.Background()
 	r := query.Range{From: time.Unix(hour, 0), To: time.Unix(hour+3599, 0)}
@@ -310,7 +327,7 @@ func main() {
 		for i := 0; i < *runs; i++ {
 			id := fmt.Sprintf("flowlens-bench-%d-%d", time.Now().UnixNano(), i)
 			ids = append(ids, "'"+id+"'")
-			resp, err := http.Post(a.url+"/?user=default&log_queries=1&query_id="+id, "text/plain", strings.NewReader(sql+"\nFORMAT Null"))
+			resp, err := a.post(a.url+"/?log_queries=1&query_id="+id, "text/plain", strings.NewReader(sql+"\nFORMAT Null"))
 			must(err)
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()

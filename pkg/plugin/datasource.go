@@ -43,10 +43,7 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 	st, err := LoadSettings(s)
 	ds.settings = st
 	if err == nil {
-		ds.client, err = clickhouse.New(clickhouse.Config{
-			URL: st.URL, Username: st.Username, Password: st.Password,
-			Timeout: time.Duration(st.QueryTimeout) * time.Second, MaxExecutionTime: st.QueryTimeout,
-		})
+		ds.client, err = clickhouse.New(ClientConfig(st))
 	}
 	if err != nil {
 		log.DefaultLogger.Warn("invalid datasource settings", "error", err)
@@ -56,6 +53,21 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 	ds.CallResourceHandler = httpadapter.New(ds.routes())
 	return ds, nil
 }
+
+// ClientConfig is the ClickHouse client of settings st: the server stops a query at queryTimeout
+// (max_execution_time), and the client gives up a few seconds later, so the server's clearer
+// error arrives first where the profile lets the limit be sent.
+func ClientConfig(st Settings) clickhouse.Config {
+	return clickhouse.Config{
+		URL: st.URL, Username: st.Username, Password: st.Password,
+		Timeout: time.Duration(st.QueryTimeout)*time.Second + clientGrace, MaxExecutionTime: st.QueryTimeout,
+		MaxMemoryUsage: st.MaxMemoryUsage, MaxRowsToRead: st.MaxRowsToRead, MaxResultRows: st.MaxResultRows,
+		MaxResponseBytes: st.MaxResponseBytes,
+	}
+}
+
+// clientGrace is how much longer than max_execution_time the HTTP client waits.
+const clientGrace = 3 * time.Second
 
 // Dispose is called when the settings change; the HTTP client needs no cleanup.
 func (d *Datasource) Dispose() {}
@@ -81,6 +93,12 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		m.QueryType = q.QueryType
 	}
 	r := query.Range{From: q.TimeRange.From, To: q.TimeRange.To}
+	switch m.QueryType {
+	case query.TypeRED, query.TypeMap, query.TypeSQLLog, query.TypeFlameGraph:
+		if err := query.CheckSpan(m.QueryType, r, d.settings.MaxSpan(m.QueryType)); err != nil {
+			return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
+		}
+	}
 	var frames data.Frames
 	switch m.QueryType {
 	case query.TypeRED:
@@ -111,6 +129,13 @@ func errorResponse(err error) backend.DataResponse {
 	var bq badQuery
 	if errors.As(err, &bq) {
 		return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
+	}
+	var le *clickhouse.LimitError
+	if errors.As(err, &le) {
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, err.Error())
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return backend.ErrDataResponseWithSource(backend.StatusTimeout, backend.ErrorSourceDownstream, "the query was cancelled: "+err.Error())
 	}
 	var ce *clickhouse.ConnectError
 	if errors.As(err, &ce) {

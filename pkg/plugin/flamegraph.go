@@ -201,6 +201,11 @@ func (d *Datasource) flameGraph(ctx context.Context, raw json.RawMessage, r quer
 	if err != nil {
 		return nil, badQuery{err}
 	}
+	if base := m.Baseline(); base != nil {
+		if err := query.CheckSpan(query.TypeFlameGraph, *base, d.settings.MaxSpan(query.TypeFlameGraph)); err != nil {
+			return nil, badQuery{fmt.Errorf("baseline: %w", err)}
+		}
+	}
 	st, err := query.BuildFlameGraph(d.settings.Database, m, r)
 	if err != nil {
 		return nil, badQuery{err}

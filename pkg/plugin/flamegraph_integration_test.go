@@ -104,7 +104,7 @@ func TestFlameGraphIntegration(t *testing.T) {
 	}
 	defer host.Close()
 	e := &env{t: t, host: host}
-	pc := e.ctx("flame", map[string]any{"url": clickhouseURL(), "database": flameDB, "username": "grafana"})
+	pc := e.ctx("flame", map[string]any{"url": clickhouseURL(), "database": flameDB, "username": local.Reader})
 	q := func(model string) backend.DataResponse { return e.query(pc, t0, t0+120, time.Second, model) }
 
 	onCPU := map[string]string{"total": "100/0", "total;main": "100/0", "total;main;work_a": "70/70", "total;main;work_b": "30/30"}

@@ -28,11 +28,49 @@ func HealthQueries(database string) []NamedSQL {
 		tables[i] = query.Quote(t)
 	}
 	return []NamedSQL{
-		{"version", "SELECT version() AS version"},
-		{"database", "SELECT count() AS n FROM system.databases WHERE name = " + query.Quote(database)},
+		{"version", "SELECT version() AS version LIMIT 1"},
+		{"database", "SELECT count() AS n FROM system.databases WHERE name = " + query.Quote(database) + " LIMIT 1"},
 		{"tables", "SELECT name FROM system.tables WHERE database = " + query.Quote(database) +
-			" AND name IN (" + strings.Join(tables, ", ") + ") ORDER BY name"},
+			" AND name IN (" + strings.Join(tables, ", ") + ") ORDER BY name LIMIT " + fmt.Sprint(len(RequiredTables))},
+		{"profile", "SELECT name, value FROM system.settings WHERE name IN (" + strings.Join(quoted(profileSettings), ", ") + ") ORDER BY name LIMIT " + fmt.Sprint(len(profileSettings))},
 	}
+}
+
+// profileSettings are the bounds the health check reports from a readonly=1 user's profile.
+var profileSettings = []string{"max_execution_time", "max_memory_usage", "max_result_rows", "max_rows_to_read"}
+
+func quoted(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = query.Quote(n)
+	}
+	return out
+}
+
+// limitsNote says what bounds the queries when the user's profile refuses every setting.
+func (d *Datasource) limitsNote(ctx context.Context, q NamedSQL) string {
+	if d.client.Mode() != clickhouse.ModeNone {
+		return ""
+	}
+	cfg := d.client.Config()
+	profile := "unknown"
+	if res, err := d.client.Query(ctx, q.SQL); err == nil {
+		var parts []string
+		for _, row := range res.Data {
+			if len(row) > 1 {
+				v := converters.String(row[1])
+				if v == "0" {
+					v = "0 (none)"
+				}
+				parts = append(parts, converters.String(row[0])+"="+v)
+			}
+		}
+		profile = strings.Join(parts, ", ")
+	}
+	return fmt.Sprintf(" Note: the ClickHouse user %s is readonly=1, so the per-query limits (max_execution_time, max_memory_usage, max_rows_to_read, max_result_rows) "+
+		"cannot be sent; its profile gives %s. FlowLens still enforces its own: a %s client timeout after which the query is killed on the server, "+
+		"the time span per query type, a LIMIT on every query and a %d-byte response cap. Use a readonly=2 user to have every limit apply.",
+		query.Quote(d.settings.Username), profile, cfg.Timeout, cfg.MaxResponseBytes)
 }
 
 const setupHint = "Start the FlowLens agent once (it creates the schema) or apply pkg/schema/ddl_modern.sql (ddl_legacy.sql for ClickHouse 18.16)."
@@ -81,8 +119,9 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		return fail(fmt.Sprintf("Database %q exists but lacks table(s) %s. %s", st.Database, strings.Join(missing, ", "), setupHint))
 	}
 	return &backend.CheckHealthResult{
-		Status:  backend.HealthStatusOk,
-		Message: fmt.Sprintf("Connected to ClickHouse %s at %s as %s; database %s has %s.", version, st.URL, st.Username, st.Database, strings.Join(RequiredTables, " and ")),
+		Status: backend.HealthStatusOk,
+		Message: fmt.Sprintf("Connected to ClickHouse %s at %s as %s; database %s has %s.", version, st.URL, st.Username, st.Database, strings.Join(RequiredTables, " and ")) +
+			d.limitsNote(ctx, qs[3]),
 	}, nil
 }
 

@@ -2,8 +2,8 @@ package plugin_test
 
 // Integration test: builds the plugin binary, starts it the way Grafana does (pluginhost: the
 // go-plugin handshake and gRPC), loads known rows into a fresh database on the real local
-// ClickHouse and checks exact numbers. Needs the server: scripts/clickhouse.sh start
-// (FLOWLENS_CLICKHOUSE_URL overrides http://127.0.0.1:18123).
+// ClickHouse and checks exact numbers. Needs the server: scripts/clickhouse.sh start, with its
+// users from the environment of scripts/clickhouse.sh env or its credentials file (pkg/localch).
 
 import (
 	"context"
@@ -24,6 +24,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/flowlens/flowlens/pkg/localch"
 	"github.com/flowlens/flowlens/pkg/plugin"
 	"github.com/flowlens/flowlens/pkg/pluginhost"
 )
@@ -33,24 +34,22 @@ const testDB = "flowlens_gotest"
 // t0 is minute-aligned so 60 s buckets start at it.
 const t0 = 1699999980
 
-func clickhouseURL() string {
-	if u := os.Getenv("FLOWLENS_CLICKHOUSE_URL"); u != "" {
-		return strings.TrimRight(u, "/")
-	}
-	return "http://127.0.0.1:18123"
-}
+// local is the local server and its users (scripts/clickhouse.sh env, or its credentials file).
+var local = localch.Local()
 
-// admin runs a statement as the writable default user.
+func clickhouseURL() string { return local.URL }
+
+// admin runs a statement as the local server's writer.
 func admin(t *testing.T, sql string) string {
 	t.Helper()
-	resp, err := http.Post(clickhouseURL()+"/?user=default", "text/plain", strings.NewReader(sql))
+	resp, err := http.DefaultClient.Do(local.WriterRequest(sql))
 	if err != nil {
 		t.Fatalf("ClickHouse at %s is unreachable (%v): run scripts/clickhouse.sh start, or set FLOWLENS_CLICKHOUSE_URL", clickhouseURL(), err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		t.Fatalf("ClickHouse rejected %q: %s", truncate(sql, 200), b)
+		t.Fatalf("ClickHouse rejected %q: %s (%s)", truncate(sql, 200), b, local.Hint())
 	}
 	return strings.TrimSpace(string(b))
 }
@@ -64,7 +63,12 @@ func truncate(s string, n int) string {
 
 // createSchema applies the generated DDL (legacy for 18.x/19.x servers) to database db.
 func createSchema(t *testing.T, db string, tables ...string) {
-	version := admin(t, "SELECT version()")
+	applySchema(t, func(sql string) string { return admin(t, sql) }, db, tables...)
+}
+
+// applySchema is createSchema through exec, which runs one statement as a writer.
+func applySchema(t *testing.T, admin func(string) string, db string, tables ...string) {
+	version := admin("SELECT version()")
 	ddl := "ddl_modern.sql"
 	if strings.HasPrefix(version, "18.") || strings.HasPrefix(version, "19.") {
 		ddl = "ddl_legacy.sql"
@@ -73,7 +77,7 @@ func createSchema(t *testing.T, db string, tables ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin(t, "DROP DATABASE IF EXISTS "+db)
+	admin("DROP DATABASE IF EXISTS " + db)
 	for _, stmt := range strings.Split(string(raw), ";\n") {
 		stmt = strings.TrimSpace(stmt)
 		var lines []string
@@ -102,7 +106,7 @@ func createSchema(t *testing.T, db string, tables ...string) {
 		}
 		stmt = strings.ReplaceAll(stmt, "flowlens.", db+".")
 		stmt = strings.Replace(stmt, "DATABASE IF NOT EXISTS flowlens", "DATABASE IF NOT EXISTS "+db, 1)
-		admin(t, stmt)
+		admin(stmt)
 	}
 }
 
@@ -177,9 +181,13 @@ type env struct {
 	host *pluginhost.Host
 }
 
+// ctx is a datasource of jsonData, as the local server's Grafana user unless jsonData names one.
 func (e *env) ctx(uid string, jsonData map[string]any) backend.PluginContext {
+	if _, ok := jsonData["username"]; !ok {
+		jsonData["username"] = local.Reader
+	}
 	j, _ := json.Marshal(jsonData)
-	return pluginhost.DatasourceContext(plugin.PluginID, uid, j, nil, time.Unix(1, 0))
+	return pluginhost.DatasourceContext(plugin.PluginID, uid, j, map[string]string{"password": local.ReaderPassword}, time.Unix(1, 0))
 }
 
 func (e *env) query(pc backend.PluginContext, from, to int64, interval time.Duration, model string) backend.DataResponse {
@@ -219,7 +227,7 @@ func TestIntegration(t *testing.T) {
 	}
 	defer host.Close()
 	e := &env{t: t, host: host}
-	good := e.ctx("good", map[string]any{"url": clickhouseURL(), "database": testDB, "username": "grafana"})
+	good := e.ctx("good", map[string]any{"url": clickhouseURL(), "database": testDB, "username": local.Reader})
 
 	t.Run("health", func(t *testing.T) { testHealth(t, e, good) })
 	t.Run("red", func(t *testing.T) { testRED(t, e, good) })

@@ -39,6 +39,12 @@ func (d *Datasource) requestLog(ctx context.Context, m *query.Model, r query.Ran
 			fld.Config = &data.FieldConfig{Unit: "decbytes"}
 		}
 	}
+	if st.RequestedLimit > 0 {
+		f.Meta.Notices = append(f.Meta.Notices, data.Notice{
+			Severity: data.NoticeSeverityWarning,
+			Text:     fmt.Sprintf("limit %d is above the maximum %d: at most %d requests are shown", st.RequestedLimit, query.MaxLogLimit, query.MaxLogLimit),
+		})
+	}
 	if n, _ := f.RowLen(); n >= st.Limit {
 		f.Meta.Notices = append(f.Meta.Notices, data.Notice{
 			Severity: data.NoticeSeverityWarning,

@@ -30,6 +30,7 @@ var metricInfo = map[string]struct{ title, unit string }{
 
 func (d *Datasource) red(ctx context.Context, m *query.Model, r query.Range, interval time.Duration) (data.Frames, error) {
 	bucket := query.Bucket(interval, r)
+	m.MaxSeries = d.settings.MaxSeries
 	st, err := query.BuildRED(d.settings.Database, m, r, bucket)
 	if err != nil {
 		return nil, badQuery{err}
@@ -38,7 +39,27 @@ func (d *Datasource) red(ctx context.Context, m *query.Model, r query.Range, int
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSeries(res, st); err != nil {
+		return nil, err
+	}
 	return redFrames(res, m.Metric, r, bucket, st.SQL)
+}
+
+// checkSeries fails a RED answer with more services than the series bound. An error, not the
+// top N with a notice: an alert rule evaluates every series it gets, and a service left out of a
+// top N would read as "no data" (or resolve a firing alert) while it is failing.
+func checkSeries(res *clickhouse.Result, st *query.Statement) error {
+	services := map[string]bool{}
+	for _, row := range res.Data {
+		if len(row) > 1 {
+			services[converters.String(row[1])] = true
+		}
+	}
+	if len(res.Data) > st.Limit || len(services) > st.MaxSeries {
+		return badQuery{fmt.Errorf("RED: more than %d services (series) in the time range, the limit is %d (datasource setting maxSeries): "+
+			"filter by service, client_service, l7_protocol or endpoint", st.MaxSeries, st.MaxSeries)}
+	}
+	return nil
 }
 
 // redFrames turns (bucket, service) rows into time-series-multi frames: one frame per

@@ -56,7 +56,12 @@ func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "from and to must be integer milliseconds since the epoch"})
 		return
 	}
-	st, err := query.BuildServices(d.settings.Database, query.Range{From: from, To: to})
+	rng := query.Range{From: from, To: to}
+	err := query.CheckSpan(query.TypeMap, rng, d.settings.MaxSpan(query.TypeMap))
+	var st *query.Statement
+	if err == nil {
+		st, err = query.BuildServices(d.settings.Database, rng)
+	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
@@ -68,11 +73,9 @@ func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
 	}
 	set := map[string]bool{}
 	for _, row := range res.Data {
-		for _, col := range row {
-			for _, s := range converters.Strings(col) {
-				if s != "" {
-					set[s] = true
-				}
+		if len(row) > 0 {
+			if s := converters.String(row[0]); s != "" {
+				set[s] = true
 			}
 		}
 	}

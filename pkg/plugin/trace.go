@@ -24,6 +24,11 @@ func (d *Datasource) traceQuery(ctx context.Context, raw json.RawMessage, r quer
 	if err != nil {
 		return nil, badQuery{err}
 	}
+	if tq.TimeSec == 0 { // the search covers the panel's range
+		if err := query.CheckSpan(query.TypeTrace, r, d.settings.MaxSpan(query.TypeTrace)); err != nil {
+			return nil, badQuery{err}
+		}
+	}
 	seed := trace.Seed{RowID: tq.RowID, TimeSec: tq.TimeSec, TraceID: tq.TraceID, FromSec: r.From.Unix(), ToSec: r.To.Unix()}
 	f := &trace.ClickHouseFetcher{Client: d.client, Database: d.settings.Database}
 	started := time.Now()

@@ -95,7 +95,7 @@ func TestTraceIntegration(t *testing.T) {
 	}
 	defer host.Close()
 	e := &env{t: t, host: host}
-	pc := e.ctx("trace", map[string]any{"url": clickhouseURL(), "database": traceDB, "username": "grafana"})
+	pc := e.ctx("trace", map[string]any{"url": clickhouseURL(), "database": traceDB, "username": local.Reader})
 
 	run := func(model string, from, to int64) backend.DataResponse {
 		t.Helper()

@@ -31,14 +31,20 @@ type Statement struct {
 	Table         string
 	Columns       []string
 	BucketSeconds int64 // RED only
-	Limit         int   // sql_log only
+	// Limit is the most rows the caller may use; the SQL's LIMIT is Limit, or Limit+1 where one
+	// row more tells that the answer was cut (RED, flame graph).
+	Limit int
+	// RequestedLimit is the sql_log limit asked for when it was above MaxLogLimit (0 otherwise).
+	RequestedLimit int64
+	MaxSeries      int // RED only
 }
 
 // builder renders SQL and records each column it names.
 type builder struct {
-	db    string // back-quoted
-	table string
-	cols  map[string]bool
+	db          string // back-quoted
+	table       string
+	cols        map[string]bool
+	filterBytes int // bytes of filter values rendered so far (MaxFilterBytes)
 }
 
 func newBuilder(database, table string) (*builder, error) {
@@ -70,7 +76,28 @@ func (b *builder) timeFilter(r Range) (string, error) {
 	if r.To.Before(r.From) {
 		return "", fmt.Errorf("time range ends (%s) before it starts (%s)", r.To, r.From)
 	}
-	return fmt.Sprintf("%s >= toDateTime(%d) AND %s <= toDateTime(%d)", b.c("time"), r.From.Unix(), b.c("time"), r.To.Unix()), nil
+	return fmt.Sprintf("%s >= toDateTime(%d) AND %s <= toDateTime(%d)", b.c("time"), dateTime(r.From), b.c("time"), dateTime(r.To)), nil
+}
+
+// dateTime is t in unix seconds within DateTime's range (UInt32): toDateTime wraps values outside it.
+func dateTime(t time.Time) int64 { return min(max(t.Unix(), 0), math.MaxUint32) }
+
+// queryNames name the query types in errors.
+var queryNames = map[string]string{
+	TypeRED: "RED", TypeMap: "map", TypeSQLLog: "request log (sql_log)", TypeTrace: "trace search", TypeFlameGraph: "flame graph",
+}
+
+// CheckSpan rejects a time range that ends before it starts or is longer than maxSpan, the
+// bound of queries of type queryType (datasource setting maxSpanDays).
+func CheckSpan(queryType string, r Range, maxSpan time.Duration) error {
+	if r.To.Before(r.From) {
+		return fmt.Errorf("time range ends (%s) before it starts (%s)", r.To.UTC().Format(time.RFC3339), r.From.UTC().Format(time.RFC3339))
+	}
+	if span := r.To.Sub(r.From); span > maxSpan {
+		return fmt.Errorf("the time range covers %.1f days; %s queries may cover at most %d days (datasource setting maxSpanDays.%s): narrow the time range",
+			span.Hours()/24, queryNames[queryType], int64(maxSpan/(24*time.Hour)), queryType)
+	}
+	return nil
 }
 
 // in renders `column IN ('a', 'b')` after checking each value.
@@ -84,6 +111,10 @@ func (b *builder) in(field, column string, vals Values) (string, error) {
 			return "", err
 		}
 		quoted[i] = Quote(v)
+		b.filterBytes += len(quoted[i])
+	}
+	if b.filterBytes > MaxFilterBytes {
+		return "", fmt.Errorf("filters: %d bytes of values in all, the limit is %d (ClickHouse parses at most 256 KiB of SQL): use fewer or shorter values", b.filterBytes, MaxFilterBytes)
 	}
 	return fmt.Sprintf("%s IN (%s)", b.c(column), strings.Join(quoted, ", ")), nil
 }
@@ -208,9 +239,34 @@ func BuildRED(database string, m *Model, r Range, bucket int64) (*Statement, err
 	if err != nil {
 		return nil, err
 	}
-	if mode, err := observationMode(m.ObservationPoint); err == nil && mode == ObsPreferred {
-		return b.preferredRED(m, r, bucket)
+	maxSeries := m.MaxSeries
+	if maxSeries <= 0 {
+		maxSeries = DefaultMaxSeries
 	}
+	// Each service has at most one row per bucket: more rows than buckets x maxSeries means more
+	// than maxSeries services, and the one row over the bound tells so.
+	rows := min(BucketCount(r, bucket)*int64(maxSeries), math.MaxInt32)
+	var st *Statement
+	var err2 error
+	if mode, err := observationMode(m.ObservationPoint); err == nil && mode == ObsPreferred {
+		st, err2 = b.preferredRED(m, r, bucket, rows+1)
+	} else {
+		st, err2 = b.plainRED(m, r, bucket, rows+1)
+	}
+	if err2 != nil {
+		return nil, err2
+	}
+	st.BucketSeconds, st.Limit, st.MaxSeries = bucket, int(rows), maxSeries
+	return st, nil
+}
+
+// BucketCount is the number of buckets of the range (the first and last may be partial).
+func BucketCount(r Range, bucket int64) int64 {
+	first, last := dateTime(r.From)/bucket*bucket, dateTime(r.To)/bucket*bucket
+	return (last-first)/bucket + 1
+}
+
+func (b *builder) plainRED(m *Model, r Range, bucket, limit int64) (*Statement, error) {
 	where, err := b.appMetricsWhere(m, r, false)
 	if err != nil {
 		return nil, err
@@ -225,13 +281,12 @@ func BuildRED(database string, m *Model, r Range, bucket int64) (*Statement, err
 FROM %s
 WHERE %s
 GROUP BY bucket, service
-ORDER BY bucket, service`,
+ORDER BY bucket, service
+LIMIT %d`,
 		b.c("time"), bucket, bucket, b.c("server_service"),
 		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.maxDuration(),
-		b.from(), where)
-	st := b.statement(sql)
-	st.BucketSeconds = bucket
-	return st, nil
+		b.from(), where, limit)
+	return b.statement(sql), nil
 }
 
 // preferredRED renders the RED query in preferred mode in one scan of app_metrics: rows are
@@ -239,7 +294,7 @@ ORDER BY bucket, service`,
 // the buckets of its best point (PreferredObservationOrder) over the whole range are kept. Same
 // result as the former IN-subquery form (a second scan choosing each pair's point), at about 70%
 // of its CPU on 18.16 (the 1.8M rows of an hour at 10M request logs are read and hashed once).
-func (b *builder) preferredRED(m *Model, r Range, bucket int64) (*Statement, error) {
+func (b *builder) preferredRED(m *Model, r Range, bucket, limit int64) (*Statement, error) {
 	tf, err := b.timeFilter(r)
 	if err != nil {
 		return nil, err
@@ -276,7 +331,8 @@ FROM (
 ARRAY JOIN points AS p
 WHERE tupleElement(p, 1) = best_rank
 GROUP BY bucket, service
-ORDER BY bucket, service`,
+ORDER BY bucket, service
+LIMIT %d`,
 		b.c("server_service"),
 		b.c("client_service"), b.c("server_service"),
 		b.c("client_service"), b.c("server_service"),
@@ -285,10 +341,8 @@ ORDER BY bucket, service`,
 		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.maxDuration(),
 		b.from(), strings.Join(conds, "\n      AND "),
 		b.c("client_service"), b.c("server_service"),
-		b.c("client_service"), b.c("server_service"))
-	st := b.statement(sql)
-	st.BucketSeconds = bucket
-	return st, nil
+		b.c("client_service"), b.c("server_service"), limit)
+	return b.statement(sql), nil
 }
 
 // MaxEdges bounds the map's edges.
@@ -323,7 +377,9 @@ LIMIT %d`,
 		b.c("client_service"), b.c("server_service"),
 		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.maxDuration(),
 		b.c("l7_protocol"), b.from(), where, MaxEdges)
-	return b.statement(sql), nil
+	st := b.statement(sql)
+	st.Limit = MaxEdges
+	return st, nil
 }
 
 // preferredMap renders the map query in preferred mode in one scan: sums per (client, server,
@@ -368,7 +424,9 @@ LIMIT %d`,
 		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.maxDuration(),
 		b.c("l7_protocol"), b.from(), strings.Join(conds, "\n    AND "),
 		b.c("client_service"), b.c("server_service"), MaxEdges)
-	return b.statement(sql), nil
+	st := b.statement(sql)
+	st.Limit = MaxEdges
+	return st, nil
 }
 
 // EdgeTable is app_metrics rolled up per second, client→server edge, observation point and
@@ -416,12 +474,12 @@ func BuildLog(database string, m *Model, r Range) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit := m.Limit
-	if limit <= 0 {
-		limit = DefaultLogLimit
-	}
-	if limit > MaxLogLimit {
-		limit = MaxLogLimit
+	limit, requested := DefaultLogLimit, int64(0)
+	switch {
+	case m.Limit > MaxLogLimit:
+		limit, requested = MaxLogLimit, int64(m.Limit)
+	case m.Limit > 0:
+		limit = int(m.Limit)
 	}
 	tf, err := b.timeFilter(r)
 	if err != nil {
@@ -454,7 +512,7 @@ LIMIT %d`,
 		b.c("time"), strings.Join(cols, ",\n  "), b.from(), strings.Join(conds, "\n  AND "),
 		b.c("time"), b.c("start_time_us"), limit)
 	st := b.statement(sql)
-	st.Limit = limit
+	st.Limit, st.RequestedLimit = limit, requested
 	return st, nil
 }
 
@@ -467,8 +525,11 @@ func containsStr(list []string, v string) bool {
 	return false
 }
 
+// MaxServices bounds the services listed for query-editor pickers.
+const MaxServices = 10000
+
 // BuildServices renders the services seen in app_metrics over the range (either end), for
-// query-editor pickers.
+// query-editor pickers: one per row, at most MaxServices.
 func BuildServices(database string, r Range) (*Statement, error) {
 	b, err := newBuilder(database, "app_metrics")
 	if err != nil {
@@ -478,7 +539,9 @@ func BuildServices(database string, r Range) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	sql := fmt.Sprintf("SELECT groupUniqArray(%s) AS servers, groupUniqArray(%s) AS clients FROM %s WHERE %s",
-		b.c("server_service"), b.c("client_service"), b.from(), tf)
-	return b.statement(sql), nil
+	sql := fmt.Sprintf("SELECT DISTINCT arrayJoin([%s, %s]) AS service FROM %s WHERE %s ORDER BY service LIMIT %d",
+		b.c("server_service"), b.c("client_service"), b.from(), tf, MaxServices)
+	st := b.statement(sql)
+	st.Limit = MaxServices
+	return st, nil
 }

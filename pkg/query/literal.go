@@ -15,6 +15,10 @@ const MaxValueLen = 1024
 // MaxValues bounds how many values one multi-value filter may carry.
 const MaxValues = 200
 
+// MaxFilterBytes bounds the quoted filter values of one query, so its SQL stays well under
+// ClickHouse's max_query_size (256 KiB by default; a readonly=1 user cannot raise it).
+const MaxFilterBytes = 64 << 10
+
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // Quote renders s as a ClickHouse single-quoted string literal. ClickHouse reads backslash

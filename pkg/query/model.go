@@ -3,6 +3,8 @@ package query
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -38,6 +40,9 @@ const (
 	ObsAll = "all"
 )
 
+// DefaultMaxSeries bounds the services of one RED query when the datasource sets no bound.
+const DefaultMaxSeries = 100
+
 // DefaultLogLimit and MaxLogLimit bound sql_log rows.
 const (
 	DefaultLogLimit = 1000
@@ -72,6 +77,38 @@ func (v *Values) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Count is a row count given as a JSON number or numeric string of any size: beyond int64 it
+// saturates (the caller clamps it to its own bound), fractions are dropped.
+type Count int64
+
+// UnmarshalJSON accepts 10, 1e30, "10" or null.
+func (c *Count) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		return nil
+	}
+	if u, err := strconv.Unquote(s); err == nil {
+		s = strings.TrimSpace(u)
+	}
+	if s == "" {
+		*c = 0
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) {
+		return fmt.Errorf("limit %s is not a number", Quote(truncate(s, 40)))
+	}
+	switch {
+	case f >= math.MaxInt64:
+		*c = math.MaxInt64
+	case f <= math.MinInt64:
+		*c = math.MinInt64
+	default:
+		*c = Count(f)
+	}
+	return nil
+}
+
 // Model is the query JSON the frontend and alert rules send. Filter names are the column
 // names; camelCase aliases are accepted too.
 type Model struct {
@@ -83,7 +120,9 @@ type Model struct {
 	Endpoint         Values `json:"endpoint"`          // endpoint
 	Status           Values `json:"status"`            // response_status (sql_log only)
 	Metric           string `json:"metric"`            // red: one of REDMetrics or "all" (default)
-	Limit            int    `json:"limit"`             // sql_log: rows, default 1000, max 10000
+	Limit            Count  `json:"limit"`             // sql_log: rows, default 1000, more than 10000 is clamped
+	// MaxSeries bounds RED's services (the datasource setting, not part of the query JSON).
+	MaxSeries int `json:"-"`
 }
 
 type camelAliases struct {

@@ -1,6 +1,9 @@
 package query
 
 import (
+	"encoding/json"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -303,5 +306,35 @@ func TestColumnsExistInSchema(t *testing.T) {
 		if !s.IsObservationPoint(p) {
 			t.Errorf("%s is not a schema observation point", p)
 		}
+	}
+}
+
+func TestCountSaturatesAndRejectsNonNumbers(t *testing.T) {
+	for in, want := range map[string]Count{`10`: 10, `"10"`: 10, `1e30`: math.MaxInt64, `-1e30`: math.MinInt64, `1.9`: 1, `null`: 0, `""`: 0, `"Infinity"`: math.MaxInt64} {
+		var c Count
+		if err := json.Unmarshal([]byte(in), &c); err != nil || c != want {
+			t.Errorf("%s: %d, %v", in, c, err)
+		}
+	}
+	for _, in := range []string{`"NaN"`, `"x"`, `[]`, `{}`, `true`} {
+		var c Count
+		if err := json.Unmarshal([]byte(in), &c); err == nil {
+			t.Errorf("%s accepted as %d", in, c)
+		}
+	}
+}
+
+func TestREDLimitIsBucketsTimesSeries(t *testing.T) {
+	r := Range{From: time.Unix(1700000000, 0), To: time.Unix(1700003599, 0)}
+	st, err := BuildRED("flowlens", &Model{MaxSeries: 7}, r, 60)
+	if err != nil || BucketCount(r, 60) != 61 || st.Limit != 61*7 || !strings.HasSuffix(st.SQL, fmt.Sprintf("\nLIMIT %d", 61*7+1)) {
+		t.Fatalf("limit %d, err %v, SQL ends %q", st.Limit, err, st.SQL[len(st.SQL)-20:])
+	}
+	st, _ = BuildRED("flowlens", &Model{ObservationPoint: "all"}, r, 60)
+	if st.MaxSeries != DefaultMaxSeries || !strings.HasSuffix(st.SQL, fmt.Sprintf("\nLIMIT %d", 61*DefaultMaxSeries+1)) {
+		t.Errorf("default series bound: %d %q", st.MaxSeries, st.SQL[len(st.SQL)-20:])
+	}
+	if err := CheckSpan(TypeSQLLog, Range{From: r.To, To: r.From}, time.Hour); err == nil || !strings.Contains(err.Error(), "ends") {
+		t.Errorf("reversed range: %v", err)
 	}
 }

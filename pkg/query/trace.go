@@ -2,7 +2,9 @@ package query
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -13,6 +15,13 @@ const MaxTraceKeys = 5000
 
 // MaxTraceSpans bounds the rows one assembly query may return.
 const MaxTraceSpans = 10000
+
+// MaxTraceSQLBytes bounds one assembly round's SQL: ClickHouse parses at most max_query_size
+// (256 KiB by default, which a readonly=1 user cannot raise) and calls a longer query a syntax error.
+const MaxTraceSQLBytes = 200 << 10
+
+// ErrTraceRoundTooLarge means the ids of one round do not fit in one query.
+var ErrTraceRoundTooLarge = errors.New("the ids of this trace round do not fit in one query")
 
 // TraceFlow is a connection 5-tuple (without the L4 protocol), the link between the client and
 // server views of a call that carries no TCP sequence number (TLS plaintext).
@@ -150,6 +159,9 @@ ORDER BY %s, %s
 LIMIT %d`,
 		strings.Join(cols, ", "), b.from(), b.c("time"), from, b.c("time"), to,
 		strings.Join(ors, "\n    OR "), b.c("start_time_us"), b.c("_id"), limit)
+	if len(sql) > MaxTraceSQLBytes {
+		return nil, fmt.Errorf("%w (%d bytes of SQL, the limit is %d)", ErrTraceRoundTooLarge, len(sql), MaxTraceSQLBytes)
+	}
 	st := b.statement(sql)
 	st.Limit = limit
 	return st, nil
@@ -215,6 +227,9 @@ func ParseTrace(raw []byte) (*TraceQuery, error) {
 			f /= 1e6
 		case f >= 1e11:
 			f /= 1e3
+		}
+		if f > math.MaxUint32 { // also catches +Inf; DateTime ends in 2106
+			return nil, fmt.Errorf("time %s is not a unix time before 2106", Quote(truncate(string(j.Time), 40)))
 		}
 		q.TimeSec = int64(f)
 	}

@@ -191,6 +191,10 @@ func Assemble(ctx context.Context, f Fetcher, seed Seed, opt Options) (*Trace, e
 		}
 		tr.Stats.Rounds++
 		if err := fetch(next, cur); err != nil {
+			if errors.Is(err, query.ErrTraceRoundTooLarge) { // hostile or huge ids: keep what was found
+				tr.Warnings = append(tr.Warnings, fmt.Sprintf("stopped after %d rounds: the %d ids of the next one do not fit in one query; the trace may be incomplete", tr.Stats.Rounds-1, len(fresh)))
+				break
+			}
 			return nil, err
 		}
 	}

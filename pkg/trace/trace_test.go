@@ -466,3 +466,30 @@ func TestOperationNamesTheCommandOnce(t *testing.T) {
 		}
 	}
 }
+
+// sqlFetcher answers like memFetcher but first renders the round's SQL, as ClickHouseFetcher does.
+type sqlFetcher struct{ memFetcher }
+
+func (f *sqlFetcher) Fetch(ctx context.Context, k query.TraceKeys, from, to int64, limit int) ([]*Span, error) {
+	if _, err := query.BuildTraceSpans("flowlens", k, from, to, limit); err != nil {
+		return nil, err
+	}
+	return f.memFetcher.Fetch(ctx, k, from, to, limit)
+}
+
+// Hostile traffic can give a trace's spans ids of 1 KB each: a round whose SQL would exceed what
+// ClickHouse parses stops the expansion with a warning, and the spans found so far are the trace.
+func TestARoundTooLargeForOneQueryStopsWithAWarning(t *testing.T) {
+	f := &sqlFetcher{}
+	f.rows = append(f.rows, span(1, ServerProcess, "h", 0, 1000, traced("T", "", "")))
+	for i := 0; i < 300; i++ {
+		f.rows = append(f.rows, span(uint64(2+i), ServerProcess, "h", int64(10+i), int64(20+i), traced("T", "", ""), xrid(fmt.Sprintf("%04d%s", i, strings.Repeat("x", 1000)))))
+	}
+	tr, err := Assemble(context.Background(), f, Seed{TraceID: "T", FromSec: t0/1_000_000 - 10, ToSec: t0/1_000_000 + 10}, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Nodes) != 301 || len(tr.Warnings) == 0 || tr.Warnings[0] != "stopped after 0 rounds: the 301 ids of the next one do not fit in one query; the trace may be incomplete" {
+		t.Errorf("%d spans, warnings %q", len(tr.Nodes), tr.Warnings)
+	}
+}

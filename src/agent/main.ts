@@ -54,9 +54,15 @@ async function connectStore(writer: ClickHouseWriter, cfg: AgentConfig, quiet = 
     if (quiet) {
       return false;
     }
+    const msg = (err as Error).message.split('\n')[0];
+    // 192 unknown user, 193 wrong password, 516 authentication failed (modern servers)
+    const auth = /\bCode: (192|193|516)\b/.test(msg);
     log(
-      `clickhouse at ${cfg.clickhouseUrl} is not reachable (${(err as Error).message.split('\n')[0]}); ` +
-        'capturing anyway and retrying every 5 s. Start it with scripts/clickhouse.sh start or set FLOWLENS_CLICKHOUSE_URL.'
+      auth
+        ? `clickhouse at ${cfg.clickhouseUrl} rejected user ${cfg.clickhouseUser} (${msg}); capturing anyway and retrying every 5 s. ` +
+            'Set FLOWLENS_CLICKHOUSE_USER and FLOWLENS_CLICKHOUSE_PASSWORD (the local server\'s: eval "$(scripts/clickhouse.sh env)").'
+        : `clickhouse at ${cfg.clickhouseUrl} is not reachable (${msg}); ` +
+            'capturing anyway and retrying every 5 s. Start it with scripts/clickhouse.sh start or set FLOWLENS_CLICKHOUSE_URL.'
     );
     return false;
   }

@@ -45,6 +45,14 @@ export interface FlowLensOptions extends DataSourceJsonData {
   url?: string;
   database?: string;
   username?: string;
+  /** Per-query bounds the backend enforces (pkg/plugin/settings.go); unset = the backend's default. */
+  queryTimeout?: number; // seconds (30), at most 3600
+  maxMemoryUsage?: number; // bytes (2e9)
+  maxRowsToRead?: number; // (2e9)
+  maxResultRows?: number; // (2e6)
+  maxResponseBytes?: number; // (64 MiB)
+  maxSeries?: number; // RED services per query (100)
+  maxSpanDays?: Partial<Record<'red' | 'map' | 'sql_log' | 'trace' | 'flamegraph', number>>; // 31, 31, 7, 7, 7
 }
 
 export interface FlowLensSecureOptions {

@@ -4,13 +4,18 @@ import { spawn, ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { authHeaders, localClickHouse, writerEnv } from '../../demo/localClickHouse';
 
 export const ROOT = join(__dirname, '..', '..', '..', '..');
-export const CLICKHOUSE_URL = process.env.FLOWLENS_TEST_CLICKHOUSE_URL ?? 'http://127.0.0.1:18123';
+/** The local server has no user without a password: tests write and read as its writer. */
+export const LOCAL_CLICKHOUSE = localClickHouse();
+export const CLICKHOUSE_URL = process.env.FLOWLENS_TEST_CLICKHOUSE_URL ?? `http://127.0.0.1:${process.env.FLOWLENS_CH_HTTP_PORT || 18123}`;
+/** Headers that authenticate a request to the local ClickHouse (as its writer). */
+export const CLICKHOUSE_AUTH = authHeaders(LOCAL_CLICKHOUSE.writer);
 export const AGENT_MAIN = join(ROOT, 'build', 'agent', 'src', 'agent', 'main.js');
 
 export async function chQuery<T = Record<string, unknown>>(sql: string, url = CLICKHOUSE_URL): Promise<T[]> {
-  const res = await fetch(`${url}/?default_format=JSONEachRow`, { method: 'POST', body: sql });
+  const res = await fetch(`${url}/?default_format=JSONEachRow`, { method: 'POST', body: sql, headers: CLICKHOUSE_AUTH });
   const text = await res.text();
   if (!res.ok) {
     throw new Error(`ClickHouse ${res.status}: ${text.slice(0, 500)} (query: ${sql.slice(0, 200)})`);
@@ -36,12 +41,20 @@ export interface AgentHandle {
   stop: () => Promise<number>;
 }
 
+/** A test agent's environment: the local writer's credentials, then ours, then `env`. The URL
+ * comes from the config file (an exported FLOWLENS_CLICKHOUSE_URL would override it). */
+function agentEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...writerEnv(), ...process.env };
+  delete out.FLOWLENS_CLICKHOUSE_URL;
+  return { ...out, ...env };
+}
+
 /** Starts the built agent with `config` (JSON) and waits for its "ready" line. */
 export async function startAgent(config: object, env: NodeJS.ProcessEnv = {}, timeoutMs = 20000): Promise<AgentHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'flowlens-agent-'));
   const cfgPath = join(dir, 'config.json');
-  writeFileSync(cfgPath, JSON.stringify(config));
-  const proc = spawn(process.execPath, [AGENT_MAIN, '--config', cfgPath], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  writeFileSync(cfgPath, JSON.stringify({ clickhouseUrl: CLICKHOUSE_URL, ...config }));
+  const proc = spawn(process.execPath, [AGENT_MAIN, '--config', cfgPath], { env: agentEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
@@ -72,7 +85,7 @@ export async function startAgent(config: object, env: NodeJS.ProcessEnv = {}, ti
 
 /** Runs the agent to completion (for startup errors) and returns its exit code and output. */
 export async function runAgent(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20000): Promise<{ code: number; output: string }> {
-  const proc = spawn(process.execPath, [AGENT_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [AGENT_MAIN, ...args], { env: agentEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));

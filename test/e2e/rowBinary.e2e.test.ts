@@ -8,7 +8,7 @@ import { makeClient, ClickHouseWriter } from '../../src/agent/export/clickhouseW
 import { applyMigrations, dialectFor, serverVersion } from '../../src/agent/export/migrations';
 import { TABLES, ColumnType, Table } from '../../src/shared/schema';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { CLICKHOUSE_URL, chQuery, freeDatabase, requireClickHouse } from './helpers';
+import { CLICKHOUSE_URL, LOCAL_CLICKHOUSE, chQuery, freeDatabase, requireClickHouse } from './helpers';
 
 const DB = 'flowlens_e2e_rowbinary';
 const LONG = 'x'.repeat(300) + 'é';
@@ -67,9 +67,9 @@ function sampleRow(table: Table, row: number): Record<string, unknown> {
 async function withDatabase(db: string, body: (client: ClickHouseClient, writer: ClickHouseWriter, logs: string[]) => Promise<void>): Promise<void> {
   await requireClickHouse();
   await freeDatabase(db);
-  const client = makeClient({ url: CLICKHOUSE_URL, username: 'default', password: '' });
+  const client = makeClient({ url: CLICKHOUSE_URL, username: LOCAL_CLICKHOUSE.writer.user, password: LOCAL_CLICKHOUSE.writer.password });
   const logs: string[] = [];
-  const writer = new ClickHouseWriter({ url: CLICKHOUSE_URL, username: 'default', password: '', database: db, batchRows: 1000, maxQueuedRows: 1000, log: (l) => logs.push(l) });
+  const writer = new ClickHouseWriter({ url: CLICKHOUSE_URL, username: LOCAL_CLICKHOUSE.writer.user, password: LOCAL_CLICKHOUSE.writer.password, database: db, batchRows: 1000, maxQueuedRows: 1000, log: (l) => logs.push(l) });
   try {
     await client.command({ query: `CREATE DATABASE ${db}` });
     await applyMigrations(client, db, dialectFor(await serverVersion(client)));

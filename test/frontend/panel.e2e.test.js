@@ -8,6 +8,18 @@ const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..', '..');
+// the local ClickHouse's writer: from `scripts/clickhouse.sh env`, else its credentials file
+const CH_ENV = { ...readCredentials(), ...process.env };
+const CH_URL = `http://127.0.0.1:${process.env.FLOWLENS_CH_HTTP_PORT || 18123}`;
+
+function readCredentials() {
+  try {
+    const file = path.join(process.env.FLOWLENS_DATA || path.join(ROOT, '.data'), 'clickhouse', 'credentials.env');
+    return Object.fromEntries(require('node:fs').readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  } catch {
+    return {};
+  }
+}
 const RUN = path.join(__dirname, 'run.js');
 // the demo system on the namespace test bed (the layout the tests run as root): every call of it
 const DEMO_EDGES = ['loadgen->gateway', 'gateway->slb', 'slb->frontend', 'frontend->backend', 'backend->postgres', 'backend->redis'];
@@ -24,7 +36,8 @@ async function demoCallsInClickHouse() {
     DEMO_EDGES.map((e) => `('${e.split('->').join("','")}')`).join(',') +
     '))';
   try {
-    const res = await fetch('http://127.0.0.1:18123/?default_format=JSONEachRow', { method: 'POST', body: sql });
+    const headers = { 'X-ClickHouse-User': CH_ENV.FLOWLENS_CLICKHOUSE_USER || 'flowlens', 'X-ClickHouse-Key': CH_ENV.FLOWLENS_CLICKHOUSE_PASSWORD || '' };
+    const res = await fetch(`${CH_URL}/?default_format=JSONEachRow`, { method: 'POST', body: sql, headers });
     return res.ok ? Number(JSON.parse((await res.text()).trim()).n) : 0;
   } catch {
     return 0;

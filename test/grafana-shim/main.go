@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flowlens/flowlens/pkg/localch"
 	"github.com/flowlens/flowlens/pkg/pluginhost"
 )
 
@@ -98,10 +99,33 @@ func loadDatasource(path, uid string) (*datasource, error) {
 		if ds.UID == "" {
 			ds.UID = uid
 		}
-		return ds, nil
+		return ds.withLocalCredentials(), nil
 	}
 	ds.JSONData = raw
-	return ds, nil
+	return ds.withLocalCredentials(), nil
+}
+
+// withLocalCredentials gives a datasource without a password the Grafana user of the local
+// ClickHouse (scripts/clickhouse.sh env, or its credentials file): that server has no user
+// without a password, and settings files (test fixtures) carry no secret.
+func (ds *datasource) withLocalCredentials() *datasource {
+	if ds.SecureJSONData["password"] != "" {
+		return ds
+	}
+	local := localch.Local()
+	var j map[string]any
+	if json.Unmarshal(ds.JSONData, &j) != nil || j == nil {
+		j = map[string]any{}
+	}
+	if u, _ := j["username"].(string); u == "" {
+		j["username"] = local.Reader
+		ds.JSONData, _ = json.Marshal(j)
+	}
+	if ds.SecureJSONData == nil {
+		ds.SecureJSONData = map[string]string{}
+	}
+	ds.SecureJSONData["password"] = local.ReaderPassword
+	return ds
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

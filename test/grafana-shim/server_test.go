@@ -1,7 +1,7 @@
 package main
 
 // Drives the shim's HTTP API end to end: built plugin binary ← gRPC ← shim ← HTTP, against the
-// real local ClickHouse (scripts/clickhouse.sh start; FLOWLENS_CLICKHOUSE_URL overrides).
+// real local ClickHouse (scripts/clickhouse.sh start; its users from pkg/localch).
 
 import (
 	"context"
@@ -17,27 +17,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowlens/flowlens/pkg/localch"
 	"github.com/flowlens/flowlens/pkg/pluginhost"
 )
 
 const shimDB = "flowlens_shimtest"
 
-func chURL() string {
-	if u := os.Getenv("FLOWLENS_CLICKHOUSE_URL"); u != "" {
-		return strings.TrimRight(u, "/")
-	}
-	return "http://127.0.0.1:18123"
-}
+func chURL() string { return localch.Local().URL }
 
+// chAdmin runs sql as the local server's writer.
 func chAdmin(t *testing.T, sql string) {
 	t.Helper()
-	resp, err := http.Post(chURL()+"/?user=default", "text/plain", strings.NewReader(sql))
+	resp, err := http.DefaultClient.Do(localch.Local().WriterRequest(sql))
 	if err != nil {
 		t.Fatalf("ClickHouse at %s is unreachable (%v): run scripts/clickhouse.sh start", chURL(), err)
 	}
 	defer resp.Body.Close()
 	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 {
-		t.Fatalf("ClickHouse: %s", b)
+		t.Fatalf("ClickHouse: %s (%s)", b, localch.Local().Hint())
 	}
 }
 
@@ -67,7 +64,7 @@ func TestShimEndToEnd(t *testing.T) {
 	defer host.Close()
 	static := t.TempDir()
 	os.WriteFile(filepath.Join(static, "index.html"), []byte("<html>shim</html>"), 0o644)
-	ds := &datasource{UID: "fl", JSONData: json.RawMessage(`{"url":"` + chURL() + `","database":"` + shimDB + `"}`), updated: time.Now()}
+	ds := (&datasource{UID: "fl", JSONData: json.RawMessage(`{"url":"` + chURL() + `","database":"` + shimDB + `"}`), updated: time.Now()}).withLocalCredentials()
 	srv := httptest.NewServer(newServer(host, ds, static))
 	defer srv.Close()
 

@@ -8,7 +8,7 @@ import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, waitForPort, AgentHandle } from '../helpers';
+import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, waitForPort, AgentHandle, CLICKHOUSE_AUTH, CLICKHOUSE_URL } from '../helpers';
 
 const DB = 'flowlens_e2e_tls';
 const NGINX_PORT = 28310;
@@ -154,7 +154,7 @@ test('HTTP/2 over TLS (nginx, curl with ALPN h2): the decrypted frames parse as 
 });
 
 test('no secret from headers or query strings is stored in any column', async () => {
-  const dump = await fetch('http://127.0.0.1:18123/', { method: 'POST', body: `SELECT * FROM ${DB}.l7_flow_log FORMAT TSV` }).then((r) => r.text());
+  const dump = await fetch(`${CLICKHOUSE_URL}/`, { method: 'POST', body: `SELECT * FROM ${DB}.l7_flow_log FORMAT TSV`, headers: CLICKHOUSE_AUTH }).then((r) => r.text());
   assert.ok(dump.length > 0);
   for (const s of SECRETS) {
     assert.ok(!dump.includes(s), `${s} leaked into l7_flow_log`);
