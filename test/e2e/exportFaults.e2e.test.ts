@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, waitForPort, CLICKHOUSE_URL } from './helpers';
+import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, waitForPort, CLICKHOUSE_URL, LOCAL_CLICKHOUSE } from './helpers';
 import { TOXIPROXY_BIN } from './netbed/netbed';
 import { ClickHouseWriter } from '../../src/agent/export/clickhouseWriter';
 import { MIGRATIONS } from '../../src/shared/schema';
@@ -225,8 +225,8 @@ test('a ClickHouse that comes back empty, or loses its migrations table and a ta
   const logs: string[] = [];
   const writer = new ClickHouseWriter({
     url: CLICKHOUSE_URL,
-    username: 'default',
-    password: '',
+    username: LOCAL_CLICKHOUSE.writer.user,
+    password: LOCAL_CLICKHOUSE.writer.password,
     database: db,
     batchRows: 1000,
     maxQueuedRows: 10000,
