@@ -30,18 +30,7 @@ function isSpace(c: number): boolean {
   if (c <= 0x20) {
     return c === 0x20 || (c >= 0x09 && c <= 0x0d);
   }
-  return (
-    c >= 0xa0 &&
-    (c === 0xa0 ||
-      c === 0x1680 ||
-      (c >= 0x2000 && c <= 0x200a) ||
-      c === 0x2028 ||
-      c === 0x2029 ||
-      c === 0x202f ||
-      c === 0x205f ||
-      c === 0x3000 ||
-      c === 0xfeff)
-  );
+  return c >= 0xa0 && (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff);
 }
 
 /** JavaScript's \w: [A-Za-z0-9_]. */
@@ -420,17 +409,10 @@ function traceparentAt(s: string, i: number): string | undefined {
   if (q === 0x27 || q === 0x22) {
     p++;
   }
-  if (
-    p + 55 > s.length ||
-    s.charCodeAt(p + 2) !== 0x2d ||
-    s.charCodeAt(p + 35) !== 0x2d ||
-    s.charCodeAt(p + 52) !== 0x2d
-  ) {
+  if (p + 55 > s.length || s.charCodeAt(p + 2) !== 0x2d || s.charCodeAt(p + 35) !== 0x2d || s.charCodeAt(p + 52) !== 0x2d) {
     return undefined;
   }
-  return isHex(s, p, p + 2) && isHex(s, p + 3, p + 35) && isHex(s, p + 36, p + 52) && isHex(s, p + 53, p + 55)
-    ? s.slice(p, p + 55)
-    : undefined;
+  return isHex(s, p, p + 2) && isHex(s, p + 3, p + 35) && isHex(s, p + 36, p + 52) && isHex(s, p + 53, p + 55) ? s.slice(p, p + 55) : undefined;
 }
 
 /** The first sqlcommenter traceparent in the text. */
