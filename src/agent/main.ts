@@ -13,6 +13,7 @@ import { startProfiling } from './profiling/continuousProfiler';
 import { PacketLayer } from './network/packets/packetLayer';
 import type { PcapNative } from './network/packets/packetCapture';
 import { EventLoopDelay } from './agentHealth';
+import { parserEvictionsText } from './protocols/parserBounds';
 
 const log = (line: string) => process.stderr.write(`flowlens-agent: ${line}\n`);
 
@@ -226,7 +227,7 @@ async function main(): Promise<number> {
       `events ${c.events}, request logs ${c.requestLogs}, connections ${pipeline.conns.size}; ` +
       `written l7_flow_log ${w.l7_flow_log?.written ?? 0}, app_metrics ${w.app_metrics?.written ?? 0}; ` +
       `drops: kernel ring ${t.ringDrops}, export ${(w.l7_flow_log?.dropped ?? 0) + (w.app_metrics?.dropped ?? 0)}, malformed ${c.malformedRecords}, unbound TLS ${pipeline.tlsUnbound}; ` +
-      `queued ${writer.queuedRows()}${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}; ${loopDelay.statusText()}` +
+      `queued ${writer.queuedRows()}${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}; ${loopDelay.statusText()}; ${parserEvictionsText()}` +
       (profiler ? `; ${profiler.statusText()}; written profile_samples ${w.profile_samples?.written ?? 0}, dropped ${w.profile_samples?.dropped ?? 0}` : '') +
       (tcpFlows ? `; ${tcpFlows.statusLine()}` : '') +
       (packets ? `; ${packets.statusLine()}, written tcp_timeline ${w.tcp_timeline?.written ?? 0}` : '')

@@ -3,6 +3,8 @@
 // Authorization and Cookie are never stored at all; parsers redact handshake credentials themselves.
 // The texts come from captured bytes, so the built-in rule is a forward scan (no regular expression).
 
+import { isSpace } from '../protocols/textScan';
+
 /** Parameter names whose values are secrets, in query strings, form bodies and key=value texts. */
 const SENSITIVE = new Set(
   'password passwd pwd pass token access_token refresh_token id_token api_key apikey secret client_secret auth authorization session sessionid sig signature credential private_key'.split(
@@ -25,13 +27,6 @@ const MEMO_SIZE = 4096;
 /** A character before a parameter name: start, ? & ; , or whitespace (JavaScript's \s). */
 function isParamStart(c: number): boolean {
   return c === 0x3f || c === 0x26 || c === 0x3b || c === 0x2c || isSpace(c);
-}
-
-function isSpace(c: number): boolean {
-  if (c <= 0x20) {
-    return c === 0x20 || (c >= 0x09 && c <= 0x0d);
-  }
-  return c >= 0xa0 && (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff);
 }
 
 /** A character that ends a parameter's value: & # ; , or whitespace. */

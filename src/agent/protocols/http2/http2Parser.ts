@@ -16,6 +16,7 @@ import type { ParsedMessage, ProtocolParser, SegmentContext } from '../types';
 import type { ResponseStatus } from '../../../shared/schema';
 import { parseTraceHeader, TraceContext } from '../traceHeaders';
 import { HeaderField, HpackDecoder, MAX_STRING } from './hpack';
+import { evictOldest } from '../parserBounds';
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const FRAME_HEADER = 9;
@@ -167,8 +168,14 @@ interface OpenBlock {
 /** One direction of the connection: its HPACK decoder and its framing state. */
 class DirectionState {
   readonly hpack = new HpackDecoder();
-  /** start of a frame that continues in the next syscall (header, or a whole non-DATA frame) */
-  pending: Buffer | null = null;
+  /**
+   * Start of a frame that continues in later syscalls (header, or a whole non-DATA frame of at most
+   * MAX_REASSEMBLY bytes), in the pieces that came: joined once `pendingNeed` bytes are there, so a
+   * frame sent a byte per syscall is copied twice, not once per syscall.
+   */
+  pending: Buffer[] | null = null;
+  pendingBytes = 0;
+  pendingNeed = 0;
   /** payload bytes of the current (DATA or oversized) frame still to come, not kept */
   skip = 0;
   /** a connection's directions start on a frame (or the preface); a bad frame header clears this */
@@ -178,6 +185,12 @@ class DirectionState {
   dropContinuationOf = 0;
   /** bytes of the client preface matched so far at the start of this direction; -1 once past it */
   prefaceMatched = 0;
+
+  hold(bytes: Buffer, need: number): void {
+    this.pending = [Buffer.from(bytes)];
+    this.pendingBytes = bytes.length;
+    this.pendingNeed = need;
+  }
 
   loseSync(): void {
     this.pending = null;
@@ -299,8 +312,14 @@ export class Http2Parser implements ProtocolParser {
       pos = d.skip;
       d.skip = 0;
     } else if (d.synced && d.pending) {
-      data = Buffer.concat([d.pending, seg]);
-      streamLength += d.pending.length;
+      if (d.pendingBytes + seg.length < d.pendingNeed && seg.length === retLen) {
+        d.pending.push(Buffer.from(seg)); // still short of the frame: keep the piece, parse nothing yet
+        d.pendingBytes += seg.length;
+        return;
+      }
+      d.pending.push(seg);
+      data = Buffer.concat(d.pending);
+      streamLength += d.pendingBytes;
       d.pending = null;
     }
     const truncated = data.length < streamLength;
@@ -329,7 +348,7 @@ export class Http2Parser implements ProtocolParser {
         if (truncated) {
           d.loseSync(); // the next frame header is in bytes the capture did not keep
         } else {
-          d.pending = Buffer.from(data.subarray(pos));
+          d.hold(data.subarray(pos), FRAME_HEADER);
         }
         return;
       }
@@ -348,7 +367,7 @@ export class Http2Parser implements ProtocolParser {
         continue;
       }
       if (type !== FrameType.Data && !truncated && frameEnd - pos <= MAX_REASSEMBLY) {
-        d.pending = Buffer.from(data.subarray(pos)); // the rest of this frame comes in the next syscall
+        d.hold(data.subarray(pos), frameEnd - pos); // the rest of this frame comes in later syscalls
         return;
       }
       this.frame(d, type, flags, streamId, data.subarray(pos + FRAME_HEADER), false, egress, out);
@@ -469,9 +488,7 @@ export class Http2Parser implements ProtocolParser {
       if (grpc) {
         this.sawGrpc = true;
       }
-      if (this.streams.size >= MAX_OPEN_STREAMS) {
-        this.streams.delete(this.streams.keys().next().value!);
-      }
+      evictOldest(this.streams, MAX_OPEN_STREAMS, 'http2Streams');
       this.streams.set(streamId, { clientEgress: egress, grpc, responseBytes: 0 });
       const path = f.path ?? '';
       const msg: ParsedMessage = {

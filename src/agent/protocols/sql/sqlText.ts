@@ -2,6 +2,7 @@
 // word (request_type), the text with password literals redacted and cut (request_resource), command
 // + first table (endpoint), and a W3C traceparent carried in a comment (sqlcommenter style).
 import { parseTraceHeader, TraceContext } from '../traceHeaders';
+import { isSpace, isWord } from '../textScan';
 
 export const MAX_SQL = 512;
 /** Longest SQL prefix decoded: enough to redact a literal that straddles the cut at MAX_SQL. */
@@ -23,19 +24,6 @@ let scanWork = 0;
 /** Characters looked at by the SQL scanners since the process started (for tests). */
 export function sqlScanWork(): number {
   return scanWork;
-}
-
-/** JavaScript's \s. */
-function isSpace(c: number): boolean {
-  if (c <= 0x20) {
-    return c === 0x20 || (c >= 0x09 && c <= 0x0d);
-  }
-  return c >= 0xa0 && (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff);
-}
-
-/** JavaScript's \w: [A-Za-z0-9_]. */
-function isWord(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
 }
 
 /** A character of a table name: \w . $ and the quotes ` and ". */
