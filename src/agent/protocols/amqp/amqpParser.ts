@@ -401,7 +401,16 @@ class AmqpConnection implements ProtocolParser, FrameSink {
         id = state.pending.shift();
         state.pendingMethods.shift();
       } else {
+        // at most 64 channels with requests in flight are searched: a hostile peer repeating
+        // Connection.Close must not cost 2048 channels x 256 pending each time
+        let searched = 0;
         for (const other of this.channels.values()) {
+          if (other.pending.length === 0) {
+            continue;
+          }
+          if (++searched > 64) {
+            break;
+          }
           const i = other.pendingMethods.indexOf(failedMethod);
           if (i >= 0) {
             id = other.pending.splice(i, 1)[0];

@@ -79,8 +79,8 @@ function lenenc(buf: Buffer, off: number, end: number): [number, number] | undef
 }
 
 function cstringEnd(buf: Buffer, from: number, end: number): number {
-  const nul = buf.indexOf(0, from);
-  return nul < 0 || nul >= end ? end : nul;
+  const nul = buf.subarray(0, end).indexOf(0, from); // not past `end`: the rest of the segment may be long
+  return nul < 0 ? end : nul;
 }
 
 export class MysqlParser implements ProtocolParser {
