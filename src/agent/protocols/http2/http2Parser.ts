@@ -170,10 +170,11 @@ class DirectionState {
   readonly hpack = new HpackDecoder();
   /**
    * Start of a frame that continues in later syscalls (header, or a whole non-DATA frame of at most
-   * MAX_REASSEMBLY bytes), in the pieces that came: joined once `pendingNeed` bytes are there, so a
-   * frame sent a byte per syscall is copied twice, not once per syscall.
+   * MAX_REASSEMBLY bytes): `pendingBytes` of `pending`, whose capacity doubles as pieces come (a
+   * frame sent a byte per syscall is copied about twice in all, not once per syscall, and holds at
+   * most twice the bytes that came). Parsed once `pendingNeed` bytes are there.
    */
-  pending: Buffer[] | null = null;
+  pending: Buffer | null = null;
   pendingBytes = 0;
   pendingNeed = 0;
   /** payload bytes of the current (DATA or oversized) frame still to come, not kept */
@@ -187,9 +188,23 @@ class DirectionState {
   prefaceMatched = 0;
 
   hold(bytes: Buffer, need: number): void {
-    this.pending = [Buffer.from(bytes)];
+    this.pending = Buffer.allocUnsafe(Math.min(need, Math.max(64, bytes.length)));
+    bytes.copy(this.pending);
     this.pendingBytes = bytes.length;
     this.pendingNeed = need;
+  }
+
+  /** Appends a piece that still leaves the frame short. */
+  append(piece: Buffer): void {
+    let held = this.pending!;
+    const bytes = this.pendingBytes + piece.length;
+    if (bytes > held.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.pendingNeed, Math.max(bytes, 2 * held.length)));
+      held.copy(grown, 0, 0, this.pendingBytes);
+      this.pending = held = grown;
+    }
+    piece.copy(held, this.pendingBytes);
+    this.pendingBytes = bytes;
   }
 
   loseSync(): void {
@@ -313,12 +328,10 @@ export class Http2Parser implements ProtocolParser {
       d.skip = 0;
     } else if (d.synced && d.pending) {
       if (d.pendingBytes + seg.length < d.pendingNeed && seg.length === retLen) {
-        d.pending.push(Buffer.from(seg)); // still short of the frame: keep the piece, parse nothing yet
-        d.pendingBytes += seg.length;
+        d.append(seg); // still short of the frame: keep the piece, parse nothing yet
         return;
       }
-      d.pending.push(seg);
-      data = Buffer.concat(d.pending);
+      data = Buffer.concat([d.pending.subarray(0, d.pendingBytes), seg]);
       streamLength += d.pendingBytes;
       d.pending = null;
     }
