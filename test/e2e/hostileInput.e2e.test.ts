@@ -8,7 +8,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { spawn, ChildProcess } from 'node:child_process';
+import { spawn, execFileSync, ChildProcess } from 'node:child_process';
+import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, waitForPort, AgentHandle } from './helpers';
 
 const HTTP_PORT = 28131;
@@ -159,4 +160,63 @@ test('1 KiB hostile segments at captureBytes 1024: every ordinary request logged
 
 test('4 KiB hostile segments at captureBytes 4096: the same', { timeout: 60_000 }, async (t) => {
   t.diagnostic(await hostileRun(4096, 4096));
+});
+
+// Defect 5: /tmp/perf-<pid>.map is the traced process's choice. A FIFO there blocked the agent
+// forever; a huge sparse file cost its size in heap. Two busy JavaScript processes (their JIT code
+// is looked up in their perf maps) get a FIFO and a 1 GiB sparse file: the agent keeps logging
+// requests, profiles both, counts the refused and the truncated map, and stops on SIGINT.
+test('a FIFO and a 1 GiB sparse file as perf maps: the agent is unaffected', { timeout: 60_000 }, async (t) => {
+  const db = 'flowlens_e2e_hostile_perfmap';
+  await freeDatabase(db);
+  const busy = () => spawn(process.execPath, ['-e', 'let x = 0; for (;;) { x = (x * 31 + 1) | 0; }'], { stdio: 'ignore' });
+  const fifoProc = busy();
+  const sparseProc = busy();
+  const fifoMap = `/tmp/perf-${fifoProc.pid}.map`;
+  const sparseMap = `/tmp/perf-${sparseProc.pid}.map`;
+  execFileSync('mkfifo', [fifoMap]);
+  writeFileSync(sparseMap, '1000 10 JS:*not-here\n');
+  truncateSync(sparseMap, 1 << 30);
+  let code: number | 'frozen' = 'frozen';
+  const sent = new Map<string, number>();
+  const agent = await startAgent({ database: db, flushIntervalMs: 200, statusIntervalMs: 1000, tls: false, profiling: { intervalMs: 1000, pids: [fifoProc.pid, sparseProc.pid] } });
+  try {
+    for (let i = 0; i < 20; i++) {
+      const path = i % 2 ? '/ok' : '/missing';
+      const status = await get(path);
+      sent.set(`${path} ${status}`, (sent.get(`${path} ${status}`) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  } finally {
+    code = await stopAgent(agent);
+    fifoProc.kill('SIGKILL');
+    sparseProc.kill('SIGKILL');
+    rmSync(fifoMap, { force: true });
+    rmSync(sparseMap, { force: true });
+  }
+  assert.notEqual(code, 'frozen', `the agent did not stop within 20 s of SIGINT:\n${agent.output().slice(-3000)}`);
+  assert.equal(code, 0, agent.output().slice(-3000));
+  assert.deepEqual(Object.fromEntries(sent), { '/ok 200': 10, '/missing 404': 10 });
+  const rows = await chQuery<{ observation_point: string; n: string }>(
+    `SELECT observation_point, count() AS n FROM ${db}.l7_flow_log WHERE l7_protocol = 'HTTP' AND server_port = ${HTTP_PORT} GROUP BY observation_point ORDER BY observation_point`
+  );
+  assert.deepEqual(
+    rows.map((r) => `${r.observation_point} ${r.n}`),
+    ['client_process 20', 'server_process 20']
+  );
+  const profiled = await chQuery<{ pid: number; n: string }>(`SELECT pid, sum(value) AS n FROM ${db}.profile_samples WHERE event = 'on_cpu' GROUP BY pid ORDER BY pid`);
+  const samples = new Map(profiled.map((r) => [Number(r.pid), Number(r.n)]));
+  assert.ok((samples.get(fifoProc.pid!) ?? 0) > 100 && (samples.get(sparseProc.pid!) ?? 0) > 100, `on-CPU samples per pid: ${JSON.stringify([...samples])}`);
+  const last =
+    agent
+      .output()
+      .split('\n')
+      .find((l) => l.includes('stopped.')) ?? '';
+  const refused = Number(/perf maps refused (\d+)/.exec(last)?.[1]);
+  const truncated = Number(/perf maps refused \d+, truncated (\d+)/.exec(last)?.[1]);
+  assert.equal(refused >= 1 && truncated === 1, true, last);
+  const heapMb = Number(/heap (\d+) MB/.exec(last)?.[1]);
+  assert.ok(heapMb < 200, `heap ${heapMb} MB: ${last}`);
+  t.diagnostic(/rss [^;]*/.exec(last)?.[0] ?? '');
+  t.diagnostic(/symbols: [^;]*/.exec(last)?.[0] ?? '');
 });
