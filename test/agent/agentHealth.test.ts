@@ -13,10 +13,10 @@ test('event-loop delay: a 200 ms block shows as max in its interval, not in the 
     }
     await new Promise((r) => setTimeout(r, 50)); // the late tick fires
     const blocked = d.takeInterval();
-    assert.ok(blocked.maxMs >= 180 && blocked.maxMs < 400, `max ${blocked.maxMs} ms`);
+    assert.ok(blocked.maxMs >= 180 && blocked.maxMs < 1000, `max ${blocked.maxMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
     const idle = d.takeInterval();
-    assert.ok(idle.maxMs < 100, `idle max ${idle.maxMs} ms`);
+    assert.ok(idle.maxMs < 150, `idle max ${idle.maxMs} ms (the block must not count again)`);
     assert.match(d.statusText(), /^event loop p99 \d+ ms max \d+ ms$/);
   } finally {
     d.stop();
