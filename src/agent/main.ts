@@ -12,6 +12,8 @@ import { startProfiling } from './profiling/continuousProfiler';
 import { PacketLayer } from './network/packets/packetLayer';
 import type { PcapNative } from './network/packets/packetCapture';
 import { tablesText } from './lruMap';
+import { EventLoopDelay } from './agentHealth';
+import { parserEvictionsText } from './protocols/parserBounds';
 
 const log = (line: string) => process.stderr.write(`flowlens-agent: ${line}\n`);
 
@@ -220,6 +222,7 @@ async function main(): Promise<number> {
     packets?.rescan();
   }, 5000);
   let finalTracerStats: ReturnType<SocketTracer['stats']> | undefined;
+  const loopDelay = new EventLoopDelay();
   const statusLine = () => {
     const t = finalTracerStats ?? tracer.stats();
     const w = writer.stats();
@@ -231,7 +234,8 @@ async function main(): Promise<number> {
       `unparseable connections ${c.unparseableConnections}${c.unparseableConnections ? ` (last: ${pipeline.step.lastFailure})` : ''}; ` +
       `written l7_flow_log ${w.l7_flow_log?.written ?? 0}, app_metrics ${w.app_metrics?.written ?? 0}; ` +
       `drops: kernel ring ${t.ringDrops}, export ${writer.dropText()}, malformed ${c.malformedRecords}, unbound TLS ${pipeline.tlsUnbound}; ` +
-      `queued ${writer.queuedRows()} rows ${Math.ceil(writer.queuedBytes() / 1024)} KiB${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}; ${writer.statusText()}` +
+      `queued ${writer.queuedRows()} rows ${Math.ceil(writer.queuedBytes() / 1024)} KiB${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}; ${writer.statusText()}; ` +
+      `${loopDelay.statusText()}; ${parserEvictionsText()}` +
       (profiler ? `; ${profiler.statusText()}; written profile_samples ${w.profile_samples?.written ?? 0}, dropped ${w.profile_samples?.dropped ?? 0}` : '') +
       (tcpFlows ? `; ${tcpFlows.statusLine()}` : '') +
       (packets ? `; ${packets.statusLine()}, written tcp_timeline ${w.tcp_timeline?.written ?? 0}` : '') +

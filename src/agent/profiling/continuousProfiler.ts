@@ -179,7 +179,7 @@ export class ContinuousProfiler {
     const bpf = s.progRuns ? `, bpf ${Math.round((s.progRunNs ?? 0) / s.progRuns)} ns/run` : '';
     return (
       `profiling: samples ${s.samples}, off-CPU blocks ${s.offCpuEvents}, rows ${a.rows}; ` +
-      `self ${(windowShare * 100).toFixed(2)}% of a core (since start ${(cost.share * 100).toFixed(2)}%)${bpf}; symbols: ${y.filesLoaded} files, ${y.unnamedFrames} unnamed frames, ${y.deferredFrames} deferred, ${y.unwindRules} unwind rules; ` +
+      `self ${(windowShare * 100).toFixed(2)}% of a core (since start ${(cost.share * 100).toFixed(2)}%)${bpf}; symbols: ${y.filesLoaded} files, ${y.unnamedFrames} unnamed frames, ${y.deferredFrames} deferred, ${y.unwindRules} unwind rules, perf maps refused ${y.perfMapsRefused}, truncated ${y.perfMapsTruncated}; ` +
       `held for symbols ${a.retried}; drops: counts map full ${s.countsFull}, stacks lost ${s.stacksLost + s.stacksFailed}, stack errors ${s.stackErrors}, ` +
       `off-CPU without stack ${s.offCpuRateLimited}, rows folded ${a.rowsFolded}, rows dropped ${a.rowsDropped}, decode errors ${this.decodeErrors}`
     );

@@ -2,7 +2,8 @@
 // into a name. Reads only the headers and the symbol sections, never the whole file. Sources, best
 // first: .symtab; else .dynsym plus the .symtab inside .gnu_debugdata (MiniDebugInfo, xz); Go's
 // .gopclntab when a Go binary has no symbol table (stripped).
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
+import { openForeignFile } from './foreignFile';
 import { xzDecompress } from './xz';
 import { goFunctionTable, GoUnwinder } from './goPclntab';
 import { EhFrame } from './ehFrame';
@@ -17,10 +18,10 @@ const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
 const NT_GNU_BUILD_ID = 3;
 const NT_GO_BUILD_ID = 4;
-/** a symbol section larger than this is not read (no real one comes close) */
-const MAX_SECTION_BYTES = 512 << 20;
-/** decompressed MiniDebugInfo larger than this is refused */
-const MAX_DEBUGDATA_BYTES = 256 << 20;
+/** a section larger than this is not read: the file is another process's choice, so this bounds the heap one file can cost (libxul's .symtab is ~20 MiB) */
+const MAX_SECTION_BYTES = 64 << 20;
+/** decompressed MiniDebugInfo larger than this is refused (real ones are a few MiB) */
+const MAX_DEBUGDATA_BYTES = 32 << 20;
 
 export class ElfError extends Error {}
 
@@ -45,8 +46,7 @@ interface ByteSource {
   size: number;
 }
 
-function fdSource(fd: number): ByteSource {
-  const size = fstatSync(fd).size;
+function fdSource(fd: number, size: number): ByteSource {
   return {
     size,
     read(offset, length) {
@@ -197,11 +197,11 @@ function readSection(info: ElfInfo, offset: number, size: number): Buffer | unde
     return undefined;
   }
   try {
-    const fd = openSync(info.path, 'r');
+    const f = openForeignFile(info.path);
     try {
-      return fdSource(fd).read(offset, size);
+      return fdSource(f.fd, f.size).read(offset, size);
     } finally {
-      closeSync(fd);
+      closeSync(f.fd);
     }
   } catch {
     return undefined; // gone or unreadable
@@ -389,18 +389,19 @@ function emptyRaw(): RawSymbols {
 
 /** Reads an ELF file's build id, load segments and function symbols. Throws ElfError on bad input. */
 export function readElf(path: string): ElfInfo {
-  let fd: number;
+  let f: ReturnType<typeof openForeignFile>;
   try {
-    fd = openSync(path, 'r');
+    // the path is named by the traced process (its mappings, its root): never a FIFO or a device
+    f = openForeignFile(path);
   } catch (err) {
-    throw new ElfError(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ElfError((err as Error).message);
   }
   try {
-    const info = readElfFrom(fdSource(fd));
+    const info = readElfFrom(fdSource(f.fd, f.size));
     info.path = path;
     return info;
   } finally {
-    closeSync(fd);
+    closeSync(f.fd);
   }
 }
 

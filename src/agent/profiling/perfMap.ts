@@ -1,13 +1,21 @@
 // JIT symbols from /tmp/perf-<pid>.map ("START SIZE name" in hex, one per line), written by Node
 // with --perf-basic-prof, Java with perf-map-agent, and others. The file grows while the runtime
 // compiles code, so new bytes are read incrementally; a later entry covering an address wins
-// (code moved or recompiled).
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+// (code moved or recompiled). The file is the other process's: it is opened through
+// openForeignFile (regular file owned by the process, never a FIFO or a symlink) and read in
+// bounded steps, so a 1 GiB sparse file costs at most MAX_MAP_BYTES of reading, never of heap.
+import { closeSync, readSync } from 'node:fs';
 import { lastAtOrBelow } from './sortedSearch';
+import { ForeignFile, openForeignFile } from './foreignFile';
 
-/** A perf map larger than this is read up to this size only. */
-const MAX_MAP_BYTES = 256 << 20;
-const MAX_ENTRIES = 4_000_000;
+/** A perf map is read up to this many bytes over its life; the rest is left unread (`truncated`). */
+export const MAX_MAP_BYTES = 16 << 20;
+/** Bytes read per refresh: a large map is taken over several intervals, never in one long stall. */
+export const MAX_REFRESH_BYTES = 2 << 20;
+const CHUNK_BYTES = 256 << 10;
+/** A longer line is not a perf map entry: it is skipped, never buffered whole. */
+const MAX_LINE = 4096;
+const MAX_ENTRIES = 250_000;
 
 export class PerfMap {
   private starts: number[] = [];
@@ -15,62 +23,117 @@ export class PerfMap {
   private names: string[] = [];
   private seq: number[] = [];
   private sorted = true;
-  private bytesRead = 0;
-  private partial = '';
+  private offset = 0;
+  /** the start of a line cut by the end of a read (at most MAX_LINE bytes) */
+  private partial?: Buffer;
+  /** inside a line longer than MAX_LINE: its bytes are dropped up to the next newline */
+  private skippingLine = false;
   private sortedIdx: Uint32Array = new Uint32Array(0);
   /** starts in sortedIdx order */
   private sortedStarts = new Float64Array(0);
+  /** a cap was reached: bytes, entries or a line's length */
   truncated = false;
+  /** why the last refresh could not read the file */
+  error?: string;
 
-  constructor(readonly path: string) {}
+  /** `ownerUids`: the process's uids; a map owned by anyone else is refused. */
+  constructor(
+    readonly path: string,
+    private readonly ownerUids?: number[]
+  ) {}
 
   get size(): number {
     return this.names.length;
   }
 
-  /** Reads what was appended since the last call; false when the file is missing. */
+  /** Bytes of the file read so far. */
+  get bytesRead(): number {
+    return this.offset;
+  }
+
+  /** Reads (part of) what was appended since the last call; false when the file is missing or refused. */
   refresh(): boolean {
-    let fd: number;
+    let f: ForeignFile;
     try {
-      fd = openSync(this.path, 'r');
-    } catch {
+      f = openForeignFile(this.path, { noFollow: true, ownerUids: this.ownerUids });
+    } catch (err) {
+      this.error = (err as Error).message;
       return false;
     }
+    this.error = undefined;
     try {
-      const size = Math.min(fstatSync(fd).size, MAX_MAP_BYTES);
-      if (size < this.bytesRead) {
+      if (f.size < this.offset) {
         // rewritten from scratch (a new process reusing the pid)
         this.starts = [];
         this.ends = [];
         this.names = [];
         this.seq = [];
-        this.bytesRead = 0;
-        this.partial = '';
+        this.offset = 0;
+        this.partial = undefined;
+        this.skippingLine = false;
+        this.sorted = false;
       }
-      if (size === this.bytesRead) {
+      if (f.size > MAX_MAP_BYTES) {
+        this.truncated = true;
+      }
+      const end = Math.min(f.size, MAX_MAP_BYTES, this.offset + MAX_REFRESH_BYTES);
+      if (end <= this.offset) {
         return true;
       }
-      this.truncated = fstatSync(fd).size > MAX_MAP_BYTES;
-      const buf = Buffer.allocUnsafe(size - this.bytesRead);
-      let got = 0;
-      while (got < buf.length) {
-        const n = readSync(fd, buf, got, buf.length - got, this.bytesRead + got);
+      const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, end - this.offset));
+      while (this.offset < end) {
+        const n = readSync(f.fd, chunk, 0, Math.min(chunk.length, end - this.offset), this.offset);
         if (n <= 0) {
           break;
         }
-        got += n;
-      }
-      this.bytesRead += got;
-      const text = this.partial + buf.toString('utf8', 0, got);
-      const lines = text.split('\n');
-      this.partial = lines.pop() ?? '';
-      for (const line of lines) {
-        this.add(line);
+        this.offset += n;
+        this.lines(n < chunk.length ? chunk.subarray(0, n) : chunk);
       }
       return true;
     } finally {
-      closeSync(fd);
+      closeSync(f.fd);
     }
+  }
+
+  /** Splits bytes into lines, carrying a cut line to the next read. */
+  private lines(data: Buffer): void {
+    let pos = 0;
+    while (pos < data.length) {
+      const nl = data.indexOf(0x0a, pos);
+      if (nl < 0) {
+        this.carry(data.subarray(pos));
+        return;
+      }
+      if (this.skippingLine) {
+        this.skippingLine = false;
+      } else if (this.partial) {
+        const line = Buffer.concat([this.partial, data.subarray(pos, nl)]);
+        this.partial = undefined;
+        if (line.length <= MAX_LINE) {
+          this.add(line.toString('utf8'));
+        } else {
+          this.truncated = true;
+        }
+      } else if (nl - pos <= MAX_LINE) {
+        this.add(data.toString('utf8', pos, nl));
+      } else {
+        this.truncated = true;
+      }
+      pos = nl + 1;
+    }
+  }
+
+  private carry(tail: Buffer): void {
+    if (this.skippingLine) {
+      return;
+    }
+    if ((this.partial?.length ?? 0) + tail.length > MAX_LINE) {
+      this.partial = undefined;
+      this.skippingLine = true;
+      this.truncated = true;
+      return;
+    }
+    this.partial = this.partial ? Buffer.concat([this.partial, tail]) : Buffer.from(tail);
   }
 
   private add(line: string): void {

@@ -11,6 +11,7 @@ import { KernelSymbols } from './kallsyms';
 import { findMapping, isFileMapping, Mapping, readMaps } from './procMaps';
 import { PerfMap } from './perfMap';
 import { LruMap, TableStats } from '../lruMap';
+import { processUids } from './foreignFile';
 
 export interface SymbolizerOptions {
   procRoot?: string;
@@ -56,12 +57,18 @@ export interface SymbolizerStats {
   unwindRules: number;
   /** binaries named through a separate debug file (by build id) */
   debugFiles: number;
+  /** perf maps refused (not a regular file, not the process's own, a symlink) */
+  perfMapsRefused: number;
+  /** perf maps read only in part (bytes, entries or line length capped) */
+  perfMapsTruncated: number;
 }
 
 interface ProcState {
   maps: Mapping[];
   mapsInterval: number;
   nsPid: number;
+  /** real and effective uid: a perf map must be owned by one of them */
+  uids?: number[];
   perfMap?: PerfMap;
   perfMapInterval: number;
   usedInterval: number;
@@ -79,7 +86,7 @@ export interface SymbolizedStack {
 const hex = (n: number) => '0x' + n.toString(16);
 
 export class Symbolizer {
-  readonly stats: SymbolizerStats = { filesLoaded: 0, fileErrors: 0, filesCached: 0, deferredFrames: 0, unnamedFrames: 0, jitFrames: 0, loadMs: 0, unwindRules: 0, debugFiles: 0 };
+  readonly stats: SymbolizerStats = { filesLoaded: 0, fileErrors: 0, filesCached: 0, deferredFrames: 0, unnamedFrames: 0, jitFrames: 0, loadMs: 0, unwindRules: 0, debugFiles: 0, perfMapsRefused: 0, perfMapsTruncated: 0 };
   /** by device:inode */
   private readonly files: LruMap<string, FileEntry>;
   /** ELF files of the cache by build id (one copy of a binary seen through two paths); bounded by files */
@@ -155,20 +162,23 @@ export class Symbolizer {
   private proc(pid: number): ProcState {
     let p = this.procs.get(pid);
     if (!p) {
-      p = { maps: readMaps(pid, this.procRoot) ?? [], mapsInterval: this.interval, nsPid: this.nsPid(pid), perfMapInterval: -1, usedInterval: this.interval };
+      const ids = this.ids(pid);
+      p = { maps: readMaps(pid, this.procRoot) ?? [], mapsInterval: this.interval, nsPid: ids.nsPid, uids: ids.uids, perfMapInterval: -1, usedInterval: this.interval };
       this.procs.set(pid, p);
     }
     p.usedInterval = this.interval;
     return p;
   }
 
-  private nsPid(pid: number): number {
+  /** The process's pid in its own namespace and its uids, from /proc/<pid>/status. */
+  private ids(pid: number): { nsPid: number; uids?: number[] } {
     try {
-      const m = /^NSpid:\s*([\d\s]+)$/m.exec(readFileSync(`${this.procRoot}/${pid}/status`, 'latin1'));
+      const status = readFileSync(`${this.procRoot}/${pid}/status`, 'latin1');
+      const m = /^NSpid:\s*([\d\s]+)$/m.exec(status);
       const ids = m ? m[1].trim().split(/\s+/) : [];
-      return Number(ids[ids.length - 1]) || pid;
+      return { nsPid: Number(ids[ids.length - 1]) || pid, uids: processUids(status) };
     } catch {
-      return pid;
+      return { nsPid: pid };
     }
   }
 
@@ -186,13 +196,20 @@ export class Symbolizer {
   private jit(p: ProcState, pid: number, addr: number): string | undefined {
     if (!p.perfMap) {
       const path = this.o.perfMapPath ? this.o.perfMapPath(pid, p.nsPid) : `${this.procRoot}/${pid}/root/tmp/perf-${p.nsPid}.map`;
-      p.perfMap = new PerfMap(path);
+      // owned by the process itself; a process whose uids are unknown (gone) gets none
+      p.perfMap = new PerfMap(path, p.uids ?? []);
     }
     let name = p.perfMap.size ? p.perfMap.lookup(addr) : undefined;
     if (name === undefined && p.perfMapInterval !== this.interval) {
       p.perfMapInterval = this.interval;
+      const wasTruncated = p.perfMap.truncated;
       if (p.perfMap.refresh()) {
         name = p.perfMap.lookup(addr);
+      } else if (p.perfMap.error && !p.perfMap.error.includes('ENOENT')) {
+        this.stats.perfMapsRefused++;
+      }
+      if (p.perfMap.truncated && !wasTruncated) {
+        this.stats.perfMapsTruncated++;
       }
     }
     return name;

@@ -3,6 +3,7 @@
 // Tracks message bodies across syscalls so a row's end time is the last byte of the response.
 import { Direction, SocketEvent } from '../capture/socketEvent';
 import type { ParsedMessage, ProtocolParser, SegmentContext } from './types';
+import { parserEvictions } from './parserBounds';
 
 export interface MessageEnd {
   msg: ParsedMessage;
@@ -124,11 +125,13 @@ export class MessageStream {
         if (this.pendingById.size >= this.maxPending) {
           const [oldId, old] = this.pendingById.entries().next().value!;
           this.pendingById.delete(oldId);
+          parserEvictions.pendingRequests++;
           this.emit({ request: old, missing: 'timeout' });
         }
         this.pendingById.set(m.id, end);
       } else {
         if (this.pending.length >= this.maxPending) {
+          parserEvictions.pendingRequests++;
           this.emit({ request: this.pending.shift()!, missing: 'timeout' });
         }
         this.pending.push(end);

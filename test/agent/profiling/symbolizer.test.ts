@@ -44,7 +44,8 @@ writeFileSync(
     `7ffd000f0000-7ffd000f2000 r-xp 00000000 00:00 0                          [vdso]`,
   ].join('\n') + '\n'
 );
-writeFileSync(join(proc, String(PID), 'status'), `Name:\tapp\nNSpid:\t${PID}\t17\n`);
+// the perf map must be owned by the process: this one is ours
+writeFileSync(join(proc, String(PID), 'status'), `Name:\tapp\nUid:\t${process.getuid!()}\t${process.getuid!()}\t0\t0\nNSpid:\t${PID}\t17\n`);
 const perfMapPath = join(dir, 'perf-17.map');
 writeFileSync(perfMapPath, `${(JIT_START + 0x100).toString(16)} 80 JS:*hotLoop /app/hot.js:3:1\n`);
 const kallsyms = join(dir, 'kallsyms');

@@ -10,6 +10,7 @@
 // messages. request_domain = the vhost from Connection.Open, on every request after it.
 import type { ParsedMessage, ProtocolParser, SegmentContext } from '../types';
 import { LengthFramer, NEED_MORE, INVALID, FrameSink } from '../mqtt/lengthFramer';
+import { evictOldest, parserEvictions } from '../parserBounds';
 
 const PROTOCOL_HEADER = Buffer.from('AMQP\x00\x00\x09\x01', 'latin1');
 const FRAME_END = 0xce;
@@ -170,9 +171,7 @@ class AmqpConnection implements ProtocolParser, FrameSink {
   private channel(ch: number): ChannelState {
     let s = this.channels.get(ch);
     if (!s) {
-      if (this.channels.size >= MAX_CHANNELS) {
-        this.channels.clear();
-      }
+      evictOldest(this.channels, MAX_CHANNELS, 'amqpChannels');
       s = { pending: [], pendingMethods: [], seq: 0, confirm: false, published: 0, acked: 0 };
       this.channels.set(ch, s);
     }
@@ -341,6 +340,7 @@ class AmqpConnection implements ProtocolParser, FrameSink {
       state.seq++;
       m.id = `${ch}:${state.seq}`;
       if (state.pending.length >= MAX_PENDING_PER_CHANNEL) {
+        parserEvictions.amqpPending++;
         state.pending.shift();
         state.pendingMethods.shift();
       }
@@ -401,7 +401,16 @@ class AmqpConnection implements ProtocolParser, FrameSink {
         id = state.pending.shift();
         state.pendingMethods.shift();
       } else {
+        // at most 64 channels with requests in flight are searched: a hostile peer repeating
+        // Connection.Close must not cost 2048 channels x 256 pending each time
+        let searched = 0;
         for (const other of this.channels.values()) {
+          if (other.pending.length === 0) {
+            continue;
+          }
+          if (++searched > 64) {
+            break;
+          }
           const i = other.pendingMethods.indexOf(failedMethod);
           if (i >= 0) {
             id = other.pending.splice(i, 1)[0];

@@ -65,6 +65,9 @@ for (const n of KEPT) {
 function parseHeaders(head: string, from: number): Headers {
   const h: Headers = { chunked: false, trace: {} };
   let pos = from;
+  // the first ':' at or after a line start, kept while it lies ahead: lines without a colon would
+  // otherwise each search to the end of the head (quadratic in the head's length)
+  let nextColon = -1;
   while (pos < head.length) {
     let eol = head.indexOf('\r\n', pos);
     if (eol < 0) {
@@ -72,7 +75,13 @@ function parseHeaders(head: string, from: number): Headers {
     }
     // every kept name starts with one of b c h s t u x (any case): other lines cost one indexOf
     const first = head.charCodeAt(pos) | 0x20;
-    const colon = KEPT_FIRST[first] === 1 ? head.indexOf(':', pos) : -1;
+    if (KEPT_FIRST[first] === 1 && nextColon < pos) {
+      nextColon = head.indexOf(':', pos);
+      if (nextColon < 0) {
+        nextColon = head.length;
+      }
+    }
+    const colon = KEPT_FIRST[first] === 1 ? nextColon : -1;
     if (colon > pos && colon < eol && KEPT_LENGTHS.has(colon - pos)) {
       const name = head.slice(pos, colon).toLowerCase();
       if (KEPT.has(name)) {

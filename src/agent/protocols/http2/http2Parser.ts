@@ -16,6 +16,7 @@ import type { ParsedMessage, ProtocolParser, SegmentContext } from '../types';
 import type { ResponseStatus } from '../../../shared/schema';
 import { parseTraceHeader, TraceContext } from '../traceHeaders';
 import { HeaderField, HpackDecoder, MAX_STRING } from './hpack';
+import { evictOldest } from '../parserBounds';
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const FRAME_HEADER = 9;
@@ -167,8 +168,15 @@ interface OpenBlock {
 /** One direction of the connection: its HPACK decoder and its framing state. */
 class DirectionState {
   readonly hpack = new HpackDecoder();
-  /** start of a frame that continues in the next syscall (header, or a whole non-DATA frame) */
+  /**
+   * Start of a frame that continues in later syscalls (header, or a whole non-DATA frame of at most
+   * MAX_REASSEMBLY bytes): `pendingBytes` of `pending`, whose capacity doubles as pieces come (a
+   * frame sent a byte per syscall is copied about twice in all, not once per syscall, and holds at
+   * most twice the bytes that came). Parsed once `pendingNeed` bytes are there.
+   */
   pending: Buffer | null = null;
+  pendingBytes = 0;
+  pendingNeed = 0;
   /** payload bytes of the current (DATA or oversized) frame still to come, not kept */
   skip = 0;
   /** a connection's directions start on a frame (or the preface); a bad frame header clears this */
@@ -178,6 +186,26 @@ class DirectionState {
   dropContinuationOf = 0;
   /** bytes of the client preface matched so far at the start of this direction; -1 once past it */
   prefaceMatched = 0;
+
+  hold(bytes: Buffer, need: number): void {
+    this.pending = Buffer.allocUnsafe(Math.min(need, Math.max(64, bytes.length)));
+    bytes.copy(this.pending);
+    this.pendingBytes = bytes.length;
+    this.pendingNeed = need;
+  }
+
+  /** Appends a piece that still leaves the frame short. */
+  append(piece: Buffer): void {
+    let held = this.pending!;
+    const bytes = this.pendingBytes + piece.length;
+    if (bytes > held.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.pendingNeed, Math.max(bytes, 2 * held.length)));
+      held.copy(grown, 0, 0, this.pendingBytes);
+      this.pending = held = grown;
+    }
+    piece.copy(held, this.pendingBytes);
+    this.pendingBytes = bytes;
+  }
 
   loseSync(): void {
     this.pending = null;
@@ -299,8 +327,12 @@ export class Http2Parser implements ProtocolParser {
       pos = d.skip;
       d.skip = 0;
     } else if (d.synced && d.pending) {
-      data = Buffer.concat([d.pending, seg]);
-      streamLength += d.pending.length;
+      if (d.pendingBytes + seg.length < d.pendingNeed && seg.length === retLen) {
+        d.append(seg); // still short of the frame: keep the piece, parse nothing yet
+        return;
+      }
+      data = Buffer.concat([d.pending.subarray(0, d.pendingBytes), seg]);
+      streamLength += d.pendingBytes;
       d.pending = null;
     }
     const truncated = data.length < streamLength;
@@ -329,7 +361,7 @@ export class Http2Parser implements ProtocolParser {
         if (truncated) {
           d.loseSync(); // the next frame header is in bytes the capture did not keep
         } else {
-          d.pending = Buffer.from(data.subarray(pos));
+          d.hold(data.subarray(pos), FRAME_HEADER);
         }
         return;
       }
@@ -348,7 +380,7 @@ export class Http2Parser implements ProtocolParser {
         continue;
       }
       if (type !== FrameType.Data && !truncated && frameEnd - pos <= MAX_REASSEMBLY) {
-        d.pending = Buffer.from(data.subarray(pos)); // the rest of this frame comes in the next syscall
+        d.hold(data.subarray(pos), frameEnd - pos); // the rest of this frame comes in later syscalls
         return;
       }
       this.frame(d, type, flags, streamId, data.subarray(pos + FRAME_HEADER), false, egress, out);
@@ -469,9 +501,7 @@ export class Http2Parser implements ProtocolParser {
       if (grpc) {
         this.sawGrpc = true;
       }
-      if (this.streams.size >= MAX_OPEN_STREAMS) {
-        this.streams.delete(this.streams.keys().next().value!);
-      }
+      evictOldest(this.streams, MAX_OPEN_STREAMS, 'http2Streams');
       this.streams.set(streamId, { clientEgress: egress, grpc, responseBytes: 0 });
       const path = f.path ?? '';
       const msg: ParsedMessage = {

@@ -11,6 +11,7 @@
 // invalid topic, topic exists, auth...) client_error; 'unknown' when the error code was not decoded.
 import type { ParsedMessage, ProtocolParser, SegmentContext } from '../types';
 import { KAFKA_APIS, KAFKA_ERRORS } from './kafkaApis';
+import { evictOldest } from '../parserBounds';
 
 /** socket.request.max.bytes is 100 MiB by default; anything larger is not a Kafka size prefix */
 const MAX_MESSAGE = 100 * 1024 * 1024;
@@ -35,8 +36,8 @@ function learnTopic(id: string, name: string): void {
   if (id === ZERO_UUID || !name) {
     return;
   }
-  if (topicNames.size >= TOPIC_ID_CACHE && !topicNames.has(id)) {
-    topicNames.delete(topicNames.keys().next().value!);
+  if (!topicNames.has(id)) {
+    evictOldest(topicNames, TOPIC_ID_CACHE, 'kafkaTopicIds');
   }
   topicNames.set(id, name);
 }
@@ -638,9 +639,7 @@ export class KafkaParser implements ProtocolParser {
       m.oneWay = true; // acks=0: the broker never answers
       return m;
     }
-    if (this.pending.size >= MAX_PENDING) {
-      this.pending.delete(this.pending.keys().next().value!);
-    }
+    evictOldest(this.pending, MAX_PENDING, 'kafkaPending');
     this.pending.set(h.correlationId, { apiKey: h.apiKey, apiVersion: h.apiVersion });
     return m;
   }

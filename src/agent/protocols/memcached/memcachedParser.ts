@@ -6,6 +6,7 @@
 // ERROR/CLIENT_ERROR → client_error, SERVER_ERROR → server_error.
 import { CONTINUATION, SegmentFraming, UNKNOWN_TAIL } from '../segmentFraming';
 import type { ParsedMessage, ProtocolParser, SegmentContext } from '../types';
+import { parserEvictions } from '../parserBounds';
 
 const MAX_FIELD = 512;
 /** Longest command or reply line we look for a CRLF in (keys are ≤ 250 bytes; multi-get lines are cut). */
@@ -362,6 +363,7 @@ export class MemcachedParser implements ProtocolParser {
       }
       if (!r.silent) {
         if (this.outstanding.length >= MAX_OUTSTANDING) {
+          parserEvictions.memcachedOutstanding++;
           this.outstanding.shift();
         }
         this.outstanding.push(r);

@@ -6,6 +6,7 @@
 // followed packet by packet across syscalls while the packet headers fall in captured bytes.
 import type { ParsedMessage, ProtocolParser, SegmentContext } from '../types';
 import { MAX_SQL, MAX_SQL_DECODE, summarizeSql } from '../sql/sqlText';
+import { evictOldest, parserEvictions } from '../parserBounds';
 
 const CLIENT_CONNECT_WITH_DB = 0x8;
 const CLIENT_PROTOCOL_41 = 0x200;
@@ -78,8 +79,8 @@ function lenenc(buf: Buffer, off: number, end: number): [number, number] | undef
 }
 
 function cstringEnd(buf: Buffer, from: number, end: number): number {
-  const nul = buf.indexOf(0, from);
-  return nul < 0 || nul >= end ? end : nul;
+  const nul = buf.subarray(0, end).indexOf(0, from); // not past `end`: the rest of the segment may be long
+  return nul < 0 ? end : nul;
 }
 
 export class MysqlParser implements ProtocolParser {
@@ -317,6 +318,7 @@ export class MysqlParser implements ProtocolParser {
       this.serverSkip = 0;
     }
     if (this.sent.length >= MAX_PENDING) {
+      parserEvictions.mysqlPending++;
       this.sent.shift();
     }
     this.sent.push({ command, sql });
@@ -532,8 +534,8 @@ export class MysqlParser implements ProtocolParser {
           const params = p.readUInt16LE(7);
           const sql = o.sql;
           if (sql !== undefined) {
-            if (!this.statements.has(id) && this.statements.size >= MAX_STATEMENTS) {
-              this.statements.delete(this.statements.keys().next().value!);
+            if (!this.statements.has(id)) {
+              evictOldest(this.statements, MAX_STATEMENTS, 'mysqlStatements');
             }
             this.statements.set(id, sql);
           }

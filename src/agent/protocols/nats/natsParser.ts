@@ -8,6 +8,8 @@
 // UNSUB names the subject its SUB gave the sid. CONNECT's user, pass, auth_token, jwt, nkey and sig
 // are never read; its `name` becomes request_domain for the connection's requests.
 import type { ParsedMessage, ProtocolParser, SegmentContext } from '../types';
+import { skipSpace } from '../textScan';
+import { evictOldest } from '../parserBounds';
 
 const CRLF = 0x0a;
 const MAX_LINE = 4096;
@@ -25,10 +27,47 @@ function subjectEndpoint(subject: string): string {
   return subject.startsWith('_INBOX.') ? '_INBOX.*' : subject;
 }
 
-/** A JSON string field's value from CONNECT; bounded, no JSON.parse of secrets. */
-function jsonField(json: string, key: string): string | undefined {
-  const m = new RegExp(`"${key}"\\s*:\\s*("((?:[^"\\\\]|\\\\.){0,${MAX_FIELD}})"|true|false)`).exec(json);
-  return m ? (m[2] ?? m[1]) : undefined;
+/**
+ * A JSON string field's value from CONNECT (escapes kept as sent, at most MAX_FIELD characters), or
+ * 'true' / 'false'; bounded, no JSON.parse of secrets. A forward scan: the line is the client's.
+ */
+export function jsonField(json: string, key: string): string | undefined {
+  const quoted = `"${key}"`;
+  for (let at = json.indexOf(quoted); at >= 0; at = json.indexOf(quoted, at + 1)) {
+    let p = skipSpace(json, at + quoted.length);
+    if (json.charCodeAt(p) !== 0x3a /* : */) {
+      continue;
+    }
+    p = skipSpace(json, p + 1);
+    if (json.charCodeAt(p) === 0x22 /* " */) {
+      // up to MAX_FIELD characters (an escape and the character after it count as one), then the closing quote
+      let q = p + 1;
+      for (let n = 0; n < MAX_FIELD && q < json.length; n++) {
+        const c = json.charCodeAt(q);
+        if (c === 0x22) {
+          break;
+        }
+        if (c === 0x5c /* \ */) {
+          const next = json.charCodeAt(q + 1);
+          if (q + 1 >= json.length || next === 0x0a || next === 0x0d || next === 0x2028 || next === 0x2029) {
+            break; // not an escape JSON or the former pattern would take
+          }
+          q++;
+        }
+        q++;
+      }
+      if (json.charCodeAt(q) === 0x22) {
+        return json.slice(p + 1, q);
+      }
+    }
+    if (json.startsWith('true', p)) {
+      return 'true';
+    }
+    if (json.startsWith('false', p)) {
+      return 'false';
+    }
+  }
+  return undefined;
 }
 
 /** The first `max` space- or tab-separated tokens (clients send empty fields as double spaces). */
@@ -178,10 +217,11 @@ class NatsConnection implements ProtocolParser {
         if (t.length < 3) {
           return;
         }
-        if (this.sids.size >= MAX_SIDS) {
-          this.sids.clear();
+        const sid = t[t.length - 1].slice(0, 64);
+        if (!this.sids.has(sid)) {
+          evictOldest(this.sids, MAX_SIDS, 'natsSubscriptions');
         }
-        this.sids.set(t[t.length - 1].slice(0, 64), t[1].slice(0, MAX_FIELD));
+        this.sids.set(sid, t[1].slice(0, MAX_FIELD));
         request('SUB', t[1], 0);
         return;
       }

@@ -6,6 +6,7 @@
 // current message ends so responses spanning many syscalls are followed to their ReadyForQuery.
 import type { ParsedMessage, ProtocolParser, SegmentContext } from '../types';
 import { MAX_SQL, MAX_SQL_DECODE, summarizeSql } from '../sql/sqlText';
+import { evictOldest } from '../parserBounds';
 
 const PROTOCOL_V3 = 196608;
 const SSL_REQUEST = 80877103;
@@ -249,8 +250,8 @@ export class PostgresqlParser implements ProtocolParser {
         // P: Parse name\0 sql\0
         const name = cstring(body, 0, 128);
         const sql = cstring(body, name.end, MAX_SQL_DECODE).text;
-        if (!this.statements.has(name.text) && this.statements.size >= MAX_STATEMENTS) {
-          this.statements.delete(this.statements.keys().next().value!);
+        if (!this.statements.has(name.text)) {
+          evictOldest(this.statements, MAX_STATEMENTS, 'postgresqlStatements');
         }
         this.statements.set(name.text, sql);
         this.batch.parsed = true;
@@ -261,8 +262,8 @@ export class PostgresqlParser implements ProtocolParser {
         // B: Bind portal\0 statement\0 ... (parameters are not read)
         const portal = cstring(body, 0, 128);
         const statement = cstring(body, portal.end, 128);
-        if (!this.portals.has(portal.text) && this.portals.size >= MAX_PORTALS) {
-          this.portals.delete(this.portals.keys().next().value!);
+        if (!this.portals.has(portal.text)) {
+          evictOldest(this.portals, MAX_PORTALS, 'postgresqlPortals');
         }
         this.portals.set(portal.text, statement.text);
         this.batch.boundSql ??= this.statements.get(statement.text);

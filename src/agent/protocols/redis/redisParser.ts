@@ -228,7 +228,8 @@ function readInlineCommand(buf: Buffer, off: number, known: (name: string) => bo
     return null;
   }
   const word = buf.toString('latin1', off, sp);
-  if (!known(word) || (lineStop - off > 9 && buf.indexOf(' HTTP/1.', off, 'latin1') > 0 && buf.indexOf(' HTTP/1.', off, 'latin1') < lineStop)) {
+  // searched within the line only: a search to the end of the segment for every pipelined command was quadratic
+  if (!known(word) || (lineStop - off > 9 && buf.subarray(off, lineStop).indexOf(' HTTP/1.', 0, 'latin1') >= 0)) {
     return null; // an HTTP request line (GET / HTTP/1.1) is not an inline GET
   }
   let a = sp;

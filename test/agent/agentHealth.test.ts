@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventLoopDelay } from '../../src/agent/agentHealth';
+
+test('event-loop delay: a 200 ms block shows as max in its interval, not in the next one', async () => {
+  const d = new EventLoopDelay();
+  try {
+    await new Promise((r) => setTimeout(r, 50));
+    d.takeInterval();
+    const t0 = performance.now();
+    while (performance.now() - t0 < 200) {
+      /* block the loop */
+    }
+    await new Promise((r) => setTimeout(r, 50)); // the late tick fires
+    const blocked = d.takeInterval();
+    assert.ok(blocked.maxMs >= 180 && blocked.maxMs < 1000, `max ${blocked.maxMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+    const idle = d.takeInterval();
+    assert.ok(idle.maxMs < 150, `idle max ${idle.maxMs} ms (the block must not count again)`);
+    assert.match(d.statusText(), /^event loop p99 \d+ ms max \d+ ms$/);
+  } finally {
+    d.stop();
+  }
+});
+
+test('event-loop delay: p99 is the 99th percentile of the interval, by 1 ms buckets', () => {
+  const d = new EventLoopDelay();
+  d.stop();
+  d.takeInterval();
+  for (let i = 0; i < 990; i++) {
+    d.record(0.5);
+  }
+  for (let i = 0; i < 10; i++) {
+    d.record(40.2);
+  }
+  assert.deepEqual(d.takeInterval(), { p99Ms: 1, maxMs: 40.2 });
+  for (let i = 0; i < 98; i++) {
+    d.record(2);
+  }
+  d.record(30);
+  d.record(5000);
+  assert.deepEqual(d.takeInterval(), { p99Ms: 31, maxMs: 5000 });
+  assert.deepEqual(d.takeInterval(), { p99Ms: 0, maxMs: 0 });
+});
