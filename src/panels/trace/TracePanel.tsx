@@ -365,6 +365,7 @@ function SpanRow({
       data-depth={row.depth}
       data-hop={span.hop}
       data-critical-share={critShare.toFixed(4)}
+      data-dimmed={dimmed}
       role="button"
       tabIndex={0}
       aria-pressed={selected}
