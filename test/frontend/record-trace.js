@@ -6,7 +6,8 @@
 //   Grafana's POST /api/ds/query for: that checkout's trace, a trace id that does not exist, and a trace query
 //   without a seed (the backend's error).
 // Writes fixtures/ds-query-trace.json, ds-query-trace-empty.json, ds-query-trace-error.json (each the exact
-// response body) and fixtures/ds-query-trace.recording.json (the requests, when and how).
+// response body) and fixtures/ds-query-trace.recording.json (the requests, when and how); with --out DIR, into
+// DIR instead (the live browser test records a fresh checkout there and replays nothing).
 // Needs root, eBPF, the built agent (scripts/build.sh agent) and backend (scripts/build-backend.sh); it runs the
 // agent, so run it under the e2e lock:
 //   flock /tmp/flowlens-e2e.lock node test/frontend/record-trace.js
@@ -17,7 +18,8 @@ const os = require('os');
 const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const FIXTURES = path.join(__dirname, 'fixtures');
+const outArg = process.argv.indexOf('--out');
+const FIXTURES = outArg > 0 ? path.resolve(process.argv[outArg + 1]) : path.join(__dirname, 'fixtures');
 const DB = 'flowlens_frontend_trace';
 const ITEM = 4242;
 const SLOW = 'backend';
@@ -58,7 +60,13 @@ async function main() {
   let agent;
   let shim;
   try {
-    agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, profiling: { enabled: false }, ...sys.agentConfig() });
+    agent = await startAgent({
+      database: DB,
+      flushIntervalMs: 200,
+      statusIntervalMs: 0,
+      profiling: { enabled: false },
+      ...sys.agentConfig(),
+    });
     // warm every pool (nginx upstreams, the frontend's keep-alive pool, backend threads, redis and postgres
     // connections) so the recorded checkout opens no connection of its own: 9 calls, 36 spans
     const gw = sys.endpoints.gateway;
@@ -73,7 +81,17 @@ async function main() {
       throw new Error(`loadgen: ${warm.stderr}`);
     }
     const resource = `/api/checkout?item=${ITEM}&slow=${SLOW}`;
-    const r = await sys.runClient(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `${sys.gatewayUrl}${resource}`]);
+    const r = await sys.runClient([
+      'curl',
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '--max-time',
+      '10',
+      `${sys.gatewayUrl}${resource}`,
+    ]);
     if (r.stdout !== '200') {
       throw new Error(`curl ${resource}: ${r.stdout} ${r.stderr}`);
     }
@@ -94,12 +112,14 @@ async function main() {
     fs.mkdirSync(dir, { recursive: true });
     await goBuild(shimBin, './test/grafana-shim');
     shim = await startShim({ shimBin, pluginBin: DIST_PLUGIN, clickhouseUrl: CLICKHOUSE_URL, database: DB, dir });
+    fs.mkdirSync(FIXTURES, { recursive: true });
     const recorded = {
       recorded_at: new Date().toISOString(),
       how:
         `node test/frontend/record-trace.js: demo system (netbed layout) traced by the real agent into ClickHouse ${DB}; ` +
         `curl GET ${resource} from host client (a 100 ms sleep at the backend); the real plugin binary behind ` +
         'test/grafana-shim answered these Grafana /api/ds/query requests; each response file is its exact body.',
+      database: DB,
       checkout: { resource, row_id: seed.id, time: seed.t, slowed: SLOW },
       files: {},
     };
@@ -113,7 +133,9 @@ async function main() {
       fs.writeFileSync(path.join(FIXTURES, file), `${JSON.stringify(a.response, null, 2)}\n`);
       recorded.files[file] = { http_status: a.status, request: a.request };
       const frames = a.response.results?.A?.frames ?? [];
-      log(`${file}: HTTP ${a.status}, ${frames.map((f) => `${f.schema.name}(${f.data?.values?.[0]?.length ?? 0})`).join(' ')} ${a.response.results?.A?.error ?? ''}`);
+      log(
+        `${file}: HTTP ${a.status}, ${frames.map((f) => `${f.schema.name}(${f.data?.values?.[0]?.length ?? 0})`).join(' ')} ${a.response.results?.A?.error ?? ''}`
+      );
     }
     fs.writeFileSync(path.join(FIXTURES, 'ds-query-trace.recording.json'), `${JSON.stringify(recorded, null, 2)}\n`);
   } finally {

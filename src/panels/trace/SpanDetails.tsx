@@ -11,7 +11,8 @@ export const LINK_RULE: Record<string, string> = {
   same_flow: 'same flow: the one client and server view of a connection without TCP sequence numbers, times nested',
   parent_span_id: "trace header: its parent span id (B3 / traceparent) names the parent's span id",
   syscall_trace_id: "syscall trace id: made by the parent's server thread while it handled the request",
-  trace_key: 'trace id / X-Request-ID: shares one with the parent, the innermost call of that trace whose server is its client',
+  trace_key:
+    'trace id / X-Request-ID: shares one with the parent, the innermost call of that trace whose server is its client',
 };
 
 /** The ids that can link spans, in the tags the backend writes when a span carries them. */
@@ -52,7 +53,9 @@ export function SpanDetails({ span, model, datasource, colour, onClose }: Props)
   const ids = LINK_IDS.map((k) => [k, tag(k)?.value] as const).filter(([, v]) => v !== undefined && v !== '');
   const tidField = frame?.fields.find((f) => f.name === 'tid');
   const tid = tidField ? Number(tidField.values[span.row]) : undefined;
-  const links = [netProfileLink(span, datasource), flameGraphLink(span, datasource, tid)].filter((l): l is SpanLink => !!l);
+  const links = [netProfileLink(span, datasource), flameGraphLink(span, datasource, tid)].filter(
+    (l): l is SpanLink => !!l
+  );
   const critShare = model.durationMs > 0 ? span.criticalMs / model.durationMs : 0;
   return (
     <div className={s.pane} data-testid="span-details" data-span-id={span.spanID}>
@@ -63,8 +66,8 @@ export function SpanDetails({ span, model, datasource, colour, onClose }: Props)
       </div>
       <div className={s.lead}>
         {span.serviceName} · {OBSERVATION_LABEL[span.observationPoint] ?? span.observationPoint} · hop{' '}
-        {HOP_KIND_LABEL[span.hopKind] ?? span.hopKind} {span.hopLabel} · {formatMs(span.durationMs)}, {formatMs(span.criticalMs)} on
-        the critical path ({formatShare(critShare)}), {formatMs(span.selfMs)} self
+        {HOP_KIND_LABEL[span.hopKind] ?? span.hopKind} {span.hopLabel} · {formatMs(span.durationMs)},{' '}
+        {formatMs(span.criticalMs)} on the critical path ({formatShare(critShare)}), {formatMs(span.selfMs)} self
       </div>
 
       <h6 className={s.h}>Linked by</h6>
@@ -72,8 +75,8 @@ export function SpanDetails({ span, model, datasource, colour, onClose }: Props)
         {span.link ? (LINK_RULE[span.link] ?? span.link) : 'nothing: the root of its trace'}
         {parent && (
           <div className={s.muted}>
-            parent: {parent.operationName} ({parent.serviceName}, {OBSERVATION_LABEL[parent.observationPoint] ?? parent.observationPoint}, span{' '}
-            {parent.spanID})
+            parent: {parent.operationName} ({parent.serviceName},{' '}
+            {OBSERVATION_LABEL[parent.observationPoint] ?? parent.observationPoint}, span {parent.spanID})
           </div>
         )}
       </div>
@@ -111,7 +114,12 @@ export function SpanDetails({ span, model, datasource, colour, onClose }: Props)
       {links.length === 0 && <div className={s.muted}>no flow or process known for this span</div>}
       {links.map((l) => (
         <div key={l.query.queryType} className={s.link} data-testid="span-link" data-query-type={l.query.queryType}>
-          <LinkButton href={l.href} size="sm" variant="secondary" icon={l.query.queryType === 'flamegraph' ? 'fire' : 'exchange-alt'}>
+          <LinkButton
+            href={l.href}
+            size="sm"
+            variant="secondary"
+            icon={l.query.queryType === 'flamegraph' ? 'fire' : 'exchange-alt'}
+          >
             {l.title}
           </LinkButton>
           <code className={s.query} data-testid="span-link-query">
@@ -150,14 +158,29 @@ export function SpanDetails({ span, model, datasource, colour, onClose }: Props)
 
 const getStyles = (theme: GrafanaTheme2) => ({
   pane: css({ padding: theme.spacing(1), fontSize: theme.typography.bodySmall.fontSize, overflowWrap: 'anywhere' }),
-  title: css({ display: 'flex', alignItems: 'center', gap: theme.spacing(0.5), fontSize: theme.typography.body.fontSize }),
+  title: css({
+    display: 'flex',
+    alignItems: 'center',
+    gap: theme.spacing(0.5),
+    fontSize: theme.typography.body.fontSize,
+  }),
   grow: css({ flex: '1 1 auto' }),
   swatch: css({ display: 'inline-block', width: 10, height: 10, borderRadius: 2, flex: '0 0 auto' }),
   lead: css({ color: theme.colors.text.secondary, marginBottom: theme.spacing(1) }),
-  h: css({ margin: theme.spacing(1, 0, 0.5), fontSize: theme.typography.bodySmall.fontSize, color: theme.colors.text.primary }),
+  h: css({
+    margin: theme.spacing(1, 0, 0.5),
+    fontSize: theme.typography.bodySmall.fontSize,
+    color: theme.colors.text.primary,
+  }),
   muted: css({ color: theme.colors.text.secondary }),
   warning: css({ color: theme.colors.warning.text }),
-  link: css({ marginBottom: theme.spacing(1), display: 'flex', flexDirection: 'column', alignItems: 'flex-start', gap: 2 }),
+  link: css({
+    marginBottom: theme.spacing(1),
+    display: 'flex',
+    flexDirection: 'column',
+    alignItems: 'flex-start',
+    gap: 2,
+  }),
   query: css({ fontSize: 11, color: theme.colors.text.secondary, wordBreak: 'break-all' }),
   table: css({
     width: '100%',

@@ -1,11 +1,21 @@
 import React from 'react';
 import { fireEvent, render, screen, within } from '@testing-library/react';
-import { type DataFrame, FieldConfigSource, LoadingState, type PanelData, type PanelProps, getDefaultTimeRange } from '@grafana/data';
+import {
+  type DataFrame,
+  FieldConfigSource,
+  LoadingState,
+  type PanelData,
+  type PanelProps,
+  getDefaultTimeRange,
+} from '@grafana/data';
 import { ROW_HEIGHT, TracePanel } from './TracePanel';
 import { checkoutFrames, largeTraceFrames, traceFrames } from './testFrames';
 import { DEFAULT_OPTIONS, type TracePanelOptions } from './types';
 
-function props(series: DataFrame[], o: { options?: Partial<TracePanelOptions>; data?: Partial<PanelData>; height?: number; width?: number } = {}): PanelProps<TracePanelOptions> {
+function props(
+  series: DataFrame[],
+  o: { options?: Partial<TracePanelOptions>; data?: Partial<PanelData>; height?: number; width?: number } = {}
+): PanelProps<TracePanelOptions> {
   const timeRange = getDefaultTimeRange();
   return {
     id: 1,
@@ -13,7 +23,9 @@ function props(series: DataFrame[], o: { options?: Partial<TracePanelOptions>; d
       state: LoadingState.Done,
       series,
       timeRange,
-      request: { targets: [{ refId: 'A', datasource: { uid: 'flowlens', type: 'flowlens-clickhouse-datasource' } }] } as PanelData['request'],
+      request: {
+        targets: [{ refId: 'A', datasource: { uid: 'flowlens', type: 'flowlens-clickhouse-datasource' } }],
+      } as PanelData['request'],
       ...o.data,
     },
     timeRange,
@@ -38,10 +50,21 @@ const rows = () => screen.getAllByTestId('trace-row');
 describe('TracePanel', () => {
   it('shows the verdict in one sentence and every span under its parent', () => {
     render(<TracePanel {...props(checkoutFrames())} />);
-    expect(screen.getByTestId('trace-verdict')).toHaveTextContent("82% of the 240 ms is between checkout's NIC and payments' NIC: network");
+    expect(screen.getByTestId('trace-verdict')).toHaveTextContent(
+      "82% of the 240 ms is between checkout's NIC and payments' NIC: network"
+    );
     expect(screen.getByTestId('trace-summary')).toHaveTextContent('8 spans · 240 ms end to end · trace fl-test');
     const r = rows();
-    expect(r.map((x) => `${x.dataset.depth}:${x.dataset.spanId}`)).toEqual(['0:1', '1:2', '2:3', '3:4', '4:9', '4:5', '5:6', '6:7']);
+    expect(r.map((x) => `${x.dataset.depth}:${x.dataset.spanId}`)).toEqual([
+      '0:1',
+      '1:2',
+      '2:3',
+      '3:4',
+      '4:9',
+      '4:5',
+      '5:6',
+      '6:7',
+    ]);
     // each row sits below its parent
     const top = (el: HTMLElement) => parseFloat(el.style.top);
     for (const x of r) {
@@ -103,12 +126,30 @@ describe('TracePanel', () => {
     fireEvent.click(rows().find((x) => x.dataset.spanId === '7')!);
     const d = screen.getByTestId('span-details');
     expect(d.dataset.spanId).toBe('7');
-    expect(within(d).getByTestId('span-link-rule')).toHaveTextContent('TCP sequence: the same request further along its path');
-    expect(within(d).getByTestId('span-link-rule')).toHaveTextContent('parent: POST /pay [client NIC] (checkout, client NIC, span 6)');
+    expect(within(d).getByTestId('span-link-rule')).toHaveTextContent(
+      'TCP sequence: the same request further along its path'
+    );
+    expect(within(d).getByTestId('span-link-rule')).toHaveTextContent(
+      'parent: POST /pay [client NIC] (checkout, client NIC, span 6)'
+    );
     expect(within(d).getByTestId('span-link-ids')).toHaveTextContent('tcp_seq_request12345');
-    expect(within(d).getByTestId('span-clock-skew')).toHaveTextContent("shifted by -2.5 ms to correct the clock skew between pay-1 and its parent's host");
+    expect(within(d).getByTestId('span-clock-skew')).toHaveTextContent(
+      "shifted by -2.5 ms to correct the clock skew between pay-1 and its parent's host"
+    );
     const fields = within(d).getByTestId('span-fields');
-    for (const name of ['traceID', 'spanID', 'parentSpanID', 'startTime', 'duration', 'observation_point', 'pid', 'hop_kind', 'critical_time_ms', 'link', 'clock_skew_correction_ms']) {
+    for (const name of [
+      'traceID',
+      'spanID',
+      'parentSpanID',
+      'startTime',
+      'duration',
+      'observation_point',
+      'pid',
+      'hop_kind',
+      'critical_time_ms',
+      'link',
+      'clock_skew_correction_ms',
+    ]) {
       expect(within(fields).getByText(name)).toBeInTheDocument();
     }
     const links = within(d).getAllByTestId('span-link');
@@ -144,7 +185,10 @@ describe('TracePanel', () => {
 
   it('says so when the query found no trace, with the backend notice', () => {
     const [trace, verdict] = traceFrames([], [], 0);
-    trace.meta = { ...trace.meta, notices: [{ severity: 'info', text: 'no request log with trace_id or x_request_id "x" in the time range' }] };
+    trace.meta = {
+      ...trace.meta,
+      notices: [{ severity: 'info', text: 'no request log with trace_id or x_request_id "x" in the time range' }],
+    };
     render(<TracePanel {...props([trace, verdict])} />);
     expect(screen.getByTestId('trace-empty')).toHaveTextContent('No trace to show');
     expect(screen.getByTestId('trace-notice')).toHaveTextContent('no request log with trace_id');
@@ -155,6 +199,8 @@ describe('TracePanel', () => {
     const error = { message: 'a trace query needs exactly one of row_id or trace_id' };
     render(<TracePanel {...props([], { data: { state: LoadingState.Error, error, errors: [error] } })} />);
     expect(screen.getByTestId('trace-error')).toHaveTextContent('The trace query failed');
-    expect(screen.getByTestId('trace-error')).toHaveTextContent('a trace query needs exactly one of row_id or trace_id');
+    expect(screen.getByTestId('trace-error')).toHaveTextContent(
+      'a trace query needs exactly one of row_id or trace_id'
+    );
   });
 });

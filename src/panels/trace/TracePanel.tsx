@@ -1,4 +1,4 @@
-import React, { useLayoutEffect, useMemo, useRef, useState } from 'react';
+import React, { useLayoutEffect, useMemo, useState } from 'react';
 import { css, cx } from '@emotion/css';
 import { LoadingState, type GrafanaTheme2, type PanelProps } from '@grafana/data';
 import { Alert, IconButton, useStyles2, useTheme2 } from '@grafana/ui';
@@ -49,7 +49,12 @@ export function useKindColour(): (kind: string) => string {
 
 type Item = { type: 'span'; row: TreeRow } | { type: 'hop'; group: HopGroup };
 
-function itemsOf(model: TraceModel, rows: TreeRow[], layout: TracePanelOptions['layout'], collapsed: ReadonlySet<string>): Item[] {
+function itemsOf(
+  model: TraceModel,
+  rows: TreeRow[],
+  layout: TracePanelOptions['layout'],
+  collapsed: ReadonlySet<string>
+): Item[] {
   if (layout === 'hops') {
     const out: Item[] = [];
     for (const g of groupByHop(model)) {
@@ -82,26 +87,23 @@ export function TracePanel({ data, width, height, options }: Props) {
   const [selected, setSelected] = useState<string | undefined>();
   const [focusHop, setFocusHop] = useState<string | undefined>();
   const [scrollTop, setScrollTop] = useState(0);
-  const bodyRef = useRef<HTMLDivElement>(null);
+  // a callback ref: the rows' container exists only once a trace is shown
+  const [body, setBody] = useState<HTMLDivElement | null>(null);
   const [bodyHeight, setBodyHeight] = useState(0);
 
   useLayoutEffect(() => {
-    const el = bodyRef.current;
-    if (!el) {
+    // the observer reports the first size right after observe(); until then (and in jsdom) the panel height bounds it
+    if (!body || typeof ResizeObserver === 'undefined') {
       return;
     }
-    setBodyHeight(el.clientHeight);
-    if (typeof ResizeObserver === 'undefined') {
-      return;
-    }
-    const ro = new ResizeObserver(() => setBodyHeight(el.clientHeight));
-    ro.observe(el);
+    const ro = new ResizeObserver(() => setBodyHeight(body.clientHeight));
+    ro.observe(body);
     return () => ro.disconnect();
-  });
+  }, [body]);
 
   const items = useMemo(() => (model ? itemsOf(model, rows, layout, collapsed) : []), [model, rows, layout, collapsed]);
 
-  const errors = [...(data.errors ?? []), ...(data.error && !data.errors?.includes(data.error) ? [data.error] : [])];
+  const errors = data.errors ?? [];
   if (data.state === LoadingState.Error || errors.length > 0) {
     return (
       <div className={s.message} style={{ width, height }} data-testid="trace-error">
@@ -117,8 +119,8 @@ export function TracePanel({ data, width, height, options }: Props) {
     return (
       <div className={s.message} style={{ width, height }} data-testid="trace-empty">
         <div>
-          No trace to show. Use a FlowLens query of type <code>trace</code> (a request log&apos;s <code>row_id</code> and{' '}
-          <code>time</code>, or a <code>trace_id</code> / X-Request-ID), which returns the <code>trace</code> and{' '}
+          No trace to show. Use a FlowLens query of type <code>trace</code> (a request log&apos;s <code>row_id</code>{' '}
+          and <code>time</code>, or a <code>trace_id</code> / X-Request-ID), which returns the <code>trace</code> and{' '}
           <code>verdict</code> frames.
         </div>
         {model?.notices.map((n, i) => (
@@ -175,13 +177,17 @@ export function TracePanel({ data, width, height, options }: Props) {
         <div className={s.waterfall} style={{ width: side ? waterfallWidth : undefined }}>
           <div className={s.axis} style={{ paddingLeft: labelWidth }}>
             {[0, 0.25, 0.5, 0.75, 1].map((f) => (
-              <span key={f} className={s.tick} style={{ left: `calc(${labelWidth}px + (100% - ${labelWidth + 8}px) * ${f})` }}>
+              <span
+                key={f}
+                className={s.tick}
+                style={{ left: `calc(${labelWidth}px + (100% - ${labelWidth + 8}px) * ${f})` }}
+              >
                 {formatMs(total * f)}
               </span>
             ))}
           </div>
           <div
-            ref={bodyRef}
+            ref={setBody}
             className={s.body}
             data-testid="trace-rows"
             data-rows={items.length}
@@ -212,6 +218,7 @@ export function TracePanel({ data, width, height, options }: Props) {
                     model={model}
                     total={total}
                     labelWidth={labelWidth}
+                    compact={waterfallWidth - labelWidth < 600}
                     colour={colour(span.hopKind)}
                     selected={span.spanID === selected}
                     dimmed={!!focusHop && span.hop !== focusHop}
@@ -257,14 +264,23 @@ function HopStrip({
   const kinds = HOP_KINDS.filter((k) => hops.some((h) => h.kind === k));
   return (
     <div>
-      <div className={s.strip} data-testid="trace-hop-strip" role="list" aria-label="Each hop's share of the critical path">
+      <div
+        className={s.strip}
+        data-testid="trace-hop-strip"
+        role="list"
+        aria-label="Each hop's share of the critical path"
+      >
         {onPath.map((h) => (
           <button
             type="button"
             key={h.hop}
             role="listitem"
             className={cx(s.segment, focus && focus !== h.hop && s.dimmed)}
-            style={{ flexGrow: h.share, background: colour(h.kind), color: theme.colors.getContrastText(colour(h.kind)) }}
+            style={{
+              flexGrow: h.share,
+              background: colour(h.kind),
+              color: theme.colors.getContrastText(colour(h.kind)),
+            }}
             title={`${HOP_KIND_LABEL[h.kind] ?? h.kind}: ${h.label}: ${formatMs(h.criticalMs)} on the critical path (${formatShare(h.share)})`}
             data-testid="trace-hop-segment"
             data-hop={h.hop}
@@ -328,6 +344,7 @@ function SpanRow({
   model,
   total,
   labelWidth,
+  compact,
   colour,
   selected,
   dimmed,
@@ -340,6 +357,8 @@ function SpanRow({
   model: TraceModel;
   total: number;
   labelWidth: number;
+  /** a narrow track: shorter bar labels */
+  compact: boolean;
   colour: string;
   selected: boolean;
   dimmed: boolean;
@@ -353,8 +372,9 @@ function SpanRow({
   const w = (span.durationMs / total) * 100;
   const critFraction = span.durationMs > 0 ? Math.min(1, span.criticalMs / span.durationMs) : 0;
   const critShare = model.durationMs > 0 ? span.criticalMs / model.durationMs : 0;
-  const label = `${formatMs(span.durationMs)}${span.criticalMs > 0 ? ` · ${formatShare(critShare)} of the critical path` : ''}`;
+  const label = `${formatMs(span.durationMs)}${span.criticalMs > 0 ? ` · ${formatShare(critShare)}${compact ? ' critical' : ' of the critical path'}` : ''}`;
   const error = span.statusCode === 2;
+  const place = labelPlace(left, w);
   return (
     <div
       className={cx(s.row, selected && s.selected, dimmed && s.dimmed)}
@@ -377,7 +397,10 @@ function SpanRow({
         }
       }}
     >
-      <div className={s.label} style={{ width: labelWidth, paddingLeft: Math.min(row.depth, MAX_INDENT_LEVELS) * INDENT }}>
+      <div
+        className={s.label}
+        style={{ width: labelWidth, paddingLeft: Math.min(row.depth, MAX_INDENT_LEVELS) * INDENT }}
+      >
         {row.children > 0 ? (
           <IconButton
             name={collapsed ? 'angle-right' : 'angle-down'}
@@ -408,10 +431,7 @@ function SpanRow({
         >
           <div className={s.crit} style={{ width: `${critFraction * 100}%`, background: colour }} />
         </div>
-        <span
-          className={s.barLabel}
-          style={left + w > 70 ? { right: `calc(${100 - left}% + 4px)` } : { left: `calc(${left + w}% + 4px)` }}
-        >
+        <span className={cx(s.barLabel, place.inside && s.barLabelInside)} style={place.style}>
           {label}
         </span>
       </div>
@@ -419,8 +439,26 @@ function SpanRow({
   );
 }
 
+/** Where a bar's label goes: right of the bar, else left of it, else over it (a bar spanning the whole track). */
+function labelPlace(left: number, width: number): { style: React.CSSProperties; inside: boolean } {
+  const room = 30; // % of the track a label needs
+  if (100 - left - width >= room) {
+    return { style: { left: `calc(${left + width}% + 4px)` }, inside: false };
+  }
+  if (left >= room) {
+    return { style: { right: `calc(${100 - left}% + 4px)` }, inside: false };
+  }
+  return { style: { left: `calc(${left}% + 6px)` }, inside: true };
+}
+
 const getStyles = (theme: GrafanaTheme2) => ({
-  container: css({ position: 'relative', display: 'flex', flexDirection: 'column', overflow: 'hidden', fontSize: theme.typography.bodySmall.fontSize }),
+  container: css({
+    position: 'relative',
+    display: 'flex',
+    flexDirection: 'column',
+    overflow: 'hidden',
+    fontSize: theme.typography.bodySmall.fontSize,
+  }),
   message: css({
     display: 'flex',
     flexDirection: 'column',
@@ -431,7 +469,13 @@ const getStyles = (theme: GrafanaTheme2) => ({
     padding: theme.spacing(2),
     gap: theme.spacing(1),
   }),
-  header: css({ flex: '0 0 auto', padding: theme.spacing(0.5, 1, 1, 1), display: 'flex', flexDirection: 'column', gap: theme.spacing(0.5) }),
+  header: css({
+    flex: '0 0 auto',
+    padding: theme.spacing(0.5, 1, 1, 1),
+    display: 'flex',
+    flexDirection: 'column',
+    gap: theme.spacing(0.5),
+  }),
   verdict: css({
     fontSize: theme.typography.h5.fontSize,
     fontWeight: theme.typography.fontWeightMedium,
@@ -459,7 +503,13 @@ const getStyles = (theme: GrafanaTheme2) => ({
     textOverflow: 'ellipsis',
     cursor: 'pointer',
   }),
-  legend: css({ display: 'flex', flexWrap: 'wrap', gap: theme.spacing(1.5), color: theme.colors.text.secondary, marginTop: 2 }),
+  legend: css({
+    display: 'flex',
+    flexWrap: 'wrap',
+    gap: theme.spacing(1.5),
+    color: theme.colors.text.secondary,
+    marginTop: 2,
+  }),
   legendItem: css({ display: 'inline-flex', alignItems: 'center', gap: theme.spacing(0.5) }),
   swatch: css({ display: 'inline-block', width: 10, height: 10, borderRadius: 2, flex: '0 0 auto' }),
   critSample: css({
@@ -478,7 +528,14 @@ const getStyles = (theme: GrafanaTheme2) => ({
     color: theme.colors.text.secondary,
     borderBottom: `1px solid ${theme.colors.border.weak}`,
   }),
-  tick: css({ position: 'absolute', top: 1, transform: 'translateX(-50%)', whiteSpace: 'nowrap', '&:first-child': { transform: 'none' } }),
+  tick: css({
+    position: 'absolute',
+    top: 1,
+    transform: 'translateX(-50%)',
+    whiteSpace: 'nowrap',
+    '&:first-child': { transform: 'none' },
+    '&:last-child': { transform: 'translateX(-100%)' },
+  }),
   body: css({ flex: '1 1 auto', overflowY: 'auto', overflowX: 'hidden', minHeight: 0 }),
   row: css({
     position: 'absolute',
@@ -507,7 +564,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
   errorText: css({ color: theme.colors.error.text }),
   where: css({ color: theme.colors.text.secondary, overflow: 'hidden', textOverflow: 'ellipsis', flex: '1 1 auto' }),
   folded: css({ color: theme.colors.text.secondary, flex: '0 0 auto' }),
-  track: css({ position: 'relative', flex: '1 1 auto', height: '100%', marginRight: 8 }),
+  track: css({ position: 'relative', flex: '1 1 auto', height: '100%', marginRight: 8, overflow: 'hidden' }),
   bar: css({
     position: 'absolute',
     top: 5,
@@ -517,7 +574,17 @@ const getStyles = (theme: GrafanaTheme2) => ({
     overflow: 'hidden',
   }),
   crit: css({ height: '100%' }),
-  barLabel: css({ position: 'absolute', top: 4, whiteSpace: 'nowrap', color: theme.colors.text.secondary, lineHeight: '16px' }),
+  barLabel: css({
+    position: 'absolute',
+    top: 4,
+    whiteSpace: 'nowrap',
+    color: theme.colors.text.secondary,
+    lineHeight: '16px',
+  }),
+  barLabelInside: css({
+    color: theme.colors.text.primary,
+    textShadow: `0 0 3px ${theme.colors.background.primary}, 0 0 2px ${theme.colors.background.primary}`,
+  }),
   hopHeader: css({
     position: 'absolute',
     left: 0,
@@ -531,7 +598,12 @@ const getStyles = (theme: GrafanaTheme2) => ({
     overflow: 'hidden',
   }),
   hopStat: css({ color: theme.colors.text.secondary, marginLeft: theme.spacing(1) }),
-  sidePane: css({ flex: '0 0 42%', borderLeft: `1px solid ${theme.colors.border.weak}`, overflow: 'auto', minWidth: 0 }),
+  sidePane: css({
+    flex: '0 0 42%',
+    borderLeft: `1px solid ${theme.colors.border.weak}`,
+    overflow: 'auto',
+    minWidth: 0,
+  }),
   bottomPane: css({
     position: 'absolute',
     left: 0,

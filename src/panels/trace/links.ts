@@ -107,7 +107,11 @@ function threadOf(span: TraceSpan, frameTid: number | undefined): number | undef
 }
 
 /** The flame graph link of the span's process (and thread when known) over the span's time. */
-export function flameGraphLink(span: TraceSpan, ds: DatasourceRef | undefined, frameTid?: number): SpanLink | undefined {
+export function flameGraphLink(
+  span: TraceSpan,
+  ds: DatasourceRef | undefined,
+  frameTid?: number
+): SpanLink | undefined {
   if (!span.pid) {
     return undefined;
   }

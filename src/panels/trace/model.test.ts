@@ -15,7 +15,9 @@ import { CHECKOUT_SPANS, T0, checkoutFrames, largeTraceFrames, traceFrames } fro
 import { flameGraphLink, netProfileLink, splitHostPort } from './links';
 
 const span = (id: string, parent: string, start: number, obs = 'server_process'): TraceSpan => ({
-  ...spansOf(traceFrames([{ id, op: id, service: 's', obs, start, dur: 1, hopKind: 'server_app', hop: 's', crit: 0 }], [], 1)[0])[0],
+  ...spansOf(
+    traceFrames([{ id, op: id, service: 's', obs, start, dur: 1, hopKind: 'server_app', hop: 's', crit: 0 }], [], 1)[0]
+  )[0],
   parentSpanID: parent,
 });
 
@@ -41,7 +43,13 @@ describe('traceModel', () => {
     ]);
     expect(m.culprit).toMatchObject({ hop: 'network: checkout → payments', criticalMs: 196.8, share: 0.82 });
     const pay = m.spans.find((s) => s.spanID === '7')!;
-    expect(pay).toMatchObject({ observationPoint: 'server_process', pid: 700, clockSkewMs: -2.5, link: 'same_request', hop: 'server_app: payments' });
+    expect(pay).toMatchObject({
+      observationPoint: 'server_process',
+      pid: 700,
+      clockSkewMs: -2.5,
+      link: 'same_request',
+      hop: 'server_app: payments',
+    });
     expect(pay.warnings).toEqual(["shifted by -2.5 ms to correct the clock skew between pay-1 and its parent's host"]);
     expect(pay.tags.find((t) => t.key === 'tcp_seq_request')?.value).toBe('12345');
     // the verdict notice repeats the sentence: not listed again
@@ -77,7 +85,16 @@ describe('traceModel', () => {
 describe('buildTree', () => {
   it('puts each span right under its parent, siblings by start time', () => {
     const rows = buildTree(model().spans);
-    expect(rows.map((r) => `${'.'.repeat(r.depth)}${r.span.spanID}`)).toEqual(['1', '.2', '..3', '...4', '....9', '....5', '.....6', '......7']);
+    expect(rows.map((r) => `${'.'.repeat(r.depth)}${r.span.spanID}`)).toEqual([
+      '1',
+      '.2',
+      '..3',
+      '...4',
+      '....9',
+      '....5',
+      '.....6',
+      '......7',
+    ]);
     const byID = new Map(rows.map((r, i) => [r.span.spanID, i]));
     for (const [i, r] of rows.entries()) {
       if (r.span.parentSpanID) {
@@ -91,7 +108,13 @@ describe('buildTree', () => {
   });
 
   it('orders siblings that start together along the call path, then by id', () => {
-    const rows = buildTree([span('r', '', 0), span('b', 'r', 5, 'server_nic'), span('a', 'r', 5, 'client_nic'), span('c', 'r', 5, 'client_nic'), span('z', 'r', 1)]);
+    const rows = buildTree([
+      span('r', '', 0),
+      span('b', 'r', 5, 'server_nic'),
+      span('a', 'r', 5, 'client_nic'),
+      span('c', 'r', 5, 'client_nic'),
+      span('z', 'r', 1),
+    ]);
     expect(rows.map((r) => r.span.spanID)).toEqual(['r', 'z', 'a', 'c', 'b']);
   });
 
@@ -142,16 +165,42 @@ describe('verdictSentence', () => {
   it('names a server, a dependency, a gateway and a client hop in words', () => {
     const m = model();
     const say = (kind: string, label: string, spans = m.spans) =>
-      verdictSentence({ spans, durationMs: 117.075, culprit: { hop: `${kind}: ${label}`, kind, label, criticalMs: 104.9, share: 0.896, selfMs: 0, spans: 1, culprit: true } });
-    expect(say('server_app', 'backend')).toBe('90% of the 117 ms is inside backend: its own processing, not the calls it makes');
-    expect(say('dependency', 'postgres')).toBe('90% of the 117 ms is waiting on postgres: a dependency seen from its client only');
+      verdictSentence({
+        spans,
+        durationMs: 117.075,
+        culprit: {
+          hop: `${kind}: ${label}`,
+          kind,
+          label,
+          criticalMs: 104.9,
+          share: 0.896,
+          selfMs: 0,
+          spans: 1,
+          culprit: true,
+        },
+      });
+    expect(say('server_app', 'backend')).toBe(
+      '90% of the 117 ms is inside backend: its own processing, not the calls it makes'
+    );
+    expect(say('dependency', 'postgres')).toBe(
+      '90% of the 117 ms is waiting on postgres: a dependency seen from its client only'
+    );
     expect(say('gateway', 'gw')).toBe('90% of the 117 ms is inside the gateway gw: load balancer or proxy');
-    expect(say('client_app', 'curl (pid 7)')).toBe("90% of the 117 ms is in curl (pid 7) before its NIC: the client's own process and host stack");
+    expect(say('client_app', 'curl (pid 7)')).toBe(
+      "90% of the 117 ms is in curl (pid 7) before its NIC: the client's own process and host stack"
+    );
     expect(say('network', 'a → b', [])).toBe('90% of the 117 ms is between a and b, outside both processes: network');
   });
 
   it('formats durations for reading', () => {
-    expect([0.85, 4.5, 12.34, 240, 1250, 0].map(formatMs)).toEqual(['850 µs', '4.5 ms', '12.3 ms', '240 ms', '1.25 s', '0 ms']);
+    expect([0.85, 4.5, 12.34, 240, 1250, 0].map(formatMs)).toEqual([
+      '850 µs',
+      '4.5 ms',
+      '12.3 ms',
+      '240 ms',
+      '1.25 s',
+      '0 ms',
+    ]);
   });
 });
 
@@ -161,7 +210,15 @@ describe('links', () => {
     const s = m.spans.find((x) => x.spanID === '9')!;
     const ds = { uid: 'flowlens', type: 'flowlens-clickhouse-datasource' };
     const np = netProfileLink(s, ds)!;
-    expect(np.query).toEqual({ refId: 'A', queryType: 'netprofile', client_ip: '10.0.0.1', client_port: 40000, server_ip: '10.0.0.9', server_port: 3306, host: 'co-1' });
+    expect(np.query).toEqual({
+      refId: 'A',
+      queryType: 'netprofile',
+      client_ip: '10.0.0.1',
+      client_port: 40000,
+      server_ip: '10.0.0.9',
+      server_port: 3306,
+      host: 'co-1',
+    });
     expect(np.from).toBe(T0 + 5 - 60_000);
     const fg = flameGraphLink(s, ds)!;
     expect(fg.query).toEqual({ refId: 'A', queryType: 'flamegraph', pid: [300], host: ['co-1'], event: 'on_cpu' });
@@ -172,7 +229,12 @@ describe('links', () => {
     expect(pane.range).toEqual({ from: String(T0), to: String(T0 + 1000) });
     expect(flameGraphLink(s, ds, 4242)!.query).toMatchObject({ tid: [4242] });
     // a NIC span names no process: no flame graph
-    expect(flameGraphLink(m.spans.find((x) => x.spanID === '6')!, ds)).toBeUndefined();
+    expect(
+      flameGraphLink(
+        m.spans.find((x) => x.spanID === '6')!,
+        ds
+      )
+    ).toBeUndefined();
   });
 
   it('splits addresses with ports, IPv6 included', () => {

@@ -141,7 +141,14 @@ export function isVerdictFrame(f: DataFrame): boolean {
 
 export function spansOf(frame: DataFrame): TraceSpan[] {
   const F = (n: string) => fieldOf(frame, n);
-  const [spanID, parent, op, svc, start, dur] = ['spanID', 'parentSpanID', 'operationName', 'serviceName', 'startTime', 'duration'].map(F);
+  const [spanID, parent, op, svc, start, dur] = [
+    'spanID',
+    'parentSpanID',
+    'operationName',
+    'serviceName',
+    'startTime',
+    'duration',
+  ].map(F);
   const [obs, host, proc, pid, hopKind, hop, self, crit] = [
     'observation_point',
     'host',
@@ -231,7 +238,16 @@ export function hopShares(spans: TraceSpan[], durationMs: number): HopShare[] {
   for (const s of spans) {
     let h = byHop.get(s.hop);
     if (!h) {
-      h = { hop: s.hop, kind: s.hopKind, label: s.hopLabel, criticalMs: 0, share: 0, selfMs: 0, spans: 0, culprit: false };
+      h = {
+        hop: s.hop,
+        kind: s.hopKind,
+        label: s.hopLabel,
+        criticalMs: 0,
+        share: 0,
+        selfMs: 0,
+        spans: 0,
+        culprit: false,
+      };
       byHop.set(s.hop, h);
     }
     h.criticalMs += s.criticalMs;
@@ -261,7 +277,12 @@ export function traceModel(series: DataFrame[]): TraceModel | undefined {
     return undefined;
   }
   const verdictFrame = series.find(isVerdictFrame);
-  const custom = (frame.meta?.custom ?? {}) as { traceID?: string; verdict?: VerdictMeta; truncated?: boolean; warnings?: string[] };
+  const custom = (frame.meta?.custom ?? {}) as {
+    traceID?: string;
+    verdict?: VerdictMeta;
+    truncated?: boolean;
+    warnings?: string[];
+  };
   const spans = spansOf(frame);
   let startMs = Infinity;
   let endMs = -Infinity;
@@ -272,7 +293,8 @@ export function traceModel(series: DataFrame[]): TraceModel | undefined {
   if (spans.length === 0) {
     startMs = endMs = 0;
   }
-  const durationMs = custom.verdict?.duration_ms && custom.verdict.duration_ms > 0 ? custom.verdict.duration_ms : endMs - startMs;
+  const durationMs =
+    custom.verdict?.duration_ms && custom.verdict.duration_ms > 0 ? custom.verdict.duration_ms : endMs - startMs;
   const hops = verdictFrame && verdictFrame.length > 0 ? hopsOfVerdict(verdictFrame) : hopShares(spans, durationMs);
   const notices: TraceModel['notices'] = [];
   for (const n of frame.meta?.notices ?? []) {
@@ -313,7 +335,11 @@ const obsRank = (o: string) => {
 
 /** Siblings by start time; at one instant, along the call's path (client process first), then by id. */
 export function byStart(a: TraceSpan, b: TraceSpan): number {
-  return a.startMs - b.startMs || obsRank(a.observationPoint) - obsRank(b.observationPoint) || a.spanID.localeCompare(b.spanID);
+  return (
+    a.startMs - b.startMs ||
+    obsRank(a.observationPoint) - obsRank(b.observationPoint) ||
+    a.spanID.localeCompare(b.spanID)
+  );
 }
 
 /**
@@ -415,7 +441,16 @@ export function groupByHop(model: Pick<TraceModel, 'spans' | 'hops'>): HopGroup[
     if (!g) {
       // a hop off the main root's tree (a second root) is not in the verdict
       g = {
-        hop: { hop: s.hop, kind: s.hopKind, label: s.hopLabel, criticalMs: 0, share: 0, selfMs: 0, spans: 0, culprit: false },
+        hop: {
+          hop: s.hop,
+          kind: s.hopKind,
+          label: s.hopLabel,
+          criticalMs: 0,
+          share: 0,
+          selfMs: 0,
+          spans: 0,
+          culprit: false,
+        },
         spans: [],
       };
       groups.set(s.hop, g);
