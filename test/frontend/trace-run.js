@@ -68,13 +68,13 @@ async function open(page, base, o) {
   const params = new URLSearchParams({
     panel: 'trace',
     query: JSON.stringify(o.query),
-    width: String(WIDTH),
+    width: String(o.width ?? WIDTH),
     height: String(o.height),
     ready: o.ready,
     ...(o.from ? { from: String(o.from), to: String(o.to) } : {}),
     ...(o.opts ?? {}),
   });
-  await page.setViewportSize({ width: WIDTH + 60, height: o.height + 90 });
+  await page.setViewportSize({ width: (o.width ?? WIDTH) + 60, height: o.height + 90 });
   await page.goto(`${base}/index.html?${params}`);
   await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, { timeout: 30000 });
   const h = await page.evaluate(() => window.__harness);
@@ -273,6 +273,39 @@ async function main() {
       .evaluateAll((els) => els.map((e) => e.dataset.hop));
     assert.deepStrictEqual(groups, col(verdictFrame, 'hop'), 'one group per hop, in the verdict order');
     await shot(page, `${tag}-checkout-hops`);
+
+    // a narrow panel in the light theme: the details open under the waterfall
+    await open(page, base, {
+      query: { queryType: 'trace', row_id: rowId, time },
+      width: 720,
+      height: 640,
+      ready: '[data-testid="trace-row"]',
+      opts: { theme: 'light' },
+      ...around,
+    });
+    await page.locator(`[data-testid="trace-row"][data-span-id="${ids[k]}"]`).click();
+    await page.locator('[data-testid="span-details"]').waitFor({ timeout: 5000 });
+    const paneBox = await page.locator('[data-testid="span-details-pane"]').boundingBox();
+    const rowsBox = await page.locator('[data-testid="trace-rows"]').boundingBox();
+    const panelBox = await page.locator('[data-testid="trace-panel"]').boundingBox();
+    assert.ok(
+      paneBox.width > 600 &&
+        paneBox.y >= rowsBox.y + rowsBox.height &&
+        paneBox.y + paneBox.height <= panelBox.y + panelBox.height + 1,
+      'in a narrow panel the details take the full width, under the waterfall, inside the panel'
+    );
+    assert.ok(rowsBox.height >= 4 * 24 && paneBox.height >= 150, 'both the waterfall and the details have room');
+    // the chosen span is scrolled into what is left of the waterfall
+    await page.waitForFunction(
+      (id) => {
+        const row = document.querySelector(`[data-testid="trace-row"][data-span-id="${id}"]`)?.getBoundingClientRect();
+        const body = document.querySelector('[data-testid="trace-rows"]').getBoundingClientRect();
+        return row && row.top >= body.top && row.bottom <= body.bottom + 1;
+      },
+      ids[k],
+      { timeout: 5000 }
+    );
+    await shot(page, `${tag}-checkout-narrow-light`);
 
     // 2. a 2,000-span trace: drawn within the budget, rows virtualised, the last span reachable
     const large = await open(page, base, {

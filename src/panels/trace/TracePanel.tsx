@@ -1,4 +1,4 @@
-import React, { useLayoutEffect, useMemo, useState } from 'react';
+import React, { useEffect, useLayoutEffect, useMemo, useState } from 'react';
 import { css, cx } from '@emotion/css';
 import { LoadingState, type GrafanaTheme2, type PanelProps } from '@grafana/data';
 import { Alert, IconButton, useStyles2, useTheme2 } from '@grafana/ui';
@@ -103,6 +103,18 @@ export function TracePanel({ data, width, height, options }: Props) {
 
   const items = useMemo(() => (model ? itemsOf(model, rows, layout, collapsed) : []), [model, rows, layout, collapsed]);
 
+  // the chosen span stays in view when its details open (they take half of a narrow panel)
+  useEffect(() => {
+    if (!body || !selected) {
+      return;
+    }
+    const i = items.findIndex((it) => it.type === 'span' && it.row.span.spanID === selected);
+    const view = body.clientHeight;
+    if (i >= 0 && view > 0 && (i * ROW_HEIGHT < body.scrollTop || (i + 1) * ROW_HEIGHT > body.scrollTop + view)) {
+      body.scrollTo({ top: Math.max(0, i * ROW_HEIGHT - view / 2) });
+    }
+  }, [body, selected, items, bodyHeight]);
+
   const errors = data.errors ?? [];
   if (data.state === LoadingState.Error || errors.length > 0) {
     return (
@@ -173,7 +185,7 @@ export function TracePanel({ data, width, height, options }: Props) {
         ))}
         {showHopStrip && <HopStrip hops={model.hops} focus={focusHop} onFocus={setFocusHop} colour={colour} />}
       </div>
-      <div className={s.main}>
+      <div className={s.main} style={{ flexDirection: selectedSpan && !side ? 'column' : 'row' }}>
         <div className={s.waterfall} style={{ width: side ? waterfallWidth : undefined }}>
           <div className={s.axis} style={{ paddingLeft: labelWidth }}>
             {[0, 0.25, 0.5, 0.75, 1].map((f) => (
@@ -232,7 +244,7 @@ export function TracePanel({ data, width, height, options }: Props) {
           </div>
         </div>
         {selectedSpan && (
-          <div className={side ? s.sidePane : s.bottomPane}>
+          <div className={side ? s.sidePane : s.bottomPane} data-testid="span-details-pane">
             <SpanDetails
               span={selectedSpan}
               model={model}
@@ -520,7 +532,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
     background: `linear-gradient(90deg, ${theme.colors.text.secondary} 50%, ${theme.colors.text.disabled} 50%)`,
   }),
   main: css({ flex: '1 1 auto', display: 'flex', minHeight: 0, borderTop: `1px solid ${theme.colors.border.weak}` }),
-  waterfall: css({ flex: '1 1 auto', display: 'flex', flexDirection: 'column', minWidth: 0 }),
+  waterfall: css({ flex: '1 1 auto', display: 'flex', flexDirection: 'column', minWidth: 0, minHeight: 0 }),
   axis: css({
     position: 'relative',
     height: 18,
@@ -605,13 +617,9 @@ const getStyles = (theme: GrafanaTheme2) => ({
     minWidth: 0,
   }),
   bottomPane: css({
-    position: 'absolute',
-    left: 0,
-    right: 0,
-    bottom: 0,
-    height: '50%',
-    background: theme.colors.background.primary,
+    flex: '0 0 50%',
     borderTop: `1px solid ${theme.colors.border.medium}`,
     overflow: 'auto',
+    minHeight: 0,
   }),
 });
