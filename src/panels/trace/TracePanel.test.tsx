@@ -121,6 +121,13 @@ describe('TracePanel', () => {
     expect(rows()).toHaveLength(8);
   });
 
+  it('switches the rows between the call tree and the hops through the panel options', () => {
+    const p = props(checkoutFrames());
+    render(<TracePanel {...p} />);
+    fireEvent.click(screen.getByLabelText('By hop'));
+    expect(p.onOptionsChange).toHaveBeenCalledWith({ ...DEFAULT_OPTIONS, layout: 'hops' });
+  });
+
   it('opens a span: every field, the rule and ids that linked it, the clock-skew correction, typed links', () => {
     render(<TracePanel {...props(checkoutFrames())} />);
     fireEvent.click(rows().find((x) => x.dataset.spanId === '7')!);

@@ -1,7 +1,7 @@
 import React, { useEffect, useLayoutEffect, useMemo, useState } from 'react';
 import { css, cx } from '@emotion/css';
 import { LoadingState, type GrafanaTheme2, type PanelProps } from '@grafana/data';
-import { Alert, IconButton, useStyles2, useTheme2 } from '@grafana/ui';
+import { Alert, IconButton, RadioButtonGroup, useStyles2, useTheme2 } from '@grafana/ui';
 import {
   HOP_KIND_LABEL,
   HOP_KINDS,
@@ -21,7 +21,7 @@ import {
 } from './model';
 import { SpanDetails } from './SpanDetails';
 import type { DatasourceRef } from './links';
-import { DEFAULT_OPTIONS, type TracePanelOptions } from './types';
+import { DEFAULT_OPTIONS, type TraceLayout, type TracePanelOptions } from './types';
 
 type Props = PanelProps<TracePanelOptions>;
 
@@ -76,7 +76,12 @@ function datasourceOf(data: Props['data']): DatasourceRef | undefined {
   return ds && typeof ds === 'object' ? { uid: ds.uid, type: ds.type } : undefined;
 }
 
-export function TracePanel({ data, width, height, options }: Props) {
+const LAYOUTS: Array<{ value: TraceLayout; label: string; description: string }> = [
+  { value: 'tree', label: 'Call tree', description: 'Each span under its parent' },
+  { value: 'hops', label: 'By hop', description: 'The spans grouped by the hop they belong to' },
+];
+
+export function TracePanel({ data, width, height, options, onOptionsChange }: Props) {
   const s = useStyles2(getStyles);
   const colour = useKindColour();
   const layout = options.layout ?? DEFAULT_OPTIONS.layout;
@@ -166,8 +171,17 @@ export function TracePanel({ data, width, height, options }: Props) {
   return (
     <div className={s.container} style={{ width, height }} data-testid="trace-panel">
       <div className={s.header}>
-        <div className={s.verdict} data-testid="trace-verdict" data-culprit={model.culprit?.hop ?? ''}>
-          {sentence || 'No verdict: the trace has no critical path (zero duration).'}
+        <div className={s.titleRow}>
+          <div className={s.verdict} data-testid="trace-verdict" data-culprit={model.culprit?.hop ?? ''}>
+            {sentence || 'No verdict: the trace has no critical path (zero duration).'}
+          </div>
+          <RadioButtonGroup
+            size="sm"
+            options={LAYOUTS}
+            value={layout}
+            onChange={(v) => onOptionsChange({ ...options, layout: v })}
+            aria-label="Rows of the waterfall"
+          />
         </div>
         <div className={s.sub} data-testid="trace-summary">
           {model.spans.length} spans · {formatMs(model.durationMs)} end to end · trace {model.traceID}
@@ -488,7 +502,9 @@ const getStyles = (theme: GrafanaTheme2) => ({
     flexDirection: 'column',
     gap: theme.spacing(0.5),
   }),
+  titleRow: css({ display: 'flex', alignItems: 'flex-start', gap: theme.spacing(1) }),
   verdict: css({
+    flex: '1 1 auto',
     fontSize: theme.typography.h5.fontSize,
     fontWeight: theme.typography.fontWeightMedium,
     color: theme.colors.text.primary,
