@@ -243,11 +243,12 @@ async function main() {
       }))
     );
     assert.deepStrictEqual(
-      typed.map((t) => t.type),
-      ['netprofile', 'flamegraph']
+      typed.map((t) => `${t.type} ${t.query.event ?? ''}`.trim()),
+      ['netprofile', 'flamegraph on_cpu', 'flamegraph off_cpu']
     );
     const flame = typed[1].query;
     assert.deepStrictEqual(flame.pid, [pids[k]], 'the flame graph of the process that served the span');
+    assert.deepStrictEqual(typed[2].query.pid, [pids[k]], 'the off-CPU flame graph: where that process waited');
     const start = col(traceFrame, 'startTime')[k];
     const dur = col(traceFrame, 'duration')[k];
     assert.ok(flame.from <= start && flame.to >= start + dur, 'the flame graph covers the span');

@@ -53,9 +53,11 @@ export function SpanDetails({ span, model, datasource, colour, onClose }: Props)
   const ids = LINK_IDS.map((k) => [k, tag(k)?.value] as const).filter(([, v]) => v !== undefined && v !== '');
   const tidField = frame?.fields.find((f) => f.name === 'tid');
   const tid = tidField ? Number(tidField.values[span.row]) : undefined;
-  const links = [netProfileLink(span, datasource), flameGraphLink(span, datasource, tid)].filter(
-    (l): l is SpanLink => !!l
-  );
+  const links = [
+    netProfileLink(span, datasource),
+    flameGraphLink(span, datasource, tid, 'on_cpu'),
+    flameGraphLink(span, datasource, tid, 'off_cpu'),
+  ].filter((l): l is SpanLink => !!l);
   const critShare = model.durationMs > 0 ? span.criticalMs / model.durationMs : 0;
   return (
     <div className={s.pane} data-testid="span-details" data-span-id={span.spanID}>
@@ -113,7 +115,13 @@ export function SpanDetails({ span, model, datasource, colour, onClose }: Props)
       <h6 className={s.h}>Open</h6>
       {links.length === 0 && <div className={s.muted}>no flow or process known for this span</div>}
       {links.map((l) => (
-        <div key={l.query.queryType} className={s.link} data-testid="span-link" data-query-type={l.query.queryType}>
+        <div
+          key={l.title}
+          className={s.link}
+          data-testid="span-link"
+          data-query-type={l.query.queryType}
+          data-event={l.query.queryType === 'flamegraph' ? l.query.event : undefined}
+        >
           <LinkButton
             href={l.href}
             size="sm"

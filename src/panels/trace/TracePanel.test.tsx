@@ -160,7 +160,13 @@ describe('TracePanel', () => {
       expect(within(fields).getByText(name)).toBeInTheDocument();
     }
     const links = within(d).getAllByTestId('span-link');
-    expect(links.map((l) => l.dataset.queryType)).toEqual(['netprofile', 'flamegraph']);
+    expect(links.map((l) => `${l.dataset.queryType}${l.dataset.event ? ` ${l.dataset.event}` : ''}`)).toEqual([
+      'netprofile',
+      'flamegraph on_cpu',
+      'flamegraph off_cpu',
+    ]);
+    const offCpu = JSON.parse(within(links[2]).getByTestId('span-link-query').textContent!);
+    expect(offCpu).toMatchObject({ queryType: 'flamegraph', pid: [700], event: 'off_cpu' });
     const flame = JSON.parse(within(links[1]).getByTestId('span-link-query').textContent!);
     expect(flame).toMatchObject({ queryType: 'flamegraph', pid: [700], host: ['pay-1'], event: 'on_cpu' });
     expect(within(links[1]).getByRole('link').getAttribute('href')).toMatch(/^\/explore\?.*panes=/);

@@ -106,11 +106,15 @@ function threadOf(span: TraceSpan, frameTid: number | undefined): number | undef
   return Number.isInteger(t) && t > 0 ? t : undefined;
 }
 
-/** The flame graph link of the span's process (and thread when known) over the span's time. */
+/**
+ * The flame graph link of the span's process (and thread when known) over the span's time: on-CPU (where it
+ * computed) or off-CPU (where it waited: locks, I/O, sleeps).
+ */
 export function flameGraphLink(
   span: TraceSpan,
   ds: DatasourceRef | undefined,
-  frameTid?: number
+  frameTid?: number,
+  event: FlameGraphQuery['event'] = 'on_cpu'
 ): SpanLink | undefined {
   if (!span.pid) {
     return undefined;
@@ -122,13 +126,13 @@ export function flameGraphLink(
     pid: [span.pid],
     ...(tid ? { tid: [tid] } : {}),
     ...(span.host ? { host: [span.host] } : {}),
-    event: 'on_cpu',
+    event,
   };
   // profile samples are aggregated per second: the range covers the span's whole seconds
   const from = Math.floor(span.startMs / 1000) * 1000;
   const to = Math.max(from + 1000, Math.ceil((span.startMs + span.durationMs) / 1000) * 1000);
   return {
-    title: `Flame graph of ${span.process || 'pid'} ${span.pid}${tid ? ` thread ${tid}` : ''} over the span`,
+    title: `${event === 'off_cpu' ? 'Off-CPU' : 'On-CPU'} flame graph of ${span.process || 'pid'} ${span.pid}${tid ? ` thread ${tid}` : ''} over the span`,
     note: tid ? undefined : 'the trace frame carries no thread id: the flame graph covers every thread of the process',
     query,
     from,

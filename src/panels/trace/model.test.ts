@@ -228,6 +228,10 @@ describe('links', () => {
     expect(pane.queries[0]).toMatchObject({ queryType: 'flamegraph', pid: [300], datasource: ds });
     expect(pane.range).toEqual({ from: String(T0), to: String(T0 + 1000) });
     expect(flameGraphLink(s, ds, 4242)!.query).toMatchObject({ tid: [4242] });
+    expect(flameGraphLink(s, ds, undefined, 'off_cpu')!).toMatchObject({
+      query: { event: 'off_cpu' },
+      title: 'Off-CPU flame graph of checkout 300 over the span',
+    });
     // a NIC span names no process: no flame graph
     expect(
       flameGraphLink(
