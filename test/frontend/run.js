@@ -46,6 +46,14 @@ async function buildSite() {
     recursive: true,
     filter: (src) => !/gpx_.*_(amd64|arm64|arm)(\.exe)?$/.test(src),
   });
+  // Grafana serves @grafana/ui's icons from public/build/img/icons (Icon fetches them by name)
+  fs.cpSync(
+    path.join(ROOT, 'node_modules', '@grafana', 'ui', 'dist', 'public', 'img', 'icons'),
+    path.join(SITE, 'public', 'build', 'img', 'icons'),
+    {
+      recursive: true,
+    }
+  );
   const esbuild = require('esbuild');
   await esbuild.build({
     entryPoints: [path.join(__dirname, 'harness', 'entry.js')],
@@ -76,8 +84,18 @@ const MIME = {
   '.map': 'application/json',
 };
 
-/** Static files from SITE plus POST /api/ds/query answered from a fixture or proxied upstream. */
-function startHarnessServer(upstream) {
+/** The map fixture's answer (the universal map test's only query). */
+function mapFixture(q) {
+  assert.strictEqual(q.queries?.[0]?.queryType, 'map', 'harness must ask for queryType map');
+  assert.strictEqual(q.queries?.[0]?.datasource?.uid, 'flowlens');
+  return { status: 200, body: fs.readFileSync(FIXTURE) };
+}
+
+/**
+ * Static files from SITE plus POST /api/ds/query: `answer(request)` gives {status, body} (or undefined to pass
+ * the request upstream); without an answer, proxied upstream, else the map fixture.
+ */
+function startHarnessServer(upstream, answer = upstream ? undefined : mapFixture) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     if (req.method === 'POST' && url.pathname === '/api/ds/query') {
@@ -86,7 +104,11 @@ function startHarnessServer(upstream) {
       req.on('end', async () => {
         const body = Buffer.concat(chunks);
         try {
-          if (upstream) {
+          const own = answer && answer(JSON.parse(body.toString('utf8')));
+          if (own) {
+            res.writeHead(own.status, { 'Content-Type': 'application/json' });
+            res.end(own.body);
+          } else if (upstream) {
             const r = await fetch(`${upstream.replace(/\/$/, '')}/api/ds/query`, {
               method: 'POST',
               headers: { 'Content-Type': 'application/json' },
@@ -95,11 +117,7 @@ function startHarnessServer(upstream) {
             res.writeHead(r.status, { 'Content-Type': 'application/json' });
             res.end(Buffer.from(await r.arrayBuffer()));
           } else {
-            const q = JSON.parse(body.toString('utf8'));
-            assert.strictEqual(q.queries?.[0]?.queryType, 'map', 'harness must ask for queryType map');
-            assert.strictEqual(q.queries?.[0]?.datasource?.uid, 'flowlens');
-            res.writeHead(200, { 'Content-Type': 'application/json' });
-            res.end(fs.readFileSync(FIXTURE));
+            throw new Error('harness server: no answer for this query');
           }
         } catch (e) {
           res.writeHead(500, { 'Content-Type': 'application/json' });
@@ -122,13 +140,13 @@ function startHarnessServer(upstream) {
 }
 
 /** Builds and starts test/grafana-shim (the backend engineer's Go stand-in for Grafana's HTTP API). */
-function startShim() {
+function startShim(settings = SETTINGS) {
   const bin = path.join(ROOT, 'build', 'grafana-shim');
   execFileSync('go', ['build', '-o', bin, './test/grafana-shim'], { cwd: ROOT, stdio: 'inherit' });
   if (!fs.existsSync(BACKEND)) {
     throw new Error(`${BACKEND} is missing: build the Go backend first`);
   }
-  const child = spawn(bin, ['-plugin', BACKEND, '-listen', '127.0.0.1:0', '-static', SITE, '-settings', SETTINGS], {
+  const child = spawn(bin, ['-plugin', BACKEND, '-listen', '127.0.0.1:0', '-static', SITE, '-settings', settings], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -197,6 +215,7 @@ async function main() {
     });
     const h = await page.evaluate(() => window.__harness);
     assert.strictEqual(h.status, 'done', `harness failed: ${h.error}`);
+    assert.ok(!h.queryError, `the map query failed: ${h.queryError}`);
 
     const frames = h.response.results.A.frames;
     const byName = (n) => frames.find((f) => f.schema.name === n);
@@ -287,7 +306,11 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error('[frontend-e2e] FAIL', e);
-  process.exit(1);
-});
+module.exports = { ROOT, DIST, SITE, SHOTS, CHROMIUM, SETTINGS, buildSite, startHarnessServer, startShim };
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error('[frontend-e2e] FAIL', e);
+    process.exit(1);
+  });
+}

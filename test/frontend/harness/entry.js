@@ -1,7 +1,10 @@
 // FlowLens panel HARNESS (test only). Grafana is not available here, so this page plays its part for one
 // panel: it provides Grafana's shared modules (the webpack externals of a plugin bundle) through an AMD
-// `define` shim, loads the BUILT dist/panels/universalmap/module.js exactly as Grafana's loader would,
+// `define` shim, loads the BUILT dist/panels/<panel>/module.js exactly as Grafana's loader would,
 // fetches frames from POST /api/ds/query (Grafana's request/response JSON) and renders the panel.
+// URL parameters: panel (universalmap, default, or trace), query (the query JSON; default {"queryType":"map"}),
+// width, height, from/to (ms) or rangeMs, theme, opt.<option>=value, ready (a selector: the render counts as done once it
+// matches; its time is reported as renderMs).
 import * as React from 'react';
 import * as ReactDOM from 'react-dom';
 import * as ReactDOMClient from 'react-dom/client';
@@ -83,30 +86,56 @@ async function queryDatasource(query, from, to) {
     body: JSON.stringify(body),
   });
   const json = await res.json();
-  if (!res.ok) {
+  // a query the datasource refused comes back as a 400 with the error in its result, as from Grafana
+  if (!res.ok && !json.results) {
     throw new Error(`POST /api/ds/query: ${res.status} ${JSON.stringify(json)}`);
   }
-  return json;
+  return { request: body, response: json };
+}
+
+/** Resolves once `selector` matches, polled each animation frame: the panel's first painted content. */
+function painted(selector, timeoutMs = 20000) {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const poll = () => {
+      if (document.querySelector(selector)) {
+        resolve();
+      } else if (performance.now() - t0 > timeoutMs) {
+        reject(new Error(`harness: nothing matched ${selector} within ${timeoutMs} ms`));
+      } else {
+        requestAnimationFrame(poll);
+      }
+    };
+    poll();
+  });
 }
 
 async function run() {
   const params = new URLSearchParams(location.search);
   const width = Number(params.get('width') ?? 1100);
   const height = Number(params.get('height') ?? 560);
-  const to = Date.now();
-  const from = to - Number(params.get('rangeMs') ?? 3600_000);
+  const to = Number(params.get('to') ?? Date.now());
+  const from = Number(params.get('from') ?? to - Number(params.get('rangeMs') ?? 3600_000));
   const theme = grafanaData.createTheme({ colors: { mode: params.get('theme') === 'light' ? 'light' : 'dark' } });
   document.body.style.background = theme.colors.background.canvas;
   document.body.style.color = theme.colors.text.primary;
   document.body.style.fontFamily = theme.typography.fontFamily;
 
-  const mod = await loadAmdModule(new URL('/dist/panels/universalmap/module.js', location.href).href);
-  const Panel = mod.plugin.panel;
-  const response = await queryDatasource({ queryType: 'map' }, from, to);
-  const result = response.results?.A;
-  if (result?.error) {
-    throw new Error(`datasource error: ${result.error}`);
+  const panelId = params.get('panel') ?? 'universalmap';
+  if (!/^[a-z]+$/.test(panelId)) {
+    throw new Error(`harness: bad panel ${panelId}`);
   }
+  document.querySelector('h1').textContent =
+    `FlowLens panel harness (not Grafana) rendering dist/panels/${panelId}/module.js`;
+  const mod = await loadAmdModule(new URL(`/dist/panels/${panelId}/module.js`, location.href).href);
+  const Panel = mod.plugin.panel;
+  const { request, response } = await queryDatasource(
+    JSON.parse(params.get('query') ?? '{"queryType":"map"}'),
+    from,
+    to
+  );
+  const result = response.results?.A;
+  const t0 = performance.now();
   const frames = (result?.frames ?? []).map((f) => grafanaData.dataFrameFromJSON(f));
   // What Grafana does before handing frames to a panel: field config defaults + display processors.
   const series = grafanaData.applyFieldOverrides({
@@ -143,9 +172,19 @@ async function run() {
       options[k.slice(4)] = isNaN(Number(v)) ? v : Number(v);
     }
   }
+  const convertMs = performance.now() - t0;
+  // Grafana's query runner: a failed query is an Error state with the result's error, and the request's targets
+  const error = result?.error ? { message: result.error, refId: 'A', status: result.status } : undefined;
+  const data = {
+    state: error ? grafanaData.LoadingState.Error : grafanaData.LoadingState.Done,
+    series,
+    timeRange,
+    request: { targets: request.queries, range: timeRange },
+    ...(error ? { error, errors: [error] } : {}),
+  };
   const props = {
     id: 1,
-    data: { state: grafanaData.LoadingState.Done, series, timeRange },
+    data,
     timeRange,
     timeZone: 'utc',
     options,
@@ -154,7 +193,7 @@ async function run() {
     width,
     height,
     renderCounter: 0,
-    title: 'Universal Map',
+    title: panelId,
     eventBus: new grafanaData.EventBusSrv(),
     onOptionsChange: () => {},
     onFieldConfigChange: () => {},
@@ -166,10 +205,13 @@ async function run() {
   host.style.height = `${height}px`;
   host.style.background = theme.colors.background.primary;
   host.style.border = `1px solid ${theme.colors.border.weak}`;
+  const r0 = performance.now();
   ReactDOMClient.createRoot(host).render(
     React.createElement(grafanaData.ThemeContext.Provider, { value: theme }, React.createElement(Panel, props))
   );
-  window.__harness = { status: 'done', response, options };
+  await painted(params.get('ready') ?? '#panel > *');
+  const renderMs = performance.now() - r0;
+  window.__harness = { status: 'done', response, options, queryError: error?.message, convertMs, renderMs };
 }
 
 window.__harness = { status: 'running' };

@@ -1,0 +1,219 @@
+import React from 'react';
+import { fireEvent, render, screen, within } from '@testing-library/react';
+import {
+  type DataFrame,
+  FieldConfigSource,
+  LoadingState,
+  type PanelData,
+  type PanelProps,
+  getDefaultTimeRange,
+} from '@grafana/data';
+import { ROW_HEIGHT, TracePanel } from './TracePanel';
+import { checkoutFrames, largeTraceFrames, traceFrames } from './testFrames';
+import { DEFAULT_OPTIONS, type TracePanelOptions } from './types';
+
+function props(
+  series: DataFrame[],
+  o: { options?: Partial<TracePanelOptions>; data?: Partial<PanelData>; height?: number; width?: number } = {}
+): PanelProps<TracePanelOptions> {
+  const timeRange = getDefaultTimeRange();
+  return {
+    id: 1,
+    data: {
+      state: LoadingState.Done,
+      series,
+      timeRange,
+      request: {
+        targets: [{ refId: 'A', datasource: { uid: 'flowlens', type: 'flowlens-clickhouse-datasource' } }],
+      } as PanelData['request'],
+      ...o.data,
+    },
+    timeRange,
+    timeZone: 'utc',
+    options: { ...DEFAULT_OPTIONS, ...o.options },
+    fieldConfig: { defaults: {}, overrides: [] } as FieldConfigSource,
+    transparent: false,
+    width: o.width ?? 1100,
+    height: o.height ?? 800,
+    renderCounter: 0,
+    title: 'Trace',
+    eventBus: {} as PanelProps['eventBus'],
+    onOptionsChange: jest.fn(),
+    onFieldConfigChange: jest.fn(),
+    replaceVariables: (s: string) => s,
+    onChangeTimeRange: jest.fn(),
+  };
+}
+
+const rows = () => screen.getAllByTestId('trace-row');
+
+describe('TracePanel', () => {
+  it('shows the verdict in one sentence and every span under its parent', () => {
+    render(<TracePanel {...props(checkoutFrames())} />);
+    expect(screen.getByTestId('trace-verdict')).toHaveTextContent(
+      "82% of the 240 ms is between checkout's NIC and payments' NIC: network"
+    );
+    expect(screen.getByTestId('trace-summary')).toHaveTextContent('8 spans · 240 ms end to end · trace fl-test');
+    const r = rows();
+    expect(r.map((x) => `${x.dataset.depth}:${x.dataset.spanId}`)).toEqual([
+      '0:1',
+      '1:2',
+      '2:3',
+      '3:4',
+      '4:9',
+      '4:5',
+      '5:6',
+      '6:7',
+    ]);
+    // each row sits below its parent
+    const top = (el: HTMLElement) => parseFloat(el.style.top);
+    for (const x of r) {
+      const p = r.find((y) => y.dataset.spanId === x.dataset.parentId);
+      if (p) {
+        expect(top(p)).toBeLessThan(top(x));
+      }
+    }
+    expect(within(r[0]).getByText('GET /api/checkout')).toBeInTheDocument();
+    expect(within(r[0]).getByText('web · client process')).toBeInTheDocument();
+  });
+
+  it("draws each span's critical-path share on its bar", () => {
+    render(<TracePanel {...props(checkoutFrames())} />);
+    const nic = rows().find((x) => x.dataset.spanId === '6')!;
+    expect(nic.dataset.criticalShare).toBe((195.8 / 240).toFixed(4));
+    expect(within(nic).getByText('218 ms · 82% of the critical path')).toBeInTheDocument();
+    const bar = within(nic).getByTestId('trace-bar');
+    expect(bar.style.left).toBe(`${(11 / 240) * 100}%`);
+    expect((bar.firstChild as HTMLElement).style.width).toBe(`${(195.8 / 218) * 100}%`);
+  });
+
+  it('shows each hop on the critical-path strip, largest first', () => {
+    render(<TracePanel {...props(checkoutFrames())} />);
+    const seg = screen.getAllByTestId('trace-hop-segment');
+    expect(seg.map((x) => x.dataset.hop)).toEqual([
+      'network: checkout → payments',
+      'server_app: checkout',
+      'network: web → checkout',
+      'server_app: payments',
+      'client_app: web',
+      'dependency: mysql',
+    ]);
+    expect(seg[0]).toHaveTextContent('checkout → payments 82%');
+    expect(seg[0].style.flexGrow).toBe('0.82');
+    // clicking a hop dims the spans of the other hops
+    fireEvent.click(seg[0]);
+    const dimmed = rows().filter((x) => x.dataset.dimmed === 'true');
+    expect(dimmed.map((x) => x.dataset.spanId).sort()).toEqual(['1', '2', '3', '4', '7', '9']);
+  });
+
+  it('groups the spans by hop', () => {
+    render(<TracePanel {...props(checkoutFrames(), { options: { layout: 'hops' } })} />);
+    const groups = screen.getAllByTestId('trace-hop-group');
+    expect(groups.map((g) => g.dataset.hop)).toEqual([
+      'network: checkout → payments',
+      'server_app: checkout',
+      'network: web → checkout',
+      'server_app: payments',
+      'client_app: web',
+      'dependency: mysql',
+    ]);
+    expect(groups[0]).toHaveTextContent('network checkout → payments197 ms on the critical path (82%) · 2 spans');
+    expect(rows()).toHaveLength(8);
+  });
+
+  it('switches the rows between the call tree and the hops through the panel options', () => {
+    const p = props(checkoutFrames());
+    render(<TracePanel {...p} />);
+    fireEvent.click(screen.getByLabelText('By hop'));
+    expect(p.onOptionsChange).toHaveBeenCalledWith({ ...DEFAULT_OPTIONS, layout: 'hops' });
+  });
+
+  it('opens a span: every field, the rule and ids that linked it, the clock-skew correction, typed links', () => {
+    render(<TracePanel {...props(checkoutFrames())} />);
+    fireEvent.click(rows().find((x) => x.dataset.spanId === '7')!);
+    const d = screen.getByTestId('span-details');
+    expect(d.dataset.spanId).toBe('7');
+    expect(within(d).getByTestId('span-link-rule')).toHaveTextContent(
+      'TCP sequence: the same request further along its path'
+    );
+    expect(within(d).getByTestId('span-link-rule')).toHaveTextContent(
+      'parent: POST /pay [client NIC] (checkout, client NIC, span 6)'
+    );
+    expect(within(d).getByTestId('span-link-ids')).toHaveTextContent('tcp_seq_request12345');
+    expect(within(d).getByTestId('span-clock-skew')).toHaveTextContent(
+      "shifted by -2.5 ms to correct the clock skew between pay-1 and its parent's host"
+    );
+    const fields = within(d).getByTestId('span-fields');
+    for (const name of [
+      'traceID',
+      'spanID',
+      'parentSpanID',
+      'startTime',
+      'duration',
+      'observation_point',
+      'pid',
+      'hop_kind',
+      'critical_time_ms',
+      'link',
+      'clock_skew_correction_ms',
+    ]) {
+      expect(within(fields).getByText(name)).toBeInTheDocument();
+    }
+    const links = within(d).getAllByTestId('span-link');
+    expect(links.map((l) => `${l.dataset.queryType}${l.dataset.event ? ` ${l.dataset.event}` : ''}`)).toEqual([
+      'netprofile',
+      'flamegraph on_cpu',
+      'flamegraph off_cpu',
+    ]);
+    const offCpu = JSON.parse(within(links[2]).getByTestId('span-link-query').textContent!);
+    expect(offCpu).toMatchObject({ queryType: 'flamegraph', pid: [700], event: 'off_cpu' });
+    const flame = JSON.parse(within(links[1]).getByTestId('span-link-query').textContent!);
+    expect(flame).toMatchObject({ queryType: 'flamegraph', pid: [700], host: ['pay-1'], event: 'on_cpu' });
+    expect(within(links[1]).getByRole('link').getAttribute('href')).toMatch(/^\/explore\?.*panes=/);
+    fireEvent.click(within(d).getByLabelText('Close the span details'));
+    expect(screen.queryByTestId('span-details')).not.toBeInTheDocument();
+  });
+
+  it('folds and unfolds a subtree', () => {
+    render(<TracePanel {...props(checkoutFrames())} />);
+    fireEvent.click(screen.getAllByLabelText('Hide the spans below')[4]); // span 5
+    expect(rows().map((x) => x.dataset.spanId)).toEqual(['1', '2', '3', '4', '9', '5']);
+    fireEvent.click(screen.getByLabelText('Show the 2 spans below'));
+    expect(rows()).toHaveLength(8);
+  });
+
+  it('renders only the rows in view of a 2,000-span trace', () => {
+    const height = 600;
+    render(<TracePanel {...props(largeTraceFrames(2000), { height })} />);
+    const body = screen.getByTestId('trace-rows');
+    expect(body.dataset.rows).toBe('2000');
+    const first = rows();
+    expect(first.length).toBeLessThanOrEqual(Math.ceil(height / ROW_HEIGHT) + 16);
+    expect(first[0].dataset.spanId).toBe('s0');
+    fireEvent.scroll(body, { target: { scrollTop: 1990 * ROW_HEIGHT } });
+    const last = rows();
+    expect(last.length).toBeLessThanOrEqual(Math.ceil(height / ROW_HEIGHT) + 16);
+    expect(last[last.length - 1].dataset.spanId).toBe('s1999');
+  });
+
+  it('says so when the query found no trace, with the backend notice', () => {
+    const [trace, verdict] = traceFrames([], [], 0);
+    trace.meta = {
+      ...trace.meta,
+      notices: [{ severity: 'info', text: 'no request log with trace_id or x_request_id "x" in the time range' }],
+    };
+    render(<TracePanel {...props([trace, verdict])} />);
+    expect(screen.getByTestId('trace-empty')).toHaveTextContent('No trace to show');
+    expect(screen.getByTestId('trace-notice')).toHaveTextContent('no request log with trace_id');
+    expect(screen.queryByTestId('trace-panel')).not.toBeInTheDocument();
+  });
+
+  it('shows the query error', () => {
+    const error = { message: 'a trace query needs exactly one of row_id or trace_id' };
+    render(<TracePanel {...props([], { data: { state: LoadingState.Error, error, errors: [error] } })} />);
+    expect(screen.getByTestId('trace-error')).toHaveTextContent('The trace query failed');
+    expect(screen.getByTestId('trace-error')).toHaveTextContent(
+      'a trace query needs exactly one of row_id or trace_id'
+    );
+  });
+});

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// Records the trace fixtures of the trace panel's browser test from the REAL system, once:
+//   the demo system on the namespace test bed (demo/demoSystem.ts), traced by the real agent into ClickHouse
+//   database flowlens_frontend_trace, one checkout slowed at the backend (`?slow=backend`, 100 ms), then the
+//   real plugin binary (dist/datasource/gpx_*, behind test/grafana-shim as Grafana starts it) answers
+//   Grafana's POST /api/ds/query for: that checkout's trace, a trace id that does not exist, and a trace query
+//   without a seed (the backend's error).
+// Writes fixtures/ds-query-trace.json, ds-query-trace-empty.json, ds-query-trace-error.json (each the exact
+// response body) and fixtures/ds-query-trace.recording.json (the requests, when and how); with --out DIR, into
+// DIR instead (the live browser test records a fresh checkout there and replays nothing).
+// Needs root, eBPF, the built agent (scripts/build.sh agent) and backend (scripts/build-backend.sh); it runs the
+// agent, so run it under the e2e lock:
+//   flock /tmp/flowlens-e2e.lock node test/frontend/record-trace.js
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const outArg = process.argv.indexOf('--out');
+const FIXTURES = outArg > 0 ? path.resolve(process.argv[outArg + 1]) : path.join(__dirname, 'fixtures');
+const DB = 'flowlens_frontend_trace';
+const ITEM = 4242;
+const SLOW = 'backend';
+
+const { startDemoSystem } = require(path.join(ROOT, 'build', 'agent', 'demo', 'demoSystem.js'));
+const { startAgent, chQuery, freeDatabase, assertRoot, requireClickHouse, CLICKHOUSE_URL } = require(
+  path.join(ROOT, 'build', 'agent', 'test', 'e2e', 'helpers.js')
+);
+const { goBuild, startShim, DIST_PLUGIN } = require(path.join(ROOT, 'build', 'agent', 'demo', 'traceView.js'));
+
+function log(...a) {
+  console.log('[record-trace]', ...a);
+}
+
+async function query(shimUrl, q, timeSec) {
+  const body = {
+    queries: [{ refId: 'A', datasource: { uid: 'flowlens', type: 'flowlens-clickhouse-datasource' }, ...q }],
+    from: String((timeSec - 60) * 1000),
+    to: String((timeSec + 60) * 1000),
+  };
+  const res = await fetch(`${shimUrl}/api/ds/query`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, request: body, response: await res.json() };
+}
+
+async function main() {
+  assertRoot();
+  await requireClickHouse();
+  if (!fs.existsSync(DIST_PLUGIN)) {
+    throw new Error(`${DIST_PLUGIN} is missing: scripts/build-backend.sh`);
+  }
+  await freeDatabase(DB);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowlens-record-trace-'));
+  const sys = await startDemoSystem({ layout: 'netbed', dataDir, failRate: 0 });
+  let agent;
+  let shim;
+  try {
+    agent = await startAgent({
+      database: DB,
+      flushIntervalMs: 200,
+      statusIntervalMs: 0,
+      profiling: { enabled: false },
+      ...sys.agentConfig(),
+    });
+    // warm every pool (nginx upstreams, the frontend's keep-alive pool, backend threads, redis and postgres
+    // connections) so the recorded checkout opens no connection of its own: 9 calls, 36 spans
+    const gw = sys.endpoints.gateway;
+    const warm = await sys.runClient([process.execPath, path.join(ROOT, 'demo', 'loadgen.js')], {
+      GATEWAY_HOST: gw.ip,
+      GATEWAY_PORT: String(gw.port),
+      CLIENTS: '8',
+      REQUESTS: '4',
+      ITEM_BASE: '90000',
+    });
+    if (warm.status !== 0) {
+      throw new Error(`loadgen: ${warm.stderr}`);
+    }
+    const resource = `/api/checkout?item=${ITEM}&slow=${SLOW}`;
+    const r = await sys.runClient([
+      'curl',
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '--max-time',
+      '10',
+      `${sys.gatewayUrl}${resource}`,
+    ]);
+    if (r.stdout !== '200') {
+      throw new Error(`curl ${resource}: ${r.stdout} ${r.stderr}`);
+    }
+    await new Promise((res) => setTimeout(res, 500)); // the NIC rows of the last packets
+    const code = await agent.stop();
+    if (code !== 0) {
+      throw new Error(`agent exited with ${code}:\n${agent.output()}`);
+    }
+    const [seed] = await chQuery(
+      `SELECT toString(_id) AS id, toUInt32(time) AS t FROM ${DB}.l7_flow_log
+       WHERE observation_point = 'server_process' AND server_service = 'gateway' AND request_resource = '${resource}'`
+    );
+    if (!seed) {
+      throw new Error(`no gateway row for ${resource}`);
+    }
+    const dir = path.join(ROOT, 'build', 'frontend-record');
+    const shimBin = path.join(dir, 'grafana-shim');
+    fs.mkdirSync(dir, { recursive: true });
+    await goBuild(shimBin, './test/grafana-shim');
+    shim = await startShim({ shimBin, pluginBin: DIST_PLUGIN, clickhouseUrl: CLICKHOUSE_URL, database: DB, dir });
+    fs.mkdirSync(FIXTURES, { recursive: true });
+    const recorded = {
+      recorded_at: new Date().toISOString(),
+      how:
+        `node test/frontend/record-trace.js: demo system (netbed layout) traced by the real agent into ClickHouse ${DB}; ` +
+        `curl GET ${resource} from host client (a 100 ms sleep at the backend); the real plugin binary behind ` +
+        'test/grafana-shim answered these Grafana /api/ds/query requests; each response file is its exact body.',
+      database: DB,
+      checkout: { resource, row_id: seed.id, time: seed.t, slowed: SLOW },
+      files: {},
+    };
+    const cases = {
+      'ds-query-trace.json': { queryType: 'trace', row_id: seed.id, time: seed.t },
+      'ds-query-trace-empty.json': { queryType: 'trace', trace_id: 'no-such-trace-0000' },
+      'ds-query-trace-error.json': { queryType: 'trace' },
+    };
+    for (const [file, q] of Object.entries(cases)) {
+      const a = await query(shim.url, q, seed.t);
+      fs.writeFileSync(path.join(FIXTURES, file), `${JSON.stringify(a.response, null, 2)}\n`);
+      recorded.files[file] = { http_status: a.status, request: a.request };
+      const frames = a.response.results?.A?.frames ?? [];
+      log(
+        `${file}: HTTP ${a.status}, ${frames.map((f) => `${f.schema.name}(${f.data?.values?.[0]?.length ?? 0})`).join(' ')} ${a.response.results?.A?.error ?? ''}`
+      );
+    }
+    fs.writeFileSync(path.join(FIXTURES, 'ds-query-trace.recording.json'), `${JSON.stringify(recorded, null, 2)}\n`);
+  } finally {
+    agent?.proc.kill('SIGKILL');
+    shim?.stop();
+    await sys.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error('[record-trace] FAIL', e);
+  process.exit(1);
+});
