@@ -183,6 +183,8 @@ type traceJSON struct {
 	Time       json.Number `json:"time"`
 	TraceID    string      `json:"trace_id"`
 	TraceCamel string      `json:"traceId"`
+	RequestID  string      `json:"request_id"` // an X-Request-ID: looked up like a trace id (trace_id or x_request_id)
+	ReqCamel   string      `json:"requestId"`
 }
 
 // ParseTrace reads the trace options of a query.
@@ -192,8 +194,10 @@ func ParseTrace(raw []byte) (*TraceQuery, error) {
 		return nil, fmt.Errorf("invalid trace query: row_id and time must be numbers (or numeric strings), trace_id a string: %w", err)
 	}
 	q := &TraceQuery{TraceID: strings.TrimSpace(j.TraceID)}
-	if q.TraceID == "" {
-		q.TraceID = strings.TrimSpace(j.TraceCamel)
+	for _, alt := range []string{j.TraceCamel, j.RequestID, j.ReqCamel} {
+		if q.TraceID == "" {
+			q.TraceID = strings.TrimSpace(alt)
+		}
 	}
 	id := j.RowID
 	if id == "" {
@@ -210,7 +214,7 @@ func ParseTrace(raw []byte) (*TraceQuery, error) {
 		q.RowID = v
 	}
 	if (q.RowID == 0) == (q.TraceID == "") {
-		return nil, fmt.Errorf("a trace query needs exactly one of row_id (a request log _id, with its time) or trace_id")
+		return nil, fmt.Errorf("a trace query needs exactly one of row_id (a request log _id, with its time), trace_id or request_id")
 	}
 	if q.TraceID != "" {
 		if err := checkValue("trace_id", q.TraceID); err != nil {
