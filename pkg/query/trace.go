@@ -176,11 +176,29 @@ type TraceQuery struct {
 	TraceID string
 }
 
+// numText is a JSON number or string, as text ("" for null or an empty string: not set). The
+// query editor keeps every option as text, so template variables can stand for numbers.
+type numText string
+
+func (n *numText) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*n = numText(strings.TrimSpace(s))
+		return nil
+	}
+	var num json.Number
+	if err := json.Unmarshal(b, &num); err != nil {
+		return err
+	}
+	*n = numText(num)
+	return nil
+}
+
 type traceJSON struct {
-	RowID      json.Number `json:"row_id"`
-	RowIDCamel json.Number `json:"rowId"`
-	ID         json.Number `json:"_id"`
-	Time       json.Number `json:"time"`
+	RowID      numText `json:"row_id"`
+	RowIDCamel numText `json:"rowId"`
+	ID         numText `json:"_id"`
+	Time       numText `json:"time"`
 	TraceID    string      `json:"trace_id"`
 	TraceCamel string      `json:"traceId"`
 	RequestID  string      `json:"request_id"` // an X-Request-ID: looked up like a trace id (trace_id or x_request_id)
