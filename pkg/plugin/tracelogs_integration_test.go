@@ -226,6 +226,24 @@ func TestTraceLogsIntegration(t *testing.T) {
 		if fm = fieldMap(t, res.Frames[0]); res.Frames[0].Rows() != 1 || fm["spans"].At(0).(int64) != 11 {
 			t.Errorf("all points: %d rows, %v spans", res.Frames[0].Rows(), fm["spans"].At(0))
 		}
+		// Newest first over a long range: the last minute holds one trace (the reused rid-1), so a page
+		// of one is read from that minute alone and a page of two from the last 15 minutes.
+		for _, c := range []struct {
+			limit int
+			ids   string
+			from  int64
+		}{{1, "201", t0 + 65 - 60}, {2, "201,5001", t0 + 65 - 900}, {3, "201,5001,4901", t0 + 65 - 900}} {
+			res = run(fmt.Sprintf(`{"queryType":"trace_search","limit":%d}`, c.limit), t0-1000, t0+65)
+			fm = fieldMap(t, res.Frames[0])
+			var ids []string
+			for i := 0; i < res.Frames[0].Rows(); i++ {
+				ids = append(ids, fm["_id"].At(i).(string))
+			}
+			if strings.Join(ids, ",") != c.ids || fm["x_request_id"].At(0) != "rid-1" || fm["spans"].At(0).(int64) != 3 ||
+				!strings.Contains(res.Frames[0].Meta.ExecutedQueryString, fmt.Sprintf("time >= toDateTime(%d) AND time <= toDateTime(%d)", c.from, t0+65)) {
+				t.Errorf("limit %d: traces %v (want %s), %v spans; SQL %s", c.limit, ids, c.ids, fm["spans"].At(0), res.Frames[0].Meta.ExecutedQueryString)
+			}
+		}
 		if res := e.query(pc, t0-5, t0+30, time.Second, `{"queryType":"trace_search","service":"x' OR 1=1 --"}`); res.Error != nil || res.Frames[0].Rows() != 0 {
 			t.Errorf("hostile service: %v", res.Error)
 		}

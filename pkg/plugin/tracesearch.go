@@ -6,6 +6,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/flowlens/flowlens/pkg/clickhouse"
 	"github.com/flowlens/flowlens/pkg/converters"
 	"github.com/flowlens/flowlens/pkg/query"
 )
@@ -19,13 +20,20 @@ var traceSearchHints = map[string]converters.Hint{
 // traceSearch lists traces, one row per entry request (query.BuildTraceSearch), newest first; the
 // row_id, trace_id and x_request_id fields link to the trace, like the request log's.
 func (d *Datasource) traceSearch(ctx context.Context, m *query.Model, r query.Range) (data.Frames, error) {
-	st, err := query.BuildTraceSearch(d.settings.Database, m, r)
+	var res *clickhouse.Result
+	var runErr error
+	st, err := query.SearchTraces(d.settings.Database, m, r, func(st *query.Statement) (int, error) {
+		res, runErr = d.client.Query(ctx, st.SQL)
+		if runErr != nil {
+			return 0, runErr
+		}
+		return len(res.Data), nil
+	})
+	if runErr != nil {
+		return nil, runErr
+	}
 	if err != nil {
 		return nil, badQuery{err}
-	}
-	res, err := d.client.Query(ctx, st.SQL)
-	if err != nil {
-		return nil, err
 	}
 	f, err := converters.Frame("traces", res, traceSearchHints)
 	if err != nil {

@@ -722,3 +722,37 @@ LIMIT %d`,
 	st.Limit, st.RequestedLimit = limit, requested
 	return st, nil
 }
+
+// TraceSearchWindows are the trailing windows a trace search tries, newest first, before the
+// whole range: most searches find their traces in the last minute, and a window of the
+// (time, ...) ordered table reads only its own granules.
+var TraceSearchWindows = []time.Duration{time.Minute, 15 * time.Minute}
+
+// SearchTraces runs the trace search over the trailing windows of r, then r itself, and stops at
+// the first that yields a full page (st.Limit traces): those are the newest traces. A search for
+// one trace or request id reads the whole range at once (one id never fills a page). run executes
+// one statement and returns its row count. It returns the last statement run.
+func SearchTraces(database string, m *Model, r Range, run func(*Statement) (int, error)) (*Statement, error) {
+	windows := TraceSearchWindows
+	if m.TraceID != "" || m.RequestID != "" {
+		windows = nil
+	}
+	for _, w := range append(append([]time.Duration{}, windows...), 0) {
+		sub := r
+		if w > 0 {
+			if r.To.Sub(r.From) <= w {
+				continue
+			}
+			sub.From = r.To.Add(-w)
+		}
+		st, err := BuildTraceSearch(database, m, sub)
+		if err != nil {
+			return nil, err
+		}
+		n, err := run(st)
+		if err != nil || n >= st.Limit || w == 0 {
+			return st, err
+		}
+	}
+	panic("unreachable: the last window is the whole range")
+}

@@ -199,10 +199,10 @@ type traceJSON struct {
 	RowIDCamel numText `json:"rowId"`
 	ID         numText `json:"_id"`
 	Time       numText `json:"time"`
-	TraceID    string      `json:"trace_id"`
-	TraceCamel string      `json:"traceId"`
-	RequestID  string      `json:"request_id"` // an X-Request-ID: looked up like a trace id (trace_id or x_request_id)
-	ReqCamel   string      `json:"requestId"`
+	TraceID    string  `json:"trace_id"`
+	TraceCamel string  `json:"traceId"`
+	RequestID  string  `json:"request_id"` // an X-Request-ID: looked up like a trace id (trace_id or x_request_id)
+	ReqCamel   string  `json:"requestId"`
 }
 
 // ParseTrace reads the trace options of a query.
