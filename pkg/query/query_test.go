@@ -375,3 +375,44 @@ func TestHostileRequestFilters(t *testing.T) {
 		t.Errorf("trace search bounds: limit %d requested %d\n%s", ts.Limit, ts.RequestedLimit, ts.SQL)
 	}
 }
+
+// A trace search reads the last minute, then the last 15 minutes, then the range, and stops at
+// the first full page; an id search reads the range at once; a short range is read once.
+func TestSearchTracesWindows(t *testing.T) {
+	to := time.Unix(1_700_000_000, 0)
+	r := Range{From: to.Add(-6 * time.Hour), To: to}
+	windows := func(m *Model, r Range, pages ...int) []int64 {
+		var froms []int64
+		st, err := SearchTraces("flowlens", m, r, func(st *Statement) (int, error) {
+			i := len(froms)
+			froms = append(froms, to.Unix()-mustFrom(t, st.SQL))
+			return pages[i], nil
+		})
+		if err != nil || !strings.Contains(st.SQL, fmt.Sprintf("toDateTime(%d)", to.Unix()-froms[len(froms)-1])) {
+			t.Fatalf("%v: last statement %v", err, st)
+		}
+		return froms
+	}
+	check := func(got []int64, want ...int64) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("windows (seconds back) %v, want %v", got, want)
+		}
+	}
+	check(windows(&Model{}, r, 100), 60)
+	check(windows(&Model{}, r, 99, 100), 60, 900)
+	check(windows(&Model{Limit: 5}, r, 4, 4, 4), 60, 900, 6*3600)
+	check(windows(&Model{RequestID: "rid"}, r, 1), 6*3600)
+	check(windows(&Model{}, Range{From: to.Add(-10 * time.Minute), To: to}, 0, 0), 60, 600)
+	check(windows(&Model{}, Range{From: to.Add(-30 * time.Second), To: to}, 0), 30)
+}
+
+func mustFrom(t *testing.T, sql string) int64 {
+	var from int64
+	i := strings.Index(sql, "time >= toDateTime(")
+	if i < 0 {
+		t.Fatalf("no time filter in %s", sql)
+	}
+	fmt.Sscanf(sql[i+len("time >= toDateTime("):], "%d", &from)
+	return from
+}

@@ -117,7 +117,7 @@ export interface FlowLensOptions extends DataSourceJsonData {
   maxResultRows?: number; // (2e6)
   maxResponseBytes?: number; // (64 MiB)
   maxSeries?: number; // RED services per query (100)
-  maxSpanDays?: Partial<Record<'red' | 'map' | 'sql_log' | 'trace' | 'flamegraph', number>>; // 31, 31, 7, 7, 7
+  maxSpanDays?: Partial<Record<'red' | 'map' | 'sql_log' | 'trace' | 'trace_search' | 'flamegraph', number>>; // 31, 31, 7, 7, 7, 7
 }
 
 export interface FlowLensSecureOptions {
