@@ -46,6 +46,18 @@ type builder struct {
 	table       string
 	cols        map[string]bool
 	filterBytes int // bytes of filter values rendered so far (MaxFilterBytes)
+	// prewhere are the id conditions (trace_id, x_request_id): read first, alone, so the other
+	// columns are read only for the granules holding the id (the optimizer would pick a shorter
+	// column, and read every column of most rows).
+	prewhere []string
+}
+
+// prewhereClause renders b.prewhere as a PREWHERE clause with a trailing newline ("" for none).
+func (b *builder) prewhereClause(indent string) string {
+	if len(b.prewhere) == 0 {
+		return ""
+	}
+	return "PREWHERE " + strings.Join(b.prewhere, " AND ") + "\n" + indent
 }
 
 func newBuilder(database, table string) (*builder, error) {
@@ -242,13 +254,13 @@ func (b *builder) requestFilters(m *Model) ([]string, error) {
 			return nil, err
 		}
 		q := Quote(m.TraceID)
-		out = append(out, fmt.Sprintf("(%s = %s OR %s = %s)", b.c("trace_id"), q, b.c("x_request_id"), q))
+		b.prewhere = append(b.prewhere, fmt.Sprintf("(%s = %s OR %s = %s)", b.c("trace_id"), q, b.c("x_request_id"), q))
 	}
 	if m.RequestID != "" {
 		if err := checkValue("request_id", m.RequestID); err != nil {
 			return nil, err
 		}
-		out = append(out, fmt.Sprintf("%s = %s", b.c("x_request_id"), Quote(m.RequestID)))
+		b.prewhere = append(b.prewhere, fmt.Sprintf("%s = %s", b.c("x_request_id"), Quote(m.RequestID)))
 	}
 	return out, nil
 }
@@ -595,10 +607,10 @@ func BuildLog(database string, m *Model, r Range) (*Statement, error) {
   toUInt32(%s) AS time_unix,
   %s
 FROM %s
-WHERE %s
+%sWHERE %s
 ORDER BY %s DESC, %s DESC
 LIMIT %d`,
-		b.c("time"), strings.Join(cols, ",\n  "), b.from(), strings.Join(conds, "\n  AND "),
+		b.c("time"), strings.Join(cols, ",\n  "), b.from(), b.prewhereClause(""), strings.Join(conds, "\n  AND "),
 		b.c("time"), b.c("start_time_us"), limit)
 	st := b.statement(sql)
 	st.Limit, st.RequestedLimit = limit, requested
@@ -707,7 +719,7 @@ FROM (
     %s AS cli, %s AS status, %s AS code, %s AS tid, %s AS xid,
     if(tid != '', concat('trace_id:', tid), if(xid != '', concat('x_request_id:', xid), concat('_id:', toString(id)))) AS trace_key
   FROM %s
-  WHERE %s
+  %sWHERE %s
   ORDER BY %s DESC, %s DESC
   LIMIT %d
 )
@@ -717,7 +729,7 @@ LIMIT %d`,
 		b.c("_id"), b.c("time"), b.c("start_time_us"), b.c("end_time_us"), b.c("server_service"), b.c("endpoint"),
 		b.c("l7_protocol"), b.c("request_type"), b.c("client_service"), b.c("response_status"), b.c("response_code"),
 		b.c("trace_id"), b.c("x_request_id"),
-		b.from(), strings.Join(conds, "\n    AND "), b.c("time"), b.c("start_time_us"), limit*traceSearchRowFactor, limit)
+		b.from(), b.prewhereClause("  "), strings.Join(conds, "\n    AND "), b.c("time"), b.c("start_time_us"), limit*traceSearchRowFactor, limit)
 	st := b.statement(sql)
 	st.Limit, st.RequestedLimit = limit, requested
 	return st, nil
