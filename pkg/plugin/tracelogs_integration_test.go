@@ -244,6 +244,17 @@ func TestTraceLogsIntegration(t *testing.T) {
 				t.Errorf("limit %d: traces %v (want %s), %v spans; SQL %s", c.limit, ids, c.ids, fm["spans"].At(0), res.Frames[0].Meta.ExecutedQueryString)
 			}
 		}
+		// On request, the first traces are assembled for their verdict: rid-1 waits on its load balancer.
+		res = run(`{"queryType":"trace_search","request_id":"rid-1","verdicts":"1"}`, t0-5, t0+30)
+		fm = fieldMap(t, res.Frames[0])
+		if sh, _ := fm["culprit_share"].At(0).(*float64); res.Frames[0].Rows() != 1 || sh == nil || fmt.Sprintf("%.4f", *sh) != "0.6673" ||
+			*fm["culprit"].At(0).(*string) != "gateway: lb-1" || !strings.Contains(*fm["verdict"].At(0).(*string), "lb-1") {
+			t.Errorf("verdict of rid-1: %d rows, %v %v", res.Frames[0].Rows(), fm["culprit"].At(0), sh)
+		}
+		res = run(`{"queryType":"trace_search","limit":2,"verdicts":1}`, t0-5, t0+30)
+		if fm = fieldMap(t, res.Frames[0]); fm["culprit"].At(0).(*string) == nil || fm["culprit"].At(1).(*string) != nil {
+			t.Errorf("verdicts 1 of 2: %v %v", fm["culprit"].At(0), fm["culprit"].At(1))
+		}
 		if res := e.query(pc, t0-5, t0+30, time.Second, `{"queryType":"trace_search","service":"x' OR 1=1 --"}`); res.Error != nil || res.Frames[0].Rows() != 0 {
 			t.Errorf("hostile service: %v", res.Error)
 		}

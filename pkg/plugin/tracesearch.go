@@ -2,13 +2,17 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/flowlens/flowlens/pkg/clickhouse"
 	"github.com/flowlens/flowlens/pkg/converters"
 	"github.com/flowlens/flowlens/pkg/query"
+	"github.com/flowlens/flowlens/pkg/trace"
 )
 
 var traceSearchHints = map[string]converters.Hint{
@@ -52,6 +56,15 @@ func (d *Datasource) traceSearch(ctx context.Context, m *query.Model, r query.Ra
 	}
 	d.traceLinks(f)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, ExecutedQueryString: st.SQL}
+	if m.Verdicts > 0 {
+		if err := d.searchVerdicts(ctx, f, int(min(m.Verdicts, query.MaxSearchVerdicts))); err != nil {
+			return nil, err
+		}
+		if m.Verdicts > query.MaxSearchVerdicts {
+			f.Meta.Notices = append(f.Meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning,
+				Text: fmt.Sprintf("verdicts %d is above the maximum %d: the first %d traces are explained", m.Verdicts, query.MaxSearchVerdicts, query.MaxSearchVerdicts)})
+		}
+	}
 	if st.RequestedLimit > 0 {
 		f.Meta.Notices = append(f.Meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning,
 			Text: fmt.Sprintf("limit %d is above the maximum %d: at most %d traces are shown", st.RequestedLimit, query.MaxTraceSearchLimit, query.MaxTraceSearchLimit)})
@@ -61,4 +74,39 @@ func (d *Datasource) traceSearch(ctx context.Context, m *query.Model, r query.Ra
 			Text: fmt.Sprintf("showing the newest %d traces only (limit %d, at most %d): narrow the time range or filters", n, st.Limit, query.MaxTraceSearchLimit)})
 	}
 	return data.Frames{f}, nil
+}
+
+// searchVerdicts assembles the first n traces of a search (as the trace query does from their
+// entry request) and adds their verdict: the culprit hop, its share of the end-to-end time and
+// the one-sentence summary; the other rows have none. Not free: a few queries per trace.
+func (d *Datasource) searchVerdicts(ctx context.Context, f *data.Frame, n int) error {
+	rows := f.Rows()
+	culprit, summary, share := make([]*string, rows), make([]*string, rows), make([]*float64, rows)
+	ids, starts := fieldByName(f, "_id"), fieldByName(f, "start_time")
+	fetcher := &trace.ClickHouseFetcher{Client: d.client, Database: d.settings.Database}
+	for i := 0; i < min(n, rows); i++ {
+		id, err := strconv.ParseUint(ids.At(i).(string), 10, 64)
+		if err != nil {
+			return err
+		}
+		seed := trace.Seed{RowID: id, TimeSec: starts.At(i).(time.Time).Unix()}
+		tr, err := trace.Assemble(ctx, fetcher, seed, trace.DefaultOptions())
+		if errors.Is(err, trace.ErrNotFound) {
+			continue // gone since the search (TTL)
+		}
+		if err != nil {
+			return err
+		}
+		v := tr.Verdict
+		if len(v.Hops) == 0 {
+			continue
+		}
+		c, s, sh := v.Hops[0].String(), v.Summary, v.Hops[0].Share
+		culprit[i], summary[i], share[i] = &c, &s, &sh
+	}
+	f.Fields = append(f.Fields,
+		data.NewField("culprit", nil, culprit),
+		withConfig(data.NewField("culprit_share", nil, share), "Culprit's share", "percentunit"),
+		data.NewField("verdict", nil, summary))
+	return nil
 }

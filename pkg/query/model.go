@@ -57,6 +57,10 @@ const (
 	MaxTraceSearchLimit     = 1000
 )
 
+// MaxSearchVerdicts bounds the traces of one trace search assembled for their verdict (each costs
+// a few queries: about 50 ms at 10M request logs an hour).
+const MaxSearchVerdicts = 20
+
 // Request-log output formats (the "format" option of sql_log).
 const (
 	FormatTable = "table" // one column per l7_flow_log column (the default: table panels, alert rules)
@@ -143,6 +147,7 @@ type Model struct {
 	TraceID          string `json:"trace_id"`          // trace_id or x_request_id equals (sql_log, trace_search)
 	RequestID        string `json:"request_id"`        // x_request_id equals (sql_log, trace_search)
 	Format           string `json:"format"`            // sql_log: FormatTable (default) or FormatLogs
+	Verdicts         Count  `json:"verdicts"`          // trace_search: assemble the first N traces for their culprit (at most MaxSearchVerdicts)
 	// MaxSeries bounds RED's services (the datasource setting, not part of the query JSON).
 	MaxSeries int `json:"-"`
 }

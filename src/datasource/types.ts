@@ -44,6 +44,7 @@ export const FILTER_KEYS = [
   'row_id',
   'time',
   'limit',
+  'verdicts',
 ] as const;
 export type FilterKey = (typeof FILTER_KEYS)[number];
 
@@ -95,6 +96,8 @@ export interface FlowLensQuery extends DataQuery {
   max_duration_ms?: string;
   search?: string;
   limit?: string;
+  /** trace_search: assemble the first N traces (at most 20) for their verdict's culprit */
+  verdicts?: string;
   /** sql_log: default table (panels, alerts); the editor picks logs in Explore */
   format?: LogFormat;
   /** trace: a request log _id with its time (unix s, ms or µs), or a trace id, or an X-Request-ID */

@@ -106,7 +106,9 @@ describe('QueryEditor', () => {
   });
 
   it('trace search has no max duration, text search or format', () => {
-    setup({ refId: 'A', queryType: 'trace_search' });
+    const { onChange } = setup({ refId: 'A', queryType: 'trace_search' });
+    fireEvent.change(screen.getByTestId('flowlens-filter-verdicts'), { target: { value: '10' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'trace_search', verdicts: '10' });
     expect(screen.getByTestId('flowlens-filter-min_duration_ms')).toBeInTheDocument();
     expect(screen.getByTestId('flowlens-filter-request_id')).toBeInTheDocument();
     for (const key of ['max_duration_ms', 'search', 'row_id']) {
@@ -177,6 +179,7 @@ describe('FlowLensDataSource', () => {
       row_id: '$svc',
       time: '$svc',
       limit: '$svc',
+      verdicts: '$svc',
       endpoint: '$empty',
     };
     const out = ds.applyTemplateVariables(q, {});

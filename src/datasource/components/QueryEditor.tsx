@@ -48,14 +48,15 @@ function keysOf(type: FlowLensQueryType): FilterKey[] {
     case 'trace':
       return TRACE_KEYS;
     case 'sql_log':
-    case 'trace_search':
       return ['service', 'client_service', 'l7_protocol', 'endpoint', 'observation_point', ...REQUEST_KEYS];
+    case 'trace_search':
+      return ['service', 'client_service', 'l7_protocol', 'endpoint', 'observation_point', ...REQUEST_KEYS, 'verdicts'];
     default:
       return ['service', 'l7_protocol', 'endpoint', 'observation_point'];
   }
 }
 
-const ALL_KEYS: FilterKey[] = Array.from(new Set([...keysOf('red'), ...keysOf('sql_log'), ...TRACE_KEYS]));
+const ALL_KEYS: FilterKey[] = Array.from(new Set([...keysOf('red'), ...keysOf('trace_search'), ...TRACE_KEYS]));
 
 export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
   const queryType = query.queryType ?? 'red';
@@ -177,6 +178,14 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
             {text('trace_id', 'Trace id', 'trace_id or X-Request-ID', 24, 'matches trace_id or x_request_id')}
             {text('request_id', 'X-Request-ID', 'x_request_id', 24)}
             {text('limit', 'Limit', queryType === 'sql_log' ? '1000' : '100', 10)}
+            {queryType === 'trace_search' &&
+              text(
+                'verdicts',
+                'Verdicts',
+                '0',
+                10,
+                'assemble the first N traces (at most 20) for their culprit: a few queries each'
+              )}
           </InlineFieldRow>
           {queryType === 'sql_log' && (
             <InlineFieldRow>
