@@ -362,14 +362,16 @@ func main() {
 	redOneTook, _ := timeQuery(redOne.SQL)
 	redOneCPU := cpu(redOne.SQL)
 
-	// Trace search (the Traces page's list), as the plugin runs it (query.SearchTraces: trailing
-	// windows, then the hour): the newest 100 traces, a narrow search, one X-Request-ID.
-	search := func(m *query.Model) (took time.Duration, rows int, sqls []string) {
+	// Newest-first queries as the plugin runs them (query.Newest: the last minute, the last 15
+	// minutes, then the hour, up to the first full page): trace search (the Traces page's list: the
+	// newest 100 traces, a narrow search, one X-Request-ID) and the request log (Explore's logs).
+	newest := func(searchFn func(string, *query.Model, query.Range, func(*query.Statement) (int, error)) (*query.Statement, error),
+		m *query.Model) (took time.Duration, rows int, sqls []string) {
 		var d []time.Duration
 		for i := 0; i < *runs; i++ {
 			sqls = sqls[:0]
 			t := time.Now()
-			_, err := query.SearchTraces(*db, m, r, func(st *query.Statement) (int, error) {
+			_, err := searchFn(*db, m, r, func(st *query.Statement) (int, error) {
 				sqls = append(sqls, st.SQL)
 				res, err := client.Query(ctx, st.SQL)
 				if err != nil {
@@ -383,6 +385,9 @@ func main() {
 		}
 		return median(d), rows, sqls
 	}
+	search := func(m *query.Model) (took time.Duration, rows int, sqls []string) {
+		return newest(query.SearchTraces, m)
+	}
 	cpuAll := func(sqls []string) string {
 		parts := make([]string, len(sqls))
 		for i, s := range sqls {
@@ -394,6 +399,10 @@ func main() {
 	searchAllCPU := cpuAll(sqls)
 	searchOneTook, searchOneRows, sqls := search(&query.Model{Service: query.Values{"checkout"}, MinDurationMs: 50})
 	searchOneCPU := cpuAll(sqls)
+	logTook, logRows, sqls := newest(query.SearchLog, &query.Model{})
+	logCPU := cpuAll(sqls)
+	logRareTook, logRareRows, sqls := newest(query.SearchLog, &query.Model{Status: query.Values{"server_error"}, MinDurationMs: 100})
+	logRareCPU := cpuAll(sqls)
 	rid, err := client.Query(ctx, fmt.Sprintf("SELECT x_request_id FROM %s.l7_flow_log WHERE time = toDateTime(%d) AND x_request_id != '' LIMIT 1", *db, hour+1800))
 	must(err)
 	var ridTook time.Duration
@@ -453,6 +462,10 @@ func main() {
 		verdict(searchOneTook < 500*time.Millisecond), searchOneCPU, searchOneRows))
 	line("trace search, 1 h, one X-Request-ID", ms(ridTook), "< 500 ms", fmt.Sprintf("%s; %s; %d traces",
 		verdict(ridTook < 500*time.Millisecond), ridCPU, ridRows))
+	line("request log, 1 h, newest 1000", ms(logTook), "< 500 ms", fmt.Sprintf("%s; %s; %d rows; SQL of pkg/query BuildLog",
+		verdict(logTook < 500*time.Millisecond), logCPU, logRows))
+	line("request log, 1 h, server_error >= 100 ms", ms(logRareTook), "< 500 ms", fmt.Sprintf("%s; %s; %d rows",
+		verdict(logRareTook < 500*time.Millisecond), logRareCPU, logRareRows))
 	if len(traceTimes) > 0 {
 		tt := median(traceTimes)
 		line("trace assembly (pkg/trace), one trace", ms(tt), "< 300 ms", fmt.Sprintf("%s; %.1f spans, %.1f queries per trace",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/flowlens/flowlens/pkg/clickhouse"
 	"github.com/flowlens/flowlens/pkg/converters"
 	"github.com/flowlens/flowlens/pkg/query"
 )
@@ -22,11 +23,7 @@ var logHints = map[string]converters.Hint{
 }
 
 func (d *Datasource) requestLog(ctx context.Context, m *query.Model, r query.Range) (data.Frames, error) {
-	st, err := query.BuildLog(d.settings.Database, m, r)
-	if err != nil {
-		return nil, badQuery{err}
-	}
-	res, err := d.client.Query(ctx, st.SQL)
+	res, st, err := d.newest(ctx, query.SearchLog, m, r)
 	if err != nil {
 		return nil, err
 	}
@@ -216,4 +213,26 @@ func (d *Datasource) traceLinks(f *data.Frame) {
 			Internal: &data.InternalDataLink{DatasourceUID: d.uid, DatasourceName: d.name, Query: q},
 		})
 	}
+}
+
+// newest runs a newest-first query (query.SearchLog, query.SearchTraces) and returns the answer
+// of the statement it ran last.
+func (d *Datasource) newest(ctx context.Context, search func(string, *query.Model, query.Range, func(*query.Statement) (int, error)) (*query.Statement, error),
+	m *query.Model, r query.Range) (*clickhouse.Result, *query.Statement, error) {
+	var res *clickhouse.Result
+	var runErr error
+	st, err := search(d.settings.Database, m, r, func(st *query.Statement) (int, error) {
+		res, runErr = d.client.Query(ctx, st.SQL)
+		if runErr != nil {
+			return 0, runErr
+		}
+		return len(res.Data), nil
+	})
+	if runErr != nil {
+		return nil, nil, runErr
+	}
+	if err != nil {
+		return nil, nil, badQuery{err}
+	}
+	return res, st, nil
 }

@@ -109,6 +109,17 @@ func TestTraceLogsIntegration(t *testing.T) {
 			`"observation_point":"client_process","request_type":"GET","response_code":"200","response_status":"ok","service":"redis"}` {
 			t.Errorf("labels %s", l)
 		}
+		// Over a long range the newest page comes from the last minute alone (11 rows of the reused rid-1).
+		res = run(`{"queryType":"sql_log","format":"logs","limit":11}`, t0-3000, t0+65)
+		if f := res.Frames[0]; f.Rows() != 11 || fieldMap(t, f)["id"].At(0) != "211" || fieldMap(t, f)["id"].At(10) != "201" ||
+			!strings.Contains(f.Meta.ExecutedQueryString, fmt.Sprintf("time >= toDateTime(%d) AND time <= toDateTime(%d)", t0+5, t0+65)) {
+			t.Errorf("newest page: %d rows, SQL %s", f.Rows(), f.Meta.ExecutedQueryString)
+		}
+		res = run(`{"queryType":"sql_log","format":"logs","limit":12}`, t0-3000, t0+65)
+		if f := res.Frames[0]; f.Rows() != 12 || fieldMap(t, f)["id"].At(11) != "5011" ||
+			!strings.Contains(f.Meta.ExecutedQueryString, fmt.Sprintf("time >= toDateTime(%d) AND time <= toDateTime(%d)", t0+65-900, t0+65)) {
+			t.Errorf("page of 12: %d rows, SQL %s", f.Rows(), f.Meta.ExecutedQueryString)
+		}
 		// Newest first, and a failed request is an error line.
 		res = run(`{"queryType":"sql_log","format":"logs","status":"server_error","observation_point":"server_process"}`, t0-5, t0+30)
 		fm = fieldMap(t, res.Frames[0])

@@ -9,7 +9,6 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
-	"github.com/flowlens/flowlens/pkg/clickhouse"
 	"github.com/flowlens/flowlens/pkg/converters"
 	"github.com/flowlens/flowlens/pkg/query"
 	"github.com/flowlens/flowlens/pkg/trace"
@@ -24,20 +23,9 @@ var traceSearchHints = map[string]converters.Hint{
 // traceSearch lists traces, one row per entry request (query.BuildTraceSearch), newest first; the
 // row_id, trace_id and x_request_id fields link to the trace, like the request log's.
 func (d *Datasource) traceSearch(ctx context.Context, m *query.Model, r query.Range) (data.Frames, error) {
-	var res *clickhouse.Result
-	var runErr error
-	st, err := query.SearchTraces(d.settings.Database, m, r, func(st *query.Statement) (int, error) {
-		res, runErr = d.client.Query(ctx, st.SQL)
-		if runErr != nil {
-			return 0, runErr
-		}
-		return len(res.Data), nil
-	})
-	if runErr != nil {
-		return nil, runErr
-	}
+	res, st, err := d.newest(ctx, query.SearchTraces, m, r)
 	if err != nil {
-		return nil, badQuery{err}
+		return nil, err
 	}
 	f, err := converters.Frame("traces", res, traceSearchHints)
 	if err != nil {

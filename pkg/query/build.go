@@ -735,18 +735,19 @@ LIMIT %d`,
 	return st, nil
 }
 
-// TraceSearchWindows are the trailing windows a trace search tries, newest first, before the
-// whole range: most searches find their traces in the last minute, and a window of the
-// (time, ...) ordered table reads only its own granules.
-var TraceSearchWindows = []time.Duration{time.Minute, 15 * time.Minute}
+// NewestWindows are the trailing windows a newest-first query (request log, trace search) tries
+// before the whole range: most pages fill within the last minute, and a window of the table
+// (ordered by time) reads only its own granules, where the whole range would read every column of
+// every row to sort them (4 s for the request log over an hour of 10M request logs).
+var NewestWindows = []time.Duration{time.Minute, 15 * time.Minute}
 
-// SearchTraces runs the trace search over the trailing windows of r, then r itself, and stops at
-// the first that yields a full page (st.Limit traces): those are the newest traces. A search for
-// one trace or request id reads the whole range at once (one id never fills a page). run executes
+// Newest runs a newest-first query built by build over the trailing windows of r, then r itself,
+// and stops at the first that fills a page (st.Limit rows): its rows are then exactly the newest
+// of r. A search for one id (wholeRange) reads r at once: one id never fills a page. run executes
 // one statement and returns its row count. It returns the last statement run.
-func SearchTraces(database string, m *Model, r Range, run func(*Statement) (int, error)) (*Statement, error) {
-	windows := TraceSearchWindows
-	if m.TraceID != "" || m.RequestID != "" {
+func Newest(r Range, wholeRange bool, build func(Range) (*Statement, error), run func(*Statement) (int, error)) (*Statement, error) {
+	windows := NewestWindows
+	if wholeRange {
 		windows = nil
 	}
 	for _, w := range append(append([]time.Duration{}, windows...), 0) {
@@ -757,7 +758,7 @@ func SearchTraces(database string, m *Model, r Range, run func(*Statement) (int,
 			}
 			sub.From = r.To.Add(-w)
 		}
-		st, err := BuildTraceSearch(database, m, sub)
+		st, err := build(sub)
 		if err != nil {
 			return nil, err
 		}
@@ -767,4 +768,14 @@ func SearchTraces(database string, m *Model, r Range, run func(*Statement) (int,
 		}
 	}
 	panic("unreachable: the last window is the whole range")
+}
+
+// SearchTraces runs the trace search newest window first (Newest).
+func SearchTraces(database string, m *Model, r Range, run func(*Statement) (int, error)) (*Statement, error) {
+	return Newest(r, m.TraceID != "" || m.RequestID != "", func(w Range) (*Statement, error) { return BuildTraceSearch(database, m, w) }, run)
+}
+
+// SearchLog runs the request-log query newest window first (Newest).
+func SearchLog(database string, m *Model, r Range, run func(*Statement) (int, error)) (*Statement, error) {
+	return Newest(r, m.TraceID != "" || m.RequestID != "", func(w Range) (*Statement, error) { return BuildLog(database, m, w) }, run)
 }
