@@ -213,8 +213,11 @@ func ParseTrace(raw []byte) (*TraceQuery, error) {
 	}
 	q := &TraceQuery{TraceID: strings.TrimSpace(j.TraceID)}
 	for _, alt := range []string{j.TraceCamel, j.RequestID, j.ReqCamel} {
+		alt = strings.TrimSpace(alt)
 		if q.TraceID == "" {
-			q.TraceID = strings.TrimSpace(alt)
+			q.TraceID = alt
+		} else if alt != "" && alt != q.TraceID {
+			return nil, fmt.Errorf("a trace query needs one id: trace_id %s and request_id %s differ", Quote(truncate(q.TraceID, 40)), Quote(truncate(alt, 40)))
 		}
 	}
 	id := j.RowID
