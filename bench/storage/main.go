@@ -2,7 +2,7 @@
 // request logs (bench/storage/gen.go) for one hour, inserts them as RowBinary into an own
 // database on the local ClickHouse, derives the matching per-second RED rows into app_metrics,
 // and prints bytes on disk per request log and the latency of the backend's own Universal Map
-// and RED queries (the exact SQL of pkg/query) and of trace assembly (pkg/trace), each the
+// and RED queries and trace search (the exact SQL of pkg/query) and of trace assembly (pkg/trace), each the
 // median of several runs, beside its target. Assembled traces are checked against the generated
 // ones (exact span sets); a mismatch prints FAILED.
 //
@@ -362,6 +362,57 @@ func main() {
 	redOneTook, _ := timeQuery(redOne.SQL)
 	redOneCPU := cpu(redOne.SQL)
 
+	// Newest-first queries as the plugin runs them (query.Newest: the last minute, the last 15
+	// minutes, then the hour, up to the first full page): trace search (the Traces page's list: the
+	// newest 100 traces, a narrow search, one X-Request-ID) and the request log (Explore's logs).
+	newest := func(searchFn func(string, *query.Model, query.Range, func(*query.Statement) (int, error)) (*query.Statement, error),
+		m *query.Model) (took time.Duration, rows int, sqls []string) {
+		var d []time.Duration
+		for i := 0; i < *runs; i++ {
+			sqls = sqls[:0]
+			t := time.Now()
+			_, err := searchFn(*db, m, r, func(st *query.Statement) (int, error) {
+				sqls = append(sqls, st.SQL)
+				res, err := client.Query(ctx, st.SQL)
+				if err != nil {
+					return 0, err
+				}
+				rows = len(res.Data)
+				return rows, nil
+			})
+			must(err)
+			d = append(d, time.Since(t))
+		}
+		return median(d), rows, sqls
+	}
+	search := func(m *query.Model) (took time.Duration, rows int, sqls []string) {
+		return newest(query.SearchTraces, m)
+	}
+	cpuAll := func(sqls []string) string {
+		parts := make([]string, len(sqls))
+		for i, s := range sqls {
+			parts[i] = strings.TrimPrefix(cpu(s), "server CPU ")
+		}
+		return "server CPU " + strings.Join(parts, " + ")
+	}
+	searchAllTook, searchAllRows, sqls := search(&query.Model{})
+	searchAllCPU := cpuAll(sqls)
+	searchOneTook, searchOneRows, sqls := search(&query.Model{Service: query.Values{"checkout"}, MinDurationMs: 50})
+	searchOneCPU := cpuAll(sqls)
+	logTook, logRows, sqls := newest(query.SearchLog, &query.Model{})
+	logCPU := cpuAll(sqls)
+	logRareTook, logRareRows, sqls := newest(query.SearchLog, &query.Model{Status: query.Values{"server_error"}, MinDurationMs: 100})
+	logRareCPU := cpuAll(sqls)
+	rid, err := client.Query(ctx, fmt.Sprintf("SELECT x_request_id FROM %s.l7_flow_log WHERE time = toDateTime(%d) AND x_request_id != '' LIMIT 1", *db, hour+1800))
+	must(err)
+	var ridTook time.Duration
+	var ridRows int
+	ridCPU := "no X-Request-ID found"
+	if len(rid.Data) == 1 {
+		ridTook, ridRows, sqls = search(&query.Model{RequestID: fmt.Sprint(rid.Data[0][0])})
+		ridCPU = cpuAll(sqls)
+	}
+
 	fetcher := &trace.ClickHouseFetcher{Client: client, Database: *db}
 	var traceTimes []time.Duration
 	exact, spans, queries := 0, 0, 0
@@ -405,6 +456,16 @@ func main() {
 	line("Universal Map query, 1 h", ms(mapTook), "< 500 ms", fmt.Sprintf("%s; %s; %d edges; SQL of pkg/query BuildMap", verdict(mapTook < 500*time.Millisecond), mapCPU, edges))
 	line(fmt.Sprintf("RED series, 1 h, %d s buckets, all services", bucket), ms(redTook), "< 200 ms", fmt.Sprintf("%s; %s; %d rows; SQL of pkg/query BuildRED", verdict(redTook < 200*time.Millisecond), redCPU, redRows))
 	line(fmt.Sprintf("RED series, 1 h, %d s buckets, one service", bucket), ms(redOneTook), "< 200 ms", verdict(redOneTook < 200*time.Millisecond)+"; "+redOneCPU)
+	line("trace search, 1 h, newest 100 traces", ms(searchAllTook), "< 500 ms", fmt.Sprintf("%s; %s; %d traces; SQL of pkg/query BuildTraceSearch",
+		verdict(searchAllTook < 500*time.Millisecond), searchAllCPU, searchAllRows))
+	line("trace search, 1 h, checkout >= 50 ms", ms(searchOneTook), "< 500 ms", fmt.Sprintf("%s; %s; %d traces",
+		verdict(searchOneTook < 500*time.Millisecond), searchOneCPU, searchOneRows))
+	line("trace search, 1 h, one X-Request-ID", ms(ridTook), "< 500 ms", fmt.Sprintf("%s; %s; %d traces",
+		verdict(ridTook < 500*time.Millisecond), ridCPU, ridRows))
+	line("request log, 1 h, newest 1000", ms(logTook), "< 500 ms", fmt.Sprintf("%s; %s; %d rows; SQL of pkg/query BuildLog",
+		verdict(logTook < 500*time.Millisecond), logCPU, logRows))
+	line("request log, 1 h, server_error >= 100 ms", ms(logRareTook), "< 500 ms", fmt.Sprintf("%s; %s; %d rows",
+		verdict(logRareTook < 500*time.Millisecond), logRareCPU, logRareRows))
 	if len(traceTimes) > 0 {
 		tt := median(traceTimes)
 		line("trace assembly (pkg/trace), one trace", ms(tt), "< 300 ms", fmt.Sprintf("%s; %.1f spans, %.1f queries per trace",

@@ -23,6 +23,9 @@ const PluginID = "flowlens-clickhouse-datasource"
 
 // Datasource is one configured FlowLens datasource.
 type Datasource struct {
+	// uid and name identify this datasource in the data links of its frames (a request log row
+	// opens its trace with the same datasource).
+	uid, name   string
 	settings    Settings
 	settingsErr error
 	client      *clickhouse.Client
@@ -39,7 +42,7 @@ var (
 // NewDatasource is the instance factory given to datasource.Manage. Bad settings do not
 // fail here: they are reported by CheckHealth and each query, where the user sees them.
 func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
-	ds := &Datasource{}
+	ds := &Datasource{uid: s.UID, name: s.Name}
 	st, err := LoadSettings(s)
 	ds.settings = st
 	if err == nil {
@@ -94,7 +97,7 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	}
 	r := query.Range{From: q.TimeRange.From, To: q.TimeRange.To}
 	switch m.QueryType {
-	case query.TypeRED, query.TypeMap, query.TypeSQLLog, query.TypeFlameGraph:
+	case query.TypeRED, query.TypeMap, query.TypeSQLLog, query.TypeTraceSearch, query.TypeFlameGraph:
 		if err := query.CheckSpan(m.QueryType, r, d.settings.MaxSpan(m.QueryType)); err != nil {
 			return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
 		}
@@ -107,14 +110,16 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		frames, err = d.serviceMap(ctx, m, r)
 	case query.TypeSQLLog:
 		frames, err = d.requestLog(ctx, m, r)
+	case query.TypeTraceSearch:
+		frames, err = d.traceSearch(ctx, m, r)
 	case query.TypeFlameGraph:
 		frames, err = d.flameGraph(ctx, q.JSON, r)
 	case query.TypeTrace:
 		frames, err = d.traceQuery(ctx, q.JSON, r)
 	case "":
-		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log, trace or flamegraph")
+		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log, trace, trace_search or flamegraph")
 	default:
-		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map, sql_log, trace or flamegraph", query.Quote(m.QueryType)))
+		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map, sql_log, trace, trace_search or flamegraph", query.Quote(m.QueryType)))
 	}
 	if err != nil {
 		return errorResponse(err)

@@ -25,7 +25,7 @@ const (
 // traces and profiles are read row by row (10M request logs an hour at 10k req/s), RED and the
 // map read the per-second rollup.
 var DefaultMaxSpanDays = map[string]int{
-	query.TypeSQLLog: 7, query.TypeTrace: 7, query.TypeFlameGraph: 7, query.TypeRED: 31, query.TypeMap: 31,
+	query.TypeSQLLog: 7, query.TypeTrace: 7, query.TypeTraceSearch: 7, query.TypeFlameGraph: 7, query.TypeRED: 31, query.TypeMap: 31,
 }
 
 // Settings are the datasource's jsonData plus the decrypted secureJsonData password.
@@ -43,7 +43,7 @@ type Settings struct {
 	MaxResponseBytes int64 `json:"maxResponseBytes"`
 	// MaxSeries bounds the services of one RED query (each is a series per metric).
 	MaxSeries int `json:"maxSeries"`
-	// MaxSpanDays bounds the time range per query type (keys: red, map, sql_log, trace, flamegraph).
+	// MaxSpanDays bounds the time range per query type (keys: red, map, sql_log, trace, trace_search, flamegraph).
 	MaxSpanDays map[string]int `json:"maxSpanDays"`
 	Password    string         `json:"-"`
 }
@@ -95,7 +95,7 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 	}
 	for k := range st.MaxSpanDays {
 		if _, known := DefaultMaxSpanDays[k]; !known {
-			return st, fmt.Errorf("datasource setting maxSpanDays: %s is not a query type (red, map, sql_log, trace, flamegraph)", query.Quote(k))
+			return st, fmt.Errorf("datasource setting maxSpanDays: %s is not a query type (red, map, sql_log, trace, trace_search, flamegraph)", query.Quote(k))
 		}
 	}
 	st.Password = s.DecryptedSecureJSONData["password"]

@@ -14,6 +14,8 @@ const (
 	TypeMap    = "map"
 	TypeSQLLog = "sql_log"
 	TypeTrace  = "trace" // options: see TraceQuery
+	// TypeTraceSearch lists traces (one row per entry request): options in Model, see BuildTraceSearch.
+	TypeTraceSearch = "trace_search"
 	// TypeFlameGraph: options in FlameModel (pkg/query/flamegraph.go)
 	TypeFlameGraph = "flamegraph"
 )
@@ -47,6 +49,22 @@ const DefaultMaxSeries = 100
 const (
 	DefaultLogLimit = 1000
 	MaxLogLimit     = 10000
+)
+
+// DefaultTraceSearchLimit and MaxTraceSearchLimit bound trace_search rows.
+const (
+	DefaultTraceSearchLimit = 100
+	MaxTraceSearchLimit     = 1000
+)
+
+// MaxSearchVerdicts bounds the traces of one trace search assembled for their verdict (each costs
+// a few queries: about 50 ms at 10M request logs an hour).
+const MaxSearchVerdicts = 20
+
+// Request-log output formats (the "format" option of sql_log).
+const (
+	FormatTable = "table" // one column per l7_flow_log column (the default: table panels, alert rules)
+	FormatLogs  = "logs"  // Grafana's log-lines frame (Logs panel, Explore)
 )
 
 // Values is a filter that accepts a JSON string or an array of strings (multi-value
@@ -121,14 +139,63 @@ type Model struct {
 	Status           Values `json:"status"`            // response_status (sql_log only)
 	Metric           string `json:"metric"`            // red: one of REDMetrics or "all" (default)
 	Limit            Count  `json:"limit"`             // sql_log: rows, default 1000, more than 10000 is clamped
+	RequestType      Values `json:"request_type"`      // request_type (sql_log, trace_search)
+	ResponseCode     Values `json:"response_code"`     // response_code, integers (sql_log, trace_search)
+	MinDurationMs    Millis `json:"min_duration_ms"`   // response_duration_us >= (sql_log, trace_search)
+	MaxDurationMs    Millis `json:"max_duration_ms"`   // response_duration_us <= (sql_log)
+	Search           string `json:"search"`            // substring of request_resource, case-insensitive (sql_log)
+	TraceID          string `json:"trace_id"`          // trace_id or x_request_id equals (sql_log, trace_search)
+	RequestID        string `json:"request_id"`        // x_request_id equals (sql_log, trace_search)
+	Format           string `json:"format"`            // sql_log: FormatTable (default) or FormatLogs
+	Verdicts         Count  `json:"verdicts"`          // trace_search: assemble the first N traces for their culprit (at most MaxSearchVerdicts)
 	// MaxSeries bounds RED's services (the datasource setting, not part of the query JSON).
 	MaxSeries int `json:"-"`
+}
+
+// Millis is a duration in milliseconds given as a JSON number or numeric string (template
+// variables arrive as strings); null, "" and 0 mean no bound.
+type Millis float64
+
+// UnmarshalJSON accepts 12.5, "12.5", "" or null.
+func (d *Millis) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		return nil
+	}
+	if u, err := strconv.Unquote(s); err == nil {
+		s = strings.TrimSpace(u)
+	}
+	if s == "" {
+		*d = 0
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return fmt.Errorf("duration %s is not a number of milliseconds (0 or more)", Quote(truncate(s, 40)))
+	}
+	*d = Millis(f)
+	return nil
+}
+
+// Micros is the bound in whole microseconds (the unit of response_duration_us), saturating.
+func (d Millis) Micros() int64 {
+	us := math.Round(float64(d) * 1000)
+	if us >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(us)
 }
 
 type camelAliases struct {
 	ClientService    Values `json:"clientService"`
 	L7Protocol       Values `json:"l7Protocol"`
 	ObservationPoint string `json:"observationPoint"`
+	RequestType      Values `json:"requestType"`
+	ResponseCode     Values `json:"responseCode"`
+	MinDurationMs    Millis `json:"minDurationMs"`
+	MaxDurationMs    Millis `json:"maxDurationMs"`
+	TraceID          string `json:"traceId"`
+	RequestID        string `json:"requestId"`
 }
 
 // Parse decodes query JSON.
@@ -151,8 +218,27 @@ func Parse(raw []byte) (*Model, error) {
 		if m.ObservationPoint == "" {
 			m.ObservationPoint = a.ObservationPoint
 		}
+		if len(m.RequestType) == 0 {
+			m.RequestType = a.RequestType
+		}
+		if len(m.ResponseCode) == 0 {
+			m.ResponseCode = a.ResponseCode
+		}
+		if m.MinDurationMs == 0 {
+			m.MinDurationMs = a.MinDurationMs
+		}
+		if m.MaxDurationMs == 0 {
+			m.MaxDurationMs = a.MaxDurationMs
+		}
+		if m.TraceID == "" {
+			m.TraceID = a.TraceID
+		}
+		if m.RequestID == "" {
+			m.RequestID = a.RequestID
+		}
 	}
 	m.QueryType = strings.TrimSpace(m.QueryType)
+	m.TraceID, m.RequestID, m.Format = strings.TrimSpace(m.TraceID), strings.TrimSpace(m.RequestID), strings.TrimSpace(m.Format)
 	return &m, nil
 }
 

@@ -257,9 +257,10 @@ func stripLiterals(sql string) string {
 
 func builders() map[string]func(*Model) (*Statement, error) {
 	return map[string]func(*Model) (*Statement, error){
-		"red": func(m *Model) (*Statement, error) { return BuildRED("flowlens", m, testRange, 10) },
-		"map": func(m *Model) (*Statement, error) { return BuildMap("flowlens", m, testRange) },
-		"log": func(m *Model) (*Statement, error) { return BuildLog("flowlens", m, testRange) },
+		"red":          func(m *Model) (*Statement, error) { return BuildRED("flowlens", m, testRange, 10) },
+		"map":          func(m *Model) (*Statement, error) { return BuildMap("flowlens", m, testRange) },
+		"log":          func(m *Model) (*Statement, error) { return BuildLog("flowlens", m, testRange) },
+		"trace_search": func(m *Model) (*Statement, error) { return BuildTraceSearch("flowlens", m, testRange) },
 	}
 }
 
@@ -284,8 +285,9 @@ func TestColumnsExistInSchema(t *testing.T) {
 		for _, obs := range []string{"", "all", "server_process"} {
 			m := *full
 			m.ObservationPoint = obs
-			if name == "log" {
-				m.Status = Values{"ok"}
+			if name == "log" || name == "trace_search" {
+				m.Status, m.RequestType, m.ResponseCode, m.Search, m.TraceID, m.RequestID = Values{"ok"}, Values{"GET"}, Values{"200"}, "x", "t", "r"
+				m.MinDurationMs, m.MaxDurationMs = 1, 2
 			}
 			st, err := build(&m)
 			if err != nil {
@@ -337,4 +339,80 @@ func TestREDLimitIsBucketsTimesSeries(t *testing.T) {
 	if err := CheckSpan(TypeSQLLog, Range{From: r.To, To: r.From}, time.Hour); err == nil || !strings.Contains(err.Error(), "ends") {
 		t.Errorf("reversed range: %v", err)
 	}
+}
+
+// The request filters' values are literals or numbers: hostile text cannot change the SQL.
+func TestHostileRequestFilters(t *testing.T) {
+	for _, h := range []string{`'; DROP TABLE x; --`, `\'; DROP TABLE x; --`, `a\`, "x' OR 1=1 OR '", "\x00\n'"} {
+		for _, build := range []func(*Model) (*Statement, error){
+			func(m *Model) (*Statement, error) { return BuildLog("flowlens", m, testRange) },
+			func(m *Model) (*Statement, error) { return BuildTraceSearch("flowlens", m, testRange) },
+		} {
+			st := mustBuild(t, build, &Model{Search: h, TraceID: h, RequestID: h, RequestType: Values{h}})
+			benign := mustBuild(t, build, &Model{Search: "x", TraceID: "x", RequestID: "x", RequestType: Values{"x"}})
+			if stripLiterals(st.SQL) != stripLiterals(benign.SQL) || !strings.Contains(st.SQL, "positionCaseInsensitiveUTF8(request_resource, "+Quote(h)+")") {
+				t.Errorf("hostile %q changed the SQL:\n%s", h, st.SQL)
+			}
+		}
+	}
+	for _, m := range []string{`{"response_code":"200 OR 1"}`, `{"min_duration_ms":"1; DROP"}`, `{"max_duration_ms":"NaN"}`, `{"min_duration_ms":-1}`} {
+		parsed, err := Parse([]byte(m))
+		if err == nil {
+			_, err = BuildLog("flowlens", parsed, testRange)
+		}
+		if err == nil {
+			t.Errorf("%s accepted", m)
+		}
+	}
+	st := mustBuild(t, func(m *Model) (*Statement, error) { return BuildLog("flowlens", m, testRange) },
+		&Model{ResponseCode: Values{" 503", "-1"}, MinDurationMs: 1.5, MaxDurationMs: 1e30})
+	if !strings.Contains(st.SQL, "response_code IN (503, -1)") || !strings.Contains(st.SQL, "response_duration_us >= 1500") ||
+		!strings.Contains(st.SQL, "response_duration_us <= 9223372036854775807") {
+		t.Errorf("numbers: %s", st.SQL)
+	}
+	ts := mustBuild(t, func(m *Model) (*Statement, error) { return BuildTraceSearch("flowlens", m, testRange) }, &Model{Limit: 5000})
+	if ts.Limit != MaxTraceSearchLimit || ts.RequestedLimit != 5000 || !strings.Contains(ts.SQL, "LIMIT 10000\n)") || !strings.Contains(ts.SQL, "observation_point = 'server_process'") {
+		t.Errorf("trace search bounds: limit %d requested %d\n%s", ts.Limit, ts.RequestedLimit, ts.SQL)
+	}
+}
+
+// A trace search reads the last minute, then the last 15 minutes, then the range, and stops at
+// the first full page; an id search reads the range at once; a short range is read once.
+func TestSearchTracesWindows(t *testing.T) {
+	to := time.Unix(1_700_000_000, 0)
+	r := Range{From: to.Add(-6 * time.Hour), To: to}
+	windows := func(m *Model, r Range, pages ...int) []int64 {
+		var froms []int64
+		st, err := SearchTraces("flowlens", m, r, func(st *Statement) (int, error) {
+			i := len(froms)
+			froms = append(froms, to.Unix()-mustFrom(t, st.SQL))
+			return pages[i], nil
+		})
+		if err != nil || !strings.Contains(st.SQL, fmt.Sprintf("toDateTime(%d)", to.Unix()-froms[len(froms)-1])) {
+			t.Fatalf("%v: last statement %v", err, st)
+		}
+		return froms
+	}
+	check := func(got []int64, want ...int64) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("windows (seconds back) %v, want %v", got, want)
+		}
+	}
+	check(windows(&Model{}, r, 100), 60)
+	check(windows(&Model{}, r, 99, 100), 60, 900)
+	check(windows(&Model{Limit: 5}, r, 4, 4, 4), 60, 900, 6*3600)
+	check(windows(&Model{RequestID: "rid"}, r, 1), 6*3600)
+	check(windows(&Model{}, Range{From: to.Add(-10 * time.Minute), To: to}, 0, 0), 60, 600)
+	check(windows(&Model{}, Range{From: to.Add(-30 * time.Second), To: to}, 0), 30)
+}
+
+func mustFrom(t *testing.T, sql string) int64 {
+	var from int64
+	i := strings.Index(sql, "time >= toDateTime(")
+	if i < 0 {
+		t.Fatalf("no time filter in %s", sql)
+	}
+	fmt.Sscanf(sql[i+len("time >= toDateTime("):], "%d", &from)
+	return from
 }

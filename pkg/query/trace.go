@@ -176,13 +176,33 @@ type TraceQuery struct {
 	TraceID string
 }
 
+// numText is a JSON number or string, as text ("" for null or an empty string: not set). The
+// query editor keeps every option as text, so template variables can stand for numbers.
+type numText string
+
+func (n *numText) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*n = numText(strings.TrimSpace(s))
+		return nil
+	}
+	var num json.Number
+	if err := json.Unmarshal(b, &num); err != nil {
+		return err
+	}
+	*n = numText(num)
+	return nil
+}
+
 type traceJSON struct {
-	RowID      json.Number `json:"row_id"`
-	RowIDCamel json.Number `json:"rowId"`
-	ID         json.Number `json:"_id"`
-	Time       json.Number `json:"time"`
-	TraceID    string      `json:"trace_id"`
-	TraceCamel string      `json:"traceId"`
+	RowID      numText `json:"row_id"`
+	RowIDCamel numText `json:"rowId"`
+	ID         numText `json:"_id"`
+	Time       numText `json:"time"`
+	TraceID    string  `json:"trace_id"`
+	TraceCamel string  `json:"traceId"`
+	RequestID  string  `json:"request_id"` // an X-Request-ID: looked up like a trace id (trace_id or x_request_id)
+	ReqCamel   string  `json:"requestId"`
 }
 
 // ParseTrace reads the trace options of a query.
@@ -192,8 +212,13 @@ func ParseTrace(raw []byte) (*TraceQuery, error) {
 		return nil, fmt.Errorf("invalid trace query: row_id and time must be numbers (or numeric strings), trace_id a string: %w", err)
 	}
 	q := &TraceQuery{TraceID: strings.TrimSpace(j.TraceID)}
-	if q.TraceID == "" {
-		q.TraceID = strings.TrimSpace(j.TraceCamel)
+	for _, alt := range []string{j.TraceCamel, j.RequestID, j.ReqCamel} {
+		alt = strings.TrimSpace(alt)
+		if q.TraceID == "" {
+			q.TraceID = alt
+		} else if alt != "" && alt != q.TraceID {
+			return nil, fmt.Errorf("a trace query needs one id: trace_id %s and request_id %s differ", Quote(truncate(q.TraceID, 40)), Quote(truncate(alt, 40)))
+		}
 	}
 	id := j.RowID
 	if id == "" {
@@ -210,7 +235,7 @@ func ParseTrace(raw []byte) (*TraceQuery, error) {
 		q.RowID = v
 	}
 	if (q.RowID == 0) == (q.TraceID == "") {
-		return nil, fmt.Errorf("a trace query needs exactly one of row_id (a request log _id, with its time) or trace_id")
+		return nil, fmt.Errorf("a trace query needs exactly one of row_id (a request log _id, with its time), trace_id or request_id")
 	}
 	if q.TraceID != "" {
 		if err := checkValue("trace_id", q.TraceID); err != nil {

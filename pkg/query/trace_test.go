@@ -85,6 +85,10 @@ func TestParseTrace(t *testing.T) {
 		{`{"_id":"7","time":1700000000123456}`, TraceQuery{RowID: 7, TimeSec: 1700000000}},
 		{`{"trace_id":" 4bf92f3577b34da6a3ce929d0e0e4736 "}`, TraceQuery{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}},
 		{`{"traceId":"req-1"}`, TraceQuery{TraceID: "req-1"}},
+		// the editor's options: numbers as text, empty ones unset, an X-Request-ID
+		{`{"request_id":"rid-1","row_id":"","time":""}`, TraceQuery{TraceID: "rid-1"}},
+		{`{"row_id":"11","time":"1700000000250000","trace_id":"","request_id":null}`, TraceQuery{RowID: 11, TimeSec: 1700000000}},
+		{`{"trace_id":"a","requestId":"a"}`, TraceQuery{TraceID: "a"}},
 	}
 	for _, g := range good {
 		q, err := ParseTrace([]byte(g.raw))
@@ -92,7 +96,7 @@ func TestParseTrace(t *testing.T) {
 			t.Errorf("%s: %+v %v, want %+v", g.raw, q, err, g.want)
 		}
 	}
-	for _, bad := range []string{`{}`, `{"row_id":"0"}`, `{"row_id":"-3"}`, `{"row_id":"x"}`, `{"row_id":1,"trace_id":"a"}`,
+	for _, bad := range []string{`{}`, `{"row_id":"0"}`, `{"row_id":"-3"}`, `{"row_id":"x"}`, `{"row_id":1,"trace_id":"a"}`, `{"trace_id":"a","request_id":"b"}`, `{"row_id":1,"request_id":"b"}`,
 		`{"row_id":1,"time":"noon"}`, `{"row_id":1,"time":-5}`, `{"trace_id":"` + strings.Repeat("z", MaxValueLen+1) + `"}`, `[`} {
 		if _, err := ParseTrace([]byte(bad)); err == nil {
 			t.Errorf("%s accepted", bad)

@@ -8,17 +8,25 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
     super(instanceSettings);
   }
 
-  getDefaultQuery(_app: CoreApp): Partial<FlowLensQuery> {
-    return DEFAULT_QUERY;
+  getDefaultQuery(app: CoreApp): Partial<FlowLensQuery> {
+    // Explore opens on the request log as log lines: the place to find a request and open its trace.
+    return app === 'explore' ? { queryType: 'sql_log', format: 'logs' } : DEFAULT_QUERY;
   }
 
+  /** Every text option may hold variables; an option that is empty once filled in is left out (not set). */
   applyTemplateVariables(query: FlowLensQuery, scopedVars: ScopedVars): FlowLensQuery {
     const templateSrv = getTemplateSrv();
     const out: FlowLensQuery = { ...query };
     for (const key of FILTER_KEYS) {
       const v = query[key];
-      if (v) {
-        out[key] = templateSrv.replace(v, scopedVars);
+      if (v === undefined) {
+        continue;
+      }
+      const filled = templateSrv.replace(String(v), scopedVars).trim();
+      if (filled === '') {
+        delete out[key];
+      } else {
+        out[key] = filled;
       }
     }
     return out;

@@ -2,17 +2,67 @@ import type { DataSourceJsonData } from '@grafana/data';
 import type { DataQuery } from '@grafana/schema';
 
 /** Query types the Go backend (pkg/) implements; the JSON value is the contract. */
-export type FlowLensQueryType = 'red' | 'map' | 'sql_log';
+export type FlowLensQueryType = 'red' | 'map' | 'sql_log' | 'trace_search' | 'trace';
 
 export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; description: string }> = [
   { value: 'red', label: 'RED', description: 'Requests, errors and latency per service as time series' },
   { value: 'map', label: 'Universal Map', description: 'Services as nodes and calls as edges (node-graph frames)' },
-  { value: 'sql_log', label: 'Request log', description: 'Rows of l7_flow_log' },
+  { value: 'sql_log', label: 'Request log', description: 'Rows of l7_flow_log, as log lines or a table' },
+  {
+    value: 'trace_search',
+    label: 'Trace search',
+    description: 'Traces (one row per entry request) matching the filters',
+  },
+  {
+    value: 'trace',
+    label: 'Trace',
+    description: 'The full-stack trace of one request (row id + time, trace id or X-Request-ID)',
+  },
 ];
 
-/** Optional filters; the field names are read by the backend as-is. Empty string = no filter. */
-export const FILTER_KEYS = ['service', 'l7_protocol', 'observation_point', 'endpoint'] as const;
+/** Request-log output: Grafana log lines (Logs panel, Explore) or one column per l7_flow_log column. */
+export type LogFormat = 'logs' | 'table';
+
+/**
+ * Text options the backend reads as-is (pkg/query/model.go, pkg/query/trace.go); each may hold template
+ * variables. Numbers are kept as text so a variable can stand for them. Empty string = not set.
+ */
+export const FILTER_KEYS = [
+  'service',
+  'client_service',
+  'l7_protocol',
+  'observation_point',
+  'endpoint',
+  'request_type',
+  'response_code',
+  'status',
+  'min_duration_ms',
+  'max_duration_ms',
+  'search',
+  'trace_id',
+  'request_id',
+  'row_id',
+  'time',
+  'limit',
+  'verdicts',
+] as const;
 export type FilterKey = (typeof FILTER_KEYS)[number];
+
+/** Options only request rows have (sql_log, trace_search): RED and the map reject them, so a switch to those drops them. */
+export const REQUEST_KEYS: FilterKey[] = [
+  'request_type',
+  'response_code',
+  'status',
+  'min_duration_ms',
+  'max_duration_ms',
+  'search',
+  'trace_id',
+  'request_id',
+  'limit',
+];
+
+/** The trace query's own inputs. */
+export const TRACE_KEYS: FilterKey[] = ['row_id', 'time', 'trace_id', 'request_id'];
 
 /** RED series the backend returns for `metric` (default `all`). */
 export type RedMetric = 'all' | 'request_rate' | 'error_rate' | 'error_ratio' | 'latency_avg' | 'latency_max';
@@ -34,9 +84,27 @@ export interface FlowLensQuery extends DataQuery {
   /** red only */
   metric?: RedMetric;
   service?: string;
+  client_service?: string;
   l7_protocol?: string;
   observation_point?: string;
   endpoint?: string;
+  /** sql_log, trace_search */
+  request_type?: string;
+  response_code?: string;
+  status?: string;
+  min_duration_ms?: string;
+  max_duration_ms?: string;
+  search?: string;
+  limit?: string;
+  /** trace_search: assemble the first N traces (at most 20) for their verdict's culprit */
+  verdicts?: string;
+  /** sql_log: default table (panels, alerts); the editor picks logs in Explore */
+  format?: LogFormat;
+  /** trace: a request log _id with its time (unix s, ms or µs), or a trace id, or an X-Request-ID */
+  row_id?: string;
+  time?: string;
+  trace_id?: string;
+  request_id?: string;
 }
 
 export const DEFAULT_QUERY: Partial<FlowLensQuery> = { queryType: 'red' };
@@ -52,7 +120,7 @@ export interface FlowLensOptions extends DataSourceJsonData {
   maxResultRows?: number; // (2e6)
   maxResponseBytes?: number; // (64 MiB)
   maxSeries?: number; // RED services per query (100)
-  maxSpanDays?: Partial<Record<'red' | 'map' | 'sql_log' | 'trace' | 'flamegraph', number>>; // 31, 31, 7, 7, 7
+  maxSpanDays?: Partial<Record<'red' | 'map' | 'sql_log' | 'trace' | 'trace_search' | 'flamegraph', number>>; // 31, 31, 7, 7, 7, 7
 }
 
 export interface FlowLensSecureOptions {

@@ -92,6 +92,16 @@ func render(db string) ([]entry, error) {
 	if err := add("sql_log/unfiltered", st, err); err != nil {
 		return nil, err
 	}
+	m = filtered
+	m.Status, m.ResponseCode, m.MinDurationMs, m.Search, m.RequestID = query.Values{"ok"}, query.Values{"200"}, 1.5, "it's", "rid-1"
+	st, err = query.BuildTraceSearch(db, &m, r)
+	if err := add("trace_search/filtered", st, err); err != nil {
+		return nil, err
+	}
+	st, err = query.BuildTraceSearch(db, &query.Model{ObservationPoint: query.ObsAll}, r)
+	if err := add("trace_search/unfiltered", st, err); err != nil {
+		return nil, err
+	}
 	st, err = query.BuildServices(db, r)
 	if err := add("resource/services", st, err); err != nil {
 		return nil, err

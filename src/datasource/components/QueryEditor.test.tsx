@@ -1,13 +1,13 @@
 import React from 'react';
-import { fireEvent, render, screen } from '@testing-library/react';
-import type { DataSourceInstanceSettings } from '@grafana/data';
+import { cleanup, fireEvent, render, screen } from '@testing-library/react';
+import type { CoreApp, DataSourceInstanceSettings } from '@grafana/data';
 import { QueryEditor } from './QueryEditor';
 import { FlowLensDataSource } from '../datasource';
-import type { FlowLensOptions, FlowLensQuery } from '../types';
+import { FILTER_KEYS, type FlowLensOptions, type FlowLensQuery } from '../types';
 
 jest.mock('@grafana/runtime', () => ({
   ...jest.requireActual('@grafana/runtime'),
-  getTemplateSrv: () => ({ replace: (s: string) => s.replace('$svc', 'orders') }),
+  getTemplateSrv: () => ({ replace: (s: string) => s.replace('$svc', 'orders').replace('$empty', '') }),
 }));
 
 const ds = new FlowLensDataSource({
@@ -18,10 +18,10 @@ const ds = new FlowLensDataSource({
   jsonData: {},
 } as unknown as DataSourceInstanceSettings<FlowLensOptions>);
 
-function setup(query: FlowLensQuery) {
+function setup(query: FlowLensQuery, app?: CoreApp) {
   const onChange = jest.fn();
   const onRunQuery = jest.fn();
-  render(<QueryEditor datasource={ds} query={query} onChange={onChange} onRunQuery={onRunQuery} />);
+  render(<QueryEditor datasource={ds} query={query} onChange={onChange} onRunQuery={onRunQuery} app={app} />);
   return { onChange, onRunQuery };
 }
 
@@ -39,9 +39,9 @@ describe('QueryEditor', () => {
     expect(onChange).toHaveBeenCalledWith({ refId: 'A', queryType: 'red', metric: 'error_ratio' });
   });
 
-  it('offers all three query types', () => {
+  it('offers every query type', () => {
     setup({ refId: 'A' });
-    for (const label of ['RED', 'Universal Map', 'Request log']) {
+    for (const label of ['RED', 'Universal Map', 'Request log', 'Trace search', 'Trace']) {
       expect(screen.getByLabelText(label)).toBeInTheDocument();
     }
   });
@@ -59,15 +59,134 @@ describe('QueryEditor', () => {
       observation_point: 'server_process',
     });
   });
+
+  it('asks for the trace by row id and time, trace id or X-Request-ID', () => {
+    const { onChange, onRunQuery } = setup({ refId: 'A', queryType: 'trace' });
+    expect(screen.queryByTestId('flowlens-filter-service')).not.toBeInTheDocument();
+    fireEvent.change(screen.getByTestId('flowlens-filter-row_id'), { target: { value: '11' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'trace', row_id: '11' });
+    fireEvent.change(screen.getByTestId('flowlens-filter-time'), { target: { value: '$__from' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'trace', time: '$__from' });
+    fireEvent.change(screen.getByTestId('flowlens-filter-trace_id'), { target: { value: 'abc' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'trace', trace_id: 'abc' });
+    fireEvent.change(screen.getByTestId('flowlens-filter-request_id'), { target: { value: 'rid-1' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'trace', request_id: 'rid-1' });
+    fireEvent.blur(screen.getByTestId('flowlens-filter-request_id'));
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+  });
+
+  it('an emptied input unsets its option', () => {
+    const { onChange } = setup({ refId: 'A', queryType: 'trace', row_id: '11', time: '1700000000' });
+    fireEvent.change(screen.getByTestId('flowlens-filter-row_id'), { target: { value: '' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'trace', time: '1700000000' });
+  });
+
+  it('offers the request-log filters and format', () => {
+    const q: FlowLensQuery = { refId: 'A', queryType: 'sql_log', format: 'logs' };
+    const { onChange } = setup(q);
+    const inputs: Array<[string, string]> = [
+      ['client_service', 'frontend'],
+      ['request_type', 'POST'],
+      ['response_code', '503'],
+      ['min_duration_ms', '100'],
+      ['max_duration_ms', '2000'],
+      ['search', 'cart'],
+      ['trace_id', '4bf92f'],
+      ['request_id', 'rid-1'],
+      ['limit', '50'],
+    ];
+    for (const [key, value] of inputs) {
+      fireEvent.change(screen.getByTestId(`flowlens-filter-${key}`), { target: { value } });
+      expect(onChange).toHaveBeenLastCalledWith({ ...q, [key]: value });
+    }
+    fireEvent.click(screen.getByLabelText('server_error'));
+    expect(onChange).toHaveBeenLastCalledWith({ ...q, status: 'server_error' });
+    fireEvent.click(screen.getByLabelText('Table'));
+    expect(onChange).toHaveBeenLastCalledWith({ ...q, format: 'table' });
+  });
+
+  it('trace search has no max duration, text search or format', () => {
+    const { onChange } = setup({ refId: 'A', queryType: 'trace_search' });
+    fireEvent.change(screen.getByTestId('flowlens-filter-verdicts'), { target: { value: '10' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'trace_search', verdicts: '10' });
+    expect(screen.getByTestId('flowlens-filter-min_duration_ms')).toBeInTheDocument();
+    expect(screen.getByTestId('flowlens-filter-request_id')).toBeInTheDocument();
+    for (const key of ['max_duration_ms', 'search', 'row_id']) {
+      expect(screen.queryByTestId(`flowlens-filter-${key}`)).not.toBeInTheDocument();
+    }
+    expect(screen.queryByLabelText('Logs')).not.toBeInTheDocument();
+  });
+
+  it('a switch keeps the filters the new type reads and drops the others', () => {
+    const q: FlowLensQuery = {
+      refId: 'A',
+      queryType: 'sql_log',
+      format: 'logs',
+      service: 'checkout',
+      status: 'ok',
+      row_id: '5',
+    };
+    const { onChange } = setup(q);
+    fireEvent.click(screen.getByLabelText('RED'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'red', service: 'checkout' });
+    fireEvent.click(screen.getByLabelText('Trace search'));
+    expect(onChange).toHaveBeenLastCalledWith({
+      refId: 'A',
+      queryType: 'trace_search',
+      service: 'checkout',
+      status: 'ok',
+    });
+    fireEvent.click(screen.getByLabelText('Trace'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'trace', row_id: '5' });
+  });
+
+  it('a request log opened in Explore is log lines, in a dashboard a table', () => {
+    const explore = setup({ refId: 'A', queryType: 'red' }, 'explore' as CoreApp);
+    fireEvent.click(screen.getAllByLabelText('Request log')[0]);
+    expect(explore.onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'sql_log', format: 'logs' });
+    cleanup();
+    const dash = setup({ refId: 'A', queryType: 'red' }, 'dashboard' as CoreApp);
+    fireEvent.click(screen.getByLabelText('Request log'));
+    expect(dash.onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'sql_log', format: 'table' });
+  });
 });
 
 describe('FlowLensDataSource', () => {
   it('defaults to RED and interpolates variables in filters', () => {
-    expect(ds.getDefaultQuery('explore' as never)).toEqual({ queryType: 'red' });
+    expect(ds.getDefaultQuery('dashboard' as never)).toEqual({ queryType: 'red' });
+    expect(ds.getDefaultQuery('explore' as never)).toEqual({ queryType: 'sql_log', format: 'logs' });
     expect(ds.applyTemplateVariables({ refId: 'A', queryType: 'map', service: '$svc' }, {})).toEqual({
       refId: 'A',
       queryType: 'map',
       service: 'orders',
     });
+  });
+
+  it('interpolates every text option and leaves out what is empty once filled in', () => {
+    const q: FlowLensQuery = {
+      refId: 'A',
+      queryType: 'sql_log',
+      format: 'logs',
+      client_service: '$svc',
+      request_type: '$svc',
+      response_code: '$svc',
+      status: '$svc',
+      min_duration_ms: '$svc',
+      max_duration_ms: '$svc',
+      search: '$svc',
+      trace_id: '$svc',
+      request_id: '$svc',
+      row_id: '$svc',
+      time: '$svc',
+      limit: '$svc',
+      verdicts: '$svc',
+      endpoint: '$empty',
+    };
+    const out = ds.applyTemplateVariables(q, {});
+    for (const key of FILTER_KEYS.filter((k) => k in q && k !== 'endpoint')) {
+      expect(out[key]).toBe('orders');
+    }
+    expect(out).not.toHaveProperty('endpoint');
+    expect(out.format).toBe('logs');
   });
 });
