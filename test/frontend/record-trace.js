@@ -10,7 +10,7 @@
 // DIR instead (the live browser test records a fresh checkout there and replays nothing).
 // Needs root, eBPF, the built agent (scripts/build.sh agent) and backend (scripts/build-backend.sh); it runs the
 // agent, so run it under the e2e lock:
-//   flock /tmp/flowlens-e2e.lock node test/frontend/record-trace.js
+//   node test/frontend/record-trace.js
 'use strict';
 
 const fs = require('fs');
