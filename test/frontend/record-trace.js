@@ -9,7 +9,7 @@
 // response body) and fixtures/ds-query-trace.recording.json (the requests, when and how); with --out DIR, into
 // DIR instead (the live browser test records a fresh checkout there and replays nothing).
 // Needs root, eBPF, the built agent (scripts/build.sh agent) and backend (scripts/build-backend.sh); it runs the
-// agent, so run it under the e2e lock:
+// agent (as root):
 //   node test/frontend/record-trace.js
 'use strict';
 
