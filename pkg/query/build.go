@@ -571,36 +571,51 @@ var LogColumns = []string{
 	"trace_id", "span_id", "parent_span_id", "x_request_id", "host", "_id",
 }
 
+// requestRows is the common start of the queries over request logs (sql_log, trace_search): the
+// builder, the time range and request filters as WHERE conditions, and the observation-point mode.
+func requestRows(database string, m *Model, r Range) (*builder, []string, string, error) {
+	b, err := newBuilder(database, "l7_flow_log")
+	if err != nil {
+		return nil, nil, "", err
+	}
+	tf, err := b.timeFilter(r)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	f, err := b.filters(m, false, true)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	mode, err := observationMode(m.ObservationPoint)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return b, append([]string{tf}, f...), mode, nil
+}
+
+// clampLimit is the rows a query returns for the requested limit (def when none), at most max;
+// requested is the limit asked for when it was cut (for the notice), else 0.
+func clampLimit(asked Count, def, max int) (limit int, requested int64) {
+	switch {
+	case asked > Count(max):
+		return max, int64(asked)
+	case asked > 0:
+		return int(asked), 0
+	}
+	return def, 0
+}
+
 // BuildLog renders the request-log query: newest first, at most MaxLogLimit rows.
 // Every observation of a call is a row here, so observation_point defaults to all.
 func BuildLog(database string, m *Model, r Range) (*Statement, error) {
 	if m.Format != "" && m.Format != FormatTable && m.Format != FormatLogs {
 		return nil, fmt.Errorf("format %s is not one of table, logs", Quote(truncate(m.Format, 40)))
 	}
-	b, err := newBuilder(database, "l7_flow_log")
+	b, conds, mode, err := requestRows(database, m, r)
 	if err != nil {
 		return nil, err
 	}
-	limit, requested := DefaultLogLimit, int64(0)
-	switch {
-	case m.Limit > MaxLogLimit:
-		limit, requested = MaxLogLimit, int64(m.Limit)
-	case m.Limit > 0:
-		limit = int(m.Limit)
-	}
-	tf, err := b.timeFilter(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := b.filters(m, false, true)
-	if err != nil {
-		return nil, err
-	}
-	conds := append([]string{tf}, f...)
-	mode, err := observationMode(m.ObservationPoint)
-	if err != nil {
-		return nil, err
-	}
+	limit, requested := clampLimit(m.Limit, DefaultLogLimit, MaxLogLimit)
 	if mode != ObsPreferred && mode != ObsAll {
 		conds = append(conds, fmt.Sprintf("%s = %s", b.c("observation_point"), Quote(mode)))
 	}
@@ -671,31 +686,11 @@ const traceSearchRowFactor = 10
 // from row_id (queryType trace). One scan of the range, no join: the ORDER BY ... LIMIT keeps the
 // newest rows in a bounded heap.
 func BuildTraceSearch(database string, m *Model, r Range) (*Statement, error) {
-	b, err := newBuilder(database, "l7_flow_log")
+	b, conds, mode, err := requestRows(database, m, r)
 	if err != nil {
 		return nil, err
 	}
-	limit := DefaultTraceSearchLimit
-	var requested int64
-	switch {
-	case m.Limit > MaxTraceSearchLimit:
-		limit, requested = MaxTraceSearchLimit, int64(m.Limit)
-	case m.Limit > 0:
-		limit = int(m.Limit)
-	}
-	tf, err := b.timeFilter(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := b.filters(m, false, true)
-	if err != nil {
-		return nil, err
-	}
-	conds := append([]string{tf}, f...)
-	mode, err := observationMode(m.ObservationPoint)
-	if err != nil {
-		return nil, err
-	}
+	limit, requested := clampLimit(m.Limit, DefaultTraceSearchLimit, MaxTraceSearchLimit)
 	switch mode {
 	case ObsAll:
 	case ObsPreferred:
