@@ -363,7 +363,7 @@ async function main() {
     expectedConsole = /^$/;
     const error = await page.locator('[data-testid="trace-error"]').textContent();
     assert.match(error, /The trace query failed/);
-    assert.match(error, /a trace query needs exactly one of row_id .* or trace_id/);
+    assert.match(error, /a trace query needs exactly one of row_id .*trace_id/);
     await shot(page, `${tag}-error`);
 
     assert.deepStrictEqual(failures, [], 'no browser errors');
