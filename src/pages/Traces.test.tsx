@@ -183,8 +183,8 @@ describe('the Traces page', () => {
       row_id: chosenTrace.row_id,
       time: String(chosenTrace.time),
     });
-    expect(Number(req.from)).toBeLessThan(chosenTrace.time * 1000);
-    expect(Number(req.to)).toBeGreaterThan(chosenTrace.time * 1000);
+    expect(Number(req.from)).toBeLessThan(Number(chosenTrace.time) * 1000);
+    expect(Number(req.to)).toBeGreaterThan(Number(chosenTrace.time) * 1000);
     // choosing a trace does not search again
     expect(requests('trace_search')).toHaveLength(1);
   });

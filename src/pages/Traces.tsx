@@ -155,6 +155,7 @@ function SearchForm({ state }: { state: TracesPageState }) {
           value={draft.service}
           placeholder="any"
           onChange={(e) => set({ service: e.currentTarget.value })}
+          width={20}
           data-testid="traces-service"
         />
       </Field>
@@ -163,6 +164,7 @@ function SearchForm({ state }: { state: TracesPageState }) {
           value={draft.endpoint}
           placeholder="any"
           onChange={(e) => set({ endpoint: e.currentTarget.value })}
+          width={24}
           data-testid="traces-endpoint"
         />
       </Field>
@@ -189,6 +191,7 @@ function SearchForm({ state }: { state: TracesPageState }) {
         <Input
           value={draft.traceId}
           onChange={(e) => set({ traceId: e.currentTarget.value })}
+          width={30}
           data-testid="traces-trace-id"
         />
       </Field>

@@ -38,11 +38,11 @@ function log(...a) {
   console.log('[record-trace]', ...a);
 }
 
-async function query(shimUrl, q, timeSec) {
+async function query(shimUrl, q, timeSec, windowSec = 60) {
   const body = {
     queries: [{ refId: 'A', datasource: { uid: 'flowlens', type: 'flowlens-clickhouse-datasource' }, ...q }],
-    from: String((timeSec - 60) * 1000),
-    to: String((timeSec + 60) * 1000),
+    from: String((timeSec - windowSec) * 1000),
+    to: String((timeSec + windowSec) * 1000),
   };
   const res = await fetch(`${shimUrl}/api/ds/query`, {
     method: 'POST',
@@ -65,7 +65,13 @@ async function recordTracesPage(shimUrl, seed, recorded) {
   const durations = values('duration_us');
   const slowest = durations.indexOf(Math.max(...durations));
   const time = Math.floor(values('time')[slowest] / 1000);
-  const chosen = await query(shimUrl, { queryType: 'trace', row_id: values('_id')[slowest], time }, time);
+  // as the page asks: the row's time as text, an hour either side (src/pages/Traces.tsx TRACE_WINDOW_S)
+  const chosen = await query(
+    shimUrl,
+    { queryType: 'trace', row_id: values('_id')[slowest], time: String(time) },
+    time,
+    3600
+  );
   save('ds-query-trace-search-trace.json', chosen, recorded);
 }
 
