@@ -36,7 +36,7 @@ function requests(queryType: string): Body[] {
 
 const chosenTrace = recording.files['ds-query-trace-search-trace.json'].request.queries[0] as {
   row_id: string;
-  time: number;
+  time: string;
 };
 const TRACES = '/a/flowlens-observability-app/traces';
 
