@@ -174,7 +174,7 @@ function SearchForm({ state }: { state: TracesPageState }) {
           options={STATUS_OPTIONS}
           value={draft.status}
           onChange={(v) => set({ status: v.value })}
-          width={18}
+          width={16}
         />
       </Field>
       <Field label="Min duration (ms)" className={s.field}>
@@ -316,7 +316,7 @@ function Sized({ children }: { children: (width: number) => React.ReactNode }) {
 const getStyles = (theme: GrafanaTheme2) => ({
   page: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(2) }),
   form: css({ display: 'flex', flexWrap: 'wrap', alignItems: 'flex-end', gap: theme.spacing(1) }),
-  field: css({ marginBottom: 0 }),
+  field: css({ marginBottom: 0, marginRight: theme.spacing(2), flex: '0 0 auto' }),
   submit: css({ marginBottom: 0 }),
   results: css({ maxHeight: 360, overflowY: 'auto' }),
   notice: css({ color: theme.colors.text.secondary, padding: theme.spacing(0.5, 0) }),
