@@ -150,6 +150,12 @@ describe('the Traces page', () => {
       minDuration: '100',
       traceId: 'req-7',
     });
+    // the same filters again: a new search (a relative range finds newer traces)
+    fireEvent.click(screen.getByTestId('traces-search'));
+    await waitFor(() => expect(requests('trace_search')).toHaveLength(3));
+    const [, first, again] = requests('trace_search');
+    expect(again.queries).toEqual(first.queries);
+    expect(Number(again.to)).toBeGreaterThanOrEqual(Number(first.to)); // now-1h to now, resolved again
     expect(requests('trace_search')[1].queries[0]).toEqual({
       refId: 'A',
       queryType: 'trace_search',

@@ -79,9 +79,11 @@ export function Traces() {
   const search = useLocationSearch();
   const state = useMemo(() => stateFromSearch(search), [search]);
   const [layout, setLayout] = useState<TraceLayout>('tree');
+  // each Search click searches again (the same filters over `now-1h` find newer traces)
+  const [searches, setSearches] = useState(0);
 
   const filters = { ...state, rowId: '', time: '' };
-  const searchKey = JSON.stringify(filters);
+  const searchKey = `${JSON.stringify(filters)}#${searches}`;
   const results = useAnswer(searchKey, () => {
     const range = timeRangeOf(state);
     return queryFlowLens(searchQuery(state), range.from.valueOf(), range.to.valueOf());
@@ -100,7 +102,7 @@ export function Traces() {
   return (
     <PluginPage>
       <div className={s.page} data-testid="traces-page">
-        <SearchForm key={search.toString()} state={state} />
+        <SearchForm key={search.toString()} state={state} onSearch={() => setSearches((n) => n + 1)} />
         <ResultList results={results} rows={rows} chosen={state.rowId} onChoose={choose} />
         {chosen && (
           <div data-testid="traces-trace">
@@ -130,11 +132,14 @@ export function Traces() {
 }
 
 /** The filters being edited; a search puts them in the URL (keyed by the URL: back, forward and a shared link reset it). */
-function SearchForm({ state }: { state: TracesPageState }) {
+function SearchForm({ state, onSearch }: { state: TracesPageState; onSearch: () => void }) {
   const s = useStyles2(getStyles);
   const [draft, setDraft] = useState(state);
   const set = (patch: Partial<TracesPageState>) => setDraft((d) => ({ ...d, ...patch }));
-  const submit = () => locationService.partial(searchOfState({ ...draft, rowId: '', time: '' }));
+  const submit = () => {
+    locationService.partial(searchOfState({ ...draft, rowId: '', time: '' }));
+    onSearch();
+  };
   let range;
   try {
     range = timeRangeOf(draft);
