@@ -3,7 +3,7 @@ import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { PluginPage } from '@grafana/runtime';
 import { Card, LinkButton, Stack, Text, TextLink, useStyles2 } from '@grafana/ui';
-import { DATASOURCE_UID, SERVICE_OVERVIEW_DASHBOARD_UID } from '../components/constants';
+import { DATASOURCE_UID, PLUGIN_BASE_URL, SERVICE_OVERVIEW_DASHBOARD_UID } from '../components/constants';
 
 interface Signal {
   title: string;
@@ -55,6 +55,9 @@ export function Overview() {
         <Stack gap={1}>
           <LinkButton icon="apps" href={`/d/${SERVICE_OVERVIEW_DASHBOARD_UID}`}>
             Service overview dashboard
+          </LinkButton>
+          <LinkButton icon="gf-traces" variant="secondary" href={`${PLUGIN_BASE_URL}/traces`}>
+            Search traces
           </LinkButton>
           <LinkButton icon="compass" variant="secondary" href={`/explore?left=${exploreState()}`}>
             Explore the Universal Map

@@ -8,6 +8,10 @@
 // Writes fixtures/ds-query-trace.json, ds-query-trace-empty.json, ds-query-trace-error.json (each the exact
 // response body) and fixtures/ds-query-trace.recording.json (the requests, when and how); with --out DIR, into
 // DIR instead (the live browser test records a fresh checkout there and replays nothing).
+// The Traces page's answers are recorded with them: a trace search over the checkout's minute
+// (ds-query-trace-search.json) and the trace of its slowest result, chosen as the page does by the result's
+// _id and time (ds-query-trace-search-trace.json). `--answers-only` asks the plugin binary again over the
+// database an earlier recording left (no demo, no agent, no root) and records only the Traces page's answers.
 // Needs root, eBPF, the built agent (scripts/build.sh agent) and backend (scripts/build-backend.sh); it runs the
 // agent (as root):
 //   node test/frontend/record-trace.js
@@ -34,11 +38,11 @@ function log(...a) {
   console.log('[record-trace]', ...a);
 }
 
-async function query(shimUrl, q, timeSec) {
+async function query(shimUrl, q, timeSec, windowSec = 60) {
   const body = {
     queries: [{ refId: 'A', datasource: { uid: 'flowlens', type: 'flowlens-clickhouse-datasource' }, ...q }],
-    from: String((timeSec - 60) * 1000),
-    to: String((timeSec + 60) * 1000),
+    from: String((timeSec - windowSec) * 1000),
+    to: String((timeSec + windowSec) * 1000),
   };
   const res = await fetch(`${shimUrl}/api/ds/query`, {
     method: 'POST',
@@ -48,7 +52,83 @@ async function query(shimUrl, q, timeSec) {
   return { status: res.status, request: body, response: await res.json() };
 }
 
+/** Asks the plugin binary for the Traces page's answers (a trace search, then the trace of its slowest row). */
+async function recordTracesPage(shimUrl, seed, recorded) {
+  const search = await query(shimUrl, { queryType: 'trace_search' }, seed.t);
+  save('ds-query-trace-search.json', search, recorded);
+  const [frame] = search.response.results?.A?.frames ?? [];
+  const names = frame?.schema.fields.map((f) => f.name) ?? [];
+  const values = (name) => frame.data.values[names.indexOf(name)];
+  if (!frame || !names.includes('_id') || frame.data.values[0].length === 0) {
+    throw new Error('the trace search found no trace');
+  }
+  const durations = values('duration_us');
+  const slowest = durations.indexOf(Math.max(...durations));
+  const time = Math.floor(values('time')[slowest] / 1000);
+  // as the page asks: the row's time as text, an hour either side (src/pages/Traces.tsx TRACE_WINDOW_S)
+  const chosen = await query(
+    shimUrl,
+    { queryType: 'trace', row_id: values('_id')[slowest], time: String(time) },
+    time,
+    3600
+  );
+  save('ds-query-trace-search-trace.json', chosen, recorded);
+}
+
+function save(file, a, recorded) {
+  fs.writeFileSync(path.join(FIXTURES, file), `${JSON.stringify(a.response, null, 2)}\n`);
+  recorded.files[file] = { http_status: a.status, request: a.request };
+  const frames = a.response.results?.A?.frames ?? [];
+  log(
+    `${file}: HTTP ${a.status}, ${frames.map((f) => `${f.schema.name}(${f.data?.values?.[0]?.length ?? 0})`).join(' ')} ${a.response.results?.A?.error ?? ''}`
+  );
+}
+
+/**
+ * --answers-only: the plugin binary over what the last recording left in the database (its checkout found as
+ * main() finds it), for the Traces page's answers; written with their own recording file.
+ */
+async function answersOnly() {
+  await requireClickHouse();
+  const [seed] = await chQuery(
+    `SELECT toString(_id) AS id, toUInt32(time) AS t, request_resource AS resource FROM ${DB}.l7_flow_log
+     WHERE observation_point = 'server_process' AND server_service = 'gateway' AND request_resource LIKE '/api/checkout?item=${ITEM}&slow=%'
+     ORDER BY time DESC LIMIT 1`
+  );
+  if (!seed) {
+    throw new Error(`no recorded checkout in ${DB}: run node test/frontend/record-trace.js (as root) first`);
+  }
+  const dir = path.join(ROOT, 'build', 'frontend-record');
+  const shimBin = path.join(dir, 'grafana-shim');
+  fs.mkdirSync(dir, { recursive: true });
+  await goBuild(shimBin, './test/grafana-shim');
+  const shim = await startShim({ shimBin, pluginBin: DIST_PLUGIN, clickhouseUrl: CLICKHOUSE_URL, database: DB, dir });
+  try {
+    fs.mkdirSync(FIXTURES, { recursive: true });
+    const recorded = {
+      recorded_at: new Date().toISOString(),
+      how:
+        `node test/frontend/record-trace.js --answers-only: the real plugin binary behind test/grafana-shim over ClickHouse ${DB} ` +
+        `(the demo system traced by the real agent, left there by the last run of record-trace.js, its checkout ${seed.resource}) ` +
+        'answered these Grafana /api/ds/query requests; each response file is its exact body.',
+      database: DB,
+      checkout: { resource: seed.resource, row_id: seed.id, time: seed.t },
+      files: {},
+    };
+    await recordTracesPage(shim.url, seed, recorded);
+    fs.writeFileSync(
+      path.join(FIXTURES, 'ds-query-traces-page.recording.json'),
+      `${JSON.stringify(recorded, null, 2)}\n`
+    );
+  } finally {
+    shim.stop();
+  }
+}
+
 async function main() {
+  if (process.argv.includes('--answers-only')) {
+    return answersOnly();
+  }
   assertRoot();
   await requireClickHouse();
   if (!fs.existsSync(DIST_PLUGIN)) {
@@ -129,14 +209,11 @@ async function main() {
       'ds-query-trace-error.json': { queryType: 'trace' },
     };
     for (const [file, q] of Object.entries(cases)) {
-      const a = await query(shim.url, q, seed.t);
-      fs.writeFileSync(path.join(FIXTURES, file), `${JSON.stringify(a.response, null, 2)}\n`);
-      recorded.files[file] = { http_status: a.status, request: a.request };
-      const frames = a.response.results?.A?.frames ?? [];
-      log(
-        `${file}: HTTP ${a.status}, ${frames.map((f) => `${f.schema.name}(${f.data?.values?.[0]?.length ?? 0})`).join(' ')} ${a.response.results?.A?.error ?? ''}`
-      );
+      save(file, await query(shim.url, q, seed.t), recorded);
     }
+    const page = { ...recorded, files: {} };
+    await recordTracesPage(shim.url, seed, page);
+    fs.writeFileSync(path.join(FIXTURES, 'ds-query-traces-page.recording.json'), `${JSON.stringify(page, null, 2)}\n`);
     fs.writeFileSync(path.join(FIXTURES, 'ds-query-trace.recording.json'), `${JSON.stringify(recorded, null, 2)}\n`);
   } finally {
     agent?.proc.kill('SIGKILL');

@@ -1,6 +1,6 @@
 import React, { useEffect, useLayoutEffect, useMemo, useState } from 'react';
 import { css, cx } from '@emotion/css';
-import { LoadingState, type GrafanaTheme2, type PanelProps } from '@grafana/data';
+import { LoadingState, type DataFrame, type DataQueryError, type GrafanaTheme2, type PanelProps } from '@grafana/data';
 import { Alert, IconButton, RadioButtonGroup, useStyles2, useTheme2 } from '@grafana/ui';
 import {
   HOP_KIND_LABEL,
@@ -81,12 +81,52 @@ const LAYOUTS: Array<{ value: TraceLayout; label: string; description: string }>
   { value: 'hops', label: 'By hop', description: 'The spans grouped by the hop they belong to' },
 ];
 
+/** The panel: its options and query result handed to the view both it and the app's Traces page draw. */
 export function TracePanel({ data, width, height, options, onOptionsChange }: Props) {
+  return (
+    <TraceView
+      series={data.series}
+      state={data.state}
+      errors={data.errors}
+      datasource={datasourceOf(data)}
+      width={width}
+      height={height}
+      layout={options.layout ?? DEFAULT_OPTIONS.layout}
+      showHopStrip={options.showHopStrip ?? DEFAULT_OPTIONS.showHopStrip}
+      onLayoutChange={(layout) => onOptionsChange({ ...options, layout })}
+    />
+  );
+}
+
+export interface TraceViewProps {
+  /** the trace query's frames (`trace`, `verdict`) */
+  series: DataFrame[];
+  state?: LoadingState;
+  errors?: DataQueryError[];
+  /** the datasource the trace came from: the spans' links query it */
+  datasource?: DatasourceRef;
+  width: number;
+  height: number;
+  layout: TraceLayout;
+  showHopStrip: boolean;
+  onLayoutChange: (layout: TraceLayout) => void;
+}
+
+/** The full-stack trace of one query result: verdict, hop strip, waterfall and a span's details. */
+export function TraceView({
+  series,
+  state,
+  errors: queryErrors,
+  datasource,
+  width,
+  height,
+  layout,
+  showHopStrip,
+  onLayoutChange,
+}: TraceViewProps) {
   const s = useStyles2(getStyles);
   const colour = useKindColour();
-  const layout = options.layout ?? DEFAULT_OPTIONS.layout;
-  const showHopStrip = options.showHopStrip ?? DEFAULT_OPTIONS.showHopStrip;
-  const model = useMemo(() => traceModel(data.series), [data.series]);
+  const model = useMemo(() => traceModel(series), [series]);
   const rows = useMemo(() => (model ? buildTree(model.spans) : []), [model]);
   const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(new Set());
   const [selected, setSelected] = useState<string | undefined>();
@@ -120,8 +160,8 @@ export function TracePanel({ data, width, height, options, onOptionsChange }: Pr
     }
   }, [body, selected, items, bodyHeight]);
 
-  const errors = data.errors ?? [];
-  if (data.state === LoadingState.Error || errors.length > 0) {
+  const errors = queryErrors ?? [];
+  if (state === LoadingState.Error || errors.length > 0) {
     return (
       <div className={s.message} style={{ width, height }} data-testid="trace-error">
         <Alert severity="error" title="The trace query failed">
@@ -179,7 +219,7 @@ export function TracePanel({ data, width, height, options, onOptionsChange }: Pr
             size="sm"
             options={LAYOUTS}
             value={layout}
-            onChange={(v) => onOptionsChange({ ...options, layout: v })}
+            onChange={onLayoutChange}
             aria-label="Rows of the waterfall"
           />
         </div>
@@ -262,7 +302,7 @@ export function TracePanel({ data, width, height, options, onOptionsChange }: Pr
             <SpanDetails
               span={selectedSpan}
               model={model}
-              datasource={datasourceOf(data)}
+              datasource={datasource}
               colour={colour(selectedSpan.hopKind)}
               onClose={() => setSelected(undefined)}
             />

@@ -13,6 +13,7 @@ import * as grafanaData from '@grafana/data';
 import * as grafanaUI from '@grafana/ui';
 import * as emotionCss from '@emotion/css';
 import * as rxjs from 'rxjs';
+import { appRuntime } from './app.js';
 
 // Panels must not need @grafana/runtime; a stub makes an accidental import fail loudly at use, not at load.
 const runtimeStub = new Proxy(
@@ -110,6 +111,31 @@ function painted(selector, timeoutMs = 20000) {
   });
 }
 
+/** ?app=<path>: the built app (dist/module.js) renders its root page at that path (the Traces page: /a/<id>/traces?...). */
+async function runApp(params, theme) {
+  const { runtime, location: appLocation } = appRuntime(React, params.get('app'));
+  shared['@grafana/runtime'] = runtime;
+  document.querySelector('h1').textContent = 'FlowLens app harness (not Grafana) rendering dist/module.js';
+  const mod = await loadAmdModule(new URL('/dist/module.js', location.href).href);
+  const Root = mod.plugin.root;
+  const host = document.getElementById('panel');
+  host.style.width = `${Number(params.get('width') ?? 1280)}px`;
+  host.style.background = theme.colors.background.primary;
+  const props = {
+    meta: { id: 'flowlens-observability-app', jsonData: {} },
+    basename: '/a/flowlens-observability-app',
+    path: appLocation().pathname,
+    query: {},
+    onNavChanged: () => {},
+  };
+  const r0 = performance.now();
+  ReactDOMClient.createRoot(host).render(
+    React.createElement(grafanaData.ThemeContext.Provider, { value: theme }, React.createElement(Root, props))
+  );
+  await painted(params.get('ready') ?? '#panel > *');
+  window.__harness = { status: 'done', renderMs: performance.now() - r0, location: appLocation };
+}
+
 async function run() {
   const params = new URLSearchParams(location.search);
   const width = Number(params.get('width') ?? 1100);
@@ -120,6 +146,9 @@ async function run() {
   document.body.style.background = theme.colors.background.canvas;
   document.body.style.color = theme.colors.text.primary;
   document.body.style.fontFamily = theme.typography.fontFamily;
+  if (params.has('app')) {
+    return runApp(params, theme);
+  }
 
   const panelId = params.get('panel') ?? 'universalmap';
   if (!/^[a-z]+$/.test(panelId)) {

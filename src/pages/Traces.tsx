@@ -1,0 +1,348 @@
+import React, { useEffect, useMemo, useState } from 'react';
+import { css, cx } from '@emotion/css';
+import { dateTimeFormat, type GrafanaTheme2 } from '@grafana/data';
+import { PluginPage, locationService } from '@grafana/runtime';
+import {
+  Alert,
+  Button,
+  Combobox,
+  type ComboboxOption,
+  Field,
+  Input,
+  LoadingPlaceholder,
+  TimeRangeInput,
+  useStyles2,
+} from '@grafana/ui';
+import { DATASOURCE_TYPE, DATASOURCE_UID } from '../components/constants';
+import { RESPONSE_STATUSES } from '../shared/schema';
+import { TraceView } from '../panels/trace/TracePanel';
+import { formatMs } from '../panels/trace/model';
+import type { TraceLayout } from '../panels/trace/types';
+import { type FlowLensAnswer, queryFlowLens } from './flowlensQuery';
+import {
+  type TraceSearchRow,
+  type TracesPageState,
+  searchOfState,
+  searchQuery,
+  searchRows,
+  stateFromSearch,
+  timeRangeOf,
+  traceQuery,
+  urlTime,
+} from './traceSearch';
+
+const STATUS_OPTIONS: Array<ComboboxOption<string>> = [
+  { value: '', label: 'any' },
+  ...RESPONSE_STATUSES.map((s) => ({ value: s, label: s })),
+];
+
+/** The trace query looks around its entry request's time (unix s): the trace's other spans are near it. */
+const TRACE_WINDOW_S = 3600;
+
+/** The URL's search parameters, following Grafana's location (the page's state lives there). */
+function useLocationSearch(): URLSearchParams {
+  const [search, setSearch] = useState(() => locationService.getLocation().search);
+  useEffect(() => {
+    const sub = locationService.getLocationObservable().subscribe((l) => setSearch(l.search));
+    return () => sub.unsubscribe();
+  }, []);
+  return useMemo(() => new URLSearchParams(search), [search]);
+}
+
+type Loaded = { state: 'loading' } | ({ state: 'done' } & FlowLensAnswer);
+
+/** Runs `run` whenever `key` changes; the answer of a superseded run is dropped. */
+function useAnswer(key: string | undefined, run: () => Promise<FlowLensAnswer>): Loaded | undefined {
+  const [loaded, setLoaded] = useState<{ key: string; value: Loaded }>();
+  useEffect(() => {
+    if (key === undefined) {
+      return;
+    }
+    let live = true;
+    run().then(
+      (a) => live && setLoaded({ key, value: { state: 'done', ...a } }),
+      (e) => live && setLoaded({ key, value: { state: 'done', frames: [], error: String(e?.message ?? e) } })
+    );
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `key` names everything `run` reads
+  }, [key]);
+  if (key === undefined) {
+    return undefined;
+  }
+  return loaded?.key === key ? loaded.value : { state: 'loading' };
+}
+
+export function Traces() {
+  const s = useStyles2(getStyles);
+  const search = useLocationSearch();
+  const state = useMemo(() => stateFromSearch(search), [search]);
+  const [layout, setLayout] = useState<TraceLayout>('tree');
+  // each Search click searches again (the same filters over `now-1h` find newer traces)
+  const [searches, setSearches] = useState(0);
+
+  const filters = { ...state, rowId: '', time: '' };
+  const searchKey = `${JSON.stringify(filters)}#${searches}`;
+  const results = useAnswer(searchKey, () => {
+    const range = timeRangeOf(state);
+    return queryFlowLens(searchQuery(state), range.from.valueOf(), range.to.valueOf());
+  });
+  const rows = useMemo(() => (results?.state === 'done' ? searchRows(results.frames) : []), [results]);
+
+  const chosen = state.rowId && /^\d+$/.test(state.time) ? `${state.rowId}@${state.time}` : undefined;
+  const trace = useAnswer(chosen, () => {
+    const t = Number(state.time);
+    return queryFlowLens(traceQuery(state.rowId, state.time), (t - TRACE_WINDOW_S) * 1000, (t + TRACE_WINDOW_S) * 1000);
+  });
+
+  const choose = (row: TraceSearchRow) =>
+    locationService.partial(searchOfState({ ...state, rowId: row.rowId, time: String(row.time) }));
+
+  return (
+    <PluginPage>
+      <div className={s.page} data-testid="traces-page">
+        <SearchForm key={search.toString()} state={state} onSearch={() => setSearches((n) => n + 1)} />
+        <ResultList results={results} rows={rows} chosen={state.rowId} onChoose={choose} />
+        {chosen && (
+          <div data-testid="traces-trace">
+            {trace?.state !== 'done' ? (
+              <LoadingPlaceholder text="Assembling the trace…" />
+            ) : (
+              <Sized>
+                {(width) => (
+                  <TraceView
+                    series={trace.frames}
+                    errors={trace.error ? [{ message: trace.error, refId: 'A' }] : undefined}
+                    datasource={{ uid: DATASOURCE_UID, type: DATASOURCE_TYPE }}
+                    width={width}
+                    height={760}
+                    layout={layout}
+                    showHopStrip
+                    onLayoutChange={setLayout}
+                  />
+                )}
+              </Sized>
+            )}
+          </div>
+        )}
+      </div>
+    </PluginPage>
+  );
+}
+
+/** The filters being edited; a search puts them in the URL (keyed by the URL: back, forward and a shared link reset it). */
+function SearchForm({ state, onSearch }: { state: TracesPageState; onSearch: () => void }) {
+  const s = useStyles2(getStyles);
+  const [draft, setDraft] = useState(state);
+  const set = (patch: Partial<TracesPageState>) => setDraft((d) => ({ ...d, ...patch }));
+  const submit = () => {
+    locationService.partial(searchOfState({ ...draft, rowId: '', time: '' }));
+    onSearch();
+  };
+  let range;
+  try {
+    range = timeRangeOf(draft);
+  } catch {
+    range = timeRangeOf({ from: 'now-1h', to: 'now' });
+  }
+  return (
+    <form
+      className={s.form}
+      data-testid="traces-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      <Field label="Service" className={s.field}>
+        <Input
+          value={draft.service}
+          placeholder="any"
+          onChange={(e) => set({ service: e.currentTarget.value })}
+          width={20}
+          data-testid="traces-service"
+        />
+      </Field>
+      <Field label="Endpoint" className={s.field}>
+        <Input
+          value={draft.endpoint}
+          placeholder="any"
+          onChange={(e) => set({ endpoint: e.currentTarget.value })}
+          width={24}
+          data-testid="traces-endpoint"
+        />
+      </Field>
+      <Field label="Status" className={s.field}>
+        <Combobox
+          id="traces-status"
+          options={STATUS_OPTIONS}
+          value={draft.status}
+          onChange={(v) => set({ status: v.value })}
+          width={16}
+        />
+      </Field>
+      <Field label="Min duration (ms)" className={s.field}>
+        <Input
+          value={draft.minDurationMs}
+          type="number"
+          min={0}
+          width={16}
+          onChange={(e) => set({ minDurationMs: e.currentTarget.value })}
+          data-testid="traces-min-duration"
+        />
+      </Field>
+      <Field label="Trace id or X-Request-ID" className={s.field}>
+        <Input
+          value={draft.traceId}
+          onChange={(e) => set({ traceId: e.currentTarget.value })}
+          width={30}
+          data-testid="traces-trace-id"
+        />
+      </Field>
+      <Field label="Time range" className={s.field}>
+        <TimeRangeInput
+          value={range}
+          onChange={(r) => set({ from: urlTime(r.raw.from), to: urlTime(r.raw.to) })}
+          hideTimeZone
+        />
+      </Field>
+      <Button type="submit" icon="search" className={s.submit} data-testid="traces-search">
+        Search
+      </Button>
+    </form>
+  );
+}
+
+function ResultList({
+  results,
+  rows,
+  chosen,
+  onChoose,
+}: {
+  results: Loaded | undefined;
+  rows: TraceSearchRow[];
+  chosen: string;
+  onChoose: (row: TraceSearchRow) => void;
+}) {
+  const s = useStyles2(getStyles);
+  if (!results || results.state === 'loading') {
+    return <LoadingPlaceholder text="Searching traces…" />;
+  }
+  if (results.error) {
+    return (
+      <Alert severity="error" title="The trace search failed" data-testid="traces-error">
+        {results.error}
+      </Alert>
+    );
+  }
+  const notices = results.frames.flatMap((f) => f.meta?.notices ?? []);
+  return (
+    <div className={s.results}>
+      {notices.map((n, i) => (
+        <div key={i} className={s.notice} data-testid="traces-notice">
+          {n.text}
+        </div>
+      ))}
+      {rows.length === 0 ? (
+        <div className={s.notice} data-testid="traces-none">
+          No trace matches these filters in this time range.
+        </div>
+      ) : (
+        <table className={s.table} data-testid="traces-results" data-rows={rows.length}>
+          <thead>
+            <tr>
+              <th>Start</th>
+              <th>Duration</th>
+              <th>Entry service</th>
+              <th>Endpoint</th>
+              <th>Status</th>
+              <th>Spans</th>
+              <th>Trace</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr
+                key={r.rowId}
+                className={cx(s.row, r.rowId === chosen && s.chosen)}
+                data-testid="traces-result-row"
+                data-row-id={r.rowId}
+                aria-selected={r.rowId === chosen}
+                tabIndex={0}
+                onClick={() => onChoose(r)}
+                onKeyDown={(e) => e.key === 'Enter' && onChoose(r)}
+              >
+                <td>{dateTimeFormat(r.startMs, { format: 'YYYY-MM-DD HH:mm:ss.SSS' })}</td>
+                <td>{formatMs(r.durationMs)}</td>
+                <td>{r.service}</td>
+                <td>{r.endpoint}</td>
+                <td>
+                  {r.status}
+                  {r.responseCode ? ` (${r.responseCode})` : ''}
+                </td>
+                <td>
+                  {r.spans}
+                  {r.errorSpans > 0 ? ` (${r.errorSpans} failed)` : ''}
+                </td>
+                <td className={s.id}>{r.traceId || r.requestId || `_id ${r.rowId}`}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+/** Renders its child with the width it has (the trace view draws to a width in px, as a panel does). */
+function Sized({ children }: { children: (width: number) => React.ReactNode }) {
+  const [el, setEl] = useState<HTMLDivElement | null>(null);
+  const [width, setWidth] = useState(0);
+  useEffect(() => {
+    if (!el) {
+      return;
+    }
+    // the observer reports the first size right after observe(); jsdom has none (the fallback width)
+    if (typeof ResizeObserver === 'undefined') {
+      return;
+    }
+    const ro = new ResizeObserver(() => setWidth(el.clientWidth));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [el]);
+  return (
+    <div ref={setEl} style={{ width: '100%' }}>
+      {children(width || 1100)}
+    </div>
+  );
+}
+
+const getStyles = (theme: GrafanaTheme2) => ({
+  page: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(2) }),
+  form: css({ display: 'flex', flexWrap: 'wrap', alignItems: 'flex-end', gap: theme.spacing(1) }),
+  field: css({ marginBottom: 0, marginRight: theme.spacing(2), flex: '0 0 auto' }),
+  submit: css({ marginBottom: 0 }),
+  results: css({ maxHeight: 360, overflowY: 'auto' }),
+  notice: css({ color: theme.colors.text.secondary, padding: theme.spacing(0.5, 0) }),
+  table: css({
+    width: '100%',
+    borderCollapse: 'collapse',
+    fontSize: theme.typography.bodySmall.fontSize,
+    'th, td': {
+      textAlign: 'left',
+      padding: theme.spacing(0.5, 1),
+      borderBottom: `1px solid ${theme.colors.border.weak}`,
+    },
+    th: {
+      color: theme.colors.text.secondary,
+      fontWeight: theme.typography.fontWeightMedium,
+      position: 'sticky',
+      top: 0,
+      background: theme.colors.background.primary,
+    },
+  }),
+  row: css({ cursor: 'pointer', '&:hover': { background: theme.colors.action.hover } }),
+  chosen: css({ background: theme.colors.action.selected }),
+  id: css({ fontFamily: theme.typography.fontFamilyMonospace, color: theme.colors.text.secondary }),
+});

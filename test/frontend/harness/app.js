@@ -1,0 +1,89 @@
+// FlowLens APP harness (test only): plays Grafana's part for the app's root page. The built dist/module.js (and
+// the chunks it loads from its own URL) gets @grafana/runtime as the few services an app page uses:
+// PluginPage (the page frame: its children here), getBackendSrv().fetch (POST /api/ds/query to this server,
+// a non-2xx answer an error with the body as `data`, as Grafana's FetchError), isFetchError, and
+// locationService over an in-memory location (the app's path and search, starting at `?path=`), exposed as
+// window.__harness.location for the test.
+import { BehaviorSubject, Observable } from 'rxjs';
+
+function parse(path) {
+  const u = new URL(path, 'http://harness');
+  return { pathname: u.pathname, search: u.search, hash: u.hash, state: undefined, key: String(Math.random()) };
+}
+
+export function appRuntime(React, initialPath) {
+  const location = new BehaviorSubject(parse(initialPath));
+  const entries = [initialPath];
+  const go = (to) => {
+    const cur = location.getValue();
+    const path = typeof to === 'string' ? to : `${to.pathname ?? cur.pathname}${to.search ?? ''}`;
+    entries.push(path);
+    location.next(parse(path));
+  };
+  const locationService = {
+    getLocation: () => location.getValue(),
+    getLocationObservable: () => location.asObservable(),
+    getSearch: () => new URLSearchParams(location.getValue().search),
+    getSearchObject: () => Object.fromEntries(new URLSearchParams(location.getValue().search)),
+    getHistory: () => ({ location: location.getValue() }),
+    push: go,
+    replace: go,
+    reload: () => location.next({ ...location.getValue() }),
+    partial: (query) => {
+      const cur = location.getValue();
+      const search = new URLSearchParams(cur.search);
+      for (const [k, v] of Object.entries(query)) {
+        if (v === null || v === undefined) {
+          search.delete(k);
+        } else {
+          search.set(k, String(v));
+        }
+      }
+      const s = search.toString();
+      go(`${cur.pathname}${s ? `?${s}` : ''}`);
+    },
+  };
+  const fetchJSON = (o) =>
+    new Observable((sub) => {
+      fetch(o.url, {
+        method: o.method ?? 'GET',
+        headers: { 'Content-Type': 'application/json', ...(o.headers ?? {}) },
+        body: o.data === undefined ? undefined : JSON.stringify(o.data),
+      })
+        .then(async (res) => {
+          const data = await res.json().catch(() => undefined);
+          if (!res.ok) {
+            sub.error({ status: res.status, statusText: res.statusText, data, config: o });
+            return;
+          }
+          sub.next({
+            data,
+            status: res.status,
+            statusText: res.statusText,
+            ok: true,
+            headers: res.headers,
+            url: o.url,
+            config: o,
+          });
+          sub.complete();
+        })
+        .catch((e) => sub.error(e));
+    });
+  const runtime = {
+    __esModule: true,
+    PluginPage: ({ children }) => React.createElement('div', { 'data-testid': 'plugin-page' }, children),
+    getBackendSrv: () => ({ fetch: fetchJSON }),
+    isFetchError: (e) => typeof e === 'object' && e !== null && 'status' in e && 'data' in e,
+    locationService,
+  };
+  // anything else an app page asks for fails loudly at use, naming it
+  const stub = new Proxy(runtime, {
+    get(t, key) {
+      if (key in t) {
+        return t[key];
+      }
+      throw new Error(`harness: @grafana/runtime.${String(key)} is not provided to the app`);
+    },
+  });
+  return { runtime: stub, location: () => ({ ...location.getValue(), entries: [...entries] }) };
+}
