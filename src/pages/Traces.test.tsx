@@ -124,6 +124,9 @@ describe('the Traces page', () => {
     expect(first[2]).toBe(col('service')[0]);
     expect(first[3]).toBe(col('endpoint')[0]);
     expect(first[4]).toContain(String(col('response_status')[0]));
+    // a protocol without response codes (the first row is Redis: stored as -1) shows its status alone
+    const code = Number(col('response_code')[0]);
+    expect(first[4]).toBe(code < 0 ? String(col('response_status')[0]) : `${col('response_status')[0]} (${code})`);
     expect(first[5]).toBe(String(col('spans')[0]));
     // one search, over the default hour, through /api/ds/query with the FlowLens datasource
     const [req] = requests('trace_search');

@@ -125,6 +125,7 @@ export interface TraceSearchRow {
   endpoint: string;
   clientService: string;
   status: string;
+  /** '' where the protocol has no response code (stored as -1: Redis, PostgreSQL, ...) */
   responseCode: string;
   spans: number;
   errorSpans: number;
@@ -173,7 +174,7 @@ export function searchRows(frames: DataFrame[]): TraceSearchRow[] {
     endpoint: text(ep(i)),
     clientService: text(cli(i)),
     status: text(st(i)),
-    responseCode: text(code(i)),
+    responseCode: Number(code(i)) < 0 ? '' : text(code(i)),
     spans: Number(spans(i) ?? 0),
     errorSpans: Number(errs(i) ?? 0),
     traceId: text(tid(i)),
