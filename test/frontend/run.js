@@ -190,20 +190,7 @@ async function main() {
   log(`mode: ${mode}`);
   const tag = process.env.FLOWLENS_DS_URL ? 'proxy' : shim ? 'shim' : 'fixture';
 
-  const { chromium } = require('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-    // playwright-core gives every launch a fresh temporary profile (it rejects --user-data-dir in args)
-  });
+  const browser = await launchChromium();
   const failures = [];
   try {
     const page = await browser.newPage({ viewport: { width: 1160, height: 660 } });
@@ -306,7 +293,36 @@ async function main() {
   }
 }
 
-module.exports = { ROOT, DIST, SITE, SHOTS, CHROMIUM, SETTINGS, buildSite, startHarnessServer, startShim };
+/** The system's headless Chromium, quiet (no network of its own); every browser test launches it so. */
+async function launchChromium() {
+  const { chromium } = require('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+    // playwright-core gives every launch a fresh temporary profile (it rejects --user-data-dir in args)
+  });
+}
+
+module.exports = {
+  ROOT,
+  DIST,
+  SITE,
+  SHOTS,
+  CHROMIUM,
+  SETTINGS,
+  buildSite,
+  startHarnessServer,
+  startShim,
+  launchChromium,
+};
 
 if (require.main === module) {
   main().catch((e) => {

@@ -19,7 +19,7 @@ const assert = require('assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { ROOT, SHOTS, CHROMIUM, SETTINGS, DIST, buildSite, startHarnessServer, startShim } = require('./run.js');
+const { ROOT, SHOTS, SETTINGS, DIST, buildSite, startHarnessServer, startShim, launchChromium } = require('./run.js');
 const { syntheticTrace } = require('./fixtures/synthetic-trace.js');
 
 const RECORDING = path.resolve(
@@ -126,19 +126,7 @@ async function main() {
     `mode: ${LIVE ? `real plugin binary behind grafana-shim at ${shim.url}, database ${recording.database}` : `recorded answers (${path.relative(ROOT, RECORDING)})`}`
   );
   const tag = LIVE ? 'live' : 'fixture';
-  const { chromium } = require('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   const failures = [];
   const measured = [];
   try {

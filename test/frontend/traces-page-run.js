@@ -15,7 +15,7 @@ const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
 const { isDeepStrictEqual } = require('util');
-const { ROOT, SHOTS, CHROMIUM, DIST, buildSite, startHarnessServer } = require('./run.js');
+const { ROOT, SHOTS, DIST, buildSite, startHarnessServer, launchChromium } = require('./run.js');
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 const RECORDING = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ds-query-traces-page.recording.json'), 'utf8'));
@@ -73,12 +73,7 @@ async function main() {
   const server = await startHarnessServer(undefined, answerer(seen));
   const base = `http://127.0.0.1:${server.address().port}`;
   log('mode: the real plugin binary answers recorded in fixtures/ds-query-traces-page.recording.json');
-  const { chromium } = require('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu'],
-  });
+  const browser = await launchChromium();
   const failures = [];
   try {
     const page = await browser.newPage({ viewport: { width: 1340, height: 1000 } });
