@@ -95,21 +95,30 @@ func (v *Values) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// numberText is the text of a JSON number or numeric string (template variables arrive as
+// strings). set is false for null (s "null": leave the value as it is) and for "" (s "": unset).
+func numberText(b []byte) (s string, set bool) {
+	s = strings.TrimSpace(string(b))
+	if s == "null" {
+		return s, false
+	}
+	if u, err := strconv.Unquote(s); err == nil {
+		s = strings.TrimSpace(u)
+	}
+	return s, s != ""
+}
+
 // Count is a row count given as a JSON number or numeric string of any size: beyond int64 it
 // saturates (the caller clamps it to its own bound), fractions are dropped.
 type Count int64
 
 // UnmarshalJSON accepts 10, 1e30, "10" or null.
 func (c *Count) UnmarshalJSON(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "null" {
-		return nil
-	}
-	if u, err := strconv.Unquote(s); err == nil {
-		s = strings.TrimSpace(u)
-	}
-	if s == "" {
-		*c = 0
+	s, set := numberText(b)
+	if !set {
+		if s == "" {
+			*c = 0
+		}
 		return nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
@@ -158,15 +167,11 @@ type Millis float64
 
 // UnmarshalJSON accepts 12.5, "12.5", "" or null.
 func (d *Millis) UnmarshalJSON(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "null" {
-		return nil
-	}
-	if u, err := strconv.Unquote(s); err == nil {
-		s = strings.TrimSpace(u)
-	}
-	if s == "" {
-		*d = 0
+	s, set := numberText(b)
+	if !set {
+		if s == "" {
+			*d = 0
+		}
 		return nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
