@@ -408,3 +408,60 @@ test('16 concurrent keep-alive clients: no trace holds a span of another request
   assert.deepEqual(falseLinks, []);
   assert.ok(incomplete <= Math.floor(burst.length * 0.03), `${incomplete} of ${burst.length} traces incomplete:\n${problems.join('\n')}`);
 });
+
+/** One trace_search through the plugin binary (as Grafana's query API): the frame's columns by name. */
+async function searchTraces(query: Record<string, unknown>, fromSec: number, toSec: number): Promise<{ col: (n: string) => unknown[]; rows: number; notices: string[] }> {
+  const res = await fetch(`${shim!.url}/api/ds/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ from: String(fromSec * 1000), to: String(toSec * 1000), queries: [{ refId: 'A', datasource: { uid: 'flowlens' }, queryType: 'trace_search', ...query }] }),
+  });
+  const body = (await res.json()) as { results?: Record<string, { error?: string; frames?: Array<{ schema: { fields: Array<{ name: string }>; meta?: { notices?: Array<{ text: string }> } }; data: { values: unknown[][] } }> }> };
+  const f = body.results?.A?.frames?.[0];
+  assert.ok(res.status === 200 && f, `trace_search ${JSON.stringify(query)}: HTTP ${res.status} ${body.results?.A?.error ?? ''}`);
+  const col = (n: string) => f.data.values[f.schema.fields.findIndex((x) => x.name === n)] ?? [];
+  return { col, rows: col('_id').length, notices: (f.schema.meta?.notices ?? []).map((n) => n.text) };
+}
+
+// The Traces page's list on the demo's real captures: one row per request a client sent (its root,
+// the gateway's request), never one of the calls inside it, each with the calls the request made.
+test('trace search: one row per request sent, its root at the gateway, with its calls', async () => {
+  const all = [...sent, ...burst];
+  const times = all.map((r) => seedOf(r).t);
+  const from = Math.min(...times) - 5;
+  const to = Math.max(...times) + 5;
+  const t0 = performance.now();
+  const s = await searchTraces({ limit: 1000 }, from, to);
+  const ms = performance.now() - t0;
+  const byId = new Map<string, number>();
+  (s.col('_id') as string[]).forEach((id, i) => byId.set(id, i));
+  const services = s.col('service') as string[];
+  // no call inside a request is listed as a trace of its own
+  const inner = services.filter((x) => ['frontend', 'backend', 'redis', 'postgres'].includes(x));
+  assert.deepEqual(inner, [], 'traces rooted at a service that only answers calls');
+  const wrong: string[] = [];
+  for (const r of all) {
+    const i = byId.get(seedOf(r).id);
+    if (i === undefined) {
+      wrong.push(`${r.path}?${r.query}: its gateway request is not listed`);
+      continue;
+    }
+    // sequential requests: each call counted once (concurrent ones may lend a call to a neighbour)
+    const calls = Number(s.col('calls')[i]);
+    if (r.client === 'curl' && calls !== expectedCalls(r).length) {
+      wrong.push(`${r.path}?${r.query}: ${calls} calls, want ${expectedCalls(r).length}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+  const byService = new Map<string, number>();
+  services.forEach((x) => byService.set(x, (byService.get(x) ?? 0) + 1));
+  measured.push(`trace search: ${s.rows} traces over ${to - from} s (${[...byService].map(([k, v]) => `${v} at ${k}`).join(', ')}) in ${ms.toFixed(0)} ms`);
+  // a dependency's filter lists the requests that reached it, by their root: the slowed postgres ones
+  const slowPg = sent.filter((r) => r.slow === 'postgres');
+  const pg = await searchTraces({ service: 'postgres', min_duration_ms: DELAY_MS * 0.9 }, from, to);
+  assert.deepEqual(
+    (pg.col('_id') as string[]).slice().sort(),
+    slowPg.map((r) => seedOf(r).id).sort(),
+    'traces holding a postgres call of at least 90 ms: the requests slowed at postgres, listed by their gateway request'
+  );
+});

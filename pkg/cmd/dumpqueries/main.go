@@ -94,12 +94,22 @@ func render(db string) ([]entry, error) {
 	}
 	m = filtered
 	m.Status, m.ResponseCode, m.MinDurationMs, m.Search, m.RequestID = query.Values{"ok"}, query.Values{"200"}, 1.5, "it's", "rid-1"
-	st, err = query.BuildTraceSearch(db, &m, r)
+	st, err = query.BuildTraceMatches(db, &m, r)
 	if err := add("trace_search/filtered", st, err); err != nil {
 		return nil, err
 	}
-	st, err = query.BuildTraceSearch(db, &query.Model{ObservationPoint: query.ObsAll}, r)
+	st, err = query.BuildTraceMatches(db, &query.Model{ObservationPoint: "client_nic"}, r)
 	if err := add("trace_search/unfiltered", st, err); err != nil {
+		return nil, err
+	}
+	procs := []query.HostPID{{Host: "vm", PID: 4242}, {Host: "it's", PID: 1}}
+	from := r.From.UnixMicro()
+	st, err = query.BuildTraceCalls(db, query.CallsServed, procs, from, from+5_000_000, from+1000)
+	if err := add("trace_search/callers", st, err); err != nil {
+		return nil, err
+	}
+	st, err = query.BuildTraceCalls(db, query.CallsMade, procs, from, from+5_000_000, from)
+	if err := add("trace_search/calls", st, err); err != nil {
 		return nil, err
 	}
 	st, err = query.BuildServices(db, r)
