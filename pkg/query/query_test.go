@@ -389,9 +389,13 @@ func TestHostileRequestFilters(t *testing.T) {
 		t.Errorf("trace calls: %v\n%s", err, calls.SQL)
 	}
 	for _, bad := range []func() (*Statement, error){
-		func() (*Statement, error) { return BuildTraceCalls("flowlens", "time", []HostPID{{Host: "a", PID: 1}}, 0, 1, 0) },
+		func() (*Statement, error) {
+			return BuildTraceCalls("flowlens", "time", []HostPID{{Host: "a", PID: 1}}, 0, 1, 0)
+		},
 		func() (*Statement, error) { return BuildTraceCalls("flowlens", CallsMade, nil, 0, 1, 0) },
-		func() (*Statement, error) { return BuildTraceCalls("flowlens", CallsMade, []HostPID{{Host: "a", PID: 1}}, 5, 1, 0) },
+		func() (*Statement, error) {
+			return BuildTraceCalls("flowlens", CallsMade, []HostPID{{Host: "a", PID: 1}}, 5, 1, 0)
+		},
 	} {
 		if _, err := bad(); err == nil {
 			t.Errorf("a bad trace-calls round was built")
