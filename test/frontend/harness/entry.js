@@ -13,6 +13,8 @@ import * as grafanaData from '@grafana/data';
 import * as grafanaUI from '@grafana/ui';
 import * as emotionCss from '@emotion/css';
 import * as rxjs from 'rxjs';
+import * as reactRouter from 'react-router';
+import { grafanaAppRoute } from './grafanaRouter.js';
 import { appRuntime } from './app.js';
 
 // Panels must not need @grafana/runtime; a stub makes an accidental import fail loudly at use, not at load.
@@ -38,6 +40,7 @@ const shared = {
   '@grafana/runtime': runtimeStub,
   '@emotion/css': emotionCss,
   rxjs,
+  'react-router': reactRouter,
 };
 
 /** Loads an AMD plugin bundle: resolves its dependency names from `shared`, `module` gives its URL (public path). */
@@ -129,8 +132,15 @@ async function runApp(params, theme) {
     onNavChanged: () => {},
   };
   const r0 = performance.now();
+  const root = grafanaAppRoute({
+    React,
+    ReactRouter: reactRouter,
+    locationService: runtime.locationService,
+    pluginId: 'flowlens-observability-app',
+    element: React.createElement(Root, props),
+  });
   ReactDOMClient.createRoot(host).render(
-    React.createElement(grafanaData.ThemeContext.Provider, { value: theme }, React.createElement(Root, props))
+    React.createElement(grafanaData.ThemeContext.Provider, { value: theme }, root)
   );
   await painted(params.get('ready') ?? '#panel > *');
   window.__harness = { status: 'done', renderMs: performance.now() - r0, location: appLocation };
