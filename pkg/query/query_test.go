@@ -381,21 +381,29 @@ func TestHostileRequestFilters(t *testing.T) {
 	if _, err := BuildTraceMatches("flowlens", &Model{ObservationPoint: ObsAll}, testRange); err == nil {
 		t.Errorf("trace search at all observation points accepted")
 	}
-	// The walk's statements: every host quoted, pids numbers, bounded, one side or the other.
-	calls, err := BuildTraceCalls("flowlens", CallsServed, []HostPID{{Host: "b'; DROP", PID: 7}, {Host: "a", PID: 4294967295}}, 1_700_000_000_123_456, 1_700_000_001_000_000, 1_700_000_000_200_000)
+	// The walk's statements: every host quoted, pids and times numbers, bounded, one side or the other.
+	probes := []TraceProbe{{ID: 1, Host: "b'; DROP", PID: 7, StartUs: 1_700_000_000_123_456, EndUs: 1_700_000_000_200_000},
+		{ID: 2, Host: "a", PID: 4294967295, StartUs: 1_700_000_005_000_000, EndUs: 1_700_000_006_000_000}}
+	calls, err := BuildTraceCalls("flowlens", CallsServed, probes, 10_000_000)
 	if err != nil || !strings.Contains(calls.SQL, "(host, server_pid) IN (('a', 4294967295), ('b\\'; DROP', 7))") ||
-		!strings.Contains(calls.SQL, "time >= toDateTime(1700000000) AND time <= toDateTime(1700000001)") ||
-		!strings.Contains(calls.SQL, "end_time_us >= 1700000000200000") || !strings.HasSuffix(calls.SQL, "LIMIT 100001") {
+		!strings.Contains(calls.SQL, "(time >= toDateTime(1699999990) AND time <= toDateTime(1700000005))") ||
+		!strings.Contains(calls.SQL, "['b\\'; DROP', 'a'] AS hosts") || !strings.Contains(calls.SQL, "range(11)") ||
+		!strings.Contains(calls.SQL, "start_time_us >= p_start - 10000000 AND end_time_us >= p_end") || !strings.HasSuffix(calls.SQL, "LIMIT 100001") {
 		t.Errorf("trace calls: %v\n%s", err, calls.SQL)
 	}
+	made, err := BuildTraceCalls("flowlens", CallsMade, probes[:1], 0)
+	if err != nil || !strings.Contains(made.SQL, "(host, client_pid) IN (('b\\'; DROP', 7))") ||
+		!strings.Contains(made.SQL, "(time >= toDateTime(1700000000) AND time <= toDateTime(1700000000))") ||
+		!strings.Contains(made.SQL, "WHERE start_time_us >= p_start AND end_time_us <= p_end") {
+		t.Errorf("trace calls made: %v\n%s", err, made.SQL)
+	}
 	for _, bad := range []func() (*Statement, error){
+		func() (*Statement, error) { return BuildTraceCalls("flowlens", "time", probes, 0) },
+		func() (*Statement, error) { return BuildTraceCalls("flowlens", CallsMade, nil, 0) },
 		func() (*Statement, error) {
-			return BuildTraceCalls("flowlens", "time", []HostPID{{Host: "a", PID: 1}}, 0, 1, 0)
+			return BuildTraceCalls("flowlens", CallsMade, []TraceProbe{{ID: 1, Host: "a", PID: 1, StartUs: 5, EndUs: 1}}, 0)
 		},
-		func() (*Statement, error) { return BuildTraceCalls("flowlens", CallsMade, nil, 0, 1, 0) },
-		func() (*Statement, error) {
-			return BuildTraceCalls("flowlens", CallsMade, []HostPID{{Host: "a", PID: 1}}, 5, 1, 0)
-		},
+		func() (*Statement, error) { return BuildTraceCalls("flowlens", CallsServed, probes, -1) },
 	} {
 		if _, err := bad(); err == nil {
 			t.Errorf("a bad trace-calls round was built")

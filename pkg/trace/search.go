@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/flowlens/flowlens/pkg/clickhouse"
 	"github.com/flowlens/flowlens/pkg/query"
@@ -28,11 +29,18 @@ const ParentLeadUs = 10_000_000
 
 // CallFetcher reads the calls a trace search walks (query.BuildTraceCalls), and full rows by _id.
 type CallFetcher interface {
-	// Calls returns the server_process calls whose side (query.CallsServed or CallsMade) is one of
-	// procs, started in [fromUs, toUs] and ended at or after minEndUs, and whether more were cut.
-	Calls(ctx context.Context, side string, procs []query.HostPID, fromUs, toUs, minEndUs int64) ([]*Span, bool, error)
+	// Calls returns, for each probe, the server_process calls on its side (query.CallsServed: its
+	// possible callers, started at most leadUs before it; query.CallsMade: the calls it may hold),
+	// and whether more were cut.
+	Calls(ctx context.Context, side string, probes []query.TraceProbe, leadUs int64) ([]ProbeCall, bool, error)
 	// Rows returns the full rows of ids within [fromSec, toSec].
 	Rows(ctx context.Context, ids []uint64, fromSec, toSec int64) ([]*Span, error)
+}
+
+// ProbeCall is one answer of a walk round: a call around the probe (its _id).
+type ProbeCall struct {
+	Probe uint64
+	Call  *Span
 }
 
 // Found is one trace of a search: its root request and what the walk counted under it.
@@ -79,21 +87,23 @@ func Search(ctx context.Context, f CallFetcher, matched []*Span, limit int, opt 
 		if len(kids) == 0 {
 			break
 		}
-		from, to, minEnd := kids[0].StartUs, kids[0].StartUs, kids[0].EndUs
-		for _, s := range kids {
-			from, to, minEnd = min(from, s.StartUs), max(to, s.StartUs), min(minEnd, s.EndUs)
+		probes := make([]query.TraceProbe, len(kids))
+		for i, k := range kids {
+			probes[i] = query.TraceProbe{ID: k.RowID, Host: k.Host, PID: k.ClientPID, StartUs: k.StartUs, EndUs: k.EndUs}
 		}
-		callers, cut, err := f.Calls(ctx, query.CallsServed, procsOf(kids, func(s *Span) uint32 { return s.ClientPID }),
-			max(0, from-ParentLeadUs), to, minEnd)
+		answers, cut, err := f.Calls(ctx, query.CallsServed, probes, ParentLeadUs)
 		res.Queries++
 		if err != nil {
 			return nil, err
 		}
 		res.Cut = res.Cut || cut
-		bySrv := indexBy(callers, func(s *Span) uint32 { return s.ServerPID })
+		callers := map[uint64][]*Span{}
+		for _, a := range answers {
+			callers[a.Probe] = append(callers[a.Probe], a.Call)
+		}
 		frontier = nil
 		for _, s := range kids {
-			p := enclosing(bySrv[query.HostPID{Host: s.Host, PID: s.ClientPID}], s)
+			p := enclosing(callers[s.RowID], s)
 			if p == nil {
 				continue
 			}
@@ -202,24 +212,36 @@ func Search(ctx context.Context, f CallFetcher, matched []*Span, limit int, opt 
 		if len(servers) == 0 {
 			break
 		}
-		from, to := servers[0].StartUs, servers[0].EndUs
-		for _, s := range servers {
-			from, to = min(from, s.StartUs), max(to, s.EndUs)
+		probes := make([]query.TraceProbe, len(servers))
+		byRow := make(map[uint64]*Span, len(servers))
+		for i, p := range servers {
+			probes[i] = query.TraceProbe{ID: p.RowID, Host: p.Host, PID: p.ServerPID, StartUs: p.StartUs, EndUs: p.EndUs}
+			byRow[p.RowID] = p
 		}
-		calls, cut, err := f.Calls(ctx, query.CallsMade, procsOf(servers, func(s *Span) uint32 { return s.ServerPID }), from, to, from)
+		answers, cut, err := f.Calls(ctx, query.CallsMade, probes, 0)
 		res.Queries++
 		if err != nil {
 			return nil, err
 		}
 		res.Cut = res.Cut || cut
-		byServer := indexBy(servers, func(s *Span) uint32 { return s.ServerPID })
+		// a call held by several probes (concurrent requests of one process) goes to the tightest
+		holders, calls := map[uint64][]*Span{}, map[uint64]*Span{}
+		var order []uint64
+		for _, a := range answers {
+			if _, seen := calls[a.Call.RowID]; !seen {
+				calls[a.Call.RowID] = a.Call
+				order = append(order, a.Call.RowID)
+			}
+			holders[a.Call.RowID] = append(holders[a.Call.RowID], byRow[a.Probe])
+		}
 		frontier = nil
-		for _, c := range calls {
-			if counted[c.RowID] {
+		for _, id := range order {
+			c := calls[id]
+			if counted[id] {
 				continue
 			}
-			if p := enclosing(byServer[query.HostPID{Host: c.Host, PID: c.ClientPID}], c); p != nil {
-				traceOf[c.RowID] = traceOf[p.RowID]
+			if p := enclosing(holders[id], c); p != nil {
+				traceOf[id] = traceOf[p.RowID]
 				frontier = append(frontier, c)
 			}
 		}
@@ -268,30 +290,6 @@ func earlier(a, b *Span) bool {
 	return a.RowID < b.RowID
 }
 
-// procsOf lists the distinct (host, pid) of spans, pid chosen by pidOf.
-func procsOf(spans []*Span, pidOf func(*Span) uint32) []query.HostPID {
-	seen := map[query.HostPID]bool{}
-	var out []query.HostPID
-	for _, s := range spans {
-		k := query.HostPID{Host: s.Host, PID: pidOf(s)}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// indexBy groups spans by host and the pid pidOf picks.
-func indexBy(spans []*Span, pidOf func(*Span) uint32) map[query.HostPID][]*Span {
-	out := map[query.HostPID][]*Span{}
-	for _, s := range spans {
-		k := query.HostPID{Host: s.Host, PID: pidOf(s)}
-		out[k] = append(out[k], s)
-	}
-	return out
-}
-
 // enclosing picks the caller of call among candidates (requests its client process served, one
 // clock): one whose time holds the call's, not carrying another trace key; one sharing a key
 // first, then the tightest. Nil when none.
@@ -316,13 +314,15 @@ type ClickHouseCalls struct {
 	SQL      []string
 }
 
+// probesPerRound keeps one round's SQL well under query.MaxTraceSQLBytes (about 80 bytes a probe).
+const probesPerRound = 1000
+
 // Calls implements CallFetcher.
-func (c *ClickHouseCalls) Calls(ctx context.Context, side string, procs []query.HostPID, fromUs, toUs, minEndUs int64) ([]*Span, bool, error) {
-	var out []*Span
+func (c *ClickHouseCalls) Calls(ctx context.Context, side string, probes []query.TraceProbe, leadUs int64) ([]ProbeCall, bool, error) {
+	var out []ProbeCall
 	cut := false
-	// Rounds of at most MaxTraceKeys processes (one IN list each).
-	for start := 0; start < len(procs); start += query.MaxTraceKeys {
-		st, err := query.BuildTraceCalls(c.Database, side, procs[start:min(len(procs), start+query.MaxTraceKeys)], fromUs, toUs, minEndUs)
+	for start := 0; start < len(probes); start += probesPerRound {
+		st, err := query.BuildTraceCalls(c.Database, side, probes[start:min(len(probes), start+probesPerRound)], leadUs)
 		if err != nil {
 			return nil, false, err
 		}
@@ -331,14 +331,26 @@ func (c *ClickHouseCalls) Calls(ctx context.Context, side string, procs []query.
 		if err != nil {
 			return nil, false, err
 		}
-		spans, err := spansFromColumns(res, query.TraceCallColumns)
+		spans, err := spansFromColumns(res, append([]string{"probe"}, query.TraceCallColumns...))
 		if err != nil {
 			return nil, false, err
 		}
 		if len(spans) > st.Limit {
 			spans, cut = spans[:st.Limit], true
 		}
-		out = append(out, spans...)
+		probeCol := 0
+		for i, m := range res.Meta {
+			if m.Name == "probe" {
+				probeCol = i
+			}
+		}
+		for i, s := range spans {
+			id, err := strconv.ParseUint(fmt.Sprint(res.Data[i][probeCol]), 10, 64)
+			if err != nil {
+				return nil, false, fmt.Errorf("trace calls row %d: probe: %w", i, err)
+			}
+			out = append(out, ProbeCall{Probe: id, Call: s})
+		}
 	}
 	return out, cut, nil
 }

@@ -102,13 +102,13 @@ func render(db string) ([]entry, error) {
 	if err := add("trace_search/unfiltered", st, err); err != nil {
 		return nil, err
 	}
-	procs := []query.HostPID{{Host: "vm", PID: 4242}, {Host: "it's", PID: 1}}
 	from := r.From.UnixMicro()
-	st, err = query.BuildTraceCalls(db, query.CallsServed, procs, from, from+5_000_000, from+1000)
+	probes := []query.TraceProbe{{ID: 7, Host: "vm", PID: 4242, StartUs: from + 1000, EndUs: from + 9000}, {ID: 8, Host: "it's", PID: 1, StartUs: from + 70_000_000, EndUs: from + 75_000_000}}
+	st, err = query.BuildTraceCalls(db, query.CallsServed, probes, 10_000_000)
 	if err := add("trace_search/callers", st, err); err != nil {
 		return nil, err
 	}
-	st, err = query.BuildTraceCalls(db, query.CallsMade, procs, from, from+5_000_000, from)
+	st, err = query.BuildTraceCalls(db, query.CallsMade, probes, 0)
 	if err := add("trace_search/calls", st, err); err != nil {
 		return nil, err
 	}
