@@ -139,7 +139,7 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 	kind, statusMsg, obs, host, process, hopKind, hop, link, proto, status :=
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	status64, pid, depth := make([]int64, n), make([]int64, n), make([]int64, n)
+	status64, pid, tid, depth := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i, nd := range tr.Nodes {
 		traceID[i] = tr.ID
 		spanID[i] = strconv.FormatUint(nd.RowID, 10)
@@ -168,7 +168,7 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 		if statusMsg[i] == "" && status64[i] == 2 {
 			statusMsg[i] = fmt.Sprintf("%s %d (%s)", nd.L7Protocol, nd.ResponseCode, nd.ResponseStatus)
 		}
-		obs[i], host[i], process[i], pid[i] = nd.ObservationPoint, nd.Host, nd.LocalProcess(), int64(nd.LocalPID())
+		obs[i], host[i], process[i], pid[i], tid[i] = nd.ObservationPoint, nd.Host, nd.LocalProcess(), int64(nd.LocalPID()), int64(nd.LocalTID())
 		hopKind[i], hop[i], self[i], crit[i] = nd.Hop.Kind, nd.Hop.Label, ms(nd.SelfUs), ms(nd.CriticalUs)
 		link[i], proto[i], status[i], shift[i], depth[i] = nd.Link, nd.L7Protocol, nd.ResponseStatus, ms(nd.ShiftUs), int64(nd.Depth)
 	}
@@ -191,6 +191,7 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 		data.NewField("host", nil, host),
 		data.NewField("process", nil, process),
 		data.NewField("pid", nil, pid),
+		data.NewField("tid", nil, tid),
 		data.NewField("hop_kind", nil, hopKind),
 		data.NewField("hop", nil, hop),
 		withConfig(data.NewField("self_time_ms", nil, self), "Self time", "ms"),

@@ -126,6 +126,19 @@ func (s *Span) LocalPID() uint32 {
 	return s.ServerPID
 }
 
+// LocalTID is the thread of the span's own process that handled it: the one that wrote the request
+// (client process) or read it (server process), else the one that moved the response; 0 where no
+// process saw it (NICs, gateways) or the thread is unknown.
+func (s *Span) LocalTID() uint32 {
+	if s.ObservationPoint != ClientProcess && s.ObservationPoint != ServerProcess {
+		return 0
+	}
+	if s.ThreadReq != 0 {
+		return s.ThreadReq
+	}
+	return s.ThreadResp
+}
+
 func (s *Span) serverName() string {
 	if n := firstOf(s.ServerService, s.ServerProcess); n != "" {
 		return n
