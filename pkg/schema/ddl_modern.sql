@@ -217,3 +217,18 @@ ALTER TABLE flowlens.net_metrics MODIFY SETTING non_replicated_deduplication_win
 ALTER TABLE flowlens.tcp_timeline MODIFY SETTING non_replicated_deduplication_window = 1000;
 
 ALTER TABLE flowlens.profile_samples MODIFY SETTING non_replicated_deduplication_window = 1000;
+
+CREATE TABLE IF NOT EXISTS flowlens.business_tags (
+  `time` DateTime,
+  `changed_us` UInt64,
+  `kind` LowCardinality(String),
+  `subject` String,
+  `key` LowCardinality(String),
+  `value` String,
+  `deleted` UInt8,
+  `updated_by` String,
+  `updated_by_role` LowCardinality(String)
+) ENGINE = MergeTree()
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (kind, subject, key, changed_us)
+SETTINGS non_replicated_deduplication_window = 1000;

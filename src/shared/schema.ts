@@ -37,7 +37,7 @@ export interface Table {
   doc: string;
   columns: Column[];
   orderBy: string[];
-  /** Days of retention on modern ClickHouse (18.16 has no TTL: the agent drops old partitions). */
+  /** Days of retention on modern ClickHouse (18.16 has no TTL); 0: kept forever. */
   ttlDays: number;
   /** Table engine; MergeTree() when absent. */
   engine?: string;
@@ -267,6 +267,28 @@ export const TABLES: Table[] = [
       c('value', 'UInt64', 'samples (on_cpu) or blocked µs (off_cpu)'),
     ],
   },
+  {
+    name: 'business_tags',
+    doc:
+      'Business tags (team, owner, tier, cost centre, ...) that users attach to services, processes or IP ranges through the ' +
+      "datasource's resource API: one row per change, so the table is its own audit trail (who, when); the current value of " +
+      '(kind, subject, key) is its latest row, a removal a row with deleted = 1. Queries join it at read time (pkg/query ' +
+      'businesstags.go), so a tag set today applies to yesterday\'s data. Kept forever (no TTL).',
+    orderBy: ['kind', 'subject', 'key', 'changed_us'],
+    ttlDays: 0,
+    since: 7,
+    columns: [
+      c('time', 'DateTime', 'when the change was made (second)'),
+      c('changed_us', 'UInt64', 'when the change was made, µs since the epoch: orders changes within one second'),
+      c('kind', 'LowString', 'what the tag is attached to: service, process or ip_range'),
+      c('subject', 'String', 'the service name, process name or CIDR range (e.g. 10.1.0.0/16)'),
+      c('key', 'LowString', 'tag key: team, owner, tier, cost_centre or another [a-z][a-z0-9_]* of at most 63 characters'),
+      c('value', 'String', 'tag value (empty on removal)'),
+      c('deleted', 'UInt8', '1: the tag was removed'),
+      c('updated_by', 'String', 'the Grafana user who made the change (login), as Grafana told the datasource'),
+      c('updated_by_role', 'LowString', "that user's role in the organisation (Editor, Admin)"),
+    ],
+  },
 ];
 
 /** Upper bounds (µs, inclusive) of app_metrics.latency_histogram buckets; the last bucket is +Inf. */
@@ -299,7 +321,7 @@ export function renderCreateTable(table: Table, dialect: Dialect, database = DAT
       return `  \`${col.name}\` ${renderType(col.type, dialect)}${codec}`;
     })
     .join(',\n');
-  const ttl = dialect === 'modern' ? `\nTTL time + INTERVAL ${table.ttlDays} DAY` : '';
+  const ttl = dialect === 'modern' && table.ttlDays > 0 ? `\nTTL time + INTERVAL ${table.ttlDays} DAY` : '';
   const settings = dialect === 'modern' && atVersion >= DEDUP_SINCE ? `\nSETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}` : '';
   return (
     `CREATE TABLE IF NOT EXISTS ${database}.${table.name} (\n${cols}\n) ENGINE = ${table.engine ?? 'MergeTree()'}\n` +
@@ -367,6 +389,11 @@ export const MIGRATIONS: Migration[] = [
       dialect === 'modern'
         ? TABLES.filter((t) => (t.since ?? 1) < DEDUP_SINCE).map((t) => `ALTER TABLE ${database}.${t.name} MODIFY SETTING non_replicated_deduplication_window = ${DEDUP_WINDOW}`)
         : [],
+  },
+  {
+    version: 7,
+    doc: 'business_tags: team, owner and other business tags set through the datasource (one row per change: the audit trail)',
+    statements: (dialect, database) => [renderCreateTable(TABLES.find((x) => x.name === 'business_tags')!, dialect, database, 7)],
   },
 ];
 
