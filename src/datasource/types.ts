@@ -113,6 +113,8 @@ export interface FlowLensOptions extends DataSourceJsonData {
   url?: string;
   database?: string;
   username?: string;
+  /** The ClickHouse user business-tag changes are written as (INSERT into business_tags only); unset: tags read-only. */
+  tagsUsername?: string;
   /** Per-query bounds the backend enforces (pkg/plugin/settings.go); unset = the backend's default. */
   queryTimeout?: number; // seconds (30), at most 3600
   maxMemoryUsage?: number; // bytes (2e9)
@@ -125,6 +127,7 @@ export interface FlowLensOptions extends DataSourceJsonData {
 
 export interface FlowLensSecureOptions {
   password?: string;
+  tagsPassword?: string;
 }
 
 export const DEFAULT_OPTIONS: Required<Pick<FlowLensOptions, 'url' | 'database' | 'username'>> = {
