@@ -1,4 +1,4 @@
-import React, { useCallback, useEffect, useState } from 'react';
+import React, { useEffect, useState } from 'react';
 import { css } from '@emotion/css';
 import { dateTimeFormat, type GrafanaTheme2 } from '@grafana/data';
 import { PluginPage, getBackendSrv, isFetchError } from '@grafana/runtime';
@@ -70,16 +70,18 @@ export function Tags() {
   const [draft, setDraft] = useState<BusinessTag>({ kind: 'service', subject: '', key: 'team', value: '' });
   const [busy, setBusy] = useState(false);
 
-  const reload = useCallback(async () => {
-    try {
-      setList(await call<TagList>('GET'));
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, []);
+  // the list is read again after each change (generation)
+  const [generation, setGeneration] = useState(0);
   useEffect(() => {
-    reload();
-  }, [reload]);
+    let live = true;
+    call<TagList>('GET').then(
+      (l) => live && setList(l),
+      (e) => live && setError(messageOf(e))
+    );
+    return () => {
+      live = false;
+    };
+  }, [generation]);
 
   const change = async (method: 'POST' | 'DELETE', tag: BusinessTag) => {
     setBusy(true);
@@ -89,7 +91,7 @@ export function Tags() {
       if (method === 'POST') {
         setDraft({ ...draft, subject: '', value: '' });
       }
-      await reload();
+      setGeneration((g) => g + 1);
     } catch (e) {
       setError(messageOf(e));
     } finally {
