@@ -217,3 +217,5 @@ ALTER TABLE flowlens.net_metrics MODIFY SETTING non_replicated_deduplication_win
 ALTER TABLE flowlens.tcp_timeline MODIFY SETTING non_replicated_deduplication_window = 1000;
 
 ALTER TABLE flowlens.profile_samples MODIFY SETTING non_replicated_deduplication_window = 1000;
+
+ALTER TABLE flowlens.app_metrics ADD COLUMN `latency_sketch_keys` Array(UInt16), ADD COLUMN `latency_sketch_counts` Array(UInt64);
