@@ -101,12 +101,41 @@ func TestREDSQL(t *testing.T) {
 		"transform(observation_point, ['server_process', 'server_nic', 'client_nic', 'client_process', 'gateway'], [1, 2, 3, 4, 5], 0) AS point_rank",
 		"GROUP BY client_service, server_service, point_rank, point_bucket",
 		"WHERE tupleElement(p, 1) = best_rank",
-		"GROUP BY bucket, service",
+		"tupleElement(p, 3) AS g0",
+		"sumMap(latency_sketch_keys, latency_sketch_counts) AS point_sketch",
+		"sumMap(tupleElement(p, 8), tupleElement(p, 9)) AS sketch",
+		"GROUP BY bucket, g0",
 	} {
 		if !strings.Contains(st.SQL, want) {
 			t.Errorf("RED SQL lacks %q:\n%s", want, st.SQL)
 		}
 	}
+	// group_by: each dimension a column, in REDDimensions order, the pair's own columns grouped once
+	m.GroupBy = Values{"observation_point", "endpoint", "client_service", "service"}
+	m.Metric = MetricErrorRatio
+	st, err = BuildRED("flowlens", m, testRange, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"server_service AS g0, client_service AS g1, endpoint AS g2, observation_point AS g3",
+		"GROUP BY client_service, server_service, g2, g3, point_rank, point_bucket",
+		"groupArray((point_rank, point_bucket, g0, g1, g2, g3, point_requests, point_errors, point_sum_us, point_max_us))",
+		"sum(tupleElement(p, 7)) AS requests",
+		"GROUP BY bucket, g0, g1, g2, g3",
+	} {
+		if !strings.Contains(st.SQL, want) {
+			t.Errorf("grouped RED SQL lacks %q:\n%s", want, st.SQL)
+		}
+	}
+	if strings.Contains(st.SQL, "sumMap") {
+		t.Errorf("error ratio reads the sketch:\n%s", st.SQL)
+	}
+	m.GroupBy = Values{"service", "pod"}
+	if _, err := BuildRED("flowlens", m, testRange, 60); err == nil || !strings.Contains(err.Error(), `group_by 'pod' is not one of service, client_service`) {
+		t.Errorf("unknown dimension: %v", err)
+	}
+	m.GroupBy, m.Metric = nil, ""
 	m.ObservationPoint = "all"
 	st, _ = BuildRED("flowlens", m, testRange, 60)
 	if strings.Contains(st.SQL, "observation_point") {
