@@ -113,9 +113,12 @@ func applySchema(t *testing.T, admin func(string) string, db string, tables ...s
 	}
 }
 
-func insertJSON(t *testing.T, table string, rows []map[string]any) {
+func insertJSON(t *testing.T, table string, rows []map[string]any) { insertInto(t, testDB, table, rows) }
+
+// insertInto inserts rows into db.table as JSONEachRow.
+func insertInto(t *testing.T, db, table string, rows []map[string]any) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "INSERT INTO %s.%s FORMAT JSONEachRow\n", testDB, table)
+	fmt.Fprintf(&b, "INSERT INTO %s.%s FORMAT JSONEachRow\n", db, table)
 	for _, r := range rows {
 		j, _ := json.Marshal(r)
 		b.Write(j)
