@@ -64,7 +64,9 @@ var knownServices = []knownService{
 // the slow share in 200 ms – 2 s).
 func knownRequests() []knownRequest {
 	rng := rand.New(rand.NewPCG(16, 3))
-	logUniform := func(lo, hi float64) int64 { return int64(math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo)))) }
+	logUniform := func(lo, hi float64) int64 {
+		return int64(math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo))))
+	}
 	var out []knownRequest
 	for _, s := range knownServices {
 		for minute := range 2 {

@@ -113,7 +113,9 @@ func applySchema(t *testing.T, admin func(string) string, db string, tables ...s
 	}
 }
 
-func insertJSON(t *testing.T, table string, rows []map[string]any) { insertInto(t, testDB, table, rows) }
+func insertJSON(t *testing.T, table string, rows []map[string]any) {
+	insertInto(t, testDB, table, rows)
+}
 
 // insertInto inserts rows into db.table as JSONEachRow.
 func insertInto(t *testing.T, db, table string, rows []map[string]any) {
