@@ -4,6 +4,8 @@ go 1.26.5
 
 require (
 	github.com/grafana/grafana-plugin-sdk-go v0.298.0
+	go.yaml.in/yaml/v3 v3.0.5
+	golang.org/x/arch v0.32.0
 	google.golang.org/grpc v1.84.0
 )
 
@@ -69,8 +71,6 @@ require (
 	go.opentelemetry.io/otel/sdk v1.47.0 // indirect
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	go.opentelemetry.io/proto/otlp v1.11.1 // indirect
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/arch v0.32.0 // indirect
 	golang.org/x/exp v0.0.0-20260908205506-85c1c2202aba // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect

@@ -51,12 +51,13 @@ type knownService struct {
 // redDataStart is the first second of the known data set (minute-aligned).
 const redDataStart = t0 + 600
 
-// knownServices: checkout fails (8% errors in its second minute) and has a slow tail, catalog is
-// healthy, payments is error-free but slow; the provisioned rules must fire exactly on those.
+// knownServices, named as on the demo system (the provisioned rules name its services): backend
+// fails (8% errors in its second minute) and has a slow tail, frontend is healthy, postgres is
+// error-free but slow; the provisioned rules must fire exactly on those.
 var knownServices = []knownService{
-	{"checkout", "frontend", "HTTP", []string{"/api/checkout", "/api/cart"}, 6000, [2]float64{0.01, 0.08}, 0.03},
-	{"catalog", "frontend", "HTTP", []string{"/api/products"}, 3000, [2]float64{0.002, 0.004}, 0},
-	{"payments", "checkout", "gRPC", []string{"/pay.Payments/Charge"}, 1200, [2]float64{0, 0}, 0.05},
+	{"backend", "frontend", "HTTP", []string{"/inventory/reserve", "/products"}, 6000, [2]float64{0.01, 0.08}, 0.03},
+	{"frontend", "slb", "HTTP", []string{"/products"}, 3000, [2]float64{0.002, 0.004}, 0},
+	{"postgres", "backend", "PostgreSQL", []string{"SELECT"}, 1200, [2]float64{0, 0}, 0.05},
 }
 
 // knownRequests generates the data set: per service, perMinute requests in each of two minutes
@@ -212,19 +213,19 @@ func TestREDPercentilesWithinOnePercent(t *testing.T) {
 			t.Errorf("%s request rate %v × 3600 s ≠ %d requests", c.key, v, len(us))
 		}
 	}
-	// Per endpoint (app_metrics' full grain), checkout's second minute.
-	got, _ := series(t, e.query(pc, redDataStart+60, redDataStart+119, time.Minute, `{"queryType":"red","service":"checkout","group_by":["service","endpoint"],"metric":"latency_p99"}`))
+	// Per endpoint (app_metrics' full grain), backend's second minute.
+	got, _ := series(t, e.query(pc, redDataStart+60, redDataStart+119, time.Minute, `{"queryType":"red","service":"backend","group_by":["service","endpoint"],"metric":"latency_p99"}`))
 	for _, ep := range knownServices[0].endpoints {
 		var us []int64
 		for _, r := range reqs {
-			if r.ServerService == "checkout" && r.Endpoint == ep && r.Time >= redDataStart+60 {
+			if r.ServerService == "backend" && r.Endpoint == ep && r.Time >= redDataStart+60 {
 				us = append(us, r.DurationUs)
 			}
 		}
 		exact := exactQuantileMs(us, 0.99)
-		v := got["checkout/latency_p99/"+ep]
+		v := got["backend/latency_p99/"+ep]
 		if len(v) != 1 || v[0] == nil || math.Abs(*v[0]-exact)/exact > 0.01 {
-			t.Errorf("checkout %s p99 %v, exact %.4f ms", ep, v, exact)
+			t.Errorf("backend %s p99 %v, exact %.4f ms", ep, v, exact)
 		} else {
 			worst = max(worst, math.Abs(*v[0]-exact)/exact)
 			checked++
