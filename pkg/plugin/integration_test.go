@@ -252,6 +252,27 @@ func TestIntegration(t *testing.T) {
 		if res.Status != 200 || strings.TrimSpace(string(res.Body)) != `{"services":["checkout","frontend","mysql","redis"]}` {
 			t.Errorf("services: %d %s", res.Status, res.Body)
 		}
+		// values for dashboard variables; service repeated = a multi-value variable
+		for q, want := range map[string]string{
+			"kind=services":                                 `200 {"values":["checkout","frontend","mysql","redis"]}`,
+			"kind=client_services":                          `200 {"values":["checkout","frontend"]}`,
+			"kind=endpoints&service=checkout":               `200 {"values":["/Pay/Charge","/cart","/pay"]}`,
+			"kind=protocols&service=checkout&service=redis": `200 {"values":["HTTP","Redis","gRPC"]}`,
+			"kind=services&service=redis":                   `200 {"values":["checkout","redis"]}`,
+			"kind=endpoints&service=x'%20OR%201%3D1%20--":   `200 {"values":[]}`,
+			"kind=pods": `400 {"error":"kind 'pods' is not one of client_services, endpoints, protocols, server_services, services"}`,
+		} {
+			res, err := host.CallResource(context.Background(), &backend.CallResourceRequest{
+				PluginContext: good, Path: "values", Method: "GET",
+				URL: fmt.Sprintf("/values?%s&from=%d&to=%d", q, int64(t0)*1000, int64(t0+120)*1000),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprintf("%d %s", res.Status, strings.TrimSpace(string(res.Body))); got != want {
+				t.Errorf("values?%s: %s, want %s", q, got, want)
+			}
+		}
 	})
 	if host.Exited() {
 		t.Error("plugin process died during the test")

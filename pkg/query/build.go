@@ -742,6 +742,58 @@ func BuildServices(database string, r Range) (*Statement, error) {
 	return st, nil
 }
 
+// ValueKinds maps the kinds of values a dashboard variable can list (the datasource's
+// `values` resource) to their app_metrics column; "services" is either end (BuildServices).
+var ValueKinds = map[string]string{
+	"services":        "",
+	"server_services": "server_service",
+	"client_services": "client_service",
+	"endpoints":       "endpoint",
+	"protocols":       "l7_protocol",
+}
+
+// BuildValues renders the distinct values of one kind (ValueKinds) seen in app_metrics over the
+// range, for dashboard variables and pickers; services narrows them to those servers' rows
+// (the endpoints of one service, say). One per row, sorted, at most MaxServices.
+func BuildValues(database, kind string, r Range, services Values) (*Statement, error) {
+	column, ok := ValueKinds[kind]
+	if !ok {
+		kinds := make([]string, 0, len(ValueKinds))
+		for k := range ValueKinds {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		return nil, fmt.Errorf("kind %s is not one of %s", Quote(truncate(kind, 60)), strings.Join(kinds, ", "))
+	}
+	if column == "" && len(services) == 0 {
+		return BuildServices(database, r)
+	}
+	b, err := newBuilder(database, "app_metrics")
+	if err != nil {
+		return nil, err
+	}
+	tf, err := b.timeFilter(r)
+	if err != nil {
+		return nil, err
+	}
+	conds := []string{tf}
+	if len(services) > 0 {
+		in, err := b.in("service", "server_service", services)
+		if err != nil {
+			return nil, err
+		}
+		conds = append(conds, in)
+	}
+	value := fmt.Sprintf("%s AS value", b.c(column))
+	if column == "" { // services of the named servers' edges: both ends
+		value = fmt.Sprintf("arrayJoin([%s, %s]) AS value", b.c("server_service"), b.c("client_service"))
+	}
+	sql := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s ORDER BY value LIMIT %d", value, b.from(), strings.Join(conds, " AND "), MaxServices)
+	st := b.statement(sql)
+	st.Limit = MaxServices
+	return st, nil
+}
+
 // TraceSearchColumns are the columns of a trace_search row, in order.
 var TraceSearchColumns = []string{
 	"row_id", "time_unix", "start_time_us", "duration_us", "service", "endpoint", "l7_protocol", "request_type",
