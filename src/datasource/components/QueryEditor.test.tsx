@@ -3,11 +3,14 @@ import { cleanup, fireEvent, render, screen } from '@testing-library/react';
 import type { CoreApp, DataSourceInstanceSettings } from '@grafana/data';
 import { QueryEditor } from './QueryEditor';
 import { FlowLensDataSource } from '../datasource';
-import { FILTER_KEYS, type FlowLensOptions, type FlowLensQuery } from '../types';
+import { FILTER_KEYS, type FlowLensOptions, type FlowLensQuery, LIST_KEYS } from '../types';
 
 jest.mock('@grafana/runtime', () => ({
   ...jest.requireActual('@grafana/runtime'),
-  getTemplateSrv: () => ({ replace: (s: string) => s.replace('$svc', 'orders').replace('$empty', '') }),
+  getTemplateSrv: () => ({
+    replace: (s: string) => s.replace('$svc', 'orders').replace('$empty', ''),
+    getVariables: () => [],
+  }),
 }));
 
 const ds = new FlowLensDataSource({
@@ -158,7 +161,7 @@ describe('FlowLensDataSource', () => {
     expect(ds.applyTemplateVariables({ refId: 'A', queryType: 'map', service: '$svc' }, {})).toEqual({
       refId: 'A',
       queryType: 'map',
-      service: 'orders',
+      service: ['orders'],
     });
   });
 
@@ -184,7 +187,8 @@ describe('FlowLensDataSource', () => {
     };
     const out = ds.applyTemplateVariables(q, {});
     for (const key of FILTER_KEYS.filter((k) => k in q && k !== 'endpoint')) {
-      expect(out[key]).toBe('orders');
+      // list filters become arrays (variables.test.tsx: multi-value and All)
+      expect(out[key]).toEqual((LIST_KEYS as readonly string[]).includes(key) ? ['orders'] : 'orders');
     }
     expect(out).not.toHaveProperty('endpoint');
     expect(out.format).toBe('logs');
