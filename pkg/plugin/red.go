@@ -91,8 +91,12 @@ func checkSeries(res *clickhouse.Result, st *query.Statement, groups int) error 
 		}
 	}
 	if len(res.Data) > st.Limit || len(keys) > st.MaxSeries {
-		return badQuery{fmt.Errorf("RED: more than %d series (groups) in the time range, the limit is %d (datasource setting maxSeries): "+
-			"filter by service, client_service, l7_protocol or endpoint, or group by fewer dimensions", st.MaxSeries, st.MaxSeries)}
+		what := "services (series)"
+		if groups > 1 {
+			what = "series (group_by combinations)"
+		}
+		return badQuery{fmt.Errorf("RED: more than %d %s in the time range, the limit is %d (datasource setting maxSeries): "+
+			"filter by service, client_service, l7_protocol or endpoint, or group by fewer dimensions", st.MaxSeries, what, st.MaxSeries)}
 	}
 	return nil
 }
