@@ -727,19 +727,7 @@ const MaxServices = 10000
 // BuildServices renders the services seen in app_metrics over the range (either end), for
 // query-editor pickers: one per row, at most MaxServices.
 func BuildServices(database string, r Range) (*Statement, error) {
-	b, err := newBuilder(database, "app_metrics")
-	if err != nil {
-		return nil, err
-	}
-	tf, err := b.timeFilter(r)
-	if err != nil {
-		return nil, err
-	}
-	sql := fmt.Sprintf("SELECT DISTINCT arrayJoin([%s, %s]) AS service FROM %s WHERE %s ORDER BY service LIMIT %d",
-		b.c("server_service"), b.c("client_service"), b.from(), tf, MaxServices)
-	st := b.statement(sql)
-	st.Limit = MaxServices
-	return st, nil
+	return BuildValues(database, "services", r, nil)
 }
 
 // ValueKinds maps the kinds of values a dashboard variable can list (the datasource's
@@ -765,9 +753,6 @@ func BuildValues(database, kind string, r Range, services Values) (*Statement, e
 		sort.Strings(kinds)
 		return nil, fmt.Errorf("kind %s is not one of %s", Quote(truncate(kind, 60)), strings.Join(kinds, ", "))
 	}
-	if column == "" && len(services) == 0 {
-		return BuildServices(database, r)
-	}
 	b, err := newBuilder(database, "app_metrics")
 	if err != nil {
 		return nil, err
@@ -784,9 +769,11 @@ func BuildValues(database, kind string, r Range, services Values) (*Statement, e
 		}
 		conds = append(conds, in)
 	}
-	value := fmt.Sprintf("%s AS value", b.c(column))
-	if column == "" { // services of the named servers' edges: both ends
+	var value string
+	if column == "" { // services: either end (of the named servers' edges)
 		value = fmt.Sprintf("arrayJoin([%s, %s]) AS value", b.c("server_service"), b.c("client_service"))
+	} else {
+		value = fmt.Sprintf("%s AS value", b.c(column))
 	}
 	sql := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s ORDER BY value LIMIT %d", value, b.from(), strings.Join(conds, " AND "), MaxServices)
 	st := b.statement(sql)

@@ -85,13 +85,23 @@ func TestParseValues(t *testing.T) {
 	}
 }
 
+// sqlHas fails t for each of wants the rendered SQL lacks; what names the statement.
+func sqlHas(t *testing.T, what, sql string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(sql, want) {
+			t.Errorf("%s SQL lacks %q:\n%s", what, want, sql)
+		}
+	}
+}
+
 func TestREDSQL(t *testing.T) {
 	m := mustParse(t, `{"queryType":"red","service":"checkout","l7_protocol":["HTTP","gRPC"],"endpoint":"/api/pay"}`)
 	st, err := BuildRED("flowlens", m, testRange, 60)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	sqlHas(t, "RED", st.SQL,
 		"intDiv(toUInt32(time), 60) * 60 AS point_bucket",
 		"FROM `flowlens`.`app_metrics`",
 		"time >= toDateTime(1700000000) AND time <= toDateTime(1700003600)",
@@ -104,12 +114,7 @@ func TestREDSQL(t *testing.T) {
 		"tupleElement(p, 3) AS g0",
 		"sumMap(latency_sketch_keys, latency_sketch_counts) AS point_sketch",
 		"sumMap(tupleElement(p, 8), tupleElement(p, 9)) AS sketch",
-		"GROUP BY bucket, g0",
-	} {
-		if !strings.Contains(st.SQL, want) {
-			t.Errorf("RED SQL lacks %q:\n%s", want, st.SQL)
-		}
-	}
+		"GROUP BY bucket, g0")
 	// group_by: each dimension a column, in REDDimensions order, the pair's own columns grouped once
 	m.GroupBy = Values{"observation_point", "endpoint", "client_service", "service"}
 	m.Metric = MetricErrorRatio
@@ -117,17 +122,12 @@ func TestREDSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	sqlHas(t, "grouped RED", st.SQL,
 		"server_service AS g0, client_service AS g1, endpoint AS g2, observation_point AS g3",
 		"GROUP BY client_service, server_service, g2, g3, point_rank, point_bucket",
 		"groupArray((point_rank, point_bucket, g0, g1, g2, g3, point_requests, point_errors, point_sum_us, point_max_us))",
 		"sum(tupleElement(p, 7)) AS requests",
-		"GROUP BY bucket, g0, g1, g2, g3",
-	} {
-		if !strings.Contains(st.SQL, want) {
-			t.Errorf("grouped RED SQL lacks %q:\n%s", want, st.SQL)
-		}
-	}
+		"GROUP BY bucket, g0, g1, g2, g3")
 	if strings.Contains(st.SQL, "sumMap") {
 		t.Errorf("error ratio reads the sketch:\n%s", st.SQL)
 	}

@@ -1,10 +1,10 @@
 import React from 'react';
 import { fireEvent, render, screen } from '@testing-library/react';
-import { dateTime, type DataQueryRequest, type DataSourceInstanceSettings, type ScopedVars } from '@grafana/data';
+import { dateTime, type DataQueryRequest, type ScopedVars } from '@grafana/data';
 import { firstValueFrom } from 'rxjs';
-import { FlowLensDataSource } from './datasource';
+import { testDatasource } from './testDatasource';
 import { VariableQueryEditor } from './components/VariableQueryEditor';
-import type { FlowLensOptions, FlowLensQuery, FlowLensVariableQuery } from './types';
+import type { FlowLensQuery, FlowLensVariableQuery } from './types';
 import type { FlowLensVariableSupport } from './variables';
 
 /**
@@ -44,13 +44,7 @@ jest.mock('@grafana/runtime', () => ({
   }),
 }));
 
-const ds = new FlowLensDataSource({
-  id: 1,
-  uid: 'flowlens',
-  type: 'flowlens-clickhouse-datasource',
-  name: 'FlowLens',
-  jsonData: {},
-} as unknown as DataSourceInstanceSettings<FlowLensOptions>);
+const ds = testDatasource();
 
 const service = (value: string | string[], allValue?: string): Var => ({
   name: 'service',

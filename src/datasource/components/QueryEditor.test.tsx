@@ -1,9 +1,9 @@
 import React from 'react';
 import { cleanup, fireEvent, render, screen } from '@testing-library/react';
-import type { CoreApp, DataSourceInstanceSettings } from '@grafana/data';
+import type { CoreApp } from '@grafana/data';
 import { QueryEditor } from './QueryEditor';
-import { FlowLensDataSource } from '../datasource';
-import { FILTER_KEYS, type FlowLensOptions, type FlowLensQuery, LIST_KEYS } from '../types';
+import { testDatasource } from '../testDatasource';
+import { FILTER_KEYS, type FlowLensQuery, LIST_KEYS } from '../types';
 
 jest.mock('@grafana/runtime', () => ({
   ...jest.requireActual('@grafana/runtime'),
@@ -13,13 +13,7 @@ jest.mock('@grafana/runtime', () => ({
   }),
 }));
 
-const ds = new FlowLensDataSource({
-  id: 1,
-  uid: 'flowlens',
-  type: 'flowlens-clickhouse-datasource',
-  name: 'FlowLens',
-  jsonData: {},
-} as unknown as DataSourceInstanceSettings<FlowLensOptions>);
+const ds = testDatasource();
 
 function setup(query: FlowLensQuery, app?: CoreApp) {
   const onChange = jest.fn();
