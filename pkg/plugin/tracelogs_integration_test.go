@@ -40,6 +40,36 @@ func interpolate(t *testing.T, f *data.Frame, link data.DataLink, field string, 
 	return s
 }
 
+// sameHostCheckout is one request through processes on one host (pids known at both ends, no
+// trace id or X-Request-ID): loadgen → gateway → frontend → backend (twice) → redis, at server
+// process (each call once) and the gateway's call at its client process too; failed makes the
+// second backend call a 500.
+func sameHostCheckout(base uint64, at int64, failed bool) []map[string]any {
+	row := func(id uint64, obs string, start, end int64, cpid, spid int, csvc, ssvc string) map[string]any {
+		st := uint64(at + start)
+		return map[string]any{
+			"time": time.UnixMicro(int64(st)).UTC().Format("2006-01-02 15:04:05"), "_id": base + id,
+			"start_time_us": st, "end_time_us": uint64(at + end), "response_duration_us": end - start,
+			"host": "vm", "observation_point": obs, "l7_protocol": "HTTP", "request_type": "GET",
+			"request_resource": "/" + ssvc, "endpoint": "/" + ssvc, "response_code": 200, "response_status": "ok",
+			"client_pid": cpid, "server_pid": spid, "client_service": csvc, "server_service": ssvc,
+			"client_process": csvc, "server_process": ssvc,
+		}
+	}
+	rows := []map[string]any{
+		row(1, "server_process", 0, 50_000, 5, 10, "loadgen", "gateway"),
+		row(2, "client_process", 500, 49_500, 10, 20, "gateway", "frontend"),
+		row(3, "server_process", 1000, 49_000, 10, 20, "gateway", "frontend"),
+		row(4, "server_process", 5000, 15_000, 20, 30, "frontend", "backend"),
+		row(5, "server_process", 20_000, 30_000, 20, 30, "frontend", "backend"),
+		row(6, "server_process", 6000, 7000, 30, 40, "backend", "redis"),
+	}
+	if failed {
+		rows[4]["response_code"], rows[4]["response_status"] = 500, "server_error"
+	}
+	return rows
+}
+
 func TestTraceLogsIntegration(t *testing.T) {
 	admin(t, "SELECT 1")
 	createSchema(t, logsDB)
@@ -59,6 +89,10 @@ func TestTraceLogsIntegration(t *testing.T) {
 		r["response_code"], r["response_status"], r["request_resource"] = 503, "server_error", "/checkout?id=\\'x"
 	}
 	rows = append(rows, failed...)
+	// One host, no ids (the demo's shape): three checkouts 100 ms apart, 200 s later.
+	for i := int64(0); i < 3; i++ {
+		rows = append(rows, sameHostCheckout(9000+uint64(i)*10, at+200_000_000+i*100_000, i == 2)...)
+	}
 	insertRows(t, logsDB, "l7_flow_log", rows)
 
 	host, err := pluginhost.Start(context.Background(), buildPlugin(t), pluginhost.Options{})
@@ -191,6 +225,36 @@ func TestTraceLogsIntegration(t *testing.T) {
 		}
 	})
 
+	t.Run("trace search on one host: roots by the walk", func(t *testing.T) {
+		// Every request listed is a root (the gateway's); the backend's calls lead to theirs.
+		from, to := int64(t0+195), int64(t0+230)
+		res := run(`{"queryType":"trace_search"}`, from, to)
+		fm := fieldMap(t, res.Frames[0])
+		if got := res.Frames[0].Rows(); got != 3 {
+			t.Fatalf("%d traces, want 3 (one per checkout): %v", got, fm["_id"])
+		}
+		for i, want := range []string{"9021", "9011", "9001"} {
+			if fm["_id"].At(i) != want || fm["service"].At(i) != "gateway" || fm["client_service"].At(i) != "loadgen" ||
+				fm["calls"].At(i).(int64) != 5 || fm["matched"].At(i).(int64) != 5 || fm["duration_us"].At(i).(int64) != 50_000 {
+				t.Errorf("trace %d: _id %v service %v calls %v matched %v duration %v", i, fm["_id"].At(i), fm["service"].At(i),
+					fm["calls"].At(i), fm["matched"].At(i), fm["duration_us"].At(i))
+			}
+		}
+		if fm["error_calls"].At(0).(int64) != 1 || fm["error_calls"].At(1).(int64) != 0 || fm["response_status"].At(0) != "ok" {
+			t.Errorf("failed calls: %v %v (entry %v)", fm["error_calls"].At(0), fm["error_calls"].At(1), fm["response_status"].At(0))
+		}
+		// Filtered on a dependency: the traces holding a failed backend call, listed by their root.
+		res = run(`{"queryType":"trace_search","service":"backend","status":"server_error"}`, from, to)
+		fm = fieldMap(t, res.Frames[0])
+		if res.Frames[0].Rows() != 1 || fm["_id"].At(0) != "9021" || fm["matched"].At(0).(int64) != 1 || fm["calls"].At(0).(int64) != 5 {
+			t.Errorf("traces with a failed backend call: %d rows, %v matched %v calls %v", res.Frames[0].Rows(), fm["_id"].At(0), fm["matched"].At(0), fm["calls"].At(0))
+		}
+		sql := res.Frames[0].Meta.ExecutedQueryString
+		if !strings.Contains(sql, "(host, server_pid) IN (('vm', 20))") || !strings.Contains(sql, "(host, client_pid) IN (") {
+			t.Errorf("the walk's statements are not in the executed SQL:\n%s", sql)
+		}
+	})
+
 	t.Run("trace search", func(t *testing.T) {
 		res := run(`{"queryType":"trace_search","limit":5}`, t0-5, t0+30)
 		f := res.Frames[0]
@@ -205,54 +269,61 @@ func TestTraceLogsIntegration(t *testing.T) {
 				t.Errorf("trace %d: _id %v, want %s", i, fm["_id"].At(i), w)
 			}
 		}
-		if fm["x_request_id"].At(1) != "bg-39" || fm["spans"].At(1).(int64) != 3 || fm["service"].At(1) != "nginx" || fm["endpoint"].At(1) != "/checkout" ||
+		if fm["x_request_id"].At(1) != "bg-39" || fm["calls"].At(1).(int64) != 3 || fm["matched"].At(1).(int64) != 3 || fm["service"].At(1) != "nginx" || fm["endpoint"].At(1) != "/checkout" ||
 			fm["duration_us"].At(1).(int64) != 50_000 || fm["start_time"].At(1).(time.Time).UnixMicro() != at+39*20_000 || fm["time"].At(1).(time.Time).Unix() != t0 ||
-			fm["start_time_us"].At(1) != fmt.Sprint(at+39*20_000) || fm["error_spans"].At(1).(int64) != 0 || fm["response_status"].At(1) != "ok" {
-			t.Errorf("bg-39: %v %v %v %v %v %v %v", fm["x_request_id"].At(1), fm["spans"].At(1), fm["service"].At(1), fm["duration_us"].At(1),
-				fm["start_time"].At(1), fm["error_spans"].At(1), fm["response_status"].At(1))
+			fm["start_time_us"].At(1) != fmt.Sprint(at+39*20_000) || fm["error_calls"].At(1).(int64) != 0 || fm["response_status"].At(1) != "ok" {
+			t.Errorf("bg-39: %v %v %v %v %v %v %v", fm["x_request_id"].At(1), fm["calls"].At(1), fm["service"].At(1), fm["duration_us"].At(1),
+				fm["start_time"].At(1), fm["error_calls"].At(1), fm["response_status"].At(1))
 		}
-		if fm["x_request_id"].At(0) != "err-1" || fm["error_spans"].At(0).(int64) != 3 || fm["response_status"].At(0) != "server_error" || fm["response_code"].At(0).(int64) != 503 {
-			t.Errorf("err-1: %v %v %v", fm["x_request_id"].At(0), fm["error_spans"].At(0), fm["response_status"].At(0))
+		if fm["x_request_id"].At(0) != "err-1" || fm["error_calls"].At(0).(int64) != 3 || fm["response_status"].At(0) != "server_error" || fm["response_code"].At(0).(int64) != 503 {
+			t.Errorf("err-1: %v %v %v", fm["x_request_id"].At(0), fm["error_calls"].At(0), fm["response_status"].At(0))
 		}
-		// Slow traces only: rid-1 (its gateway holds it 100 ms), two of its server-side requests that slow.
+		// Slow traces only: rid-1 (its gateway holds it 100 ms), two of its server-side requests that slow
+		// (the hosts differ: the X-Request-ID groups them; the backend's, 40 ms, is not found by the walk).
 		res = run(`{"queryType":"trace_search","min_duration_ms":100}`, t0-5, t0+30)
 		fm = fieldMap(t, res.Frames[0])
-		if res.Frames[0].Rows() != 1 || fm["_id"].At(0) != "1" || fm["x_request_id"].At(0) != "rid-1" || fm["spans"].At(0).(int64) != 2 ||
-			fm["duration_us"].At(0).(int64) != 150_000 || fm["start_time"].At(0).(time.Time).UnixMicro() != at {
-			t.Errorf("slow traces: %d rows, %v %v %v %v", res.Frames[0].Rows(), fm["_id"].At(0), fm["spans"].At(0), fm["duration_us"].At(0), fm["start_time"].At(0))
+		if res.Frames[0].Rows() != 1 || fm["_id"].At(0) != "1" || fm["x_request_id"].At(0) != "rid-1" || fm["matched"].At(0).(int64) != 2 ||
+			fm["calls"].At(0).(int64) != 2 || fm["duration_us"].At(0).(int64) != 150_000 || fm["start_time"].At(0).(time.Time).UnixMicro() != at {
+			t.Errorf("slow traces: %d rows, %v %v %v %v", res.Frames[0].Rows(), fm["_id"].At(0), fm["matched"].At(0), fm["duration_us"].At(0), fm["start_time"].At(0))
 		}
 		// By request id, service and endpoint; the entry request's link opens the whole trace.
 		res = run(`{"queryType":"trace_search","request_id":"rid-2","service":"backend","endpoint":"/checkout","status":"ok"}`, t0-5, t0+30)
 		f = res.Frames[0]
 		fm = fieldMap(t, f)
-		if f.Rows() != 1 || fm["_id"].At(0) != "110" || fm["service"].At(0) != "backend" || fm["client_service"].At(0) != "frontend" || fm["spans"].At(0).(int64) != 1 {
+		if f.Rows() != 1 || fm["_id"].At(0) != "110" || fm["service"].At(0) != "backend" || fm["client_service"].At(0) != "frontend" || fm["matched"].At(0).(int64) != 1 {
 			t.Fatalf("rid-2 at backend: %d rows, %v %v", f.Rows(), fm["_id"].At(0), fm["service"].At(0))
 		}
 		tr := run(interpolate(t, f, fm["_id"].Config.Links[0], "_id", 0), t0-5, t0+30)
 		if tr.Frames[0].Rows() != 11 || fieldMap(t, tr.Frames[0])["spanID"].At(0) != "101" {
 			t.Errorf("trace from the search row: %d spans", tr.Frames[0].Rows())
 		}
-		// Every observation point: each observation of a call is a span of its trace (11 rows).
-		res = run(`{"queryType":"trace_search","trace_id":"rid-2","observation_point":"all"}`, t0-5, t0+30)
-		if fm = fieldMap(t, res.Frames[0]); res.Frames[0].Rows() != 1 || fm["spans"].At(0).(int64) != 11 {
-			t.Errorf("all points: %d rows, %v spans", res.Frames[0].Rows(), fm["spans"].At(0))
+		// At the client NICs: rid-2's two NIC-captured calls, one trace; the walk finds its root, the
+		// gateway's request (the NIC row's client pid is the gateway's, whose request holds it).
+		res = run(`{"queryType":"trace_search","trace_id":"rid-2","observation_point":"client_nic"}`, t0-5, t0+30)
+		if fm = fieldMap(t, res.Frames[0]); res.Frames[0].Rows() != 1 || fm["matched"].At(0).(int64) != 2 || fm["_id"].At(0) != "101" {
+			t.Errorf("client NICs: %d rows, %v matched, entry %v", res.Frames[0].Rows(), fm["matched"].At(0), fm["_id"].At(0))
 		}
-		// Newest first over a long range: the last minute holds one trace (the reused rid-1), so a page
-		// of one is read from that minute alone and a page of two from the last 15 minutes.
+		// Every point at once would list each call up to four times: refused, saying why.
+		if res := e.query(pc, t0-5, t0+30, time.Second, `{"queryType":"trace_search","observation_point":"all"}`); res.Error == nil ||
+			!strings.Contains(res.Error.Error(), "one observation point") {
+			t.Errorf("observation_point all: %v", res.Error)
+		}
+		// Newest first over a long range: the last minute holds one trace (the reused rid-1: 3 requests),
+		// less than a page (10 matching requests per trace asked for), so the last 15 minutes are read.
 		for _, c := range []struct {
 			limit int
 			ids   string
 			from  int64
-		}{{1, "201", t0 + 65 - 60}, {2, "201,5001", t0 + 65 - 900}, {3, "201,5001,4901", t0 + 65 - 900}} {
+		}{{1, "201", t0 + 65 - 900}, {2, "201,5001", t0 + 65 - 900}, {3, "201,5001,4901", t0 + 65 - 900}} {
 			res = run(fmt.Sprintf(`{"queryType":"trace_search","limit":%d}`, c.limit), t0-1000, t0+65)
 			fm = fieldMap(t, res.Frames[0])
 			var ids []string
 			for i := 0; i < res.Frames[0].Rows(); i++ {
 				ids = append(ids, fm["_id"].At(i).(string))
 			}
-			if strings.Join(ids, ",") != c.ids || fm["x_request_id"].At(0) != "rid-1" || fm["spans"].At(0).(int64) != 3 ||
+			if strings.Join(ids, ",") != c.ids || fm["x_request_id"].At(0) != "rid-1" || fm["calls"].At(0).(int64) != 3 ||
 				!strings.Contains(res.Frames[0].Meta.ExecutedQueryString, fmt.Sprintf("time >= toDateTime(%d) AND time <= toDateTime(%d)", c.from, t0+65)) {
-				t.Errorf("limit %d: traces %v (want %s), %v spans; SQL %s", c.limit, ids, c.ids, fm["spans"].At(0), res.Frames[0].Meta.ExecutedQueryString)
+				t.Errorf("limit %d: traces %v (want %s), %v calls; SQL %s", c.limit, ids, c.ids, fm["calls"].At(0), res.Frames[0].Meta.ExecutedQueryString)
 			}
 		}
 		// On request, the first traces are assembled for their verdict: rid-1 waits on its load balancer.

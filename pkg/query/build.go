@@ -781,74 +781,6 @@ func BuildValues(database, kind string, r Range, services Values) (*Statement, e
 	return st, nil
 }
 
-// TraceSearchColumns are the columns of a trace_search row, in order.
-var TraceSearchColumns = []string{
-	"row_id", "time_unix", "start_time_us", "duration_us", "service", "endpoint", "l7_protocol", "request_type",
-	"client_service", "response_status", "response_code", "spans", "error_spans", "trace_id", "x_request_id", "trace_key",
-}
-
-// traceSearchRowFactor bounds the request rows one trace_search groups: the newest
-// limit × factor matching rows (the GROUP BY stays small whatever the range holds).
-const traceSearchRowFactor = 10
-
-// BuildTraceSearch renders the trace search: the newest request rows matching the filters (at
-// the server's own view unless observation_point says otherwise: one row per call), grouped per
-// trace by the id the requests carry (trace_id, else x_request_id; a request with neither is a
-// trace of its own), newest trace first. Each row describes its entry request (the earliest of
-// the group) and the trace's extent over the grouped rows; opening it assembles the whole trace
-// from row_id (queryType trace). One scan of the range, no join: the ORDER BY ... LIMIT keeps the
-// newest rows in a bounded heap.
-func BuildTraceSearch(database string, m *Model, r Range) (*Statement, error) {
-	b, conds, mode, err := requestRows(database, m, r)
-	if err != nil {
-		return nil, err
-	}
-	limit, requested := clampLimit(m.Limit, DefaultTraceSearchLimit, MaxTraceSearchLimit)
-	switch mode {
-	case ObsAll:
-	case ObsPreferred:
-		conds = append(conds, fmt.Sprintf("%s = %s", b.c("observation_point"), Quote("server_process")))
-	default:
-		conds = append(conds, fmt.Sprintf("%s = %s", b.c("observation_point"), Quote(mode)))
-	}
-	sql := fmt.Sprintf(`SELECT
-  toString(argMin(id, start_us)) AS row_id,
-  toUInt32(min(t)) AS time_unix,
-  min(start_us) AS start_time_us,
-  max(end_us) - min(start_us) AS duration_us,
-  argMin(srv, start_us) AS service,
-  argMin(ep, start_us) AS endpoint,
-  argMin(proto, start_us) AS l7_protocol,
-  argMin(rtype, start_us) AS request_type,
-  argMin(cli, start_us) AS client_service,
-  argMin(status, start_us) AS response_status,
-  argMin(code, start_us) AS response_code,
-  count() AS spans,
-  countIf(status IN ('client_error', 'server_error', 'timeout')) AS error_spans,
-  max(tid) AS trace_id,
-  max(xid) AS x_request_id,
-  trace_key
-FROM (
-  SELECT %s AS id, %s AS t, %s AS start_us, %s AS end_us, %s AS srv, %s AS ep, %s AS proto, %s AS rtype,
-    %s AS cli, %s AS status, %s AS code, %s AS tid, %s AS xid,
-    if(tid != '', concat('trace_id:', tid), if(xid != '', concat('x_request_id:', xid), concat('_id:', toString(id)))) AS trace_key
-  FROM %s
-  %sWHERE %s
-  ORDER BY %s DESC, %s DESC
-  LIMIT %d
-)
-GROUP BY trace_key
-ORDER BY start_time_us DESC, row_id
-LIMIT %d`,
-		b.c("_id"), b.c("time"), b.c("start_time_us"), b.c("end_time_us"), b.c("server_service"), b.c("endpoint"),
-		b.c("l7_protocol"), b.c("request_type"), b.c("client_service"), b.c("response_status"), b.c("response_code"),
-		b.c("trace_id"), b.c("x_request_id"),
-		b.from(), b.prewhereClause("  "), strings.Join(conds, "\n    AND "), b.c("time"), b.c("start_time_us"), limit*traceSearchRowFactor, limit)
-	st := b.statement(sql)
-	st.Limit, st.RequestedLimit = limit, requested
-	return st, nil
-}
-
 // NewestWindows are the trailing windows a newest-first query (request log, trace search) tries
 // before the whole range: most pages fill within the last minute, and a window of the table
 // (ordered by time) reads only its own granules, where the whole range would read every column of
@@ -882,11 +814,6 @@ func Newest(r Range, wholeRange bool, build func(Range) (*Statement, error), run
 		}
 	}
 	panic("unreachable: the last window is the whole range")
-}
-
-// SearchTraces runs the trace search newest window first (Newest).
-func SearchTraces(database string, m *Model, r Range, run func(*Statement) (int, error)) (*Statement, error) {
-	return Newest(r, m.TraceID != "" || m.RequestID != "", func(w Range) (*Statement, error) { return BuildTraceSearch(database, m, w) }, run)
 }
 
 // SearchLog runs the request-log query newest window first (Newest).

@@ -289,7 +289,7 @@ func builders() map[string]func(*Model) (*Statement, error) {
 		"red":          func(m *Model) (*Statement, error) { return BuildRED("flowlens", m, testRange, 10) },
 		"map":          func(m *Model) (*Statement, error) { return BuildMap("flowlens", m, testRange) },
 		"log":          func(m *Model) (*Statement, error) { return BuildLog("flowlens", m, testRange) },
-		"trace_search": func(m *Model) (*Statement, error) { return BuildTraceSearch("flowlens", m, testRange) },
+		"trace_search": func(m *Model) (*Statement, error) { return BuildTraceMatches("flowlens", m, testRange) },
 	}
 }
 
@@ -312,6 +312,9 @@ func TestColumnsExistInSchema(t *testing.T) {
 	s := schema.Get()
 	for name, build := range builders() {
 		for _, obs := range []string{"", "all", "server_process"} {
+			if name == "trace_search" && obs == "all" {
+				continue // refused: one point only
+			}
 			m := *full
 			m.ObservationPoint = obs
 			if name == "log" || name == "trace_search" {
@@ -375,7 +378,7 @@ func TestHostileRequestFilters(t *testing.T) {
 	for _, h := range []string{`'; DROP TABLE x; --`, `\'; DROP TABLE x; --`, `a\`, "x' OR 1=1 OR '", "\x00\n'"} {
 		for _, build := range []func(*Model) (*Statement, error){
 			func(m *Model) (*Statement, error) { return BuildLog("flowlens", m, testRange) },
-			func(m *Model) (*Statement, error) { return BuildTraceSearch("flowlens", m, testRange) },
+			func(m *Model) (*Statement, error) { return BuildTraceMatches("flowlens", m, testRange) },
 		} {
 			st := mustBuild(t, build, &Model{Search: h, TraceID: h, RequestID: h, RequestType: Values{h}})
 			benign := mustBuild(t, build, &Model{Search: "x", TraceID: "x", RequestID: "x", RequestType: Values{"x"}})
@@ -399,14 +402,46 @@ func TestHostileRequestFilters(t *testing.T) {
 		!strings.Contains(st.SQL, "response_duration_us <= 9223372036854775807") {
 		t.Errorf("numbers: %s", st.SQL)
 	}
-	ts := mustBuild(t, func(m *Model) (*Statement, error) { return BuildTraceSearch("flowlens", m, testRange) }, &Model{Limit: 5000})
-	if ts.Limit != MaxTraceSearchLimit || ts.RequestedLimit != 5000 || !strings.Contains(ts.SQL, "LIMIT 10000\n)") || !strings.Contains(ts.SQL, "observation_point = 'server_process'") {
-		t.Errorf("trace search bounds: limit %d requested %d\n%s", ts.Limit, ts.RequestedLimit, ts.SQL)
+	ts := mustBuild(t, func(m *Model) (*Statement, error) { return BuildTraceMatches("flowlens", m, testRange) }, &Model{Limit: 5000})
+	if l, req := TraceSearchLimit(&Model{Limit: 5000}); ts.Limit != MaxTraceSearchLimit*TraceSearchRowFactor || l != MaxTraceSearchLimit || req != 5000 ||
+		!strings.HasSuffix(ts.SQL, "LIMIT 10000") || !strings.Contains(ts.SQL, "observation_point = 'server_process'") {
+		t.Errorf("trace search bounds: limit %d (%d, requested %d)\n%s", ts.Limit, l, req, ts.SQL)
+	}
+	if _, err := BuildTraceMatches("flowlens", &Model{ObservationPoint: ObsAll}, testRange); err == nil {
+		t.Errorf("trace search at all observation points accepted")
+	}
+	// The walk's statements: every host quoted, pids and times numbers, bounded, one side or the other.
+	probes := []TraceProbe{{ID: 1, Host: "b'; DROP", PID: 7, StartUs: 1_700_000_000_123_456, EndUs: 1_700_000_000_200_000},
+		{ID: 2, Host: "a", PID: 4294967295, StartUs: 1_700_000_005_000_000, EndUs: 1_700_000_006_000_000}}
+	calls, err := BuildTraceCalls("flowlens", CallsServed, probes, 10_000_000)
+	if err != nil || !strings.Contains(calls.SQL, "(host, server_pid) IN (('a', 4294967295), ('b\\'; DROP', 7))") ||
+		!strings.Contains(calls.SQL, "(time >= toDateTime(1699999990) AND time <= toDateTime(1700000005))") ||
+		!strings.Contains(calls.SQL, "['b\\'; DROP', 'a'] AS hosts") || !strings.Contains(calls.SQL, "range(11)") ||
+		!strings.Contains(calls.SQL, "start_time_us >= p_start - 10000000 AND end_time_us >= p_end") || !strings.HasSuffix(calls.SQL, "LIMIT 100001") {
+		t.Errorf("trace calls: %v\n%s", err, calls.SQL)
+	}
+	made, err := BuildTraceCalls("flowlens", CallsMade, probes[:1], 0)
+	if err != nil || !strings.Contains(made.SQL, "(host, client_pid) IN (('b\\'; DROP', 7))") ||
+		!strings.Contains(made.SQL, "(time >= toDateTime(1700000000) AND time <= toDateTime(1700000000))") ||
+		!strings.Contains(made.SQL, "WHERE start_time_us >= p_start AND end_time_us <= p_end") {
+		t.Errorf("trace calls made: %v\n%s", err, made.SQL)
+	}
+	for _, bad := range []func() (*Statement, error){
+		func() (*Statement, error) { return BuildTraceCalls("flowlens", "time", probes, 0) },
+		func() (*Statement, error) { return BuildTraceCalls("flowlens", CallsMade, nil, 0) },
+		func() (*Statement, error) {
+			return BuildTraceCalls("flowlens", CallsMade, []TraceProbe{{ID: 1, Host: "a", PID: 1, StartUs: 5, EndUs: 1}}, 0)
+		},
+		func() (*Statement, error) { return BuildTraceCalls("flowlens", CallsServed, probes, -1) },
+	} {
+		if _, err := bad(); err == nil {
+			t.Errorf("a bad trace-calls round was built")
+		}
 	}
 }
 
 // A trace search reads the last minute, then the last 15 minutes, then the range, and stops at
-// the first full page; an id search reads the range at once; a short range is read once.
+// the first full page (of matching requests); an id search reads the range at once; a short range is read once.
 func TestSearchTracesWindows(t *testing.T) {
 	to := time.Unix(1_700_000_000, 0)
 	r := Range{From: to.Add(-6 * time.Hour), To: to}
@@ -428,9 +463,10 @@ func TestSearchTracesWindows(t *testing.T) {
 			t.Errorf("windows (seconds back) %v, want %v", got, want)
 		}
 	}
-	check(windows(&Model{}, r, 100), 60)
-	check(windows(&Model{}, r, 99, 100), 60, 900)
-	check(windows(&Model{Limit: 5}, r, 4, 4, 4), 60, 900, 6*3600)
+	// a page is the matching requests of limit traces: limit × TraceSearchRowFactor rows
+	check(windows(&Model{}, r, 1000), 60)
+	check(windows(&Model{}, r, 999, 1000), 60, 900)
+	check(windows(&Model{Limit: 5}, r, 49, 49, 49), 60, 900, 6*3600)
 	check(windows(&Model{RequestID: "rid"}, r, 1), 6*3600)
 	check(windows(&Model{}, Range{From: to.Add(-10 * time.Minute), To: to}, 0, 0), 60, 600)
 	check(windows(&Model{}, Range{From: to.Add(-30 * time.Second), To: to}, 0), 30)

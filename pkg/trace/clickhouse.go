@@ -45,11 +45,17 @@ func (f *ClickHouseFetcher) Fetch(ctx context.Context, keys query.TraceKeys, fro
 
 // SpansFromResult decodes rows selected with query.TraceSpanColumns (by column name).
 func SpansFromResult(res *clickhouse.Result) ([]*Span, error) {
+	return spansFromColumns(res, query.TraceSpanColumns)
+}
+
+// spansFromColumns decodes rows holding at least the columns named (by name); a Span field whose
+// column is not selected keeps its zero value.
+func spansFromColumns(res *clickhouse.Result, need []string) ([]*Span, error) {
 	col := map[string]int{}
 	for i, c := range res.Meta {
 		col[c.Name] = i
 	}
-	for _, name := range query.TraceSpanColumns {
+	for _, name := range need {
 		if _, ok := col[name]; !ok {
 			return nil, fmt.Errorf("trace rows lack column %s", name)
 		}
@@ -90,8 +96,13 @@ type rowReader struct {
 	err error
 }
 
+// text is the value of column name as text; "" when the column was not selected.
 func (r *rowReader) text(name string) string {
-	switch v := r.row[r.col[name]].(type) {
+	i, ok := r.col[name]
+	if !ok {
+		return ""
+	}
+	switch v := r.row[i].(type) {
 	case string:
 		return v
 	case json.Number:
@@ -106,6 +117,9 @@ func (r *rowReader) text(name string) string {
 func (r *rowReader) str(name string) string { return r.text(name) }
 
 func (r *rowReader) u64(name string) uint64 {
+	if _, ok := r.col[name]; !ok {
+		return 0
+	}
 	v, err := strconv.ParseUint(r.text(name), 10, 64)
 	if err != nil && r.err == nil {
 		r.err = fmt.Errorf("column %s: %w", name, err)
@@ -114,6 +128,9 @@ func (r *rowReader) u64(name string) uint64 {
 }
 
 func (r *rowReader) i64(name string) int64 {
+	if _, ok := r.col[name]; !ok {
+		return 0
+	}
 	v, err := strconv.ParseInt(r.text(name), 10, 64)
 	if err != nil && r.err == nil {
 		r.err = fmt.Errorf("column %s: %w", name, err)

@@ -3,7 +3,7 @@ import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { PluginPage } from '@grafana/runtime';
 import { Card, LinkButton, Stack, Text, TextLink, useStyles2 } from '@grafana/ui';
-import { DATASOURCE_UID, PLUGIN_BASE_URL, SERVICE_OVERVIEW_DASHBOARD_UID } from '../components/constants';
+import { DATASOURCE_UID, ROUTES, SERVICE_OVERVIEW_DASHBOARD_UID, pageUrl } from '../components/constants';
 
 interface Signal {
   title: string;
@@ -56,7 +56,7 @@ export function Overview() {
           <LinkButton icon="apps" href={`/d/${SERVICE_OVERVIEW_DASHBOARD_UID}`}>
             Service overview dashboard
           </LinkButton>
-          <LinkButton icon="gf-traces" variant="secondary" href={`${PLUGIN_BASE_URL}/traces`}>
+          <LinkButton icon="gf-traces" variant="secondary" href={pageUrl(ROUTES.traces)}>
             Search traces
           </LinkButton>
           <LinkButton icon="compass" variant="secondary" href={`/explore?left=${exploreState()}`}>

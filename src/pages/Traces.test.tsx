@@ -6,7 +6,15 @@ import { Traces } from './Traces';
 import { DEFAULT_STATE, searchOfState, searchQuery, stateFromSearch, type TracesPageState } from './traceSearch';
 // The real plugin binary's answers (test/frontend/record-trace.js --answers-only): a trace search over a minute of
 // the demo traced by the real agent, and the trace of its slowest result (a checkout slowed at the backend).
-import searchAnswer from '../../test/frontend/fixtures/ds-query-trace-search.json';
+import recordedSearch from '../../test/frontend/fixtures/ds-query-trace-search.json';
+
+// The recorded search (a page not full: no notice) with the notice a full page carries, as the backend words it.
+const PAGE_NOTICE =
+  'traces of the newest 1000 matching requests (from 2026-12-02T13:47:50Z): narrow the time range or filters';
+const searchAnswer: typeof recordedSearch = JSON.parse(JSON.stringify(recordedSearch));
+Object.assign(searchAnswer.results.A.frames[0].schema, {
+  meta: { notices: [{ severity: 'info', text: PAGE_NOTICE }] },
+});
 import traceAnswer from '../../test/frontend/fixtures/ds-query-trace-search-trace.json';
 import recording from '../../test/frontend/fixtures/ds-query-traces-page.recording.json';
 
@@ -112,10 +120,10 @@ describe('the Traces page', () => {
     const table = await screen.findByTestId('traces-results');
     const frame = searchAnswer.results.A.frames[0];
     const n = frame.data.values[0].length;
-    expect(n).toBe(100);
+    expect(n).toBe(33); // the 32 warm-up requests and the checkout, each listed once by its gateway request
     expect(screen.getAllByTestId('traces-result-row')).toHaveLength(n);
     expect(table).toHaveAttribute('data-rows', String(n));
-    expect(screen.getByTestId('traces-notice')).toHaveTextContent('showing the newest 100 traces only');
+    expect(screen.getByTestId('traces-notice')).toHaveTextContent(PAGE_NOTICE);
     // the first row: its entry service, endpoint, status and span count as the frame has them
     const col = (name: string) => frame.data.values[frame.schema.fields.findIndex((f) => f.name === name)] as unknown[];
     const first = within(screen.getAllByTestId('traces-result-row')[0])
@@ -124,10 +132,10 @@ describe('the Traces page', () => {
     expect(first[2]).toBe(col('service')[0]);
     expect(first[3]).toBe(col('endpoint')[0]);
     expect(first[4]).toContain(String(col('response_status')[0]));
-    // a protocol without response codes (the first row is Redis: stored as -1) shows its status alone
+    // a protocol without response codes (stored as -1: Redis, PostgreSQL) shows its status alone
     const code = Number(col('response_code')[0]);
     expect(first[4]).toBe(code < 0 ? String(col('response_status')[0]) : `${col('response_status')[0]} (${code})`);
-    expect(first[5]).toBe(String(col('spans')[0]));
+    expect(first[5]).toBe(String(col('calls')[0]));
     // one search, over the default hour, through /api/ds/query with the FlowLens datasource
     const [req] = requests('trace_search');
     expect(requests('trace_search')).toHaveLength(1);

@@ -257,7 +257,7 @@ function ResultList({
               <th>Entry service</th>
               <th>Endpoint</th>
               <th>Status</th>
-              <th>Spans</th>
+              <th>Calls</th>
               <th>Trace</th>
             </tr>
           </thead>
@@ -282,8 +282,8 @@ function ResultList({
                   {r.responseCode ? ` (${r.responseCode})` : ''}
                 </td>
                 <td>
-                  {r.spans}
-                  {r.errorSpans > 0 ? ` (${r.errorSpans} failed)` : ''}
+                  {r.calls}
+                  {r.errorCalls > 0 ? ` (${r.errorCalls} failed)` : ''}
                 </td>
                 <td className={s.id}>{r.traceId || r.requestId || `_id ${r.rowId}`}</td>
               </tr>

@@ -127,8 +127,9 @@ export interface TraceSearchRow {
   status: string;
   /** '' where the protocol has no response code (stored as -1: Redis, PostgreSQL, ...) */
   responseCode: string;
-  spans: number;
-  errorSpans: number;
+  /** the requests of the trace at server_process, its root included */
+  calls: number;
+  errorCalls: number;
   traceId: string;
   requestId: string;
   culprit: string;
@@ -149,7 +150,7 @@ export function searchRows(frames: DataFrame[]): TraceSearchRow[] {
     const v = col(name);
     return (i: number) => v?.[i];
   };
-  const [time, start, dur, svc, ep, cli, st, code, spans, errs, tid, xid, culprit] = [
+  const [time, start, dur, svc, ep, cli, st, code, calls, errs, tid, xid, culprit] = [
     'time',
     'start_time',
     'duration_us',
@@ -158,8 +159,8 @@ export function searchRows(frames: DataFrame[]): TraceSearchRow[] {
     'client_service',
     'response_status',
     'response_code',
-    'spans',
-    'error_spans',
+    'calls',
+    'error_calls',
     'trace_id',
     'x_request_id',
     'culprit',
@@ -175,8 +176,8 @@ export function searchRows(frames: DataFrame[]): TraceSearchRow[] {
     clientService: text(cli(i)),
     status: text(st(i)),
     responseCode: Number(code(i)) < 0 ? '' : text(code(i)),
-    spans: Number(spans(i) ?? 0),
-    errorSpans: Number(errs(i) ?? 0),
+    calls: Number(calls(i) ?? 0),
+    errorCalls: Number(errs(i) ?? 0),
     traceId: text(tid(i)),
     requestId: text(xid(i)),
     culprit: text(culprit(i)),

@@ -408,3 +408,115 @@ test('16 concurrent keep-alive clients: no trace holds a span of another request
   assert.deepEqual(falseLinks, []);
   assert.ok(incomplete <= Math.floor(burst.length * 0.03), `${incomplete} of ${burst.length} traces incomplete:\n${problems.join('\n')}`);
 });
+
+/** One trace_search through the plugin binary (as Grafana's query API): the frame's columns by name. */
+async function searchTraces(query: Record<string, unknown>, fromSec: number, toSec: number): Promise<{ col: (n: string) => unknown[]; rows: number; notices: string[] }> {
+  const res = await fetch(`${shim!.url}/api/ds/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ from: String(fromSec * 1000), to: String(toSec * 1000), queries: [{ refId: 'A', datasource: { uid: 'flowlens' }, queryType: 'trace_search', ...query }] }),
+  });
+  const body = (await res.json()) as { results?: Record<string, { error?: string; frames?: Array<{ schema: { fields: Array<{ name: string }>; meta?: { notices?: Array<{ text: string }> } }; data: { values: unknown[][] } }> }> };
+  const f = body.results?.A?.frames?.[0];
+  assert.ok(res.status === 200 && f, `trace_search ${JSON.stringify(query)}: HTTP ${res.status} ${body.results?.A?.error ?? ''}`);
+  const col = (n: string) => f.data.values[f.schema.fields.findIndex((x) => x.name === n)] ?? [];
+  return { col, rows: col('_id').length, notices: (f.schema.meta?.notices ?? []).map((n) => n.text) };
+}
+
+// The Traces page's list on the demo's real captures: one row per request a client sent (its root,
+// the gateway's request), never one of the calls inside it, each with the calls the request made.
+test('trace search: one row per request sent, its root at the gateway, with its calls', async () => {
+  const all = [...sent, ...burst];
+  const times = all.map((r) => seedOf(r).t);
+  const from = Math.min(...times) - 5;
+  const to = Math.max(...times) + 5;
+  const t0 = performance.now();
+  const s = await searchTraces({ limit: 1000 }, from, to);
+  const ms = performance.now() - t0;
+  const byId = new Map<string, number>();
+  (s.col('_id') as string[]).forEach((id, i) => byId.set(id, i));
+  const services = s.col('service') as string[];
+  // no call inside a request is listed as a trace of its own
+  const inner = services.filter((x) => ['frontend', 'backend', 'redis', 'postgres'].includes(x));
+  assert.deepEqual(inner, [], 'traces rooted at a service that only answers calls');
+  const wrong: string[] = [];
+  for (const r of all) {
+    const i = byId.get(seedOf(r).id);
+    if (i === undefined) {
+      wrong.push(`${r.path}?${r.query}: its gateway request is not listed`);
+      continue;
+    }
+    // sequential requests: each call counted once (concurrent ones may lend a call to a neighbour)
+    const calls = Number(s.col('calls')[i]);
+    if (r.client === 'curl' && calls !== expectedCalls(r).length) {
+      wrong.push(`${r.path}?${r.query}: ${calls} calls, want ${expectedCalls(r).length}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+  const byService = new Map<string, number>();
+  services.forEach((x) => byService.set(x, (byService.get(x) ?? 0) + 1));
+  measured.push(`trace search: ${s.rows} traces over ${to - from} s (${[...byService].map(([k, v]) => `${v} at ${k}`).join(', ')}) in ${ms.toFixed(0)} ms`);
+  // a dependency's filter lists the requests that reached it, by their root: the slowed postgres ones
+  const slowPg = sent.filter((r) => r.slow === 'postgres');
+  const pg = await searchTraces({ service: 'postgres', min_duration_ms: DELAY_MS * 0.9 }, from, to);
+  assert.deepEqual(
+    (pg.col('_id') as string[]).slice().sort(),
+    slowPg.map((r) => seedOf(r).id).sort(),
+    'traces holding a postgres call of at least 90 ms: the requests slowed at postgres, listed by their gateway request'
+  );
+});
+
+// The request log as Grafana log lines (Explore's logs view, the Logs panel) on the demo's real captures: one
+// sequential checkout's HTTP requests, their body, severity and labels from the row, newest first, and the
+// _id link's query (as Grafana fills it from the row) opening the checkout's whole trace.
+test('request log as log lines: a checkout\'s requests at every point, their labels, and the link to the trace', async () => {
+  const r = sent.find((x) => x.path === 'checkout' && !x.slow)!;
+  const seed = seedOf(r);
+  const res = await fetch(`${shim!.url}/api/ds/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      from: String((seed.t - 30) * 1000),
+      to: String((seed.t + 30) * 1000),
+      queries: [{ refId: 'A', datasource: { uid: 'flowlens' }, queryType: 'sql_log', format: 'logs', search: `item=${r.item}`, l7_protocol: 'HTTP' }],
+    }),
+  });
+  type Field = { name: string; type?: string; config?: { links?: Array<{ title: string; internal: { datasourceUid: string; query: Record<string, string> } }> } };
+  const body = (await res.json()) as { results: { A: { error?: string; frames: Array<{ schema: { fields: Field[]; meta?: { type?: string; preferredVisualisationType?: string } }; data: { values: unknown[][] } }> } } };
+  assert.equal(res.status, 200, body.results?.A?.error);
+  const [f] = body.results.A.frames;
+  const names = f.schema.fields.map((x) => x.name);
+  const col = (n: string) => f.data.values[names.indexOf(n)];
+  assert.deepEqual(names.slice(0, 5), ['timestamp', 'body', 'severity', 'id', 'labels'], "Grafana's log-lines fields first");
+  assert.equal(f.schema.meta?.type, 'log-lines');
+  assert.equal(f.schema.meta?.preferredVisualisationType, 'logs');
+  // HTTP calls of a checkout carrying its item: client->gateway, gateway->slb, slb->frontend, frontend->backend
+  // /products and /inventory/reserve, each seen at 4 points
+  const resources = col('request_resource') as string[];
+  assert.equal(resources.length, 20, `rows: ${resources.join(', ')}`);
+  const ts = col('timestamp') as number[];
+  assert.ok(ts.every((t, i) => i === 0 || ts[i - 1] >= t), 'newest first');
+  assert.ok((col('severity') as string[]).every((s) => s === 'info'), 'all 200: info');
+  const labels = (col('labels') as Array<Record<string, string>>).map((l) => `${l.client_service ?? l.client_ip}->${l.service} ${l.observation_point}`);
+  for (const obs of OBS) {
+    assert.ok(labels.includes(`frontend->backend ${obs}`), `labels name both ends and the point: ${labels.join('; ')}`);
+  }
+  const gw = (col('_id') as string[]).indexOf(seed.id);
+  assert.ok(gw >= 0, 'the gateway row of the checkout');
+  assert.match((col('body') as string[])[gw], new RegExp(`^HTTP GET /api/checkout\\?item=${r.item} -> 200 ok in [\\d.]+ ms \\(curl -> gateway at server_process\\)$`));
+  // the _id field's link: the trace query, filled as Grafana fills ${__value.raw} and ${__data.fields.*}
+  const link = f.schema.fields[names.indexOf('_id')].config!.links![0];
+  const q = Object.fromEntries(
+    Object.entries(link.internal.query).map(([k, v]) => [k, typeof v === 'string' ? v.replace('${__value.raw}', seed.id).replace('${__data.fields.start_time_us}', String(col('start_time_us')[gw])) : v])
+  );
+  assert.deepEqual({ queryType: q.queryType, row_id: q.row_id }, { queryType: 'trace', row_id: seed.id });
+  const tr = await fetch(`${shim!.url}/api/ds/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ from: String((seed.t - 30) * 1000), to: String((seed.t + 30) * 1000), queries: [{ ...q, datasource: { uid: link.internal.datasourceUid } }] }),
+  });
+  const trace = (await tr.json()) as { results: { A: { frames: Array<{ schema: { meta?: { preferredVisualisationType?: string } }; data: { values: unknown[][] } }> } } };
+  const [tf] = trace.results.A.frames;
+  assert.equal(tf.schema.meta?.preferredVisualisationType, 'trace', "Explore's trace view");
+  assert.equal(tf.data.values[0].length, expectedCalls(r).length * 4, 'the whole checkout from its request-log line');
+});

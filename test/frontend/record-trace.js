@@ -54,7 +54,9 @@ async function query(shimUrl, q, timeSec, windowSec = 60) {
 
 /** Asks the plugin binary for the Traces page's answers (a trace search, then the trace of its slowest row). */
 async function recordTracesPage(shimUrl, seed, recorded) {
-  const search = await query(shimUrl, { queryType: 'trace_search' }, seed.t);
+  // the page opened with ?service=gateway: the traces entered at the gateway (the test bed holds only the demo,
+  // but the agent traces the whole machine)
+  const search = await query(shimUrl, { queryType: 'trace_search', service: 'gateway' }, seed.t);
   save('ds-query-trace-search.json', search, recorded);
   const [frame] = search.response.results?.A?.frames ?? [];
   const names = frame?.schema.fields.map((f) => f.name) ?? [];
@@ -73,6 +75,47 @@ async function recordTracesPage(shimUrl, seed, recorded) {
     3600
   );
   save('ds-query-trace-search-trace.json', chosen, recorded);
+}
+
+/**
+ * Grafana's part in a data link, for the recording only: the internal link's query with ${__value.raw} (the
+ * clicked value) and ${__data.fields.<name>} (the row's other fields) filled from one row of the frame.
+ */
+function linkQuery(frame, fieldName, row) {
+  const names = frame.schema.fields.map((f) => f.name);
+  const field = frame.schema.fields[names.indexOf(fieldName)];
+  const link = field?.config?.links?.[0]?.internal;
+  if (!link) {
+    throw new Error(`the request log's ${fieldName} field carries no internal data link`);
+  }
+  const value = (name) => String(frame.data.values[names.indexOf(name)][row]);
+  const fill = (v) =>
+    typeof v === 'string'
+      ? v.replace('${__value.raw}', value(fieldName)).replace(/\$\{__data\.fields\.([a-z_]+)\}/g, (_m, n) => value(n))
+      : v;
+  return {
+    uid: link.datasourceUid,
+    query: Object.fromEntries(Object.entries(link.query).map(([k, v]) => [k, fill(v)])),
+  };
+}
+
+/**
+ * The request log of the checkout (a full-text search for its item, every observation point) and the answer to
+ * the trace query its gateway row's _id link carries (the row as Grafana fills the link; the browser test checks
+ * that Grafana's own link code, given the frame, builds the same query).
+ */
+async function recordRequestLog(shimUrl, seed, recorded) {
+  const log = await query(shimUrl, { queryType: 'sql_log', search: `item=${ITEM}` }, seed.t);
+  save('ds-query-request-log.json', log, recorded);
+  const [frame] = log.response.results?.A?.frames ?? [];
+  const ids = frame.data.values[frame.schema.fields.findIndex((f) => f.name === '_id')];
+  const row = ids.indexOf(seed.id);
+  if (row < 0) {
+    throw new Error(`the request log lacks the checkout's gateway row ${seed.id}`);
+  }
+  const link = linkQuery(frame, '_id', row);
+  const trace = await query(shimUrl, { ...link.query, datasource: { uid: link.uid } }, seed.t);
+  save('ds-query-request-log-trace.json', trace, recorded);
 }
 
 function save(file, a, recorded) {
@@ -116,6 +159,7 @@ async function answersOnly() {
       files: {},
     };
     await recordTracesPage(shim.url, seed, recorded);
+    await recordRequestLog(shim.url, seed, recorded);
     fs.writeFileSync(
       path.join(FIXTURES, 'ds-query-traces-page.recording.json'),
       `${JSON.stringify(recorded, null, 2)}\n`
@@ -213,6 +257,7 @@ async function main() {
     }
     const page = { ...recorded, files: {} };
     await recordTracesPage(shim.url, seed, page);
+    await recordRequestLog(shim.url, seed, page);
     fs.writeFileSync(path.join(FIXTURES, 'ds-query-traces-page.recording.json'), `${JSON.stringify(page, null, 2)}\n`);
     fs.writeFileSync(path.join(FIXTURES, 'ds-query-trace.recording.json'), `${JSON.stringify(recorded, null, 2)}\n`);
   } finally {

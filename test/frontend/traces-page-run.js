@@ -90,7 +90,7 @@ async function main() {
     // 1. the search over the recorded minute: one row per trace of the answer, in its order
     const searchReq = RECORDING.files['ds-query-trace-search.json'].request;
     const range = `from=${searchReq.from}&to=${searchReq.to}`;
-    await open(page, base, `${TRACES}?${range}`, '[data-testid="traces-results"]', failures);
+    await open(page, base, `${TRACES}?${range}&service=gateway`, '[data-testid="traces-results"]', failures);
     const answer = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ds-query-trace-search.json'), 'utf8'));
     const frame = answer.results.A.frames[0];
     const ids = col(frame, '_id');
@@ -107,15 +107,18 @@ async function main() {
     );
     const services = col(frame, 'service');
     const endpoints = col(frame, 'endpoint');
-    const spans = col(frame, 'spans');
+    const calls = col(frame, 'calls');
     for (const [i, r] of drawn.entries()) {
       assert.strictEqual(r.cells[2], services[i], `row ${i}: entry service`);
       assert.strictEqual(r.cells[3], endpoints[i], `row ${i}: endpoint`);
-      assert.match(r.cells[5], new RegExp(`^${spans[i]}( |$)`), `row ${i}: span count`);
+      assert.match(r.cells[5], new RegExp(`^${calls[i]}( |$)`), `row ${i}: call count`);
     }
-    assert.match(
-      await page.locator('[data-testid="traces-notice"]').first().textContent(),
-      /showing the newest 100 traces/
+    const notices = (frame.schema.meta?.notices ?? []).map((n) => n.text);
+    const shown = await page.locator('[data-testid="traces-notice"]').allTextContents();
+    assert.strictEqual(shown.length, notices.length, `the answer's notices shown: ${JSON.stringify(notices)}`);
+    assert.ok(
+      services.every((x) => x === 'gateway'),
+      'every trace listed is rooted at the gateway (a call inside a request is never a row)'
     );
     await shot(page, 'results');
 
@@ -197,6 +200,72 @@ async function main() {
     assert.match(await page.locator('[data-testid="traces-error"]').textContent(), /no recorded answer/);
     await shot(page, 'filtered');
     expectedConsole = /status of 404/;
+
+    // 5. a request-log row's link opens its trace: the request log in Grafana's Table (@grafana/ui, its links
+    // built by @grafana/data's link supplier from the frame), the checkout's gateway row's _id link, the Explore
+    // URL it holds, and that URL's query drawn by the trace panel (Explore's trace view is Grafana core)
+    const logReq = RECORDING.files['ds-query-request-log.json'].request;
+    const { refId: _r, datasource: _d, ...logQuery } = logReq.queries[0];
+    await page.goto(
+      `${base}/index.html?${new URLSearchParams({
+        panel: 'core-table',
+        query: JSON.stringify(logQuery),
+        from: logReq.from,
+        to: logReq.to,
+        width: '1300',
+        ready: '[role="row"] a',
+      })}`
+    );
+    await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, {
+      timeout: 30000,
+    });
+    const table = await page.evaluate(() => window.__harness);
+    assert.strictEqual(table.status, 'done', `request log table: ${table.error}\n${failures.join('\n')}`);
+    const logAnswer = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ds-query-request-log.json'), 'utf8'));
+    const logFrame = logAnswer.results.A.frames[0];
+    assert.strictEqual(table.rows, col(logFrame, '_id').length, 'every request-log row in the table');
+    const checkoutRow = col(logFrame, '_id').indexOf(RECORDING.checkout.row_id);
+    assert.ok(checkoutRow >= 0, 'the request log holds the checkout at the gateway');
+    const idLinks = table.links.find((l) => l.field === '_id').rows[checkoutRow];
+    assert.strictEqual(idLinks.length, 1);
+    assert.strictEqual(idLinks[0].title, 'Trace of this request');
+    assert.match(idLinks[0].href, /^\/explore\?left=/, 'an internal link opens Explore');
+    const left = JSON.parse(new URLSearchParams(idLinks[0].href.split('?')[1]).get('left'));
+    const traceByLink = RECORDING.files['ds-query-request-log-trace.json'].request;
+    assert.strictEqual(left.datasource, 'flowlens', 'the same datasource');
+    assert.deepStrictEqual(left.queries, traceByLink.queries, "the link's typed trace query: the row's _id and time");
+    // the anchor drawn in the checkout's _id cell is that link
+    assert.strictEqual(
+      await page.locator(`[role="row"] td[data-field="_id"] a[href="${idLinks[0].href}"]`).count(),
+      1,
+      "the checkout's _id cell links to its trace"
+    );
+    log(`request log: ${table.rows} rows; the checkout's _id link opens ${JSON.stringify(left.queries[0])}`);
+    await shot(page, 'request-log');
+    seen.length = 0;
+    await page.goto(
+      `${base}/index.html?${new URLSearchParams({
+        panel: 'trace',
+        query: JSON.stringify(left.queries[0]),
+        from: traceByLink.from,
+        to: traceByLink.to,
+        width: '1300',
+        height: '900',
+        ready: '[data-testid="trace-row"]',
+      })}`
+    );
+    await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, {
+      timeout: 30000,
+    });
+    assert.strictEqual(await page.evaluate(() => window.__harness.status), 'done');
+    assert.strictEqual(seen.length, 1, "the link's query was answered (it is the recorded one)");
+    const linked = Number(await page.locator('[data-testid="trace-rows"]').getAttribute('data-rows'));
+    assert.strictEqual(linked, 36, "the checkout's trace from its request-log row: 36 spans");
+    assert.match(
+      await page.locator('[data-testid="trace-verdict"]').textContent(),
+      /^\d+% of the [\d.]+ (ms|s) is inside backend/
+    );
+    await shot(page, 'request-log-trace');
 
     assert.deepStrictEqual(failures, [], 'no browser errors');
     log('PASS');

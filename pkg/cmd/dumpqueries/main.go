@@ -111,12 +111,22 @@ func render(db string) ([]entry, error) {
 	}
 	m = filtered
 	m.Status, m.ResponseCode, m.MinDurationMs, m.Search, m.RequestID = query.Values{"ok"}, query.Values{"200"}, 1.5, "it's", "rid-1"
-	st, err = query.BuildTraceSearch(db, &m, r)
+	st, err = query.BuildTraceMatches(db, &m, r)
 	if err := add("trace_search/filtered", st, err); err != nil {
 		return nil, err
 	}
-	st, err = query.BuildTraceSearch(db, &query.Model{ObservationPoint: query.ObsAll}, r)
+	st, err = query.BuildTraceMatches(db, &query.Model{ObservationPoint: "client_nic"}, r)
 	if err := add("trace_search/unfiltered", st, err); err != nil {
+		return nil, err
+	}
+	from := r.From.UnixMicro()
+	probes := []query.TraceProbe{{ID: 7, Host: "vm", PID: 4242, StartUs: from + 1000, EndUs: from + 9000}, {ID: 8, Host: "it's", PID: 1, StartUs: from + 70_000_000, EndUs: from + 75_000_000}}
+	st, err = query.BuildTraceCalls(db, query.CallsServed, probes, 10_000_000)
+	if err := add("trace_search/callers", st, err); err != nil {
+		return nil, err
+	}
+	st, err = query.BuildTraceCalls(db, query.CallsMade, probes, 0)
+	if err := add("trace_search/calls", st, err); err != nil {
 		return nil, err
 	}
 	st, err = query.BuildServices(db, r)

@@ -1,11 +1,12 @@
 import React from 'react';
 import { act, render, screen } from '@testing-library/react';
 import { of } from 'rxjs';
-// Grafana renders app pages inside its router (@grafana/ui's links need one); the test gives them a memory router
-import { MemoryRouter } from 'react-router-dom-v5-compat';
+import * as ReactRouter from 'react-router';
 import type { AppRootProps } from '@grafana/data';
 import { locationService } from '@grafana/runtime';
 import App from './App';
+// Grafana's router around the app root, as the browser harness mounts it
+import { grafanaAppRoute } from '../../../test/frontend/harness/grafanaRouter';
 
 /** A mock of Grafana's backend srv: every search finds nothing. */
 const mockBackendSrv = {
@@ -30,9 +31,13 @@ const props = {} as AppRootProps;
 it('routes /a/<app>/traces to the Traces page and every other path to the overview, following navigation', async () => {
   act(() => locationService.push('/a/flowlens-observability-app/overview'));
   render(
-    <MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
-      <App {...props} />
-    </MemoryRouter>
+    grafanaAppRoute({
+      React,
+      ReactRouter,
+      locationService,
+      pluginId: 'flowlens-observability-app',
+      element: <App {...props} />,
+    })
   );
   expect(screen.getByTestId('flowlens-signals')).toBeInTheDocument();
   expect(screen.queryByTestId('traces-page')).not.toBeInTheDocument();

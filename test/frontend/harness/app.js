@@ -25,7 +25,14 @@ export function appRuntime(React, initialPath) {
     getLocationObservable: () => location.asObservable(),
     getSearch: () => new URLSearchParams(location.getValue().search),
     getSearchObject: () => Object.fromEntries(new URLSearchParams(location.getValue().search)),
-    getHistory: () => ({ location: location.getValue() }),
+    // the history Grafana's router navigates with (react-router's navigator)
+    getHistory: () => ({
+      location: location.getValue(),
+      push: go,
+      replace: go,
+      go: () => {},
+      createHref: (to) => (typeof to === 'string' ? to : `${to.pathname ?? ''}${to.search ?? ''}${to.hash ?? ''}`),
+    }),
     push: go,
     replace: go,
     reload: () => location.next({ ...location.getValue() }),

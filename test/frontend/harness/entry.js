@@ -13,6 +13,8 @@ import * as grafanaData from '@grafana/data';
 import * as grafanaUI from '@grafana/ui';
 import * as emotionCss from '@emotion/css';
 import * as rxjs from 'rxjs';
+import * as reactRouter from 'react-router';
+import { grafanaAppRoute } from './grafanaRouter.js';
 import { appRuntime } from './app.js';
 
 // Panels must not need @grafana/runtime; a stub makes an accidental import fail loudly at use, not at load.
@@ -38,6 +40,7 @@ const shared = {
   '@grafana/runtime': runtimeStub,
   '@emotion/css': emotionCss,
   rxjs,
+  'react-router': reactRouter,
 };
 
 /** Loads an AMD plugin bundle: resolves its dependency names from `shared`, `module` gives its URL (public path). */
@@ -129,11 +132,105 @@ async function runApp(params, theme) {
     onNavChanged: () => {},
   };
   const r0 = performance.now();
+  const root = grafanaAppRoute({
+    React,
+    ReactRouter: reactRouter,
+    locationService: runtime.locationService,
+    pluginId: 'flowlens-observability-app',
+    element: React.createElement(Root, props),
+  });
   ReactDOMClient.createRoot(host).render(
-    React.createElement(grafanaData.ThemeContext.Provider, { value: theme }, React.createElement(Root, props))
+    React.createElement(grafanaData.ThemeContext.Provider, { value: theme }, root)
   );
   await painted(params.get('ready') ?? '#panel > *');
   window.__harness = { status: 'done', renderMs: performance.now() - r0, location: appLocation };
+}
+
+/**
+ * Grafana's template service, for data links only (a harness stand-in: Grafana's lives in its core): the macros
+ * an internal link's query uses, ${__value.raw} (the clicked value) and ${__data.fields.<name>} (another field of
+ * the same row), read from the data context Grafana's link code puts in the scoped vars.
+ */
+function replaceLinkVariables(text, scopedVars) {
+  const ctx = scopedVars?.__dataContext?.value;
+  if (typeof text !== 'string' || !ctx || ctx.rowIndex === undefined) {
+    return text;
+  }
+  const at = (field) => (field ? String(field.values[ctx.rowIndex]) : '');
+  return text
+    .replace(/\$\{__value\.raw\}/g, () => at(ctx.field))
+    .replace(/\$\{__data\.fields\.([A-Za-z0-9_]+)\}/g, (_m, name) => at(ctx.frame.fields.find((f) => f.name === name)));
+}
+
+/**
+ * ?panel=core-table: a stand-in for Grafana's Table panel (part of Grafana core). @grafana/ui's Table does not
+ * render in this harness's bundle (React error #130 from one of its CommonJS dependencies), so the harness draws
+ * a plain table of the frame after Grafana's field overrides, each linked cell an anchor whose href is what
+ * @grafana/data's link supplier builds for that row: the links as Grafana builds them.
+ */
+async function runCoreTable(params, theme, from, to) {
+  document.querySelector('h1').textContent = 'FlowLens harness (not Grafana): a table of the frame with its data links';
+  const { response } = await queryDatasource(JSON.parse(params.get('query')), from, to);
+  const result = response.results?.A;
+  if (result?.error) {
+    throw new Error(`harness: the query failed: ${result.error}`);
+  }
+  const [frame] = grafanaData.applyFieldOverrides({
+    data: (result?.frames ?? []).map((f) => grafanaData.dataFrameFromJSON(f)),
+    fieldConfig: { defaults: {}, overrides: [] },
+    replaceVariables: replaceLinkVariables,
+    theme,
+    timeZone: 'utc',
+  });
+  // linked fields first (the screenshot shows them; the frame's other fields follow in its order)
+  const hasLinks = (f) => (f.config.links?.length ? 0 : 1);
+  const shown = frame.fields.filter((f) => !f.config.custom?.hidden).sort((a, b) => hasLinks(a) - hasLinks(b));
+  const linksOf = (f, i) => (f.getLinks && f.config.links?.length ? f.getLinks({ valueRowIndex: i }) : []);
+  const h = React.createElement;
+  const cell = { padding: '2px 8px', borderBottom: `1px solid ${theme.colors.border.weak}`, whiteSpace: 'nowrap' };
+  const host = document.getElementById('panel');
+  host.style.width = `${Number(params.get('width') ?? 1100)}px`;
+  host.style.overflow = 'auto';
+  host.style.background = theme.colors.background.primary;
+  host.style.fontSize = '12px';
+  const r0 = performance.now();
+  ReactDOMClient.createRoot(host).render(
+    h(
+      'table',
+      { role: 'grid', style: { borderCollapse: 'collapse' } },
+      h('thead', null, h('tr', null, ...shown.map((f) => h('th', { key: f.name, style: cell }, f.name)))),
+      h(
+        'tbody',
+        null,
+        ...Array.from({ length: frame.length }, (_x, i) =>
+          h(
+            'tr',
+            { key: i, role: 'row' },
+            ...shown.map((f) => {
+              const text = grafanaData.formattedValueToString(f.display(f.values[i]));
+              const [link] = linksOf(f, i);
+              return h(
+                'td',
+                { key: f.name, style: cell, 'data-field': f.name },
+                link
+                  ? h('a', { href: link.href, title: link.title, style: { color: theme.colors.text.link } }, text)
+                  : text
+              );
+            })
+          )
+        )
+      )
+    )
+  );
+  await painted(params.get('ready') ?? '#panel > *');
+  // every field's links for each row, as a click on the cell would offer them
+  const links = frame.fields
+    .filter((f) => f.getLinks && f.config.links?.length)
+    .map((f) => ({
+      field: f.name,
+      rows: f.values.map((_v, i) => linksOf(f, i).map((l) => ({ title: l.title, href: l.href }))),
+    }));
+  window.__harness = { status: 'done', renderMs: performance.now() - r0, links, rows: frame.length };
 }
 
 async function run() {
@@ -151,6 +248,9 @@ async function run() {
   }
 
   const panelId = params.get('panel') ?? 'universalmap';
+  if (panelId === 'core-table') {
+    return runCoreTable(params, theme, from, to);
+  }
   if (!/^[a-z]+$/.test(panelId)) {
     throw new Error(`harness: bad panel ${panelId}`);
   }
