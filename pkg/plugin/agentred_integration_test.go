@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -142,8 +143,9 @@ func exactQuantileMs(us []int64, q float64) float64 {
 	return float64(s[rank-1]) / 1000
 }
 
-// redTestDB holds the known data set (its own database: the fixtures of TestIntegration differ).
-const redTestDB = testDB + "_red"
+// redTestDB holds the known data set: its own database (the fixtures of TestIntegration differ),
+// one per test process, so runs from several checkouts on the shared server do not drop each other's.
+var redTestDB = fmt.Sprintf("%s_red_%d", testDB, os.Getpid())
 
 // startKnownRED loads the known data set and starts the plugin binary on it.
 func startKnownRED(t *testing.T) (*env, backend.PluginContext, []knownRequest) {
