@@ -361,10 +361,17 @@ func BuildRED(database string, m *Model, r Range, bucket int64) (*Statement, err
 	rq := redQuery{groups: groups, sketch: NeedsSketch(metrics), bucket: bucket, limit: rows + 1}
 	var st *Statement
 	var err2 error
-	if mode, err := observationMode(m.ObservationPoint); err == nil && mode == ObsPreferred {
+	mode, err := observationMode(m.ObservationPoint)
+	switch {
+	case err == nil && mode == ObsPreferred && rq.sketch:
+		// Percentiles: each pair's best point by a subquery, then one aggregation of its rows. The
+		// one-scan form below carries every bucket's sketch through groupArray: 3.4x the server CPU
+		// (357 vs 104 ms for an hour of 183k app_metrics rows on 18.16), same answer.
+		st, err2 = b.plainRED(m, r, rq, b.bestPointOfPair)
+	case err == nil && mode == ObsPreferred:
 		st, err2 = b.preferredRED(m, r, rq)
-	} else {
-		st, err2 = b.plainRED(m, r, rq)
+	default:
+		st, err2 = b.plainRED(m, r, rq, nil)
 	}
 	if err2 != nil {
 		return nil, err2
@@ -408,10 +415,27 @@ func groupAliases(groups []GroupDimension) []string {
 	return out
 }
 
-func (b *builder) plainRED(m *Model, r Range, q redQuery) (*Statement, error) {
+// bestPointOfPair renders the condition keeping only the rows of each client→server pair's best
+// observation point (PreferredObservationOrder) among the rows where holds.
+func (b *builder) bestPointOfPair(where string) string {
+	cli, srv, rank := b.c("client_service"), b.c("server_service"), b.pointRank()
+	return fmt.Sprintf(`(%s, %s, %s) IN (
+    SELECT %s, %s, min(%s)
+    FROM %s
+    WHERE %s
+      AND %s > 0
+    GROUP BY %s, %s)`, cli, srv, rank, cli, srv, rank, b.from(), where, rank, cli, srv)
+}
+
+// plainRED renders RED in one aggregation of the rows where appMetricsWhere holds and, when
+// narrow is set, the condition it renders from that WHERE.
+func (b *builder) plainRED(m *Model, r Range, q redQuery, narrow func(where string) string) (*Statement, error) {
 	where, err := b.appMetricsWhere(m, r, false)
 	if err != nil {
 		return nil, err
+	}
+	if narrow != nil {
+		where += "\n  AND " + narrow(where)
 	}
 	aliases := groupAliases(q.groups)
 	cols := make([]string, len(q.groups))

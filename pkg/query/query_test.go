@@ -96,25 +96,34 @@ func sqlHas(t *testing.T, what, sql string, wants ...string) {
 }
 
 func TestREDSQL(t *testing.T) {
-	m := mustParse(t, `{"queryType":"red","service":"checkout","l7_protocol":["HTTP","gRPC"],"endpoint":"/api/pay"}`)
+	m := mustParse(t, `{"queryType":"red","service":"checkout","l7_protocol":["HTTP","gRPC"],"endpoint":"/api/pay","metric":"latency_max"}`)
 	st, err := BuildRED("flowlens", m, testRange, 60)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sqlHas(t, "RED", st.SQL,
+	filters := []string{"FROM `flowlens`.`app_metrics`", "time >= toDateTime(1700000000) AND time <= toDateTime(1700003600)",
+		"server_service IN ('checkout')", "l7_protocol IN ('HTTP', 'gRPC')", "endpoint IN ('/api/pay')"}
+	rank := "transform(observation_point, ['server_process', 'server_nic', 'client_nic', 'client_process', 'gateway'], [1, 2, 3, 4, 5], 0)"
+	sqlHas(t, "RED", st.SQL, append(filters,
 		"intDiv(toUInt32(time), 60) * 60 AS point_bucket",
-		"FROM `flowlens`.`app_metrics`",
-		"time >= toDateTime(1700000000) AND time <= toDateTime(1700003600)",
-		"server_service IN ('checkout')",
-		"l7_protocol IN ('HTTP', 'gRPC')",
-		"endpoint IN ('/api/pay')",
-		"transform(observation_point, ['server_process', 'server_nic', 'client_nic', 'client_process', 'gateway'], [1, 2, 3, 4, 5], 0) AS point_rank",
+		rank+" AS point_rank",
 		"GROUP BY client_service, server_service, point_rank, point_bucket",
 		"WHERE tupleElement(p, 1) = best_rank",
 		"tupleElement(p, 3) AS g0",
-		"sumMap(latency_sketch_keys, latency_sketch_counts) AS point_sketch",
-		"sumMap(tupleElement(p, 8), tupleElement(p, 9)) AS sketch",
-		"GROUP BY bucket, g0")
+		"GROUP BY bucket, g0")...)
+	// percentiles: each pair's best point by a subquery, then one aggregation with the sketch
+	m.Metric = ""
+	st, err = BuildRED("flowlens", m, testRange, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlHas(t, "percentile RED", st.SQL, append(filters,
+		"intDiv(toUInt32(time), 60) * 60 AS bucket",
+		"server_service AS g0",
+		"sumMap(latency_sketch_keys, latency_sketch_counts) AS sketch",
+		"AND (client_service, server_service, "+rank+") IN (\n    SELECT client_service, server_service, min("+rank+")",
+		"AND "+rank+" > 0\n    GROUP BY client_service, server_service)",
+		"GROUP BY bucket, g0")...)
 	// group_by: each dimension a column, in REDDimensions order, the pair's own columns grouped once
 	m.GroupBy = Values{"observation_point", "endpoint", "client_service", "service"}
 	m.Metric = MetricErrorRatio
