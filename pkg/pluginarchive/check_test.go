@@ -95,7 +95,9 @@ func TestEachFaultIsAnError(t *testing.T) {
 		{"MIT license", "acme-thing-app", "license", "not the full Apache License 2.0 text",
 			func(d string) error { return os.WriteFile(filepath.Join(d, "LICENSE"), []byte("MIT License\n"), 0o644) }},
 		{"hand-built bundle", "acme-thing-app", "buildtools", "no banner",
-			func(d string) error { return os.WriteFile(filepath.Join(d, "module.js"), []byte("define([],function(){})"), 0o644) }},
+			func(d string) error {
+				return os.WriteFile(filepath.Join(d, "module.js"), []byte("define([],function(){})"), 0o644)
+			}},
 		{"version not filled in", "acme-thing-app", "metadatavalid", "info.version missing or not filled in",
 			func(d string) error {
 				b, _ := os.ReadFile(filepath.Join(d, "plugin.json"))
@@ -107,9 +109,13 @@ func TestEachFaultIsAnError(t *testing.T) {
 				return os.WriteFile(filepath.Join(d, "img", "logo.svg"), []byte(`<svg onload="alert(1)"></svg>`), 0o644)
 			}},
 		{"bad manifest line", "acme-thing-app", "go-manifest", "is not sha256:path",
-			func(d string) error { return os.WriteFile(filepath.Join(d, "go_plugin_build_manifest"), []byte("main.go\n"), 0o644) }},
+			func(d string) error {
+				return os.WriteFile(filepath.Join(d, "go_plugin_build_manifest"), []byte("main.go\n"), 0o644)
+			}},
 		{"debug leftovers", "acme-thing-app", "backenddebug", "standalone.txt",
-			func(d string) error { return os.WriteFile(filepath.Join(d, "datasource", "standalone.txt"), []byte("1"), 0o644) }},
+			func(d string) error {
+				return os.WriteFile(filepath.Join(d, "datasource", "standalone.txt"), []byte("1"), 0o644)
+			}},
 		{"alerting without backend", "acme-thing-app", "backendbinary", "alerting without backend",
 			func(d string) error {
 				p := filepath.Join(d, "datasource", "plugin.json")
