@@ -195,6 +195,8 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS flowlens.app_metrics_edge_mv TO flowlens.
 
 INSERT INTO flowlens.app_metrics_edge SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us FROM flowlens.app_metrics WHERE time < now() GROUP BY time, observation_point, client_service, server_service, l7_protocol;
 
+ALTER TABLE flowlens.app_metrics ADD COLUMN `latency_sketch_keys` Array(UInt16), ADD COLUMN `latency_sketch_counts` Array(UInt64);
+
 CREATE TABLE IF NOT EXISTS flowlens.business_tags (
   `time` DateTime,
   `changed_us` UInt64,

@@ -218,6 +218,8 @@ ALTER TABLE flowlens.tcp_timeline MODIFY SETTING non_replicated_deduplication_wi
 
 ALTER TABLE flowlens.profile_samples MODIFY SETTING non_replicated_deduplication_window = 1000;
 
+ALTER TABLE flowlens.app_metrics ADD COLUMN `latency_sketch_keys` Array(UInt16), ADD COLUMN `latency_sketch_counts` Array(UInt64);
+
 CREATE TABLE IF NOT EXISTS flowlens.business_tags (
   `time` DateTime,
   `changed_us` UInt64,

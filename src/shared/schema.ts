@@ -17,6 +17,7 @@ export type ColumnType =
   | 'String'
   | 'LowString' // low-cardinality string: LowCardinality(String) on modern, String on 18.16
   | 'Array(UInt64)'
+  | 'Array(UInt16)'
   | 'Array(UInt32)'
   | 'Array(UInt8)'
   | 'Array(String)'
@@ -46,6 +47,8 @@ export interface Table {
 }
 
 const c = (name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec });
+/** The migration that adds the latency sketch to app_metrics. */
+const SKETCH_SINCE = 6;
 /** A column added by migration `since` (ALTER TABLE ... ADD COLUMN on existing databases). */
 const added = (since: number, name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec, since });
 
@@ -164,6 +167,8 @@ export const TABLES: Table[] = [
       c('latency_histogram', 'Array(UInt64)', 'counts per bucket; bounds in LATENCY_BUCKETS_US'),
       c('request_bytes', 'UInt64', 'request bytes'),
       c('response_bytes', 'UInt64', 'response bytes'),
+      added(SKETCH_SINCE, 'latency_sketch_keys', 'Array(UInt16)', 'latency distribution: keys of the non-empty buckets, ascending (latencySketchKey)'),
+      added(SKETCH_SINCE, 'latency_sketch_counts', 'Array(UInt64)', 'latency distribution: requests per key of latency_sketch_keys (merge with sumMap)'),
     ],
   },
   {
@@ -297,6 +302,20 @@ export const LATENCY_BUCKETS_US = [
   5_000_000, 10_000_000,
 ];
 
+/**
+ * Ratio of consecutive bounds of the latency sketch (app_metrics.latency_sketch_*): key k >= 1 holds
+ * the durations in (γ^(k-2), γ^(k-1)] µs, key 0 holds 0 µs. Its representative 2γ^(k-1)/(γ+1) is within
+ * (γ-1)/(γ+1) = 0.99% of every duration of the bucket, so a percentile read from merged sketches is
+ * within 1% of the exact one (a relative-error sketch; ~1,400 keys span 1 µs to 10^12 µs).
+ */
+export const LATENCY_SKETCH_GAMMA = 1.02;
+const LN_SKETCH_GAMMA = Math.log(LATENCY_SKETCH_GAMMA);
+
+/** The sketch key of a duration in µs (see LATENCY_SKETCH_GAMMA). */
+export function latencySketchKey(us: number): number {
+  return us < 1 ? 0 : Math.ceil(Math.log(us) / LN_SKETCH_GAMMA) + 1;
+}
+
 export const OBSERVATION_POINTS = ['client_process', 'client_nic', 'server_nic', 'server_process', 'gateway'] as const;
 export type ObservationPoint = (typeof OBSERVATION_POINTS)[number];
 
@@ -391,6 +410,11 @@ export const MIGRATIONS: Migration[] = [
         : [],
   },
   {
+    version: SKETCH_SINCE,
+    doc: 'app_metrics: latency sketch (latency_sketch_keys/counts), for percentiles within 1%',
+    statements: (dialect, database) => renderAddedColumns(SKETCH_SINCE, dialect, database),
+  },
+  {
     version: 7,
     doc: 'business_tags: team, owner and other business tags set through the datasource (one row per change: the audit trail)',
     statements: (dialect, database) => [renderCreateTable(TABLES.find((x) => x.name === 'business_tags')!, dialect, database, 7)],
@@ -459,6 +483,7 @@ export function schemaJson(): string {
         observation_points: OBSERVATION_POINTS,
         response_statuses: RESPONSE_STATUSES,
         latency_buckets_us: LATENCY_BUCKETS_US,
+        latency_sketch_gamma: LATENCY_SKETCH_GAMMA,
         tables: TABLES.map((t) => ({ name: t.name, columns: t.columns.map((col) => ({ name: col.name, type: col.type })) })),
       },
       null,
