@@ -27,7 +27,11 @@ const RECORD = process.argv.includes('--record');
 const CASES = [
   { name: 'default', vars: {} },
   { name: 'backend', vars: { service: ['backend'] } },
+  { name: 'two-services', vars: { service: ['backend', 'frontend'] } },
 ];
+
+/** Services of the demo system every service variable must list (the recording's database holds its traffic). */
+const DEMO_SERVICES = ['backend', 'frontend', 'gateway', 'postgres', 'redis', 'slb'];
 
 function log(...a) {
   console.log('[dashboards-e2e]', ...a);
@@ -167,6 +171,12 @@ async function main() {
               );
             }
           }
+        }
+        // a query variable lists what the backend has: the service variable, the demo's services
+        for (const v of h.variables.filter((x) => x.name === 'service' && x.options)) {
+          const missing = DEMO_SERVICES.filter((x) => !v.options.includes(x));
+          assert.deepStrictEqual(missing, [], `${rel}: the service variable lists ${v.options.join(', ')}`);
+          log(`${rel} (${c.name}): variable service lists ${v.options.length} services: ${v.options.join(', ')}`);
         }
         log(`${rel} (${c.name}): ${h.panels.map((p) => `${p.title}: ${p.rendered}`).join('; ')}`);
         log(`screenshot: ${path.relative(ROOT, shot)}`);

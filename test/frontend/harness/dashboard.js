@@ -150,6 +150,35 @@ export async function runDashboard({
     registerRuntimeDataSource: () => {},
   });
 
+  // Grafana refreshes query variables on load (refresh 1 or 2): each through its data source's variable support,
+  // in the dashboard's order (a later one may use an earlier one's value)
+  const variableReports = [];
+  for (const v of templateSrv.getVariables()) {
+    if (v.type !== 'query') {
+      continue;
+    }
+    if (!resolve(v.datasource) || !ds.variables?.query) {
+      throw new Error(`harness: query variable ${v.name} of a data source the harness does not have`);
+    }
+    const response = await new Promise((res, rej) => {
+      let last;
+      ds.variables
+        .query({ targets: [v.query], range, scopedVars: {}, app: 'dashboard', requestId: `var-${v.name}` })
+        .subscribe({ next: (r) => (last = r), error: rej, complete: () => res(last) });
+    });
+    const frame = response?.data?.[0];
+    const field =
+      frame?.fields?.find((f) => f.name === 'value') ??
+      frame?.fields?.find((f) => f.name === 'text') ??
+      frame?.fields?.[0];
+    const values = field
+      ? Array.from(field.values, String)
+      : (response?.data ?? []).map((x) => String(x.value ?? x.text));
+    templateSrv.setOptions(v.name, values);
+    appRuntime.takeRequests();
+    variableReports.push({ name: v.name, options: values });
+  }
+
   document.querySelector('h1').textContent = `FlowLens dashboard harness (not Grafana): ${dashboard.title}`;
   const width = Number(params.get('width') ?? 1600);
   const host = document.getElementById('panel');
@@ -296,6 +325,10 @@ export async function runDashboard({
   window.__harness = {
     status: 'done',
     panels: reports,
-    variables: templateSrv.getVariables().map((v) => ({ name: v.name, value: v.current.value })),
+    variables: templateSrv.getVariables().map((v) => ({
+      name: v.name,
+      value: v.current.value,
+      options: variableReports.find((r) => r.name === v.name)?.options,
+    })),
   };
 }

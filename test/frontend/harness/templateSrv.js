@@ -38,16 +38,22 @@ const FORMATS = {
 
 /** The harness's template service over a dashboard's variables and the page URL. */
 export function createTemplateSrv(dashboard, urlParams) {
+  // `current` stays as Grafana keeps it ('$__all' for All: a datasource may look for it); `resolved` is what
+  // replace() substitutes (All: the variable's allValue, else every option's value)
   const variables = (dashboard.templating?.list ?? []).map((v) => {
     const fromUrl = urlParams.getAll(`var-${v.name}`);
-    let value = fromUrl.length > 0 ? (v.multi || fromUrl.length > 1 ? fromUrl : fromUrl[0]) : (v.current?.value ?? '');
-    const options = (v.options ?? []).map((o) => o.value).filter((x) => x !== '$__all');
-    const isAll = value === '$__all' || (Array.isArray(value) && value.includes('$__all'));
-    if (isAll) {
-      value = v.allValue ?? (v.multi ? options : options.join(','));
-    }
-    return { ...v, current: { value, text: value }, isAll };
+    const value =
+      fromUrl.length > 0 ? (v.multi || fromUrl.length > 1 ? fromUrl : fromUrl[0]) : (v.current?.value ?? '');
+    return { ...v, current: { value, text: value } };
   });
+  const isAll = (value) => value === '$__all' || (Array.isArray(value) && value.includes('$__all'));
+  const resolve = (v) => {
+    if (!isAll(v.current.value)) {
+      return v.current.value;
+    }
+    const options = (v.options ?? []).map((o) => o.value).filter((x) => x !== '$__all');
+    return v.allValue ?? (v.multi ? options : options.join(','));
+  };
   const byName = new Map(variables.map((v) => [v.name, v]));
   let timeRange;
 
@@ -55,11 +61,19 @@ export function createTemplateSrv(dashboard, urlParams) {
     if (scopedVars && name in scopedVars) {
       return scopedVars[name].value;
     }
-    return byName.get(name)?.current.value;
+    const v = byName.get(name);
+    return v && resolve(v);
   };
 
   return {
     getVariables: () => variables,
+    /** Sets a variable's options (a query variable's values, as Grafana's variable refresh does). */
+    setOptions: (name, values) => {
+      const v = byName.get(name);
+      if (v) {
+        v.options = values.map((x) => ({ text: x, value: x, selected: false }));
+      }
+    },
     containsTemplate: (target) =>
       typeof target === 'string' && [...target.matchAll(VARIABLE)].some((m) => byName.has(m[1] || m[2] || m[4])),
     updateTimeRange: (r) => {
