@@ -45,6 +45,10 @@ var fields = map[string]struct{ strs, nums []string }{
 	"sql_log":    {[]string{"service", "client_service", "l7_protocol", "observation_point", "endpoint", "status"}, []string{"limit"}},
 	"trace":      {[]string{"trace_id"}, []string{"row_id", "time"}},
 	"flamegraph": {[]string{"event", "process", "service", "host", "pid"}, []string{"pid", "tid", "maxNodes", "baselineFrom", "baselineTo"}},
+	"flow_log": {[]string{"service", "client_service", "server_process", "client_process", "server_ip", "client_ip", "host", "observation_point",
+		"close_type", "rst_sender", "format"}, []string{"server_port", "client_port", "min_retrans", "min_rtt_ms", "conn_failed", "limit"}},
+	"net_metrics": {[]string{"service", "client_service", "host", "observation_point", "metric"}, []string{"server_port"}},
+	"netprofile":  {[]string{"client_ip", "server_ip", "host", "observation_point"}, []string{"client_port", "server_port"}},
 }
 
 // hostileQueries is every query type with each hostile value in each field (alone, and inside a
@@ -55,6 +59,9 @@ func hostileQueries() []string {
 		base := map[string]any{"queryType": qt}
 		if qt == "trace" {
 			base["trace_id"] = "t-1"
+		}
+		if qt == "netprofile" {
+			base["client_ip"], base["client_port"], base["server_ip"], base["server_port"] = "10.0.0.1", 40000, "10.0.0.2", 80
 		}
 		add := func(field string, v json.RawMessage) {
 			m := map[string]any{}

@@ -104,14 +104,22 @@ func ParseNet(raw []byte) (*NetModel, error) {
 }
 
 // netFilters renders the filters a network table has: the ends' service, process, address, port
-// and the observing host. Columns the table lacks must not be set (the caller checks).
+// and the observing host. A filter on a column the table lacks is the user's error.
 func (b *builder) netFilters(m *NetModel) ([]string, error) {
 	var out []string
 	for _, f := range []struct {
 		column string
+		set    bool
+	}{{"client_ip", len(m.ClientIP) > 0}, {"server_ip", len(m.ServerIP) > 0}, {"client_port", len(m.ClientPort) > 0}, {"server_port", len(m.ServerPort) > 0}} {
+		if f.set && !schema.Get().HasColumn(b.table, f.column) {
+			return nil, fmt.Errorf("filter %s does not apply to %s (%s has no such column)", f.column, m.QueryType, b.table)
+		}
+	}
+	for _, f := range []struct {
+		column string
 		vals   Values
 	}{{"server_service", m.Service}, {"client_service", m.ClientService}, {"server_process", m.ServerProcess},
-		{"client_process", m.ClientProcess}, {"server_ip", m.ServerIP}, {"client_ip", m.ClientIP}, {"host", m.Host}} {
+		{"client_process", m.ClientProcess}, {"host", m.Host}} {
 		if len(f.vals) == 0 {
 			continue
 		}
@@ -128,23 +136,8 @@ func (b *builder) netFilters(m *NetModel) ([]string, error) {
 		}
 		out = append(out, s)
 	}
-	for _, f := range []struct {
-		column string
-		ports  IDs
-	}{{"server_port", m.ServerPort}, {"client_port", m.ClientPort}} {
-		if len(f.ports) == 0 {
-			continue
-		}
-		if !schema.Get().HasColumn(b.table, f.column) {
-			return nil, fmt.Errorf("filter %s does not apply to %s (%s has no such column)", f.column, m.QueryType, b.table)
-		}
-		s, err := b.idsIn(f.column, f.column, f.ports)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, nil
+	ends, err := b.flowEnds(m.ClientIP, m.ServerIP, m.ClientPort, m.ServerPort)
+	return append(out, ends...), err
 }
 
 // FlowLogColumns are the l4_flow_log columns flow_log returns, in order (after time_unix).

@@ -9,7 +9,7 @@
 //   making 3 requests with 200 ms of think time between them, and 5 requests through a 50 ms toxiproxy
 //   hop on gw (gw:8090 -> server:8080)
 // Needs root, eBPF, the built agent (scripts/build.sh agent) and the local ClickHouse. Run:
-//   node build/agent/test/e2e/netcapture/recordNetCapture.js [--out DIR]
+//   node build/agent/test/e2e/netcapture/recordNetCapture.js [--out DIR] [--dump-only]
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,7 +69,30 @@ while True:
 print(len(data.split(b'\\r\\n\\r\\n', 1)[1]))
 `;
 
+/** Writes each table's rows as JSONEachRow, `time` as unix seconds (text in the server's zone would move with it). */
+async function dump(): Promise<Record<string, number>> {
+  mkdirSync(OUT, { recursive: true });
+  const counts: Record<string, number> = {};
+  for (const table of TABLES) {
+    const rows = await chQuery<Record<string, unknown>>(
+      `SELECT *, toUInt32(time) AS time_unix FROM ${DB}.${table} ORDER BY ${ORDER[table]} SETTINGS output_format_json_quote_64bit_integers = 0`
+    );
+    for (const r of rows) {
+      r.time = String(r.time_unix);
+      delete r.time_unix;
+    }
+    counts[table] = rows.length;
+    writeFileSync(join(OUT, `${table}.jsonl`), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  }
+  return counts;
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--dump-only')) {
+    // the rows an earlier run left in the database, written again (no bed, no agent, no root)
+    console.log(`[record-netcapture] dumped ${JSON.stringify(await dump())} rows to ${OUT}`);
+    return;
+  }
   assertRoot();
   await requireClickHouse();
   await freeDatabase(DB);
@@ -146,15 +169,7 @@ async function main(): Promise<void> {
     }
     assert.equal(await agent.stop(), 0, agent.output());
     const stoppedAt = new Date();
-    mkdirSync(OUT, { recursive: true });
-    const counts: Record<string, number> = {};
-    for (const table of TABLES) {
-      const rows = await chQuery<Record<string, unknown>>(
-        `SELECT * FROM ${DB}.${table} ORDER BY ${ORDER[table]} SETTINGS output_format_json_quote_64bit_integers = 0`
-      );
-      counts[table] = rows.length;
-      writeFileSync(join(OUT, `${table}.jsonl`), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    }
+    const counts = await dump();
     const hosts = Object.fromEntries(['client', 'gw', 'server'].map((h) => [h, { ip: bed.ip(h), netns: bed.host(h).ns }]));
     writeFileSync(
       join(OUT, 'recording.json'),
