@@ -14,6 +14,9 @@ import (
 	"github.com/flowlens/flowlens/pkg/query"
 )
 
+// NetProfilePanelID is the panel that draws the network profile (Explore opens it where it can).
+const NetProfilePanelID = "flowlens-netprofile-panel"
+
 // TCP flags of tcp_timeline.event_tcp_flags.
 const (
 	tcpFIN = 0x01
@@ -370,7 +373,7 @@ func netProfileFrames(res *clickhouse.Result, st *query.Statement, m *query.NetM
 		data.NewField("observation_point", nil, nonNil(pk.obs)), data.NewField("host", nil, nonNil(pk.host)), data.NewField("interface", nil, nonNil(pk.iface)),
 		data.NewField("direction", nil, nonNil(pk.dir)), data.NewField("kind", nil, nonNil(pk.kind)), data.NewField("flags", nil, nonNil(pk.flags)),
 		data.NewField("seq", nil, nonNil(pk.seq)), data.NewField("ack", nil, nonNil(pk.ack)), data.NewField("payload_len", nil, nonNil(pk.size)))
-	packets.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, ExecutedQueryString: st.SQL, Notices: notices,
+	packets.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, PreferredVisualizationPluginID: NetProfilePanelID, ExecutedQueryString: st.SQL, Notices: notices,
 		Custom: map[string]any{"flow": map[string]any{"client_ip": m.ClientIP[0], "client_port": m.ClientPort[0], "server_ip": m.ServerIP[0], "server_port": m.ServerPort[0]}}}
 	intervals := data.NewFrame("intervals",
 		data.NewField("point", nil, nonNil(iv.point)), data.NewField("observation_point", nil, nonNil(iv.obs)), data.NewField("kind", nil, nonNil(iv.kind)),

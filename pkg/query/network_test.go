@@ -1,6 +1,10 @@
 package query
 
 import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -104,5 +108,48 @@ func TestNetMetricsAndProfileRefuseWhatTheirTableLacks(t *testing.T) {
 		if !strings.Contains(sql, want) {
 			t.Errorf("preferred net_metrics SQL lacks %q:\n%s", want, sql)
 		}
+	}
+}
+
+// jsonFields are the JSON names of a struct's fields.
+func jsonFields(v any) map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeOf(v)
+	for i := 0; i < t.NumField(); i++ {
+		if name := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]; name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// The query editor's options (src/datasource/types.ts FILTER_KEYS) are the backend's field names:
+// every NetModel filter is one, and every one is a field some query model reads.
+func TestEditorKeysAreModelFields(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "src", "datasource", "types.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)export const FILTER_KEYS = \[(.*?)\] as const`).FindSubmatch(raw)
+	if block == nil {
+		t.Fatal("types.ts has no FILTER_KEYS")
+	}
+	keys := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*'(\w+)',`).FindAllSubmatch(block[1], -1) {
+		keys[string(m[1])] = true
+	}
+	model, net := jsonFields(Model{}), jsonFields(NetModel{})
+	for k := range net {
+		if !keys[k] && k != "queryType" && k != "metric" && k != "format" {
+			t.Errorf("NetModel option %s is not in the editor's FILTER_KEYS", k)
+		}
+	}
+	for k := range keys {
+		if !model[k] && !net[k] && k != "row_id" && k != "time" { // row_id and time: TraceQuery (parsed by hand)
+			t.Errorf("editor option %s is no field of Model or NetModel", k)
+		}
+	}
+	if len(keys) < 25 {
+		t.Errorf("read %d FILTER_KEYS: the pattern no longer matches types.ts", len(keys))
 	}
 }
