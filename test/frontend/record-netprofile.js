@@ -43,7 +43,11 @@ async function load() {
       .join('\n')
       .trim();
     if (stmt) {
-      await chQuery(stmt.replaceAll('flowlens.', `${DB}.`).replace('DATABASE IF NOT EXISTS flowlens', `DATABASE IF NOT EXISTS ${DB}`));
+      await chQuery(
+        stmt
+          .replaceAll('flowlens.', `${DB}.`)
+          .replace('DATABASE IF NOT EXISTS flowlens', `DATABASE IF NOT EXISTS ${DB}`)
+      );
     }
   }
   const rows = {};
@@ -66,7 +70,12 @@ async function main() {
   const capture = JSON.parse(fs.readFileSync(path.join(CAPTURE, 'recording.json'), 'utf8'));
   const rows = await load();
   const ip = (h) => capture.hosts[h].ip;
-  const flowOf = (r) => ({ client_ip: r.client_ip, client_port: r.client_port, server_ip: r.server_ip, server_port: r.server_port });
+  const flowOf = (r) => ({
+    client_ip: r.client_ip,
+    client_port: r.client_port,
+    server_ip: r.server_ip,
+    server_port: r.server_port,
+  });
   const timeline = (match, what) => {
     const r = rows.tcp_timeline.find((x) => Object.entries(match).every(([k, v]) => x[k] === v));
     if (!r) {
@@ -74,9 +83,15 @@ async function main() {
     }
     return flowOf(r);
   };
-  const think = timeline({ server_ip: ip('server'), server_port: capture.ports.web, server_response_count: 3 }, 'the think-time flow');
+  const think = timeline(
+    { server_ip: ip('server'), server_port: capture.ports.web, server_response_count: 3 },
+    'the think-time flow'
+  );
   const lossy = timeline({ server_port: capture.ports.lossy, observation_point: 'server_nic' }, 'a lossy transfer');
-  const refused = timeline({ server_port: capture.ports.refused, observation_point: 'server_nic' }, 'a refused connect');
+  const refused = timeline(
+    { server_port: capture.ports.refused, observation_point: 'server_nic' },
+    'a refused connect'
+  );
   // the recording's minute either side, as record-trace.js's query() takes a range: a middle and a half-width (s)
   const from = Date.parse(capture.recorded.from) - 60_000;
   const to = Date.parse(capture.recorded.to) + 60_000;
@@ -112,7 +127,10 @@ async function main() {
     for (const [file, q] of Object.entries(cases)) {
       save(file, await query(shim.url, q, mid, half), recorded);
     }
-    fs.writeFileSync(path.join(FIXTURES, 'ds-query-netprofile.recording.json'), `${JSON.stringify(recorded, null, 2)}\n`);
+    fs.writeFileSync(
+      path.join(FIXTURES, 'ds-query-netprofile.recording.json'),
+      `${JSON.stringify(recorded, null, 2)}\n`
+    );
   } finally {
     shim.stop();
   }

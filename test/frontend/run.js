@@ -319,6 +319,43 @@ async function main() {
   }
 }
 
+/** A column of a frame in Grafana's wire format (schema.fields + data.values), by field name ([] if absent). */
+function col(frame, name) {
+  const i = frame.schema.fields.findIndex((f) => f.name === name);
+  return i < 0 ? [] : frame.data.values[i];
+}
+
+/**
+ * Renders the built dist/panels/<panel>/module.js in the harness at `base` for o.query (width, height, from/to,
+ * opts: more URL parameters) and waits until o.ready matches; returns window.__harness (the answer, timings).
+ */
+async function openPanel(page, base, panel, o) {
+  const width = o.width ?? 1280;
+  const params = new URLSearchParams({
+    panel,
+    query: JSON.stringify(o.query),
+    width: String(width),
+    height: String(o.height),
+    ready: o.ready,
+    ...(o.from ? { from: String(o.from), to: String(o.to) } : {}),
+    ...(o.opts ?? {}),
+  });
+  await page.setViewportSize({ width: width + 60, height: o.height + 90 });
+  await page.goto(`${base}/index.html?${params}`);
+  await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, { timeout: 30000 });
+  const h = await page.evaluate(() => window.__harness);
+  assert.strictEqual(h.status, 'done', `harness failed: ${h.error}`);
+  return h;
+}
+
+/** Saves a full-page screenshot as build/screenshots/<name>.png and says where. */
+async function screenshot(page, name, log) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  log(`screenshot: ${path.relative(ROOT, file)}`);
+}
+
 /** The system's headless Chromium, quiet (no network of its own); every browser test launches it so. */
 async function launchChromium() {
   const { chromium } = require('playwright-core');
@@ -348,6 +385,9 @@ module.exports = {
   startHarnessServer,
   startShim,
   launchChromium,
+  col,
+  openPanel,
+  screenshot,
 };
 
 if (require.main === module) {

@@ -19,7 +19,18 @@ const assert = require('assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { ROOT, SHOTS, SETTINGS, DIST, buildSite, startHarnessServer, startShim, launchChromium } = require('./run.js');
+const {
+  ROOT,
+  SETTINGS,
+  DIST,
+  buildSite,
+  startHarnessServer,
+  startShim,
+  launchChromium,
+  col,
+  openPanel,
+  screenshot,
+} = require('./run.js');
 const { syntheticTrace } = require('./fixtures/synthetic-trace.js');
 
 const RECORDING = path.resolve(
@@ -33,11 +44,6 @@ const WIDTH = 1280;
 
 function log(...a) {
   console.log('[trace-e2e]', ...a);
-}
-
-function col(frame, name) {
-  const i = frame.schema.fields.findIndex((f) => f.name === name);
-  return i < 0 ? [] : frame.data.values[i];
 }
 
 /** The answer for a query: synthetic traces here; recorded answers unless live (then the shim answers). */
@@ -64,29 +70,12 @@ function answerer(recording) {
   };
 }
 
-async function open(page, base, o) {
-  const params = new URLSearchParams({
-    panel: 'trace',
-    query: JSON.stringify(o.query),
-    width: String(o.width ?? WIDTH),
-    height: String(o.height),
-    ready: o.ready,
-    ...(o.from ? { from: String(o.from), to: String(o.to) } : {}),
-    ...(o.opts ?? {}),
-  });
-  await page.setViewportSize({ width: (o.width ?? WIDTH) + 60, height: o.height + 90 });
-  await page.goto(`${base}/index.html?${params}`);
-  await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, { timeout: 30000 });
-  const h = await page.evaluate(() => window.__harness);
-  assert.strictEqual(h.status, 'done', `harness failed: ${h.error}`);
-  return h;
+function open(page, base, o) {
+  return openPanel(page, base, 'trace', { width: WIDTH, ...o });
 }
 
-async function shot(page, name) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const file = path.join(SHOTS, `trace-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  log(`screenshot: ${path.relative(ROOT, file)}`);
+function shot(page, name) {
+  return screenshot(page, `trace-${name}`, log);
 }
 
 /** The rows the panel drew: span id, parent id, depth, hop, in screen order. */

@@ -36,6 +36,16 @@ const LATENCY_COLOUR: Record<LatencyKind, string> = {
   client_wait: 'orange',
 };
 
+/** The legend: each packet kind's mark. */
+const LEGEND: Array<[PacketKind, string, string]> = [
+  ['syn', '◆', 'SYN, SYN/ACK'],
+  ['ack', '|', 'ACK'],
+  ['data', '▮', 'data (height: payload size)'],
+  ['retransmission', '▮', 'retransmission'],
+  ['fin', '○', 'FIN'],
+  ['rst', '✕', 'RST'],
+];
+
 const usText = (us: number) => formatMs(us / 1000);
 
 function statText(s: LatencyStat): string {
@@ -45,6 +55,8 @@ function statText(s: LatencyStat): string {
 const getStyles = (theme: GrafanaTheme2) => ({
   root: css({ position: 'relative', overflow: 'auto', fontSize: theme.typography.bodySmall.fontSize }),
   chart: css({ position: 'relative' }),
+  legend: css({ display: 'flex', flexWrap: 'wrap', gap: theme.spacing(2), padding: theme.spacing(0.5, 1) }),
+  legendText: css({ color: theme.colors.text.secondary }),
   message: css({ padding: theme.spacing(2), overflow: 'auto' }),
   notice: css({ color: theme.colors.text.secondary, padding: theme.spacing(0.25, 1) }),
   tooltip: css({
@@ -224,6 +236,14 @@ export function NetProfilePanel({ data, width, height, options }: Props) {
       <div className={s.chart}>
         <ProfileChart model={model} lay={lay} colour={colour} highlight={opts.highlightLargest} onHover={setHover} />
         {hover !== undefined && <PacketTooltip model={model} lay={lay} index={hover} className={s.tooltip} />}
+      </div>
+      <div className={s.legend} data-testid="np-legend">
+        {LEGEND.map(([kind, glyph, label]) => (
+          <span key={kind} style={{ color: colour(PACKET_COLOUR[kind]) }}>
+            {glyph} <span className={s.legendText}>{label}</span>
+          </span>
+        ))}
+        <span className={s.legendText}>zero windows: in the flow log (the packet timeline keeps no window sizes)</span>
       </div>
       <table className={s.summary} data-testid="np-summary">
         <thead>
