@@ -140,6 +140,32 @@ func (b *builder) netFilters(m *NetModel) ([]string, error) {
 	return append(out, ends...), err
 }
 
+// netRows is the common start of the network queries: the builder of table and the time range and
+// filters as WHERE conditions; onePoint adds the observation_point filter of the modes "" and "all"
+// (every point) or one point (net_metrics renders its own modes).
+func netRows(database, table string, m *NetModel, r Range, onePoint bool) (*builder, []string, error) {
+	b, err := newBuilder(database, table)
+	if err != nil {
+		return nil, nil, err
+	}
+	tf, err := b.timeFilter(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := b.netFilters(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	conds := append([]string{tf}, f...)
+	if onePoint && m.ObservationPoint != "" && m.ObservationPoint != ObsAll {
+		if !schema.Get().IsObservationPoint(m.ObservationPoint) {
+			return nil, nil, fmt.Errorf("observation_point %s is not one of all, %s", Quote(truncate(m.ObservationPoint, 60)), strings.Join(schema.Get().ObservationPoints, ", "))
+		}
+		conds = append(conds, fmt.Sprintf("%s = %s", b.c("observation_point"), Quote(m.ObservationPoint)))
+	}
+	return b, conds, nil
+}
+
 // FlowLogColumns are the l4_flow_log columns flow_log returns, in order (after time_unix).
 var FlowLogColumns = []string{
 	"start_time_us", "end_time_us", "observation_point", "host", "l4_protocol",
@@ -156,26 +182,9 @@ func BuildFlowLog(database string, m *NetModel, r Range) (*Statement, error) {
 	if m.Format != "" && m.Format != FormatTable && m.Format != FormatLogs {
 		return nil, fmt.Errorf("format %s is not one of table, logs", Quote(truncate(m.Format, 40)))
 	}
-	b, err := newBuilder(database, "l4_flow_log")
+	b, conds, err := netRows(database, "l4_flow_log", m, r, true)
 	if err != nil {
 		return nil, err
-	}
-	tf, err := b.timeFilter(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := b.netFilters(m)
-	if err != nil {
-		return nil, err
-	}
-	conds := append([]string{tf}, f...)
-	switch m.ObservationPoint {
-	case "", ObsAll:
-	default:
-		if !schema.Get().IsObservationPoint(m.ObservationPoint) {
-			return nil, fmt.Errorf("observation_point %s is not one of all, %s", Quote(truncate(m.ObservationPoint, 60)), strings.Join(schema.Get().ObservationPoints, ", "))
-		}
-		conds = append(conds, fmt.Sprintf("%s = %s", b.c("observation_point"), Quote(m.ObservationPoint)))
 	}
 	for _, v := range m.CloseType {
 		if !schema.Get().IsCloseType(v) {
@@ -270,19 +279,10 @@ func BuildNetMetrics(database string, m *NetModel, r Range, bucket int64) (*Stat
 	if err != nil {
 		return nil, err
 	}
-	b, err := newBuilder(database, "net_metrics")
+	b, conds, err := netRows(database, "net_metrics", m, r, false)
 	if err != nil {
 		return nil, err
 	}
-	tf, err := b.timeFilter(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := b.netFilters(m)
-	if err != nil {
-		return nil, err
-	}
-	conds := append([]string{tf}, f...)
 	maxSeries := m.MaxSeries
 	if maxSeries <= 0 {
 		maxSeries = DefaultMaxSeries
@@ -396,23 +396,9 @@ func BuildNetProfile(database string, m *NetModel, r Range) (*Statement, error) 
 			return nil, fmt.Errorf("filter %s does not apply to netprofile (the flow's ends and host select it)", name)
 		}
 	}
-	b, err := newBuilder(database, "tcp_timeline")
+	b, conds, err := netRows(database, "tcp_timeline", m, r, true)
 	if err != nil {
 		return nil, err
-	}
-	tf, err := b.timeFilter(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := b.netFilters(m)
-	if err != nil {
-		return nil, err
-	}
-	if m.ObservationPoint != "" && m.ObservationPoint != ObsAll {
-		if !schema.Get().IsObservationPoint(m.ObservationPoint) {
-			return nil, fmt.Errorf("observation_point %s is not one of all, %s", Quote(truncate(m.ObservationPoint, 60)), strings.Join(schema.Get().ObservationPoints, ", "))
-		}
-		f = append(f, fmt.Sprintf("%s = %s", b.c("observation_point"), Quote(m.ObservationPoint)))
 	}
 	cols := make([]string, len(ProfileColumns))
 	for i, c := range ProfileColumns {
@@ -425,7 +411,7 @@ FROM %s
 WHERE %s
 ORDER BY %s, %s, %s
 LIMIT %d`,
-		b.c("time"), strings.Join(cols, ",\n  "), b.from(), strings.Join(append([]string{tf}, f...), "\n  AND "),
+		b.c("time"), strings.Join(cols, ",\n  "), b.from(), strings.Join(conds, "\n  AND "),
 		b.c("time"), b.c("observation_point"), b.c("flow_id"), MaxProfileRows+1)
 	st := b.statement(sql)
 	st.Limit = MaxProfileRows

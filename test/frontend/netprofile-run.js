@@ -17,19 +17,8 @@
 
 const assert = require('assert');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const {
-  SETTINGS,
-  DIST,
-  buildSite,
-  startHarnessServer,
-  startShim,
-  launchChromium,
-  col,
-  openPanel,
-  screenshot,
-} = require('./run.js');
+const { DIST, buildSite, startAnswers, launchChromium, col, openPanel, screenshot } = require('./run.js');
 
 const RECORDING = path.resolve(
   process.env.FLOWLENS_NETPROFILE_RECORDING || path.join(__dirname, 'fixtures', 'ds-query-netprofile.recording.json')
@@ -98,20 +87,9 @@ async function main() {
   }
   const recording = JSON.parse(fs.readFileSync(RECORDING, 'utf8'));
   await buildSite();
-  let shim;
-  let settings;
-  if (LIVE) {
-    const ds = JSON.parse(fs.readFileSync(SETTINGS, 'utf8'));
-    ds.jsonData = { ...ds.jsonData, database: recording.database };
-    settings = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'flowlens-netprofile-e2e-')), 'ds-settings.json');
-    fs.writeFileSync(settings, JSON.stringify(ds));
-    shim = await startShim(settings);
-  }
-  const server = await startHarnessServer(shim?.url, answerer(recording));
-  const base = `http://127.0.0.1:${server.address().port}`;
-  log(
-    `mode: ${LIVE ? `real plugin binary behind grafana-shim at ${shim.url}, database ${recording.database}` : `recorded answers (${path.basename(RECORDING)})`}`
-  );
+  const answers = await startAnswers(RECORDING, recording, answerer(recording), LIVE);
+  const base = answers.base;
+  log(`mode: ${answers.mode}`);
   const tag = LIVE ? 'live' : 'fixture';
   const range = { from: recording.range.from, to: recording.range.to };
   const { thinkMs } = recording.scenarios;
@@ -239,11 +217,7 @@ async function main() {
     log('PASS');
   } finally {
     await browser.close();
-    server.close();
-    shim?.child.kill('SIGTERM');
-    if (settings) {
-      fs.rmSync(path.dirname(settings), { recursive: true, force: true });
-    }
+    answers.stop();
   }
 }
 

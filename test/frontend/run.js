@@ -319,6 +319,37 @@ async function main() {
   }
 }
 
+/**
+ * Where a recorded panel test's /api/ds/query answers come from: `answer(request)` (the recorded answers), or
+ * with `live` the real plugin binary behind test/grafana-shim over the recording's database. Returns the harness
+ * server's base URL, a line saying which, and stop().
+ */
+async function startAnswers(recordingFile, recording, answer, live) {
+  let shim;
+  let dir;
+  if (live) {
+    const ds = JSON.parse(fs.readFileSync(SETTINGS, 'utf8'));
+    ds.jsonData = { ...ds.jsonData, database: recording.database };
+    dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'flowlens-panel-e2e-'));
+    fs.writeFileSync(path.join(dir, 'ds-settings.json'), JSON.stringify(ds));
+    shim = await startShim(path.join(dir, 'ds-settings.json'));
+  }
+  const server = await startHarnessServer(shim?.url, answer);
+  return {
+    base: `http://127.0.0.1:${server.address().port}`,
+    mode: live
+      ? `real plugin binary behind grafana-shim at ${shim.url}, database ${recording.database}`
+      : `recorded answers (${path.relative(ROOT, recordingFile)})`,
+    stop: () => {
+      server.close();
+      shim?.child.kill('SIGTERM');
+      if (dir) {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
 /** A column of a frame in Grafana's wire format (schema.fields + data.values), by field name ([] if absent). */
 function col(frame, name) {
   const i = frame.schema.fields.findIndex((f) => f.name === name);
@@ -385,6 +416,7 @@ module.exports = {
   startHarnessServer,
   startShim,
   launchChromium,
+  startAnswers,
   col,
   openPanel,
   screenshot,

@@ -17,20 +17,8 @@
 
 const assert = require('assert');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const {
-  ROOT,
-  SETTINGS,
-  DIST,
-  buildSite,
-  startHarnessServer,
-  startShim,
-  launchChromium,
-  col,
-  openPanel,
-  screenshot,
-} = require('./run.js');
+const { ROOT, DIST, buildSite, startAnswers, launchChromium, col, openPanel, screenshot } = require('./run.js');
 const { syntheticTrace } = require('./fixtures/synthetic-trace.js');
 
 const RECORDING = path.resolve(
@@ -100,20 +88,9 @@ async function main() {
   }
   const recording = JSON.parse(fs.readFileSync(RECORDING, 'utf8'));
   await buildSite();
-  let shim;
-  let settings;
-  if (LIVE) {
-    const ds = JSON.parse(fs.readFileSync(SETTINGS, 'utf8'));
-    ds.jsonData = { ...ds.jsonData, database: recording.database };
-    settings = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'flowlens-trace-e2e-')), 'ds-settings.json');
-    fs.writeFileSync(settings, JSON.stringify(ds));
-    shim = await startShim(settings);
-  }
-  const server = await startHarnessServer(shim?.url, answerer(recording));
-  const base = `http://127.0.0.1:${server.address().port}`;
-  log(
-    `mode: ${LIVE ? `real plugin binary behind grafana-shim at ${shim.url}, database ${recording.database}` : `recorded answers (${path.relative(ROOT, RECORDING)})`}`
-  );
+  const answers = await startAnswers(RECORDING, recording, answerer(recording), LIVE);
+  const base = answers.base;
+  log(`mode: ${answers.mode}`);
   const tag = LIVE ? 'live' : 'fixture';
   const browser = await launchChromium();
   const failures = [];
@@ -354,11 +331,7 @@ async function main() {
     log('PASS');
   } finally {
     await browser.close();
-    server.close();
-    shim?.child.kill('SIGTERM');
-    if (settings) {
-      fs.rmSync(path.dirname(settings), { recursive: true, force: true });
-    }
+    answers.stop();
   }
 }
 

@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Netbed } from '../netbed/netbed';
+import { SLOW_READER, keepAliveClient } from '../netbed/clients';
 import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, ROOT } from '../helpers';
 
 const DB = 'flowlens_record_netcapture';
@@ -39,35 +40,8 @@ require('http').createServer((req, res) => { res.writeHead(200, { 'content-type'
   .listen(${PORTS.web}, process.argv[1]);
 `;
 
-// one keep-alive connection, three requests, the client thinking ${THINK_MS} ms between them
-const THINKING_CLIENT = `
-const http = require('http');
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-const get = (path) => new Promise((resolve, reject) =>
-  http.get({ host: process.argv[1], port: ${PORTS.web}, path, agent }, (r) => { r.resume(); r.on('end', resolve); }).on('error', reject));
-(async () => {
-  for (let i = 0; i < 3; i++) {
-    if (i) await new Promise((r) => setTimeout(r, ${THINK_MS}));
-    await get('/think?n=' + i);
-  }
-  agent.destroy();
-})();
-`;
-
-const SLOW_READER = `
-import socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-s.connect((sys.argv[1], int(sys.argv[2])))
-s.sendall(b'GET /big HTTP/1.0\\r\\n\\r\\n')
-time.sleep(1.0)
-data = b''
-while True:
-    b = s.recv(65536)
-    if not b: break
-    data += b
-print(len(data.split(b'\\r\\n\\r\\n', 1)[1]))
-`;
+// one keep-alive connection, three requests, the client thinking THINK_MS between them
+const THINKING_CLIENT = keepAliveClient(PORTS.web, THINK_MS, '/think');
 
 /** Writes each table's rows as JSONEachRow, `time` as unix seconds (text in the server's zone would move with it). */
 async function dump(): Promise<Record<string, number>> {
