@@ -54,7 +54,7 @@ func loadNetCapture(t *testing.T) (netRecording, map[string][]map[string]any) {
 		t.Fatal(err)
 	}
 	tables := map[string][]map[string]any{}
-	for _, table := range []string{"l4_flow_log", "net_metrics", "tcp_timeline", "l7_flow_log"} {
+	for _, table := range []string{"l4_flow_log", "net_metrics", "tcp_timeline", "l7_flow_log", "app_metrics"} {
 		raw, err := os.ReadFile(filepath.Join(dir, table+".jsonl"))
 		if err != nil {
 			t.Fatal(err)
@@ -298,6 +298,43 @@ func TestNetworkIntegration(t *testing.T) {
 		small := e.ctx("net-small", map[string]any{"url": clickhouseURL(), "database": netDB, "username": local.Reader, "maxSeries": 2})
 		if r := e.query(small, from, to, time.Second, `{"queryType":"net_metrics"}`); r.Error == nil || !strings.Contains(r.Error.Error(), "maxSeries") {
 			t.Errorf("series bound: %v", r.Error)
+		}
+	})
+
+	t.Run("map", func(t *testing.T) {
+		res := run(`{"queryType":"map"}`)
+		edges := fieldMap(t, res.Frames[1])
+		got := map[string]string{}
+		for i := 0; i < res.Frames[1].Rows(); i++ {
+			ratio := "-"
+			if r := edges["detail__retrans_ratio"].At(i).(*float64); r != nil && *r > 0 {
+				ratio = "ratio>0"
+			}
+			got[fmt.Sprint(edges["source"].At(i), "->", edges["target"].At(i))] = fmt.Sprint(edges["detail__requests"].At(i), " ",
+				edges["highlighted"].At(i), " ", edges["detail__retransmissions"].At(i), " ", ratio, " ", edges["detail__network"].At(i))
+		}
+		for edge, want := range map[string]string{
+			// the lossy transfers: every retransmission the kernel counted, the edge marked
+			"curl->files-lossy": fmt.Sprintf("3 true %d ratio>0 ", rec.Kernel.ServerTcpRetransSegs),
+			"curl->files-clean": "3 false 0 - ok",
+			// refused connects carried no request: the network alone shows the edge, and why
+			"curl->refuser":       "0 true 0 - 3 failed connections, 3 RSTs",
+			"curl->resetter":      "1 true 0 - 1 RSTs",
+			"python3->files-slow": "1 true 0 - 1 zero windows",
+		} {
+			if !strings.HasPrefix(got[edge], want) {
+				t.Errorf("edge %s: %q, want %q…", edge, got[edge], want)
+			}
+		}
+		if !strings.Contains(got["curl->files-lossy"], "% retransmitted") {
+			t.Errorf("lossy edge's verdict: %q", got["curl->files-lossy"])
+		}
+		// filtered by protocol, the map keeps to edges with requests (no network-only edge)
+		res = run(`{"queryType":"map","l7_protocol":"HTTP"}`)
+		for i := 0; i < res.Frames[1].Rows(); i++ {
+			if fieldMap(t, res.Frames[1])["target"].At(i) == "refuser" {
+				t.Error("an HTTP map shows the refused connects' edge")
+			}
 		}
 	})
 

@@ -249,17 +249,24 @@ func SearchFlowLog(database string, m *NetModel, r Range, run func(*Statement) (
 var NetMetricsColumns = []string{"byte_tx", "byte_rx", "packet_tx", "packet_rx", "new_flow_count", "closed_flow_count",
 	"conn_failed_count", "retrans_count", "rst_count", "zero_window_count", "rtt_sum_us", "rtt_count"}
 
-// perEndColumns are the net_metrics counts each end counts of its own sends or its own view of the
-// peer (a socket's retransmissions are its own, its zero windows the peer's window it saw): the two
-// ends of one flow never count the same event, so in the preferred mode they are added over both
-// ends, where every other figure comes from one end only (a byte or an RST is seen by both).
-var perEndColumns = map[string]bool{"retrans_count": true, "zero_window_count": true}
+// How the preferred mode combines an edge's two ends (client_process, server_process) per column; a
+// column not named here comes from the edge's best point only (a byte is counted at both ends).
+var (
+	// perEndColumns each end counts of its own sends or its own view of the peer, never the same event:
+	// a socket's retransmissions, the peer's zero windows it saw, and failed connects (the server never
+	// has a socket for them: a connect failing beside successful ones would be lost at the server's view).
+	// Added over both ends.
+	perEndColumns = map[string]bool{"retrans_count": true, "zero_window_count": true, "conn_failed_count": true}
+	// eitherEndColumns one or both ends count: an RST a peer sends is counted by both (sent, received),
+	// one a middlebox or a firewall injects by the end that received it. The larger end's count.
+	eitherEndColumns = map[string]bool{"rst_count": true}
+)
 
 // BuildNetMetrics renders the network-metrics query: one row per (bucket, client service, server
 // service[, observation point]) with the sums of NetMetricsColumns. In the preferred mode (the
 // default) each client→server pair is read at its best observation point over the range (the
-// server's view where there is one: a refused connect has only the client's), except the per-end
-// counts (perEndColumns), summed over both ends; "all" or one point keeps the point as a label.
+// server's view where there is one), except the counts perEndColumns and eitherEndColumns name;
+// "all" or one point keeps the point as a label.
 func BuildNetMetrics(database string, m *NetModel, r Range, bucket int64) (*Statement, error) {
 	if bucket < 1 {
 		return nil, fmt.Errorf("bucket must be at least 1 second, got %d", bucket)
@@ -298,9 +305,12 @@ func BuildNetMetrics(database string, m *NetModel, r Range, bucket int64) (*Stat
 		inner, picks := make([]string, len(NetMetricsColumns)), make([]string, len(NetMetricsColumns))
 		for i, c := range NetMetricsColumns {
 			inner[i] = fmt.Sprintf("sum(%s)", b.c(c))
-			if perEndColumns[c] {
+			switch {
+			case perEndColumns[c]:
 				picks[i] = fmt.Sprintf("sum(tupleElement(p, %d)) AS %s", i+3, c)
-			} else {
+			case eitherEndColumns[c]:
+				picks[i] = fmt.Sprintf("max(tupleElement(p, %d)) AS %s", i+3, c)
+			default:
 				picks[i] = fmt.Sprintf("sumIf(tupleElement(p, %d), tupleElement(p, 1) = best_rank) AS %s", i+3, c)
 			}
 		}

@@ -101,10 +101,12 @@ func TestNetMetricsAndProfileRefuseWhatTheirTableLacks(t *testing.T) {
 			t.Errorf("netprofile %s: %v, want %q", js, err, want)
 		}
 	}
-	// preferred net metrics: retransmissions and zero windows over both ends, the rest at the best point
+	// preferred net metrics: retransmissions, zero windows and failed connects over both ends, RSTs from the end
+	// that saw more, the rest at the best point
 	sql := netQueries(t)["net_metrics/"].SQL
 	for _, want := range []string{"sum(tupleElement(p, 10)) AS retrans_count", "sum(tupleElement(p, 12)) AS zero_window_count",
-		"sumIf(tupleElement(p, 3), tupleElement(p, 1) = best_rank) AS byte_tx", "sumIf(tupleElement(p, 11), tupleElement(p, 1) = best_rank) AS rst_count"} {
+		"sumIf(tupleElement(p, 3), tupleElement(p, 1) = best_rank) AS byte_tx", "max(tupleElement(p, 11)) AS rst_count",
+		"sum(tupleElement(p, 9)) AS conn_failed_count"} {
 		if !strings.Contains(sql, want) {
 			t.Errorf("preferred net_metrics SQL lacks %q:\n%s", want, sql)
 		}

@@ -11,7 +11,7 @@
 // Needs root, eBPF, the built agent (scripts/build.sh agent) and the local ClickHouse. Run:
 //   node build/agent/test/e2e/netcapture/recordNetCapture.js [--out DIR] [--dump-only]
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Netbed } from '../netbed/netbed';
@@ -20,12 +20,13 @@ import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, ROOT 
 
 const DB = 'flowlens_record_netcapture';
 const OUT = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : join(ROOT, 'pkg', 'plugin', 'testdata', 'netcapture');
-const TABLES = ['l4_flow_log', 'net_metrics', 'tcp_timeline', 'l7_flow_log'];
+const TABLES = ['l4_flow_log', 'net_metrics', 'tcp_timeline', 'l7_flow_log', 'app_metrics'];
 const ORDER: Record<string, string> = {
   l4_flow_log: 'time, start_time_us, observation_point, client_port',
   net_metrics: 'time, server_port, observation_point, client_service',
   tcp_timeline: 'time, flow_id, observation_point',
   l7_flow_log: 'time, start_time_us, observation_point',
+  app_metrics: 'time, server_service, client_service, observation_point, endpoint',
 };
 
 export const PORTS = { web: 8080, clean: 8081, lossy: 8082, refused: 8083, reset: 8084, slowReader: 8085, proxy: 8090 };
@@ -64,7 +65,10 @@ async function dump(): Promise<Record<string, number>> {
 async function main(): Promise<void> {
   if (process.argv.includes('--dump-only')) {
     // the rows an earlier run left in the database, written again (no bed, no agent, no root)
-    console.log(`[record-netcapture] dumped ${JSON.stringify(await dump())} rows to ${OUT}`);
+    const counts = await dump();
+    const file = join(OUT, 'recording.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), rows: counts }, null, 2) + '\n');
+    console.log(`[record-netcapture] dumped ${JSON.stringify(counts)} rows to ${OUT}`);
     return;
   }
   assertRoot();
