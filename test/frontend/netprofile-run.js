@@ -33,11 +33,12 @@ function log(...a) {
 /** The recorded answer of a query (matched on its flow), unless live (then the shim answers). */
 function answerer(recording) {
   const dir = path.dirname(RECORDING);
-  const key = (q) => ['client_ip', 'client_port', 'server_ip', 'server_port'].map((k) => String(q[k] ?? '')).join(' ');
+  const key = (q) =>
+    ['queryType', 'client_ip', 'client_port', 'server_ip', 'server_port'].map((k) => String(q[k] ?? '')).join(' ');
   return (req) => {
     const q = req.queries?.[0] ?? {};
     assert.strictEqual(q.datasource?.uid, 'flowlens');
-    assert.strictEqual(q.queryType, 'netprofile', 'the panel test asks for queryType netprofile');
+    assert.ok(['netprofile', 'map'].includes(q.queryType), `queryType ${q.queryType}`);
     if (LIVE) {
       return undefined;
     }
@@ -209,6 +210,30 @@ async function main() {
     assert.match(error, /The network profile query failed/);
     assert.match(error, /give exactly one client_ip, client_port, server_ip and server_port/);
     await screenshot(page, `netprofile-${tag}-error`, log);
+
+    // 6. the Universal Map over the same captures: the lossy edge is marked, the clean one is not
+    await openPanel(page, base, 'universalmap', {
+      query: { queryType: 'map' },
+      height: 620,
+      width: WIDTH,
+      ready: '[data-testid="map-edge"]',
+      ...range,
+    });
+    const edges = await page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="map-edge"]')].map((e) => ({
+        edge: `${e.dataset.source}->${e.dataset.target}`,
+        network: e.dataset.network,
+        mark: e.querySelector('[data-testid="map-edge-network-label"]')?.textContent ?? '',
+      }))
+    );
+    const edge = (name) => edges.find((e) => e.edge === name) ?? {};
+    log(`map: ${edges.map((e) => `${e.edge} ${e.network ?? '-'} ${e.mark}`).join('; ')}`);
+    assert.strictEqual(edge('curl->files-lossy').network, 'unhealthy', 'the lossy edge is marked');
+    assert.match(edge('curl->files-lossy').mark, /^⚠ \d+(\.\d)?% retransmitted$/);
+    assert.strictEqual(edge('curl->files-clean').network, 'ok', 'the clean transfers are not');
+    assert.strictEqual(edge('curl->refuser').network, 'unhealthy', 'the refused connects show as an edge of their own');
+    assert.match(edge('curl->refuser').mark, /^⚠ 3 failed connections/);
+    await screenshot(page, `netprofile-${tag}-map`, log);
 
     assert.deepStrictEqual(failures, [], 'no browser errors');
     log(

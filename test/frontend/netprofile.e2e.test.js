@@ -18,6 +18,7 @@ function run(env) {
 function expectPanel(t, out) {
   assert.match(out, /think-time flow: 32 packets in the answer, 32 drawn/);
   assert.match(out, /lossy transfer: 512 packets drawn, \d+ retransmissions/);
+  assert.match(out, /map: .*curl->files-lossy unhealthy ⚠ [\d.]+% retransmitted;/);
   assert.match(out, /PASS/);
   for (const line of out.split('\n').filter((l) => l.includes('measured:'))) {
     t.diagnostic(line.replace(/^\[netprofile-e2e\] measured: /, ''));

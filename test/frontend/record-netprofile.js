@@ -5,7 +5,8 @@
 // resets) are loaded into ClickHouse database flowlens_frontend_netprofile, then the plugin binary
 // (dist/datasource/gpx_*, behind test/grafana-shim as Grafana starts it) answers Grafana's POST /api/ds/query
 // for the network profile of: the think-time flow, a lossy 1 MB transfer (256 of ~900 packets stored), a
-// refused connect, a flow that does not exist, and a query without the flow's ends (the backend's error).
+// refused connect, a flow that does not exist, and a query without the flow's ends (the backend's error); and the
+// Universal Map over the same rows (its edges' TCP health).
 // Writes fixtures/ds-query-netprofile-*.json (each the exact response body) and
 // fixtures/ds-query-netprofile.recording.json (the requests, when and how). No root, no agent: needs the
 // local ClickHouse, the built agent helpers (scripts/build.sh agent) and backend (scripts/build-backend.sh).
@@ -123,6 +124,8 @@ async function main() {
       'ds-query-netprofile-refused.json': { queryType: 'netprofile', ...refused },
       'ds-query-netprofile-empty.json': { queryType: 'netprofile', ...think, client_port: 1 },
       'ds-query-netprofile-error.json': { queryType: 'netprofile', client_ip: think.client_ip },
+      // the Universal Map over the same captures: its edges carry their TCP health
+      'ds-query-netprofile-map.json': { queryType: 'map' },
     };
     for (const [file, q] of Object.entries(cases)) {
       save(file, await query(shim.url, q, mid, half), recorded);
