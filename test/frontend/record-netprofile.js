@@ -126,6 +126,13 @@ async function main() {
       'ds-query-netprofile-error.json': { queryType: 'netprofile', client_ip: think.client_ip },
       // the Universal Map over the same captures: its edges carry their TCP health
       'ds-query-netprofile-map.json': { queryType: 'map' },
+      // the Network page's flow lists (src/pages/networkFlows.ts flowQueries: its unit test checks they match)
+      'ds-query-network-failing.json': {
+        queryType: 'flow_log',
+        close_type: ['reset_by_client', 'reset_by_server', 'timeout', 'connect_failed'],
+        limit: '100',
+      },
+      'ds-query-network-lossy.json': { queryType: 'flow_log', min_retrans: '1', limit: '100' },
     };
     for (const [file, q] of Object.entries(cases)) {
       save(file, await query(shim.url, q, mid, half), recorded);

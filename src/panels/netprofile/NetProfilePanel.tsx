@@ -1,6 +1,6 @@
 import React, { useMemo, useState } from 'react';
 import { css } from '@emotion/css';
-import { LoadingState, type GrafanaTheme2, type PanelProps } from '@grafana/data';
+import { LoadingState, type DataFrame, type DataQueryError, type GrafanaTheme2, type PanelProps } from '@grafana/data';
 import { Alert, useStyles2, useTheme2 } from '@grafana/ui';
 import { formatMs } from '../trace/model';
 import { layout, type PlacedInterval, type PlacedPacket, type ProfileLayout } from './layout';
@@ -186,20 +186,36 @@ function IntervalMark({ iv, colour }: { iv: PlacedInterval; colour: string }) {
   );
 }
 
+/** The panel: Grafana's answer drawn by NetProfileView. */
 export function NetProfilePanel({ data, width, height, options }: Props) {
+  const errors =
+    data.state === LoadingState.Error && !data.errors?.length ? [{ message: 'the query failed' }] : data.errors;
+  return <NetProfileView series={data.series} errors={errors} width={width} height={height} options={options} />;
+}
+
+export interface NetProfileViewProps {
+  series: DataFrame[];
+  errors?: DataQueryError[];
+  width: number;
+  height: number;
+  options?: Partial<NetProfileOptions>;
+}
+
+/** The Network Profile of a `netprofile` answer (the panel's view; the Network page draws it too). */
+export function NetProfileView({ series, errors: queryErrors, width, height, options }: NetProfileViewProps) {
   const s = useStyles2(getStyles);
   const theme = useTheme2();
   const colour = (name: string) => theme.visualization.getColorByName(name);
   const opts = { ...DEFAULT_OPTIONS, ...options };
-  const model = useMemo(() => netProfileModel(data.series), [data.series]);
+  const model = useMemo(() => netProfileModel(series), [series]);
   const lay = useMemo(
     () => (model ? layout(model, width, opts.showAckLatency) : undefined),
     [model, width, opts.showAckLatency]
   );
   const [hover, setHover] = useState<number | undefined>();
 
-  const errors = data.errors ?? [];
-  if (data.state === LoadingState.Error || errors.length > 0) {
+  const errors = queryErrors ?? [];
+  if (errors.length > 0) {
     return (
       <div className={s.message} style={{ width, height }} data-testid="np-error">
         <Alert severity="error" title="The network profile query failed">
