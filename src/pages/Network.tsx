@@ -2,7 +2,7 @@ import React, { useMemo } from 'react';
 import { css, cx } from '@emotion/css';
 import { dateTimeFormat, type GrafanaTheme2 } from '@grafana/data';
 import { PluginPage, locationService } from '@grafana/runtime';
-import { Alert, Button, Field, LoadingPlaceholder, TimeRangeInput, useStyles2 } from '@grafana/ui';
+import { Alert, Button, Field, TimeRangeInput, useStyles2 } from '@grafana/ui';
 import { NetProfileView } from '../panels/netprofile/NetProfilePanel';
 import { formatMs } from '../panels/trace/model';
 import { queryFlowLens } from './flowlensQuery';
@@ -84,7 +84,7 @@ export function Network() {
           <div data-testid="network-profile">
             <h4>{`Network profile of ${state.cip}:${state.cport} → ${state.sip}:${state.sport}`}</h4>
             {profile?.state !== 'done' ? (
-              <LoadingPlaceholder text="Reading the flow's packets…" />
+              <Loading text="Reading the flow's packets…" />
             ) : (
               <Sized>
                 {(width) => (
@@ -101,6 +101,16 @@ export function Network() {
         )}
       </div>
     </PluginPage>
+  );
+}
+
+/** A line while a query runs (Grafana's LoadingPlaceholder spins an icon Grafana itself serves). */
+function Loading({ text }: { text: string }) {
+  const s = useStyles2(getStyles);
+  return (
+    <div className={s.notice} data-testid="network-loading">
+      {text}
+    </div>
   );
 }
 
@@ -126,7 +136,7 @@ function FlowList({
 }) {
   const s = useStyles2(getStyles);
   if (failing?.state !== 'done' || lossy?.state !== 'done') {
-    return <LoadingPlaceholder text="Reading the flow logs…" />;
+    return <Loading text="Reading the flow logs…" />;
   }
   const error = errorOf(failing, lossy);
   if (error) {
@@ -198,7 +208,7 @@ function FlowList({
 function EdgeList({ map, onChoose }: { map: Loaded | undefined; onChoose: (e: EdgeRow) => void }) {
   const s = useStyles2(getStyles);
   if (map?.state !== 'done') {
-    return <LoadingPlaceholder text="Reading the edges…" />;
+    return <Loading text="Reading the edges…" />;
   }
   if (map.error) {
     return (

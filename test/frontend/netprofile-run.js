@@ -34,11 +34,13 @@ function log(...a) {
 function answerer(recording) {
   const dir = path.dirname(RECORDING);
   const key = (q) =>
-    ['queryType', 'client_ip', 'client_port', 'server_ip', 'server_port'].map((k) => String(q[k] ?? '')).join(' ');
+    ['queryType', 'client_ip', 'client_port', 'server_ip', 'server_port', 'min_retrans', 'close_type']
+      .map((k) => String(q[k] ?? ''))
+      .join(' ');
   return (req) => {
     const q = req.queries?.[0] ?? {};
     assert.strictEqual(q.datasource?.uid, 'flowlens');
-    assert.ok(['netprofile', 'map'].includes(q.queryType), `queryType ${q.queryType}`);
+    assert.ok(['netprofile', 'map', 'flow_log'].includes(q.queryType), `queryType ${q.queryType}`);
     if (LIVE) {
       return undefined;
     }
@@ -104,7 +106,10 @@ async function main() {
       (m) => m.type() === 'error' && !expectedConsole.test(m.text()) && failures.push(`console: ${m.text()}`)
     );
     page.on('pageerror', (e) => failures.push(`pageerror: ${e.message}`));
-    page.on('response', (r) => r.status() === 404 && failures.push(`404: ${r.url()}`));
+    // @grafana/ui's spinner icon (the app page's TimeRangeInput) is served by Grafana from its own build, not from
+    // the package the harness copies
+    const harnessLacks = /\/public\/build\/img\/icons\/unicons\/spinner\.svg$/;
+    page.on('response', (r) => r.status() === 404 && !harnessLacks.test(r.url()) && failures.push(`404: ${r.url()}`));
     const open = (query, height, ready, opts) =>
       openPanel(page, base, 'netprofile', { query, height, ready, width: WIDTH, opts, ...range });
 
@@ -234,6 +239,42 @@ async function main() {
     assert.strictEqual(edge('curl->refuser').network, 'unhealthy', 'the refused connects show as an edge of their own');
     assert.match(edge('curl->refuser').mark, /^⚠ 3 failed connections/);
     await screenshot(page, `netprofile-${tag}-map`, log);
+
+    // 7. the app's Network page (the built dist/module.js): failing flows first, the unhealthy edges, one click on
+    // the lossy transfer draws its profile
+    if (!LIVE) {
+      expectedConsole = /status of 404/; // the spinner icon (above)
+      const params = new URLSearchParams({
+        app: `/a/flowlens-observability-app/network?from=${range.from}&to=${range.to}`,
+        ready: '[data-testid="network-flow-row"]',
+        width: String(WIDTH),
+      });
+      await page.setViewportSize({ width: WIDTH + 60, height: 1400 });
+      await page.goto(`${base}/index.html?${params}`);
+      await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, {
+        timeout: 30000,
+      });
+      assert.strictEqual(await page.evaluate(() => window.__harness.status), 'done');
+      await page.locator('[data-testid="network-edge-row"]').first().waitFor({ timeout: 10000 });
+      const failing = await page.locator('[data-testid="network-flow-row"][data-failing="true"]').count();
+      const lossyRows = await page.locator('[data-testid="network-flow-row"][data-failing="false"]').count();
+      const edgeRows = await page
+        .locator('[data-testid="network-edge-row"]')
+        .evaluateAll((els) => els.map((e) => e.dataset.edge));
+      log(`network page: ${failing} failing and ${lossyRows} lossy flows; unhealthy edges ${edgeRows.join(', ')}`);
+      assert.deepStrictEqual([failing, lossyRows], [4, 3]);
+      assert.deepStrictEqual(edgeRows, ['curl->refuser', 'curl->files-lossy', 'curl->resetter', 'python3->files-slow']);
+      await page
+        .locator('[data-testid="network-flow-row"]', { hasText: `:${recording.flows.lossy.client_port}` })
+        .click();
+      await page
+        .locator('[data-testid="network-profile"] [data-testid="np-packet"]')
+        .first()
+        .waitFor({ timeout: 10000 });
+      assert.strictEqual(await page.locator('[data-testid="network-profile"] [data-testid="np-packet"]').count(), 512);
+      await screenshot(page, 'network-page', log);
+      expectedConsole = /^$/;
+    }
 
     assert.deepStrictEqual(failures, [], 'no browser errors');
     log(
