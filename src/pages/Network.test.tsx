@@ -2,6 +2,7 @@ import React from 'react';
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { of } from 'rxjs';
 import { locationService } from '@grafana/runtime';
+import { mockCanvasText } from './testCanvas';
 import { Network } from './Network';
 import { DEFAULT_NETWORK_STATE, flowQueries } from './networkFlows';
 // The real plugin binary's answers over rows the real agent captured (test/frontend/record-netprofile.js): the
@@ -52,12 +53,7 @@ function recorded(file: keyof typeof recording.files): Query {
   return q;
 }
 
-beforeAll(() => {
-  // jsdom has no canvas; @grafana/ui measures text with it
-  HTMLCanvasElement.prototype.getContext = (() => ({
-    measureText: (t: string) => ({ width: 7 * t.length }),
-  })) as unknown as HTMLCanvasElement['getContext'];
-});
+beforeAll(mockCanvasText);
 
 beforeEach(() => {
   mockBackendSrv.fetch.mockReset();

@@ -17,7 +17,7 @@ import {
   searchOfNetworkState,
   unhealthyEdges,
 } from './networkFlows';
-import { type Loaded, Sized, useAnswer, useLocationSearch } from './pageState';
+import { type Loaded, Sized, getPageStyles, useAnswer, useLocationSearch } from './pageState';
 import { timeRangeOf, urlTime } from './traceSearch';
 
 /** A flow's profile is looked up a minute either side of its row: timelines are written at close, idle or every 60 s. */
@@ -264,29 +264,6 @@ function EdgeList({ map, onChoose }: { map: Loaded | undefined; onChoose: (e: Ed
 }
 
 const getStyles = (theme: GrafanaTheme2) => ({
-  page: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(1.5) }),
-  form: css({ display: 'flex', flexWrap: 'wrap', alignItems: 'flex-end', gap: theme.spacing(1) }),
-  field: css({ marginBottom: 0, marginRight: theme.spacing(2), flex: '0 0 auto' }),
-  results: css({ maxHeight: 360, overflowY: 'auto' }),
-  notice: css({ color: theme.colors.text.secondary, padding: theme.spacing(0.5, 0) }),
+  ...getPageStyles(theme),
   bad: css({ color: theme.colors.error.text }),
-  table: css({
-    width: '100%',
-    borderCollapse: 'collapse',
-    fontSize: theme.typography.bodySmall.fontSize,
-    'th, td': {
-      textAlign: 'left',
-      padding: theme.spacing(0.5, 1),
-      borderBottom: `1px solid ${theme.colors.border.weak}`,
-    },
-    th: {
-      color: theme.colors.text.secondary,
-      fontWeight: theme.typography.fontWeightMedium,
-      position: 'sticky',
-      top: 0,
-      background: theme.colors.background.primary,
-    },
-  }),
-  row: css({ cursor: 'pointer', '&:hover': { background: theme.colors.action.hover } }),
-  chosen: css({ background: theme.colors.action.selected }),
 });

@@ -19,7 +19,7 @@ import { TraceView } from '../panels/trace/TracePanel';
 import { formatMs } from '../panels/trace/model';
 import type { TraceLayout } from '../panels/trace/types';
 import { queryFlowLens } from './flowlensQuery';
-import { type Loaded, Sized, useAnswer, useLocationSearch } from './pageState';
+import { type Loaded, Sized, getPageStyles, useAnswer, useLocationSearch } from './pageState';
 import {
   type TraceSearchRow,
   type TracesPageState,
@@ -262,30 +262,7 @@ function ResultList({
 }
 
 const getStyles = (theme: GrafanaTheme2) => ({
-  page: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(2) }),
-  form: css({ display: 'flex', flexWrap: 'wrap', alignItems: 'flex-end', gap: theme.spacing(1) }),
-  field: css({ marginBottom: 0, marginRight: theme.spacing(2), flex: '0 0 auto' }),
+  ...getPageStyles(theme),
   submit: css({ marginBottom: 0 }),
-  results: css({ maxHeight: 360, overflowY: 'auto' }),
-  notice: css({ color: theme.colors.text.secondary, padding: theme.spacing(0.5, 0) }),
-  table: css({
-    width: '100%',
-    borderCollapse: 'collapse',
-    fontSize: theme.typography.bodySmall.fontSize,
-    'th, td': {
-      textAlign: 'left',
-      padding: theme.spacing(0.5, 1),
-      borderBottom: `1px solid ${theme.colors.border.weak}`,
-    },
-    th: {
-      color: theme.colors.text.secondary,
-      fontWeight: theme.typography.fontWeightMedium,
-      position: 'sticky',
-      top: 0,
-      background: theme.colors.background.primary,
-    },
-  }),
-  row: css({ cursor: 'pointer', '&:hover': { background: theme.colors.action.hover } }),
-  chosen: css({ background: theme.colors.action.selected }),
   id: css({ fontFamily: theme.typography.fontFamilyMonospace, color: theme.colors.text.secondary }),
 });

@@ -1,4 +1,6 @@
 import React, { useEffect, useMemo, useState } from 'react';
+import { css } from '@emotion/css';
+import type { GrafanaTheme2 } from '@grafana/data';
 import { locationService } from '@grafana/runtime';
 import type { FlowLensAnswer } from './flowlensQuery';
 
@@ -61,3 +63,31 @@ export function Sized({ children }: { children: (width: number) => React.ReactNo
     </div>
   );
 }
+
+/** The look the app's pages share: a column of sections, a filter row, result tables with clickable rows. */
+export const getPageStyles = (theme: GrafanaTheme2) => ({
+  page: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(2) }),
+  form: css({ display: 'flex', flexWrap: 'wrap', alignItems: 'flex-end', gap: theme.spacing(1) }),
+  field: css({ marginBottom: 0, marginRight: theme.spacing(2), flex: '0 0 auto' }),
+  results: css({ maxHeight: 360, overflowY: 'auto' }),
+  notice: css({ color: theme.colors.text.secondary, padding: theme.spacing(0.5, 0) }),
+  table: css({
+    width: '100%',
+    borderCollapse: 'collapse',
+    fontSize: theme.typography.bodySmall.fontSize,
+    'th, td': {
+      textAlign: 'left',
+      padding: theme.spacing(0.5, 1),
+      borderBottom: `1px solid ${theme.colors.border.weak}`,
+    },
+    th: {
+      color: theme.colors.text.secondary,
+      fontWeight: theme.typography.fontWeightMedium,
+      position: 'sticky',
+      top: 0,
+      background: theme.colors.background.primary,
+    },
+  }),
+  row: css({ cursor: 'pointer', '&:hover': { background: theme.colors.action.hover } }),
+  chosen: css({ background: theme.colors.action.selected }),
+});
