@@ -23,6 +23,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/flowlens/flowlens/pkg/dataplane"
 	"github.com/flowlens/flowlens/pkg/pluginhost"
 )
 
@@ -247,6 +248,10 @@ func TestNetworkIntegration(t *testing.T) {
 
 	t.Run("net_metrics", func(t *testing.T) {
 		res := run(`{"queryType":"net_metrics"}`)
+		// the alerting input's shape, as RED's (pkg/dataplane): every series with labels of its own
+		if series, err := dataplane.CheckAlertable(res.Frames); err != nil || len(series) != len(res.Frames) {
+			t.Fatalf("net_metrics answer is no alerting input: %v (%d series)", err, len(series))
+		}
 		totals := map[string]float64{} // "client→server metric" → sum of value × bucket (1 s)
 		seen := map[string]bool{}
 		for _, f := range res.Frames {
@@ -292,8 +297,8 @@ func TestNetworkIntegration(t *testing.T) {
 			t.Errorf("all points: %d frames", len(res.Frames))
 		}
 		none := run(`{"queryType":"net_metrics","service":"nobody"}`)
-		if len(none.Frames) != 1 || none.Frames[0].Rows() != 0 {
-			t.Errorf("no data: %d frames", len(none.Frames))
+		if series, err := dataplane.CheckAlertable(none.Frames); err != nil || len(series) != 0 || len(none.Frames) != 1 {
+			t.Errorf("no data: %d frames, %v", len(none.Frames), err)
 		}
 		small := e.ctx("net-small", map[string]any{"url": clickhouseURL(), "database": netDB, "username": local.Reader, "maxSeries": 2})
 		if r := e.query(small, from, to, time.Second, `{"queryType":"net_metrics"}`); r.Error == nil || !strings.Contains(r.Error.Error(), "maxSeries") {
