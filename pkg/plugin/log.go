@@ -172,13 +172,7 @@ func logLines(t *data.Frame) (*data.Frame, error) {
 		}
 		labels[i] = raw
 	}
-	f := data.NewFrame(t.Name,
-		data.NewField("timestamp", nil, ts),
-		data.NewField("body", nil, body),
-		data.NewField("severity", nil, sev),
-		data.NewField("id", nil, id),
-		data.NewField("labels", nil, labels),
-	)
+	f := newLogLines(t.Name, ts, body, sev, id, labels)
 	for _, name := range []string{"response_duration_us", "request_resource", "request_domain", "response_exception", "client_process",
 		"server_process", "client_ip", "client_port", "server_ip", "server_port", "request_length", "response_length",
 		"trace_id", "span_id", "parent_span_id", "x_request_id", "_id"} {
@@ -186,6 +180,18 @@ func logLines(t *data.Frame) (*data.Frame, error) {
 	}
 	f.Fields = append(f.Fields, startMicrosField(t))
 	return f, nil
+}
+
+// newLogLines is the head of a data-plane log-lines frame: timestamp, body, severity, id, labels
+// (JSON of string labels), the fields Explore and the logs panel read first.
+func newLogLines(name string, ts []time.Time, body, severity, id []string, labels []json.RawMessage) *data.Frame {
+	return data.NewFrame(name,
+		data.NewField("timestamp", nil, ts),
+		data.NewField("body", nil, body),
+		data.NewField("severity", nil, severity),
+		data.NewField("id", nil, id),
+		data.NewField("labels", nil, labels),
+	)
 }
 
 // traceLinks puts on the _id, trace_id and x_request_id fields a data link that opens the row's
