@@ -108,6 +108,12 @@ type FlameModel struct {
 	BaselineFrom TimeArg `json:"baselineFrom"`
 	BaselineTo   TimeArg `json:"baselineTo"`
 	MaxNodes     int     `json:"maxNodes"` // default DefaultFlameNodes
+	// A span's start (µs since the epoch) and duration (µs): the graph covers the span's whole seconds
+	// instead of the panel's range (a request-log row's link carries its own time).
+	SpanStartUs    numText `json:"span_start_us"`
+	SpanDurationUs numText `json:"span_duration_us"`
+	// Window is the span's seconds when span_start_us is given (ParseFlame), else nil.
+	Window *Range `json:"-"`
 }
 
 // ParseFlame decodes flamegraph query JSON and checks the event and the node bound.
@@ -131,6 +137,23 @@ func ParseFlame(raw []byte) (*FlameModel, error) {
 	}
 	if m.BaselineFrom.Set != m.BaselineTo.Set {
 		return nil, fmt.Errorf("a diff needs both baselineFrom and baselineTo")
+	}
+	if m.SpanStartUs != "" {
+		start, err := strconv.ParseInt(string(m.SpanStartUs), 10, 64)
+		if err != nil || start <= 0 {
+			return nil, fmt.Errorf("span_start_us %s is not microseconds since the epoch", Quote(truncate(string(m.SpanStartUs), 40)))
+		}
+		var dur int64
+		if m.SpanDurationUs != "" {
+			if dur, err = strconv.ParseInt(string(m.SpanDurationUs), 10, 64); err != nil || dur < 0 {
+				return nil, fmt.Errorf("span_duration_us %s is not a duration in microseconds", Quote(truncate(string(m.SpanDurationUs), 40)))
+			}
+		}
+		// profile rows are per second: the seconds the span touched, both ends included
+		end := start + dur
+		m.Window = &Range{From: time.Unix(start/1_000_000, 0), To: time.Unix((end+999_999)/1_000_000, 0)}
+	} else if m.SpanDurationUs != "" {
+		return nil, fmt.Errorf("span_duration_us needs span_start_us")
 	}
 	return &m, nil
 }
