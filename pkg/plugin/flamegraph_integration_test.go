@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -269,6 +270,48 @@ func TestFlameGraphOfRecordedRequest(t *testing.T) {
 	viaLink, lf := flame(around-60, around+60, filled)
 	if got := fieldMap(t, lf)["value"].At(0).(int64); got != want || len(viaLink) != len(paths) {
 		t.Errorf("through the row's link %s: %d samples in %d nodes, want %d in %d", filled, got, len(viaLink), want, len(paths))
+	}
+
+	// the editor's thread picker over the request: the process's threads, busiest first, exactly as the rows sum
+	weights := map[string]int64{}
+	for _, r := range rec.ProfileSamples {
+		sec, _ := time.ParseInLocation(time.DateTime, r["time"].(string), time.UTC)
+		if fmt.Sprint(r["pid"]) == pid && r["event"] == "on_cpu" && sec.Unix() >= from && sec.Unix() <= to {
+			v, _ := strconv.ParseInt(fmt.Sprint(r["value"]), 10, 64)
+			weights[fmt.Sprint(r["tid"])] += v
+		}
+	}
+	picker := func(params string) (int, string) {
+		resp, err := host.CallResource(context.Background(), &backend.CallResourceRequest{PluginContext: pc, Path: "profile-values", Method: "GET",
+			URL: fmt.Sprintf("/profile-values?from=%d&to=%d&%s", from*1000, to*1000, params)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Status, string(resp.Body)
+	}
+	status, body := picker("field=tid&pid=" + pid)
+	var got struct {
+		Values []struct {
+			Value, Process string
+			Weight         int64
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &got); status != 200 || err != nil || len(got.Values) != len(weights) || got.Values[0].Value != tid {
+		t.Fatalf("thread picker: %d %s, want the threads %v (%s first)", status, body, weights, tid)
+	}
+	for i, v := range got.Values {
+		if v.Weight != weights[v.Value] || v.Process != "node" || (i > 0 && v.Weight > got.Values[i-1].Weight) {
+			t.Errorf("thread picker value %d: %+v, want weight %d of process node, busiest first", i, v, weights[v.Value])
+		}
+	}
+	if status, body := picker("field=process&process=" + url.QueryEscape("x' OR 1=1 OR '")); status != 200 || body != "{\"values\":[]}\n" {
+		t.Errorf("a hostile value is data: %d %s", status, body)
+	}
+	if status, body := picker("field=stack"); status != 400 || !strings.Contains(body, "field 'stack' is not one of service, process, host, pid, tid") {
+		t.Errorf("field stack: %d %s", status, body)
+	}
+	if status, body := picker("field=pid&pid=1)%20OR%20(1=1"); status != 400 || !strings.Contains(body, "is not a process or thread id") {
+		t.Errorf("a hostile pid: %d %s", status, body)
 	}
 
 	// the same thread after the request (its last second excluded), and the process's other threads during it

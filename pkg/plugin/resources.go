@@ -16,6 +16,9 @@ import (
 //   GET ping                   → {"ok":true}
 //   GET schema                 → pkg/schema/schema.json
 //   GET services?from=&to=     → {"services":[...]} (ms epoch; default the last hour)
+//   GET profile-values?field=process&from=&to=[&event=&service=&process=&host=&pid=&tid=]
+//                              → {"values":[{"value":"4811","process":"node","weight":151}, ...]}: one column of
+//                                profile_samples among the rows the other filters match, busiest first (at most 500)
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -85,4 +88,59 @@ func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Strings(services)
 	writeJSON(w, http.StatusOK, map[string][]string{"services": services})
+}
+
+func (d *Datasource) handleProfileValues(w http.ResponseWriter, r *http.Request) {
+	if d.settingsErr != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
+		return
+	}
+	now := time.Now()
+	from, ok1 := msParam(r, "from", now.Add(-time.Hour))
+	to, ok2 := msParam(r, "to", now)
+	if !ok1 || !ok2 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "from and to must be integer milliseconds since the epoch"})
+		return
+	}
+	// the filters as a flame graph query's, so they are read and checked the same way
+	params := r.URL.Query()
+	model := map[string]any{"event": params.Get("event")}
+	for _, k := range []string{"service", "process", "host", "pid", "tid"} {
+		if vals := params[k]; len(vals) > 0 {
+			model[k] = vals
+		}
+	}
+	raw, _ := json.Marshal(model)
+	rng := query.Range{From: from, To: to}
+	m, err := query.ParseFlame(raw)
+	if err == nil {
+		err = query.CheckSpan(query.TypeFlameGraph, rng, d.settings.MaxSpan(query.TypeFlameGraph))
+	}
+	var st *query.Statement
+	if err == nil {
+		st, err = query.BuildProfileValues(d.settings.Database, params.Get("field"), m, rng)
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	res, err := d.client.Query(r.Context(), st.SQL)
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		return
+	}
+	type value struct {
+		Value   string `json:"value"`
+		Process string `json:"process"`
+		Weight  int64  `json:"weight"`
+	}
+	out := make([]value, 0, len(res.Data))
+	for _, row := range res.Data {
+		if len(row) < 3 {
+			continue
+		}
+		weight, _ := converters.Int64(row[2])
+		out = append(out, value{Value: converters.String(row[0]), Process: converters.String(row[1]), Weight: weight})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"values": out})
 }

@@ -177,18 +177,9 @@ func (b *builder) idsIn(field, column string, ids IDs) (string, error) {
 	return fmt.Sprintf("%s IN (%s)", b.c(column), strings.Join(parts, ", ")), nil
 }
 
-// BuildFlameGraph renders the stacks of profile_samples that match the filters, one row per
-// distinct stack: [stack (root first), value] or, for a diff, [stack, left value, right value],
-// largest first, at most MaxFlameStacks+1 rows (one more than shown, to tell that some were left out).
-func BuildFlameGraph(database string, m *FlameModel, r Range) (*Statement, error) {
-	b, err := newBuilder(database, "profile_samples")
-	if err != nil {
-		return nil, err
-	}
-	right, err := b.timeFilter(r)
-	if err != nil {
-		return nil, err
-	}
+// profileFilters are the conditions of a profile query other than time: the event and the pid, tid,
+// process, service and host filters.
+func (b *builder) profileFilters(m *FlameModel) ([]string, error) {
 	conds := []string{fmt.Sprintf("%s = %s", b.c("event"), Quote(m.Event))}
 	for _, f := range []struct {
 		field string
@@ -213,6 +204,68 @@ func BuildFlameGraph(database string, m *FlameModel, r Range) (*Statement, error
 			}
 			conds = append(conds, s)
 		}
+	}
+	return conds, nil
+}
+
+// ProfileValueFields are the profile_samples columns the query editor's pickers list.
+var ProfileValueFields = []string{"service", "process", "host", "pid", "tid"}
+
+// MaxProfileValues bounds the values one picker lists (the busiest first).
+const MaxProfileValues = 500
+
+// BuildProfileValues lists the values of one column (ProfileValueFields) among the profile rows that
+// match the other filters in the range, the busiest first (by summed value), with a process name each:
+// rows [value, process, weight].
+func BuildProfileValues(database, field string, m *FlameModel, r Range) (*Statement, error) {
+	known := false
+	for _, f := range ProfileValueFields {
+		known = known || f == field
+	}
+	if !known {
+		return nil, fmt.Errorf("field %s is not one of %s", Quote(truncate(field, 40)), strings.Join(ProfileValueFields, ", "))
+	}
+	b, err := newBuilder(database, "profile_samples")
+	if err != nil {
+		return nil, err
+	}
+	tf, err := b.timeFilter(r)
+	if err != nil {
+		return nil, err
+	}
+	conds, err := b.profileFilters(m)
+	if err != nil {
+		return nil, err
+	}
+	sql := fmt.Sprintf(`SELECT
+  toString(%s) AS v,
+  any(%s) AS process_name,
+  sum(%s) AS weight
+FROM %s
+WHERE %s
+GROUP BY v
+ORDER BY weight DESC, v
+LIMIT %d`, b.c(field), b.c("process"), b.c("value"), b.from(), strings.Join(append([]string{tf}, conds...), "\n  AND "), MaxProfileValues)
+	st := b.statement(sql)
+	st.Limit = MaxProfileValues
+	return st, nil
+}
+
+// BuildFlameGraph renders the stacks of profile_samples that match the filters, one row per
+// distinct stack: [stack (root first), value] or, for a diff, [stack, left value, right value],
+// largest first, at most MaxFlameStacks+1 rows (one more than shown, to tell that some were left out).
+func BuildFlameGraph(database string, m *FlameModel, r Range) (*Statement, error) {
+	b, err := newBuilder(database, "profile_samples")
+	if err != nil {
+		return nil, err
+	}
+	right, err := b.timeFilter(r)
+	if err != nil {
+		return nil, err
+	}
+	conds, err := b.profileFilters(m)
+	if err != nil {
+		return nil, err
 	}
 	var sql string
 	if base := m.Baseline(); base != nil {
