@@ -3,7 +3,9 @@ import type { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { InlineField, InlineFieldRow, Input, RadioButtonGroup, Stack } from '@grafana/ui';
 import { OBSERVATION_POINTS, RESPONSE_STATUSES } from '../../shared/schema';
 import type { FlowLensDataSource } from '../datasource';
+import { FlameGraphQueryEditor } from './FlameGraphQueryEditor';
 import {
+  FLAME_KEYS,
   type FilterKey,
   type FlowLensOptions,
   type FlowLensQuery,
@@ -51,6 +53,8 @@ function keysOf(type: FlowLensQueryType): FilterKey[] {
       return ['service', 'client_service', 'l7_protocol', 'endpoint', 'observation_point', ...REQUEST_KEYS];
     case 'trace_search':
       return ['service', 'client_service', 'l7_protocol', 'endpoint', 'observation_point', ...REQUEST_KEYS, 'verdicts'];
+    case 'flamegraph':
+      return ['service'];
     default:
       return ['service', 'l7_protocol', 'endpoint', 'observation_point'];
   }
@@ -58,7 +62,7 @@ function keysOf(type: FlowLensQueryType): FilterKey[] {
 
 const ALL_KEYS: FilterKey[] = Array.from(new Set([...keysOf('red'), ...keysOf('trace_search'), ...TRACE_KEYS]));
 
-export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
+export function QueryEditor({ query, onChange, onRunQuery, app, datasource, range }: Props) {
   const queryType = query.queryType ?? 'red';
   const requests = queryType === 'sql_log' || queryType === 'trace_search';
 
@@ -82,6 +86,11 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
     }
     if (type !== 'red') {
       delete next.metric;
+    }
+    if (type !== 'flamegraph') {
+      for (const key of FLAME_KEYS) {
+        delete next[key];
+      }
     }
     update(next);
   };
@@ -126,6 +135,15 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
           </InlineField>
         </InlineFieldRow>
       )}
+      {queryType === 'flamegraph' && (
+        <FlameGraphQueryEditor
+          query={query}
+          datasource={datasource}
+          range={range}
+          onChange={onChange}
+          onRunQuery={onRunQuery}
+        />
+      )}
       {queryType === 'trace' && (
         <InlineFieldRow>
           {text('row_id', 'Row id', 'request log _id', 24, 'the _id of a request log row; give its time too')}
@@ -140,7 +158,7 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
           {text('request_id', 'X-Request-ID', 'x_request_id', 24, 'an X-Request-ID, in the time range')}
         </InlineFieldRow>
       )}
-      {queryType !== 'trace' && (
+      {queryType !== 'trace' && queryType !== 'flamegraph' && (
         <InlineFieldRow>
           {text('service', 'Service', 'any', 24, requests ? 'server service' : 'client or server service name')}
           {requests && text('client_service', 'Client service', 'any', 20)}
@@ -201,7 +219,7 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
           )}
         </>
       )}
-      {queryType !== 'trace' && (
+      {queryType !== 'trace' && queryType !== 'flamegraph' && (
         <InlineFieldRow>
           <InlineField label="Observation point" labelWidth={16}>
             <RadioButtonGroup<string>
