@@ -219,16 +219,28 @@ async function main() {
       ),
       recorded
     );
-    save(
-      'ds-query-flamegraph-burn.json',
-      await query(
-        shim.url,
-        { queryType: 'flamegraph', pid: [recorded.burn.pid], tid: [recorded.burn.tid], event: 'on_cpu' },
-        spanFrom,
-        spanTo
-      ),
-      recorded
+    // the slow request's row (as a request-log table) and the flame graph its on-CPU link opens, filled in from
+    // the row as Grafana fills a data link
+    const rowAnswer = await query(
+      shim.url,
+      { queryType: 'sql_log', format: 'table', endpoint: '/burn', observation_point: 'server_process' },
+      spanFrom - 60_000,
+      spanTo + 60_000
     );
+    save('ds-query-flamegraph-burn-row.json', rowAnswer, recorded);
+    const [logFrame] = rowAnswer.response.results.A.frames;
+    const fieldIndex = (name) => logFrame.schema.fields.findIndex((f) => f.name === name);
+    const value = (name) => String(logFrame.data.values[fieldIndex(name)][0]);
+    const link = logFrame.schema.fields[fieldIndex('response_duration_us')].config.links[0];
+    const filled = JSON.parse(
+      JSON.stringify(link.internal.query)
+        .replaceAll('${__data.fields.server_pid}', value('server_pid'))
+        .replaceAll('${__data.fields.syscall_thread_response}', value('syscall_thread_response'))
+        .replaceAll('${__data.fields.start_time_us}', value('start_time_us'))
+        .replaceAll('${__value.raw}', value('response_duration_us'))
+    );
+    recorded.burn.link = { title: link.title, query: filled };
+    save('ds-query-flamegraph-burn.json', await query(shim.url, filled, spanFrom - 60_000, spanTo + 60_000), recorded);
     fs.writeFileSync(
       path.join(FIXTURES, 'ds-query-flamegraph.recording.json'),
       `${JSON.stringify(recorded, null, 2)}\n`
