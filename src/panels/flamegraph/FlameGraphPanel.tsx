@@ -8,7 +8,7 @@ import {
   type GrafanaTheme2,
   type PanelProps,
 } from '@grafana/data';
-import { Alert, Button, IconButton, Input, RadioButtonGroup, useStyles2 } from '@grafana/ui';
+import { Alert, Button, IconButton, Input, RadioButtonGroup, useStyles2, useTheme2 } from '@grafana/ui';
 import {
   depthOf,
   diffChange,
@@ -132,6 +132,7 @@ interface GraphProps {
 /** One flame graph: the root on top, callees below; each frame a box as wide as its value. */
 function FlameGraphView({ tree, width, matches, testId, onFrameClick, selected }: GraphProps) {
   const styles = useStyles2(getStyles);
+  const theme = useTheme2();
   const rects = useMemo(() => layoutTree(tree, MIN_RECT_PX / Math.max(width, 1)), [tree, width]);
   const kinds = useMemo(() => frameKinds(tree), [tree]);
   const root = tree.nodes[0];
@@ -171,7 +172,8 @@ function FlameGraphView({ tree, width, matches, testId, onFrameClick, selected }
               top: r.level * ROW_HEIGHT,
               background: change !== undefined && r.index > 0 ? changeColour(change) : kindColour(kind, n.label),
               opacity: searching && !match ? 0.25 : 1,
-              outline: match || selected === r.index ? '2px solid #1f1f1f' : undefined,
+              outline: match || selected === r.index ? `2px solid ${theme.colors.text.maxContrast}` : undefined,
+              outlineOffset: -2,
               fontStyle: kind === 'kernel' ? 'italic' : undefined,
             }}
           >
