@@ -139,7 +139,7 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 	kind, statusMsg, obs, host, process, hopKind, hop, link, proto, status :=
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	status64, pid, depth := make([]int64, n), make([]int64, n), make([]int64, n)
+	status64, pid, depth, tid := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i, nd := range tr.Nodes {
 		traceID[i] = tr.ID
 		spanID[i] = strconv.FormatUint(nd.RowID, 10)
@@ -168,7 +168,7 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 		if statusMsg[i] == "" && status64[i] == 2 {
 			statusMsg[i] = fmt.Sprintf("%s %d (%s)", nd.L7Protocol, nd.ResponseCode, nd.ResponseStatus)
 		}
-		obs[i], host[i], process[i], pid[i] = nd.ObservationPoint, nd.Host, nd.LocalProcess(), int64(nd.LocalPID())
+		obs[i], host[i], process[i], pid[i], tid[i] = nd.ObservationPoint, nd.Host, nd.LocalProcess(), int64(nd.LocalPID()), int64(nd.LocalTID())
 		hopKind[i], hop[i], self[i], crit[i] = nd.Hop.Kind, nd.Hop.Label, ms(nd.SelfUs), ms(nd.CriticalUs)
 		link[i], proto[i], status[i], shift[i], depth[i] = nd.Link, nd.L7Protocol, nd.ResponseStatus, ms(nd.ShiftUs), int64(nd.Depth)
 	}
@@ -200,6 +200,7 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 		data.NewField("response_status", nil, status),
 		withConfig(data.NewField("clock_skew_correction_ms", nil, shift), "Clock-skew correction", "ms"),
 		data.NewField("depth", nil, depth),
+		data.NewField("tid", nil, tid), // the thread of pid that handled the span: its flame graph's link
 	)
 	v := tr.Verdict
 	verdict := map[string]any{"summary": v.Summary, "duration_ms": ms(v.DurationUs)}

@@ -48,7 +48,7 @@ func TestTraceFrameShape(t *testing.T) {
 		{"pid", data.FieldTypeInt64}, {"hop_kind", data.FieldTypeString}, {"hop", data.FieldTypeString},
 		{"self_time_ms", data.FieldTypeFloat64}, {"critical_time_ms", data.FieldTypeFloat64}, {"link", data.FieldTypeString},
 		{"l7_protocol", data.FieldTypeString}, {"response_status", data.FieldTypeString},
-		{"clock_skew_correction_ms", data.FieldTypeFloat64}, {"depth", data.FieldTypeInt64},
+		{"clock_skew_correction_ms", data.FieldTypeFloat64}, {"depth", data.FieldTypeInt64}, {"tid", data.FieldTypeInt64},
 	}
 	if len(f.Fields) != len(want) {
 		t.Fatalf("%d fields, want %d", len(f.Fields), len(want))

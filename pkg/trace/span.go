@@ -118,6 +118,15 @@ func (s *Span) LocalProcess() string {
 	return s.ServerProcess
 }
 
+// LocalTID is the thread of the observed process that handled the span: the one that sent the
+// request on the client side, the one that wrote the response on the server side; 0 when unknown.
+func (s *Span) LocalTID() uint32 {
+	if s.clientSide() {
+		return s.ThreadReq
+	}
+	return s.ThreadResp
+}
+
 // LocalPID is the pid of the observed process, 0 when unknown.
 func (s *Span) LocalPID() uint32 {
 	if s.clientSide() {
