@@ -272,15 +272,8 @@ func TestFlameGraphOfRecordedRequest(t *testing.T) {
 		t.Errorf("through the row's link %s: %d samples in %d nodes, want %d in %d", filled, got, len(viaLink), want, len(paths))
 	}
 
-	// the editor's thread picker over the request: the process's threads, busiest first, exactly as the rows sum
-	weights := map[string]int64{}
-	for _, r := range rec.ProfileSamples {
-		sec, _ := time.ParseInLocation(time.DateTime, r["time"].(string), time.UTC)
-		if fmt.Sprint(r["pid"]) == pid && r["event"] == "on_cpu" && sec.Unix() >= from && sec.Unix() <= to {
-			v, _ := strconv.ParseInt(fmt.Sprint(r["value"]), 10, 64)
-			weights[fmt.Sprint(r["tid"])] += v
-		}
-	}
+	// the editor's thread picker over the request, for each profile: the process's threads, busiest first, exactly
+	// as the rows sum
 	picker := func(params string) (int, string) {
 		resp, err := host.CallResource(context.Background(), &backend.CallResourceRequest{PluginContext: pc, Path: "profile-values", Method: "GET",
 			URL: fmt.Sprintf("/profile-values?from=%d&to=%d&%s", from*1000, to*1000, params)})
@@ -289,20 +282,34 @@ func TestFlameGraphOfRecordedRequest(t *testing.T) {
 		}
 		return resp.Status, string(resp.Body)
 	}
-	status, body := picker("field=tid&pid=" + pid)
-	var got struct {
-		Values []struct {
-			Value, Process string
-			Weight         int64
+	for _, event := range []string{"on_cpu", "off_cpu"} {
+		weights := map[string]int64{}
+		for _, r := range rec.ProfileSamples {
+			sec, _ := time.ParseInLocation(time.DateTime, r["time"].(string), time.UTC)
+			if fmt.Sprint(r["pid"]) == pid && r["event"] == event && sec.Unix() >= from && sec.Unix() <= to {
+				v, _ := strconv.ParseInt(fmt.Sprint(r["value"]), 10, 64)
+				weights[fmt.Sprint(r["tid"])] += v
+			}
 		}
-	}
-	if err := json.Unmarshal([]byte(body), &got); status != 200 || err != nil || len(got.Values) != len(weights) || got.Values[0].Value != tid {
-		t.Fatalf("thread picker: %d %s, want the threads %v (%s first)", status, body, weights, tid)
-	}
-	for i, v := range got.Values {
-		if v.Weight != weights[v.Value] || v.Process != "node" || (i > 0 && v.Weight > got.Values[i-1].Weight) {
-			t.Errorf("thread picker value %d: %+v, want weight %d of process node, busiest first", i, v, weights[v.Value])
+		status, body := picker("field=tid&event=" + event + "&pid=" + pid)
+		var got struct {
+			Values []struct {
+				Value, Process string
+				Weight         int64
+			}
 		}
+		if err := json.Unmarshal([]byte(body), &got); status != 200 || err != nil || len(got.Values) != len(weights) || len(weights) == 0 {
+			t.Fatalf("%s thread picker: %d %s, want the threads %v", event, status, body, weights)
+		}
+		if event == "on_cpu" && got.Values[0].Value != tid {
+			t.Errorf("the busiest on-CPU thread is %s, want the serving thread %s", got.Values[0].Value, tid)
+		}
+		for i, v := range got.Values {
+			if v.Weight != weights[v.Value] || v.Process != "node" || (i > 0 && v.Weight > got.Values[i-1].Weight) {
+				t.Errorf("%s thread picker value %d: %+v, want weight %d of process node, busiest first", event, i, v, weights[v.Value])
+			}
+		}
+		t.Logf("%s thread picker: %d threads, %v", event, len(got.Values), got.Values)
 	}
 	if status, body := picker("field=process&process=" + url.QueryEscape("x' OR 1=1 OR '")); status != 200 || body != "{\"values\":[]}\n" {
 		t.Errorf("a hostile value is data: %d %s", status, body)
