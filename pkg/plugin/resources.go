@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -47,20 +48,25 @@ func msParam(r *http.Request, name string, def time.Time) (time.Time, bool) {
 	return time.UnixMilli(ms), true
 }
 
+// rangeParams reads from and to (ms since the epoch; default the last hour) and checks the span
+// against the bound of queries of queryType.
+func (d *Datasource) rangeParams(r *http.Request, queryType string) (query.Range, error) {
+	now := time.Now()
+	from, ok1 := msParam(r, "from", now.Add(-time.Hour))
+	to, ok2 := msParam(r, "to", now)
+	if !ok1 || !ok2 {
+		return query.Range{}, fmt.Errorf("from and to must be integer milliseconds since the epoch")
+	}
+	rng := query.Range{From: from, To: to}
+	return rng, query.CheckSpan(queryType, rng, d.settings.MaxSpan(queryType))
+}
+
 func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
 	if d.settingsErr != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
 		return
 	}
-	now := time.Now()
-	from, ok1 := msParam(r, "from", now.Add(-time.Hour))
-	to, ok2 := msParam(r, "to", now)
-	if !ok1 || !ok2 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "from and to must be integer milliseconds since the epoch"})
-		return
-	}
-	rng := query.Range{From: from, To: to}
-	err := query.CheckSpan(query.TypeMap, rng, d.settings.MaxSpan(query.TypeMap))
+	rng, err := d.rangeParams(r, query.TypeMap)
 	var st *query.Statement
 	if err == nil {
 		st, err = query.BuildServices(d.settings.Database, rng)
@@ -95,11 +101,9 @@ func (d *Datasource) handleProfileValues(w http.ResponseWriter, r *http.Request)
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
 		return
 	}
-	now := time.Now()
-	from, ok1 := msParam(r, "from", now.Add(-time.Hour))
-	to, ok2 := msParam(r, "to", now)
-	if !ok1 || !ok2 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "from and to must be integer milliseconds since the epoch"})
+	rng, err := d.rangeParams(r, query.TypeFlameGraph)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
 	// the filters as a flame graph query's, so they are read and checked the same way
@@ -111,11 +115,7 @@ func (d *Datasource) handleProfileValues(w http.ResponseWriter, r *http.Request)
 		}
 	}
 	raw, _ := json.Marshal(model)
-	rng := query.Range{From: from, To: to}
 	m, err := query.ParseFlame(raw)
-	if err == nil {
-		err = query.CheckSpan(query.TypeFlameGraph, rng, d.settings.MaxSpan(query.TypeFlameGraph))
-	}
 	var st *query.Statement
 	if err == nil {
 		st, err = query.BuildProfileValues(d.settings.Database, params.Get("field"), m, rng)

@@ -17,7 +17,7 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
-const { ROOT, SHOTS, DIST, buildSite, startHarnessServer, launchChromium } = require('./run.js');
+const { ROOT, DIST, buildSite, startHarnessServer, launchChromium, openHarness, saveScreenshot } = require('./run.js');
 const { syntheticFlame } = require('./fixtures/synthetic-flame.js');
 
 const FIXTURES = path.join(__dirname, 'fixtures');
@@ -95,29 +95,22 @@ function nodesOf(file) {
   return out;
 }
 
-async function open(page, base, o) {
-  const params = new URLSearchParams({
+function open(page, base, o) {
+  const height = o.height ?? 760;
+  const params = {
     panel: 'flamegraph',
     query: JSON.stringify(o.query),
     width: String(WIDTH),
-    height: String(o.height ?? 760),
+    height: String(height),
     ready: o.ready ?? '[data-testid="flame-rect"]',
     from: String(o.from),
     to: String(o.to),
-  });
-  await page.setViewportSize({ width: WIDTH + 60, height: (o.height ?? 760) + 90 });
-  await page.goto(`${base}/index.html?${params}`);
-  await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, { timeout: 30000 });
-  const h = await page.evaluate(() => window.__harness);
-  assert.strictEqual(h.status, 'done', `harness failed: ${h.error}`);
-  return h;
+  };
+  return openHarness(page, base, params, { width: WIDTH + 60, height: height + 90 });
 }
 
 async function shot(page, name) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const file = path.join(SHOTS, `flamegraph-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  log(`screenshot: ${path.relative(ROOT, file)}`);
+  log(`screenshot: ${await saveScreenshot(page, `flamegraph-${name}`)}`);
 }
 
 /** The boxes drawn in one graph (by test id): label, kind, match, change, x and width in px, colour. */

@@ -19,7 +19,17 @@ const assert = require('assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { ROOT, SHOTS, SETTINGS, DIST, buildSite, startHarnessServer, startShim, launchChromium } = require('./run.js');
+const {
+  ROOT,
+  SETTINGS,
+  DIST,
+  buildSite,
+  startHarnessServer,
+  startShim,
+  launchChromium,
+  openHarness,
+  saveScreenshot,
+} = require('./run.js');
 const { syntheticTrace } = require('./fixtures/synthetic-trace.js');
 
 const RECORDING = path.resolve(
@@ -64,8 +74,8 @@ function answerer(recording) {
   };
 }
 
-async function open(page, base, o) {
-  const params = new URLSearchParams({
+function open(page, base, o) {
+  const params = {
     panel: 'trace',
     query: JSON.stringify(o.query),
     width: String(o.width ?? WIDTH),
@@ -73,20 +83,12 @@ async function open(page, base, o) {
     ready: o.ready,
     ...(o.from ? { from: String(o.from), to: String(o.to) } : {}),
     ...(o.opts ?? {}),
-  });
-  await page.setViewportSize({ width: (o.width ?? WIDTH) + 60, height: o.height + 90 });
-  await page.goto(`${base}/index.html?${params}`);
-  await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, { timeout: 30000 });
-  const h = await page.evaluate(() => window.__harness);
-  assert.strictEqual(h.status, 'done', `harness failed: ${h.error}`);
-  return h;
+  };
+  return openHarness(page, base, params, { width: (o.width ?? WIDTH) + 60, height: o.height + 90 });
 }
 
 async function shot(page, name) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const file = path.join(SHOTS, `trace-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  log(`screenshot: ${path.relative(ROOT, file)}`);
+  log(`screenshot: ${await saveScreenshot(page, `trace-${name}`)}`);
 }
 
 /** The rows the panel drew: span id, parent id, depth, hop, in screen order. */

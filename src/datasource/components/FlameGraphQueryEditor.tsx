@@ -140,30 +140,27 @@ export function FlameGraphQueryEditor(props: Props) {
             onChange={(v) => update({ ...query, event: v })}
           />
         </InlineField>
-        <InlineField
-          label="Baseline"
-          labelWidth={10}
-          tooltip="A diff: this range on the left, the panel's range on the right (ms since the epoch, RFC 3339 or variables)"
-        >
-          <Input
-            data-testid="flowlens-flame-baselineFrom"
-            value={query.baselineFrom ?? ''}
-            placeholder="from"
-            width={22}
-            onChange={(e) => setText('baselineFrom', e.currentTarget.value)}
-            onBlur={onRunQuery}
-          />
-        </InlineField>
-        <InlineField>
-          <Input
-            data-testid="flowlens-flame-baselineTo"
-            value={query.baselineTo ?? ''}
-            placeholder="to"
-            width={22}
-            onChange={(e) => setText('baselineTo', e.currentTarget.value)}
-            onBlur={onRunQuery}
-          />
-        </InlineField>
+        {(['baselineFrom', 'baselineTo'] as const).map((key, i) => (
+          <InlineField
+            key={key}
+            label={i === 0 ? 'Baseline' : undefined}
+            labelWidth={i === 0 ? 10 : undefined}
+            tooltip={
+              i === 0
+                ? "A diff: this range on the left, the panel's range on the right (ms since the epoch, RFC 3339 or variables)"
+                : undefined
+            }
+          >
+            <Input
+              data-testid={`flowlens-flame-${key}`}
+              value={query[key] ?? ''}
+              placeholder={i === 0 ? 'from' : 'to'}
+              width={22}
+              onChange={(e) => setText(key, e.currentTarget.value)}
+              onBlur={onRunQuery}
+            />
+          </InlineField>
+        ))}
         {range && (
           <Button
             size="sm"

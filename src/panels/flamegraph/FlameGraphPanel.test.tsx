@@ -1,46 +1,21 @@
 import React from 'react';
 import { fireEvent, render, screen, within } from '@testing-library/react';
-import {
-  type DataFrame,
-  FieldConfigSource,
-  LoadingState,
-  type PanelData,
-  type PanelProps,
-  getDefaultTimeRange,
-} from '@grafana/data';
+import { type DataFrame, LoadingState, type PanelData } from '@grafana/data';
+import { panelProps } from '../testPanelProps';
 import { FlameGraphPanel } from './FlameGraphPanel';
 import { SHAPE_STACKS, flameFrame } from './testFrames';
 import { DEFAULT_OPTIONS, type FlameGraphPanelOptions } from './types';
 
-function props(
-  series: DataFrame[],
-  o: { targets?: Array<Record<string, unknown>>; data?: Partial<PanelData> } = {}
-): PanelProps<FlameGraphPanelOptions> {
-  const timeRange = getDefaultTimeRange();
-  return {
-    id: 1,
+function props(series: DataFrame[], o: { targets?: Array<Record<string, unknown>>; data?: Partial<PanelData> } = {}) {
+  return panelProps<FlameGraphPanelOptions>(series, DEFAULT_OPTIONS, {
+    width: 1000,
+    height: 700,
+    title: 'Flame graph',
     data: {
-      state: LoadingState.Done,
-      series,
-      timeRange,
       request: { targets: o.targets ?? [{ refId: 'A', queryType: 'flamegraph' }] } as unknown as PanelData['request'],
       ...o.data,
     },
-    timeRange,
-    timeZone: 'utc',
-    options: DEFAULT_OPTIONS,
-    fieldConfig: { defaults: {}, overrides: [] } as FieldConfigSource,
-    transparent: false,
-    width: 1000,
-    height: 700,
-    renderCounter: 0,
-    title: 'Flame graph',
-    eventBus: {} as PanelProps['eventBus'],
-    onOptionsChange: jest.fn(),
-    onFieldConfigChange: jest.fn(),
-    replaceVariables: (s: string) => s,
-    onChangeTimeRange: jest.fn(),
-  };
+  });
 }
 
 const rects = (testId = 'flame-graph') => within(screen.getByTestId(testId)).queryAllByTestId('flame-rect');
