@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flowlens/flowlens/pkg/clickhouse"
 	"github.com/flowlens/flowlens/pkg/converters"
 	"github.com/flowlens/flowlens/pkg/query"
 	"github.com/flowlens/flowlens/pkg/schema"
@@ -61,6 +62,21 @@ func (d *Datasource) rangeParams(r *http.Request, queryType string) (query.Range
 	return rng, query.CheckSpan(queryType, rng, d.settings.MaxSpan(queryType))
 }
 
+// resourceQuery runs a resource route's statement; a build error (the request's) is a 400, a
+// ClickHouse error a 502, written to w, and then ok is false.
+func (d *Datasource) resourceQuery(w http.ResponseWriter, r *http.Request, st *query.Statement, buildErr error) (*clickhouse.Result, bool) {
+	if buildErr != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": buildErr.Error()})
+		return nil, false
+	}
+	res, err := d.client.Query(r.Context(), st.SQL)
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		return nil, false
+	}
+	return res, true
+}
+
 func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
 	if d.settingsErr != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
@@ -71,13 +87,8 @@ func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		st, err = query.BuildServices(d.settings.Database, rng)
 	}
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
-	}
-	res, err := d.client.Query(r.Context(), st.SQL)
-	if err != nil {
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+	res, ok := d.resourceQuery(w, r, st, err)
+	if !ok {
 		return
 	}
 	set := map[string]bool{}
@@ -120,13 +131,8 @@ func (d *Datasource) handleProfileValues(w http.ResponseWriter, r *http.Request)
 	if err == nil {
 		st, err = query.BuildProfileValues(d.settings.Database, params.Get("field"), m, rng)
 	}
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
-	}
-	res, err := d.client.Query(r.Context(), st.SQL)
-	if err != nil {
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+	res, ok := d.resourceQuery(w, r, st, err)
+	if !ok {
 		return
 	}
 	type value struct {

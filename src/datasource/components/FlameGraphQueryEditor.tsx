@@ -39,6 +39,14 @@ function textOf(v: FlowLensQuery[FlamePicker]): string {
   return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : String(v);
 }
 
+function without(query: FlowLensQuery, ...keys: Array<keyof FlowLensQuery>): FlowLensQuery {
+  const next = { ...query };
+  for (const k of keys) {
+    delete next[k];
+  }
+  return next;
+}
+
 /** The backend's values as options (busiest first), those matching the typed text; ids carry their process. */
 export function pickerOptions(
   field: FlamePicker,
@@ -181,12 +189,7 @@ export function FlameGraphQueryEditor(props: Props) {
             size="sm"
             variant="secondary"
             icon="times"
-            onClick={() => {
-              const next = { ...query };
-              delete next.baselineFrom;
-              delete next.baselineTo;
-              update(next);
-            }}
+            onClick={() => update(without(query, 'baselineFrom', 'baselineTo'))}
           >
             No diff
           </Button>
@@ -203,12 +206,7 @@ export function FlameGraphQueryEditor(props: Props) {
               size="sm"
               variant="secondary"
               icon="times"
-              onClick={() => {
-                const next = { ...query };
-                delete next.span_start_us;
-                delete next.span_duration_us;
-                update(next);
-              }}
+              onClick={() => update(without(query, 'span_start_us', 'span_duration_us'))}
             >
               {`the request's seconds (start ${query.span_start_us} µs, ${query.span_duration_us ?? 0} µs): use the panel's range`}
             </Button>
