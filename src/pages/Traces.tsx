@@ -1,4 +1,4 @@
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useMemo, useState } from 'react';
 import { css, cx } from '@emotion/css';
 import { dateTimeFormat, type GrafanaTheme2 } from '@grafana/data';
 import { PluginPage, locationService } from '@grafana/runtime';
@@ -18,7 +18,8 @@ import { RESPONSE_STATUSES } from '../shared/schema';
 import { TraceView } from '../panels/trace/TracePanel';
 import { formatMs } from '../panels/trace/model';
 import type { TraceLayout } from '../panels/trace/types';
-import { type FlowLensAnswer, queryFlowLens } from './flowlensQuery';
+import { queryFlowLens } from './flowlensQuery';
+import { type Loaded, Sized, useAnswer, useLocationSearch } from './pageHooks';
 import {
   type TraceSearchRow,
   type TracesPageState,
@@ -38,41 +39,6 @@ const STATUS_OPTIONS: Array<ComboboxOption<string>> = [
 
 /** The trace query looks around its entry request's time (unix s): the trace's other spans are near it. */
 const TRACE_WINDOW_S = 3600;
-
-/** The URL's search parameters, following Grafana's location (the page's state lives there). */
-function useLocationSearch(): URLSearchParams {
-  const [search, setSearch] = useState(() => locationService.getLocation().search);
-  useEffect(() => {
-    const sub = locationService.getLocationObservable().subscribe((l) => setSearch(l.search));
-    return () => sub.unsubscribe();
-  }, []);
-  return useMemo(() => new URLSearchParams(search), [search]);
-}
-
-type Loaded = { state: 'loading' } | ({ state: 'done' } & FlowLensAnswer);
-
-/** Runs `run` whenever `key` changes; the answer of a superseded run is dropped. */
-function useAnswer(key: string | undefined, run: () => Promise<FlowLensAnswer>): Loaded | undefined {
-  const [loaded, setLoaded] = useState<{ key: string; value: Loaded }>();
-  useEffect(() => {
-    if (key === undefined) {
-      return;
-    }
-    let live = true;
-    run().then(
-      (a) => live && setLoaded({ key, value: { state: 'done', ...a } }),
-      (e) => live && setLoaded({ key, value: { state: 'done', frames: [], error: String(e?.message ?? e) } })
-    );
-    return () => {
-      live = false;
-    };
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- `key` names everything `run` reads
-  }, [key]);
-  if (key === undefined) {
-    return undefined;
-  }
-  return loaded?.key === key ? loaded.value : { state: 'loading' };
-}
 
 export function Traces() {
   const s = useStyles2(getStyles);
@@ -291,29 +257,6 @@ function ResultList({
           </tbody>
         </table>
       )}
-    </div>
-  );
-}
-
-/** Renders its child with the width it has (the trace view draws to a width in px, as a panel does). */
-function Sized({ children }: { children: (width: number) => React.ReactNode }) {
-  const [el, setEl] = useState<HTMLDivElement | null>(null);
-  const [width, setWidth] = useState(0);
-  useEffect(() => {
-    if (!el) {
-      return;
-    }
-    // the observer reports the first size right after observe(); jsdom has none (the fallback width)
-    if (typeof ResizeObserver === 'undefined') {
-      return;
-    }
-    const ro = new ResizeObserver(() => setWidth(el.clientWidth));
-    ro.observe(el);
-    return () => ro.disconnect();
-  }, [el]);
-  return (
-    <div ref={setEl} style={{ width: '100%' }}>
-      {children(width || 1100)}
     </div>
   );
 }

@@ -4,6 +4,7 @@ import type { AppRootProps } from '@grafana/data';
 import { ROUTES } from '../constants';
 import { Overview } from '../../pages/Overview';
 import { Traces } from '../../pages/Traces';
+import { Profiling } from '../../pages/Profiling';
 
 /**
  * The app's routes, as create-plugin's app template declares them: Grafana renders the app root inside its own
@@ -13,6 +14,7 @@ function App(_props: AppRootProps) {
   return (
     <Routes>
       <Route path={ROUTES.traces} element={<Traces />} />
+      <Route path={ROUTES.profiling} element={<Profiling />} />
       <Route path="*" element={<Overview />} />
     </Routes>
   );

@@ -273,9 +273,43 @@ function TopTable({ tree, matches, onSearch, onSandwich }: TableProps) {
 }
 
 export function FlameGraphPanel({ data, options, width, height }: Props) {
+  return (
+    <FlameGraphProfile
+      series={data.series}
+      targets={data.request?.targets}
+      errors={
+        data.state === LoadingState.Error && !data.errors?.length ? [{ message: 'the query failed' }] : data.errors
+      }
+      options={options}
+      width={width}
+      height={height}
+    />
+  );
+}
+
+export interface FlameGraphProfileProps {
+  /** the flame graph frames of the queries (one per event, or a diff) */
+  series: DataFrame[];
+  /** the queries: a frame's event is its query's (by refId) */
+  targets?: Array<{ refId: string }>;
+  errors?: Array<{ message?: string; data?: { message?: string } }>;
+  options: Partial<FlameGraphPanelOptions>;
+  width: number;
+  height: number;
+}
+
+/** The panel's view of its frames, for the panel and for app pages that ran the query themselves. */
+export function FlameGraphProfile({
+  series,
+  targets,
+  errors: queryErrors,
+  options,
+  width,
+  height,
+}: FlameGraphProfileProps) {
   const styles = useStyles2(getStyles);
   const opts = { ...DEFAULT_OPTIONS, ...options };
-  const profiles = useMemo(() => readProfiles(data.series, data.request?.targets), [data.series, data.request]);
+  const profiles = useMemo(() => readProfiles(series, targets), [series, targets]);
   const events = Array.from(new Set(profiles.map((p) => p.event)));
   const [chosenEvent, setEvent] = useState<ProfileEvent | undefined>(undefined);
   const event =
@@ -296,8 +330,8 @@ export function FlameGraphPanel({ data, options, width, height }: Props) {
     return { profile, base, focused, sw, tree, matches };
   }, [profiles, event, focus, sandwichLabel, search]);
 
-  const errors = data.errors ?? [];
-  if (data.state === LoadingState.Error || errors.length > 0) {
+  const errors = queryErrors ?? [];
+  if (errors.length > 0) {
     return (
       <div className={styles.wrap} style={{ width, height }}>
         <Alert title="The flame graph query failed" severity="error" data-testid="flame-error">

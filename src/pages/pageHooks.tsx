@@ -1,0 +1,61 @@
+import React, { useEffect, useMemo, useState } from 'react';
+import { locationService } from '@grafana/runtime';
+import type { FlowLensAnswer } from './flowlensQuery';
+
+/** The URL's search parameters, following Grafana's location (the page's state lives there). */
+export function useLocationSearch(): URLSearchParams {
+  const [search, setSearch] = useState(() => locationService.getLocation().search);
+  useEffect(() => {
+    const sub = locationService.getLocationObservable().subscribe((l) => setSearch(l.search));
+    return () => sub.unsubscribe();
+  }, []);
+  return useMemo(() => new URLSearchParams(search), [search]);
+}
+
+export type Loaded = { state: 'loading' } | ({ state: 'done' } & FlowLensAnswer);
+
+/** Runs `run` whenever `key` changes; the answer of a superseded run is dropped. */
+export function useAnswer(key: string | undefined, run: () => Promise<FlowLensAnswer>): Loaded | undefined {
+  const [loaded, setLoaded] = useState<{ key: string; value: Loaded }>();
+  useEffect(() => {
+    if (key === undefined) {
+      return;
+    }
+    let live = true;
+    run().then(
+      (a) => live && setLoaded({ key, value: { state: 'done', ...a } }),
+      (e) => live && setLoaded({ key, value: { state: 'done', frames: [], error: String(e?.message ?? e) } })
+    );
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `key` names everything `run` reads
+  }, [key]);
+  if (key === undefined) {
+    return undefined;
+  }
+  return loaded?.key === key ? loaded.value : { state: 'loading' };
+}
+
+/** Renders its child with the width it has (the trace view draws to a width in px, as a panel does). */
+export function Sized({ children }: { children: (width: number) => React.ReactNode }) {
+  const [el, setEl] = useState<HTMLDivElement | null>(null);
+  const [width, setWidth] = useState(0);
+  useEffect(() => {
+    if (!el) {
+      return;
+    }
+    // the observer reports the first size right after observe(); jsdom has none (the fallback width)
+    if (typeof ResizeObserver === 'undefined') {
+      return;
+    }
+    const ro = new ResizeObserver(() => setWidth(el.clientWidth));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [el]);
+  return (
+    <div ref={setEl} style={{ width: '100%' }}>
+      {children(width || 1100)}
+    </div>
+  );
+}
