@@ -3,11 +3,14 @@ import { act, fireEvent, render, screen, waitFor, within } from '@testing-librar
 import { of } from 'rxjs';
 import { locationService } from '@grafana/runtime';
 import { Profiling, DEFAULT_PROFILING, profilingStateOf, searchOfProfiling, type ProfilingState } from './Profiling';
-// The real plugin binary's answers over profiles the real agent captured from shape.c (record-flamegraph.js): its
-// on-CPU and off-CPU graphs, and the diff after work_b grew against before.
-import onCpu from '../../test/frontend/fixtures/ds-query-flamegraph.json';
-import offCpu from '../../test/frontend/fixtures/ds-query-flamegraph-offcpu.json';
-import diff from '../../test/frontend/fixtures/ds-query-flamegraph-diff.json';
+// The real plugin binary's answers to this page's queries over profiles the real agent captured from shape.c
+// (record-flamegraph.js): a range starting when work_b grew, its on-CPU and off-CPU graphs, and both compared with
+// the range of the same length before it.
+import onCpu from '../../test/frontend/fixtures/ds-query-profiling-on_cpu.json';
+import offCpu from '../../test/frontend/fixtures/ds-query-profiling-off_cpu.json';
+import onDiff from '../../test/frontend/fixtures/ds-query-profiling-on_cpu-diff.json';
+import offDiff from '../../test/frontend/fixtures/ds-query-profiling-off_cpu-diff.json';
+import recording from '../../test/frontend/fixtures/ds-query-flamegraph.recording.json';
 
 const mockBackendSrv = { fetch: jest.fn() };
 
@@ -19,19 +22,23 @@ jest.mock('@grafana/runtime', () => ({
 
 type Body = { queries: Array<Record<string, unknown>>; from: string; to: string };
 
-/** Answers each flame graph query as the plugin binary did: the diff when it has a baseline, else by event. */
+type Answer = { results: Record<string, { frames: Array<{ data: { values: unknown[][] } }> }> };
+const result = (a: unknown) => Object.values((a as Answer).results)[0];
+
+/** Answers each flame graph query as the plugin binary did: by event, compared or not. */
 function answer() {
   mockBackendSrv.fetch.mockImplementation(({ data }: { data: Body }) => {
     const q = data.queries[0];
-    const recorded = q.baselineFrom ? diff : q.event === 'off_cpu' ? offCpu : onCpu;
-    const results = { [String(q.refId)]: recorded.results.A };
-    return of({ data: { results }, status: 200, ok: true });
+    const off = q.event === 'off_cpu';
+    const recorded = q.baselineFrom ? (off ? offDiff : onDiff) : off ? offCpu : onCpu;
+    return of({ data: { results: { [String(q.refId)]: result(recorded) } }, status: 200, ok: true });
   });
 }
 
 const bodies = () => mockBackendSrv.fetch.mock.calls.map(([o]) => o.data as Body);
-const FROM = 1796220193000;
-const TO = 1796220201000;
+const { from: FROM, to: TO } = recording.profilingPage;
+/** a recorded graph's root: its value (and its comparison's) */
+const root = (a: unknown, field = 1) => Number(result(a).frames[0].data.values[field][0]);
 const PROFILING = '/a/flowlens-observability-app/profiling';
 
 beforeEach(() => {
@@ -75,13 +82,16 @@ describe('the Profiling page', () => {
         expect.objectContaining({ refId: 'B', queryType: 'flamegraph', event: 'off_cpu', process: 'shape' }),
       ],
     ]);
-    const root = onCpu.results.A.frames[0].data.values[1][0];
-    expect(screen.getByTestId('flame-summary')).toHaveTextContent(`On-CPU (samples) · ${root} samples`);
+    expect(screen.getByTestId('flame-summary')).toHaveTextContent(`On-CPU (samples) · ${root(onCpu)} samples`);
     fireEvent.click(screen.getByLabelText('Off-CPU (time blocked)'));
-    expect(screen.getByTestId('flame-summary')).toHaveTextContent('Off-CPU (time blocked) · 7.19 s');
+    expect(screen.getByTestId('flame-summary')).toHaveTextContent(
+      `Off-CPU (time blocked) · ${(root(offCpu) / 1e9).toFixed(2)} s`
+    );
 
-    // one click: the same range against the 8 s before it
-    expect(screen.getByTestId('profiling-compare')).toHaveTextContent('Compare with the previous 8 s');
+    // one click: the same range against the one of the same length before it
+    expect(screen.getByTestId('profiling-compare')).toHaveTextContent(
+      `Compare with the previous ${Math.round((TO - FROM) / 1000)} s`
+    );
     fireEvent.click(screen.getByTestId('profiling-compare'));
     expect(locationService.getSearchObject().compare).toBe('1');
     await waitFor(() => expect(bodies()).toHaveLength(4));
@@ -89,13 +99,25 @@ describe('the Profiling page', () => {
       expect.objectContaining({ event: 'on_cpu', baselineFrom: String(FROM - (TO - FROM)), baselineTo: String(FROM) })
     );
     await waitFor(() =>
-      expect(screen.getByTestId('flame-summary')).toHaveTextContent('baseline 231 samples, comparison 227 samples')
+      expect(screen.getByTestId('flame-summary')).toHaveTextContent(
+        `baseline ${root(onDiff)} samples, comparison ${root(onDiff, 4)} samples`
+      )
     );
-    const workB = within(screen.getByTestId('flame-graph'))
-      .getAllByTestId('flame-rect')
-      .filter((r) => r.dataset.label === 'work_b');
-    expect(workB.length).toBeGreaterThan(0);
-    expect(workB.every((r) => Number(r.dataset.change) > 0)).toBe(true);
+    // work_b grew between the two ranges (3 -> 9 units): the table gives each function's change of share
+    const frame = result(onDiff).frames[0].data.values as [number[], number[], number[], string[], number[]];
+    const share = (fn: string, col: 1 | 4) =>
+      frame[3].reduce((sum, l, i) => (l === fn ? sum + frame[col][i] : sum), 0) / frame[col][0];
+    for (const [fn, sign] of [
+      ['work_b', '+'],
+      ['work_a', '-'],
+    ]) {
+      const change = ((share(fn, 4) - share(fn, 1)) / share(fn, 1)) * 100;
+      expect(change > 0 ? '+' : '-').toBe(sign);
+      const row = screen.getAllByTestId('flame-top-row').find((r) => r.dataset.label === fn)!;
+      expect(within(row).getByTestId('flame-top-change')).toHaveTextContent(
+        `${sign === '+' ? '+' : ''}${change.toFixed(0)}%`
+      );
+    }
   });
 
   it('the form puts what to profile in the URL', async () => {

@@ -95,9 +95,10 @@ async function query(shimUrl, q, fromMs, toMs) {
 function save(file, a, recorded) {
   fs.writeFileSync(path.join(FIXTURES, file), `${JSON.stringify(a.response)}\n`);
   recorded.files[file] = { http_status: a.status, request: a.request };
-  const frames = a.response.results?.A?.frames ?? [];
+  const result = Object.values(a.response.results ?? {})[0];
+  const frames = result?.frames ?? [];
   log(
-    `${file}: HTTP ${a.status}, ${frames.map((f) => `${f.schema.name}(${f.data?.values?.[0]?.length ?? 0} nodes)`).join(' ')} ${a.response.results?.A?.error ?? ''}`
+    `${file}: HTTP ${a.status}, ${frames.map((f) => `${f.schema.name}(${f.data?.values?.[0]?.length ?? 0} nodes)`).join(' ')} ${result?.error ?? ''}`
   );
 }
 
@@ -241,6 +242,18 @@ async function main() {
     );
     recorded.burn.link = { title: link.title, query: filled };
     save('ds-query-flamegraph-burn.json', await query(shim.url, filled, spanFrom - 60_000, spanTo + 60_000), recorded);
+    // the Profiling page's queries (src/pages/Profiling.tsx profilingQueries) over a range that starts with phase 2 and
+    // is as long as it takes for the range just before it to hold all of phase 1: its on-CPU and off-CPU graphs, and
+    // both again compared with that previous range (its one click)
+    const span = Math.max(phase2.from - phase1.from, phase2.to - phase2.from);
+    const page = { from: phase2.from, to: phase2.from + span };
+    recorded.profilingPage = { process: 'shape', ...page };
+    for (const [i, event] of ['on_cpu', 'off_cpu'].entries()) {
+      const q = { refId: 'AB'[i], queryType: 'flamegraph', event, process: 'shape' };
+      save(`ds-query-profiling-${event}.json`, await query(shim.url, q, page.from, page.to), recorded);
+      const diffQ = { ...q, baselineFrom: String(page.from - span), baselineTo: String(page.from) };
+      save(`ds-query-profiling-${event}-diff.json`, await query(shim.url, diffQ, page.from, page.to), recorded);
+    }
     fs.writeFileSync(
       path.join(FIXTURES, 'ds-query-flamegraph.recording.json'),
       `${JSON.stringify(recorded, null, 2)}\n`
