@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
-test('the built flame graph panel: search, focus, off-CPU, the diff and a slow request on recorded real profiles; 16,384 nodes', (t) => {
+test('the built flame graph panel: search, focus, off-CPU, the diff and a slow request on recorded real profiles; the Profiling page and its one-click compare; 16,384 nodes', (t) => {
   const r = spawnSync(process.execPath, [path.join(__dirname, 'flamegraph-run.js')], {
     encoding: 'utf8',
     timeout: 240000,
@@ -17,11 +17,14 @@ test('the built flame graph panel: search, focus, off-CPU, the diff and a slow r
   assert.match(out, /focus on total;.*;work_a: \d+ frames drawn/);
   assert.match(out, /diff: work_b [\d.]+% -> [\d.]+% of the samples \(table \+\d+%\), coloured red; work_a green/);
   assert.match(out, /slow request .* hottest JS:\*burnCpu/);
+  assert.match(out, /Profiling page: \d+ samples of shape, compared with the previous \d+ s: work_b \+\d+%/);
   assert.match(out, /16384 nodes: first paint \d+ ms after render\(\) \(budget \d+\)/);
   assert.match(out, /PASS/);
   for (const line of out
     .split('\n')
-    .filter((l) => l.includes('measured:') || l.includes('search "') || l.includes('diff:'))) {
+    .filter(
+      (l) => l.includes('measured:') || l.includes('search "') || l.includes('diff:') || l.includes('Profiling page:')
+    )) {
     t.diagnostic(line.replace(/^\[flamegraph-e2e\] (measured: )?/, ''));
   }
 });

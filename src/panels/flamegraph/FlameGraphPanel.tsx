@@ -84,7 +84,8 @@ function formatChange(c: number): string {
   if (c <= -100) {
     return 'removed';
   }
-  return `${c > 0 ? '+' : ''}${c.toFixed(0)}%`;
+  const rounded = Math.round(c);
+  return rounded === 0 ? '0%' : `${rounded > 0 ? '+' : ''}${rounded}%`;
 }
 
 function hash(s: string): number {
