@@ -2,15 +2,15 @@ import React, { useMemo, useState } from 'react';
 import { css } from '@emotion/css';
 import type { DataFrame, GrafanaTheme2 } from '@grafana/data';
 import { PluginPage, locationService } from '@grafana/runtime';
-import { Button, Field, Input, LoadingPlaceholder, TimeRangeInput, useStyles2 } from '@grafana/ui';
+import { Button, Field, Input, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
 import { FlameGraphProfile } from '../panels/flamegraph/FlameGraphPanel';
 import type { FlowLensQuery, ProfileEvent } from '../datasource/types';
 import { queryFlowLens } from './flowlensQuery';
-import { Sized, useAnswer, useLocationSearch } from './pageHooks';
-import { timeRangeOf, urlTime } from './traceSearch';
+import { RangeField, Sized, useAnswer, useLocationSearch } from './pageHooks';
+import { paramsOfState, stateOfParams, timeRangeOf } from './traceSearch';
 
 /** The page's state, all of it in the URL (a link shares the view). */
-export interface ProfilingState {
+export type ProfilingState = {
   service: string;
   process: string;
   pid: string;
@@ -19,7 +19,7 @@ export interface ProfilingState {
   to: string;
   /** '1': the diff against the range of the same length just before */
   compare: string;
-}
+};
 
 export const DEFAULT_PROFILING: ProfilingState = {
   service: '',
@@ -31,19 +31,19 @@ export const DEFAULT_PROFILING: ProfilingState = {
   compare: '',
 };
 
-const KEYS = Object.keys(DEFAULT_PROFILING) as Array<keyof ProfilingState>;
+/** URL parameter of each state key: its own name. */
+const PARAM = Object.fromEntries(Object.keys(DEFAULT_PROFILING).map((k) => [k, k])) as Record<
+  keyof ProfilingState,
+  string
+>;
 
 export function profilingStateOf(search: URLSearchParams): ProfilingState {
-  const out = { ...DEFAULT_PROFILING };
-  for (const k of KEYS) {
-    out[k] = search.get(k) ?? DEFAULT_PROFILING[k];
-  }
-  return out;
+  return stateOfParams(search, DEFAULT_PROFILING, PARAM);
 }
 
-/** The URL's parameters of a state (defaults left out: null removes them). */
+/** The URL's parameters of a state (defaults and empty values removed: null). */
 export function searchOfProfiling(state: ProfilingState): Record<string, string | null> {
-  return Object.fromEntries(KEYS.map((k) => [k, state[k] === DEFAULT_PROFILING[k] ? null : state[k]]));
+  return paramsOfState(state, DEFAULT_PROFILING, PARAM);
 }
 
 const EVENTS: Array<{ refId: string; event: ProfileEvent }> = [
@@ -146,12 +146,6 @@ function ProfilingForm({ state, onShow }: { state: ProfilingState; onShow: (draf
   const s = useStyles2(getStyles);
   const [draft, setDraft] = useState(state);
   const setField = (patch: Partial<ProfilingState>) => setDraft((d) => ({ ...d, ...patch }));
-  let range;
-  try {
-    range = timeRangeOf(draft);
-  } catch {
-    range = timeRangeOf(DEFAULT_PROFILING);
-  }
   const text = (k: 'service' | 'process' | 'pid' | 'tid', label: string, width: number) => (
     <Field label={label} className={s.field}>
       <Input
@@ -176,13 +170,13 @@ function ProfilingForm({ state, onShow }: { state: ProfilingState; onShow: (draf
       {text('process', 'Process', 20)}
       {text('pid', 'PID', 12)}
       {text('tid', 'Thread', 12)}
-      <Field label="Time range" className={s.field}>
-        <TimeRangeInput
-          value={range}
-          onChange={(r) => setField({ from: urlTime(r.raw.from), to: urlTime(r.raw.to) })}
-          hideTimeZone
-        />
-      </Field>
+      <RangeField
+        from={draft.from}
+        to={draft.to}
+        fallback={DEFAULT_PROFILING}
+        className={s.field}
+        onChange={(from, to) => setField({ from, to })}
+      />
       <Button type="submit" icon="fire" className={s.submit} data-testid="profiling-show">
         Show
       </Button>

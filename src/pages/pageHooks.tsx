@@ -1,6 +1,8 @@
 import React, { useEffect, useMemo, useState } from 'react';
 import { locationService } from '@grafana/runtime';
+import { Field, TimeRangeInput } from '@grafana/ui';
 import type { FlowLensAnswer } from './flowlensQuery';
+import { timeRangeOf, urlTime } from './traceSearch';
 
 /** The URL's search parameters, following Grafana's location (the page's state lives there). */
 export function useLocationSearch(): URLSearchParams {
@@ -57,5 +59,32 @@ export function Sized({ children }: { children: (width: number) => React.ReactNo
     <div ref={setEl} style={{ width: '100%' }}>
       {children(width || 1100)}
     </div>
+  );
+}
+
+/** A page form's time range: the draft's from and to (URL form); a range it cannot read shows `fallback`. */
+export function RangeField({
+  from,
+  to,
+  fallback,
+  className,
+  onChange,
+}: {
+  from: string;
+  to: string;
+  fallback: { from: string; to: string };
+  className?: string;
+  onChange: (from: string, to: string) => void;
+}) {
+  let range;
+  try {
+    range = timeRangeOf({ from, to });
+  } catch {
+    range = timeRangeOf(fallback);
+  }
+  return (
+    <Field label="Time range" className={className}>
+      <TimeRangeInput value={range} onChange={(r) => onChange(urlTime(r.raw.from), urlTime(r.raw.to))} hideTimeZone />
+    </Field>
   );
 }
