@@ -22,6 +22,8 @@ export interface TraceSpan {
   service: string;
   obs: string;
   pid: number;
+  /** the thread of the process that handled the span (0 at NICs) */
+  tid: number;
   process: string;
   startMs: number;
   durationMs: number;
@@ -117,6 +119,7 @@ export async function fetchTrace(shimUrl: string, rowId: string, timeSec: number
     service: (col('serviceName') as string[])[i],
     obs: (col('observation_point') as string[])[i],
     pid: (col('pid') as number[])[i],
+    tid: (col('tid') as number[])[i],
     process: (col('process') as string[])[i],
     startMs: (col('startTime') as number[])[i],
     durationMs: (col('duration') as number[])[i],

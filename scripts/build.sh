@@ -26,4 +26,6 @@ step "go backend"
 scripts/build-backend.sh
 step "grafana plugin bundle"
 npm run -s build >/dev/null
+step "plugin archive"
+go run ./pkg/cmd/pluginarchive pack # build/<id>-<version>.zip, what Grafana installs
 step "ok"

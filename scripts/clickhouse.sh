@@ -6,8 +6,11 @@
 # system ClickHouse on the default ports is never touched.
 # Users: a writer for the agent (FLOWLENS_CLICKHOUSE_USER, default flowlens) and a read-only user
 # for Grafana (FLOWLENS_CLICKHOUSE_GRAFANA_USER, grafana; readonly=2 so the datasource can send its
-# per-query limits), each with a random password generated at the first start and kept, mode 0600,
-# in $data/credentials.env. There is no 'default' user: nothing connects without a password.
+# per-query limits) and a user for the datasource's business-tag writes (FLOWLENS_CLICKHOUSE_TAGS_USER,
+# grafana_tags: INSERTs into flowlens.business_tags only, as the datasource builds them; 18.16 cannot grant one
+# table, so the user may write the flowlens database: on modern ClickHouse grant INSERT on that table alone), each
+# with a random password generated at the first start and kept, mode 0600, in $data/credentials.env. There is no
+# 'default' user: nothing connects without a password.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 data=${FLOWLENS_DATA:-$here/.data}/clickhouse
@@ -55,9 +58,15 @@ XML
 password() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
 sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
-# The passwords are made once and kept: a restart, or a newer version of this script, keeps them.
+# The passwords are made once and kept: a restart, or a newer version of this script, keeps them (a
+# user it did not know yet is added).
 ensure_credentials() {
-  [ -s "$credentials" ] && return 0
+  if [ -s "$credentials" ]; then
+    if ! grep -q '^FLOWLENS_CLICKHOUSE_TAGS_USER=' "$credentials"; then
+      printf 'FLOWLENS_CLICKHOUSE_TAGS_USER=grafana_tags\nFLOWLENS_CLICKHOUSE_TAGS_PASSWORD=%s\n' "$(password)" >> "$credentials"
+    fi
+    return 0
+  fi
   mkdir -p "$data"
   (
     umask 077
@@ -66,6 +75,8 @@ ensure_credentials() {
       echo "FLOWLENS_CLICKHOUSE_PASSWORD=$(password)"
       echo "FLOWLENS_CLICKHOUSE_GRAFANA_USER=grafana"
       echo "FLOWLENS_CLICKHOUSE_GRAFANA_PASSWORD=$(password)"
+      echo "FLOWLENS_CLICKHOUSE_TAGS_USER=grafana_tags"
+      echo "FLOWLENS_CLICKHOUSE_TAGS_PASSWORD=$(password)"
     } > "$credentials.tmp"
     mv "$credentials.tmp" "$credentials"
   )
@@ -76,10 +87,11 @@ credential() { sed -n "s/^$1=//p" "$credentials" | head -n 1; }
 
 write_users() {
   ensure_credentials
-  local writer grafana
+  local writer grafana tags
   writer=$(credential FLOWLENS_CLICKHOUSE_USER)
   grafana=$(credential FLOWLENS_CLICKHOUSE_GRAFANA_USER)
-  [[ "$writer" =~ ^[a-z_][a-z0-9_]*$ && "$grafana" =~ ^[a-z_][a-z0-9_]*$ ]] || die "bad user names in $credentials"
+  tags=$(credential FLOWLENS_CLICKHOUSE_TAGS_USER)
+  [[ "$writer" =~ ^[a-z_][a-z0-9_]*$ && "$grafana" =~ ^[a-z_][a-z0-9_]*$ && "$tags" =~ ^[a-z_][a-z0-9_]*$ ]] || die "bad user names in $credentials"
   # Loopback only, a password each (stored as SHA-256), no 'default' user. The grafana profile is a
   # second line of defence for clients that send no limits; on 18.16 (no setting constraints) a
   # readonly=2 user may still override them per query, which is how the datasource sends its own.
@@ -101,6 +113,7 @@ write_users() {
   <users>
     <$writer><password_sha256_hex>$(sha256 "$(credential FLOWLENS_CLICKHOUSE_PASSWORD)")</password_sha256_hex><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></$writer>
     <$grafana><password_sha256_hex>$(sha256 "$(credential FLOWLENS_CLICKHOUSE_GRAFANA_PASSWORD)")</password_sha256_hex><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>flowlens_grafana</profile><quota>default</quota></$grafana>
+    <$tags><password_sha256_hex>$(sha256 "$(credential FLOWLENS_CLICKHOUSE_TAGS_PASSWORD)")</password_sha256_hex><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota><allow_databases><database>flowlens</database><database>flowlens_gotest_tags</database></allow_databases></$tags>
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
@@ -151,7 +164,7 @@ case "${1:-}" in
   env)
     [ -s "$credentials" ] || die "no credentials yet in $credentials: run $0 start first"
     echo "export FLOWLENS_CLICKHOUSE_URL=$url"
-    for k in FLOWLENS_CLICKHOUSE_USER FLOWLENS_CLICKHOUSE_PASSWORD FLOWLENS_CLICKHOUSE_GRAFANA_USER FLOWLENS_CLICKHOUSE_GRAFANA_PASSWORD; do
+    for k in FLOWLENS_CLICKHOUSE_USER FLOWLENS_CLICKHOUSE_PASSWORD FLOWLENS_CLICKHOUSE_GRAFANA_USER FLOWLENS_CLICKHOUSE_GRAFANA_PASSWORD FLOWLENS_CLICKHOUSE_TAGS_USER FLOWLENS_CLICKHOUSE_TAGS_PASSWORD; do
       echo "export $k=$(credential "$k")"
     done
     ;;

@@ -193,6 +193,38 @@ func (c *Client) Query(ctx context.Context, sql string) (*Result, error) {
 	}
 }
 
+// Write runs one statement that changes data (an INSERT built with every value quoted), for a
+// client whose user may write: the business-tags writer, never the datasource's reader. It sends
+// no readonly setting, only max_execution_time, and reads at most 64 KiB of answer.
+func (c *Client) Write(ctx context.Context, sql string) error {
+	u := *c.base
+	queryID := newQueryID()
+	params := []string{"query_id=" + queryID, fmt.Sprintf("max_execution_time=%d", c.cfg.MaxExecutionTime)}
+	if enc := u.Query().Encode(); enc != "" {
+		params = append([]string{enc}, params...)
+	}
+	u.RawQuery = strings.Join(params, "&")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(sql))
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(c.cfg.Username, c.cfg.Password)
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.abandoned(ctx, queryID, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return c.abandoned(ctx, queryID, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return parseError(resp.StatusCode, raw)
+	}
+	return nil
+}
+
 func newQueryID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])

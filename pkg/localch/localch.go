@@ -12,11 +12,12 @@ import (
 	"strings"
 )
 
-// Server is the local server's URL and its two users.
+// Server is the local server's URL and its users.
 type Server struct {
 	URL                            string
 	Writer, WriterPassword         string // the agent's user: DDL and inserts
 	Reader, ReaderPassword         string // Grafana's user: readonly=2
+	Tags, TagsPassword             string // the datasource's business-tag writer
 	CredentialsFile, CredentialErr string // where the file was looked for, and why it was not read
 }
 
@@ -27,6 +28,8 @@ const (
 	EnvWriterPassword = "FLOWLENS_CLICKHOUSE_PASSWORD"
 	EnvReader         = "FLOWLENS_CLICKHOUSE_GRAFANA_USER"
 	EnvReaderPassword = "FLOWLENS_CLICKHOUSE_GRAFANA_PASSWORD"
+	EnvTags           = "FLOWLENS_CLICKHOUSE_TAGS_USER"
+	EnvTagsPassword   = "FLOWLENS_CLICKHOUSE_TAGS_PASSWORD"
 )
 
 // Local returns the local server: each value from the environment when set, else from
@@ -53,6 +56,7 @@ func Local() Server {
 	s.URL = strings.TrimRight(get(EnvURL, "http://127.0.0.1:"+port), "/")
 	s.Writer, s.WriterPassword = get(EnvWriter, "flowlens"), get(EnvWriterPassword, "")
 	s.Reader, s.ReaderPassword = get(EnvReader, "grafana"), get(EnvReaderPassword, "")
+	s.Tags, s.TagsPassword = get(EnvTags, "grafana_tags"), get(EnvTagsPassword, "")
 	return s
 }
 

@@ -29,6 +29,8 @@ type Datasource struct {
 	settings    Settings
 	settingsErr error
 	client      *clickhouse.Client
+	// tagsWriter writes business-tag changes as settings.TagsUsername; nil when none is set.
+	tagsWriter *clickhouse.Client
 	backend.CallResourceHandler
 }
 
@@ -47,6 +49,11 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 	ds.settings = st
 	if err == nil {
 		ds.client, err = clickhouse.New(ClientConfig(st))
+	}
+	if err == nil && st.TagsUsername != "" {
+		cfg := ClientConfig(st)
+		cfg.Username, cfg.Password = st.TagsUsername, st.TagsPassword
+		ds.tagsWriter, err = clickhouse.New(cfg)
 	}
 	if err != nil {
 		log.DefaultLogger.Warn("invalid datasource settings", "error", err)
@@ -159,5 +166,7 @@ func (d *Datasource) routes() *http.ServeMux {
 	mux.HandleFunc("/schema", d.handleSchema)
 	mux.HandleFunc("/services", d.handleServices)
 	mux.HandleFunc("/profile-values", d.handleProfileValues)
+	mux.HandleFunc("/values", d.handleValues)
+	mux.HandleFunc("/tags", d.handleBusinessTags)
 	return mux
 }

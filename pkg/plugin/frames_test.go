@@ -10,7 +10,9 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/flowlens/flowlens/pkg/clickhouse"
+	"github.com/flowlens/flowlens/pkg/dataplane"
 	"github.com/flowlens/flowlens/pkg/query"
+	"github.com/flowlens/flowlens/pkg/schema"
 )
 
 func num(s string) json.Number { return json.Number(s) }
@@ -61,34 +63,72 @@ func TestNodeGraphShape(t *testing.T) {
 }
 
 func TestREDFramesAreAlertable(t *testing.T) {
+	service := []query.GroupDimension{query.REDDimensions[0]}
 	res := &clickhouse.Result{Data: [][]any{
 		{num("60"), "api", "120", "6", "240000", "9000"},
 		{num("120"), "db", "60", "0", "6000", "200"},
 	}}
 	r := query.Range{From: time.Unix(60, 0), To: time.Unix(179, 0)}
-	frames, err := redFrames(res, query.MetricErrorRatio, r, 60, "SQL")
+	frames, err := redFrames(res, []string{query.MetricErrorRatio}, service, r, 60, "SQL")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(frames) != 2 {
-		t.Fatalf("%d frames, want one per service", len(frames))
+	series, err := dataplane.CheckAlertable(frames)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range frames {
-		if f.Meta.Type != data.FrameTypeTimeSeriesMulti || len(f.Fields) != 2 || f.Fields[0].Type() != data.FieldTypeTime ||
-			f.Fields[1].Type() != data.FieldTypeNullableFloat64 || f.Fields[1].Labels["service"] == "" {
-			t.Errorf("frame %s is not a labelled numeric time series", f.Name)
-		}
+	if got := strings.Join(dataplane.Names(series), " "); got != "error_ratio{metric=error_ratio, service=api} error_ratio{metric=error_ratio, service=db}" {
+		t.Errorf("series %s", got)
 	}
-	if v := frames[0].Fields[1].At(0).(*float64); v == nil || *v != 0.05 {
+	if v := series[0].Values[0]; v == nil || *v != 0.05 {
 		t.Errorf("api error_ratio = %v", v)
 	}
-	if v := frames[0].Fields[1].At(1).(*float64); v != nil {
+	if v := series[0].Values[1]; v != nil {
 		t.Errorf("api error_ratio with no requests = %v, want null", *v)
 	}
-	// No rows: one empty frame, so alerting reports NoData rather than an error.
-	frames, _ = redFrames(&clickhouse.Result{}, "", r, 60, "SQL")
-	if len(frames) != 1 || frames[0].Rows() != 0 {
-		t.Errorf("empty result: %d frames", len(frames))
+	// Every metric at once, grouped by edge: still one series per label set.
+	edge := []query.GroupDimension{query.REDDimensions[0], query.REDDimensions[1]}
+	res = &clickhouse.Result{Data: [][]any{
+		{num("60"), "api", "web", "120", "6", "240000", "9000", []any{[]any{num("0"), "350"}, []any{"20", "100"}}},
+		{num("60"), "api", "cron", "1", "0", "5", "5", []any{[]any{}, []any{}}},
+	}}
+	frames, err = redFrames(res, query.REDMetrics, edge, r, 60, "SQL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if series, err = dataplane.CheckAlertable(frames); err != nil || len(series) != 2*len(query.REDMetrics) {
+		t.Fatalf("%d series, %v", len(series), err)
+	}
+	for _, s := range series {
+		if s.Labels["client_service"] != "web" || s.Labels["service"] != "api" {
+			continue
+		}
+		switch s.Name {
+		case query.MetricLatencyP50, query.MetricLatencyP90, query.MetricLatencyP99:
+			// 20 requests of 0 µs, 100 under key 350: p50 and up are key 350's value
+			want := schema.Get().SketchValueUs(350) / 1000
+			if v := s.Values[0]; v == nil || *v != want {
+				t.Errorf("%s = %v, want %v", s.Name, v, want)
+			}
+		}
+	}
+	// No rows: the data plane's "no data" frame, so alerting reports NoData rather than an error.
+	frames, _ = redFrames(&clickhouse.Result{}, query.REDMetrics, service, r, 60, "SQL")
+	if series, err := dataplane.CheckAlertable(frames); err != nil || len(series) != 0 || len(frames) != 1 || len(frames[0].Fields) != 0 {
+		t.Errorf("empty result: %d frames, %v", len(frames), err)
+	}
+}
+
+func TestSketchQuantileIsNearestRank(t *testing.T) {
+	s := latencySketch{keys: []int64{0, 100, 200}, counts: []int64{29, 70, 1}}
+	for q, key := range map[float64]int64{0.01: 0, 0.29: 0, 0.30: 100, 0.99: 100, 0.999: 200, 1: 200} {
+		got, ok := s.quantileUs(q)
+		if want := schema.Get().SketchValueUs(key); !ok || got != want {
+			t.Errorf("q%v = %v, want %v (key %d)", q, got, want, key)
+		}
+	}
+	if _, ok := (latencySketch{}).quantileUs(0.5); ok {
+		t.Error("an empty sketch has a quantile")
 	}
 }
 

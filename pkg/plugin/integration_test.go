@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -24,9 +25,11 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/flowlens/flowlens/pkg/dataplane"
 	"github.com/flowlens/flowlens/pkg/localch"
 	"github.com/flowlens/flowlens/pkg/plugin"
 	"github.com/flowlens/flowlens/pkg/pluginhost"
+	"github.com/flowlens/flowlens/pkg/query"
 )
 
 const testDB = "flowlens_gotest"
@@ -111,8 +114,13 @@ func applySchema(t *testing.T, admin func(string) string, db string, tables ...s
 }
 
 func insertJSON(t *testing.T, table string, rows []map[string]any) {
+	insertInto(t, testDB, table, rows)
+}
+
+// insertInto inserts rows into db.table as JSONEachRow.
+func insertInto(t *testing.T, db, table string, rows []map[string]any) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "INSERT INTO %s.%s FORMAT JSONEachRow\n", testDB, table)
+	fmt.Fprintf(&b, "INSERT INTO %s.%s FORMAT JSONEachRow\n", db, table)
 	for _, r := range rows {
 		j, _ := json.Marshal(r)
 		b.Write(j)
@@ -244,6 +252,27 @@ func TestIntegration(t *testing.T) {
 		if res.Status != 200 || strings.TrimSpace(string(res.Body)) != `{"services":["checkout","frontend","mysql","redis"]}` {
 			t.Errorf("services: %d %s", res.Status, res.Body)
 		}
+		// values for dashboard variables; service repeated = a multi-value variable
+		for q, want := range map[string]string{
+			"kind=services":                                 `200 {"values":["checkout","frontend","mysql","redis"]}`,
+			"kind=client_services":                          `200 {"values":["checkout","frontend"]}`,
+			"kind=endpoints&service=checkout":               `200 {"values":["/Pay/Charge","/cart","/pay"]}`,
+			"kind=protocols&service=checkout&service=redis": `200 {"values":["HTTP","Redis","gRPC"]}`,
+			"kind=services&service=redis":                   `200 {"values":["checkout","redis"]}`,
+			"kind=endpoints&service=x'%20OR%201%3D1%20--":   `200 {"values":[]}`,
+			"kind=pods": `400 {"error":"kind 'pods' is not one of client_services, endpoints, protocols, server_services, services"}`,
+		} {
+			res, err := host.CallResource(context.Background(), &backend.CallResourceRequest{
+				PluginContext: good, Path: "values", Method: "GET",
+				URL: fmt.Sprintf("/values?%s&from=%d&to=%d", q, int64(t0)*1000, int64(t0+120)*1000),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprintf("%d %s", res.Status, strings.TrimSpace(string(res.Body))); got != want {
+				t.Errorf("values?%s: %s, want %s", q, got, want)
+			}
+		}
 	})
 	if host.Exited() {
 		t.Error("plugin process died during the test")
@@ -280,28 +309,31 @@ func testHealth(t *testing.T, e *env, good backend.PluginContext) {
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
-// series maps "service/metric" to the values of its frame.
+// series maps "service/metric" (and "/client_service", "/observation_point"... for each
+// further label, in REDDimensions order) to the values of its series, after checking the answer
+// is a valid alerting input.
 func series(t *testing.T, res backend.DataResponse) (map[string][]*float64, []time.Time) {
 	t.Helper()
 	if res.Error != nil {
 		t.Fatalf("query error: %v", res.Error)
 	}
+	all, err := dataplane.CheckAlertable(res.Frames)
+	if err != nil {
+		t.Fatalf("RED answer is not an alerting input: %v", err)
+	}
 	out := map[string][]*float64{}
 	var times []time.Time
-	for _, f := range res.Frames {
-		if f.Meta == nil || f.Meta.Type != data.FrameTypeTimeSeriesMulti || len(f.Fields) != 2 {
-			t.Fatalf("frame %s is not a 2-field timeseries-multi frame: %+v", f.Name, f.Meta)
+	for _, s := range all {
+		if s.Labels[query.MetricLabel] != s.Name {
+			t.Errorf("series %s: label metric=%q", s.ID(), s.Labels[query.MetricLabel])
 		}
-		times = make([]time.Time, f.Fields[0].Len())
-		for i := range times {
-			times[i] = f.Fields[0].At(i).(time.Time)
+		key := s.Labels["service"] + "/" + s.Name
+		for _, d := range query.REDDimensions[1:] {
+			if v, ok := s.Labels[d.Label]; ok {
+				key += "/" + v
+			}
 		}
-		v := f.Fields[1]
-		vals := make([]*float64, v.Len())
-		for i := range vals {
-			vals[i] = v.At(i).(*float64)
-		}
-		out[v.Labels["service"]+"/"+v.Name] = vals
+		out[key], times = s.Values, s.Times
 	}
 	return out, times
 }
@@ -343,8 +375,8 @@ func testRED(t *testing.T, e *env, pc backend.PluginContext) {
 	if len(times) != 3 || times[0].Unix() != t0 || times[2].Unix() != t0+120 {
 		t.Fatalf("buckets %v", times)
 	}
-	if len(got) != 3*5 {
-		t.Errorf("%d series, want 15 (3 services × 5 metrics)", len(got))
+	if len(got) != 3*8 {
+		t.Errorf("%d series, want 24 (3 services × 8 metrics)", len(got))
 	}
 	// checkout, preferred = server_process rows: bucket 0 = 10+20+4 requests, bucket 1 = 6.
 	expectSeries(t, got, "checkout/request_rate", 34.0/60, 6.0/60, 0.0)
@@ -352,6 +384,8 @@ func testRED(t *testing.T, e *env, pc backend.PluginContext) {
 	expectSeries(t, got, "checkout/error_ratio", 1.0/34, 0.5, nil)
 	expectSeries(t, got, "checkout/latency_avg", 98000.0/34/1000, 5.0, nil)
 	expectSeries(t, got, "checkout/latency_max", 20.0, 9.0, nil)
+	// rows without a latency sketch (written before migration 6): no percentile, not a wrong one
+	expectSeries(t, got, "checkout/latency_p99", nil, nil, nil)
 	// mysql has only client_process rows: they are kept.
 	expectSeries(t, got, "mysql/request_rate", 0.5, 0.0, 0.0)
 	expectSeries(t, got, "mysql/latency_avg", 0.5, nil, nil)
@@ -371,6 +405,23 @@ func testRED(t *testing.T, e *env, pc backend.PluginContext) {
 	expectSeries(t, got, "mysql/latency_max", 2.0, nil, nil)
 	expectSeries(t, got, "redis/latency_max", nil, 0.3, nil)
 
+	// Per edge and observation point (all points): one series each, labelled with both ends and the point.
+	got, _ = series(t, e.query(pc, t0, t0+120, time.Minute, `{"queryType":"red","observation_point":"all","group_by":["service","client_service","observation_point"],"metric":"request_rate"}`))
+	if len(got) != 5 {
+		t.Errorf("edge × point RED: %d series, want 5: %v", len(got), keys(got))
+	}
+	expectSeries(t, got, "checkout/request_rate/frontend/server_process", 34.0/60, 6.0/60, 0.0)
+	expectSeries(t, got, "checkout/request_rate/frontend/client_process", 10.0/60, 0.0, 0.0)
+	expectSeries(t, got, "redis/request_rate/checkout/server_nic", 0.0, 0.2, 0.0)
+	// Per protocol and endpoint, preferred point: the client_process /pay row is not counted again.
+	got, _ = series(t, e.query(pc, t0, t0+120, time.Minute, `{"queryType":"red","service":"checkout","group_by":["service","l7_protocol","endpoint"],"metric":"error_ratio"}`))
+	if len(got) != 3 {
+		t.Errorf("protocol × endpoint RED: %d series, want 3: %v", len(got), keys(got))
+	}
+	expectSeries(t, got, "checkout/error_ratio/HTTP//pay", 0.1, 0.5, nil)
+	expectSeries(t, got, "checkout/error_ratio/HTTP//cart", 0.0, nil, nil)
+	expectSeries(t, got, "checkout/error_ratio/gRPC//Pay/Charge", 0.0, nil, nil)
+
 	// 1 s buckets (interval below a second).
 	got, times = series(t, e.query(pc, t0, t0+119, 100*time.Millisecond, `{"queryType":"red","service":"checkout","endpoint":"/cart","metric":"request_rate"}`))
 	if len(times) != 120 {
@@ -382,13 +433,22 @@ func testRED(t *testing.T, e *env, pc backend.PluginContext) {
 
 	// Hostile values are data, not SQL: no match, no error.
 	res := e.query(pc, t0, t0+120, time.Minute, `{"queryType":"red","service":"x' OR 1=1 OR '\\","metric":"request_rate"}`)
-	if res.Error != nil || len(res.Frames) != 1 || res.Frames[0].Rows() != 0 {
+	if none, err := dataplane.CheckAlertable(res.Frames); res.Error != nil || err != nil || len(none) != 0 || len(res.Frames) != 1 {
 		t.Errorf("hostile service: err %v, %d frames", res.Error, len(res.Frames))
 	}
 	res = e.query(pc, t0, t0+120, time.Minute, `{"queryType":"red","observation_point":"nowhere"}`)
 	if res.Error == nil || res.Status != backend.StatusBadRequest || !strings.Contains(res.Error.Error(), "observation_point") {
 		t.Errorf("bad observation point: %v %v", res.Status, res.Error)
 	}
+}
+
+func keys(m map[string][]*float64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func fieldMap(t *testing.T, f *data.Frame) map[string]*data.Field {

@@ -18,6 +18,10 @@ import (
 //   GET ping                   → {"ok":true}
 //   GET schema                 → pkg/schema/schema.json
 //   GET services?from=&to=     → {"services":[...]} (ms epoch; default the last hour)
+//   GET values?kind=&from=&to=&service=a&service=b
+//                              → {"values":[...]}: services, server_services, client_services,
+//                                endpoints or protocols seen in the range, of the named servers
+//                                (repeat service for several: multi-value variables)
 //   GET profile-values?field=process&from=&to=[&event=&service=&process=&host=&pid=&tid=]
 //                              → {"values":[{"value":"4811","process":"node","weight":151}, ...]}: one column of
 //                                profile_samples among the rows the other filters match, busiest first (at most 500)
@@ -78,6 +82,26 @@ func (d *Datasource) resourceQuery(w http.ResponseWriter, r *http.Request, st *q
 }
 
 func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
+	d.listValues(w, r, "services", func(rng query.Range) (*query.Statement, error) {
+		return query.BuildServices(d.settings.Database, rng)
+	})
+}
+
+func (d *Datasource) handleValues(w http.ResponseWriter, r *http.Request) {
+	kind, services := r.URL.Query().Get("kind"), query.Values{}
+	for _, s := range r.URL.Query()["service"] {
+		if s != "" {
+			services = append(services, s)
+		}
+	}
+	d.listValues(w, r, "values", func(rng query.Range) (*query.Statement, error) {
+		return query.BuildValues(d.settings.Database, kind, rng, services)
+	})
+}
+
+// listValues answers {key: [...]}: the distinct non-empty first column of build's statement
+// over the request's from/to (ms epoch; default the last hour), sorted.
+func (d *Datasource) listValues(w http.ResponseWriter, r *http.Request, key string, build func(query.Range) (*query.Statement, error)) {
 	if d.settingsErr != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
 		return
@@ -85,7 +109,7 @@ func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
 	rng, err := d.rangeParams(r, query.TypeMap)
 	var st *query.Statement
 	if err == nil {
-		st, err = query.BuildServices(d.settings.Database, rng)
+		st, err = build(rng)
 	}
 	res, ok := d.resourceQuery(w, r, st, err)
 	if !ok {
@@ -99,12 +123,12 @@ func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	services := make([]string, 0, len(set))
+	values := make([]string, 0, len(set))
 	for s := range set {
-		services = append(services, s)
+		values = append(values, s)
 	}
-	sort.Strings(services)
-	writeJSON(w, http.StatusOK, map[string][]string{"services": services})
+	sort.Strings(values)
+	writeJSON(w, http.StatusOK, map[string][]string{key: values})
 }
 
 func (d *Datasource) handleProfileValues(w http.ResponseWriter, r *http.Request) {

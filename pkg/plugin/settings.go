@@ -46,6 +46,10 @@ type Settings struct {
 	// MaxSpanDays bounds the time range per query type (keys: red, map, sql_log, trace, trace_search, flamegraph).
 	MaxSpanDays map[string]int `json:"maxSpanDays"`
 	Password    string         `json:"-"`
+	// TagsUsername is the ClickHouse user business-tag changes are written as (INSERT into
+	// business_tags only: never the reader, never the agent's writer); empty: tags are read-only.
+	TagsUsername string `json:"tagsUsername"`
+	TagsPassword string `json:"-"`
 }
 
 // MaxSpan is the longest time range a query of type queryType may cover.
@@ -99,5 +103,10 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 		}
 	}
 	st.Password = s.DecryptedSecureJSONData["password"]
+	st.TagsUsername = strings.TrimSpace(st.TagsUsername)
+	st.TagsPassword = s.DecryptedSecureJSONData["tagsPassword"]
+	if st.TagsUsername != "" && st.TagsUsername == st.Username {
+		return st, fmt.Errorf("datasource setting tagsUsername: %s is the reader; tag writes need a user of their own", query.Quote(st.TagsUsername))
+	}
 	return st, nil
 }

@@ -139,7 +139,7 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 	kind, statusMsg, obs, host, process, hopKind, hop, link, proto, status :=
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	status64, pid, depth, tid := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	status64, pid, tid, depth := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i, nd := range tr.Nodes {
 		traceID[i] = tr.ID
 		spanID[i] = strconv.FormatUint(nd.RowID, 10)
@@ -191,6 +191,7 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 		data.NewField("host", nil, host),
 		data.NewField("process", nil, process),
 		data.NewField("pid", nil, pid),
+		data.NewField("tid", nil, tid),
 		data.NewField("hop_kind", nil, hopKind),
 		data.NewField("hop", nil, hop),
 		withConfig(data.NewField("self_time_ms", nil, self), "Self time", "ms"),
@@ -200,7 +201,6 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 		data.NewField("response_status", nil, status),
 		withConfig(data.NewField("clock_skew_correction_ms", nil, shift), "Clock-skew correction", "ms"),
 		data.NewField("depth", nil, depth),
-		data.NewField("tid", nil, tid), // the thread of pid that handled the span: its flame graph's link
 	)
 	v := tr.Verdict
 	verdict := map[string]any{"summary": v.Summary, "duration_ms": ms(v.DurationUs)}

@@ -29,6 +29,8 @@ func TestTraceFrameShape(t *testing.T) {
 		db,
 	}
 	db.Host = "a"
+	spans[1].ThreadReq, spans[1].ThreadResp = 4711, 4712 // the server thread that read the request (and the one that answered)
+	db.ThreadResp = 4713                                 // a call whose request write was not seen: the thread that read its reply
 	tr := trace.Build(spans, []uint64{3}, trace.Options{})
 	frames := traceFrames(tr, []string{"SELECT 1", "SELECT 2"}, 3*time.Millisecond)
 	if len(frames) != 2 || frames[0].Name != "trace" || frames[1].Name != "verdict" {
@@ -45,10 +47,10 @@ func TestTraceFrameShape(t *testing.T) {
 		{"tags", data.FieldTypeJSON}, {"kind", data.FieldTypeString}, {"statusCode", data.FieldTypeInt64},
 		{"statusMessage", data.FieldTypeString}, {"warnings", data.FieldTypeJSON},
 		{"observation_point", data.FieldTypeString}, {"host", data.FieldTypeString}, {"process", data.FieldTypeString},
-		{"pid", data.FieldTypeInt64}, {"hop_kind", data.FieldTypeString}, {"hop", data.FieldTypeString},
+		{"pid", data.FieldTypeInt64}, {"tid", data.FieldTypeInt64}, {"hop_kind", data.FieldTypeString}, {"hop", data.FieldTypeString},
 		{"self_time_ms", data.FieldTypeFloat64}, {"critical_time_ms", data.FieldTypeFloat64}, {"link", data.FieldTypeString},
 		{"l7_protocol", data.FieldTypeString}, {"response_status", data.FieldTypeString},
-		{"clock_skew_correction_ms", data.FieldTypeFloat64}, {"depth", data.FieldTypeInt64}, {"tid", data.FieldTypeInt64},
+		{"clock_skew_correction_ms", data.FieldTypeFloat64}, {"depth", data.FieldTypeInt64},
 	}
 	if len(f.Fields) != len(want) {
 		t.Fatalf("%d fields, want %d", len(f.Fields), len(want))
@@ -68,6 +70,9 @@ func TestTraceFrameShape(t *testing.T) {
 	}
 	if row("startTime", 1).(float64) != float64(t0+500)/1000 || row("duration", 1).(float64) != 9 {
 		t.Errorf("start %v duration %v", row("startTime", 1), row("duration", 1))
+	}
+	if row("tid", 0).(int64) != 0 || row("tid", 1).(int64) != 4711 || row("tid", 2).(int64) != 4713 {
+		t.Errorf("threads %v %v %v", row("tid", 0), row("tid", 1), row("tid", 2))
 	}
 	if row("serviceName", 0) != "web" || row("serviceName", 1) != "api" || row("kind", 0) != "client" || row("kind", 1) != "server" {
 		t.Errorf("service/kind %v %v %v %v", row("serviceName", 0), row("serviceName", 1), row("kind", 0), row("kind", 1))

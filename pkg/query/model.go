@@ -26,12 +26,83 @@ const (
 	MetricErrorRate   = "error_rate"
 	MetricErrorRatio  = "error_ratio"
 	MetricLatencyAvg  = "latency_avg"
+	MetricLatencyP50  = "latency_p50"
+	MetricLatencyP90  = "latency_p90"
+	MetricLatencyP99  = "latency_p99"
 	MetricLatencyMax  = "latency_max"
 	MetricAll         = "all"
 )
 
 // REDMetrics lists the RED metrics in output order.
-var REDMetrics = []string{MetricRequestRate, MetricErrorRate, MetricErrorRatio, MetricLatencyAvg, MetricLatencyMax}
+var REDMetrics = []string{MetricRequestRate, MetricErrorRate, MetricErrorRatio, MetricLatencyAvg,
+	MetricLatencyP50, MetricLatencyP90, MetricLatencyP99, MetricLatencyMax}
+
+// Percentiles maps each percentile metric to its quantile.
+var Percentiles = map[string]float64{MetricLatencyP50: 0.50, MetricLatencyP90: 0.90, MetricLatencyP99: 0.99}
+
+// NeedsSketch tells whether metrics include a percentile (read from app_metrics' latency sketch).
+func NeedsSketch(metrics []string) bool {
+	for _, m := range metrics {
+		if _, ok := Percentiles[m]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// GroupDimension is one dimension RED series can be split by: the group_by value, the
+// app_metrics column and the label it gets on each series.
+type GroupDimension struct {
+	Name, Column, Label string
+}
+
+// REDDimensions are the group_by values of RED, in label order. "service" is the server.
+var REDDimensions = []GroupDimension{
+	{"service", "server_service", "service"},
+	{"client_service", "client_service", "client_service"},
+	{"l7_protocol", "l7_protocol", "l7_protocol"},
+	{"endpoint", "endpoint", "endpoint"},
+	{"observation_point", "observation_point", "observation_point"},
+}
+
+// MetricLabel is the label naming a series' RED metric (also its field name): with it every
+// series of an answer has distinct labels even when several metrics share the answer, which
+// Grafana's alerting needs (it identifies a series by its labels).
+const MetricLabel = "metric"
+
+// REDGroupBy returns the dimensions of group_by in REDDimensions order (default: service).
+func (m *Model) REDGroupBy() ([]GroupDimension, error) {
+	if len(m.GroupBy) == 0 {
+		return REDDimensions[:1], nil
+	}
+	names := make([]string, len(REDDimensions))
+	for i, d := range REDDimensions {
+		names[i] = d.Name
+	}
+	var out []GroupDimension
+	for _, d := range REDDimensions {
+		if containsStr(m.GroupBy, d.Name) || (d.Name == "l7_protocol" && containsStr(m.GroupBy, "protocol")) {
+			out = append(out, d)
+		}
+	}
+	for _, g := range m.GroupBy {
+		if !containsStr(names, g) && g != "protocol" {
+			return nil, fmt.Errorf("group_by %s is not one of %s", Quote(truncate(g, 60)), strings.Join(names, ", "))
+		}
+	}
+	return out, nil
+}
+
+// REDMetricList returns the metrics the query asks for, in REDMetrics order ("all" or none: every one).
+func (m *Model) REDMetricList() ([]string, error) {
+	switch {
+	case m.Metric == "" || m.Metric == MetricAll:
+		return REDMetrics, nil
+	case containsStr(REDMetrics, m.Metric):
+		return []string{m.Metric}, nil
+	}
+	return nil, fmt.Errorf("metric %s is not one of all, %s", Quote(truncate(m.Metric, 60)), strings.Join(REDMetrics, ", "))
+}
 
 // Observation-point filter values beyond the schema's own points.
 const (
@@ -147,6 +218,7 @@ type Model struct {
 	Endpoint         Values `json:"endpoint"`          // endpoint
 	Status           Values `json:"status"`            // response_status (sql_log only)
 	Metric           string `json:"metric"`            // red: one of REDMetrics or "all" (default)
+	GroupBy          Values `json:"group_by"`          // red: dimensions of REDDimensions (default service)
 	Limit            Count  `json:"limit"`             // sql_log: rows, default 1000, more than 10000 is clamped
 	RequestType      Values `json:"request_type"`      // request_type (sql_log, trace_search)
 	ResponseCode     Values `json:"response_code"`     // response_code, integers (sql_log, trace_search)
@@ -192,6 +264,7 @@ func (d Millis) Micros() int64 {
 }
 
 type camelAliases struct {
+	GroupBy          Values `json:"groupBy"`
 	ClientService    Values `json:"clientService"`
 	L7Protocol       Values `json:"l7Protocol"`
 	ObservationPoint string `json:"observationPoint"`
@@ -216,6 +289,9 @@ func Parse(raw []byte) (*Model, error) {
 	if err := json.Unmarshal(raw, &a); err == nil {
 		if len(m.ClientService) == 0 {
 			m.ClientService = a.ClientService
+		}
+		if len(m.GroupBy) == 0 {
+			m.GroupBy = a.GroupBy
 		}
 		if len(m.L7Protocol) == 0 {
 			m.L7Protocol = a.L7Protocol

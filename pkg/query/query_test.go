@@ -85,28 +85,66 @@ func TestParseValues(t *testing.T) {
 	}
 }
 
+// sqlHas fails t for each of wants the rendered SQL lacks; what names the statement.
+func sqlHas(t *testing.T, what, sql string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(sql, want) {
+			t.Errorf("%s SQL lacks %q:\n%s", what, want, sql)
+		}
+	}
+}
+
 func TestREDSQL(t *testing.T) {
-	m := mustParse(t, `{"queryType":"red","service":"checkout","l7_protocol":["HTTP","gRPC"],"endpoint":"/api/pay"}`)
+	m := mustParse(t, `{"queryType":"red","service":"checkout","l7_protocol":["HTTP","gRPC"],"endpoint":"/api/pay","metric":"latency_max"}`)
 	st, err := BuildRED("flowlens", m, testRange, 60)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	filters := []string{"FROM `flowlens`.`app_metrics`", "time >= toDateTime(1700000000) AND time <= toDateTime(1700003600)",
+		"server_service IN ('checkout')", "l7_protocol IN ('HTTP', 'gRPC')", "endpoint IN ('/api/pay')"}
+	rank := "transform(observation_point, ['server_process', 'server_nic', 'client_nic', 'client_process', 'gateway'], [1, 2, 3, 4, 5], 0)"
+	sqlHas(t, "RED", st.SQL, append(filters,
 		"intDiv(toUInt32(time), 60) * 60 AS point_bucket",
-		"FROM `flowlens`.`app_metrics`",
-		"time >= toDateTime(1700000000) AND time <= toDateTime(1700003600)",
-		"server_service IN ('checkout')",
-		"l7_protocol IN ('HTTP', 'gRPC')",
-		"endpoint IN ('/api/pay')",
-		"transform(observation_point, ['server_process', 'server_nic', 'client_nic', 'client_process', 'gateway'], [1, 2, 3, 4, 5], 0) AS point_rank",
+		rank+" AS point_rank",
 		"GROUP BY client_service, server_service, point_rank, point_bucket",
 		"WHERE tupleElement(p, 1) = best_rank",
-		"GROUP BY bucket, service",
-	} {
-		if !strings.Contains(st.SQL, want) {
-			t.Errorf("RED SQL lacks %q:\n%s", want, st.SQL)
-		}
+		"tupleElement(p, 3) AS g0",
+		"GROUP BY bucket, g0")...)
+	// percentiles: each pair's best point by a subquery, then one aggregation with the sketch
+	m.Metric = ""
+	st, err = BuildRED("flowlens", m, testRange, 60)
+	if err != nil {
+		t.Fatal(err)
 	}
+	sqlHas(t, "percentile RED", st.SQL, append(filters,
+		"intDiv(toUInt32(time), 60) * 60 AS bucket",
+		"server_service AS g0",
+		"sumMap(latency_sketch_keys, latency_sketch_counts) AS sketch",
+		"AND (client_service, server_service, "+rank+") IN (\n    SELECT client_service, server_service, min("+rank+")",
+		"AND "+rank+" > 0\n    GROUP BY client_service, server_service)",
+		"GROUP BY bucket, g0")...)
+	// group_by: each dimension a column, in REDDimensions order, the pair's own columns grouped once
+	m.GroupBy = Values{"observation_point", "endpoint", "client_service", "service"}
+	m.Metric = MetricErrorRatio
+	st, err = BuildRED("flowlens", m, testRange, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlHas(t, "grouped RED", st.SQL,
+		"server_service AS g0, client_service AS g1, endpoint AS g2, observation_point AS g3",
+		"GROUP BY client_service, server_service, g2, g3, point_rank, point_bucket",
+		"groupArray((point_rank, point_bucket, g0, g1, g2, g3, point_requests, point_errors, point_sum_us, point_max_us))",
+		"sum(tupleElement(p, 7)) AS requests",
+		"GROUP BY bucket, g0, g1, g2, g3")
+	if strings.Contains(st.SQL, "sumMap") {
+		t.Errorf("error ratio reads the sketch:\n%s", st.SQL)
+	}
+	m.GroupBy = Values{"service", "pod"}
+	if _, err := BuildRED("flowlens", m, testRange, 60); err == nil || !strings.Contains(err.Error(), `group_by 'pod' is not one of service, client_service`) {
+		t.Errorf("unknown dimension: %v", err)
+	}
+	m.GroupBy, m.Metric = nil, ""
 	m.ObservationPoint = "all"
 	st, _ = BuildRED("flowlens", m, testRange, 60)
 	if strings.Contains(st.SQL, "observation_point") {

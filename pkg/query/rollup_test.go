@@ -10,8 +10,12 @@ func TestMetricsTableChoice(t *testing.T) {
 	for _, c := range []struct {
 		model, table, maxExpr string
 	}{
-		{`{"queryType":"red"}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)"},
-		{`{"queryType":"red","observation_point":"all","service":"a","l7_protocol":"HTTP"}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)"},
+		{`{"queryType":"red","metric":"error_ratio"}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)"},
+		{`{"queryType":"red","metric":"latency_max","observation_point":"all","service":"a","l7_protocol":"HTTP","group_by":["client_service","l7_protocol","observation_point"]}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)"},
+		// percentiles need the latency sketch, endpoints the full grain: app_metrics
+		{`{"queryType":"red"}`, "`app_metrics`", "max(response_duration_max_us)"},
+		{`{"queryType":"red","metric":"latency_p99"}`, "`app_metrics`", "max(response_duration_max_us)"},
+		{`{"queryType":"red","metric":"request_rate","group_by":"endpoint"}`, "`app_metrics`", "max(response_duration_max_us)"},
 		{`{"queryType":"red","observation_point":"server_nic","endpoint":"/pay"}`, "`app_metrics`", "max(response_duration_max_us)"},
 		{`{"queryType":"map"}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)"},
 		{`{"queryType":"map","observation_point":"all"}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)"},

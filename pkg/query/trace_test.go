@@ -17,7 +17,7 @@ func TestTraceSpansSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	sqlHas(t, "the", st.SQL,
 		"FROM `flowlens`.`l7_flow_log`",
 		"WHERE time >= toDateTime(1700000000) AND time <= toDateTime(1700000010)",
 		"_id IN (18446744073709551615)",
@@ -27,11 +27,7 @@ func TestTraceSpansSQL(t *testing.T) {
 		"trace_id IN ('abc')",
 		`x_request_id IN ('x\' OR 1=1 --\\')`,
 		"ORDER BY start_time_us, _id\nLIMIT 2001",
-	} {
-		if !strings.Contains(st.SQL, want) {
-			t.Errorf("SQL lacks %q:\n%s", want, st.SQL)
-		}
-	}
+	)
 	s := schema.Get()
 	for _, c := range st.Columns {
 		if !s.HasColumn(st.Table, c) {

@@ -194,3 +194,19 @@ ORDER BY (time, server_service, client_service, observation_point, l7_protocol);
 CREATE MATERIALIZED VIEW IF NOT EXISTS flowlens.app_metrics_edge_mv TO flowlens.app_metrics_edge AS SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us FROM flowlens.app_metrics GROUP BY time, observation_point, client_service, server_service, l7_protocol;
 
 INSERT INTO flowlens.app_metrics_edge SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us FROM flowlens.app_metrics WHERE time < now() GROUP BY time, observation_point, client_service, server_service, l7_protocol;
+
+ALTER TABLE flowlens.app_metrics ADD COLUMN `latency_sketch_keys` Array(UInt16), ADD COLUMN `latency_sketch_counts` Array(UInt64);
+
+CREATE TABLE IF NOT EXISTS flowlens.business_tags (
+  `time` DateTime,
+  `changed_us` UInt64,
+  `kind` String,
+  `subject` String,
+  `key` String,
+  `value` String,
+  `deleted` UInt8,
+  `updated_by` String,
+  `updated_by_role` String
+) ENGINE = MergeTree()
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (kind, subject, key, changed_us);

@@ -217,3 +217,20 @@ ALTER TABLE flowlens.net_metrics MODIFY SETTING non_replicated_deduplication_win
 ALTER TABLE flowlens.tcp_timeline MODIFY SETTING non_replicated_deduplication_window = 1000;
 
 ALTER TABLE flowlens.profile_samples MODIFY SETTING non_replicated_deduplication_window = 1000;
+
+ALTER TABLE flowlens.app_metrics ADD COLUMN `latency_sketch_keys` Array(UInt16), ADD COLUMN `latency_sketch_counts` Array(UInt64);
+
+CREATE TABLE IF NOT EXISTS flowlens.business_tags (
+  `time` DateTime,
+  `changed_us` UInt64,
+  `kind` LowCardinality(String),
+  `subject` String,
+  `key` LowCardinality(String),
+  `value` String,
+  `deleted` UInt8,
+  `updated_by` String,
+  `updated_by_role` LowCardinality(String)
+) ENGINE = MergeTree()
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (kind, subject, key, changed_us)
+SETTINGS non_replicated_deduplication_window = 1000;

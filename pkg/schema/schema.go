@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sync"
 )
 
@@ -30,7 +31,9 @@ type Schema struct {
 	ObservationPoints []string `json:"observation_points"`
 	ResponseStatuses  []string `json:"response_statuses"`
 	LatencyBucketsUs  []uint64 `json:"latency_buckets_us"`
-	Tables            []Table  `json:"tables"`
+	// LatencySketchGamma is the bucket ratio of app_metrics.latency_sketch_* (schema.ts LATENCY_SKETCH_GAMMA).
+	LatencySketchGamma float64 `json:"latency_sketch_gamma"`
+	Tables             []Table `json:"tables"`
 }
 
 var (
@@ -50,6 +53,16 @@ func Get() *Schema {
 		panic(fmt.Sprintf("pkg/schema: embedded schema.json is invalid: %v", loadErr))
 	}
 	return loaded
+}
+
+// SketchValueUs is the duration (µs) a latency-sketch key stands for: 0 for key 0, else
+// 2γ^(k-1)/(γ+1), within (γ-1)/(γ+1) of every duration the agent put under the key.
+func (s *Schema) SketchValueUs(key int64) float64 {
+	if key <= 0 {
+		return 0
+	}
+	g := s.LatencySketchGamma
+	return 2 * math.Pow(g, float64(key-1)) / (g + 1)
 }
 
 // Raw returns the embedded schema.json bytes.

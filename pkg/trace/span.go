@@ -118,21 +118,25 @@ func (s *Span) LocalProcess() string {
 	return s.ServerProcess
 }
 
-// LocalTID is the thread of the observed process that handled the span: the one that sent the
-// request on the client side, the one that wrote the response on the server side; 0 when unknown.
-func (s *Span) LocalTID() uint32 {
-	if s.clientSide() {
-		return s.ThreadReq
-	}
-	return s.ThreadResp
-}
-
 // LocalPID is the pid of the observed process, 0 when unknown.
 func (s *Span) LocalPID() uint32 {
 	if s.clientSide() {
 		return s.ClientPID
 	}
 	return s.ServerPID
+}
+
+// LocalTID is the thread of the span's own process that handled it: the one that wrote the request
+// (client process) or read it (server process), else the one that moved the response; 0 where no
+// process saw it (NICs, gateways) or the thread is unknown.
+func (s *Span) LocalTID() uint32 {
+	if s.ObservationPoint != ClientProcess && s.ObservationPoint != ServerProcess {
+		return 0
+	}
+	if s.ThreadReq != 0 {
+		return s.ThreadReq
+	}
+	return s.ThreadResp
 }
 
 func (s *Span) serverName() string {

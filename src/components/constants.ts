@@ -9,6 +9,7 @@ export const ROUTES = {
   overview: 'overview',
   traces: 'traces',
   profiling: 'profiling',
+  tags: 'tags',
 };
 
 /** The URL of an app page (for links and locationService). */

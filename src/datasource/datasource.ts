@@ -1,4 +1,4 @@
-import type { CoreApp, DataSourceInstanceSettings, ScopedVars, TimeRange } from '@grafana/data';
+import type { CoreApp, DataSourceInstanceSettings, MetricFindValue, ScopedVars, TimeRange } from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
 import {
   DEFAULT_QUERY,
@@ -7,7 +7,13 @@ import {
   type FlamePicker,
   type FlowLensOptions,
   type FlowLensQuery,
+  type FlowLensVariableQuery,
+  LIST_KEYS,
+  type ListKey,
 } from './types';
+import { FlowLensVariableSupport, interpolateList } from './variables';
+
+const LIST_KEY_SET: ReadonlySet<string> = new Set(LIST_KEYS);
 
 /** One value of a flame graph picker (resource `profile-values`): the busiest first. */
 export interface ProfileValue {
@@ -16,12 +22,11 @@ export interface ProfileValue {
   weight: number;
 }
 
-/** Separates the values of a multi-value variable while they are filled in (no value holds it). */
-const SEP = '\u0000';
-
+/** Queries run in the Go backend (also for alerting); the frontend only fills in dashboard variables. */
 export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, FlowLensOptions> {
   constructor(instanceSettings: DataSourceInstanceSettings<FlowLensOptions>) {
     super(instanceSettings);
+    this.variables = new FlowLensVariableSupport(this);
   }
 
   getDefaultQuery(app: CoreApp): Partial<FlowLensQuery> {
@@ -30,16 +35,25 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
   }
 
   /**
-   * Every text option may hold variables; an option that is empty once filled in is left out (not set). The flame
-   * graph's pickers become lists (a multi-value variable gives one entry per value), as the backend reads them.
+   * Every text option may hold variables. A list filter (LIST_KEYS) becomes the array of values it
+   * stands for (a multi-value variable: each value) and is left out for "All"; any other option is
+   * text. An option that is empty once filled in is left out (not set).
    */
   applyTemplateVariables(query: FlowLensQuery, scopedVars: ScopedVars): FlowLensQuery {
     const templateSrv = getTemplateSrv();
     const out: FlowLensQuery = { ...query };
-    const flame = query.queryType === 'flamegraph';
     for (const key of FILTER_KEYS) {
       const v = query[key];
-      if (v === undefined || (flame && key === 'service')) {
+      if (v === undefined) {
+        continue;
+      }
+      if (LIST_KEY_SET.has(key)) {
+        const values = interpolateList(templateSrv, v, scopedVars);
+        if (values === 'all' || values.length === 0) {
+          delete out[key];
+        } else {
+          out[key as ListKey] = values;
+        }
         continue;
       }
       const filled = templateSrv.replace(String(v), scopedVars).trim();
@@ -49,28 +63,19 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
         out[key] = filled;
       }
     }
-    if (flame) {
-      const list = (v: unknown): string[] =>
-        (Array.isArray(v) ? v : [v]).flatMap((x) =>
-          templateSrv
-            .replace(String(x), scopedVars, (value: string | string[]) =>
-              Array.isArray(value) ? value.join(SEP) : value
-            )
-            .split(SEP)
-            .map((s) => s.trim())
-            .filter((s) => s !== '')
-        );
+    if (query.queryType === 'flamegraph') {
+      // the flame graph's pickers are lists too (pid and tid as text: the backend reads numeric strings)
       const lists = out as Record<FlamePicker, unknown>;
       for (const key of FLAME_PICKERS) {
         const v = query[key];
-        if (v === undefined) {
+        if (v === undefined || key === 'service') {
           continue;
         }
-        const filled = list(v);
-        if (filled.length === 0) {
+        const values = interpolateList(templateSrv, Array.isArray(v) ? v.map(String) : String(v), scopedVars);
+        if (values === 'all' || values.length === 0) {
           delete lists[key];
         } else {
-          lists[key] = filled;
+          lists[key] = values;
         }
       }
       for (const key of ['baselineFrom', 'baselineTo', 'span_start_us', 'span_duration_us'] as const) {
@@ -92,6 +97,36 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
     return !query.hide;
   }
 
+  /**
+   * The values a query variable lists (the backend's `values` resource) over the range; its
+   * service may hold variables, a multi-value one narrowing to each of its services.
+   */
+  async listValues(
+    query: FlowLensVariableQuery,
+    range?: TimeRange,
+    scopedVars: ScopedVars = {}
+  ): Promise<MetricFindValue[]> {
+    const params: Record<string, string | number | string[]> = { kind: query.kind ?? 'services' };
+    if (range) {
+      params.from = range.from.valueOf();
+      params.to = range.to.valueOf();
+    }
+    const services = interpolateList(getTemplateSrv(), query.service, scopedVars);
+    if (services !== 'all' && services.length > 0) {
+      params.service = services;
+    }
+    const answer = await this.getResource<{ values: string[] }>('values', params);
+    return answer.values.map((v) => ({ text: v, value: v }));
+  }
+
+  /** The same for callers that still use metricFindQuery (older variable editors, ad-hoc lookups). */
+  metricFindQuery(
+    query: FlowLensVariableQuery,
+    options?: { range?: TimeRange; scopedVars?: ScopedVars }
+  ): Promise<MetricFindValue[]> {
+    return this.listValues(query, options?.range, options?.scopedVars);
+  }
+
   /** The values of one flame graph filter in the range, among the profile rows the other filters match. */
   async profileValues(field: FlamePicker, query: FlowLensQuery, range: TimeRange | undefined): Promise<ProfileValue[]> {
     const filled = this.applyTemplateVariables(query, {});
@@ -104,7 +139,7 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
       const v = filled[key];
       // the picker's own field lists every value; a variable not filled in (no dashboard here) filters nothing
       if (key !== field && v !== undefined) {
-        const vals = (Array.isArray(v) ? v : [v]).map(String).filter((s) => !s.includes('$'));
+        const vals = (Array.isArray(v) ? v : [v]).map(String).filter((x) => !x.includes('$'));
         if (vals.length > 0) {
           params[key] = vals;
         }

@@ -90,8 +90,32 @@ export const REQUEST_KEYS: FilterKey[] = [
 /** The trace query's own inputs. */
 export const TRACE_KEYS: FilterKey[] = ['row_id', 'time', 'trace_id', 'request_id'];
 
+/**
+ * Filters that take several values (pkg/query Values): a multi-value variable fills them with an
+ * array, "All" leaves them out (FlowLensDataSource.applyTemplateVariables).
+ */
+export const LIST_KEYS = [
+  'service',
+  'client_service',
+  'l7_protocol',
+  'endpoint',
+  'request_type',
+  'response_code',
+  'status',
+] as const satisfies readonly FilterKey[];
+export type ListKey = (typeof LIST_KEYS)[number];
+
 /** RED series the backend returns for `metric` (default `all`). */
-export type RedMetric = 'all' | 'request_rate' | 'error_rate' | 'error_ratio' | 'latency_avg' | 'latency_max';
+export type RedMetric =
+  | 'all'
+  | 'request_rate'
+  | 'error_rate'
+  | 'error_ratio'
+  | 'latency_avg'
+  | 'latency_p50'
+  | 'latency_p90'
+  | 'latency_p99'
+  | 'latency_max';
 
 export const RED_METRICS: Array<{ value: RedMetric; label: string }> = [
   { value: 'all', label: 'All' },
@@ -99,8 +123,14 @@ export const RED_METRICS: Array<{ value: RedMetric; label: string }> = [
   { value: 'error_rate', label: 'Errors/s' },
   { value: 'error_ratio', label: 'Error ratio' },
   { value: 'latency_avg', label: 'Avg latency' },
+  { value: 'latency_p50', label: 'p50' },
+  { value: 'latency_p90', label: 'p90' },
+  { value: 'latency_p99', label: 'p99' },
   { value: 'latency_max', label: 'Max latency' },
 ];
+
+/** Dimensions RED series can be split by (pkg/query REDDimensions); `service` is the server. */
+export type RedGroupBy = 'service' | 'client_service' | 'l7_protocol' | 'endpoint' | 'observation_point';
 
 /** Besides the five points: `preferred` (backend default: one point per call) and `all`. */
 export const OBSERVATION_POINT_CHOICES = ['preferred', 'all'] as const;
@@ -109,15 +139,18 @@ export interface FlowLensQuery extends DataQuery {
   queryType?: FlowLensQueryType;
   /** red only */
   metric?: RedMetric;
-  service?: string;
-  client_service?: string;
-  l7_protocol?: string;
+  /** red only: one series per combination of these (default service) */
+  group_by?: RedGroupBy[];
+  /** list filters (LIST_KEYS): one value, or several (a multi-value variable gives an array) */
+  service?: string | string[];
+  client_service?: string | string[];
+  l7_protocol?: string | string[];
   observation_point?: string;
-  endpoint?: string;
+  endpoint?: string | string[];
   /** sql_log, trace_search */
-  request_type?: string;
-  response_code?: string;
-  status?: string;
+  request_type?: string | string[];
+  response_code?: string | string[];
+  status?: string | string[];
   min_duration_ms?: string;
   max_duration_ms?: string;
   search?: string;
@@ -151,6 +184,8 @@ export interface FlowLensOptions extends DataSourceJsonData {
   url?: string;
   database?: string;
   username?: string;
+  /** The ClickHouse user business-tag changes are written as (INSERT into business_tags only); unset: tags read-only. */
+  tagsUsername?: string;
   /** Per-query bounds the backend enforces (pkg/plugin/settings.go); unset = the backend's default. */
   queryTimeout?: number; // seconds (30), at most 3600
   maxMemoryUsage?: number; // bytes (2e9)
@@ -163,6 +198,7 @@ export interface FlowLensOptions extends DataSourceJsonData {
 
 export interface FlowLensSecureOptions {
   password?: string;
+  tagsPassword?: string;
 }
 
 export const DEFAULT_OPTIONS: Required<Pick<FlowLensOptions, 'url' | 'database' | 'username'>> = {
@@ -170,3 +206,20 @@ export const DEFAULT_OPTIONS: Required<Pick<FlowLensOptions, 'url' | 'database' 
   database: 'flowlens',
   username: 'grafana',
 };
+
+/** What a FlowLens query variable lists (the backend's `values` resource, pkg/query.ValueKinds). */
+export type VariableKind = 'services' | 'client_services' | 'endpoints' | 'protocols';
+
+export const VARIABLE_KINDS: Array<{ value: VariableKind; label: string; description: string }> = [
+  { value: 'services', label: 'Services', description: 'every service seen at either end of a call' },
+  { value: 'client_services', label: 'Client services', description: 'services seen calling others' },
+  { value: 'endpoints', label: 'Endpoints', description: 'endpoints served (of the services below, if any)' },
+  { value: 'protocols', label: 'Protocols', description: 'application protocols (of the services below, if any)' },
+];
+
+/** The query of a FlowLens query variable. */
+export interface FlowLensVariableQuery extends DataQuery {
+  kind?: VariableKind;
+  /** narrows endpoints/protocols to these servers; may hold variables (a multi-value one gives several) */
+  service?: string | string[];
+}

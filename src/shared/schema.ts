@@ -17,6 +17,7 @@ export type ColumnType =
   | 'String'
   | 'LowString' // low-cardinality string: LowCardinality(String) on modern, String on 18.16
   | 'Array(UInt64)'
+  | 'Array(UInt16)'
   | 'Array(UInt32)'
   | 'Array(UInt8)'
   | 'Array(String)'
@@ -37,7 +38,7 @@ export interface Table {
   doc: string;
   columns: Column[];
   orderBy: string[];
-  /** Days of retention on modern ClickHouse (18.16 has no TTL: the agent drops old partitions). */
+  /** Days of retention on modern ClickHouse (18.16 has no TTL); 0: kept forever. */
   ttlDays: number;
   /** Table engine; MergeTree() when absent. */
   engine?: string;
@@ -46,6 +47,8 @@ export interface Table {
 }
 
 const c = (name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec });
+/** The migration that adds the latency sketch to app_metrics. */
+const SKETCH_SINCE = 6;
 /** A column added by migration `since` (ALTER TABLE ... ADD COLUMN on existing databases). */
 const added = (since: number, name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec, since });
 
@@ -164,6 +167,8 @@ export const TABLES: Table[] = [
       c('latency_histogram', 'Array(UInt64)', 'counts per bucket; bounds in LATENCY_BUCKETS_US'),
       c('request_bytes', 'UInt64', 'request bytes'),
       c('response_bytes', 'UInt64', 'response bytes'),
+      added(SKETCH_SINCE, 'latency_sketch_keys', 'Array(UInt16)', 'latency distribution: keys of the non-empty buckets, ascending (latencySketchKey)'),
+      added(SKETCH_SINCE, 'latency_sketch_counts', 'Array(UInt64)', 'latency distribution: requests per key of latency_sketch_keys (merge with sumMap)'),
     ],
   },
   {
@@ -267,6 +272,28 @@ export const TABLES: Table[] = [
       c('value', 'UInt64', 'samples (on_cpu) or blocked µs (off_cpu)'),
     ],
   },
+  {
+    name: 'business_tags',
+    doc:
+      'Business tags (team, owner, tier, cost centre, ...) that users attach to services, processes or IP ranges through the ' +
+      "datasource's resource API: one row per change, so the table is its own audit trail (who, when); the current value of " +
+      '(kind, subject, key) is its latest row, a removal a row with deleted = 1. Queries join it at read time (pkg/query ' +
+      'businesstags.go), so a tag set today applies to yesterday\'s data. Kept forever (no TTL).',
+    orderBy: ['kind', 'subject', 'key', 'changed_us'],
+    ttlDays: 0,
+    since: 7,
+    columns: [
+      c('time', 'DateTime', 'when the change was made (second)'),
+      c('changed_us', 'UInt64', 'when the change was made, µs since the epoch: orders changes within one second'),
+      c('kind', 'LowString', 'what the tag is attached to: service, process or ip_range'),
+      c('subject', 'String', 'the service name, process name or CIDR range (e.g. 10.1.0.0/16)'),
+      c('key', 'LowString', 'tag key: team, owner, tier, cost_centre or another [a-z][a-z0-9_]* of at most 63 characters'),
+      c('value', 'String', 'tag value (empty on removal)'),
+      c('deleted', 'UInt8', '1: the tag was removed'),
+      c('updated_by', 'String', 'the Grafana user who made the change (login), as Grafana told the datasource'),
+      c('updated_by_role', 'LowString', "that user's role in the organisation (Editor, Admin)"),
+    ],
+  },
 ];
 
 /** Upper bounds (µs, inclusive) of app_metrics.latency_histogram buckets; the last bucket is +Inf. */
@@ -274,6 +301,20 @@ export const LATENCY_BUCKETS_US = [
   100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
   5_000_000, 10_000_000,
 ];
+
+/**
+ * Ratio of consecutive bounds of the latency sketch (app_metrics.latency_sketch_*): key k >= 1 holds
+ * the durations in (γ^(k-2), γ^(k-1)] µs, key 0 holds 0 µs. Its representative 2γ^(k-1)/(γ+1) is within
+ * (γ-1)/(γ+1) = 0.99% of every duration of the bucket, so a percentile read from merged sketches is
+ * within 1% of the exact one (a relative-error sketch; ~1,400 keys span 1 µs to 10^12 µs).
+ */
+export const LATENCY_SKETCH_GAMMA = 1.02;
+const LN_SKETCH_GAMMA = Math.log(LATENCY_SKETCH_GAMMA);
+
+/** The sketch key of a duration in µs (see LATENCY_SKETCH_GAMMA). */
+export function latencySketchKey(us: number): number {
+  return us < 1 ? 0 : Math.ceil(Math.log(us) / LN_SKETCH_GAMMA) + 1;
+}
 
 export const OBSERVATION_POINTS = ['client_process', 'client_nic', 'server_nic', 'server_process', 'gateway'] as const;
 export type ObservationPoint = (typeof OBSERVATION_POINTS)[number];
@@ -299,7 +340,7 @@ export function renderCreateTable(table: Table, dialect: Dialect, database = DAT
       return `  \`${col.name}\` ${renderType(col.type, dialect)}${codec}`;
     })
     .join(',\n');
-  const ttl = dialect === 'modern' ? `\nTTL time + INTERVAL ${table.ttlDays} DAY` : '';
+  const ttl = dialect === 'modern' && table.ttlDays > 0 ? `\nTTL time + INTERVAL ${table.ttlDays} DAY` : '';
   const settings = dialect === 'modern' && atVersion >= DEDUP_SINCE ? `\nSETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}` : '';
   return (
     `CREATE TABLE IF NOT EXISTS ${database}.${table.name} (\n${cols}\n) ENGINE = ${table.engine ?? 'MergeTree()'}\n` +
@@ -368,6 +409,16 @@ export const MIGRATIONS: Migration[] = [
         ? TABLES.filter((t) => (t.since ?? 1) < DEDUP_SINCE).map((t) => `ALTER TABLE ${database}.${t.name} MODIFY SETTING non_replicated_deduplication_window = ${DEDUP_WINDOW}`)
         : [],
   },
+  {
+    version: SKETCH_SINCE,
+    doc: 'app_metrics: latency sketch (latency_sketch_keys/counts), for percentiles within 1%',
+    statements: (dialect, database) => renderAddedColumns(SKETCH_SINCE, dialect, database),
+  },
+  {
+    version: 7,
+    doc: 'business_tags: team, owner and other business tags set through the datasource (one row per change: the audit trail)',
+    statements: (dialect, database) => [renderCreateTable(TABLES.find((x) => x.name === 'business_tags')!, dialect, database, 7)],
+  },
 ];
 
 const EDGE_SELECT = (database: string) =>
@@ -432,6 +483,7 @@ export function schemaJson(): string {
         observation_points: OBSERVATION_POINTS,
         response_statuses: RESPONSE_STATUSES,
         latency_buckets_us: LATENCY_BUCKETS_US,
+        latency_sketch_gamma: LATENCY_SKETCH_GAMMA,
         tables: TABLES.map((t) => ({ name: t.name, columns: t.columns.map((col) => ({ name: col.name, type: col.type })) })),
       },
       null,

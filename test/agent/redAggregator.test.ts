@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedAggregator } from '../../src/agent/metrics/redAggregator';
+import { LATENCY_SKETCH_GAMMA, latencySketchKey } from '../../src/shared/schema';
 import type { L7FlowLogRow } from '../../src/agent/requestlog/l7FlowLog';
 
 const row = (o: Partial<L7FlowLogRow>): L7FlowLogRow =>
@@ -99,4 +100,31 @@ test('a second holds at most its bound of rows: requests of further new series c
     14,
     'every request counted'
   );
+});
+
+test('latency sketch: every request under its key, each key within 1% of its durations', () => {
+  const red = new RedAggregator();
+  const durations = [0, 1, 2, 99, 100, 101, 1234, 1250, 50_000, 999_999, 1_000_000, 12_345_678];
+  for (const us of durations) {
+    red.add(row({ response_duration_us: us }));
+  }
+  red.add(row({ response_duration_us: 1234 }));
+  const [m] = red.flush();
+  assert.deepEqual(
+    m.latency_sketch_keys,
+    [...m.latency_sketch_keys].sort((a, b) => a - b),
+    'keys ascending'
+  );
+  assert.equal(
+    m.latency_sketch_counts.reduce((a, b) => a + b, 0),
+    durations.length + 1
+  );
+  assert.equal(m.latency_sketch_counts[m.latency_sketch_keys.indexOf(latencySketchKey(1234))], 2);
+  for (const us of durations) {
+    const k = latencySketchKey(us);
+    assert.ok(m.latency_sketch_keys.includes(k), `key of ${us} µs`);
+    // the representative pkg/plugin reads back for key k (schema.ts LATENCY_SKETCH_GAMMA)
+    const value = k === 0 ? 0 : (2 * LATENCY_SKETCH_GAMMA ** (k - 1)) / (LATENCY_SKETCH_GAMMA + 1);
+    assert.ok(Math.abs(value - us) <= 0.01 * us, `${us} µs read back as ${value}`);
+  }
 });

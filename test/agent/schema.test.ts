@@ -17,7 +17,7 @@ const CANONICAL: Record<string, string[]> = {
     'server_process', 'client_service', 'server_service', 'byte_tx', 'byte_rx', 'packet_tx', 'packet_rx', 'rtt_us', 'syn_latency_us',
     'retrans_count', 'zero_window_count', 'rst_count', 'close_type'],
   app_metrics: ['time', 'client_service', 'server_service', 'l7_protocol', 'endpoint', 'observation_point', 'request_count', 'error_count',
-    'response_duration_sum_us', 'response_duration_max_us', 'latency_histogram'],
+    'response_duration_sum_us', 'response_duration_max_us', 'latency_histogram', 'latency_sketch_keys', 'latency_sketch_counts'],
   net_metrics: ['time', 'client_service', 'server_service', 'byte_tx', 'byte_rx', 'retrans_count', 'rst_count', 'rtt_sum_us', 'rtt_count'],
   tcp_timeline: ['flow_id', 'conn_latency_us', 'ack_latency_us', 'server_response_us', 'client_wait_us'],
   profile_samples: ['time', 'pid', 'process', 'service', 'event', 'stack', 'value'],

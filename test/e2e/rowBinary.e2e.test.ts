@@ -38,6 +38,8 @@ function valueOf(type: ColumnType, row: number): unknown {
       return edge ? [0, 1, 2 ** 53 - 1] : [];
     case 'Array(UInt32)':
       return edge ? [4294967295, 7] : [];
+    case 'Array(UInt16)':
+      return edge ? [0, 1396, 65535] : [];
     case 'Array(UInt8)':
       return edge ? [1, 255] : [];
     case 'Array(String)':

@@ -42,6 +42,7 @@ interface TSpan {
   parent: string;
   obs: string;
   pid: number;
+  tid: number;
   process: string;
   clientService: string;
   serverService: string;
@@ -78,6 +79,7 @@ async function assemble(rowId: string, timeSec: number): Promise<Assembled> {
       parent: x.parent,
       obs: x.obs,
       pid: x.pid,
+      tid: x.tid,
       process: x.process,
       clientService: x.tags.get('client_service') ?? '',
       serverService: x.tags.get('server_service') ?? '',
@@ -328,6 +330,9 @@ test('each request is one trace: every span exactly once, under its parent, acro
     // 7 processes: curl, nginx, toxiproxy, node, python, redis-server, postgres
     assert.deepEqual([...new Set(t.spans.map((s) => s.process))].sort(), ['curl', 'frontend', 'nginx', 'postgres', 'python3', 'redis-server', 'toxiproxy-serve']);
     assert.ok(new Set(t.spans.map((s) => s.pid)).size >= 7);
+    // the thread that handled each span where a process saw it (the flame graph link's thread), none at NICs
+    assert.deepEqual(t.spans.filter((s) => s.obs.endsWith('_process') && !(s.tid > 0)).map((s) => `${s.obs} ${s.process}`), []);
+    assert.deepEqual(t.spans.filter((s) => s.obs.endsWith('_nic') && s.tid !== 0).map((s) => `${s.obs} ${s.process}`), []);
     // one namespace per host: the local address of each span (client side at client points)
     const local = new Set(t.spans.map((s) => (s.obs.startsWith('client') ? s.client : s.server).split(':')[0]));
     assert.deepEqual([...local].sort(), ['client', 'gw', 'slb', 'front', 'back', 'db'].map((h) => sys.bed!.ip(h)).sort());

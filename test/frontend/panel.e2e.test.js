@@ -15,14 +15,27 @@ const CH_URL = `http://127.0.0.1:${process.env.FLOWLENS_CH_HTTP_PORT || 18123}`;
 function readCredentials() {
   try {
     const file = path.join(process.env.FLOWLENS_DATA || path.join(ROOT, '.data'), 'clickhouse', 'credentials.env');
-    return Object.fromEntries(require('node:fs').readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    return Object.fromEntries(
+      require('node:fs')
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])
+    );
   } catch {
     return {};
   }
 }
 const RUN = path.join(__dirname, 'run.js');
 // the demo system on the namespace test bed (the layout the tests run as root): every call of it
-const DEMO_EDGES = ['loadgen->gateway', 'gateway->slb', 'slb->frontend', 'frontend->backend', 'backend->postgres', 'backend->redis'];
+const DEMO_EDGES = [
+  'loadgen->gateway',
+  'gateway->slb',
+  'slb->frontend',
+  'frontend->backend',
+  'backend->postgres',
+  'backend->redis',
+];
 
 function run(env) {
   const r = spawnSync(process.execPath, [RUN], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 240000 });
@@ -31,12 +44,15 @@ function run(env) {
 
 async function demoCallsInClickHouse() {
   const sql =
-    "SELECT count() AS n FROM (SELECT client_service, server_service FROM flowlens.app_metrics WHERE time > now() - 1800 " +
+    'SELECT count() AS n FROM (SELECT client_service, server_service FROM flowlens.app_metrics WHERE time > now() - 1800 ' +
     'GROUP BY client_service, server_service HAVING (client_service, server_service) IN (' +
     DEMO_EDGES.map((e) => `('${e.split('->').join("','")}')`).join(',') +
     '))';
   try {
-    const headers = { 'X-ClickHouse-User': CH_ENV.FLOWLENS_CLICKHOUSE_USER || 'flowlens', 'X-ClickHouse-Key': CH_ENV.FLOWLENS_CLICKHOUSE_PASSWORD || '' };
+    const headers = {
+      'X-ClickHouse-User': CH_ENV.FLOWLENS_CLICKHOUSE_USER || 'flowlens',
+      'X-ClickHouse-Key': CH_ENV.FLOWLENS_CLICKHOUSE_PASSWORD || '',
+    };
     const res = await fetch(`${CH_URL}/?default_format=JSONEachRow`, { method: 'POST', body: sql, headers });
     return res.ok ? Number(JSON.parse((await res.text()).trim()).n) : 0;
   } catch {
@@ -53,7 +69,11 @@ test('the built panel draws the fixture map exactly', () => {
 test('end to end: demo traffic traced by the agent is drawn by the built panel from the real backend', async () => {
   if ((await demoCallsInClickHouse()) < DEMO_EDGES.length) {
     // no recent demo data: run the demo (real services + agent) for a few seconds first
-    const d = spawnSync(process.execPath, [path.join(ROOT, 'build', 'agent', 'demo', 'runDemo.js'), '--duration', '8', '--layout', 'netbed'], { encoding: 'utf8', timeout: 120000 });
+    const d = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'build', 'agent', 'demo', 'runDemo.js'), '--duration', '8', '--layout', 'netbed'],
+      { encoding: 'utf8', timeout: 120000 }
+    );
     assert.equal(d.status, 0, d.stdout + d.stderr);
   }
   const r = run({ FLOWLENS_SHIM: '1', FLOWLENS_EXPECT_EDGES: DEMO_EDGES.join(',') });

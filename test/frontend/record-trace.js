@@ -9,7 +9,7 @@
 // response body) and fixtures/ds-query-trace.recording.json (the requests, when and how); with --out DIR, into
 // DIR instead (the live browser test records a fresh checkout there and replays nothing).
 // The Traces page's answers are recorded with them: a trace search over the checkout's minute
-// (ds-query-trace-search.json) and the trace of its slowest result, chosen as the page does by the result's
+// (ds-query-trace-search.json) and the trace of the checkout's row, chosen as the page does by the result's
 // _id and time (ds-query-trace-search-trace.json). `--answers-only` asks the plugin binary again over the
 // database an earlier recording left (no demo, no agent, no root) and records only the Traces page's answers.
 // Needs root, eBPF, the built agent (scripts/build.sh agent) and backend (scripts/build-backend.sh); it runs the
@@ -52,7 +52,7 @@ async function query(shimUrl, q, timeSec, windowSec = 60) {
   return { status: res.status, request: body, response: await res.json() };
 }
 
-/** Asks the plugin binary for the Traces page's answers (a trace search, then the trace of its slowest row). */
+/** Asks the plugin binary for the Traces page's answers (a trace search, then the trace of the checkout's row). */
 async function recordTracesPage(shimUrl, seed, recorded) {
   // the page opened with ?service=gateway: the traces entered at the gateway (the test bed holds only the demo,
   // but the agent traces the whole machine)
@@ -64,13 +64,16 @@ async function recordTracesPage(shimUrl, seed, recorded) {
   if (!frame || !names.includes('_id') || frame.data.values[0].length === 0) {
     throw new Error('the trace search found no trace');
   }
-  const durations = values('duration_us');
-  const slowest = durations.indexOf(Math.max(...durations));
-  const time = Math.floor(values('time')[slowest] / 1000);
+  // the slowed checkout's row (the warm-up's first requests, opening connections, can be slower)
+  const chosenRow = values('_id').indexOf(seed.id);
+  if (chosenRow < 0) {
+    throw new Error(`the trace search does not list the checkout's gateway request ${seed.id}`);
+  }
+  const time = Math.floor(values('time')[chosenRow] / 1000);
   // as the page asks: the row's time as text, an hour either side (src/pages/Traces.tsx TRACE_WINDOW_S)
   const chosen = await query(
     shimUrl,
-    { queryType: 'trace', row_id: values('_id')[slowest], time: String(time) },
+    { queryType: 'trace', row_id: values('_id')[chosenRow], time: String(time) },
     time,
     3600
   );

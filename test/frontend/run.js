@@ -46,6 +46,8 @@ async function buildSite() {
     recursive: true,
     filter: (src) => !/gpx_.*_(amd64|arm64|arm)(\.exe)?$/.test(src),
   });
+  // the provisioned dashboards, for the dashboard harness (Grafana reads them from provisioning/dashboards)
+  fs.cpSync(path.join(ROOT, 'provisioning'), path.join(SITE, 'provisioning'), { recursive: true });
   // Grafana serves @grafana/ui's icons from public/build/img/icons (Icon fetches them by name)
   fs.cpSync(
     path.join(ROOT, 'node_modules', '@grafana', 'ui', 'dist', 'public', 'img', 'icons'),
@@ -95,16 +97,40 @@ function mapFixture(q) {
  * Static files from SITE plus POST /api/ds/query: `answer(request)` gives {status, body} (or undefined to pass
  * the request upstream); without an answer, proxied upstream, else the map fixture.
  */
-function startHarnessServer(upstream, answer = upstream ? undefined : mapFixture) {
+/**
+ * The harness's web server: the site (buildSite), and Grafana's /api/ds/query answered by `answer(body)` (sync or
+ * async; a fixture by default), else proxied to `upstream`. `api({ method, path, body })`, when given, answers every
+ * /api/ request first (the dashboard harness: queries and datasource resources, recorded or replayed).
+ */
+function startHarnessServer(upstream, answer = upstream ? undefined : mapFixture, api = undefined) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
+    if (api && url.pathname.startsWith('/api/')) {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', async () => {
+        try {
+          const r = await api({
+            method: req.method,
+            path: `${url.pathname}${url.search}`,
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+          res.writeHead(r.status, { 'Content-Type': 'application/json' });
+          res.end(r.body);
+        } catch (e) {
+          res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ message: String(e) }));
+        }
+      });
+      return;
+    }
     if (req.method === 'POST' && url.pathname === '/api/ds/query') {
       const chunks = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', async () => {
         const body = Buffer.concat(chunks);
         try {
-          const own = answer && answer(JSON.parse(body.toString('utf8')));
+          const own = answer && (await answer(JSON.parse(body.toString('utf8'))));
           if (own) {
             res.writeHead(own.status, { 'Content-Type': 'application/json' });
             res.end(own.body);

@@ -239,6 +239,10 @@ async function main() {
     const flame = typed[1].query;
     assert.deepStrictEqual(flame.pid, [pids[k]], 'the flame graph of the process that served the span');
     assert.deepStrictEqual(typed[2].query.pid, [pids[k]], 'the off-CPU flame graph: where that process waited');
+    const tid = col(traceFrame, 'tid')[k];
+    assert.ok(tid > 0, 'the trace frame names the thread that served the span');
+    assert.deepStrictEqual(flame.tid, [tid], 'the flame graph of the thread that served the span');
+    assert.deepStrictEqual(typed[2].query.tid, [tid]);
     const start = col(traceFrame, 'startTime')[k];
     const dur = col(traceFrame, 'duration')[k];
     assert.ok(flame.from <= start && flame.to >= start + dur, 'the flame graph covers the span');

@@ -77,6 +77,23 @@ func render(db string) ([]entry, error) {
 	if err := add("red/unfiltered", st, err); err != nil {
 		return nil, err
 	}
+	for _, kind := range []string{"services", "client_services", "endpoints", "protocols"} {
+		st, err = query.BuildValues(db, kind, r, query.Values{"checkout", "it's"})
+		if err := add("values/"+kind, st, err); err != nil {
+			return nil, err
+		}
+	}
+	// every group_by dimension with percentiles (app_metrics and its sketch), and the rollup's grouping
+	for _, obs := range []string{"preferred", "all"} {
+		st, err = query.BuildRED(db, &query.Model{ObservationPoint: obs, GroupBy: query.Values{"service", "client_service", "l7_protocol", "endpoint", "observation_point"}}, r, 60)
+		if err := add("red/grouped/"+obs, st, err); err != nil {
+			return nil, err
+		}
+		st, err = query.BuildRED(db, &query.Model{ObservationPoint: obs, Metric: query.MetricErrorRatio, GroupBy: query.Values{"client_service", "l7_protocol"}}, r, 60)
+		if err := add("red/rollup-grouped/"+obs, st, err); err != nil {
+			return nil, err
+		}
+	}
 	st, err = query.BuildMap(db, &query.Model{}, r)
 	if err := add("map/unfiltered", st, err); err != nil {
 		return nil, err

@@ -3,7 +3,7 @@
 // further new ones that second are counted in one `(other)` row per observation point and protocol,
 // so a flood of distinct names (spoofed sources, random paths) cannot grow the agent or app_metrics,
 // while sums over any filter that does not name a series keep every request.
-import { LATENCY_BUCKETS_US } from '../../shared/schema';
+import { LATENCY_BUCKETS_US, latencySketchKey } from '../../shared/schema';
 import type { L7FlowLogRow } from '../requestlog/l7FlowLog';
 import type { TableStats } from '../lruMap';
 
@@ -31,6 +31,9 @@ export interface AppMetricsRow {
   latency_histogram: number[];
   request_bytes: number;
   response_bytes: number;
+  /** sketch keys, ascending, and their counts: filled from the row's sketch when it is flushed */
+  latency_sketch_keys: number[];
+  latency_sketch_counts: number[];
 }
 
 export function latencyBucket(us: number): number {
@@ -68,6 +71,8 @@ interface Second {
   bySeries: Map<string, Map<string, AppMetricsRow>>;
   /** rows in bySeries, overflow rows apart */
   rows: number;
+  /** each row's latency sketch (key -> requests) until the row is flushed */
+  sketches: Map<AppMetricsRow, Map<number, number>>;
 }
 
 export class RedAggregator {
@@ -106,7 +111,7 @@ export class RedAggregator {
   add(r: L7FlowLogRow, series: RedSeries = RedAggregator.series(r)): void {
     let sec = this.seconds.get(r.time);
     if (!sec) {
-      sec = { bySeries: new Map(), rows: 0 };
+      sec = { bySeries: new Map(), rows: 0, sketches: new Map() };
       this.seconds.set(r.time, sec);
     }
     let m = sec.bySeries.get(series.key)?.get(r.endpoint);
@@ -133,6 +138,9 @@ export class RedAggregator {
       m.response_duration_max_us = r.response_duration_us;
     }
     m.latency_histogram[latencyBucket(r.response_duration_us)]++;
+    const sketch = sec.sketches.get(m)!;
+    const key = latencySketchKey(r.response_duration_us);
+    sketch.set(key, (sketch.get(key) ?? 0) + 1);
     m.request_bytes += r.request_length;
     m.response_bytes += r.response_length;
   }
@@ -173,8 +181,11 @@ export class RedAggregator {
       latency_histogram: new Array(LATENCY_BUCKETS_US.length + 1).fill(0),
       request_bytes: 0,
       response_bytes: 0,
+      latency_sketch_keys: [],
+      latency_sketch_counts: [],
     };
     buckets.set(endpoint, m);
+    sec.sketches.set(m, new Map());
     if (!full) {
       sec.rows++;
       this.peakRows = Math.max(this.peakRows, sec.rows);
@@ -195,10 +206,13 @@ export class RedAggregator {
    */
   flush(beforeSec?: number): AppMetricsRow[] {
     const out: AppMetricsRow[] = [];
-    for (const [sec, { bySeries }] of this.seconds) {
+    for (const [sec, { bySeries, sketches }] of this.seconds) {
       if (beforeSec === undefined || sec < beforeSec) {
         for (const buckets of bySeries.values()) {
           for (const m of buckets.values()) {
+            const keys = [...sketches.get(m)!.keys()].sort((a, b) => a - b);
+            m.latency_sketch_keys = keys;
+            m.latency_sketch_counts = keys.map((k) => sketches.get(m)!.get(k)!);
             out.push(m);
           }
         }

@@ -5,6 +5,7 @@ import { ROUTES } from '../constants';
 import { Overview } from '../../pages/Overview';
 import { Traces } from '../../pages/Traces';
 import { Profiling } from '../../pages/Profiling';
+import { Tags } from '../../pages/Tags';
 
 /**
  * The app's routes, as create-plugin's app template declares them: Grafana renders the app root inside its own
@@ -15,6 +16,7 @@ function App(_props: AppRootProps) {
     <Routes>
       <Route path={ROUTES.traces} element={<Traces />} />
       <Route path={ROUTES.profiling} element={<Profiling />} />
+      <Route path={ROUTES.tags} element={<Tags />} />
       <Route path="*" element={<Overview />} />
     </Routes>
   );

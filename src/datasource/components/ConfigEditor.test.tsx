@@ -38,4 +38,18 @@ describe('ConfigEditor', () => {
       expect.objectContaining({ secureJsonData: { password: 's3cret' }, jsonData: opts.jsonData })
     );
   });
+
+  it('keeps the business tags writer apart: its user in jsonData, its password in secureJsonData', () => {
+    const onOptionsChange = jest.fn();
+    const opts = settings({ url: 'http://ch:8123', database: 'flowlens', username: 'grafana' });
+    render(<ConfigEditor options={opts} onOptionsChange={onOptionsChange} />);
+    fireEvent.change(screen.getByPlaceholderText('grafana_tags'), { target: { value: 'tags_writer' } });
+    expect(onOptionsChange).toHaveBeenLastCalledWith(
+      expect.objectContaining({ jsonData: { ...opts.jsonData, tagsUsername: 'tags_writer' } })
+    );
+    fireEvent.change(screen.getByPlaceholderText('tags writer password'), { target: { value: 't4gs' } });
+    expect(onOptionsChange).toHaveBeenLastCalledWith(
+      expect.objectContaining({ secureJsonData: { tagsPassword: 't4gs' } })
+    );
+  });
 });

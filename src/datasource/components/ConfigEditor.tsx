@@ -4,14 +4,15 @@ import { Field, Input, SecretInput, Stack } from '@grafana/ui';
 import { DEFAULT_OPTIONS, type FlowLensOptions, type FlowLensSecureOptions } from '../types';
 
 type Props = DataSourcePluginOptionsEditorProps<FlowLensOptions, FlowLensSecureOptions>;
-type TextKey = 'url' | 'database' | 'username';
+type TextKey = 'url' | 'database' | 'username' | 'tagsUsername';
+type SecretKey = 'password' | 'tagsPassword';
 
 export function ConfigEditor({ options, onOptionsChange }: Props) {
   const { jsonData, secureJsonFields, secureJsonData } = options;
 
   // A new data source starts from the local defaults, so "Save & test" works against a local ClickHouse.
   useEffect(() => {
-    const missing = (Object.keys(DEFAULT_OPTIONS) as TextKey[]).filter((k) => !jsonData[k]);
+    const missing = (Object.keys(DEFAULT_OPTIONS) as Array<keyof typeof DEFAULT_OPTIONS>).filter((k) => !jsonData[k]);
     if (missing.length > 0) {
       const filled = { ...jsonData };
       for (const k of missing) {
@@ -26,14 +27,14 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   const onText = (key: TextKey) => (e: ChangeEvent<HTMLInputElement>) =>
     onOptionsChange({ ...options, jsonData: { ...jsonData, [key]: e.target.value } });
 
-  const onPassword = (e: ChangeEvent<HTMLInputElement>) =>
-    onOptionsChange({ ...options, secureJsonData: { ...secureJsonData, password: e.target.value } });
+  const onSecret = (key: SecretKey) => (e: ChangeEvent<HTMLInputElement>) =>
+    onOptionsChange({ ...options, secureJsonData: { ...secureJsonData, [key]: e.target.value } });
 
-  const onResetPassword = () =>
+  const onResetSecret = (key: SecretKey) => () =>
     onOptionsChange({
       ...options,
-      secureJsonFields: { ...secureJsonFields, password: false },
-      secureJsonData: { ...secureJsonData, password: '' },
+      secureJsonFields: { ...secureJsonFields, [key]: false },
+      secureJsonData: { ...secureJsonData, [key]: '' },
     });
 
   return (
@@ -72,8 +73,31 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           value={secureJsonData?.password ?? ''}
           placeholder="password"
           width={48}
-          onReset={onResetPassword}
-          onChange={onPassword}
+          onReset={onResetSecret('password')}
+          onChange={onSecret('password')}
+        />
+      </Field>
+      <Field
+        label="Business tags writer"
+        description="A ClickHouse user that may INSERT into business_tags (team, owner... set from the app's Tags page); leave empty to keep tags read-only. Never the reader above."
+      >
+        <Input
+          id="flowlens-tags-username"
+          value={jsonData.tagsUsername ?? ''}
+          placeholder="grafana_tags"
+          onChange={onText('tagsUsername')}
+          width={48}
+        />
+      </Field>
+      <Field label="Business tags writer password">
+        <SecretInput
+          id="flowlens-tags-password"
+          isConfigured={Boolean(secureJsonFields?.tagsPassword)}
+          value={secureJsonData?.tagsPassword ?? ''}
+          placeholder="tags writer password"
+          width={48}
+          onReset={onResetSecret('tagsPassword')}
+          onChange={onSecret('tagsPassword')}
         />
       </Field>
     </Stack>

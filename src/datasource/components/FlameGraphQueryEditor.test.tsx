@@ -12,6 +12,7 @@ const vars: Record<string, string | string[]> = { $proc: ['nginx', 'shape'], $ti
 jest.mock('@grafana/runtime', () => ({
   ...jest.requireActual('@grafana/runtime'),
   getTemplateSrv: () => ({
+    getVariables: () => [],
     replace: (s: string, _scoped: unknown, format?: (v: string | string[]) => string) =>
       s.replace(/\$\w+/g, (name) => {
         const v = vars[name] ?? name;

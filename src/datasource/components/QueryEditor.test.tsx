@@ -1,22 +1,19 @@
 import React from 'react';
 import { cleanup, fireEvent, render, screen } from '@testing-library/react';
-import type { CoreApp, DataSourceInstanceSettings } from '@grafana/data';
+import type { CoreApp } from '@grafana/data';
 import { QueryEditor } from './QueryEditor';
-import { FlowLensDataSource } from '../datasource';
-import { FILTER_KEYS, type FlowLensOptions, type FlowLensQuery } from '../types';
+import { testDatasource } from '../testDatasource';
+import { FILTER_KEYS, type FlowLensQuery, LIST_KEYS } from '../types';
 
 jest.mock('@grafana/runtime', () => ({
   ...jest.requireActual('@grafana/runtime'),
-  getTemplateSrv: () => ({ replace: (s: string) => s.replace('$svc', 'orders').replace('$empty', '') }),
+  getTemplateSrv: () => ({
+    replace: (s: string) => s.replace('$svc', 'orders').replace('$empty', ''),
+    getVariables: () => [],
+  }),
 }));
 
-const ds = new FlowLensDataSource({
-  id: 1,
-  uid: 'flowlens',
-  type: 'flowlens-clickhouse-datasource',
-  name: 'FlowLens',
-  jsonData: {},
-} as unknown as DataSourceInstanceSettings<FlowLensOptions>);
+const ds = testDatasource();
 
 function setup(query: FlowLensQuery, app?: CoreApp) {
   const onChange = jest.fn();
@@ -158,7 +155,7 @@ describe('FlowLensDataSource', () => {
     expect(ds.applyTemplateVariables({ refId: 'A', queryType: 'map', service: '$svc' }, {})).toEqual({
       refId: 'A',
       queryType: 'map',
-      service: 'orders',
+      service: ['orders'],
     });
   });
 
@@ -184,7 +181,8 @@ describe('FlowLensDataSource', () => {
     };
     const out = ds.applyTemplateVariables(q, {});
     for (const key of FILTER_KEYS.filter((k) => k in q && k !== 'endpoint')) {
-      expect(out[key]).toBe('orders');
+      // list filters become arrays (variables.test.tsx: multi-value and All)
+      expect(out[key]).toEqual((LIST_KEYS as readonly string[]).includes(key) ? ['orders'] : 'orders');
     }
     expect(out).not.toHaveProperty('endpoint');
     expect(out.format).toBe('logs');

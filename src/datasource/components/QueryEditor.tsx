@@ -60,6 +60,11 @@ function keysOf(type: FlowLensQueryType): FilterKey[] {
   }
 }
 
+/** A filter as its text box shows it: a list's items comma-separated. */
+function shown(v: string | string[] | undefined): string {
+  return Array.isArray(v) ? v.join(', ') : (v ?? '');
+}
+
 const ALL_KEYS: FilterKey[] = Array.from(new Set([...keysOf('red'), ...keysOf('trace_search'), ...TRACE_KEYS]));
 
 export function QueryEditor({ query, onChange, onRunQuery, app, datasource, range }: Props) {
@@ -96,7 +101,14 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
   };
 
   const onText = (key: FilterKey) => (e: ChangeEvent<HTMLInputElement>) => {
-    const next: FlowLensQuery = { ...query, [key]: e.target.value };
+    // a list given as an array (a dashboard's JSON) stays one: its items are edited comma-separated
+    const value = Array.isArray(query[key])
+      ? e.target.value
+          .split(',')
+          .map((x) => x.trim())
+          .filter((x) => x !== '')
+      : e.target.value;
+    const next: FlowLensQuery = { ...query, [key]: value };
     if (e.target.value === '') {
       delete next[key];
     }
@@ -107,7 +119,7 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
     <InlineField label={label} labelWidth={16} tooltip={tooltip}>
       <Input
         data-testid={`flowlens-filter-${key}`}
-        value={query[key] ?? ''}
+        value={shown(query[key])}
         placeholder={placeholder}
         onChange={onText(key)}
         onBlur={onRunQuery}
@@ -179,7 +191,7 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
               <RadioButtonGroup<string>
                 size="sm"
                 options={statusOptions}
-                value={query.status ?? ''}
+                value={shown(query.status)}
                 onChange={(v) => {
                   const next: FlowLensQuery = { ...query, status: v };
                   if (!v) {

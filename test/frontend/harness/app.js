@@ -11,6 +11,14 @@ function parse(path) {
   return { pathname: u.pathname, search: u.search, hash: u.hash, state: undefined, key: String(Math.random()) };
 }
 
+const lastValue = (obs) =>
+  new Promise((resolve, reject) => {
+    let v;
+    obs.subscribe({ next: (x) => (v = x), error: reject, complete: () => resolve(v?.data) });
+  });
+
+const withParams = (url, params) => (params ? `${url}?${new URLSearchParams(params)}` : url);
+
 export function appRuntime(React, initialPath) {
   const location = new BehaviorSubject(parse(initialPath));
   const entries = [initialPath];
@@ -50,9 +58,11 @@ export function appRuntime(React, initialPath) {
       go(`${cur.pathname}${s ? `?${s}` : ''}`);
     },
   };
+  const requests = [];
   const fetchJSON = (o) =>
     new Observable((sub) => {
-      fetch(o.url, {
+      requests.push(o);
+      fetch(withParams(o.url, o.params), {
         method: o.method ?? 'GET',
         headers: { 'Content-Type': 'application/json', ...(o.headers ?? {}) },
         body: o.data === undefined ? undefined : JSON.stringify(o.data),
@@ -92,5 +102,19 @@ export function appRuntime(React, initialPath) {
       throw new Error(`harness: @grafana/runtime.${String(key)} is not provided to the app`);
     },
   });
-  return { runtime: stub, location: () => ({ ...location.getValue(), entries: [...entries] }) };
+  // Grafana's backend srv as the real @grafana/runtime's setBackendSrv takes it (the dashboard harness)
+  const backendSrv = {
+    fetch: fetchJSON,
+    get: (url, params) => lastValue(fetchJSON({ url: withParams(url, params) })),
+    post: (url, data) => lastValue(fetchJSON({ url, method: 'POST', data })),
+    datasourceRequest: (o) => lastValue(fetchJSON(o)),
+  };
+  return {
+    runtime: stub,
+    location: () => ({ ...location.getValue(), entries: [...entries] }),
+    backendSrv,
+    locationService,
+    // the requests made since the last call (what a panel's query sent)
+    takeRequests: () => requests.splice(0),
+  };
 }

@@ -16,6 +16,8 @@ import * as emotionCss from '@emotion/css';
 import * as rxjs from 'rxjs';
 import * as reactRouter from 'react-router';
 import { grafanaAppRoute } from './grafanaRouter.js';
+import * as grafanaRuntime from '@grafana/runtime';
+import { runDashboard } from './dashboard.js';
 import { appRuntime } from './app.js';
 
 // Panels must not need @grafana/runtime; a stub makes an accidental import fail loudly at use, not at load.
@@ -245,6 +247,20 @@ async function run() {
   document.body.style.fontFamily = theme.typography.fontFamily;
   if (params.has('app')) {
     return runApp(params, theme);
+  }
+  if (params.has('dashboard')) {
+    const rt = appRuntime(React, '/d/harness');
+    return runDashboard({
+      params,
+      theme,
+      shared,
+      loadAmdModule,
+      React,
+      ReactDOMClient,
+      grafanaData,
+      runtime: grafanaRuntime,
+      appRuntime: rt,
+    });
   }
 
   const panelId = params.get('panel') ?? 'universalmap';

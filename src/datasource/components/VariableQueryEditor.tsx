@@ -1,0 +1,69 @@
+import React, { type ChangeEvent } from 'react';
+import type { QueryEditorProps, SelectableValue } from '@grafana/data';
+import { InlineField, InlineFieldRow, Input, RadioButtonGroup, Stack } from '@grafana/ui';
+import type { FlowLensDataSource } from '../datasource';
+import {
+  type FlowLensOptions,
+  type FlowLensQuery,
+  type FlowLensVariableQuery,
+  VARIABLE_KINDS,
+  type VariableKind,
+} from '../types';
+
+type Props = QueryEditorProps<FlowLensDataSource, FlowLensQuery, FlowLensOptions, FlowLensVariableQuery>;
+
+const kindOptions: Array<SelectableValue<VariableKind>> = VARIABLE_KINDS.map((k) => ({
+  value: k.value,
+  label: k.label,
+  description: k.description,
+}));
+
+/** The editor of a FlowLens query variable: what to list and, for endpoints and protocols, of which services. */
+export function VariableQueryEditor({ query, onChange }: Props) {
+  const kind = query.kind ?? 'services';
+  const service = Array.isArray(query.service) ? query.service.join(', ') : (query.service ?? '');
+  const narrowed = kind === 'endpoints' || kind === 'protocols';
+
+  const setKind = (next: VariableKind) => {
+    const q: FlowLensVariableQuery = { ...query, kind: next };
+    if (next !== 'endpoints' && next !== 'protocols') {
+      delete q.service;
+    }
+    onChange(q);
+  };
+
+  const setService = (e: ChangeEvent<HTMLInputElement>) => {
+    const q: FlowLensVariableQuery = { ...query, kind, service: e.target.value };
+    if (e.target.value.trim() === '') {
+      delete q.service;
+    }
+    onChange(q);
+  };
+
+  return (
+    <Stack direction="column" gap={0}>
+      <InlineFieldRow>
+        <InlineField label="List" labelWidth={16}>
+          <RadioButtonGroup<VariableKind> options={kindOptions} value={kind} onChange={setKind} />
+        </InlineField>
+      </InlineFieldRow>
+      {narrowed && (
+        <InlineFieldRow>
+          <InlineField
+            label="Of services"
+            labelWidth={16}
+            tooltip="server services whose values to list; a variable such as $service (multi-value: each of its values)"
+          >
+            <Input
+              data-testid="flowlens-variable-service"
+              value={service}
+              placeholder="any, or $service"
+              onChange={setService}
+              width={30}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+    </Stack>
+  );
+}

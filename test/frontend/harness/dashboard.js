@@ -1,0 +1,334 @@
+// FlowLens DASHBOARD harness (test only): plays Grafana's part for one provisioned dashboard JSON. It sets the
+// REAL @grafana/runtime's services (backend srv: this server's /api; template srv: templateSrv.js over the
+// dashboard's variables and the URL's var-*; data source srv: the built datasource plugin, dist/datasource/module.js,
+// instantiated as Grafana does), then for each panel, in grid order: asks the datasource plugin's own query() (so
+// its applyTemplateVariables and DataSourceWithBackend's request building run as in Grafana), applies the panel's
+// field config, and renders it at its grid position. FlowLens panels are loaded from dist/panels/<id>/module.js;
+// Grafana-core panels (time series, table, logs, node graph, traces, flame graph, stat...) are part of Grafana,
+// not of a package this harness can load: the harness checks the frames carry the shape that panel needs and
+// draws a summary box saying so. window.__harness.panels reports each panel: its queries (as sent), frames, the
+// check's verdict or the render's, and any error.
+
+/** Frame shapes Grafana-core panels need (what each draws from; a mismatch is reported as the panel's error). */
+const CORE_CHECKS = {
+  timeseries: (frames) => {
+    const series = frames.filter(
+      (f) => f.fields.some((x) => x.type === 'time') && f.fields.some((x) => x.type === 'number')
+    );
+    if (frames.length > 0 && series.length !== frames.length) {
+      return { error: `${frames.length - series.length} frame(s) without a time and a number field` };
+    }
+    return { summary: `${series.reduce((n, f) => n + f.fields.filter((x) => x.type === 'number').length, 0)} series` };
+  },
+  table: (frames) => ({ summary: `${frames.reduce((n, f) => n + f.length, 0)} rows in ${frames.length} frame(s)` }),
+  logs: (frames) => {
+    const logs = frames.filter((f) => f.meta?.type === 'log-lines' || f.meta?.preferredVisualisationType === 'logs');
+    if (frames.length > 0 && logs.length === 0) {
+      return { error: 'no log-lines frame' };
+    }
+    return { summary: `${logs.reduce((n, f) => n + f.length, 0)} log lines` };
+  },
+  nodeGraph: (frames) => {
+    const nodes = frames.find((f) => f.name === 'nodes' || f.meta?.preferredVisualisationType === 'nodeGraph');
+    const edges = frames.find((f) => f.name === 'edges');
+    if (!nodes || !nodes.fields.some((x) => x.name === 'id')) {
+      return { error: 'no nodes frame with an id field' };
+    }
+    return { summary: `${nodes.length} nodes, ${edges?.length ?? 0} edges` };
+  },
+  traces: (frames) => {
+    const t = frames.find((f) =>
+      ['traceID', 'spanID', 'parentSpanID'].every((n) => f.fields.some((x) => x.name === n))
+    );
+    return t ? { summary: `${t.length} spans` } : { error: 'no trace frame (traceID, spanID, parentSpanID)' };
+  },
+  flamegraph: (frames) => {
+    const f = frames.find((x) => ['level', 'value', 'label'].every((n) => x.fields.some((y) => y.name === n)));
+    return f ? { summary: `${f.length} flame graph nodes` } : { error: 'no flame graph frame (level, value, label)' };
+  },
+  stat: (frames) =>
+    frames.some((f) => f.fields.some((x) => x.type === 'number'))
+      ? { summary: `${frames.length} frame(s) with numbers` }
+      : { error: 'no number field' },
+};
+CORE_CHECKS.gauge = CORE_CHECKS.stat;
+CORE_CHECKS.bargauge = CORE_CHECKS.stat;
+CORE_CHECKS.barchart = CORE_CHECKS.stat;
+
+const GRID_ROW_PX = 30;
+
+/** Panels in grid order, rows' children flattened (a collapsed row keeps its panels in `panels`). */
+function panelsOf(dashboard) {
+  const out = [];
+  for (const p of dashboard.panels ?? []) {
+    if (p.type === 'row') {
+      out.push(...(p.panels ?? []));
+    } else {
+      out.push(p);
+    }
+  }
+  return out.sort((a, b) => a.gridPos.y - b.gridPos.y || a.gridPos.x - b.gridPos.x);
+}
+
+/** Option defaults as the panel editor fills them (a recording builder: Grafana's needs its option registry). */
+function optionDefaults(plugin, series) {
+  const options = {};
+  const recorder = new Proxy(
+    {},
+    {
+      get(_t, key) {
+        return (item) => {
+          if (String(key).startsWith('add') && item && item.path) {
+            options[item.path] = item.defaultValue;
+          }
+          return recorder;
+        };
+      },
+    }
+  );
+  plugin.getPanelOptionsSupplier()(recorder, { data: series });
+  return options;
+}
+
+export async function runDashboard({
+  params,
+  theme,
+  shared,
+  loadAmdModule,
+  React,
+  ReactDOMClient,
+  grafanaData,
+  runtime,
+  appRuntime,
+}) {
+  const dashboardUrl = params.get('dashboard');
+  const dashboard = await (await fetch(dashboardUrl)).json();
+  const { createTemplateSrv } = await import('./templateSrv.js');
+  const templateSrv = createTemplateSrv(dashboard, params);
+  const to = Number(params.get('to') ?? Date.now());
+  const from = Number(params.get('from') ?? to - 3600_000);
+  const range = {
+    from: grafanaData.dateTime(from),
+    to: grafanaData.dateTime(to),
+    raw: { from: grafanaData.dateTime(from), to: grafanaData.dateTime(to) },
+  };
+  templateSrv.updateTimeRange(range);
+
+  // plugins get the real runtime (its services set below, before any query)
+  shared['@grafana/runtime'] = runtime;
+  // the data source Grafana would instantiate for uid "flowlens" (provisioning/datasources/flowlens.yaml)
+  const dsModule = await loadAmdModule(new URL('/dist/datasource/module.js', location.href).href);
+  const dsMeta = await (await fetch('/dist/datasource/plugin.json')).json();
+  const instanceSettings = {
+    id: 1,
+    uid: 'flowlens',
+    type: dsMeta.id,
+    name: 'FlowLens',
+    meta: { ...dsMeta, module: 'public/plugins/flowlens-clickhouse-datasource/module.js', baseUrl: '' },
+    jsonData: {},
+    access: 'proxy',
+    readOnly: true,
+  };
+  const ds = new dsModule.plugin.DataSourceClass(instanceSettings);
+  const refOf = (ref) => (typeof ref === 'string' ? ref : ref?.uid);
+  const resolve = (ref) => {
+    const uid = templateSrv.replace(refOf(ref) ?? 'flowlens');
+    return uid === 'flowlens' || uid === dsMeta.id || uid === 'FlowLens' ? instanceSettings : undefined;
+  };
+  runtime.setBackendSrv(appRuntime.backendSrv);
+  runtime.setTemplateSrv(templateSrv);
+  runtime.setDataSourceSrv({
+    get: async (ref) => {
+      if (!resolve(ref)) {
+        throw new Error(`harness: unknown data source ${JSON.stringify(ref)}`);
+      }
+      return ds;
+    },
+    getInstanceSettings: (ref) => resolve(ref),
+    getList: () => [instanceSettings],
+    reload: async () => {},
+    registerRuntimeDataSource: () => {},
+  });
+
+  // Grafana refreshes query variables on load (refresh 1 or 2): each through its data source's variable support,
+  // in the dashboard's order (a later one may use an earlier one's value)
+  const variableReports = [];
+  for (const v of templateSrv.getVariables()) {
+    if (v.type !== 'query') {
+      continue;
+    }
+    if (!resolve(v.datasource) || !ds.variables?.query) {
+      throw new Error(`harness: query variable ${v.name} of a data source the harness does not have`);
+    }
+    const response = await new Promise((res, rej) => {
+      let last;
+      ds.variables
+        .query({ targets: [v.query], range, scopedVars: {}, app: 'dashboard', requestId: `var-${v.name}` })
+        .subscribe({ next: (r) => (last = r), error: rej, complete: () => res(last) });
+    });
+    const frame = response?.data?.[0];
+    const field =
+      frame?.fields?.find((f) => f.name === 'value') ??
+      frame?.fields?.find((f) => f.name === 'text') ??
+      frame?.fields?.[0];
+    const values = field
+      ? Array.from(field.values, String)
+      : (response?.data ?? []).map((x) => String(x.value ?? x.text));
+    templateSrv.setOptions(v.name, values);
+    appRuntime.takeRequests();
+    variableReports.push({ name: v.name, options: values });
+  }
+
+  document.querySelector('h1').textContent = `FlowLens dashboard harness (not Grafana): ${dashboard.title}`;
+  const width = Number(params.get('width') ?? 1600);
+  const host = document.getElementById('panel');
+  host.style.position = 'relative';
+  host.style.width = `${width}px`;
+  const colPx = width / 24;
+  const panels = panelsOf(dashboard);
+  host.style.height = `${Math.max(...panels.map((p) => (p.gridPos.y + p.gridPos.h) * GRID_ROW_PX), 0)}px`;
+  const reports = [];
+  const h = React.createElement;
+  const modules = new Map();
+
+  for (const p of panels) {
+    const report = { id: p.id, title: p.title, type: p.type, queries: [], frames: [], status: 'running' };
+    reports.push(report);
+    const box = document.createElement('div');
+    box.dataset.panelId = String(p.id);
+    box.dataset.panelType = p.type;
+    Object.assign(box.style, {
+      position: 'absolute',
+      left: `${p.gridPos.x * colPx}px`,
+      top: `${p.gridPos.y * GRID_ROW_PX}px`,
+      width: `${p.gridPos.w * colPx - 8}px`,
+      height: `${p.gridPos.h * GRID_ROW_PX - 8}px`,
+      background: theme.colors.background.primary,
+      border: `1px solid ${theme.colors.border.weak}`,
+      overflow: 'hidden',
+      boxSizing: 'border-box',
+    });
+    host.appendChild(box);
+    const title = document.createElement('div');
+    title.textContent = templateSrv.replace(p.title ?? '');
+    Object.assign(title.style, {
+      padding: '4px 8px',
+      fontSize: '13px',
+      fontWeight: 500,
+      height: '24px',
+      boxSizing: 'border-box',
+    });
+    box.appendChild(title);
+    const body = document.createElement('div');
+    body.dataset.testid = 'panel-body';
+    Object.assign(body.style, { position: 'absolute', top: '24px', left: 0, right: 0, bottom: 0 });
+    box.appendChild(body);
+    const bodyW = p.gridPos.w * colPx - 10;
+    const bodyH = p.gridPos.h * GRID_ROW_PX - 34;
+    try {
+      // the query runner's request, as a dashboard panel's (targets with the panel's data source)
+      const targets = (p.targets ?? []).map((t) => ({ ...t, datasource: t.datasource ?? p.datasource }));
+      const request = {
+        app: 'dashboard',
+        requestId: `harness-${p.id}`,
+        dashboardUID: dashboard.uid,
+        panelId: p.id,
+        panelPluginId: p.type,
+        range,
+        rangeRaw: range.raw,
+        interval: '1s',
+        intervalMs: Math.max(1000, Math.floor((to - from) / 1000)),
+        maxDataPoints: Math.floor(bodyW),
+        targets,
+        scopedVars: {},
+        timezone: 'utc',
+        startTime: Date.now(),
+      };
+      const response = await new Promise((res, rej) => {
+        let last;
+        ds.query(request).subscribe({ next: (r) => (last = r), error: rej, complete: () => res(last) });
+      });
+      report.queries = appRuntime
+        .takeRequests()
+        .map((r) => r.data?.queries ?? [])
+        .flat();
+      const errors = response?.errors ?? (response?.error ? [response.error] : []);
+      const series = grafanaData.applyFieldOverrides({
+        data: response?.data ?? [],
+        fieldConfig: p.fieldConfig ?? { defaults: {}, overrides: [] },
+        replaceVariables: (s) => templateSrv.replace(s),
+        theme,
+        timeZone: 'utc',
+      });
+      report.frames = series.map((f) => ({
+        name: f.name,
+        refId: f.refId,
+        rows: f.length,
+        fields: f.fields.map((x) => x.name),
+        meta: f.meta,
+      }));
+      if (errors.length > 0) {
+        throw new Error(errors.map((e) => e.message ?? String(e)).join('; '));
+      }
+      if (p.type.startsWith('flowlens-')) {
+        const id = p.type.replace(/^flowlens-/, '').replace(/-panel$/, '');
+        if (!modules.has(id)) {
+          modules.set(id, await loadAmdModule(new URL(`/dist/panels/${id}/module.js`, location.href).href));
+        }
+        const plugin = modules.get(id).plugin;
+        const data = { state: grafanaData.LoadingState.Done, series, timeRange: range, request };
+        const props = {
+          id: p.id,
+          data,
+          timeRange: range,
+          timeZone: 'utc',
+          options: { ...optionDefaults(plugin, series), ...(p.options ?? {}) },
+          fieldConfig: p.fieldConfig ?? { defaults: {}, overrides: [] },
+          transparent: false,
+          width: bodyW,
+          height: bodyH,
+          renderCounter: 0,
+          title: p.title,
+          eventBus: new grafanaData.EventBusSrv(),
+          onOptionsChange: () => {},
+          onFieldConfigChange: () => {},
+          replaceVariables: (s) => templateSrv.replace(s),
+          onChangeTimeRange: () => {},
+        };
+        ReactDOMClient.createRoot(body).render(
+          h(grafanaData.ThemeContext.Provider, { value: theme }, h(plugin.panel, props))
+        );
+        report.rendered = 'FlowLens panel';
+      } else {
+        const check = CORE_CHECKS[p.type];
+        if (!check) {
+          throw new Error(`harness: no frame check for Grafana-core panel type ${p.type}`);
+        }
+        const verdict = check(series);
+        if (verdict.error) {
+          throw new Error(`${p.type}: ${verdict.error}`);
+        }
+        report.rendered = `Grafana-core ${p.type}: ${verdict.summary}`;
+        body.textContent = `Grafana core panel "${p.type}" (not in the harness): ${verdict.summary}; frames ${series
+          .map((f) => `${f.name ?? f.refId}(${f.length})`)
+          .join(', ')}`;
+        Object.assign(body.style, { padding: '8px', fontSize: '12px', color: theme.colors.text.secondary });
+      }
+      report.status = 'done';
+    } catch (e) {
+      report.status = 'error';
+      report.error = String(e?.message ?? e);
+      body.textContent = `Error: ${report.error}`;
+      Object.assign(body.style, { padding: '8px', color: theme.colors.error.text, fontSize: '12px' });
+    }
+  }
+  window.__harness = {
+    status: 'done',
+    panels: reports,
+    variables: templateSrv.getVariables().map((v) => ({
+      name: v.name,
+      value: v.current.value,
+      options: variableReports.find((r) => r.name === v.name)?.options,
+    })),
+  };
+}
