@@ -172,6 +172,7 @@ func (d *Datasource) routes() *http.ServeMux {
 	mux.HandleFunc("/ping", d.handlePing)
 	mux.HandleFunc("/schema", d.handleSchema)
 	mux.HandleFunc("/services", d.handleServices)
+	mux.HandleFunc("/profile-values", d.handleProfileValues)
 	mux.HandleFunc("/values", d.handleValues)
 	mux.HandleFunc("/tags", d.handleBusinessTags)
 	return mux

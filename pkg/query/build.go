@@ -705,6 +705,7 @@ var LogColumns = []string{
 	"response_exception", "client_service", "server_service", "client_process", "server_process",
 	"client_ip", "client_port", "server_ip", "server_port", "request_length", "response_length",
 	"trace_id", "span_id", "parent_span_id", "x_request_id", "host", "_id",
+	"server_pid", "syscall_thread_response", // the thread that served the request: its flame graph's link
 }
 
 // requestRows is the common start of the queries over request logs (sql_log, trace_search): the

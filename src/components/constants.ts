@@ -8,6 +8,7 @@ export const SERVICE_OVERVIEW_DASHBOARD_UID = 'flowlens-service-overview';
 export const ROUTES = {
   overview: 'overview',
   traces: 'traces',
+  profiling: 'profiling',
   tags: 'tags',
   network: 'network',
 };

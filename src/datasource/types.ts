@@ -3,7 +3,15 @@ import type { DataQuery } from '@grafana/schema';
 
 /** Query types the Go backend (pkg/) implements; the JSON value is the contract. */
 export type FlowLensQueryType =
-  'red' | 'map' | 'sql_log' | 'trace_search' | 'trace' | 'flow_log' | 'net_metrics' | 'netprofile';
+  | 'red'
+  | 'map'
+  | 'sql_log'
+  | 'trace_search'
+  | 'trace'
+  | 'flow_log'
+  | 'net_metrics'
+  | 'netprofile'
+  | 'flamegraph';
 
 export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; description: string }> = [
   { value: 'red', label: 'RED', description: 'Requests, errors and latency per service as time series' },
@@ -30,7 +38,33 @@ export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; descr
     label: 'Network profile',
     description: "One TCP flow's packets at each observation point and its four latencies",
   },
+  {
+    value: 'flamegraph',
+    label: 'Flame graph',
+    description:
+      'On-CPU or off-CPU stacks of a service, process or thread (flame graph frame), or the diff against a baseline',
+  },
 ];
+
+/** The profiles a flame graph query reads (profile_samples.event): on-CPU samples, off-CPU time blocked. */
+export type ProfileEvent = 'on_cpu' | 'off_cpu';
+
+/** The flame graph query's filters with a picker (pkg/query/flamegraph.go FlameModel): one value, a variable, or a list. */
+export const FLAME_PICKERS = ['service', 'process', 'host', 'pid', 'tid'] as const;
+export type FlamePicker = (typeof FLAME_PICKERS)[number];
+
+/** Options only the flame graph query has: dropped on a switch to another type. */
+export const FLAME_KEYS = [
+  'event',
+  'process',
+  'host',
+  'pid',
+  'tid',
+  'baselineFrom',
+  'baselineTo',
+  'span_start_us',
+  'span_duration_us',
+] as const;
 
 /** Request-log output: Grafana log lines (Logs panel, Explore) or one column per l7_flow_log column. */
 export type LogFormat = 'logs' | 'table';
@@ -214,14 +248,13 @@ export interface FlowLensQuery extends DataQuery {
   time?: string;
   trace_id?: string;
   request_id?: string;
-  /** flow_log (all), net_metrics (server_port, host), netprofile (both ends, host): the flow's ends and processes */
+  /** flow_log (all), net_metrics (server_port, host), netprofile (both ends, host): the flow's ends and processes (host: below) */
   server_process?: string;
   client_process?: string;
   server_ip?: string;
   client_ip?: string;
   server_port?: string;
   client_port?: string;
-  host?: string;
   /** flow_log: normal, reset_by_client, reset_by_server, timeout, connect_failed, still_open */
   close_type?: string;
   /** flow_log: client or server */
@@ -230,6 +263,19 @@ export interface FlowLensQuery extends DataQuery {
   conn_failed?: string;
   min_retrans?: string;
   min_rtt_ms?: string;
+  /** flamegraph (service above): a value, a variable, or a list (a trace span's link gives pid: [4811]) */
+  event?: ProfileEvent;
+  process?: string | string[];
+  /** flamegraph: hosts (a list); flow_log, net_metrics, netprofile: the agent host */
+  host?: string | string[];
+  pid?: string | number | Array<string | number>;
+  tid?: string | number | Array<string | number>;
+  /** the diff's baseline range: ms since the epoch or RFC 3339 (variables such as ${__from} allowed) */
+  baselineFrom?: string | number;
+  baselineTo?: string | number;
+  /** a request's own time (a request-log row's link): µs since the epoch and duration in µs */
+  span_start_us?: string | number;
+  span_duration_us?: string | number;
 }
 
 export const DEFAULT_QUERY: Partial<FlowLensQuery> = { queryType: 'red' };

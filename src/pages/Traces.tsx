@@ -10,7 +10,6 @@ import {
   Field,
   Input,
   LoadingPlaceholder,
-  TimeRangeInput,
   useStyles2,
 } from '@grafana/ui';
 import { DATASOURCE_TYPE, DATASOURCE_UID } from '../components/constants';
@@ -19,7 +18,7 @@ import { TraceView } from '../panels/trace/TracePanel';
 import { formatMs } from '../panels/trace/model';
 import type { TraceLayout } from '../panels/trace/types';
 import { queryFlowLens } from './flowlensQuery';
-import { type Loaded, Sized, getPageStyles, useAnswer, useLocationSearch } from './pageState';
+import { type Loaded, RangeField, Sized, getPageStyles, useAnswer, useLocationSearch } from './pageState';
 import {
   type TraceSearchRow,
   type TracesPageState,
@@ -29,7 +28,6 @@ import {
   stateFromSearch,
   timeRangeOf,
   traceQuery,
-  urlTime,
 } from './traceSearch';
 
 const STATUS_OPTIONS: Array<ComboboxOption<string>> = [
@@ -106,12 +104,6 @@ function SearchForm({ state, onSearch }: { state: TracesPageState; onSearch: () 
     locationService.partial(searchOfState({ ...draft, rowId: '', time: '' }));
     onSearch();
   };
-  let range;
-  try {
-    range = timeRangeOf(draft);
-  } catch {
-    range = timeRangeOf({ from: 'now-1h', to: 'now' });
-  }
   return (
     <form
       className={s.form}
@@ -166,13 +158,13 @@ function SearchForm({ state, onSearch }: { state: TracesPageState; onSearch: () 
           data-testid="traces-trace-id"
         />
       </Field>
-      <Field label="Time range" className={s.field}>
-        <TimeRangeInput
-          value={range}
-          onChange={(r) => set({ from: urlTime(r.raw.from), to: urlTime(r.raw.to) })}
-          hideTimeZone
-        />
-      </Field>
+      <RangeField
+        from={draft.from}
+        to={draft.to}
+        fallback={{ from: 'now-1h', to: 'now' }}
+        className={s.field}
+        onChange={(from, to) => set({ from, to })}
+      />
       <Button type="submit" icon="search" className={s.submit} data-testid="traces-search">
         Search
       </Button>

@@ -2,7 +2,9 @@ import React, { useEffect, useMemo, useState } from 'react';
 import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { locationService } from '@grafana/runtime';
+import { Field, TimeRangeInput } from '@grafana/ui';
 import type { FlowLensAnswer } from './flowlensQuery';
+import { timeRangeOf, urlTime } from './traceSearch';
 
 // What the app's pages share: their state in the URL, their queries' answers, and the width they draw to.
 
@@ -91,3 +93,30 @@ export const getPageStyles = (theme: GrafanaTheme2) => ({
   row: css({ cursor: 'pointer', '&:hover': { background: theme.colors.action.hover } }),
   chosen: css({ background: theme.colors.action.selected }),
 });
+
+/** A page form's time range: the draft's from and to (URL form); a range it cannot read shows `fallback`. */
+export function RangeField({
+  from,
+  to,
+  fallback,
+  className,
+  onChange,
+}: {
+  from: string;
+  to: string;
+  fallback: { from: string; to: string };
+  className?: string;
+  onChange: (from: string, to: string) => void;
+}) {
+  let range;
+  try {
+    range = timeRangeOf({ from, to });
+  } catch {
+    range = timeRangeOf(fallback);
+  }
+  return (
+    <Field label="Time range" className={className}>
+      <TimeRangeInput value={range} onChange={(r) => onChange(urlTime(r.raw.from), urlTime(r.raw.to))} hideTimeZone />
+    </Field>
+  );
+}

@@ -405,6 +405,24 @@ async function launchChromium() {
   });
 }
 
+/** Loads the harness page with these URL parameters in a viewport of that size; resolves with its __harness once done. */
+async function openHarness(page, base, params, viewport) {
+  await page.setViewportSize(viewport);
+  await page.goto(`${base}/index.html?${new URLSearchParams(params)}`);
+  await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, { timeout: 30000 });
+  const h = await page.evaluate(() => window.__harness);
+  assert.strictEqual(h.status, 'done', `harness failed: ${h.error}`);
+  return h;
+}
+
+/** Saves a full-page screenshot as build/screenshots/<name>.png; returns its path from the repository root. */
+async function saveScreenshot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return path.relative(ROOT, file);
+}
+
 module.exports = {
   ROOT,
   DIST,
@@ -420,6 +438,8 @@ module.exports = {
   col,
   openPanel,
   screenshot,
+  openHarness,
+  saveScreenshot,
 };
 
 if (require.main === module) {

@@ -180,6 +180,17 @@ func render(db string) ([]entry, error) {
 			return nil, err
 		}
 	}
+	// the query editor's pickers: a column among the rows the other filters match (filter on the same column too)
+	pickFilter, err := query.ParseFlame([]byte(`{"process":"it's \\ tricky","pid":[12],"event":"off_cpu"}`))
+	if err != nil {
+		return nil, err
+	}
+	for _, field := range query.ProfileValueFields {
+		st, err = query.BuildProfileValues(db, field, pickFilter, r)
+		if err := add("resource/profile-values/"+field, st, err); err != nil {
+			return nil, err
+		}
+	}
 	for _, h := range plugin.HealthQueries(db) {
 		out = append(out, entry{Name: "health/" + h.Name, SQL: h.SQL})
 	}

@@ -4,6 +4,7 @@ import type { AppRootProps } from '@grafana/data';
 import { ROUTES } from '../constants';
 import { Overview } from '../../pages/Overview';
 import { Traces } from '../../pages/Traces';
+import { Profiling } from '../../pages/Profiling';
 import { Tags } from '../../pages/Tags';
 import { Network } from '../../pages/Network';
 
@@ -15,6 +16,7 @@ function App(_props: AppRootProps) {
   return (
     <Routes>
       <Route path={ROUTES.traces} element={<Traces />} />
+      <Route path={ROUTES.profiling} element={<Profiling />} />
       <Route path={ROUTES.tags} element={<Tags />} />
       <Route path={ROUTES.network} element={<Network />} />
       <Route path="*" element={<Overview />} />

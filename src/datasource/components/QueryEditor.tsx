@@ -3,7 +3,9 @@ import type { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { InlineField, InlineFieldRow, Input, RadioButtonGroup, Stack } from '@grafana/ui';
 import { CLOSE_TYPES, OBSERVATION_POINTS, RESPONSE_STATUSES, RST_SENDERS } from '../../shared/schema';
 import type { FlowLensDataSource } from '../datasource';
+import { FlameGraphQueryEditor } from './FlameGraphQueryEditor';
 import {
+  FLAME_KEYS,
   type FilterKey,
   FLOW_LOG_KEYS,
   type FlowLensOptions,
@@ -87,6 +89,8 @@ function keysOf(type: FlowLensQueryType): FilterKey[] {
       return NET_METRICS_KEYS;
     case 'netprofile':
       return NETPROFILE_KEYS;
+    case 'flamegraph':
+      return ['service'];
     default:
       return ['service', 'l7_protocol', 'endpoint', 'observation_point'];
   }
@@ -101,7 +105,7 @@ const ALL_KEYS: FilterKey[] = Array.from(
   new Set([...keysOf('red'), ...keysOf('trace_search'), ...TRACE_KEYS, ...FLOW_LOG_KEYS, ...NETPROFILE_KEYS])
 );
 
-export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
+export function QueryEditor({ query, onChange, onRunQuery, app, datasource, range }: Props) {
   const queryType = query.queryType ?? 'red';
   const requests = queryType === 'sql_log' || queryType === 'trace_search';
   const network = queryType === 'flow_log' || queryType === 'net_metrics' || queryType === 'netprofile';
@@ -128,6 +132,11 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
     }
     if (type !== queryType) {
       delete next.metric; // RED and network metrics have different names
+    }
+    if (type !== 'flamegraph') {
+      for (const key of FLAME_KEYS) {
+        delete next[key];
+      }
     }
     update(next);
   };
@@ -196,6 +205,15 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
           </InlineField>
         </InlineFieldRow>
       )}
+      {queryType === 'flamegraph' && (
+        <FlameGraphQueryEditor
+          query={query}
+          datasource={datasource}
+          range={range}
+          onChange={onChange}
+          onRunQuery={onRunQuery}
+        />
+      )}
       {queryType === 'trace' && (
         <InlineFieldRow>
           {text('row_id', 'Row id', 'request log _id', 24, 'the _id of a request log row; give its time too')}
@@ -256,7 +274,7 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
           </InlineFieldRow>
         </>
       )}
-      {queryType !== 'trace' && !network && (
+      {queryType !== 'trace' && queryType !== 'flamegraph' && !network && (
         <InlineFieldRow>
           {text('service', 'Service', 'any', 24, requests ? 'server service' : 'client or server service name')}
           {requests && text('client_service', 'Client service', 'any', 20)}
@@ -317,7 +335,7 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
           </InlineField>
         </InlineFieldRow>
       )}
-      {queryType !== 'trace' && (
+      {queryType !== 'trace' && queryType !== 'flamegraph' && (
         <InlineFieldRow>
           <InlineField label="Observation point" labelWidth={16}>
             <RadioButtonGroup<string>

@@ -12,26 +12,8 @@ import { UniversalMapPanel } from './UniversalMapPanel';
 import { mapFrames } from './testFrames';
 import { DEFAULT_OPTIONS, type UniversalMapOptions } from './types';
 
-function props(series: DataFrame[], options: Partial<UniversalMapOptions> = {}): PanelProps<UniversalMapOptions> {
-  const timeRange = getDefaultTimeRange();
-  return {
-    id: 1,
-    data: { state: LoadingState.Done, series, timeRange },
-    timeRange,
-    timeZone: 'utc',
-    options: { ...DEFAULT_OPTIONS, ...options },
-    fieldConfig: { defaults: {}, overrides: [] } as FieldConfigSource,
-    transparent: false,
-    width: 900,
-    height: 500,
-    renderCounter: 0,
-    title: 'Universal Map',
-    eventBus: {} as PanelProps['eventBus'],
-    onOptionsChange: jest.fn(),
-    onFieldConfigChange: jest.fn(),
-    replaceVariables: (s: string) => s,
-    onChangeTimeRange: jest.fn(),
-  };
+function props(series: DataFrame[], options: Partial<UniversalMapOptions> = {}) {
+  return panelProps<UniversalMapOptions>(series, { ...DEFAULT_OPTIONS, ...options }, { title: 'Universal Map' });
 }
 
 describe('UniversalMapPanel', () => {
