@@ -199,6 +199,8 @@ func Int64(v any) (int64, error) {
 		return n, nil
 	case float64:
 		return int64(x), nil
+	case int64:
+		return x, nil
 	case bool:
 		if x {
 			return 1, nil

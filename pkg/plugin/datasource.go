@@ -104,7 +104,8 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	}
 	r := query.Range{From: q.TimeRange.From, To: q.TimeRange.To}
 	switch m.QueryType {
-	case query.TypeRED, query.TypeMap, query.TypeSQLLog, query.TypeTraceSearch, query.TypeFlameGraph:
+	case query.TypeRED, query.TypeMap, query.TypeSQLLog, query.TypeTraceSearch, query.TypeFlameGraph,
+		query.TypeFlowLog, query.TypeNetMetrics, query.TypeNetProfile:
 		if err := query.CheckSpan(m.QueryType, r, d.settings.MaxSpan(m.QueryType)); err != nil {
 			return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
 		}
@@ -123,10 +124,16 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		frames, err = d.flameGraph(ctx, q.JSON, r)
 	case query.TypeTrace:
 		frames, err = d.traceQuery(ctx, q.JSON, r)
+	case query.TypeFlowLog:
+		frames, err = d.flowLog(ctx, q.JSON, r)
+	case query.TypeNetMetrics:
+		frames, err = d.netMetrics(ctx, q.JSON, r, q.Interval)
+	case query.TypeNetProfile:
+		frames, err = d.netProfile(ctx, q.JSON, r)
 	case "":
-		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log, trace, trace_search or flamegraph")
+		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics or netprofile")
 	default:
-		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map, sql_log, trace, trace_search or flamegraph", query.Quote(m.QueryType)))
+		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics or netprofile", query.Quote(m.QueryType)))
 	}
 	if err != nil {
 		return errorResponse(err)
@@ -165,6 +172,7 @@ func (d *Datasource) routes() *http.ServeMux {
 	mux.HandleFunc("/ping", d.handlePing)
 	mux.HandleFunc("/schema", d.handleSchema)
 	mux.HandleFunc("/services", d.handleServices)
+	mux.HandleFunc("/profile-values", d.handleProfileValues)
 	mux.HandleFunc("/values", d.handleValues)
 	mux.HandleFunc("/tags", d.handleBusinessTags)
 	return mux

@@ -201,6 +201,12 @@ func (d *Datasource) flameGraph(ctx context.Context, raw json.RawMessage, r quer
 	if err != nil {
 		return nil, badQuery{err}
 	}
+	if m.Window != nil {
+		if err := query.CheckSpan(query.TypeFlameGraph, *m.Window, d.settings.MaxSpan(query.TypeFlameGraph)); err != nil {
+			return nil, badQuery{fmt.Errorf("span: %w", err)}
+		}
+		r = *m.Window
+	}
 	if base := m.Baseline(); base != nil {
 		if err := query.CheckSpan(query.TypeFlameGraph, *base, d.settings.MaxSpan(query.TypeFlameGraph)); err != nil {
 			return nil, badQuery{fmt.Errorf("baseline: %w", err)}

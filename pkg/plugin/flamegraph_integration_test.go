@@ -5,8 +5,11 @@ package plugin_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/flowlens/flowlens/pkg/converters"
 	"github.com/flowlens/flowlens/pkg/pluginhost"
 )
 
@@ -139,5 +143,206 @@ func TestFlameGraphIntegration(t *testing.T) {
 	}
 	if host.Exited() {
 		t.Error("plugin process died during the test")
+	}
+}
+
+// recordedBurn is pkg/plugin/testdata/profiles-burn.json: rows the real agent wrote while an HTTP server
+// (test/e2e/profiling/burnServer.js) answered one GET /burn that spent 1.5 s of CPU in burnCpu
+// (recorded by test/frontend/record-flamegraph.js).
+type recordedBurn struct {
+	L7FlowLog      []map[string]any `json:"l7_flow_log"`
+	ProfileSamples []map[string]any `json:"profile_samples"`
+}
+
+// TestFlameGraphOfRecordedRequest: from the request's row (read through the plugin's request-log query) to the
+// flame graph of the thread that served it over the request's seconds: that request's function, burnCpu, is
+// the hottest frame; the same thread after the request, and another thread of the process during it, hold none.
+func TestFlameGraphOfRecordedRequest(t *testing.T) {
+	const db = "flowlens_gotest_flame_recorded"
+	raw, err := os.ReadFile("testdata/profiles-burn.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec recordedBurn
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	admin(t, "SELECT 1")
+	createSchema(t, db)
+	t.Cleanup(func() {
+		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
+			admin(t, "DROP DATABASE IF EXISTS "+db)
+		}
+	})
+	insertRows(t, db, "l7_flow_log", rec.L7FlowLog)
+	insertRows(t, db, "profile_samples", rec.ProfileSamples)
+	host, err := pluginhost.Start(context.Background(), buildPlugin(t), pluginhost.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	e := &env{t: t, host: host}
+	pc := e.ctx("flame-recorded", map[string]any{"url": clickhouseURL(), "database": db, "username": local.Reader})
+
+	// the request's row, as a request-log table
+	startUs, err := strconv.ParseInt(fmt.Sprint(rec.L7FlowLog[0]["start_time_us"]), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	around := startUs / 1_000_000
+	res := e.query(pc, around-60, around+60, time.Second, `{"queryType":"sql_log","endpoint":"/burn","observation_point":"server_process"}`)
+	if res.Error != nil || len(res.Frames) != 1 || res.Frames[0].Rows() != 1 {
+		t.Fatalf("the /burn row: %v %v", res.Error, res.Frames)
+	}
+	row := fieldMap(t, res.Frames[0])
+	pid := fmt.Sprint(row["server_pid"].At(0))
+	tid := fmt.Sprint(row["syscall_thread_response"].At(0))
+	start := row["start_time"].At(0).(time.Time)
+	end := start.Add(time.Duration(row["response_duration_us"].At(0).(int64)) * time.Microsecond)
+	// the request's whole seconds (profile rows are per second), as the trace panel's link asks
+	from, to := start.Unix(), end.Add(time.Second-1).Unix()
+	t.Logf("GET /burn: pid %s thread %s, %s for %v: flame graph over [%d, %d]", pid, tid, start.UTC().Format(time.RFC3339Nano), end.Sub(start), from, to)
+
+	// what the recorded rows hold: the thread's on-CPU samples in those seconds, and those inside burnCpu
+	var want, wantBurn int64
+	for _, r := range rec.ProfileSamples {
+		sec, err := time.ParseInLocation(time.DateTime, r["time"].(string), time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(r["pid"]) != pid || fmt.Sprint(r["tid"]) != tid || r["event"] != "on_cpu" || sec.Unix() < from || sec.Unix() > to {
+			continue
+		}
+		v, _ := strconv.ParseInt(fmt.Sprint(r["value"]), 10, 64)
+		want += v
+		if strings.Contains(strings.Join(converters.Strings(r["stack"]), "\n"), "burnCpu") {
+			wantBurn += v
+		}
+	}
+	if want < 50 || wantBurn*10 < want*9 {
+		t.Fatalf("the recording: %d samples of thread %s in the request's seconds, %d in burnCpu", want, tid, wantBurn)
+	}
+
+	flame := func(from, to int64, model string) (map[string]string, *data.Frame) {
+		res := e.query(pc, from, to, time.Second, model)
+		paths := flamePaths(t, res)
+		return paths, res.Frames[0]
+	}
+	paths, f := flame(from, to, fmt.Sprintf(`{"queryType":"flamegraph","pid":%s,"tid":[%q],"event":"on_cpu"}`, pid, tid))
+	fl := fieldMap(t, f)
+	if got := fl["value"].At(0).(int64); got != want {
+		t.Errorf("total = %d samples, the recorded rows hold %d", got, want)
+	}
+	// the hottest frame (largest self) is the request's function, and its subtrees hold what the rows hold
+	hot, burn := 0, int64(0)
+	for i := 0; i < f.Rows(); i++ {
+		if fl["self"].At(i).(int64) > fl["self"].At(hot).(int64) {
+			hot = i
+		}
+	}
+	for p, v := range paths {
+		parts := strings.Split(p, ";")
+		if strings.Contains(parts[len(parts)-1], "burnCpu") && !strings.Contains(strings.Join(parts[:len(parts)-1], ";"), "burnCpu") {
+			var n int64
+			fmt.Sscanf(v, "%d/", &n)
+			burn += n
+		}
+	}
+	if label := fl["label"].At(hot).(string); !strings.Contains(label, "burnCpu") {
+		t.Errorf("hottest frame %q, want burnCpu:\n%v", label, paths)
+	}
+	if burn != wantBurn {
+		t.Errorf("burnCpu holds %d of %d samples, the rows %d", burn, want, wantBurn)
+	}
+	t.Logf("thread %s over the request: %d samples, burnCpu %d (%.1f%%), hottest frame %q", tid, want, burn, 100*float64(burn)/float64(want), fl["label"].At(hot))
+
+	// the row's own link: its query, filled in as Grafana fills a data link from the row, covers the same
+	// seconds whatever the panel's range (here two minutes)
+	links := row["response_duration_us"].Config.Links
+	if len(links) != 2 || links[0].Title != "On-CPU flame graph of the serving thread over this request" || links[1].Title != "Off-CPU flame graph of the serving thread over this request" {
+		t.Fatalf("flame graph links of the row: %+v", links)
+	}
+	lq, _ := json.Marshal(links[0].Internal.Query)
+	filled := strings.NewReplacer(
+		"${__data.fields.server_pid}", pid, "${__data.fields.syscall_thread_response}", tid,
+		"${__data.fields.start_time_us}", fmt.Sprint(start.UnixMicro()), "${__value.raw}", fmt.Sprint(row["response_duration_us"].At(0)),
+	).Replace(string(lq))
+	viaLink, lf := flame(around-60, around+60, filled)
+	if got := fieldMap(t, lf)["value"].At(0).(int64); got != want || len(viaLink) != len(paths) {
+		t.Errorf("through the row's link %s: %d samples in %d nodes, want %d in %d", filled, got, len(viaLink), want, len(paths))
+	}
+
+	// the editor's thread picker over the request, for each profile: the process's threads, busiest first, exactly
+	// as the rows sum
+	picker := func(params string) (int, string) {
+		resp, err := host.CallResource(context.Background(), &backend.CallResourceRequest{PluginContext: pc, Path: "profile-values", Method: "GET",
+			URL: fmt.Sprintf("/profile-values?from=%d&to=%d&%s", from*1000, to*1000, params)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Status, string(resp.Body)
+	}
+	for _, event := range []string{"on_cpu", "off_cpu"} {
+		weights := map[string]int64{}
+		for _, r := range rec.ProfileSamples {
+			sec, _ := time.ParseInLocation(time.DateTime, r["time"].(string), time.UTC)
+			if fmt.Sprint(r["pid"]) == pid && r["event"] == event && sec.Unix() >= from && sec.Unix() <= to {
+				v, _ := strconv.ParseInt(fmt.Sprint(r["value"]), 10, 64)
+				weights[fmt.Sprint(r["tid"])] += v
+			}
+		}
+		status, body := picker("field=tid&event=" + event + "&pid=" + pid)
+		var got struct {
+			Values []struct {
+				Value, Process string
+				Weight         int64
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &got); status != 200 || err != nil || len(got.Values) != len(weights) || len(weights) == 0 {
+			t.Fatalf("%s thread picker: %d %s, want the threads %v", event, status, body, weights)
+		}
+		if event == "on_cpu" && got.Values[0].Value != tid {
+			t.Errorf("the busiest on-CPU thread is %s, want the serving thread %s", got.Values[0].Value, tid)
+		}
+		for i, v := range got.Values {
+			if v.Weight != weights[v.Value] || v.Process != "node" || (i > 0 && v.Weight > got.Values[i-1].Weight) {
+				t.Errorf("%s thread picker value %d: %+v, want weight %d of process node, busiest first", event, i, v, weights[v.Value])
+			}
+		}
+		t.Logf("%s thread picker: %d threads, %v", event, len(got.Values), got.Values)
+	}
+	if status, body := picker("field=process&process=" + url.QueryEscape("x' OR 1=1 OR '")); status != 200 || body != "{\"values\":[]}\n" {
+		t.Errorf("a hostile value is data: %d %s", status, body)
+	}
+	if status, body := picker("field=stack"); status != 400 || !strings.Contains(body, "field 'stack' is not one of service, process, host, pid, tid") {
+		t.Errorf("field stack: %d %s", status, body)
+	}
+	if status, body := picker("field=pid&pid=1)%20OR%20(1=1"); status != 400 || !strings.Contains(body, "is not a process or thread id") {
+		t.Errorf("a hostile pid: %d %s", status, body)
+	}
+
+	// the same thread after the request (its last second excluded), and the process's other threads during it
+	after, _ := flame(to+1, to+3, fmt.Sprintf(`{"queryType":"flamegraph","pid":%s,"tid":%s,"event":"on_cpu"}`, pid, tid))
+	for p := range after {
+		if strings.Contains(p, "burnCpu") {
+			t.Errorf("after the request: %s", p)
+		}
+	}
+	others := map[string]bool{}
+	for _, r := range rec.ProfileSamples {
+		if fmt.Sprint(r["tid"]) != tid {
+			others[fmt.Sprint(r["tid"])] = true
+		}
+	}
+	if len(others) == 0 {
+		t.Fatal("the recording holds no other thread of the process")
+	}
+	for other := range others {
+		got, _ := flame(from, to, fmt.Sprintf(`{"queryType":"flamegraph","pid":%s,"tid":%s}`, pid, other))
+		for p := range got {
+			if strings.Contains(p, "burnCpu") {
+				t.Errorf("thread %s holds %s", other, p)
+			}
+		}
 	}
 }

@@ -30,7 +30,8 @@ func TestNodeGraphShape(t *testing.T) {
 	wantNodeFields := []string{"id", "title", "subtitle", "mainstat", "secondarystat", "arc__success", "arc__errors",
 		"detail__requests", "detail__errors", "detail__error_ratio", "detail__latency_max", "detail__outbound_requests"}
 	wantEdgeFields := []string{"id", "source", "target", "mainstat", "secondarystat", "detail__requests", "detail__errors",
-		"detail__error_rate", "detail__error_ratio", "detail__latency_max", "detail__protocols"}
+		"detail__error_rate", "detail__error_ratio", "detail__latency_max", "detail__protocols", "detail__network", "detail__retransmissions",
+		"detail__retrans_ratio", "detail__rsts", "detail__conn_failed", "detail__zero_windows", "detail__rtt_avg", "highlighted"}
 	check := func(f *data.Frame, name string, fields []string, rows int) {
 		if f.Name != name || f.Meta.PreferredVisualization != data.VisTypeNodeGraph || f.Rows() != rows {
 			t.Errorf("%s: name %q vis %q rows %d", name, f.Name, f.Meta.PreferredVisualization, f.Rows())
@@ -59,6 +60,23 @@ func TestNodeGraphShape(t *testing.T) {
 	}
 	if nodes.Fields[5].Config.Color["fixedColor"] != "green" || nodes.Fields[6].Config.Color["fixedColor"] != "red" {
 		t.Error("arc colours missing")
+	}
+}
+
+func TestEdgeNetworkVerdict(t *testing.T) {
+	for h, want := range map[edgeNet]string{
+		{segments: 1000, retrans: 9}:                                "ok",
+		{segments: 1000, retrans: 10}:                               "1.0% retransmitted",
+		{segments: 0, failed: 3, rsts: 3}:                           "3 failed connections, 3 RSTs",
+		{segments: 10, zeroWindows: 2, rttSumUs: 4000, rttCount: 2}: "2 zero windows",
+	} {
+		if got := h.verdict(); got != want {
+			t.Errorf("%+v: %q, want %q", h, got, want)
+		}
+	}
+	h := edgeNet{segments: 0, rttSumUs: 4000, rttCount: 2}
+	if h.retransRatio() != nil || *h.rttMs() != 2 {
+		t.Errorf("no segments: ratio %v, rtt %v", h.retransRatio(), h.rttMs())
 	}
 }
 

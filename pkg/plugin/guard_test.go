@@ -45,6 +45,11 @@ var fields = map[string]struct{ strs, nums []string }{
 	"sql_log":    {[]string{"service", "client_service", "l7_protocol", "observation_point", "endpoint", "status"}, []string{"limit"}},
 	"trace":      {[]string{"trace_id"}, []string{"row_id", "time"}},
 	"flamegraph": {[]string{"event", "process", "service", "host", "pid"}, []string{"pid", "tid", "maxNodes", "baselineFrom", "baselineTo"}},
+	// the network types: one field of each kind of filter (the ends' names, addresses and ports, the host, the
+	// enumerations) through their shared renderers, every numeric option
+	"flow_log":    {[]string{"service", "client_process", "server_ip", "host", "close_type", "rst_sender"}, []string{"server_port", "client_port", "min_retrans", "min_rtt_ms", "conn_failed", "limit"}},
+	"net_metrics": {[]string{"client_service", "observation_point", "metric"}, []string{"server_port"}},
+	"netprofile":  {[]string{"client_ip", "host"}, []string{"client_port", "server_port"}},
 }
 
 // hostileQueries is every query type with each hostile value in each field (alone, and inside a
@@ -55,6 +60,9 @@ func hostileQueries() []string {
 		base := map[string]any{"queryType": qt}
 		if qt == "trace" {
 			base["trace_id"] = "t-1"
+		}
+		if qt == "netprofile" {
+			base["client_ip"], base["client_port"], base["server_ip"], base["server_port"] = "10.0.0.1", 40000, "10.0.0.2", 80
 		}
 		add := func(field string, v json.RawMessage) {
 			m := map[string]any{}

@@ -50,6 +50,9 @@ func (d *Datasource) requestLog(ctx context.Context, m *query.Model, r query.Ran
 		}
 	}
 	d.traceLinks(f)
+	if m.Format != query.FormatLogs {
+		d.flameLinks(f)
+	}
 	if st.RequestedLimit > 0 {
 		f.Meta.Notices = append(f.Meta.Notices, data.Notice{
 			Severity: data.NoticeSeverityWarning,
@@ -172,13 +175,7 @@ func logLines(t *data.Frame) (*data.Frame, error) {
 		}
 		labels[i] = raw
 	}
-	f := data.NewFrame(t.Name,
-		data.NewField("timestamp", nil, ts),
-		data.NewField("body", nil, body),
-		data.NewField("severity", nil, sev),
-		data.NewField("id", nil, id),
-		data.NewField("labels", nil, labels),
-	)
+	f := newLogLines(t.Name, ts, body, sev, id, labels)
 	for _, name := range []string{"response_duration_us", "request_resource", "request_domain", "response_exception", "client_process",
 		"server_process", "client_ip", "client_port", "server_ip", "server_port", "request_length", "response_length",
 		"trace_id", "span_id", "parent_span_id", "x_request_id", "_id"} {
@@ -186,6 +183,18 @@ func logLines(t *data.Frame) (*data.Frame, error) {
 	}
 	f.Fields = append(f.Fields, startMicrosField(t))
 	return f, nil
+}
+
+// newLogLines is the head of a data-plane log-lines frame: timestamp, body, severity, id, labels
+// (JSON of string labels), the fields Explore and the logs panel read first.
+func newLogLines(name string, ts []time.Time, body, severity, id []string, labels []json.RawMessage) *data.Frame {
+	return data.NewFrame(name,
+		data.NewField("timestamp", nil, ts),
+		data.NewField("body", nil, body),
+		data.NewField("severity", nil, severity),
+		data.NewField("id", nil, id),
+		data.NewField("labels", nil, labels),
+	)
 }
 
 // traceLinks puts on the _id, trace_id and x_request_id fields a data link that opens the row's
@@ -211,6 +220,31 @@ func (d *Datasource) traceLinks(f *data.Frame) {
 		fld.Config.Links = append(fld.Config.Links, data.DataLink{
 			Title:    titles[fld.Name],
 			Internal: &data.InternalDataLink{DatasourceUID: d.uid, DatasourceName: d.name, Query: q},
+		})
+	}
+}
+
+// flameLinks: from a request's duration to the flame graphs of the thread that served it (server_pid,
+// syscall_thread_response) over the request's own seconds, on-CPU (what it computed) and off-CPU (where it waited).
+func (d *Datasource) flameLinks(f *data.Frame) {
+	dur := fieldByName(f, "response_duration_us")
+	if dur == nil || fieldByName(f, "server_pid") == nil || fieldByName(f, "syscall_thread_response") == nil {
+		return
+	}
+	if dur.Config == nil {
+		dur.Config = &data.FieldConfig{}
+	}
+	for _, ev := range []struct{ event, title string }{
+		{query.EventOnCPU, "On-CPU flame graph of the serving thread over this request"},
+		{query.EventOffCPU, "Off-CPU flame graph of the serving thread over this request"},
+	} {
+		dur.Config.Links = append(dur.Config.Links, data.DataLink{
+			Title: ev.title,
+			Internal: &data.InternalDataLink{DatasourceUID: d.uid, DatasourceName: d.name, Query: map[string]any{
+				"refId": "A", "queryType": query.TypeFlameGraph, "event": ev.event,
+				"pid": "${__data.fields.server_pid}", "tid": "${__data.fields.syscall_thread_response}",
+				"span_start_us": "${__data.fields.start_time_us}", "span_duration_us": "${__value.raw}",
+			}},
 		})
 	}
 }

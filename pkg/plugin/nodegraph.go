@@ -22,6 +22,7 @@ type mapEdge struct {
 	requests, errors           int64
 	durationSumUs, durationMax int64
 	protocols                  []string
+	net                        *edgeNet // TCP health from net_metrics, nil where the edge had no flows
 }
 
 // nodeTotals aggregates the edges that end (inbound) or start (outbound) at a service.
@@ -44,7 +45,19 @@ func (d *Datasource) serviceMap(ctx context.Context, m *query.Model, r query.Ran
 	}
 	// Rates are per second of the requested range (at least one second).
 	seconds := max(r.To.Sub(r.From).Seconds(), 1)
-	return mapFrames(res, seconds, st.SQL)
+	edges, err := mapEdges(res)
+	if err != nil {
+		return nil, err
+	}
+	net, netSQL, err := d.edgeHealth(ctx, m, r)
+	if err != nil {
+		return nil, err
+	}
+	sql := st.SQL
+	if netSQL != "" {
+		sql += ";\n" + netSQL
+	}
+	return nodeGraph(withNetHealth(edges, net, m), seconds, sql), nil
 }
 
 func nodeID(s string) string {
@@ -56,6 +69,15 @@ func nodeID(s string) string {
 
 // mapFrames builds Grafana's node-graph frames "nodes" and "edges" from edge rows.
 func mapFrames(res *clickhouse.Result, seconds float64, sql string) (data.Frames, error) {
+	edges, err := mapEdges(res)
+	if err != nil {
+		return nil, err
+	}
+	return nodeGraph(edges, seconds, sql), nil
+}
+
+// mapEdges reads the map query's edge rows.
+func mapEdges(res *clickhouse.Result) ([]mapEdge, error) {
 	edges := make([]mapEdge, 0, len(res.Data))
 	for i, row := range res.Data {
 		if len(row) < 7 {
@@ -77,7 +99,7 @@ func mapFrames(res *clickhouse.Result, seconds float64, sql string) (data.Frames
 		sort.Strings(e.protocols)
 		edges = append(edges, e)
 	}
-	return nodeGraph(edges, seconds, sql), nil
+	return edges, nil
 }
 
 func ratio(a, b int64) float64 {
@@ -101,7 +123,16 @@ func nodeGraph(edges []mapEdge, seconds float64, sql string) data.Frames {
 	eReq, eErr := make([]int64, n), make([]int64, n)
 	eErrRate, eErrRatio, eMax := make([]float64, n), make([]float64, n), make([]float64, n)
 	eProto := make([]string, n)
+	eRetrans, eRST, eFailed, eZero := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	eRetransRatio, eRTT := make([]*float64, n), make([]*float64, n)
+	eHealth, eUnhealthy := make([]string, n), make([]bool, n)
 	for i, e := range edges {
+		if h := e.net; h != nil {
+			eRetrans[i], eRST[i], eFailed[i], eZero[i] = h.retrans, h.rsts, h.failed, h.zeroWindows
+			eRetransRatio[i], eRTT[i] = h.retransRatio(), h.rttMs()
+			eHealth[i] = h.verdict()
+			eUnhealthy[i] = eHealth[i] != "ok"
+		}
 		eID[i], eSrc[i], eDst[i] = e.client+"->"+e.server, e.client, e.server
 		eReq[i], eErr[i] = e.requests, e.errors
 		eRate[i] = float64(e.requests) / seconds
@@ -136,6 +167,15 @@ func nodeGraph(edges []mapEdge, seconds float64, sql string) data.Frames {
 		withConfig(data.NewField("detail__error_ratio", nil, eErrRatio), "Error ratio", "percentunit"),
 		withConfig(data.NewField("detail__latency_max", nil, eMax), "Max latency", "ms"),
 		withConfig(data.NewField("detail__protocols", nil, eProto), "Protocols", ""),
+		withConfig(data.NewField("detail__network", nil, eHealth), "Network", ""),
+		withConfig(data.NewField("detail__retransmissions", nil, eRetrans), "Retransmissions", "short"),
+		withConfig(data.NewField("detail__retrans_ratio", nil, eRetransRatio), "Retransmitted", "percentunit"),
+		withConfig(data.NewField("detail__rsts", nil, eRST), "RSTs", "short"),
+		withConfig(data.NewField("detail__conn_failed", nil, eFailed), "Failed connections", "short"),
+		withConfig(data.NewField("detail__zero_windows", nil, eZero), "Zero windows", "short"),
+		withConfig(data.NewField("detail__rtt_avg", nil, eRTT), "Avg RTT", "ms"),
+		// Grafana's node graph draws a highlighted edge in its highlight colour: the unhealthy network edges
+		data.NewField("highlighted", nil, eUnhealthy),
 	)
 	edgeFrame.Meta = meta()
 

@@ -188,23 +188,13 @@ func redFrames(res *clickhouse.Result, metrics []string, groups []query.GroupDim
 		}
 		s.buckets[t] = b
 	}
-	first := r.From.Unix() / bucket * bucket
-	last := r.To.Unix() / bucket * bucket
-	times := make([]time.Time, 0, (last-first)/bucket+1)
-	for t := first; t <= last; t += bucket {
-		times = append(times, time.Unix(t, 0).UTC())
-	}
+	times := bucketTimes(r, bucket)
 	keys := make([]string, 0, len(series))
 	for k := range series {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	meta := &data.FrameMeta{
-		Type:                   data.FrameTypeTimeSeriesMulti,
-		TypeVersion:            data.FrameTypeVersion{0, 1},
-		PreferredVisualization: data.VisTypeGraph,
-		ExecutedQueryString:    sql,
-	}
+	meta := seriesMeta(sql)
 	var frames data.Frames
 	for _, k := range keys {
 		s := series[k]
@@ -218,10 +208,7 @@ func redFrames(res *clickhouse.Result, metrics []string, groups []query.GroupDim
 		}
 	}
 	if len(frames) == 0 {
-		// No data (the data plane's "no data" response): one frame with the type and no fields.
-		f := data.NewFrame("")
-		f.Meta = meta
-		frames = append(frames, f)
+		frames = append(frames, noSeries(meta))
 	}
 	return frames, nil
 }
@@ -284,9 +271,5 @@ func redFrame(groups []query.GroupDimension, values []string, metric string, tim
 	case client != "" || server != "":
 		display = append([]string{client + server}, display...)
 	}
-	value := data.NewField(metric, labels, points)
-	value.Config = &data.FieldConfig{Unit: info.unit, DisplayNameFromDS: strings.TrimSpace(strings.Join(display, " ") + " " + info.title)}
-	f := data.NewFrame(metric, data.NewField("time", nil, times), value)
-	f.Meta = meta
-	return f
+	return seriesFrame(metric, labels, strings.TrimSpace(strings.Join(display, " ")+" "+info.title), info.unit, times, points, meta)
 }

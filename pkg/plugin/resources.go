@@ -2,11 +2,13 @@ package plugin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
 	"time"
 
+	"github.com/flowlens/flowlens/pkg/clickhouse"
 	"github.com/flowlens/flowlens/pkg/converters"
 	"github.com/flowlens/flowlens/pkg/query"
 	"github.com/flowlens/flowlens/pkg/schema"
@@ -20,6 +22,9 @@ import (
 //                              → {"values":[...]}: services, server_services, client_services,
 //                                endpoints or protocols seen in the range, of the named servers
 //                                (repeat service for several: multi-value variables)
+//   GET profile-values?field=process&from=&to=[&event=&service=&process=&host=&pid=&tid=]
+//                              → {"values":[{"value":"4811","process":"node","weight":151}, ...]}: one column of
+//                                profile_samples among the rows the other filters match, busiest first (at most 500)
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -48,6 +53,34 @@ func msParam(r *http.Request, name string, def time.Time) (time.Time, bool) {
 	return time.UnixMilli(ms), true
 }
 
+// rangeParams reads from and to (ms since the epoch; default the last hour) and checks the span
+// against the bound of queries of queryType.
+func (d *Datasource) rangeParams(r *http.Request, queryType string) (query.Range, error) {
+	now := time.Now()
+	from, ok1 := msParam(r, "from", now.Add(-time.Hour))
+	to, ok2 := msParam(r, "to", now)
+	if !ok1 || !ok2 {
+		return query.Range{}, fmt.Errorf("from and to must be integer milliseconds since the epoch")
+	}
+	rng := query.Range{From: from, To: to}
+	return rng, query.CheckSpan(queryType, rng, d.settings.MaxSpan(queryType))
+}
+
+// resourceQuery runs a resource route's statement; a build error (the request's) is a 400, a
+// ClickHouse error a 502, written to w, and then ok is false.
+func (d *Datasource) resourceQuery(w http.ResponseWriter, r *http.Request, st *query.Statement, buildErr error) (*clickhouse.Result, bool) {
+	if buildErr != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": buildErr.Error()})
+		return nil, false
+	}
+	res, err := d.client.Query(r.Context(), st.SQL)
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		return nil, false
+	}
+	return res, true
+}
+
 func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
 	d.listValues(w, r, "services", func(rng query.Range) (*query.Statement, error) {
 		return query.BuildServices(d.settings.Database, rng)
@@ -73,26 +106,13 @@ func (d *Datasource) listValues(w http.ResponseWriter, r *http.Request, key stri
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
 		return
 	}
-	now := time.Now()
-	from, ok1 := msParam(r, "from", now.Add(-time.Hour))
-	to, ok2 := msParam(r, "to", now)
-	if !ok1 || !ok2 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "from and to must be integer milliseconds since the epoch"})
-		return
-	}
-	rng := query.Range{From: from, To: to}
-	err := query.CheckSpan(query.TypeMap, rng, d.settings.MaxSpan(query.TypeMap))
+	rng, err := d.rangeParams(r, query.TypeMap)
 	var st *query.Statement
 	if err == nil {
 		st, err = build(rng)
 	}
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
-	}
-	res, err := d.client.Query(r.Context(), st.SQL)
-	if err != nil {
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+	res, ok := d.resourceQuery(w, r, st, err)
+	if !ok {
 		return
 	}
 	set := map[string]bool{}
@@ -109,4 +129,48 @@ func (d *Datasource) listValues(w http.ResponseWriter, r *http.Request, key stri
 	}
 	sort.Strings(values)
 	writeJSON(w, http.StatusOK, map[string][]string{key: values})
+}
+
+func (d *Datasource) handleProfileValues(w http.ResponseWriter, r *http.Request) {
+	if d.settingsErr != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
+		return
+	}
+	rng, err := d.rangeParams(r, query.TypeFlameGraph)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	// the filters as a flame graph query's, so they are read and checked the same way
+	params := r.URL.Query()
+	model := map[string]any{"event": params.Get("event")}
+	for _, k := range []string{"service", "process", "host", "pid", "tid"} {
+		if vals := params[k]; len(vals) > 0 {
+			model[k] = vals
+		}
+	}
+	raw, _ := json.Marshal(model)
+	m, err := query.ParseFlame(raw)
+	var st *query.Statement
+	if err == nil {
+		st, err = query.BuildProfileValues(d.settings.Database, params.Get("field"), m, rng)
+	}
+	res, ok := d.resourceQuery(w, r, st, err)
+	if !ok {
+		return
+	}
+	type value struct {
+		Value   string `json:"value"`
+		Process string `json:"process"`
+		Weight  int64  `json:"weight"`
+	}
+	out := make([]value, 0, len(res.Data))
+	for _, row := range res.Data {
+		if len(row) < 3 {
+			continue
+		}
+		weight, _ := converters.Int64(row[2])
+		out = append(out, value{Value: converters.String(row[0]), Process: converters.String(row[1]), Weight: weight})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"values": out})
 }

@@ -100,6 +100,7 @@ func dateTime(t time.Time) int64 { return min(max(t.Unix(), 0), math.MaxUint32) 
 // queryNames name the query types in errors.
 var queryNames = map[string]string{
 	TypeRED: "RED", TypeMap: "map", TypeSQLLog: "request log (sql_log)", TypeTrace: "trace", TypeTraceSearch: "trace search", TypeFlameGraph: "flame graph",
+	TypeFlowLog: "flow log", TypeNetMetrics: "network metrics", TypeNetProfile: "network profile",
 }
 
 // CheckSpan rejects a time range that ends before it starts or is longer than maxSpan, the
@@ -210,6 +211,8 @@ func (m *Model) requestFilterSet() string {
 		return "trace_id"
 	case m.RequestID != "":
 		return "request_id"
+	case len(m.ClientIP) > 0 || len(m.ServerIP) > 0 || len(m.ClientPort) > 0 || len(m.ServerPort) > 0:
+		return "client_ip/client_port/server_ip/server_port"
 	}
 	return ""
 }
@@ -267,6 +270,41 @@ func (b *builder) requestFilters(m *Model) ([]string, error) {
 			return nil, err
 		}
 		b.prewhere = append(b.prewhere, fmt.Sprintf("%s = %s", b.c("x_request_id"), Quote(m.RequestID)))
+	}
+	ends, err := b.flowEnds(m.ClientIP, m.ServerIP, m.ClientPort, m.ServerPort)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, ends...)
+	return out, nil
+}
+
+// flowEnds renders the filters on a flow's ends that are set: client and server address and port.
+func (b *builder) flowEnds(clientIP, serverIP Values, clientPort, serverPort IDs) ([]string, error) {
+	var out []string
+	for _, f := range []struct {
+		column string
+		vals   Values
+	}{{"client_ip", clientIP}, {"server_ip", serverIP}} {
+		if len(f.vals) > 0 {
+			s, err := b.in(f.column, f.column, f.vals)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+	}
+	for _, f := range []struct {
+		column string
+		ports  IDs
+	}{{"client_port", clientPort}, {"server_port", serverPort}} {
+		if len(f.ports) > 0 {
+			s, err := b.idsIn(f.column, f.column, f.ports)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
 	}
 	return out, nil
 }
@@ -667,6 +705,7 @@ var LogColumns = []string{
 	"response_exception", "client_service", "server_service", "client_process", "server_process",
 	"client_ip", "client_port", "server_ip", "server_port", "request_length", "response_length",
 	"trace_id", "span_id", "parent_span_id", "x_request_id", "host", "_id",
+	"server_pid", "syscall_thread_response", // the thread that served the request: its flame graph's link
 }
 
 // requestRows is the common start of the queries over request logs (sql_log, trace_search): the

@@ -108,6 +108,12 @@ type FlameModel struct {
 	BaselineFrom TimeArg `json:"baselineFrom"`
 	BaselineTo   TimeArg `json:"baselineTo"`
 	MaxNodes     int     `json:"maxNodes"` // default DefaultFlameNodes
+	// A span's start (µs since the epoch) and duration (µs): the graph covers the span's whole seconds
+	// instead of the panel's range (a request-log row's link carries its own time).
+	SpanStartUs    numText `json:"span_start_us"`
+	SpanDurationUs numText `json:"span_duration_us"`
+	// Window is the span's seconds when span_start_us is given (ParseFlame), else nil.
+	Window *Range `json:"-"`
 }
 
 // ParseFlame decodes flamegraph query JSON and checks the event and the node bound.
@@ -132,6 +138,23 @@ func ParseFlame(raw []byte) (*FlameModel, error) {
 	if m.BaselineFrom.Set != m.BaselineTo.Set {
 		return nil, fmt.Errorf("a diff needs both baselineFrom and baselineTo")
 	}
+	if m.SpanStartUs != "" {
+		start, err := strconv.ParseInt(string(m.SpanStartUs), 10, 64)
+		if err != nil || start <= 0 {
+			return nil, fmt.Errorf("span_start_us %s is not microseconds since the epoch", Quote(truncate(string(m.SpanStartUs), 40)))
+		}
+		var dur int64
+		if m.SpanDurationUs != "" {
+			if dur, err = strconv.ParseInt(string(m.SpanDurationUs), 10, 64); err != nil || dur < 0 {
+				return nil, fmt.Errorf("span_duration_us %s is not a duration in microseconds", Quote(truncate(string(m.SpanDurationUs), 40)))
+			}
+		}
+		// profile rows are per second: the seconds the span touched, both ends included
+		end := start + dur
+		m.Window = &Range{From: time.Unix(start/1_000_000, 0), To: time.Unix((end+999_999)/1_000_000, 0)}
+	} else if m.SpanDurationUs != "" {
+		return nil, fmt.Errorf("span_duration_us needs span_start_us")
+	}
 	return &m, nil
 }
 
@@ -154,18 +177,9 @@ func (b *builder) idsIn(field, column string, ids IDs) (string, error) {
 	return fmt.Sprintf("%s IN (%s)", b.c(column), strings.Join(parts, ", ")), nil
 }
 
-// BuildFlameGraph renders the stacks of profile_samples that match the filters, one row per
-// distinct stack: [stack (root first), value] or, for a diff, [stack, left value, right value],
-// largest first, at most MaxFlameStacks+1 rows (one more than shown, to tell that some were left out).
-func BuildFlameGraph(database string, m *FlameModel, r Range) (*Statement, error) {
-	b, err := newBuilder(database, "profile_samples")
-	if err != nil {
-		return nil, err
-	}
-	right, err := b.timeFilter(r)
-	if err != nil {
-		return nil, err
-	}
+// profileFilters are the conditions of a profile query other than time: the event and the pid, tid,
+// process, service and host filters.
+func (b *builder) profileFilters(m *FlameModel) ([]string, error) {
 	conds := []string{fmt.Sprintf("%s = %s", b.c("event"), Quote(m.Event))}
 	for _, f := range []struct {
 		field string
@@ -190,6 +204,68 @@ func BuildFlameGraph(database string, m *FlameModel, r Range) (*Statement, error
 			}
 			conds = append(conds, s)
 		}
+	}
+	return conds, nil
+}
+
+// ProfileValueFields are the profile_samples columns the query editor's pickers list.
+var ProfileValueFields = []string{"service", "process", "host", "pid", "tid"}
+
+// MaxProfileValues bounds the values one picker lists (the busiest first).
+const MaxProfileValues = 500
+
+// BuildProfileValues lists the values of one column (ProfileValueFields) among the profile rows that
+// match the other filters in the range, the busiest first (by summed value), with a process name each:
+// rows [value, process, weight].
+func BuildProfileValues(database, field string, m *FlameModel, r Range) (*Statement, error) {
+	known := false
+	for _, f := range ProfileValueFields {
+		known = known || f == field
+	}
+	if !known {
+		return nil, fmt.Errorf("field %s is not one of %s", Quote(truncate(field, 40)), strings.Join(ProfileValueFields, ", "))
+	}
+	b, err := newBuilder(database, "profile_samples")
+	if err != nil {
+		return nil, err
+	}
+	tf, err := b.timeFilter(r)
+	if err != nil {
+		return nil, err
+	}
+	conds, err := b.profileFilters(m)
+	if err != nil {
+		return nil, err
+	}
+	sql := fmt.Sprintf(`SELECT
+  toString(%s) AS v,
+  any(%s) AS process_name,
+  sum(%s) AS weight
+FROM %s
+WHERE %s
+GROUP BY v
+ORDER BY weight DESC, v
+LIMIT %d`, b.c(field), b.c("process"), b.c("value"), b.from(), strings.Join(append([]string{tf}, conds...), "\n  AND "), MaxProfileValues)
+	st := b.statement(sql)
+	st.Limit = MaxProfileValues
+	return st, nil
+}
+
+// BuildFlameGraph renders the stacks of profile_samples that match the filters, one row per
+// distinct stack: [stack (root first), value] or, for a diff, [stack, left value, right value],
+// largest first, at most MaxFlameStacks+1 rows (one more than shown, to tell that some were left out).
+func BuildFlameGraph(database string, m *FlameModel, r Range) (*Statement, error) {
+	b, err := newBuilder(database, "profile_samples")
+	if err != nil {
+		return nil, err
+	}
+	right, err := b.timeFilter(r)
+	if err != nil {
+		return nil, err
+	}
+	conds, err := b.profileFilters(m)
+	if err != nil {
+		return nil, err
 	}
 	var sql string
 	if base := m.Baseline(); base != nil {

@@ -79,3 +79,34 @@ func TestFlameGraphSQL(t *testing.T) {
 		t.Error("bad database name accepted")
 	}
 }
+
+func TestParseFlameSpanWindow(t *testing.T) {
+	// a request-log row's link: the span's whole seconds, both ends included
+	m, err := ParseFlame([]byte(`{"pid":"4811","tid":"4811","span_start_us":"1796219298934107","span_duration_us":1665814}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Window == nil || m.Window.From.Unix() != 1796219298 || m.Window.To.Unix() != 1796219301 {
+		t.Errorf("window %+v", m.Window)
+	}
+	// a span inside one second, and one that ends on a second
+	if m, _ := ParseFlame([]byte(`{"span_start_us":1000000500000,"span_duration_us":"100"}`)); m.Window.From.Unix() != 1000000 || m.Window.To.Unix() != 1000001 {
+		t.Errorf("short span: %+v", m.Window)
+	}
+	if m, _ := ParseFlame([]byte(`{"span_start_us":2000000,"span_duration_us":1000000}`)); m.Window.From.Unix() != 2 || m.Window.To.Unix() != 3 {
+		t.Errorf("whole-second span: %+v", m.Window)
+	}
+	if m, _ := ParseFlame([]byte(`{"pid":1}`)); m.Window != nil {
+		t.Errorf("no span, no window: %+v", m.Window)
+	}
+	for raw, want := range map[string]string{
+		`{"span_start_us":"1.5 s"}`:                       "span_start_us '1.5 s' is not microseconds since the epoch",
+		`{"span_start_us":"-3"}`:                          "span_start_us '-3' is not microseconds",
+		`{"span_start_us":5,"span_duration_us":"1.67 s"}`: "span_duration_us '1.67 s' is not a duration in microseconds",
+		`{"span_duration_us":5}`:                          "span_duration_us needs span_start_us",
+	} {
+		if _, err := ParseFlame([]byte(raw)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", raw, err, want)
+		}
+	}
+}

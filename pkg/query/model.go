@@ -229,6 +229,10 @@ type Model struct {
 	RequestID        string `json:"request_id"`        // x_request_id equals (sql_log, trace_search)
 	Format           string `json:"format"`            // sql_log: FormatTable (default) or FormatLogs
 	Verdicts         Count  `json:"verdicts"`          // trace_search: assemble the first N traces for their culprit (at most MaxSearchVerdicts)
+	ClientIP         Values `json:"client_ip"`         // client_ip (sql_log, trace_search): a flow's requests
+	ClientPort       IDs    `json:"client_port"`       // client_port (sql_log, trace_search)
+	ServerIP         Values `json:"server_ip"`         // server_ip (sql_log, trace_search)
+	ServerPort       IDs    `json:"server_port"`       // server_port (sql_log, trace_search)
 	// MaxSeries bounds RED's services (the datasource setting, not part of the query JSON).
 	MaxSeries int `json:"-"`
 }

@@ -30,6 +30,8 @@ type Schema struct {
 	Database          string   `json:"database"`
 	ObservationPoints []string `json:"observation_points"`
 	ResponseStatuses  []string `json:"response_statuses"`
+	CloseTypes        []string `json:"close_types"`
+	RstSenders        []string `json:"rst_senders"`
 	LatencyBucketsUs  []uint64 `json:"latency_buckets_us"`
 	// LatencySketchGamma is the bucket ratio of app_metrics.latency_sketch_* (schema.ts LATENCY_SKETCH_GAMMA).
 	LatencySketchGamma float64 `json:"latency_sketch_gamma"`
@@ -97,6 +99,9 @@ func (s *Schema) IsObservationPoint(v string) bool { return contains(s.Observati
 
 // IsResponseStatus reports whether v is one of the known response statuses.
 func (s *Schema) IsResponseStatus(v string) bool { return contains(s.ResponseStatuses, v) }
+
+// IsCloseType reports whether v is one of l4_flow_log's close types.
+func (s *Schema) IsCloseType(v string) bool { return contains(s.CloseTypes, v) }
 
 func contains(list []string, v string) bool {
 	for _, x := range list {

@@ -1,5 +1,6 @@
 // The agent's data path after the kernel: events -> connections -> protocol streams -> request
 // logs + RED metrics -> export queues. Pure of timers and I/O so tests and benchmarks drive it directly.
+import type { CloseType } from '../shared/schema';
 import { decodeBatch } from './capture/eventDecoder';
 import { Direction, EventKind, SocketEvent, SYSCALL_SSL_READ, SYSCALL_SSL_WRITE } from './capture/socketEvent';
 import { ConnectionTable, DEFAULT_MAX_CONNECTIONS } from './conntrack/connectionTable';
@@ -264,7 +265,7 @@ export class Pipeline {
     this.counters.requestLogs++;
   }
 
-  private closeConnection(c: Connection, nowNs: number, closeType = 'timeout'): void {
+  private closeConnection(c: Connection, nowNs: number, closeType: CloseType = 'timeout'): void {
     if (c.l4 === 'UDP' && this.o.sink.l4 && c.bytesTx + c.bytesRx > 0) {
       this.o.sink.l4([this.udpFlowRow(c, nowNs, closeType)]);
     }
@@ -274,7 +275,7 @@ export class Pipeline {
   }
 
   /** One l4_flow_log row for a UDP flow (a socket and one peer) when it goes idle or the agent stops. */
-  private udpFlowRow(c: Connection, nowNs: number, closeType: string): L4FlowLogRow {
+  private udpFlowRow(c: Connection, nowNs: number, closeType: CloseType): L4FlowLogRow {
     const isClient = c.role === 'client' || (c.role === 'unknown' && c.localPort > c.peerPort);
     const endUs = this.namer.toWallUs(Math.min(nowNs, c.lastNs));
     return {

@@ -8,7 +8,9 @@ export const SERVICE_OVERVIEW_DASHBOARD_UID = 'flowlens-service-overview';
 export const ROUTES = {
   overview: 'overview',
   traces: 'traces',
+  profiling: 'profiling',
   tags: 'tags',
+  network: 'network',
 };
 
 /** The URL of an app page (for links and locationService). */

@@ -3,6 +3,8 @@ import { DataSourceWithBackend, getTemplateSrv } from '@grafana/runtime';
 import {
   DEFAULT_QUERY,
   FILTER_KEYS,
+  FLAME_PICKERS,
+  type FlamePicker,
   type FlowLensOptions,
   type FlowLensQuery,
   type FlowLensVariableQuery,
@@ -12,6 +14,13 @@ import {
 import { FlowLensVariableSupport, interpolateList } from './variables';
 
 const LIST_KEY_SET: ReadonlySet<string> = new Set(LIST_KEYS);
+
+/** One value of a flame graph picker (resource `profile-values`): the busiest first. */
+export interface ProfileValue {
+  value: string;
+  process: string;
+  weight: number;
+}
 
 /** Queries run in the Go backend (also for alerting); the frontend only fills in dashboard variables. */
 export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, FlowLensOptions> {
@@ -54,6 +63,33 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
         out[key] = filled;
       }
     }
+    if (query.queryType === 'flamegraph') {
+      // the flame graph's pickers are lists too (pid and tid as text: the backend reads numeric strings)
+      const lists = out as Record<FlamePicker, unknown>;
+      for (const key of FLAME_PICKERS) {
+        const v = query[key];
+        if (v === undefined || key === 'service') {
+          continue;
+        }
+        const values = interpolateList(templateSrv, Array.isArray(v) ? v.map(String) : String(v), scopedVars);
+        if (values === 'all' || values.length === 0) {
+          delete lists[key];
+        } else {
+          lists[key] = values;
+        }
+      }
+      for (const key of ['baselineFrom', 'baselineTo', 'span_start_us', 'span_duration_us'] as const) {
+        const v = query[key];
+        if (v !== undefined) {
+          const filled = templateSrv.replace(String(v), scopedVars).trim();
+          if (filled === '') {
+            delete out[key];
+          } else {
+            out[key] = filled;
+          }
+        }
+      }
+    }
     return out;
   }
 
@@ -89,5 +125,27 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
     options?: { range?: TimeRange; scopedVars?: ScopedVars }
   ): Promise<MetricFindValue[]> {
     return this.listValues(query, options?.range, options?.scopedVars);
+  }
+
+  /** The values of one flame graph filter in the range, among the profile rows the other filters match. */
+  async profileValues(field: FlamePicker, query: FlowLensQuery, range: TimeRange | undefined): Promise<ProfileValue[]> {
+    const filled = this.applyTemplateVariables(query, {});
+    const params: Record<string, string | string[]> = { field, event: filled.event ?? 'on_cpu' };
+    if (range) {
+      params.from = String(range.from.valueOf());
+      params.to = String(range.to.valueOf());
+    }
+    for (const key of FLAME_PICKERS) {
+      const v = filled[key];
+      // the picker's own field lists every value; a variable not filled in (no dashboard here) filters nothing
+      if (key !== field && v !== undefined) {
+        const vals = (Array.isArray(v) ? v : [v]).map(String).filter((x) => !x.includes('$'));
+        if (vals.length > 0) {
+          params[key] = vals;
+        }
+      }
+    }
+    const res = await this.getResource<{ values: ProfileValue[] }>('profile-values', params);
+    return res.values ?? [];
   }
 }

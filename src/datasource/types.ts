@@ -2,7 +2,16 @@ import type { DataSourceJsonData } from '@grafana/data';
 import type { DataQuery } from '@grafana/schema';
 
 /** Query types the Go backend (pkg/) implements; the JSON value is the contract. */
-export type FlowLensQueryType = 'red' | 'map' | 'sql_log' | 'trace_search' | 'trace';
+export type FlowLensQueryType =
+  | 'red'
+  | 'map'
+  | 'sql_log'
+  | 'trace_search'
+  | 'trace'
+  | 'flow_log'
+  | 'net_metrics'
+  | 'netprofile'
+  | 'flamegraph';
 
 export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; description: string }> = [
   { value: 'red', label: 'RED', description: 'Requests, errors and latency per service as time series' },
@@ -18,7 +27,44 @@ export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; descr
     label: 'Trace',
     description: 'The full-stack trace of one request (row id + time, trace id or X-Request-ID)',
   },
+  { value: 'flow_log', label: 'Flow log', description: 'Rows of l4_flow_log (TCP/UDP flows), as log lines or a table' },
+  {
+    value: 'net_metrics',
+    label: 'Network metrics',
+    description: 'Bytes, retransmissions, RSTs, failed connections, zero windows and RTT per client→server edge',
+  },
+  {
+    value: 'netprofile',
+    label: 'Network profile',
+    description: "One TCP flow's packets at each observation point and its four latencies",
+  },
+  {
+    value: 'flamegraph',
+    label: 'Flame graph',
+    description:
+      'On-CPU or off-CPU stacks of a service, process or thread (flame graph frame), or the diff against a baseline',
+  },
 ];
+
+/** The profiles a flame graph query reads (profile_samples.event): on-CPU samples, off-CPU time blocked. */
+export type ProfileEvent = 'on_cpu' | 'off_cpu';
+
+/** The flame graph query's filters with a picker (pkg/query/flamegraph.go FlameModel): one value, a variable, or a list. */
+export const FLAME_PICKERS = ['service', 'process', 'host', 'pid', 'tid'] as const;
+export type FlamePicker = (typeof FLAME_PICKERS)[number];
+
+/** Options only the flame graph query has: dropped on a switch to another type. */
+export const FLAME_KEYS = [
+  'event',
+  'process',
+  'host',
+  'pid',
+  'tid',
+  'baselineFrom',
+  'baselineTo',
+  'span_start_us',
+  'span_duration_us',
+] as const;
 
 /** Request-log output: Grafana log lines (Logs panel, Explore) or one column per l7_flow_log column. */
 export type LogFormat = 'logs' | 'table';
@@ -45,6 +91,19 @@ export const FILTER_KEYS = [
   'time',
   'limit',
   'verdicts',
+  // the network query types (pkg/query/network.go NetModel; checked by pkg/query/network_test.go)
+  'server_process',
+  'client_process',
+  'server_ip',
+  'client_ip',
+  'server_port',
+  'client_port',
+  'host',
+  'close_type',
+  'rst_sender',
+  'conn_failed',
+  'min_retrans',
+  'min_rtt_ms',
 ] as const;
 export type FilterKey = (typeof FILTER_KEYS)[number];
 
@@ -79,6 +138,57 @@ export const LIST_KEYS = [
 ] as const satisfies readonly FilterKey[];
 export type ListKey = (typeof LIST_KEYS)[number];
 
+/** The options of each network query type (NetModel), in the editor's order. */
+export const FLOW_LOG_KEYS: FilterKey[] = [
+  'service',
+  'client_service',
+  'server_process',
+  'client_process',
+  'server_ip',
+  'client_ip',
+  'server_port',
+  'client_port',
+  'host',
+  'observation_point',
+  'close_type',
+  'rst_sender',
+  'conn_failed',
+  'min_retrans',
+  'min_rtt_ms',
+  'limit',
+];
+export const NET_METRICS_KEYS: FilterKey[] = ['service', 'client_service', 'server_port', 'host', 'observation_point'];
+export const NETPROFILE_KEYS: FilterKey[] = [
+  'client_ip',
+  'client_port',
+  'server_ip',
+  'server_port',
+  'host',
+  'observation_point',
+];
+
+/** Network series the backend returns for `metric` of net_metrics (default `all`). */
+export type NetMetric =
+  | 'all'
+  | 'byte_rate'
+  | 'retrans_rate'
+  | 'retrans_ratio'
+  | 'rst_rate'
+  | 'conn_failed_rate'
+  | 'zero_window_rate'
+  | 'rtt_avg';
+
+export const NET_METRICS: Array<{ value: NetMetric; label: string }> = [
+  { value: 'all', label: 'All' },
+  { value: 'byte_rate', label: 'Bytes/s' },
+  { value: 'retrans_rate', label: 'Retrans/s' },
+  { value: 'retrans_ratio', label: 'Retrans ratio' },
+  { value: 'rst_rate', label: 'RSTs/s' },
+  { value: 'conn_failed_rate', label: 'Failed conns/s' },
+  { value: 'zero_window_rate', label: 'Zero windows/s' },
+  { value: 'rtt_avg', label: 'Avg RTT' },
+];
+
 /** RED series the backend returns for `metric` (default `all`). */
 export type RedMetric =
   | 'all'
@@ -111,8 +221,8 @@ export const OBSERVATION_POINT_CHOICES = ['preferred', 'all'] as const;
 
 export interface FlowLensQuery extends DataQuery {
   queryType?: FlowLensQueryType;
-  /** red only */
-  metric?: RedMetric;
+  /** red: a RED metric; net_metrics: a network metric */
+  metric?: RedMetric | NetMetric;
   /** red only: one series per combination of these (default service) */
   group_by?: RedGroupBy[];
   /** list filters (LIST_KEYS): one value, or several (a multi-value variable gives an array) */
@@ -131,13 +241,41 @@ export interface FlowLensQuery extends DataQuery {
   limit?: string;
   /** trace_search: assemble the first N traces (at most 20) for their verdict's culprit */
   verdicts?: string;
-  /** sql_log: default table (panels, alerts); the editor picks logs in Explore */
+  /** sql_log, flow_log: default table (panels, alerts); the editor picks logs in Explore */
   format?: LogFormat;
   /** trace: a request log _id with its time (unix s, ms or µs), or a trace id, or an X-Request-ID */
   row_id?: string;
   time?: string;
   trace_id?: string;
   request_id?: string;
+  /** flow_log (all), net_metrics (server_port, host), netprofile (both ends, host): the flow's ends and processes (host: below) */
+  server_process?: string;
+  client_process?: string;
+  server_ip?: string;
+  client_ip?: string;
+  server_port?: string;
+  client_port?: string;
+  /** flow_log: normal, reset_by_client, reset_by_server, timeout, connect_failed, still_open */
+  close_type?: string;
+  /** flow_log: client or server */
+  rst_sender?: string;
+  /** flow_log: 'true' = failed connection attempts only */
+  conn_failed?: string;
+  min_retrans?: string;
+  min_rtt_ms?: string;
+  /** flamegraph (service above): a value, a variable, or a list (a trace span's link gives pid: [4811]) */
+  event?: ProfileEvent;
+  process?: string | string[];
+  /** flamegraph: hosts (a list); flow_log, net_metrics, netprofile: the agent host */
+  host?: string | string[];
+  pid?: string | number | Array<string | number>;
+  tid?: string | number | Array<string | number>;
+  /** the diff's baseline range: ms since the epoch or RFC 3339 (variables such as ${__from} allowed) */
+  baselineFrom?: string | number;
+  baselineTo?: string | number;
+  /** a request's own time (a request-log row's link): µs since the epoch and duration in µs */
+  span_start_us?: string | number;
+  span_duration_us?: string | number;
 }
 
 export const DEFAULT_QUERY: Partial<FlowLensQuery> = { queryType: 'red' };
@@ -155,7 +293,12 @@ export interface FlowLensOptions extends DataSourceJsonData {
   maxResultRows?: number; // (2e6)
   maxResponseBytes?: number; // (64 MiB)
   maxSeries?: number; // RED services per query (100)
-  maxSpanDays?: Partial<Record<'red' | 'map' | 'sql_log' | 'trace' | 'trace_search' | 'flamegraph', number>>; // 31, 31, 7, 7, 7, 7
+  maxSpanDays?: Partial<
+    Record<
+      'red' | 'map' | 'sql_log' | 'trace' | 'trace_search' | 'flamegraph' | 'flow_log' | 'net_metrics' | 'netprofile',
+      number
+    >
+  >; // 31, 31, 7, 7, 7, 7, 7, 31, 7
 }
 
 export interface FlowLensSecureOptions {

@@ -2,6 +2,7 @@ import React from 'react';
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { of, throwError } from 'rxjs';
 import { locationService } from '@grafana/runtime';
+import { mockCanvasText } from './testCanvas';
 import { Traces } from './Traces';
 import { DEFAULT_STATE, searchOfState, searchQuery, stateFromSearch, type TracesPageState } from './traceSearch';
 // The real plugin binary's answers (test/frontend/record-trace.js --answers-only): a trace search over a minute of
@@ -48,12 +49,7 @@ const chosenTrace = recording.files['ds-query-trace-search-trace.json'].request.
 };
 const TRACES = '/a/flowlens-observability-app/traces';
 
-beforeAll(() => {
-  // jsdom has no canvas; @grafana/ui's Combobox measures its options' text
-  HTMLCanvasElement.prototype.getContext = (() => ({
-    measureText: (t: string) => ({ width: 7 * t.length }),
-  })) as unknown as HTMLCanvasElement['getContext'];
-});
+beforeAll(mockCanvasText);
 
 beforeEach(() => {
   mockBackendSrv.fetch.mockReset();

@@ -1,4 +1,4 @@
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useMemo, useState } from 'react';
 import { css, cx } from '@emotion/css';
 import { dateTimeFormat, type GrafanaTheme2 } from '@grafana/data';
 import { PluginPage, locationService } from '@grafana/runtime';
@@ -10,7 +10,6 @@ import {
   Field,
   Input,
   LoadingPlaceholder,
-  TimeRangeInput,
   useStyles2,
 } from '@grafana/ui';
 import { DATASOURCE_TYPE, DATASOURCE_UID } from '../components/constants';
@@ -18,7 +17,8 @@ import { RESPONSE_STATUSES } from '../shared/schema';
 import { TraceView } from '../panels/trace/TracePanel';
 import { formatMs } from '../panels/trace/model';
 import type { TraceLayout } from '../panels/trace/types';
-import { type FlowLensAnswer, queryFlowLens } from './flowlensQuery';
+import { queryFlowLens } from './flowlensQuery';
+import { type Loaded, RangeField, Sized, getPageStyles, useAnswer, useLocationSearch } from './pageState';
 import {
   type TraceSearchRow,
   type TracesPageState,
@@ -28,7 +28,6 @@ import {
   stateFromSearch,
   timeRangeOf,
   traceQuery,
-  urlTime,
 } from './traceSearch';
 
 const STATUS_OPTIONS: Array<ComboboxOption<string>> = [
@@ -38,41 +37,6 @@ const STATUS_OPTIONS: Array<ComboboxOption<string>> = [
 
 /** The trace query looks around its entry request's time (unix s): the trace's other spans are near it. */
 const TRACE_WINDOW_S = 3600;
-
-/** The URL's search parameters, following Grafana's location (the page's state lives there). */
-function useLocationSearch(): URLSearchParams {
-  const [search, setSearch] = useState(() => locationService.getLocation().search);
-  useEffect(() => {
-    const sub = locationService.getLocationObservable().subscribe((l) => setSearch(l.search));
-    return () => sub.unsubscribe();
-  }, []);
-  return useMemo(() => new URLSearchParams(search), [search]);
-}
-
-type Loaded = { state: 'loading' } | ({ state: 'done' } & FlowLensAnswer);
-
-/** Runs `run` whenever `key` changes; the answer of a superseded run is dropped. */
-function useAnswer(key: string | undefined, run: () => Promise<FlowLensAnswer>): Loaded | undefined {
-  const [loaded, setLoaded] = useState<{ key: string; value: Loaded }>();
-  useEffect(() => {
-    if (key === undefined) {
-      return;
-    }
-    let live = true;
-    run().then(
-      (a) => live && setLoaded({ key, value: { state: 'done', ...a } }),
-      (e) => live && setLoaded({ key, value: { state: 'done', frames: [], error: String(e?.message ?? e) } })
-    );
-    return () => {
-      live = false;
-    };
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- `key` names everything `run` reads
-  }, [key]);
-  if (key === undefined) {
-    return undefined;
-  }
-  return loaded?.key === key ? loaded.value : { state: 'loading' };
-}
 
 export function Traces() {
   const s = useStyles2(getStyles);
@@ -140,12 +104,6 @@ function SearchForm({ state, onSearch }: { state: TracesPageState; onSearch: () 
     locationService.partial(searchOfState({ ...draft, rowId: '', time: '' }));
     onSearch();
   };
-  let range;
-  try {
-    range = timeRangeOf(draft);
-  } catch {
-    range = timeRangeOf({ from: 'now-1h', to: 'now' });
-  }
   return (
     <form
       className={s.form}
@@ -200,13 +158,13 @@ function SearchForm({ state, onSearch }: { state: TracesPageState; onSearch: () 
           data-testid="traces-trace-id"
         />
       </Field>
-      <Field label="Time range" className={s.field}>
-        <TimeRangeInput
-          value={range}
-          onChange={(r) => set({ from: urlTime(r.raw.from), to: urlTime(r.raw.to) })}
-          hideTimeZone
-        />
-      </Field>
+      <RangeField
+        from={draft.from}
+        to={draft.to}
+        fallback={{ from: 'now-1h', to: 'now' }}
+        className={s.field}
+        onChange={(from, to) => set({ from, to })}
+      />
       <Button type="submit" icon="search" className={s.submit} data-testid="traces-search">
         Search
       </Button>
@@ -295,54 +253,8 @@ function ResultList({
   );
 }
 
-/** Renders its child with the width it has (the trace view draws to a width in px, as a panel does). */
-function Sized({ children }: { children: (width: number) => React.ReactNode }) {
-  const [el, setEl] = useState<HTMLDivElement | null>(null);
-  const [width, setWidth] = useState(0);
-  useEffect(() => {
-    if (!el) {
-      return;
-    }
-    // the observer reports the first size right after observe(); jsdom has none (the fallback width)
-    if (typeof ResizeObserver === 'undefined') {
-      return;
-    }
-    const ro = new ResizeObserver(() => setWidth(el.clientWidth));
-    ro.observe(el);
-    return () => ro.disconnect();
-  }, [el]);
-  return (
-    <div ref={setEl} style={{ width: '100%' }}>
-      {children(width || 1100)}
-    </div>
-  );
-}
-
 const getStyles = (theme: GrafanaTheme2) => ({
-  page: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(2) }),
-  form: css({ display: 'flex', flexWrap: 'wrap', alignItems: 'flex-end', gap: theme.spacing(1) }),
-  field: css({ marginBottom: 0, marginRight: theme.spacing(2), flex: '0 0 auto' }),
+  ...getPageStyles(theme),
   submit: css({ marginBottom: 0 }),
-  results: css({ maxHeight: 360, overflowY: 'auto' }),
-  notice: css({ color: theme.colors.text.secondary, padding: theme.spacing(0.5, 0) }),
-  table: css({
-    width: '100%',
-    borderCollapse: 'collapse',
-    fontSize: theme.typography.bodySmall.fontSize,
-    'th, td': {
-      textAlign: 'left',
-      padding: theme.spacing(0.5, 1),
-      borderBottom: `1px solid ${theme.colors.border.weak}`,
-    },
-    th: {
-      color: theme.colors.text.secondary,
-      fontWeight: theme.typography.fontWeightMedium,
-      position: 'sticky',
-      top: 0,
-      background: theme.colors.background.primary,
-    },
-  }),
-  row: css({ cursor: 'pointer', '&:hover': { background: theme.colors.action.hover } }),
-  chosen: css({ background: theme.colors.action.selected }),
   id: css({ fontFamily: theme.typography.fontFamilyMonospace, color: theme.colors.text.secondary }),
 });

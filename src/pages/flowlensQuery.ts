@@ -24,7 +24,12 @@ export interface FlowLensAnswer {
  * Runs one query of the FlowLens datasource through Grafana's /api/ds/query (the request a panel's query runner
  * makes), from/to in epoch ms. A refused query is an answer with its error, not an exception.
  */
-export async function queryFlowLens(query: FlowLensQuery, fromMs: number, toMs: number): Promise<FlowLensAnswer> {
+export async function queryFlowLens(
+  // a page may ask for several values of an option the editor's model holds one of (close types)
+  query: Omit<FlowLensQuery, 'close_type'> & { close_type?: string | string[] },
+  fromMs: number,
+  toMs: number
+): Promise<FlowLensAnswer> {
   const refId = query.refId || 'A';
   const data = {
     queries: [

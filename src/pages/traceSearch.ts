@@ -43,27 +43,43 @@ const PARAM: Record<keyof TracesPageState, string> = {
   time: 'time',
 };
 
-const KEYS = Object.keys(PARAM) as Array<keyof TracesPageState>;
-
-export function stateFromSearch(search: URLSearchParams): TracesPageState {
-  const out = { ...DEFAULT_STATE };
-  for (const k of KEYS) {
-    const v = search.get(PARAM[k]);
+/** A page's state read from the URL: each key from its parameter (`param`), the default where absent. */
+export function stateOfParams<T extends { [K in keyof T]: string }>(
+  search: URLSearchParams,
+  defaults: T,
+  param: Record<keyof T, string>
+): T {
+  const out = { ...defaults };
+  for (const k of Object.keys(param) as Array<keyof T>) {
+    const v = search.get(param[k]);
     if (v !== null) {
-      out[k] = v.trim();
+      out[k] = v.trim() as T[keyof T];
     }
   }
   return out;
 }
 
-/** The URL parameters of a state, for locationService.partial: defaults and empty values are removed (null). */
-export function searchOfState(state: TracesPageState): Record<string, string | null> {
+/** The URL parameters of a page's state, for locationService.partial: defaults and empty values are removed (null). */
+export function paramsOfState<T extends { [K in keyof T]: string }>(
+  state: T,
+  defaults: T,
+  param: Record<keyof T, string>
+): Record<string, string | null> {
   const out: Record<string, string | null> = {};
-  for (const k of KEYS) {
+  for (const k of Object.keys(param) as Array<keyof T>) {
     const v = state[k].trim();
-    out[PARAM[k]] = v === '' || v === DEFAULT_STATE[k] ? null : v;
+    out[param[k]] = v === '' || v === defaults[k] ? null : v;
   }
   return out;
+}
+
+export function stateFromSearch(search: URLSearchParams): TracesPageState {
+  return stateOfParams(search, DEFAULT_STATE, PARAM);
+}
+
+/** The URL parameters of a state, for locationService.partial: defaults and empty values are removed (null). */
+export function searchOfState(state: TracesPageState): Record<string, string | null> {
+  return paramsOfState(state, DEFAULT_STATE, PARAM);
 }
 
 /** The page's time range as a TimeRange (relative ends resolved now). */

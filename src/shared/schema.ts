@@ -322,6 +322,13 @@ export type ObservationPoint = (typeof OBSERVATION_POINTS)[number];
 export const RESPONSE_STATUSES = ['ok', 'client_error', 'server_error', 'timeout', 'unknown'] as const;
 export type ResponseStatus = (typeof RESPONSE_STATUSES)[number];
 
+/** l4_flow_log.close_type: how a flow ended (still_open: a periodic row of a flow still open). */
+export const CLOSE_TYPES = ['normal', 'reset_by_client', 'reset_by_server', 'timeout', 'connect_failed', 'still_open'] as const;
+export type CloseType = (typeof CLOSE_TYPES)[number];
+
+/** l4_flow_log.rst_sender: the side a RST came from (empty: none). */
+export const RST_SENDERS = ['client', 'server'] as const;
+
 export const DATABASE = 'flowlens';
 
 function renderType(t: ColumnType, dialect: Dialect): string {
@@ -482,6 +489,8 @@ export function schemaJson(): string {
         database: DATABASE,
         observation_points: OBSERVATION_POINTS,
         response_statuses: RESPONSE_STATUSES,
+        close_types: CLOSE_TYPES,
+        rst_senders: RST_SENDERS,
         latency_buckets_us: LATENCY_BUCKETS_US,
         latency_sketch_gamma: LATENCY_SKETCH_GAMMA,
         tables: TABLES.map((t) => ({ name: t.name, columns: t.columns.map((col) => ({ name: col.name, type: col.type })) })),

@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Netbed } from './netbed/netbed';
+import { keepAliveClient } from './netbed/clients';
 import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, AgentHandle } from './helpers';
 
 const DB = 'flowlens_e2e_netprofile';
@@ -27,19 +28,7 @@ http.createServer((req, res) => {
 `;
 
 // one keep-alive connection, three requests, the client pausing between them
-const WAITING_CLIENT = `
-const http = require('http');
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-const get = (path) => new Promise((resolve, reject) =>
-  http.get({ host: process.argv[1], port: ${PORT}, path, agent }, (r) => { r.resume(); r.on('end', resolve); }).on('error', reject));
-(async () => {
-  for (let i = 0; i < 3; i++) {
-    if (i) await new Promise((r) => setTimeout(r, ${WAIT_MS}));
-    await get('/wait?n=' + i);
-  }
-  agent.destroy();
-})();
-`;
+const WAITING_CLIENT = keepAliveClient(PORT, WAIT_MS, '/wait');
 
 // Raw IPv4 frames sent with an AF_PACKET socket on junk0, one end of a veth pair inside the client
 // host (junk1, the other end, is not captured): a bridge with br_netfilter would drop some of them

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Netbed } from './netbed/netbed';
+import { SLOW_READER } from './netbed/clients';
 import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, AgentHandle } from './helpers';
 
 const DB = 'flowlens_e2e_tcp_flows';
@@ -42,21 +43,6 @@ let agent: AgentHandle;
 let rows: L4Row[] = [];
 const curlExit: Record<number, number[]> = {};
 let kernelRetrans = 0;
-
-const SLOW_READER = `
-import socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-s.connect((sys.argv[1], int(sys.argv[2])))
-s.sendall(b'GET /big HTTP/1.0\\r\\n\\r\\n')
-time.sleep(1.0)
-data = b''
-while True:
-    b = s.recv(65536)
-    if not b: break
-    data += b
-print(len(data.split(b'\\r\\n\\r\\n', 1)[1]))
-`;
 
 /** TcpRetransSegs of the server's namespace, as the kernel counts it */
 function retransSegs(): number {

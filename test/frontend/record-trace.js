@@ -121,6 +121,7 @@ async function recordRequestLog(shimUrl, seed, recorded) {
   save('ds-query-request-log-trace.json', trace, recorded);
 }
 
+/** Writes one answer's exact body into the fixtures (`--out DIR`: into DIR) and notes its request in `recorded`. */
 function save(file, a, recorded) {
   fs.writeFileSync(path.join(FIXTURES, file), `${JSON.stringify(a.response, null, 2)}\n`);
   recorded.files[file] = { http_status: a.status, request: a.request };
@@ -271,7 +272,11 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error('[record-trace] FAIL', e);
-  process.exit(1);
-});
+module.exports = { query, save };
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error('[record-trace] FAIL', e);
+    process.exit(1);
+  });
+}

@@ -319,6 +319,74 @@ async function main() {
   }
 }
 
+/**
+ * Where a recorded panel test's /api/ds/query answers come from: `answer(request)` (the recorded answers), or
+ * with `live` the real plugin binary behind test/grafana-shim over the recording's database. Returns the harness
+ * server's base URL, a line saying which, and stop().
+ */
+async function startAnswers(recordingFile, recording, answer, live) {
+  let shim;
+  let dir;
+  if (live) {
+    const ds = JSON.parse(fs.readFileSync(SETTINGS, 'utf8'));
+    ds.jsonData = { ...ds.jsonData, database: recording.database };
+    dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'flowlens-panel-e2e-'));
+    fs.writeFileSync(path.join(dir, 'ds-settings.json'), JSON.stringify(ds));
+    shim = await startShim(path.join(dir, 'ds-settings.json'));
+  }
+  const server = await startHarnessServer(shim?.url, answer);
+  return {
+    base: `http://127.0.0.1:${server.address().port}`,
+    mode: live
+      ? `real plugin binary behind grafana-shim at ${shim.url}, database ${recording.database}`
+      : `recorded answers (${path.relative(ROOT, recordingFile)})`,
+    stop: () => {
+      server.close();
+      shim?.child.kill('SIGTERM');
+      if (dir) {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** A column of a frame in Grafana's wire format (schema.fields + data.values), by field name ([] if absent). */
+function col(frame, name) {
+  const i = frame.schema.fields.findIndex((f) => f.name === name);
+  return i < 0 ? [] : frame.data.values[i];
+}
+
+/**
+ * Renders the built dist/panels/<panel>/module.js in the harness at `base` for o.query (width, height, from/to,
+ * opts: more URL parameters) and waits until o.ready matches; returns window.__harness (the answer, timings).
+ */
+async function openPanel(page, base, panel, o) {
+  const width = o.width ?? 1280;
+  const params = new URLSearchParams({
+    panel,
+    query: JSON.stringify(o.query),
+    width: String(width),
+    height: String(o.height),
+    ready: o.ready,
+    ...(o.from ? { from: String(o.from), to: String(o.to) } : {}),
+    ...(o.opts ?? {}),
+  });
+  await page.setViewportSize({ width: width + 60, height: o.height + 90 });
+  await page.goto(`${base}/index.html?${params}`);
+  await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, { timeout: 30000 });
+  const h = await page.evaluate(() => window.__harness);
+  assert.strictEqual(h.status, 'done', `harness failed: ${h.error}`);
+  return h;
+}
+
+/** Saves a full-page screenshot as build/screenshots/<name>.png and says where. */
+async function screenshot(page, name, log) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  log(`screenshot: ${path.relative(ROOT, file)}`);
+}
+
 /** The system's headless Chromium, quiet (no network of its own); every browser test launches it so. */
 async function launchChromium() {
   const { chromium } = require('playwright-core');
@@ -337,6 +405,24 @@ async function launchChromium() {
   });
 }
 
+/** Loads the harness page with these URL parameters in a viewport of that size; resolves with its __harness once done. */
+async function openHarness(page, base, params, viewport) {
+  await page.setViewportSize(viewport);
+  await page.goto(`${base}/index.html?${new URLSearchParams(params)}`);
+  await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, { timeout: 30000 });
+  const h = await page.evaluate(() => window.__harness);
+  assert.strictEqual(h.status, 'done', `harness failed: ${h.error}`);
+  return h;
+}
+
+/** Saves a full-page screenshot as build/screenshots/<name>.png; returns its path from the repository root. */
+async function saveScreenshot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return path.relative(ROOT, file);
+}
+
 module.exports = {
   ROOT,
   DIST,
@@ -348,6 +434,12 @@ module.exports = {
   startHarnessServer,
   startShim,
   launchChromium,
+  startAnswers,
+  col,
+  openPanel,
+  screenshot,
+  openHarness,
+  saveScreenshot,
 };
 
 if (require.main === module) {

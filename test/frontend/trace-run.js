@@ -17,9 +17,8 @@
 
 const assert = require('assert');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const { ROOT, SHOTS, SETTINGS, DIST, buildSite, startHarnessServer, startShim, launchChromium } = require('./run.js');
+const { ROOT, DIST, buildSite, startAnswers, launchChromium, col, openPanel, screenshot } = require('./run.js');
 const { syntheticTrace } = require('./fixtures/synthetic-trace.js');
 
 const RECORDING = path.resolve(
@@ -33,11 +32,6 @@ const WIDTH = 1280;
 
 function log(...a) {
   console.log('[trace-e2e]', ...a);
-}
-
-function col(frame, name) {
-  const i = frame.schema.fields.findIndex((f) => f.name === name);
-  return i < 0 ? [] : frame.data.values[i];
 }
 
 /** The answer for a query: synthetic traces here; recorded answers unless live (then the shim answers). */
@@ -64,29 +58,12 @@ function answerer(recording) {
   };
 }
 
-async function open(page, base, o) {
-  const params = new URLSearchParams({
-    panel: 'trace',
-    query: JSON.stringify(o.query),
-    width: String(o.width ?? WIDTH),
-    height: String(o.height),
-    ready: o.ready,
-    ...(o.from ? { from: String(o.from), to: String(o.to) } : {}),
-    ...(o.opts ?? {}),
-  });
-  await page.setViewportSize({ width: (o.width ?? WIDTH) + 60, height: o.height + 90 });
-  await page.goto(`${base}/index.html?${params}`);
-  await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, { timeout: 30000 });
-  const h = await page.evaluate(() => window.__harness);
-  assert.strictEqual(h.status, 'done', `harness failed: ${h.error}`);
-  return h;
+function open(page, base, o) {
+  return openPanel(page, base, 'trace', { width: WIDTH, ...o });
 }
 
-async function shot(page, name) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const file = path.join(SHOTS, `trace-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  log(`screenshot: ${path.relative(ROOT, file)}`);
+function shot(page, name) {
+  return screenshot(page, `trace-${name}`, log);
 }
 
 /** The rows the panel drew: span id, parent id, depth, hop, in screen order. */
@@ -111,20 +88,9 @@ async function main() {
   }
   const recording = JSON.parse(fs.readFileSync(RECORDING, 'utf8'));
   await buildSite();
-  let shim;
-  let settings;
-  if (LIVE) {
-    const ds = JSON.parse(fs.readFileSync(SETTINGS, 'utf8'));
-    ds.jsonData = { ...ds.jsonData, database: recording.database };
-    settings = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'flowlens-trace-e2e-')), 'ds-settings.json');
-    fs.writeFileSync(settings, JSON.stringify(ds));
-    shim = await startShim(settings);
-  }
-  const server = await startHarnessServer(shim?.url, answerer(recording));
-  const base = `http://127.0.0.1:${server.address().port}`;
-  log(
-    `mode: ${LIVE ? `real plugin binary behind grafana-shim at ${shim.url}, database ${recording.database}` : `recorded answers (${path.relative(ROOT, RECORDING)})`}`
-  );
+  const answers = await startAnswers(RECORDING, recording, answerer(recording), LIVE);
+  const base = answers.base;
+  log(`mode: ${answers.mode}`);
   const tag = LIVE ? 'live' : 'fixture';
   const browser = await launchChromium();
   const failures = [];
@@ -365,11 +331,7 @@ async function main() {
     log('PASS');
   } finally {
     await browser.close();
-    server.close();
-    shim?.child.kill('SIGTERM');
-    if (settings) {
-      fs.rmSync(path.dirname(settings), { recursive: true, force: true });
-    }
+    answers.stop();
   }
 }
 

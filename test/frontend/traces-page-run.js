@@ -15,7 +15,7 @@ const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
 const { isDeepStrictEqual } = require('util');
-const { ROOT, SHOTS, DIST, buildSite, startHarnessServer, launchChromium } = require('./run.js');
+const { ROOT, SHOTS, DIST, buildSite, startHarnessServer, launchChromium, col } = require('./run.js');
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 const RECORDING = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ds-query-traces-page.recording.json'), 'utf8'));
@@ -23,11 +23,6 @@ const TRACES = '/a/flowlens-observability-app/traces';
 
 function log(...a) {
   console.log('[traces-page-e2e]', ...a);
-}
-
-function col(frame, name) {
-  const i = frame.schema.fields.findIndex((f) => f.name === name);
-  return i < 0 ? [] : frame.data.values[i];
 }
 
 /** The recorded answer of a request the page made, or a refusal; every request is kept for the test. */

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/flowlens/flowlens/pkg/plugin"
@@ -153,6 +154,40 @@ func render(db string) ([]entry, error) {
 		}
 		st, err = query.BuildFlameGraph(db, fm, r)
 		if err := add(name, st, err); err != nil {
+			return nil, err
+		}
+	}
+	for _, q := range []struct{ name, js string }{
+		{"flow_log/filtered", `{"service":"it's \\ tricky","client_process":"curl","client_ip":"10.0.0.1","server_port":80,"close_type":"connect_failed","rst_sender":"server","conn_failed":true,"min_retrans":1,"min_rtt_ms":0.5}`},
+		{"flow_log/unfiltered", `{}`},
+		{"net_metrics/preferred", `{"service":"it's \\ tricky","server_port":80}`},
+		{"net_metrics/all", `{"observation_point":"all"}`},
+		{"netprofile", `{"client_ip":"10.0.0.1","client_port":40000,"server_ip":"10.0.0.2","server_port":80,"host":"h1"}`},
+	} {
+		nm, err := query.ParseNet([]byte(q.js))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", q.name, err)
+		}
+		switch {
+		case strings.HasPrefix(q.name, "flow_log"):
+			st, err = query.BuildFlowLog(db, nm, r)
+		case strings.HasPrefix(q.name, "net_metrics"):
+			st, err = query.BuildNetMetrics(db, nm, r, 60)
+		default:
+			st, err = query.BuildNetProfile(db, nm, r)
+		}
+		if err := add(q.name, st, err); err != nil {
+			return nil, err
+		}
+	}
+	// the query editor's pickers: a column among the rows the other filters match (filter on the same column too)
+	pickFilter, err := query.ParseFlame([]byte(`{"process":"it's \\ tricky","pid":[12],"event":"off_cpu"}`))
+	if err != nil {
+		return nil, err
+	}
+	for _, field := range query.ProfileValueFields {
+		st, err = query.BuildProfileValues(db, field, pickFilter, r)
+		if err := add("resource/profile-values/"+field, st, err); err != nil {
 			return nil, err
 		}
 	}

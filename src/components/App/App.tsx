@@ -4,7 +4,9 @@ import type { AppRootProps } from '@grafana/data';
 import { ROUTES } from '../constants';
 import { Overview } from '../../pages/Overview';
 import { Traces } from '../../pages/Traces';
+import { Profiling } from '../../pages/Profiling';
 import { Tags } from '../../pages/Tags';
+import { Network } from '../../pages/Network';
 
 /**
  * The app's routes, as create-plugin's app template declares them: Grafana renders the app root inside its own
@@ -14,7 +16,9 @@ function App(_props: AppRootProps) {
   return (
     <Routes>
       <Route path={ROUTES.traces} element={<Traces />} />
+      <Route path={ROUTES.profiling} element={<Profiling />} />
       <Route path={ROUTES.tags} element={<Tags />} />
+      <Route path={ROUTES.network} element={<Network />} />
       <Route path="*" element={<Overview />} />
     </Routes>
   );

@@ -38,7 +38,16 @@ describe('QueryEditor', () => {
 
   it('offers every query type', () => {
     setup({ refId: 'A' });
-    for (const label of ['RED', 'Universal Map', 'Request log', 'Trace search', 'Trace']) {
+    for (const label of [
+      'RED',
+      'Universal Map',
+      'Request log',
+      'Trace search',
+      'Trace',
+      'Flow log',
+      'Network metrics',
+      'Network profile',
+    ]) {
       expect(screen.getByLabelText(label)).toBeInTheDocument();
     }
   });
@@ -55,6 +64,64 @@ describe('QueryEditor', () => {
       queryType: 'sql_log',
       observation_point: 'server_process',
     });
+  });
+
+  it('a switch to the flow log keeps the options flows have and drops the rest', () => {
+    const { onChange } = setup(
+      { refId: 'A', queryType: 'sql_log', service: 'web', endpoint: '/x', status: 'ok', format: 'logs', limit: '5' },
+      'explore' as CoreApp
+    );
+    fireEvent.click(screen.getByLabelText('Flow log'));
+    expect(onChange).toHaveBeenLastCalledWith({
+      refId: 'A',
+      queryType: 'flow_log',
+      service: 'web',
+      format: 'logs',
+      limit: '5',
+    });
+  });
+
+  it('writes the flow-log filters under their contract names (NetModel)', () => {
+    const { onChange } = setup({ refId: 'A', queryType: 'flow_log' });
+    const cases: Array<[string, string]> = [
+      ['client_process', 'curl'],
+      ['server_process', 'python3'],
+      ['client_ip', '10.0.0.1'],
+      ['server_port', '8082'],
+      ['min_retrans', '1'],
+      ['min_rtt_ms', '0.5'],
+      ['host', 'vm'],
+    ];
+    for (const [key, value] of cases) {
+      fireEvent.change(screen.getByTestId(`flowlens-filter-${key}`), { target: { value } });
+      expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'flow_log', [key]: value });
+    }
+    fireEvent.click(screen.getByLabelText('reset_by_server'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'flow_log', close_type: 'reset_by_server' });
+    fireEvent.click(screen.getByLabelText('failed connects only'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'flow_log', conn_failed: 'true' });
+    expect(screen.queryByTestId('flowlens-filter-l7_protocol')).not.toBeInTheDocument();
+  });
+
+  it('asks net_metrics for one network metric, and netprofile for a flow', () => {
+    const { onChange } = setup({ refId: 'A', queryType: 'net_metrics' });
+    fireEvent.click(screen.getByLabelText('Retrans ratio'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'net_metrics', metric: 'retrans_ratio' });
+    expect(screen.queryByTestId('flowlens-filter-client_ip')).not.toBeInTheDocument();
+    cleanup();
+    const p = setup({ refId: 'A', queryType: 'netprofile' });
+    for (const key of ['client_ip', 'client_port', 'server_ip', 'server_port']) {
+      expect(screen.getByTestId(`flowlens-filter-${key}`)).toHaveAttribute('placeholder', 'required');
+    }
+    expect(screen.queryByTestId('flowlens-filter-service')).not.toBeInTheDocument();
+    fireEvent.change(screen.getByTestId('flowlens-filter-client_port'), { target: { value: '51220' } });
+    expect(p.onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'netprofile', client_port: '51220' });
+  });
+
+  it('drops a RED metric on a switch to network metrics', () => {
+    const { onChange } = setup({ refId: 'A', queryType: 'red', metric: 'error_ratio', service: 'web' });
+    fireEvent.click(screen.getByLabelText('Network metrics'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'net_metrics', service: 'web' });
   });
 
   it('asks for the trace by row id and time, trace id or X-Request-ID', () => {

@@ -1,14 +1,21 @@
 import React, { type ChangeEvent } from 'react';
 import type { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { InlineField, InlineFieldRow, Input, RadioButtonGroup, Stack } from '@grafana/ui';
-import { OBSERVATION_POINTS, RESPONSE_STATUSES } from '../../shared/schema';
+import { CLOSE_TYPES, OBSERVATION_POINTS, RESPONSE_STATUSES, RST_SENDERS } from '../../shared/schema';
 import type { FlowLensDataSource } from '../datasource';
+import { FlameGraphQueryEditor } from './FlameGraphQueryEditor';
 import {
+  FLAME_KEYS,
   type FilterKey,
+  FLOW_LOG_KEYS,
   type FlowLensOptions,
   type FlowLensQuery,
   type FlowLensQueryType,
   type LogFormat,
+  NET_METRICS,
+  NET_METRICS_KEYS,
+  type NetMetric,
+  NETPROFILE_KEYS,
   OBSERVATION_POINT_CHOICES,
   QUERY_TYPES,
   RED_METRICS,
@@ -32,6 +39,31 @@ const pointOptions: Array<SelectableValue<string>> = [
 
 const metricOptions: Array<SelectableValue<RedMetric>> = RED_METRICS.map((m) => ({ value: m.value, label: m.label }));
 
+const netMetricOptions: Array<SelectableValue<NetMetric>> = NET_METRICS.map((m) => ({
+  value: m.value,
+  label: m.label,
+}));
+
+const closeTypeOptions: Array<SelectableValue<string>> = [
+  { value: '', label: 'any' },
+  ...CLOSE_TYPES.map((s) => ({ value: s, label: s })),
+];
+
+const rstSenderOptions: Array<SelectableValue<string>> = [
+  { value: '', label: 'any' },
+  ...RST_SENDERS.map((s) => ({ value: s, label: s })),
+];
+
+const failedOptions: Array<SelectableValue<string>> = [
+  { value: '', label: 'all flows' },
+  { value: 'true', label: 'failed connects only' },
+];
+
+/** The observation point a query type reads when none is chosen (the backend's default). */
+function defaultPoint(type: FlowLensQueryType): string {
+  return type === 'sql_log' || type === 'flow_log' || type === 'netprofile' ? 'all' : 'preferred';
+}
+
 const statusOptions: Array<SelectableValue<string>> = [
   { value: '', label: 'any' },
   ...RESPONSE_STATUSES.map((s) => ({ value: s, label: s })),
@@ -39,7 +71,7 @@ const statusOptions: Array<SelectableValue<string>> = [
 
 const formatOptions: Array<SelectableValue<LogFormat>> = [
   { value: 'logs', label: 'Logs', description: 'Log lines for the Logs panel and Explore' },
-  { value: 'table', label: 'Table', description: 'One column per request-log column' },
+  { value: 'table', label: 'Table', description: 'One column per log column' },
 ];
 
 /** The options each query type reads; the others are dropped on a switch (RED and the map reject request filters). */
@@ -51,6 +83,14 @@ function keysOf(type: FlowLensQueryType): FilterKey[] {
       return ['service', 'client_service', 'l7_protocol', 'endpoint', 'observation_point', ...REQUEST_KEYS];
     case 'trace_search':
       return ['service', 'client_service', 'l7_protocol', 'endpoint', 'observation_point', ...REQUEST_KEYS, 'verdicts'];
+    case 'flow_log':
+      return FLOW_LOG_KEYS;
+    case 'net_metrics':
+      return NET_METRICS_KEYS;
+    case 'netprofile':
+      return NETPROFILE_KEYS;
+    case 'flamegraph':
+      return ['service'];
     default:
       return ['service', 'l7_protocol', 'endpoint', 'observation_point'];
   }
@@ -61,11 +101,15 @@ function shown(v: string | string[] | undefined): string {
   return Array.isArray(v) ? v.join(', ') : (v ?? '');
 }
 
-const ALL_KEYS: FilterKey[] = Array.from(new Set([...keysOf('red'), ...keysOf('trace_search'), ...TRACE_KEYS]));
+const ALL_KEYS: FilterKey[] = Array.from(
+  new Set([...keysOf('red'), ...keysOf('trace_search'), ...TRACE_KEYS, ...FLOW_LOG_KEYS, ...NETPROFILE_KEYS])
+);
 
-export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
+export function QueryEditor({ query, onChange, onRunQuery, app, datasource, range }: Props) {
   const queryType = query.queryType ?? 'red';
   const requests = queryType === 'sql_log' || queryType === 'trace_search';
+  const network = queryType === 'flow_log' || queryType === 'net_metrics' || queryType === 'netprofile';
+  const logs = queryType === 'sql_log' || queryType === 'flow_log';
 
   const update = (next: FlowLensQuery) => {
     onChange(next);
@@ -80,13 +124,19 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
         delete next[key];
       }
     }
-    if (type === 'sql_log' && !next.format) {
+    const logType = type === 'sql_log' || type === 'flow_log';
+    if (logType && !next.format) {
       next.format = app === 'explore' ? 'logs' : 'table';
-    } else if (type !== 'sql_log') {
+    } else if (!logType) {
       delete next.format;
     }
-    if (type !== 'red') {
-      delete next.metric;
+    if (type !== queryType) {
+      delete next.metric; // RED and network metrics have different names
+    }
+    if (type !== 'flamegraph') {
+      for (const key of FLAME_KEYS) {
+        delete next[key];
+      }
     }
     update(next);
   };
@@ -105,6 +155,23 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
     }
     onChange(next);
   };
+
+  const radio = (key: FilterKey, label: string, options: Array<SelectableValue<string>>) => (
+    <InlineField label={label} labelWidth={16}>
+      <RadioButtonGroup<string>
+        size="sm"
+        options={options}
+        value={shown(query[key])}
+        onChange={(v) => {
+          const next: FlowLensQuery = { ...query, [key]: v };
+          if (!v) {
+            delete next[key];
+          }
+          update(next);
+        }}
+      />
+    </InlineField>
+  );
 
   const text = (key: FilterKey, label: string, placeholder: string, width = 20, tooltip?: string) => (
     <InlineField label={label} labelWidth={16} tooltip={tooltip}>
@@ -132,11 +199,20 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
             <RadioButtonGroup<RedMetric>
               size="sm"
               options={metricOptions}
-              value={query.metric ?? 'all'}
+              value={(query.metric as RedMetric | undefined) ?? 'all'}
               onChange={(v) => update({ ...query, metric: v })}
             />
           </InlineField>
         </InlineFieldRow>
+      )}
+      {queryType === 'flamegraph' && (
+        <FlameGraphQueryEditor
+          query={query}
+          datasource={datasource}
+          range={range}
+          onChange={onChange}
+          onRunQuery={onRunQuery}
+        />
       )}
       {queryType === 'trace' && (
         <InlineFieldRow>
@@ -152,7 +228,53 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
           {text('request_id', 'X-Request-ID', 'x_request_id', 24, 'an X-Request-ID, in the time range')}
         </InlineFieldRow>
       )}
-      {queryType !== 'trace' && (
+      {queryType === 'net_metrics' && (
+        <InlineFieldRow>
+          <InlineField label="Metric" labelWidth={16}>
+            <RadioButtonGroup<NetMetric>
+              size="sm"
+              options={netMetricOptions}
+              value={(query.metric as NetMetric | undefined) ?? 'all'}
+              onChange={(v) => update({ ...query, metric: v })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+      {(queryType === 'flow_log' || queryType === 'net_metrics') && (
+        <InlineFieldRow>
+          {text('service', 'Server service', 'any', 20)}
+          {text('client_service', 'Client service', 'any', 20)}
+          {queryType === 'flow_log' && text('server_process', 'Server process', 'any', 16)}
+          {queryType === 'flow_log' && text('client_process', 'Client process', 'any', 16)}
+        </InlineFieldRow>
+      )}
+      {network && (
+        <InlineFieldRow>
+          {queryType !== 'net_metrics' &&
+            text('client_ip', 'Client IP', queryType === 'netprofile' ? 'required' : 'any', 18)}
+          {queryType !== 'net_metrics' &&
+            text('client_port', 'Client port', queryType === 'netprofile' ? 'required' : 'any', 10)}
+          {queryType !== 'net_metrics' &&
+            text('server_ip', 'Server IP', queryType === 'netprofile' ? 'required' : 'any', 18)}
+          {text('server_port', 'Server port', queryType === 'netprofile' ? 'required' : 'any', 10)}
+          {text('host', 'Host', 'observing host', 14)}
+        </InlineFieldRow>
+      )}
+      {queryType === 'flow_log' && (
+        <>
+          <InlineFieldRow>{radio('close_type', 'Close type', closeTypeOptions)}</InlineFieldRow>
+          <InlineFieldRow>
+            {radio('rst_sender', 'RST from', rstSenderOptions)}
+            {radio('conn_failed', 'Connects', failedOptions)}
+          </InlineFieldRow>
+          <InlineFieldRow>
+            {text('min_retrans', 'Min retrans', '0', 10, 'retransmitted segments of the flow, at least')}
+            {text('min_rtt_ms', 'Min RTT', 'ms', 10, 'smoothed RTT in milliseconds, at least')}
+            {text('limit', 'Limit', '1000', 10)}
+          </InlineFieldRow>
+        </>
+      )}
+      {queryType !== 'trace' && queryType !== 'flamegraph' && !network && (
         <InlineFieldRow>
           {text('service', 'Service', 'any', 24, requests ? 'server service' : 'client or server service name')}
           {requests && text('client_service', 'Client service', 'any', 20)}
@@ -199,27 +321,27 @@ export function QueryEditor({ query, onChange, onRunQuery, app }: Props) {
                 'assemble the first N traces (at most 20) for their culprit: a few queries each'
               )}
           </InlineFieldRow>
-          {queryType === 'sql_log' && (
-            <InlineFieldRow>
-              <InlineField label="Format" labelWidth={16}>
-                <RadioButtonGroup<LogFormat>
-                  size="sm"
-                  options={formatOptions}
-                  value={query.format ?? 'table'}
-                  onChange={(v) => update({ ...query, format: v })}
-                />
-              </InlineField>
-            </InlineFieldRow>
-          )}
         </>
       )}
-      {queryType !== 'trace' && (
+      {logs && (
+        <InlineFieldRow>
+          <InlineField label="Format" labelWidth={16}>
+            <RadioButtonGroup<LogFormat>
+              size="sm"
+              options={formatOptions}
+              value={query.format ?? 'table'}
+              onChange={(v) => update({ ...query, format: v })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+      {queryType !== 'trace' && queryType !== 'flamegraph' && (
         <InlineFieldRow>
           <InlineField label="Observation point" labelWidth={16}>
             <RadioButtonGroup<string>
               size="sm"
               options={pointOptions}
-              value={query.observation_point || (queryType === 'sql_log' ? 'all' : 'preferred')}
+              value={query.observation_point || defaultPoint(queryType)}
               onChange={(v) => update({ ...query, observation_point: v })}
             />
           </InlineField>

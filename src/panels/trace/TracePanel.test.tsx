@@ -1,13 +1,7 @@
 import React from 'react';
 import { fireEvent, render, screen, within } from '@testing-library/react';
-import {
-  type DataFrame,
-  FieldConfigSource,
-  LoadingState,
-  type PanelData,
-  type PanelProps,
-  getDefaultTimeRange,
-} from '@grafana/data';
+import { type DataFrame, LoadingState, type PanelData, type PanelProps } from '@grafana/data';
+import { panelProps } from '../testPanelProps';
 import { ROW_HEIGHT, TracePanel } from './TracePanel';
 import { checkoutFrames, largeTraceFrames, traceFrames } from './testFrames';
 import { DEFAULT_OPTIONS, type TracePanelOptions } from './types';
@@ -16,33 +10,7 @@ function props(
   series: DataFrame[],
   o: { options?: Partial<TracePanelOptions>; data?: Partial<PanelData>; height?: number; width?: number } = {}
 ): PanelProps<TracePanelOptions> {
-  const timeRange = getDefaultTimeRange();
-  return {
-    id: 1,
-    data: {
-      state: LoadingState.Done,
-      series,
-      timeRange,
-      request: {
-        targets: [{ refId: 'A', datasource: { uid: 'flowlens', type: 'flowlens-clickhouse-datasource' } }],
-      } as PanelData['request'],
-      ...o.data,
-    },
-    timeRange,
-    timeZone: 'utc',
-    options: { ...DEFAULT_OPTIONS, ...o.options },
-    fieldConfig: { defaults: {}, overrides: [] } as FieldConfigSource,
-    transparent: false,
-    width: o.width ?? 1100,
-    height: o.height ?? 800,
-    renderCounter: 0,
-    title: 'Trace',
-    eventBus: {} as PanelProps['eventBus'],
-    onOptionsChange: jest.fn(),
-    onFieldConfigChange: jest.fn(),
-    replaceVariables: (s: string) => s,
-    onChangeTimeRange: jest.fn(),
-  };
+  return panelProps(series, { ...DEFAULT_OPTIONS, ...o.options }, { ...o, title: 'Trace' });
 }
 
 const rows = () => screen.getAllByTestId('trace-row');

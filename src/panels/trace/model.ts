@@ -1,4 +1,5 @@
 import type { DataFrame, Field } from '@grafana/data';
+import { fieldOf, num, str } from '../frameFields';
 
 /**
  * The trace panel's model of the datasource's `trace` query answer (pkg/plugin/trace.go traceFrames): the
@@ -96,20 +97,6 @@ export const HOP_KIND_LABEL: Record<string, string> = {
   server_app: 'server process',
   dependency: 'dependency',
 };
-
-function fieldOf(frame: DataFrame, name: string): Field | undefined {
-  return frame.fields.find((f) => f.name === name);
-}
-
-function str(f: Field | undefined, i: number): string {
-  const v = f?.values[i];
-  return v === undefined || v === null ? '' : String(v);
-}
-
-function num(f: Field | undefined, i: number): number {
-  const v = Number(f?.values[i]);
-  return Number.isFinite(v) ? v : 0;
-}
 
 /** A JSON field value: the wire format gives parsed JSON, a hand-built frame may hold its text. */
 function json(f: Field | undefined, i: number): unknown {

@@ -1,30 +1,19 @@
 import React from 'react';
 import { fireEvent, render, screen, within } from '@testing-library/react';
-import { type DataFrame, FieldConfigSource, LoadingState, type PanelProps, getDefaultTimeRange } from '@grafana/data';
+import {
+  type DataFrame,
+  FieldConfigSource,
+  FieldType,
+  LoadingState,
+  type PanelProps,
+  getDefaultTimeRange,
+} from '@grafana/data';
 import { UniversalMapPanel } from './UniversalMapPanel';
 import { mapFrames } from './testFrames';
 import { DEFAULT_OPTIONS, type UniversalMapOptions } from './types';
 
-function props(series: DataFrame[], options: Partial<UniversalMapOptions> = {}): PanelProps<UniversalMapOptions> {
-  const timeRange = getDefaultTimeRange();
-  return {
-    id: 1,
-    data: { state: LoadingState.Done, series, timeRange },
-    timeRange,
-    timeZone: 'utc',
-    options: { ...DEFAULT_OPTIONS, ...options },
-    fieldConfig: { defaults: {}, overrides: [] } as FieldConfigSource,
-    transparent: false,
-    width: 900,
-    height: 500,
-    renderCounter: 0,
-    title: 'Universal Map',
-    eventBus: {} as PanelProps['eventBus'],
-    onOptionsChange: jest.fn(),
-    onFieldConfigChange: jest.fn(),
-    replaceVariables: (s: string) => s,
-    onChangeTimeRange: jest.fn(),
-  };
+function props(series: DataFrame[], options: Partial<UniversalMapOptions> = {}) {
+  return panelProps<UniversalMapOptions>(series, { ...DEFAULT_OPTIONS, ...options }, { title: 'Universal Map' });
 }
 
 describe('UniversalMapPanel', () => {
@@ -77,6 +66,26 @@ describe('UniversalMapPanel', () => {
     const [, edges] = mapFrames();
     render(<UniversalMapPanel {...props([edges])} />);
     expect(screen.getAllByTestId('map-node')).toHaveLength(4);
+  });
+
+  it('marks the calls whose network is unhealthy, with the backend’s verdict', () => {
+    const frames = mapFrames();
+    const edges = frames[1];
+    edges.fields.push(
+      { name: 'detail__network', type: FieldType.string, values: ['ok', '2.9% retransmitted', ''], config: {} },
+      { name: 'highlighted', type: FieldType.boolean, values: [false, true, false], config: {} }
+    );
+    edges.length = 3;
+    render(<UniversalMapPanel {...props(frames)} />);
+    const drawn = screen.getAllByTestId('map-edge');
+    const by = (src: string) => drawn.find((e) => e.getAttribute('data-source') === src)!;
+    expect(by('api')).toHaveAttribute('data-network', 'unhealthy');
+    expect(within(by('api')).getByTestId('map-edge-network')).toBeInTheDocument();
+    expect(within(by('api')).getByTestId('map-edge-network-label')).toHaveTextContent('⚠ 2.9% retransmitted');
+    expect(by('frontend')).toHaveAttribute('data-network', 'ok');
+    expect(within(by('frontend')).queryByTestId('map-edge-network')).not.toBeInTheDocument();
+    expect(by('orders')).not.toHaveAttribute('data-network');
+    expect(screen.getAllByTestId('map-edge-network')).toHaveLength(1);
   });
 
   it('shows an empty state without data', () => {

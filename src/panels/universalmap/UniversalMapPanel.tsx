@@ -181,10 +181,23 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                 data-source={e.source}
                 data-target={e.target}
                 data-severity={sev}
+                data-network={e.unhealthy ? 'unhealthy' : e.network ? 'ok' : undefined}
                 className={s.edge}
                 onMouseMove={track('edge', e.id)}
               >
                 <path d={d} fill="none" stroke="transparent" strokeWidth={14} />
+                {e.unhealthy && (
+                  // the network under this call is unhealthy: a wide dashed band in the error colour
+                  <path
+                    data-testid="map-edge-network"
+                    d={d}
+                    fill="none"
+                    stroke={colour.error}
+                    strokeOpacity={0.55}
+                    strokeWidth={6}
+                    strokeDasharray="6 4"
+                  />
+                )}
                 <path
                   d={d}
                   fill="none"
@@ -216,6 +229,30 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                       {label}
                     </text>
                   </>
+                )}
+                {e.unhealthy && e.network && (
+                  <rect
+                    x={mid.x - labelWidth(networkText(e.network)) / 2}
+                    y={mid.y + 7}
+                    width={labelWidth(networkText(e.network))}
+                    height={18}
+                    rx={3}
+                    fill={theme.colors.background.primary}
+                    fillOpacity={0.9}
+                  />
+                )}
+                {e.unhealthy && e.network && (
+                  <text
+                    data-testid="map-edge-network-label"
+                    x={mid.x}
+                    y={mid.y + 16}
+                    dominantBaseline="central"
+                    textAnchor="middle"
+                    className={s.edgeLabel}
+                    fill={colour.error}
+                  >
+                    {networkText(e.network)}
+                  </text>
                 )}
               </g>
             );
@@ -297,6 +334,11 @@ function nodeRows(n: MapNode): Array<[string, string]> {
     ['errors', percent(n.errorRate)],
   ];
   return [...rows, ...n.details].filter(([, v]) => v !== '');
+}
+
+/** The mark under an unhealthy call: the backend's verdict, cut to fit. */
+function networkText(verdict: string): string {
+  return `⚠ ${verdict.length > 48 ? `${verdict.slice(0, 47)}…` : verdict}`;
 }
 
 function edgeRows(e: MapEdge): Array<[string, string]> {

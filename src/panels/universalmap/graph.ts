@@ -25,6 +25,10 @@ export interface MapEdge {
   mainstat: string;
   secondarystat: string;
   errorRate?: number;
+  /** the backend's TCP verdict of the edge (`ok`, or what is wrong: failed connections, retransmissions…) */
+  network?: string;
+  /** the network on this edge is unhealthy (the node-graph `highlighted` field) */
+  unhealthy?: boolean;
   details: Array<[string, string]>;
 }
 
@@ -140,6 +144,8 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
     const target = fieldOf(edgesFrame, 'target');
     const main = formatter(fieldOf(edgesFrame, 'mainstat'), theme);
     const second = formatter(fieldOf(edgesFrame, 'secondarystat'), theme);
+    const network = fieldOf(edgesFrame, 'detail__network');
+    const highlighted = fieldOf(edgesFrame, 'highlighted');
     for (let i = 0; i < edgesFrame.length; i++) {
       const s = String(source?.values[i] ?? '');
       const t = String(target?.values[i] ?? '');
@@ -159,6 +165,8 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
         mainstat: main(i),
         secondarystat: second(i),
         errorRate: edgeErrorRate(edgesFrame, i),
+        network: network?.values[i] ? String(network.values[i]) : undefined,
+        unhealthy: highlighted?.values[i] === true,
         details: detailRows(edgesFrame, i, theme),
       });
     }

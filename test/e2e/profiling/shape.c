@@ -3,6 +3,8 @@
  *   work_a takes ~70% and work_b ~30% of its CPU time;
  *   reader thread: reader_thread -> block_on_pipe -> read(), blocked on a pipe the main thread
  *   writes one byte to every ~50 ms, so it is off-CPU nearly all the time, in block_on_pipe.
+ * argv[2] (default 3) changes work_b's units: `shape 4 9` is the same program with work_b grown
+ * (7:9), for the diff of a range before and after a change in the workload.
  * Works until its main thread has used argv[1] seconds of CPU (default 4; at most 40 s of wall
  * time, so a loaded machine stretches the run instead of thinning the samples), prints "done",
  * then waits for a line on stdin (so the agent reads /proc/<pid>/maps after the last sample). */
@@ -14,6 +16,7 @@
 
 static volatile unsigned long sink;
 static int pipe_fds[2];
+static unsigned long b_units = 3;
 
 #define UNIT 400000UL
 
@@ -25,7 +28,7 @@ __attribute__((noinline)) void work_a(void)
 
 __attribute__((noinline)) void work_b(void)
 {
-	for (unsigned long i = 0; i < 3 * UNIT; i++)
+	for (unsigned long i = 0; i < b_units * UNIT; i++)
 		sink += i ^ (i >> 3);
 }
 
@@ -59,6 +62,8 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	double cpu_seconds = argc > 1 ? atof(argv[1]) : 4;
+	if (argc > 2 && atoi(argv[2]) > 0)
+		b_units = (unsigned long)atoi(argv[2]);
 	pthread_t t;
 	if (pipe(pipe_fds) || pthread_create(&t, NULL, reader_thread, NULL))
 		return 2;

@@ -2,7 +2,8 @@
 // panel: it provides Grafana's shared modules (the webpack externals of a plugin bundle) through an AMD
 // `define` shim, loads the BUILT dist/panels/<panel>/module.js exactly as Grafana's loader would,
 // fetches frames from POST /api/ds/query (Grafana's request/response JSON) and renders the panel.
-// URL parameters: panel (universalmap, default, or trace), query (the query JSON; default {"queryType":"map"}),
+// URL parameters: panel (universalmap, default, trace or flamegraph), query (the query JSON, or a list of queries
+// with refIds A, B, ...; default {"queryType":"map"}),
 // width, height, from/to (ms) or rangeMs, theme, opt.<option>=value, ready (a selector: the render counts as done once it
 // matches; its time is reported as renderMs).
 import * as React from 'react';
@@ -72,17 +73,16 @@ function loadAmdModule(url) {
   });
 }
 
+/** `query` is one query (refId A) or a list of them (refIds A, B, ... unless given), as a panel's queries. */
 async function queryDatasource(query, from, to) {
   const body = {
-    queries: [
-      {
-        refId: 'A',
-        datasource: { uid: 'flowlens', type: 'flowlens-clickhouse-datasource' },
-        intervalMs: 1000,
-        maxDataPoints: 1000,
-        ...query,
-      },
-    ],
+    queries: (Array.isArray(query) ? query : [query]).map((q, i) => ({
+      refId: String.fromCharCode(65 + i),
+      datasource: { uid: 'flowlens', type: 'flowlens-clickhouse-datasource' },
+      intervalMs: 1000,
+      maxDataPoints: 1000,
+      ...q,
+    })),
     from: String(from),
     to: String(to),
   };
@@ -279,9 +279,13 @@ async function run() {
     from,
     to
   );
-  const result = response.results?.A;
+  const results = request.queries.map((q) => response.results?.[q.refId]).filter(Boolean);
+  const result = results.find((r) => r.error) ?? results[0];
   const t0 = performance.now();
-  const frames = (result?.frames ?? []).map((f) => grafanaData.dataFrameFromJSON(f));
+  // each frame carries its query's refId, as Grafana's query runner sets it
+  const frames = request.queries.flatMap((q) =>
+    (response.results?.[q.refId]?.frames ?? []).map((f) => ({ ...grafanaData.dataFrameFromJSON(f), refId: q.refId }))
+  );
   // What Grafana does before handing frames to a panel: field config defaults + display processors.
   const series = grafanaData.applyFieldOverrides({
     data: frames,
@@ -319,7 +323,9 @@ async function run() {
   }
   const convertMs = performance.now() - t0;
   // Grafana's query runner: a failed query is an Error state with the result's error, and the request's targets
-  const error = result?.error ? { message: result.error, refId: 'A', status: result.status } : undefined;
+  const error = result?.error
+    ? { message: result.error, refId: request.queries[results.indexOf(result)]?.refId, status: result.status }
+    : undefined;
   const data = {
     state: error ? grafanaData.LoadingState.Error : grafanaData.LoadingState.Done,
     series,

@@ -1,7 +1,7 @@
 // L4 flow logs and per-second network metrics from the kernel's TCP flow table (bpf/tcp_health.bpf.c).
 // Every poll reads all flows (open ones as they stand, closed ones once), turns counter deltas into
 // net_metrics for that second, and writes an l4_flow_log row per flow at close and every interval.
-import type { ObservationPoint } from '../../../shared/schema';
+import type { CloseType, ObservationPoint } from '../../../shared/schema';
 import { EndpointColumns, FiveTupleColumns, flowEndColumns } from '../../export/rowColumns';
 import type { ProcessNames } from '../../requestlog/l7FlowLog';
 import {
@@ -68,7 +68,7 @@ export interface L4FlowLogRow extends FiveTupleColumns, EndpointColumns {
   rst_count: number;
   rst_sender: string;
   conn_failed: number;
-  close_type: string;
+  close_type: CloseType;
 }
 
 export interface NetMetricsRow {
@@ -160,7 +160,7 @@ function minus(a: Counters, b: Counters): Counters {
   };
 }
 
-export function closeType(r: TcpFlowRecord, isClient: boolean): string {
+export function closeType(r: TcpFlowRecord, isClient: boolean): CloseType {
   if (!(r.flags & FLOW_CLOSED)) {
     return 'still_open';
   }

@@ -1,0 +1,339 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/flowlens/flowlens/pkg/clickhouse"
+	"github.com/flowlens/flowlens/pkg/converters"
+	"github.com/flowlens/flowlens/pkg/query"
+)
+
+// flowHints turn l4_flow_log's raw columns into Grafana-friendly fields; ports and ids are text so
+// a data link passes them exactly (a string field's display text is its value).
+var flowHints = map[string]converters.Hint{
+	"time_unix":     {Name: "time", Kind: converters.UnixSeconds},
+	"start_time_us": {Name: "start_time", Kind: converters.UnixMicros},
+	"end_time_us":   {Name: "end_time", Kind: converters.UnixMicros},
+	"flow_id":       {Kind: converters.Text},
+	"client_port":   {Kind: converters.Text},
+	"server_port":   {Kind: converters.Text},
+}
+
+// flowUnits are the display units of the flow-log fields that have one.
+var flowUnits = map[string]string{
+	"byte_tx": "decbytes", "byte_rx": "decbytes", "rtt_us": "µs", "syn_latency_us": "µs",
+}
+
+func (d *Datasource) flowLog(ctx context.Context, raw []byte, r query.Range) (data.Frames, error) {
+	m, err := query.ParseNet(raw)
+	if err != nil {
+		return nil, badQuery{err}
+	}
+	var res *clickhouse.Result
+	var runErr error
+	st, err := query.SearchFlowLog(d.settings.Database, m, r, func(st *query.Statement) (int, error) {
+		res, runErr = d.client.Query(ctx, st.SQL)
+		if runErr != nil {
+			return 0, runErr
+		}
+		return len(res.Data), nil
+	})
+	if runErr != nil {
+		return nil, runErr
+	}
+	if err != nil {
+		return nil, badQuery{err}
+	}
+	f, err := converters.Frame("flows", res, flowHints)
+	if err != nil {
+		return nil, err
+	}
+	for _, fld := range f.Fields {
+		if u, ok := flowUnits[fld.Name]; ok {
+			fld.Config = &data.FieldConfig{Unit: u}
+		}
+	}
+	d.flowLinks(f)
+	if m.Format == query.FormatLogs {
+		if f, err = flowLogLines(f); err != nil {
+			return nil, err
+		}
+		f.Meta = &data.FrameMeta{Type: data.FrameTypeLogLines, TypeVersion: data.FrameTypeVersion{0, 0},
+			PreferredVisualization: data.VisTypeLogs, ExecutedQueryString: st.SQL}
+	} else {
+		f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, ExecutedQueryString: st.SQL}
+	}
+	if st.RequestedLimit > 0 {
+		f.Meta.Notices = append(f.Meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning,
+			Text: fmt.Sprintf("limit %d is above the maximum %d: at most %d flows are shown", st.RequestedLimit, query.MaxFlowLogLimit, query.MaxFlowLogLimit)})
+	}
+	if n, _ := f.RowLen(); n >= st.Limit {
+		f.Meta.Notices = append(f.Meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning,
+			Text: fmt.Sprintf("showing the newest %d flows only (limit %d, at most %d): narrow the time range or filters", n, st.Limit, query.MaxFlowLogLimit)})
+	}
+	return data.Frames{f}, nil
+}
+
+// flowLinkFields are the fields of a flow row that carry its links: its network profile and the
+// request logs of its connection, both with this datasource over the flow's own time (a minute either
+// side: timelines are written at close, when idle and every 60 s).
+func (d *Datasource) flowLinks(f *data.Frame) {
+	ends := map[string]any{
+		"client_ip": "${__data.fields.client_ip}", "client_port": "${__data.fields.client_port}",
+		"server_ip": "${__data.fields.server_ip}", "server_port": "${__data.fields.server_port}",
+	}
+	profile := map[string]any{"refId": "A", "queryType": query.TypeNetProfile}
+	logs := map[string]any{"refId": "A", "queryType": query.TypeSQLLog, "format": query.FormatLogs, "observation_point": query.ObsAll}
+	for k, v := range ends {
+		profile[k], logs[k] = v, v
+	}
+	for _, fld := range f.Fields {
+		if fld.Name != "flow_id" {
+			continue
+		}
+		if fld.Config == nil {
+			fld.Config = &data.FieldConfig{}
+		}
+		fld.Config.Links = append(fld.Config.Links,
+			data.DataLink{Title: "Network profile of this flow", Internal: &data.InternalDataLink{DatasourceUID: d.uid, DatasourceName: d.name, Query: profile}},
+			data.DataLink{Title: "Request logs of this flow", Internal: &data.InternalDataLink{DatasourceUID: d.uid, DatasourceName: d.name, Query: logs}},
+		)
+	}
+}
+
+// FlowSeverity is the log level of a flow: failed or reset flows are errors, lossy or stalled ones
+// (retransmissions, zero windows) warnings.
+func FlowSeverity(connFailed bool, closeType string, retrans, zeroWindows int64) string {
+	switch {
+	case connFailed || closeType == "connect_failed" || closeType == "timeout" || strings.HasPrefix(closeType, "reset_by_"):
+		return "error"
+	case retrans > 0 || zeroWindows > 0:
+		return "warning"
+	}
+	return "info"
+}
+
+// FlowBody is the log line of one flow: its ends, how it closed, its volume and its health.
+func FlowBody(clientSvc, clientIP, clientPort, serverSvc, serverIP, serverPort, closeType string, byteTx, byteRx, rttUs, retrans, zeroWindows, rsts int64, rstSender, obs string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s:%s -> %s %s:%s %s: %d B sent, %d B received, rtt %s ms",
+		firstNonEmpty(clientSvc, "?"), clientIP, clientPort, firstNonEmpty(serverSvc, "?"), serverIP, serverPort, closeType,
+		byteTx, byteRx, strconv.FormatFloat(float64(rttUs)/1000, 'f', -1, 64))
+	if retrans > 0 {
+		fmt.Fprintf(&b, ", %d retransmissions", retrans)
+	}
+	if zeroWindows > 0 {
+		fmt.Fprintf(&b, ", %d zero windows", zeroWindows)
+	}
+	if rsts > 0 {
+		fmt.Fprintf(&b, ", %d RST from the %s", rsts, firstNonEmpty(rstSender, "?"))
+	}
+	fmt.Fprintf(&b, " (at %s)", obs)
+	return b.String()
+}
+
+// flowLogLabels are the flow-log columns a log line carries as labels, label name → column.
+var flowLogLabels = [][2]string{
+	{"service", "server_service"}, {"client_service", "client_service"}, {"close_type", "close_type"},
+	{"rst_sender", "rst_sender"}, {"observation_point", "observation_point"}, {"host", "host"},
+}
+
+// flowLogLines turns the flow-log table into Grafana's log-lines frame (timestamp = the flow's
+// end, body, severity, id = flow_id and point, labels), then every column of the table for the
+// line's details and the links.
+func flowLogLines(t *data.Frame) (*data.Frame, error) {
+	cols := map[string]*data.Field{}
+	for _, fld := range t.Fields {
+		cols[fld.Name] = fld
+	}
+	str := func(name string, i int) string { return converters.String(cols[name].At(i)) }
+	num := func(name string, i int) int64 {
+		v, _ := converters.Int64(cols[name].At(i))
+		return v
+	}
+	n := t.Rows()
+	ts, body, sev, id, labels := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([]json.RawMessage, n)
+	for i := 0; i < n; i++ {
+		ts[i] = cols["end_time"].At(i).(time.Time)
+		body[i] = FlowBody(str("client_service", i), str("client_ip", i), str("client_port", i), str("server_service", i), str("server_ip", i),
+			str("server_port", i), str("close_type", i), num("byte_tx", i), num("byte_rx", i), num("rtt_us", i), num("retrans_count", i),
+			num("zero_window_count", i), num("rst_count", i), str("rst_sender", i), str("observation_point", i))
+		sev[i] = FlowSeverity(num("conn_failed", i) == 1, str("close_type", i), num("retrans_count", i), num("zero_window_count", i))
+		id[i] = str("flow_id", i) + "@" + str("observation_point", i) + "@" + strconv.FormatInt(ts[i].UnixMicro(), 10)
+		lb := map[string]string{}
+		for _, l := range flowLogLabels {
+			if v := str(l[1], i); v != "" {
+				lb[l[0]] = v
+			}
+		}
+		raw, err := json.Marshal(lb)
+		if err != nil {
+			return nil, err
+		}
+		labels[i] = raw
+	}
+	f := newLogLines(t.Name, ts, body, sev, id, labels)
+	f.Fields = append(f.Fields, t.Fields...)
+	return f, nil
+}
+
+// netMetricInfo says how each network metric is displayed.
+var netMetricInfo = map[string]struct{ title, unit string }{
+	query.NetMetricByteRate:       {"bytes", "Bps"},
+	query.NetMetricRetransRate:    {"retransmissions", "short"},
+	query.NetMetricRetransRatio:   {"retransmission ratio", "percentunit"},
+	query.NetMetricRSTRate:        {"RSTs", "short"},
+	query.NetMetricConnFailedRate: {"failed connections", "short"},
+	query.NetMetricZeroWindowRate: {"zero windows", "short"},
+	query.NetMetricRTTAvg:         {"avg RTT", "ms"},
+}
+
+// netEdge names one series of the network metrics: a client→server pair (and the observation
+// point, outside the preferred mode).
+type netEdge struct{ client, server, point string }
+
+func (d *Datasource) netMetrics(ctx context.Context, raw []byte, r query.Range, interval time.Duration) (data.Frames, error) {
+	m, err := query.ParseNet(raw)
+	if err != nil {
+		return nil, badQuery{err}
+	}
+	bucket := query.Bucket(interval, r)
+	m.MaxSeries = d.settings.MaxSeries
+	st, err := query.BuildNetMetrics(d.settings.Database, m, r, bucket)
+	if err != nil {
+		return nil, badQuery{err}
+	}
+	res, err := d.client.Query(ctx, st.SQL)
+	if err != nil {
+		return nil, err
+	}
+	return netMetricFrames(res, st, m.Metric, r)
+}
+
+// netMetricFrames turns (bucket, client, server, point, sums...) rows into time-series-multi
+// frames, one per (edge, metric), labelled {metric, client_service, server_service[, observation_point]}
+// (the metric a label too, so every series of the answer has labels of its own, as RED's).
+// Counts are per second of the bucket (0 where the edge had none); the ratio and RTT are null
+// where they are undefined (no segments, no RTT sample).
+func netMetricFrames(res *clickhouse.Result, st *query.Statement, metric string, r query.Range) (data.Frames, error) {
+	nCols := 4 + len(query.NetMetricsColumns)
+	rows := map[netEdge]map[int64][]int64{}
+	for i, row := range res.Data {
+		if len(row) < nCols {
+			return nil, fmt.Errorf("net_metrics row %d has %d columns, want %d", i, len(row), nCols)
+		}
+		t, err := converters.Int64(row[0])
+		if err != nil {
+			return nil, fmt.Errorf("net_metrics row %d: %w", i, err)
+		}
+		sums := make([]int64, len(query.NetMetricsColumns))
+		for j := range sums {
+			if sums[j], err = converters.Int64(row[4+j]); err != nil {
+				return nil, fmt.Errorf("net_metrics row %d: %w", i, err)
+			}
+		}
+		e := netEdge{converters.String(row[1]), converters.String(row[2]), converters.String(row[3])}
+		if rows[e] == nil {
+			rows[e] = map[int64][]int64{}
+		}
+		rows[e][t] = sums
+	}
+	if len(res.Data) > st.Limit || len(rows) > st.MaxSeries {
+		return nil, badQuery{fmt.Errorf("net_metrics: more than %d client→server edges (series) in the time range, the limit is %d (datasource setting maxSeries): "+
+			"filter by service, client_service, server_port or host", st.MaxSeries, st.MaxSeries)}
+	}
+	metrics := query.NetMetrics
+	if metric != "" && metric != query.MetricAll {
+		metrics = []string{metric}
+	}
+	edges := make([]netEdge, 0, len(rows))
+	for e := range rows {
+		edges = append(edges, e)
+	}
+	sort.Slice(edges, func(i, j int) bool {
+		a, b := edges[i], edges[j]
+		if a.client != b.client {
+			return a.client < b.client
+		}
+		if a.server != b.server {
+			return a.server < b.server
+		}
+		return a.point < b.point
+	})
+	times := bucketTimes(r, st.BucketSeconds)
+	meta := seriesMeta(st.SQL)
+	col := map[string]int{}
+	for i, c := range query.NetMetricsColumns {
+		col[c] = i
+	}
+	var frames data.Frames
+	for _, e := range edges {
+		labels := data.Labels{"client_service": e.client, "server_service": e.server}
+		title := nodeID(e.client) + " → " + nodeID(e.server)
+		if e.point != "" {
+			labels["observation_point"] = e.point
+			title += " at " + e.point
+		}
+		for _, name := range metrics {
+			values := make([]*float64, len(times))
+			for i, t := range times {
+				values[i] = netValue(name, rows[e][t.Unix()], col, st.BucketSeconds)
+			}
+			info := netMetricInfo[name]
+			l := data.Labels{query.MetricLabel: name}
+			for k, v := range labels {
+				l[k] = v
+			}
+			frames = append(frames, seriesFrame(name, l, title+" "+info.title, info.unit, times, values, meta))
+		}
+	}
+	if len(frames) == 0 {
+		frames = append(frames, noSeries(meta))
+	}
+	return frames, nil
+}
+
+func netValue(metric string, sums []int64, col map[string]int, bucket int64) *float64 {
+	get := func(c string) float64 {
+		if sums == nil {
+			return 0
+		}
+		return float64(sums[col[c]])
+	}
+	perSecond := func(c string) *float64 { v := get(c) / float64(bucket); return &v }
+	switch metric {
+	case query.NetMetricByteRate:
+		v := (get("byte_tx") + get("byte_rx")) / float64(bucket)
+		return &v
+	case query.NetMetricRetransRate:
+		return perSecond("retrans_count")
+	case query.NetMetricRSTRate:
+		return perSecond("rst_count")
+	case query.NetMetricConnFailedRate:
+		return perSecond("conn_failed_count")
+	case query.NetMetricZeroWindowRate:
+		return perSecond("zero_window_count")
+	case query.NetMetricRetransRatio:
+		segments := get("packet_tx") + get("packet_rx")
+		if segments == 0 {
+			return nil
+		}
+		v := get("retrans_count") / segments
+		return &v
+	case query.NetMetricRTTAvg:
+		if get("rtt_count") == 0 {
+			return nil
+		}
+		v := get("rtt_sum_us") / get("rtt_count") / 1000
+		return &v
+	}
+	return nil
+}
