@@ -9,6 +9,8 @@
 // draws a summary box saying so. window.__harness.panels reports each panel: its queries (as sent), frames, the
 // check's verdict or the render's, and any error.
 
+import { optionDefaults } from './panelOptions.js';
+
 /** Frame shapes Grafana-core panels need (what each draws from; a mismatch is reported as the panel's error). */
 const CORE_CHECKS = {
   timeseries: (frames) => {
@@ -68,26 +70,6 @@ function panelsOf(dashboard) {
     }
   }
   return out.sort((a, b) => a.gridPos.y - b.gridPos.y || a.gridPos.x - b.gridPos.x);
-}
-
-/** Option defaults as the panel editor fills them (a recording builder: Grafana's needs its option registry). */
-function optionDefaults(plugin, series) {
-  const options = {};
-  const recorder = new Proxy(
-    {},
-    {
-      get(_t, key) {
-        return (item) => {
-          if (String(key).startsWith('add') && item && item.path) {
-            options[item.path] = item.defaultValue;
-          }
-          return recorder;
-        };
-      },
-    }
-  );
-  plugin.getPanelOptionsSupplier()(recorder, { data: series });
-  return options;
 }
 
 export async function runDashboard({

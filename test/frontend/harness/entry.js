@@ -18,6 +18,7 @@ import * as reactRouter from 'react-router';
 import { grafanaAppRoute } from './grafanaRouter.js';
 import * as grafanaRuntime from '@grafana/runtime';
 import { runDashboard } from './dashboard.js';
+import { optionDefaults } from './panelOptions.js';
 import { appRuntime } from './app.js';
 
 // Panels must not need @grafana/runtime; a stub makes an accidental import fail loudly at use, not at load.
@@ -299,23 +300,7 @@ async function run() {
     to: grafanaData.dateTime(to),
     raw: { from: 'now-1h', to: 'now' },
   };
-  const options = {};
-  // Option defaults as the panel editor would fill them. Grafana's real builder needs its registry of
-  // standard option editors (part of Grafana core), so a recording builder collects path + defaultValue.
-  const recorder = new Proxy(
-    {},
-    {
-      get(_t, key) {
-        return (item) => {
-          if (String(key).startsWith('add') && item && item.path) {
-            options[item.path] = item.defaultValue;
-          }
-          return recorder;
-        };
-      },
-    }
-  );
-  mod.plugin.getPanelOptionsSupplier()(recorder, { data: series });
+  const options = optionDefaults(mod.plugin, series);
   for (const [k, v] of new URLSearchParams(location.search)) {
     if (k.startsWith('opt.')) {
       options[k.slice(4)] = isNaN(Number(v)) ? v : Number(v);
