@@ -1,13 +1,7 @@
 import React from 'react';
 import { fireEvent, render, screen, within } from '@testing-library/react';
-import {
-  type DataFrame,
-  FieldConfigSource,
-  FieldType,
-  LoadingState,
-  type PanelProps,
-  getDefaultTimeRange,
-} from '@grafana/data';
+import { type DataFrame, FieldType } from '@grafana/data';
+import { panelProps } from '../testPanelProps';
 import { UniversalMapPanel } from './UniversalMapPanel';
 import { mapFrames } from './testFrames';
 import { DEFAULT_OPTIONS, type UniversalMapOptions } from './types';
