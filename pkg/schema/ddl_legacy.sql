@@ -194,3 +194,30 @@ ORDER BY (time, server_service, client_service, observation_point, l7_protocol);
 CREATE MATERIALIZED VIEW IF NOT EXISTS flowlens.app_metrics_edge_mv TO flowlens.app_metrics_edge AS SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us FROM flowlens.app_metrics GROUP BY time, observation_point, client_service, server_service, l7_protocol;
 
 INSERT INTO flowlens.app_metrics_edge SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us FROM flowlens.app_metrics WHERE time < now() GROUP BY time, observation_point, client_service, server_service, l7_protocol;
+
+CREATE TABLE IF NOT EXISTS flowlens.process_tags (
+  `time` DateTime,
+  `host` String,
+  `pid` UInt32,
+  `start_time` UInt64,
+  `process` String,
+  `cmdline` String,
+  `exe` String,
+  `user` String,
+  `container_id` String,
+  `container_runtime` String,
+  `container_name` String,
+  `systemd_unit` String,
+  `pod_uid` String,
+  `pod_name` String,
+  `pod_namespace` String,
+  `pod_ip` String,
+  `workload_kind` String,
+  `workload_name` String,
+  `node` String,
+  `label_keys` Array(String),
+  `label_values` Array(String),
+  `service` String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (host, pid, time);
