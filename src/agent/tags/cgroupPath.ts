@@ -26,7 +26,8 @@ const SCOPE_RE = /^(cri-containerd|crio|docker|libpod)-([0-9a-f]{64})\.scope$/;
 /** a bare 64-hex component (cgroupfs driver: /docker/<id>, /kubepods/besteffort/pod<uid>/<id>) */
 const BARE_ID_RE = /^[0-9a-f]{64}$/;
 /** the pod's own cgroup: `pod<uid>` (cgroupfs) or `kubepods[-<qos>]-pod<uid with _>.slice` (systemd) */
-const POD_RE = /^(?:pod|kubepods(?:-besteffort|-burstable)?-pod)([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$/;
+const POD_RE =
+  /^(?:pod|kubepods(?:-besteffort|-burstable)?-pod)([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$/;
 const UNIT_RE = /^[A-Za-z0-9:_.@\\-]{1,255}\.(service|scope)$/;
 
 const RUNTIME_OF_PREFIX: Record<string, ContainerRuntime> = {

@@ -3,7 +3,8 @@
 // uid (a process's cgroup names its pod), by container id and by pod IP (a peer's address names
 // its pod). The answer is foreign JSON: every field is checked for its type before use.
 
-export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob' | 'ReplicationController' | 'Pod' | '';
+export type WorkloadKind =
+  'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob' | 'ReplicationController' | 'Pod' | '';
 
 export interface PodTags {
   uid: string;
@@ -40,7 +41,8 @@ const MAX_LABELS = 64;
 const MAX_STR = 1024;
 
 const str = (v: unknown): string => (typeof v === 'string' && v.length <= MAX_STR ? v : '');
-const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 const WORKLOAD_KINDS = new Set(['ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'ReplicationController']);
@@ -50,7 +52,11 @@ const WORKLOAD_KINDS = new Set(['ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job',
  * and its pods carry that hash as a label: the Deployment is its name without the suffix. A ReplicaSet
  * whose owner the API server told (`rsOwners`: "ns/name" -> owner) is resolved through it instead.
  */
-export function workloadOf(meta: Record<string, unknown>, labels: Map<string, string>, rsOwners?: Map<string, { kind: string; name: string }>): { kind: WorkloadKind; name: string } {
+export function workloadOf(
+  meta: Record<string, unknown>,
+  labels: Map<string, string>,
+  rsOwners?: Map<string, { kind: string; name: string }>
+): { kind: WorkloadKind; name: string } {
   const owners = arr(meta.ownerReferences).map(obj);
   const owner = owners.find((o) => o.controller === true) ?? owners[0];
   const kind = str(owner?.kind);
@@ -126,7 +132,11 @@ export function indexPodList(body: unknown, rsOwners?: Map<string, { kind: strin
     for (const cs of [...arr(status.containerStatuses), ...arr(status.initContainerStatuses)].map(obj)) {
       const split = splitContainerId(str(cs.containerID));
       if (split) {
-        index.byContainerId.set(split[1], { name: str(cs.name), runtime: split[0] === 'cri-o' ? 'cri-o' : split[0], pod });
+        index.byContainerId.set(split[1], {
+          name: str(cs.name),
+          runtime: split[0] === 'cri-o' ? 'cri-o' : split[0],
+          pod,
+        });
       }
     }
     // a host-network pod's address is the node's: it names no pod
@@ -153,7 +163,9 @@ export function indexReplicaSets(body: unknown): Map<string, { kind: string; nam
   const out = new Map<string, { kind: string; name: string }>();
   for (const item of arr(obj(body).items).slice(0, 50_000).map(obj)) {
     const meta = obj(item.metadata);
-    const owner = arr(meta.ownerReferences).map(obj).find((o) => o.controller === true);
+    const owner = arr(meta.ownerReferences)
+      .map(obj)
+      .find((o) => o.controller === true);
     if (owner && str(owner.kind) && str(owner.name)) {
       out.set(`${str(meta.namespace)}/${str(meta.name)}`, { kind: str(owner.kind), name: str(owner.name) });
     }

@@ -29,31 +29,35 @@ export function getJson(url: string, headers: Record<string, string> = {}, ca?: 
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
-    const req = mod.get(u, { headers: { accept: 'application/json', ...headers }, timeout: TIMEOUT_MS, ...(ca ? { ca } : {}) }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        reject(new Error(`HTTP ${res.statusCode}`));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (b: Buffer) => {
-        size += b.length;
-        if (size > MAX_BODY) {
-          req.destroy(new Error(`answer larger than ${MAX_BODY} bytes`));
+    const req = mod.get(
+      u,
+      { headers: { accept: 'application/json', ...headers }, timeout: TIMEOUT_MS, ...(ca ? { ca } : {}) },
+      (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          reject(new Error(`HTTP ${res.statusCode}`));
           return;
         }
-        chunks.push(b);
-      });
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        } catch (err) {
-          reject(new Error(`not JSON: ${(err as Error).message}`));
-        }
-      });
-      res.on('error', reject);
-    });
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (b: Buffer) => {
+          size += b.length;
+          if (size > MAX_BODY) {
+            req.destroy(new Error(`answer larger than ${MAX_BODY} bytes`));
+            return;
+          }
+          chunks.push(b);
+        });
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          } catch (err) {
+            reject(new Error(`not JSON: ${(err as Error).message}`));
+          }
+        });
+        res.on('error', reject);
+      }
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer in ${TIMEOUT_MS} ms`)));
     req.on('error', reject);
   });
@@ -105,7 +109,9 @@ export class KubeSource {
         const ca = this.cfg.caFile ? readFileSync(this.cfg.caFile) : undefined;
         const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
         const base = this.cfg.apiServerUrl.replace(/\/$/, '');
-        const node = this.cfg.nodeName ? `?fieldSelector=${encodeURIComponent(`spec.nodeName=${this.cfg.nodeName}`)}` : '';
+        const node = this.cfg.nodeName
+          ? `?fieldSelector=${encodeURIComponent(`spec.nodeName=${this.cfg.nodeName}`)}`
+          : '';
         const pods = await getJson(`${base}/api/v1/pods${node}`, headers, ca);
         // ReplicaSet owners name the Deployment even when a pod lacks its pod-template-hash label
         let owners;
@@ -135,7 +141,9 @@ export class KubeSource {
     if (!this.configured) {
       return 'kubernetes: not configured (process and container tags only)';
     }
-    const pods = this.index ? `${this.index.byUid.size} pods from ${this.source}, ${Math.round((nowMs - this.fetchedAtMs) / 1000)} s old` : 'no pods yet';
+    const pods = this.index
+      ? `${this.index.byUid.size} pods from ${this.source}, ${Math.round((nowMs - this.fetchedAtMs) / 1000)} s old`
+      : 'no pods yet';
     return `kubernetes: ${pods}${this.error ? ` (unreachable: ${this.error})` : ''}`;
   }
 }

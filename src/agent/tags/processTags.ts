@@ -235,7 +235,10 @@ export class ProcessTagger {
       }
     };
     const cg = attempt(() => parseProcCgroup(readBounded(`${dir}/cgroup`, MAX_SMALL)), parseProcCgroup(''));
-    const cmdline = attempt(() => readBounded(`${dir}/cmdline`, MAX_CMDLINE).replace(/\0+$/, '').replace(/\0/g, ' '), '');
+    const cmdline = attempt(
+      () => readBounded(`${dir}/cmdline`, MAX_CMDLINE).replace(/\0+$/, '').replace(/\0/g, ' '),
+      ''
+    );
     const exe = attempt(() => readlinkSync(`${dir}/exe`).slice(0, MAX_CMDLINE), '');
     const status = attempt(() => readBounded(`${dir}/status`, MAX_SMALL), '');
     const uidLine = /\nUid:\s+(\d+)/.exec(status);
