@@ -47,13 +47,7 @@ export interface Table {
 
 const c = (name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec });
 /** A column added by migration `since` (ALTER TABLE ... ADD COLUMN on existing databases). */
-const added = (since: number, name: string, type: ColumnType, doc: string, codec?: string): Column => ({
-  name,
-  type,
-  doc,
-  codec,
-  since,
-});
+const added = (since: number, name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec, since });
 
 /** Columns naming both ends of a flow; shared by request logs, flow logs and timelines. */
 const fiveTuple: Column[] = [
@@ -243,7 +237,7 @@ export const TABLES: Table[] = [
       c('ack_latency_us', 'UInt32', 'system (ACK) latency'),
       c('server_response_us', 'UInt32', 'last request byte → first response byte'),
       c('client_wait_us', 'UInt32', 'last response byte → next request byte'),
-      added(2, 'netns', 'LowString', "network namespace of the interface (empty: the agent's own)"),
+      added(2, 'netns', 'LowString', 'network namespace of the interface (empty: the agent\'s own)'),
       added(2, 'ack_latency_max_us', 'UInt32', 'largest system (ACK) latency'),
       added(2, 'server_response_max_us', 'UInt32', 'largest server response latency'),
       added(2, 'client_wait_max_us', 'UInt32', 'largest client wait latency'),
@@ -286,11 +280,7 @@ export const TABLES: Table[] = [
       c('time', 'DateTime', 'when the agent wrote this row (first seen, then hourly)'),
       c('host', 'LowString', 'host of the process'),
       c('pid', 'UInt32', 'process id'),
-      c(
-        'start_time',
-        'UInt64',
-        'process start in clock ticks after boot: with host and pid, one process across pid reuse'
-      ),
+      c('start_time', 'UInt64', 'process start in clock ticks after boot: with host and pid, one process across pid reuse'),
       c('process', 'LowString', 'process name (comm)'),
       c('cmdline', 'String', 'command line, arguments separated by spaces (at most 4 KiB)'),
       c('exe', 'String', 'executable path'),
@@ -344,10 +334,7 @@ export function renderCreateTable(table: Table, dialect: Dialect, database = DAT
     })
     .join(',\n');
   const ttl = dialect === 'modern' ? `\nTTL time + INTERVAL ${table.ttlDays} DAY` : '';
-  const settings =
-    dialect === 'modern' && atVersion >= DEDUP_SINCE
-      ? `\nSETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`
-      : '';
+  const settings = dialect === 'modern' && atVersion >= DEDUP_SINCE ? `\nSETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}` : '';
   return (
     `CREATE TABLE IF NOT EXISTS ${database}.${table.name} (\n${cols}\n) ENGINE = ${table.engine ?? 'MergeTree()'}\n` +
     `PARTITION BY toYYYYMMDD(time)\nORDER BY (${table.orderBy.join(', ')})${ttl}${settings}`
@@ -412,23 +399,13 @@ export const MIGRATIONS: Migration[] = [
     doc: 'every table remembers its last insert blocks, so a retried INSERT with the same insert_deduplication_token is stored once (modern only)',
     statements: (dialect, database) =>
       dialect === 'modern'
-        ? TABLES.filter((t) => (t.since ?? 1) < DEDUP_SINCE).map(
-            (t) =>
-              `ALTER TABLE ${database}.${t.name} MODIFY SETTING non_replicated_deduplication_window = ${DEDUP_WINDOW}`
-          )
+        ? TABLES.filter((t) => (t.since ?? 1) < DEDUP_SINCE).map((t) => `ALTER TABLE ${database}.${t.name} MODIFY SETTING non_replicated_deduplication_window = ${DEDUP_WINDOW}`)
         : [],
   },
   {
     version: 6,
     doc: 'process_tags: the resource dimension of processes, containers and pods (src/agent/tags)',
-    statements: (dialect, database) => [
-      renderCreateTable(
-        TABLES.find((x) => x.name === 'process_tags')!,
-        dialect,
-        database,
-        6
-      ),
-    ],
+    statements: (dialect, database) => [renderCreateTable(TABLES.find((x) => x.name === 'process_tags')!, dialect, database, 6)],
   },
 ];
 
@@ -448,11 +425,7 @@ function renderEdgeView(database: string): string {
  * dropped under a running agent (the migrations table says it was created long ago).
  */
 export function renderCurrentSchema(dialect: Dialect, database = DATABASE): string[] {
-  return [
-    `CREATE DATABASE IF NOT EXISTS ${database}`,
-    ...TABLES.map((t) => renderCreateTable(t, dialect, database)),
-    renderEdgeView(database),
-  ];
+  return [`CREATE DATABASE IF NOT EXISTS ${database}`, ...TABLES.map((t) => renderCreateTable(t, dialect, database)), renderEdgeView(database)];
 }
 
 /** ALTER TABLE ... ADD COLUMN for the columns migration `version` adds (one statement per table). */
@@ -471,21 +444,13 @@ export function renderAddedColumns(version: number, dialect: Dialect, database =
 }
 
 /** Migration `version` giving the columns of `table` that existed then and have no codec of their own `codec` (modern only). */
-export function renderDefaultCodec(
-  version: number,
-  table: string,
-  codec: string,
-  dialect: Dialect,
-  database = DATABASE
-): string[] {
+export function renderDefaultCodec(version: number, table: string, codec: string, dialect: Dialect, database = DATABASE): string[] {
   const t = TABLES.find((x) => x.name === table);
   if (dialect !== 'modern' || !t) {
     return [];
   }
   const cols = t.columns.filter((col) => !col.codec && (col.since ?? 1) < version);
-  return [
-    `ALTER TABLE ${database}.${t.name} ${cols.map((col) => `MODIFY COLUMN \`${col.name}\` CODEC(${codec})`).join(', ')}`,
-  ];
+  return [`ALTER TABLE ${database}.${t.name} ${cols.map((col) => `MODIFY COLUMN \`${col.name}\` CODEC(${codec})`).join(', ')}`];
 }
 
 export const MIGRATIONS_TABLE = 'schema_migrations';
@@ -506,10 +471,7 @@ export function schemaJson(): string {
         observation_points: OBSERVATION_POINTS,
         response_statuses: RESPONSE_STATUSES,
         latency_buckets_us: LATENCY_BUCKETS_US,
-        tables: TABLES.map((t) => ({
-          name: t.name,
-          columns: t.columns.map((col) => ({ name: col.name, type: col.type })),
-        })),
+        tables: TABLES.map((t) => ({ name: t.name, columns: t.columns.map((col) => ({ name: col.name, type: col.type })) })),
       },
       null,
       2

@@ -80,11 +80,7 @@ export class ProcessTable {
   /** Service of a remote end we do not observe: a configured port name, else the pod holding its address, else the address. */
   remoteService(ip: string, port: number, isServer: boolean): string {
     const pod = this.tagger?.podOfIp(ip);
-    return serviceName(
-      (isServer && this.byPort.get(port)) || undefined,
-      ip,
-      pod ? { containerName: '', runtime: '', pod } : undefined
-    );
+    return serviceName((isServer && this.byPort.get(port)) || undefined, ip, pod ? { containerName: '', runtime: '', pod } : undefined);
   }
 
   /** Forgets processes that exited more than `keepNs` ago. */
