@@ -117,6 +117,11 @@ func CheckSpan(queryType string, r Range, maxSpan time.Duration) error {
 
 // in renders `column IN ('a', 'b')` after checking each value.
 func (b *builder) in(field, column string, vals Values) (string, error) {
+	return b.inExpr(field, b.c(column), vals)
+}
+
+// inExpr renders `expr IN ('a', 'b')` after checking each value (expr is not a column of the builder's table).
+func (b *builder) inExpr(field, expr string, vals Values) (string, error) {
 	if len(vals) > MaxValues {
 		return "", fmt.Errorf("filter %s: %d values, the limit is %d", field, len(vals), MaxValues)
 	}
@@ -131,7 +136,7 @@ func (b *builder) in(field, column string, vals Values) (string, error) {
 	if b.filterBytes > MaxFilterBytes {
 		return "", fmt.Errorf("filters: %d bytes of values in all, the limit is %d (ClickHouse parses at most 256 KiB of SQL): use fewer or shorter values", b.filterBytes, MaxFilterBytes)
 	}
-	return fmt.Sprintf("%s IN (%s)", b.c(column), strings.Join(quoted, ", ")), nil
+	return fmt.Sprintf("%s IN (%s)", expr, strings.Join(quoted, ", ")), nil
 }
 
 // filters renders the user filters shared by all query types (not time, not observation point).
@@ -457,6 +462,9 @@ func BuildMap(database string, m *Model, r Range) (*Statement, error) {
 	b, err := newBuilder(database, metricsTable(m))
 	if err != nil {
 		return nil, err
+	}
+	if m.GroupBy != "" || len(m.Tags.sortedTags()) > 0 {
+		return b.taggedMap(m, r)
 	}
 	if mode, err := observationMode(m.ObservationPoint); err == nil && mode == ObsPreferred {
 		return b.preferredMap(m, r)

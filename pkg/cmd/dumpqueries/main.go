@@ -73,6 +73,16 @@ func render(db string) ([]entry, error) {
 			return nil, err
 		}
 	}
+	for _, tm := range []query.Model{
+		{GroupBy: "workload"},
+		{GroupBy: "label.app.kubernetes.io/name", ObservationPoint: "all", Tags: query.TagFilters{"namespace": {"shop", "it's \\ tricky"}}},
+		{Tags: query.TagFilters{"container": {"checkout"}}, Endpoint: query.Values{"/api/pay"}},
+	} {
+		st, err := query.BuildMap(db, &tm, r)
+		if err := add("map/tagged/"+tm.GroupBy, st, err); err != nil {
+			return nil, err
+		}
+	}
 	st, err := query.BuildRED(db, &query.Model{}, r, 1)
 	if err := add("red/unfiltered", st, err); err != nil {
 		return nil, err
