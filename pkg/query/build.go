@@ -598,7 +598,12 @@ func requestRows(database string, m *Model, r Range) (*builder, []string, string
 	if err != nil {
 		return nil, nil, "", err
 	}
-	return b, append([]string{tf}, f...), mode, nil
+	// a tag filter matches the client's or the server's process (rows name both by pid on the observing host)
+	tags, err := b.tagFilterConds(m.Tags, []RowKey{{Host: b.c("host"), Pid: b.c("client_pid")}, {Host: b.c("host"), Pid: b.c("server_pid")}}, r)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return b, append(append([]string{tf}, f...), tags...), mode, nil
 }
 
 // clampLimit is the rows a query returns for the requested limit (def when none), at most max;

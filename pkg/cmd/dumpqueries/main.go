@@ -83,6 +83,10 @@ func render(db string) ([]entry, error) {
 			return nil, err
 		}
 	}
+	tl := query.Model{Tags: query.TagFilters{"workload": {"checkout"}, "label.app": {"it's"}}, Limit: 50}
+	if st, err := query.BuildLog(db, &tl, r); add("sql_log/tagged", st, err) != nil {
+		return nil, add("sql_log/tagged", st, err)
+	}
 	st, err := query.BuildRED(db, &query.Model{}, r, 1)
 	if err := add("red/unfiltered", st, err); err != nil {
 		return nil, err
