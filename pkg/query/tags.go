@@ -114,26 +114,31 @@ func (b *builder) dimWhere(s *TagSource, r Range) string {
 // the dimension's newest value per key in the range, as one constant array the rows look up.
 // The lookup is linear in the keys: use it on aggregated rows (the map's edges), not on raw rows.
 func (b *builder) tagValue(tag string, end RowKey, r Range) (string, error) {
-	s, value, err := sourceOf(tag)
+	row, values, err := b.tagJoin(tag, end, r)
 	if err != nil {
 		return "", err
+	}
+	return fmt.Sprintf("arrayFirst(tag_kv -> tag_kv.1 = %s, (SELECT groupArray((tag_k, tag_v)) FROM (%s LIMIT %d))).2", row, values, MaxTagKeys), nil
+}
+
+// tagJoin renders the row's key expression for `end` and the dimension's (tag_k, tag_v) rows: the
+// newest value per key over the range (widened by the source's lookback).
+func (b *builder) tagJoin(tag string, end RowKey, r Range) (row, values string, err error) {
+	s, value, err := sourceOf(tag)
+	if err != nil {
+		return "", "", err
 	}
 	row, dim, err := s.keys(end)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return fmt.Sprintf("arrayFirst(tag_kv -> tag_kv.1 = %s, (SELECT groupArray((tag_k, tag_v)) FROM (SELECT %s AS tag_k, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k LIMIT %d))).2",
-		row, dim, value, b.db, s.Table, b.dimWhere(s, r), MaxTagKeys), nil
+	return row, fmt.Sprintf("SELECT %s AS tag_k, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k", dim, value, b.db, s.Table, b.dimWhere(s, r)), nil
 }
 
 // tagMatch renders a condition true for rows whose end `end` has one of vals as tag (hash lookup:
 // fit for raw rows).
 func (b *builder) tagMatch(tag string, end RowKey, vals Values, r Range) (string, error) {
-	s, value, err := sourceOf(tag)
-	if err != nil {
-		return "", err
-	}
-	row, dim, err := s.keys(end)
+	row, values, err := b.tagJoin(tag, end, r)
 	if err != nil {
 		return "", err
 	}
@@ -141,8 +146,7 @@ func (b *builder) tagMatch(tag string, end RowKey, vals Values, r Range) (string
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s IN (SELECT tag_k FROM (SELECT %s AS tag_k, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k) WHERE %s LIMIT %d)",
-		row, dim, value, b.db, s.Table, b.dimWhere(s, r), in, MaxTagKeys), nil
+	return fmt.Sprintf("%s IN (SELECT tag_k FROM (%s) WHERE %s LIMIT %d)", row, values, in, MaxTagKeys), nil
 }
 
 // TagFilters is the query's tag filters: tag -> accepted values.

@@ -23,7 +23,7 @@ import {
   startAgent,
   AgentHandle,
 } from './helpers';
-import { goBuild, Shim, startShim } from '../../demo/traceView';
+import { buildShimAndPlugin, Shim, startShim } from '../../demo/traceView';
 
 const DB = 'flowlens_e2e_tags';
 const PORT = 8080;
@@ -101,9 +101,7 @@ before(async () => {
   await requireClickHouse();
   await freeDatabase(DB);
   mkdirSync(OUT, { recursive: true });
-  const shimBin = join(OUT, 'grafana-shim');
-  const pluginBin = join(OUT, 'gpx_flowlens-clickhouse-datasource_linux_amd64');
-  const builds = Promise.all([goBuild(shimBin, './test/grafana-shim'), goBuild(pluginBin, './pkg')]);
+  const builds = buildShimAndPlugin(OUT);
   for (const p of [CLIENT, SERVER]) {
     mkdirSync(cgroupOf(p), { recursive: true });
   }
@@ -159,7 +157,7 @@ time.sleep(1)`;
     await new Promise((res) => setTimeout(res, 100));
   }
   assert.equal(await agent.stop(), 0, agent.output());
-  await builds;
+  const { shimBin, pluginBin } = await builds;
   shim = await startShim({
     shimBin,
     pluginBin,
