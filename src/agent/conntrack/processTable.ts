@@ -77,10 +77,17 @@ export class ProcessTable {
     return this.tagger && pid !== 0 ? this.tagger.service(pid, comm, configured) : serviceName(configured, comm);
   }
 
-  /** Service of a remote end we do not observe: a configured port name, else the pod holding its address, else the address. */
+  /**
+   * Service of a remote end we do not observe: a configured port name, else the pod holding its
+   * address (named by the service rule), else the Kubernetes Service of that cluster IP, else the address.
+   */
   remoteService(ip: string, port: number, isServer: boolean): string {
+    const configured = (isServer && this.byPort.get(port)) || undefined;
     const pod = this.tagger?.podOfIp(ip);
-    return serviceName((isServer && this.byPort.get(port)) || undefined, ip, pod ? { containerName: '', runtime: '', pod } : undefined);
+    if (pod || configured) {
+      return serviceName(configured, ip, pod ? { containerName: '', runtime: '', pod } : undefined);
+    }
+    return this.tagger?.serviceOfIp(ip)?.name ?? ip;
   }
 
   /** Forgets processes that exited more than `keepNs` ago. */

@@ -33,6 +33,13 @@ export interface PodIndex {
   byUid: Map<string, PodTags>;
   byContainerId: Map<string, ContainerTags>;
   byIp: Map<string, PodTags>;
+  /** Kubernetes Services by cluster IP (from the API server only: the kubelet lists no Services) */
+  servicesByIp: Map<string, KubeService>;
+}
+
+export interface KubeService {
+  namespace: string;
+  name: string;
 }
 
 /** Bounds on one answer: a node runs at most a few hundred pods (110 by default). */
@@ -94,7 +101,7 @@ function timeMs(v: unknown): number {
 
 /** Indexes a PodList answer (kubelet or API server); `rsOwners` from the API server's ReplicaSet list. */
 export function indexPodList(body: unknown, rsOwners?: Map<string, { kind: string; name: string }>): PodIndex {
-  const index: PodIndex = { byUid: new Map(), byContainerId: new Map(), byIp: new Map() };
+  const index: PodIndex = { byUid: new Map(), byContainerId: new Map(), byIp: new Map(), servicesByIp: new Map() };
   const items = arr(obj(body).items);
   if (items.length > MAX_PODS) {
     throw new RangeError(`pod list holds ${items.length} pods, more than the ${MAX_PODS} a node can run`);
@@ -168,6 +175,23 @@ export function indexReplicaSets(body: unknown): Map<string, { kind: string; nam
       .find((o) => o.controller === true);
     if (owner && str(owner.kind) && str(owner.name)) {
       out.set(`${str(meta.namespace)}/${str(meta.name)}`, { kind: str(owner.kind), name: str(owner.name) });
+    }
+  }
+  return out;
+}
+
+/** Services by cluster IP from the API server's ServiceList (headless Services, clusterIP None, have none). */
+export function indexServices(body: unknown): Map<string, KubeService> {
+  const out = new Map<string, KubeService>();
+  for (const item of arr(obj(body).items).slice(0, 50_000).map(obj)) {
+    const meta = obj(item.metadata);
+    const spec = obj(item.spec);
+    const svc = { namespace: str(meta.namespace), name: str(meta.name) };
+    const ips = new Set([str(spec.clusterIP), ...arr(spec.clusterIPs).map(str)]);
+    for (const ip of ips) {
+      if (ip && ip !== 'None' && svc.name) {
+        out.set(ip, svc);
+      }
     }
   }
   return out;

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { PodIndex, indexPodList, indexReplicaSets } from './kubePods';
+import { PodIndex, indexPodList, indexReplicaSets, indexServices } from './kubePods';
 
 export interface KubernetesConfig {
   /** the kubelet's read-only endpoint, e.g. http://127.0.0.1:10255 ('' none) */
@@ -67,6 +67,7 @@ export class KubeSource {
   index?: PodIndex;
   private source = '';
   private error = '';
+  private servicesError = '';
   private fetchedAtMs = 0;
   private timer?: NodeJS.Timeout;
   /** called after each successful refresh (cached tags of pods that changed are resolved again) */
@@ -97,6 +98,7 @@ export class KubeSource {
     if (this.cfg.kubeletUrl) {
       try {
         this.index = indexPodList(await getJson(`${this.cfg.kubeletUrl.replace(/\/$/, '')}/pods`));
+        await this.addServices();
         this.done(`kubelet ${this.cfg.kubeletUrl}`);
         return;
       } catch (err) {
@@ -105,10 +107,7 @@ export class KubeSource {
     }
     if (this.cfg.apiServerUrl) {
       try {
-        const token = this.cfg.tokenFile ? readFileSync(this.cfg.tokenFile, 'utf8').trim() : '';
-        const ca = this.cfg.caFile ? readFileSync(this.cfg.caFile) : undefined;
-        const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-        const base = this.cfg.apiServerUrl.replace(/\/$/, '');
+        const { base, headers, ca } = this.apiServer();
         const node = this.cfg.nodeName
           ? `?fieldSelector=${encodeURIComponent(`spec.nodeName=${this.cfg.nodeName}`)}`
           : '';
@@ -121,6 +120,7 @@ export class KubeSource {
           /* no right to list ReplicaSets: Deployments are told by the pods' hash label */
         }
         this.index = indexPodList(pods, owners);
+        await this.addServices();
         this.done(`API server ${this.cfg.apiServerUrl}`);
         return;
       } catch (err) {
@@ -128,6 +128,29 @@ export class KubeSource {
       }
     }
     this.error = errors.join('; ');
+  }
+
+  private apiServer(): { base: string; headers: Record<string, string>; ca?: Buffer } {
+    const token = this.cfg.tokenFile ? readFileSync(this.cfg.tokenFile, 'utf8').trim() : '';
+    return {
+      base: this.cfg.apiServerUrl.replace(/\/$/, ''),
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      ca: this.cfg.caFile ? readFileSync(this.cfg.caFile) : undefined,
+    };
+  }
+
+  /** Services by cluster IP, when the API server is configured (a peer's cluster IP names its Service). */
+  private async addServices(): Promise<void> {
+    if (!this.cfg.apiServerUrl || !this.index) {
+      return;
+    }
+    try {
+      const { base, headers, ca } = this.apiServer();
+      this.index.servicesByIp = indexServices(await getJson(`${base}/api/v1/services`, headers, ca));
+      this.servicesError = '';
+    } catch (err) {
+      this.servicesError = `services from API server ${this.cfg.apiServerUrl}: ${(err as Error).message}`;
+    }
   }
 
   private done(source: string): void {
@@ -144,6 +167,8 @@ export class KubeSource {
     const pods = this.index
       ? `${this.index.byUid.size} pods from ${this.source}, ${Math.round((nowMs - this.fetchedAtMs) / 1000)} s old`
       : 'no pods yet';
-    return `kubernetes: ${pods}${this.error ? ` (unreachable: ${this.error})` : ''}`;
+    const services = this.index?.servicesByIp.size ? `, ${this.index.servicesByIp.size} service IPs` : '';
+    const errors = [this.error, this.servicesError].filter(Boolean).join('; ');
+    return `kubernetes: ${pods}${services}${errors ? ` (unreachable: ${errors})` : ''}`;
   }
 }

@@ -9,7 +9,7 @@ import { LruMap, TableStats } from '../lruMap';
 import { openForeignFile } from '../profiling/foreignFile';
 import { CgroupTags, parseProcCgroup } from './cgroupPath';
 import type { KubeSource } from './kubeSource';
-import type { PodTags } from './kubePods';
+import type { KubeService, PodTags } from './kubePods';
 
 export interface ProcessTagsRow {
   time: number;
@@ -181,6 +181,11 @@ export class ProcessTagger {
   /** The pod holding `ip` now (not a host-network pod), for a peer this host does not observe. */
   podOfIp(ip: string): PodTags | undefined {
     return this.o.kube?.index?.byIp.get(ip);
+  }
+
+  /** The Kubernetes Service whose cluster IP `ip` is (a client's peer before kube-proxy's NAT). */
+  serviceOfIp(ip: string): KubeService | undefined {
+    return this.o.kube?.index?.servicesByIp.get(ip);
   }
 
   /** Sends the dimension rows gathered since the last flush. */

@@ -90,10 +90,11 @@ test('hostile pod list: wrong types are ignored field by field, an oversized lis
   assert.equal(indexPodList('not a list').byUid.size, 0);
 });
 
-test('kube source: kubelet down, API server answering the recorded pods; neither: a clear status line and no pods', async () => {
+test('kube source: kubelet down, API server answering the recorded pods; neither: a clear status line and no pods', async (t) => {
   const answers: Record<string, unknown> = {
     '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-b': fixture('apiserver-pods-node-b.json'),
     '/apis/apps/v1/replicasets': fixture('apiserver-replicasets.json'),
+    '/api/v1/services': fixture('apiserver-services.json'),
   };
   const seen: string[] = [];
   const api = createServer((req, res) => {
@@ -103,6 +104,7 @@ test('kube source: kubelet down, API server answering the recorded pods; neither
     res.end(JSON.stringify(body ?? { kind: 'Status', code: 404 }));
   });
   await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+  t.after(() => api.close());
   const port = (api.address() as { port: number }).port;
   const src = new KubeSource({
     kubeletUrl: 'http://127.0.0.1:1',
@@ -114,9 +116,25 @@ test('kube source: kubelet down, API server answering the recorded pods; neither
   });
   await src.refresh();
   assert.equal(src.index?.byUid.get('2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f')?.workloadName, 'frontend');
-  assert.match(src.statusText(), /^kubernetes: 1 pods from API server http:\/\/127\.0\.0\.1:\d+, 0 s old$/);
-  assert.deepEqual(seen, ['/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-b ', '/apis/apps/v1/replicasets ']);
-  api.close();
+  assert.match(
+    src.statusText(),
+    /^kubernetes: 1 pods from API server http:\/\/127\.0\.0\.1:\d+, 0 s old, 4 service IPs$/
+  );
+  assert.deepEqual(seen, [
+    '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-b ',
+    '/apis/apps/v1/replicasets ',
+    '/api/v1/services ',
+  ]);
+  assert.deepEqual(
+    [...src.index!.servicesByIp].map(([ip, s]) => `${ip} ${s.namespace}/${s.name}`),
+    [
+      '10.96.0.1 default/kubernetes',
+      '10.96.12.40 shop/checkout',
+      '10.96.30.7 web/frontend',
+      'fd00:10:96::1e07 web/frontend',
+    ],
+    'a headless Service (clusterIP None) has no address to name'
+  );
   const none = new KubeSource({
     kubeletUrl: 'http://127.0.0.1:1',
     apiServerUrl: '',

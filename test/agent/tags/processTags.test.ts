@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ProcessTable } from '../../../src/agent/conntrack/processTable';
-import { indexPodList } from '../../../src/agent/tags/kubePods';
+import { indexPodList, indexServices } from '../../../src/agent/tags/kubePods';
 import { KubeSource } from '../../../src/agent/tags/kubeSource';
 import { ProcessTagger, ProcessTagsRow, serviceName, startTimeOfStat } from '../../../src/agent/tags/processTags';
 
@@ -165,6 +165,11 @@ test('process tags from /proc: command line, executable, user, container; the po
   assert.equal(table.remoteService('10.244.1.40', 80, true), 'search');
   assert.equal(table.remoteService('10.0.0.11', 9100, true), '10.0.0.11', 'a host-network address names no pod');
   assert.equal(table.remoteService('10.244.1.40', 80, false), 'search');
+  // a cluster IP (the client's peer before kube-proxy's NAT) names its Kubernetes Service
+  kube.index.servicesByIp = indexServices(JSON.parse(readFileSync(join(FIXTURES, 'apiserver-services.json'), 'utf8')));
+  assert.equal(table.remoteService('10.96.12.40', 80, true), 'checkout');
+  assert.equal(table.remoteService('10.96.30.7', 80, true), 'frontend');
+  assert.equal(table.remoteService('10.96.99.99', 80, true), '10.96.99.99');
 });
 
 test('bounded: the least recently tagged process is forgotten, an exec reads its tags again', () => {
