@@ -9,7 +9,7 @@ import { LruMap, TableStats } from '../lruMap';
 import { openForeignFile } from '../profiling/foreignFile';
 import { CgroupTags, parseProcCgroup } from './cgroupPath';
 import type { KubeSource } from './kubeSource';
-import type { KubeService, PodTags } from './kubePods';
+import type { KubeService, PodIndex, PodTags } from './kubePods';
 
 export interface ProcessTagsRow {
   time: number;
@@ -112,6 +112,11 @@ interface Entry {
   /** what the last dimension row said about the pod (its uid, or '' before the pod was known) */
   writtenPod: string;
   writtenAtSec: number;
+  /** the service last named, for that process name, configured name and pod list (most calls end here) */
+  service?: string;
+  serviceOf?: string;
+  serviceConfigured?: string;
+  serviceIndex?: PodIndex;
 }
 
 export interface ProcessTaggerOptions {
@@ -131,6 +136,8 @@ export class ProcessTagger {
   private readonly procRoot: string;
   private users?: Map<number, string>;
   private pending: ProcessTagsRow[] = [];
+  /** wall seconds at the last flush: the hourly rewrite needs no finer clock, and naming runs per row */
+  private clockSec = Math.floor(Date.now() / 1000);
   /** /proc reads that failed (process gone, or a file the agent refuses) */
   unreadable = 0;
 
@@ -165,10 +172,21 @@ export class ProcessTagger {
   /** The service of `pid` (serviceName's rule), writing its dimension row when it is new or changed. */
   service(pid: number, process: string, configured?: string): string {
     const t = this.tags(pid);
+    const e = this.table.peek(pid)!;
+    const now = this.o.nowSec?.() ?? this.clockSec;
+    const index = this.o.kube?.index;
+    if (
+      e.service !== undefined &&
+      e.serviceOf === process &&
+      e.serviceConfigured === configured &&
+      e.serviceIndex === index &&
+      now - e.writtenAtSec < REWRITE_SEC
+    ) {
+      return e.service;
+    }
     const r = this.resolve(t);
     const service = serviceName(configured, process, r);
-    const e = this.table.peek(pid)!;
-    const now = this.o.nowSec?.() ?? Math.floor(Date.now() / 1000);
+    [e.service, e.serviceOf, e.serviceConfigured, e.serviceIndex] = [service, process, configured, index];
     const podKey = r.pod?.uid ?? '';
     if (this.o.sink && (e.writtenPod !== podKey || now - e.writtenAtSec >= REWRITE_SEC)) {
       e.writtenPod = podKey;
@@ -188,8 +206,9 @@ export class ProcessTagger {
     return this.o.kube?.index?.servicesByIp.get(ip);
   }
 
-  /** Sends the dimension rows gathered since the last flush. */
+  /** Sends the dimension rows gathered since the last flush (and moves the hourly rewrite's clock). */
   flush(): void {
+    this.clockSec = Math.floor(Date.now() / 1000);
     if (this.pending.length && this.o.sink) {
       const rows = this.pending;
       this.pending = [];
