@@ -158,5 +158,6 @@ func (d *Datasource) routes() *http.ServeMux {
 	mux.HandleFunc("/ping", d.handlePing)
 	mux.HandleFunc("/schema", d.handleSchema)
 	mux.HandleFunc("/services", d.handleServices)
+	mux.HandleFunc("/tags", d.handleTags)
 	return mux
 }

@@ -16,6 +16,8 @@ import (
 //   GET ping                   → {"ok":true}
 //   GET schema                 → pkg/schema/schema.json
 //   GET services?from=&to=     → {"services":[...]} (ms epoch; default the last hour)
+//   GET tags                   → {"tags":[...]} the tag names queries accept (pkg/query/tags.go)
+//   GET tags?tag=&from=&to=    → {"values":[...]} the values a tag took over the range
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -45,6 +47,24 @@ func msParam(r *http.Request, name string, def time.Time) (time.Time, bool) {
 }
 
 func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
+	d.listValues(w, r, "services", func(rng query.Range) (*query.Statement, error) { return query.BuildServices(d.settings.Database, rng) })
+}
+
+// handleTags lists the tag names, or with ?tag= the values that tag took over the range.
+func (d *Datasource) handleTags(w http.ResponseWriter, r *http.Request) {
+	tag := r.URL.Query().Get("tag")
+	if tag == "" {
+		writeJSON(w, http.StatusOK, map[string][]string{"tags": query.TagNames()})
+		return
+	}
+	d.listValues(w, r, "values", func(rng query.Range) (*query.Statement, error) {
+		return query.BuildTagValues(d.settings.Database, tag, rng)
+	})
+}
+
+// listValues answers {key: [...]}: the distinct non-empty first column of build's statement over the
+// request's from/to (ms epoch; default the last hour), sorted.
+func (d *Datasource) listValues(w http.ResponseWriter, r *http.Request, key string, build func(query.Range) (*query.Statement, error)) {
 	if d.settingsErr != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
 		return
@@ -60,7 +80,7 @@ func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
 	err := query.CheckSpan(query.TypeMap, rng, d.settings.MaxSpan(query.TypeMap))
 	var st *query.Statement
 	if err == nil {
-		st, err = query.BuildServices(d.settings.Database, rng)
+		st, err = build(rng)
 	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
@@ -84,5 +104,5 @@ func (d *Datasource) handleServices(w http.ResponseWriter, r *http.Request) {
 		services = append(services, s)
 	}
 	sort.Strings(services)
-	writeJSON(w, http.StatusOK, map[string][]string{"services": services})
+	writeJSON(w, http.StatusOK, map[string][]string{key: services})
 }

@@ -238,3 +238,26 @@ LIMIT %d`, client, server, edges.SQL, where, MaxEdges)
 	st.Limit = MaxEdges
 	return st, nil
 }
+
+// MaxTagValues bounds the values listed for a tag picker.
+const MaxTagValues = 10000
+
+// BuildTagValues renders the values tag took over the range (for query-editor pickers), one per
+// row, sorted, at most MaxTagValues.
+func BuildTagValues(database, tag string, r Range) (*Statement, error) {
+	b, err := newBuilder(database, "process_tags")
+	if err != nil {
+		return nil, err
+	}
+	if r.To.Before(r.From) {
+		return nil, fmt.Errorf("time range ends (%s) before it starts (%s)", r.To, r.From)
+	}
+	s, value, err := sourceOf(tag)
+	if err != nil {
+		return nil, err
+	}
+	sql := fmt.Sprintf("SELECT DISTINCT tag_v FROM (SELECT %s AS tag_v FROM %s.`%s` WHERE %s) WHERE tag_v != '' ORDER BY tag_v LIMIT %d",
+		value, b.db, s.Table, b.dimWhere(s, r), MaxTagValues)
+	st := &Statement{SQL: sql, Table: s.Table, Limit: MaxTagValues}
+	return st, nil
+}

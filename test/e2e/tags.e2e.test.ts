@@ -315,3 +315,20 @@ test('the map grouped by workload, container, namespace or pod label returns the
     'every filter must match'
   );
 });
+
+test("the editor's pickers: the tag names, and the values a tag took", async () => {
+  const get = async (q: string) => {
+    const res = await fetch(`${shim!.url}/api/datasources/uid/flowlens/resources/tags${q}`);
+    assert.equal(res.status, 200, q);
+    return (await res.json()) as { tags?: string[]; values?: string[] };
+  };
+  const names = (await get('')).tags!;
+  assert.ok(
+    ['workload', 'namespace', 'container', 'pod', 'label.<key>'].every((n) => names.includes(n)),
+    names.join(', ')
+  );
+  const range = `&from=${fromSec * 1000}&to=${toSec * 1000}`;
+  assert.deepEqual((await get(`?tag=workload${range}`)).values, ['checkout', 'orders-db']);
+  assert.deepEqual((await get(`?tag=label.team${range}`)).values, ['payments']);
+  assert.deepEqual((await get(`?tag=container_runtime${range}`)).values, ['containerd']);
+});

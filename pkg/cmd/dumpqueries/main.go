@@ -87,6 +87,9 @@ func render(db string) ([]entry, error) {
 	if st, err := query.BuildLog(db, &tl, r); add("sql_log/tagged", st, err) != nil {
 		return nil, add("sql_log/tagged", st, err)
 	}
+	if st, err := query.BuildTagValues(db, "label.app.kubernetes.io/name", r); add("tag_values", st, err) != nil {
+		return nil, add("tag_values", st, err)
+	}
 	st, err := query.BuildRED(db, &query.Model{}, r, 1)
 	if err := add("red/unfiltered", st, err); err != nil {
 		return nil, err
