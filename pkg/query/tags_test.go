@@ -35,3 +35,23 @@ func TestTaggedMapSQL(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+func TestTagValuesSQL(t *testing.T) {
+	r := Range{From: time.Unix(1700000000, 0), To: time.Unix(1700003600, 0)}
+	st, err := BuildTagValues("flowlens", "label.app", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "SELECT DISTINCT tag_v FROM (SELECT label_values[indexOf(label_keys, 'app')] AS tag_v FROM `flowlens`.`process_tags` WHERE time >= toDateTime(1699992800) AND time <= toDateTime(1700003600)) WHERE tag_v != '' ORDER BY tag_v LIMIT 10000"
+	if st.SQL != want || st.Limit != MaxTagValues {
+		t.Errorf("got %s", st.SQL)
+	}
+	for _, tag := range []string{"", "team", "label.", "label.a b", "label.'x"} {
+		if _, err := BuildTagValues("flowlens", tag, r); err == nil {
+			t.Errorf("tag %q accepted", tag)
+		}
+	}
+	if _, err := BuildTagValues("flowlens`x", "pod", r); err == nil {
+		t.Error("bad database accepted")
+	}
+}
