@@ -2,8 +2,8 @@
 // Kubernetes pod. Read from /proc once per pid (again after an exec) and kept in a bounded table;
 // pod fields are looked up in the current pod list each time, so a pod the kubelet lists after the
 // process was first seen still tags it. Each process is written once to the process_tags dimension
-// table (again when its pod becomes known, and hourly while it lives), which every signal joins by
-// (host, pid) at query time: hot rows carry no tag columns.
+// table (again when its pod or service changes, and hourly while it lives), which every signal joins by
+// (host, pid), and metrics by service, at query time: hot rows carry no tag columns.
 import { closeSync, readSync, readlinkSync } from 'node:fs';
 import { LruMap, TableStats } from '../lruMap';
 import { openForeignFile } from '../profiling/foreignFile';
@@ -111,6 +111,8 @@ interface Entry {
   tags: ProcessTags;
   /** what the last dimension row said about the pod (its uid, or '' before the pod was known) */
   writtenPod: string;
+  /** the service the last dimension row said (metrics join the dimension by it) */
+  writtenService?: string;
   writtenAtSec: number;
   /** the service last named, for that process name, configured name and pod list (most calls end here) */
   service?: string;
@@ -188,8 +190,12 @@ export class ProcessTagger {
     const service = serviceName(configured, process, r);
     [e.service, e.serviceOf, e.serviceConfigured, e.serviceIndex] = [service, process, configured, index];
     const podKey = r.pod?.uid ?? '';
-    if (this.o.sink && (e.writtenPod !== podKey || now - e.writtenAtSec >= REWRITE_SEC)) {
+    if (
+      this.o.sink &&
+      (e.writtenPod !== podKey || e.writtenService !== service || now - e.writtenAtSec >= REWRITE_SEC)
+    ) {
       e.writtenPod = podKey;
+      e.writtenService = service;
       e.writtenAtSec = now;
       this.pending.push(this.row(t, r, process, service, now));
     }

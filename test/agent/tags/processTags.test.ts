@@ -161,6 +161,16 @@ test('process tags from /proc: command line, executable, user, container; the po
   table.service(100);
   t.flush();
   assert.equal(rows.length, 1, 'hourly while it is named, so any hour of data finds it');
+  rows.length = 0;
+  const byPort = new ProcessTable([{ name: 'billing', port: 8080 }], proc, 100, t);
+  assert.equal(byPort.service(100, 8080), 'billing');
+  assert.equal(byPort.service(100, 8080), 'billing');
+  t.flush();
+  assert.deepEqual(
+    rows.map((r) => [r.pid, r.service]),
+    [[100, 'billing']],
+    'a new service name: a new row (metrics join the dimension by service)'
+  );
   // a peer address held by a pod (the deleted pod's IP reused): named by the live pod's workload
   assert.equal(table.remoteService('10.244.1.40', 80, true), 'search');
   assert.equal(table.remoteService('10.0.0.11', 9100, true), '10.0.0.11', 'a host-network address names no pod');
