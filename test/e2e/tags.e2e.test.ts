@@ -26,7 +26,7 @@ import {
 import { buildShimAndPlugin, Shim, startShim } from '../../demo/traceView';
 
 const DB = 'flowlens_e2e_tags';
-const PORT = 8080;
+const PORT = 18471; // and the bed's server address: the agent traces the whole machine, other tests' traffic too
 const REQUESTS = 12;
 const UNIFIED = '/sys/fs/cgroup/unified';
 const FIXTURE = join(ROOT, 'test', 'agent', 'tags', 'fixtures', 'kubelet-pods-node-a.json');
@@ -149,7 +149,7 @@ time.sleep(1)`;
   const deadline = Date.now() + 15000;
   for (;;) {
     const [{ n }] = await chQuery<{ n: string }>(
-      `SELECT count() AS n FROM ${DB}.l7_flow_log WHERE server_port = ${PORT}`
+      `SELECT count() AS n FROM ${DB}.l7_flow_log WHERE server_ip = '${bed!.ip('server')}' AND server_port = ${PORT}`
     );
     if (Number(n) >= REQUESTS * 4 || Date.now() > deadline) {
       break;
@@ -198,7 +198,7 @@ test('every request log row, at all four observation points, names both ends by 
   );
   const dim = new Map(dims.map((d) => [`${d.host}/${d.pid}`, `${d.c} ${d.w} ${d.pod}`]));
   const rows = await chQuery<{ obs: string; host: string; cp: number; sp: number; cs: string; ss: string }>(
-    `SELECT observation_point AS obs, host, client_pid AS cp, server_pid AS sp, client_service AS cs, server_service AS ss FROM ${DB}.l7_flow_log WHERE server_port = ${PORT}`
+    `SELECT observation_point AS obs, host, client_pid AS cp, server_pid AS sp, client_service AS cs, server_service AS ss FROM ${DB}.l7_flow_log WHERE server_ip = '${bed!.ip('server')}' AND server_port = ${PORT}`
   );
   const seen = new Map<string, number>();
   for (const r of rows) {
