@@ -380,6 +380,11 @@ func (b *builder) plainRED(m *Model, r Range, bucket, limit int64) (*Statement, 
 	if err != nil {
 		return nil, err
 	}
+	tags, err := b.serverTagConds(m, r)
+	if err != nil {
+		return nil, err
+	}
+	where = strings.Join(append([]string{where}, tags...), "\n  AND ")
 	sql := fmt.Sprintf(`SELECT
   intDiv(toUInt32(%s), %d) * %d AS bucket,
   %s AS service,
@@ -412,7 +417,11 @@ func (b *builder) preferredRED(m *Model, r Range, bucket, limit int64) (*Stateme
 	if err != nil {
 		return nil, err
 	}
-	conds := append(append([]string{tf}, f...), "point_rank > 0")
+	tags, err := b.serverTagConds(m, r)
+	if err != nil {
+		return nil, err
+	}
+	conds := append(append(append([]string{tf}, f...), tags...), "point_rank > 0")
 	sql := fmt.Sprintf(`SELECT
   tupleElement(p, 2) AS bucket,
   %s AS service,
@@ -452,6 +461,11 @@ LIMIT %d`,
 		b.c("client_service"), b.c("server_service"),
 		b.c("client_service"), b.c("server_service"), limit)
 	return b.statement(sql), nil
+}
+
+// serverTagConds renders RED's tag filters: on the server of each series (metrics name it by service).
+func (b *builder) serverTagConds(m *Model, r Range) ([]string, error) {
+	return b.tagFilterConds(m.Tags, []RowKey{{Service: b.c("server_service")}}, r)
 }
 
 // MaxEdges bounds the map's edges.

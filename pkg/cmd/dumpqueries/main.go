@@ -90,6 +90,12 @@ func render(db string) ([]entry, error) {
 	if st, err := query.BuildTagValues(db, "label.app.kubernetes.io/name", r); add("tag_values", st, err) != nil {
 		return nil, add("tag_values", st, err)
 	}
+	for _, obs := range []string{"preferred", "all"} {
+		tr := query.Model{ObservationPoint: obs, Tags: query.TagFilters{"namespace": {"shop"}, "label.app": {"it's"}}}
+		if st, err := query.BuildRED(db, &tr, r, 60); add("red/tagged/"+obs, st, err) != nil {
+			return nil, add("red/tagged/"+obs, st, err)
+		}
+	}
 	st, err := query.BuildRED(db, &query.Model{}, r, 1)
 	if err := add("red/unfiltered", st, err); err != nil {
 		return nil, err
