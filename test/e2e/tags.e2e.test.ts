@@ -332,3 +332,46 @@ test("the editor's pickers: the tag names, and the values a tag took", async () 
   assert.deepEqual((await get(`?tag=label.team${range}`)).values, ['payments']);
   assert.deepEqual((await get(`?tag=container_runtime${range}`)).values, ['containerd']);
 });
+
+test('RED filtered by a tag: the series of the server in that namespace, every request counted once', async () => {
+  const res = await fetch(`${shim!.url}/api/ds/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      from: String(fromSec * 1000),
+      to: String(toSec * 1000),
+      queries: [
+        {
+          refId: 'A',
+          datasource: { uid: 'flowlens' },
+          queryType: 'red',
+          metric: 'request_rate',
+          intervalMs: 1000,
+          tags: { namespace: ['shop'], 'label.app': ['orders-db'] },
+        },
+      ],
+    }),
+  });
+  const body = (await res.json()) as {
+    results?: Record<
+      string,
+      {
+        error?: string;
+        frames?: Array<{
+          schema: { fields: Array<{ labels?: Record<string, string> }> };
+          data: { values: unknown[][] };
+        }>;
+      }
+    >;
+  };
+  const frames = body.results?.A?.frames ?? [];
+  assert.equal(res.status, 200, body.results?.A?.error);
+  // one-second buckets: the rates add up to the requests
+  assert.deepEqual(
+    frames.map((f) => [
+      f.schema.fields[1].labels?.service,
+      (f.data.values[1] as Array<number | null>).reduce((a: number, v) => a + (v ?? 0), 0),
+    ]),
+    [['orders-db', REQUESTS]]
+  );
+});
