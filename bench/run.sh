@@ -5,7 +5,8 @@
 #   2. agent pipeline capacity: recorded-format batches through the real pipeline on one core.
 #   3. application impact: nginx at a constant 10k req/s and at saturation (bench/loadgen, open and
 #      closed loop), without vs with the agent doing full L7 capture: latency percentiles,
-#      throughput, agent CPU and peak RSS.
+#      throughput, agent CPU and peak RSS; the agent's CPU again without profiling, and without
+#      profiling and the automatic tags (src/agent/tags).
 #   4. fuzzing: a million inputs per protocol parser (the tests run 20,000).
 #   5. profiling overhead (bench/profiling.sh): a CPU-bound loop and a pipe ping-pong with the
 #      agent's profiling off vs on at 99 Hz, and the profiler's kernel cost per sample and switch.
@@ -99,7 +100,7 @@ field() { node -p "JSON.parse(process.argv[1]).$2" "$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # one 10 s run's p99 swings 2x with whatever else the host does: interleaved rounds, medians
 load_rounds=3; [ "$quick" = --quick ] && load_rounds=1
-bp50=(); bp99=(); bp999=(); brate=(); wp50=(); wp99=(); wp999=(); wrate=(); cores=(); agent_rss=0; cores_l7=(); lp99=(); ch_cores=()
+bp50=(); bp99=(); bp999=(); brate=(); wp50=(); wp99=(); wp999=(); wrate=(); cores=(); agent_rss=0; cores_l7=(); lp99=(); ch_cores=(); cores_notags=()
 for _ in $(seq 1 "$load_rounds"); do
   base=$(load 10000)
   bp50+=("$(field "$base" p50_us)"); bp99+=("$(field "$base" p99_us)"); bp999+=("$(field "$base" p999_us)"); brate+=("$(field "$base" rate_per_sec)")
@@ -117,6 +118,11 @@ for _ in $(seq 1 "$load_rounds"); do
   stop_agent
   cores_l7+=("$load_cores")
   lp99+=("$(field "$load_out" p99_us)")
+  # and with the automatic tags off too: what tagging processes (src/agent/tags) costs
+  FLOWLENS_PROFILING=false FLOWLENS_TAGS=false start_agent
+  load_agent 10000
+  stop_agent
+  cores_notags+=("$load_cores")
 done
 agent_cores=$(median "${cores[@]}")
 median_of() { local -n values=$1; median "${values[@]}"; }
@@ -130,6 +136,7 @@ printf '%-44s %12s %12.3f %12s %10s\n' "agent CPU at 10k req/s (cores)" "" "$age
 printf '%-44s %12s %12.3f %12s %10s\n' "  local ClickHouse CPU for its inserts (cores)" "" "$(median "${ch_cores[@]}")" "" ""
 printf '%-44s %10s us %10s us %11.2fx %10s\n' "  with profiling off: latency p99_us" "$(median_of bp99)" "$(median "${lp99[@]}")" "$(echo "$(median "${lp99[@]}") / $(median_of bp99)" | bc -l)" ""
 printf '%-44s %12s %12.3f %12s %10s\n' "  with profiling off: agent CPU (cores)" "" "$(median "${cores_l7[@]}")" "" ""
+printf '%-44s %12s %12.3f %12s %10s\n' "  with profiling and tags off: agent CPU" "" "$(median "${cores_notags[@]}")" "" ""
 printf '%-44s %12s %12s %12s %10s\n' "agent peak RSS (MB, highest of the rounds)" "" "$agent_rss" "" "<= 256"
 sat_base=$(load 0)
 start_agent; load_agent 0; sat_with=$load_out; stop_agent

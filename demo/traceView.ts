@@ -50,6 +50,14 @@ export async function goBuild(out: string, pkg: string): Promise<void> {
   await promisify(execFile)(GO, ['build', '-o', out, pkg], { cwd: REPO_ROOT, env: { ...process.env, CGO_ENABLED: '0' } });
 }
 
+/** Builds test/grafana-shim and the plugin binary from this checkout into `dir` (both at once). */
+export async function buildShimAndPlugin(dir: string): Promise<{ shimBin: string; pluginBin: string }> {
+  const shimBin = join(dir, 'grafana-shim');
+  const pluginBin = join(dir, 'gpx_flowlens-clickhouse-datasource_linux_amd64');
+  await Promise.all([goBuild(shimBin, './test/grafana-shim'), goBuild(pluginBin, './pkg')]);
+  return { shimBin, pluginBin };
+}
+
 export interface Shim {
   url: string;
   stop: () => void;

@@ -175,5 +175,6 @@ func (d *Datasource) routes() *http.ServeMux {
 	mux.HandleFunc("/profile-values", d.handleProfileValues)
 	mux.HandleFunc("/values", d.handleValues)
 	mux.HandleFunc("/tags", d.handleBusinessTags)
+	mux.HandleFunc("/tag-values", d.handleTagValues)
 	return mux
 }

@@ -25,6 +25,9 @@ import (
 //   GET profile-values?field=process&from=&to=[&event=&service=&process=&host=&pid=&tid=]
 //                              → {"values":[{"value":"4811","process":"node","weight":151}, ...]}: one column of
 //                                profile_samples among the rows the other filters match, busiest first (at most 500)
+//   GET tag-values             → {"tags":[...]} the tag names queries accept (pkg/query/tags.go)
+//   GET tag-values?tag=&from=&to= → {"values":[...]} the values a tag took over the range
+//   GET/POST/DELETE tags       → business tags (businesstags.go)
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -173,4 +176,16 @@ func (d *Datasource) handleProfileValues(w http.ResponseWriter, r *http.Request)
 		out = append(out, value{Value: converters.String(row[0]), Process: converters.String(row[1]), Weight: weight})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"values": out})
+}
+
+// handleTagValues lists the tag names, or with ?tag= the values that tag took over the range.
+func (d *Datasource) handleTagValues(w http.ResponseWriter, r *http.Request) {
+	tag := r.URL.Query().Get("tag")
+	if tag == "" {
+		writeJSON(w, http.StatusOK, map[string][]string{"tags": query.TagNames()})
+		return
+	}
+	d.listValues(w, r, "values", func(rng query.Range) (*query.Statement, error) {
+		return query.BuildTagValues(d.settings.Database, tag, rng)
+	})
 }

@@ -118,6 +118,11 @@ func CheckSpan(queryType string, r Range, maxSpan time.Duration) error {
 
 // in renders `column IN ('a', 'b')` after checking each value.
 func (b *builder) in(field, column string, vals Values) (string, error) {
+	return b.inExpr(field, b.c(column), vals)
+}
+
+// inExpr renders `expr IN ('a', 'b')` after checking each value (expr is not a column of the builder's table).
+func (b *builder) inExpr(field, expr string, vals Values) (string, error) {
 	if len(vals) > MaxValues {
 		return "", fmt.Errorf("filter %s: %d values, the limit is %d", field, len(vals), MaxValues)
 	}
@@ -132,7 +137,7 @@ func (b *builder) in(field, column string, vals Values) (string, error) {
 	if b.filterBytes > MaxFilterBytes {
 		return "", fmt.Errorf("filters: %d bytes of values in all, the limit is %d (ClickHouse parses at most 256 KiB of SQL): use fewer or shorter values", b.filterBytes, MaxFilterBytes)
 	}
-	return fmt.Sprintf("%s IN (%s)", b.c(column), strings.Join(quoted, ", ")), nil
+	return fmt.Sprintf("%s IN (%s)", expr, strings.Join(quoted, ", ")), nil
 }
 
 // filters renders the user filters shared by all query types (not time, not observation point).
@@ -472,6 +477,11 @@ func (b *builder) plainRED(m *Model, r Range, q redQuery, narrow func(where stri
 	if err != nil {
 		return nil, err
 	}
+	tags, err := b.serverTagConds(m, r)
+	if err != nil {
+		return nil, err
+	}
+	where = strings.Join(append([]string{where}, tags...), "\n  AND ")
 	if narrow != nil {
 		where += "\n  AND " + narrow(where)
 	}
@@ -517,7 +527,11 @@ func (b *builder) preferredRED(m *Model, r Range, q redQuery) (*Statement, error
 	if err != nil {
 		return nil, err
 	}
-	conds := append(append([]string{tf}, f...), "point_rank > 0")
+	tags, err := b.serverTagConds(m, r)
+	if err != nil {
+		return nil, err
+	}
+	conds := append(append(append([]string{tf}, f...), tags...), "point_rank > 0")
 	cli, srv := b.c("client_service"), b.c("server_service")
 	aliases := groupAliases(q.groups)
 	// inner: the group columns beside the pair (a pair's own columns are grouped already)
@@ -585,6 +599,11 @@ LIMIT %d`,
 	return b.statement(sql), nil
 }
 
+// serverTagConds renders RED's tag filters: on the server of each series (metrics name it by service).
+func (b *builder) serverTagConds(m *Model, r Range) ([]string, error) {
+	return b.tagFilterConds(m.Tags, []RowKey{{Service: b.c("server_service")}}, r)
+}
+
 // MaxEdges bounds the map's edges.
 const MaxEdges = 10000
 
@@ -593,6 +612,9 @@ func BuildMap(database string, m *Model, r Range) (*Statement, error) {
 	b, err := newBuilder(database, metricsTable(m))
 	if err != nil {
 		return nil, err
+	}
+	if len(m.GroupBy) > 0 || len(m.Tags.sortedTags()) > 0 {
+		return b.taggedMap(m, r)
 	}
 	if mode, err := observationMode(m.ObservationPoint); err == nil && mode == ObsPreferred {
 		return b.preferredMap(m, r)
@@ -727,7 +749,12 @@ func requestRows(database string, m *Model, r Range) (*builder, []string, string
 	if err != nil {
 		return nil, nil, "", err
 	}
-	return b, append([]string{tf}, f...), mode, nil
+	// a tag filter matches the client's or the server's process (rows name both by pid on the observing host)
+	tags, err := b.tagFilterConds(m.Tags, []RowKey{{Host: b.c("host"), Pid: b.c("client_pid")}, {Host: b.c("host"), Pid: b.c("server_pid")}}, r)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return b, append(append([]string{tf}, f...), tags...), mode, nil
 }
 
 // clampLimit is the rows a query returns for the requested limit (def when none), at most max;

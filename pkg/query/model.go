@@ -210,29 +210,30 @@ func (c *Count) UnmarshalJSON(b []byte) error {
 // Model is the query JSON the frontend and alert rules send. Filter names are the column
 // names; camelCase aliases are accepted too.
 type Model struct {
-	QueryType        string `json:"queryType"`
-	Service          Values `json:"service"`           // server_service (map: either end)
-	ClientService    Values `json:"client_service"`    // client_service
-	L7Protocol       Values `json:"l7_protocol"`       // l7_protocol
-	ObservationPoint string `json:"observation_point"` // a point, "preferred" (default) or "all"
-	Endpoint         Values `json:"endpoint"`          // endpoint
-	Status           Values `json:"status"`            // response_status (sql_log only)
-	Metric           string `json:"metric"`            // red: one of REDMetrics or "all" (default)
-	GroupBy          Values `json:"group_by"`          // red: dimensions of REDDimensions (default service)
-	Limit            Count  `json:"limit"`             // sql_log: rows, default 1000, more than 10000 is clamped
-	RequestType      Values `json:"request_type"`      // request_type (sql_log, trace_search)
-	ResponseCode     Values `json:"response_code"`     // response_code, integers (sql_log, trace_search)
-	MinDurationMs    Millis `json:"min_duration_ms"`   // response_duration_us >= (sql_log, trace_search)
-	MaxDurationMs    Millis `json:"max_duration_ms"`   // response_duration_us <= (sql_log)
-	Search           string `json:"search"`            // substring of request_resource, case-insensitive (sql_log)
-	TraceID          string `json:"trace_id"`          // trace_id or x_request_id equals (sql_log, trace_search)
-	RequestID        string `json:"request_id"`        // x_request_id equals (sql_log, trace_search)
-	Format           string `json:"format"`            // sql_log: FormatTable (default) or FormatLogs
-	Verdicts         Count  `json:"verdicts"`          // trace_search: assemble the first N traces for their culprit (at most MaxSearchVerdicts)
-	ClientIP         Values `json:"client_ip"`         // client_ip (sql_log, trace_search): a flow's requests
-	ClientPort       IDs    `json:"client_port"`       // client_port (sql_log, trace_search)
-	ServerIP         Values `json:"server_ip"`         // server_ip (sql_log, trace_search)
-	ServerPort       IDs    `json:"server_port"`       // server_port (sql_log, trace_search)
+	QueryType        string     `json:"queryType"`
+	Service          Values     `json:"service"`           // server_service (map: either end)
+	ClientService    Values     `json:"client_service"`    // client_service
+	L7Protocol       Values     `json:"l7_protocol"`       // l7_protocol
+	ObservationPoint string     `json:"observation_point"` // a point, "preferred" (default) or "all"
+	Endpoint         Values     `json:"endpoint"`          // endpoint
+	Status           Values     `json:"status"`            // response_status (sql_log only)
+	Metric           string     `json:"metric"`            // red: one of REDMetrics or "all" (default)
+	GroupBy          Values     `json:"group_by"`          // red: dimensions of REDDimensions (default service); map: one tag naming the nodes (tags.go)
+	Limit            Count      `json:"limit"`             // sql_log: rows, default 1000, more than 10000 is clamped
+	RequestType      Values     `json:"request_type"`      // request_type (sql_log, trace_search)
+	ResponseCode     Values     `json:"response_code"`     // response_code, integers (sql_log, trace_search)
+	MinDurationMs    Millis     `json:"min_duration_ms"`   // response_duration_us >= (sql_log, trace_search)
+	MaxDurationMs    Millis     `json:"max_duration_ms"`   // response_duration_us <= (sql_log)
+	Search           string     `json:"search"`            // substring of request_resource, case-insensitive (sql_log)
+	TraceID          string     `json:"trace_id"`          // trace_id or x_request_id equals (sql_log, trace_search)
+	RequestID        string     `json:"request_id"`        // x_request_id equals (sql_log, trace_search)
+	Format           string     `json:"format"`            // sql_log: FormatTable (default) or FormatLogs
+	Verdicts         Count      `json:"verdicts"`          // trace_search: assemble the first N traces for their culprit (at most MaxSearchVerdicts)
+	ClientIP         Values     `json:"client_ip"`         // client_ip (sql_log, trace_search): a flow's requests
+	ClientPort       IDs        `json:"client_port"`       // client_port (sql_log, trace_search)
+	ServerIP         Values     `json:"server_ip"`         // server_ip (sql_log, trace_search)
+	ServerPort       IDs        `json:"server_port"`       // server_port (sql_log, trace_search)
+	Tags             TagFilters `json:"tags"`              // map: tag -> values either end must have; red: the server; sql_log, trace_search: client or server end
 	// MaxSeries bounds RED's services (the datasource setting, not part of the query JSON).
 	MaxSeries int `json:"-"`
 }

@@ -210,3 +210,30 @@ CREATE TABLE IF NOT EXISTS flowlens.business_tags (
 ) ENGINE = MergeTree()
 PARTITION BY toYYYYMMDD(time)
 ORDER BY (kind, subject, key, changed_us);
+
+CREATE TABLE IF NOT EXISTS flowlens.process_tags (
+  `time` DateTime,
+  `host` String,
+  `pid` UInt32,
+  `start_time` UInt64,
+  `process` String,
+  `cmdline` String,
+  `exe` String,
+  `user` String,
+  `container_id` String,
+  `container_runtime` String,
+  `container_name` String,
+  `systemd_unit` String,
+  `pod_uid` String,
+  `pod_name` String,
+  `pod_namespace` String,
+  `pod_ip` String,
+  `workload_kind` String,
+  `workload_name` String,
+  `node` String,
+  `label_keys` Array(String),
+  `label_values` Array(String),
+  `service` String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (host, pid, time);

@@ -234,3 +234,32 @@ CREATE TABLE IF NOT EXISTS flowlens.business_tags (
 PARTITION BY toYYYYMMDD(time)
 ORDER BY (kind, subject, key, changed_us)
 SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE TABLE IF NOT EXISTS flowlens.process_tags (
+  `time` DateTime,
+  `host` LowCardinality(String),
+  `pid` UInt32,
+  `start_time` UInt64,
+  `process` LowCardinality(String),
+  `cmdline` String,
+  `exe` String,
+  `user` LowCardinality(String),
+  `container_id` String,
+  `container_runtime` LowCardinality(String),
+  `container_name` LowCardinality(String),
+  `systemd_unit` LowCardinality(String),
+  `pod_uid` String,
+  `pod_name` LowCardinality(String),
+  `pod_namespace` LowCardinality(String),
+  `pod_ip` String,
+  `workload_kind` LowCardinality(String),
+  `workload_name` LowCardinality(String),
+  `node` LowCardinality(String),
+  `label_keys` Array(String),
+  `label_values` Array(String),
+  `service` LowCardinality(String)
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (host, pid, time)
+TTL time + INTERVAL 30 DAY
+SETTINGS non_replicated_deduplication_window = 1000;

@@ -7,6 +7,7 @@ import { DEFAULT_MAX_CONNECTIONS } from './conntrack/connectionTable';
 import { DEFAULT_MAX_PROCESSES } from './conntrack/processTable';
 import { DEFAULT_MAX_PACKET_FLOWS } from './network/packets/packetFlows';
 import { DEFAULT_MAX_RED_ROWS_PER_SECOND } from './metrics/redAggregator';
+import type { KubernetesConfig } from './tags/kubeSource';
 
 export interface ServiceRule {
   name: string;
@@ -60,6 +61,10 @@ export interface AgentConfig {
   profiling: ProfilingConfig;
   /** Bounds of the agent's tables, in entries (least recently used evicted beyond, counted in the status line). */
   limits: LimitsConfig;
+  /** Automatic process, container and Kubernetes tags (src/agent/tags) and the process_tags dimension table. */
+  tags: boolean;
+  /** Where the pods of this node are read (kubelet read-only port, else the API server); both '' = no Kubernetes. */
+  kubernetes: KubernetesConfig;
 }
 
 export interface LimitsConfig {
@@ -129,6 +134,8 @@ export function defaultConfig(): AgentConfig {
       packetFlows: DEFAULT_MAX_PACKET_FLOWS,
       redRowsPerSecond: DEFAULT_MAX_RED_ROWS_PER_SECOND,
     },
+    tags: true,
+    kubernetes: { kubeletUrl: '', apiServerUrl: '', tokenFile: '', caFile: '', nodeName: hostname(), refreshSec: 10 },
   };
 }
 
@@ -317,6 +324,20 @@ const SCHEMA: Record<keyof AgentConfig, Checker> = {
     return v;
   },
   limits,
+  tags: bool,
+  kubernetes: (key, v) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      throw new ConfigError(`config ${key} is invalid: expected an object with ${Object.keys(KUBERNETES_SCHEMA).join(', ')}`);
+    }
+    const out = { ...defaultConfig().kubernetes } as unknown as Record<string, unknown>;
+    for (const [k, x] of Object.entries(v)) {
+      if (!(k in KUBERNETES_SCHEMA)) {
+        throw new ConfigError(`config ${key}.${k}: unknown key (known keys: ${Object.keys(KUBERNETES_SCHEMA).join(', ')})`);
+      }
+      out[k] = KUBERNETES_SCHEMA[k as keyof KubernetesConfig](`${key}.${k}`, x);
+    }
+    return out;
+  },
   profiling: (key, v) =>
     checkProfiling(key, v, (m) => {
       throw new ConfigError(m);
@@ -337,6 +358,7 @@ const ENV: Partial<Record<keyof AgentConfig, string>> = {
   nice: 'FLOWLENS_NICE',
   flowLog: 'FLOWLENS_FLOW_LOG',
   flowLogIntervalSec: 'FLOWLENS_FLOW_LOG_INTERVAL_SEC',
+  tags: 'FLOWLENS_TAGS',
 };
 
 /** Environment overrides of network.capture.* */
@@ -345,6 +367,27 @@ const CAPTURE_ENV: Partial<Record<keyof PacketCaptureConfig, string>> = {
   interfaces: 'FLOWLENS_CAPTURE_INTERFACES',
   netns: 'FLOWLENS_CAPTURE_NETNS',
   payloadBytes: 'FLOWLENS_CAPTURE_PAYLOAD_BYTES',
+};
+
+const optionalUrl: Checker = (key, v) => (v === '' ? '' : url(key, v));
+
+const KUBERNETES_SCHEMA: Record<keyof KubernetesConfig, Checker> = {
+  kubeletUrl: optionalUrl,
+  apiServerUrl: optionalUrl,
+  tokenFile: str,
+  caFile: str,
+  nodeName: str,
+  refreshSec: int(1, 3600),
+};
+
+/** Environment overrides of kubernetes.* */
+const KUBERNETES_ENV: Record<keyof KubernetesConfig, string> = {
+  kubeletUrl: 'FLOWLENS_KUBELET_URL',
+  apiServerUrl: 'FLOWLENS_KUBE_API_URL',
+  tokenFile: 'FLOWLENS_KUBE_TOKEN_FILE',
+  caFile: 'FLOWLENS_KUBE_CA_FILE',
+  nodeName: 'FLOWLENS_NODE_NAME',
+  refreshSec: 'FLOWLENS_KUBE_REFRESH_SEC',
 };
 
 /** Environment overrides of limits.* */
@@ -391,6 +434,11 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   for (const [lk, name] of Object.entries(LIMITS_ENV)) {
     if (env[name] !== undefined && env[name] !== '') {
       (cfg.limits as LimitsConfig)[lk as keyof LimitsConfig] = LIMITS_SCHEMA[lk as keyof LimitsConfig](`environment ${name}`, env[name]) as number;
+    }
+  }
+  for (const [kk, name] of Object.entries(KUBERNETES_ENV)) {
+    if (env[name] !== undefined && env[name] !== '') {
+      (cfg.kubernetes as Record<string, unknown>)[kk] = KUBERNETES_SCHEMA[kk as keyof KubernetesConfig](`environment ${name}`, env[name]);
     }
   }
   const c = cfg as unknown as AgentConfig;

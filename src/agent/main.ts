@@ -6,6 +6,8 @@ import { SocketTracer, TracerError, MonotonicClock } from './capture/nativeTrace
 import { findTlsLibraries } from './capture/tlsLibraries';
 import { GoTlsProber } from './capture/goTls';
 import { ClickHouseWriter } from './export/clickhouseWriter';
+import { KubeSource } from './tags/kubeSource';
+import { ProcessTagger } from './tags/processTags';
 import { Pipeline } from './pipeline';
 import { TcpFlowLog, TcpFlowNative } from './network/flows/tcpFlowLog';
 import { startProfiling } from './profiling/continuousProfiler';
@@ -122,7 +124,17 @@ async function main(): Promise<number> {
     flushIntervalMs: cfg.flushIntervalMs,
     log,
   });
+  // automatic tags: process, container (cgroup path), Kubernetes pod and workload (kubelet or API server)
+  const kube = cfg.tags ? new KubeSource(cfg.kubernetes) : undefined;
+  await kube?.start();
+  if (kube) {
+    log(kube.statusText());
+  }
+  const tagger = cfg.tags
+    ? new ProcessTagger({ host: cfg.host, maxProcesses: cfg.limits.processes, kube, sink: (rows) => writer.push('process_tags', rows) })
+    : undefined;
   const pipeline = new Pipeline({
+    tagger,
     host: cfg.host,
     services: cfg.services,
     limits: cfg.limits,
@@ -210,6 +222,7 @@ async function main(): Promise<number> {
       tcpFlows!.apply(flows, monoNowNs(), Math.floor(Date.now() / 1000));
     }
     packets?.sweep();
+    tagger?.flush();
     // the writer sends each table's batch itself when it is full or flushIntervalMs old
   }, cfg.flushIntervalMs);
   // new Go programs are found by a periodic scan of running processes
@@ -238,6 +251,7 @@ async function main(): Promise<number> {
       `${loopDelay.statusText()}; ${parserEvictionsText()}` +
       (profiler ? `; ${profiler.statusText()}; written profile_samples ${w.profile_samples?.written ?? 0}, dropped ${w.profile_samples?.dropped ?? 0}` : '') +
       (tcpFlows ? `; ${tcpFlows.statusLine()}` : '') +
+      (kube ? `; ${kube.statusText()}, written process_tags ${w.process_tags?.written ?? 0}` : '') +
       (packets ? `; ${packets.statusLine()}, written tcp_timeline ${w.tcp_timeline?.written ?? 0}` : '') +
       `; ${tablesText([...pipeline.tableStats(), ...(packets ? [packets.flows.stats()] : []), ...(tcpFlows ? [tcpFlows.stats()] : []), ...(profiler?.tableStats() ?? [])])}`
     );
@@ -271,6 +285,8 @@ async function main(): Promise<number> {
     profiler?.stop(); // the last interval's rows, before the final flush
     packets?.stop();
     pipeline.finish();
+    tagger?.flush();
+    kube?.stop();
     if (!storeReady) {
       storeReady = await connectStore(writer, cfg, true); // last try; the closing line reports any loss
     }

@@ -7,6 +7,7 @@ import { ConnectionTable, DEFAULT_MAX_CONNECTIONS } from './conntrack/connection
 import type { Connection } from './conntrack/connection';
 import { tupleKey } from './conntrack/connection';
 import { ProcessTable } from './conntrack/processTable';
+import type { ProcessTagger } from './tags/processTags';
 import type { CompletedPair } from './protocols/messageStream';
 import { defaultParsers } from './protocols/registry';
 import type { ProtocolParser } from './protocols/types';
@@ -34,6 +35,8 @@ export interface PipelineOptions {
     l4?(rows: L4FlowLogRow[]): void;
   };
   procRoot?: string;
+  /** container and Kubernetes tags of processes (src/agent/tags) */
+  tagger?: ProcessTagger;
   /** the protocols tried on new connections (default: all of them) */
   parsers?: ProtocolParser[];
   /** table bounds (config `limits`); defaults when left out */
@@ -94,7 +97,7 @@ export class Pipeline {
     // a connection evicted from a full table is settled as if it timed out
     this.conns = new ConnectionTable((old) => this.closeConnection(old, old.lastNs), o.limits?.connections);
     this.closedPeers = new LruMap(o.limits?.connections ?? DEFAULT_MAX_CONNECTIONS);
-    this.procs = new ProcessTable(o.services, o.procRoot, o.limits?.processes);
+    this.procs = new ProcessTable(o.services, o.procRoot, o.limits?.processes, o.tagger);
     this.red = new RedAggregator(o.limits?.redRowsPerSecond);
     this.redactor = new Redactor(o.redactPatterns);
     this.namer = {
@@ -136,7 +139,7 @@ export class Pipeline {
 
   /** Size, bound and evictions of each table, for the status line. */
   tableStats(): TableStats[] {
-    return [this.conns.stats(), this.closedPeers.stats('closed peers'), this.procs.stats(), ...this.tls.stats(), this.red.stats()];
+    return [this.conns.stats(), this.closedPeers.stats('closed peers'), this.procs.stats(), ...(this.o.tagger ? [this.o.tagger.stats()] : []), ...this.tls.stats(), this.red.stats()];
   }
 
   /** TLS plaintext dropped because no socket could be found for it */

@@ -294,6 +294,40 @@ export const TABLES: Table[] = [
       c('updated_by_role', 'LowString', "that user's role in the organisation (Editor, Admin)"),
     ],
   },
+  {
+    name: 'process_tags',
+    doc:
+      'Resource dimension: one row per process when the agent first names it, again when its pod becomes known and hourly while it lives. ' +
+      'Every signal joins it by (host, pid) or by service at query time (pkg/query/tags.go), so hot rows carry no tag columns.',
+    orderBy: ['host', 'pid', 'time'],
+    ttlDays: 30,
+    engine: 'ReplacingMergeTree()',
+    since: 8,
+    columns: [
+      c('time', 'DateTime', 'when the agent wrote this row (first seen, then hourly)'),
+      c('host', 'LowString', 'host of the process'),
+      c('pid', 'UInt32', 'process id'),
+      c('start_time', 'UInt64', 'process start in clock ticks after boot: with host and pid, one process across pid reuse'),
+      c('process', 'LowString', 'process name (comm)'),
+      c('cmdline', 'String', 'command line, arguments separated by spaces (at most 4 KiB)'),
+      c('exe', 'String', 'executable path'),
+      c('user', 'LowString', 'user name (the host passwd), else the uid'),
+      c('container_id', 'String', 'container id (64 hex), empty outside a container'),
+      c('container_runtime', 'LowString', 'containerd, cri-o, docker or podman'),
+      c('container_name', 'LowString', "the container's name in its pod (from the kubelet)"),
+      c('systemd_unit', 'LowString', 'systemd service or scope outside containers'),
+      c('pod_uid', 'String', 'Kubernetes pod uid (from the cgroup path)'),
+      c('pod_name', 'LowString', 'pod name'),
+      c('pod_namespace', 'LowString', 'pod namespace'),
+      c('pod_ip', 'String', 'pod IP'),
+      c('workload_kind', 'LowString', 'Deployment, StatefulSet, DaemonSet, Job, CronJob, ReplicaSet or Pod'),
+      c('workload_name', 'LowString', 'workload name'),
+      c('node', 'LowString', 'Kubernetes node name'),
+      c('label_keys', 'Array(String)', 'pod label keys, sorted'),
+      c('label_values', 'Array(String)', 'pod label values, in the order of label_keys'),
+      c('service', 'LowString', 'the service the agent named it (serviceName rule)'),
+    ],
+  },
 ];
 
 /** Upper bounds (µs, inclusive) of app_metrics.latency_histogram buckets; the last bucket is +Inf. */
@@ -425,6 +459,11 @@ export const MIGRATIONS: Migration[] = [
     version: 7,
     doc: 'business_tags: team, owner and other business tags set through the datasource (one row per change: the audit trail)',
     statements: (dialect, database) => [renderCreateTable(TABLES.find((x) => x.name === 'business_tags')!, dialect, database, 7)],
+  },
+  {
+    version: 8,
+    doc: 'process_tags: the resource dimension of processes, containers and pods (src/agent/tags)',
+    statements: (dialect, database) => [renderCreateTable(TABLES.find((x) => x.name === 'process_tags')!, dialect, database, 8)],
   },
 ];
 

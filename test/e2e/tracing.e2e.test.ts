@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, AgentHandle, CLICKHOUSE_URL, ROOT } from './helpers';
 import { DemoSystem, Role, startDemoSystem } from '../../demo/demoSystem';
-import { fetchTrace, goBuild, Shim, startShim } from '../../demo/traceView';
+import { buildShimAndPlugin, fetchTrace, Shim, startShim } from '../../demo/traceView';
 
 const DB = 'flowlens_e2e_tracing';
 const OUT = join(ROOT, 'build', 'e2e-tracing');
@@ -237,9 +237,7 @@ before(async () => {
   await requireClickHouse();
   await freeDatabase(DB);
   mkdirSync(OUT, { recursive: true });
-  const shimBin = join(OUT, 'grafana-shim');
-  const pluginBin = join(OUT, 'gpx_flowlens-clickhouse-datasource_linux_amd64');
-  const builds = Promise.all([goBuild(shimBin, './test/grafana-shim'), goBuild(pluginBin, './pkg')]);
+  const builds = buildShimAndPlugin(OUT);
   dataDir = mkdtempSync(join(tmpdir(), 'flowlens-tracing-'));
   sys = await startDemoSystem({ layout: 'netbed', dataDir, failRate: 0 });
   agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, profiling: { enabled: false }, ...sys.agentConfig() });
@@ -287,7 +285,7 @@ before(async () => {
   deepSeeds = new Map(
     rows.filter((x) => x.ss === 'postgres' && /^SELECT .* WHERE id = \d+$/.test(x.r)).map((x) => [Number(/id = (\d+)$/.exec(x.r)![1]), { id: x.id, t: x.t }])
   );
-  await builds;
+  const { shimBin, pluginBin } = await builds;
   shim = await startShim({ shimBin, pluginBin, clickhouseUrl: CLICKHOUSE_URL, database: DB, dir: OUT });
 });
 

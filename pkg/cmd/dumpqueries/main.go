@@ -74,6 +74,29 @@ func render(db string) ([]entry, error) {
 			return nil, err
 		}
 	}
+	for _, tm := range []query.Model{
+		{GroupBy: query.Values{"workload"}},
+		{GroupBy: query.Values{"label.app.kubernetes.io/name"}, ObservationPoint: "all", Tags: query.TagFilters{"namespace": {"shop", "it's \\ tricky"}}},
+		{Tags: query.TagFilters{"container": {"checkout"}}, Endpoint: query.Values{"/api/pay"}},
+	} {
+		st, err := query.BuildMap(db, &tm, r)
+		if err := add("map/tagged/"+strings.Join(tm.GroupBy, ","), st, err); err != nil {
+			return nil, err
+		}
+	}
+	tl := query.Model{Tags: query.TagFilters{"workload": {"checkout"}, "label.app": {"it's"}}, Limit: 50}
+	if st, err := query.BuildLog(db, &tl, r); add("sql_log/tagged", st, err) != nil {
+		return nil, add("sql_log/tagged", st, err)
+	}
+	if st, err := query.BuildTagValues(db, "label.app.kubernetes.io/name", r); add("tag_values", st, err) != nil {
+		return nil, add("tag_values", st, err)
+	}
+	for _, obs := range []string{"preferred", "all"} {
+		tr := query.Model{ObservationPoint: obs, Tags: query.TagFilters{"namespace": {"shop"}, "label.app": {"it's"}}}
+		if st, err := query.BuildRED(db, &tr, r, 60); add("red/tagged/"+obs, st, err) != nil {
+			return nil, add("red/tagged/"+obs, st, err)
+		}
+	}
 	st, err := query.BuildRED(db, &query.Model{}, r, 1)
 	if err := add("red/unfiltered", st, err); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { ServiceRule } from '../config';
 import { LruMap, TableStats } from '../lruMap';
+import { ProcessTagger, serviceName } from '../tags/processTags';
 
 /** As many as the default pid_max allows live at once; ~100 bytes each. */
 export const DEFAULT_MAX_PROCESSES = 32768;
@@ -23,7 +24,9 @@ export class ProcessTable {
   constructor(
     rules: ServiceRule[],
     private readonly procRoot = '/proc',
-    maxProcesses = DEFAULT_MAX_PROCESSES
+    maxProcesses = DEFAULT_MAX_PROCESSES,
+    /** container and Kubernetes tags; without it a service is a configured name or the process name */
+    readonly tagger?: ProcessTagger
   ) {
     this.procs = new LruMap(maxProcesses);
     for (const r of rules) {
@@ -37,6 +40,7 @@ export class ProcessTable {
 
   onExec(pid: number, comm: string): void {
     this.procs.set(pid, { comm, exitedAtNs: 0, fromExec: true });
+    this.tagger?.forget(pid);
   }
 
   onExit(pid: number, tsNs: number): void {
@@ -68,19 +72,22 @@ export class ProcessTable {
 
   /** Service of the process `pid`; `serverPort` is its listening port when it is the server end. */
   service(pid: number, serverPort?: number): string {
-    if (serverPort !== undefined) {
-      const byPort = this.byPort.get(serverPort);
-      if (byPort) {
-        return byPort;
-      }
-    }
     const comm = this.comm(pid);
-    return this.byProcess.get(comm) ?? comm;
+    const configured = (serverPort !== undefined ? this.byPort.get(serverPort) : undefined) ?? this.byProcess.get(comm);
+    return this.tagger && pid !== 0 ? this.tagger.service(pid, comm, configured) : serviceName(configured, comm);
   }
 
-  /** Service of a remote end we do not observe: a configured port name, else its address. */
+  /**
+   * Service of a remote end we do not observe: a configured port name, else the pod holding its
+   * address (named by the service rule), else the Kubernetes Service of that cluster IP, else the address.
+   */
   remoteService(ip: string, port: number, isServer: boolean): string {
-    return (isServer && this.byPort.get(port)) || ip;
+    const configured = (isServer && this.byPort.get(port)) || undefined;
+    const pod = this.tagger?.podOfIp(ip);
+    if (pod || configured) {
+      return serviceName(configured, ip, pod ? { containerName: '', runtime: '', pod } : undefined);
+    }
+    return this.tagger?.serviceOfIp(ip)?.name ?? ip;
   }
 
   /** Forgets processes that exited more than `keepNs` ago. */

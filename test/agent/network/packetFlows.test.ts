@@ -91,6 +91,9 @@ test('which side a NIC is on: the server host, and a bridge port facing the clie
   exchange(flows, 2, false); // the client's packets arrive from the pod on its veth: client side
   exchange(flows, 3, true); // the client's packets leave toward the pod: server side
   flows.flush();
+  assert.equal(l7.length, 0, 'no pid for either end yet: named at the next sweep');
+  flows.sweep(T0 + 2e6);
+  flows.flush();
   assert.deepEqual(l7.map((r) => r.observation_point), ['server_nic', 'client_nic', 'server_nic']);
 });
 

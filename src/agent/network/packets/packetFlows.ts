@@ -144,6 +144,8 @@ export class PacketFlows {
   private nextFlowId = 1;
   private pendingTimeline: TcpTimelineRow[] = [];
   private pendingL7: L7FlowLogRow[] = [];
+  /** request logs of the last sweep interval with an end of this host not named yet (onPair) */
+  private unnamed: Array<[FlowConnection, CompletedPair, ObservationPoint]> = [];
   private readonly maxEvents: number;
   private readonly rowIntervalUs: number;
   private readonly baseUs: number;
@@ -321,9 +323,27 @@ export class PacketFlows {
     // the ports and the parser saw requests flow the other way, the stream's request direction is
     // ingress and the row builder names the ends accordingly.
     const c = f.conn;
-    c.tgid = this.o.directory.pidOf(c.localIp, c.localPort, c.peerIp, c.peerPort);
+    const d = this.o.directory;
+    c.tgid = d.pidOf(c.localIp, c.localPort, c.peerIp, c.peerPort);
+    if (!c.tgid || !d.pidOf(c.peerIp, c.peerPort, c.localIp, c.localPort)) {
+      // an end of this host not known yet: the packet can come before the syscall events of its
+      // socket are drained (a short connection's accept). Named at the next sweep, when they are.
+      this.unnamed.push([{ ...c }, pair, f.point ?? 'client_nic']);
+      return;
+    }
     this.pendingL7.push(this.step.row(c, pair, f.point ?? 'client_nic'));
     this.counters.nicRequestLogs++;
+  }
+
+  /** The rows waiting for an end's pid, named with what is known now (an end on another host stays unnamed). */
+  private nameDeferred(): void {
+    const d = this.o.directory;
+    for (const [c, pair, point] of this.unnamed) {
+      c.tgid = d.pidOf(c.localIp, c.localPort, c.peerIp, c.peerPort);
+      this.pendingL7.push(this.step.row(c, pair, point));
+      this.counters.nicRequestLogs++;
+    }
+    this.unnamed = [];
   }
 
   private emitTimeline(f: Flow): void {
@@ -410,6 +430,7 @@ export class PacketFlows {
   sweep(nowUs: number): void {
     const nowNs = (nowUs - this.baseUs) * 1000;
     const timeoutNs = (this.o.requestTimeoutMs ?? 30000) * 1e6;
+    this.nameDeferred();
     for (const f of this.flows.values()) {
       this.step.sweep(f.conn, nowNs, timeoutNs);
       if (f.closingUs !== undefined && nowUs - Math.max(f.closingUs, f.lastUs) > CLOSE_GRACE_US) {
@@ -439,6 +460,7 @@ export class PacketFlows {
     for (const f of this.flows.values()) {
       this.closeFlow(f, 'shutdown');
     }
+    this.nameDeferred();
     this.flush();
   }
 }

@@ -1,0 +1,266 @@
+package query
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// The read-time tag join: every query that groups or filters by a tag asks this one step for the
+// tag's value of one end of its rows. A tag lives in a dimension table (a TagSource) keyed by what
+// a row knows of its end: (host, pid) on rows that carry pids (request logs, flow logs, profiles),
+// the service name on metrics (app_metrics, app_metrics_edge). The rows themselves carry no tag
+// columns, so a tag added to a dimension applies to data written before it.
+
+// RowKey is what a row knows of one of its ends, as column expressions of the row's table.
+type RowKey struct {
+	Host, Pid string // both set: the end's process on that host
+	Service   string // else: the end's service name
+}
+
+// TagSource is one dimension table and the tags it holds.
+type TagSource struct {
+	Table string
+	// Value is the dimension's expression for tag (ok false when it does not hold it).
+	Value func(tag string) (expr string, ok bool)
+	// ProcessKey and ServiceKey are the dimension's expressions matching RowKey's two forms ("" none).
+	ProcessKey, ServiceKey string
+	// Lookback widens the time range read from the dimension (its rows are rewritten this often).
+	LookbackSeconds int64
+}
+
+// ProcessTagColumns are the tags of the process_tags dimension (agent: src/agent/tags) by name.
+var ProcessTagColumns = map[string]string{
+	"process":           "process",
+	"cmdline":           "cmdline",
+	"exe":               "exe",
+	"user":              "user",
+	"container_id":      "container_id",
+	"container_runtime": "container_runtime",
+	"container":         "container_name",
+	"systemd_unit":      "systemd_unit",
+	"pod":               "pod_name",
+	"pod_uid":           "pod_uid",
+	"namespace":         "pod_namespace",
+	"workload":          "workload_name",
+	"workload_kind":     "workload_kind",
+	"node":              "node",
+}
+
+// LabelPrefix names a pod label as a tag: label.app, label.app.kubernetes.io/name.
+const LabelPrefix = "label."
+
+var labelKeyRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,316}$`)
+
+// ProcessTags is the process/container/pod dimension the agent writes.
+var ProcessTags = TagSource{
+	Table: "process_tags",
+	Value: func(tag string) (string, bool) {
+		if col, ok := ProcessTagColumns[tag]; ok {
+			return col, true
+		}
+		if key, ok := strings.CutPrefix(tag, LabelPrefix); ok && labelKeyRe.MatchString(key) {
+			return fmt.Sprintf("label_values[indexOf(label_keys, %s)]", Quote(key)), true
+		}
+		return "", false
+	},
+	ProcessKey:      "concat(host, '/', toString(pid))",
+	ServiceKey:      "service",
+	LookbackSeconds: 7200,
+}
+
+// TagSources are searched in order for a tag; business tags (a table keyed by service) join here.
+var TagSources = []*TagSource{&ProcessTags}
+
+// MaxTagKeys bounds the dimension rows one lookup reads.
+const MaxTagKeys = 100000
+
+// TagNames lists the tags queries accept (labels as label.<key>).
+func TagNames() []string {
+	names := make([]string, 0, len(ProcessTagColumns)+1)
+	for k := range ProcessTagColumns {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return append(names, LabelPrefix+"<key>")
+}
+
+func sourceOf(tag string) (*TagSource, string, error) {
+	for _, s := range TagSources {
+		if v, ok := s.Value(tag); ok {
+			return s, v, nil
+		}
+	}
+	return nil, "", fmt.Errorf("unknown tag %s: known tags are %s", Quote(truncate(tag, 80)), strings.Join(TagNames(), ", "))
+}
+
+// tagKeys renders the row's key expression and the dimension's matching one.
+func (s *TagSource) keys(end RowKey) (row, dim string, err error) {
+	switch {
+	case end.Host != "" && end.Pid != "" && s.ProcessKey != "":
+		return fmt.Sprintf("concat(%s, '/', toString(%s))", end.Host, end.Pid), s.ProcessKey, nil
+	case end.Service != "" && s.ServiceKey != "":
+		return end.Service, s.ServiceKey, nil
+	}
+	return "", "", fmt.Errorf("tag table %s cannot be joined to these rows", s.Table)
+}
+
+func (b *builder) dimWhere(s *TagSource, r Range) string {
+	return fmt.Sprintf("time >= toDateTime(%d) AND time <= toDateTime(%d)", max(dateTime(r.From)-s.LookbackSeconds, 0), dateTime(r.To))
+}
+
+// tagValue renders tag's value for the end `end` of each row (” when the dimension has none):
+// the dimension's newest value per key in the range, as one constant array the rows look up.
+// The lookup is linear in the keys: use it on aggregated rows (the map's edges), not on raw rows.
+func (b *builder) tagValue(tag string, end RowKey, r Range) (string, error) {
+	row, values, err := b.tagJoin(tag, end, r)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("arrayFirst(tag_kv -> tag_kv.1 = %s, (SELECT groupArray((tag_k, tag_v)) FROM (%s LIMIT %d))).2", row, values, MaxTagKeys), nil
+}
+
+// tagJoin renders the row's key expression for `end` and the dimension's (tag_k, tag_v) rows: the
+// newest value per key over the range (widened by the source's lookback).
+func (b *builder) tagJoin(tag string, end RowKey, r Range) (row, values string, err error) {
+	s, value, err := sourceOf(tag)
+	if err != nil {
+		return "", "", err
+	}
+	row, dim, err := s.keys(end)
+	if err != nil {
+		return "", "", err
+	}
+	return row, fmt.Sprintf("SELECT %s AS tag_k, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k", dim, value, b.db, s.Table, b.dimWhere(s, r)), nil
+}
+
+// tagMatch renders a condition true for rows whose end `end` has one of vals as tag (hash lookup:
+// fit for raw rows).
+func (b *builder) tagMatch(tag string, end RowKey, vals Values, r Range) (string, error) {
+	row, values, err := b.tagJoin(tag, end, r)
+	if err != nil {
+		return "", err
+	}
+	in, err := b.inExpr("tags."+tag, "tag_v", vals)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s IN (SELECT tag_k FROM (%s) WHERE %s LIMIT %d)", row, values, in, MaxTagKeys), nil
+}
+
+// TagFilters is the query's tag filters: tag -> accepted values.
+type TagFilters map[string]Values
+
+// sortedTags lists the filters' tags in a fixed order (stable SQL).
+func (f TagFilters) sortedTags() []string {
+	tags := make([]string, 0, len(f))
+	for t, v := range f {
+		if len(v) > 0 {
+			tags = append(tags, t)
+		}
+	}
+	sort.Strings(tags)
+	return tags
+}
+
+// tagFilterConds renders one condition per tag filter: either end (eitherEnd) or the given one matches.
+func (b *builder) tagFilterConds(f TagFilters, ends []RowKey, r Range) ([]string, error) {
+	if len(f) > 16 {
+		return nil, fmt.Errorf("%d tag filters, the limit is 16", len(f))
+	}
+	var out []string
+	for _, tag := range f.sortedTags() {
+		var alts []string
+		for _, end := range ends {
+			m, err := b.tagMatch(tag, end, f[tag], r)
+			if err != nil {
+				return nil, err
+			}
+			alts = append(alts, m)
+		}
+		out = append(out, "("+strings.Join(alts, " OR ")+")")
+	}
+	return out, nil
+}
+
+// taggedMap renders the map with nodes named by m.GroupBy (an end without that tag keeps its
+// service name) and edges kept when each tag filter matches either end: the service edges of the
+// plain map, each end's tag looked up on those few rows, summed again per tag edge.
+func (b *builder) taggedMap(m *Model, r Range) (*Statement, error) {
+	if len(m.GroupBy) > 1 {
+		return nil, fmt.Errorf("the map groups its nodes by one tag: group_by has %d (%s)", len(m.GroupBy), Quote(truncate(strings.Join(m.GroupBy, ", "), 80)))
+	}
+	plain := *m
+	plain.GroupBy, plain.Tags = nil, nil
+	edges, err := BuildMap(strings.Trim(b.db, "`"), &plain, r)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range edges.Columns {
+		b.c(c)
+	}
+	client, server := "client", "server"
+	if len(m.GroupBy) == 1 {
+		cv, err := b.tagValue(m.GroupBy[0], RowKey{Service: "client"}, r)
+		if err != nil {
+			return nil, err
+		}
+		sv, err := b.tagValue(m.GroupBy[0], RowKey{Service: "server"}, r)
+		if err != nil {
+			return nil, err
+		}
+		client = fmt.Sprintf("if((%s AS client_tag) = '', client, client_tag)", cv)
+		server = fmt.Sprintf("if((%s AS server_tag) = '', server, server_tag)", sv)
+	}
+	where := ""
+	if conds, err := b.tagFilterConds(m.Tags, []RowKey{{Service: "client"}, {Service: "server"}}, r); err != nil {
+		return nil, err
+	} else if len(conds) > 0 {
+		where = "\n  WHERE " + strings.Join(conds, "\n    AND ")
+	}
+	sql := fmt.Sprintf(`SELECT
+  node_client AS client,
+  node_server AS server,
+  sum(edge_requests) AS requests,
+  sum(edge_errors) AS errors,
+  sum(edge_sum_us) AS duration_sum_us,
+  max(edge_max_us) AS duration_max_us,
+  groupUniqArrayArray(edge_protocols) AS protocols
+FROM (
+  SELECT %s AS node_client, %s AS node_server,
+    requests AS edge_requests, errors AS edge_errors, duration_sum_us AS edge_sum_us, duration_max_us AS edge_max_us, protocols AS edge_protocols
+  FROM (
+%s
+  )%s
+)
+GROUP BY client, server
+ORDER BY requests DESC, client, server
+LIMIT %d`, client, server, edges.SQL, where, MaxEdges)
+	st := b.statement(sql)
+	st.Limit = MaxEdges
+	return st, nil
+}
+
+// MaxTagValues bounds the values listed for a tag picker.
+const MaxTagValues = 10000
+
+// BuildTagValues renders the values tag took over the range (for query-editor pickers), one per
+// row, sorted, at most MaxTagValues.
+func BuildTagValues(database, tag string, r Range) (*Statement, error) {
+	b, err := newBuilder(database, "process_tags")
+	if err != nil {
+		return nil, err
+	}
+	if r.To.Before(r.From) {
+		return nil, fmt.Errorf("time range ends (%s) before it starts (%s)", r.To, r.From)
+	}
+	s, value, err := sourceOf(tag)
+	if err != nil {
+		return nil, err
+	}
+	sql := fmt.Sprintf("SELECT DISTINCT tag_v FROM (SELECT %s AS tag_v FROM %s.`%s` WHERE %s) WHERE tag_v != '' ORDER BY tag_v LIMIT %d",
+		value, b.db, s.Table, b.dimWhere(s, r), MaxTagValues)
+	st := &Statement{SQL: sql, Table: s.Table, Limit: MaxTagValues}
+	return st, nil
+}
