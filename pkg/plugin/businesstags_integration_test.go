@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,39 @@ func TestBusinessTagsIntegration(t *testing.T) {
 	}
 	if n := strings.TrimSpace(admin(t, "SELECT count() FROM "+tagsDB+".business_tags")); n != "6" {
 		t.Errorf("%s rows after the hostile changes, want 6 (5 + the quoted name)", n)
+	}
+	// A tag set now groups data written before it: the map of yesterday's RED rows by team.
+	at := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	var rows []map[string]any
+	for i, e := range [][3]any{{"web", "checkout", 10}, {"checkout", "backend", 7}, {"web", "search", 5}, {"search", "backend", 3}} {
+		rows = append(rows, map[string]any{"time": at.Add(time.Duration(i) * time.Second).UTC().Format("2006-01-02 15:04:05"),
+			"client_service": e[0], "server_service": e[1], "l7_protocol": "HTTP", "endpoint": "/x", "observation_point": "server_process",
+			"request_count": e[2], "error_count": 0, "response_duration_sum_us": 1000})
+	}
+	insertRows(t, tagsDB, "app_metrics", rows)
+	if status, out := call(editor, "POST", `{"kind":"service","subject":"search","key":"team","value":"catalog"}`); status != 201 {
+		t.Fatalf("POST: %d %v", status, out)
+	}
+	from, to := at.Add(-time.Minute).Unix(), at.Add(time.Minute).Unix()
+	res := (&env{t: t, host: host}).query(editor, from, to, time.Second, `{"queryType":"map","group_by":"team","observation_point":"all"}`)
+	if res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	var edges []string
+	for _, f := range res.Frames {
+		if f.Name != "edges" {
+			continue
+		}
+		fm := fieldMap(t, f)
+		for i := 0; i < f.Rows(); i++ {
+			edges = append(edges, fmt.Sprintf("%v->%v", fm["source"].At(i), fm["target"].At(i)))
+		}
+	}
+	// checkout and search are tagged (payments, catalog), backend is platform; web has no team: its name
+	want = []string{"catalog->platform", "payments->platform", "web->catalog", "web->payments"}
+	sort.Strings(edges)
+	if strings.Join(edges, " ") != strings.Join(want, " ") {
+		t.Errorf("map by team: %v, want %v", edges, want)
 	}
 	if host.Exited() {
 		t.Error("plugin process died during the test")

@@ -28,6 +28,9 @@ type TagSource struct {
 	ProcessKey, ServiceKey string
 	// Lookback widens the time range read from the dimension (its rows are rewritten this often).
 	LookbackSeconds int64
+	// Rows, when set, renders the dimension's (tag_k, tag_v) rows for tag itself, whatever the
+	// range (business tags: a tag set once applies to all data, before and after).
+	Rows func(db, tag string) string
 }
 
 // ProcessTagColumns are the tags of the process_tags dimension (agent: src/agent/tags) by name.
@@ -70,8 +73,23 @@ var ProcessTags = TagSource{
 	LookbackSeconds: 7200,
 }
 
-// TagSources are searched in order for a tag; business tags (a table keyed by service) join here.
-var TagSources = []*TagSource{&ProcessTags}
+// BusinessTags are the tags users set on services (business_tags: team, owner, tier, ...; see
+// businesstags.go): any other tag key, joined by service name. Their current value is the latest
+// change of (service, key) that is not a removal; the query's range does not restrict them.
+var BusinessTags = TagSource{
+	Table: "business_tags",
+	Value: func(tag string) (string, bool) {
+		return "value", tagKeyRe.MatchString(tag)
+	},
+	ServiceKey: "subject",
+	Rows: func(db, tag string) string {
+		return fmt.Sprintf("SELECT subject AS tag_k, argMax(value, changed_us) AS tag_v FROM %s.business_tags WHERE kind = %s AND key = %s "+
+			"GROUP BY tag_k HAVING argMax(deleted, changed_us) = 0", db, Quote(TagOnService), Quote(tag))
+	},
+}
+
+// TagSources are searched in order for a tag: the resource dimensions first, then business tags.
+var TagSources = []*TagSource{&ProcessTags, &BusinessTags}
 
 // MaxTagKeys bounds the dimension rows one lookup reads.
 const MaxTagKeys = 100000
@@ -83,7 +101,7 @@ func TagNames() []string {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	return append(names, LabelPrefix+"<key>")
+	return append(names, LabelPrefix+"<key>", "<business tag key: team, owner, ...>")
 }
 
 func sourceOf(tag string) (*TagSource, string, error) {
@@ -132,7 +150,16 @@ func (b *builder) tagJoin(tag string, end RowKey, r Range) (row, values string, 
 	if err != nil {
 		return "", "", err
 	}
-	return row, fmt.Sprintf("SELECT %s AS tag_k, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k", dim, value, b.db, s.Table, b.dimWhere(s, r)), nil
+	return row, s.rowsOf(b.db, tag, dim, value, b.dimWhere(s, r)), nil
+}
+
+// rowsOf renders the dimension's (tag_k, tag_v) rows: key dim, the newest value of value per key
+// where `where` holds (the source's own Rows when it has them).
+func (s *TagSource) rowsOf(db, tag, dim, value, where string) string {
+	if s.Rows != nil {
+		return s.Rows(db, tag)
+	}
+	return fmt.Sprintf("SELECT %s AS tag_k, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k", dim, value, db, s.Table, where)
 }
 
 // tagMatch renders a condition true for rows whose end `end` has one of vals as tag (hash lookup:
@@ -259,8 +286,11 @@ func BuildTagValues(database, tag string, r Range) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	sql := fmt.Sprintf("SELECT DISTINCT tag_v FROM (SELECT %s AS tag_v FROM %s.`%s` WHERE %s) WHERE tag_v != '' ORDER BY tag_v LIMIT %d",
-		value, b.db, s.Table, b.dimWhere(s, r), MaxTagValues)
+	inner := fmt.Sprintf("SELECT %s AS tag_v FROM %s.`%s` WHERE %s", value, b.db, s.Table, b.dimWhere(s, r))
+	if s.Rows != nil {
+		inner = s.Rows(b.db, tag)
+	}
+	sql := fmt.Sprintf("SELECT DISTINCT tag_v FROM (%s) WHERE tag_v != '' ORDER BY tag_v LIMIT %d", inner, MaxTagValues)
 	st := &Statement{SQL: sql, Table: s.Table, Limit: MaxTagValues}
 	return st, nil
 }

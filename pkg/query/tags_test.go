@@ -26,13 +26,26 @@ func TestTaggedMapSQL(t *testing.T) {
 	if st.Limit != MaxEdges {
 		t.Errorf("limit %d", st.Limit)
 	}
-	for _, bad := range []*Model{{GroupBy: Values{"team"}}, {GroupBy: Values{"label.bad key"}}, {Tags: TagFilters{"pod": make(Values, MaxValues+1)}}} {
+	for _, bad := range []*Model{{GroupBy: Values{"Team"}}, {GroupBy: Values{"label.bad key"}}, {GroupBy: Values{"workload", "team"}}, {Tags: TagFilters{"pod": make(Values, MaxValues+1)}}} {
 		if _, err := BuildMap("flowlens", bad, r); err == nil {
 			t.Errorf("%+v: accepted", bad)
 		}
 	}
-	if _, err := BuildMap("flowlens", &Model{GroupBy: Values{"team"}}, r); err == nil || !strings.Contains(err.Error(), "unknown tag 'team': known tags are cmdline, container, container_id") {
+	if _, err := BuildMap("flowlens", &Model{GroupBy: Values{"Team"}}, r); err == nil || !strings.Contains(err.Error(), "unknown tag 'Team': known tags are cmdline, container, container_id") {
 		t.Errorf("error %v", err)
+	}
+	// a business tag (any other key) groups by the service's current value, whatever the range
+	team, err := BuildMap("flowlens", &Model{GroupBy: Values{"team"}, Tags: TagFilters{"owner": {"it's"}}}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"SELECT subject AS tag_k, argMax(value, changed_us) AS tag_v FROM `flowlens`.business_tags WHERE kind = 'service' AND key = 'team' GROUP BY tag_k HAVING argMax(deleted, changed_us) = 0",
+		"key = 'owner'", "tag_v IN ('it\\'s')",
+	} {
+		if !strings.Contains(team.SQL, want) {
+			t.Errorf("business tags: no %s in\n%s", want, team.SQL)
+		}
 	}
 }
 
@@ -46,7 +59,10 @@ func TestTagValuesSQL(t *testing.T) {
 	if st.SQL != want || st.Limit != MaxTagValues {
 		t.Errorf("got %s", st.SQL)
 	}
-	for _, tag := range []string{"", "team", "label.", "label.a b", "label.'x"} {
+	if bt, err := BuildTagValues("flowlens", "team", r); err != nil || !strings.Contains(bt.SQL, "FROM (SELECT subject AS tag_k, argMax(value, changed_us) AS tag_v FROM `flowlens`.business_tags WHERE kind = 'service' AND key = 'team'") {
+		t.Errorf("business tag values: %v %v", err, bt)
+	}
+	for _, tag := range []string{"", "Team", "label.", "label.a b", "label.'x"} {
 		if _, err := BuildTagValues("flowlens", tag, r); err == nil {
 			t.Errorf("tag %q accepted", tag)
 		}

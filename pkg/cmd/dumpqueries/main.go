@@ -76,6 +76,7 @@ func render(db string) ([]entry, error) {
 	}
 	for _, tm := range []query.Model{
 		{GroupBy: query.Values{"workload"}},
+		{GroupBy: query.Values{"team"}, Tags: query.TagFilters{"owner": {"it's"}}},
 		{GroupBy: query.Values{"label.app.kubernetes.io/name"}, ObservationPoint: "all", Tags: query.TagFilters{"namespace": {"shop", "it's \\ tricky"}}},
 		{Tags: query.TagFilters{"container": {"checkout"}}, Endpoint: query.Values{"/api/pay"}},
 	} {
