@@ -100,7 +100,13 @@ func (d *Datasource) edgeHealth(ctx context.Context, m *query.Model, r query.Ran
 // withNetHealth puts each edge's TCP health on it, and adds the edges that only the network saw
 // (connections that never carried a parsed request: refused connects, unknown protocols) unless the
 // map is filtered by protocol or endpoint, which such edges have none of.
+//
+// A map grouped or filtered by tags names its nodes by tag values while net_metrics knows services:
+// it shows RED alone (health keyed by service would land on a node of the same name by chance).
 func withNetHealth(edges []mapEdge, net map[[2]string]*edgeNet, m *query.Model) []mapEdge {
+	if len(m.GroupBy) > 0 || len(m.Tags) > 0 {
+		return edges
+	}
 	seen := map[[2]string]bool{}
 	for i := range edges {
 		k := [2]string{edges[i].client, edges[i].server}

@@ -49,9 +49,12 @@ func (d *Datasource) serviceMap(ctx context.Context, m *query.Model, r query.Ran
 	if err != nil {
 		return nil, err
 	}
-	net, netSQL, err := d.edgeHealth(ctx, m, r)
-	if err != nil {
-		return nil, err
+	var net map[[2]string]*edgeNet
+	var netSQL string
+	if len(m.GroupBy) == 0 && len(m.Tags) == 0 { // a tagged map shows RED alone (withNetHealth)
+		if net, netSQL, err = d.edgeHealth(ctx, m, r); err != nil {
+			return nil, err
+		}
 	}
 	sql := st.SQL
 	if netSQL != "" {
