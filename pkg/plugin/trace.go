@@ -66,10 +66,10 @@ func spanKind(obs string) string {
 
 // statusCode follows OpenTelemetry: 0 unset, 1 ok, 2 error.
 func statusCode(status string) int64 {
-	switch status {
-	case "ok":
+	switch {
+	case status == "ok":
 		return 1
-	case "client_error", "server_error", "timeout":
+	case trace.ErrorStatus(status):
 		return 2
 	}
 	return 0

@@ -59,8 +59,9 @@ type SearchResult struct {
 	Queries int
 }
 
-// errorStatus reports whether a response status counts as an error.
-func errorStatus(s string) bool {
+// ErrorStatus reports whether a response status counts as an error (client error, server error,
+// timeout): the trace search's failed calls and the trace frame's error spans.
+func ErrorStatus(s string) bool {
 	return s == "client_error" || s == "server_error" || s == "timeout"
 }
 
@@ -195,7 +196,7 @@ func Search(ctx context.Context, f CallFetcher, matched []*Span, limit int, opt 
 			counted[s.RowID] = true
 			fd := &found[traceOf[s.RowID]]
 			fd.Calls++
-			if errorStatus(s.ResponseStatus) {
+			if ErrorStatus(s.ResponseStatus) {
 				fd.ErrorCalls++
 			}
 			fd.EndUs = max(fd.EndUs, s.EndUs)
