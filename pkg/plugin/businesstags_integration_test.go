@@ -15,6 +15,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/flowlens/flowlens/pkg/dataplane"
 	"github.com/flowlens/flowlens/pkg/plugin"
 	"github.com/flowlens/flowlens/pkg/pluginhost"
 )
@@ -187,6 +188,28 @@ func TestBusinessTagsIntegration(t *testing.T) {
 	sort.Strings(edges)
 	if strings.Join(edges, " ") != strings.Join(want, " ") {
 		t.Errorf("map by team: %v, want %v", edges, want)
+	}
+	// RED grouped by team (the server's) over the same rows, with a percentile so the sketch
+	// travels through the regrouping: one alertable series per team, requests summed per team.
+	res = (&env{t: t, host: host}).query(editor, from, to, 120*time.Second, `{"queryType":"red","group_by":["team"],"metric":"request_rate","observation_point":"all"}`)
+	all, err := dataplane.CheckAlertable(res.Frames)
+	if res.Error != nil || err != nil {
+		t.Fatalf("RED by team: %v %v", res.Error, err)
+	}
+	perTeam := map[string]float64{}
+	for _, s := range all {
+		for _, v := range s.Values {
+			if v != nil {
+				perTeam[s.Labels["team"]] += *v * 120
+			}
+		}
+	}
+	if fmt.Sprint(perTeam) != "map[catalog:5 payments:10 platform:10]" {
+		t.Errorf("RED requests by team: %v, want catalog 5, payments 10, platform 10", perTeam)
+	}
+	res = (&env{t: t, host: host}).query(editor, from, to, 120*time.Second, `{"queryType":"red","group_by":["client_service","team"],"metric":"latency_p99","observation_point":"all"}`)
+	if all, err = dataplane.CheckAlertable(res.Frames); res.Error != nil || err != nil || len(all) != 4 {
+		t.Errorf("RED p99 by client and team: %d series, %v %v", len(all), res.Error, err)
 	}
 	if host.Exited() {
 		t.Error("plugin process died during the test")

@@ -390,6 +390,9 @@ func BuildRED(database string, m *Model, r Range, bucket int64) (*Statement, err
 	if err != nil {
 		return nil, err
 	}
+	if groups[len(groups)-1].Tag {
+		return taggedRED(database, m, r, bucket, groups, metrics)
+	}
 	b, err := newBuilder(database, redTable(m, groups, metrics))
 	if err != nil {
 		return nil, err

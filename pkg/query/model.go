@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -51,18 +52,20 @@ func NeedsSketch(metrics []string) bool {
 }
 
 // GroupDimension is one dimension RED series can be split by: the group_by value, the
-// app_metrics column and the label it gets on each series.
+// app_metrics column and the label it gets on each series. A tag dimension (Tag set, Column
+// empty) is the server service's value of that tag, looked up at read time (tags.go).
 type GroupDimension struct {
 	Name, Column, Label string
+	Tag                 bool
 }
 
 // REDDimensions are the group_by values of RED, in label order. "service" is the server.
 var REDDimensions = []GroupDimension{
-	{"service", "server_service", "service"},
-	{"client_service", "client_service", "client_service"},
-	{"l7_protocol", "l7_protocol", "l7_protocol"},
-	{"endpoint", "endpoint", "endpoint"},
-	{"observation_point", "observation_point", "observation_point"},
+	{"service", "server_service", "service", false},
+	{"client_service", "client_service", "client_service", false},
+	{"l7_protocol", "l7_protocol", "l7_protocol", false},
+	{"endpoint", "endpoint", "endpoint", false},
+	{"observation_point", "observation_point", "observation_point", false},
 }
 
 // MetricLabel is the label naming a series' RED metric (also its field name): with it every
@@ -70,7 +73,11 @@ var REDDimensions = []GroupDimension{
 // Grafana's alerting needs (it identifies a series by its labels).
 const MetricLabel = "metric"
 
-// REDGroupBy returns the dimensions of group_by in REDDimensions order (default: service).
+// MaxREDTagGroups bounds the tags one RED query groups by.
+const MaxREDTagGroups = 2
+
+// REDGroupBy returns the dimensions of group_by in REDDimensions order (default: service), then
+// the tags among them (team, namespace, workload, ...: the server's), in the order asked.
 func (m *Model) REDGroupBy() ([]GroupDimension, error) {
 	if len(m.GroupBy) == 0 {
 		return REDDimensions[:1], nil
@@ -85,12 +92,22 @@ func (m *Model) REDGroupBy() ([]GroupDimension, error) {
 			out = append(out, d)
 		}
 	}
+	var tags []GroupDimension
 	for _, g := range m.GroupBy {
-		if !containsStr(names, g) && g != "protocol" {
-			return nil, fmt.Errorf("group_by %s is not one of %s", Quote(truncate(g, 60)), strings.Join(names, ", "))
+		if containsStr(names, g) || g == "protocol" {
+			continue
+		}
+		if _, _, err := sourceOf(g); err != nil || g == MetricLabel {
+			return nil, fmt.Errorf("group_by %s is not one of %s nor a tag (%s)", Quote(truncate(g, 60)), strings.Join(names, ", "), strings.Join(TagNames(), ", "))
+		}
+		if !slices.ContainsFunc(tags, func(d GroupDimension) bool { return d.Name == g }) {
+			tags = append(tags, GroupDimension{Name: g, Label: g, Tag: true})
 		}
 	}
-	return out, nil
+	if len(tags) > MaxREDTagGroups {
+		return nil, fmt.Errorf("RED groups by at most %d tags: group_by has %d", MaxREDTagGroups, len(tags))
+	}
+	return append(out, tags...), nil
 }
 
 // REDMetricList returns the metrics the query asks for, in REDMetrics order ("all" or none: every one).

@@ -140,10 +140,28 @@ func TestREDSQL(t *testing.T) {
 	if strings.Contains(st.SQL, "sumMap") {
 		t.Errorf("error ratio reads the sketch:\n%s", st.SQL)
 	}
-	m.GroupBy = Values{"service", "pod"}
-	if _, err := BuildRED("flowlens", m, testRange, 60); err == nil || !strings.Contains(err.Error(), `group_by 'pod' is not one of service, client_service`) {
+	m.GroupBy = Values{"service", "Pod"}
+	if _, err := BuildRED("flowlens", m, testRange, 60); err == nil || !strings.Contains(err.Error(), `group_by 'Pod' is not one of service, client_service`) {
 		t.Errorf("unknown dimension: %v", err)
 	}
+	for _, bad := range []Values{{"metric"}, {"team", "pod", "workload"}} {
+		if _, err := BuildRED("flowlens", &Model{GroupBy: bad}, testRange, 60); err == nil {
+			t.Errorf("group_by %v accepted", bad)
+		}
+	}
+	// A tag beside a dimension: the plain RED by (dimension, server) inside, the server's tag
+	// looked up on its few rows, summed again per (dimension, tag); the sketch merged again.
+	st, err = BuildRED("flowlens", &Model{GroupBy: Values{"team", "endpoint"}, Metric: MetricLatencyP99}, testRange, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlHas(t, "RED by tag", st.SQL,
+		"server_service AS g0,", "endpoint AS g1,",
+		"tagged_g1 AS g0,\n  tagged_t0 AS g1",
+		"if(tagged_g0 = '', '', arrayFirst(tag_kv -> tag_kv.1 = tagged_g0",
+		"key = 'team'",
+		"sumMap(tupleElement(tagged_sketch, 1), tupleElement(tagged_sketch, 2)) AS sketch",
+		"GROUP BY bucket, g0, g1")
 	m.GroupBy, m.Metric = nil, ""
 	m.ObservationPoint = "all"
 	st, _ = BuildRED("flowlens", m, testRange, 60)

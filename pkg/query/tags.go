@@ -2,7 +2,9 @@ package query
 
 import (
 	"fmt"
+	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -136,7 +138,9 @@ func (b *builder) tagValue(tag string, end RowKey, r Range) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("arrayFirst(tag_kv -> tag_kv.1 = %s, (SELECT groupArray((tag_k, tag_v)) FROM (%s LIMIT %d))).2", row, values, MaxTagKeys), nil
+	// The key is named outside the lambda too: 18.16 prunes a subquery's columns named only inside
+	// a lambda ("Unknown identifier"). An end without a key has no tag anyway.
+	return fmt.Sprintf("if(%s = '', '', arrayFirst(tag_kv -> tag_kv.1 = %s, (SELECT groupArray((tag_k, tag_v)) FROM (%s LIMIT %d))).2)", row, row, values, MaxTagKeys), nil
 }
 
 // tagJoin renders the row's key expression for `end` and the dimension's (tag_k, tag_v) rows: the
@@ -266,6 +270,97 @@ ORDER BY requests DESC, client, server
 LIMIT %d`, client, server, edges.SQL, where, MaxEdges)
 	st := b.statement(sql)
 	st.Limit = MaxEdges
+	return st, nil
+}
+
+// taggedRED renders RED grouped by tags of the server service beside any of REDDimensions: the
+// plain RED statement grouped by those dimensions and the server service, each row's server
+// tagged (few rows: one per bucket and series), summed again per tag value. A server without the
+// tag is grouped under ”. The columns are those of BuildRED, tags after the dimensions.
+func taggedRED(database string, m *Model, r Range, bucket int64, groups []GroupDimension, metrics []string) (*Statement, error) {
+	var dims, tags []GroupDimension
+	for _, g := range groups {
+		if g.Tag {
+			tags = append(tags, g)
+		} else {
+			dims = append(dims, g)
+		}
+	}
+	plain := *m
+	plain.GroupBy = nil
+	for _, d := range dims {
+		plain.GroupBy = append(plain.GroupBy, d.Name)
+	}
+	if !containsStr(plain.GroupBy, "service") {
+		plain.GroupBy = append(plain.GroupBy, "service")
+	}
+	// The inner series are (dimensions, server) pairs: bounded as the map's edges are.
+	plain.MaxSeries = MaxEdges
+	inner, err := BuildRED(database, &plain, r, bucket)
+	if err != nil {
+		return nil, err
+	}
+	innerGroups, err := plain.REDGroupBy()
+	if err != nil {
+		return nil, err
+	}
+	b, err := newBuilder(database, inner.Table)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range inner.Columns {
+		b.c(c)
+	}
+	serverAlias := ""
+	var middle, outer []string
+	for i, g := range innerGroups {
+		middle = append(middle, fmt.Sprintf("g%d AS tagged_g%d", i, i))
+		if g.Column == "server_service" {
+			serverAlias = fmt.Sprintf("tagged_g%d", i)
+		}
+	}
+	for i, d := range dims {
+		at := slices.IndexFunc(innerGroups, func(g GroupDimension) bool { return g.Name == d.Name })
+		outer = append(outer, fmt.Sprintf("tagged_g%d AS g%d", at, i))
+	}
+	for i, t := range tags {
+		v, err := b.tagValue(t.Name, RowKey{Service: serverAlias}, r)
+		if err != nil {
+			return nil, err
+		}
+		middle = append(middle, fmt.Sprintf("%s AS tagged_t%d", v, i))
+		outer = append(outer, fmt.Sprintf("tagged_t%d AS g%d", i, len(dims)+i))
+	}
+	sketch, sketchMiddle := "", ""
+	if NeedsSketch(metrics) {
+		sketchMiddle = ", sketch AS tagged_sketch"
+		sketch = ",\n  sumMap(tupleElement(tagged_sketch, 1), tupleElement(tagged_sketch, 2)) AS sketch"
+	}
+	key := strings.Join(append([]string{"bucket"}, groupAliases(groups)...), ", ")
+	maxSeries := m.MaxSeries
+	if maxSeries <= 0 {
+		maxSeries = DefaultMaxSeries
+	}
+	limit := min(BucketCount(r, bucket)*int64(maxSeries), math.MaxInt32)
+	sql := fmt.Sprintf(`SELECT
+  tagged_bucket AS bucket,
+  %s,
+  sum(tagged_requests) AS requests,
+  sum(tagged_errors) AS errors,
+  sum(tagged_sum_us) AS duration_sum_us,
+  max(tagged_max_us) AS duration_max_us%s
+FROM (
+  SELECT bucket AS tagged_bucket, %s,
+    requests AS tagged_requests, errors AS tagged_errors, duration_sum_us AS tagged_sum_us, duration_max_us AS tagged_max_us%s
+  FROM (
+%s
+  )
+)
+GROUP BY %s
+ORDER BY %s
+LIMIT %d`, strings.Join(outer, ",\n  "), sketch, strings.Join(middle, ", "), sketchMiddle, inner.SQL, key, key, limit+1)
+	st := b.statement(sql)
+	st.BucketSeconds, st.Limit, st.MaxSeries = bucket, int(limit), maxSeries
 	return st, nil
 }
 

@@ -213,7 +213,8 @@ export const RED_METRICS: Array<{ value: RedMetric; label: string }> = [
   { value: 'latency_max', label: 'Max latency' },
 ];
 
-/** Dimensions RED series can be split by (pkg/query REDDimensions); `service` is the server. */
+/** Dimensions RED series can be split by (pkg/query REDDimensions); `service` is the server. Any tag (team,
+ * namespace, workload, ...: the server's) may be added, at most two. */
 export type RedGroupBy = 'service' | 'client_service' | 'l7_protocol' | 'endpoint' | 'observation_point';
 
 /** Besides the five points: `preferred` (backend default: one point per call) and `all`. */
@@ -223,8 +224,8 @@ export interface FlowLensQuery extends DataQuery {
   queryType?: FlowLensQueryType;
   /** red: a RED metric; net_metrics: a network metric */
   metric?: RedMetric | NetMetric;
-  /** red only: one series per combination of these (default service) */
-  group_by?: RedGroupBy[];
+  /** red: one series per combination of these (default service); map: one tag naming the nodes */
+  group_by?: Array<RedGroupBy | string>;
   /** list filters (LIST_KEYS): one value, or several (a multi-value variable gives an array) */
   service?: string | string[];
   client_service?: string | string[];

@@ -118,6 +118,15 @@ func render(db string) ([]entry, error) {
 		if err := add("red/rollup-grouped/"+obs, st, err); err != nil {
 			return nil, err
 		}
+		// grouped by tags of the server: a business tag with the sketch, a resource tag on the rollup
+		st, err = query.BuildRED(db, &query.Model{ObservationPoint: obs, GroupBy: query.Values{"team", "endpoint"}, Tags: query.TagFilters{"owner": {"it's"}}}, r, 60)
+		if err := add("red/tagged/"+obs, st, err); err != nil {
+			return nil, err
+		}
+		st, err = query.BuildRED(db, &query.Model{ObservationPoint: obs, Metric: query.MetricRequestRate, GroupBy: query.Values{"client_service", "workload"}}, r, 60)
+		if err := add("red/tagged-rollup/"+obs, st, err); err != nil {
+			return nil, err
+		}
 	}
 	st, err = query.BuildMap(db, &query.Model{}, r)
 	if err := add("map/unfiltered", st, err); err != nil {
