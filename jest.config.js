@@ -41,6 +41,6 @@ module.exports = {
   },
   transformIgnorePatterns: [nodeModulesToTransform([...grafanaESModules, ...extraESModules])],
   setupFiles: ['<rootDir>/test/frontend/jest-polyfills.js'],
-  setupFilesAfterEnv: ['<rootDir>/.config/jest-setup.js'],
+  setupFilesAfterEnv: ['<rootDir>/.config/jest-setup.js', '<rootDir>/test/frontend/jest-dom-stubs.js'],
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/src/agent/', '<rootDir>/dist/', '<rootDir>/build/'],
 };

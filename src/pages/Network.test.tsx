@@ -2,7 +2,6 @@ import React from 'react';
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { of } from 'rxjs';
 import { locationService } from '@grafana/runtime';
-import { mockCanvasText } from './testCanvas';
 import { Network } from './Network';
 import { DEFAULT_NETWORK_STATE, flowQueries } from './networkFlows';
 // The real plugin binary's answers over rows the real agent captured (test/frontend/record-netprofile.js): the
@@ -53,7 +52,6 @@ function recorded(file: keyof typeof recording.files): Query {
   return q;
 }
 
-beforeAll(mockCanvasText);
 
 beforeEach(() => {
   mockBackendSrv.fetch.mockReset();

@@ -22,11 +22,6 @@ jest.mock('@grafana/runtime', () => ({
   PluginPage: ({ children }: { children: React.ReactNode }) => children,
 }));
 
-beforeAll(() => {
-  HTMLCanvasElement.prototype.getContext = (() => ({
-    measureText: (t: string) => ({ width: 7 * t.length }),
-  })) as unknown as HTMLCanvasElement['getContext'];
-});
 
 beforeEach(() => {
   answers.length = 0;

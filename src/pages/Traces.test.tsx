@@ -2,7 +2,6 @@ import React from 'react';
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { of, throwError } from 'rxjs';
 import { locationService } from '@grafana/runtime';
-import { mockCanvasText } from './testCanvas';
 import { Traces } from './Traces';
 import { DEFAULT_STATE, searchOfState, searchQuery, stateFromSearch, type TracesPageState } from './traceSearch';
 // The real plugin binary's answers (test/frontend/record-trace.js --answers-only): a trace search over a minute of
@@ -49,7 +48,6 @@ const chosenTrace = recording.files['ds-query-trace-search-trace.json'].request.
 };
 const TRACES = '/a/flowlens-observability-app/traces';
 
-beforeAll(mockCanvasText);
 
 beforeEach(() => {
   mockBackendSrv.fetch.mockReset();

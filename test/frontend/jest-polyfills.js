@@ -34,3 +34,4 @@ Object.assign(global, { TextEncoder, TextDecoder });
 if (typeof global.MessageChannel === 'undefined') {
   global.MessageChannel = TimerMessageChannel;
 }
+

@@ -19,12 +19,6 @@ jest.mock('@grafana/runtime', () => ({
   PluginPage: ({ children }: { children: React.ReactNode }) => children,
 }));
 
-beforeAll(() => {
-  // jsdom has no canvas; @grafana/ui's Combobox measures its options' text
-  HTMLCanvasElement.prototype.getContext = (() => ({
-    measureText: (t: string) => ({ width: 7 * t.length }),
-  })) as unknown as HTMLCanvasElement['getContext'];
-});
 
 const props = {} as AppRootProps;
 

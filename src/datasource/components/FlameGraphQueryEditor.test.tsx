@@ -42,19 +42,6 @@ function setup(query: FlowLensQuery) {
   return { onChange, onRunQuery };
 }
 
-// jsdom has no canvas (Combobox measures its options' text to size its menu) nor IntersectionObserver (its
-// menu's scroll indicators)
-beforeAll(() => {
-  global.IntersectionObserver = class {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-  } as unknown as typeof IntersectionObserver;
-  HTMLCanvasElement.prototype.getContext = (() => ({
-    measureText: (text: string) => ({ width: text.length * 7 }),
-  })) as unknown as HTMLCanvasElement['getContext'];
-});
-
 describe('the flame graph query', () => {
   afterEach(() => jest.restoreAllMocks());
 

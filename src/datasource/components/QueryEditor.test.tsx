@@ -1,7 +1,9 @@
 import React from 'react';
-import { cleanup, fireEvent, render, screen } from '@testing-library/react';
-import type { CoreApp } from '@grafana/data';
+import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { type CoreApp, dateTime, type PanelData, toDataFrame } from '@grafana/data';
 import { QueryEditor } from './QueryEditor';
+import { listOf, withList } from './FilterPickers';
 import { testDatasource } from '../testDatasource';
 import { FILTER_KEYS, type FlowLensQuery, LIST_KEYS } from '../types';
 
@@ -20,6 +22,18 @@ function setup(query: FlowLensQuery, app?: CoreApp) {
   const onRunQuery = jest.fn();
   render(<QueryEditor datasource={ds} query={query} onChange={onChange} onRunQuery={onRunQuery} app={app} />);
   return { onChange, onRunQuery };
+}
+
+/**
+ * Types an option's whole text into a combobox at once (one debounced lookup, not one per key; no custom value
+ * offered first), waits for that lookup's answer to be drawn, and takes the option left with Enter (jsdom lays nothing out: the virtualised menu draws
+ * no option to click).
+ */
+async function typeAndPick(testId: string, text: string, asked: () => boolean, move = '{ArrowDown}') {
+  fireEvent.change(screen.getByTestId(testId), { target: { value: text } });
+  await waitFor(() => expect(asked()).toBe(true));
+  await act(async () => {}); // the answer's promise and the menu's state update
+  await userEvent.keyboard(`${move}{Enter}`); // a multi-value combobox highlights nothing by itself
 }
 
 describe('QueryEditor', () => {
@@ -54,16 +68,92 @@ describe('QueryEditor', () => {
 
   it('writes filters under their contract names', () => {
     const { onChange } = setup({ refId: 'A', queryType: 'sql_log' });
-    fireEvent.change(screen.getByTestId('flowlens-filter-service'), { target: { value: 'orders' } });
-    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'sql_log', service: 'orders' });
-    fireEvent.change(screen.getByTestId('flowlens-filter-l7_protocol'), { target: { value: 'gRPC' } });
-    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'sql_log', l7_protocol: 'gRPC' });
     fireEvent.click(screen.getByLabelText('server_process'));
     expect(onChange).toHaveBeenLastCalledWith({
       refId: 'A',
       queryType: 'sql_log',
       observation_point: 'server_process',
     });
+  });
+
+  jest.setTimeout(30000); // typing into @grafana/ui's comboboxes is slow on a busy machine
+
+  it("lists a filter's values from the backend over the range (endpoints of the chosen services), one or several", async () => {
+    const getResource = jest.spyOn(ds, 'getResource').mockResolvedValue({ values: ['/api/orders', '/api/cart'] });
+    const range = {
+      from: dateTime(1_796_219_200_000),
+      to: dateTime(1_796_219_500_000),
+      raw: { from: 'now-5m', to: 'now' },
+    };
+    const onChange = jest.fn();
+    const onRunQuery = jest.fn();
+    const q: FlowLensQuery = { refId: 'A', queryType: 'sql_log', service: ['orders', '$svc'] };
+    render(<QueryEditor datasource={ds} query={q} onChange={onChange} onRunQuery={onRunQuery} range={range} />);
+    await userEvent.click(screen.getByTestId('flowlens-picker-endpoint'));
+    await waitFor(() =>
+      expect(getResource).toHaveBeenCalledWith('values', {
+        kind: 'endpoints',
+        from: 1_796_219_200_000,
+        to: 1_796_219_500_000,
+        service: ['orders'],
+      })
+    );
+    // typed text narrows the options; Enter takes the first left (jsdom lays nothing out: the virtualised menu
+    // draws no option to click)
+    await waitFor(() => expect(getResource).toHaveBeenCalledTimes(1));
+    await typeAndPick('flowlens-picker-endpoint', '/api/cart', () => getResource.mock.calls.length === 2);
+    expect(onChange).toHaveBeenLastCalledWith({ ...q, endpoint: '/api/cart' });
+    expect(onRunQuery).toHaveBeenCalled();
+    getResource.mockRestore();
+  });
+
+  it('a filter chosen several times is a list; one value stays a string; none unsets it', () => {
+    expect(withList({ refId: 'A' }, 'service', ['a', 'b'])).toEqual({ refId: 'A', service: ['a', 'b'] });
+    expect(withList({ refId: 'A' }, 'service', ['a'])).toEqual({ refId: 'A', service: 'a' });
+    expect(withList({ refId: 'A', service: 'a' }, 'service', [])).toEqual({ refId: 'A' });
+    expect(listOf('$svc')).toEqual(['$svc']);
+    expect(listOf(['x', 4811])).toEqual(['x', '4811']);
+    expect(listOf('')).toEqual([]);
+  });
+
+  it('groups RED by its dimensions and by tags the backend names (resource and business tags)', async () => {
+    const getResource = jest
+      .spyOn(ds, 'getResource')
+      .mockImplementation(async (path: string) =>
+        path === 'tag-values'
+          ? { tags: ['namespace', 'workload', 'label.<key>', '<business tag key: team, owner, ...>'] }
+          : { tags: [{ kind: 'service', subject: 'orders', key: 'team', value: 'shop' }] }
+      );
+    const { onChange } = setup({ refId: 'A', queryType: 'red', group_by: ['service'] });
+    await userEvent.click(screen.getByTestId('flowlens-picker-group_by'));
+    await waitFor(() => expect(getResource).toHaveBeenCalledTimes(2));
+    await typeAndPick('flowlens-picker-group_by', 'team', () => getResource.mock.calls.length === 4);
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'red', group_by: ['service', 'team'] });
+    getResource.mockRestore();
+  });
+
+  it("names the map's nodes by one tag; a switch to another type drops the group by", async () => {
+    const getResource = jest
+      .spyOn(ds, 'getResource')
+      .mockImplementation(async (path: string) =>
+        path === 'tag-values' ? { tags: ['namespace', 'workload'] } : { tags: [] }
+      );
+    const { onChange } = setup({ refId: 'A', queryType: 'map' });
+    await userEvent.click(screen.getByTestId('flowlens-picker-map-group_by'));
+    await waitFor(() => expect(getResource).toHaveBeenCalled());
+    const opened = getResource.mock.calls.length;
+    await typeAndPick(
+      'flowlens-picker-map-group_by',
+      'workload',
+      () => getResource.mock.calls.length >= opened + 2,
+      ''
+    );
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'map', group_by: ['workload'] });
+    cleanup();
+    const next = setup({ refId: 'A', queryType: 'map', group_by: ['workload'] });
+    fireEvent.click(screen.getByLabelText('RED'));
+    expect(next.onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'red' });
+    getResource.mockRestore();
   });
 
   it('a switch to the flow log keeps the options flows have and drops the rest', () => {
@@ -148,8 +238,8 @@ describe('QueryEditor', () => {
   it('offers the request-log filters and format', () => {
     const q: FlowLensQuery = { refId: 'A', queryType: 'sql_log', format: 'logs' };
     const { onChange } = setup(q);
+    expect(screen.getByTestId('flowlens-picker-client_service')).toBeInTheDocument();
     const inputs: Array<[string, string]> = [
-      ['client_service', 'frontend'],
       ['request_type', 'POST'],
       ['response_code', '503'],
       ['min_duration_ms', '100'],
@@ -253,5 +343,33 @@ describe('FlowLensDataSource', () => {
     }
     expect(out).not.toHaveProperty('endpoint');
     expect(out.format).toBe('logs');
+  });
+
+  it('shows the SQL the backend ran, read-only, on demand', () => {
+    const data = {
+      state: 'Done',
+      series: [
+        toDataFrame({
+          refId: 'A',
+          fields: [],
+          meta: { executedQueryString: 'SELECT 1 FROM `flowlens`.`app_metrics`' },
+        }),
+        toDataFrame({ refId: 'B', fields: [], meta: { executedQueryString: 'SELECT other' } }),
+      ],
+      timeRange: undefined,
+    } as unknown as PanelData;
+    render(
+      <QueryEditor
+        datasource={ds}
+        query={{ refId: 'A', queryType: 'red' }}
+        onChange={jest.fn()}
+        onRunQuery={jest.fn()}
+        data={data}
+      />
+    );
+    expect(screen.queryByTestId('flowlens-sql')).toBeNull();
+    fireEvent.click(screen.getByTestId('flowlens-show-sql'));
+    expect(screen.getByTestId('flowlens-sql')).toHaveTextContent('SELECT 1 FROM `flowlens`.`app_metrics`');
+    expect(screen.getByTestId('flowlens-sql')).not.toHaveTextContent('SELECT other');
   });
 });

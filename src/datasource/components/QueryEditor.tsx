@@ -1,9 +1,10 @@
-import React, { type ChangeEvent } from 'react';
+import React, { type ChangeEvent, useState } from 'react';
 import type { QueryEditorProps, SelectableValue } from '@grafana/data';
-import { InlineField, InlineFieldRow, Input, RadioButtonGroup, Stack } from '@grafana/ui';
+import { Button, InlineField, InlineFieldRow, Input, RadioButtonGroup, Stack } from '@grafana/ui';
 import { CLOSE_TYPES, OBSERVATION_POINTS, RESPONSE_STATUSES, RST_SENDERS } from '../../shared/schema';
 import type { FlowLensDataSource } from '../datasource';
 import { FlameGraphQueryEditor } from './FlameGraphQueryEditor';
+import { MapGroupByPicker, PICKER_KINDS, RedGroupByPicker, ValuesPicker } from './FilterPickers';
 import {
   FLAME_KEYS,
   type FilterKey,
@@ -105,7 +106,44 @@ const ALL_KEYS: FilterKey[] = Array.from(
   new Set([...keysOf('red'), ...keysOf('trace_search'), ...TRACE_KEYS, ...FLOW_LOG_KEYS, ...NETPROFILE_KEYS])
 );
 
-export function QueryEditor({ query, onChange, onRunQuery, app, datasource, range }: Props) {
+/** The SQL the backend ran for this query (frame meta executedQueryString), for power users: read-only. */
+function ShownSQL({ data, refId }: { data: Props['data']; refId: string }) {
+  const [open, setOpen] = useState(false);
+  const sql = Array.from(
+    new Set(
+      (data?.series ?? [])
+        .filter((f) => !f.refId || f.refId === refId)
+        .map((f) => f.meta?.executedQueryString)
+        .filter((q): q is string => Boolean(q))
+    )
+  );
+  if (sql.length === 0) {
+    return null;
+  }
+  return (
+    <Stack direction="column" gap={0.5}>
+      <div>
+        <Button
+          size="sm"
+          variant="secondary"
+          fill="text"
+          icon={open ? 'angle-down' : 'angle-right'}
+          data-testid="flowlens-show-sql"
+          onClick={() => setOpen(!open)}
+        >
+          {open ? 'Hide SQL' : 'Show SQL'}
+        </Button>
+      </div>
+      {open && (
+        <pre data-testid="flowlens-sql" style={{ maxHeight: 320, overflow: 'auto', whiteSpace: 'pre-wrap' }}>
+          {sql.join('\n\n')}
+        </pre>
+      )}
+    </Stack>
+  );
+}
+
+export function QueryEditor({ query, onChange, onRunQuery, app, datasource, range, data }: Props) {
   const queryType = query.queryType ?? 'red';
   const requests = queryType === 'sql_log' || queryType === 'trace_search';
   const network = queryType === 'flow_log' || queryType === 'net_metrics' || queryType === 'netprofile';
@@ -132,6 +170,7 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
     }
     if (type !== queryType) {
       delete next.metric; // RED and network metrics have different names
+      delete next.group_by; // RED's dimensions are not the map's one tag
     }
     if (type !== 'flamegraph') {
       for (const key of FLAME_KEYS) {
@@ -173,7 +212,22 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
     </InlineField>
   );
 
-  const text = (key: FilterKey, label: string, placeholder: string, width = 20, tooltip?: string) => (
+  const text = (key: FilterKey, label: string, placeholder: string, width = 20, tooltip?: string) =>
+    PICKER_KINDS[key] ? (
+      <ValuesPicker
+        field={key}
+        label={label}
+        tooltip={tooltip}
+        query={query}
+        datasource={datasource}
+        range={range}
+        onChange={update}
+      />
+    ) : (
+      textInput(key, label, placeholder, width, tooltip)
+    );
+
+  const textInput = (key: FilterKey, label: string, placeholder: string, width = 20, tooltip?: string) => (
     <InlineField label={label} labelWidth={16} tooltip={tooltip}>
       <Input
         data-testid={`flowlens-filter-${key}`}
@@ -203,6 +257,15 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
               onChange={(v) => update({ ...query, metric: v })}
             />
           </InlineField>
+        </InlineFieldRow>
+      )}
+      {(queryType === 'red' || queryType === 'map') && (
+        <InlineFieldRow>
+          {queryType === 'red' ? (
+            <RedGroupByPicker query={query} datasource={datasource} range={range} onChange={update} />
+          ) : (
+            <MapGroupByPicker query={query} datasource={datasource} range={range} onChange={update} />
+          )}
         </InlineFieldRow>
       )}
       {queryType === 'flamegraph' && (
@@ -347,6 +410,7 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
           </InlineField>
         </InlineFieldRow>
       )}
+      <ShownSQL data={data} refId={query.refId} />
     </Stack>
   );
 }
