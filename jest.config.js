@@ -40,6 +40,8 @@ module.exports = {
     '^.+\\.mjs$': base.transform['^.+\\.(t|j)sx?$'],
   },
   transformIgnorePatterns: [nodeModulesToTransform([...grafanaESModules, ...extraESModules])],
+  // @grafana/ui's comboboxes take seconds per typed word on a loaded 2-core machine: a timeout is for a hang
+  testTimeout: 30000,
   setupFiles: ['<rootDir>/test/frontend/jest-polyfills.js'],
   setupFilesAfterEnv: ['<rootDir>/.config/jest-setup.js', '<rootDir>/test/frontend/jest-dom-stubs.js'],
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/src/agent/', '<rootDir>/dist/', '<rootDir>/build/'],

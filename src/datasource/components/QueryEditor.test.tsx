@@ -76,8 +76,6 @@ describe('QueryEditor', () => {
     });
   });
 
-  jest.setTimeout(30000); // typing into @grafana/ui's comboboxes is slow on a busy machine
-
   it("lists a filter's values from the backend over the range (endpoints of the chosen services), one or several", async () => {
     const getResource = jest.spyOn(ds, 'getResource').mockResolvedValue({ values: ['/api/orders', '/api/cart'] });
     const range = {
