@@ -34,4 +34,3 @@ Object.assign(global, { TextEncoder, TextDecoder });
 if (typeof global.MessageChannel === 'undefined') {
   global.MessageChannel = TimerMessageChannel;
 }
-
