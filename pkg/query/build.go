@@ -753,7 +753,7 @@ func requestRows(database string, m *Model, r Range) (*builder, []string, string
 		return nil, nil, "", err
 	}
 	// a tag filter matches the client's or the server's process (rows name both by pid on the observing host)
-	tags, err := b.tagFilterConds(m.Tags, []RowKey{{Host: b.c("host"), Pid: b.c("client_pid")}, {Host: b.c("host"), Pid: b.c("server_pid")}}, r)
+	tags, err := b.tagFilterConds(m.Tags, []RowKey{{Host: b.c("host"), Pid: b.c("client_pid"), Time: b.c("time")}, {Host: b.c("host"), Pid: b.c("server_pid"), Time: b.c("time")}}, r)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -18,6 +18,7 @@ import (
 // RowKey is what a row knows of one of its ends, as column expressions of the row's table.
 type RowKey struct {
 	Host, Pid string // both set: the end's process on that host
+	Time      string // with Host and Pid: the row's DateTime, telling apart processes that reused a pid
 	Service   string // else: the end's service name
 }
 
@@ -30,6 +31,9 @@ type TagSource struct {
 	ProcessKey, ServiceKey string
 	// Lookback widens the time range read from the dimension (its rows are rewritten this often).
 	LookbackSeconds int64
+	// EraKey, with ProcessKey, tells one process from another that reused its pid (process_tags:
+	// start_time): a row takes the tags of the process its key named at the row's time.
+	EraKey string
 	// Rows, when set, renders the dimension's (tag_k, tag_v) rows for tag itself, whatever the
 	// range (business tags: a tag set once applies to all data, before and after).
 	Rows func(db, tag string) string
@@ -73,6 +77,7 @@ var ProcessTags = TagSource{
 	ProcessKey:      "concat(host, '/', toString(pid))",
 	ServiceKey:      "service",
 	LookbackSeconds: 7200,
+	EraKey:          "start_time",
 }
 
 // BusinessTags are the tags users set on services (business_tags: team, owner, tier, ...; see
@@ -177,7 +182,29 @@ func (b *builder) tagMatch(tag string, end RowKey, vals Values, r Range) (string
 	if err != nil {
 		return "", err
 	}
+	if s, value, _ := sourceOf(tag); s.EraKey != "" && s.Rows == nil && end.Time != "" && end.Host != "" && end.Pid != "" {
+		return b.eraTagMatch(s, value, row, end.Time, in, r), nil
+	}
 	return fmt.Sprintf("%s IN (SELECT tag_k FROM (%s) WHERE %s LIMIT %d)", row, values, in, MaxTagKeys), nil
+}
+
+// eraTagMatch is tagMatch across pid reuse. A key (host/pid) that named one process over the range
+// is matched by hash as before; a key that named several (their EraKey differs) is matched by the
+// process it named at the row's time: each process's era runs from its first dimension row to the
+// next one's (the first from the start, the last to the end). Reused pids are few, so the list of
+// their eras the rows look through is short.
+func (b *builder) eraTagMatch(s *TagSource, value, row, rowTime, in string, r Range) string {
+	eras := fmt.Sprintf("SELECT %s AS tag_k, %s AS tag_era, toUInt32(min(time)) AS tag_from, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k, tag_era",
+		s.ProcessKey, s.EraKey, value, b.db, s.Table, b.dimWhere(s, r))
+	single := fmt.Sprintf("SELECT tag_k FROM (SELECT tag_k, count() AS tag_eras, any(tag_v) AS tag_v FROM (%s) GROUP BY tag_k) WHERE tag_eras = 1 AND %s LIMIT %d",
+		eras, in, MaxTagKeys)
+	reused := fmt.Sprintf(`SELECT groupArray((tag_k, tag_lo, tag_hi)) FROM (
+    SELECT tag_k, if(tag_i = 1, 0, tag_list[tag_i].1) AS tag_lo, if(tag_i = length(tag_list), 4294967295, tag_list[tag_i + 1].1) AS tag_hi, tag_list[tag_i].2 AS tag_v
+    FROM (SELECT tag_k, arraySort(groupArray((tag_from, tag_v))) AS tag_list FROM (%s) GROUP BY tag_k HAVING count() > 1)
+    ARRAY JOIN arrayEnumerate(tag_list) AS tag_i)
+  WHERE %s LIMIT %d`, eras, in, MaxTagKeys)
+	return fmt.Sprintf("(%s IN (%s) OR arrayExists(tag_e -> tag_e.1 = %s AND toUInt32(%s) >= tag_e.2 AND toUInt32(%s) < tag_e.3, (%s)))",
+		row, single, row, rowTime, rowTime, reused)
 }
 
 // TagFilters is the query's tag filters: tag -> accepted values.
