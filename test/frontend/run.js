@@ -371,20 +371,12 @@ async function openPanel(page, base, panel, o) {
     ...(o.from ? { from: String(o.from), to: String(o.to) } : {}),
     ...(o.opts ?? {}),
   });
-  await page.setViewportSize({ width: width + 60, height: o.height + 90 });
-  await page.goto(`${base}/index.html?${params}`);
-  await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, { timeout: 30000 });
-  const h = await page.evaluate(() => window.__harness);
-  assert.strictEqual(h.status, 'done', `harness failed: ${h.error}`);
-  return h;
+  return openHarness(page, base, params, { width: width + 60, height: o.height + 90 });
 }
 
 /** Saves a full-page screenshot as build/screenshots/<name>.png and says where. */
 async function screenshot(page, name, log) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const file = path.join(SHOTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  log(`screenshot: ${path.relative(ROOT, file)}`);
+  log(`screenshot: ${await saveScreenshot(page, name)}`);
 }
 
 /** The system's headless Chromium, quiet (no network of its own); every browser test launches it so. */

@@ -15,7 +15,7 @@ const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
 const { isDeepStrictEqual } = require('util');
-const { ROOT, SHOTS, DIST, buildSite, startHarnessServer, launchChromium, col } = require('./run.js');
+const { DIST, buildSite, startHarnessServer, launchChromium, col, screenshot } = require('./run.js');
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 const RECORDING = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ds-query-traces-page.recording.json'), 'utf8'));
@@ -50,12 +50,7 @@ async function open(page, base, appPath, ready, failures = []) {
   assert.strictEqual(h.status, 'done', `harness failed: ${h.error}\n${failures.join('\n')}`);
 }
 
-async function shot(page, name) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const file = path.join(SHOTS, `traces-page-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  log(`screenshot: ${path.relative(ROOT, file)}`);
-}
+const shot = (page, name) => screenshot(page, `traces-page-${name}`, log);
 
 const appLocation = (page) => page.evaluate(() => window.__harness.location());
 
