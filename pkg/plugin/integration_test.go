@@ -504,6 +504,29 @@ func testMap(t *testing.T, e *env, pc backend.PluginContext) {
 			t.Errorf("edge %d source/target %v/%v", i, edges["source"].At(i), edges["target"].At(i))
 		}
 	}
+	// Each node and edge offers its RED, requests, traces and flows; an edge's RED link, filled in
+	// as Grafana fills it from the row, is that call's RED.
+	var titles []string
+	for _, l := range edges["id"].Config.Links {
+		titles = append(titles, l.Title)
+	}
+	if got := strings.Join(titles, ", "); got != "RED of this call, Requests of this call, Traces of this call, Flows of this call" {
+		t.Errorf("edge links: %s", got)
+	}
+	if n := len(fieldMap(t, res.Frames[0])["id"].Config.Links); n != 4 {
+		t.Errorf("node links: %d, want 4", n)
+	}
+	link := interpolate(t, res.Frames[1], edges["id"].Config.Links[0], "id", 0)
+	got, _ := series(t, e.query(pc, t0, t0+120, time.Minute, link))
+	var calls float64
+	for _, v := range got["checkout/request_rate/frontend"] {
+		if v != nil {
+			calls += *v * 60
+		}
+	}
+	if len(got) != len(query.REDMetrics) || !near(calls, 40) {
+		t.Errorf("the edge's RED link %s: %d series, %v requests of frontend->checkout, want %d series and 40", link, len(got), calls, len(query.REDMetrics))
+	}
 	nodes := fieldMap(t, res.Frames[0])
 	type node struct {
 		id, subtitle      string

@@ -213,14 +213,7 @@ func (d *Datasource) traceLinks(f *data.Frame) {
 			continue
 		}
 		q["queryType"] = query.TypeTrace
-		q["refId"] = "A"
-		if fld.Config == nil {
-			fld.Config = &data.FieldConfig{}
-		}
-		fld.Config.Links = append(fld.Config.Links, data.DataLink{
-			Title:    titles[fld.Name],
-			Internal: &data.InternalDataLink{DatasourceUID: d.uid, DatasourceName: d.name, Query: q},
-		})
+		addLinks(fld, d.internalLink(titles[fld.Name], q))
 	}
 }
 
@@ -231,21 +224,15 @@ func (d *Datasource) flameLinks(f *data.Frame) {
 	if dur == nil || fieldByName(f, "server_pid") == nil || fieldByName(f, "syscall_thread_response") == nil {
 		return
 	}
-	if dur.Config == nil {
-		dur.Config = &data.FieldConfig{}
-	}
 	for _, ev := range []struct{ event, title string }{
 		{query.EventOnCPU, "On-CPU flame graph of the serving thread over this request"},
 		{query.EventOffCPU, "Off-CPU flame graph of the serving thread over this request"},
 	} {
-		dur.Config.Links = append(dur.Config.Links, data.DataLink{
-			Title: ev.title,
-			Internal: &data.InternalDataLink{DatasourceUID: d.uid, DatasourceName: d.name, Query: map[string]any{
-				"refId": "A", "queryType": query.TypeFlameGraph, "event": ev.event,
-				"pid": "${__data.fields.server_pid}", "tid": "${__data.fields.syscall_thread_response}",
-				"span_start_us": "${__data.fields.start_time_us}", "span_duration_us": "${__value.raw}",
-			}},
-		})
+		addLinks(dur, d.internalLink(ev.title, map[string]any{
+			"queryType": query.TypeFlameGraph, "event": ev.event,
+			"pid": "${__data.fields.server_pid}", "tid": "${__data.fields.syscall_thread_response}",
+			"span_start_us": "${__data.fields.start_time_us}", "span_duration_us": "${__value.raw}",
+		}))
 	}
 }
 

@@ -90,8 +90,8 @@ func (d *Datasource) flowLinks(f *data.Frame) {
 		"client_ip": "${__data.fields.client_ip}", "client_port": "${__data.fields.client_port}",
 		"server_ip": "${__data.fields.server_ip}", "server_port": "${__data.fields.server_port}",
 	}
-	profile := map[string]any{"refId": "A", "queryType": query.TypeNetProfile}
-	logs := map[string]any{"refId": "A", "queryType": query.TypeSQLLog, "format": query.FormatLogs, "observation_point": query.ObsAll}
+	profile := map[string]any{"queryType": query.TypeNetProfile}
+	logs := map[string]any{"queryType": query.TypeSQLLog, "format": query.FormatLogs, "observation_point": query.ObsAll}
 	for k, v := range ends {
 		profile[k], logs[k] = v, v
 	}
@@ -99,13 +99,7 @@ func (d *Datasource) flowLinks(f *data.Frame) {
 		if fld.Name != "flow_id" {
 			continue
 		}
-		if fld.Config == nil {
-			fld.Config = &data.FieldConfig{}
-		}
-		fld.Config.Links = append(fld.Config.Links,
-			data.DataLink{Title: "Network profile of this flow", Internal: &data.InternalDataLink{DatasourceUID: d.uid, DatasourceName: d.name, Query: profile}},
-			data.DataLink{Title: "Request logs of this flow", Internal: &data.InternalDataLink{DatasourceUID: d.uid, DatasourceName: d.name, Query: logs}},
-		)
+		addLinks(fld, d.internalLink("Network profile of this flow", profile), d.internalLink("Request logs of this flow", logs))
 	}
 }
 

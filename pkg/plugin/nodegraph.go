@@ -60,7 +60,9 @@ func (d *Datasource) serviceMap(ctx context.Context, m *query.Model, r query.Ran
 	if netSQL != "" {
 		sql += ";\n" + netSQL
 	}
-	return nodeGraph(withNetHealth(edges, net, m), seconds, sql), nil
+	frames := nodeGraph(withNetHealth(edges, net, m), seconds, sql)
+	d.mapLinks(frames, m)
+	return frames, nil
 }
 
 func nodeID(s string) string {

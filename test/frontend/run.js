@@ -310,6 +310,34 @@ async function main() {
     await page.screenshot({ path: tipShot, fullPage: true });
     log(`screenshot: ${path.relative(ROOT, tipShot)}`);
 
+    // Click the call's ends: the node's links (its RED, requests, traces, flows) as the backend sent them, each
+    // an Explore URL holding its typed query with the node filled in.
+    const frameLinks = (nodesFrame?.schema.fields.find((f) => f.name === 'id')?.config?.links ?? []).map(
+      (l) => l.title
+    );
+    if (frameLinks.length > 0) {
+      await page.mouse.move(0, 0);
+      await page.locator(`[data-testid="map-node"][data-id="${src}"]`).click();
+      const items = page.locator('[data-testid="map-link"]');
+      await items.first().waitFor({ timeout: 5000 });
+      const shown = await items.evaluateAll((els) =>
+        els.map((e) => ({ title: e.textContent.trim(), href: e.closest('a')?.getAttribute('href') ?? '' }))
+      );
+      assert.deepStrictEqual(
+        shown.map((l) => l.title),
+        frameLinks,
+        'a click on a node lists its links'
+      );
+      const red = decodeURIComponent(shown[0].href);
+      assert.ok(
+        red.includes('"queryType":"red"') && red.includes(`"service":"${src}"`),
+        `RED link ${red} names ${src}`
+      );
+      const menuShot = path.join(SHOTS, `universalmap-${tag}-links.png`);
+      await page.screenshot({ path: menuShot, fullPage: true });
+      log(`screenshot: ${path.relative(ROOT, menuShot)}`);
+    }
+
     assert.deepStrictEqual(failures, [], 'no browser errors');
     log('PASS');
   } finally {

@@ -87,4 +87,36 @@ describe('UniversalMapPanel', () => {
     expect(screen.getByTestId('universal-map-empty')).toHaveTextContent('No service map data');
     expect(screen.queryByTestId('universal-map')).not.toBeInTheDocument();
   });
+
+  it("a click on a node or an edge opens its row's data links (Grafana's link supplier on the id field)", () => {
+    const frames = mapFrames();
+    // as Grafana's panel query runner leaves the fields: the backend's links in the config, getLinks filling them
+    for (const f of frames) {
+      const id = f.fields.find((x) => x.name === 'id')!;
+      const name = f.name === 'nodes' ? 'service' : 'call';
+      id.config.links = [
+        { title: `RED of this ${name}`, url: '' },
+        { title: 'Traces', url: '' },
+      ];
+      id.getLinks = ({ valueRowIndex }: { valueRowIndex?: number }) =>
+        id.config.links!.map((l) => ({
+          title: `${l.title} ${id.values[valueRowIndex!]}`,
+          href: `/explore?row=${valueRowIndex}`,
+          target: '_self' as const,
+          origin: id,
+        }));
+    }
+    render(<UniversalMapPanel {...props(frames)} />);
+    fireEvent.click(document.querySelector('[data-id="orders"]')!);
+    expect(screen.getAllByTestId('map-link').map((l) => l.textContent)).toEqual([
+      'RED of this service orders',
+      'Traces orders',
+    ]);
+    expect(screen.getAllByTestId('map-link')[0].closest('a')).toHaveAttribute('href', '/explore?row=2');
+    fireEvent.keyDown(document, { key: 'Escape' });
+    const apiToOrders = screen.getAllByTestId('map-edge').find((e) => e.getAttribute('data-source') === 'api')!;
+    fireEvent.click(apiToOrders);
+    expect(screen.getByText('api → orders')).toBeInTheDocument();
+    expect(screen.getAllByTestId('map-link').map((l) => l.textContent)).toContain('RED of this call api->orders');
+  });
 });

@@ -4,6 +4,7 @@ import type { GrafanaTheme2, PanelProps } from '@grafana/data';
 import { useStyles2, useTheme2 } from '@grafana/ui';
 import { buildGraph, type MapEdge, type MapNode } from './graph';
 import { layoutGraph, type Point } from './layout';
+import { LinksMenu, type MenuAt } from './LinksMenu';
 import type { EdgeStat, UniversalMapOptions } from './types';
 
 type Props = PanelProps<UniversalMapOptions>;
@@ -97,6 +98,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
   const s = useStyles2(getStyles);
   const containerRef = useRef<HTMLDivElement>(null);
   const [hover, setHover] = useState<Hover | undefined>();
+  const [menu, setMenu] = useState<MenuAt | undefined>();
 
   const graph = useMemo(() => buildGraph(data.series, theme), [data.series, theme]);
   const layout = useMemo(() => layoutGraph(graph), [graph]);
@@ -124,6 +126,12 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
   const track = (kind: Hover['kind'], id: string) => (ev: React.MouseEvent) => {
     const box = containerRef.current?.getBoundingClientRect();
     setHover({ kind, id, x: ev.clientX - (box?.left ?? 0), y: ev.clientY - (box?.top ?? 0) });
+  };
+
+  // a click opens the item's links (its RED, requests, traces, flows) where it was clicked
+  const openMenu = (title: string, links: MapNode['links']) => (ev: React.MouseEvent) => {
+    setHover(undefined);
+    setMenu({ title, x: ev.clientX, y: ev.clientY, links: links ? links() : [] });
   };
 
   const hoveredNode: MapNode | undefined =
@@ -184,6 +192,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                 data-network={e.unhealthy ? 'unhealthy' : e.network ? 'ok' : undefined}
                 className={s.edge}
                 onMouseMove={track('edge', e.id)}
+                onClick={openMenu(`${e.source} → ${e.target}`, e.links)}
               >
                 <path d={d} fill="none" stroke="transparent" strokeWidth={14} />
                 {e.unhealthy && (
@@ -264,7 +273,14 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
             const sev = severity(n.errorRate, threshold);
             const active = hover?.kind === 'node' && hover.id === n.id;
             return (
-              <g key={n.id} data-testid="map-node" data-id={n.id} onMouseMove={track('node', n.id)}>
+              <g
+                key={n.id}
+                data-testid="map-node"
+                data-id={n.id}
+                onMouseMove={track('node', n.id)}
+                onClick={openMenu(n.title, n.links)}
+                style={{ cursor: 'pointer' }}
+              >
                 <circle
                   cx={p.x}
                   cy={p.y}
@@ -310,7 +326,8 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
           })}
         </g>
       </svg>
-      {hover && (hoveredNode || hoveredEdge) && (
+      {menu && <LinksMenu menu={menu} onClose={() => setMenu(undefined)} />}
+      {!menu && hover && (hoveredNode || hoveredEdge) && (
         <div
           className={s.tooltip}
           data-testid="universal-map-tooltip"

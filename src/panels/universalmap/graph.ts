@@ -2,6 +2,7 @@ import {
   type DataFrame,
   type Field,
   type GrafanaTheme2,
+  type LinkModel,
   formattedValueToString,
   getDisplayProcessor,
 } from '@grafana/data';
@@ -15,6 +16,8 @@ export interface MapNode {
   secondarystat: string;
   errorRate?: number;
   details: Array<[string, string]>;
+  /** the data links of its row (the backend's: its RED, requests, traces, flows), made on demand */
+  links?: () => LinkModel[];
 }
 
 /** A directed call from `source` (client) to `target` (server). */
@@ -30,6 +33,7 @@ export interface MapEdge {
   /** the network on this edge is unhealthy (the node-graph `highlighted` field) */
   unhealthy?: boolean;
   details: Array<[string, string]>;
+  links?: () => LinkModel[];
 }
 
 export interface MapGraph {
@@ -85,6 +89,15 @@ function detailRows(frame: DataFrame, i: number, theme: GrafanaTheme2): Array<[s
     .map((f) => [f.config?.displayName ?? f.name.slice('detail__'.length).replace(/_/g, ' '), formatter(f, theme)(i)]);
 }
 
+/** Row i's data links of the frame's id field (Grafana sets getLinks on a panel's fields), when it has any. */
+function linksOf(frame: DataFrame, i: number): (() => LinkModel[]) | undefined {
+  const id = fieldOf(frame, 'id');
+  if (!id?.getLinks || !id.config?.links?.length) {
+    return undefined;
+  }
+  return () => id.getLinks!({ valueRowIndex: i });
+}
+
 function num(field: Field | undefined, i: number): number | undefined {
   const v = field?.values[i];
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
@@ -133,6 +146,7 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
         secondarystat: second(i),
         errorRate: nodeErrorRate(nodesFrame, i),
         details: detailRows(nodesFrame, i, theme),
+        links: linksOf(nodesFrame, i),
       });
     }
   }
@@ -168,6 +182,7 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
         network: network?.values[i] ? String(network.values[i]) : undefined,
         unhealthy: highlighted?.values[i] === true,
         details: detailRows(edgesFrame, i, theme),
+        links: linksOf(edgesFrame, i),
       });
     }
   }

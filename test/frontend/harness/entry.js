@@ -287,11 +287,12 @@ async function run() {
   const frames = request.queries.flatMap((q) =>
     (response.results?.[q.refId]?.frames ?? []).map((f) => ({ ...grafanaData.dataFrameFromJSON(f), refId: q.refId }))
   );
-  // What Grafana does before handing frames to a panel: field config defaults + display processors.
+  // What Grafana does before handing frames to a panel: field config defaults, display processors and the
+  // fields' link suppliers (their ${__value.raw} / ${__data.fields.*} filled from the row).
   const series = grafanaData.applyFieldOverrides({
     data: frames,
     fieldConfig: { defaults: {}, overrides: [] },
-    replaceVariables: (s) => s,
+    replaceVariables: replaceLinkVariables,
     theme,
     timeZone: 'utc',
   });
