@@ -4,7 +4,7 @@ import { of } from 'rxjs';
 import { locationService } from '@grafana/runtime';
 import { mockCanvasText } from './testCanvas';
 import { Network } from './Network';
-import { DEFAULT_NETWORK_STATE, flowQueries } from './networkFlows';
+import { DEFAULT_NETWORK_STATE, flowQueries, networkPageHref } from './networkFlows';
 // The real plugin binary's answers over rows the real agent captured (test/frontend/record-netprofile.js): the
 // page's two flow-log queries, the map, and the network profile of a lossy transfer.
 import failingAnswer from '../../test/frontend/fixtures/ds-query-network-failing.json';
@@ -114,6 +114,28 @@ describe('the Network page on the plugin binary’s answers over real captures',
     });
     expect(Number(profile.to) - Number(profile.from)).toBe(120_000);
     expect(row).toHaveAttribute('aria-selected', 'true');
+  });
+
+  it('a link with the flow in its URL (a trace span\'s) opens the page on that flow\'s profile', async () => {
+    const at = recording.range.from + 90_000;
+    const href = networkPageHref({
+      from: String(at - 60_000),
+      to: String(at + 60_000),
+      cip: lossyFlow.client_ip,
+      cport: String(lossyFlow.client_port),
+      sip: lossyFlow.server_ip,
+      sport: String(lossyFlow.server_port),
+      at: String(at),
+    });
+    expect(href.startsWith(`${NETWORK}?from=`)).toBe(true);
+    act(() => locationService.push(href));
+    render(<Network />);
+    await waitFor(() => expect(screen.getAllByTestId('np-packet')).toHaveLength(512));
+    expect(screen.getByTestId('network-profile')).toHaveTextContent(
+      `Network profile of ${lossyFlow.client_ip}:${lossyFlow.client_port} → ${lossyFlow.server_ip}:${lossyFlow.server_port}`
+    );
+    const [profile] = requests('netprofile');
+    expect([Number(profile.from), Number(profile.to)]).toEqual([at - 60_000, at + 60_000]);
   });
 
   it('one click on an edge keeps the flows to that edge', async () => {
