@@ -373,12 +373,12 @@ func profileSummaryValue(metric string, get func(string) float64, _ int64) *floa
 	latency := strings.TrimSuffix(strings.TrimSuffix(metric, "_avg"), "_max")
 	stat := strings.TrimPrefix(metric, latency+"_")
 	prefix := map[string]string{"conn_latency": "conn", "ack_latency": "ack", "server_response": "server_response", "client_wait": "client_wait"}[latency]
-	if prefix == "" || get(prefix+"_count") == 0 {
+	if prefix == "" || get(prefix+"_samples") == 0 {
 		return nil
 	}
 	v := get(prefix+"_max_us") / 1000
 	if stat == "avg" {
-		v = get(prefix+"_sum_us") / get(prefix+"_count") / 1000
+		v = get(prefix+"_sum_us") / get(prefix+"_samples") / 1000
 	}
 	return &v
 }

@@ -443,7 +443,7 @@ var ProfileColumns = []string{
 	"conn_latency_us", "ack_latency_us", "ack_latency_max_us", "ack_count",
 	"server_response_us", "server_response_max_us", "server_response_count",
 	"client_wait_us", "client_wait_max_us", "client_wait_count",
-	"packet_count", "retrans_count", "events_truncated",
+	"packet_count", "retrans_count", "events_truncated", "event_window", "zero_window_count",
 }
 
 // BuildNetProfile renders the network-profile query: the tcp_timeline rows of one TCP flow (both
@@ -503,8 +503,9 @@ var ProfileMetrics = []string{ProfileMetricConnAvg, ProfileMetricConnMax, Profil
 // bucket, client, server and point: per latency the sum of its samples (µs), their count and the largest.
 // A tcp_timeline row holds each latency's mean and count over its interval (the connection's one sample
 // where the handshake was seen), so the sum is mean × count.
-var ProfileSummaryColumns = []string{"conn_sum_us", "conn_count", "conn_max_us", "ack_sum_us", "ack_count", "ack_max_us",
-	"server_response_sum_us", "server_response_count", "server_response_max_us", "client_wait_sum_us", "client_wait_count", "client_wait_max_us"}
+// (Aliases are not column names: a column aggregated twice under its own name is an error on 18.16.)
+var ProfileSummaryColumns = []string{"conn_sum_us", "conn_samples", "conn_max_us", "ack_sum_us", "ack_samples", "ack_max_us",
+	"server_response_sum_us", "server_response_samples", "server_response_max_us", "client_wait_sum_us", "client_wait_samples", "client_wait_max_us"}
 
 // BuildNetProfileSummary renders the per-edge summary of the four network-profile latencies over time:
 // one row per (bucket, client service, server service[, observation point]) of tcp_timeline, the edge at
@@ -525,7 +526,7 @@ func BuildNetProfileSummary(database string, m *NetModel, r Range, bucket int64)
 	}
 	cols := []edgeColumn{
 		{"conn_sum_us", aggOf("sum(%s)", "conn_latency_us"), combineBest},
-		{"conn_count", aggOf("countIf(%s > 0)", "conn_latency_us"), combineBest},
+		{"conn_samples", aggOf("countIf(%s > 0)", "conn_latency_us"), combineBest},
 		{"conn_max_us", aggOf("max(%s)", "conn_latency_us"), combineBestMax},
 	}
 	for _, l := range []struct{ name, mean, count, max string }{
@@ -535,7 +536,7 @@ func BuildNetProfileSummary(database string, m *NetModel, r Range, bucket int64)
 	} {
 		cols = append(cols,
 			edgeColumn{l.name + "_sum_us", aggOf("sum(toUInt64(%s) * %s)", l.mean, l.count), combineBest},
-			edgeColumn{l.name + "_count", aggOf("sum(%s)", l.count), combineBest},
+			edgeColumn{l.name + "_samples", aggOf("sum(%s)", l.count), combineBest},
 			edgeColumn{l.name + "_max_us", aggOf("max(%s)", l.max), combineBestMax})
 	}
 	return buildEdgeSeries(database, "tcp_timeline", m, r, bucket, cols)
