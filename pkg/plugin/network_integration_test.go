@@ -391,6 +391,63 @@ func TestNetworkIntegration(t *testing.T) {
 		if !strings.Contains(got["curl->files-lossy"], "% retransmitted") {
 			t.Errorf("lossy edge's verdict: %q", got["curl->files-lossy"])
 		}
+		// the full-stack latency per observation point: the 50 ms proxy hop. Through the proxy (curl → slb)
+		// every point from curl's process to the proxy's process sees the hop's delay, and the split puts it
+		// in the server (the proxy); behind it (toxiproxy-serve → web) every point sees a few ms: the proxy
+		// adds the ≈50 ms between its server point and its client point
+		at := func(edge, field string) *float64 {
+			for i := 0; i < res.Frames[1].Rows(); i++ {
+				if fmt.Sprint(edges["source"].At(i), "->", edges["target"].At(i)) == edge {
+					return edges[field].At(i).(*float64)
+				}
+			}
+			t.Fatalf("no edge %s", edge)
+			return nil
+		}
+		proxyMs := float64(rec.Scenario.ProxyMs)
+		show := func(edge string) string {
+			var parts []string
+			for _, f := range []string{"latency_client_process", "latency_client_nic", "latency_server_nic", "latency_server_process", "time_in_client", "time_in_network", "time_in_server"} {
+				if v := at(edge, "detail__"+f); v != nil {
+					parts = append(parts, fmt.Sprintf("%s %.3f", f, *v))
+				}
+			}
+			return strings.Join(parts, ", ")
+		}
+		for _, f := range []string{"latency_client_process", "latency_client_nic", "latency_server_process", "time_in_server"} {
+			if v := at("curl->slb", "detail__"+f); v == nil || *v < proxyMs || *v >= proxyMs+50 {
+				t.Errorf("curl -> slb %s: %v ms, want the %v ms hop", f, v, proxyMs)
+			}
+		}
+		if v := at("curl->slb", "detail__latency_server_nic"); v != nil {
+			t.Errorf("curl -> slb at a server NIC (gw captures nothing): %v", *v)
+		}
+		for _, f := range []string{"time_in_client", "time_in_network"} {
+			if v := at("curl->slb", "detail__"+f); v == nil || *v >= 5 {
+				t.Errorf("curl -> slb %s: %v ms, want under 5", f, v)
+			}
+		}
+		for _, f := range []string{"latency_client_process", "latency_server_nic", "latency_server_process"} {
+			if v := at("toxiproxy-serve->web", "detail__"+f); v == nil || *v >= 5 {
+				t.Errorf("toxiproxy-serve -> web %s: %v ms, want a few ms behind the hop", f, v)
+			}
+		}
+		if added := *at("curl->slb", "detail__latency_server_process") - *at("toxiproxy-serve->web", "detail__latency_client_process"); added < proxyMs-5 || added >= proxyMs+50 {
+			t.Errorf("the proxy adds %.1f ms between its server and client points, want ≈ %v", added, proxyMs)
+		}
+		// the think-time client: all four points saw its 3 requests, each a few ms
+		for _, f := range []string{"latency_client_process", "latency_client_nic", "latency_server_nic", "latency_server_process"} {
+			if v := at("node->web", "detail__"+f); v == nil || *v >= 20 {
+				t.Errorf("node -> web %s: %v ms", f, v)
+			}
+		}
+		for _, e := range []string{"curl->slb", "toxiproxy-serve->web", "node->web"} {
+			t.Logf("measured: %s: %s", e, show(e))
+		}
+		// the network-only edge has no request to time: no latency at any point
+		if at("curl->refuser", "detail__latency_client_process") != nil || at("curl->refuser", "detail__time_in_server") != nil {
+			t.Error("curl -> refuser: a latency without requests")
+		}
 		// filtered by protocol, the map keeps to edges with requests (no network-only edge)
 		res = run(`{"queryType":"map","l7_protocol":"HTTP"}`)
 		for i := 0; i < res.Frames[1].Rows(); i++ {

@@ -192,3 +192,31 @@ func TestNetProfileSummaryQuery(t *testing.T) {
 		t.Errorf("%d summary columns", len(ProfileSummaryColumns))
 	}
 }
+
+func TestMapPointsQuery(t *testing.T) {
+	m, err := Parse([]byte(`{"queryType":"map","service":"api","l7_protocol":"HTTP"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := BuildMapPoints("flowlens", m, testRange)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(server_service IN ('api') OR client_service IN ('api'))", "l7_protocol IN ('HTTP')",
+		"observation_point IN ('client_process', 'client_nic', 'server_nic', 'server_process')", "countIf(response_duration_us > 0) AS answered",
+		"GROUP BY client, server, point", "LIMIT 40000"} {
+		if !strings.Contains(st.SQL, want) {
+			t.Errorf("map points SQL lacks %q:\n%s", want, st.SQL)
+		}
+	}
+	for _, c := range st.Columns {
+		if !schema.Get().HasColumn("l7_flow_log", c) {
+			t.Errorf("reads l7_flow_log.%s", c)
+		}
+	}
+	if m, _ := Parse([]byte(`{"queryType":"map","min_duration_ms":5}`)); m != nil {
+		if _, err := BuildMapPoints("flowlens", m, testRange); err == nil {
+			t.Error("a request filter on the map's points")
+		}
+	}
+}

@@ -123,6 +123,11 @@ func render(db string) ([]entry, error) {
 	if err := add("map/unfiltered", st, err); err != nil {
 		return nil, err
 	}
+	// the map's latency per observation point (request logs)
+	st, err = query.BuildMapPoints(db, &filtered, r)
+	if err := add("map/points", st, err); err != nil {
+		return nil, err
+	}
 	m := filtered
 	m.Status = query.Values{"server_error", "timeout"}
 	m.Limit = 100
