@@ -116,7 +116,7 @@ describe('the Network page on the plugin binary’s answers over real captures',
     expect(row).toHaveAttribute('aria-selected', 'true');
   });
 
-  it('a link with the flow in its URL (a trace span\'s) opens the page on that flow\'s profile', async () => {
+  it("a link with the flow in its URL (a trace span's) opens the page on that flow's profile", async () => {
     const at = recording.range.from + 90_000;
     const href = networkPageHref({
       from: String(at - 60_000),

@@ -132,7 +132,10 @@ describe('QueryEditor', () => {
       metric: 'client_wait_max',
     });
     for (const key of ['service', 'client_service', 'client_ip', 'server_ip', 'server_port', 'host']) {
-      expect(screen.getByTestId(`flowlens-filter-${key}`)).toHaveAttribute('placeholder', key === 'host' ? 'observing host' : 'any');
+      expect(screen.getByTestId(`flowlens-filter-${key}`)).toHaveAttribute(
+        'placeholder',
+        key === 'host' ? 'observing host' : 'any'
+      );
     }
     expect(screen.queryByTestId('flowlens-filter-client_port')).not.toBeInTheDocument();
     expect(screen.queryByTestId('flowlens-filter-server_process')).not.toBeInTheDocument();

@@ -119,8 +119,7 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
   const queryType = query.queryType ?? 'red';
   const requests = queryType === 'sql_log' || queryType === 'trace_search';
   const summary = queryType === 'netprofile_summary';
-  const network =
-    queryType === 'flow_log' || queryType === 'net_metrics' || queryType === 'netprofile' || summary;
+  const network = queryType === 'flow_log' || queryType === 'net_metrics' || queryType === 'netprofile' || summary;
   const logs = queryType === 'sql_log' || queryType === 'flow_log';
 
   const update = (next: FlowLensQuery) => {
