@@ -52,7 +52,7 @@ async function load() {
     }
   }
   const rows = {};
-  for (const table of ['l4_flow_log', 'tcp_timeline', 'l7_flow_log', 'net_metrics']) {
+  for (const table of ['l4_flow_log', 'tcp_timeline', 'l7_flow_log', 'net_metrics', 'app_metrics']) {
     const text = fs.readFileSync(path.join(CAPTURE, `${table}.jsonl`), 'utf8');
     await chQuery(`INSERT INTO ${DB}.${table} FORMAT JSONEachRow\n${text}`);
     rows[table] = text
