@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,9 @@ func TestNodeGraphShape(t *testing.T) {
 		"detail__requests", "detail__errors", "detail__error_ratio", "detail__latency_max", "detail__outbound_requests"}
 	wantEdgeFields := []string{"id", "source", "target", "mainstat", "secondarystat", "detail__requests", "detail__errors",
 		"detail__error_rate", "detail__error_ratio", "detail__latency_max", "detail__protocols", "detail__network", "detail__retransmissions",
-		"detail__retrans_ratio", "detail__rsts", "detail__conn_failed", "detail__zero_windows", "detail__rtt_avg", "highlighted"}
+		"detail__retrans_ratio", "detail__rsts", "detail__conn_failed", "detail__zero_windows", "detail__rtt_avg",
+		"detail__latency_client_process", "detail__latency_client_nic", "detail__latency_server_nic", "detail__latency_server_process",
+		"detail__time_in_client", "detail__time_in_network", "detail__time_in_server", "highlighted"}
 	check := func(f *data.Frame, name string, fields []string, rows int) {
 		if f.Name != name || f.Meta.PreferredVisualization != data.VisTypeNodeGraph || f.Rows() != rows {
 			t.Errorf("%s: name %q vis %q rows %d", name, f.Name, f.Meta.PreferredVisualization, f.Rows())
@@ -60,6 +63,44 @@ func TestNodeGraphShape(t *testing.T) {
 	}
 	if nodes.Fields[5].Config.Color["fixedColor"] != "green" || nodes.Fields[6].Config.Color["fixedColor"] != "red" {
 		t.Error("arc colours missing")
+	}
+}
+
+// Each observation point's requests and latency sum become its mean latency on the edge, and where the
+// time goes: in the client, on the path, in the server.
+func TestEdgeLatencyPerObservationPoint(t *testing.T) {
+	pt := func(req, sumUs int64) pointLatency { return pointLatency{req, sumUs} }
+	frames := nodeGraph([]mapEdge{
+		// 10 calls: 60 ms at the client's process, 58 at its NIC, 12 at the server's NIC, 11.5 in the server
+		{client: "web", server: "api", requests: 10, durationSumUs: 115000, points: map[string]pointLatency{
+			"client_process": pt(10, 600000), "client_nic": pt(10, 580000), "server_nic": pt(10, 120000), "server_process": pt(10, 115000)}},
+		// seen by the server's process alone: its latency, no split
+		{client: "cron", server: "api", requests: 2, durationSumUs: 4000, points: map[string]pointLatency{"server_process": pt(2, 4000)}},
+		// a client NIC slower than its process (other samples): the client's part is 0, never negative
+		{client: "batch", server: "api", requests: 4, durationSumUs: 4000, points: map[string]pointLatency{
+			"client_process": pt(4, 6000), "client_nic": pt(4, 8000), "server_process": pt(4, 4000)}},
+		// no request logs: nothing per point
+		{client: "x", server: "api", requests: 1, durationSumUs: 1000},
+	}, 10, "SQL")
+	f := frames[1]
+	get := func(name string, row int) string {
+		for _, fl := range f.Fields {
+			if fl.Name == name {
+				if v := fl.At(row).(*float64); v != nil {
+					return strings.TrimRight(strings.TrimRight(strconv.FormatFloat(*v, 'f', 3, 64), "0"), ".")
+				}
+				return "-"
+			}
+		}
+		t.Fatalf("no field %s", name)
+		return ""
+	}
+	for row, want := range []string{"60 58 12 11.5 | 2 46 12", "- - - 2 | - - -", "1.5 2 - 1 | 0 1 1", "- - - - | - - -"} {
+		got := strings.Join([]string{get("detail__latency_client_process", row), get("detail__latency_client_nic", row), get("detail__latency_server_nic", row),
+			get("detail__latency_server_process", row), "|", get("detail__time_in_client", row), get("detail__time_in_network", row), get("detail__time_in_server", row)}, " ")
+		if got != want {
+			t.Errorf("edge %v: %s, want %s", f.Fields[0].At(row), got, want)
+		}
 	}
 }
 

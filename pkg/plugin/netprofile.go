@@ -52,6 +52,14 @@ type ProfilePacket struct {
 	Seq, Ack   uint32
 	PayloadLen int64
 	Kind       string
+	// Window is the TCP window field as sent (unscaled), nil in rows written before tcp_timeline kept it
+	Window *int64
+}
+
+// ZeroWindow says the packet advertises a zero window (its sender's receive buffer is full), as the
+// agent counts it: a RST's window means nothing and a SYN's is never a stopped reader.
+func (p ProfilePacket) ZeroWindow() bool {
+	return p.Window != nil && *p.Window == 0 && p.Flags&(tcpRST|tcpSYN) == 0
 }
 
 // ProfileInterval is one latency of the flow at one observation point.
@@ -172,7 +180,7 @@ type profilePoint struct {
 // profileStatColumns are the tcp_timeline latency columns the latencies frame carries, in order.
 var profileStatColumns = []string{"conn_latency_us", "ack_latency_us", "ack_latency_max_us", "ack_count",
 	"server_response_us", "server_response_max_us", "server_response_count", "client_wait_us", "client_wait_max_us", "client_wait_count",
-	"packet_count", "retrans_count", "events_truncated"}
+	"packet_count", "retrans_count", "events_truncated", "zero_window_count"}
 
 // profileMeans pairs each mean column with its sample count.
 var profileMeans = map[string]string{"ack_latency_us": "ack_count", "server_response_us": "server_response_count", "client_wait_us": "client_wait_count"}
@@ -217,7 +225,7 @@ func readProfilePoints(res *clickhouse.Result) ([]*profilePoint, error) {
 		idx[c.Name] = i
 	}
 	for _, c := range append([]string{"host", "netns", "interface", "observation_point", "event_time_us", "event_direction",
-		"event_tcp_flags", "event_seq", "event_ack", "event_payload_len"}, profileStatColumns...) {
+		"event_tcp_flags", "event_seq", "event_ack", "event_payload_len", "event_window"}, profileStatColumns...) {
 		if _, ok := idx[c]; !ok {
 			return nil, fmt.Errorf("tcp_timeline answer lacks column %s", c)
 		}
@@ -255,10 +263,19 @@ func readProfilePoints(res *clickhouse.Result) ([]*profilePoint, error) {
 				return nil, fmt.Errorf("tcp_timeline row %d: event arrays of different lengths", ri)
 			}
 		}
+		// a row written before migration 9 has no windows (an empty array)
+		windows, err := intsOf(row[idx["event_window"]])
+		if err != nil || (len(windows) != n && len(windows) != 0) {
+			return nil, fmt.Errorf("tcp_timeline row %d event_window: %d windows of %d packets (%v)", ri, len(windows), n, err)
+		}
 		for i := 0; i < n; i++ {
-			p.packets = append(p.packets, ProfilePacket{TimeUs: arrays["event_time_us"][i], Dir: int(arrays["event_direction"][i]),
+			pkt := ProfilePacket{TimeUs: arrays["event_time_us"][i], Dir: int(arrays["event_direction"][i]),
 				Flags: int(arrays["event_tcp_flags"][i]), Seq: uint32(arrays["event_seq"][i]), Ack: uint32(arrays["event_ack"][i]),
-				PayloadLen: arrays["event_payload_len"][i]})
+				PayloadLen: arrays["event_payload_len"][i]}
+			if len(windows) == n {
+				pkt.Window = &windows[i]
+			}
+			p.packets = append(p.packets, pkt)
 		}
 		for _, c := range profileStatColumns {
 			v, err := converters.Int64(row[idx[c]])
@@ -328,6 +345,8 @@ func netProfileFrames(res *clickhouse.Result, st *query.Statement, m *query.NetM
 		t                                         []time.Time
 		us, seq, ack, size                        []int64
 		point, obs, host, iface, dir, kind, flags []string
+		window                                    []*int64
+		zeroWindow                                []bool
 	}{}
 	iv := struct {
 		point, obs, kind    []string
@@ -348,6 +367,7 @@ func netProfileFrames(res *clickhouse.Result, st *query.Statement, m *query.NetM
 			}
 			pk.point, pk.obs, pk.host, pk.iface = append(pk.point, p.key), append(pk.obs, p.obs), append(pk.host, p.host), append(pk.iface, p.iface)
 			pk.dir, pk.kind, pk.flags = append(pk.dir, dir), append(pk.kind, x.Kind), append(pk.flags, flagText(x.Flags))
+			pk.window, pk.zeroWindow = append(pk.window, x.Window), append(pk.zeroWindow, x.ZeroWindow())
 		}
 		for _, x := range intervals {
 			iv.point, iv.obs, iv.kind = append(iv.point, p.key), append(iv.obs, p.obs), append(iv.kind, x.Kind)
@@ -372,7 +392,8 @@ func netProfileFrames(res *clickhouse.Result, st *query.Statement, m *query.NetM
 		data.NewField("time", nil, nonNil(pk.t)), data.NewField("time_us", nil, nonNil(pk.us)), data.NewField("point", nil, nonNil(pk.point)),
 		data.NewField("observation_point", nil, nonNil(pk.obs)), data.NewField("host", nil, nonNil(pk.host)), data.NewField("interface", nil, nonNil(pk.iface)),
 		data.NewField("direction", nil, nonNil(pk.dir)), data.NewField("kind", nil, nonNil(pk.kind)), data.NewField("flags", nil, nonNil(pk.flags)),
-		data.NewField("seq", nil, nonNil(pk.seq)), data.NewField("ack", nil, nonNil(pk.ack)), data.NewField("payload_len", nil, nonNil(pk.size)))
+		data.NewField("seq", nil, nonNil(pk.seq)), data.NewField("ack", nil, nonNil(pk.ack)), data.NewField("payload_len", nil, nonNil(pk.size)),
+		data.NewField("window", nil, nonNil(pk.window)), data.NewField("zero_window", nil, nonNil(pk.zeroWindow)))
 	packets.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, PreferredVisualizationPluginID: NetProfilePanelID, ExecutedQueryString: st.SQL, Notices: notices,
 		Custom: map[string]any{"flow": map[string]any{"client_ip": m.ClientIP[0], "client_port": m.ClientPort[0], "server_ip": m.ServerIP[0], "server_port": m.ServerPort[0]}}}
 	intervals := data.NewFrame("intervals",

@@ -180,7 +180,7 @@ func flowLogLines(t *data.Frame) (*data.Frame, error) {
 }
 
 // netMetricInfo says how each network metric is displayed.
-var netMetricInfo = map[string]struct{ title, unit string }{
+var netMetricInfo = map[string]seriesInfo{
 	query.NetMetricByteRate:       {"bytes", "Bps"},
 	query.NetMetricRetransRate:    {"retransmissions", "short"},
 	query.NetMetricRetransRatio:   {"retransmission ratio", "percentunit"},
@@ -189,6 +189,22 @@ var netMetricInfo = map[string]struct{ title, unit string }{
 	query.NetMetricZeroWindowRate: {"zero windows", "short"},
 	query.NetMetricRTTAvg:         {"avg RTT", "ms"},
 }
+
+// seriesInfo is how a metric's series is titled and displayed.
+type seriesInfo struct{ title, unit string }
+
+// edgeSeriesKind is one query type of per-edge time series (net_metrics, netprofile_summary): the
+// aggregates its rows carry after (bucket, client, server, point), its metrics and how each metric's
+// value is computed from a bucket's aggregates (get names one; 0 where the edge had no row).
+type edgeSeriesKind struct {
+	queryType string
+	columns   []string
+	metrics   []string
+	info      map[string]seriesInfo
+	value     func(metric string, get func(string) float64, bucket int64) *float64
+}
+
+var netMetricsKind = edgeSeriesKind{query.TypeNetMetrics, query.NetMetricsColumns, query.NetMetrics, netMetricInfo, netValue}
 
 // netEdge names one series of the network metrics: a client→server pair (and the observation
 // point, outside the preferred mode).
@@ -209,29 +225,28 @@ func (d *Datasource) netMetrics(ctx context.Context, raw []byte, r query.Range, 
 	if err != nil {
 		return nil, err
 	}
-	return netMetricFrames(res, st, m.Metric, r)
+	return edgeSeriesFrames(netMetricsKind, res, st, m.Metric, r)
 }
 
-// netMetricFrames turns (bucket, client, server, point, sums...) rows into time-series-multi
+// edgeSeriesFrames turns (bucket, client, server, point, aggregates...) rows into time-series-multi
 // frames, one per (edge, metric), labelled {metric, client_service, server_service[, observation_point]}
-// (the metric a label too, so every series of the answer has labels of its own, as RED's).
-// Counts are per second of the bucket (0 where the edge had none); the ratio and RTT are null
-// where they are undefined (no segments, no RTT sample).
-func netMetricFrames(res *clickhouse.Result, st *query.Statement, metric string, r query.Range) (data.Frames, error) {
-	nCols := 4 + len(query.NetMetricsColumns)
+// (the metric a label too, so every series of the answer has labels of its own, as RED's), every
+// bucket of the range present (the kind's value: rates 0, means null where nothing happened).
+func edgeSeriesFrames(kind edgeSeriesKind, res *clickhouse.Result, st *query.Statement, metric string, r query.Range) (data.Frames, error) {
+	nCols := 4 + len(kind.columns)
 	rows := map[netEdge]map[int64][]int64{}
 	for i, row := range res.Data {
 		if len(row) < nCols {
-			return nil, fmt.Errorf("net_metrics row %d has %d columns, want %d", i, len(row), nCols)
+			return nil, fmt.Errorf("%s row %d has %d columns, want %d", kind.queryType, i, len(row), nCols)
 		}
 		t, err := converters.Int64(row[0])
 		if err != nil {
-			return nil, fmt.Errorf("net_metrics row %d: %w", i, err)
+			return nil, fmt.Errorf("%s row %d: %w", kind.queryType, i, err)
 		}
-		sums := make([]int64, len(query.NetMetricsColumns))
+		sums := make([]int64, len(kind.columns))
 		for j := range sums {
 			if sums[j], err = converters.Int64(row[4+j]); err != nil {
-				return nil, fmt.Errorf("net_metrics row %d: %w", i, err)
+				return nil, fmt.Errorf("%s row %d: %w", kind.queryType, i, err)
 			}
 		}
 		e := netEdge{converters.String(row[1]), converters.String(row[2]), converters.String(row[3])}
@@ -241,10 +256,10 @@ func netMetricFrames(res *clickhouse.Result, st *query.Statement, metric string,
 		rows[e][t] = sums
 	}
 	if len(res.Data) > st.Limit || len(rows) > st.MaxSeries {
-		return nil, badQuery{fmt.Errorf("net_metrics: more than %d client→server edges (series) in the time range, the limit is %d (datasource setting maxSeries): "+
-			"filter by service, client_service, server_port or host", st.MaxSeries, st.MaxSeries)}
+		return nil, badQuery{fmt.Errorf("%s: more than %d client→server edges (series) in the time range, the limit is %d (datasource setting maxSeries): "+
+			"filter by service, client_service, server_port or host", kind.queryType, st.MaxSeries, st.MaxSeries)}
 	}
-	metrics := query.NetMetrics
+	metrics := kind.metrics
 	if metric != "" && metric != query.MetricAll {
 		metrics = []string{metric}
 	}
@@ -265,7 +280,7 @@ func netMetricFrames(res *clickhouse.Result, st *query.Statement, metric string,
 	times := bucketTimes(r, st.BucketSeconds)
 	meta := seriesMeta(st.SQL)
 	col := map[string]int{}
-	for i, c := range query.NetMetricsColumns {
+	for i, c := range kind.columns {
 		col[c] = i
 	}
 	var frames data.Frames
@@ -279,9 +294,16 @@ func netMetricFrames(res *clickhouse.Result, st *query.Statement, metric string,
 		for _, name := range metrics {
 			values := make([]*float64, len(times))
 			for i, t := range times {
-				values[i] = netValue(name, rows[e][t.Unix()], col, st.BucketSeconds)
+				sums := rows[e][t.Unix()]
+				get := func(c string) float64 {
+					if sums == nil {
+						return 0
+					}
+					return float64(sums[col[c]])
+				}
+				values[i] = kind.value(name, get, st.BucketSeconds)
 			}
-			info := netMetricInfo[name]
+			info := kind.info[name]
 			l := data.Labels{query.MetricLabel: name}
 			for k, v := range labels {
 				l[k] = v
@@ -295,13 +317,7 @@ func netMetricFrames(res *clickhouse.Result, st *query.Statement, metric string,
 	return frames, nil
 }
 
-func netValue(metric string, sums []int64, col map[string]int, bucket int64) *float64 {
-	get := func(c string) float64 {
-		if sums == nil {
-			return 0
-		}
-		return float64(sums[col[c]])
-	}
+func netValue(metric string, get func(string) float64, bucket int64) *float64 {
 	perSecond := func(c string) *float64 { v := get(c) / float64(bucket); return &v }
 	switch metric {
 	case query.NetMetricByteRate:
@@ -330,4 +346,51 @@ func netValue(metric string, sums []int64, col map[string]int, bucket int64) *fl
 		return &v
 	}
 	return nil
+}
+
+// profileSummaryInfo says how each network-profile summary metric is displayed.
+var profileSummaryInfo = map[string]seriesInfo{
+	query.ProfileMetricConnAvg:           {"avg connection establishment", "ms"},
+	query.ProfileMetricConnMax:           {"max connection establishment", "ms"},
+	query.ProfileMetricAckAvg:            {"avg system (ACK) latency", "ms"},
+	query.ProfileMetricAckMax:            {"max system (ACK) latency", "ms"},
+	query.ProfileMetricServerResponseAvg: {"avg server response", "ms"},
+	query.ProfileMetricServerResponseMax: {"max server response", "ms"},
+	query.ProfileMetricClientWaitAvg:     {"avg client wait", "ms"},
+	query.ProfileMetricClientWaitMax:     {"max client wait", "ms"},
+}
+
+var profileSummaryKind = edgeSeriesKind{query.TypeNetProfileSummary, query.ProfileSummaryColumns, query.ProfileMetrics, profileSummaryInfo, profileSummaryValue}
+
+// profileSummaryValue is a latency's mean or largest sample in the bucket, ms; null without a sample.
+func profileSummaryValue(metric string, get func(string) float64, _ int64) *float64 {
+	latency := strings.TrimSuffix(strings.TrimSuffix(metric, "_avg"), "_max")
+	stat := strings.TrimPrefix(metric, latency+"_")
+	prefix := map[string]string{"conn_latency": "conn", "ack_latency": "ack", "server_response": "server_response", "client_wait": "client_wait"}[latency]
+	if prefix == "" || get(prefix+"_samples") == 0 {
+		return nil
+	}
+	v := get(prefix+"_max_us") / 1000
+	if stat == "avg" {
+		v = get(prefix+"_sum_us") / get(prefix+"_samples") / 1000
+	}
+	return &v
+}
+
+func (d *Datasource) netProfileSummary(ctx context.Context, raw []byte, r query.Range, interval time.Duration) (data.Frames, error) {
+	m, err := query.ParseNet(raw)
+	if err != nil {
+		return nil, badQuery{err}
+	}
+	bucket := query.Bucket(interval, r)
+	m.MaxSeries = d.settings.MaxSeries
+	st, err := query.BuildNetProfileSummary(d.settings.Database, m, r, bucket)
+	if err != nil {
+		return nil, badQuery{err}
+	}
+	res, err := d.client.Query(ctx, st.SQL)
+	if err != nil {
+		return nil, err
+	}
+	return edgeSeriesFrames(profileSummaryKind, res, st, m.Metric, r)
 }

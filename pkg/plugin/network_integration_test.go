@@ -306,6 +306,63 @@ func TestNetworkIntegration(t *testing.T) {
 		}
 	})
 
+	t.Run("netprofile_summary", func(t *testing.T) {
+		res := run(`{"queryType":"netprofile_summary"}`)
+		if series, err := dataplane.CheckAlertable(res.Frames); err != nil || len(series) != len(res.Frames) {
+			t.Fatalf("netprofile_summary answer is no alerting input: %v (%d series)", err, len(series))
+		}
+		// per edge and metric: the largest value over the range (each edge at its best point)
+		peak := map[string]float64{}
+		for _, f := range res.Frames {
+			v := f.Fields[1]
+			if f.Meta.Type != data.FrameTypeTimeSeriesMulti || f.Rows() != int(to-from+1) || v.Config.Unit != "ms" {
+				t.Fatalf("frame %s is not a numeric time series in ms over every second", f.Name)
+			}
+			for i := 0; i < v.Len(); i++ {
+				if x := v.At(i).(*float64); x != nil {
+					k := v.Labels["client_service"] + "→" + v.Labels["server_service"] + " " + v.Name
+					peak[k] = max(peak[k], *x)
+				}
+			}
+		}
+		think := float64(rec.Scenario.ThinkMs)
+		for k, want := range map[string][2]float64{
+			// the keep-alive client thinking 200 ms between its requests: its waits, at the server's NIC
+			"node→web client_wait_avg":     {think, think + 50},
+			"node→web client_wait_max":     {think, think + 50},
+			"node→web server_response_max": {0, 20},
+			// the 50 ms proxy hop: through the proxy the server (toxiproxy) answers after the hop's delay
+			// (seen at the client's NIC, the only point of that edge); behind it the server answers in ms
+			"curl→slb server_response_avg":            {float64(rec.Scenario.ProxyMs) - 5, float64(rec.Scenario.ProxyMs) + 50},
+			"toxiproxy-serve→web server_response_max": {0, float64(rec.Scenario.ProxyMs) - 5},
+			// every TCP handshake of the bed is well under a millisecond
+			"curl→files-clean conn_latency_max": {0.001, 5},
+		} {
+			got, ok := peak[k]
+			if !ok || got < want[0] || got >= want[1] {
+				t.Errorf("%s peaks at %v ms (present %v), want in [%v, %v)", k, got, ok, want[0], want[1])
+			}
+			t.Logf("measured: %s %.3f ms", k, got)
+		}
+		// one latency at every point: the label keeps the points apart; the think-time flow seen at both NICs
+		res = run(`{"queryType":"netprofile_summary","metric":"client_wait_max","observation_point":"all","service":"web","client_service":"node"}`)
+		var points []string
+		for _, f := range res.Frames {
+			points = append(points, f.Fields[1].Labels["observation_point"])
+		}
+		if fmt.Sprint(points) != "[client_nic server_nic]" {
+			t.Errorf("client_wait_max at every point: %v", points)
+		}
+		if _, err := dataplane.CheckAlertable(res.Frames); err != nil {
+			t.Error(err)
+		}
+		for _, bad := range []string{`{"queryType":"netprofile_summary","metric":"rtt_avg"}`, `{"queryType":"netprofile_summary","min_retrans":1}`} {
+			if r := e.query(pc, from, to, time.Second, bad); r.Error == nil || r.Status != backend.StatusBadRequest {
+				t.Errorf("%s: %v %v", bad, r.Status, r.Error)
+			}
+		}
+	})
+
 	t.Run("map", func(t *testing.T) {
 		res := run(`{"queryType":"map"}`)
 		edges := fieldMap(t, res.Frames[1])
@@ -333,6 +390,63 @@ func TestNetworkIntegration(t *testing.T) {
 		}
 		if !strings.Contains(got["curl->files-lossy"], "% retransmitted") {
 			t.Errorf("lossy edge's verdict: %q", got["curl->files-lossy"])
+		}
+		// the full-stack latency per observation point: the 50 ms proxy hop. Through the proxy (curl → slb)
+		// every point from curl's process to the proxy's process sees the hop's delay, and the split puts it
+		// in the server (the proxy); behind it (toxiproxy-serve → web) every point sees a few ms: the proxy
+		// adds the ≈50 ms between its server point and its client point
+		at := func(edge, field string) *float64 {
+			for i := 0; i < res.Frames[1].Rows(); i++ {
+				if fmt.Sprint(edges["source"].At(i), "->", edges["target"].At(i)) == edge {
+					return edges[field].At(i).(*float64)
+				}
+			}
+			t.Fatalf("no edge %s", edge)
+			return nil
+		}
+		proxyMs := float64(rec.Scenario.ProxyMs)
+		show := func(edge string) string {
+			var parts []string
+			for _, f := range []string{"latency_client_process", "latency_client_nic", "latency_server_nic", "latency_server_process", "time_in_client", "time_in_network", "time_in_server"} {
+				if v := at(edge, "detail__"+f); v != nil {
+					parts = append(parts, fmt.Sprintf("%s %.3f", f, *v))
+				}
+			}
+			return strings.Join(parts, ", ")
+		}
+		for _, f := range []string{"latency_client_process", "latency_client_nic", "latency_server_process", "time_in_server"} {
+			if v := at("curl->slb", "detail__"+f); v == nil || *v < proxyMs || *v >= proxyMs+50 {
+				t.Errorf("curl -> slb %s: %v ms, want the %v ms hop", f, v, proxyMs)
+			}
+		}
+		if v := at("curl->slb", "detail__latency_server_nic"); v != nil {
+			t.Errorf("curl -> slb at a server NIC (gw captures nothing): %v", *v)
+		}
+		for _, f := range []string{"time_in_client", "time_in_network"} {
+			if v := at("curl->slb", "detail__"+f); v == nil || *v >= 5 {
+				t.Errorf("curl -> slb %s: %v ms, want under 5", f, v)
+			}
+		}
+		for _, f := range []string{"latency_client_process", "latency_server_nic", "latency_server_process"} {
+			if v := at("toxiproxy-serve->web", "detail__"+f); v == nil || *v >= 5 {
+				t.Errorf("toxiproxy-serve -> web %s: %v ms, want a few ms behind the hop", f, v)
+			}
+		}
+		if added := *at("curl->slb", "detail__latency_server_process") - *at("toxiproxy-serve->web", "detail__latency_client_process"); added < proxyMs-5 || added >= proxyMs+50 {
+			t.Errorf("the proxy adds %.1f ms between its server and client points, want ≈ %v", added, proxyMs)
+		}
+		// the think-time client: all four points saw its 3 requests, each a few ms
+		for _, f := range []string{"latency_client_process", "latency_client_nic", "latency_server_nic", "latency_server_process"} {
+			if v := at("node->web", "detail__"+f); v == nil || *v >= 20 {
+				t.Errorf("node -> web %s: %v ms", f, v)
+			}
+		}
+		for _, e := range []string{"curl->slb", "toxiproxy-serve->web", "node->web"} {
+			t.Logf("measured: %s: %s", e, show(e))
+		}
+		// the network-only edge has no request to time: no latency at any point
+		if at("curl->refuser", "detail__latency_client_process") != nil || at("curl->refuser", "detail__time_in_server") != nil {
+			t.Error("curl -> refuser: a latency without requests")
 		}
 		// filtered by protocol, the map keeps to edges with requests (no network-only edge)
 		res = run(`{"queryType":"map","l7_protocol":"HTTP"}`)
@@ -440,6 +554,38 @@ func TestNetworkIntegration(t *testing.T) {
 		}
 		if want := "[client_nic:syn:client_to_server client_nic:rst:server_to_client server_nic:syn:client_to_server server_nic:rst:server_to_client]"; fmt.Sprint(seq) != want {
 			t.Errorf("refused connect: %v", seq)
+		}
+		// zero windows: the stopped reader's flow advertises them at both NICs (its packets marked, the
+		// agent's count over every packet), the healthy flows none
+		zeroWindows := func(cip string, cport any, sip string, sport any) (marked int, counted []int64) {
+			fr := profile(cip, cport, sip, sport)
+			pf, l := fieldMap(t, fr[0]), fieldMap(t, fr[2])
+			for i := 0; i < fr[0].Rows(); i++ {
+				if pf["zero_window"].At(i).(bool) {
+					marked++
+					if w := pf["window"].At(i).(*int64); w == nil || *w != 0 {
+						t.Errorf("a zero-window packet with window %v", w)
+					}
+				}
+			}
+			for i := 0; i < fr[2].Rows(); i++ {
+				counted = append(counted, l["zero_window_count"].At(i).(int64))
+			}
+			return marked, counted
+		}
+		slowTL := where(tl, map[string]any{"server_port": rec.Ports["slowReader"], "observation_point": "server_nic"})
+		if len(slowTL) != 1 {
+			t.Fatalf("stopped reader: %d timelines at the server NIC", len(slowTL))
+		}
+		marked, counted := zeroWindows(client, slowTL[0]["client_port"], server, rec.Ports["slowReader"])
+		if len(counted) != 2 || counted[0] < 1 || counted[1] < 1 || marked < 2 || int64(marked) > counted[0]+counted[1] {
+			t.Errorf("stopped reader: %d zero-window packets drawn, counted %v per NIC", marked, counted)
+		}
+		t.Logf("measured: stopped reader %d zero-window packets drawn, counted %v (client NIC, server NIC)", marked, counted)
+		for _, healthy := range []map[string]any{think[0], where(tl, map[string]any{"server_port": rec.Ports["clean"], "observation_point": "server_nic"})[0], lossy} {
+			if marked, counted := zeroWindows(client, healthy["client_port"], server, healthy["server_port"]); marked != 0 || fmt.Sprint(counted) != "[0 0]" {
+				t.Errorf("healthy flow to %v: %d zero-window packets, counted %v", healthy["server_port"], marked, counted)
+			}
 		}
 		// unknown flow: empty frames and a notice; missing ends: the user's error
 		fr = profile(client, 1, server, 1)

@@ -22,7 +22,8 @@ type mapEdge struct {
 	requests, errors           int64
 	durationSumUs, durationMax int64
 	protocols                  []string
-	net                        *edgeNet // TCP health from net_metrics, nil where the edge had no flows
+	net                        *edgeNet                // TCP health from net_metrics, nil where the edge had no flows
+	points                     map[string]pointLatency // each observation point's latency (request logs), nil where unknown
 }
 
 // nodeTotals aggregates the edges that end (inbound) or start (outbound) at a service.
@@ -50,17 +51,27 @@ func (d *Datasource) serviceMap(ctx context.Context, m *query.Model, r query.Ran
 		return nil, err
 	}
 	var net map[[2]string]*edgeNet
-	var netSQL string
+	var points map[[2]string]map[string]pointLatency
+	var netSQL, pointsSQL string
 	if len(m.GroupBy) == 0 && len(m.Tags) == 0 { // a tagged map shows RED alone (withNetHealth)
 		if net, netSQL, err = d.edgeHealth(ctx, m, r); err != nil {
 			return nil, err
 		}
+		if points, pointsSQL, err = d.edgePoints(ctx, m, r); err != nil {
+			return nil, err
+		}
 	}
 	sql := st.SQL
-	if netSQL != "" {
-		sql += ";\n" + netSQL
+	for _, more := range []string{netSQL, pointsSQL} {
+		if more != "" {
+			sql += ";\n" + more
+		}
 	}
-	frames := nodeGraph(withNetHealth(edges, net, m), seconds, sql)
+	edges = withNetHealth(edges, net, m)
+	for i := range edges {
+		edges[i].points = points[[2]string{edges[i].client, edges[i].server}]
+	}
+	frames := nodeGraph(edges, seconds, sql)
 	d.mapLinks(frames, m)
 	return frames, nil
 }
@@ -102,6 +113,7 @@ func mapEdges(res *clickhouse.Result) ([]mapEdge, error) {
 		}
 		e.protocols = converters.Strings(row[6])
 		sort.Strings(e.protocols)
+
 		edges = append(edges, e)
 	}
 	return edges, nil
@@ -131,7 +143,21 @@ func nodeGraph(edges []mapEdge, seconds float64, sql string) data.Frames {
 	eRetrans, eRST, eFailed, eZero := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	eRetransRatio, eRTT := make([]*float64, n), make([]*float64, n)
 	eHealth, eUnhealthy := make([]string, n), make([]bool, n)
+	ePoint := map[string][]*float64{}
+	for _, p := range stackPoints {
+		ePoint[p] = make([]*float64, n)
+	}
+	eInClient, eInNetwork, eInServer := make([]*float64, n), make([]*float64, n), make([]*float64, n)
 	for i, e := range edges {
+		for _, p := range stackPoints {
+			if v, ok := e.points[p].meanMs(); ok {
+				ePoint[p][i] = &v
+			}
+		}
+		if len(e.points) > 1 {
+			sp := splitTime(e.points)
+			eInClient[i], eInNetwork[i], eInServer[i] = sp.client, sp.network, sp.server
+		}
 		if h := e.net; h != nil {
 			eRetrans[i], eRST[i], eFailed[i], eZero[i] = h.retrans, h.rsts, h.failed, h.zeroWindows
 			eRetransRatio[i], eRTT[i] = h.retransRatio(), h.rttMs()
@@ -179,6 +205,14 @@ func nodeGraph(edges []mapEdge, seconds float64, sql string) data.Frames {
 		withConfig(data.NewField("detail__conn_failed", nil, eFailed), "Failed connections", "short"),
 		withConfig(data.NewField("detail__zero_windows", nil, eZero), "Zero windows", "short"),
 		withConfig(data.NewField("detail__rtt_avg", nil, eRTT), "Avg RTT", "ms"),
+		// the full-stack latency: the mean each observation point saw, and where the time goes
+		withConfig(data.NewField("detail__latency_client_process", nil, ePoint[pointClientProcess]), "Latency at client process", "ms"),
+		withConfig(data.NewField("detail__latency_client_nic", nil, ePoint[pointClientNIC]), "Latency at client NIC", "ms"),
+		withConfig(data.NewField("detail__latency_server_nic", nil, ePoint[pointServerNIC]), "Latency at server NIC", "ms"),
+		withConfig(data.NewField("detail__latency_server_process", nil, ePoint[pointServerProcess]), "Latency at server process", "ms"),
+		withConfig(data.NewField("detail__time_in_client", nil, eInClient), "Time in client", "ms"),
+		withConfig(data.NewField("detail__time_in_network", nil, eInNetwork), "Time on the path", "ms"),
+		withConfig(data.NewField("detail__time_in_server", nil, eInServer), "Time in server", "ms"),
 		// Grafana's node graph draws a highlighted edge in its highlight colour: the unhealthy network edges
 		data.NewField("highlighted", nil, eUnhealthy),
 	)

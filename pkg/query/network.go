@@ -15,6 +15,8 @@ const (
 	TypeFlowLog    = "flow_log"    // l4_flow_log rows (table or logs frame)
 	TypeNetMetrics = "net_metrics" // net_metrics time series per client→server edge
 	TypeNetProfile = "netprofile"  // tcp_timeline: one flow's packets per observation point and its four latencies
+	// TypeNetProfileSummary is the four latencies of the network profile per client→server edge over time (tcp_timeline)
+	TypeNetProfileSummary = "netprofile_summary"
 )
 
 // Network metric names; the "metric" option of net_metrics selects one of them or MetricAll.
@@ -72,7 +74,7 @@ type NetModel struct {
 	ClientProcess    Values `json:"client_process"`    // flow_log
 	ServerIP         Values `json:"server_ip"`         // flow_log, netprofile
 	ClientIP         Values `json:"client_ip"`         // flow_log, netprofile
-	ServerPort       IDs    `json:"server_port"`       // flow_log, net_metrics, netprofile
+	ServerPort       IDs    `json:"server_port"`       // flow_log, net_metrics, netprofile(_summary)
 	ClientPort       IDs    `json:"client_port"`       // flow_log, netprofile
 	Host             Values `json:"host"`              // observing host
 	ObservationPoint string `json:"observation_point"` // a point; flow_log: default all; net_metrics: "preferred" (default), "all"
@@ -81,7 +83,7 @@ type NetModel struct {
 	ConnFailed       Flag   `json:"conn_failed"`       // flow_log: failed connects only
 	MinRetrans       Count  `json:"min_retrans"`       // flow_log: retrans_count >=
 	MinRTTMs         Millis `json:"min_rtt_ms"`        // flow_log: rtt_us >=
-	Metric           string `json:"metric"`            // net_metrics: one of NetMetrics or "all" (default)
+	Metric           string `json:"metric"`            // net_metrics: one of NetMetrics; netprofile_summary: one of ProfileMetrics; or "all" (default)
 	Format           string `json:"format"`            // flow_log: FormatTable (default) or FormatLogs
 	Limit            Count  `json:"limit"`             // flow_log rows
 	// MaxSeries bounds net_metrics' edges (the datasource setting, not part of the query JSON).
@@ -282,11 +284,57 @@ func BuildNetMetrics(database string, m *NetModel, r Range, bucket int64) (*Stat
 			return nil, fmt.Errorf("filter %s applies to flow_log only (net_metrics is summed per service pair and port)", name)
 		}
 	}
+	cols := make([]edgeColumn, len(NetMetricsColumns))
+	for i, c := range NetMetricsColumns {
+		cols[i] = edgeColumn{name: c, agg: aggOf("sum(%s)", c), combine: combineBest}
+		switch {
+		case perEndColumns[c]:
+			cols[i].combine = combineSum
+		case eitherEndColumns[c]:
+			cols[i].combine = combineMax
+		}
+	}
+	return buildEdgeSeries(database, "net_metrics", m, r, bucket, cols)
+}
+
+// How the preferred mode turns an edge's per-point values of a column into one.
+const (
+	combineBest    = iota // the value at the edge's best point over the range (sum over the bucket)
+	combineBestMax        // the largest value at the edge's best point
+	combineSum            // added over the points
+	combineMax            // the largest point's value
+)
+
+// edgeColumn is one aggregate an edge series query returns per bucket: agg renders its SQL over the
+// table's rows (col names a column), combine says how the preferred mode merges points.
+type edgeColumn struct {
+	name    string
+	agg     func(col func(string) string) string
+	combine int
+}
+
+// aggOf is the aggregate format (one %s per column) over columns.
+func aggOf(format string, columns ...string) func(func(string) string) string {
+	return func(col func(string) string) string {
+		args := make([]any, len(columns))
+		for i, c := range columns {
+			args[i] = col(c)
+		}
+		return fmt.Sprintf(format, args...)
+	}
+}
+
+// buildEdgeSeries renders the one query shape of the per-edge time series (net_metrics,
+// netprofile_summary): one row per (bucket, client service, server service[, observation point])
+// with cols. In the preferred mode (the default) each client→server pair is read at its best
+// observation point over the range (PreferredObservationOrder), except the columns whose combine
+// says otherwise; "all" or one point keeps the point.
+func buildEdgeSeries(database, table string, m *NetModel, r Range, bucket int64, cols []edgeColumn) (*Statement, error) {
 	mode, err := observationMode(m.ObservationPoint)
 	if err != nil {
 		return nil, err
 	}
-	b, conds, err := netRows(database, "net_metrics", m, r, false)
+	b, conds, err := netRows(database, table, m, r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -295,23 +343,25 @@ func BuildNetMetrics(database string, m *NetModel, r Range, bucket int64) (*Stat
 		maxSeries = DefaultMaxSeries
 	}
 	limit := min(BucketCount(r, bucket)*int64(maxSeries), math.MaxInt32)
-	sums := make([]string, len(NetMetricsColumns))
-	for i, c := range NetMetricsColumns {
-		sums[i] = fmt.Sprintf("sum(%s) AS %s", b.c(c), c)
+	aggs := make([]string, len(cols))
+	for i, c := range cols {
+		aggs[i] = c.agg(b.c)
 	}
 	var sql string
 	if mode == ObsPreferred {
 		conds = append(conds, "point_rank > 0")
-		inner, picks := make([]string, len(NetMetricsColumns)), make([]string, len(NetMetricsColumns))
-		for i, c := range NetMetricsColumns {
-			inner[i] = fmt.Sprintf("sum(%s)", b.c(c))
-			switch {
-			case perEndColumns[c]:
-				picks[i] = fmt.Sprintf("sum(tupleElement(p, %d)) AS %s", i+3, c)
-			case eitherEndColumns[c]:
-				picks[i] = fmt.Sprintf("max(tupleElement(p, %d)) AS %s", i+3, c)
+		picks := make([]string, len(cols))
+		for i, c := range cols {
+			v := fmt.Sprintf("tupleElement(p, %d)", i+3)
+			switch c.combine {
+			case combineSum:
+				picks[i] = fmt.Sprintf("sum(%s) AS %s", v, c.name)
+			case combineMax:
+				picks[i] = fmt.Sprintf("max(%s) AS %s", v, c.name)
+			case combineBestMax:
+				picks[i] = fmt.Sprintf("maxIf(%s, tupleElement(p, 1) = best_rank) AS %s", v, c.name)
 			default:
-				picks[i] = fmt.Sprintf("sumIf(tupleElement(p, %d), tupleElement(p, 1) = best_rank) AS %s", i+3, c)
+				picks[i] = fmt.Sprintf("sumIf(%s, tupleElement(p, 1) = best_rank) AS %s", v, c.name)
 			}
 		}
 		sql = fmt.Sprintf(`SELECT
@@ -338,12 +388,16 @@ ARRAY JOIN points AS p
 GROUP BY bucket, client, server
 ORDER BY bucket, client, server
 LIMIT %d`,
-			strings.Join(picks, ",\n  "), strings.Join(pointSums(len(NetMetricsColumns)), ", "),
+			strings.Join(picks, ",\n  "), strings.Join(pointSums(len(cols)), ", "),
 			b.c("client_service"), b.c("server_service"), b.pointRank(), b.c("time"), bucket, bucket,
-			strings.Join(withAliases(inner, "s"), ",\n      "), b.from(), strings.Join(conds, "\n      AND "), limit+1)
+			strings.Join(withAliases(aggs, "s"), ",\n      "), b.from(), strings.Join(conds, "\n      AND "), limit+1)
 	} else {
 		if mode != ObsAll {
 			conds = append(conds, fmt.Sprintf("%s = %s", b.c("observation_point"), Quote(mode)))
+		}
+		named := make([]string, len(cols))
+		for i, c := range cols {
+			named[i] = fmt.Sprintf("%s AS %s", aggs[i], c.name)
 		}
 		sql = fmt.Sprintf(`SELECT
   intDiv(toUInt32(%s), %d) * %d AS bucket,
@@ -357,7 +411,7 @@ GROUP BY bucket, client, server, point
 ORDER BY bucket, client, server, point
 LIMIT %d`,
 			b.c("time"), bucket, bucket, b.c("client_service"), b.c("server_service"), b.c("observation_point"),
-			strings.Join(sums, ",\n  "), b.from(), strings.Join(conds, "\n  AND "), limit+1)
+			strings.Join(named, ",\n  "), b.from(), strings.Join(conds, "\n  AND "), limit+1)
 	}
 	st := b.statement(sql)
 	st.BucketSeconds, st.Limit, st.MaxSeries = bucket, int(limit), maxSeries
@@ -389,7 +443,7 @@ var ProfileColumns = []string{
 	"conn_latency_us", "ack_latency_us", "ack_latency_max_us", "ack_count",
 	"server_response_us", "server_response_max_us", "server_response_count",
 	"client_wait_us", "client_wait_max_us", "client_wait_count",
-	"packet_count", "retrans_count", "events_truncated",
+	"packet_count", "retrans_count", "events_truncated", "event_window", "zero_window_count",
 }
 
 // BuildNetProfile renders the network-profile query: the tcp_timeline rows of one TCP flow (both
@@ -426,4 +480,64 @@ LIMIT %d`,
 	st := b.statement(sql)
 	st.Limit = MaxProfileRows
 	return st, nil
+}
+
+// Network profile summary metrics (netprofile_summary): each of the four latencies per edge and bucket,
+// its mean over the samples and its largest sample, in ms.
+const (
+	ProfileMetricConnAvg           = "conn_latency_avg"    // connection establishment (SYN → SYN/ACK → ACK)
+	ProfileMetricConnMax           = "conn_latency_max"    //
+	ProfileMetricAckAvg            = "ack_latency_avg"     // system (ACK) latency: data → the ACK covering it
+	ProfileMetricAckMax            = "ack_latency_max"     //
+	ProfileMetricServerResponseAvg = "server_response_avg" // last request byte → first response byte
+	ProfileMetricServerResponseMax = "server_response_max" //
+	ProfileMetricClientWaitAvg     = "client_wait_avg"     // last response byte → next request byte
+	ProfileMetricClientWaitMax     = "client_wait_max"     //
+)
+
+// ProfileMetrics lists the summary's metrics in output order.
+var ProfileMetrics = []string{ProfileMetricConnAvg, ProfileMetricConnMax, ProfileMetricAckAvg, ProfileMetricAckMax,
+	ProfileMetricServerResponseAvg, ProfileMetricServerResponseMax, ProfileMetricClientWaitAvg, ProfileMetricClientWaitMax}
+
+// ProfileSummaryColumns are the per-bucket aggregates of netprofile_summary, in the query's order after
+// bucket, client, server and point: per latency the sum of its samples (µs), their count and the largest.
+// A tcp_timeline row holds each latency's mean and count over its interval (the connection's one sample
+// where the handshake was seen), so the sum is mean × count.
+// (Aliases are not column names: a column aggregated twice under its own name is an error on 18.16.)
+var ProfileSummaryColumns = []string{"conn_sum_us", "conn_samples", "conn_max_us", "ack_sum_us", "ack_samples", "ack_max_us",
+	"server_response_sum_us", "server_response_samples", "server_response_max_us", "client_wait_sum_us", "client_wait_samples", "client_wait_max_us"}
+
+// BuildNetProfileSummary renders the per-edge summary of the four network-profile latencies over time:
+// one row per (bucket, client service, server service[, observation point]) of tcp_timeline, the edge at
+// its best point over the range by default (the server's NIC, else the client's).
+func BuildNetProfileSummary(database string, m *NetModel, r Range, bucket int64) (*Statement, error) {
+	if bucket < 1 {
+		return nil, fmt.Errorf("bucket must be at least 1 second, got %d", bucket)
+	}
+	if m.Metric != "" && m.Metric != MetricAll && !containsStr(ProfileMetrics, m.Metric) {
+		return nil, fmt.Errorf("metric %s is not one of all, %s", Quote(truncate(m.Metric, 60)), strings.Join(ProfileMetrics, ", "))
+	}
+	for name, set := range map[string]bool{"client_process": len(m.ClientProcess) > 0, "server_process": len(m.ServerProcess) > 0,
+		"close_type": len(m.CloseType) > 0, "rst_sender": len(m.RstSender) > 0, "conn_failed": bool(m.ConnFailed),
+		"min_retrans": m.MinRetrans != 0, "min_rtt_ms": m.MinRTTMs != 0} {
+		if set {
+			return nil, fmt.Errorf("filter %s does not apply to netprofile_summary (tcp_timeline names services, addresses and ports)", name)
+		}
+	}
+	cols := []edgeColumn{
+		{"conn_sum_us", aggOf("sum(%s)", "conn_latency_us"), combineBest},
+		{"conn_samples", aggOf("countIf(%s > 0)", "conn_latency_us"), combineBest},
+		{"conn_max_us", aggOf("max(%s)", "conn_latency_us"), combineBestMax},
+	}
+	for _, l := range []struct{ name, mean, count, max string }{
+		{"ack", "ack_latency_us", "ack_count", "ack_latency_max_us"},
+		{"server_response", "server_response_us", "server_response_count", "server_response_max_us"},
+		{"client_wait", "client_wait_us", "client_wait_count", "client_wait_max_us"},
+	} {
+		cols = append(cols,
+			edgeColumn{l.name + "_sum_us", aggOf("sum(toUInt64(%s) * %s)", l.mean, l.count), combineBest},
+			edgeColumn{l.name + "_samples", aggOf("sum(%s)", l.count), combineBest},
+			edgeColumn{l.name + "_max_us", aggOf("max(%s)", l.max), combineBestMax})
+	}
+	return buildEdgeSeries(database, "tcp_timeline", m, r, bucket, cols)
 }

@@ -38,6 +38,10 @@ func netQueries(t *testing.T) map[string]*Statement {
 	}
 	st, err = BuildNetProfile("flowlens", full(`{"client_ip":"10.0.0.2","client_port":"40000","server_ip":"10.0.0.1","server_port":80,"host":"h","observation_point":"server_nic"}`), testRange)
 	add("netprofile", st, err)
+	for _, obs := range []string{"", "all", "server_nic"} {
+		st, err = BuildNetProfileSummary("flowlens", full(`{"service":"a","client_service":"b","server_ip":"10.0.0.1","server_port":80,"host":"h","metric":"client_wait_max","observation_point":"`+obs+`"}`), testRange, 10)
+		add("netprofile_summary/"+obs, st, err)
+	}
 	return out
 }
 
@@ -153,5 +157,66 @@ func TestEditorKeysAreModelFields(t *testing.T) {
 	}
 	if len(keys) < 25 {
 		t.Errorf("read %d FILTER_KEYS: the pattern no longer matches types.ts", len(keys))
+	}
+}
+
+func TestNetProfileSummaryQuery(t *testing.T) {
+	qs := netQueries(t)
+	sql := qs["netprofile_summary/"].SQL
+	for _, want := range []string{"server_service IN ('a')", "client_service IN ('b')", "server_ip IN ('10.0.0.1')", "server_port IN (80)", "host IN ('h')",
+		"sum(toUInt64(client_wait_us) * client_wait_count) AS s10", "maxIf(tupleElement(p, 14), tupleElement(p, 1) = best_rank) AS client_wait_max_us",
+		"countIf(conn_latency_us > 0) AS s2", "FROM `flowlens`.`tcp_timeline`"} {
+		if !strings.Contains(sql, want) {
+			t.Errorf("netprofile_summary SQL lacks %q:\n%s", want, sql)
+		}
+	}
+	if sql := qs["netprofile_summary/server_nic"].SQL; !strings.Contains(sql, "observation_point = 'server_nic'") || !strings.Contains(sql, "max(client_wait_max_us) AS client_wait_max_us") {
+		t.Errorf("one point:\n%s", sql)
+	}
+	for js, want := range map[string]string{
+		`{"metric":"rtt_avg"}`:       "metric 'rtt_avg' is not one of all, conn_latency_avg",
+		`{"client_process":"curl"}`:  "filter client_process does not apply to netprofile_summary",
+		`{"min_retrans":1}`:          "filter min_retrans does not apply",
+		`{"observation_point":"x"}`:  "observation_point 'x' is not one of",
+		`{"service":"x' OR 1=1 --"}`: "",
+	} {
+		m, err := ParseNet([]byte(js))
+		if err == nil {
+			_, err = BuildNetProfileSummary("flowlens", m, testRange, 60)
+		}
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", js, err, want)
+		}
+	}
+	if len(ProfileSummaryColumns) != 12 {
+		t.Errorf("%d summary columns", len(ProfileSummaryColumns))
+	}
+}
+
+func TestMapPointsQuery(t *testing.T) {
+	m, err := Parse([]byte(`{"queryType":"map","service":"api","l7_protocol":"HTTP"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := BuildMapPoints("flowlens", m, testRange)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(server_service IN ('api') OR client_service IN ('api'))", "l7_protocol IN ('HTTP')",
+		"observation_point IN ('client_process', 'client_nic', 'server_nic', 'server_process')", "countIf(response_duration_us > 0) AS answered",
+		"GROUP BY client, server, point", "LIMIT 40000"} {
+		if !strings.Contains(st.SQL, want) {
+			t.Errorf("map points SQL lacks %q:\n%s", want, st.SQL)
+		}
+	}
+	for _, c := range st.Columns {
+		if !schema.Get().HasColumn("l7_flow_log", c) {
+			t.Errorf("reads l7_flow_log.%s", c)
+		}
+	}
+	if m, _ := Parse([]byte(`{"queryType":"map","min_duration_ms":5}`)); m != nil {
+		if _, err := BuildMapPoints("flowlens", m, testRange); err == nil {
+			t.Error("a request filter on the map's points")
+		}
 	}
 }

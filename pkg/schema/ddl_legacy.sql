@@ -237,3 +237,5 @@ CREATE TABLE IF NOT EXISTS flowlens.process_tags (
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMMDD(time)
 ORDER BY (host, pid, time);
+
+ALTER TABLE flowlens.tcp_timeline ADD COLUMN `event_window` Array(UInt16), ADD COLUMN `zero_window_count` UInt32;

@@ -263,3 +263,5 @@ PARTITION BY toYYYYMMDD(time)
 ORDER BY (host, pid, time)
 TTL time + INTERVAL 30 DAY
 SETTINGS non_replicated_deduplication_window = 1000;
+
+ALTER TABLE flowlens.tcp_timeline ADD COLUMN `event_window` Array(UInt16), ADD COLUMN `zero_window_count` UInt32;

@@ -11,6 +11,7 @@ export type FlowLensQueryType =
   | 'flow_log'
   | 'net_metrics'
   | 'netprofile'
+  | 'netprofile_summary'
   | 'flamegraph';
 
 export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; description: string }> = [
@@ -37,6 +38,12 @@ export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; descr
     value: 'netprofile',
     label: 'Network profile',
     description: "One TCP flow's packets at each observation point and its four latencies",
+  },
+  {
+    value: 'netprofile_summary',
+    label: 'Network profile summary',
+    description:
+      'The four network-profile latencies (connection, ACK, server response, client wait) per client→server edge over time',
   },
   {
     value: 'flamegraph',
@@ -167,6 +174,41 @@ export const NETPROFILE_KEYS: FilterKey[] = [
   'observation_point',
 ];
 
+/** netprofile_summary: the edge filters of net_metrics, and the flow's ends (tcp_timeline keeps them). */
+export const NETPROFILE_SUMMARY_KEYS: FilterKey[] = [
+  'service',
+  'client_service',
+  'client_ip',
+  'server_ip',
+  'server_port',
+  'host',
+  'observation_point',
+];
+
+/** The four latencies per edge the backend returns for `metric` of netprofile_summary (default `all`), in ms. */
+export type ProfileMetric =
+  | 'all'
+  | 'conn_latency_avg'
+  | 'conn_latency_max'
+  | 'ack_latency_avg'
+  | 'ack_latency_max'
+  | 'server_response_avg'
+  | 'server_response_max'
+  | 'client_wait_avg'
+  | 'client_wait_max';
+
+export const PROFILE_METRICS: Array<{ value: ProfileMetric; label: string }> = [
+  { value: 'all', label: 'All' },
+  { value: 'conn_latency_avg', label: 'Connect avg' },
+  { value: 'conn_latency_max', label: 'Connect max' },
+  { value: 'ack_latency_avg', label: 'ACK avg' },
+  { value: 'ack_latency_max', label: 'ACK max' },
+  { value: 'server_response_avg', label: 'Response avg' },
+  { value: 'server_response_max', label: 'Response max' },
+  { value: 'client_wait_avg', label: 'Client wait avg' },
+  { value: 'client_wait_max', label: 'Client wait max' },
+];
+
 /** Network series the backend returns for `metric` of net_metrics (default `all`). */
 export type NetMetric =
   | 'all'
@@ -222,8 +264,8 @@ export const OBSERVATION_POINT_CHOICES = ['preferred', 'all'] as const;
 
 export interface FlowLensQuery extends DataQuery {
   queryType?: FlowLensQueryType;
-  /** red: a RED metric; net_metrics: a network metric */
-  metric?: RedMetric | NetMetric;
+  /** red: a RED metric; net_metrics: a network metric; netprofile_summary: a latency */
+  metric?: RedMetric | NetMetric | ProfileMetric;
   /** red: one series per combination of these (default service); map: one tag naming the nodes */
   group_by?: Array<RedGroupBy | string>;
   /** list filters (LIST_KEYS): one value, or several (a multi-value variable gives an array) */
@@ -296,10 +338,19 @@ export interface FlowLensOptions extends DataSourceJsonData {
   maxSeries?: number; // RED services per query (100)
   maxSpanDays?: Partial<
     Record<
-      'red' | 'map' | 'sql_log' | 'trace' | 'trace_search' | 'flamegraph' | 'flow_log' | 'net_metrics' | 'netprofile',
+      | 'red'
+      | 'map'
+      | 'sql_log'
+      | 'trace'
+      | 'trace_search'
+      | 'flamegraph'
+      | 'flow_log'
+      | 'net_metrics'
+      | 'netprofile'
+      | 'netprofile_summary',
       number
     >
-  >; // 31, 31, 7, 7, 7, 7, 7, 31, 7
+  >; // 31, 31, 7, 7, 7, 7, 7, 31, 7, 7
 }
 
 export interface FlowLensSecureOptions {

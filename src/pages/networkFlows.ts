@@ -2,6 +2,7 @@ import type { DataFrame } from '@grafana/data';
 import { CLOSE_TYPES } from '../shared/schema';
 import { fieldOf, num, str } from '../panels/frameFields';
 import type { FlowLensQuery } from '../datasource/types';
+import { ROUTES, pageUrl } from '../components/constants';
 
 /** What the Network page shows, all of it in the URL. */
 export interface NetworkPageState {
@@ -51,6 +52,18 @@ export function searchOfNetworkState(state: NetworkPageState): Record<string, st
     out[k] = state[k] && state[k] !== DEFAULT_NETWORK_STATE[k] ? state[k] : null;
   }
   return out;
+}
+
+/** The Network page's URL showing `state` (links from elsewhere: a trace span's flow). */
+export function networkPageHref(state: Partial<NetworkPageState>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(searchOfNetworkState({ ...DEFAULT_NETWORK_STATE, ...state }))) {
+    if (v !== null) {
+      params.set(k, v);
+    }
+  }
+  const q = params.toString();
+  return pageUrl(ROUTES.network) + (q ? `?${q}` : '');
 }
 
 /** A flow-log query with several close types (the editor's model holds one). */

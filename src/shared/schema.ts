@@ -49,6 +49,8 @@ export interface Table {
 const c = (name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec });
 /** The migration that adds the latency sketch to app_metrics. */
 const SKETCH_SINCE = 6;
+/** The migration that adds the window field of each packet to tcp_timeline. */
+const ZERO_WINDOW_SINCE = 9;
 /** A column added by migration `since` (ALTER TABLE ... ADD COLUMN on existing databases). */
 const added = (since: number, name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec, since });
 
@@ -252,6 +254,8 @@ export const TABLES: Table[] = [
       added(2, 'packet_count', 'UInt32', 'packets of the flow in this row'),
       added(2, 'retrans_count', 'UInt32', 'retransmitted data segments seen at this interface'),
       added(2, 'events_truncated', 'UInt32', 'packets beyond the stored event arrays'),
+      added(ZERO_WINDOW_SINCE, 'event_window', 'Array(UInt16)', 'TCP window field per packet, unscaled (0: a zero window)'),
+      added(ZERO_WINDOW_SINCE, 'zero_window_count', 'UInt32', 'packets advertising a zero window at this interface (also those past the stored events)'),
     ],
   },
   {
@@ -464,6 +468,11 @@ export const MIGRATIONS: Migration[] = [
     version: 8,
     doc: 'process_tags: the resource dimension of processes, containers and pods (src/agent/tags)',
     statements: (dialect, database) => [renderCreateTable(TABLES.find((x) => x.name === 'process_tags')!, dialect, database, 8)],
+  },
+  {
+    version: ZERO_WINDOW_SINCE,
+    doc: 'tcp_timeline: the window field of every stored packet and the zero-window packets of the flow',
+    statements: (dialect, database) => renderAddedColumns(ZERO_WINDOW_SINCE, dialect, database),
   },
 ];
 

@@ -174,6 +174,43 @@ async function main() {
     assert.strictEqual(await tip.locator('[data-testid="np-tooltip-direction"]').textContent(), 'server → client');
     await screenshot(page, `netprofile-${tag}-think-hover`, log);
 
+    // 1b. zoom: a drag across the first client wait fills the plot with it; Reset zoom draws the whole flow again
+    {
+      const wait = page.locator('[data-testid="np-interval"][data-kind="client_wait"] line').first();
+      const wb = await wait.boundingBox();
+      const y = wb.y + 1;
+      await page.mouse.move(wb.x, y);
+      await page.mouse.down();
+      await page.mouse.move(wb.x + wb.width / 2, y, { steps: 4 });
+      await page.mouse.move(wb.x + wb.width, y, { steps: 4 });
+      await page.mouse.up();
+      await page.locator('[data-testid="np-zoom-reset"]').waitFor({ timeout: 5000 });
+      const plot = await page.locator('[data-testid="np-chart"]').boundingBox();
+      const zoomed = await page
+        .locator('[data-testid="np-interval"][data-kind="client_wait"] line')
+        .first()
+        .boundingBox();
+      const status = await page.locator('[data-testid="np-zoom"]').textContent();
+      log(`zoomed: ${status}; the wait ${zoomed.width.toFixed(0)} px of a ${plot.width.toFixed(0)} px chart`);
+      assert.ok(zoomed.width > plot.width * 0.75, 'the dragged wait fills the plot');
+      assert.ok((await drawn(page)).packets.length < d.packets.length, 'packets outside the window are left out');
+      await screenshot(page, `netprofile-${tag}-think-zoomed`, log);
+      await page.locator('[data-testid="np-zoom-reset"]').click();
+      await page.locator('[data-testid="np-zoom-reset"]').waitFor({ state: 'detached', timeout: 5000 });
+      assert.strictEqual((await drawn(page)).packets.length, d.packets.length);
+    }
+
+    // 1c. the stopped reader: its zero-window packets marked at both NICs
+    await open({ queryType: 'netprofile', ...recording.flows.slow }, 560, '[data-testid="np-packet"]');
+    const zeroMarks = await page.locator('[data-testid="np-zero-window"]').count();
+    const zeroCounted = await page
+      .locator('[data-testid="np-summary-row"]')
+      .evaluateAll((rows) => rows.map((r) => r.querySelectorAll('td')[7].textContent));
+    log(`stopped reader: ${zeroMarks} zero-window packets marked; counted per NIC ${zeroCounted.join(', ')}`);
+    assert.ok(zeroMarks >= 2, 'zero windows marked');
+    assert.ok(zeroCounted.length === 2 && zeroCounted.every((n) => Number(n) >= 1), 'counted at each NIC');
+    await screenshot(page, `netprofile-${tag}-slow-reader`, log);
+
     // 2. a 1 MB transfer with 5% loss: 256 packets drawn per NIC, its retransmissions, the notice of the rest
     await open({ queryType: 'netprofile', ...recording.flows.lossy }, 560, '[data-testid="np-packet"]');
     const lossy = await drawn(page);
@@ -229,6 +266,8 @@ async function main() {
         edge: `${e.dataset.source}->${e.dataset.target}`,
         network: e.dataset.network,
         mark: e.querySelector('[data-testid="map-edge-network-label"]')?.textContent ?? '',
+        label: e.querySelector('[data-testid="map-edge-label"]')?.textContent ?? '',
+        split: e.querySelector('[data-testid="map-edge-split-label"]')?.textContent ?? '',
       }))
     );
     const edge = (name) => edges.find((e) => e.edge === name) ?? {};
@@ -238,6 +277,15 @@ async function main() {
     assert.strictEqual(edge('curl->files-clean').network, 'ok', 'the clean transfers are not');
     assert.strictEqual(edge('curl->refuser').network, 'unhealthy', 'the refused connects show as an edge of their own');
     assert.match(edge('curl->refuser').mark, /^⚠ 3 failed connections/);
+    // a call only the network saw says so; the 50 ms proxy hop's time is in the proxy (the server of curl's calls)
+    assert.match(edge('curl->refuser').label, /^no requests parsed · 3 conn failed, 3 RSTs$/);
+    assert.match(edge('curl->slb').split, /^server (9\d|100)%$/, `curl->slb: ${edge('curl->slb').split}`);
+    log(
+      `map time split: ${edges
+        .filter((e) => e.split)
+        .map((e) => `${e.edge} ${e.split}`)
+        .join('; ')}`
+    );
     await screenshot(page, `netprofile-${tag}-map`, log);
 
     // 7. the app's Network page (the built dist/module.js): failing flows first, the unhealthy edges, one click on

@@ -5,7 +5,7 @@
 // resets) are loaded into ClickHouse database flowlens_frontend_netprofile, then the plugin binary
 // (dist/datasource/gpx_*, behind test/grafana-shim as Grafana starts it) answers Grafana's POST /api/ds/query
 // for the network profile of: the think-time flow, a lossy 1 MB transfer (256 of ~900 packets stored), a
-// refused connect, a flow that does not exist, and a query without the flow's ends (the backend's error); and the
+// refused connect, the stopped reader (zero windows), a flow that does not exist, and a query without the flow's ends (the backend's error); and the
 // Universal Map over the same rows (its edges' TCP health).
 // Writes fixtures/ds-query-netprofile-*.json (each the exact response body) and
 // fixtures/ds-query-netprofile.recording.json (the requests, when and how). No root, no agent: needs the
@@ -52,7 +52,7 @@ async function load() {
     }
   }
   const rows = {};
-  for (const table of ['l4_flow_log', 'tcp_timeline', 'l7_flow_log', 'net_metrics']) {
+  for (const table of ['l4_flow_log', 'tcp_timeline', 'l7_flow_log', 'net_metrics', 'app_metrics']) {
     const text = fs.readFileSync(path.join(CAPTURE, `${table}.jsonl`), 'utf8');
     await chQuery(`INSERT INTO ${DB}.${table} FORMAT JSONEachRow\n${text}`);
     rows[table] = text
@@ -93,6 +93,10 @@ async function main() {
     { server_port: capture.ports.refused, observation_point: 'server_nic' },
     'a refused connect'
   );
+  const slow = timeline(
+    { server_port: capture.ports.slowReader, observation_point: 'server_nic' },
+    'the stopped reader'
+  );
   // the recording's minute either side, as record-trace.js's query() takes a range: a middle and a half-width (s)
   const from = Date.parse(capture.recorded.from) - 60_000;
   const to = Date.parse(capture.recorded.to) + 60_000;
@@ -115,13 +119,15 @@ async function main() {
       database: DB,
       scenarios: capture.scenarios,
       range: { from: (mid - half) * 1000, to: (mid + half) * 1000 },
-      flows: { think, lossy, refused },
+      flows: { think, lossy, refused, slow },
       files: {},
     };
     const cases = {
       'ds-query-netprofile-think.json': { queryType: 'netprofile', ...think },
       'ds-query-netprofile-lossy.json': { queryType: 'netprofile', ...lossy },
       'ds-query-netprofile-refused.json': { queryType: 'netprofile', ...refused },
+      // the stopped reader: its zero-window packets at both NICs
+      'ds-query-netprofile-slow.json': { queryType: 'netprofile', ...slow },
       'ds-query-netprofile-empty.json': { queryType: 'netprofile', ...think, client_port: 1 },
       'ds-query-netprofile-error.json': { queryType: 'netprofile', client_ip: think.client_ip },
       // the Universal Map over the same captures: its edges carry their TCP health

@@ -215,6 +215,9 @@ async function main() {
     const np = typed[0].query;
     assert.strictEqual(`${np.client_ip}:${np.client_port}`, tag5('client'));
     assert.strictEqual(`${np.server_ip}:${np.server_port}`, tag5('server'));
+    const npURL = new URL(typed[0].href, 'http://grafana');
+    assert.strictEqual(npURL.pathname, '/a/flowlens-observability-app/network', 'the profile opens the Network page');
+    assert.strictEqual(`${npURL.searchParams.get('cip')}:${npURL.searchParams.get('cport')}`, tag5('client'));
     const pane = JSON.parse(decodeURIComponent(typed[1].href.split('panes=')[1])).trace;
     assert.strictEqual(pane.queries[0].datasource.uid, 'flowlens', 'the link opens the same datasource');
     await shot(page, `${tag}-checkout-span`);

@@ -132,6 +132,11 @@ func render(db string) ([]entry, error) {
 	if err := add("map/unfiltered", st, err); err != nil {
 		return nil, err
 	}
+	// the map's latency per observation point (request logs)
+	st, err = query.BuildMapPoints(db, &filtered, r)
+	if err := add("map/points", st, err); err != nil {
+		return nil, err
+	}
 	m := filtered
 	m.Status = query.Values{"server_error", "timeout"}
 	m.Limit = 100
@@ -196,6 +201,8 @@ func render(db string) ([]entry, error) {
 		{"net_metrics/preferred", `{"service":"it's \\ tricky","server_port":80}`},
 		{"net_metrics/all", `{"observation_point":"all"}`},
 		{"netprofile", `{"client_ip":"10.0.0.1","client_port":40000,"server_ip":"10.0.0.2","server_port":80,"host":"h1"}`},
+		{"netprofile_summary/preferred", `{"service":"it's \\ tricky","server_port":80}`},
+		{"netprofile_summary/all", `{"observation_point":"all","metric":"client_wait_max"}`},
 	} {
 		nm, err := query.ParseNet([]byte(q.js))
 		if err != nil {
@@ -206,6 +213,8 @@ func render(db string) ([]entry, error) {
 			st, err = query.BuildFlowLog(db, nm, r)
 		case strings.HasPrefix(q.name, "net_metrics"):
 			st, err = query.BuildNetMetrics(db, nm, r, 60)
+		case strings.HasPrefix(q.name, "netprofile_summary"):
+			st, err = query.BuildNetProfileSummary(db, nm, r, 60)
 		default:
 			st, err = query.BuildNetProfile(db, nm, r)
 		}

@@ -206,6 +206,29 @@ describe('QueryEditor', () => {
     expect(p.onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'netprofile', client_port: '51220' });
   });
 
+  it('asks netprofile_summary for one latency per edge, filtered by the edge or the server', () => {
+    const { onChange } = setup({ refId: 'A', queryType: 'net_metrics', metric: 'rtt_avg', service: 'web' });
+    fireEvent.click(screen.getByLabelText('Network profile summary'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'netprofile_summary', service: 'web' });
+    cleanup();
+    const p = setup({ refId: 'A', queryType: 'netprofile_summary', service: 'web' });
+    fireEvent.click(screen.getByLabelText('Client wait max'));
+    expect(p.onChange).toHaveBeenLastCalledWith({
+      refId: 'A',
+      queryType: 'netprofile_summary',
+      service: 'web',
+      metric: 'client_wait_max',
+    });
+    for (const key of ['service', 'client_service', 'client_ip', 'server_ip', 'server_port', 'host']) {
+      expect(screen.getByTestId(`flowlens-filter-${key}`)).toHaveAttribute(
+        'placeholder',
+        key === 'host' ? 'observing host' : 'any'
+      );
+    }
+    expect(screen.queryByTestId('flowlens-filter-client_port')).not.toBeInTheDocument();
+    expect(screen.queryByTestId('flowlens-filter-server_process')).not.toBeInTheDocument();
+  });
+
   it('drops a RED metric on a switch to network metrics', () => {
     const { onChange } = setup({ refId: 'A', queryType: 'red', metric: 'error_ratio', service: 'web' });
     fireEvent.click(screen.getByLabelText('Network metrics'));

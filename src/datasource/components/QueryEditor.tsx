@@ -15,6 +15,9 @@ import {
   type LogFormat,
   NET_METRICS,
   NET_METRICS_KEYS,
+  NETPROFILE_SUMMARY_KEYS,
+  PROFILE_METRICS,
+  type ProfileMetric,
   type NetMetric,
   NETPROFILE_KEYS,
   OBSERVATION_POINT_CHOICES,
@@ -41,6 +44,11 @@ const pointOptions: Array<SelectableValue<string>> = [
 const metricOptions: Array<SelectableValue<RedMetric>> = RED_METRICS.map((m) => ({ value: m.value, label: m.label }));
 
 const netMetricOptions: Array<SelectableValue<NetMetric>> = NET_METRICS.map((m) => ({
+  value: m.value,
+  label: m.label,
+}));
+
+const profileMetricOptions: Array<SelectableValue<ProfileMetric>> = PROFILE_METRICS.map((m) => ({
   value: m.value,
   label: m.label,
 }));
@@ -90,6 +98,8 @@ function keysOf(type: FlowLensQueryType): FilterKey[] {
       return NET_METRICS_KEYS;
     case 'netprofile':
       return NETPROFILE_KEYS;
+    case 'netprofile_summary':
+      return NETPROFILE_SUMMARY_KEYS;
     case 'flamegraph':
       return ['service'];
     default:
@@ -146,7 +156,8 @@ function ShownSQL({ data, refId }: { data: Props['data']; refId: string }) {
 export function QueryEditor({ query, onChange, onRunQuery, app, datasource, range, data }: Props) {
   const queryType = query.queryType ?? 'red';
   const requests = queryType === 'sql_log' || queryType === 'trace_search';
-  const network = queryType === 'flow_log' || queryType === 'net_metrics' || queryType === 'netprofile';
+  const summary = queryType === 'netprofile_summary';
+  const network = queryType === 'flow_log' || queryType === 'net_metrics' || queryType === 'netprofile' || summary;
   const logs = queryType === 'sql_log' || queryType === 'flow_log';
 
   const update = (next: FlowLensQuery) => {
@@ -303,7 +314,19 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
           </InlineField>
         </InlineFieldRow>
       )}
-      {(queryType === 'flow_log' || queryType === 'net_metrics') && (
+      {summary && (
+        <InlineFieldRow>
+          <InlineField label="Latency" labelWidth={16}>
+            <RadioButtonGroup<ProfileMetric>
+              size="sm"
+              options={profileMetricOptions}
+              value={(query.metric as ProfileMetric | undefined) ?? 'all'}
+              onChange={(v) => update({ ...query, metric: v })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+      {(queryType === 'flow_log' || queryType === 'net_metrics' || summary) && (
         <InlineFieldRow>
           {text('service', 'Server service', 'any', 20)}
           {text('client_service', 'Client service', 'any', 20)}
@@ -316,6 +339,7 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
           {queryType !== 'net_metrics' &&
             text('client_ip', 'Client IP', queryType === 'netprofile' ? 'required' : 'any', 18)}
           {queryType !== 'net_metrics' &&
+            !summary &&
             text('client_port', 'Client port', queryType === 'netprofile' ? 'required' : 'any', 10)}
           {queryType !== 'net_metrics' &&
             text('server_ip', 'Server IP', queryType === 'netprofile' ? 'required' : 'any', 18)}

@@ -1,5 +1,5 @@
 import React from 'react';
-import { fireEvent, render, screen, within } from '@testing-library/react';
+import { cleanup, fireEvent, render, screen, within } from '@testing-library/react';
 import { type DataFrame, LoadingState, type PanelData } from '@grafana/data';
 import { panelProps } from '../testPanelProps';
 import { NetProfilePanel } from './NetProfilePanel';
@@ -22,7 +22,7 @@ function draw(series: DataFrame[], o: { options?: Partial<NetProfileOptions>; da
   );
 }
 
-const packets = () => screen.getAllByTestId('np-packet');
+const packets = () => screen.queryAllByTestId('np-packet');
 const intervals = () => screen.getAllByTestId('np-interval');
 
 describe('NetProfilePanel on the real plugin binary answers over real captures', () => {
@@ -134,6 +134,92 @@ describe('NetProfilePanel on the real plugin binary answers over real captures',
     expect(screen.getByTestId('np-error')).toHaveTextContent(
       'give exactly one client_ip, client_port, server_ip and server_port'
     );
+  });
+
+  it('the stopped reader: its zero-window packets marked at each NIC, counted per point, the window on hover', () => {
+    const { frames } = recordedAnswer('slow');
+    const model = netProfileModel(frames)!;
+    draw(frames);
+    const zero = model.packets.filter((p) => p.zeroWindow);
+    expect(zero.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(zero.map((p) => p.point)).size).toBe(2);
+    expect(screen.getAllByTestId('np-zero-window')).toHaveLength(zero.length);
+    const marked = packets().filter((p) => p.dataset.zeroWindow === 'true');
+    expect(marked.map((p) => Number(p.dataset.index))).toEqual(zero.map((p) => p.row));
+    // every zero-window packet is the reader's: client → server
+    expect(zero.every((p) => p.direction === 'client_to_server' && p.window === 0)).toBe(true);
+    for (const [i, row] of screen.getAllByTestId('np-summary-row').entries()) {
+      const counted = model.points[i].zeroWindows;
+      expect(counted).toBeGreaterThanOrEqual(1);
+      expect(within(row).getAllByRole('cell')[7]).toHaveTextContent(String(counted));
+    }
+    fireEvent.mouseEnter(marked[0]);
+    expect(screen.getByTestId('np-tooltip-window')).toHaveTextContent('0: zero window (receive buffer full)');
+    cleanup();
+    // the healthy think-time flow has none
+    draw(recordedAnswer('think').frames);
+    expect(screen.queryAllByTestId('np-zero-window')).toHaveLength(0);
+  });
+
+  it('zooms into a dragged time window, by the wheel around the pointer, and back', () => {
+    const { frames } = recordedAnswer('think');
+    const model = netProfileModel(frames)!;
+    draw(frames);
+    const chart = screen.getByTestId('np-chart');
+    expect(screen.queryByTestId('np-zoom-reset')).not.toBeInTheDocument();
+    // drag across the first client wait of the first point: it then fills the plot
+    const wait = intervals().find((i) => i.dataset.kind === 'client_wait')!;
+    // (jsdom's mouse events carry whole pixels: the drag spans the wait's pixels, a little more than the wait)
+    const [x0, x1, waitUs] = [
+      Math.floor(Number(wait.dataset.x0)),
+      Math.ceil(Number(wait.dataset.x1)),
+      wait.dataset.durationUs,
+    ];
+    fireEvent.mouseDown(chart, { clientX: x0, button: 0 });
+    fireEvent.mouseMove(chart, { clientX: (x0 + x1) / 2 });
+    expect(screen.getByTestId('np-zoom-selection')).toBeInTheDocument();
+    fireEvent.mouseUp(chart, { clientX: x1 });
+    expect(screen.queryByTestId('np-zoom-selection')).not.toBeInTheDocument();
+    const zoomedWait = intervals().find((i) => i.dataset.kind === 'client_wait' && i.dataset.durationUs === waitUs)!;
+    expect(Number(zoomedWait.dataset.x0) - LABEL_WIDTH).toBeGreaterThan(0);
+    expect(Number(zoomedWait.dataset.x0) - LABEL_WIDTH).toBeLessThan(3);
+    expect(WIDTH - RIGHT_PAD - Number(zoomedWait.dataset.x1)).toBeGreaterThan(0);
+    expect(WIDTH - RIGHT_PAD - Number(zoomedWait.dataset.x1)).toBeLessThan(3);
+    // only the packets inside the window are drawn: the wait is a silence, so the two packets bounding it at
+    // this point (and those the other point saw within those ~200 ms)
+    const span = model.endUs - model.startUs;
+    const plot = WIDTH - RIGHT_PAD - LABEL_WIDTH;
+    const t0 = model.startUs + ((x0 - LABEL_WIDTH) / plot) * span;
+    const t1 = model.startUs + ((x1 - LABEL_WIDTH) / plot) * span;
+    const inside = model.packets.filter((p) => p.timeUs >= t0 && p.timeUs <= t1);
+    expect(packets()).toHaveLength(inside.length);
+    expect(inside.length).toBeLessThan(model.packets.length);
+    expect(screen.getByTestId('np-zoom')).toHaveTextContent(/^showing \+[\d.]+ ms to \+2\d\d ms of 4\d\d ms/);
+    // the wheel: one notch in keeps the time under the pointer in place and narrows the window by 0.8
+    const before = packets().map((p) => Number(p.dataset.x));
+    const mid = (LABEL_WIDTH + WIDTH - RIGHT_PAD) / 2;
+    fireEvent.wheel(chart, { deltaY: -100, clientX: mid });
+    const zoomed = intervals().find((i) => i.dataset.kind === 'client_wait' && i.dataset.durationUs === waitUs)!;
+    expect(Number(zoomed.dataset.x0)).toBe(LABEL_WIDTH); // the wait now runs past both edges: cut at the plot
+    const after = packets().map((p) => Number(p.dataset.x));
+    expect(after.length).toBeLessThanOrEqual(before.length);
+    // a notch out, and out again past the whole flow: the whole flow, no reset needed
+    fireEvent.wheel(chart, { deltaY: 100, clientX: mid });
+    for (let i = 0; i < 30; i++) {
+      fireEvent.wheel(chart, { deltaY: 100, clientX: mid });
+    }
+    expect(packets()).toHaveLength(32);
+    expect(screen.queryByTestId('np-zoom-reset')).not.toBeInTheDocument();
+    // drag again, then the reset button; a click (no drag) does not zoom
+    fireEvent.mouseDown(chart, { clientX: x0, button: 0 });
+    fireEvent.mouseUp(chart, { clientX: x0 + 2 });
+    expect(packets()).toHaveLength(32);
+    fireEvent.mouseDown(chart, { clientX: x1, button: 0 });
+    fireEvent.mouseUp(chart, { clientX: x0 });
+    expect(packets()).toHaveLength(inside.length);
+    fireEvent.click(screen.getByTestId('np-zoom-reset'));
+    expect(packets()).toHaveLength(32);
+    expect(screen.getByTestId('np-zoom')).toHaveTextContent('drag across the chart to zoom');
   });
 
   it('another query type’s frames: the empty state', () => {

@@ -1,9 +1,17 @@
-import React, { useMemo, useState } from 'react';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { css } from '@emotion/css';
 import { LoadingState, type DataFrame, type DataQueryError, type GrafanaTheme2, type PanelProps } from '@grafana/data';
-import { Alert, useStyles2, useTheme2 } from '@grafana/ui';
+import { Alert, Button, useStyles2, useTheme2 } from '@grafana/ui';
 import { formatMs } from '../trace/model';
-import { layout, type PlacedInterval, type PlacedPacket, type ProfileLayout } from './layout';
+import {
+  layout,
+  selectedWindow,
+  zoomedWindow,
+  type PlacedInterval,
+  type PlacedPacket,
+  type ProfileLayout,
+  type TimeWindow,
+} from './layout';
 import {
   LATENCY_LABEL,
   PACKET_LABEL,
@@ -28,6 +36,8 @@ const PACKET_COLOUR: Record<PacketKind, string> = {
   fin: 'purple',
   rst: 'red',
 };
+
+const ZERO_WINDOW_COLOUR = 'red';
 
 const LATENCY_COLOUR: Record<LatencyKind, string> = {
   connection: 'green',
@@ -57,6 +67,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
   chart: css({ position: 'relative' }),
   legend: css({ display: 'flex', flexWrap: 'wrap', gap: theme.spacing(2), padding: theme.spacing(0.5, 1) }),
   legendText: css({ color: theme.colors.text.secondary }),
+  zoomBar: css({ display: 'flex', alignItems: 'center', gap: theme.spacing(1), padding: theme.spacing(0.25, 1) }),
   message: css({ padding: theme.spacing(2), overflow: 'auto' }),
   notice: css({ color: theme.colors.text.secondary, padding: theme.spacing(0.25, 1) }),
   tooltip: css({
@@ -88,11 +99,13 @@ const getStyles = (theme: GrafanaTheme2) => ({
 function PacketMark({
   p,
   colour,
+  zeroColour,
   onEnter,
   onLeave,
 }: {
   p: PlacedPacket;
   colour: string;
+  zeroColour: string;
   onEnter: () => void;
   onLeave: () => void;
 }) {
@@ -135,12 +148,21 @@ function PacketMark({
       data-kind={p.kind}
       data-x={p.x.toFixed(1)}
       data-y={p.y}
+      data-zero-window={p.zeroWindow ? 'true' : undefined}
       onMouseEnter={onEnter}
       onMouseLeave={onLeave}
     >
       {/* a wider invisible target, so a 1 px ACK is easy to hover */}
       <rect x={p.x - 4} y={p.y - 12} width={8} height={24} fill="transparent" />
       {shape}
+      {p.zeroWindow && (
+        // a zero window: the sender's receive buffer is full; a red triangle over the packet
+        <polygon
+          data-testid="np-zero-window"
+          points={`${p.x - 4},${p.y - 14} ${p.x + 4},${p.y - 14} ${p.x},${p.y - 8}`}
+          fill={zeroColour}
+        />
+      )}
     </g>
   );
 }
@@ -208,11 +230,19 @@ export function NetProfileView({ series, errors: queryErrors, width, height, opt
   const colour = (name: string) => theme.visualization.getColorByName(name);
   const opts = { ...DEFAULT_OPTIONS, ...options };
   const model = useMemo(() => netProfileModel(series), [series]);
+  // the zoomed window (undefined: the whole flow); another answer starts whole again
+  const [zoom, setZoom] = useState<{ model: NetProfileModel; view: TimeWindow } | undefined>();
+  const view = zoom && zoom.model === model ? zoom.view : undefined;
   const lay = useMemo(
-    () => (model ? layout(model, width, opts.showAckLatency) : undefined),
-    [model, width, opts.showAckLatency]
+    () => (model ? layout(model, width, opts.showAckLatency, view) : undefined),
+    [model, width, opts.showAckLatency, view]
   );
   const [hover, setHover] = useState<number | undefined>();
+  const full = model ? { startUs: model.startUs, endUs: model.endUs } : undefined;
+  const zoomTo = (w: TimeWindow | undefined) => {
+    setHover(undefined);
+    setZoom(model && w && full && (w.startUs > full.startUs || w.endUs < full.endUs) ? { model, view: w } : undefined);
+  };
 
   const errors = queryErrors ?? [];
   if (errors.length > 0) {
@@ -249,8 +279,36 @@ export function NetProfileView({ series, errors: queryErrors, width, height, opt
           {n}
         </div>
       ))}
+      <div className={s.zoomBar} data-testid="np-zoom">
+        <span className={s.legendText}>
+          {view
+            ? `showing +${usText(view.startUs - model.startUs)} to +${usText(view.endUs - model.startUs)} of ${usText(
+                model.endUs - model.startUs
+              )}`
+            : 'drag across the chart to zoom into a time window, or use the wheel'}
+        </span>
+        {view && (
+          <Button
+            size="sm"
+            variant="secondary"
+            icon="search-minus"
+            onClick={() => zoomTo(undefined)}
+            data-testid="np-zoom-reset"
+          >
+            Reset zoom
+          </Button>
+        )}
+      </div>
       <div className={s.chart}>
-        <ProfileChart model={model} lay={lay} colour={colour} highlight={opts.highlightLargest} onHover={setHover} />
+        <ProfileChart
+          model={model}
+          lay={lay}
+          colour={colour}
+          highlight={opts.highlightLargest}
+          onHover={setHover}
+          onZoom={(w) => zoomTo(w)}
+          full={full!}
+        />
         {hover !== undefined && <PacketTooltip model={model} lay={lay} index={hover} className={s.tooltip} />}
       </div>
       <div className={s.legend} data-testid="np-legend">
@@ -259,7 +317,9 @@ export function NetProfileView({ series, errors: queryErrors, width, height, opt
             {glyph} <span className={s.legendText}>{label}</span>
           </span>
         ))}
-        <span className={s.legendText}>zero windows: in the flow log (the packet timeline keeps no window sizes)</span>
+        <span style={{ color: colour(ZERO_WINDOW_COLOUR) }}>
+          ▼ <span className={s.legendText}>zero window (the sender&apos;s receive buffer is full)</span>
+        </span>
       </div>
       <table className={s.summary} data-testid="np-summary">
         <thead>
@@ -271,6 +331,7 @@ export function NetProfileView({ series, errors: queryErrors, width, height, opt
             <th>{LATENCY_LABEL.server_response}</th>
             <th>{LATENCY_LABEL.client_wait}</th>
             <th>retransmissions</th>
+            <th>zero windows</th>
           </tr>
         </thead>
         <tbody>
@@ -291,6 +352,7 @@ export function NetProfileView({ series, errors: queryErrors, width, height, opt
                 {statText(p.clientWait)}
               </td>
               <td>{p.retransmissions}</td>
+              <td>{p.zeroWindows}</td>
             </tr>
           ))}
         </tbody>
@@ -299,26 +361,80 @@ export function NetProfileView({ series, errors: queryErrors, width, height, opt
   );
 }
 
+/** x of a mouse event in the svg's own coordinates. */
+function svgX(svg: SVGSVGElement | null, clientX: number): number {
+  return clientX - (svg?.getBoundingClientRect().left ?? 0);
+}
+
+/** One wheel notch zooms in or out by this factor around the pointer. */
+const WHEEL_FACTOR = 0.8;
+
 function ProfileChart({
   model,
   lay,
   colour,
   highlight,
   onHover,
+  onZoom,
+  full,
 }: {
   model: NetProfileModel;
   lay: ProfileLayout;
   colour: (name: string) => string;
   highlight: boolean;
   onHover: (i: number | undefined) => void;
+  onZoom: (w: TimeWindow | undefined) => void;
+  full: TimeWindow;
 }) {
   const theme = useTheme2();
   const text = theme.colors.text.secondary;
   const grid = theme.colors.border.weak;
   const largest = highlight ? lay.intervals.find((iv) => iv.largest) : undefined;
   const largestBox = largest && lay.points.find((b) => b.point.key === largest.interval.point);
+  const svgRef = useRef<SVGSVGElement>(null);
+  const [drag, setDrag] = useState<{ x0: number; x1: number } | undefined>();
+  // the wheel zooms the chart rather than scrolling the panel: a listener that may prevent the default
+  useEffect(() => {
+    const el = svgRef.current;
+    const on = (ev: WheelEvent) => {
+      const x = svgX(el, ev.clientX);
+      if (ev.deltaY === 0 || x < lay.plotLeft || x > lay.plotRight) {
+        return;
+      }
+      ev.preventDefault();
+      onZoom(zoomedWindow(lay, full, x, ev.deltaY < 0 ? WHEEL_FACTOR : 1 / WHEEL_FACTOR));
+    };
+    el?.addEventListener('wheel', on, { passive: false });
+    return () => el?.removeEventListener('wheel', on);
+  }, [lay, full, onZoom]);
   return (
-    <svg width={lay.width} height={lay.height} data-testid="np-chart" role="img" aria-label="network profile">
+    <svg
+      ref={svgRef}
+      width={lay.width}
+      height={lay.height}
+      data-testid="np-chart"
+      role="img"
+      aria-label="network profile"
+      style={{ cursor: 'crosshair', userSelect: 'none' }}
+      onMouseDown={(ev) => {
+        const x = svgX(svgRef.current, ev.clientX);
+        if (ev.button === 0 && x >= lay.plotLeft && x <= lay.plotRight) {
+          setDrag({ x0: x, x1: x });
+        }
+      }}
+      onMouseMove={(ev) => drag && setDrag({ ...drag, x1: svgX(svgRef.current, ev.clientX) })}
+      onMouseUp={(ev) => {
+        if (drag) {
+          const w = selectedWindow(lay, full, drag.x0, svgX(svgRef.current, ev.clientX));
+          setDrag(undefined);
+          if (w) {
+            onZoom(w);
+          }
+        }
+      }}
+      onMouseLeave={() => setDrag(undefined)}
+      onDoubleClick={() => onZoom(undefined)}
+    >
       {lay.ticks.map((t) => (
         <g key={t.us} data-testid="np-tick">
           <line x1={t.x} x2={t.x} y1={AXIS_TOP} y2={lay.height} stroke={grid} />
@@ -362,13 +478,29 @@ function ProfileChart({
           key={p.index}
           p={p}
           colour={colour(PACKET_COLOUR[p.kind])}
+          zeroColour={colour(ZERO_WINDOW_COLOUR)}
           onEnter={() => onHover(p.index)}
           onLeave={() => onHover(undefined)}
         />
       ))}
-      {lay.intervals.map((iv, i) => (
-        <IntervalMark key={i} iv={iv} colour={colour(LATENCY_COLOUR[iv.kind])} />
+      {lay.intervals.map((iv) => (
+        <IntervalMark
+          key={`${iv.interval.point}|${iv.kind}|${iv.interval.startUs}`}
+          iv={iv}
+          colour={colour(LATENCY_COLOUR[iv.kind])}
+        />
       ))}
+      {drag && Math.abs(drag.x1 - drag.x0) >= 1 && (
+        <rect
+          data-testid="np-zoom-selection"
+          x={Math.max(lay.plotLeft, Math.min(drag.x0, drag.x1))}
+          width={Math.abs(Math.min(lay.plotRight, drag.x1) - drag.x0)}
+          y={AXIS_TOP}
+          height={lay.height - AXIS_TOP}
+          fill={theme.colors.primary.main}
+          opacity={0.15}
+        />
+      )}
     </svg>
   );
 }
@@ -401,6 +533,9 @@ function PacketTooltip({
     ['payload', `${p.size} B`],
     ['seq', String(p.seq)],
     ['ack', String(p.ack)],
+    ...(p.window !== undefined
+      ? [['window', p.zeroWindow ? '0: zero window (receive buffer full)' : String(p.window)] as [string, string]]
+      : []),
   ];
   return (
     <div className={className} style={{ left, top: placed.y + 14 }} data-testid="np-tooltip">

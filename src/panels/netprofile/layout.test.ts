@@ -1,4 +1,15 @@
-import { LABEL_WIDTH, RIGHT_PAD, layout, packetHeight, ticks } from './layout';
+import {
+  LABEL_WIDTH,
+  MIN_VIEW_US,
+  RIGHT_PAD,
+  clampView,
+  layout,
+  packetHeight,
+  selectedWindow,
+  ticks,
+  ticksIn,
+  zoomedWindow,
+} from './layout';
 import { netProfileModel } from './model';
 import { recordedAnswer, recordedScenarios } from './testFrames';
 
@@ -65,5 +76,67 @@ describe('network profile layout (the think-time flow the real agent captured)',
     expect(packetHeight('ack', 0)).toBe(8);
     expect(ticks(450_000)).toEqual([0, 100_000, 200_000, 300_000, 400_000]);
     expect(ticks(7)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+});
+
+describe('zooming the network profile into a time window', () => {
+  const model = netProfileModel(recordedAnswer('think').frames)!;
+  const full = { startUs: model.startUs, endUs: model.endUs };
+  const whole = layout(model, WIDTH);
+  const plot = WIDTH - RIGHT_PAD - LABEL_WIDTH;
+
+  it('draws the window across the plot: packets inside at their time, intervals cut at the edges', () => {
+    const wait = model.intervals.find((iv) => iv.kind === 'client_wait')!;
+    // the window: the wait's second half and 20 ms beyond
+    const view = { startUs: wait.startUs + wait.durationUs / 2, endUs: wait.endUs + 20_000 };
+    const lay = layout(model, WIDTH, true, view);
+    const inside = model.packets.filter((p) => p.timeUs >= view.startUs && p.timeUs <= view.endUs);
+    expect(lay.packets.map((p) => p.index)).toEqual(inside.map((p) => p.row));
+    for (const p of lay.packets) {
+      const t = model.packets[p.index].timeUs;
+      expect(p.x).toBeCloseTo(LABEL_WIDTH + ((t - view.startUs) / (view.endUs - view.startUs)) * plot, 6);
+    }
+    const cut = lay.intervals.find((iv) => iv.interval === wait)!;
+    expect(cut.x0).toBe(LABEL_WIDTH);
+    expect(cut.x1).toBeCloseTo(LABEL_WIDTH + (wait.durationUs / 2 / (view.endUs - view.startUs)) * plot, 6);
+    expect(cut.interval.durationUs).toBe(wait.durationUs); // its value stays whole
+    expect(lay.intervals.every((iv) => iv.interval.endUs >= view.startUs && iv.interval.startUs <= view.endUs)).toBe(
+      true
+    );
+    // ticks at round times from the flow's start, inside the window
+    expect(lay.ticks.length).toBeGreaterThan(1);
+    for (const t of lay.ticks) {
+      expect(t.x).toBeGreaterThanOrEqual(LABEL_WIDTH - 1e-6);
+      expect(t.x).toBeLessThanOrEqual(WIDTH - RIGHT_PAD + 1e-6);
+    }
+    expect(ticksIn(205_000, 330_000)).toEqual([220_000, 240_000, 260_000, 280_000, 300_000, 320_000]);
+  });
+
+  it('a drag selects the times under it; a click selects nothing', () => {
+    const w = selectedWindow(whole, full, LABEL_WIDTH + plot * 0.75, LABEL_WIDTH + plot * 0.25)!;
+    expect(w.startUs).toBeCloseTo(model.startUs + (model.endUs - model.startUs) * 0.25, 0);
+    expect(w.endUs).toBeCloseTo(model.startUs + (model.endUs - model.startUs) * 0.75, 0);
+    expect(selectedWindow(whole, full, 500, 503)).toBeUndefined();
+    // dragged past the plot's edges: the flow's edges
+    expect(selectedWindow(whole, full, 0, WIDTH + 50)).toEqual(full);
+  });
+
+  it('the wheel zooms around the pointer and stops at the whole flow and at MIN_VIEW_US', () => {
+    const x = LABEL_WIDTH + plot * 0.3;
+    const at = whole.timeAt(x);
+    const w = zoomedWindow(whole, full, x, 0.8);
+    // (µs since the epoch are ~1.8e15: doubles keep them to a fraction of a µs)
+    expect(w.endUs - w.startUs).toBeCloseTo((model.endUs - model.startUs) * 0.8, 0);
+    expect(layout(model, WIDTH, true, w).x(at)).toBeCloseTo(x, 3);
+    expect(zoomedWindow(layout(model, WIDTH, true, w), full, x, 1 / 0.8 ** 3)).toEqual(full);
+    let lay = whole;
+    for (let i = 0; i < 200; i++) {
+      lay = layout(model, WIDTH, true, zoomedWindow(lay, full, x, 0.5));
+    }
+    expect(lay.view.endUs - lay.view.startUs).toBeCloseTo(MIN_VIEW_US, 0);
+    expect(clampView({ startUs: full.startUs - 5, endUs: full.startUs + 5 }, full)).toEqual({
+      startUs: full.startUs,
+      endUs: full.startUs + MIN_VIEW_US,
+    });
   });
 });

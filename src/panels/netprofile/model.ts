@@ -42,6 +42,10 @@ export interface ProfilePacket {
   seq: number;
   ack: number;
   size: number;
+  /** the TCP window field as sent (unscaled); undefined in answers over rows that kept none */
+  window?: number;
+  /** the packet advertises a zero window: its sender's receive buffer is full (a reader that stopped) */
+  zeroWindow: boolean;
 }
 
 export interface ProfileInterval {
@@ -73,6 +77,8 @@ export interface ProfilePoint {
   packetCount: number;
   packetsStored: number;
   retransmissions: number;
+  /** the agent's count of zero-window packets at this point (also those beyond the stored ones) */
+  zeroWindows: number;
 }
 
 export interface NetProfileModel {
@@ -130,6 +136,8 @@ export function netProfileModel(series: DataFrame[]): NetProfileModel | undefine
       seq: num(f('seq'), i),
       ack: num(f('ack'), i),
       size: num(f('payload_len'), i),
+      window: f('window')?.values[i] ?? undefined,
+      zeroWindow: f('zero_window')?.values[i] === true,
     });
   }
   const intervals: ProfileInterval[] = [];
@@ -167,6 +175,7 @@ export function netProfileModel(series: DataFrame[]): NetProfileModel | undefine
       packetCount: g('packet_count'),
       packetsStored: g('events_stored'),
       retransmissions: g('retrans_count'),
+      zeroWindows: g('zero_window_count'),
     });
   }
   let startUs = Infinity;

@@ -6,7 +6,7 @@ import { dataFrameFromJSON, type DataFrame, type DataFrameJSON } from '@grafana/
  * The real plugin binary's recorded answers over rows the real agent captured (test/frontend/record-netprofile.js;
  * fixtures/ds-query-netprofile.recording.json says when and how), as Grafana hands them to a panel.
  */
-export type RecordedCase = 'think' | 'lossy' | 'refused' | 'empty' | 'error';
+export type RecordedCase = 'think' | 'lossy' | 'refused' | 'slow' | 'empty' | 'error';
 
 const FIXTURES = join(__dirname, '..', '..', '..', 'test', 'frontend', 'fixtures');
 

@@ -1,5 +1,6 @@
 import type { DataQuery } from '@grafana/schema';
 import type { TraceSpan } from './model';
+import { networkPageHref } from '../../pages/networkFlows';
 
 /**
  * Links from a span to the views of its own issues: the network profile of its flow and the flame graph of
@@ -96,7 +97,16 @@ export function netProfileLink(span: TraceSpan, ds: DatasourceRef | undefined): 
     query,
     from,
     to,
-    href: exploreHref(ds, query, from, to),
+    // the Network page with the flow chosen (its profile drawn, its flows listed over the same minutes)
+    href: networkPageHref({
+      from: String(from),
+      to: String(to),
+      cip: c.ip,
+      cport: String(c.port),
+      sip: s.ip,
+      sport: String(s.port),
+      at: String(Math.ceil(span.startMs + span.durationMs)),
+    }),
   };
 }
 

@@ -220,6 +220,18 @@ describe('links', () => {
       host: 'co-1',
     });
     expect(np.from).toBe(T0 + 5 - 60_000);
+    // the Network page with the flow chosen, not Explore
+    const npURL = new URL(np.href, 'http://grafana');
+    expect(npURL.pathname).toBe('/a/flowlens-observability-app/network');
+    expect(Object.fromEntries(npURL.searchParams)).toEqual({
+      from: String(np.from),
+      to: String(np.to),
+      cip: '10.0.0.1',
+      cport: '40000',
+      sip: '10.0.0.9',
+      sport: '3306',
+      at: String(np.to - 60_000),
+    });
     const fg = flameGraphLink(s, ds)!;
     expect(fg.query).toEqual({ refId: 'A', queryType: 'flamegraph', pid: [300], host: ['co-1'], event: 'on_cpu' });
     expect([fg.from, fg.to]).toEqual([T0, T0 + 1000]);

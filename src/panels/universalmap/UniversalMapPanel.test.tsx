@@ -82,6 +82,62 @@ describe('UniversalMapPanel', () => {
     expect(screen.getAllByTestId('map-edge-network')).toHaveLength(1);
   });
 
+  it('says what a call only the network saw is, instead of 0 req/s · 0 ms', () => {
+    const frames = mapFrames();
+    const edges = frames[1];
+    const col = (name: string, type: FieldType, values: unknown[]) => ({ name, type, values, config: {} });
+    const zero = { mainstat: [12.5, 0, 30], secondarystat: [42, 0, 2.25] } as Record<string, number[]>;
+    edges.fields = edges.fields.map((f) => (zero[f.name] ? { ...f, values: zero[f.name] } : f));
+    edges.fields.push(
+      col('detail__requests', FieldType.number, [125, 0, 300]),
+      col('detail__network', FieldType.string, ['ok', '3 failed connections, 3 RSTs', 'ok']),
+      col('detail__conn_failed', FieldType.number, [0, 3, 0]),
+      col('detail__rsts', FieldType.number, [0, 3, 0]),
+      col('highlighted', FieldType.boolean, [false, true, false])
+    );
+    render(<UniversalMapPanel {...props(frames)} />);
+    const by = (src: string) => screen.getAllByTestId('map-edge').find((e) => e.getAttribute('data-source') === src)!;
+    expect(within(by('api')).getByTestId('map-edge-label')).toHaveTextContent(
+      'no requests parsed · 3 conn failed, 3 RSTs'
+    );
+    expect(within(by('frontend')).getByTestId('map-edge-label')).toHaveTextContent('12.5 req/s · 42 ms');
+  });
+
+  it("draws where each call's time goes, from the latency at each observation point", () => {
+    const frames = mapFrames();
+    const edges = frames[1];
+    // as the backend names them (pkg/plugin/nodegraph.go)
+    const ms = (name: string, displayName: string, values: Array<number | null>) => ({
+      name,
+      type: FieldType.number,
+      values,
+      config: { unit: 'ms', displayName },
+    });
+    edges.fields.push(
+      ms('detail__latency_client_process', 'Latency at client process', [52.43, 0.94, null]),
+      ms('detail__latency_server_process', 'Latency at server process', [51.94, 0.78, 2.25]),
+      ms('detail__time_in_client', 'Time in client', [0.15, null, null]),
+      ms('detail__time_in_network', 'Time on the path', [0.34, 0.04, null]),
+      ms('detail__time_in_server', 'Time in server', [51.94, 0.89, null])
+    );
+    render(<UniversalMapPanel {...props(frames)} />);
+    const by = (src: string) => screen.getAllByTestId('map-edge').find((e) => e.getAttribute('data-source') === src)!;
+    const parts = (src: string) =>
+      within(by(src))
+        .queryAllByTestId('map-edge-split-part')
+        .map((r) => `${r.getAttribute('data-part')}:${Number(r.getAttribute('width')).toFixed(1)}`);
+    expect(parts('frontend')).toEqual(['client:2.2', 'network:2.4', 'server:59.5']);
+    expect(within(by('frontend')).getByTestId('map-edge-split-label')).toHaveTextContent('server 99%');
+    expect(parts('api')).toEqual(['network:4.6', 'server:59.4']);
+    // one point only (the server's): no split to draw
+    expect(within(by('orders')).queryByTestId('map-edge-split')).not.toBeInTheDocument();
+    fireEvent.mouseMove(by('frontend'), { clientX: 10, clientY: 10 });
+    const tip = screen.getByTestId('universal-map-tooltip');
+    expect(within(tip).getByText('Latency at client process')).toBeInTheDocument();
+    expect(within(tip).getByText('Time in server')).toBeInTheDocument();
+    expect(within(tip).getAllByText('51.9 ms')).toHaveLength(2); // at the server's process, and in the server
+  });
+
   it('shows an empty state without data', () => {
     render(<UniversalMapPanel {...props([])} />);
     expect(screen.getByTestId('universal-map-empty')).toHaveTextContent('No service map data');

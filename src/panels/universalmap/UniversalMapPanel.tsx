@@ -3,13 +3,29 @@ import { css } from '@emotion/css';
 import type { GrafanaTheme2, PanelProps } from '@grafana/data';
 import { useStyles2, useTheme2 } from '@grafana/ui';
 import { buildGraph, type MapEdge, type MapNode } from './graph';
-import { layoutGraph, type Point } from './layout';
+import { layoutGraph, splitSegments, type Point } from './layout';
 import { LinksMenu, type MenuAt } from './LinksMenu';
 import type { EdgeStat, UniversalMapOptions } from './types';
 
 type Props = PanelProps<UniversalMapOptions>;
 
 export const NODE_RADIUS = 30;
+
+/** The time bar under an edge's label (client, path, server shares of its latency). */
+const SPLIT_BAR = { width: 64, height: 5 };
+
+const PART_NAME = { client: 'client', network: 'path', server: 'server' } as const;
+
+/** "server 99%": the part of the split that holds the most of the call's time. */
+export function dominantPart(split: { client?: number; network?: number; server?: number }): string {
+  const parts = (['client', 'network', 'server'] as const).filter((p) => split[p] !== undefined);
+  const total = parts.reduce((a, p) => a + (split[p] ?? 0), 0);
+  if (total <= 0) {
+    return '';
+  }
+  const top = parts.reduce((a, b) => ((split[b] ?? 0) > (split[a] ?? 0) ? b : a));
+  return `${PART_NAME[top]} ${Math.round(((split[top] ?? 0) / total) * 100)}%`;
+}
 
 type Severity = 'ok' | 'warn' | 'error' | 'unknown';
 
@@ -263,6 +279,15 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                     {networkText(e.network)}
                   </text>
                 )}
+                {e.split && (
+                  <SplitBar
+                    split={e.split}
+                    x={mid.x - SPLIT_BAR.width / 2}
+                    y={mid.y + (e.unhealthy && e.network ? 28 : 11)}
+                    theme={theme}
+                    className={s.splitLabel}
+                  />
+                )}
               </g>
             );
           })}
@@ -369,6 +394,68 @@ function edgeRows(e: MapEdge): Array<[string, string]> {
   return [...rows, ...extra].filter(([, v]) => v !== '');
 }
 
+/** Where an edge's time goes: a bar cut into the client's, the path's and the server's share, the largest named. */
+function SplitBar({
+  split,
+  x,
+  y,
+  theme,
+  className,
+}: {
+  split: NonNullable<MapEdge['split']>;
+  x: number;
+  y: number;
+  theme: GrafanaTheme2;
+  className: string;
+}) {
+  const colour = {
+    client: theme.visualization.getColorByName('blue'),
+    network: theme.visualization.getColorByName('orange'),
+    server: theme.visualization.getColorByName('purple'),
+  };
+  const segments = splitSegments(split, SPLIT_BAR.width);
+  if (segments.length === 0) {
+    return null;
+  }
+  return (
+    <g data-testid="map-edge-split">
+      <rect
+        x={x - 2}
+        y={y - 2}
+        width={SPLIT_BAR.width + 64}
+        height={SPLIT_BAR.height + 4}
+        rx={2}
+        fill={theme.colors.background.primary}
+        fillOpacity={0.9}
+      />
+      {segments.map((g) => (
+        <rect
+          key={g.part}
+          data-testid="map-edge-split-part"
+          data-part={g.part}
+          x={x + g.x}
+          y={y}
+          width={g.width}
+          height={SPLIT_BAR.height}
+          fill={colour[g.part]}
+        >
+          <title>{`${PART_NAME[g.part]} ${g.ms.toFixed(g.ms < 10 ? 2 : 1)} ms`}</title>
+        </rect>
+      ))}
+      <text
+        x={x + SPLIT_BAR.width + 4}
+        y={y + SPLIT_BAR.height / 2}
+        dominantBaseline="central"
+        className={className}
+        fill={theme.colors.text.secondary}
+        data-testid="map-edge-split-label"
+      >
+        {dominantPart(split)}
+      </text>
+    </g>
+  );
+}
+
 function Details({ title, rows }: { title: string; rows: Array<[string, string]> }) {
   return (
     <>
@@ -403,6 +490,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
   edgeLabel: css({
     fontSize: theme.typography.bodySmall.fontSize,
   }),
+  splitLabel: css({ fontSize: 9 }),
   nodeStat: css({ fontSize: 10, fill: theme.colors.text.primary, fontWeight: theme.typography.fontWeightMedium }),
   nodeStatSecondary: css({ fontSize: 9, fill: theme.colors.text.secondary }),
   nodeTitle: css({

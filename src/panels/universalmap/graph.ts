@@ -32,8 +32,19 @@ export interface MapEdge {
   network?: string;
   /** the network on this edge is unhealthy (the node-graph `highlighted` field) */
   unhealthy?: boolean;
+  /** only the network saw this call: connections that carried no request a parser understood */
+  networkOnly?: boolean;
+  /** where the call's time goes (ms), from the latency at each observation point that saw it */
+  split?: TimeSplit;
   details: Array<[string, string]>;
   links?: () => LinkModel[];
+}
+
+/** An edge's mean latency split by where it is spent (ms); a part is absent where no point bounds it. */
+export interface TimeSplit {
+  client?: number;
+  network?: number;
+  server?: number;
 }
 
 export interface MapGraph {
@@ -123,6 +134,30 @@ function edgeErrorRate(frame: DataFrame, i: number): number | undefined {
   return f?.config?.unit === 'percent' ? v / 100 : v;
 }
 
+/** The backend's split of edge i (`detail__time_in_*`), when it has the server's part and another. */
+function edgeSplit(frame: DataFrame, i: number): TimeSplit | undefined {
+  const part = (name: string) => num(fieldOf(frame, `detail__time_in_${name}`), i);
+  const split: TimeSplit = { client: part('client'), network: part('network'), server: part('server') };
+  return split.server !== undefined && (split.client !== undefined || split.network !== undefined) ? split : undefined;
+}
+
+/**
+ * What a call only the network saw is (no request parsed, so no rate or latency): its failed connections,
+ * RSTs, zero windows and retransmissions, or its connections when nothing went wrong.
+ */
+function networkOnlyText(frame: DataFrame, i: number): string {
+  const count = (name: string) => num(fieldOf(frame, `detail__${name}`), i) ?? 0;
+  const parts = [
+    [count('conn_failed'), 'conn failed'],
+    [count('rsts'), count('rsts') === 1 ? 'RST' : 'RSTs'],
+    [count('zero_windows'), count('zero_windows') === 1 ? 'zero window' : 'zero windows'],
+    [count('retransmissions'), 'retransmitted'],
+  ]
+    .filter(([n]) => (n as number) > 0)
+    .map(([n, what]) => `${n} ${what}`);
+  return parts.length > 0 ? parts.join(', ') : 'TCP only';
+}
+
 export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph {
   const { nodes: nodesFrame, edges: edgesFrame } = splitFrames(series);
   const nodes = new Map<string, MapNode>();
@@ -160,6 +195,7 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
     const second = formatter(fieldOf(edgesFrame, 'secondarystat'), theme);
     const network = fieldOf(edgesFrame, 'detail__network');
     const highlighted = fieldOf(edgesFrame, 'highlighted');
+    const requests = fieldOf(edgesFrame, 'detail__requests');
     for (let i = 0; i < edgesFrame.length; i++) {
       const s = String(source?.values[i] ?? '');
       const t = String(target?.values[i] ?? '');
@@ -172,12 +208,16 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
           nodes.set(n, { id: n, title: n, subtitle: '', mainstat: '', secondarystat: '', details: [] });
         }
       }
+      // a call the network alone saw (TCP health, no request): say so rather than "0 req/s · 0 ms"
+      const networkOnly = Boolean(network?.values[i]) && num(requests, i) === 0;
       edges.push({
         id: String(id?.values[i] ?? `${s}->${t}`),
         source: s,
         target: t,
-        mainstat: main(i),
-        secondarystat: second(i),
+        mainstat: networkOnly ? 'no requests parsed' : main(i),
+        secondarystat: networkOnly ? networkOnlyText(edgesFrame, i) : second(i),
+        networkOnly,
+        split: edgeSplit(edgesFrame, i),
         errorRate: edgeErrorRate(edgesFrame, i),
         network: network?.values[i] ? String(network.values[i]) : undefined,
         unhealthy: highlighted?.values[i] === true,

@@ -1,4 +1,4 @@
-import { layoutGraph } from './layout';
+import { layoutGraph, splitSegments } from './layout';
 import type { MapEdge, MapGraph, MapNode } from './graph';
 
 const node = (id: string): MapNode => ({ id, title: id, subtitle: '', mainstat: '', secondarystat: '', details: [] });
@@ -27,5 +27,32 @@ describe('layoutGraph', () => {
     const again = layoutGraph({ nodes: [...g.nodes].reverse(), edges: [...g.edges].reverse() });
     expect(Object.fromEntries(first.positions)).toEqual(Object.fromEntries(again.positions));
     expect(new Set(first.layers.values()).size).toBe(3);
+  });
+});
+
+describe('splitSegments', () => {
+  it('cuts the bar by where the time goes, in the order a request crosses the points', () => {
+    // the 50 ms proxy hop as the plugin binary splits it: 0.15 ms in curl, 0.34 on the path, 51.9 in the proxy
+    const segs = splitSegments({ client: 0.15, network: 0.34, server: 51.94 }, 64);
+    expect(segs.map((g) => g.part)).toEqual(['client', 'network', 'server']);
+    // each part at least 2 px; the rest shared by time: the server holds nearly all of it
+    expect(segs[0].width).toBeCloseTo(2 + (58 * 0.15) / 52.43, 6);
+    expect(segs[2].width).toBeCloseTo(2 + (58 * 51.94) / 52.43, 6);
+    expect(segs.reduce((a, g) => a + g.width, 0)).toBeCloseTo(64, 6);
+    // contiguous, left to right
+    expect(segs[1].x).toBeCloseTo(segs[0].width, 6);
+    expect(segs[2].x).toBeCloseTo(segs[0].width + segs[1].width, 6);
+  });
+
+  it('leaves out parts without time or without the points that bound them', () => {
+    expect(
+      splitSegments({ network: 0.044, server: 0.894 }, 64).map((g) => [g.part, Math.round(g.width * 10) / 10])
+    ).toEqual([
+      ['network', 4.8],
+      ['server', 59.2],
+    ]);
+    expect(splitSegments({ client: 0, network: 1, server: 3 }, 40).map((g) => g.part)).toEqual(['network', 'server']);
+    expect(splitSegments({ client: 0, network: 0, server: 0 }, 40)).toEqual([]);
+    expect(splitSegments({}, 40)).toEqual([]);
   });
 });

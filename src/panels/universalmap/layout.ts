@@ -130,3 +130,40 @@ export function layoutGraph(graph: MapGraph): MapLayout {
   });
   return { positions, layers, width, height };
 }
+
+/** One part of an edge's time bar: where that share of the call's latency is spent. */
+export interface SplitSegment {
+  part: 'client' | 'network' | 'server';
+  x: number;
+  width: number;
+  ms: number;
+}
+
+/**
+ * The time bar under an edge's label: `width` px cut into the client's, the path's and the server's share of the
+ * call's time, in the order a request crosses them, each at least `minWidth` px when it holds any time (so a
+ * 0.1 ms client share next to a 50 ms server stays visible); parts the points cannot bound are left out.
+ */
+export function splitSegments(
+  split: { client?: number; network?: number; server?: number },
+  width: number,
+  minWidth = 2
+): SplitSegment[] {
+  const parts = (['client', 'network', 'server'] as const)
+    .map((part) => ({ part, ms: split[part] }))
+    .filter((p): p is { part: SplitSegment['part']; ms: number } => p.ms !== undefined && p.ms >= 0);
+  const total = parts.reduce((a, p) => a + p.ms, 0);
+  if (total <= 0) {
+    return [];
+  }
+  const shown = parts.filter((p) => p.ms > 0);
+  const floor = shown.length * minWidth;
+  const rest = Math.max(0, width - floor);
+  let x = 0;
+  return shown.map((p) => {
+    const w = minWidth + (rest * p.ms) / total;
+    const seg = { part: p.part, x, width: w, ms: p.ms };
+    x += w;
+    return seg;
+  });
+}

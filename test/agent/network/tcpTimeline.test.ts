@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePacket, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../../../src/agent/network/packets/packetDecoder';
+import { decodePacket, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/agent/network/packets/packetDecoder';
 import { mean, TcpTimeline } from '../../../src/agent/network/packets/tcpTimeline';
 import { tcpPacket } from './packetFixtures';
 
 const C = '10.0.0.1';
 const S = '10.0.0.2';
 
-function pkt(dir: 0 | 1, tsUs: number, seq: number, ack: number, flags: number, payload = '') {
+function pkt(dir: 0 | 1, tsUs: number, seq: number, ack: number, flags: number, payload = '', window?: number) {
   const [src, dst, sport, dport] = dir === 0 ? [C, S, 40000, 80] : [S, C, 80, 40000];
-  return decodePacket(tcpPacket({ src, dst, sport, dport, seq, ack, flags, payload }), 1, tsUs, false, 0)!;
+  return decodePacket(tcpPacket({ src, dst, sport, dport, seq, ack, flags, payload, window }), 1, tsUs, false, 0)!;
 }
 
 test('the four Network Profile latencies from one keep-alive conversation', () => {
@@ -64,4 +64,22 @@ test('sequence numbers wrap around 2^32', () => {
   t.onPacket(1, pkt(1, 80, 8, 0x11, TCP_ACK));
   assert.equal(t.onPacket(0, pkt(0, 90, 0x11, 8, TCP_ACK | TCP_PSH, 'more')), 0, 'new data after the wrap');
   assert.deepEqual([t.connLatencyUs, t.ack.count, t.ack.sum, t.retransmissions], [20, 1, 50, 0]);
+});
+
+test('a reader that stops: its zero-window ACKs are counted and stored with every packet\'s window; a RST\'s 0 is not one', () => {
+  const t = new TcpTimeline(4);
+  const c0 = 1000;
+  const s0 = 5000;
+  t.onPacket(0, pkt(0, 0, c0, 0, TCP_SYN, '', 64240));
+  t.onPacket(1, pkt(1, 100, s0, c0 + 1, TCP_SYN | TCP_ACK, '', 65160));
+  t.onPacket(1, pkt(1, 200, s0 + 1, c0 + 1, TCP_ACK | TCP_PSH, 'x'.repeat(100), 502));
+  t.onPacket(0, pkt(0, 300, c0 + 1, s0 + 101, TCP_ACK, '', 0)); // the client's buffer is full
+  t.onPacket(0, pkt(0, 900, c0 + 1, s0 + 101, TCP_ACK, '', 0)); // a zero-window probe's answer, past the stored events
+  t.onPacket(0, pkt(0, 1000, c0 + 1, s0 + 101, TCP_ACK | TCP_RST, '', 0));
+  assert.equal(t.zeroWindows, 2);
+  assert.deepEqual(t.eventWindow, [64240, 65160, 502, 0]);
+  assert.equal(t.eventsTruncated, 2);
+  t.resetInterval();
+  assert.equal(t.zeroWindows, 0);
+  assert.deepEqual(t.eventWindow, []);
 });

@@ -52,6 +52,7 @@ export interface TcpTimelineRow extends FiveTupleColumns, Pick<EndpointColumns, 
   event_seq: number[];
   event_ack: number[];
   event_payload_len: number[];
+  event_window: number[];
   conn_latency_us: number;
   ack_latency_us: number;
   server_response_us: number;
@@ -65,6 +66,7 @@ export interface TcpTimelineRow extends FiveTupleColumns, Pick<EndpointColumns, 
   packet_count: number;
   retrans_count: number;
   events_truncated: number;
+  zero_window_count: number;
 }
 
 export interface PacketFlowOptions {
@@ -385,6 +387,7 @@ export class PacketFlows {
       event_seq: t.eventSeq.slice(),
       event_ack: t.eventAck.slice(),
       event_payload_len: t.eventPayloadLen.slice(),
+      event_window: t.eventWindow.slice(),
       conn_latency_us: t.connLatencyUs,
       ack_latency_us: mean(t.ack),
       server_response_us: mean(t.serverResponse),
@@ -398,6 +401,7 @@ export class PacketFlows {
       packet_count: t.packets,
       retrans_count: t.retransmissions,
       events_truncated: t.eventsTruncated,
+      zero_window_count: t.zeroWindows,
     });
     this.counters.timelineRows++;
     this.counters.retransmissions += t.retransmissions;

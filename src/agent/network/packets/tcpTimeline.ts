@@ -45,10 +45,14 @@ export class TcpTimeline {
   readonly eventSeq: number[] = [];
   readonly eventAck: number[] = [];
   readonly eventPayloadLen: number[] = [];
+  /** the TCP window field as sent (unscaled: 0 is a zero window whatever the scale) */
+  readonly eventWindow: number[] = [];
   /** events seen but not stored (past maxEvents) */
   eventsTruncated = 0;
   packets = 0;
   retransmissions = 0;
+  /** packets that advertise a zero window (a receiver whose buffer is full), stored or not */
+  zeroWindows = 0;
 
   synUs?: number;
   synAckUs?: number;
@@ -80,10 +84,15 @@ export class TcpTimeline {
       this.eventSeq.push(p.seq);
       this.eventAck.push(p.ack);
       this.eventPayloadLen.push(p.payloadLen);
+      this.eventWindow.push(p.window);
     } else {
       this.eventsTruncated++;
     }
     const f = p.flags;
+    // a RST's window means nothing (often 0); a SYN's is never a stopped reader
+    if (p.window === 0 && !(f & (TCP_RST | TCP_SYN))) {
+      this.zeroWindows++;
+    }
     if (f & TCP_SYN) {
       if (f & TCP_ACK) {
         this.synAckUs = p.tsUs;
@@ -161,12 +170,13 @@ export class TcpTimeline {
 
   /** Starts a new reporting interval: events and latency sums restart, sequence state stays. */
   resetInterval(): void {
-    for (const a of [this.eventTimeUs, this.eventDirection, this.eventFlags, this.eventSeq, this.eventAck, this.eventPayloadLen]) {
+    for (const a of [this.eventTimeUs, this.eventDirection, this.eventFlags, this.eventSeq, this.eventAck, this.eventPayloadLen, this.eventWindow]) {
       a.length = 0;
     }
     this.eventsTruncated = 0;
     this.packets = 0;
     this.retransmissions = 0;
+    this.zeroWindows = 0;
     this.connLatencyUs = 0;
     for (const s of [this.ack, this.serverResponse, this.clientWait]) {
       s.sum = s.count = s.max = 0;
