@@ -220,9 +220,11 @@ func explain(roots []*Node) Verdict {
 			sort.Slice(n.charged, func(i, j int) bool { return n.charged[i].a < n.charged[j].a })
 			if moved := overlap(n.charged, cn.waits); moved > 0 {
 				n.NetWaitUs = moved
-				n.CriticalUs -= moved
 				cn.CriticalWaitUs += moved
-				hop(cn.Path).CriticalUs += moved
+				if n.Hop != cn.Path { // a NIC span of the path already counts there
+					n.CriticalUs -= moved
+					hop(cn.Path).CriticalUs += moved
+				}
 			}
 		}
 		h := hop(n.Hop)

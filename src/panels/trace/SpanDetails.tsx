@@ -118,8 +118,8 @@ export function SpanDetails({ span, model, datasource, colour, onClose }: Props)
           <div data-testid="span-events">
             {span.retransWaitMs > 0 && (
               <div data-testid="span-retrans-wait">
-                {formatMs(span.retransWaitMs)} of this span&apos;s critical time waited on retransmissions: counted to
-                the network path
+                {formatMs(span.retransWaitMs)} of the critical path inside this span waited on retransmissions: the
+                network path&apos;s time in the verdict
               </div>
             )}
             {span.events.map((e, i) => (
