@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { chQuery } from '../helpers';
 
 /** Each table's rows ordered by `order[table]`, `time` as unix seconds (text in the server's zone would move with it). */
-export async function dumpTables(db: string, out: string, order: Record<string, string>): Promise<Record<string, number>> {
+export async function dumpTables(
+  db: string,
+  out: string,
+  order: Record<string, string>
+): Promise<Record<string, number>> {
   mkdirSync(out, { recursive: true });
   const counts: Record<string, number> = {};
   for (const [table, by] of Object.entries(order)) {

@@ -20,7 +20,9 @@ import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, ROOT 
 import { dumpTables } from './dump';
 
 const DB = 'flowlens_record_tracefaults';
-const OUT = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : join(ROOT, 'pkg', 'plugin', 'testdata', 'tracefaults');
+const OUT = process.argv.includes('--out')
+  ? process.argv[process.argv.indexOf('--out') + 1]
+  : join(ROOT, 'pkg', 'plugin', 'testdata', 'tracefaults');
 const ORDER: Record<string, string> = {
   l7_flow_log: 'time, start_time_us, observation_point',
   l4_flow_log: 'time, start_time_us, observation_point, client_port',
@@ -59,7 +61,16 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'mid'), Buffer.alloc(BODY, 'x'));
     writeFileSync(join(dir, 'small'), Buffer.alloc(1000, 'y'));
     for (const port of [PORTS.clean, PORTS.lossy, PORTS.refused, PORTS.reset]) {
-      bed.spawn('server', ['python3', '-m', 'http.server', String(port), '--bind', bed.ip('server'), '--directory', dir]);
+      bed.spawn('server', [
+        'python3',
+        '-m',
+        'http.server',
+        String(port),
+        '--bind',
+        bed.ip('server'),
+        '--directory',
+        dir,
+      ]);
       await bed.waitForListen('server', port);
     }
     bed.spawn('server', [process.execPath, '-e', okServer(PORTS.web), bed.ip('server')]);
@@ -83,11 +94,24 @@ async function main(): Promise<void> {
       flowLogIntervalSec: 60,
       profiling: { enabled: false },
       services,
-      network: { capture: { netns: [bed.host('client').ns, bed.host('server').ns], hostNamespace: false, interfaces: ['eth0'] } },
+      network: {
+        capture: { netns: [bed.host('client').ns, bed.host('server').ns], hostNamespace: false, interfaces: ['eth0'] },
+      },
     });
-    const nstat = () => Number(/TcpRetransSegs\s+(\d+)/.exec(bed.exec('server', ['nstat', '-az', 'TcpRetransSegs']).stdout)![1]);
+    const nstat = () =>
+      Number(/TcpRetransSegs\s+(\d+)/.exec(bed.exec('server', ['nstat', '-az', 'TcpRetransSegs']).stdout)![1]);
     const curl = (port: number, path: string) =>
-      bed.execAsync('client', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', '--max-time', '30', `http://${bed.ip('server')}:${port}${path}`]);
+      bed.execAsync('client', [
+        'curl',
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code} %{time_total}',
+        '--max-time',
+        '30',
+        `http://${bed.ip('server')}:${port}${path}`,
+      ]);
     const retransBefore = nstat();
     const lossy: string[] = [];
     for (let i = 0; i < LOSSY_REQUESTS; i++) {
@@ -102,7 +126,15 @@ async function main(): Promise<void> {
     // a fault lifted once the client has met it `min` times: the client retries every RETRY_PAUSE_MS
     const retried = async (port: number, on: 'syn' | 'data', min: number, path: string) => {
       const rule = bed.addReset('server', { port, on });
-      const run = bed.execAsync('client', ['python3', '-c', RETRYING_CLIENT, bed.ip('server'), String(port), path, String(RETRY_PAUSE_MS)]);
+      const run = bed.execAsync('client', [
+        'python3',
+        '-c',
+        RETRYING_CLIENT,
+        bed.ip('server'),
+        String(port),
+        path,
+        String(RETRY_PAUSE_MS),
+      ]);
       for (let i = 0; bed.nftCounter('server', 'input', rule) < min; i++) {
         assert.ok(i < 500, `the client met the ${on} reset on ${port} fewer than ${min} times in 10 s`);
         await new Promise((r) => setTimeout(r, 20));
@@ -119,7 +151,12 @@ async function main(): Promise<void> {
       refused.push(await retried(PORTS.refused, 'syn', REFUSED_ATTEMPTS, `/small?run=${i}`));
       reset.push(await retried(PORTS.reset, 'data', 1, `/small?run=${i}`));
     }
-    const think = await bed.execAsync('client', [process.execPath, '-e', keepAliveClient(PORTS.web, THINK_MS, '/think'), bed.ip('server')]);
+    const think = await bed.execAsync('client', [
+      process.execPath,
+      '-e',
+      keepAliveClient(PORTS.web, THINK_MS, '/think'),
+      bed.ip('server'),
+    ]);
     assert.equal(think.status, 0, think.stderr);
     assert.deepEqual(
       [...lossy, ...clean].map((x) => x.split(' ')[0]),
@@ -127,7 +164,10 @@ async function main(): Promise<void> {
       `curl: ${lossy.join(', ')} | ${clean.join(', ')}`
     );
     // every request at its 4 observation points, and every flow's timeline at both NICs
-    const want = { l7: (LOSSY_REQUESTS + CLEAN_REQUESTS + 2 * RETRY_RUNS + 3) * 4, timelines: 2 * (LOSSY_REQUESTS + CLEAN_REQUESTS + 2 * RETRY_RUNS) };
+    const want = {
+      l7: (LOSSY_REQUESTS + CLEAN_REQUESTS + 2 * RETRY_RUNS + 3) * 4,
+      timelines: 2 * (LOSSY_REQUESTS + CLEAN_REQUESTS + 2 * RETRY_RUNS),
+    };
     for (let i = 0; ; i++) {
       const [{ l7 }] = await chQuery<{ l7: string }>(`SELECT count() AS l7 FROM ${DB}.l7_flow_log`);
       const [{ tl }] = await chQuery<{ tl: string }>(`SELECT count() AS tl FROM ${DB}.tcp_timeline`);
@@ -169,7 +209,9 @@ async function main(): Promise<void> {
         2
       ) + '\n'
     );
-    console.log(`[record-tracefaults] wrote ${JSON.stringify(counts)} rows to ${OUT}; kernel TcpRetransSegs ${kernelRetrans}; refused ${JSON.stringify(refused)} reset ${JSON.stringify(reset)}`);
+    console.log(
+      `[record-tracefaults] wrote ${JSON.stringify(counts)} rows to ${OUT}; kernel TcpRetransSegs ${kernelRetrans}; refused ${JSON.stringify(refused)} reset ${JSON.stringify(reset)}`
+    );
   } finally {
     bed.destroy();
   }
