@@ -50,7 +50,11 @@ type traceAnswer struct {
 
 func TestTraceFaultsIntegration(t *testing.T) {
 	admin(t, "SELECT 1")
-	dir := filepath.Join("testdata", "tracefaults")
+	// FLOWLENS_TRACEFAULTS_DIR: a capture recorded now (test/e2e/traceFaults.e2e.test.ts) instead of the committed one
+	dir, live := os.LookupEnv("FLOWLENS_TRACEFAULTS_DIR")
+	if !live {
+		dir = filepath.Join("testdata", "tracefaults")
+	}
 	var rec faultRecording
 	raw, err := os.ReadFile(filepath.Join(dir, "recording.json"))
 	if err == nil {
@@ -120,18 +124,14 @@ func TestTraceFaultsIntegration(t *testing.T) {
 	requests := func(port int) []map[string]any {
 		return where(rows["l7_flow_log"], map[string]any{"observation_point": "client_process", "server_port": port, "response_status": "ok"})
 	}
-	// the agent's own count of a connection's retransmissions: its timeline rows' retrans_count (the
-	// larger of the two NICs)
-	agentRetrans := func(clientPort any, serverPort int) int64 {
-		var best int64
-		for _, obs := range []string{"client_nic", "server_nic"} {
-			var n int64
-			for _, r := range where(rows["tcp_timeline"], map[string]any{"client_port": clientPort, "server_port": serverPort, "observation_point": obs}) {
-				n += n64(r["retrans_count"])
-			}
-			best = max(best, n)
+	// the kernel's own count of the segments the server resent on a connection: its socket's
+	// tcp_retransmit_skb events, in the flow log at server_process
+	serverRetrans := func(clientPort any, serverPort int) int64 {
+		var n int64
+		for _, r := range where(rows["l4_flow_log"], map[string]any{"client_port": clientPort, "server_port": serverPort, "observation_point": "server_process"}) {
+			n += n64(r["retrans_count"])
 		}
-		return best
+		return n
 	}
 	figures := regexp.MustCompile(`(\d+) retransmission\(s\), ([\d.]+)(µs|ms|s) waiting on them`)
 
@@ -146,16 +146,22 @@ func TestTraceFaultsIntegration(t *testing.T) {
 		for _, r := range lossy {
 			a := assemble(r)
 			lines = append(lines, fmt.Sprintf("%v: %s", r["request_resource"], a.summary))
-			if a.spans != 4 || len(a.network) != 1 {
-				t.Errorf("%v: %d spans, network evidence %v", r["request_resource"], a.spans, a.network)
+			want := serverRetrans(r["client_port"], rec.Ports["lossy"])
+			if want == 0 && !live {
+				t.Errorf("%v: the recorded lossy transfer resent nothing", r["request_resource"])
+			}
+			if a.spans != 4 || len(a.network) != min(1, int(want)) {
+				t.Errorf("%v: %d spans, network evidence %v, the server socket resent %d segments", r["request_resource"], a.spans, a.network, want)
+				continue
+			}
+			if want == 0 { // a transfer that lost nothing (about 1 in 100 at 5%): nothing to say
 				continue
 			}
 			n := a.network[0]
-			want := agentRetrans(r["client_port"], rec.Ports["lossy"])
 			got := int64(n["retransmissions"].(float64))
-			// every lossy transfer resent something; the backend finds each resend the agent counted
-			if want == 0 || got != want || n["path"] != path {
-				t.Errorf("%v: %d retransmissions on %v, the agent counted %d", r["request_resource"], got, n["path"], want)
+			// each segment the server's kernel resent is found at the server's NIC, and nothing else
+			if got != want || n["path"] != path || n["seen_at"] != "server_nic" {
+				t.Errorf("%v: %d retransmissions on %v seen at %v, the server socket resent %d", r["request_resource"], got, n["path"], n["seen_at"], want)
 			}
 			// the sentence names the path and its figures
 			m := figures.FindStringSubmatch(a.summary)
@@ -190,7 +196,7 @@ func TestTraceFaultsIntegration(t *testing.T) {
 		}
 		// Measured on this recording (RTT 50 µs: a fast retransmit waits 0.1-1 ms, python's own
 		// writes of 128 KiB take 2-12 ms clean): 11 of 20 name the network path, 3 did before.
-		if networkCulprit < 10 {
+		if networkCulprit < 10 && !live {
 			t.Errorf("the network path is the culprit of %d of %d lossy traces, want at least 10:\n%s", networkCulprit, len(lossy), strings.Join(lines, "\n"))
 		}
 		t.Logf("network path culprit in %d of %d lossy traces", networkCulprit, len(lossy))
@@ -201,11 +207,25 @@ func TestTraceFaultsIntegration(t *testing.T) {
 		if len(clean) != rec.Scenario.CleanRequests {
 			t.Fatalf("%d clean requests, want %d", len(clean), rec.Scenario.CleanRequests)
 		}
+		quiet := 0
 		for _, r := range clean {
 			a := assemble(r)
-			if a.spans != 4 || len(a.network) != 0 || strings.Contains(a.summary, "retransmission") || strings.Contains(a.summary, ";") {
-				t.Errorf("%v: %d spans, network %v, %s", r["request_resource"], a.spans, a.network, a.summary)
+			// without loss the server's kernel resends nothing, and the verdict says nothing of the network;
+			// a live run on a loaded machine may see the kernel resend there too: then the verdict counts it
+			want := serverRetrans(r["client_port"], rec.Ports["clean"])
+			got := int64(0)
+			if len(a.network) == 1 {
+				got = int64(a.network[0]["retransmissions"].(float64))
 			}
+			if a.spans != 4 || len(a.network) != min(1, int(want)) || got != want || strings.Contains(a.summary, "retransmission") != (want > 0) {
+				t.Errorf("%v: %d spans, network %v, the server socket resent %d: %s", r["request_resource"], a.spans, a.network, want, a.summary)
+			}
+			if want == 0 {
+				quiet++
+			}
+		}
+		if !live && quiet != len(clean) {
+			t.Errorf("%d of the recorded clean transfers resent nothing, want all %d", quiet, len(clean))
 		}
 	})
 

@@ -307,13 +307,14 @@ func attachNet(tr *Trace, rows *NetRows) {
 	}
 }
 
-// retransmissions finds the resends during [lo, hi] (trace time) at the observation point that saw
-// the most of them.
+// retransmissions finds the resends during [lo, hi] (trace time) of each direction at its sender's
+// NIC (a segment seen again there was sent again; at the receiver's NIC a segment overtaken on the
+// way looks the same), else at the other point that saw the most.
 func retransmissions(c *call, cn *CallNet, rows []*Timeline, lo, hi int64) {
 	type seen struct {
 		point  string
 		node   *Node
-		resent []tcptimeline.Retransmission
+		resent [2][]tcptimeline.Retransmission
 		shift  int64
 	}
 	byPoint := map[string]*seen{}
@@ -337,44 +338,53 @@ func retransmissions(c *call, cn *CallNet, rows []*Timeline, lo, hi int64) {
 		}
 		for _, r := range resent {
 			if at := r.ResentUs + shift; at >= lo && at <= hi {
-				s.resent = append(s.resent, r)
+				s.resent[r.Dir&1] = append(s.resent[r.Dir&1], r)
 			}
 		}
 	}
-	var best *seen
-	for _, k := range points {
-		s := byPoint[k]
-		if best == nil || len(s.resent) > len(best.resent) || (len(s.resent) == len(best.resent) && rank(s.point) < rank(best.point)) {
-			best = s
-		}
-	}
-	if best == nil || len(best.resent) == 0 {
-		return
-	}
-	cn.Point = best.point
-	cn.Retransmissions = int64(len(best.resent))
 	var ivs []interval
-	for _, r := range best.resent {
-		if w := r.WaitUs(); w > 0 {
-			ivs = append(ivs, interval{max(r.FirstUs+best.shift, lo), min(r.ResentUs+best.shift, hi)})
+	most := 0
+	for dir, sender := range []string{ClientNIC, ServerNIC} {
+		var best *seen
+		for _, k := range points {
+			s := byPoint[k]
+			switch {
+			case best == nil:
+				best = s
+			case (s.point == sender) != (best.point == sender):
+				if s.point == sender {
+					best = s
+				}
+			case len(s.resent[dir]) > len(best.resent[dir]):
+				best = s
+			}
+		}
+		if best == nil || len(best.resent[dir]) == 0 {
+			continue
+		}
+		resent := best.resent[dir]
+		cn.Retransmissions += int64(len(resent))
+		if len(resent) > most {
+			most, cn.Point = len(resent), best.point
+		}
+		on := best.node
+		if on == nil {
+			on = c.head()
+		}
+		what := "request (client → server)"
+		if dir == 1 {
+			what = "response (server → client)"
+		}
+		for _, r := range resent {
+			text := fmt.Sprintf("TCP retransmission of %d %s bytes at seq %d", r.Len, what, r.Seq)
+			if w := r.WaitUs(); w > 0 {
+				text += fmt.Sprintf(": waited %s since the lost copy left", fmtUs(w))
+				ivs = append(ivs, interval{max(r.FirstUs+best.shift, lo), min(r.ResentUs+best.shift, hi)})
+			}
+			on.Events = append(on.Events, NetEvent{TimeUs: r.ResentUs + best.shift, Kind: EventRetransmission, Count: 1, WaitUs: r.WaitUs(), Text: text + " (seen at " + best.point + ")"})
 		}
 	}
 	cn.waits, cn.RetransWaitUs = union(ivs)
-	on := best.node
-	if on == nil {
-		on = c.head()
-	}
-	for _, r := range best.resent {
-		dir := "request (client → server)"
-		if r.Dir == 1 {
-			dir = "response (server → client)"
-		}
-		text := fmt.Sprintf("TCP retransmission of %d %s bytes at seq %d", r.Len, dir, r.Seq)
-		if r.WaitUs() > 0 {
-			text += fmt.Sprintf(": waited %s since the lost copy left", fmtUs(r.WaitUs()))
-		}
-		on.Events = append(on.Events, NetEvent{TimeUs: r.ResentUs + best.shift, Kind: EventRetransmission, Count: 1, WaitUs: r.WaitUs(), Text: text + " (seen at " + best.point + ")"})
-	}
 }
 
 // prelude counts the failed connects and resets of the call's client to its server in the
