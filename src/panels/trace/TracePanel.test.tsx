@@ -208,7 +208,9 @@ describe('TracePanel: the network under the trace (the real plugin binary over t
     // each resend is marked on the bar of the NIC span that saw it
     const marks = screen.getAllByTestId('trace-net-mark');
     expect(marks).toHaveLength(n.retransmissions as number);
-    const nic = rows().find((r) => r.textContent?.includes('[client NIC]'))!;
+    // at the sender's NIC: the server's, for response data
+    expect(n.seen_at).toBe('server_nic');
+    const nic = rows().find((r) => r.textContent?.includes('[server NIC]'))!;
     expect(within(nic).getAllByTestId('trace-net-mark')).toHaveLength(n.retransmissions as number);
     fireEvent.click(nic);
     const events = within(screen.getByTestId('span-events')).getAllByTestId('span-event');
