@@ -150,12 +150,23 @@ func (f *ClickHouseFetcher) FetchNet(ctx context.Context, w NetWindow) (*NetRows
 	if err != nil {
 		return nil, err
 	}
+	// both at once: a trace's answer waits on the slower one, not their sum
 	var results [2]*clickhouse.Result
+	var errs [2]error
+	var wg sync.WaitGroup
 	for i, st := range []*query.Statement{tl, l4} {
 		f.mu.Lock()
 		f.sqls = append(f.sqls, st.SQL)
 		f.mu.Unlock()
-		if results[i], err = f.Client.Query(ctx, st.SQL); err != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = f.Client.Query(ctx, st.SQL)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
 		}
 	}
