@@ -11,7 +11,7 @@ import { authHeaders, localClickHouse } from './localClickHouse';
 
 const REPO_ROOT = join(__dirname, '..', '..', '..');
 export const DIST_PLUGIN = join(REPO_ROOT, 'dist', 'datasource', 'gpx_flowlens-clickhouse-datasource_linux_amd64');
-const GO = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
+export const GO = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
 
 /** One span of an assembled trace, as the trace frame gives it. */
 export interface TraceSpan {

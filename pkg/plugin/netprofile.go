@@ -12,166 +12,16 @@ import (
 	"github.com/flowlens/flowlens/pkg/clickhouse"
 	"github.com/flowlens/flowlens/pkg/converters"
 	"github.com/flowlens/flowlens/pkg/query"
+	"github.com/flowlens/flowlens/pkg/tcptimeline"
 )
 
 // NetProfilePanelID is the panel that draws the network profile (Explore opens it where it can).
 const NetProfilePanelID = "flowlens-netprofile-panel"
 
-// TCP flags of tcp_timeline.event_tcp_flags.
-const (
-	tcpFIN = 0x01
-	tcpSYN = 0x02
-	tcpRST = 0x04
-	tcpACK = 0x10
-)
-
-// Packet kinds of the network profile's packets frame.
-const (
-	PacketSYN     = "syn"
-	PacketSYNACK  = "syn_ack"
-	PacketACK     = "ack"
-	PacketData    = "data"
-	PacketRetrans = "retransmission"
-	PacketFIN     = "fin"
-	PacketRST     = "rst"
-)
-
-// Latency kinds of the intervals frame: the four latencies of the Network Profile.
-const (
-	LatencyConnection     = "connection"      // SYN → the ACK of the SYN/ACK
-	LatencySystemACK      = "system_ack"      // a data segment → the peer's ACK covering it (the largest only)
-	LatencyServerResponse = "server_response" // last request byte → first response byte
-	LatencyClientWait     = "client_wait"     // last response byte → next request byte
-)
-
-// ProfilePacket is one packet of a flow as one observation point saw it.
-type ProfilePacket struct {
-	TimeUs     int64
-	Dir        int // 0 client → server, 1 server → client
-	Flags      int
-	Seq, Ack   uint32
-	PayloadLen int64
-	Kind       string
-	// Window is the TCP window field as sent (unscaled), nil in rows written before tcp_timeline kept it
-	Window *int64
-}
-
-// ZeroWindow says the packet advertises a zero window (its sender's receive buffer is full), as the
-// agent counts it: a RST's window means nothing and a SYN's is never a stopped reader.
-func (p ProfilePacket) ZeroWindow() bool {
-	return p.Window != nil && *p.Window == 0 && p.Flags&(tcpRST|tcpSYN) == 0
-}
-
-// ProfileInterval is one latency of the flow at one observation point.
-type ProfileInterval struct {
-	Kind           string
-	StartUs, EndUs int64
-}
-
-// seqDiff is a - b in sequence space, as a signed 32-bit difference.
-func seqDiff(a, b uint32) int32 { return int32(a - b) }
-
-// ProfileIntervals classifies the packets of one observation point (oldest first) and derives its
-// latencies the way the agent does (src/agent/network/packets/tcpTimeline.ts): the handshake, each
-// turn of the conversation (server response, client wait) and the largest ACK latency; resent data
-// counts as neither request nor response bytes.
-func ProfileIntervals(pkts []ProfilePacket) []ProfileInterval {
-	var out []ProfileInterval
-	var synUs, synAckUs int64 = -1, -1
-	var synAckSeq uint32
-	connDone := false
-	var nextSeq [2]*uint32
-	type unacked struct {
-		end  uint32
-		tsUs int64
-	}
-	var queue [2][]unacked
-	lastDataDir := -1
-	var lastDataUs [2]int64
-	var bestAck *ProfileInterval
-	for i := range pkts {
-		p := &pkts[i]
-		dir := p.Dir & 1
-		f := p.Flags
-		switch {
-		case f&tcpSYN != 0:
-			if f&tcpACK != 0 {
-				p.Kind, synAckUs, synAckSeq = PacketSYNACK, p.TimeUs, p.Seq
-			} else {
-				p.Kind, synUs, synAckUs = PacketSYN, p.TimeUs, -1
-			}
-			n := p.Seq + 1
-			nextSeq[dir] = &n
-			continue
-		case f&tcpRST != 0:
-			p.Kind = PacketRST
-		case f&tcpFIN != 0:
-			p.Kind = PacketFIN
-		case p.PayloadLen > 0:
-			p.Kind = PacketData
-		default:
-			p.Kind = PacketACK
-		}
-		if f&tcpACK != 0 {
-			if !connDone && synUs >= 0 && synAckUs >= 0 && dir == 0 && p.Ack == synAckSeq+1 {
-				out = append(out, ProfileInterval{Kind: LatencyConnection, StartUs: synUs, EndUs: p.TimeUs})
-				connDone = true
-			}
-			q := queue[1-dir]
-			var covered *unacked
-			for len(q) > 0 && seqDiff(p.Ack, q[0].end) >= 0 {
-				covered = &q[0]
-				q = q[1:]
-			}
-			queue[1-dir] = q
-			if covered != nil && (bestAck == nil || p.TimeUs-covered.tsUs > bestAck.EndUs-bestAck.StartUs) {
-				bestAck = &ProfileInterval{Kind: LatencySystemACK, StartUs: covered.tsUs, EndUs: p.TimeUs}
-			}
-		}
-		if f&tcpRST != 0 || p.PayloadLen == 0 {
-			if f&tcpFIN != 0 {
-				end := p.Seq + 1
-				if nextSeq[dir] == nil || seqDiff(end, *nextSeq[dir]) > 0 {
-					nextSeq[dir] = &end
-				}
-			}
-			continue
-		}
-		end := p.Seq + uint32(p.PayloadLen)
-		if next := nextSeq[dir]; next != nil && seqDiff(*next, p.Seq) >= int32(p.PayloadLen) {
-			if p.Kind == PacketData {
-				p.Kind = PacketRetrans
-			}
-			continue
-		}
-		nextSeq[dir] = &end
-		if f&tcpFIN != 0 {
-			e := end + 1
-			nextSeq[dir] = &e
-		}
-		if len(queue[dir]) >= 64 {
-			queue[dir] = queue[dir][1:]
-		}
-		queue[dir] = append(queue[dir], unacked{end, p.TimeUs})
-		if lastDataDir >= 0 && lastDataDir != dir {
-			kind := LatencyClientWait
-			if dir == 1 {
-				kind = LatencyServerResponse
-			}
-			out = append(out, ProfileInterval{Kind: kind, StartUs: lastDataUs[lastDataDir], EndUs: p.TimeUs})
-		}
-		lastDataDir, lastDataUs[dir] = dir, p.TimeUs
-	}
-	if bestAck != nil {
-		out = append(out, *bestAck)
-	}
-	return out
-}
-
 // profilePoint is what one observation point (host, namespace, interface) saw of the flow.
 type profilePoint struct {
 	key, obs, host, netns, iface string
-	packets                      []ProfilePacket
+	packets                      []tcptimeline.Packet
 	stats                        map[string]int64 // summed or max'd latency columns
 	meanSums                     map[string]int64 // latency mean × count, for the weighted mean
 	truncated                    int64
@@ -201,22 +51,6 @@ func (d *Datasource) netProfile(ctx context.Context, raw []byte, r query.Range) 
 	return netProfileFrames(res, st, m)
 }
 
-func intsOf(v any) ([]int64, error) {
-	arr, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("expected an array, got %T", v)
-	}
-	out := make([]int64, len(arr))
-	for i, x := range arr {
-		n, err := converters.Int64(x)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = n
-	}
-	return out, nil
-}
-
 // readProfilePoints groups tcp_timeline rows by observation point (rows of one point in time order:
 // a flow is written again every 60 s and when idle).
 func readProfilePoints(res *clickhouse.Result) ([]*profilePoint, error) {
@@ -224,8 +58,7 @@ func readProfilePoints(res *clickhouse.Result) ([]*profilePoint, error) {
 	for i, c := range res.Meta {
 		idx[c.Name] = i
 	}
-	for _, c := range append([]string{"host", "netns", "interface", "observation_point", "event_time_us", "event_direction",
-		"event_tcp_flags", "event_seq", "event_ack", "event_payload_len", "event_window"}, profileStatColumns...) {
+	for _, c := range append(append([]string{"host", "netns", "interface", "observation_point"}, tcptimeline.EventColumns...), profileStatColumns...) {
 		if _, ok := idx[c]; !ok {
 			return nil, fmt.Errorf("tcp_timeline answer lacks column %s", c)
 		}
@@ -249,34 +82,16 @@ func readProfilePoints(res *clickhouse.Result) ([]*profilePoint, error) {
 			byKey[key] = p
 			points = append(points, p)
 		}
-		arrays := map[string][]int64{}
-		for _, c := range []string{"event_time_us", "event_direction", "event_tcp_flags", "event_seq", "event_ack", "event_payload_len"} {
-			a, err := intsOf(row[idx[c]])
-			if err != nil {
-				return nil, fmt.Errorf("tcp_timeline row %d %s: %w", ri, c, err)
+		pkts, err := tcptimeline.RowPackets(func(c string) any {
+			if i, ok := idx[c]; ok {
+				return row[i]
 			}
-			arrays[c] = a
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("tcp_timeline row %d: %w", ri, err)
 		}
-		n := len(arrays["event_time_us"])
-		for _, a := range arrays {
-			if len(a) != n {
-				return nil, fmt.Errorf("tcp_timeline row %d: event arrays of different lengths", ri)
-			}
-		}
-		// a row written before migration 9 has no windows (an empty array)
-		windows, err := intsOf(row[idx["event_window"]])
-		if err != nil || (len(windows) != n && len(windows) != 0) {
-			return nil, fmt.Errorf("tcp_timeline row %d event_window: %d windows of %d packets (%v)", ri, len(windows), n, err)
-		}
-		for i := 0; i < n; i++ {
-			pkt := ProfilePacket{TimeUs: arrays["event_time_us"][i], Dir: int(arrays["event_direction"][i]),
-				Flags: int(arrays["event_tcp_flags"][i]), Seq: uint32(arrays["event_seq"][i]), Ack: uint32(arrays["event_ack"][i]),
-				PayloadLen: arrays["event_payload_len"][i]}
-			if len(windows) == n {
-				pkt.Window = &windows[i]
-			}
-			p.packets = append(p.packets, pkt)
-		}
+		p.packets = append(p.packets, pkts...)
 		for _, c := range profileStatColumns {
 			v, err := converters.Int64(row[idx[c]])
 			if err != nil {
@@ -318,7 +133,7 @@ func flagText(f int) string {
 	for _, x := range []struct {
 		bit  int
 		name string
-	}{{tcpSYN, "SYN"}, {tcpFIN, "FIN"}, {tcpRST, "RST"}, {0x08, "PSH"}, {tcpACK, "ACK"}, {0x20, "URG"}} {
+	}{{tcptimeline.FlagSYN, "SYN"}, {tcptimeline.FlagFIN, "FIN"}, {tcptimeline.FlagRST, "RST"}, {0x08, "PSH"}, {tcptimeline.FlagACK, "ACK"}, {0x20, "URG"}} {
 		if f&x.bit != 0 {
 			parts = append(parts, x.name)
 		}
@@ -357,7 +172,7 @@ func netProfileFrames(res *clickhouse.Result, st *query.Statement, m *query.NetM
 	var latPoint, latObs, latHost, latNetns, latIface []string
 	var stored []int64
 	for _, p := range points {
-		intervals := ProfileIntervals(p.packets)
+		intervals, _ := tcptimeline.Analyze(p.packets)
 		for _, x := range p.packets {
 			pk.t = append(pk.t, time.UnixMicro(x.TimeUs).UTC())
 			pk.us, pk.seq, pk.ack, pk.size = append(pk.us, x.TimeUs), append(pk.seq, int64(x.Seq)), append(pk.ack, int64(x.Ack)), append(pk.size, x.PayloadLen)

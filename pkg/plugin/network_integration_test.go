@@ -54,8 +54,14 @@ func loadNetCapture(t *testing.T) (netRecording, map[string][]map[string]any) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rec, loadTables(t, dir, []string{"l4_flow_log", "net_metrics", "tcp_timeline", "l7_flow_log", "app_metrics"})
+}
+
+// loadTables reads recorded tables (dir/<table>.jsonl) as rows, numbers exact.
+func loadTables(t *testing.T, dir string, names []string) map[string][]map[string]any {
+	t.Helper()
 	tables := map[string][]map[string]any{}
-	for _, table := range []string{"l4_flow_log", "net_metrics", "tcp_timeline", "l7_flow_log", "app_metrics"} {
+	for _, table := range names {
 		raw, err := os.ReadFile(filepath.Join(dir, table+".jsonl"))
 		if err != nil {
 			t.Fatal(err)
@@ -72,7 +78,7 @@ func loadNetCapture(t *testing.T) (netRecording, map[string][]map[string]any) {
 			tables[table] = append(tables[table], row)
 		}
 	}
-	return rec, tables
+	return tables
 }
 
 func n64(v any) int64 {

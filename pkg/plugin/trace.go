@@ -91,6 +91,9 @@ func rawJSON(v any) json.RawMessage {
 
 func ms(us int64) float64 { return float64(us) / 1000 }
 
+// fmtMs writes a duration in µs as milliseconds with at most two decimals ("0.42 ms").
+func fmtMs(us int64) string { return strconv.FormatFloat(float64(us)/1000, 'f', 2, 64) + " ms" }
+
 func spanTags(n *trace.Node) []kv {
 	tags := []kv{
 		{"observation_point", n.ObservationPoint}, {"l7_protocol", n.L7Protocol}, {"request_type", n.RequestType},
@@ -139,7 +142,8 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 	kind, statusMsg, obs, host, process, hopKind, hop, link, proto, status :=
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	status64, pid, tid, depth := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	status64, pid, tid, depth, retrans := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	netWait := make([]float64, n)
 	for i, nd := range tr.Nodes {
 		traceID[i] = tr.ID
 		spanID[i] = strconv.FormatUint(nd.RowID, 10)
@@ -155,11 +159,27 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 		if nd.ResponseException != "" {
 			spanLogs = append(spanLogs, map[string]any{"timestamp": ms(nd.AEndUs), "fields": []kv{{"exception", nd.ResponseException}}})
 		}
+		for _, e := range nd.Events {
+			fields := []kv{{"event", e.Kind}, {"message", e.Text}}
+			if e.Count > 1 {
+				fields = append(fields, kv{"count", e.Count})
+			}
+			if e.WaitUs > 0 {
+				fields = append(fields, kv{"wait_ms", ms(e.WaitUs)})
+			}
+			spanLogs = append(spanLogs, map[string]any{"timestamp": ms(e.TimeUs), "fields": fields})
+		}
 		logs[i] = rawJSON(append([]any{}, spanLogs...))
 		tags[i] = rawJSON(spanTags(nd))
 		var w []string
 		if nd.ShiftUs != 0 {
 			w = append(w, fmt.Sprintf("shifted by %.3f ms to correct the clock skew between %s and its parent's host", ms(nd.ShiftUs), nd.Host))
+		}
+		if cn := nd.Call; cn != nil && cn.Retransmissions > 0 && (nd.Parent == nil || nd.Parent.Call != cn) {
+			w = append(w, fmt.Sprintf("%d TCP retransmission(s) during this call, %s waiting on them (seen at %s)", cn.Retransmissions, fmtMs(cn.RetransWaitUs), cn.Point))
+		}
+		if nd.Call != nil {
+			retrans[i], netWait[i] = nd.Call.Retransmissions, ms(nd.NetWaitUs)
 		}
 		warns[i] = rawJSON(append([]string{}, w...))
 		kind[i] = spanKind(nd.ObservationPoint)
@@ -201,6 +221,8 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 		data.NewField("response_status", nil, status),
 		withConfig(data.NewField("clock_skew_correction_ms", nil, shift), "Clock-skew correction", "ms"),
 		data.NewField("depth", nil, depth),
+		data.NewField("retransmissions", nil, retrans),
+		withConfig(data.NewField("retrans_wait_ms", nil, netWait), "Critical time waiting on retransmissions", "ms"),
 	)
 	v := tr.Verdict
 	verdict := map[string]any{"summary": v.Summary, "duration_ms": ms(v.DurationUs)}
@@ -208,6 +230,14 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 		c := v.Hops[0]
 		verdict["culprit"] = map[string]any{"kind": c.Kind, "label": c.Label, "critical_time_ms": ms(c.CriticalUs), "share": c.Share}
 	}
+	network := []map[string]any{}
+	for _, cn := range v.Network {
+		network = append(network, map[string]any{"path": cn.Path.Label, "retransmissions": cn.Retransmissions, "retrans_wait_ms": ms(cn.RetransWaitUs),
+			"critical_wait_ms": ms(cn.CriticalWaitUs), "seen_at": cn.Point, "untimed_retransmissions": cn.UntimedRetrans,
+			"failed_connects": cn.FailedConnects, "resets": cn.Resets, "rst_from_server": cn.RstFromServer, "own_reset": cn.OwnReset,
+			"zero_windows": cn.ZeroWindows, "client_wait_ms": ms(cn.ClientWaitUs)})
+	}
+	verdict["network"], verdict["notes"] = network, append([]string{}, v.Notes...)
 	spans.Meta = &data.FrameMeta{
 		PreferredVisualization: data.VisTypeTrace,
 		ExecutedQueryString:    strings.Join(sqls, ";\n\n"),
@@ -219,6 +249,9 @@ func traceFrames(tr *trace.Trace, sqls []string, took time.Duration) data.Frames
 	}
 	if v.Summary != "" && len(tr.Nodes) > 0 {
 		spans.Meta.Notices = append(spans.Meta.Notices, data.Notice{Severity: data.NoticeSeverityInfo, Text: "Verdict: " + v.Summary})
+	}
+	for _, note := range v.Notes {
+		spans.Meta.Notices = append(spans.Meta.Notices, data.Notice{Severity: data.NoticeSeverityInfo, Text: "Note: " + note})
 	}
 	for _, w := range tr.Warnings {
 		spans.Meta.Notices = append(spans.Meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning, Text: w})

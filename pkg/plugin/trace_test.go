@@ -51,6 +51,7 @@ func TestTraceFrameShape(t *testing.T) {
 		{"self_time_ms", data.FieldTypeFloat64}, {"critical_time_ms", data.FieldTypeFloat64}, {"link", data.FieldTypeString},
 		{"l7_protocol", data.FieldTypeString}, {"response_status", data.FieldTypeString},
 		{"clock_skew_correction_ms", data.FieldTypeFloat64}, {"depth", data.FieldTypeInt64},
+		{"retransmissions", data.FieldTypeInt64}, {"retrans_wait_ms", data.FieldTypeFloat64},
 	}
 	if len(f.Fields) != len(want) {
 		t.Fatalf("%d fields, want %d", len(f.Fields), len(want))

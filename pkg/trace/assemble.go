@@ -41,6 +41,10 @@ type Node struct {
 	SelfUs     int64 // time not covered by any child
 	CriticalUs int64 // time on the trace's critical path not covered by a child on it
 	Hop        HopKey
+	Call       *CallNet   // the network evidence of the call this span is a view of (nil: none looked up)
+	Events     []NetEvent // L4 events shown on this span
+	NetWaitUs  int64      // of its critical time, waiting on retransmissions (the network path's)
+	charged    []interval // the instants charged to it on the critical path
 }
 
 // Stats says what assembly cost.
@@ -62,6 +66,7 @@ type Trace struct {
 	Warnings  []string
 	Truncated bool
 	Verdict   Verdict
+	roots     []*Node
 }
 
 type window struct{ from, to int64 }
@@ -202,6 +207,20 @@ func Assemble(ctx context.Context, f Fetcher, seed Seed, opt Options) (*Trace, e
 		tr.Warnings = append(tr.Warnings, fmt.Sprintf("more than %d related rows: the trace is truncated", opt.MaxSpans))
 	}
 	build(tr, link(poolSpans(pool), opt), seeds)
+	if nf, ok := f.(NetFetcher); ok {
+		if w, ok := netWindow(tr); ok {
+			rows, err := nf.FetchNet(ctx, w)
+			if err != nil {
+				return nil, err
+			}
+			tr.Stats.Queries += 2
+			if rows.Truncated {
+				tr.Warnings = append(tr.Warnings, "more L4 rows around this trace's connections than one lookup reads: its network evidence is incomplete")
+			}
+			attachNet(tr, rows)
+			tr.Verdict = explain(tr.roots)
+		}
+	}
 	return tr, nil
 }
 
@@ -218,6 +237,15 @@ func poolSpans(pool map[uint64]*Span) []*Span {
 func Build(spans []*Span, seeds []uint64, opt Options) *Trace {
 	tr := &Trace{}
 	build(tr, link(spans, opt.withDefaults()), seeds)
+	return tr
+}
+
+// BuildWithNet is Build with the L4 rows of the trace's connections in hand (NetFetcher's answer):
+// the spans get their network events and the verdict accounts for them.
+func BuildWithNet(spans []*Span, seeds []uint64, rows *NetRows, opt Options) *Trace {
+	tr := Build(spans, seeds, opt)
+	attachNet(tr, rows)
+	tr.Verdict = explain(tr.roots)
 	return tr
 }
 
@@ -266,6 +294,7 @@ func build(tr *Trace, g *graph, seeds []uint64) {
 		tr.Warnings = append(tr.Warnings, fmt.Sprintf("%d spans have no parent in the trace (calls whose caller was not observed)", len(roots)))
 	}
 	correctSkew(roots)
+	tr.roots = roots
 	tr.Verdict = explain(roots)
 	tr.ID = traceID(tr, roots)
 }

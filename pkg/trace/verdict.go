@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -53,6 +54,11 @@ type Verdict struct {
 	Hops       []Hop // largest critical time first
 	Culprit    HopKey
 	Summary    string
+	// Network: the calls with L4 evidence (retransmissions, failed connects, resets, zero
+	// windows, client wait), largest retransmission wait first; Notes: what lies outside the
+	// trace's time but explains it (a keep-alive client's wait before the request).
+	Network []CallNet
+	Notes   []string
 }
 
 func sameCallChild(n *Node) *Node {
@@ -127,6 +133,19 @@ func selfTime(n *Node) int64 {
 	return max(0, n.AEndUs-n.AStartUs-covered)
 }
 
+// charge puts [a, b] on n's critical time.
+func (n *Node) charge(a, b int64) {
+	if b <= a {
+		return
+	}
+	n.CriticalUs += b - a
+	if k := len(n.charged); k > 0 && n.charged[k-1].a == b {
+		n.charged[k-1].a = a // walking back in time: extend the last interval
+		return
+	}
+	n.charged = append(n.charged, interval{a, b})
+}
+
 // critical charges [lo, hi] ∩ n to n and, on the critical path, to its descendants.
 func critical(n *Node, lo, hi int64) {
 	s, e := max(n.AStartUs, lo), min(n.AEndUs, hi)
@@ -147,10 +166,10 @@ func critical(n *Node, lo, hi int64) {
 			}
 		}
 		if best == nil {
-			n.CriticalUs += cur - s
+			n.charge(s, cur)
 			return
 		}
-		n.CriticalUs += cur - be
+		n.charge(be, cur)
 		critical(best, bs, be)
 		cur = bs
 	}
@@ -168,6 +187,7 @@ func explain(roots []*Node) Verdict {
 		all(r, func(n *Node) {
 			n.Hop = hopOf(n)
 			n.SelfUs = selfTime(n)
+			n.CriticalUs, n.NetWaitUs, n.charged = 0, 0, nil
 		})
 	}
 	root := mainRoot(roots)
@@ -177,12 +197,37 @@ func explain(roots []*Node) Verdict {
 	v := Verdict{RootRowID: root.RowID, DurationUs: root.AEndUs - root.AStartUs}
 	critical(root, root.AStartUs, root.AEndUs)
 	hops := map[HopKey]*Hop{}
-	all(root, func(n *Node) {
-		h := hops[n.Hop]
+	hop := func(k HopKey) *Hop {
+		h := hops[k]
 		if h == nil {
-			h = &Hop{HopKey: n.Hop}
-			hops[n.Hop] = h
+			h = &Hop{HopKey: k}
+			hops[k] = h
 		}
+		return h
+	}
+	var calls []*call
+	var nodes []*Node
+	all(root, func(n *Node) { nodes = append(nodes, n) })
+	for _, c := range callsOf(nodes) {
+		calls = append(calls, c)
+		if c.net != nil {
+			c.net.CriticalWaitUs = 0
+		}
+	}
+	all(root, func(n *Node) {
+		// time the call's data waited on retransmissions is the network path's, whoever's span held it
+		if cn := n.Call; cn != nil && len(cn.waits) > 0 {
+			sort.Slice(n.charged, func(i, j int) bool { return n.charged[i].a < n.charged[j].a })
+			if moved := overlap(n.charged, cn.waits); moved > 0 {
+				n.NetWaitUs = moved
+				cn.CriticalWaitUs += moved
+				if n.Hop != cn.Path { // a NIC span of the path already counts there
+					n.CriticalUs -= moved
+					hop(cn.Path).CriticalUs += moved
+				}
+			}
+		}
+		h := hop(n.Hop)
 		h.CriticalUs += n.CriticalUs
 		h.SelfUs += n.SelfUs
 		h.Spans++
@@ -209,6 +254,20 @@ func explain(roots []*Node) Verdict {
 		v.Summary = fmt.Sprintf("%s (%s) holds %.0f%% of the %s end-to-end time (%s on the critical path)",
 			c.Label, c.Kind, c.Share*100, fmtUs(v.DurationUs), fmtUs(c.CriticalUs))
 	}
+	figures, more, notes := netClauses(&v, calls, root)
+	if figures != "" {
+		v.Summary += ": " + figures
+	}
+	if len(more) > 0 {
+		v.Summary += "; " + strings.Join(more, "; ")
+	}
+	v.Notes = notes
+	for _, c := range calls {
+		if cn := c.net; cn != nil && (cn.OwnReset != "" || cn.Retransmissions > 0 || cn.UntimedRetrans > 0 || cn.FailedConnects > 0 || cn.Resets > 0 || cn.ZeroWindows > 0 || cn.ClientWaitUs > 0) {
+			v.Network = append(v.Network, *cn)
+		}
+	}
+	sort.SliceStable(v.Network, func(i, j int) bool { return v.Network[i].RetransWaitUs > v.Network[j].RetransWaitUs })
 	return v
 }
 

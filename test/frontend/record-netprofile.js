@@ -23,44 +23,14 @@ const FIXTURES = outArg > 0 ? path.resolve(process.argv[outArg + 1]) : path.join
 const DB = 'flowlens_frontend_netprofile';
 const CAPTURE = path.join(ROOT, 'pkg', 'plugin', 'testdata', 'netcapture');
 
-const { chQuery, freeDatabase, requireClickHouse, CLICKHOUSE_URL } = require(
-  path.join(ROOT, 'build', 'agent', 'test', 'e2e', 'helpers.js')
-);
+const { requireClickHouse, CLICKHOUSE_URL } = require(path.join(ROOT, 'build', 'agent', 'test', 'e2e', 'helpers.js'));
 const { goBuild, startShim, DIST_PLUGIN } = require(path.join(ROOT, 'build', 'agent', 'demo', 'traceView.js'));
 const { query, save } = require('./record-trace.js');
+const { loadCapture } = require('./load-capture.js');
 
-/** Creates the schema (the generated DDL for this server) in DB and loads the recorded rows. */
-async function load() {
-  const [{ v }] = await chQuery('SELECT version() AS v');
-  const ddl = fs.readFileSync(
-    path.join(ROOT, 'pkg', 'schema', /^1[89]\./.test(v) ? 'ddl_legacy.sql' : 'ddl_modern.sql'),
-    'utf8'
-  );
-  await freeDatabase(DB);
-  for (const raw of ddl.split(';\n')) {
-    const stmt = raw
-      .split('\n')
-      .filter((l) => !l.trim().startsWith('--'))
-      .join('\n')
-      .trim();
-    if (stmt) {
-      await chQuery(
-        stmt
-          .replaceAll('flowlens.', `${DB}.`)
-          .replace('DATABASE IF NOT EXISTS flowlens', `DATABASE IF NOT EXISTS ${DB}`)
-      );
-    }
-  }
-  const rows = {};
-  for (const table of ['l4_flow_log', 'tcp_timeline', 'l7_flow_log', 'net_metrics', 'app_metrics']) {
-    const text = fs.readFileSync(path.join(CAPTURE, `${table}.jsonl`), 'utf8');
-    await chQuery(`INSERT INTO ${DB}.${table} FORMAT JSONEachRow\n${text}`);
-    rows[table] = text
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l));
-  }
-  return rows;
+/** Creates the schema in DB and loads the recorded rows (load-capture.js). */
+function load() {
+  return loadCapture(DB, CAPTURE, ['l4_flow_log', 'tcp_timeline', 'l7_flow_log', 'net_metrics', 'app_metrics']);
 }
 
 async function main() {

@@ -180,6 +180,16 @@ func render(db string) ([]entry, error) {
 	if err := add("trace/round", st, err); err != nil {
 		return nil, err
 	}
+	netFlows := []query.TraceFlow{{ClientIP: "10.0.0.1", ClientPort: 4000, ServerIP: "10.0.0.2", ServerPort: 80},
+		{ClientIP: "it's \\ tricky", ClientPort: 65535, ServerIP: "::1", ServerPort: 1}}
+	st, err = query.BuildTraceTimelines(db, netFlows, r.From.Unix()-180, r.To.Unix())
+	if err := add("trace/timelines", st, err); err != nil {
+		return nil, err
+	}
+	st, err = query.BuildTraceL4Flows(db, netFlows, r.From.Unix()-11, r.To.Unix()+70)
+	if err := add("trace/l4_flows", st, err); err != nil {
+		return nil, err
+	}
 	for _, q := range []struct{ name, js string }{
 		{"flamegraph/process", `{"process":"it's \\ tricky","pid":[12,13],"tid":14,"event":"off_cpu"}`},
 		{"flamegraph/service", `{"service":"checkout","host":"h1"}`},

@@ -112,6 +112,29 @@ export function SpanDetails({ span, model, datasource, colour, onClose }: Props)
         ))}
       </div>
 
+      {span.events.length > 0 && (
+        <>
+          <h6 className={s.h}>Network and events</h6>
+          <div data-testid="span-events">
+            {span.retransWaitMs > 0 && (
+              <div data-testid="span-retrans-wait">
+                {formatMs(span.retransWaitMs)} of the critical path inside this span waited on retransmissions: the
+                network path&apos;s time in the verdict
+              </div>
+            )}
+            {span.events.map((e, i) => (
+              <div key={i} data-testid="span-event" data-kind={e.kind}>
+                <span className={s.muted}>
+                  {e.timeMs >= span.startMs ? '+' : '−'}
+                  {formatMs(Math.abs(e.timeMs - span.startMs))}
+                </span>{' '}
+                {e.message}
+              </div>
+            ))}
+          </div>
+        </>
+      )}
+
       <h6 className={s.h}>Open</h6>
       {links.length === 0 && <div className={s.muted}>no flow or process known for this span</div>}
       {links.map((l) => (

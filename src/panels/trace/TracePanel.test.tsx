@@ -3,7 +3,7 @@ import { fireEvent, render, screen, within } from '@testing-library/react';
 import { type DataFrame, LoadingState, type PanelData, type PanelProps } from '@grafana/data';
 import { panelProps } from '../testPanelProps';
 import { ROW_HEIGHT, TracePanel } from './TracePanel';
-import { checkoutFrames, largeTraceFrames, traceFrames } from './testFrames';
+import { checkoutFrames, largeTraceFrames, recordedFaultScenarios, recordedTrace, traceFrames } from './testFrames';
 import { DEFAULT_OPTIONS, type TracePanelOptions } from './types';
 
 function props(
@@ -183,5 +183,75 @@ describe('TracePanel', () => {
     expect(screen.getByTestId('trace-error')).toHaveTextContent(
       'a trace query needs exactly one of row_id or trace_id'
     );
+  });
+});
+
+describe('TracePanel: the network under the trace (the real plugin binary over the real agent capture)', () => {
+  const custom = (frames: DataFrame[]) =>
+    frames[0].meta!.custom!.verdict as { network: Array<Record<string, number | string>>; notes: string[] };
+
+  it('names the network path with its retransmission figures when the request waited on a timeout', () => {
+    const frames = recordedTrace('rto');
+    const n = custom(frames).network[0];
+    expect(n.retransmissions).toBeGreaterThan(0);
+    expect(n.retrans_wait_ms as number).toBeGreaterThanOrEqual(200);
+    render(<TracePanel {...props(frames)} />);
+    const verdict = screen.getByTestId('trace-verdict');
+    expect(verdict.dataset.culprit).toBe('network: curl → files-lossy');
+    expect(verdict).toHaveTextContent(
+      new RegExp(
+        `^\\d+% of the \\d+ ms is between curl's NIC and files-lossy's NIC: network, ${n.retransmissions} retransmissions, ${Math.round(n.retrans_wait_ms as number)} ms waiting on them$`
+      )
+    );
+    // no second line repeats the culprit's figures
+    expect(screen.queryByTestId('trace-network')).toBeNull();
+    // each resend is marked on the bar of the NIC span that saw it
+    const marks = screen.getAllByTestId('trace-net-mark');
+    expect(marks).toHaveLength(n.retransmissions as number);
+    // at the sender's NIC: the server's, for response data
+    expect(n.seen_at).toBe('server_nic');
+    const nic = rows().find((r) => r.textContent?.includes('[server NIC]'))!;
+    expect(within(nic).getAllByTestId('trace-net-mark')).toHaveLength(n.retransmissions as number);
+    fireEvent.click(nic);
+    const events = within(screen.getByTestId('span-events')).getAllByTestId('span-event');
+    expect(events).toHaveLength(n.retransmissions as number);
+    expect(events[0]).toHaveTextContent(/TCP retransmission of \d+ response \(server → client\) bytes at seq \d+/);
+  });
+
+  it('keeps the server the culprit where its own writes outweigh the wait, and names the network path beside it', () => {
+    const frames = recordedTrace('lossy');
+    const n = custom(frames).network[0];
+    render(<TracePanel {...props(frames)} />);
+    expect(screen.getByTestId('trace-verdict')).toHaveTextContent(/is inside files-lossy: its own processing/);
+    expect(screen.getByTestId('trace-network-line')).toHaveTextContent(
+      `curl → files-lossy: ${n.retransmissions} retransmissions, ${Math.round((n.retrans_wait_ms as number) * 1000)} µs waiting on them (${Math.round((n.critical_wait_ms as number) * 1000)} µs of them on the critical path)`
+    );
+  });
+
+  it('counts the connects refused before the request', () => {
+    const frames = recordedTrace('refused');
+    const fails = recordedFaultScenarios().refused[0].fails;
+    render(<TracePanel {...props(frames)} />);
+    expect(screen.getByTestId('trace-network-line')).toHaveTextContent(
+      `python3 → flaky: ${fails} failed connects before the request (RST from the server)`
+    );
+    const client = rows()[0];
+    expect(
+      within(client)
+        .getAllByTestId('trace-net-mark')
+        .map((m) => m.dataset.kind)
+    ).toEqual(['connect_failed']);
+  });
+
+  it("shows a keep-alive client's wait before the request as a note", () => {
+    const frames = recordedTrace('think');
+    const wait = custom(frames).network[0].client_wait_ms as number;
+    expect(wait).toBeGreaterThanOrEqual(recordedFaultScenarios().thinkMs);
+    render(<TracePanel {...props(frames)} />);
+    expect(screen.getByTestId('trace-note')).toHaveTextContent(
+      `before this request node waited ${wait}ms on its keep-alive connection (client wait, outside the trace's`
+    );
+    // the backend's notice of it is not shown twice
+    expect(screen.queryAllByTestId('trace-notice').filter((n) => /waited/.test(n.textContent ?? ''))).toHaveLength(0);
   });
 });

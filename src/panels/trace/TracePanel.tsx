@@ -1,7 +1,7 @@
 import React, { useEffect, useLayoutEffect, useMemo, useState } from 'react';
 import { css, cx } from '@emotion/css';
 import { LoadingState, type DataFrame, type DataQueryError, type GrafanaTheme2, type PanelProps } from '@grafana/data';
-import { Alert, IconButton, RadioButtonGroup, useStyles2, useTheme2 } from '@grafana/ui';
+import { Alert, Icon, IconButton, RadioButtonGroup, useStyles2, useTheme2 } from '@grafana/ui';
 import {
   HOP_KIND_LABEL,
   HOP_KINDS,
@@ -12,6 +12,7 @@ import {
   groupByHop,
   traceModel,
   verdictSentence,
+  networkLines,
   visibleRows,
   type HopGroup,
   type HopShare,
@@ -208,6 +209,7 @@ export function TraceView({
     });
 
   const sentence = verdictSentence(model);
+  const netLines = networkLines(model);
   return (
     <div className={s.container} style={{ width, height }} data-testid="trace-panel">
       <div className={s.header}>
@@ -223,6 +225,20 @@ export function TraceView({
             aria-label="Rows of the waterfall"
           />
         </div>
+        {netLines.length > 0 && (
+          <div className={s.network} data-testid="trace-network">
+            {netLines.map((l, i) => (
+              <div key={i} data-testid="trace-network-line">
+                <Icon name="exchange-alt" size="sm" /> {l}
+              </div>
+            ))}
+          </div>
+        )}
+        {model.notes.map((n, i) => (
+          <div key={i} className={s.network} data-testid="trace-note">
+            <Icon name="clock-nine" size="sm" /> {n}
+          </div>
+        ))}
         <div className={s.sub} data-testid="trace-summary">
           {model.spans.length} spans · {formatMs(model.durationMs)} end to end · trace {model.traceID}
           {model.summary ? ` · ${model.summary}` : ''}
@@ -497,6 +513,18 @@ function SpanRow({
         >
           <div className={s.crit} style={{ width: `${critFraction * 100}%`, background: colour }} />
         </div>
+        {span.events
+          .filter((e) => NET_MARKS.has(e.kind))
+          .map((e, i) => (
+            <span
+              key={i}
+              className={s.netMark}
+              style={{ left: `${Math.min(100, Math.max(0, ((e.timeMs - model.startMs) / total) * 100))}%` }}
+              title={e.message}
+              data-testid="trace-net-mark"
+              data-kind={e.kind}
+            />
+          ))}
         <span className={cx(s.barLabel, place.inside && s.barLabelInside)} style={place.style}>
           {label}
         </span>
@@ -504,6 +532,9 @@ function SpanRow({
     </div>
   );
 }
+
+/** L4 events marked on a span's bar at their time (a client's wait lies before the trace: a note says it). */
+const NET_MARKS = new Set(['retransmission', 'connect_failed', 'reset']);
 
 /** Where a bar's label goes: right of the bar, else left of it, else over it (a bar spanning the whole track). */
 function labelPlace(left: number, width: number): { style: React.CSSProperties; inside: boolean } {
@@ -550,6 +581,20 @@ const getStyles = (theme: GrafanaTheme2) => ({
     color: theme.colors.text.primary,
   }),
   sub: css({ color: theme.colors.text.secondary }),
+  network: css({
+    color: theme.colors.text.primary,
+    borderLeft: `3px solid ${theme.colors.warning.main}`,
+    paddingLeft: theme.spacing(1),
+  }),
+  netMark: css({
+    position: 'absolute',
+    top: 3,
+    bottom: 3,
+    width: 2,
+    marginLeft: -1,
+    background: theme.colors.error.main,
+    pointerEvents: 'none',
+  }),
   notice: css({ color: theme.colors.text.secondary }),
   warning: css({ color: theme.colors.warning.text }),
   strip: css({

@@ -41,6 +41,39 @@ export interface TraceSpan {
   clockSkewMs: number;
   tags: Tag[];
   warnings: string[];
+  /** L4 events of the span's connection (the frame's `logs`: retransmissions, failed connects, resets, client wait) */
+  events: SpanEvent[];
+  /** TCP retransmissions during the span's call */
+  retransmissions: number;
+  /** of the span's critical time, waiting on retransmissions (the network path's in the verdict) */
+  retransWaitMs: number;
+}
+
+/** One log of a span (Grafana's trace `logs`): an L4 event or an exception. */
+export interface SpanEvent {
+  timeMs: number;
+  /** retransmission, connect_failed, reset, zero_window, client_wait; exception */
+  kind: string;
+  message: string;
+  count: number;
+  waitMs: number;
+}
+
+/** The network evidence of one call of the trace (the verdict's `network` list, pkg/trace CallNet). */
+export interface NetEvidence {
+  /** the call's network path, `client → server` */
+  path: string;
+  retransmissions: number;
+  retransWaitMs: number;
+  criticalWaitMs: number;
+  seenAt: string;
+  untimedRetransmissions: number;
+  failedConnects: number;
+  resets: number;
+  rstFromServer: boolean;
+  ownReset: string;
+  zeroWindows: number;
+  clientWaitMs: number;
 }
 
 export interface HopShare {
@@ -72,6 +105,10 @@ export interface TraceModel {
   truncated: boolean;
   /** assembly warnings and frame notices */
   notices: Array<{ severity: string; text: string }>;
+  /** the calls with L4 evidence, largest retransmission wait first */
+  network: NetEvidence[];
+  /** what lies outside the trace but explains it (a keep-alive client's wait before the request) */
+  notes: string[];
   /** the trace frame itself, for the span details (every field of a row) */
   frame?: DataFrame;
 }
@@ -146,7 +183,7 @@ export function spansOf(frame: DataFrame): TraceSpan[] {
     'self_time_ms',
     'critical_time_ms',
   ].map(F);
-  const [link, proto, status, statusCode, statusMsg, skew, tags, warnings] = [
+  const [link, proto, status, statusCode, statusMsg, skew, tags, warnings, logs, retrans, retransWait] = [
     'link',
     'l7_protocol',
     'response_status',
@@ -155,6 +192,9 @@ export function spansOf(frame: DataFrame): TraceSpan[] {
     'clock_skew_correction_ms',
     'tags',
     'warnings',
+    'logs',
+    'retransmissions',
+    'retrans_wait_ms',
   ].map(F);
   const spans: TraceSpan[] = [];
   for (let i = 0; i < frame.length; i++) {
@@ -186,9 +226,63 @@ export function spansOf(frame: DataFrame): TraceSpan[] {
       clockSkewMs: num(skew, i),
       tags: tagsOf(json(tags, i)),
       warnings: Array.isArray(w) ? w.map(String) : [],
+      events: eventsOf(json(logs, i)),
+      retransmissions: num(retrans, i),
+      retransWaitMs: num(retransWait, i),
     });
   }
   return spans;
+}
+
+/** A span's logs: `[{timestamp, fields: [{key, value}]}]`, the L4 event's kind in `event`. */
+function eventsOf(v: unknown): SpanEvent[] {
+  if (!Array.isArray(v)) {
+    return [];
+  }
+  const out: SpanEvent[] = [];
+  for (const l of v) {
+    if (!l || typeof l !== 'object' || !Array.isArray((l as { fields?: unknown }).fields)) {
+      continue;
+    }
+    const f = new Map<string, unknown>();
+    for (const kv of (l as { fields: Tag[] }).fields) {
+      if (kv && typeof kv.key === 'string') {
+        f.set(kv.key, kv.value);
+      }
+    }
+    out.push({
+      timeMs: Number((l as { timestamp?: unknown }).timestamp) || 0,
+      kind: String(f.get('event') ?? (f.has('exception') ? 'exception' : '')),
+      message: String(f.get('message') ?? f.get('exception') ?? ''),
+      count: Number(f.get('count') ?? 1) || 1,
+      waitMs: Number(f.get('wait_ms') ?? 0) || 0,
+    });
+  }
+  return out;
+}
+
+/** The verdict's network evidence (pkg/plugin/trace.go: custom.verdict.network). */
+function networkOf(v: unknown): NetEvidence[] {
+  if (!Array.isArray(v)) {
+    return [];
+  }
+  const n = (x: unknown) => Number(x) || 0;
+  return v
+    .filter((x): x is Record<string, unknown> => !!x && typeof x === 'object')
+    .map((x) => ({
+      path: String(x.path ?? ''),
+      retransmissions: n(x.retransmissions),
+      retransWaitMs: n(x.retrans_wait_ms),
+      criticalWaitMs: n(x.critical_wait_ms),
+      seenAt: String(x.seen_at ?? ''),
+      untimedRetransmissions: n(x.untimed_retransmissions),
+      failedConnects: n(x.failed_connects),
+      resets: n(x.resets),
+      rstFromServer: x.rst_from_server === true,
+      ownReset: String(x.own_reset ?? ''),
+      zeroWindows: n(x.zero_windows),
+      clientWaitMs: n(x.client_wait_ms),
+    }));
 }
 
 function hopsOfVerdict(frame: DataFrame): HopShare[] {
@@ -255,6 +349,8 @@ export function hopShares(spans: TraceSpan[], durationMs: number): HopShare[] {
 interface VerdictMeta {
   summary?: string;
   duration_ms?: number;
+  network?: unknown;
+  notes?: unknown;
 }
 
 /** Builds the model from a query's frames; undefined when no trace frame is among them. */
@@ -285,8 +381,8 @@ export function traceModel(series: DataFrame[]): TraceModel | undefined {
   const hops = verdictFrame && verdictFrame.length > 0 ? hopsOfVerdict(verdictFrame) : hopShares(spans, durationMs);
   const notices: TraceModel['notices'] = [];
   for (const n of frame.meta?.notices ?? []) {
-    // the verdict notice repeats the summary the panel already puts in words
-    if (!n.text.startsWith('Verdict: ')) {
+    // the verdict and note notices repeat what the panel already puts in words
+    if (!n.text.startsWith('Verdict: ') && !n.text.startsWith('Note: ')) {
       notices.push({ severity: n.severity, text: n.text });
     }
   }
@@ -301,6 +397,8 @@ export function traceModel(series: DataFrame[]): TraceModel | undefined {
     summary: custom.verdict?.summary ?? '',
     truncated: custom.truncated === true,
     notices,
+    network: networkOf(custom.verdict?.network),
+    notes: Array.isArray(custom.verdict?.notes) ? custom.verdict.notes.map(String) : [],
     frame,
   };
 }
@@ -501,10 +599,18 @@ function pairOf(label: string): [string, string] | undefined {
  * The verdict in one sentence both a developer and a network engineer read the same way, e.g.
  * "82% of the 240 ms is between checkout's NIC and payments' NIC: network".
  */
-export function verdictSentence(model: Pick<TraceModel, 'culprit' | 'durationMs' | 'spans'>): string {
+export function verdictSentence(
+  model: Pick<TraceModel, 'culprit' | 'durationMs' | 'spans'> & { network?: NetEvidence[] }
+): string {
   const c = model.culprit;
   if (!c) {
     return '';
+  }
+  // a network path that retransmitted: the figures the time is made of
+  const own =
+    c.kind === 'network' ? model.network?.find((n) => n.path === c.label && n.retransmissions > 0) : undefined;
+  if (own) {
+    return `${verdictSentence({ ...model, network: undefined })}, ${retransFigures(own)}`;
   }
   const head = `${formatShare(c.share)} of the ${formatMs(model.durationMs)} is`;
   switch (c.kind) {
@@ -529,4 +635,49 @@ export function verdictSentence(model: Pick<TraceModel, 'culprit' | 'durationMs'
       return `${head} in ${c.label} before its NIC: the client's own process and host stack`;
   }
   return `${head} in ${c.hop || c.label}`;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** "4 retransmissions, 209.7 ms waiting on them" */
+export function retransFigures(n: NetEvidence): string {
+  return `${plural(n.retransmissions, 'retransmission')}, ${formatMs(n.retransWaitMs)} waiting on them`;
+}
+
+/**
+ * The network evidence beside the verdict, one line per call with any: retransmissions (and how much of the
+ * critical path waited on them), failed connects and resets before the request, its own reset, zero windows.
+ * The culprit's own retransmissions are already in the verdict sentence.
+ */
+export function networkLines(model: Pick<TraceModel, 'culprit' | 'network'>): string[] {
+  const out: string[] = [];
+  for (const n of model.network) {
+    const parts: string[] = [];
+    const inSentence = model.culprit?.kind === 'network' && model.culprit.label === n.path;
+    if (n.retransmissions > 0 && !inSentence) {
+      parts.push(`${retransFigures(n)} (${formatMs(n.criticalWaitMs)} of them on the critical path)`);
+    }
+    if (n.untimedRetransmissions > 0) {
+      parts.push(`${plural(n.untimedRetransmissions, 'retransmission')} counted by the flow log (when is unknown)`);
+    }
+    const rst = n.rstFromServer ? 'RST from the server' : "RST from the client's side";
+    if (n.failedConnects > 0) {
+      parts.push(`${plural(n.failedConnects, 'failed connect')} before the request (${rst})`);
+    }
+    if (n.resets > 0) {
+      parts.push(`${plural(n.resets, 'connection')} reset before the request (${rst})`);
+    }
+    if (n.ownReset) {
+      parts.push(`the connection was reset by the ${n.ownReset}`);
+    }
+    if (n.zeroWindows > 0) {
+      parts.push(`${plural(n.zeroWindows, 'zero-window episode')}`);
+    }
+    if (parts.length > 0) {
+      out.push(`${n.path}: ${parts.join('; ')}`);
+    }
+  }
+  return out;
 }

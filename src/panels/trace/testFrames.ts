@@ -1,4 +1,8 @@
-import { FieldType, createDataFrame, type DataFrame } from '@grafana/data';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { FieldType, createDataFrame, dataFrameFromJSON, type DataFrame, type DataFrameJSON } from '@grafana/data';
+
+const FIXTURES = join(__dirname, '..', '..', '..', 'test', 'frontend', 'fixtures');
 
 /** One span of a hand-built trace, with the fields of the backend's trace frame (pkg/plugin/trace.go). */
 export interface SpanSpec {
@@ -307,4 +311,20 @@ export function largeTraceFrames(n: number): DataFrame[] {
     });
   }
   return traceFrames(spans, [{ kind: 'server_app', label: 'root', crit: n / 2, share: 0.5, spans: 1 }], n, 'fl-large');
+}
+
+/**
+ * The real plugin binary's recorded trace answers over rows the real agent captured under network faults
+ * (test/frontend/record-trace-faults.js; fixtures/ds-query-trace-faults.recording.json says when and how).
+ */
+export type RecordedFault = 'rto' | 'lossy' | 'refused' | 'think';
+
+export function recordedTrace(name: RecordedFault): DataFrame[] {
+  const body = JSON.parse(readFileSync(join(FIXTURES, `ds-query-trace-${name}.json`), 'utf8'));
+  return (body.results.A.frames as DataFrameJSON[]).map((f) => dataFrameFromJSON(f));
+}
+
+/** The recorded scenarios (the connects refused before each served request, the think time). */
+export function recordedFaultScenarios(): { refused: Array<{ fails: number }>; thinkMs: number } {
+  return JSON.parse(readFileSync(join(FIXTURES, 'ds-query-trace-faults.recording.json'), 'utf8')).scenarios;
 }

@@ -35,3 +35,39 @@ const get = (path) => new Promise((resolve, reject) =>
 })();
 `;
 }
+
+/** Node source of an HTTP server answering every request with 200 "ok" on argv[1]:`port` (keep-alive). */
+export function okServer(port: number): string {
+  return `
+require('http').createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('ok\\n'); })
+  .listen(${port}, process.argv[1]);
+`;
+}
+
+/** A client that retries until its request is served: it connects to argv[1]:argv[2], sends
+ * GET argv[3] (HTTP/1.0) and reads the reply; a refused connect or a reset (of the connect or of the
+ * request) makes it try again on a new connection after argv[4] ms. Prints the failed attempts and the
+ * status code. */
+export const RETRYING_CLIENT = `
+import socket, sys, time
+host, port, path, pause = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]) / 1000
+fails = 0
+while fails < 50:
+    s = socket.socket()
+    try:
+        s.connect((host, port))
+        s.sendall(('GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' % (path, host)).encode())
+        data = b''
+        while True:
+            b = s.recv(65536)
+            if not b: break
+            data += b
+        if not data: raise ConnectionResetError()
+        print(fails, data.split(b' ')[1].decode())
+        sys.exit(0)
+    except (ConnectionRefusedError, ConnectionResetError):
+        fails += 1
+        s.close()
+        time.sleep(pause)
+sys.exit(2)
+`;

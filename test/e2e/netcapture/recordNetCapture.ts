@@ -11,12 +11,13 @@
 // Needs root, eBPF, the built agent (scripts/build.sh agent) and the local ClickHouse. Run:
 //   node build/agent/test/e2e/netcapture/recordNetCapture.js [--out DIR] [--dump-only]
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Netbed } from '../netbed/netbed';
-import { SLOW_READER, keepAliveClient } from '../netbed/clients';
+import { SLOW_READER, keepAliveClient, okServer } from '../netbed/clients';
 import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, ROOT } from '../helpers';
+import { dumpTables } from './dump';
 
 const DB = 'flowlens_record_netcapture';
 const OUT = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : join(ROOT, 'pkg', 'plugin', 'testdata', 'netcapture');
@@ -36,30 +37,14 @@ const PROXY_MS = 50;
 const LOSS_PERCENT = 5;
 const REFUSED_ATTEMPTS = 3;
 
-const WEB_SERVER = `
-require('http').createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('ok\\n'); })
-  .listen(${PORTS.web}, process.argv[1]);
-`;
+const WEB_SERVER = okServer(PORTS.web);
 
 // one keep-alive connection, three requests, the client thinking THINK_MS between them
 const THINKING_CLIENT = keepAliveClient(PORTS.web, THINK_MS, '/think');
 
-/** Writes each table's rows as JSONEachRow, `time` as unix seconds (text in the server's zone would move with it). */
-async function dump(): Promise<Record<string, number>> {
-  mkdirSync(OUT, { recursive: true });
-  const counts: Record<string, number> = {};
-  for (const table of TABLES) {
-    const rows = await chQuery<Record<string, unknown>>(
-      `SELECT *, toUInt32(time) AS time_unix FROM ${DB}.${table} ORDER BY ${ORDER[table]} SETTINGS output_format_json_quote_64bit_integers = 0`
-    );
-    for (const r of rows) {
-      r.time = String(r.time_unix);
-      delete r.time_unix;
-    }
-    counts[table] = rows.length;
-    writeFileSync(join(OUT, `${table}.jsonl`), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  }
-  return counts;
+/** Writes each table's rows (dump.ts). */
+function dump(): Promise<Record<string, number>> {
+  return dumpTables(DB, OUT, Object.fromEntries(TABLES.map((t) => [t, ORDER[t]])));
 }
 
 async function main(): Promise<void> {
