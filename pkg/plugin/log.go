@@ -59,10 +59,14 @@ func (d *Datasource) requestLog(ctx context.Context, m *query.Model, r query.Ran
 			Text:     fmt.Sprintf("limit %d is above the maximum %d: at most %d requests are shown", st.RequestedLimit, query.MaxLogLimit, query.MaxLogLimit),
 		})
 	}
+	which := "newest"
+	if m.OrderBy == query.OrderByDuration {
+		which = "slowest"
+	}
 	if n, _ := f.RowLen(); n >= st.Limit {
 		f.Meta.Notices = append(f.Meta.Notices, data.Notice{
 			Severity: data.NoticeSeverityWarning,
-			Text:     fmt.Sprintf("showing the newest %d requests only (limit %d, at most %d): narrow the time range or filters", n, st.Limit, query.MaxLogLimit),
+			Text:     fmt.Sprintf("showing the %s %d requests only (limit %d, at most %d): narrow the time range or filters", which, n, st.Limit, query.MaxLogLimit),
 		})
 	}
 	return data.Frames{f}, nil
