@@ -210,7 +210,7 @@ func TestLogSlowestOfAProcess(t *testing.T) {
 		t.Errorf("the slowest requests read %d windows (%v), want the whole range once", len(windows), err)
 	}
 	for model, want := range map[string]string{
-		`{"queryType":"sql_log","order_by":"fastest"}`:       "order_by 'fastest' is not one of time, duration",
+		`{"queryType":"sql_log","order_by":"fastest"}`:      "order_by 'fastest' is not one of time, duration",
 		`{"queryType":"sql_log","server_pid":"1) OR (1=1"}`: "is not a process or thread id",
 	} {
 		m, err := Parse([]byte(model))
