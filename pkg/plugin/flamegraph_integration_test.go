@@ -199,8 +199,9 @@ func TestFlameGraphOfRecordedRequest(t *testing.T) {
 	tid := fmt.Sprint(row["syscall_thread_response"].At(0))
 	start := row["start_time"].At(0).(time.Time)
 	end := start.Add(time.Duration(row["response_duration_us"].At(0).(int64)) * time.Microsecond)
-	// the request's whole seconds (profile rows are per second), as the trace panel's link asks
-	from, to := start.Unix(), end.Add(time.Second-1).Unix()
+	// the profile rows of the request's seconds (query.SpanWindow: a row is labelled with the second its drain
+	// interval started in), as the row's link asks
+	from, to := start.Unix()-1, end.Unix()
 	t.Logf("GET /burn: pid %s thread %s, %s for %v: flame graph over [%d, %d]", pid, tid, start.UTC().Format(time.RFC3339Nano), end.Sub(start), from, to)
 
 	// what the recorded rows hold: the thread's on-CPU samples in those seconds, and those inside burnCpu
