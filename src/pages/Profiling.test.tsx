@@ -3,6 +3,7 @@ import { act, fireEvent, render, screen, waitFor, within } from '@testing-librar
 import userEvent from '@testing-library/user-event';
 import { of, throwError } from 'rxjs';
 import { locationService } from '@grafana/runtime';
+import { mockCanvasText, mockIntersectionObserver } from './testCanvas';
 import {
   Profiling,
   DEFAULT_PROFILING,
@@ -114,6 +115,13 @@ const root = (a: unknown, field = 1) => Number(result(a).frames[0].data.values[f
 const PROFILING = '/a/flowlens-observability-app/profiling';
 /** The page's on-CPU or off-CPU column. */
 const column = (event: string) => screen.getAllByTestId('flame-profile').find((c) => c.dataset.event === event)!;
+
+// two flame graphs, a table and four comboboxes in jsdom, on a shared 2-core machine
+jest.setTimeout(60_000);
+beforeAll(() => {
+  mockCanvasText();
+  mockIntersectionObserver();
+});
 
 beforeEach(() => {
   mockBackendSrv.fetch.mockReset();

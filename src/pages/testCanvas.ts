@@ -4,3 +4,12 @@ export function mockCanvasText(): void {
     measureText: (t: string) => ({ width: 7 * t.length }),
   })) as unknown as HTMLCanvasElement['getContext'];
 }
+
+/** jsdom has no IntersectionObserver; @grafana/ui's Combobox menu watches its scroll indicators with one. */
+export function mockIntersectionObserver(): void {
+  global.IntersectionObserver = class {
+    observe() {}
+    unobserve() {}
+    disconnect() {}
+  } as unknown as typeof IntersectionObserver;
+}

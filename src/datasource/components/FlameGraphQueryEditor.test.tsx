@@ -6,6 +6,7 @@ import { QueryEditor } from './QueryEditor';
 import { pickerOptions } from './FlameGraphQueryEditor';
 import { FlowLensDataSource } from '../datasource';
 import type { FlowLensOptions, FlowLensQuery } from '../types';
+import { mockCanvasText, mockIntersectionObserver } from '../../pages/testCanvas';
 
 // a dashboard with $proc = [nginx, shape] (multi-value), $tid = 4811 and $none = '' (nothing chosen)
 const vars: Record<string, string | string[]> = { $proc: ['nginx', 'shape'], $tid: '4811', $none: '' };
@@ -45,14 +46,8 @@ function setup(query: FlowLensQuery) {
 // jsdom has no canvas (Combobox measures its options' text to size its menu) nor IntersectionObserver (its
 // menu's scroll indicators)
 beforeAll(() => {
-  global.IntersectionObserver = class {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-  } as unknown as typeof IntersectionObserver;
-  HTMLCanvasElement.prototype.getContext = (() => ({
-    measureText: (text: string) => ({ width: text.length * 7 }),
-  })) as unknown as HTMLCanvasElement['getContext'];
+  mockIntersectionObserver();
+  mockCanvasText();
 });
 
 describe('the flame graph query', () => {
