@@ -3,15 +3,7 @@ import type { DataQuery } from '@grafana/schema';
 
 /** Query types the Go backend (pkg/) implements; the JSON value is the contract. */
 export type FlowLensQueryType =
-  | 'red'
-  | 'map'
-  | 'sql_log'
-  | 'trace_search'
-  | 'trace'
-  | 'flow_log'
-  | 'net_metrics'
-  | 'netprofile'
-  | 'flamegraph';
+  'red' | 'map' | 'sql_log' | 'trace_search' | 'trace' | 'flow_log' | 'net_metrics' | 'netprofile' | 'flamegraph';
 
 export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; description: string }> = [
   { value: 'red', label: 'RED', description: 'Requests, errors and latency per service as time series' },

@@ -229,7 +229,8 @@ describe('the Profiling page', () => {
     );
   });
 
-  const server = (recording as unknown as { profilingServer: { pid: string; from: number; to: number } }).profilingServer;
+  const server = (recording as unknown as { profilingServer: { pid: string; from: number; to: number } })
+    .profilingServer;
   const thread = (
     recording as unknown as {
       profilingThread: { pid: string; tid: string; from: number; to: number; row_id: string; blockMs: number };
@@ -293,11 +294,13 @@ describe('the Profiling page', () => {
       .getAllByTestId('flame-top-row')
       .find((r) => /blockThread/.test(r.dataset.label!))!;
     const blockedNs = Number(
-      (frameOf(threadOff)('value') as number[]).find((_, i) => /blockThread/.test((frameOf(threadOff)('label') as string[])[i]))
+      (frameOf(threadOff)('value') as number[]).find((_, i) =>
+        /blockThread/.test((frameOf(threadOff)('label') as string[])[i])
+      )
     );
     expect(blockedNs / 1e6).toBeGreaterThanOrEqual(thread.blockMs);
     expect(blockedNs / 1e6).toBeLessThan(thread.blockMs + 100);
-    expect(within(blocked).getByTestId('flame-top-total')).toHaveTextContent(`${(blockedNs / 1e6).toFixed(0)}`);
+    expect(within(blocked).getByTestId('flame-top-total')).toHaveTextContent(`${(blockedNs / 1e6).toFixed(2)} ms`);
     expect(top('off_cpu').some((l) => /burnCpu/.test(l))).toBe(false);
   });
 
