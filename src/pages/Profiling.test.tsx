@@ -28,6 +28,7 @@ import serverSlowest from '../../test/frontend/fixtures/ds-query-profiling-serve
 import threadOn from '../../test/frontend/fixtures/ds-query-profiling-thread-on_cpu.json';
 import threadOff from '../../test/frontend/fixtures/ds-query-profiling-thread-off_cpu.json';
 import threadSlowest from '../../test/frontend/fixtures/ds-query-profiling-thread-slowest.json';
+import shapeSlowest from '../../test/frontend/fixtures/ds-query-profiling-slowest.json';
 
 const mockBackendSrv = { fetch: jest.fn() };
 
@@ -63,6 +64,7 @@ const ANSWERS: Record<string, unknown> = {
   'ds-query-profiling-thread-on_cpu.json': threadOn,
   'ds-query-profiling-thread-off_cpu.json': threadOff,
   'ds-query-profiling-thread-slowest.json': threadSlowest,
+  'ds-query-profiling-slowest.json': shapeSlowest,
 };
 
 /** A resource path's parameters, sorted (the page and the recorder may order them differently). */

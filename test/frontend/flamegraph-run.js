@@ -28,6 +28,9 @@ const RENDER_BUDGET_MS = Number(process.env.FLOWLENS_FLAME_RENDER_BUDGET_MS || 3
 const WIDTH = 1200;
 /** The panel's graph is the panel's width less its padding (FlameGraphPanel: width - 16). */
 const GRAPH_WIDTH = WIDTH - 16;
+/** The Profiling page's on-CPU and off-CPU columns. */
+const ON_CPU = '[data-testid="flame-profile"][data-event="on_cpu"]';
+const OFF_CPU = '[data-testid="flame-profile"][data-event="off_cpu"]';
 
 function log(...a) {
   console.log('[flamegraph-e2e]', ...a);
@@ -50,7 +53,10 @@ function answerer(recording) {
     let status = 200;
     for (const q of req.queries) {
       assert.strictEqual(q.datasource?.uid, 'flowlens');
-      assert.strictEqual(q.queryType, 'flamegraph', 'the flame graph panel test asks for queryType flamegraph');
+      assert.ok(
+        q.queryType === 'flamegraph' || q.queryType === 'sql_log',
+        'the flame graph panel and the Profiling page ask for flame graphs and their slowest requests'
+      );
       let answer;
       if (JSON.stringify(q.process) === JSON.stringify([`synthetic-${LARGE}`])) {
         answer = syntheticFlame(LARGE).results.A;
@@ -70,6 +76,27 @@ function answerer(recording) {
       };
     }
     return { status, body: JSON.stringify({ results }) };
+  };
+}
+
+/** A resource path with its parameters sorted (the page and the recorder may order them differently). */
+function sortedPath(p) {
+  const u = new URL(p, 'http://x');
+  return `${u.pathname}?${[...u.searchParams.entries()].sort().map(([k, v]) => `${k}=${v}`)}`;
+}
+
+/** Grafana's API as the plugin binary answered it: /api/ds/query (answerer) and the recorded resource calls. */
+function recordedApi(recording) {
+  const answer = answerer(recording);
+  return async ({ method, path: p, body }) => {
+    if (method === 'POST' && p === '/api/ds/query') {
+      return answer(JSON.parse(body));
+    }
+    const hit = Object.entries(recording.resources ?? {}).find(([r]) => sortedPath(r) === sortedPath(p));
+    if (!hit) {
+      throw new Error(`no recorded answer for ${method} ${p}`);
+    }
+    return { status: hit[1].http_status, body: JSON.stringify(hit[1].body) };
   };
 }
 
@@ -162,7 +189,7 @@ async function main() {
   }
   const recording = JSON.parse(fs.readFileSync(RECORDING, 'utf8'));
   await buildSite();
-  const server = await startHarnessServer(undefined, answerer(recording));
+  const server = await startHarnessServer(undefined, undefined, recordedApi(recording));
   const base = `http://127.0.0.1:${server.address().port}`;
   log(`recorded answers of the real plugin binary (${path.relative(ROOT, RECORDING)}, ${recording.recorded_at})`);
   const browser = await launchChromium();
@@ -416,13 +443,25 @@ async function main() {
       { width: WIDTH + 60, height: 1200 }
     );
     const pageRoot = nodesOf('ds-query-profiling-on_cpu.json')[0].value;
+    const pageOffRoot = nodesOf('ds-query-profiling-off_cpu.json')[0].value;
+    // side by side: where it computed, where it waited
     assert.match(
-      await page.locator('[data-testid="flame-summary"]').textContent(),
+      await page.locator(`${ON_CPU} [data-testid="flame-summary"]`).textContent(),
       new RegExp(`On-CPU \\(samples\\) · ${pageRoot} samples`)
     );
+    assert.match(
+      await page.locator(`${OFF_CPU} [data-testid="flame-summary"]`).textContent(),
+      new RegExp(`Off-CPU \\(time blocked\\) · ${(pageOffRoot / 1e9).toFixed(2)} s`)
+    );
+    assert.strictEqual(
+      await page.locator('[data-testid="profiling-slowest-empty"]').textContent(),
+      'No request served in this range.',
+      'shape serves no request'
+    );
+    await shot(page, 'profiling-page');
     await page.locator('[data-testid="profiling-compare"]').click();
     await page.waitForFunction(() =>
-      /baseline/.test(document.querySelector('[data-testid="flame-summary"]')?.textContent ?? '')
+      /baseline/.test(document.querySelector('[data-event="on_cpu"] [data-testid="flame-summary"]')?.textContent ?? '')
     );
     assert.strictEqual(
       new URLSearchParams((await page.evaluate(() => window.__harness.location())).search).get('compare'),
@@ -435,7 +474,7 @@ async function main() {
         1) *
       100;
     const pageRows = await page
-      .locator('[data-testid="flame-top-row"]')
+      .locator(`${ON_CPU} [data-testid="flame-top-row"]`)
       .evaluateAll((rs) =>
         rs.map((r) => [r.dataset.label, r.querySelector('[data-testid="flame-top-change"]').textContent])
       );
@@ -447,6 +486,91 @@ async function main() {
       `Profiling page: ${pageRoot} samples of shape, compared with the previous ${(pg.to - pg.from) / 1000} s: work_b +${grown.toFixed(0)}%`
     );
     await shot(page, 'profiling-page-compare');
+
+    // 7. the page on the HTTP server's process over its five requests: its slowest requests, /burn first; the
+    // thread picker lists the backend's threads of that process in the range; the /wait row's "Thread" shows that
+    // thread over /wait side by side: its CPU in burnCpu, its 0.7 s block in blockThread (time blocked)
+    const srv = recording.profilingServer;
+    await openHarness(
+      page,
+      base,
+      {
+        app: `/a/flowlens-observability-app/profiling?pid=${srv.pid}&from=${srv.from}&to=${srv.to}`,
+        ready: '[data-testid="profiling-slow-row"]',
+        width: String(WIDTH),
+      },
+      { width: WIDTH + 60, height: 1400 }
+    );
+    const slowFrame = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ds-query-profiling-server-slowest.json'), 'utf8'))
+      .results.S.frames[0];
+    const slowCol = (name) => slowFrame.data.values[slowFrame.schema.fields.findIndex((f) => f.name === name)];
+    const slowRows = await page.locator('[data-testid="profiling-slow-row"]').evaluateAll((rs) =>
+      rs.map((r) => ({
+        id: r.dataset.rowId,
+        request: r.querySelector('[data-testid="profiling-slow-request"]').textContent,
+        duration: r.querySelector('[data-testid="profiling-slow-duration"]').textContent,
+        trace: r.querySelector('[data-testid="profiling-slow-trace"]').getAttribute('href'),
+      }))
+    );
+    assert.deepStrictEqual(
+      slowRows.map((r) => [r.id, r.request]),
+      slowCol('_id').map((id, i) => [id, `GET ${slowCol('request_resource')[i]}`])
+    );
+    assert.strictEqual(slowRows[0].request, `GET ${srv.slowest}`, 'the slow request first');
+    assert.deepStrictEqual(
+      slowRows.map((r) => r.request),
+      ['GET /burn', 'GET /wait', 'GET /fast', 'GET /fast', 'GET /fast']
+    );
+    assert.match(slowRows[0].trace, new RegExp(`/a/flowlens-observability-app/traces\\?.*row=${slowRows[0].id}`));
+    log(`slowest requests of pid ${srv.pid}: ${slowRows.map((r) => `${r.request} ${r.duration}`).join(', ')}`);
+    // the thread picker: the threads of the pid with on-CPU samples in the range, busiest first (the backend's list)
+    const threads = Object.entries(recording.resources).find(
+      ([p]) => /field=tid/.test(p) && p.includes(`from=${srv.from}`)
+    )[1].body.values;
+    await page.locator('[data-testid="profiling-tid"]').click();
+    await page.waitForSelector('[role="option"]');
+    const options = await page.locator('[role="option"]').allTextContents();
+    assert.deepStrictEqual(
+      options.map((o) => o.replace(/\s+/g, ' ').trim()),
+      threads.map((v) => `${v.value}${v.process}`.replace(/\s+/g, ' ').trim()),
+      `the thread picker's options: ${JSON.stringify(options)}`
+    );
+    await shot(page, 'profiling-server-picker');
+    await page.keyboard.press('Escape');
+    await shot(page, 'profiling-server');
+    const wait = recording.profilingThread;
+    await page
+      .locator('[data-testid="profiling-slow-row"]', { hasText: 'GET /wait' })
+      .locator('[data-testid="profiling-slow-thread"]')
+      .click();
+    await page.waitForFunction(
+      (tid) => new URLSearchParams(window.__harness.location().search).get('tid') === tid,
+      wait.tid
+    );
+    await page.waitForSelector(`${OFF_CPU} [data-testid="flame-rect"]`);
+    const loc = new URLSearchParams((await page.evaluate(() => window.__harness.location())).search);
+    assert.deepStrictEqual(
+      ['pid', 'tid', 'from', 'to'].map((k) => loc.get(k)),
+      [wait.pid, wait.tid, String(wait.from), String(wait.to)]
+    );
+    const onTop = await page.locator(`${ON_CPU} [data-testid="flame-top-row"]`).first().getAttribute('data-label');
+    assert.match(onTop, new RegExp(wait.cpuFunction), `on-CPU of the /wait thread: the hottest function ${onTop}`);
+    const blockBox = page.locator(`${OFF_CPU} [data-testid="flame-rect"][data-label*="${wait.blockFunction}"]`).first();
+    const blockTitle = await blockBox.getAttribute('title');
+    const blockedMs = Number(/total ([\d.]+) ms/.exec(blockTitle)?.[1]);
+    assert.ok(
+      blockedMs >= wait.blockMs && blockedMs < wait.blockMs + 100,
+      `off-CPU: ${wait.blockFunction} blocked ${blockedMs} ms (${blockTitle})`
+    );
+    assert.strictEqual(
+      await page.locator(`${OFF_CPU} [data-testid="flame-rect"][data-label*="${wait.cpuFunction}"]`).count(),
+      0,
+      'burnCpu never blocked'
+    );
+    log(
+      `the /wait thread side by side: on-CPU hottest ${onTop}; off-CPU ${wait.blockFunction} ${blockedMs} ms blocked`
+    );
+    await shot(page, 'profiling-thread');
 
     assert.deepStrictEqual(failures, [], 'no browser errors');
     for (const m of measured) {

@@ -81,6 +81,21 @@ async function runShape(bin, args) {
   return { pid: s.proc.pid, from, to };
 }
 
+/** The Profiling page's slowest-requests query of its filters (src/pages/Profiling.tsx slowestQuery, the same JSON). */
+function slowestQuery(filters) {
+  return {
+    refId: 'S',
+    queryType: 'sql_log',
+    format: 'table',
+    observation_point: 'server_process',
+    order_by: 'duration',
+    limit: '20',
+    ...(filters.service ? { service: filters.service } : {}),
+    ...(filters.process ? { server_process: filters.process } : {}),
+    ...(filters.pid ? { server_pid: filters.pid } : {}),
+  };
+}
+
 async function query(shimUrl, q, fromMs, toMs) {
   const body = {
     queries: [{ refId: 'A', datasource: { uid: 'flowlens', type: 'flowlens-clickhouse-datasource' }, ...q }],
@@ -270,6 +285,12 @@ async function main() {
       const diffQ = { ...q, baselineFrom: String(page.from - span), baselineTo: String(page.from) };
       save(`ds-query-profiling-${event}-diff.json`, await query(shim.url, diffQ, page.from, page.to), recorded);
     }
+    // its slowest requests (src/pages/Profiling.tsx slowestQuery): shape serves none
+    save(
+      'ds-query-profiling-slowest.json',
+      await query(shim.url, slowestQuery({ process: 'shape' }), page.from, page.to),
+      recorded
+    );
     // the Profiling page on the server's process over its five requests, then (its slowest-requests row's link) on
     // the thread that served /wait over that request's whole seconds: the page's exact requests
     // (by pid: other node processes run on this machine; the thread's range as src/components/profilingLink.ts
@@ -302,17 +323,11 @@ async function main() {
         const q = { refId: 'AB'[i], queryType: 'flamegraph', event, ...filters };
         save(`ds-query-profiling-${name}-${event}.json`, await query(shim.url, q, state.from, state.to), recorded);
       }
-      const slowest = {
-        refId: 'S',
-        queryType: 'sql_log',
-        format: 'table',
-        observation_point: 'server_process',
-        order_by: 'duration',
-        limit: '20',
-        ...(filters.process ? { server_process: filters.process } : {}),
-        ...(filters.pid ? { server_pid: filters.pid } : {}),
-      };
-      save(`ds-query-profiling-${name}-slowest.json`, await query(shim.url, slowest, state.from, state.to), recorded);
+      save(
+        `ds-query-profiling-${name}-slowest.json`,
+        await query(shim.url, slowestQuery(filters), state.from, state.to),
+        recorded
+      );
       // the pickers' lists (on-CPU: the busiest first), each with the page's other filters
       for (const field of ['service', 'process', 'pid', 'tid']) {
         const params = new URLSearchParams({ field, event: 'on_cpu', from: String(state.from), to: String(state.to) });
