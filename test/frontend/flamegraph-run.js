@@ -102,7 +102,7 @@ function recordedApi(recording) {
 
 /** The recorded frame of a file as nodes: label, level, value, self (+ valueRight), path. */
 function nodesOf(file) {
-  const f = JSON.parse(fs.readFileSync(path.join(FIXTURES, file), 'utf8')).results.A.frames[0];
+  const f = Object.values(JSON.parse(fs.readFileSync(path.join(FIXTURES, file), 'utf8')).results)[0].frames[0];
   const col = (name) => f.data.values[f.schema.fields.findIndex((x) => x.name === name)];
   const [level, value, self, label, valueRight] = ['level', 'value', 'self', 'label', 'valueRight'].map(col);
   const out = [];
@@ -178,6 +178,7 @@ const SHAPE_USER = new Set([
   'read',
   'write',
   'clock_gettime@@GLIBC_2.17',
+  'puts',
 ]);
 function shapeKind(label) {
   return SHAPE_USER.has(label) ? 'user' : /\+0x[0-9a-f]+$/.test(label) ? 'unsymbolized' : 'kernel';
@@ -336,14 +337,16 @@ async function main() {
       assert.strictEqual(b.kind, shapeKind(b.label), `${b.label}'s kind`);
     }
     const [left, right] = [diff[0].value, diff[0].valueRight];
+    // every frame of a function reads the function's change (its share over all its stack variants: real profiles
+    // hold work_a under `_start`-rooted and `__libc_start_call_main`-rooted stacks, whose own changes differ)
     for (const fn of ['work_a', 'work_b']) {
-      for (const n of diff.filter((x) => x.label === fn && x.value > 0)) {
-        const change = ((n.valueRight / right - n.value / left) / (n.value / left)) * 100;
-        const b = boxes.find((x) => x.label === fn && x.level === n.level && x.change === change.toFixed(1));
-        assert.ok(
-          b,
-          `${n.path.join(';')}: change ${change.toFixed(1)}% drawn (${JSON.stringify(boxes.filter((x) => x.label === fn))})`
-        );
+      const nodes = diff.filter((x) => x.label === fn);
+      const sum = (key) => nodes.reduce((t, n) => t + n[key], 0);
+      const change = ((sum('valueRight') / right - sum('value') / left) / (sum('value') / left)) * 100;
+      const fnBoxes = boxes.filter((x) => x.label === fn);
+      assert.ok(fnBoxes.length >= 1, `${fn} drawn`);
+      for (const b of fnBoxes) {
+        assert.strictEqual(b.change, change.toFixed(1), `${fn} at level ${b.level}: its function's change`);
         const [r, g] = rgb(b.background);
         if (change > 10) {
           assert.ok(r > g + 40, `${fn} grew ${change.toFixed(0)}%: red, got ${b.background}`);
@@ -351,11 +354,19 @@ async function main() {
           assert.ok(g > r + 40, `${fn} shrank ${change.toFixed(0)}%: green, got ${b.background}`);
         }
       }
+      assert.strictEqual(new Set(fnBoxes.map((b) => b.background)).size, 1, `${fn}: one colour wherever it sits`);
+      const variants = nodes
+        .filter((n) => n.value > 0)
+        .map((n) => ((n.valueRight / right / (n.value / left) - 1) * 100).toFixed(1));
+      log(
+        `diff: ${fn} ${change.toFixed(1)}% in all, drawn on ${fnBoxes.length} frames (its stack variants alone: ${variants.join(', ')}%)`
+      );
     }
     const share = (fn, key, total) => diff.filter((n) => n.label === fn).reduce((s, n) => s + n[key], 0) / total;
     const bShare = [share('work_b', 'value', left), share('work_b', 'valueRight', right)];
     assert.ok(
-      bShare[1] > bShare[0] * 1.3,
+      // 3 of 10 units -> 9 of 16 (1.9x) in the workload; the whole-second ranges of a loaded machine blur it
+      bShare[1] > bShare[0] * 1.2,
       `work_b's share grew: ${bShare.map((x) => (100 * x).toFixed(1)).join(' -> ')}%`
     );
     const changes = await page
