@@ -352,18 +352,24 @@ function ProfilingForm({ state, onShow }: { state: ProfilingState; onShow: (draf
         onShow(draft);
       }}
     >
-      {PICKERS.map(({ key, label }) => (
-        <Field key={key} label={label} className={s.field}>
-          <ProfileValuePicker
-            field={key}
-            value={draft[key]}
-            list={list(key)}
-            testId={`profiling-${key}`}
-            width={key === 'pid' || key === 'tid' ? 16 : 22}
-            onChange={(v) => setField({ [key]: v ?? '' })}
-          />
-        </Field>
-      ))}
+      {PICKERS.map(({ key, label }) => {
+        const width = key === 'pid' || key === 'tid' ? 18 : 22;
+        return (
+          <Field key={key} label={label} className={s.field}>
+            {/* the combobox's own width: its field does not shrink under it */}
+            <div style={{ width: width * 8 }}>
+              <ProfileValuePicker
+                field={key}
+                value={draft[key]}
+                list={list(key)}
+                testId={`profiling-${key}`}
+                width={width}
+                onChange={(v) => setField({ [key]: v ?? '' })}
+              />
+            </div>
+          </Field>
+        );
+      })}
       <RangeField
         from={draft.from}
         to={draft.to}

@@ -61,9 +61,12 @@ function answerer(recording) {
       if (JSON.stringify(q.process) === JSON.stringify([`synthetic-${LARGE}`])) {
         answer = syntheticFlame(LARGE).results.A;
       } else {
-        const hit = Object.entries(recording.files).find(
+        // the same query over the same range (the Profiling page asks for the same process's requests over two
+        // ranges), else the same query (the panel's tests open their own ranges)
+        const same = Object.entries(recording.files).filter(
           ([, rec]) => normalized(rec.request.queries[0]) === normalized(q)
         );
+        const hit = same.find(([, rec]) => rec.request.from === req.from && rec.request.to === req.to) ?? same[0];
         if (!hit) {
           throw new Error(`no recorded answer for ${JSON.stringify(q)}`);
         }
@@ -577,6 +580,24 @@ async function main() {
       await page.locator(`${OFF_CPU} [data-testid="flame-rect"][data-label*="${wait.cpuFunction}"]`).count(),
       0,
       'burnCpu never blocked'
+    );
+    // the process's slowest requests over the thread's range: /wait and what ran in its seconds, not /burn
+    const threadSlow = Object.values(
+      JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ds-query-profiling-thread-slowest.json'), 'utf8')).results
+    )[0].frames[0];
+    const threadIds = threadSlow.data.values[threadSlow.schema.fields.findIndex((f) => f.name === '_id')];
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('[data-testid="profiling-slow-row"]').length === n,
+      threadIds.length
+    );
+    assert.deepStrictEqual(
+      await page.locator('[data-testid="profiling-slow-row"]').evaluateAll((rs) => rs.map((r) => r.dataset.rowId)),
+      threadIds
+    );
+    assert.strictEqual(
+      await page.locator('[data-testid="profiling-slow-request"]').first().textContent(),
+      'GET /wait',
+      "the thread's range: /wait the slowest"
     );
     log(
       `the /wait thread side by side: on-CPU hottest ${onTop}; off-CPU ${wait.blockFunction} ${blockedMs} ms blocked`
