@@ -356,14 +356,14 @@ function ProfilingForm({ state, onShow }: { state: ProfilingState; onShow: (draf
         const width = key === 'pid' || key === 'tid' ? 18 : 22;
         return (
           <Field key={key} label={label} className={s.field}>
-            {/* the combobox's own width: its field does not shrink under it */}
-            <div style={{ width: width * 8 }}>
+            {/* the combobox fills a box of its own width (given its own, it overflowed its field) */}
+            <div style={{ width: width * 8, marginRight: 32 }}>
               <ProfileValuePicker
                 field={key}
                 value={draft[key]}
                 list={list(key)}
                 testId={`profiling-${key}`}
-                width={width}
+                width="parent"
                 onChange={(v) => setField({ [key]: v ?? '' })}
               />
             </div>

@@ -85,7 +85,8 @@ export function ProfileValuePicker({
   onChange: (v: string | undefined) => void;
   /** the listing's error (undefined once it lists again) */
   onError?: (e: string | undefined) => void;
-  width?: number;
+  /** in grid units; `parent`: the width of the element it is in */
+  width?: number | 'parent';
   testId?: string;
 }) {
   const [error, setError] = useState<string | undefined>(undefined);
@@ -107,7 +108,7 @@ export function ProfileValuePicker({
     <Combobox<string>
       id={`flowlens-flame-${field}`}
       data-testid={testId ?? `flowlens-flame-${field}`}
-      width={width ?? (field === 'pid' || field === 'tid' ? 20 : 24)}
+      width={width === 'parent' ? undefined : (width ?? (field === 'pid' || field === 'tid' ? 20 : 24))}
       value={value ? { value, label: value } : null}
       options={options}
       createCustomValue

@@ -71,7 +71,8 @@ export function formatValue(unit: string, v: number): string {
   if (unit === 'short' || !unit) {
     return `${v.toLocaleString('en-US')} ${v === 1 ? 'sample' : 'samples'}`;
   }
-  return formattedValueToString(getValueFormat(unit)(v, 2));
+  // no time at all reads as such, not as "0.00 ns"
+  return v === 0 ? '0 s' : formattedValueToString(getValueFormat(unit)(v, 2));
 }
 
 function formatShare(f: number): string {
