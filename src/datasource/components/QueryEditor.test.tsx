@@ -169,7 +169,7 @@ describe('QueryEditor', () => {
     expect(onChange).toHaveBeenLastCalledWith({ ...q, format: 'table' });
   });
 
-  it('orders a request log slowest first (a flame graph\'s slowest requests)', () => {
+  it("orders a request log slowest first (a flame graph's slowest requests)", () => {
     const q: FlowLensQuery = { refId: 'A', queryType: 'sql_log', format: 'table' };
     const { onChange } = setup(q);
     fireEvent.click(screen.getByLabelText('Slowest first'));
