@@ -241,6 +241,12 @@ async function main() {
       assert.strictEqual(b.kind, shapeKind(n.label), `${n.label}'s kind`);
     }
     log(`shape on-CPU: ${shape.length} nodes, ${boxes.length} drawn in ${h1.renderMs.toFixed(0)} ms`);
+    // the panel's link to the slowest requests of its process in its range (the Profiling page)
+    const slowest = new URL(await page.locator('[data-testid="flame-slowest"]').getAttribute('href'), 'http://grafana');
+    assert.deepStrictEqual(
+      [slowest.pathname, slowest.searchParams.get('process'), slowest.searchParams.get('from')],
+      ['/a/flowlens-observability-app/profiling', 'shape', String(ask('ds-query-flamegraph.json').from)]
+    );
     await shot(page, 'shape');
 
     // search finds work_a: every work_a frame highlighted, the rest dimmed, its share of the total

@@ -194,6 +194,22 @@ describe('FlameGraphPanel', () => {
     expect(rect('schedule')!.title).toContain('total 4.50 s (100.0%)');
   });
 
+  it("links to the slowest requests of the graph's process in the panel's range", () => {
+    const p = props([flameFrame(SHAPE_STACKS)], {
+      targets: [{ refId: 'A', queryType: 'flamegraph', process: ['shape'], service: 'shape-svc', pid: '$pid' }],
+    });
+    render(<FlameGraphPanel {...p} />);
+    const href = new URL(screen.getByTestId('flame-slowest').getAttribute('href')!, 'http://grafana');
+    expect(href.pathname).toBe('/a/flowlens-observability-app/profiling');
+    // a variable left unfilled filters nothing
+    expect(Object.fromEntries(href.searchParams)).toEqual({
+      service: 'shape-svc',
+      process: 'shape',
+      from: String(p.data.timeRange.from.valueOf()),
+      to: String(p.data.timeRange.to.valueOf()),
+    });
+  });
+
   it('says so when the answer holds no flame graph, and shows a refused query', () => {
     const { rerender } = render(<FlameGraphPanel {...props([])} />);
     expect(screen.getByTestId('flame-empty')).toBeInTheDocument();

@@ -8,7 +8,8 @@ import {
   type GrafanaTheme2,
   type PanelProps,
 } from '@grafana/data';
-import { Alert, Button, IconButton, Input, RadioButtonGroup, useStyles2, useTheme2 } from '@grafana/ui';
+import { Alert, Button, IconButton, Input, LinkButton, RadioButtonGroup, useStyles2, useTheme2 } from '@grafana/ui';
+import { profilingHref } from '../../components/profilingLink';
 import {
   depthOf,
   focusTree,
@@ -277,9 +278,38 @@ function TopTable({ tree, matches, onSearch, onSandwich }: TableProps) {
   );
 }
 
+/** The first value of a query's filter, unless it is a variable left unfilled. */
+function literal(v: unknown): string | undefined {
+  const first = Array.isArray(v) ? v[0] : v;
+  const text = first === undefined || first === null ? '' : String(first).trim();
+  return text && !text.includes('$') ? text : undefined;
+}
+
+/**
+ * The Profiling page over the panel's range with its first flame graph query's service, process and pid: the
+ * slowest requests they served in that range, each a click from its trace and its thread.
+ */
+export function slowestRequestsHref(
+  targets: Array<Record<string, unknown>> | undefined,
+  range: { from: number; to: number }
+): string {
+  const q = (targets ?? []).find((t) => t.queryType === 'flamegraph') ?? {};
+  return profilingHref({
+    service: literal(q.service),
+    process: literal(q.process),
+    pid: literal(q.pid),
+    from: range.from,
+    to: range.to,
+  });
+}
+
 export function FlameGraphPanel({ data, options, width, height }: Props) {
   return (
     <FlameGraphProfile
+      slowestHref={slowestRequestsHref(data.request?.targets as Array<Record<string, unknown>> | undefined, {
+        from: data.timeRange.from.valueOf(),
+        to: data.timeRange.to.valueOf(),
+      })}
       series={data.series}
       targets={data.request?.targets}
       errors={
@@ -301,6 +331,8 @@ export interface FlameGraphProfileProps {
   options: Partial<FlameGraphPanelOptions>;
   width: number;
   height: number;
+  /** a link to the slowest requests of what the graph shows in its range (the panel; the page lists them itself) */
+  slowestHref?: string;
 }
 
 /** What the event switch shows: one profile, or both side by side. */
@@ -314,6 +346,7 @@ export function FlameGraphProfile({
   options,
   width,
   height,
+  slowestHref,
 }: FlameGraphProfileProps) {
   const styles = useStyles2(getStyles);
   const opts = { ...DEFAULT_OPTIONS, ...options };
@@ -392,6 +425,18 @@ export function FlameGraphProfile({
           ]}
           onChange={setView}
         />
+        {slowestHref && (
+          <LinkButton
+            size="sm"
+            variant="secondary"
+            icon="clock-nine"
+            href={slowestHref}
+            data-testid="flame-slowest"
+            tooltip="The slowest requests served in this range (Profiling page): each opens its trace or its thread"
+          >
+            Slowest requests
+          </LinkButton>
+        )}
       </div>
       <div className={styles.columns}>
         {onEach.map((e) => (
