@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/flowlens/flowlens/pkg/converters"
+	"github.com/flowlens/flowlens/pkg/plugin"
 	"github.com/flowlens/flowlens/pkg/pluginhost"
 )
 
@@ -147,18 +149,21 @@ func TestFlameGraphIntegration(t *testing.T) {
 }
 
 // recordedBurn is pkg/plugin/testdata/profiles-burn.json: rows the real agent wrote while an HTTP server
-// (test/e2e/profiling/burnServer.js) answered one GET /burn that spent 1.5 s of CPU in burnCpu
-// (recorded by test/frontend/record-flamegraph.js).
+// (test/e2e/profiling/burnServer.js) answered one GET /burn that spent 1.5 s of CPU in burnCpu, one GET /wait
+// (0.1 s of CPU in burnCpu, then its thread blocked 0.7 s in blockThread) and three GET /fast (recorded by
+// test/frontend/record-flamegraph.js): the server's profile rows and every request-log row of its port.
 type recordedBurn struct {
 	L7FlowLog      []map[string]any `json:"l7_flow_log"`
 	ProfileSamples []map[string]any `json:"profile_samples"`
+	Wait           struct {
+		CPUFunction   string `json:"cpuFunction"`
+		BlockFunction string `json:"blockFunction"`
+		BlockMs       int64  `json:"blockMs"`
+	} `json:"wait"`
 }
 
-// TestFlameGraphOfRecordedRequest: from the request's row (read through the plugin's request-log query) to the
-// flame graph of the thread that served it over the request's seconds: that request's function, burnCpu, is
-// the hottest frame; the same thread after the request, and another thread of the process during it, hold none.
-func TestFlameGraphOfRecordedRequest(t *testing.T) {
-	const db = "flowlens_gotest_flame_recorded"
+// loadRecordedBurn puts the recorded rows in database db and starts the plugin binary on it.
+func loadRecordedBurn(t *testing.T, db string) (*recordedBurn, *env, backend.PluginContext) {
 	raw, err := os.ReadFile("testdata/profiles-burn.json")
 	if err != nil {
 		t.Fatal(err)
@@ -180,9 +185,17 @@ func TestFlameGraphOfRecordedRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer host.Close()
+	t.Cleanup(func() { _ = host.Close() })
 	e := &env{t: t, host: host}
-	pc := e.ctx("flame-recorded", map[string]any{"url": clickhouseURL(), "database": db, "username": local.Reader})
+	return &rec, e, e.ctx(db, map[string]any{"url": clickhouseURL(), "database": db, "username": local.Reader})
+}
+
+// TestFlameGraphOfRecordedRequest: from the request's row (read through the plugin's request-log query) to the
+// flame graph of the thread that served it over the request's seconds: that request's function, burnCpu, is
+// the hottest frame; the same thread after the request, and another thread of the process during it, hold none.
+func TestFlameGraphOfRecordedRequest(t *testing.T) {
+	rec, e, pc := loadRecordedBurn(t, "flowlens_gotest_flame_recorded")
+	host := e.host
 
 	// the request's row, as a request-log table
 	startUs, err := strconv.ParseInt(fmt.Sprint(rec.L7FlowLog[0]["start_time_us"]), 10, 64)
@@ -199,8 +212,9 @@ func TestFlameGraphOfRecordedRequest(t *testing.T) {
 	tid := fmt.Sprint(row["syscall_thread_response"].At(0))
 	start := row["start_time"].At(0).(time.Time)
 	end := start.Add(time.Duration(row["response_duration_us"].At(0).(int64)) * time.Microsecond)
-	// the request's whole seconds (profile rows are per second), as the trace panel's link asks
-	from, to := start.Unix(), end.Add(time.Second-1).Unix()
+	// the profile rows of the request's seconds (query.SpanWindow: a row is labelled with the second its drain
+	// interval started in), as the row's link asks
+	from, to := start.Unix()-1, end.Unix()
 	t.Logf("GET /burn: pid %s thread %s, %s for %v: flame graph over [%d, %d]", pid, tid, start.UTC().Format(time.RFC3339Nano), end.Sub(start), from, to)
 
 	// what the recorded rows hold: the thread's on-CPU samples in those seconds, and those inside burnCpu
@@ -259,7 +273,8 @@ func TestFlameGraphOfRecordedRequest(t *testing.T) {
 	// the row's own link: its query, filled in as Grafana fills a data link from the row, covers the same
 	// seconds whatever the panel's range (here two minutes)
 	links := row["response_duration_us"].Config.Links
-	if len(links) != 2 || links[0].Title != "On-CPU flame graph of the serving thread over this request" || links[1].Title != "Off-CPU flame graph of the serving thread over this request" {
+	if len(links) != 3 || links[0].Title != "On-CPU flame graph of the serving thread over this request" || links[1].Title != "Off-CPU flame graph of the serving thread over this request" ||
+		links[2].Title != plugin.ThreadActivityTitle || links[2].URL != plugin.ProfilingPage+"?pid=${__data.fields.server_pid}&tid=${__data.fields.syscall_thread_response}&span_start_us=${__data.fields.start_time_us}&span_duration_us=${__value.raw}" {
 		t.Fatalf("flame graph links of the row: %+v", links)
 	}
 	lq, _ := json.Marshal(links[0].Internal.Query)
@@ -345,4 +360,125 @@ func TestFlameGraphOfRecordedRequest(t *testing.T) {
 			}
 		}
 	}
+}
+
+// flameTotals reads a flame graph frame into each label's outermost total (a function counted once per stack)
+// and the root's value.
+func flameTotals(t *testing.T, res backend.DataResponse) (map[string]int64, int64) {
+	t.Helper()
+	paths := flamePaths(t, res)
+	out := map[string]int64{}
+	for p, v := range paths {
+		parts := strings.Split(p, ";")
+		label := parts[len(parts)-1]
+		if slices.Contains(parts[:len(parts)-1], label) {
+			continue
+		}
+		var n int64
+		fmt.Sscanf(v, "%d/", &n)
+		out[label] += n
+	}
+	return out, out["total"]
+}
+
+// TestSlowestRequestsAndThreadActivity: from the server's flame graph to its slowest requests in the same range
+// (the request log slowest first, typed: order_by duration, server_pid), /burn first; and from the /wait row,
+// through its links, the serving thread's on-CPU graph holds its CPU (burnCpu) and its off-CPU graph its block
+// (blockThread, 0.7 s of time blocked, in ns).
+func TestSlowestRequestsAndThreadActivity(t *testing.T) {
+	rec, e, pc := loadRecordedBurn(t, "flowlens_gotest_flame_slowest")
+	type served struct {
+		resource string
+		us       int64
+	}
+	var want []served
+	var pid string
+	var first int64
+	for _, r := range rec.L7FlowLog {
+		us, _ := strconv.ParseInt(fmt.Sprint(r["response_duration_us"]), 10, 64)
+		start, _ := strconv.ParseInt(fmt.Sprint(r["start_time_us"]), 10, 64)
+		if first == 0 || start < first {
+			first = start
+		}
+		if r["observation_point"] == "server_process" {
+			want = append(want, served{fmt.Sprint(r["request_resource"]), us})
+			pid = fmt.Sprint(r["server_pid"])
+		}
+	}
+	slices.SortFunc(want, func(a, b served) int { return int(b.us - a.us) })
+	if len(want) != 5 || want[0].resource != "/burn" {
+		t.Fatalf("the recording: %v, want /burn the slowest of 5", want)
+	}
+	from, to := first/1_000_000-60, first/1_000_000+120
+	res := e.query(pc, from, to, time.Second, fmt.Sprintf(
+		`{"queryType":"sql_log","format":"table","observation_point":"server_process","order_by":"duration","limit":"20","server_pid":%q}`, pid))
+	if res.Error != nil || len(res.Frames) != 1 {
+		t.Fatalf("slowest requests: %v", res.Error)
+	}
+	f := fieldMap(t, res.Frames[0])
+	var got []served
+	for i := 0; i < res.Frames[0].Rows(); i++ {
+		got = append(got, served{f["request_resource"].At(i).(string), f["response_duration_us"].At(i).(int64)})
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("slowest requests %v, want %v", got, want)
+	}
+	t.Logf("slowest requests of pid %s: %v", pid, got)
+	// the client's rows of the same requests (curl's end) are not the server's requests; another pid has none
+	if res := e.query(pc, from, to, time.Second, `{"queryType":"sql_log","order_by":"duration","server_pid":"1"}`); res.Error != nil || res.Frames[0].Rows() != 0 {
+		t.Errorf("pid 1: %v rows %d", res.Error, res.Frames[0].Rows())
+	}
+
+	// the /wait row's links, filled in as Grafana fills them from the row
+	i := slices.IndexFunc(got, func(s served) bool { return s.resource == "/wait" })
+	links := f["response_duration_us"].Config.Links
+	fill := func(s string) string {
+		return strings.NewReplacer(
+			"${__data.fields.server_pid}", fmt.Sprint(f["server_pid"].At(i)),
+			"${__data.fields.syscall_thread_response}", fmt.Sprint(f["syscall_thread_response"].At(i)),
+			"${__data.fields.start_time_us}", f["start_time_us"].At(i).(string),
+			"${__value.raw}", fmt.Sprint(f["response_duration_us"].At(i)),
+		).Replace(s)
+	}
+	page, err := url.Parse(fill(links[2].URL))
+	if err != nil || page.Path != plugin.ProfilingPage || page.Query().Get("tid") != fmt.Sprint(f["syscall_thread_response"].At(i)) {
+		t.Fatalf("the side-by-side link %q: %v", page, err)
+	}
+	graphs := map[string]map[string]int64{}
+	totals := map[string]int64{}
+	for _, l := range links[:2] {
+		q, _ := json.Marshal(l.Internal.Query)
+		r := e.query(pc, from, to, time.Second, fill(string(q)))
+		event := l.Internal.Query.(map[string]any)["event"].(string)
+		graphs[event], totals[event] = flameTotals(t, r)
+		if event == "off_cpu" && r.Frames[0].Fields[1].Config.Unit != "ns" {
+			t.Errorf("off-CPU unit %q, want ns (time blocked)", r.Frames[0].Fields[1].Config.Unit)
+		}
+	}
+	label := func(event, fn string) (string, int64) {
+		for l, v := range graphs[event] {
+			if strings.Contains(l, fn) {
+				return l, v
+			}
+		}
+		return "", 0
+	}
+	// on-CPU: the request's CPU is burnCpu's, and nothing of it blocked
+	cpuLabel, cpu := label("on_cpu", rec.Wait.CPUFunction)
+	if cpu == 0 || cpu*10 < totals["on_cpu"]*8 {
+		t.Errorf("on-CPU of the /wait thread: %s %d of %d samples, want at least 80%%:\n%v", cpuLabel, cpu, totals["on_cpu"], graphs["on_cpu"])
+	}
+	if l, v := label("on_cpu", rec.Wait.BlockFunction); v*10 > totals["on_cpu"] {
+		t.Errorf("on-CPU: %s holds %d samples: a block is not CPU", l, v)
+	}
+	// off-CPU: blockThread's 0.7 s of time blocked (Atomics.wait's timeout, and at most 100 ms more to wake up)
+	blockLabel, blocked := label("off_cpu", rec.Wait.BlockFunction)
+	if blocked < rec.Wait.BlockMs*1_000_000 || blocked > (rec.Wait.BlockMs+100)*1_000_000 {
+		t.Errorf("off-CPU of the /wait thread: %s blocked %d ns, want %d ms to %d ms:\n%v", blockLabel, blocked, rec.Wait.BlockMs, rec.Wait.BlockMs+100, graphs["off_cpu"])
+	}
+	if l, v := label("off_cpu", rec.Wait.CPUFunction); v != 0 {
+		t.Errorf("off-CPU holds %s (%d ns): burnCpu does not block", l, v)
+	}
+	t.Logf("/wait's thread: on-CPU %d samples, %s %d; off-CPU %v blocked, %s %v", totals["on_cpu"], cpuLabel, cpu,
+		time.Duration(totals["off_cpu"]), blockLabel, time.Duration(blocked))
 }

@@ -59,10 +59,14 @@ func (d *Datasource) requestLog(ctx context.Context, m *query.Model, r query.Ran
 			Text:     fmt.Sprintf("limit %d is above the maximum %d: at most %d requests are shown", st.RequestedLimit, query.MaxLogLimit, query.MaxLogLimit),
 		})
 	}
+	which := "newest"
+	if m.OrderBy == query.OrderByDuration {
+		which = "slowest"
+	}
 	if n, _ := f.RowLen(); n >= st.Limit {
 		f.Meta.Notices = append(f.Meta.Notices, data.Notice{
 			Severity: data.NoticeSeverityWarning,
-			Text:     fmt.Sprintf("showing the newest %d requests only (limit %d, at most %d): narrow the time range or filters", n, st.Limit, query.MaxLogLimit),
+			Text:     fmt.Sprintf("showing the %s %d requests only (limit %d, at most %d): narrow the time range or filters", which, n, st.Limit, query.MaxLogLimit),
 		})
 	}
 	return data.Frames{f}, nil
@@ -218,7 +222,8 @@ func (d *Datasource) traceLinks(f *data.Frame) {
 }
 
 // flameLinks: from a request's duration to the flame graphs of the thread that served it (server_pid,
-// syscall_thread_response) over the request's own seconds, on-CPU (what it computed) and off-CPU (where it waited).
+// syscall_thread_response) over the request's own seconds, on-CPU (what it computed) and off-CPU (where it
+// waited), each in Explore, and both side by side on the Profiling page.
 func (d *Datasource) flameLinks(f *data.Frame) {
 	dur := fieldByName(f, "response_duration_us")
 	if dur == nil || fieldByName(f, "server_pid") == nil || fieldByName(f, "syscall_thread_response") == nil {
@@ -234,7 +239,20 @@ func (d *Datasource) flameLinks(f *data.Frame) {
 			"span_start_us": "${__data.fields.start_time_us}", "span_duration_us": "${__value.raw}",
 		}))
 	}
+	// both at once: the app's Profiling page shows them side by side over the request (it reads the span's
+	// seconds as query.SpanWindow does)
+	dur.Config.Links = append(dur.Config.Links, data.DataLink{
+		Title: ThreadActivityTitle,
+		URL: ProfilingPage + "?pid=${__data.fields.server_pid}&tid=${__data.fields.syscall_thread_response}" +
+			"&span_start_us=${__data.fields.start_time_us}&span_duration_us=${__value.raw}",
+	})
 }
+
+// ProfilingPage is the app's Profiling page (src/components/constants.ts pageUrl(ROUTES.profiling)).
+const ProfilingPage = "/a/flowlens-observability-app/profiling"
+
+// ThreadActivityTitle names the link from a request to its thread's on-CPU and off-CPU flame graphs side by side.
+const ThreadActivityTitle = "What was this thread doing: on-CPU and off-CPU side by side"
 
 // newest runs a newest-first query (query.SearchLog, query.SearchTraces) and returns the answer
 // of the statement it ran last.

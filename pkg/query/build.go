@@ -218,6 +218,12 @@ func (m *Model) requestFilterSet() string {
 		return "request_id"
 	case len(m.ClientIP) > 0 || len(m.ServerIP) > 0 || len(m.ClientPort) > 0 || len(m.ServerPort) > 0:
 		return "client_ip/client_port/server_ip/server_port"
+	case len(m.ServerProcess) > 0:
+		return "server_process"
+	case len(m.ServerPid) > 0:
+		return "server_pid"
+	case m.OrderBy != "":
+		return "order_by"
 	}
 	return ""
 }
@@ -281,6 +287,21 @@ func (b *builder) requestFilters(m *Model) ([]string, error) {
 		return nil, err
 	}
 	out = append(out, ends...)
+	// the process a flame graph shows (its name or pid) served the request
+	if len(m.ServerProcess) > 0 {
+		s, err := b.in("server_process", "server_process", m.ServerProcess)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if len(m.ServerPid) > 0 {
+		s, err := b.idsIn("server_pid", "server_pid", m.ServerPid)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
 	return out, nil
 }
 
@@ -772,11 +793,14 @@ func clampLimit(asked Count, def, max int) (limit int, requested int64) {
 	return def, 0
 }
 
-// BuildLog renders the request-log query: newest first, at most MaxLogLimit rows.
-// Every observation of a call is a row here, so observation_point defaults to all.
+// BuildLog renders the request-log query: newest first (or slowest first, order_by duration), at
+// most MaxLogLimit rows. Every observation of a call is a row here, so observation_point defaults to all.
 func BuildLog(database string, m *Model, r Range) (*Statement, error) {
 	if m.Format != "" && m.Format != FormatTable && m.Format != FormatLogs {
 		return nil, fmt.Errorf("format %s is not one of table, logs", Quote(truncate(m.Format, 40)))
+	}
+	if m.OrderBy != "" && m.OrderBy != OrderByTime && m.OrderBy != OrderByDuration {
+		return nil, fmt.Errorf("order_by %s is not one of %s, %s", Quote(truncate(m.OrderBy, 40)), OrderByTime, OrderByDuration)
 	}
 	b, conds, mode, err := requestRows(database, m, r)
 	if err != nil {
@@ -790,16 +814,20 @@ func BuildLog(database string, m *Model, r Range) (*Statement, error) {
 	for i, c := range LogColumns {
 		cols[i] = b.c(c)
 	}
+	order := fmt.Sprintf("%s DESC, %s DESC", b.c("time"), b.c("start_time_us"))
+	if m.OrderBy == OrderByDuration {
+		order = fmt.Sprintf("%s DESC, %s DESC", b.c("response_duration_us"), b.c("start_time_us"))
+	}
 	// The time column is returned as unix seconds: DateTime text would be in the server's zone.
 	sql := fmt.Sprintf(`SELECT
   toUInt32(%s) AS time_unix,
   %s
 FROM %s
 %sWHERE %s
-ORDER BY %s DESC, %s DESC
+ORDER BY %s
 LIMIT %d`,
 		b.c("time"), strings.Join(cols, ",\n  "), b.from(), b.prewhereClause(""), strings.Join(conds, "\n  AND "),
-		b.c("time"), b.c("start_time_us"), limit)
+		order, limit)
 	st := b.statement(sql)
 	st.Limit, st.RequestedLimit = limit, requested
 	return st, nil
@@ -909,7 +937,9 @@ func Newest(r Range, wholeRange bool, build func(Range) (*Statement, error), run
 	panic("unreachable: the last window is the whole range")
 }
 
-// SearchLog runs the request-log query newest window first (Newest).
+// SearchLog runs the request-log query newest window first (Newest); the slowest requests
+// (order_by duration) can be anywhere in the range, so that order reads the whole range at once.
 func SearchLog(database string, m *Model, r Range, run func(*Statement) (int, error)) (*Statement, error) {
-	return Newest(r, m.TraceID != "" || m.RequestID != "", func(w Range) (*Statement, error) { return BuildLog(database, m, w) }, run)
+	whole := m.TraceID != "" || m.RequestID != "" || m.OrderBy == OrderByDuration
+	return Newest(r, whole, func(w Range) (*Statement, error) { return BuildLog(database, m, w) }, run)
 }

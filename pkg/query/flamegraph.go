@@ -149,13 +149,21 @@ func ParseFlame(raw []byte) (*FlameModel, error) {
 				return nil, fmt.Errorf("span_duration_us %s is not a duration in microseconds", Quote(truncate(string(m.SpanDurationUs), 40)))
 			}
 		}
-		// profile rows are per second: the seconds the span touched, both ends included
-		end := start + dur
-		m.Window = &Range{From: time.Unix(start/1_000_000, 0), To: time.Unix((end+999_999)/1_000_000, 0)}
+		m.Window = SpanWindow(start, dur)
 	} else if m.SpanDurationUs != "" {
 		return nil, fmt.Errorf("span_duration_us needs span_start_us")
 	}
 	return &m, nil
+}
+
+// SpanWindow is the range of profile rows that hold a span's samples (start and duration in µs). The agent
+// labels a row with the whole second its one-second drain interval started in, and intervals are not aligned
+// to seconds: a sample taken at t is in the row of second floor(t) or floor(t)-1, an off-CPU block in the row
+// of the second it ended in or the one before. So the rows of seconds floor(start)-1 to floor(end), both
+// included (src/components/profilingLink.ts spanRange is the same rule for the app's links).
+func SpanWindow(startUs, durationUs int64) *Range {
+	end := startUs + durationUs
+	return &Range{From: time.Unix(startUs/1_000_000-1, 0), To: time.Unix(end/1_000_000, 0)}
 }
 
 // Baseline is the diff's left range, or nil for a plain flame graph.

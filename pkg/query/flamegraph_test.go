@@ -81,19 +81,20 @@ func TestFlameGraphSQL(t *testing.T) {
 }
 
 func TestParseFlameSpanWindow(t *testing.T) {
-	// a request-log row's link: the span's whole seconds, both ends included
+	// a request-log row's link: the rows of the span's seconds, from the second before its start (a row is
+	// labelled with the second its drain interval started in) to the second of its end, both included
 	m, err := ParseFlame([]byte(`{"pid":"4811","tid":"4811","span_start_us":"1796219298934107","span_duration_us":1665814}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Window == nil || m.Window.From.Unix() != 1796219298 || m.Window.To.Unix() != 1796219301 {
+	if m.Window == nil || m.Window.From.Unix() != 1796219297 || m.Window.To.Unix() != 1796219300 {
 		t.Errorf("window %+v", m.Window)
 	}
 	// a span inside one second, and one that ends on a second
-	if m, _ := ParseFlame([]byte(`{"span_start_us":1000000500000,"span_duration_us":"100"}`)); m.Window.From.Unix() != 1000000 || m.Window.To.Unix() != 1000001 {
+	if m, _ := ParseFlame([]byte(`{"span_start_us":1000000500000,"span_duration_us":"100"}`)); m.Window.From.Unix() != 999999 || m.Window.To.Unix() != 1000000 {
 		t.Errorf("short span: %+v", m.Window)
 	}
-	if m, _ := ParseFlame([]byte(`{"span_start_us":2000000,"span_duration_us":1000000}`)); m.Window.From.Unix() != 2 || m.Window.To.Unix() != 3 {
+	if m, _ := ParseFlame([]byte(`{"span_start_us":2000000,"span_duration_us":1000000}`)); m.Window.From.Unix() != 1 || m.Window.To.Unix() != 3 {
 		t.Errorf("whole-second span: %+v", m.Window)
 	}
 	if m, _ := ParseFlame([]byte(`{"pid":1}`)); m.Window != nil {

@@ -149,6 +149,12 @@ const (
 // a few queries: about 50 ms at 10M request logs an hour).
 const MaxSearchVerdicts = 20
 
+// Request-log orders (the "order_by" option of sql_log).
+const (
+	OrderByTime     = "time"     // newest first (the default)
+	OrderByDuration = "duration" // slowest first: a service's slowest requests in a range
+)
+
 // Request-log output formats (the "format" option of sql_log).
 const (
 	FormatTable = "table" // one column per l7_flow_log column (the default: table panels, alert rules)
@@ -251,6 +257,9 @@ type Model struct {
 	ServerIP         Values     `json:"server_ip"`         // server_ip (sql_log, trace_search)
 	ServerPort       IDs        `json:"server_port"`       // server_port (sql_log, trace_search)
 	Tags             TagFilters `json:"tags"`              // map: tag -> values either end must have; red: the server; sql_log, trace_search: client or server end
+	ServerProcess    Values     `json:"server_process"`    // server_process (sql_log, trace_search): the process a flame graph shows
+	ServerPid        IDs        `json:"server_pid"`        // server_pid (sql_log, trace_search)
+	OrderBy          string     `json:"order_by"`          // sql_log: OrderByTime (default, newest first) or OrderByDuration (slowest first)
 	// MaxSeries bounds RED's services (the datasource setting, not part of the query JSON).
 	MaxSeries int `json:"-"`
 }
@@ -342,6 +351,7 @@ func Parse(raw []byte) (*Model, error) {
 	}
 	m.QueryType = strings.TrimSpace(m.QueryType)
 	m.TraceID, m.RequestID, m.Format = strings.TrimSpace(m.TraceID), strings.TrimSpace(m.RequestID), strings.TrimSpace(m.Format)
+	m.OrderBy = strings.TrimSpace(m.OrderBy)
 	return &m, nil
 }
 

@@ -209,6 +209,41 @@ func TestLogLimitAndStatus(t *testing.T) {
 	}
 }
 
+// A flame graph's slowest requests: the requests its process served in the range, slowest first, read over the
+// whole range (not the newest window first); the process's name is a literal, its pid a number.
+func TestLogSlowestOfAProcess(t *testing.T) {
+	m := mustParse(t, `{"queryType":"sql_log","service":"burn","server_process":"x' OR 1=1 OR '","server_pid":["4811"],"order_by":"duration","limit":"10"}`)
+	st, err := BuildLog("flowlens", m, testRange)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"server_service IN ('burn')", `server_process IN ('x\' OR 1=1 OR \'')`, "server_pid IN (4811)",
+		"ORDER BY response_duration_us DESC, start_time_us DESC", "LIMIT 10"} {
+		if !strings.Contains(st.SQL, want) {
+			t.Errorf("slowest SQL lacks %q:\n%s", want, st.SQL)
+		}
+	}
+	var windows []Range
+	if _, err := SearchLog("flowlens", m, testRange, func(st *Statement) (int, error) { windows = append(windows, testRange); return 0, nil }); err != nil || len(windows) != 1 {
+		t.Errorf("the slowest requests read %d windows (%v), want the whole range once", len(windows), err)
+	}
+	for model, want := range map[string]string{
+		`{"queryType":"sql_log","order_by":"fastest"}`:      "order_by 'fastest' is not one of time, duration",
+		`{"queryType":"sql_log","server_pid":"1) OR (1=1"}`: "is not a process or thread id",
+	} {
+		m, err := Parse([]byte(model))
+		if err == nil {
+			_, err = BuildLog("flowlens", m, testRange)
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", model, err, want)
+		}
+	}
+	if _, err := BuildRED("flowlens", mustParse(t, `{"queryType":"red","order_by":"duration"}`), testRange, 60); err == nil || !strings.Contains(err.Error(), "order_by applies to sql_log") {
+		t.Errorf("red with order_by: %v", err)
+	}
+}
+
 // Hostile values end up inside literals (escaped) or are rejected; they never reach the SQL raw.
 func TestHostileInput(t *testing.T) {
 	hostile := []string{

@@ -56,6 +56,9 @@ func TraceSearchPoint(m *Model) (string, error) {
 // search's observation point matching m's filters, with TraceSpanColumns, newest first, at most
 // TraceSearchLimit × TraceSearchRowFactor (st.Limit: a full page).
 func BuildTraceMatches(database string, m *Model, r Range) (*Statement, error) {
+	if m.OrderBy != "" && m.OrderBy != OrderByTime {
+		return nil, fmt.Errorf("order_by %s: a trace search lists the newest traces (order_by applies to sql_log)", Quote(truncate(m.OrderBy, 40)))
+	}
 	b, conds, _, err := requestRows(database, m, r)
 	if err != nil {
 		return nil, err

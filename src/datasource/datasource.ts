@@ -4,6 +4,7 @@ import {
   DEFAULT_QUERY,
   FILTER_KEYS,
   FLAME_PICKERS,
+  type FilterKey,
   type FlamePicker,
   type FlowLensOptions,
   type FlowLensQuery,
@@ -11,16 +12,12 @@ import {
   LIST_KEYS,
   type ListKey,
 } from './types';
+import { type ProfileValue, profileValueParams } from './profileValues';
 import { FlowLensVariableSupport, interpolateList } from './variables';
 
 const LIST_KEY_SET: ReadonlySet<string> = new Set(LIST_KEYS);
 
-/** One value of a flame graph picker (resource `profile-values`): the busiest first. */
-export interface ProfileValue {
-  value: string;
-  process: string;
-  weight: number;
-}
+export type { ProfileValue } from './profileValues';
 
 /** Queries run in the Go backend (also for alerting); the frontend only fills in dashboard variables. */
 export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, FlowLensOptions> {
@@ -60,7 +57,8 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
       if (filled === '') {
         delete out[key];
       } else {
-        out[key] = filled;
+        // a variable's text: the backend checks what it stands for (order_by: time or duration)
+        (out as Record<FilterKey, string>)[key] = filled;
       }
     }
     if (query.queryType === 'flamegraph') {
@@ -130,21 +128,7 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
   /** The values of one flame graph filter in the range, among the profile rows the other filters match. */
   async profileValues(field: FlamePicker, query: FlowLensQuery, range: TimeRange | undefined): Promise<ProfileValue[]> {
     const filled = this.applyTemplateVariables(query, {});
-    const params: Record<string, string | string[]> = { field, event: filled.event ?? 'on_cpu' };
-    if (range) {
-      params.from = String(range.from.valueOf());
-      params.to = String(range.to.valueOf());
-    }
-    for (const key of FLAME_PICKERS) {
-      const v = filled[key];
-      // the picker's own field lists every value; a variable not filled in (no dashboard here) filters nothing
-      if (key !== field && v !== undefined) {
-        const vals = (Array.isArray(v) ? v : [v]).map(String).filter((x) => !x.includes('$'));
-        if (vals.length > 0) {
-          params[key] = vals;
-        }
-      }
-    }
+    const params = profileValueParams(field, filled, range && { from: range.from.valueOf(), to: range.to.valueOf() });
     const res = await this.getResource<{ values: ProfileValue[] }>('profile-values', params);
     return res.values ?? [];
   }

@@ -111,6 +111,9 @@ export const FILTER_KEYS = [
   'conn_failed',
   'min_retrans',
   'min_rtt_ms',
+  // sql_log: slowest first, and the serving process's pid (pkg/query/model.go Model)
+  'order_by',
+  'server_pid',
 ] as const;
 export type FilterKey = (typeof FILTER_KEYS)[number];
 
@@ -316,6 +319,10 @@ export interface FlowLensQuery extends DataQuery {
   /** the diff's baseline range: ms since the epoch or RFC 3339 (variables such as ${__from} allowed) */
   baselineFrom?: string | number;
   baselineTo?: string | number;
+  /** sql_log: newest first (`time`, the default) or slowest first (`duration`: a flame graph's slowest requests) */
+  order_by?: 'time' | 'duration';
+  /** sql_log, trace_search: the process that served the request (server_process above): its pid */
+  server_pid?: string;
   /** a request's own time (a request-log row's link): µs since the epoch and duration in µs */
   span_start_us?: string | number;
   span_duration_us?: string | number;

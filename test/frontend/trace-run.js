@@ -209,7 +209,18 @@ async function main() {
     assert.deepStrictEqual(typed[2].query.tid, [tid]);
     const start = col(traceFrame, 'startTime')[k];
     const dur = col(traceFrame, 'duration')[k];
-    assert.ok(flame.from <= start && flame.to >= start + dur, 'the flame graph covers the span');
+    // the rows of the span's seconds: the range ends with the second the span ends in (time <= to, whole seconds)
+    assert.ok(flame.from <= start && flame.to + 1000 > start + dur, 'the flame graph covers the span');
+    // "what was this thread doing": the Profiling page with that thread's on-CPU and off-CPU side by side
+    const activity = new URL(
+      await details.locator('[data-testid="span-thread-activity"]').getAttribute('href'),
+      'http://grafana'
+    );
+    assert.strictEqual(activity.pathname, '/a/flowlens-observability-app/profiling');
+    assert.deepStrictEqual(
+      ['pid', 'tid', 'from', 'to'].map((k) => activity.searchParams.get(k)),
+      [String(pids[k]), String(tid), String(flame.from), String(flame.to)]
+    );
     const tags = col(traceFrame, 'tags')[k];
     const tag5 = (key) => tags.find((t) => t.key === key).value;
     const np = typed[0].query;

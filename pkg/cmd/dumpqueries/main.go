@@ -144,6 +144,11 @@ func render(db string) ([]entry, error) {
 	if err := add("sql_log/filtered", st, err); err != nil {
 		return nil, err
 	}
+	// a flame graph's slowest requests: its process's, slowest first
+	st, err = query.BuildLog(db, &query.Model{ServerProcess: query.Values{"node"}, ServerPid: query.IDs{4811}, OrderBy: query.OrderByDuration, Limit: 20}, r)
+	if err := add("sql_log/slowest", st, err); err != nil {
+		return nil, err
+	}
 	st, err = query.BuildLog(db, &query.Model{}, r)
 	if err := add("sql_log/unfiltered", st, err); err != nil {
 		return nil, err

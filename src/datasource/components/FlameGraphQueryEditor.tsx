@@ -10,7 +10,8 @@ import {
   RadioButtonGroup,
   Stack,
 } from '@grafana/ui';
-import type { FlowLensDataSource, ProfileValue } from '../datasource';
+import type { FlowLensDataSource } from '../datasource';
+import type { ProfileValue } from '../profileValues';
 import type { FlamePicker, FlowLensQuery, ProfileEvent } from '../types';
 
 interface Props {
@@ -63,6 +64,63 @@ export function pickerOptions(
     }));
 }
 
+/**
+ * A combobox of one flame graph filter's values (resource `profile-values`, busiest first; ids with their process),
+ * asked each time the list opens or the text changes; a value or a variable may also be typed. The query editor's
+ * pickers and the Profiling page's.
+ */
+export function ProfileValuePicker({
+  field,
+  value,
+  list,
+  onChange,
+  onError,
+  width,
+  testId,
+}: {
+  field: FlamePicker;
+  value: string;
+  /** the values in the range among the rows the other filters match */
+  list: () => Promise<ProfileValue[]>;
+  onChange: (v: string | undefined) => void;
+  /** the listing's error (undefined once it lists again) */
+  onError?: (e: string | undefined) => void;
+  /** in grid units; `parent`: the width of the element it is in */
+  width?: number | 'parent';
+  testId?: string;
+}) {
+  const [error, setError] = useState<string | undefined>(undefined);
+  const options = async (input: string): Promise<Array<ComboboxOption<string>>> => {
+    try {
+      const values = await list();
+      setError(undefined);
+      onError?.(undefined);
+      return pickerOptions(field, values, input);
+    } catch (e) {
+      const err = e as { data?: { error?: string; message?: string }; message?: string };
+      const text = err.data?.error ?? err.data?.message ?? err.message ?? String(e);
+      setError(text);
+      onError?.(text);
+      return [];
+    }
+  };
+  return (
+    <Combobox<string>
+      id={`flowlens-flame-${field}`}
+      data-testid={testId ?? `flowlens-flame-${field}`}
+      width={width === 'parent' ? undefined : (width ?? (field === 'pid' || field === 'tid' ? 20 : 24))}
+      value={value ? { value, label: value } : null}
+      options={options}
+      createCustomValue
+      customValueDescription="a value or a variable"
+      isClearable
+      placeholder="any"
+      noOptionsMessage={error ? 'could not list the values' : 'no profiles in the range'}
+      onChange={(v) => onChange(v?.value || undefined)}
+    />
+  );
+}
+
 function Picker({
   field,
   label,
@@ -73,35 +131,16 @@ function Picker({
   onChange,
 }: Props & { field: FlamePicker; label: string; tooltip: string }) {
   const [error, setError] = useState<string | undefined>(undefined);
-  const value = textOf(query[field]);
-  // asked each time the list opens or the text changes: the values of the range with the other filters applied
-  const options = async (input: string): Promise<Array<ComboboxOption<string>>> => {
-    try {
-      const values = await datasource.profileValues(field, query, range);
-      setError(undefined);
-      return pickerOptions(field, values, input);
-    } catch (e) {
-      const err = e as { data?: { error?: string; message?: string }; message?: string };
-      setError(err.data?.error ?? err.data?.message ?? err.message ?? String(e));
-      return [];
-    }
-  };
   return (
     <InlineField label={label} labelWidth={10} tooltip={tooltip} invalid={Boolean(error)} error={error}>
-      <Combobox<string>
-        id={`flowlens-flame-${field}`}
-        data-testid={`flowlens-flame-${field}`}
-        width={field === 'pid' || field === 'tid' ? 20 : 24}
-        value={value ? { value, label: value } : null}
-        options={options}
-        createCustomValue
-        customValueDescription="a value or a variable"
-        isClearable
-        placeholder="any"
-        noOptionsMessage={error ? 'could not list the values' : 'no profiles in the range'}
+      <ProfileValuePicker
+        field={field}
+        value={textOf(query[field])}
+        list={() => datasource.profileValues(field, query, range)}
+        onError={setError}
         onChange={(v) => {
-          const next: FlowLensQuery = { ...query, [field]: v?.value };
-          if (!v?.value) {
+          const next: FlowLensQuery = { ...query, [field]: v };
+          if (!v) {
             delete next[field];
           }
           onChange(next);

@@ -283,6 +283,13 @@ describe('QueryEditor', () => {
     expect(onChange).toHaveBeenLastCalledWith({ ...q, format: 'table' });
   });
 
+  it("orders a request log slowest first (a flame graph's slowest requests)", () => {
+    const q: FlowLensQuery = { refId: 'A', queryType: 'sql_log', format: 'table' };
+    const { onChange } = setup(q);
+    fireEvent.click(screen.getByLabelText('Slowest first'));
+    expect(onChange).toHaveBeenLastCalledWith({ ...q, order_by: 'duration' });
+  });
+
   it('trace search has no max duration, text search or format', () => {
     const { onChange } = setup({ refId: 'A', queryType: 'trace_search' });
     fireEvent.change(screen.getByTestId('flowlens-filter-verdicts'), { target: { value: '10' } });

@@ -78,6 +78,11 @@ const statusOptions: Array<SelectableValue<string>> = [
   ...RESPONSE_STATUSES.map((s) => ({ value: s, label: s })),
 ];
 
+const orderOptions: Array<SelectableValue<string>> = [
+  { value: 'time', label: 'Newest first' },
+  { value: 'duration', label: 'Slowest first' },
+];
+
 const formatOptions: Array<SelectableValue<LogFormat>> = [
   { value: 'logs', label: 'Logs', description: 'Log lines for the Logs panel and Explore' },
   { value: 'table', label: 'Table', description: 'One column per log column' },
@@ -89,7 +94,17 @@ function keysOf(type: FlowLensQueryType): FilterKey[] {
     case 'trace':
       return TRACE_KEYS;
     case 'sql_log':
-      return ['service', 'client_service', 'l7_protocol', 'endpoint', 'observation_point', ...REQUEST_KEYS];
+      return [
+        'service',
+        'client_service',
+        'l7_protocol',
+        'endpoint',
+        'observation_point',
+        ...REQUEST_KEYS,
+        'order_by',
+        'server_process',
+        'server_pid',
+      ];
     case 'trace_search':
       return ['service', 'client_service', 'l7_protocol', 'endpoint', 'observation_point', ...REQUEST_KEYS, 'verdicts'];
     case 'flow_log':
@@ -420,6 +435,19 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
               onChange={(v) => update({ ...query, format: v })}
             />
           </InlineField>
+          {queryType === 'sql_log' && (
+            <InlineField
+              label="Order"
+              tooltip="Slowest first: the slowest requests of the range (read over the whole range)"
+            >
+              <RadioButtonGroup<string>
+                size="sm"
+                options={orderOptions}
+                value={query.order_by || 'time'}
+                onChange={(v) => update({ ...query, order_by: v as FlowLensQuery['order_by'] })}
+              />
+            </InlineField>
+          )}
         </InlineFieldRow>
       )}
       {queryType !== 'trace' && queryType !== 'flamegraph' && (

@@ -108,6 +108,67 @@ describe('FlameGraphPanel', () => {
     expect(changes).toEqual(['work_a -43%', 'work_b +100%', 'main 0%']);
   });
 
+  it("a diff colours every frame of a function by the function's change, under every stack variant", () => {
+    // real profiles hold a function under several variants (a process's first second unwinds shorter stacks)
+    const diff = flameFrame([
+      [['_start', '__libc_start_main', 'main', 'work_a'], 60, 30],
+      [['__libc_start_call_main', 'main', 'work_a'], 10, 10],
+      [['_start', '__libc_start_main', 'main', 'work_b'], 25, 50],
+      [['__libc_start_call_main', 'main', 'work_b'], 5, 10],
+    ]);
+    render(<FlameGraphPanel {...props([diff])} />);
+    // work_a: 70 of 100 -> 40 of 100 (-42.9%) in all; the variants alone would read -50% and 0%
+    const a = rects().filter((r) => r.dataset.label === 'work_a');
+    const b = rects().filter((r) => r.dataset.label === 'work_b');
+    expect(a.map((r) => r.dataset.change)).toEqual(['-42.9', '-42.9']);
+    expect(b.map((r) => r.dataset.change)).toEqual(['100.0', '100.0']);
+    expect(new Set(a.map((r) => r.style.background)).size).toBe(1);
+    expect(a[0].title).toContain('baseline 10 samples, comparison 10 samples here; work_a in all: -43%');
+    const row = screen.getAllByTestId('flame-top-row').find((r) => r.dataset.label === 'work_a')!;
+    expect(within(row).getByTestId('flame-top-change')).toHaveTextContent('-43%');
+  });
+
+  it('shows on-CPU samples and off-CPU time blocked side by side, each with its own focus', () => {
+    const on = flameFrame(SHAPE_STACKS, { refId: 'A' });
+    const off = flameFrame(
+      [[['reader_thread', 'block_on_pipe', 'read', 'entry_SYSCALL_64', 'schedule'], 700_000_000]],
+      { refId: 'B', unit: 'ns' }
+    );
+    const targets = [
+      { refId: 'A', queryType: 'flamegraph', event: 'on_cpu' },
+      { refId: 'B', queryType: 'flamegraph', event: 'off_cpu' },
+    ];
+    const p = props([on, off], { targets });
+    render(<FlameGraphPanel {...p} options={{ ...p.options, sideBySide: true }} />);
+    const [left, right] = screen.getAllByTestId('flame-profile');
+    expect([left.dataset.event, right.dataset.event]).toEqual(['on_cpu', 'off_cpu']);
+    expect(within(left).getByTestId('flame-summary')).toHaveTextContent('On-CPU (samples) · 105 samples');
+    expect(within(right).getByTestId('flame-summary')).toHaveTextContent(
+      'Off-CPU (time blocked) · 700.00 ms · 6 nodes'
+    );
+    // each column is half the panel (1000 px less 16 px padding and a 12 px gap)
+    const schedule = within(right)
+      .getAllByTestId('flame-rect')
+      .find((r) => r.dataset.label === 'schedule')!;
+    expect(parseFloat(schedule.style.width)).toBe((1000 - 16 - 12) / 2 - 1);
+    expect(schedule.title).toContain('total 700.00 ms (100.0%)');
+    // one search for both
+    fireEvent.change(screen.getByTestId('flame-search'), { target: { value: 'work_' } });
+    expect(within(right).getByTestId('flame-matches')).toHaveTextContent('0 frames match "work_"');
+    expect(within(left).getByTestId('flame-matches')).toHaveTextContent('2 frames match "work_" (95.2% of the total)');
+    // a focus in one column leaves the other whole
+    fireEvent.click(
+      within(left)
+        .getAllByTestId('flame-rect')
+        .find((r) => r.dataset.label === 'work_a')!
+    );
+    expect(within(left).getByTestId('flame-unfocus')).toHaveTextContent('Focus: work_a');
+    expect(within(right).queryByTestId('flame-unfocus')).toBeNull();
+    // one of them alone
+    fireEvent.click(screen.getByLabelText('Off-CPU (time blocked)'));
+    expect(screen.getAllByTestId('flame-profile').map((x) => x.dataset.event)).toEqual(['off_cpu']);
+  });
+
   it('switches between on-CPU samples and off-CPU time blocked', () => {
     const on = flameFrame(SHAPE_STACKS, { refId: 'A' });
     const off = flameFrame(
@@ -131,6 +192,22 @@ describe('FlameGraphPanel', () => {
     fireEvent.click(screen.getByLabelText('Off-CPU (time blocked)'));
     expect(screen.getByTestId('flame-summary')).toHaveTextContent('Off-CPU (time blocked) · 4.50 s · 6 nodes');
     expect(rect('schedule')!.title).toContain('total 4.50 s (100.0%)');
+  });
+
+  it("links to the slowest requests of the graph's process in the panel's range", () => {
+    const p = props([flameFrame(SHAPE_STACKS)], {
+      targets: [{ refId: 'A', queryType: 'flamegraph', process: ['shape'], service: 'shape-svc', pid: '$pid' }],
+    });
+    render(<FlameGraphPanel {...p} />);
+    const href = new URL(screen.getByTestId('flame-slowest').getAttribute('href')!, 'http://grafana');
+    expect(href.pathname).toBe('/a/flowlens-observability-app/profiling');
+    // a variable left unfilled filters nothing
+    expect(Object.fromEntries(href.searchParams)).toEqual({
+      service: 'shape-svc',
+      process: 'shape',
+      from: String(p.data.timeRange.from.valueOf()),
+      to: String(p.data.timeRange.to.valueOf()),
+    });
   });
 
   it('says so when the answer holds no flame graph, and shows a refused query', () => {

@@ -8,16 +8,18 @@ import {
   type GrafanaTheme2,
   type PanelProps,
 } from '@grafana/data';
-import { Alert, Button, IconButton, Input, RadioButtonGroup, useStyles2, useTheme2 } from '@grafana/ui';
+import { Alert, Button, IconButton, Input, LinkButton, RadioButtonGroup, useStyles2, useTheme2 } from '@grafana/ui';
+import { profilingHref } from '../../components/profilingLink';
 import {
   depthOf,
-  diffChange,
   focusTree,
   frameKinds,
+  functionChanges,
   layoutTree,
   matchedShare,
   sandwich,
   searchNodes,
+  shareChange,
   shortLabel,
   topFunctions,
   treeFromFrame,
@@ -70,7 +72,8 @@ export function formatValue(unit: string, v: number): string {
   if (unit === 'short' || !unit) {
     return `${v.toLocaleString('en-US')} ${v === 1 ? 'sample' : 'samples'}`;
   }
-  return formattedValueToString(getValueFormat(unit)(v, 2));
+  // no time at all reads as such, not as "0.00 ns"
+  return v === 0 ? '0 s' : formattedValueToString(getValueFormat(unit)(v, 2));
 }
 
 function formatShare(f: number): string {
@@ -136,6 +139,8 @@ function FlameGraphView({ tree, width, matches, testId, onFrameClick, selected }
   const theme = useTheme2();
   const rects = useMemo(() => layoutTree(tree, MIN_RECT_PX / Math.max(width, 1)), [tree, width]);
   const kinds = useMemo(() => frameKinds(tree), [tree]);
+  // a diff frame reads its function's change, the same wherever the function sits
+  const changes = useMemo(() => functionChanges(tree), [tree]);
   const root = tree.nodes[0];
   const searching = matches.size > 0;
   const height = (depthOf(tree) + 1) * ROW_HEIGHT;
@@ -144,7 +149,7 @@ function FlameGraphView({ tree, width, matches, testId, onFrameClick, selected }
       {rects.map((r) => {
         const n = tree.nodes[r.index];
         const kind = kinds[r.index];
-        const change = tree.diff ? diffChange(tree, r.index) : undefined;
+        const change = tree.diff ? (changes.get(n.label) ?? 0) : undefined;
         const px = r.width * width;
         const match = matches.has(r.index);
         const share = root ? widthOf(n) / (widthOf(root) || 1) : 0;
@@ -152,7 +157,7 @@ function FlameGraphView({ tree, width, matches, testId, onFrameClick, selected }
           n.label,
           `${kind === 'kernel' ? 'kernel' : kind === 'unsymbolized' ? 'unsymbolized (module+offset)' : kind === 'marker' ? 'agent marker' : 'user'} frame`,
           tree.diff
-            ? `baseline ${formatValue(tree.unit, n.value)}, comparison ${formatValue(tree.unit, n.valueRight)} (${formatChange(change ?? 0)})`
+            ? `baseline ${formatValue(tree.unit, n.value)}, comparison ${formatValue(tree.unit, n.valueRight)} here; ${shortLabel(n.label)} in all: ${formatChange(change ?? 0)}`
             : `total ${formatValue(tree.unit, n.value)} (${formatShare(share)}), self ${formatValue(tree.unit, n.self)}`,
         ].join('\n');
         return (
@@ -227,7 +232,7 @@ function TopTable({ tree, matches, onSearch, onSandwich }: TableProps) {
           {shown.map((r) => {
             const bl = r.total / left;
             const cmp = r.totalRight / right;
-            const change = bl === 0 ? (cmp === 0 ? 0 : Infinity) : ((cmp - bl) / bl) * 100;
+            const change = shareChange(bl, cmp);
             return (
               <tr key={r.label} data-testid="flame-top-row" data-label={r.label}>
                 <td className={styles.actions}>
@@ -273,9 +278,38 @@ function TopTable({ tree, matches, onSearch, onSandwich }: TableProps) {
   );
 }
 
+/** The first value of a query's filter, unless it is a variable left unfilled. */
+function literal(v: unknown): string | undefined {
+  const first = Array.isArray(v) ? v[0] : v;
+  const text = first === undefined || first === null ? '' : String(first).trim();
+  return text && !text.includes('$') ? text : undefined;
+}
+
+/**
+ * The Profiling page over the panel's range with its first flame graph query's service, process and pid: the
+ * slowest requests they served in that range, each a click from its trace and its thread.
+ */
+export function slowestRequestsHref(
+  targets: Array<Record<string, unknown>> | undefined,
+  range: { from: number; to: number }
+): string {
+  const q = (targets ?? []).find((t) => t.queryType === 'flamegraph') ?? {};
+  return profilingHref({
+    service: literal(q.service),
+    process: literal(q.process),
+    pid: literal(q.pid),
+    from: range.from,
+    to: range.to,
+  });
+}
+
 export function FlameGraphPanel({ data, options, width, height }: Props) {
   return (
     <FlameGraphProfile
+      slowestHref={slowestRequestsHref(data.request?.targets as Array<Record<string, unknown>> | undefined, {
+        from: data.timeRange.from.valueOf(),
+        to: data.timeRange.to.valueOf(),
+      })}
       series={data.series}
       targets={data.request?.targets}
       errors={
@@ -297,7 +331,12 @@ export interface FlameGraphProfileProps {
   options: Partial<FlameGraphPanelOptions>;
   width: number;
   height: number;
+  /** a link to the slowest requests of what the graph shows in its range (the panel; the page lists them itself) */
+  slowestHref?: string;
 }
+
+/** What the event switch shows: one profile, or both side by side. */
+type Shown = ProfileEvent | 'side';
 
 /** The panel's view of its frames, for the panel and for app pages that ran the query themselves. */
 export function FlameGraphProfile({
@@ -307,29 +346,20 @@ export function FlameGraphProfile({
   options,
   width,
   height,
+  slowestHref,
 }: FlameGraphProfileProps) {
   const styles = useStyles2(getStyles);
   const opts = { ...DEFAULT_OPTIONS, ...options };
   const profiles = useMemo(() => readProfiles(series, targets), [series, targets]);
   const events = Array.from(new Set(profiles.map((p) => p.event)));
-  const [chosenEvent, setEvent] = useState<ProfileEvent | undefined>(undefined);
-  const event =
-    chosenEvent && events.includes(chosenEvent) ? chosenEvent : events.includes(opts.event) ? opts.event : events[0];
+  const both = events.includes('on_cpu') && events.includes('off_cpu');
+  const [chosen, setChosen] = useState<Shown | undefined>(undefined);
+  const wanted: Shown = chosen ?? (opts.sideBySide ? 'side' : opts.event);
+  const shown: Shown | undefined =
+    wanted === 'side' ? (both ? 'side' : events[0]) : events.includes(wanted) ? wanted : events[0];
   const [search, setSearch] = useState('');
-  const [focus, setFocus] = useState<{ tree: FlameTree; index: number } | undefined>(undefined);
-  const [sandwichLabel, setSandwich] = useState<string | undefined>(undefined);
   const [view, setView] = useState<FlameView | undefined>(undefined);
   const shownView = view ?? opts.view;
-  const { profile, base, focused, sw, tree, matches } = useMemo(() => {
-    const profile = profiles.find((p) => p.event === event);
-    const base = profile?.tree;
-    // a focus belongs to the tree it was made on: a new answer or the other event drops it
-    const focused = base && focus && focus.tree === base ? focusTree(base, focus.index) : undefined;
-    const sw = base && sandwichLabel ? sandwich(base, sandwichLabel) : undefined;
-    const tree = focused?.tree ?? base;
-    const matches = tree ? searchNodes(tree, search) : new Set<number>();
-    return { profile, base, focused, sw, tree, matches };
-  }, [profiles, event, focus, sandwichLabel, search]);
 
   const errors = queryErrors ?? [];
   if (errors.length > 0) {
@@ -341,7 +371,7 @@ export function FlameGraphProfile({
       </div>
     );
   }
-  if (!profile || !tree || !base) {
+  if (!shown) {
     return (
       <div className={styles.wrap} style={{ width, height }}>
         <div className={styles.empty} data-testid="flame-empty">
@@ -350,9 +380,110 @@ export function FlameGraphProfile({
       </div>
     );
   }
+  const onEach = shown === 'side' ? (['on_cpu', 'off_cpu'] as ProfileEvent[]) : [shown];
+  const gap = 12;
+  const columnWidth = Math.max((width - 16 - gap * (onEach.length - 1)) / onEach.length, 100);
+  const choices: Array<{ value: Shown; label: string; description?: string }> = [
+    ...(['on_cpu', 'off_cpu'] as ProfileEvent[]).map((e) => ({
+      value: e as Shown,
+      label: EVENT_LABEL[e],
+      description: events.includes(e) ? undefined : 'no query of the panel asks for it',
+    })),
+    {
+      value: 'side',
+      label: 'Side by side',
+      description: both ? 'on-CPU and off-CPU next to each other' : 'needs an on-CPU and an off-CPU query',
+    },
+  ];
+  return (
+    <div className={styles.wrap} style={{ width, height }} data-testid="flamegraph-panel" data-shown={shown}>
+      <div className={styles.toolbar}>
+        <RadioButtonGroup<Shown>
+          size="sm"
+          value={shown}
+          options={choices}
+          disabledOptions={choices
+            .filter((c) => (c.value === 'side' ? !both : !events.includes(c.value)))
+            .map((c) => c.value)}
+          onChange={setChosen}
+        />
+        <Input
+          className={styles.search}
+          data-testid="flame-search"
+          placeholder="Search functions"
+          value={search}
+          onChange={(e) => setSearch(e.currentTarget.value)}
+          width={28}
+        />
+        <RadioButtonGroup<FlameView>
+          size="sm"
+          value={shownView}
+          options={[
+            { value: 'both', label: 'Both' },
+            { value: 'graph', label: 'Flame graph' },
+            { value: 'table', label: 'Top functions' },
+          ]}
+          onChange={setView}
+        />
+        {slowestHref && (
+          <LinkButton
+            size="sm"
+            variant="secondary"
+            icon="clock-nine"
+            href={slowestHref}
+            data-testid="flame-slowest"
+            tooltip="The slowest requests served in this range (Profiling page): each opens its trace or its thread"
+          >
+            Slowest requests
+          </LinkButton>
+        )}
+      </div>
+      <div className={styles.columns}>
+        {onEach.map((e) => (
+          <ProfileView
+            key={e}
+            profile={profiles.find((p) => p.event === e)!}
+            search={search}
+            setSearch={setSearch}
+            view={shownView}
+            width={columnWidth}
+          />
+        ))}
+      </div>
+      <div className={styles.legend}>
+        <span style={{ background: kindColour('user', 'main') }}>user</span>
+        <span style={{ background: kindColour('kernel', 'schedule'), fontStyle: 'italic' }}>kernel</span>
+        <span style={{ background: kindColour('unsymbolized', '') }}>module+0xoffset (no symbol)</span>
+      </div>
+    </div>
+  );
+}
+
+interface ProfileViewProps {
+  profile: Profile;
+  search: string;
+  setSearch: (s: string) => void;
+  view: FlameView;
+  /** the column's width (px) */
+  width: number;
+}
+
+/** One profile (on-CPU or off-CPU): its summary, its graph (focus, sandwich) and its top functions. */
+function ProfileView({ profile, search, setSearch, view, width }: ProfileViewProps) {
+  const styles = useStyles2(getStyles);
+  const [focus, setFocus] = useState<{ tree: FlameTree; index: number } | undefined>(undefined);
+  const [sandwichLabel, setSandwich] = useState<string | undefined>(undefined);
+  const base = profile.tree;
+  const { focused, sw, tree, matches } = useMemo(() => {
+    // a focus belongs to the tree it was made on: a new answer drops it
+    const focused = focus && focus.tree === base ? focusTree(base, focus.index) : undefined;
+    const sw = sandwichLabel ? sandwich(base, sandwichLabel) : undefined;
+    const tree = focused?.tree ?? base;
+    const matches = searchNodes(tree, search);
+    return { focused, sw, tree, matches };
+  }, [base, focus, sandwichLabel, search]);
   const notices = profile.frame.meta?.notices ?? [];
   const root = base.nodes[0];
-  const graphWidth = Math.max(width - 16, 100);
   const onFrameClick = (i: number) => {
     if (focused && tree === focused.tree) {
       // a click in a focused graph: the focus moves to that frame of the original tree
@@ -376,68 +507,10 @@ export function FlameGraphProfile({
   const total = base.diff
     ? `baseline ${formatValue(base.unit, root.value)}, comparison ${formatValue(base.unit, root.valueRight)}`
     : formatValue(base.unit, root.value);
-  const tableShown = shownView !== 'graph';
-  const graphShown = shownView !== 'table';
   return (
-    <div className={styles.wrap} style={{ width, height }} data-testid="flamegraph-panel">
-      <div className={styles.toolbar}>
-        <RadioButtonGroup<ProfileEvent>
-          size="sm"
-          value={event}
-          options={(['on_cpu', 'off_cpu'] as ProfileEvent[]).map((e) => ({
-            value: e,
-            label: EVENT_LABEL[e],
-            description: events.includes(e) ? undefined : 'no query of the panel asks for it',
-          }))}
-          disabledOptions={(['on_cpu', 'off_cpu'] as ProfileEvent[]).filter((e) => !events.includes(e))}
-          onChange={(e) => {
-            setEvent(e);
-            setFocus(undefined);
-          }}
-        />
-        <Input
-          className={styles.search}
-          data-testid="flame-search"
-          placeholder="Search functions"
-          value={search}
-          onChange={(e) => setSearch(e.currentTarget.value)}
-          width={28}
-        />
-        <RadioButtonGroup<FlameView>
-          size="sm"
-          value={shownView}
-          options={[
-            { value: 'both', label: 'Both' },
-            { value: 'graph', label: 'Flame graph' },
-            { value: 'table', label: 'Top functions' },
-          ]}
-          onChange={setView}
-        />
-        {focused && (
-          <Button
-            size="sm"
-            variant="secondary"
-            icon="times"
-            onClick={() => setFocus(undefined)}
-            data-testid="flame-unfocus"
-          >
-            Focus: {shortLabel(base.nodes[focus!.index].label)}
-          </Button>
-        )}
-        {sandwichLabel && (
-          <Button
-            size="sm"
-            variant="secondary"
-            icon="times"
-            onClick={() => setSandwich(undefined)}
-            data-testid="flame-unsandwich"
-          >
-            Sandwich: {shortLabel(sandwichLabel)}
-          </Button>
-        )}
-      </div>
+    <div className={styles.profile} style={{ width }} data-testid="flame-profile" data-event={profile.event}>
       <div className={styles.summary} data-testid="flame-summary">
-        {EVENT_LABEL[event!]} · {total} · {base.nodes.length.toLocaleString('en-US')} nodes
+        {EVENT_LABEL[profile.event]} · {total} · {base.nodes.length.toLocaleString('en-US')} nodes
         {base.diff ? ' · red: a larger share than in the baseline, green: smaller' : ''}
         {search.trim() && (
           <span data-testid="flame-matches">
@@ -447,27 +520,53 @@ export function FlameGraphProfile({
           </span>
         )}
       </div>
+      {(focused || sandwichLabel) && (
+        <div className={styles.toolbar}>
+          {focused && (
+            <Button
+              size="sm"
+              variant="secondary"
+              icon="times"
+              onClick={() => setFocus(undefined)}
+              data-testid="flame-unfocus"
+            >
+              Focus: {shortLabel(base.nodes[focus!.index].label)}
+            </Button>
+          )}
+          {sandwichLabel && (
+            <Button
+              size="sm"
+              variant="secondary"
+              icon="times"
+              onClick={() => setSandwich(undefined)}
+              data-testid="flame-unsandwich"
+            >
+              Sandwich: {shortLabel(sandwichLabel)}
+            </Button>
+          )}
+        </div>
+      )}
       {notices.map((n, k) => (
         <div key={k} className={styles.notice} data-testid="flame-notice">
           {n.text}
         </div>
       ))}
       <div className={styles.body}>
-        {graphShown && (
+        {view !== 'table' && (
           <div className={styles.scroll}>
             {sw ? (
               <>
                 <div className={styles.caption}>
                   Callers of {shortLabel(sandwichLabel!)} (each caller one level down)
                 </div>
-                <FlameGraphView tree={sw.callers} width={graphWidth} matches={new Set()} testId="flame-callers" />
+                <FlameGraphView tree={sw.callers} width={width} matches={new Set()} testId="flame-callers" />
                 <div className={styles.caption}>Callees of {shortLabel(sandwichLabel!)}</div>
-                <FlameGraphView tree={sw.callees} width={graphWidth} matches={new Set()} testId="flame-callees" />
+                <FlameGraphView tree={sw.callees} width={width} matches={new Set()} testId="flame-callees" />
               </>
             ) : (
               <FlameGraphView
                 tree={tree}
-                width={graphWidth}
+                width={width}
                 matches={matches}
                 testId="flame-graph"
                 onFrameClick={onFrameClick}
@@ -476,7 +575,7 @@ export function FlameGraphProfile({
             )}
           </div>
         )}
-        {tableShown && (
+        {view !== 'graph' && (
           <TopTable
             tree={tree}
             matches={matches}
@@ -485,17 +584,14 @@ export function FlameGraphProfile({
           />
         )}
       </div>
-      <div className={styles.legend}>
-        <span style={{ background: kindColour('user', 'main') }}>user</span>
-        <span style={{ background: kindColour('kernel', 'schedule'), fontStyle: 'italic' }}>kernel</span>
-        <span style={{ background: kindColour('unsymbolized', '') }}>module+0xoffset (no symbol)</span>
-      </div>
     </div>
   );
 }
 
 const getStyles = (theme: GrafanaTheme2) => ({
   wrap: css({ display: 'flex', flexDirection: 'column', overflow: 'hidden', gap: theme.spacing(0.5) }),
+  columns: css({ flex: 1, minHeight: 0, display: 'flex', gap: 12 }),
+  profile: css({ display: 'flex', flexDirection: 'column', minHeight: 0, gap: theme.spacing(0.5) }),
   toolbar: css({ display: 'flex', flexWrap: 'wrap', gap: theme.spacing(1), alignItems: 'center' }),
   search: css({ flex: '0 0 auto' }),
   summary: css({ fontSize: theme.typography.bodySmall.fontSize, color: theme.colors.text.secondary }),

@@ -308,9 +308,24 @@ export function matchedShare(tree: FlameTree, matches: ReadonlySet<number>): num
 }
 
 /**
- * A diff node's change: its share of the comparison (right) profile against its share of the baseline (left),
- * relative, in percent: +100 = twice the share, -50 = half, Infinity = only in the comparison, -100 = gone.
- * 0 for a node absent from both or a tree that is not a diff.
+ * The change of a share from the baseline (left) to the comparison (right), relative, in percent: +100 = twice the
+ * share, -50 = half, Infinity = only in the comparison, -100 = gone, 0 when absent from both.
+ */
+export function shareChange(left: number, right: number): number {
+  if (left === 0) {
+    return right === 0 ? 0 : Infinity;
+  }
+  return ((right - left) / left) * 100;
+}
+
+/** A value's share of the root's value on one side of a diff (0 when that side is empty). */
+function shareOf(v: number, rootValue: number): number {
+  return rootValue > 0 ? v / rootValue : 0;
+}
+
+/**
+ * A diff node's change: its share of the comparison (right) profile against its share of the baseline (left)
+ * (shareChange). 0 for a tree that is not a diff.
  */
 export function diffChange(tree: FlameTree, i: number): number {
   const root = tree.nodes[0];
@@ -318,12 +333,25 @@ export function diffChange(tree: FlameTree, i: number): number {
   if (!tree.diff || !root || !n) {
     return 0;
   }
-  const left = root.value > 0 ? n.value / root.value : 0;
-  const right = root.valueRight > 0 ? n.valueRight / root.valueRight : 0;
-  if (left === 0) {
-    return right === 0 ? 0 : Infinity;
+  return shareChange(shareOf(n.value, root.value), shareOf(n.valueRight, root.valueRight));
+}
+
+/**
+ * Each function's change in a diff: the change of its total's share (every stack it sits in, a recursive call
+ * counted once), so every frame of a function reads the same change wherever it appears (real profiles hold a
+ * function under several stack variants: `_start`-rooted and `__libc_start_call_main`-rooted ones).
+ */
+export function functionChanges(tree: FlameTree): Map<string, number> {
+  const out = new Map<string, number>();
+  const root = tree.nodes[0];
+  if (!tree.diff || !root) {
+    return out;
   }
-  return ((right - left) / left) * 100;
+  out.set(root.label, 0);
+  for (const f of topFunctions(tree)) {
+    out.set(f.label, shareChange(shareOf(f.total, root.value), shareOf(f.totalRight, root.valueRight)));
+  }
+  return out;
 }
 
 /** Where a frame runs. Kernel frames follow the user frames in a stack (the agent writes user frames, then kernel). */

@@ -17,6 +17,12 @@ export const plugin = new PanelPlugin<FlameGraphPanelOptions>(FlameGraphPanel).s
         ],
       },
     })
+    .addBooleanSwitch({
+      path: 'sideBySide',
+      name: 'On-CPU and off-CPU side by side',
+      description: 'When the queries return both: where the threads computed next to where they waited',
+      defaultValue: DEFAULT_OPTIONS.sideBySide,
+    })
     .addRadio({
       path: 'view',
       name: 'View',

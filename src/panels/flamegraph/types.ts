@@ -7,11 +7,14 @@ export type FlameView = 'both' | 'graph' | 'table';
 export interface FlameGraphPanelOptions {
   /** the profile shown first when the panel's queries return both */
   event: ProfileEvent;
+  /** on-CPU and off-CPU next to each other when the queries return both ("what was this thread doing") */
+  sideBySide: boolean;
   view: FlameView;
 }
 
 export const DEFAULT_OPTIONS: FlameGraphPanelOptions = {
   event: 'on_cpu',
+  sideBySide: false,
   view: 'both',
 };
 

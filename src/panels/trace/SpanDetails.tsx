@@ -3,7 +3,7 @@ import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { IconButton, LinkButton, useStyles2 } from '@grafana/ui';
 import { HOP_KIND_LABEL, OBSERVATION_LABEL, formatMs, formatShare, type TraceModel, type TraceSpan } from './model';
-import { flameGraphLink, netProfileLink, type DatasourceRef, type SpanLink } from './links';
+import { flameGraphLink, netProfileLink, threadActivityHref, type DatasourceRef, type SpanLink } from './links';
 
 /** What each link rule (pkg/trace/link.go) means, in words. */
 export const LINK_RULE: Record<string, string> = {
@@ -58,6 +58,7 @@ export function SpanDetails({ span, model, datasource, colour, onClose }: Props)
     flameGraphLink(span, datasource, tid, 'on_cpu'),
     flameGraphLink(span, datasource, tid, 'off_cpu'),
   ].filter((l): l is SpanLink => !!l);
+  const activity = threadActivityHref(span, tid);
   const critShare = model.durationMs > 0 ? span.criticalMs / model.durationMs : 0;
   return (
     <div className={s.pane} data-testid="span-details" data-span-id={span.spanID}>
@@ -137,6 +138,13 @@ export function SpanDetails({ span, model, datasource, colour, onClose }: Props)
 
       <h6 className={s.h}>Open</h6>
       {links.length === 0 && <div className={s.muted}>no flow or process known for this span</div>}
+      {activity && (
+        <div className={s.link}>
+          <LinkButton href={activity} size="sm" variant="primary" icon="fire" data-testid="span-thread-activity">
+            What was this thread doing: on-CPU and off-CPU side by side
+          </LinkButton>
+        </div>
+      )}
       {links.map((l) => (
         <div
           key={l.title}

@@ -1,4 +1,5 @@
 import type { DataQuery } from '@grafana/schema';
+import { profilingHref, spanRange } from '../../components/profilingLink';
 import type { TraceSpan } from './model';
 import { networkPageHref } from '../../pages/networkFlows';
 
@@ -138,9 +139,8 @@ export function flameGraphLink(
     ...(span.host ? { host: [span.host] } : {}),
     event,
   };
-  // profile samples are aggregated per second: the range covers the span's whole seconds
-  const from = Math.floor(span.startMs / 1000) * 1000;
-  const to = Math.max(from + 1000, Math.ceil((span.startMs + span.durationMs) / 1000) * 1000);
+  // profile samples are aggregated per second: the rows that hold the span's samples
+  const { from, to } = spanRange(span.startMs, span.durationMs);
   return {
     title: `${event === 'off_cpu' ? 'Off-CPU' : 'On-CPU'} flame graph of ${span.process || 'pid'} ${span.pid}${tid ? ` thread ${tid}` : ''} over the span`,
     note: tid ? undefined : 'the trace frame carries no thread id: the flame graph covers every thread of the process',
@@ -149,4 +149,15 @@ export function flameGraphLink(
     to,
     href: exploreHref(ds, query, from, to),
   };
+}
+
+/**
+ * "What was this thread doing": the app's Profiling page with the on-CPU and off-CPU flame graphs of the span's
+ * process (and thread) side by side over the span's time; undefined when the span names no process.
+ */
+export function threadActivityHref(span: TraceSpan, frameTid?: number): string | undefined {
+  if (!span.pid) {
+    return undefined;
+  }
+  return profilingHref({ pid: span.pid, tid: threadOf(span, frameTid), ...spanRange(span.startMs, span.durationMs) });
 }

@@ -12,7 +12,7 @@ import {
   type TraceSpan,
 } from './model';
 import { CHECKOUT_SPANS, T0, checkoutFrames, largeTraceFrames, traceFrames } from './testFrames';
-import { flameGraphLink, netProfileLink, splitHostPort } from './links';
+import { flameGraphLink, netProfileLink, splitHostPort, threadActivityHref } from './links';
 
 const span = (id: string, parent: string, start: number, obs = 'server_process'): TraceSpan => ({
   ...spansOf(
@@ -234,11 +234,15 @@ describe('links', () => {
     });
     const fg = flameGraphLink(s, ds)!;
     expect(fg.query).toEqual({ refId: 'A', queryType: 'flamegraph', pid: [300], host: ['co-1'], event: 'on_cpu' });
-    expect([fg.from, fg.to]).toEqual([T0, T0 + 1000]);
+    // the rows of the span's seconds: from the second before its start (a row is labelled with its interval's start)
+    expect([fg.from, fg.to]).toEqual([T0 - 1000, T0]);
     expect(fg.note).toMatch(/no thread id/);
     const pane = JSON.parse(decodeURIComponent(fg.href.split('panes=')[1])).trace;
     expect(pane.queries[0]).toMatchObject({ queryType: 'flamegraph', pid: [300], datasource: ds });
-    expect(pane.range).toEqual({ from: String(T0), to: String(T0 + 1000) });
+    expect(pane.range).toEqual({ from: String(T0 - 1000), to: String(T0) });
+    expect(threadActivityHref(s, 4242)).toBe(
+      `/a/flowlens-observability-app/profiling?pid=300&tid=4242&from=${T0 - 1000}&to=${T0}`
+    );
     expect(flameGraphLink(s, ds, 4242)!.query).toMatchObject({ tid: [4242] });
     expect(flameGraphLink(s, ds, undefined, 'off_cpu')!).toMatchObject({
       query: { event: 'off_cpu' },
