@@ -127,11 +127,11 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	case query.TypeFlowLog:
 		frames, err = d.flowLog(ctx, q.JSON, r)
 	case query.TypeNetMetrics:
-		frames, err = d.netMetrics(ctx, q.JSON, r, q.Interval)
+		frames, err = d.edgeSeries(ctx, q.JSON, r, q.Interval, netMetricsKind, query.BuildNetMetrics)
 	case query.TypeNetProfile:
 		frames, err = d.netProfile(ctx, q.JSON, r)
 	case query.TypeNetProfileSummary:
-		frames, err = d.netProfileSummary(ctx, q.JSON, r, q.Interval)
+		frames, err = d.edgeSeries(ctx, q.JSON, r, q.Interval, profileSummaryKind, query.BuildNetProfileSummary)
 	case "":
 		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile or netprofile_summary")
 	default:

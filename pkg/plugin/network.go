@@ -210,14 +210,17 @@ var netMetricsKind = edgeSeriesKind{query.TypeNetMetrics, query.NetMetricsColumn
 // point, outside the preferred mode).
 type netEdge struct{ client, server, point string }
 
-func (d *Datasource) netMetrics(ctx context.Context, raw []byte, r query.Range, interval time.Duration) (data.Frames, error) {
+// edgeSeries answers a per-edge time-series query (net_metrics, netprofile_summary): the model,
+// its statement from build, the kind's frames.
+func (d *Datasource) edgeSeries(ctx context.Context, raw []byte, r query.Range, interval time.Duration, kind edgeSeriesKind,
+	build func(string, *query.NetModel, query.Range, int64) (*query.Statement, error)) (data.Frames, error) {
 	m, err := query.ParseNet(raw)
 	if err != nil {
 		return nil, badQuery{err}
 	}
 	bucket := query.Bucket(interval, r)
 	m.MaxSeries = d.settings.MaxSeries
-	st, err := query.BuildNetMetrics(d.settings.Database, m, r, bucket)
+	st, err := build(d.settings.Database, m, r, bucket)
 	if err != nil {
 		return nil, badQuery{err}
 	}
@@ -225,7 +228,7 @@ func (d *Datasource) netMetrics(ctx context.Context, raw []byte, r query.Range, 
 	if err != nil {
 		return nil, err
 	}
-	return edgeSeriesFrames(netMetricsKind, res, st, m.Metric, r)
+	return edgeSeriesFrames(kind, res, st, m.Metric, r)
 }
 
 // edgeSeriesFrames turns (bucket, client, server, point, aggregates...) rows into time-series-multi
@@ -375,22 +378,4 @@ func profileSummaryValue(metric string, get func(string) float64, _ int64) *floa
 		v = get(prefix+"_sum_us") / get(prefix+"_samples") / 1000
 	}
 	return &v
-}
-
-func (d *Datasource) netProfileSummary(ctx context.Context, raw []byte, r query.Range, interval time.Duration) (data.Frames, error) {
-	m, err := query.ParseNet(raw)
-	if err != nil {
-		return nil, badQuery{err}
-	}
-	bucket := query.Bucket(interval, r)
-	m.MaxSeries = d.settings.MaxSeries
-	st, err := query.BuildNetProfileSummary(d.settings.Database, m, r, bucket)
-	if err != nil {
-		return nil, badQuery{err}
-	}
-	res, err := d.client.Query(ctx, st.SQL)
-	if err != nil {
-		return nil, err
-	}
-	return edgeSeriesFrames(profileSummaryKind, res, st, m.Metric, r)
 }

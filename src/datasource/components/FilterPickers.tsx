@@ -46,7 +46,8 @@ export function withList(query: FlowLensQuery, key: keyof FlowLensQuery, vals: s
   return next;
 }
 
-function errorText(e: unknown): string {
+/** A failed resource call's message (the backend's error, else the fetch's). */
+export function errorText(e: unknown): string {
   const err = e as { data?: { error?: string; message?: string }; message?: string };
   return err.data?.error ?? err.data?.message ?? err.message ?? String(e);
 }

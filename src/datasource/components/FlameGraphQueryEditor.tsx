@@ -13,6 +13,7 @@ import {
 import type { FlowLensDataSource } from '../datasource';
 import type { ProfileValue } from '../profileValues';
 import type { FlamePicker, FlowLensQuery, ProfileEvent } from '../types';
+import { errorText } from './FilterPickers';
 
 interface Props {
   query: FlowLensQuery;
@@ -97,8 +98,7 @@ export function ProfileValuePicker({
       onError?.(undefined);
       return pickerOptions(field, values, input);
     } catch (e) {
-      const err = e as { data?: { error?: string; message?: string }; message?: string };
-      const text = err.data?.error ?? err.data?.message ?? err.message ?? String(e);
+      const text = errorText(e);
       setError(text);
       onError?.(text);
       return [];
