@@ -43,6 +43,9 @@ export interface DemoOptions {
   /** stdio of the services (default: ignore stdout, inherit stderr) */
   stdio?: SpawnOptions['stdio'];
   log?: (line: string) => void;
+  /** extra environment of the frontend (e.g. DNS_SERVER on the db host) and node flags (e.g. --perf-basic-prof) */
+  frontendEnv?: (endpoints: Partial<Record<Role, Endpoint>>) => NodeJS.ProcessEnv;
+  frontendNodeFlags?: string[];
 }
 
 export interface DemoSystem {
@@ -223,7 +226,8 @@ export async function startDemoSystem(o: DemoOptions): Promise<DemoSystem> {
     await listening(be, backend, 'the backend (python3 demo/backend.py)');
 
     const fe = endpoints.frontend!;
-    const frontend = start(fe, [process.execPath, join(DEMO, 'frontend.js')], {
+    const frontend = start(fe, [process.execPath, ...(o.frontendNodeFlags ?? []), join(DEMO, 'frontend.js')], {
+      ...o.frontendEnv?.(endpoints),
       BIND: fe.ip, PORT: String(fe.port), BACKEND_HOST: be.ip, BACKEND_PORT: String(be.port),
     });
     await listening(fe, frontend, 'the frontend (node demo/frontend.js)');

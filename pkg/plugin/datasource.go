@@ -130,10 +130,12 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		frames, err = d.netMetrics(ctx, q.JSON, r, q.Interval)
 	case query.TypeNetProfile:
 		frames, err = d.netProfile(ctx, q.JSON, r)
+	case query.TypeTriage:
+		frames, err = d.triageQuery(ctx, q.JSON, r)
 	case "":
-		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics or netprofile")
+		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile or triage")
 	default:
-		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics or netprofile", query.Quote(m.QueryType)))
+		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile or triage", query.Quote(m.QueryType)))
 	}
 	if err != nil {
 		return errorResponse(err)

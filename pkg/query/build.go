@@ -100,7 +100,7 @@ func dateTime(t time.Time) int64 { return min(max(t.Unix(), 0), math.MaxUint32) 
 // queryNames name the query types in errors.
 var queryNames = map[string]string{
 	TypeRED: "RED", TypeMap: "map", TypeSQLLog: "request log (sql_log)", TypeTrace: "trace", TypeTraceSearch: "trace search", TypeFlameGraph: "flame graph",
-	TypeFlowLog: "flow log", TypeNetMetrics: "network metrics", TypeNetProfile: "network profile",
+	TypeFlowLog: "flow log", TypeNetMetrics: "network metrics", TypeNetProfile: "network profile", TypeTriage: "triage",
 }
 
 // CheckSpan rejects a time range that ends before it starts or is longer than maxSpan, the
