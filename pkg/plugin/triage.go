@@ -61,7 +61,9 @@ func (d *Datasource) triageQuery(ctx context.Context, raw []byte, r query.Range)
 		}
 		return nil
 	}
-	if err := run(func() (*query.Statement, error) { return query.BuildTriageEdges(d.settings.Database, m, w, trace.ErrorStatus) }, false,
+	if err := run(func() (*query.Statement, error) {
+		return query.BuildTriageEdges(d.settings.Database, m, w, trace.ErrorStatus)
+	}, false,
 		func(win int, e triage.Edge, point string, v func(int) int64, s func(int) string) {
 			td.AddRED(e, point, s(4), win, triage.RED{Requests: v(5), Errors: v(6), DurationSumUs: v(7), DurationMaxUs: v(8)})
 		}); err != nil {

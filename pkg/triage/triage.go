@@ -64,10 +64,10 @@ const (
 	MinRetransRatio     = 0.01 // retransmitted segments / segments
 	MinRetrans          = 5
 	MinClientWaitMs     = 10.0
-	ClientWaitFactor    = 3.0  // the wait grew this many times
-	MinCPUShare         = 0.3  // a function's share of the service's CPU samples in the window
-	MinCPUGrowth        = 2.0  // and its samples grew this many times
-	MinRequestsForHigh  = 20   // fewer requests in a window: low confidence
+	ClientWaitFactor    = 3.0 // the wait grew this many times
+	MinCPUShare         = 0.3 // a function's share of the service's CPU samples in the window
+	MinCPUGrowth        = 2.0 // and its samples grew this many times
+	MinRequestsForHigh  = 20  // fewer requests in a window: low confidence
 	maxDepth            = 6
 	proxyRatioTolerance = 0.25
 )

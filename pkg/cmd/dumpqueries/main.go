@@ -226,7 +226,9 @@ func render(db string) ([]entry, error) {
 			{"net", func() (*query.Statement, error) { return query.BuildTriageNet(db, tm, w) }},
 			{"flows", func() (*query.Statement, error) { return query.BuildTriageFlows(db, tm, w) }},
 			{"waits", func() (*query.Statement, error) { return query.BuildTriageWaits(db, tm, w) }},
-			{"profile", func() (*query.Statement, error) { return query.BuildTriageProfile(db, []string{"checkout", "it's \\ tricky"}, w) }},
+			{"profile", func() (*query.Statement, error) {
+				return query.BuildTriageProfile(db, []string{"checkout", "it's \\ tricky"}, w)
+			}},
 		} {
 			st, err := b.build()
 			if err := add(q.name+"/"+b.part, st, err); err != nil {
