@@ -713,21 +713,45 @@ var placeRank = map[string]int{PlaceNetworkPath: 0, PlaceServerNIC: 1, PlaceClie
 // result merges suspects of one place (network latency on an edge with its retransmissions or
 // failures: one cause) and ranks them.
 func (a *analysis) result() *Result {
-	var out []Suspect
-	for _, s := range a.suspects {
-		merged := false
-		if s.Kind == KindLatency && s.Edge != (Edge{}) && (s.Place == PlaceNetworkPath || s.Place == PlaceServerNIC || s.Place == PlaceClientNIC) {
+	// a segment's latency goes to the network evidence of its edge; else time between the server's NIC
+	// and its process goes to the server's own time when that rose too (a busy server leaves requests
+	// queued unread: a single-threaded cache blocked in a slow command)
+	into := func(s Suspect) *Suspect {
+		if s.Kind != KindLatency || s.Edge == (Edge{}) {
+			return nil
+		}
+		for i := range a.suspects {
+			o := &a.suspects[i]
+			if o.Edge == s.Edge && (o.Kind == KindRetrans || o.Kind == KindConnFailed || o.Kind == KindResets) {
+				return o
+			}
+		}
+		if s.Place == PlaceServerNIC {
 			for i := range a.suspects {
-				o := &a.suspects[i]
-				if o.Edge == s.Edge && (o.Kind == KindRetrans || o.Kind == KindConnFailed || o.Kind == KindResets) {
-					o.Score = math.Max(o.Score, s.Score)
-					o.Evidence += "; " + s.Evidence
-					merged = true
-					break
+				if o := &a.suspects[i]; o.Kind == KindLatency && o.Edge == (Edge{}) && o.Service == s.Edge.Server {
+					return o
 				}
 			}
 		}
-		if !merged {
+		return nil
+	}
+	var out []Suspect
+	var absorbed []int
+	for i, s := range a.suspects {
+		if o := into(s); o != nil {
+			if o.Kind == KindLatency {
+				o.impactMs += s.impactMs
+				o.Score = math.Min(1, o.impactMs/math.Max(a.symptom, MinLatencyMs))
+				o.Evidence += "; and queued before its process read them: " + s.Evidence
+			} else {
+				o.Score = math.Max(o.Score, s.Score)
+				o.Evidence += "; " + s.Evidence
+			}
+			absorbed = append(absorbed, i)
+		}
+	}
+	for i, s := range a.suspects {
+		if !containsInt(absorbed, i) {
 			out = append(out, s)
 		}
 	}
@@ -809,6 +833,15 @@ func hottestGrown(p *Profile) *Function {
 	return best
 }
 
+func containsInt(list []int, v int) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
 func ms(v float64) string {
 	switch a := math.Abs(v); {
 	case a >= 100:
@@ -823,6 +856,9 @@ func ms(v float64) string {
 func pct(v float64) string { return fmt.Sprintf("%.1f%%", v*100) }
 
 func ofText(n, of int64) string {
+	if of == 0 {
+		return "no new connections"
+	}
 	if n == 0 {
 		return fmt.Sprintf("none of %d", of)
 	}
