@@ -262,6 +262,45 @@ func TestTriageIntegration(t *testing.T) {
 			}
 		})
 	}
+	// Honest uncertainty: the same capture without the db host's own views (as with no agent there:
+	// postgres and redis seen only from the backend's side). The slow database is still the suspect,
+	// from the client's side, at lower confidence, and the answer says what it could not see.
+	t.Run("no agent at the database", func(t *testing.T) {
+		const blind = triageDB + "_noagent"
+		createSchema(t, blind)
+		t.Cleanup(func() {
+			if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
+				admin(t, "DROP DATABASE IF EXISTS "+blind)
+			}
+		})
+		for _, table := range []string{"l7_flow_log", "net_metrics", "l4_flow_log", "tcp_timeline", "profile_samples"} {
+			cond := "NOT (server_service IN ('postgres', 'redis') AND observation_point IN ('server_process', 'server_nic'))"
+			if table == "profile_samples" {
+				cond = "service NOT IN ('postgres', 'redis')"
+			}
+			admin(t, fmt.Sprintf("INSERT INTO %s.%s SELECT * FROM %s.%s WHERE %s", blind, table, triageDB, table, cond))
+		}
+		bpc := e.ctx("triage-blind", map[string]any{"url": clickhouseURL(), "database": blind, "username": local.Reader})
+		for _, sc := range rec.Scenarios {
+			if sc.Name != "slow_database" {
+				continue
+			}
+			res := e.query(bpc, sc.Window.From, sc.Window.To-1, time.Second, `{"queryType":"triage","service":"gateway"}`)
+			if res.Error != nil {
+				t.Fatal(res.Error)
+			}
+			suspects, notes := triageRows(t, res.Frames[0])
+			if len(suspects) == 0 || suspects[0].Place != "dependency" || suspects[0].Service != "postgres" || suspects[0].Confidence == "high" {
+				t.Fatalf("suspects %+v", suspects)
+			}
+			if got := msAfter(t, suspects[0].Evidence, "own time rose by "); got < 0.8*float64(st.SlowMs) || got > 1.3*float64(st.SlowMs) {
+				t.Errorf("seen from the client: %v ms: %s", got, suspects[0].Evidence)
+			}
+			if !strings.Contains(strings.Join(notes, "\n"), "postgres is not seen from inside") {
+				t.Errorf("notes %q", notes)
+			}
+		}
+	})
 	t.Run("bad queries", func(t *testing.T) {
 		w := rec.Scenarios[0].Window
 		for _, bad := range []string{`{"queryType":"triage"}`, `{"queryType":"triage","service":["a","b"]}`, `{"queryType":"triage","service":"gateway","baseline":"yesterday"}`,
