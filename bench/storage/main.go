@@ -26,6 +26,7 @@ import (
 
 	"github.com/flowlens/flowlens/pkg/clickhouse"
 	"github.com/flowlens/flowlens/pkg/localch"
+	"github.com/flowlens/flowlens/pkg/plugin"
 	"github.com/flowlens/flowlens/pkg/query"
 	"github.com/flowlens/flowlens/pkg/schema"
 	"github.com/flowlens/flowlens/pkg/trace"
@@ -454,6 +455,24 @@ func main() {
 		ridCPU = cpuAll(sqls)
 	}
 
+	// The triage of one service as the plugin runs it (pkg/plugin RunTriage: its queries and the
+	// ranking): the hour's last 15 minutes against the 15 before (the default baseline).
+	tm := &query.TriageModel{Service: query.Values{"checkout"}}
+	tw, err := tm.Windows(query.Range{From: time.Unix(hour+2700, 0), To: time.Unix(hour+3599, 0)})
+	must(err)
+	var triageTimes []time.Duration
+	var triageSuspects int
+	var triageSQL []string
+	for i := 0; i < *runs; i++ {
+		t := time.Now()
+		res, sqls, err := plugin.RunTriage(ctx, client, *db, tm, tw)
+		must(err)
+		triageTimes = append(triageTimes, time.Since(t))
+		triageSuspects, triageSQL = len(res.Suspects), sqls
+	}
+	triageTook := median(triageTimes)
+	triageCPU := cpuAll(triageSQL)
+
 	fetcher := &trace.ClickHouseFetcher{Client: client, Database: *db}
 	var traceTimes []time.Duration
 	exact, spans, queries := 0, 0, 0
@@ -504,6 +523,8 @@ func main() {
 		verdict(searchOneTook < 500*time.Millisecond), searchOneCPU, searchOneRows))
 	line("trace search, 1 h, one X-Request-ID", ms(ridTook), "< 500 ms", fmt.Sprintf("%s; %s; %d traces",
 		verdict(ridTook < 500*time.Millisecond), ridCPU, ridRows))
+	line("triage of one service, 15 min vs 15 before", ms(triageTook), "< 1 s", fmt.Sprintf("%s; %s; %d queries, %d suspects; pkg/plugin RunTriage",
+		verdict(triageTook < time.Second), triageCPU, len(triageSQL), triageSuspects))
 	line("request log, 1 h, newest 1000", ms(logTook), "< 500 ms", fmt.Sprintf("%s; %s; %d rows; SQL of pkg/query BuildLog",
 		verdict(logTook < 500*time.Millisecond), logCPU, logRows))
 	line("request log, 1 h, server_error >= 100 ms", ms(logRareTook), "< 500 ms", fmt.Sprintf("%s; %s; %d rows",

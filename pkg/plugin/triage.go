@@ -32,6 +32,16 @@ func (d *Datasource) triageQuery(ctx context.Context, raw []byte, r query.Range)
 	if err := query.CheckSpan(query.TypeTriage, query.Range{From: minTime(w.Baseline.From, w.Fault.From), To: maxTime(w.Baseline.To, w.Fault.To)}, d.settings.MaxSpan(query.TypeTriage)); err != nil {
 		return nil, badQuery{err}
 	}
+	result, sqls, err := RunTriage(ctx, d.client, d.settings.Database, m, w)
+	if err != nil {
+		return nil, err
+	}
+	return data.Frames{d.triageFrame(m, w, result, strings.Join(sqls, ";\n\n"))}, nil
+}
+
+// RunTriage is one triage as the datasource runs it (its queries in order, the ranking, the profiles of
+// the services whose own time rose): the answer and the SQL it ran. The benchmark times it.
+func RunTriage(ctx context.Context, client *clickhouse.Client, database string, m *query.TriageModel, w query.TriageWindows) (*triage.Result, []string, error) {
 	secs := func(x query.Range) float64 { return x.To.Sub(x.From).Seconds() + 1 }
 	td := triage.NewData(m.Service[0], first(m.ClientService), first(m.Endpoint), [2]float64{secs(w.Baseline), secs(w.Fault)})
 	var sqls []string
@@ -41,7 +51,7 @@ func (d *Datasource) triageQuery(ctx context.Context, raw []byte, r query.Range)
 			return badQuery{err}
 		}
 		sqls = append(sqls, st.SQL)
-		res, err := d.client.Query(ctx, st.SQL)
+		res, err := client.Query(ctx, st.SQL)
 		var che *clickhouse.Error
 		if optional && errors.As(err, &che) && (che.Code == 60 || che.Code == 16) {
 			td.Notes = append(td.Notes, fmt.Sprintf("no %s table or column (an agent without it): its evidence is missing", st.Table))
@@ -62,41 +72,41 @@ func (d *Datasource) triageQuery(ctx context.Context, raw []byte, r query.Range)
 		return nil
 	}
 	if err := run(func() (*query.Statement, error) {
-		return query.BuildTriageEdges(d.settings.Database, m, w, trace.ErrorStatus)
+		return query.BuildTriageEdges(database, m, w, trace.ErrorStatus)
 	}, false,
 		func(win int, e triage.Edge, point string, v func(int) int64, s func(int) string) {
 			td.AddRED(e, point, s(4), win, triage.RED{Requests: v(5), Errors: v(6), DurationSumUs: v(7), DurationMaxUs: v(8)})
 		}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := run(func() (*query.Statement, error) { return query.BuildTriageNet(d.settings.Database, m, w) }, true,
+	if err := run(func() (*query.Statement, error) { return query.BuildTriageNet(database, m, w) }, true,
 		func(win int, e triage.Edge, point string, v func(int) int64, _ func(int) string) {
 			td.AddNet(e, point, win, triage.Net{Packets: v(4), Retrans: v(5), RSTs: v(6), Failed: v(7), ZeroWindows: v(8), NewFlows: v(9)})
 		}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := run(func() (*query.Statement, error) { return query.BuildTriageFlows(d.settings.Database, m, w) }, true,
+	if err := run(func() (*query.Statement, error) { return query.BuildTriageFlows(database, m, w) }, true,
 		func(win int, e triage.Edge, point string, v func(int) int64, _ func(int) string) {
 			td.AddFlows(e, point, win, triage.Flows{Flows: v(4), Failed: v(5), FailedRSTServer: v(6), FailedRSTClient: v(7), ResetByServer: v(8), ResetByClient: v(9), Timeouts: v(10)})
 		}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := run(func() (*query.Statement, error) { return query.BuildTriageWaits(d.settings.Database, m, w) }, true,
+	if err := run(func() (*query.Statement, error) { return query.BuildTriageWaits(database, m, w) }, true,
 		func(win int, e triage.Edge, point string, v func(int) int64, _ func(int) string) {
 			td.AddWaits(e, point, win, triage.Waits{Flows: v(4), WaitSumUs: v(5), WaitCount: v(6), WaitMaxUs: v(7), ResponseSumUs: v(8), ResponseCount: v(9)})
 		}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	result := triage.Analyze(td)
 	if services := result.ProfileCandidates(query.MaxTriageProfiled); len(services) > 0 {
-		profiles, sql, err := d.triageProfiles(ctx, services, w)
+		profiles, sql, err := triageProfiles(ctx, client, database, services, w)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sqls = append(sqls, sql)
 		result.Refine(profiles, td.Seconds)
 	}
-	return data.Frames{d.triageFrame(m, w, result, strings.Join(sqls, ";\n\n"))}, nil
+	return result, sqls, nil
 }
 
 func first(v query.Values) string {
@@ -121,12 +131,12 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // triageProfiles reads the on-CPU samples of services per function in both windows.
-func (d *Datasource) triageProfiles(ctx context.Context, services []string, w query.TriageWindows) (map[string]*triage.Profile, string, error) {
-	st, err := query.BuildTriageProfile(d.settings.Database, services, w)
+func triageProfiles(ctx context.Context, client *clickhouse.Client, database string, services []string, w query.TriageWindows) (map[string]*triage.Profile, string, error) {
+	st, err := query.BuildTriageProfile(database, services, w)
 	if err != nil {
 		return nil, "", badQuery{err}
 	}
-	res, err := d.client.Query(ctx, st.SQL)
+	res, err := client.Query(ctx, st.SQL)
 	var che *clickhouse.Error
 	if errors.As(err, &che) && che.Code == 60 {
 		return nil, st.SQL, nil
