@@ -17,9 +17,9 @@ import (
 )
 
 // triageQuery answers queryType "triage": the suspects of a service, an edge or an endpoint over the
-// query's range (the fault window) against a baseline window, ranked (pkg/triage). Five bounded
-// queries: request logs per edge and observation point, network metrics, flows, packet timelines of
-// the target's inbound edges, then the CPU profiles of the services whose own time rose.
+// query's range (the fault window) against a baseline window, ranked (pkg/triage). Six bounded
+// queries: RED per edge at the processes' points (app_metrics) and at the wire's (request logs), network
+// metrics, flows, the target's packet timelines, then the CPU profiles of the services whose own time rose.
 func (d *Datasource) triageQuery(ctx context.Context, raw []byte, r query.Range) (data.Frames, error) {
 	m, err := query.ParseTriage(raw)
 	if err != nil {
@@ -71,12 +71,15 @@ func RunTriage(ctx context.Context, client *clickhouse.Client, database string, 
 		}
 		return nil
 	}
+	red := func(win int, e triage.Edge, point string, v func(int) int64, s func(int) string) {
+		td.AddRED(e, point, s(4), win, triage.RED{Requests: v(5), Errors: v(6), DurationSumUs: v(7), DurationMaxUs: v(8)})
+	}
+	if err := run(func() (*query.Statement, error) { return query.BuildTriageEdges(database, m, w) }, false, red); err != nil {
+		return nil, nil, err
+	}
 	if err := run(func() (*query.Statement, error) {
-		return query.BuildTriageEdges(database, m, w, trace.ErrorStatus)
-	}, false,
-		func(win int, e triage.Edge, point string, v func(int) int64, s func(int) string) {
-			td.AddRED(e, point, s(4), win, triage.RED{Requests: v(5), Errors: v(6), DurationSumUs: v(7), DurationMaxUs: v(8)})
-		}); err != nil {
+		return query.BuildTriageWireEdges(database, m, w, trace.ErrorStatus)
+	}, false, red); err != nil {
 		return nil, nil, err
 	}
 	if err := run(func() (*query.Statement, error) { return query.BuildTriageNet(database, m, w) }, true,

@@ -273,7 +273,7 @@ func TestTriageIntegration(t *testing.T) {
 				admin(t, "DROP DATABASE IF EXISTS "+blind)
 			}
 		})
-		for _, table := range []string{"l7_flow_log", "net_metrics", "l4_flow_log", "tcp_timeline", "profile_samples"} {
+		for _, table := range []string{"l7_flow_log", "app_metrics", "net_metrics", "l4_flow_log", "tcp_timeline", "profile_samples"} {
 			cond := "NOT (server_service IN ('postgres', 'redis') AND observation_point IN ('server_process', 'server_nic'))"
 			if table == "profile_samples" {
 				cond = "service NOT IN ('postgres', 'redis')"

@@ -170,14 +170,60 @@ func (b *builder) rootOnly(m *TriageModel, endpointColumn bool) (string, error) 
 	return fmt.Sprintf("(NOT (%s) OR (%s))", self, strings.Join(narrow, " AND ")), nil
 }
 
-// TriageEdgeColumns are the columns of BuildTriageEdges, in order.
+// TriageEdgeColumns are the columns of BuildTriageEdges and BuildTriageWireEdges, in order.
 var TriageEdgeColumns = []string{"fault", "client_service", "server_service", "observation_point", "l7_protocol", "requests", "errors", "duration_sum_us", "duration_max_us"}
 
+// ProcessPoints are the observation points the agent's RED (app_metrics) holds: the ends' own views. The
+// wire's points (the NICs, a gateway) are in the request logs only.
+var ProcessPoints = Values{"client_process", "server_process"}
+
 // BuildTriageEdges renders RED per (window, client→server edge, observation point, protocol) over both
-// windows, for the whole call graph (the ranking walks it from the target down its dependencies),
-// from the request logs: they alone have the NIC observation points, which tell where time is added.
-// isError tells the response statuses that count as errors (trace.ErrorStatus).
-func BuildTriageEdges(database string, m *TriageModel, w TriageWindows, isError func(string) bool) (*Statement, error) {
+// windows at the processes' points, for the whole call graph (the ranking walks it from the target down
+// its dependencies): app_metrics' per-edge rollup, or app_metrics itself when an endpoint narrows the target.
+func BuildTriageEdges(database string, m *TriageModel, w TriageWindows) (*Statement, error) {
+	table := EdgeTable
+	if len(m.Endpoint) > 0 {
+		table = "app_metrics"
+	}
+	b, err := newBuilder(database, table)
+	if err != nil {
+		return nil, err
+	}
+	conds := b.triageTime(w)
+	root, err := b.rootOnly(m, true)
+	if err != nil {
+		return nil, err
+	}
+	if root != "" {
+		conds = append(conds, root)
+	}
+	sql := fmt.Sprintf(`SELECT
+  %s AS fault,
+  %s AS client_service,
+  %s AS server_service,
+  %s AS observation_point,
+  %s AS l7_protocol,
+  sum(%s) AS requests,
+  sum(%s) AS errors,
+  sum(%s) AS duration_sum_us,
+  %s AS duration_max_us
+FROM %s
+WHERE %s
+GROUP BY fault, client_service, server_service, observation_point, l7_protocol
+ORDER BY fault, client_service, server_service, observation_point, l7_protocol
+LIMIT %d`,
+		w.windowColumn("toUInt32("+b.c("time")+")"), b.c("client_service"), b.c("server_service"), b.c("observation_point"), b.c("l7_protocol"),
+		b.c("request_count"), b.c("error_count"), b.c("response_duration_sum_us"), b.maxDuration(),
+		b.from(), strings.Join(conds, "\n  AND "), MaxTriageEdgeRows+1)
+	st := b.statement(sql)
+	st.Limit = MaxTriageEdgeRows
+	return st, nil
+}
+
+// BuildTriageWireEdges renders the same figures at the wire's observation points (the NICs: they tell where
+// between the ends time is added) from the request logs, which alone hold those points. isError tells the
+// response statuses that count as errors (trace.ErrorStatus).
+func BuildTriageWireEdges(database string, m *TriageModel, w TriageWindows, isError func(string) bool) (*Statement, error) {
 	b, err := newBuilder(database, "l7_flow_log")
 	if err != nil {
 		return nil, err
@@ -199,6 +245,12 @@ func BuildTriageEdges(database string, m *TriageModel, w TriageWindows, isError 
 	if len(errs) == 0 {
 		return nil, fmt.Errorf("no response status counts as an error")
 	}
+	// read first, alone: most request logs are at the processes' points, the rest of their columns unread
+	wire, err := b.in("observation_point", "observation_point", ProcessPoints)
+	if err != nil {
+		return nil, err
+	}
+	b.prewhere = append(b.prewhere, "NOT ("+wire+")")
 	sql := fmt.Sprintf(`SELECT
   %s AS fault,
   %s AS client_service,
@@ -210,13 +262,13 @@ func BuildTriageEdges(database string, m *TriageModel, w TriageWindows, isError 
   sum(%s) AS duration_sum_us,
   max(%s) AS duration_max_us
 FROM %s
-WHERE %s
+%sWHERE %s
 GROUP BY fault, client_service, server_service, observation_point, l7_protocol
 ORDER BY fault, client_service, server_service, observation_point, l7_protocol
 LIMIT %d`,
 		w.windowColumn("toUInt32("+b.c("time")+")"), b.c("client_service"), b.c("server_service"), b.c("observation_point"), b.c("l7_protocol"),
 		b.c("response_status"), strings.Join(errs, ", "), b.c("response_duration_us"), b.c("response_duration_us"),
-		b.from(), strings.Join(conds, "\n  AND "), MaxTriageEdgeRows+1)
+		b.from(), b.prewhereClause(""), strings.Join(conds, "\n  AND "), MaxTriageEdgeRows+1)
 	st := b.statement(sql)
 	st.Limit = MaxTriageEdgeRows
 	return st, nil

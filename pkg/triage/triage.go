@@ -321,7 +321,7 @@ func Analyze(d *Data) *Result {
 				a.errDelta = errRatio(r[1]) - errRatio(r[0])
 				if r[0].Requests < MinRequestsForHigh || r[1].Requests < MinRequestsForHigh {
 					a.lowData = true
-					a.note(fmt.Sprintf("few requests to %s (%d in the baseline, %d in the window): low confidence", d.Service, r[0].Requests, r[1].Requests))
+					a.note(fmt.Sprintf("few requests to %s (%d in the baseline, %d in the window): its latency and error figures are of low confidence", d.Service, r[0].Requests, r[1].Requests))
 				}
 				if a.symptom >= MinLatencyMs && a.symptom >= MinLatencyShare*r[0].avgMs() {
 					a.latency(d.Service, root, 1, 0, map[string]bool{})

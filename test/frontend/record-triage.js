@@ -20,7 +20,7 @@ const outArg = process.argv.indexOf('--out');
 const FIXTURES = outArg > 0 ? path.resolve(process.argv[outArg + 1]) : path.join(__dirname, 'fixtures');
 const DB = 'flowlens_frontend_triage';
 const CAPTURE = path.join(ROOT, 'pkg', 'plugin', 'testdata', 'triagecapture');
-const TABLES = ['l7_flow_log', 'net_metrics', 'l4_flow_log', 'tcp_timeline', 'profile_samples'];
+const TABLES = ['l7_flow_log', 'app_metrics', 'net_metrics', 'l4_flow_log', 'tcp_timeline', 'profile_samples'];
 
 const { chQuery, freeDatabase, requireClickHouse, CLICKHOUSE_URL } = require(
   path.join(ROOT, 'build', 'agent', 'test', 'e2e', 'helpers.js')

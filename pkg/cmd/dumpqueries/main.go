@@ -222,7 +222,8 @@ func render(db string) ([]entry, error) {
 			part  string
 			build func() (*query.Statement, error)
 		}{
-			{"edges", func() (*query.Statement, error) { return query.BuildTriageEdges(db, tm, w, trace.ErrorStatus) }},
+			{"edges", func() (*query.Statement, error) { return query.BuildTriageEdges(db, tm, w) }},
+			{"wire", func() (*query.Statement, error) { return query.BuildTriageWireEdges(db, tm, w, trace.ErrorStatus) }},
 			{"net", func() (*query.Statement, error) { return query.BuildTriageNet(db, tm, w) }},
 			{"flows", func() (*query.Statement, error) { return query.BuildTriageFlows(db, tm, w) }},
 			{"waits", func() (*query.Statement, error) { return query.BuildTriageWaits(db, tm, w) }},
