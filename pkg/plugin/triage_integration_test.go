@@ -314,3 +314,49 @@ func TestTriageIntegration(t *testing.T) {
 		t.Error("plugin process died during the test")
 	}
 }
+
+// The triage on the network test bed's capture (testdata/netcapture, the flows of network_integration_test.go):
+// each server's one scenario over the whole recording, against the empty window before it.
+func TestTriageNetCapture(t *testing.T) {
+	admin(t, "SELECT 1")
+	rec, rows := loadNetCapture(t)
+	const db = "flowlens_gotest_triage_net"
+	createSchema(t, db)
+	t.Cleanup(func() {
+		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
+			admin(t, "DROP DATABASE IF EXISTS "+db)
+		}
+	})
+	for table, rs := range rows {
+		insertRows(t, db, table, rs)
+	}
+	host, err := pluginhost.Start(context.Background(), buildPlugin(t), pluginhost.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	e := &env{t: t, host: host}
+	pc := e.ctx("triage-net", map[string]any{"url": clickhouseURL(), "database": db, "username": local.Reader})
+	from, to := rec.Recorded.From.Unix()-60, rec.Recorded.To.Unix()+60
+	for _, c := range []struct {
+		service, place, kind, suspect string
+		evidence                      *regexp.Regexp
+	}{
+		// the reader that stopped for 1 s: the sender saw its zero window
+		{"files-slow", "client_app", "zero_windows", "python3", regexp.MustCompile(`python3 stopped reading: 1 zero-window episodes seen by the server process \(baseline 0\)`)},
+		{"refuser", "server_nic", "connection_failures", "refuser", regexp.MustCompile(fmt.Sprintf(`%d of %d connects failed, %d with an RST from the server's side`, rec.Scenario.RefusedAttempts, rec.Scenario.RefusedAttempts, rec.Scenario.RefusedAttempts))},
+		{"files-lossy", "network_path", "retransmissions", "files-lossy", regexp.MustCompile(fmt.Sprintf(`^curl → files-lossy: %d of \d+ segments retransmitted`, rec.Kernel.ServerTcpRetransSegs))},
+	} {
+		res := e.query(pc, from, to, time.Second, fmt.Sprintf(`{"queryType":"triage","service":%q}`, c.service))
+		if res.Error != nil {
+			t.Fatalf("%s: %v", c.service, res.Error)
+		}
+		suspects, notes := triageRows(t, res.Frames[0])
+		for _, s := range suspects {
+			t.Logf("%s: #%d %s %s %s %s: %s", c.service, s.Rank, s.Place, s.Kind, s.Service, s.Confidence, s.Evidence)
+		}
+		if len(suspects) == 0 || suspects[0].Place != c.place || suspects[0].Kind != c.kind || suspects[0].Service != c.suspect || !c.evidence.MatchString(suspects[0].Evidence) {
+			t.Errorf("%s: suspects %+v, notes %q", c.service, suspects, notes)
+		}
+	}
+}

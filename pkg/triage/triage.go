@@ -41,6 +41,7 @@ const (
 	KindResets      = "resets"
 	KindRetrans     = "retransmissions"
 	KindClientWait  = "client_wait"
+	KindZeroWindow  = "zero_windows"
 	KindCPU         = "cpu"
 	ConfidenceHigh  = "high"
 	ConfidenceMed   = "medium"
@@ -631,6 +632,18 @@ func (a *analysis) network(reached map[string]bool) {
 					return 0
 				}
 				return float64(retrans[i]) / float64(packets[i])
+			}
+			// a zero window an end saw is its peer's: the peer's application stopped reading
+			for _, z := range []struct{ seenAt, place, reader string }{
+				{pointServerProc, PlaceClientApp, e.Client}, {pointClientProc, PlaceServerApp, e.Server}} {
+				n := pts[z.seenAt]
+				if n == nil || n[1].ZeroWindows == 0 || float64(n[1].ZeroWindows) <= 2*float64(n[0].ZeroWindows)*scale {
+					continue
+				}
+				flows := max(n[1].NewFlows, 1)
+				a.add(Suspect{Place: z.place, Kind: KindZeroWindow, Service: z.reader, Edge: e, Score: math.Min(1, float64(n[1].ZeroWindows)/float64(flows)),
+					Confidence: countConfidence(n[1].ZeroWindows * 5), // one episode is one flow's: not many
+					Evidence:   fmt.Sprintf("%s: %s stopped reading: %d zero-window episodes seen by the %s (baseline %d)", e, z.reader, n[1].ZeroWindows, pointName(z.seenAt), n[0].ZeroWindows)})
 			}
 			if retrans[1] >= MinRetrans && ratio(1) >= MinRetransRatio && ratio(1) >= 3*ratio(0) {
 				a.add(Suspect{Place: PlaceNetworkPath, Kind: KindRetrans, Service: e.Server, Edge: e, Score: math.Min(1, 10*ratio(1)), Confidence: countConfidence(retrans[1]),

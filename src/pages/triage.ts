@@ -109,6 +109,7 @@ export const KIND_LABEL: Record<TriageKind, string> = {
   resets: 'resets',
   retransmissions: 'retransmissions',
   client_wait: 'client wait',
+  zero_windows: 'zero windows (stopped reading)',
   cpu: 'CPU',
   '': '',
 };
