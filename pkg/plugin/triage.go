@@ -17,9 +17,10 @@ import (
 )
 
 // triageQuery answers queryType "triage": the suspects of a service, an edge or an endpoint over the
-// query's range (the fault window) against a baseline window, ranked (pkg/triage). Six bounded
-// queries: RED per edge at the processes' points (app_metrics) and at the wire's (request logs), network
-// metrics, flows, the target's packet timelines, then the CPU profiles of the services whose own time rose.
+// query's range (the fault window) against a baseline window, ranked (pkg/triage). At most six
+// bounded queries: RED per edge at the processes' points (app_metrics), network metrics, flows, the target's
+// packet timelines; then, when its latency rose, RED at the wire's points (request logs) of the edges the
+// walk split, and the CPU profiles of the services whose own time rose.
 func (d *Datasource) triageQuery(ctx context.Context, raw []byte, r query.Range) (data.Frames, error) {
 	m, err := query.ParseTriage(raw)
 	if err != nil {
@@ -77,11 +78,6 @@ func RunTriage(ctx context.Context, client *clickhouse.Client, database string, 
 	if err := run(func() (*query.Statement, error) { return query.BuildTriageEdges(database, m, w) }, false, red); err != nil {
 		return nil, nil, err
 	}
-	if err := run(func() (*query.Statement, error) {
-		return query.BuildTriageWireEdges(database, m, w, trace.ErrorStatus)
-	}, false, red); err != nil {
-		return nil, nil, err
-	}
 	if err := run(func() (*query.Statement, error) { return query.BuildTriageNet(database, m, w) }, true,
 		func(win int, e triage.Edge, point string, v func(int) int64, _ func(int) string) {
 			td.AddNet(e, point, win, triage.Net{Packets: v(4), Retrans: v(5), RSTs: v(6), Failed: v(7), ZeroWindows: v(8), NewFlows: v(9)})
@@ -101,6 +97,21 @@ func RunTriage(ctx context.Context, client *clickhouse.Client, database string, 
 		return nil, nil, err
 	}
 	result := triage.Analyze(td)
+	// the edges the walk split: their NIC points place the time between the ends; read and rank again
+	if len(result.WireEdges) > 0 {
+		clients, servers := edgeEnds(result.WireEdges)
+		if len(servers) <= query.MaxTriageWireServers && len(clients) <= query.MaxTriageWireServers {
+			if err := run(func() (*query.Statement, error) {
+				return query.BuildTriageWireEdges(database, m, w, trace.ErrorStatus, clients, servers)
+			}, false, red); err != nil {
+				return nil, nil, err
+			}
+			result = triage.Analyze(td)
+		} else {
+			td.Notes = append(td.Notes, fmt.Sprintf("the walk reached %d services: their NIC figures are not read (the bound is %d)", len(servers), query.MaxTriageWireServers))
+			result = triage.Analyze(td)
+		}
+	}
 	if services := result.ProfileCandidates(query.MaxTriageProfiled); len(services) > 0 {
 		profiles, sql, err := triageProfiles(ctx, client, database, services, w)
 		if err != nil {
@@ -110,6 +121,22 @@ func RunTriage(ctx context.Context, client *clickhouse.Client, database string, 
 		result.Refine(profiles, td.Seconds)
 	}
 	return result, sqls, nil
+}
+
+// edgeEnds are the distinct clients and servers of edges.
+func edgeEnds(edges []triage.Edge) (clients, servers query.Values) {
+	seen := map[string]bool{}
+	for _, e := range edges {
+		if !seen["c"+e.Client] {
+			seen["c"+e.Client] = true
+			clients = append(clients, e.Client)
+		}
+		if !seen["s"+e.Server] {
+			seen["s"+e.Server] = true
+			servers = append(servers, e.Server)
+		}
+	}
+	return clients, servers
 }
 
 func first(v query.Values) string {

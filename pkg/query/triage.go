@@ -220,10 +220,17 @@ LIMIT %d`,
 	return st, nil
 }
 
+// MaxTriageWireServers bounds the servers (and clients) of the edges whose wire points one triage reads.
+const MaxTriageWireServers = 32
+
 // BuildTriageWireEdges renders the same figures at the wire's observation points (the NICs: they tell where
-// between the ends time is added) from the request logs, which alone hold those points. isError tells the
-// response statuses that count as errors (trace.ErrorStatus).
-func BuildTriageWireEdges(database string, m *TriageModel, w TriageWindows, isError func(string) bool) (*Statement, error) {
+// between the ends time is added) from the request logs, which alone hold those points, for the edges
+// between clients and servers (those the ranking's walk split: a call seen at four points is read at two
+// of them here). isError tells the response statuses that count as errors (trace.ErrorStatus).
+func BuildTriageWireEdges(database string, m *TriageModel, w TriageWindows, isError func(string) bool, clients, servers Values) (*Statement, error) {
+	if len(servers) == 0 || len(servers) > MaxTriageWireServers || len(clients) == 0 || len(clients) > MaxTriageWireServers {
+		return nil, fmt.Errorf("a triage reads the wire of 1 to %d servers and clients, got %d and %d", MaxTriageWireServers, len(servers), len(clients))
+	}
 	b, err := newBuilder(database, "l7_flow_log")
 	if err != nil {
 		return nil, err
@@ -250,7 +257,15 @@ func BuildTriageWireEdges(database string, m *TriageModel, w TriageWindows, isEr
 	if err != nil {
 		return nil, err
 	}
-	b.prewhere = append(b.prewhere, "NOT ("+wire+")")
+	srv, err := b.in("server_service", "server_service", servers)
+	if err != nil {
+		return nil, err
+	}
+	cli, err := b.in("client_service", "client_service", clients)
+	if err != nil {
+		return nil, err
+	}
+	b.prewhere = append(b.prewhere, srv, "NOT ("+wire+")", cli)
 	sql := fmt.Sprintf(`SELECT
   %s AS fault,
   %s AS client_service,

@@ -224,6 +224,9 @@ type Result struct {
 	Notes    []string
 	// SymptomMs is the target's latency change (fault − baseline, ms) at its callers' view
 	SymptomMs float64
+	// WireEdges are the edges on the latency walk where time was added between two observation points:
+	// their figures at the wire's points (the NICs) tell where between them; read those and analyze again
+	WireEdges []Edge
 }
 
 // points in the order a call passes them, outside in
@@ -246,6 +249,8 @@ type analysis struct {
 	symptom  float64 // ms
 	errDelta float64 // error ratio change at the target
 	lowData  bool
+	// edges whose segments the latency walk examined (their wire points tell more)
+	wire map[Edge]bool
 }
 
 func (a *analysis) note(s string) {
@@ -291,7 +296,7 @@ var insideOut = []string{pointServerProc, pointServerNIC, pointClientNIC, pointC
 // Analyze ranks the suspects of d (profiles of services whose own time rose are read afterwards:
 // see ProfileCandidates and Refine).
 func Analyze(d *Data) *Result {
-	a := &analysis{d: d, noted: map[string]bool{}, in: map[string][]Edge{}, out: map[string][]Edge{}}
+	a := &analysis{d: d, noted: map[string]bool{}, in: map[string][]Edge{}, out: map[string][]Edge{}, wire: map[Edge]bool{}}
 	a.notes = append(a.notes, d.Notes...)
 	for e := range d.RED {
 		if e.Client == e.Server {
@@ -459,6 +464,7 @@ func (a *analysis) segments(e Edge, mult float64) {
 		if !a.counts(added * mult) {
 			continue
 		}
+		a.wire[e] = true // time added between two points: the points between them (the NICs) tell where
 		place := segmentPlace[[2]string{present[i], present[i+1]}]
 		if place == "" {
 			place = PlaceNetworkPath // points missing between: the span holds the network
@@ -781,7 +787,12 @@ func (a *analysis) result() *Result {
 	if len(out) == 0 && a.symptom >= MinLatencyMs {
 		a.note(fmt.Sprintf("%s is %s slower than in the baseline but no single place accounts for a quarter of it", a.d.Service, ms(a.symptom)))
 	}
-	return &Result{Suspects: out, Notes: a.notes, SymptomMs: a.symptom}
+	var wire []Edge
+	for e := range a.wire {
+		wire = append(wire, e)
+	}
+	sort.Slice(wire, func(i, j int) bool { return wire[i].String() < wire[j].String() })
+	return &Result{Suspects: out, Notes: a.notes, SymptomMs: a.symptom, WireEdges: wire}
 }
 
 // ProfileCandidates are the services whose own time is a suspect (their CPU profile may say why).

@@ -223,7 +223,9 @@ func render(db string) ([]entry, error) {
 			build func() (*query.Statement, error)
 		}{
 			{"edges", func() (*query.Statement, error) { return query.BuildTriageEdges(db, tm, w) }},
-			{"wire", func() (*query.Statement, error) { return query.BuildTriageWireEdges(db, tm, w, trace.ErrorStatus) }},
+			{"wire", func() (*query.Statement, error) {
+				return query.BuildTriageWireEdges(db, tm, w, trace.ErrorStatus, query.Values{"frontend"}, query.Values{"checkout", "it's \\ tricky"})
+			}},
 			{"net", func() (*query.Statement, error) { return query.BuildTriageNet(db, tm, w) }},
 			{"flows", func() (*query.Statement, error) { return query.BuildTriageFlows(db, tm, w) }},
 			{"waits", func() (*query.Statement, error) { return query.BuildTriageWaits(db, tm, w) }},
