@@ -96,6 +96,12 @@ func RunTriage(ctx context.Context, client *clickhouse.Client, database string, 
 		}); err != nil {
 		return nil, nil, err
 	}
+	if err := run(func() (*query.Statement, error) { return query.BuildTriageSpread(database, m, w) }, false,
+		func(win int, _ triage.Edge, _ string, v func(int) int64, s func(int) string) {
+			td.AddSpread(s(1), win, triage.RED{Requests: v(3), DurationSumUs: v(4)})
+		}); err != nil {
+		return nil, nil, err
+	}
 	result := triage.Analyze(td)
 	// the edges the walk split: their NIC points place the time between the ends; read and rank again
 	if len(result.WireEdges) > 0 {

@@ -220,6 +220,62 @@ LIMIT %d`,
 	return st, nil
 }
 
+// TriageSpreadBuckets bounds the buckets of each window in BuildTriageSpread.
+const TriageSpreadBuckets = 300
+
+// TriageSpreadColumns are the columns of BuildTriageSpread, in order.
+var TriageSpreadColumns = []string{"fault", "observation_point", "bucket", "requests", "duration_sum_us"}
+
+// BuildTriageSpread renders the target's own requests (its inbound edges, at the processes' points) per
+// window and time bucket: the baseline's spread from bucket to bucket is the noise a change in the fault
+// window must stand out of (a loaded host slows everything a little).
+func BuildTriageSpread(database string, m *TriageModel, w TriageWindows) (*Statement, error) {
+	table := EdgeTable
+	if len(m.Endpoint) > 0 {
+		table = "app_metrics"
+	}
+	b, err := newBuilder(database, table)
+	if err != nil {
+		return nil, err
+	}
+	conds := b.triageTime(w)
+	self, err := b.in("service", "server_service", m.Service)
+	if err != nil {
+		return nil, err
+	}
+	conds = append(conds, self)
+	for _, f := range []struct {
+		field, column string
+		vals          Values
+	}{{"client_service", "client_service", m.ClientService}, {"endpoint", "endpoint", m.Endpoint}} {
+		if len(f.vals) > 0 {
+			c, err := b.in(f.field, f.column, f.vals)
+			if err != nil {
+				return nil, err
+			}
+			conds = append(conds, c)
+		}
+	}
+	longest := max(w.Fault.To.Sub(w.Fault.From), w.Baseline.To.Sub(w.Baseline.From))/time.Second + 1
+	bucket := max(int64(longest)/TriageSpreadBuckets, 1)
+	sql := fmt.Sprintf(`SELECT
+  %s AS fault,
+  %s AS observation_point,
+  intDiv(toUInt32(%s), %d) AS bucket,
+  sum(%s) AS requests,
+  sum(%s) AS duration_sum_us
+FROM %s
+WHERE %s
+GROUP BY fault, observation_point, bucket
+ORDER BY fault, observation_point, bucket
+LIMIT %d`,
+		w.windowColumn("toUInt32("+b.c("time")+")"), b.c("observation_point"), b.c("time"), bucket,
+		b.c("request_count"), b.c("response_duration_sum_us"), b.from(), strings.Join(conds, "\n  AND "), 4*(TriageSpreadBuckets+2)+1)
+	st := b.statement(sql)
+	st.Limit = 4 * (TriageSpreadBuckets + 2)
+	return st, nil
+}
+
 // MaxTriageWireServers bounds the servers (and clients) of the edges whose wire points one triage reads.
 const MaxTriageWireServers = 32
 

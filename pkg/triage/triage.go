@@ -55,7 +55,8 @@ const (
 // Bounds of what counts as a change (fault window against baseline).
 const (
 	MinLatencyMs        = 5.0  // a latency symptom: at least this many ms slower on average...
-	MinLatencyShare     = 0.2  // ...and this share of the baseline latency
+	MinLatencyShare     = 0.2  // ...and this share of the baseline latency...
+	NoiseFactor         = 3.0  // ...and this many times the baseline's spread of per-bucket means
 	MinImpactShare      = 0.25 // a latency suspect accounts for this share of the symptom
 	MinImpactMs         = 3.0
 	MinErrorRatio       = 0.05 // an error symptom: the error ratio rose by this much...
@@ -122,6 +123,9 @@ type Data struct {
 	Flows    map[Edge]map[string]*[2]Flows
 	Waits    map[Edge]map[string]*[2]Waits
 	Profiles map[string]*Profile
+	// Spread is the target's own requests per time bucket, per observation point, per window: the
+	// baseline's bucket-to-bucket spread of the mean latency is the noise a change must stand out of
+	Spread map[string]*[2][]RED
 	// Notes the reader adds (a query's bound reached, a table missing)
 	Notes []string
 }
@@ -130,7 +134,8 @@ type Data struct {
 func NewData(service, client, endpoint string, seconds [2]float64) *Data {
 	return &Data{Service: service, Client: client, Endpoint: endpoint, Seconds: seconds,
 		RED: map[Edge]map[string]*[2]RED{}, Protocol: map[Edge]string{}, Net: map[Edge]map[string]*[2]Net{},
-		Flows: map[Edge]map[string]*[2]Flows{}, Waits: map[Edge]map[string]*[2]Waits{}, Profiles: map[string]*Profile{}}
+		Flows: map[Edge]map[string]*[2]Flows{}, Waits: map[Edge]map[string]*[2]Waits{}, Profiles: map[string]*Profile{},
+		Spread: map[string]*[2][]RED{}}
 }
 
 // AddRED adds a row of RED (window 0 baseline, 1 fault).
@@ -149,6 +154,41 @@ func (d *Data) AddRED(e Edge, point, protocol string, window int, r RED) {
 	if d.Protocol[e] == "" || r.Requests > 0 && protocol != "" {
 		d.Protocol[e] = protocol
 	}
+}
+
+// AddSpread adds one time bucket of the target's own requests at a point.
+func (d *Data) AddSpread(point string, window int, r RED) {
+	if d.Spread[point] == nil {
+		d.Spread[point] = &[2][]RED{}
+	}
+	d.Spread[point][window] = append(d.Spread[point][window], r)
+}
+
+// spreadMs is the standard deviation (ms) of the baseline's per-bucket mean latency at point (0 for
+// fewer than three buckets).
+func (d *Data) spreadMs(point string) float64 {
+	sp := d.Spread[point]
+	if sp == nil {
+		return 0
+	}
+	var xs []float64
+	for _, r := range sp[0] {
+		if r.Requests > 0 {
+			xs = append(xs, r.avgMs())
+		}
+	}
+	if len(xs) < 3 {
+		return 0
+	}
+	var sum, sq float64
+	for _, x := range xs {
+		sum += x
+	}
+	mean := sum / float64(len(xs))
+	for _, x := range xs {
+		sq += (x - mean) * (x - mean)
+	}
+	return math.Sqrt(sq / float64(len(xs)-1))
 }
 
 // AddNet adds a row of network metrics.
@@ -329,7 +369,13 @@ func Analyze(d *Data) *Result {
 					a.lowData = true
 					a.note(fmt.Sprintf("few requests to %s (%d in the baseline, %d in the window): its latency and error figures are of low confidence", d.Service, r[0].Requests, r[1].Requests))
 				}
-				if a.symptom >= MinLatencyMs && a.symptom >= MinLatencyShare*r[0].avgMs() {
+				noise := NoiseFactor * d.spreadMs(outer)
+				switch {
+				case a.symptom < MinLatencyMs || a.symptom < MinLatencyShare*r[0].avgMs():
+				case a.symptom < noise:
+					a.note(fmt.Sprintf("%s is %s slower than in the baseline, within the baseline's own spread (its mean moved by %s from one moment to the next): not a change to explain", d.Service, ms(a.symptom), ms(noise/NoiseFactor)))
+					a.symptom = 0
+				default:
 					a.latency(d.Service, root, 1, 0, map[string]bool{})
 				}
 				if a.errDelta >= MinErrorRatio && r[1].Errors >= MinErrors {

@@ -227,6 +227,7 @@ func render(db string) ([]entry, error) {
 				return query.BuildTriageWireEdges(db, tm, w, trace.ErrorStatus, query.Values{"frontend"}, query.Values{"checkout", "it's \\ tricky"})
 			}},
 			{"net", func() (*query.Statement, error) { return query.BuildTriageNet(db, tm, w) }},
+			{"spread", func() (*query.Statement, error) { return query.BuildTriageSpread(db, tm, w) }},
 			{"flows", func() (*query.Statement, error) { return query.BuildTriageFlows(db, tm, w) }},
 			{"waits", func() (*query.Statement, error) { return query.BuildTriageWaits(db, tm, w) }},
 			{"profile", func() (*query.Statement, error) {
