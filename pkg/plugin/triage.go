@@ -17,9 +17,9 @@ import (
 )
 
 // triageQuery answers queryType "triage": the suspects of a service, an edge or an endpoint over the
-// query's range (the fault window) against a baseline window, ranked (pkg/triage). At most six
-// bounded queries: RED per edge at the processes' points (app_metrics), network metrics, flows, the target's
-// packet timelines; then, when its latency rose, RED at the wire's points (request logs) of the edges the
+// query's range (the fault window) against a baseline window, ranked (pkg/triage). At most seven
+// bounded queries: RED per edge at the processes' points (app_metrics), the target's RED per second (its
+// baseline's spread), network metrics, flows, the target's packet timelines; then, when its latency rose, RED at the wire's points (request logs) of the edges the
 // walk split, and the CPU profiles of the services whose own time rose.
 func (d *Datasource) triageQuery(ctx context.Context, raw []byte, r query.Range) (data.Frames, error) {
 	m, err := query.ParseTriage(raw)
