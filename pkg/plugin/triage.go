@@ -107,10 +107,29 @@ func RunTriage(ctx context.Context, client *clickhouse.Client, database string, 
 	if len(result.WireEdges) > 0 {
 		clients, servers := edgeEnds(result.WireEdges)
 		if len(servers) <= query.MaxTriageWireServers && len(clients) <= query.MaxTriageWireServers {
+			// the split edges' figures at every point over the same seconds replace their processes' own
+			type wireRow struct {
+				win         int
+				e           triage.Edge
+				point, prot string
+				r           triage.RED
+			}
+			var rows []wireRow
 			if err := run(func() (*query.Statement, error) {
 				return query.BuildTriageWireEdges(database, m, w, trace.ErrorStatus, clients, servers)
-			}, false, red); err != nil {
+			}, false, func(win int, e triage.Edge, point string, v func(int) int64, s func(int) string) {
+				rows = append(rows, wireRow{win, e, point, s(4), triage.RED{Requests: v(5), Errors: v(6), DurationSumUs: v(7), DurationMaxUs: v(8)}})
+			}); err != nil {
 				return nil, nil, err
+			}
+			for _, x := range rows {
+				delete(td.RED, x.e)
+			}
+			for _, x := range rows {
+				td.AddRED(x.e, x.point, x.prot, x.win, x.r)
+			}
+			if ww := w.WireWindows(); ww != w {
+				td.Notes = append(td.Notes, fmt.Sprintf("the NIC figures are from the last %d s of each window (their cost follows every call)", query.MaxTriageWireSeconds))
 			}
 			result = triage.Analyze(td)
 		} else {

@@ -173,10 +173,6 @@ func (b *builder) rootOnly(m *TriageModel, endpointColumn bool) (string, error) 
 // TriageEdgeColumns are the columns of BuildTriageEdges and BuildTriageWireEdges, in order.
 var TriageEdgeColumns = []string{"fault", "client_service", "server_service", "observation_point", "l7_protocol", "requests", "errors", "duration_sum_us", "duration_max_us"}
 
-// ProcessPoints are the observation points the agent's RED (app_metrics) holds: the ends' own views. The
-// wire's points (the NICs, a gateway) are in the request logs only.
-var ProcessPoints = Values{"client_process", "server_process"}
-
 // BuildTriageEdges renders RED per (window, client→server edge, observation point, protocol) over both
 // windows at the processes' points, for the whole call graph (the ranking walks it from the target down
 // its dependencies): app_metrics' per-edge rollup, or app_metrics itself when an endpoint narrows the target.
@@ -279,10 +275,25 @@ LIMIT %d`,
 // MaxTriageWireServers bounds the servers (and clients) of the edges whose wire points one triage reads.
 const MaxTriageWireServers = 32
 
-// BuildTriageWireEdges renders the same figures at the wire's observation points (the NICs: they tell where
-// between the ends time is added) from the request logs, which alone hold those points, for the edges
-// between clients and servers (those the ranking's walk split: a call seen at four points is read at two
-// of them here). isError tells the response statuses that count as errors (trace.ErrorStatus).
+// MaxTriageWireSeconds bounds the seconds of each window the wire query reads: the last ones (an alert's
+// window ends where its fault is): request logs at the NICs are as many as the calls, its cost follows them.
+const MaxTriageWireSeconds = 120
+
+// WireWindows are the windows the wire query reads: the last MaxTriageWireSeconds of each.
+func (w TriageWindows) WireWindows() TriageWindows {
+	last := func(r Range) Range {
+		if from := r.To.Add(-(MaxTriageWireSeconds - 1) * time.Second); from.After(r.From) {
+			r.From = from
+		}
+		return r
+	}
+	return TriageWindows{Fault: last(w.Fault), Baseline: last(w.Baseline)}
+}
+
+// BuildTriageWireEdges renders the same figures at every observation point, the wire's too (the NICs: they
+// tell where between the ends time is added), from the request logs, which alone hold the wire's points,
+// for the edges between clients and servers (those the ranking's walk split), over the last
+// MaxTriageWireSeconds of each window (all points over the same seconds: their differences hold). isError tells the response statuses that count as errors (trace.ErrorStatus).
 func BuildTriageWireEdges(database string, m *TriageModel, w TriageWindows, isError func(string) bool, clients, servers Values) (*Statement, error) {
 	if len(servers) == 0 || len(servers) > MaxTriageWireServers || len(clients) == 0 || len(clients) > MaxTriageWireServers {
 		return nil, fmt.Errorf("a triage reads the wire of 1 to %d servers and clients, got %d and %d", MaxTriageWireServers, len(servers), len(clients))
@@ -291,6 +302,7 @@ func BuildTriageWireEdges(database string, m *TriageModel, w TriageWindows, isEr
 	if err != nil {
 		return nil, err
 	}
+	w = w.WireWindows()
 	conds := b.triageTime(w)
 	root, err := b.rootOnly(m, true)
 	if err != nil {
@@ -308,11 +320,6 @@ func BuildTriageWireEdges(database string, m *TriageModel, w TriageWindows, isEr
 	if len(errs) == 0 {
 		return nil, fmt.Errorf("no response status counts as an error")
 	}
-	// read first, alone: most request logs are at the processes' points, the rest of their columns unread
-	wire, err := b.in("observation_point", "observation_point", ProcessPoints)
-	if err != nil {
-		return nil, err
-	}
 	srv, err := b.in("server_service", "server_service", servers)
 	if err != nil {
 		return nil, err
@@ -321,7 +328,7 @@ func BuildTriageWireEdges(database string, m *TriageModel, w TriageWindows, isEr
 	if err != nil {
 		return nil, err
 	}
-	b.prewhere = append(b.prewhere, srv, "NOT ("+wire+")", cli)
+	b.prewhere = append(b.prewhere, srv, cli)
 	sql := fmt.Sprintf(`SELECT
   %s AS fault,
   %s AS client_service,
