@@ -56,7 +56,7 @@ const (
 const (
 	MinLatencyMs        = 5.0  // a latency symptom: at least this many ms slower on average...
 	MinLatencyShare     = 0.2  // ...and this share of the baseline latency...
-	NoiseFactor         = 3.0  // ...and this many times the baseline's spread of per-bucket means
+	NoiseFactor         = 3.0  // ...and this many standard errors of the change, from the baseline's spread
 	MinImpactShare      = 0.25 // a latency suspect accounts for this share of the symptom
 	MinImpactMs         = 3.0
 	MinErrorRatio       = 0.05 // an error symptom: the error ratio rose by this much...
@@ -164,9 +164,10 @@ func (d *Data) AddSpread(point string, window int, r RED) {
 	d.Spread[point][window] = append(d.Spread[point][window], r)
 }
 
-// spreadMs is the standard deviation (ms) of the baseline's per-bucket mean latency at point (0 for
-// fewer than three buckets).
-func (d *Data) spreadMs(point string) float64 {
+// noiseMs is how far the fault window's mean latency at point may move from the baseline's by chance:
+// the standard error of the difference of the two windows' means of per-bucket means, from the
+// baseline's spread (0 for fewer than three baseline buckets: nothing to tell it from).
+func (d *Data) noiseMs(point string) float64 {
 	sp := d.Spread[point]
 	if sp == nil {
 		return 0
@@ -177,7 +178,13 @@ func (d *Data) spreadMs(point string) float64 {
 			xs = append(xs, r.avgMs())
 		}
 	}
-	if len(xs) < 3 {
+	faultBuckets := 0
+	for _, r := range sp[1] {
+		if r.Requests > 0 {
+			faultBuckets++
+		}
+	}
+	if len(xs) < 3 || faultBuckets == 0 {
 		return 0
 	}
 	var sum, sq float64
@@ -188,7 +195,8 @@ func (d *Data) spreadMs(point string) float64 {
 	for _, x := range xs {
 		sq += (x - mean) * (x - mean)
 	}
-	return math.Sqrt(sq / float64(len(xs)-1))
+	sd := math.Sqrt(sq / float64(len(xs)-1))
+	return sd * math.Sqrt(1/float64(len(xs))+1/float64(faultBuckets))
 }
 
 // AddNet adds a row of network metrics.
@@ -285,10 +293,12 @@ type analysis struct {
 	notes    []string
 	noted    map[string]bool
 	// inbound edges per server, outbound per client
-	in, out  map[string][]Edge
-	symptom  float64 // ms
-	errDelta float64 // error ratio change at the target
-	lowData  bool
+	in, out map[string][]Edge
+	symptom float64 // ms
+	// callersMs is the target's latency in the fault window at its callers' view
+	callersMs float64
+	errDelta  float64 // error ratio change at the target
+	lowData   bool
 	// edges whose segments the latency walk examined (their wire points tell more)
 	wire map[Edge]bool
 }
@@ -369,11 +379,12 @@ func Analyze(d *Data) *Result {
 					a.lowData = true
 					a.note(fmt.Sprintf("few requests to %s (%d in the baseline, %d in the window): its latency and error figures are of low confidence", d.Service, r[0].Requests, r[1].Requests))
 				}
-				noise := NoiseFactor * d.spreadMs(outer)
+				a.callersMs = r[1].avgMs()
+				noise := NoiseFactor * d.noiseMs(outer)
 				switch {
 				case a.symptom < MinLatencyMs || a.symptom < MinLatencyShare*r[0].avgMs():
 				case a.symptom < noise:
-					a.note(fmt.Sprintf("%s is %s slower than in the baseline, within the baseline's own spread (its mean moved by %s from one moment to the next): not a change to explain", d.Service, ms(a.symptom), ms(noise/NoiseFactor)))
+					a.note(fmt.Sprintf("%s is %s slower than in the baseline, within what its baseline's spread from one moment to the next allows (%s): not a change to explain", d.Service, ms(a.symptom), ms(noise)))
 					a.symptom = 0
 				default:
 					a.latency(d.Service, root, 1, 0, map[string]bool{})
@@ -767,10 +778,16 @@ func (a *analysis) confidence(r [2]RED, inside bool) string {
 
 func (a *analysis) add(s Suspect) {
 	if s.Kind == KindLatency {
-		s.Score = math.Min(1, s.impactMs/math.Max(a.symptom, MinLatencyMs))
+		s.Score = a.latencyScore(s.impactMs)
 		s.Evidence += fmt.Sprintf("; %s of the %s the target's callers see added", ms(s.impactMs), ms(a.symptom))
 	}
 	a.suspects = append(a.suspects, s)
+}
+
+// latencyScore is a latency suspect's share of the time the target's callers wait in the window (not only
+// of its change: a small rise on an edge whose client waits far longer is not that edge's problem).
+func (a *analysis) latencyScore(impactMs float64) float64 {
+	return math.Min(1, impactMs/math.Max(math.Max(a.symptom, a.callersMs), MinLatencyMs))
 }
 
 var placeRank = map[string]int{PlaceNetworkPath: 0, PlaceServerNIC: 1, PlaceClientNIC: 2, PlaceDNS: 3, PlaceDependency: 4, PlaceGateway: 5, PlaceServerApp: 6, PlaceClientApp: 7}
@@ -806,7 +823,7 @@ func (a *analysis) result() *Result {
 		if o := into(s); o != nil {
 			if o.Kind == KindLatency {
 				o.impactMs += s.impactMs
-				o.Score = math.Min(1, o.impactMs/math.Max(a.symptom, MinLatencyMs))
+				o.Score = a.latencyScore(o.impactMs)
 				o.Evidence += "; and queued before its process read them: " + s.Evidence
 			} else {
 				o.Score = math.Max(o.Score, s.Score)
