@@ -211,7 +211,18 @@ export async function startDemoSystem(o: DemoOptions): Promise<DemoSystem> {
     closeSync(pgLog);
     await listening(pg, pgProc, 'postgres');
     const createdb = [...asPostgres, join(PG_BIN, 'psql'), '-h', pg.ip, '-p', String(pg.port), '-U', 'postgres', '-X', '-q', '-c', 'CREATE DATABASE shop'];
-    run(bed ? bed.nsArgv('back', createdb) : createdb);
+    // postgres listens before it accepts connections ("the database system is starting up"): poll
+    for (let i = 0; ; i++) {
+      try {
+        run(bed ? bed.nsArgv('back', createdb) : createdb);
+        break;
+      } catch (err) {
+        if (i >= 100 || !/starting up/.test(String(err))) {
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
 
     const rd = endpoints.redis!;
     const redis = start(rd, ['redis-server', '--port', String(rd.port), '--bind', rd.ip, '--save', '', '--appendonly', 'no',
