@@ -4,7 +4,7 @@
 // its own window after a healthy one at least as long (the triage's default baseline is the window
 // just before). Used by recordTriage.ts (into pkg/plugin/testdata/triagecapture, for the Go tests) and
 // by triage.e2e.test.ts (a few scenarios live).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
@@ -148,7 +148,16 @@ export async function startTriageBed(dataDir: string): Promise<TriageBed> {
   bed.spawn('db', [process.execPath, '-e', DNS_SERVER, bed.ip('db'), dnsDelayFile]);
   const gw = sys.endpoints.gateway!;
   let load: ChildProcess | undefined;
-  const tester = (think: number) => bed.execAsync('client', [process.execPath, '-e', LOAD_TESTER, gw.ip, String(gw.port), String(think)]);
+  // the clients run node under their own names (the process name the kernel reports from exec: a
+  // short-lived client may be gone before its process.title is read)
+  const named = (name: string) => {
+    const path = join(dir, name);
+    symlinkSync(process.execPath, path);
+    return path;
+  };
+  const loadtester = named('loadtester');
+  const loadgen = named('loadgen');
+  const tester = (think: number) => bed.execAsync('client', [loadtester, '-e', LOAD_TESTER, gw.ip, String(gw.port), String(think)]);
   const mode = (m: string) => writeFileSync(modeFile, m);
 
   /** Injects a scenario's fault; returns what removes it. */
@@ -199,7 +208,7 @@ export async function startTriageBed(dataDir: string): Promise<TriageBed> {
       return { ...c, services: [...c.services, { name: 'dns', port: 53 }, { name: 'loadtester', process: 'loadtester' }, { name: 'loadgen', process: 'loadgen' }] };
     },
     async run(scenarios, log) {
-      load = bed.spawn('client', [process.execPath, '-e', LOAD, gw.ip, String(gw.port), modeFile]);
+      load = bed.spawn('client', [loadgen, '-e', LOAD, gw.ip, String(gw.port), modeFile]);
       const windows: Window[] = [];
       await sleep(2000); // connections warm
       for (const s of scenarios) {
