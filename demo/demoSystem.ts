@@ -43,6 +43,9 @@ export interface DemoOptions {
   /** stdio of the services (default: ignore stdout, inherit stderr) */
   stdio?: SpawnOptions['stdio'];
   log?: (line: string) => void;
+  /** extra environment of the frontend (e.g. DNS_SERVER on the db host) and node flags (e.g. --perf-basic-prof) */
+  frontendEnv?: (endpoints: Partial<Record<Role, Endpoint>>) => NodeJS.ProcessEnv;
+  frontendNodeFlags?: string[];
 }
 
 export interface DemoSystem {
@@ -208,7 +211,18 @@ export async function startDemoSystem(o: DemoOptions): Promise<DemoSystem> {
     closeSync(pgLog);
     await listening(pg, pgProc, 'postgres');
     const createdb = [...asPostgres, join(PG_BIN, 'psql'), '-h', pg.ip, '-p', String(pg.port), '-U', 'postgres', '-X', '-q', '-c', 'CREATE DATABASE shop'];
-    run(bed ? bed.nsArgv('back', createdb) : createdb);
+    // postgres listens before it accepts connections ("the database system is starting up"): poll
+    for (let i = 0; ; i++) {
+      try {
+        run(bed ? bed.nsArgv('back', createdb) : createdb);
+        break;
+      } catch (err) {
+        if (i >= 100 || !/starting up/.test(String(err))) {
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
 
     const rd = endpoints.redis!;
     const redis = start(rd, ['redis-server', '--port', String(rd.port), '--bind', rd.ip, '--save', '', '--appendonly', 'no',
@@ -223,7 +237,8 @@ export async function startDemoSystem(o: DemoOptions): Promise<DemoSystem> {
     await listening(be, backend, 'the backend (python3 demo/backend.py)');
 
     const fe = endpoints.frontend!;
-    const frontend = start(fe, [process.execPath, join(DEMO, 'frontend.js')], {
+    const frontend = start(fe, [process.execPath, ...(o.frontendNodeFlags ?? []), join(DEMO, 'frontend.js')], {
+      ...o.frontendEnv?.(endpoints),
       BIND: fe.ip, PORT: String(fe.port), BACKEND_HOST: be.ip, BACKEND_PORT: String(be.port),
     });
     await listening(fe, frontend, 'the frontend (node demo/frontend.js)');

@@ -4,14 +4,46 @@
 //   GET /api/products?item=N   -> backend GET /products
 //   GET /api/checkout?item=N   -> backend GET /products, then POST /inventory/reserve
 //   ?slow=frontend             -> waits slow_ms (default 100) after the backend answered
-// Environment: BIND, PORT, BACKEND_HOST, BACKEND_PORT.
+//   ?burn=MS                   -> burnCpu: MS of CPU on the event loop before calling the backend
+//   ?resolve=NAME              -> resolves NAME (A record) at DNS_SERVER first, as service discovery
+// Environment: BIND, PORT, BACKEND_HOST, BACKEND_PORT, DNS_SERVER (address[:port], for ?resolve).
 const http = require('http');
+const dns = require('dns');
 process.title = 'frontend';
 const bind = process.env.BIND || '127.0.0.1';
 const port = Number(process.env.PORT || 28181);
 const backendHost = process.env.BACKEND_HOST || '127.0.0.1';
 const backendPort = Number(process.env.BACKEND_PORT || 28182);
 const pool = new http.Agent({ keepAlive: true, maxSockets: 16 });
+const resolver = new dns.Resolver({ timeout: 2000, tries: 1 });
+if (process.env.DNS_SERVER) {
+  resolver.setServers([process.env.DNS_SERVER]);
+}
+
+// A CPU-bound handler step (the triage test bed's CPU fault): arithmetic until ms have passed.
+function burnCpu(ms) {
+  const end = process.hrtime.bigint() + BigInt(Math.round(ms * 1e6));
+  let x = 0;
+  while (process.hrtime.bigint() < end) {
+    for (let i = 0; i < 10000; i++) {
+      x = (x * 31 + i) % 1000003;
+    }
+  }
+  return x;
+}
+
+// Runs the request's optional steps (burn, resolve), then next.
+function before(url, next) {
+  const burn = Number(url.searchParams.get('burn') || 0);
+  if (burn > 0) {
+    burnCpu(Math.min(burn, 1000));
+  }
+  const name = url.searchParams.get('resolve');
+  if (!name) {
+    return next();
+  }
+  resolver.resolve4(name, () => next());
+}
 
 function callBackend(method, path, cb) {
   const req = http.request({ host: backendHost, port: backendPort, method, path, agent: pool }, (res) => {
@@ -38,9 +70,11 @@ http
     const qs = url.search;
     const delayMs = url.searchParams.get('slow') === 'frontend' ? Number(url.searchParams.get('slow_ms') || 100) : 0;
     if (url.pathname === '/api/products') {
-      return callBackend('GET', `/products${qs}`, (err, code, body) => {
-        reply(res, err ? 502 : code, err ? '{"error":"backend down"}' : body, delayMs);
-      });
+      return before(url, () =>
+        callBackend('GET', `/products${qs}`, (err, code, body) => {
+          reply(res, err ? 502 : code, err ? '{"error":"backend down"}' : body, delayMs);
+        })
+      );
     }
     if (url.pathname === '/api/checkout') {
       return callBackend('GET', `/products${qs}`, (err, code) => {

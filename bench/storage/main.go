@@ -26,6 +26,7 @@ import (
 
 	"github.com/flowlens/flowlens/pkg/clickhouse"
 	"github.com/flowlens/flowlens/pkg/localch"
+	"github.com/flowlens/flowlens/pkg/plugin"
 	"github.com/flowlens/flowlens/pkg/query"
 	"github.com/flowlens/flowlens/pkg/schema"
 	"github.com/flowlens/flowlens/pkg/trace"
@@ -454,6 +455,49 @@ func main() {
 		ridCPU = cpuAll(sqls)
 	}
 
+	// The triage of one service as the plugin runs it (pkg/plugin RunTriage: its queries and the
+	// ranking): the hour's last 15 minutes against the 15 before (the default baseline).
+	tm := &query.TriageModel{Service: query.Values{"checkout"}}
+	tw, err := tm.Windows(query.Range{From: time.Unix(hour+2700, 0), To: time.Unix(hour+3599, 0)})
+	must(err)
+	var triageTimes []time.Duration
+	var triageSuspects int
+	var triageSQL []string
+	for i := 0; i < *runs; i++ {
+		t := time.Now()
+		res, sqls, err := plugin.RunTriage(ctx, client, *db, tm, tw)
+		must(err)
+		triageTimes = append(triageTimes, time.Since(t))
+		triageSuspects, triageSQL = len(res.Suspects), sqls
+	}
+	triageTook := median(triageTimes)
+	triageCPU := cpuAll(triageSQL)
+	// when time is added between the ends of an edge on the walk, the triage reads that edge's NIC points
+	// too: the wire query for the edges into the service (the generated hour holds no fault, so it is
+	// timed on its own)
+	edgeSt, err := query.BuildTriageEdges(*db, tm, tw)
+	must(err)
+	edgeRes, err := client.Query(ctx, edgeSt.SQL)
+	must(err)
+	var wireClients, wireServers query.Values
+	seenEnd := map[string]bool{}
+	for _, row := range edgeRes.Data {
+		c, sv := fmt.Sprint(row[1]), fmt.Sprint(row[2])
+		if sv == "checkout" && !seenEnd[c+"→"+sv] {
+			seenEnd[c+"→"+sv] = true
+			if !seenEnd["c"+c] {
+				seenEnd["c"+c], wireClients = true, append(wireClients, c)
+			}
+			if !seenEnd["s"+sv] {
+				seenEnd["s"+sv], wireServers = true, append(wireServers, sv)
+			}
+		}
+	}
+	wireSt, err := query.BuildTriageWireEdges(*db, tm, tw, trace.ErrorStatus, wireClients, wireServers)
+	must(err)
+	wireTook, wireRows := timeQuery(wireSt.SQL)
+	wireCPU := cpu(wireSt.SQL)
+
 	fetcher := &trace.ClickHouseFetcher{Client: client, Database: *db}
 	var traceTimes []time.Duration
 	exact, spans, queries := 0, 0, 0
@@ -504,6 +548,10 @@ func main() {
 		verdict(searchOneTook < 500*time.Millisecond), searchOneCPU, searchOneRows))
 	line("trace search, 1 h, one X-Request-ID", ms(ridTook), "< 500 ms", fmt.Sprintf("%s; %s; %d traces",
 		verdict(ridTook < 500*time.Millisecond), ridCPU, ridRows))
+	line("triage of one service, 15 min vs 15 before", ms(triageTook), "< 1 s", fmt.Sprintf("%s; %s; %d queries, %d suspects; pkg/plugin RunTriage",
+		verdict(triageTook < time.Second), triageCPU, len(triageSQL), triageSuspects))
+	line("triage + the NIC query of its inbound edges", ms(triageTook+wireTook), "< 1 s", fmt.Sprintf("%s; the NIC query %s, %s; %d clients, %d servers, %d rows",
+		verdict(triageTook+wireTook < time.Second), ms(wireTook), wireCPU, len(wireClients), len(wireServers), wireRows))
 	line("request log, 1 h, newest 1000", ms(logTook), "< 500 ms", fmt.Sprintf("%s; %s; %d rows; SQL of pkg/query BuildLog",
 		verdict(logTook < 500*time.Millisecond), logCPU, logRows))
 	line("request log, 1 h, server_error >= 100 ms", ms(logRareTook), "< 500 ms", fmt.Sprintf("%s; %s; %d rows",

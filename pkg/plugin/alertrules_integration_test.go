@@ -194,6 +194,13 @@ func TestProvisionedAlertRules(t *testing.T) {
 				t.Errorf("%s: noDataState %q, execErrState %q", r.UID, r.NoDataState, r.ExecErrState)
 			}
 			ds, reduce, threshold := ruleSteps(t, r, dsUID)
+			// the annotation that opens the app's Triage page on the alert's service over the rule's window
+			if ds.RelativeTimeRange != nil {
+				want := fmt.Sprintf("/a/flowlens-observability-app/triage?service={{ $labels.service }}&from=now-%dm&to=now", ds.RelativeTimeRange.From/60)
+				if r.Annotations["triage"] != want {
+					t.Errorf("%s: triage annotation %q, want %q", r.UID, r.Annotations["triage"], want)
+				}
+			}
 			// The model is a valid FlowLens query (as Grafana sends it: the model's JSON).
 			model, _ := json.Marshal(ds.Model)
 			m, err := query.Parse(model)

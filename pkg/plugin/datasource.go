@@ -132,10 +132,12 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		frames, err = d.netProfile(ctx, q.JSON, r)
 	case query.TypeNetProfileSummary:
 		frames, err = d.edgeSeries(ctx, q.JSON, r, q.Interval, profileSummaryKind, query.BuildNetProfileSummary)
+	case query.TypeTriage:
+		frames, err = d.triageQuery(ctx, q.JSON, r)
 	case "":
-		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile or netprofile_summary")
+		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile, netprofile_summary or triage")
 	default:
-		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile or netprofile_summary", query.Quote(m.QueryType)))
+		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile, netprofile_summary or triage", query.Quote(m.QueryType)))
 	}
 	if err != nil {
 		return errorResponse(err)

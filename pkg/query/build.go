@@ -101,6 +101,7 @@ func dateTime(t time.Time) int64 { return min(max(t.Unix(), 0), math.MaxUint32) 
 var queryNames = map[string]string{
 	TypeRED: "RED", TypeMap: "map", TypeSQLLog: "request log (sql_log)", TypeTrace: "trace", TypeTraceSearch: "trace search", TypeFlameGraph: "flame graph",
 	TypeFlowLog: "flow log", TypeNetMetrics: "network metrics", TypeNetProfile: "network profile", TypeNetProfileSummary: "network profile summary",
+	TypeTriage: "triage",
 }
 
 // CheckSpan rejects a time range that ends before it starts or is longer than maxSpan, the

@@ -11,6 +11,7 @@ export const ROUTES = {
   profiling: 'profiling',
   tags: 'tags',
   network: 'network',
+  triage: 'triage',
 };
 
 /** The URL of an app page (for links and locationService). */

@@ -12,7 +12,8 @@ export type FlowLensQueryType =
   | 'net_metrics'
   | 'netprofile'
   | 'netprofile_summary'
-  | 'flamegraph';
+  | 'flamegraph'
+  | 'triage';
 
 export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; description: string }> = [
   { value: 'red', label: 'RED', description: 'Requests, errors and latency per service as time series' },
@@ -51,7 +52,51 @@ export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; descr
     description:
       'On-CPU or off-CPU stacks of a service, process or thread (flame graph frame), or the diff against a baseline',
   },
+  {
+    value: 'triage',
+    label: 'Triage',
+    description:
+      'Where the problem is: ranked suspects of a service or edge over the time range against a baseline, with evidence',
+  },
 ];
+
+/** triage: the baseline when baselineFrom/baselineTo are not given (pkg/query/triage.go). */
+export type TriageBaseline = 'before' | 'previous_hour';
+
+/** The columns of a triage answer's one table frame: a row per suspect (rank ≥ 1), then a row per note
+ * (rank 0, place 'note'). */
+export type TriagePlace =
+  | 'client_app'
+  | 'client_nic'
+  | 'network_path'
+  | 'gateway'
+  | 'server_nic'
+  | 'server_app'
+  | 'dependency'
+  | 'dns'
+  | 'note';
+export type TriageKind =
+  | 'latency'
+  | 'errors'
+  | 'connection_failures'
+  | 'resets'
+  | 'retransmissions'
+  | 'zero_windows'
+  | 'client_wait'
+  | 'cpu'
+  | '';
+export const TRIAGE_FIELDS = [
+  'rank',
+  'place',
+  'kind',
+  'service',
+  'client_service',
+  'server_service',
+  'function',
+  'score',
+  'confidence',
+  'evidence',
+] as const;
 
 /** The profiles a flame graph query reads (profile_samples.event): on-CPU samples, off-CPU time blocked. */
 export type ProfileEvent = 'on_cpu' | 'off_cpu';
@@ -316,7 +361,10 @@ export interface FlowLensQuery extends DataQuery {
   host?: string | string[];
   pid?: string | number | Array<string | number>;
   tid?: string | number | Array<string | number>;
-  /** the diff's baseline range: ms since the epoch or RFC 3339 (variables such as ${__from} allowed) */
+  /** triage: the default baseline (service above is the target, client_service an edge, endpoint one endpoint) */
+  baseline?: TriageBaseline;
+  /** flamegraph: the diff's baseline range; triage: an explicit baseline window. ms since the epoch or RFC 3339
+   * (variables such as ${__from} allowed) */
   baselineFrom?: string | number;
   baselineTo?: string | number;
   /** sql_log: newest first (`time`, the default) or slowest first (`duration`: a flame graph's slowest requests) */
@@ -354,7 +402,8 @@ export interface FlowLensOptions extends DataSourceJsonData {
       | 'flow_log'
       | 'net_metrics'
       | 'netprofile'
-      | 'netprofile_summary',
+      | 'netprofile_summary'
+      | 'triage',
       number
     >
   >; // 31, 31, 7, 7, 7, 7, 7, 31, 7, 7

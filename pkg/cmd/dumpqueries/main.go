@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowlens/flowlens/pkg/plugin"
 	"github.com/flowlens/flowlens/pkg/query"
+	"github.com/flowlens/flowlens/pkg/trace"
 )
 
 type entry struct {
@@ -235,6 +236,41 @@ func render(db string) ([]entry, error) {
 		}
 		if err := add(q.name, st, err); err != nil {
 			return nil, err
+		}
+	}
+	// the triage's queries: a service, an edge with an endpoint, an explicit baseline
+	for _, q := range []struct{ name, js string }{
+		{"triage/service", `{"service":"checkout"}`},
+		{"triage/edge", `{"service":"it's \\ tricky","client_service":"frontend","endpoint":"/api/pay","baseline":"previous_hour"}`},
+	} {
+		tm, err := query.ParseTriage([]byte(q.js))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", q.name, err)
+		}
+		w, err := tm.Windows(query.Range{From: r.To.Add(-5 * time.Minute), To: r.To})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", q.name, err)
+		}
+		for _, b := range []struct {
+			part  string
+			build func() (*query.Statement, error)
+		}{
+			{"edges", func() (*query.Statement, error) { return query.BuildTriageEdges(db, tm, w) }},
+			{"wire", func() (*query.Statement, error) {
+				return query.BuildTriageWireEdges(db, tm, w, trace.ErrorStatus, query.Values{"frontend"}, query.Values{"checkout", "it's \\ tricky"})
+			}},
+			{"net", func() (*query.Statement, error) { return query.BuildTriageNet(db, tm, w) }},
+			{"spread", func() (*query.Statement, error) { return query.BuildTriageSpread(db, tm, w) }},
+			{"flows", func() (*query.Statement, error) { return query.BuildTriageFlows(db, tm, w) }},
+			{"waits", func() (*query.Statement, error) { return query.BuildTriageWaits(db, tm, w) }},
+			{"profile", func() (*query.Statement, error) {
+				return query.BuildTriageProfile(db, []string{"checkout", "it's \\ tricky"}, w)
+			}},
+		} {
+			st, err := b.build()
+			if err := add(q.name+"/"+b.part, st, err); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// the query editor's pickers: a column among the rows the other filters match (filter on the same column too)

@@ -7,6 +7,7 @@ import { Traces } from '../../pages/Traces';
 import { Profiling } from '../../pages/Profiling';
 import { Tags } from '../../pages/Tags';
 import { Network } from '../../pages/Network';
+import { Triage } from '../../pages/Triage';
 
 /**
  * The app's routes, as create-plugin's app template declares them: Grafana renders the app root inside its own
@@ -19,6 +20,7 @@ function App(_props: AppRootProps) {
       <Route path={ROUTES.profiling} element={<Profiling />} />
       <Route path={ROUTES.tags} element={<Tags />} />
       <Route path={ROUTES.network} element={<Network />} />
+      <Route path={ROUTES.triage} element={<Triage />} />
       <Route path="*" element={<Overview />} />
     </Routes>
   );

@@ -61,6 +61,7 @@ describe('QueryEditor', () => {
       'Flow log',
       'Network metrics',
       'Network profile',
+      'Triage',
     ]) {
       expect(screen.getByLabelText(label)).toBeInTheDocument();
     }
@@ -251,6 +252,29 @@ describe('QueryEditor', () => {
     expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'trace', request_id: 'rid-1' });
     fireEvent.blur(screen.getByTestId('flowlens-filter-request_id'));
     expect(onRunQuery).toHaveBeenCalledTimes(1);
+  });
+
+  it('a switch to the triage keeps its target (service, client, endpoint) and asks only for it', () => {
+    const { onChange } = setup({
+      refId: 'A',
+      queryType: 'sql_log',
+      service: 'gateway',
+      client_service: 'web',
+      status: 'timeout',
+    });
+    fireEvent.click(screen.getByLabelText('Triage'));
+    expect(onChange).toHaveBeenLastCalledWith({
+      refId: 'A',
+      queryType: 'triage',
+      service: 'gateway',
+      client_service: 'web',
+    });
+    cleanup();
+    setup({ refId: 'A', queryType: 'triage' });
+    expect(screen.getByTestId('flowlens-picker-service')).toBeInTheDocument();
+    expect(screen.getByTestId('flowlens-picker-client_service')).toBeInTheDocument();
+    expect(screen.getByTestId('flowlens-picker-endpoint')).toBeInTheDocument();
+    expect(screen.queryByTestId('flowlens-picker-l7_protocol')).not.toBeInTheDocument();
   });
 
   it('an emptied input unsets its option', () => {

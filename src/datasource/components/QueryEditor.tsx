@@ -117,6 +117,8 @@ function keysOf(type: FlowLensQueryType): FilterKey[] {
       return NETPROFILE_SUMMARY_KEYS;
     case 'flamegraph':
       return ['service'];
+    case 'triage':
+      return ['service', 'client_service', 'endpoint'];
     default:
       return ['service', 'l7_protocol', 'endpoint', 'observation_point'];
   }
@@ -376,7 +378,14 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
           </InlineFieldRow>
         </>
       )}
-      {queryType !== 'trace' && queryType !== 'flamegraph' && !network && (
+      {queryType === 'triage' && (
+        <InlineFieldRow>
+          {text('service', 'Service', 'required', 24, 'the server whose problem is triaged over the time range')}
+          {text('client_service', 'Client service', 'any', 20, 'an edge: the client calling the service')}
+          {text('endpoint', 'Endpoint', 'any', 24)}
+        </InlineFieldRow>
+      )}
+      {queryType !== 'trace' && queryType !== 'flamegraph' && queryType !== 'triage' && !network && (
         <InlineFieldRow>
           {text('service', 'Service', 'any', 24, requests ? 'server service' : 'client or server service name')}
           {requests && text('client_service', 'Client service', 'any', 20)}
