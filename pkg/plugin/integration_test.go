@@ -510,11 +510,14 @@ func testMap(t *testing.T, e *env, pc backend.PluginContext) {
 	for _, l := range edges["id"].Config.Links {
 		titles = append(titles, l.Title)
 	}
-	if got := strings.Join(titles, ", "); got != "RED of this call, Requests of this call, Traces of this call, Flows of this call" {
+	if got := strings.Join(titles, ", "); got != "RED of this call, Requests of this call, Traces of this call, Flows of this call, Triage this call" {
 		t.Errorf("edge links: %s", got)
 	}
-	if n := len(fieldMap(t, res.Frames[0])["id"].Config.Links); n != 4 {
-		t.Errorf("node links: %d, want 4", n)
+	if n := len(fieldMap(t, res.Frames[0])["id"].Config.Links); n != 5 {
+		t.Errorf("node links: %d, want 5", n)
+	}
+	if u := edges["id"].Config.Links[4].URL; u != plugin.TriagePage+"?service=${__data.fields.target}&client=${__data.fields.source}&from=${__from}&to=${__to}" {
+		t.Errorf("the edge's triage link: %s", u)
 	}
 	link := interpolate(t, res.Frames[1], edges["id"].Config.Links[0], "id", 0)
 	got, _ := series(t, e.query(pc, t0, t0+120, time.Minute, link))

@@ -57,6 +57,9 @@ func (d *Datasource) mapLinks(frames data.Frames, m *query.Model) {
 				d.internalLink("Traces through it", end(map[string]any{"queryType": query.TypeTraceSearch}, "service", node)),
 				d.internalLink("Flows to it", end(map[string]any{"queryType": query.TypeFlowLog, "format": query.FormatLogs}, "service", node)),
 			)
+			if tag == "" { // the Triage page takes a service (over the dashboard's range)
+				addLinks(id, data.DataLink{Title: "Triage this service", URL: TriagePage + "?service=${__data.fields.id}&from=${__from}&to=${__to}"})
+			}
 		case "edges":
 			edge := func(q map[string]any) map[string]any {
 				return end(end(q, "service", "${__data.fields.target}"), "client_service", "${__data.fields.source}")
@@ -71,6 +74,10 @@ func (d *Datasource) mapLinks(frames data.Frames, m *query.Model) {
 				d.internalLink("Traces of this call", edge(map[string]any{"queryType": query.TypeTraceSearch})),
 				d.internalLink("Flows of this call", edge(map[string]any{"queryType": query.TypeFlowLog, "format": query.FormatLogs})),
 			)
+			if tag == "" {
+				addLinks(id, data.DataLink{Title: "Triage this call",
+					URL: TriagePage + "?service=${__data.fields.target}&client=${__data.fields.source}&from=${__from}&to=${__to}"})
+			}
 		}
 	}
 }

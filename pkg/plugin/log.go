@@ -241,15 +241,18 @@ func (d *Datasource) flameLinks(f *data.Frame) {
 	}
 	// both at once: the app's Profiling page shows them side by side over the request (it reads the span's
 	// seconds as query.SpanWindow does)
-	dur.Config.Links = append(dur.Config.Links, data.DataLink{
+	addLinks(dur, data.DataLink{
 		Title: ThreadActivityTitle,
 		URL: ProfilingPage + "?pid=${__data.fields.server_pid}&tid=${__data.fields.syscall_thread_response}" +
 			"&span_start_us=${__data.fields.start_time_us}&span_duration_us=${__value.raw}",
 	})
 }
 
-// ProfilingPage is the app's Profiling page (src/components/constants.ts pageUrl(ROUTES.profiling)).
-const ProfilingPage = "/a/flowlens-observability-app/profiling"
+// The app's pages links open (src/components/constants.ts pageUrl(ROUTES.*)).
+const (
+	ProfilingPage = "/a/flowlens-observability-app/profiling"
+	TriagePage    = "/a/flowlens-observability-app/triage"
+)
 
 // ThreadActivityTitle names the link from a request to its thread's on-CPU and off-CPU flame graphs side by side.
 const ThreadActivityTitle = "What was this thread doing: on-CPU and off-CPU side by side"

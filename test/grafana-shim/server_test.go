@@ -44,7 +44,7 @@ func TestShimEndToEnd(t *testing.T) {
 	t.Cleanup(func() { chAdmin(t, "DROP DATABASE IF EXISTS "+shimDB) })
 	// Only the columns the datasource reads; enough for health and the map.
 	chAdmin(t, "CREATE TABLE "+shimDB+".app_metrics (time DateTime, observation_point String, client_service String, server_service String, l7_protocol String, endpoint String, request_count UInt64, error_count UInt64, response_duration_sum_us UInt64, response_duration_max_us UInt64) ENGINE = MergeTree() ORDER BY time")
-	chAdmin(t, "CREATE TABLE "+shimDB+".l7_flow_log (time DateTime) ENGINE = MergeTree() ORDER BY time")
+	chAdmin(t, "CREATE TABLE "+shimDB+".l7_flow_log (time DateTime, observation_point String, client_service String, server_service String, l7_protocol String, endpoint String, response_status String, response_duration_us UInt64) ENGINE = MergeTree() ORDER BY time")
 	chAdmin(t, "INSERT INTO "+shimDB+".app_metrics VALUES (toDateTime(1700000010), 'server_process', 'web', 'api', 'HTTP', '/x', 60, 6, 120000, 9000)")
 	// The per-edge rollup RED and the map read (the schema fills it by a materialized view).
 	chAdmin(t, "CREATE TABLE "+shimDB+".app_metrics_edge (time DateTime, observation_point String, client_service String, server_service String, l7_protocol String, request_count UInt64, error_count UInt64, response_duration_sum_us UInt64, response_duration_max_us AggregateFunction(max, UInt64)) ENGINE = SummingMergeTree() ORDER BY (time, server_service, client_service, observation_point, l7_protocol)")
@@ -117,8 +117,9 @@ func TestShimEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("status %d, decode %v", resp.StatusCode, err)
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, &out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status %d, decode %v: %.600s", resp.StatusCode, err, body)
 	}
 	m := out.Results["M"]
 	if m.Status != 200 || len(m.Frames) != 2 || m.Frames[0].Schema.Name != "nodes" || m.Frames[1].Schema.Name != "edges" {
