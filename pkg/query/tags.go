@@ -35,6 +35,7 @@ type TagSource struct {
 
 // ProcessTagColumns are the tags of the process_tags dimension (agent: src/agent/tags) by name.
 var ProcessTagColumns = map[string]string{
+	"host":              "host",
 	"process":           "process",
 	"cmdline":           "cmdline",
 	"exe":               "exe",

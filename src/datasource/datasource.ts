@@ -65,6 +65,16 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
   applyTemplateVariables(query: FlowLensQuery, scopedVars: ScopedVars, filters?: AdHocVariableFilter[]): FlowLensQuery {
     const templateSrv = getTemplateSrv();
     const out: FlowLensQuery = { ...query };
+    if (query.group_by !== undefined) {
+      // a variable may choose the grouping (the map's group-by picker); "service" is the map's own naming
+      const groups = interpolateList(templateSrv, query.group_by, scopedVars);
+      const kept = groups === 'all' ? [] : groups.filter((g) => !(query.queryType === 'map' && g === 'service'));
+      if (kept.length > 0) {
+        out.group_by = kept;
+      } else {
+        delete out.group_by;
+      }
+    }
     const tags = this.tagFilters(query, scopedVars, filters);
     if (tags) {
       out.tags = tags;

@@ -264,7 +264,7 @@ export interface FlowLensQuery extends DataQuery {
   /** red: a RED metric; net_metrics: a network metric */
   metric?: RedMetric | NetMetric;
   /** red: one series per combination of these (default service); map: one tag naming the nodes */
-  group_by?: RedGroupBy[] | string[];
+  group_by?: RedGroupBy[] | string[] | string;
   /** tag filters: every listed tag must match (the server for RED, either end for the map and logs) */
   tags?: TagFilters;
   /** annotations: the event kind, the error ratio above which a minute is a spike (0.05), requests it needs (10) */
