@@ -46,6 +46,10 @@ const netMetricOptions: Array<SelectableValue<NetMetric>> = NET_METRICS.map((m) 
   label: m.label,
 }));
 
+/** What the map's nodes can be (pkg/query/tags.go): services, or any tag; these are the common ones. */
+export const MAP_GROUPS = ['service', 'team', 'namespace', 'workload', 'host', 'process'] as const;
+const mapGroupOptions: Array<SelectableValue<string>> = MAP_GROUPS.map((g) => ({ value: g, label: g }));
+
 const annotationOptions: Array<SelectableValue<AnnotationKind>> = ANNOTATION_KINDS.map((k) => ({
   value: k.value,
   label: k.label,
@@ -140,6 +144,7 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
     }
     if (type !== queryType) {
       delete next.metric; // RED and network metrics have different names
+      delete next.group_by; // RED's dimensions, the map's tag
     }
     if (type !== 'flamegraph') {
       for (const key of FLAME_KEYS) {
@@ -216,6 +221,28 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
               options={metricOptions}
               value={(query.metric as RedMetric | undefined) ?? 'all'}
               onChange={(v) => update({ ...query, metric: v })}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+      {queryType === 'map' && (
+        <InlineFieldRow>
+          <InlineField
+            label="Nodes"
+            labelWidth={16}
+            tooltip="one node per service, or per value of a tag (services without it keep their name); a variable such as $group_by is kept"
+          >
+            <RadioButtonGroup<string>
+              size="sm"
+              options={mapGroupOptions}
+              value={Array.isArray(query.group_by) ? query.group_by[0] : (query.group_by ?? 'service')}
+              onChange={(v) => {
+                const next: FlowLensQuery = { ...query, group_by: [v] };
+                if (v === 'service') {
+                  delete next.group_by;
+                }
+                update(next);
+              }}
             />
           </InlineField>
         </InlineFieldRow>

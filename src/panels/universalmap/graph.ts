@@ -25,6 +25,8 @@ export interface MapEdge {
   mainstat: string;
   secondarystat: string;
   errorRate?: number;
+  /** requests per second (the mainstat's number; 0 on a network-only edge), when the frame gives a number */
+  requests?: number;
   /** the backend's TCP verdict of the edge (`ok`, or what is wrong: failed connections, retransmissions…) */
   network?: string;
   /** the network on this edge is unhealthy (the node-graph `highlighted` field) */
@@ -142,7 +144,8 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
     const id = fieldOf(edgesFrame, 'id');
     const source = fieldOf(edgesFrame, 'source');
     const target = fieldOf(edgesFrame, 'target');
-    const main = formatter(fieldOf(edgesFrame, 'mainstat'), theme);
+    const mainField = fieldOf(edgesFrame, 'mainstat');
+    const main = formatter(mainField, theme);
     const second = formatter(fieldOf(edgesFrame, 'secondarystat'), theme);
     const network = fieldOf(edgesFrame, 'detail__network');
     const highlighted = fieldOf(edgesFrame, 'highlighted');
@@ -165,6 +168,7 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
         mainstat: main(i),
         secondarystat: second(i),
         errorRate: edgeErrorRate(edgesFrame, i),
+        requests: num(mainField, i),
         network: network?.values[i] ? String(network.values[i]) : undefined,
         unhealthy: highlighted?.values[i] === true,
         details: detailRows(edgesFrame, i, theme),
