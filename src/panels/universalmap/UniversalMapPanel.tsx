@@ -4,7 +4,7 @@ import type { GrafanaTheme2, PanelProps } from '@grafana/data';
 import { IconButton, useStyles2, useTheme2 } from '@grafana/ui';
 import { buildGraph, type MapEdge, type MapNode } from './graph';
 import { placeLabels, type Box, type Curve } from './labels';
-import { layoutGraph, type MapLayout, type Point } from './layout';
+import { LAYOUT, layoutGraph, type MapLayout, type Point } from './layout';
 import type { EdgeStat, UniversalMapOptions } from './types';
 
 type Props = PanelProps<UniversalMapOptions>;
@@ -107,6 +107,7 @@ const MIN_TEXT_PX = 8;
 const EDGE_FONT_PX = 12;
 const TITLE_FONT_PX = 14;
 const STAT_FONT_PX = 10;
+const TITLE_MIN_PX = 10;
 
 /** A node's footprint for label placement: its circle and its title and subtitle below. */
 function nodeBox(p: Point, n: MapNode): Box {
@@ -199,7 +200,20 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
   }, [graph.nodes.length]);
   // text too small to read at this zoom is left out (the tooltip has it; zooming in brings it back)
   const showEdgeLabels = view.k * EDGE_FONT_PX >= MIN_TEXT_PX;
-  const showTitles = view.k * TITLE_FONT_PX >= MIN_TEXT_PX;
+  // node titles stay at least TITLE_MIN_PX on screen (drawn larger than the map's scale when zoomed out), cut to the
+  // room between two columns: a 200-service map fitted in a panel still names every node
+  const titlePx = Math.max(TITLE_FONT_PX * view.k, TITLE_MIN_PX);
+  const titleChars = Math.floor((LAYOUT.wrapGap * view.k - 6) / (0.6 * titlePx));
+  const showTitles = titleChars >= 4;
+  const showSubtitles = view.k * EDGE_FONT_PX >= MIN_TEXT_PX;
+  // a cut name keeps its start and its end (checkout-svc-12 and checkout-svc-39 stay apart)
+  const shortTitle = (t: string) => {
+    if (t.length <= titleChars) {
+      return t;
+    }
+    const tail = Math.floor((titleChars - 1) / 2);
+    return `${t.slice(0, titleChars - 1 - tail)}…${t.slice(t.length - tail)}`;
+  };
   const showStats = view.k * STAT_FONT_PX >= MIN_TEXT_PX;
 
   const colour: Record<Severity, string> = {
@@ -272,11 +286,28 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
           ))}
         </defs>
         <g data-testid="universal-map-view" transform={`translate(${view.x} ${view.y}) scale(${view.k})`}>
+          {/* every call's line first, then each call's labels above all lines (a later line never hides a label) */}
+          <g>
+            {shapes.map(({ edge: e, geometry }) => {
+              const sev = severity(e.errorRate, threshold);
+              const active = hover?.kind === 'edge' && hover.id === e.id;
+              return (
+                <path
+                  key={e.id}
+                  d={geometry.d}
+                  fill="none"
+                  stroke={colour[sev]}
+                  strokeWidth={active ? 3 : 1.8}
+                  vectorEffect="non-scaling-stroke"
+                  markerEnd={`url(#flowlens-arrow-${sev})`}
+                />
+              );
+            })}
+          </g>
           <g>
             {shapes.map(({ edge: e, geometry, label, mid }) => {
               const { d } = geometry;
               const sev = severity(e.errorRate, threshold);
-              const active = hover?.kind === 'edge' && hover.id === e.id;
               return (
                 <g
                   key={e.id}
@@ -288,7 +319,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                   className={s.edge}
                   onMouseMove={track('edge', e.id)}
                 >
-                  <path d={d} fill="none" stroke="transparent" strokeWidth={14} />
+                  <path d={d} fill="none" stroke="transparent" strokeWidth={14} vectorEffect="non-scaling-stroke" />
                   {e.unhealthy && (
                     // the network under this call is unhealthy: a wide dashed band in the error colour
                     <path
@@ -299,15 +330,9 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                       strokeOpacity={0.55}
                       strokeWidth={6}
                       strokeDasharray="6 4"
+                      vectorEffect="non-scaling-stroke"
                     />
                   )}
-                  <path
-                    d={d}
-                    fill="none"
-                    stroke={colour[sev]}
-                    strokeWidth={active ? 3 : 1.8}
-                    markerEnd={`url(#flowlens-arrow-${sev})`}
-                  />
                   {label && mid && showEdgeLabels && (
                     <>
                       {/* a plate under the label keeps it readable where it crosses lines */}
@@ -396,20 +421,22 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                   )}
                   {showTitles && (
                     <text
+                      data-testid="map-node-title"
                       x={p.x}
-                      y={p.y + NODE_RADIUS + 17}
+                      y={p.y + NODE_RADIUS + (titlePx / view.k) * 1.2}
                       textAnchor="middle"
                       className={s.nodeTitle}
+                      style={{ fontSize: titlePx / view.k }}
                       data-severity={sev}
                       stroke={theme.colors.background.primary}
                       strokeWidth={4}
                       strokeLinejoin="round"
                       paintOrder="stroke"
                     >
-                      {n.title}
+                      {shortTitle(n.title)}
                     </text>
                   )}
-                  {showTitles && n.subtitle && (
+                  {showSubtitles && n.subtitle && (
                     <text x={p.x} y={p.y + NODE_RADIUS + 31} textAnchor="middle" className={s.nodeSubtitle}>
                       {n.subtitle}
                     </text>
@@ -428,7 +455,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
         />
         <IconButton name="search-minus" tooltip="Zoom out" onClick={() => zoomAt(1 / 1.5, width / 2, height / 2)} />
         <IconButton
-          name="compress-arrows"
+          name="capture"
           tooltip="Fit the whole map"
           data-testid="universal-map-fit"
           onClick={() => setZoomed(undefined)}

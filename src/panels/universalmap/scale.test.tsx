@@ -150,13 +150,18 @@ describe('the Universal Map at team scale', () => {
     expect(svg).toHaveAttribute('data-zoom', '1.000');
   });
 
-  it('at 200 nodes in a small panel, leaves out text too small to read and says how to zoom', () => {
+  it('at 200 nodes in a small panel, names every node, leaves out call labels too small to read and says how to zoom', () => {
     render(<UniversalMapPanel {...props(bigMap(100, 80, 20), { width: 900, height: 400 })} />);
     expect(screen.getAllByTestId('map-node')).toHaveLength(200);
     expect(screen.queryAllByTestId('map-edge-label')).toHaveLength(0);
     expect(screen.getByTestId('universal-map-hint')).toHaveTextContent(
-      '200 services, 280 calls: scroll to zoom in for names and rates'
+      '200 services, 280 calls: scroll to zoom in for call rates'
     );
+    // every node still named, a long name cut in its middle (its start and end kept apart from its neighbours')
+    const titles = screen.getAllByTestId('map-node-title').map((t) => t.textContent ?? '');
+    expect(titles).toHaveLength(200);
+    expect(new Set(titles).size).toBe(200);
+    expect(titles.some((t) => /^ser.*….*\d$/.test(t) || t.startsWith('service-'))).toBe(true);
     for (let i = 0; i < 8; i++) {
       fireEvent.click(screen.getByRole('button', { name: 'Zoom in (or scroll)' }));
     }
