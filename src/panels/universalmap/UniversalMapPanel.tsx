@@ -115,6 +115,9 @@ function nodeBox(p: Point, n: MapNode): Box {
   return { x: p.x - w / 2, y: p.y - NODE_RADIUS, w, h: NODE_RADIUS * 2 + 36 };
 }
 
+/** The call carries a network verdict mark (its network is unhealthy). */
+const marked = (e: MapEdge) => Boolean(e.unhealthy && e.network);
+
 /** Each edge's path, bend and label place, computed once per graph and layout. */
 function edgeShapes(graph: ReturnType<typeof buildGraph>, layout: MapLayout, edgeStat: EdgeStat) {
   const pairs = new Set(graph.edges.map((e) => `${e.source}\u0000${e.target}`));
@@ -129,13 +132,16 @@ function edgeShapes(graph: ReturnType<typeof buildGraph>, layout: MapLayout, edg
   });
   const places = placeLabels(
     shapes
-      .filter((x) => x.label && x.geometry.curve)
+      .filter((x) => (x.label || marked(x.edge)) && x.geometry.curve)
       .map((x) => ({
         id: x.edge.id,
         curve: x.geometry.curve!,
-        width: labelWidth(x.label),
-        // an unhealthy call's network verdict sits under its label
-        height: x.edge.unhealthy && x.edge.network ? 36 : 18,
+        width: Math.max(
+          x.label ? labelWidth(x.label) : 0,
+          marked(x.edge) ? labelWidth(networkText(x.edge.network!)) : 0
+        ),
+        // an unhealthy call's network verdict sits under its label (alone on a network-only call)
+        height: (x.label ? 18 : 0) + (marked(x.edge) ? 18 : 0),
       })),
     graph.nodes.map((n) => nodeBox(layout.positions.get(n.id)!, n))
   );
@@ -307,6 +313,9 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
           <g>
             {shapes.map(({ edge: e, geometry, label, mid }) => {
               const { d } = geometry;
+              // the label and, under it, the network mark share the placed box (centred on mid)
+              const labelY = mid && marked(e) ? mid.y - 9 : (mid?.y ?? 0);
+              const markY = mid && label ? mid.y + 9 : (mid?.y ?? 0);
               const sev = severity(e.errorRate, threshold);
               return (
                 <g
@@ -338,7 +347,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                       {/* a plate under the label keeps it readable where it crosses lines */}
                       <rect
                         x={mid.x - labelWidth(label) / 2}
-                        y={mid.y - 9}
+                        y={labelY - 9}
                         width={labelWidth(label)}
                         height={18}
                         rx={3}
@@ -348,7 +357,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                       <text
                         data-testid="map-edge-label"
                         x={mid.x}
-                        y={mid.y}
+                        y={labelY}
                         dominantBaseline="central"
                         textAnchor="middle"
                         className={s.edgeLabel}
@@ -361,7 +370,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                   {e.unhealthy && e.network && mid && showEdgeLabels && (
                     <rect
                       x={mid.x - labelWidth(networkText(e.network)) / 2}
-                      y={mid.y + 7}
+                      y={markY - 9}
                       width={labelWidth(networkText(e.network))}
                       height={18}
                       rx={3}
@@ -373,7 +382,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                     <text
                       data-testid="map-edge-network-label"
                       x={mid.x}
-                      y={mid.y + 16}
+                      y={markY}
                       dominantBaseline="central"
                       textAnchor="middle"
                       className={s.edgeLabel}

@@ -131,6 +131,20 @@ describe('the Universal Map at team scale', () => {
     expect(screen.getAllByTestId('map-edge-label')).toHaveLength(2);
   });
 
+  it('a network-only call whose network is unhealthy shows its verdict alone', () => {
+    const frames = mapFrames();
+    const edges = frames[1];
+    edges.fields.find((f) => f.name === 'mainstat')!.values[2] = 0;
+    edges.fields.push(
+      { name: 'detail__network', type: FieldType.string, values: ['', '', '3 failed connections'], config: {} },
+      { name: 'highlighted', type: FieldType.boolean, values: [false, false, true], config: {} }
+    );
+    render(<UniversalMapPanel {...props(frames)} />);
+    const edge = screen.getAllByTestId('map-edge').find((e) => e.getAttribute('data-source') === 'orders')!;
+    expect(within(edge).queryByTestId('map-edge-label')).not.toBeInTheDocument();
+    expect(within(edge).getByTestId('map-edge-network-label')).toHaveTextContent('⚠ 3 failed connections');
+  });
+
   it('zooms with the buttons and the wheel, pans by dragging, fits again', () => {
     render(<UniversalMapPanel {...props(mapFrames(), { width: 800, height: 400 })} />);
     const svg = screen.getByTestId('universal-map');
