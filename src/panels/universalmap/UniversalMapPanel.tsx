@@ -142,6 +142,7 @@ function edgeShapes(graph: ReturnType<typeof buildGraph>, layout: MapLayout, edg
         ),
         // an unhealthy call's network verdict sits under its label (alone on a network-only call)
         height: (x.label ? 18 : 0) + (marked(x.edge) ? 18 : 0),
+        must: marked(x.edge),
       })),
     graph.nodes.map((n) => nodeBox(layout.positions.get(n.id)!, n))
   );
