@@ -151,7 +151,7 @@ var redTestDB = fmt.Sprintf("%s_red_%d", testDB, os.Getpid())
 func startKnownRED(t *testing.T) (*env, backend.PluginContext, []knownRequest) {
 	t.Helper()
 	admin(t, "SELECT 1")
-	createSchema(t, redTestDB, "app_metrics", "app_metrics_edge")
+	createSchema(t, redTestDB, "app_metrics", "app_metrics_edge", "business_tags")
 	t.Cleanup(func() { admin(t, "DROP DATABASE IF EXISTS "+redTestDB) })
 	reqs := knownRequests()
 	rows := aggregateWithAgent(t, reqs)

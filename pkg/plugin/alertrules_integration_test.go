@@ -24,8 +24,52 @@ import (
 )
 
 type ruleFile struct {
-	APIVersion int         `yaml:"apiVersion"`
-	Groups     []ruleGroup `yaml:"groups"`
+	APIVersion    int            `yaml:"apiVersion"`
+	Groups        []ruleGroup    `yaml:"groups"`
+	ContactPoints []contactPoint `yaml:"contactPoints"`
+}
+
+// contactPoint is a provisioned contact point (the fields FlowLens's files use).
+type contactPoint struct {
+	OrgID     int    `yaml:"orgId"`
+	Name      string `yaml:"name"`
+	Receivers []struct {
+		UID                   string         `yaml:"uid"`
+		Type                  string         `yaml:"type"`
+		Settings              map[string]any `yaml:"settings"`
+		DisableResolveMessage bool           `yaml:"disableResolveMessage"`
+	} `yaml:"receivers"`
+}
+
+// teamOf is the business tag team of the known data set's services, as the Tags page would set it
+// (the provisioned rules select a team's services by it).
+var teamOf = map[string]string{"backend": "shop", "frontend": "web", "gateway": "web", "slb": "web", "postgres": "data", "redis": "data"}
+
+// tagTeams stores teamOf in db's business_tags.
+func tagTeams(t *testing.T, db string) {
+	t.Helper()
+	var rows []map[string]any
+	for svc, team := range teamOf {
+		rows = append(rows, map[string]any{"time": "2026-01-01 00:00:00", "changed_us": 1767225600000000, "kind": "service", "subject": svc,
+			"key": "team", "value": team, "deleted": 0, "updated_by": "test", "updated_by_role": "Admin"})
+	}
+	insertInto(t, db, "business_tags", rows)
+}
+
+// readRuleFile decodes one team-<team>.yaml strictly (a misspelt field is an error, not silently ignored).
+func readRuleFile(t *testing.T, path string) ruleFile {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f ruleFile
+	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return f
 }
 
 type ruleGroup struct {
@@ -144,8 +188,9 @@ func ruleSteps(t *testing.T, r alertRule, dsUID string) (ruleQuery, dataplane.Re
 
 func TestProvisionedAlertRules(t *testing.T) {
 	e, pc, reqs := startKnownRED(t)
+	tagTeams(t, redTestDB)
 	dsUID := provisionedDatasourceUID(t)
-	files, _ := filepath.Glob(filepath.Join("..", "..", "provisioning", "alerting", "*.yaml"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "provisioning", "alerting", "team-*.yaml"))
 	if len(files) != 3 {
 		t.Fatalf("%d rule files, want 3 (team-web, team-shop, team-data)", len(files))
 	}
@@ -157,16 +202,7 @@ func TestProvisionedAlertRules(t *testing.T) {
 	instances := 0
 	for _, path := range files {
 		team := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "team-"), ".yaml")
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var f ruleFile
-		dec := yaml.NewDecoder(strings.NewReader(string(raw)))
-		dec.KnownFields(true) // a misspelt field is an error, not silently ignored
-		if err := dec.Decode(&f); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
+		f := readRuleFile(t, path)
 		if f.APIVersion != 1 || len(f.Groups) != 1 {
 			t.Fatalf("%s: apiVersion %d, %d groups", path, f.APIVersion, len(f.Groups))
 		}
@@ -226,9 +262,19 @@ func TestProvisionedAlertRules(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: the answer is not an alerting input: %v", r.UID, err)
 			}
-			// Expected: one instance per service of the rule with requests, valued at its last minute.
+			// the team's services come from its business tag, not a list in the rule
+			if len(m.Service) != 0 || strings.Join(m.Tags["team"], ",") != team {
+				t.Errorf("%s: selects services %v, tags %v (want the tag team=%s)", r.UID, m.Service, m.Tags, team)
+			}
+			// Expected: one instance per service of the team with requests, valued at its last minute.
 			want := map[string]float64{}
-			for _, svc := range m.Service {
+			var services []string
+			for svc, tm := range teamOf {
+				if tm == team {
+					services = append(services, svc)
+				}
+			}
+			for _, svc := range services {
 				var us []int64
 				var errs int
 				for _, q := range reqs {

@@ -105,7 +105,7 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 	r := query.Range{From: q.TimeRange.From, To: q.TimeRange.To}
 	switch m.QueryType {
 	case query.TypeRED, query.TypeMap, query.TypeSQLLog, query.TypeTraceSearch, query.TypeFlameGraph,
-		query.TypeFlowLog, query.TypeNetMetrics, query.TypeNetProfile, query.TypeNetProfileSummary:
+		query.TypeFlowLog, query.TypeNetMetrics, query.TypeNetProfile, query.TypeNetProfileSummary, query.TypeAnnotations:
 		if err := query.CheckSpan(m.QueryType, r, d.settings.MaxSpan(m.QueryType)); err != nil {
 			return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
 		}
@@ -134,10 +134,12 @@ func (d *Datasource) query(ctx context.Context, q backend.DataQuery) backend.Dat
 		frames, err = d.edgeSeries(ctx, q.JSON, r, q.Interval, profileSummaryKind, query.BuildNetProfileSummary)
 	case query.TypeTriage:
 		frames, err = d.triageQuery(ctx, q.JSON, r)
+	case query.TypeAnnotations:
+		frames, err = d.annotations(ctx, m, r, q.Interval)
 	case "":
-		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile, netprofile_summary or triage")
+		return backend.ErrDataResponse(backend.StatusBadRequest, "queryType is missing: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile, netprofile_summary, triage or annotations")
 	default:
-		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile, netprofile_summary or triage", query.Quote(m.QueryType)))
+		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("unknown queryType %s: use red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile, netprofile_summary, triage or annotations", query.Quote(m.QueryType)))
 	}
 	if err != nil {
 		return errorResponse(err)

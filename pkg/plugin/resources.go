@@ -27,6 +27,8 @@ import (
 //                                profile_samples among the rows the other filters match, busiest first (at most 500)
 //   GET tag-values             → {"tags":[...]} the tag names queries accept (pkg/query/tags.go)
 //   GET tag-values?tag=&from=&to= → {"values":[...]} the values a tag took over the range
+//   GET tag-values?keys=1&from=&to= → {"keys":[...]} the concrete tag keys (ad-hoc filters): the process
+//                                tags, the pod labels seen over the range, the business tag keys set
 //   GET/POST/DELETE tags       → business tags (businesstags.go)
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -103,8 +105,8 @@ func (d *Datasource) handleValues(w http.ResponseWriter, r *http.Request) {
 }
 
 // listValues answers {key: [...]}: the distinct non-empty first column of build's statement
-// over the request's from/to (ms epoch; default the last hour), sorted.
-func (d *Datasource) listValues(w http.ResponseWriter, r *http.Request, key string, build func(query.Range) (*query.Statement, error)) {
+// over the request's from/to (ms epoch; default the last hour) and the always values, sorted.
+func (d *Datasource) listValues(w http.ResponseWriter, r *http.Request, key string, build func(query.Range) (*query.Statement, error), always ...string) {
 	if d.settingsErr != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
 		return
@@ -119,6 +121,9 @@ func (d *Datasource) listValues(w http.ResponseWriter, r *http.Request, key stri
 		return
 	}
 	set := map[string]bool{}
+	for _, s := range always {
+		set[s] = true
+	}
 	for _, row := range res.Data {
 		if len(row) > 0 {
 			if s := converters.String(row[0]); s != "" {
@@ -181,6 +186,12 @@ func (d *Datasource) handleProfileValues(w http.ResponseWriter, r *http.Request)
 // handleTagValues lists the tag names, or with ?tag= the values that tag took over the range.
 func (d *Datasource) handleTagValues(w http.ResponseWriter, r *http.Request) {
 	tag := r.URL.Query().Get("tag")
+	if r.URL.Query().Get("keys") != "" {
+		d.listValues(w, r, "keys", func(rng query.Range) (*query.Statement, error) {
+			return query.BuildTagKeys(d.settings.Database, rng)
+		}, query.FixedTagNames()...)
+		return
+	}
 	if tag == "" {
 		writeJSON(w, http.StatusOK, map[string][]string{"tags": query.TagNames()})
 		return

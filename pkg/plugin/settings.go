@@ -26,7 +26,8 @@ const (
 // map read the per-second rollup.
 var DefaultMaxSpanDays = map[string]int{
 	query.TypeSQLLog: 7, query.TypeTrace: 7, query.TypeTraceSearch: 7, query.TypeFlameGraph: 7, query.TypeRED: 31, query.TypeMap: 31,
-	query.TypeFlowLog: 7, query.TypeNetProfile: 7, query.TypeNetMetrics: 31, query.TypeNetProfileSummary: 7,
+	query.TypeFlowLog: 7, query.TypeNetProfile: 7, query.TypeNetMetrics: 31, query.TypeNetProfileSummary: 7, query.TypeAnnotations: 31,
+	query.TypeTriage: 7,
 }
 
 // Settings are the datasource's jsonData plus the decrypted secureJsonData password.
@@ -44,7 +45,7 @@ type Settings struct {
 	MaxResponseBytes int64 `json:"maxResponseBytes"`
 	// MaxSeries bounds the services of one RED query (each is a series per metric).
 	MaxSeries int `json:"maxSeries"`
-	// MaxSpanDays bounds the time range per query type (keys: red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile, netprofile_summary).
+	// MaxSpanDays bounds the time range per query type (keys: red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile, netprofile_summary, annotations, triage).
 	MaxSpanDays map[string]int `json:"maxSpanDays"`
 	Password    string         `json:"-"`
 	// TagsUsername is the ClickHouse user business-tag changes are written as (INSERT into
@@ -100,7 +101,7 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 	}
 	for k := range st.MaxSpanDays {
 		if _, known := DefaultMaxSpanDays[k]; !known {
-			return st, fmt.Errorf("datasource setting maxSpanDays: %s is not a query type (red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile, netprofile_summary)", query.Quote(k))
+			return st, fmt.Errorf("datasource setting maxSpanDays: %s is not a query type (red, map, sql_log, trace, trace_search, flamegraph, flow_log, net_metrics, netprofile, netprofile_summary, annotations, triage)", query.Quote(k))
 		}
 	}
 	st.Password = s.DecryptedSecureJSONData["password"]

@@ -187,6 +187,7 @@ func Check(zipPath, sourceDir string) (Report, error) {
 	}
 
 	nested := c.nestedPlugins(rootJSON)
+	c.dashboards(rootJSON)
 	all := map[string]*pluginJSON{"plugin.json": rootJSON}
 	for k, v := range nested {
 		all[k] = v
@@ -280,6 +281,55 @@ func (c *checker) nestedPlugins(root *pluginJSON) map[string]*pluginJSON {
 		}
 	}
 	return out
+}
+
+// dashboards checks the root's includes of type dashboard: each in the archive, a dashboard JSON with a
+// uid, a title and panels, uids unique (Grafana imports them by uid); a dashboards/*.json in the archive
+// that no include declares is never imported (includesdashboard).
+func (c *checker) dashboards(root *pluginJSON) {
+	declared := map[string]bool{}
+	uids := map[string]string{}
+	for _, inc := range root.Includes {
+		if inc.Type != "dashboard" {
+			continue
+		}
+		rel := path.Clean(inc.Path)
+		declared[rel] = true
+		b, ok := c.read(c.root + "/" + rel)
+		if !ok {
+			c.add("includesdashboard", Error, "plugin.json includes the dashboard %s, which the archive lacks", rel)
+			continue
+		}
+		var d struct {
+			UID    string            `json:"uid"`
+			Title  string            `json:"title"`
+			Panels []json.RawMessage `json:"panels"`
+		}
+		if err := json.Unmarshal(b, &d); err != nil {
+			c.add("includesdashboard", Error, "%s is not valid JSON: %v", rel, err)
+			continue
+		}
+		switch {
+		case d.UID == "" || d.Title == "" || len(d.Panels) == 0:
+			c.add("includesdashboard", Error, "%s: a dashboard needs a uid, a title and panels (uid %q, title %q, %d panels)", rel, d.UID, d.Title, len(d.Panels))
+		case uids[d.UID] != "":
+			c.add("includesdashboard", Error, "%s: uid %s is also %s's", rel, d.UID, uids[d.UID])
+		default:
+			c.add("includesdashboard", OK, "%s: dashboard %s (%s), %d panels", rel, d.UID, d.Title, len(d.Panels))
+		}
+		uids[d.UID] = rel
+	}
+	var names []string
+	for name := range c.files {
+		rel := strings.TrimPrefix(name, c.root+"/")
+		if strings.HasPrefix(rel, "dashboards/") && strings.HasSuffix(rel, ".json") && !declared[rel] {
+			names = append(names, rel)
+		}
+	}
+	sort.Strings(names)
+	for _, rel := range names {
+		c.add("includesdashboard", Warning, "%s is in the archive but no include declares it: Grafana never imports it", rel)
+	}
 }
 
 // pluginFiles checks one plugin's own files: module.js and its source map (modulejs, jsMap),

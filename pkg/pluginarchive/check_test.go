@@ -29,7 +29,8 @@ func fixture(t *testing.T) string {
 	}
 	info := `"info":{"version":"1.2.3","updated":"2026-12-02","author":{"name":"x"},"logos":{"small":"img/logo.svg","large":"img/logo.svg"}}`
 	write("plugin.json", `{"id":"acme-thing-app","type":"app","name":"Thing",`+info+`,
-		"includes":[{"type":"datasource","name":"DS","path":"datasource/plugin.json"},{"type":"page","name":"Home","path":"/a/acme-thing-app"}],
+		"includes":[{"type":"datasource","name":"DS","path":"datasource/plugin.json"},{"type":"page","name":"Home","path":"/a/acme-thing-app"},
+			{"type":"dashboard","name":"Overview","path":"dashboards/overview.json"}],
 		"dependencies":{"grafanaDependency":">=13.2.0"}}`, 0o644)
 	write("datasource/plugin.json", `{"id":"acme-thing-datasource","type":"datasource","name":"DS","backend":true,"alerting":true,
 		"executable":"gpx_thing",`+info+`}`, 0o644)
@@ -41,6 +42,7 @@ func fixture(t *testing.T) string {
 	for _, s := range RequiredBinaries {
 		write("datasource/gpx_thing_"+s, "\x7fELF", 0o755)
 	}
+	write("dashboards/overview.json", `{"uid":"thing-overview","title":"Thing","panels":[{"id":1,"type":"timeseries"}]}`, 0o644)
 	write("README.md", "# Thing", 0o644)
 	write("CHANGELOG.md", "# 1.2.3", 0o644)
 	write("LICENSE", string(license), 0o644)
@@ -68,7 +70,7 @@ func TestAValidArchivePasses(t *testing.T) {
 	}
 	for _, want := range []string{"ok      binarypermissions: datasource/plugin.json: 4 binaries, each 0755",
 		"ok      includesnested: datasource/plugin.json declared as a datasource", "ok      license: LICENSE: the Apache License 2.0, full text",
-		"warning manifest: unsigned: no MANIFEST.txt"} {
+		"warning manifest: unsigned: no MANIFEST.txt", "ok      includesdashboard: dashboards/overview.json: dashboard thing-overview (Thing), 1 panels"} {
 		if !strings.Contains(r.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, r)
 		}
@@ -92,6 +94,16 @@ func TestEachFaultIsAnError(t *testing.T) {
 			}},
 		{"declared nested plugin missing", "acme-thing-app", "nestedmetadata", "includes a datasource at datasource/plugin.json, which the archive lacks",
 			func(d string) error { return os.RemoveAll(filepath.Join(d, "datasource")) }},
+		{"declared dashboard missing", "acme-thing-app", "includesdashboard", "includes the dashboard dashboards/overview.json, which the archive lacks",
+			func(d string) error { return os.Remove(filepath.Join(d, "dashboards", "overview.json")) }},
+		{"dashboard without uid", "acme-thing-app", "includesdashboard", "a dashboard needs a uid, a title and panels",
+			func(d string) error {
+				return os.WriteFile(filepath.Join(d, "dashboards", "overview.json"), []byte(`{"title":"Thing","panels":[{}]}`), 0o644)
+			}},
+		{"dashboard not JSON", "acme-thing-app", "includesdashboard", "dashboards/overview.json is not valid JSON",
+			func(d string) error {
+				return os.WriteFile(filepath.Join(d, "dashboards", "overview.json"), []byte(`{"uid":`), 0o644)
+			}},
 		{"MIT license", "acme-thing-app", "license", "not the full Apache License 2.0 text",
 			func(d string) error { return os.WriteFile(filepath.Join(d, "LICENSE"), []byte("MIT License\n"), 0o644) }},
 		{"hand-built bundle", "acme-thing-app", "buildtools", "no banner",

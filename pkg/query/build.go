@@ -101,7 +101,7 @@ func dateTime(t time.Time) int64 { return min(max(t.Unix(), 0), math.MaxUint32) 
 var queryNames = map[string]string{
 	TypeRED: "RED", TypeMap: "map", TypeSQLLog: "request log (sql_log)", TypeTrace: "trace", TypeTraceSearch: "trace search", TypeFlameGraph: "flame graph",
 	TypeFlowLog: "flow log", TypeNetMetrics: "network metrics", TypeNetProfile: "network profile", TypeNetProfileSummary: "network profile summary",
-	TypeTriage: "triage",
+	TypeTriage: "triage", TypeAnnotations: "annotations",
 }
 
 // CheckSpan rejects a time range that ends before it starts or is longer than maxSpan, the
@@ -775,7 +775,7 @@ func requestRows(database string, m *Model, r Range) (*builder, []string, string
 		return nil, nil, "", err
 	}
 	// a tag filter matches the client's or the server's process (rows name both by pid on the observing host)
-	tags, err := b.tagFilterConds(m.Tags, []RowKey{{Host: b.c("host"), Pid: b.c("client_pid"), Time: b.c("time")}, {Host: b.c("host"), Pid: b.c("server_pid"), Time: b.c("time")}}, r)
+	tags, err := b.tagFilterConds(m.Tags, []RowKey{{Host: b.c("host"), Pid: b.c("client_pid"), Time: b.c("time"), Service: b.c("client_service")}, {Host: b.c("host"), Pid: b.c("server_pid"), Time: b.c("time"), Service: b.c("server_service")}}, r)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -99,15 +99,16 @@ func (t *TimeArg) UnmarshalJSON(b []byte) error {
 // result is a diff flame graph: the baseline range on the left (value, self), the query's own
 // time range on the right (valueRight, selfRight).
 type FlameModel struct {
-	Event        string  `json:"event"`   // on_cpu (default) or off_cpu
-	Pid          IDs     `json:"pid"`     // process ids
-	Tid          IDs     `json:"tid"`     // thread ids
-	Process      Values  `json:"process"` // process names
-	Service      Values  `json:"service"` // service names
-	Host         Values  `json:"host"`
-	BaselineFrom TimeArg `json:"baselineFrom"`
-	BaselineTo   TimeArg `json:"baselineTo"`
-	MaxNodes     int     `json:"maxNodes"` // default DefaultFlameNodes
+	Event        string     `json:"event"`   // on_cpu (default) or off_cpu
+	Pid          IDs        `json:"pid"`     // process ids
+	Tid          IDs        `json:"tid"`     // thread ids
+	Process      Values     `json:"process"` // process names
+	Service      Values     `json:"service"` // service names
+	Host         Values     `json:"host"`
+	Tags         TagFilters `json:"tags"` // tag -> values the sampled process must have (tags.go)
+	BaselineFrom TimeArg    `json:"baselineFrom"`
+	BaselineTo   TimeArg    `json:"baselineTo"`
+	MaxNodes     int        `json:"maxNodes"` // default DefaultFlameNodes
 	// A span's start (µs since the epoch) and duration (µs): the graph covers the span's whole seconds
 	// instead of the panel's range (a request-log row's link carries its own time).
 	SpanStartUs    numText `json:"span_start_us"`
@@ -186,8 +187,8 @@ func (b *builder) idsIn(field, column string, ids IDs) (string, error) {
 }
 
 // profileFilters are the conditions of a profile query other than time: the event and the pid, tid,
-// process, service and host filters.
-func (b *builder) profileFilters(m *FlameModel) ([]string, error) {
+// process, service and host filters, and the tag filters on the sampled process (r: the dimension's range).
+func (b *builder) profileFilters(m *FlameModel, r Range) ([]string, error) {
 	conds := []string{fmt.Sprintf("%s = %s", b.c("event"), Quote(m.Event))}
 	for _, f := range []struct {
 		field string
@@ -213,7 +214,8 @@ func (b *builder) profileFilters(m *FlameModel) ([]string, error) {
 			conds = append(conds, s)
 		}
 	}
-	return conds, nil
+	tags, err := b.tagFilterConds(m.Tags, []RowKey{{Host: b.c("host"), Pid: b.c("pid"), Service: b.c("service")}}, r)
+	return append(conds, tags...), err
 }
 
 // ProfileValueFields are the profile_samples columns the query editor's pickers list.
@@ -241,7 +243,7 @@ func BuildProfileValues(database, field string, m *FlameModel, r Range) (*Statem
 	if err != nil {
 		return nil, err
 	}
-	conds, err := b.profileFilters(m)
+	conds, err := b.profileFilters(m, r)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +273,7 @@ func BuildFlameGraph(database string, m *FlameModel, r Range) (*Statement, error
 	if err != nil {
 		return nil, err
 	}
-	conds, err := b.profileFilters(m)
+	conds, err := b.profileFilters(m, r)
 	if err != nil {
 		return nil, err
 	}

@@ -260,8 +260,29 @@ type Model struct {
 	ServerProcess    Values     `json:"server_process"`    // server_process (sql_log, trace_search): the process a flame graph shows
 	ServerPid        IDs        `json:"server_pid"`        // server_pid (sql_log, trace_search)
 	OrderBy          string     `json:"order_by"`          // sql_log: OrderByTime (default, newest first) or OrderByDuration (slowest first)
+	Annotation       string     `json:"annotation"`        // annotations: the event kind (AnnotationKinds)
+	Threshold        Ratio      `json:"threshold"`         // annotations error_spike: the error ratio above which a bucket is a spike
+	MinRequests      Count      `json:"min_requests"`      // annotations error_spike: requests a bucket needs to be judged
 	// MaxSeries bounds RED's services (the datasource setting, not part of the query JSON).
 	MaxSeries int `json:"-"`
+}
+
+// Ratio is a number given as a JSON number or numeric string (template variables arrive as
+// strings); null and "" mean not set (0).
+type Ratio float64
+
+// UnmarshalJSON accepts 0.05, "0.05", "" or null.
+func (x *Ratio) UnmarshalJSON(b []byte) error {
+	s, set := numberText(b)
+	if !set {
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Errorf("%s is not a number", Quote(truncate(s, 40)))
+	}
+	*x = Ratio(f)
+	return nil
 }
 
 // Millis is a duration in milliseconds given as a JSON number or numeric string (template
@@ -349,7 +370,7 @@ func Parse(raw []byte) (*Model, error) {
 			m.RequestID = a.RequestID
 		}
 	}
-	m.QueryType = strings.TrimSpace(m.QueryType)
+	m.QueryType, m.Annotation = strings.TrimSpace(m.QueryType), strings.TrimSpace(m.Annotation)
 	m.TraceID, m.RequestID, m.Format = strings.TrimSpace(m.TraceID), strings.TrimSpace(m.RequestID), strings.TrimSpace(m.Format)
 	m.OrderBy = strings.TrimSpace(m.OrderBy)
 	return &m, nil

@@ -67,25 +67,26 @@ func (f *Flag) UnmarshalJSON(b []byte) error {
 // names are the l4_flow_log / net_metrics / tcp_timeline column names, as in Model; `service` is the
 // server's, as everywhere.
 type NetModel struct {
-	QueryType        string `json:"queryType"`
-	Service          Values `json:"service"`           // server_service
-	ClientService    Values `json:"client_service"`    // client_service
-	ServerProcess    Values `json:"server_process"`    // flow_log
-	ClientProcess    Values `json:"client_process"`    // flow_log
-	ServerIP         Values `json:"server_ip"`         // flow_log, netprofile
-	ClientIP         Values `json:"client_ip"`         // flow_log, netprofile
-	ServerPort       IDs    `json:"server_port"`       // flow_log, net_metrics, netprofile(_summary)
-	ClientPort       IDs    `json:"client_port"`       // flow_log, netprofile
-	Host             Values `json:"host"`              // observing host
-	ObservationPoint string `json:"observation_point"` // a point; flow_log: default all; net_metrics: "preferred" (default), "all"
-	CloseType        Values `json:"close_type"`        // flow_log: schema close types
-	RstSender        Values `json:"rst_sender"`        // flow_log: client, server
-	ConnFailed       Flag   `json:"conn_failed"`       // flow_log: failed connects only
-	MinRetrans       Count  `json:"min_retrans"`       // flow_log: retrans_count >=
-	MinRTTMs         Millis `json:"min_rtt_ms"`        // flow_log: rtt_us >=
-	Metric           string `json:"metric"`            // net_metrics: one of NetMetrics; netprofile_summary: one of ProfileMetrics; or "all" (default)
-	Format           string `json:"format"`            // flow_log: FormatTable (default) or FormatLogs
-	Limit            Count  `json:"limit"`             // flow_log rows
+	QueryType        string     `json:"queryType"`
+	Service          Values     `json:"service"`           // server_service
+	ClientService    Values     `json:"client_service"`    // client_service
+	ServerProcess    Values     `json:"server_process"`    // flow_log
+	ClientProcess    Values     `json:"client_process"`    // flow_log
+	ServerIP         Values     `json:"server_ip"`         // flow_log, netprofile
+	ClientIP         Values     `json:"client_ip"`         // flow_log, netprofile
+	ServerPort       IDs        `json:"server_port"`       // flow_log, net_metrics, netprofile(_summary)
+	ClientPort       IDs        `json:"client_port"`       // flow_log, netprofile
+	Host             Values     `json:"host"`              // observing host
+	ObservationPoint string     `json:"observation_point"` // a point; flow_log: default all; net_metrics: "preferred" (default), "all"
+	CloseType        Values     `json:"close_type"`        // flow_log: schema close types
+	RstSender        Values     `json:"rst_sender"`        // flow_log: client, server
+	ConnFailed       Flag       `json:"conn_failed"`       // flow_log: failed connects only
+	MinRetrans       Count      `json:"min_retrans"`       // flow_log: retrans_count >=
+	MinRTTMs         Millis     `json:"min_rtt_ms"`        // flow_log: rtt_us >=
+	Metric           string     `json:"metric"`            // net_metrics: one of NetMetrics; netprofile_summary: one of ProfileMetrics; or "all" (default)
+	Format           string     `json:"format"`            // flow_log: FormatTable (default) or FormatLogs
+	Limit            Count      `json:"limit"`             // flow_log rows
+	Tags             TagFilters `json:"tags"`              // tag -> values either end must have (tags.go)
 	// MaxSeries bounds net_metrics' edges (the datasource setting, not part of the query JSON).
 	MaxSeries int `json:"-"`
 }
@@ -142,6 +143,23 @@ func (b *builder) netFilters(m *NetModel) ([]string, error) {
 	return append(out, ends...), err
 }
 
+// netEnds are the row's two ends as the tag join keys them: by process where the table names pids,
+// else (or for business tags, kept by service) by service.
+func netEnds(b *builder) []RowKey {
+	var ends []RowKey
+	for _, side := range []string{"client", "server"} {
+		var k RowKey
+		if schema.Get().HasColumn(b.table, side+"_pid") {
+			k.Host, k.Pid = b.c("host"), b.c(side+"_pid")
+		}
+		if schema.Get().HasColumn(b.table, side+"_service") {
+			k.Service = b.c(side + "_service")
+		}
+		ends = append(ends, k)
+	}
+	return ends
+}
+
 // netRows is the common start of the network queries: the builder of table and the time range and
 // filters as WHERE conditions; onePoint adds the observation_point filter of the modes "" and "all"
 // (every point) or one point (net_metrics renders its own modes).
@@ -159,6 +177,11 @@ func netRows(database, table string, m *NetModel, r Range, onePoint bool) (*buil
 		return nil, nil, err
 	}
 	conds := append([]string{tf}, f...)
+	tags, err := b.tagFilterConds(m.Tags, netEnds(b), r)
+	if err != nil {
+		return nil, nil, err
+	}
+	conds = append(conds, tags...)
 	if onePoint && m.ObservationPoint != "" && m.ObservationPoint != ObsAll {
 		if !schema.Get().IsObservationPoint(m.ObservationPoint) {
 			return nil, nil, fmt.Errorf("observation_point %s is not one of all, %s", Quote(truncate(m.ObservationPoint, 60)), strings.Join(schema.Get().ObservationPoints, ", "))

@@ -146,7 +146,8 @@ func TestEditorKeysAreModelFields(t *testing.T) {
 	}
 	model, net := jsonFields(Model{}), jsonFields(NetModel{})
 	for k := range net {
-		if !keys[k] && k != "queryType" && k != "metric" && k != "format" {
+		if !keys[k] && k != "queryType" && k != "metric" && k != "format" && k != "tags" { // tags: FlowLensQuery.tags, a map
+
 			t.Errorf("NetModel option %s is not in the editor's FILTER_KEYS", k)
 		}
 	}
@@ -154,6 +155,9 @@ func TestEditorKeysAreModelFields(t *testing.T) {
 		if !model[k] && !net[k] && k != "row_id" && k != "time" { // row_id and time: TraceQuery (parsed by hand)
 			t.Errorf("editor option %s is no field of Model or NetModel", k)
 		}
+	}
+	if !regexp.MustCompile(`(?m)^\s*tags\?: TagFilters;`).Match(raw) {
+		t.Error("FlowLensQuery has no tags?: TagFilters (the typed tag filters every query model reads)")
 	}
 	if len(keys) < 25 {
 		t.Errorf("read %d FILTER_KEYS: the pattern no longer matches types.ts", len(keys))

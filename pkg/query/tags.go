@@ -41,6 +41,7 @@ type TagSource struct {
 
 // ProcessTagColumns are the tags of the process_tags dimension (agent: src/agent/tags) by name.
 var ProcessTagColumns = map[string]string{
+	"host":              "host",
 	"process":           "process",
 	"cmdline":           "cmdline",
 	"exe":               "exe",
@@ -103,12 +104,7 @@ const MaxTagKeys = 100000
 
 // TagNames lists the tags queries accept (labels as label.<key>).
 func TagNames() []string {
-	names := make([]string, 0, len(ProcessTagColumns)+1)
-	for k := range ProcessTagColumns {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return append(names, LabelPrefix+"<key>", "<business tag key: team, owner, ...>")
+	return append(FixedTagNames(), LabelPrefix+"<key>", "<business tag key: team, owner, ...>")
 }
 
 func sourceOf(tag string) (*TagSource, string, error) {
@@ -415,4 +411,40 @@ func BuildTagValues(database, tag string, r Range) (*Statement, error) {
 	sql := fmt.Sprintf("SELECT DISTINCT tag_v FROM (%s) WHERE tag_v != '' ORDER BY tag_v LIMIT %d", inner, MaxTagValues)
 	st := &Statement{SQL: sql, Table: s.Table, Limit: MaxTagValues}
 	return st, nil
+}
+
+// MaxTagKeyNames bounds the tag keys listed for ad-hoc filters.
+const MaxTagKeyNames = 1000
+
+// BuildTagKeys renders the concrete tag keys besides the fixed process tags (TagNames): the pod
+// labels seen over the range (label.<key>) and the business tag keys set on services now, one per
+// row, sorted.
+func BuildTagKeys(database string, r Range) (*Statement, error) {
+	b, err := newBuilder(database, "process_tags")
+	if err != nil {
+		return nil, err
+	}
+	if r.To.Before(r.From) {
+		return nil, fmt.Errorf("time range ends (%s) before it starts (%s)", r.To, r.From)
+	}
+	sql := fmt.Sprintf(`SELECT DISTINCT k FROM (
+  SELECT concat(%s, arrayJoin(label_keys)) AS k FROM %s.process_tags WHERE %s
+  UNION ALL
+  SELECT key AS k FROM (
+    SELECT key, argMax(deleted, changed_us) AS removed FROM %s.business_tags WHERE kind = %s GROUP BY subject, key
+  ) WHERE removed = 0
+)
+ORDER BY k
+LIMIT %d`, Quote(LabelPrefix), b.db, b.dimWhere(&ProcessTags, r), b.db, Quote(TagOnService), MaxTagKeyNames)
+	return &Statement{SQL: sql, Table: "process_tags", Limit: MaxTagKeyNames}, nil
+}
+
+// FixedTagNames are the tags every process has a column for (ProcessTagColumns), sorted.
+func FixedTagNames() []string {
+	names := make([]string, 0, len(ProcessTagColumns))
+	for k := range ProcessTagColumns {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }

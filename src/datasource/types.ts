@@ -13,7 +13,8 @@ export type FlowLensQueryType =
   | 'netprofile'
   | 'netprofile_summary'
   | 'flamegraph'
-  | 'triage';
+  | 'triage'
+  | 'annotations';
 
 export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; description: string }> = [
   { value: 'red', label: 'RED', description: 'Requests, errors and latency per service as time series' },
@@ -58,6 +59,11 @@ export const QUERY_TYPES: Array<{ value: FlowLensQueryType; label: string; descr
     description:
       'Where the problem is: ranked suspects of a service or edge over the time range against a baseline, with evidence',
   },
+  {
+    value: 'annotations',
+    label: 'Events',
+    description: "FlowLens events as annotations: a service's error-rate spike, a new service first seen",
+  },
 ];
 
 /** triage: the baseline when baselineFrom/baselineTo are not given (pkg/query/triage.go). */
@@ -97,6 +103,41 @@ export const TRIAGE_FIELDS = [
   'confidence',
   'evidence',
 ] as const;
+
+/** FlowLens events an annotation query lists (pkg/query/annotations.go AnnotationKinds). */
+export type AnnotationKind = 'error_spike' | 'new_service';
+
+export const ANNOTATION_KINDS: Array<{ value: AnnotationKind; label: string; description: string }> = [
+  {
+    value: 'error_spike',
+    label: 'Error-rate spike',
+    description: 'a service whose error ratio is above the threshold over a minute with enough requests (one region)',
+  },
+  {
+    value: 'new_service',
+    label: 'New service',
+    description: 'a service first seen in the range (absent the 7 days before)',
+  },
+];
+
+/**
+ * Tag filters (pkg/query/tags.go TagFilters): tag -> the values one end must have. Typed, never a glob:
+ * each value may hold variables (a multi-value one gives each of its values, All drops the tag).
+ */
+export type TagFilters = Record<string, string | string[]>;
+
+/** Query types that take tag filters (and so dashboard ad-hoc filters). */
+export const TAGGED_QUERY_TYPES: ReadonlySet<FlowLensQueryType> = new Set<FlowLensQueryType>([
+  'red',
+  'map',
+  'sql_log',
+  'trace_search',
+  'flow_log',
+  'net_metrics',
+  'netprofile_summary',
+  'flamegraph',
+  'annotations',
+]);
 
 /** The profiles a flame graph query reads (profile_samples.event): on-CPU samples, off-CPU time blocked. */
 export type ProfileEvent = 'on_cpu' | 'off_cpu';
@@ -315,7 +356,13 @@ export interface FlowLensQuery extends DataQuery {
   /** red: a RED metric; net_metrics: a network metric; netprofile_summary: a latency */
   metric?: RedMetric | NetMetric | ProfileMetric;
   /** red: one series per combination of these (default service); map: one tag naming the nodes */
-  group_by?: Array<RedGroupBy | string>;
+  group_by?: Array<RedGroupBy | string> | string;
+  /** tag filters: every listed tag must match (the server for RED, either end for the map and logs) */
+  tags?: TagFilters;
+  /** annotations: the event kind, the error ratio above which a minute is a spike (0.05), requests it needs (10) */
+  annotation?: AnnotationKind;
+  threshold?: string;
+  min_requests?: string;
   /** list filters (LIST_KEYS): one value, or several (a multi-value variable gives an array) */
   service?: string | string[];
   client_service?: string | string[];
@@ -403,10 +450,11 @@ export interface FlowLensOptions extends DataSourceJsonData {
       | 'net_metrics'
       | 'netprofile'
       | 'netprofile_summary'
-      | 'triage',
+      | 'triage'
+      | 'annotations',
       number
     >
-  >; // 31, 31, 7, 7, 7, 7, 7, 31, 7, 7
+  >; // 31, 31, 7, 7, 7, 7, 7, 31, 7, 7, 7, 31
 }
 
 export interface FlowLensSecureOptions {
@@ -421,13 +469,19 @@ export const DEFAULT_OPTIONS: Required<Pick<FlowLensOptions, 'url' | 'database' 
 };
 
 /** What a FlowLens query variable lists (the backend's `values` resource, pkg/query.ValueKinds). */
-export type VariableKind = 'services' | 'client_services' | 'endpoints' | 'protocols';
+export type VariableKind = 'services' | 'client_services' | 'endpoints' | 'protocols' | 'tag_values' | 'tag_keys';
 
 export const VARIABLE_KINDS: Array<{ value: VariableKind; label: string; description: string }> = [
   { value: 'services', label: 'Services', description: 'every service seen at either end of a call' },
   { value: 'client_services', label: 'Client services', description: 'services seen calling others' },
   { value: 'endpoints', label: 'Endpoints', description: 'endpoints served (of the services below, if any)' },
   { value: 'protocols', label: 'Protocols', description: 'application protocols (of the services below, if any)' },
+  {
+    value: 'tag_values',
+    label: 'Tag values',
+    description: 'the values a tag took (team by default): teams, namespaces, ...',
+  },
+  { value: 'tag_keys', label: 'Tag keys', description: 'the tags queries can group and filter by' },
 ];
 
 /** The query of a FlowLens query variable. */
@@ -435,4 +489,6 @@ export interface FlowLensVariableQuery extends DataQuery {
   kind?: VariableKind;
   /** narrows endpoints/protocols to these servers; may hold variables (a multi-value one gives several) */
   service?: string | string[];
+  /** tag_values: the tag whose values to list (default team) */
+  tag?: string;
 }

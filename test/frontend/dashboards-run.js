@@ -1,16 +1,21 @@
 #!/usr/bin/env node
-// Renders every provisioned dashboard (provisioning/dashboards/**/*.json) in the dashboard harness
+// Renders every bundled dashboard (dist/dashboards/*.json: the plugin's includes, as an installed plugin has them)
+// and every team's provisioned copy (provisioning/dashboards/teams/<team>/*.json) in the dashboard harness
 // (harness/dashboard.js: the real @grafana/runtime with its services set as Grafana sets them, the BUILT datasource
 // plugin answering each panel's query through its own query(), FlowLens panels from dist/panels, Grafana-core panels
 // checked for the frame shape they need) in headless Chromium, for each case of CASES (variables as Grafana's URL
-// carries them). Asserted per dashboard and case: every panel done without an error, every query sent to the FlowLens
-// datasource with its variables interpolated, every FlowLens panel drawn. Screenshots:
-// build/screenshots/dashboard-<file>-<case>.png.
+// carries them; a team's copy with its own team). Asserted per dashboard and case: every panel done without an
+// error, every query sent to the FlowLens datasource with its variables interpolated, the chosen services and team
+// (a typed tag filter) and the ad-hoc filter in every query that takes them, every FlowLens panel drawn, the
+// FlowLens annotations (error spikes, new services) run through the datasource's annotation support. Screenshots:
+// build/screenshots/dashboard-<dir>-<file>-<case>.png.
 //
-// Answers: replayed from fixtures/dashboards/<file>.recording.json (the real plugin binary's answers, recorded with
-// --record over the database record-trace.js leaves: the demo system traced by the real agent); a request the
-// recording lacks is refused (HTTP 500) and fails its panel. `--record` (needs that database, the built backend and
-// scripts/build.sh agent) proxies to test/grafana-shim over it and writes the recordings.
+// Answers: replayed from fixtures/dashboards/<file>.recording.json (one per bundled dashboard, its team copies ask
+// the same; the real plugin binary's answers, recorded with --record over RECORD_DB: a copy of the database
+// record-trace.js leaves, the demo system traced by the real agent, with the demo's services tagged by team through
+// business_tags as DEMO_TEAMS says); a request the recording lacks is refused (HTTP 500) and fails its panel.
+// `--record` (needs that database, the built backend and scripts/build.sh agent) makes the copy, proxies to
+// test/grafana-shim over it and writes the recordings.
 // Usage: npm run build && node test/frontend/dashboards-run.js [--record]
 'use strict';
 
@@ -23,26 +28,93 @@ const FIXTURES = path.join(__dirname, 'fixtures', 'dashboards');
 const TRACE_RECORDING = require('./fixtures/ds-query-trace.recording.json');
 const RECORD = process.argv.includes('--record');
 
-/** Variable cases each dashboard is rendered with (a dashboard lacking a variable ignores it). */
+/** Variable cases each bundled dashboard is rendered with (a dashboard lacking a variable ignores it); a team's copy is rendered with its defaults. */
 const CASES = [
   { name: 'default', vars: {} },
+  { name: 'team-shop', vars: { team: ['shop'] }, team: 'shop' },
+  { name: 'team-web', vars: { team: ['web'] }, team: 'web' },
   { name: 'backend', vars: { service: ['backend'] } },
   { name: 'two-services', vars: { service: ['backend', 'frontend'] } },
+  { name: 'adhoc-team-web', vars: { filters: ['team|=|web'] }, team: 'web' },
 ];
 
 /** Services of the demo system every service variable must list (the recording's database holds its traffic). */
 const DEMO_SERVICES = ['backend', 'frontend', 'gateway', 'postgres', 'redis', 'slb'];
+/** The demo's services by team, as business tags (pkg/plugin/alertrules_integration_test.go tags the known data alike). */
+const DEMO_TEAMS = { backend: 'shop', frontend: 'web', gateway: 'web', slb: 'web', postgres: 'data', redis: 'data' };
+/** The recording's database: a copy of record-trace.js's with the business tags (never the shared one itself). */
+const RECORD_DB = 'flowlens_frontend_dashboards';
+/** Query types whose queries take tag filters (src/datasource/types.ts TAGGED_QUERY_TYPES). */
+const TAGGED = new Set([
+  'red',
+  'map',
+  'sql_log',
+  'trace_search',
+  'flow_log',
+  'net_metrics',
+  'flamegraph',
+  'annotations',
+]);
 
 function log(...a) {
   console.log('[dashboards-e2e]', ...a);
 }
 
-function dashboards(dir = path.join(ROOT, 'provisioning', 'dashboards')) {
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) =>
-      e.isDirectory() ? dashboards(path.join(dir, e.name)) : e.name.endsWith('.json') ? [path.join(dir, e.name)] : []
+/** The dashboards: the bundled ones as dist has them, then each team's copies. */
+function dashboards() {
+  const bundled = fs
+    .readdirSync(path.join(DIST, 'dashboards'))
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => ({ file: path.join(DIST, 'dashboards', f), url: `/dist/dashboards/${f}`, dir: 'bundled' }));
+  const teamsDir = path.join(ROOT, 'provisioning', 'dashboards', 'teams');
+  const copies = fs
+    .readdirSync(teamsDir)
+    .sort()
+    .flatMap((team) =>
+      fs
+        .readdirSync(path.join(teamsDir, team))
+        .sort()
+        .map((f) => ({
+          file: path.join(teamsDir, team, f),
+          url: `/provisioning/dashboards/teams/${team}/${f}`,
+          dir: team,
+          team,
+        }))
     );
+  return [...bundled, ...copies];
+}
+
+/** Makes RECORD_DB: record-trace.js's tables copied, the demo's services tagged by team. */
+async function makeRecordDb(chQuery, source) {
+  await chQuery(`DROP DATABASE IF EXISTS ${RECORD_DB}`);
+  await chQuery(`CREATE DATABASE ${RECORD_DB}`);
+  const tables = (
+    await chQuery(`SELECT name FROM system.tables WHERE database = '${source}' AND engine NOT LIKE '%View'`)
+  ).map((r) => r.name);
+  for (const t of tables) {
+    await chQuery(`CREATE TABLE ${RECORD_DB}.${t} AS ${source}.${t}`);
+    await chQuery(`INSERT INTO ${RECORD_DB}.${t} SELECT * FROM ${source}.${t}`);
+  }
+  const now = Date.now();
+  const rows = Object.entries(DEMO_TEAMS).map(([svc, team], i) =>
+    JSON.stringify({
+      time: Math.floor(now / 1000),
+      changed_us: now * 1000 + i,
+      kind: 'service',
+      subject: svc,
+      key: 'team',
+      value: team,
+      deleted: 0,
+      updated_by: 'dashboards-run.js',
+      updated_by_role: 'Admin',
+    })
+  );
+  await chQuery(`INSERT INTO ${RECORD_DB}.business_tags FORMAT JSONEachRow\n${rows.join('\n')}`);
+  const [span] = await chQuery(
+    `SELECT toUInt32(min(time)) AS lo, toUInt32(max(time)) AS hi FROM ${RECORD_DB}.app_metrics`
+  );
+  return { from: String((Number(span.lo) - 60) * 1000), to: String((Number(span.hi) + 60) * 1000), tables };
 }
 
 /** A request's identity for replay: method, path without the request id, body without Grafana's per-request ids. */
@@ -68,23 +140,27 @@ async function main() {
     throw new Error('dist/ is missing: run "npm run build" first');
   }
   await buildSite();
-  // the demo checkout's minute, as recorded by record-trace.js
-  const at = TRACE_RECORDING.checkout.time * 1000;
-  const range = { from: String(at - 60_000), to: String(at + 60_000) };
+  let range;
+  let copied;
   let shim;
   let api;
   const recordings = new Map(); // dashboard file -> { key -> answer }
-  let current; // the dashboard file being rendered
+  let current; // the recording (bundled dashboard name) of the dashboard being rendered
   if (RECORD) {
     const { goBuild, startShim, DIST_PLUGIN } = require(path.join(ROOT, 'build', 'agent', 'demo', 'traceView.js'));
-    const { CLICKHOUSE_URL } = require(path.join(ROOT, 'build', 'agent', 'test', 'e2e', 'helpers.js'));
+    const { CLICKHOUSE_URL, chQuery } = require(path.join(ROOT, 'build', 'agent', 'test', 'e2e', 'helpers.js'));
+    copied = await makeRecordDb(chQuery, TRACE_RECORDING.database);
+    range = { from: copied.from, to: copied.to };
+    log(
+      `recording over ${RECORD_DB} (${copied.tables.length} tables of ${TRACE_RECORDING.database}), range ${range.from}–${range.to}`
+    );
     const dir = path.join(ROOT, 'build', 'frontend-record');
     await goBuild(path.join(dir, 'grafana-shim'), './test/grafana-shim');
     shim = await startShim({
       shimBin: path.join(dir, 'grafana-shim'),
       pluginBin: DIST_PLUGIN,
       clickhouseUrl: CLICKHOUSE_URL,
-      database: TRACE_RECORDING.database,
+      database: RECORD_DB,
       dir,
     });
     api = async (r) => {
@@ -113,7 +189,7 @@ async function main() {
   const server = await startHarnessServer(undefined, undefined, api);
   const base = `http://127.0.0.1:${server.address().port}`;
   log(
-    `mode: ${RECORD ? `recording the real plugin binary over ${TRACE_RECORDING.database}` : 'replaying fixtures/dashboards/*.recording.json'}`
+    `mode: ${RECORD ? `recording the real plugin binary over ${RECORD_DB}` : 'replaying fixtures/dashboards/*.recording.json'}`
   );
   const browser = await launchChromium();
   const failures = [];
@@ -124,76 +200,111 @@ async function main() {
       (m) => m.type() === 'error' && !/status of 404/.test(m.text()) && failures.push(`console: ${m.text()}`)
     );
     page.on('pageerror', (e) => failures.push(`pageerror: ${e.message}`));
-    for (const file of dashboards()) {
-      const rel = path.relative(ROOT, file);
-      const name = path.basename(file, '.json');
+    const all = dashboards();
+    const names = [...new Set(all.map((d) => path.basename(d.file, '.json')))];
+    for (const name of names) {
       const fixture = path.join(FIXTURES, `${name}.recording.json`);
-      current = file;
       if (RECORD) {
-        recordings.set(file, new Map());
+        recordings.set(name, new Map());
       } else {
-        assert.ok(fs.existsSync(fixture), `${rel}: no recording (node test/frontend/dashboards-run.js --record)`);
+        assert.ok(fs.existsSync(fixture), `${name}: no recording (node test/frontend/dashboards-run.js --record)`);
         const rec = JSON.parse(fs.readFileSync(fixture, 'utf8'));
-        recordings.set(file, new Map(rec.answers.map((a) => [keyOf(a.request), a])));
+        recordings.set(name, new Map(rec.answers.map((a) => [keyOf(a.request), a])));
+        range = range ?? rec.range;
+        assert.deepStrictEqual(rec.range, range, `${name}: recorded over another range than the others`);
       }
-      const dashboard = JSON.parse(fs.readFileSync(file, 'utf8'));
-      for (const c of CASES) {
-        const params = new URLSearchParams({ dashboard: `/${rel}`, ...range, width: '1600' });
+    }
+    for (const d of all) {
+      const rel = path.relative(ROOT, d.file);
+      const name = path.basename(d.file, '.json');
+      current = name;
+      const dashboard = JSON.parse(fs.readFileSync(d.file, 'utf8'));
+      for (const c of d.team ? [{ name: 'default', vars: {}, team: d.team }] : CASES) {
+        const params = new URLSearchParams({ dashboard: d.url, ...range, width: '1600' });
         for (const [k, vs] of Object.entries(c.vars)) {
           vs.forEach((v) => params.append(`var-${k}`, v));
         }
+        const label = `${rel} (${c.name})`;
         await page.goto(`${base}/index.html?${params}`);
         await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, {
           timeout: 60000,
         });
         const h = await page.evaluate(() => window.__harness);
-        assert.strictEqual(h.status, 'done', `${rel} (${c.name}): ${h.error}\n${failures.join('\n')}`);
-        const shot = path.join(SHOTS, `dashboard-${name}-${c.name}.png`);
+        assert.strictEqual(h.status, 'done', `${label}: ${h.error}\n${failures.join('\n')}`);
+        const shot = path.join(SHOTS, `dashboard-${d.dir}-${name}-${c.name}.png`);
         fs.mkdirSync(SHOTS, { recursive: true });
         await page.screenshot({ path: shot, fullPage: true });
         const bad = h.panels.filter((p) => p.status !== 'done').map((p) => `${p.title} (${p.type}): ${p.error}`);
-        assert.deepStrictEqual(bad, [], `${rel} (${c.name}): panels failed`);
+        assert.deepStrictEqual(bad, [], `${label}: panels failed`);
         const expected = dashboard.panels.filter((p) => p.type !== 'row').length;
-        assert.strictEqual(h.panels.length, expected, `${rel}: every panel rendered`);
+        assert.strictEqual(h.panels.length, expected, `${label}: every panel rendered`);
+        const queries = [...h.panels.flatMap((p) => p.queries), ...h.annotations.flatMap((a) => a.queries ?? [])];
         // variables interpolated: nothing of the form $x / ${x} left in a query sent
-        const left = h.panels.flatMap((p) => p.queries.map((q) => JSON.stringify(q))).filter((q) => /\$\{?\w/.test(q));
-        assert.deepStrictEqual(left, [], `${rel} (${c.name}): a query still holds a variable`);
+        const left = queries.map((q) => JSON.stringify(q)).filter((q) => /\$\{?\w/.test(q));
+        assert.deepStrictEqual(left, [], `${label}: a query still holds a variable`);
         for (const [k, vs] of Object.entries(c.vars)) {
-          const has = dashboard.templating?.list?.some((v) => v.name === k);
-          if (has) {
+          const has = dashboard.templating?.list?.some((v) => v.name === k && v.type !== 'adhoc');
+          if (has && k !== 'team') {
             const filtered = h.panels.flatMap((p) => p.queries).filter((q) => q[k] !== undefined);
-            assert.ok(filtered.length > 0, `${rel} (${c.name}): no query carries ${k}`);
+            assert.ok(filtered.length > 0, `${label}: no query carries ${k}`);
             for (const q of filtered) {
-              assert.deepStrictEqual(
-                [].concat(q[k]).sort(),
-                [...vs].sort(),
-                `${rel} (${c.name}): ${k} of ${JSON.stringify(q)}`
-              );
+              assert.deepStrictEqual([].concat(q[k]).sort(), [...vs].sort(), `${label}: ${k} of ${JSON.stringify(q)}`);
             }
           }
         }
-        // a query variable lists what the backend has: the service variable, the demo's services
-        for (const v of h.variables.filter((x) => x.name === 'service' && x.options)) {
-          const missing = DEMO_SERVICES.filter((x) => !v.options.includes(x));
-          assert.deepStrictEqual(missing, [], `${rel}: the service variable lists ${v.options.join(', ')}`);
-          log(`${rel} (${c.name}): variable service lists ${v.options.length} services: ${v.options.join(', ')}`);
+        // the team (a variable, a team's copy or an ad-hoc filter): a typed tag filter on every query that takes
+        // tags; All: none
+        const tagged = queries.filter((q) => TAGGED.has(q.queryType));
+        assert.ok(tagged.length > 0, `${label}: no query takes tags`);
+        for (const q of tagged) {
+          assert.deepStrictEqual(q.tags?.team, c.team ? [c.team] : undefined, `${label}: tags of ${JSON.stringify(q)}`);
         }
-        log(`${rel} (${c.name}): ${h.panels.map((p) => `${p.title}: ${p.rendered}`).join('; ')}`);
+        // a query variable lists what the backend has: the service variable, the demo's services; the team one, its teams
+        for (const v of h.variables.filter((x) => x.options)) {
+          if (v.name === 'service') {
+            const missing = DEMO_SERVICES.filter((x) => !v.options.includes(x));
+            assert.deepStrictEqual(missing, [], `${label}: the service variable lists ${v.options.join(', ')}`);
+          }
+          if (v.name === 'team') {
+            assert.deepStrictEqual(v.options, [...new Set(Object.values(DEMO_TEAMS))].sort(), `${label}: teams`);
+          }
+          log(`${label}: variable ${v.name} lists ${v.options.length}: ${v.options.join(', ')}`);
+        }
+        // FlowLens annotations: each ran; new services are the demo's (all first seen in the recorded range) of the team
+        const badAnno = h.annotations.filter((a) => a.status !== 'done').map((a) => `${a.name}: ${a.error}`);
+        assert.deepStrictEqual(badAnno, [], `${label}: annotations failed`);
+        const fresh = h.annotations.find((a) => a.name === 'New services');
+        if (fresh) {
+          const got = fresh.events.map((e) => e.tags.find((t) => t.startsWith('service=')).slice(8)).sort();
+          const want = DEMO_SERVICES.filter((s) => !c.team || DEMO_TEAMS[s] === c.team);
+          assert.deepStrictEqual(
+            got.filter((s) => DEMO_SERVICES.includes(s)),
+            want,
+            `${label}: new services ${got.join(', ')}`
+          );
+        }
+        const line = `${label}: ${h.panels.map((p) => `${p.title}: ${p.rendered}`).join('; ')}; annotations: ${h.annotations
+          .map((a) => `${a.name} ${a.events.length}`)
+          .join(', ')}`;
+        log(line);
         log(`screenshot: ${path.relative(ROOT, shot)}`);
       }
-      if (RECORD) {
-        fs.mkdirSync(FIXTURES, { recursive: true });
-        const answers = [...recordings.get(file).values()];
+    }
+    if (RECORD) {
+      fs.mkdirSync(FIXTURES, { recursive: true });
+      for (const name of names) {
+        const answers = [...recordings.get(name).values()];
         fs.writeFileSync(
-          fixture,
+          path.join(FIXTURES, `${name}.recording.json`),
           `${JSON.stringify(
             {
               recorded_at: new Date().toISOString(),
               how:
                 `node test/frontend/dashboards-run.js --record: the real plugin binary behind test/grafana-shim over ClickHouse ` +
-                `${TRACE_RECORDING.database} (the demo system traced by the real agent, left by record-trace.js) answered ` +
-                `these requests of ${rel}'s panels, each body exact.`,
-              database: TRACE_RECORDING.database,
+                `${RECORD_DB} (a copy of ${TRACE_RECORDING.database}: the demo system traced by the real agent, left by ` +
+                `record-trace.js; the demo's services tagged by team: ${JSON.stringify(DEMO_TEAMS)}) answered these requests ` +
+                `of ${name}.json's panels, variables and annotations (bundled and each team's copy), each body exact.`,
+              database: RECORD_DB,
               range,
               answers,
             },
@@ -201,7 +312,7 @@ async function main() {
             2
           )}\n`
         );
-        log(`recorded ${answers.length} answers: ${path.relative(ROOT, fixture)}`);
+        log(`recorded ${answers.length} answers: fixtures/dashboards/${name}.recording.json`);
       }
     }
     assert.deepStrictEqual(failures, [], 'no browser errors');

@@ -53,6 +53,16 @@ test('the packed plugin passes every offline check of the plugin validator', () 
       `include ${inc.path}`
     );
   }
+  // the bundled dashboards (an installed plugin has them): each declared, in the archive, a dashboard
+  for (const inc of app.includes.filter((i) => i.type === 'dashboard')) {
+    assert.match(
+      check.out,
+      new RegExp(`ok {6}includesdashboard: ${inc.path}: dashboard flowlens-[a-z-]+ \\(`),
+      inc.path
+    );
+  }
+  assert.ok(app.includes.filter((i) => i.type === 'dashboard').length >= 6, 'six bundled dashboards at least');
+  assert.doesNotMatch(check.out, /includesdashboard: .* no include declares it/);
   assert.match(check.out, /ok {6}go-manifest: go_plugin_build_manifest matches the \d+ Go files of the source/);
   fs.rmSync(path.dirname(zip), { recursive: true, force: true });
 });

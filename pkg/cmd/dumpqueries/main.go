@@ -93,6 +93,17 @@ func render(db string) ([]entry, error) {
 	if st, err := query.BuildTagValues(db, "label.app.kubernetes.io/name", r); add("tag_values", st, err) != nil {
 		return nil, add("tag_values", st, err)
 	}
+	if st, err := query.BuildTagKeys(db, r); add("resource/tag-keys", st, err) != nil {
+		return nil, add("resource/tag-keys", st, err)
+	}
+	na := query.Model{Service: query.Values{"it's"}, Tags: query.TagFilters{"team": {"shop"}}}
+	if st, err := query.BuildNewServices(db, &na, r); add("annotations/new_service", st, err) != nil {
+		return nil, add("annotations/new_service", st, err)
+	}
+	sa := query.Model{Tags: query.TagFilters{"team": {"shop"}}}
+	if st, err := query.BuildErrorSpikeRows(db, &sa, r, 60); add("annotations/error_spike", st, err) != nil {
+		return nil, add("annotations/error_spike", st, err)
+	}
 	for _, obs := range []string{"preferred", "all"} {
 		tr := query.Model{ObservationPoint: obs, Tags: query.TagFilters{"namespace": {"shop"}, "label.app": {"it's"}}}
 		if st, err := query.BuildRED(db, &tr, r, 60); add("red/tagged/"+obs, st, err) != nil {
@@ -200,6 +211,7 @@ func render(db string) ([]entry, error) {
 		{"flamegraph/process", `{"process":"it's \\ tricky","pid":[12,13],"tid":14,"event":"off_cpu"}`},
 		{"flamegraph/service", `{"service":"checkout","host":"h1"}`},
 		{"flamegraph/diff", `{"service":"checkout","baselineFrom":1699996400000,"baselineTo":1699999999000}`},
+		{"flamegraph/tagged", `{"tags":{"team":["it's"],"namespace":["shop"]}}`},
 	} {
 		name, js := q.name, q.js
 		fm, err := query.ParseFlame([]byte(js))
@@ -216,6 +228,8 @@ func render(db string) ([]entry, error) {
 		{"flow_log/unfiltered", `{}`},
 		{"net_metrics/preferred", `{"service":"it's \\ tricky","server_port":80}`},
 		{"net_metrics/all", `{"observation_point":"all"}`},
+		{"net_metrics/tagged", `{"tags":{"team":["it's"]}}`},
+		{"flow_log/tagged", `{"tags":{"team":["shop"],"workload":["checkout"]}}`},
 		{"netprofile", `{"client_ip":"10.0.0.1","client_port":40000,"server_ip":"10.0.0.2","server_port":80,"host":"h1"}`},
 		{"netprofile_summary/preferred", `{"service":"it's \\ tricky","server_port":80}`},
 		{"netprofile_summary/all", `{"observation_point":"all","metric":"client_wait_max"}`},

@@ -6,6 +6,8 @@ import type { FlowLensDataSource } from '../datasource';
 import { FlameGraphQueryEditor } from './FlameGraphQueryEditor';
 import { MapGroupByPicker, PICKER_KINDS, RedGroupByPicker, ValuesPicker } from './FilterPickers';
 import {
+  ANNOTATION_KINDS,
+  type AnnotationKind,
   FLAME_KEYS,
   type FilterKey,
   FLOW_LOG_KEYS,
@@ -51,6 +53,12 @@ const netMetricOptions: Array<SelectableValue<NetMetric>> = NET_METRICS.map((m) 
 const profileMetricOptions: Array<SelectableValue<ProfileMetric>> = PROFILE_METRICS.map((m) => ({
   value: m.value,
   label: m.label,
+}));
+
+const annotationOptions: Array<SelectableValue<AnnotationKind>> = ANNOTATION_KINDS.map((k) => ({
+  value: k.value,
+  label: k.label,
+  description: k.description,
 }));
 
 const closeTypeOptions: Array<SelectableValue<string>> = [
@@ -205,6 +213,13 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
         delete next[key];
       }
     }
+    if (type === 'annotations') {
+      next.annotation = next.annotation ?? 'error_spike';
+    } else {
+      delete next.annotation;
+      delete next.threshold;
+      delete next.min_requests;
+    }
     update(next);
   };
 
@@ -293,6 +308,42 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
             <RedGroupByPicker query={query} datasource={datasource} range={range} onChange={update} />
           ) : (
             <MapGroupByPicker query={query} datasource={datasource} range={range} onChange={update} />
+          )}
+        </InlineFieldRow>
+      )}
+      {queryType === 'annotations' && (
+        <InlineFieldRow>
+          <InlineField label="Event" labelWidth={16}>
+            <RadioButtonGroup<AnnotationKind>
+              size="sm"
+              options={annotationOptions}
+              value={query.annotation ?? 'error_spike'}
+              onChange={(v) => update({ ...query, annotation: v })}
+            />
+          </InlineField>
+          {(query.annotation ?? 'error_spike') === 'error_spike' && (
+            <>
+              <InlineField label="Error ratio above" labelWidth={18} tooltip="a ratio: 0.05 is 5%">
+                <Input
+                  data-testid="flowlens-annotation-threshold"
+                  value={query.threshold ?? ''}
+                  placeholder="0.05"
+                  width={10}
+                  onChange={(e: ChangeEvent<HTMLInputElement>) => onChange({ ...query, threshold: e.target.value })}
+                  onBlur={onRunQuery}
+                />
+              </InlineField>
+              <InlineField label="Min requests" labelWidth={14} tooltip="requests a minute needs to be judged">
+                <Input
+                  data-testid="flowlens-annotation-min-requests"
+                  value={query.min_requests ?? ''}
+                  placeholder="10"
+                  width={10}
+                  onChange={(e: ChangeEvent<HTMLInputElement>) => onChange({ ...query, min_requests: e.target.value })}
+                  onBlur={onRunQuery}
+                />
+              </InlineField>
+            </>
           )}
         </InlineFieldRow>
       )}

@@ -29,6 +29,17 @@ export function VariableQueryEditor({ query, onChange }: Props) {
     if (next !== 'endpoints' && next !== 'protocols') {
       delete q.service;
     }
+    if (next !== 'tag_values') {
+      delete q.tag;
+    }
+    onChange(q);
+  };
+
+  const setTag = (e: ChangeEvent<HTMLInputElement>) => {
+    const q: FlowLensVariableQuery = { ...query, kind, tag: e.target.value.trim() };
+    if (q.tag === '') {
+      delete q.tag;
+    }
     onChange(q);
   };
 
@@ -47,6 +58,19 @@ export function VariableQueryEditor({ query, onChange }: Props) {
           <RadioButtonGroup<VariableKind> options={kindOptions} value={kind} onChange={setKind} />
         </InlineField>
       </InlineFieldRow>
+      {kind === 'tag_values' && (
+        <InlineFieldRow>
+          <InlineField label="Tag" labelWidth={16} tooltip="team, owner, namespace, workload, label.app, ...">
+            <Input
+              data-testid="flowlens-variable-tag"
+              value={query.tag ?? ''}
+              placeholder="team"
+              onChange={setTag}
+              width={30}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
       {narrowed && (
         <InlineFieldRow>
           <InlineField

@@ -1,9 +1,10 @@
-import React, { useMemo, useRef, useState } from 'react';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { css } from '@emotion/css';
 import type { GrafanaTheme2, PanelProps } from '@grafana/data';
-import { useStyles2, useTheme2 } from '@grafana/ui';
+import { IconButton, useStyles2, useTheme2 } from '@grafana/ui';
 import { buildGraph, type MapEdge, type MapNode } from './graph';
-import { layoutGraph, splitSegments, type Point } from './layout';
+import { placeLabels, type Box, type Curve } from './labels';
+import { LAYOUT, layoutGraph, splitSegments, type MapLayout, type Point } from './layout';
 import { LinksMenu, type MenuAt } from './LinksMenu';
 import type { EdgeStat, UniversalMapOptions } from './types';
 
@@ -13,6 +14,8 @@ export const NODE_RADIUS = 30;
 
 /** The time bar under an edge's label (client, path, server shares of its latency). */
 const SPLIT_BAR = { width: 64, height: 5 };
+/** The height the bar adds under an edge's label (label placement keeps it clear). */
+const SPLIT_ROW = 14;
 
 const PART_NAME = { client: 'client', network: 'path', server: 'server' } as const;
 
@@ -51,6 +54,10 @@ function percent(rate: number | undefined): string {
 }
 
 export function edgeLabel(edge: MapEdge, stat: EdgeStat): string {
+  if (edge.networkOnly) {
+    // a call only the network saw: "no requests parsed · 3 conn failed, 3 RSTs", not "0 req/s · 0 ms"
+    return stat === 'errorRate' ? '' : `${edge.mainstat} · ${edge.secondarystat}`;
+  }
   switch (stat) {
     case 'mainstat':
       return edge.mainstat;
@@ -69,7 +76,7 @@ function labelWidth(label: string): number {
 }
 
 /** Path from a to b stopping at the node circles, bent by `bend` px (used to separate a↔b pairs and back edges). */
-function edgeGeometry(a: Point, b: Point, bend: number): { d: string; mid: Point; selfLoop?: boolean } {
+function edgeGeometry(a: Point, b: Point, bend: number): { d: string; mid: Point; selfLoop?: boolean; curve?: Curve } {
   if (a.x === b.x && a.y === b.y) {
     // a service calling itself: a loop on the node's right, the label beyond it
     const r = NODE_RADIUS;
@@ -97,7 +104,75 @@ function edgeGeometry(a: Point, b: Point, bend: number): { d: string; mid: Point
     x: 0.25 * start.x + 0.5 * ctrl.x + 0.25 * end.x,
     y: 0.25 * start.y + 0.5 * ctrl.y + 0.25 * end.y,
   };
-  return { d: `M ${start.x} ${start.y} Q ${ctrl.x} ${ctrl.y} ${end.x} ${end.y}`, mid };
+  return { d: `M ${start.x} ${start.y} Q ${ctrl.x} ${ctrl.y} ${end.x} ${end.y}`, mid, curve: { start, ctrl, end } };
+}
+
+/** The view: layout coordinates scaled by k, then shifted by (x, y) screen pixels. */
+interface View {
+  k: number;
+  x: number;
+  y: number;
+}
+
+/** The whole map centred in the panel (never enlarged past 1.5×). */
+function fitView(layout: MapLayout, width: number, height: number): View {
+  const k = Math.min(width / layout.width, height / layout.height, 1.5);
+  return { k, x: (width - layout.width * k) / 2, y: (height - layout.height * k) / 2 };
+}
+
+/** Zoom limits relative to the fitted view, and the on-screen size (px) below which text is left out. */
+const MIN_ZOOM = 0.5;
+const MAX_ZOOM = 12;
+const MIN_TEXT_PX = 8;
+const EDGE_FONT_PX = 12;
+const TITLE_FONT_PX = 14;
+const STAT_FONT_PX = 10;
+const TITLE_MIN_PX = 10;
+
+/** A node's footprint for label placement: its circle and its title and subtitle below. */
+function nodeBox(p: Point, n: MapNode): Box {
+  const w = Math.max(NODE_RADIUS * 2, Math.max(n.title.length, n.subtitle.length) * 8);
+  return { x: p.x - w / 2, y: p.y - NODE_RADIUS, w, h: NODE_RADIUS * 2 + 36 };
+}
+
+/** The call carries a network verdict mark (its network is unhealthy). */
+const marked = (e: MapEdge) => Boolean(e.unhealthy && e.network && !e.networkOnly);
+
+/** Each edge's path, bend and label place, computed once per graph and layout. */
+function edgeShapes(graph: ReturnType<typeof buildGraph>, layout: MapLayout, edgeStat: EdgeStat) {
+  const pairs = new Set(graph.edges.map((e) => `${e.source}\u0000${e.target}`));
+  const shapes = graph.edges.map((e) => {
+    const a = layout.positions.get(e.source)!;
+    const b = layout.positions.get(e.target)!;
+    const reciprocal = pairs.has(`${e.target}\u0000${e.source}`);
+    const backwards = (layout.layers.get(e.target) ?? 0) <= (layout.layers.get(e.source) ?? 0);
+    const geometry = edgeGeometry(a, b, reciprocal ? 14 : backwards ? 30 : 0);
+    const label = edgeLabel(e, edgeStat);
+    return { edge: e, geometry, label };
+  });
+  const places = placeLabels(
+    shapes
+      .filter((x) => (x.label || marked(x.edge)) && x.geometry.curve)
+      .map((x) => ({
+        id: x.edge.id,
+        curve: x.geometry.curve!,
+        width: Math.max(
+          x.label ? labelWidth(x.label) : 0,
+          marked(x.edge) ? labelWidth(networkText(x.edge.network!)) : 0
+        ),
+        // an unhealthy call's network verdict sits under its label (alone on a network-only call)
+        height: (x.label ? 18 : 0) + (marked(x.edge) ? 18 : 0) + (x.edge.split ? SPLIT_ROW : 0),
+        must: marked(x.edge) || Boolean(x.edge.networkOnly), // a verdict is never left to the tooltip
+      })),
+    graph.nodes.map((n) => nodeBox(layout.positions.get(n.id)!, n))
+  );
+  return shapes.map((x) => {
+    // a self-loop's label starts right of the loop instead of sitting on it
+    const mid = x.geometry.selfLoop
+      ? { x: x.geometry.mid.x + labelWidth(x.label) / 2 + 4, y: x.geometry.mid.y }
+      : places.get(x.edge.id);
+    return { ...x, mid };
+  });
 }
 
 /** Ring segment for the error share of a node, starting at 12 o'clock. */
@@ -117,9 +192,58 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
   const [menu, setMenu] = useState<MenuAt | undefined>();
 
   const graph = useMemo(() => buildGraph(data.series, theme), [data.series, theme]);
-  const layout = useMemo(() => layoutGraph(graph), [graph]);
+  // the layout takes the panel's shape (a large map wraps its tall columns to fill it); resizing keeps its order
+  const aspect = Math.round((width / Math.max(height, 1)) * 4) / 4;
+  const layout = useMemo(() => layoutGraph(graph, aspect), [graph, aspect]);
   const threshold = options.errorThreshold ?? 5;
   const edgeStat = options.edgeStat ?? 'both';
+  const shapes = useMemo(() => edgeShapes(graph, layout, edgeStat), [graph, layout, edgeStat]);
+  // zoom and pan: undefined is the fitted view (kept fitted when the panel resizes)
+  const [zoomed, setZoomed] = useState<View | undefined>();
+  const drag = useRef<{ x: number; y: number; view: View; moved: boolean } | undefined>(undefined);
+  const panned = useRef(false); // the last mouse press panned the map: its click opens nothing
+  const fitted = fitView(layout, width, height);
+  const view = zoomed ?? fitted;
+  const zoomAt = (factor: number, px: number, py: number) => {
+    const k = Math.min(Math.max(view.k * factor, fitted.k * MIN_ZOOM), fitted.k * MAX_ZOOM);
+    setZoomed({ k, x: px - ((px - view.x) * k) / view.k, y: py - ((py - view.y) * k) / view.k });
+  };
+  // the wheel zooms the map, not the dashboard: a listener that may prevent the page's scroll (React's is passive)
+  const svgRef = useRef<SVGSVGElement>(null);
+  const zoomAtRef = useRef(zoomAt);
+  useEffect(() => {
+    zoomAtRef.current = zoomAt;
+  });
+  useEffect(() => {
+    const svg = svgRef.current;
+    if (!svg) {
+      return;
+    }
+    const onWheel = (ev: WheelEvent) => {
+      ev.preventDefault();
+      const box = svg.getBoundingClientRect();
+      zoomAtRef.current(Math.exp(-ev.deltaY * 0.0015), ev.clientX - box.left, ev.clientY - box.top);
+    };
+    svg.addEventListener('wheel', onWheel, { passive: false });
+    return () => svg.removeEventListener('wheel', onWheel);
+  }, [graph.nodes.length]);
+  // text too small to read at this zoom is left out (the tooltip has it; zooming in brings it back)
+  const showEdgeLabels = view.k * EDGE_FONT_PX >= MIN_TEXT_PX;
+  // node titles stay at least TITLE_MIN_PX on screen (drawn larger than the map's scale when zoomed out), cut to the
+  // room between two columns: a 200-service map fitted in a panel still names every node
+  const titlePx = Math.max(TITLE_FONT_PX * view.k, TITLE_MIN_PX);
+  const titleChars = Math.floor((LAYOUT.wrapGap * view.k - 6) / (0.6 * titlePx));
+  const showTitles = titleChars >= 4;
+  const showSubtitles = view.k * EDGE_FONT_PX >= MIN_TEXT_PX;
+  // a cut name keeps its start and its end (checkout-svc-12 and checkout-svc-39 stay apart)
+  const shortTitle = (t: string) => {
+    if (t.length <= titleChars) {
+      return t;
+    }
+    const tail = Math.floor((titleChars - 1) / 2);
+    return `${t.slice(0, titleChars - 1 - tail)}…${t.slice(t.length - tail)}`;
+  };
+  const showStats = view.k * STAT_FONT_PX >= MIN_TEXT_PX;
 
   const colour: Record<Severity, string> = {
     ok: theme.colors.success.main,
@@ -137,15 +261,16 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
     );
   }
 
-  const pairs = new Set(graph.edges.map((e) => `${e.source}\u0000${e.target}`));
-
   const track = (kind: Hover['kind'], id: string) => (ev: React.MouseEvent) => {
     const box = containerRef.current?.getBoundingClientRect();
     setHover({ kind, id, x: ev.clientX - (box?.left ?? 0), y: ev.clientY - (box?.top ?? 0) });
   };
 
-  // a click opens the item's links (its RED, requests, traces, flows) where it was clicked
+  // a click opens the item's links (its RED, requests, traces, flows, triage) where it was clicked; not the end of a pan
   const openMenu = (title: string, links: MapNode['links']) => (ev: React.MouseEvent) => {
+    if (panned.current) {
+      return;
+    }
     setHover(undefined);
     setMenu({ title, x: ev.clientX, y: ev.clientY, links: links ? links() : [] });
   };
@@ -159,12 +284,31 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
     <div ref={containerRef} className={s.container} style={{ width, height }} onMouseLeave={() => setHover(undefined)}>
       <svg
         data-testid="universal-map"
+        data-zoom={(view.k / fitted.k).toFixed(3)}
         width={width}
         height={height}
-        viewBox={`0 0 ${layout.width} ${layout.height}`}
-        preserveAspectRatio="xMidYMid meet"
         role="img"
         aria-label={`Universal Map: ${graph.nodes.length} services, ${graph.edges.length} calls`}
+        ref={svgRef}
+        className={s.canvas}
+        onMouseDown={(ev) => {
+          drag.current = { x: ev.clientX, y: ev.clientY, view, moved: false };
+        }}
+        onMouseMove={(ev) => {
+          const d = drag.current;
+          if (d && (ev.buttons & 1) === 1) {
+            const dx = ev.clientX - d.x;
+            const dy = ev.clientY - d.y;
+            if (d.moved || Math.hypot(dx, dy) > 3) {
+              d.moved = true;
+              setZoomed({ ...d.view, x: d.view.x + dx, y: d.view.y + dy });
+            }
+          }
+        }}
+        onMouseUp={() => {
+          panned.current = drag.current?.moved ?? false;
+          drag.current = undefined;
+        }}
       >
         <defs>
           {(Object.keys(colour) as Severity[]).map((sev) => (
@@ -182,175 +326,210 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
             </marker>
           ))}
         </defs>
-        <g>
-          {graph.edges.map((e) => {
-            const a = layout.positions.get(e.source)!;
-            const b = layout.positions.get(e.target)!;
-            const reciprocal = pairs.has(`${e.target}\u0000${e.source}`);
-            const backwards = (layout.layers.get(e.target) ?? 0) <= (layout.layers.get(e.source) ?? 0);
-            const bend = reciprocal ? 14 : backwards ? 30 : 0;
-            const geometry = edgeGeometry(a, b, bend);
-            const { d } = geometry;
-            const sev = severity(e.errorRate, threshold);
-            const label = edgeLabel(e, edgeStat);
-            // a self-loop's label starts right of the loop instead of sitting on it
-            const mid = geometry.selfLoop
-              ? { x: geometry.mid.x + labelWidth(label) / 2 + 4, y: geometry.mid.y }
-              : geometry.mid;
-            const active = hover?.kind === 'edge' && hover.id === e.id;
-            return (
-              <g
-                key={e.id}
-                data-testid="map-edge"
-                data-source={e.source}
-                data-target={e.target}
-                data-severity={sev}
-                data-network={e.unhealthy ? 'unhealthy' : e.network ? 'ok' : undefined}
-                className={s.edge}
-                onMouseMove={track('edge', e.id)}
-                onClick={openMenu(`${e.source} → ${e.target}`, e.links)}
-              >
-                <path d={d} fill="none" stroke="transparent" strokeWidth={14} />
-                {e.unhealthy && (
-                  // the network under this call is unhealthy: a wide dashed band in the error colour
-                  <path
-                    data-testid="map-edge-network"
-                    d={d}
-                    fill="none"
-                    stroke={colour.error}
-                    strokeOpacity={0.55}
-                    strokeWidth={6}
-                    strokeDasharray="6 4"
-                  />
-                )}
+        <g data-testid="universal-map-view" transform={`translate(${view.x} ${view.y}) scale(${view.k})`}>
+          {/* every call's line first, then each call's labels above all lines (a later line never hides a label) */}
+          <g>
+            {shapes.map(({ edge: e, geometry }) => {
+              const sev = severity(e.errorRate, threshold);
+              const active = hover?.kind === 'edge' && hover.id === e.id;
+              return (
                 <path
-                  d={d}
+                  key={e.id}
+                  d={geometry.d}
                   fill="none"
                   stroke={colour[sev]}
                   strokeWidth={active ? 3 : 1.8}
+                  vectorEffect="non-scaling-stroke"
                   markerEnd={`url(#flowlens-arrow-${sev})`}
                 />
-                {label && (
-                  <>
-                    {/* a plate under the label keeps it readable where it crosses lines */}
+              );
+            })}
+          </g>
+          <g>
+            {shapes.map(({ edge: e, geometry, label, mid }) => {
+              const { d } = geometry;
+              // the label and, under it, the network mark share the placed box (centred on mid)
+              // the time bar (where the call's time goes) under both: the box is centred on mid
+              const up = e.split ? SPLIT_ROW / 2 : 0;
+              const labelY = (mid && marked(e) ? mid.y - 9 : (mid?.y ?? 0)) - up;
+              const markY = (mid && label ? mid.y + 9 : (mid?.y ?? 0)) - up;
+              const sev = severity(e.errorRate, threshold);
+              return (
+                <g
+                  key={e.id}
+                  data-testid="map-edge"
+                  data-source={e.source}
+                  data-target={e.target}
+                  data-severity={sev}
+                  data-network={e.unhealthy ? 'unhealthy' : e.network ? 'ok' : undefined}
+                  className={s.edge}
+                  onMouseMove={track('edge', e.id)}
+                  onClick={openMenu(`${e.source} → ${e.target}`, e.links)}
+                >
+                  <path d={d} fill="none" stroke="transparent" strokeWidth={14} vectorEffect="non-scaling-stroke" />
+                  {e.unhealthy && (
+                    // the network under this call is unhealthy: a wide dashed band in the error colour
+                    <path
+                      data-testid="map-edge-network"
+                      d={d}
+                      fill="none"
+                      stroke={colour.error}
+                      strokeOpacity={0.55}
+                      strokeWidth={6}
+                      strokeDasharray="6 4"
+                      vectorEffect="non-scaling-stroke"
+                    />
+                  )}
+                  {label && mid && showEdgeLabels && (
+                    <>
+                      {/* a plate under the label keeps it readable where it crosses lines */}
+                      <rect
+                        x={mid.x - labelWidth(label) / 2}
+                        y={labelY - 9}
+                        width={labelWidth(label)}
+                        height={18}
+                        rx={3}
+                        fill={theme.colors.background.primary}
+                        fillOpacity={0.9}
+                      />
+                      <text
+                        data-testid="map-edge-label"
+                        x={mid.x}
+                        y={labelY}
+                        dominantBaseline="central"
+                        textAnchor="middle"
+                        className={s.edgeLabel}
+                        fill={colour[sev]}
+                      >
+                        {label}
+                      </text>
+                    </>
+                  )}
+                  {marked(e) && mid && showEdgeLabels && (
                     <rect
-                      x={mid.x - labelWidth(label) / 2}
-                      y={mid.y - 9}
-                      width={labelWidth(label)}
+                      x={mid.x - labelWidth(networkText(e.network!)) / 2}
+                      y={markY - 9}
+                      width={labelWidth(networkText(e.network!))}
                       height={18}
                       rx={3}
                       fill={theme.colors.background.primary}
                       fillOpacity={0.9}
                     />
+                  )}
+                  {marked(e) && mid && showEdgeLabels && (
                     <text
-                      data-testid="map-edge-label"
+                      data-testid="map-edge-network-label"
                       x={mid.x}
-                      y={mid.y}
+                      y={markY}
                       dominantBaseline="central"
                       textAnchor="middle"
                       className={s.edgeLabel}
-                      fill={colour[sev]}
+                      fill={colour.error}
                     >
-                      {label}
+                      {networkText(e.network!)}
                     </text>
-                  </>
-                )}
-                {e.unhealthy && e.network && (
-                  <rect
-                    x={mid.x - labelWidth(networkText(e.network)) / 2}
-                    y={mid.y + 7}
-                    width={labelWidth(networkText(e.network))}
-                    height={18}
-                    rx={3}
-                    fill={theme.colors.background.primary}
-                    fillOpacity={0.9}
-                  />
-                )}
-                {e.unhealthy && e.network && (
-                  <text
-                    data-testid="map-edge-network-label"
-                    x={mid.x}
-                    y={mid.y + 16}
-                    dominantBaseline="central"
-                    textAnchor="middle"
-                    className={s.edgeLabel}
-                    fill={colour.error}
-                  >
-                    {networkText(e.network)}
-                  </text>
-                )}
-                {e.split && (
-                  <SplitBar
-                    split={e.split}
-                    x={mid.x - SPLIT_BAR.width / 2}
-                    y={mid.y + (e.unhealthy && e.network ? 28 : 11)}
-                    theme={theme}
-                    className={s.splitLabel}
-                  />
-                )}
-              </g>
-            );
-          })}
-        </g>
-        <g>
-          {graph.nodes.map((n) => {
-            const p = layout.positions.get(n.id)!;
-            const sev = severity(n.errorRate, threshold);
-            const active = hover?.kind === 'node' && hover.id === n.id;
-            return (
-              <g
-                key={n.id}
-                data-testid="map-node"
-                data-id={n.id}
-                onMouseMove={track('node', n.id)}
-                onClick={openMenu(n.title, n.links)}
-                style={{ cursor: 'pointer' }}
-              >
-                <circle
-                  cx={p.x}
-                  cy={p.y}
-                  r={NODE_RADIUS}
-                  fill={theme.colors.background.secondary}
-                  stroke={n.errorRate === undefined ? theme.colors.primary.main : colour.ok}
-                  strokeWidth={active ? 5 : 3.5}
-                />
-                {n.errorRate !== undefined && n.errorRate > 0 && (
-                  <path
-                    d={arcPath(p, NODE_RADIUS, n.errorRate)}
-                    fill="none"
-                    stroke={colour.error}
+                  )}
+                  {e.split && mid && showEdgeLabels && (
+                    <SplitBar
+                      split={e.split}
+                      x={mid.x - SPLIT_BAR.width / 2}
+                      y={(marked(e) ? markY : labelY) + 11}
+                      theme={theme}
+                      className={s.splitLabel}
+                    />
+                  )}
+                </g>
+              );
+            })}
+          </g>
+          <g>
+            {graph.nodes.map((n) => {
+              const p = layout.positions.get(n.id)!;
+              const sev = severity(n.errorRate, threshold);
+              const active = hover?.kind === 'node' && hover.id === n.id;
+              return (
+                <g
+                  key={n.id}
+                  data-testid="map-node"
+                  data-id={n.id}
+                  onMouseMove={track('node', n.id)}
+                  onClick={openMenu(n.title, n.links)}
+                  style={{ cursor: 'pointer' }}
+                >
+                  <circle
+                    cx={p.x}
+                    cy={p.y}
+                    r={NODE_RADIUS}
+                    fill={theme.colors.background.secondary}
+                    stroke={n.errorRate === undefined ? theme.colors.primary.main : colour.ok}
                     strokeWidth={active ? 5 : 3.5}
                   />
-                )}
-                <text x={p.x} y={p.y - 2} textAnchor="middle" className={s.nodeStat}>
-                  {n.mainstat}
-                </text>
-                <text x={p.x} y={p.y + 11} textAnchor="middle" className={s.nodeStatSecondary}>
-                  {n.secondarystat}
-                </text>
-                <text
-                  x={p.x}
-                  y={p.y + NODE_RADIUS + 17}
-                  textAnchor="middle"
-                  className={s.nodeTitle}
-                  data-severity={sev}
-                  stroke={theme.colors.background.primary}
-                  strokeWidth={4}
-                  strokeLinejoin="round"
-                  paintOrder="stroke"
-                >
-                  {n.title}
-                </text>
-                {n.subtitle && (
-                  <text x={p.x} y={p.y + NODE_RADIUS + 31} textAnchor="middle" className={s.nodeSubtitle}>
-                    {n.subtitle}
-                  </text>
-                )}
-              </g>
-            );
-          })}
+                  {n.errorRate !== undefined && n.errorRate > 0 && (
+                    <path
+                      d={arcPath(p, NODE_RADIUS, n.errorRate)}
+                      fill="none"
+                      stroke={colour.error}
+                      strokeWidth={active ? 5 : 3.5}
+                    />
+                  )}
+                  {showStats && (
+                    <text x={p.x} y={p.y - 2} textAnchor="middle" className={s.nodeStat}>
+                      {n.mainstat}
+                    </text>
+                  )}
+                  {showStats && (
+                    <text x={p.x} y={p.y + 11} textAnchor="middle" className={s.nodeStatSecondary}>
+                      {n.secondarystat}
+                    </text>
+                  )}
+                  {showTitles && (
+                    <text
+                      data-testid="map-node-title"
+                      x={p.x}
+                      y={p.y + NODE_RADIUS + (titlePx / view.k) * 1.2}
+                      textAnchor="middle"
+                      className={s.nodeTitle}
+                      style={{ fontSize: titlePx / view.k }}
+                      data-severity={sev}
+                      stroke={theme.colors.background.primary}
+                      strokeWidth={4}
+                      strokeLinejoin="round"
+                      paintOrder="stroke"
+                    >
+                      {shortTitle(n.title)}
+                    </text>
+                  )}
+                  {showSubtitles && n.subtitle && (
+                    <text x={p.x} y={p.y + NODE_RADIUS + 31} textAnchor="middle" className={s.nodeSubtitle}>
+                      {n.subtitle}
+                    </text>
+                  )}
+                </g>
+              );
+            })}
+          </g>
         </g>
       </svg>
+      <div className={s.controls}>
+        <IconButton
+          name="search-plus"
+          tooltip="Zoom in (or scroll)"
+          onClick={() => zoomAt(1.5, width / 2, height / 2)}
+        />
+        <IconButton name="search-minus" tooltip="Zoom out" onClick={() => zoomAt(1 / 1.5, width / 2, height / 2)} />
+        <IconButton
+          name="capture"
+          tooltip="Fit the whole map"
+          data-testid="universal-map-fit"
+          onClick={() => setZoomed(undefined)}
+        />
+      </div>
+      {!showEdgeLabels && (
+        <div className={s.hint} data-testid="universal-map-hint">
+          {graph.nodes.length} services, {graph.edges.length} calls: scroll to zoom in for{' '}
+          {showTitles ? 'call rates' : 'names and rates'}, drag to move
+        </div>
+      )}
       {menu && <LinksMenu menu={menu} onClose={() => setMenu(undefined)} />}
       {!menu && hover && (hoveredNode || hoveredEdge) && (
         <div
@@ -476,6 +655,25 @@ function Details({ title, rows }: { title: string; rows: Array<[string, string]>
 
 const getStyles = (theme: GrafanaTheme2) => ({
   container: css({ position: 'relative', overflow: 'hidden' }),
+  canvas: css({ cursor: 'grab', touchAction: 'none', userSelect: 'none', '&:active': { cursor: 'grabbing' } }),
+  controls: css({
+    position: 'absolute',
+    top: theme.spacing(0.5),
+    right: theme.spacing(0.5),
+    display: 'flex',
+    gap: theme.spacing(0.5),
+    background: theme.colors.background.primary,
+    borderRadius: theme.shape.radius.default,
+    padding: theme.spacing(0.25, 0.5),
+  }),
+  hint: css({
+    position: 'absolute',
+    left: theme.spacing(1),
+    bottom: theme.spacing(0.5),
+    fontSize: theme.typography.bodySmall.fontSize,
+    color: theme.colors.text.secondary,
+    pointerEvents: 'none',
+  }),
   empty: css({
     display: 'flex',
     alignItems: 'center',
@@ -487,10 +685,10 @@ const getStyles = (theme: GrafanaTheme2) => ({
     flexWrap: 'wrap',
   }),
   edge: css({ cursor: 'pointer' }),
+  splitLabel: css({ fontSize: 9 }),
   edgeLabel: css({
     fontSize: theme.typography.bodySmall.fontSize,
   }),
-  splitLabel: css({ fontSize: 9 }),
   nodeStat: css({ fontSize: 10, fill: theme.colors.text.primary, fontWeight: theme.typography.fontWeightMedium }),
   nodeStatSecondary: css({ fontSize: 9, fill: theme.colors.text.secondary }),
   nodeTitle: css({

@@ -28,6 +28,8 @@ export interface MapEdge {
   mainstat: string;
   secondarystat: string;
   errorRate?: number;
+  /** requests per second (the mainstat's number; 0 on a network-only edge), when the frame gives a number */
+  requests?: number;
   /** the backend's TCP verdict of the edge (`ok`, or what is wrong: failed connections, retransmissions…) */
   network?: string;
   /** the network on this edge is unhealthy (the node-graph `highlighted` field) */
@@ -155,7 +157,8 @@ function networkOnlyText(frame: DataFrame, i: number): string {
   ]
     .filter(([n]) => (n as number) > 0)
     .map(([n, what]) => `${n} ${what}`);
-  return parts.length > 0 ? parts.join(', ') : 'TCP only';
+  const verdict = fieldOf(frame, 'detail__network')?.values[i];
+  return parts.length > 0 ? parts.join(', ') : verdict && verdict !== 'ok' ? String(verdict) : 'TCP only';
 }
 
 export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph {
@@ -191,7 +194,8 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
     const id = fieldOf(edgesFrame, 'id');
     const source = fieldOf(edgesFrame, 'source');
     const target = fieldOf(edgesFrame, 'target');
-    const main = formatter(fieldOf(edgesFrame, 'mainstat'), theme);
+    const mainField = fieldOf(edgesFrame, 'mainstat');
+    const main = formatter(mainField, theme);
     const second = formatter(fieldOf(edgesFrame, 'secondarystat'), theme);
     const network = fieldOf(edgesFrame, 'detail__network');
     const highlighted = fieldOf(edgesFrame, 'highlighted');
@@ -208,8 +212,8 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
           nodes.set(n, { id: n, title: n, subtitle: '', mainstat: '', secondarystat: '', details: [] });
         }
       }
-      // a call the network alone saw (TCP health, no request): say so rather than "0 req/s · 0 ms"
-      const networkOnly = Boolean(network?.values[i]) && num(requests, i) === 0;
+      // a call the network alone saw (TCP health, no request parsed): say so rather than "0 req/s · 0 ms"
+      const networkOnly = num(requests ?? mainField, i) === 0;
       edges.push({
         id: String(id?.values[i] ?? `${s}->${t}`),
         source: s,
@@ -219,6 +223,7 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
         networkOnly,
         split: edgeSplit(edgesFrame, i),
         errorRate: edgeErrorRate(edgesFrame, i),
+        requests: num(mainField, i),
         network: network?.values[i] ? String(network.values[i]) : undefined,
         unhealthy: highlighted?.values[i] === true,
         details: detailRows(edgesFrame, i, theme),

@@ -17,6 +17,8 @@ export const LAYOUT = {
   columnGap: 260,
   rowGap: 120,
   margin: 90,
+  /** between the sub-columns a tall column is wrapped into (room for a node's title) */
+  wrapGap: 190,
 };
 
 /**
@@ -25,7 +27,7 @@ export const LAYOUT = {
  * and the services they call sit right. Rows inside a column follow the mean row of their callers,
  * which keeps edges short; ties break on id so the same data always gives the same picture.
  */
-export function layoutGraph(graph: MapGraph): MapLayout {
+export function layoutGraph(graph: MapGraph, aspect = 16 / 9): MapLayout {
   const ids = graph.nodes.map((n) => n.id).sort();
   const out = new Map<string, string[]>();
   for (const id of ids) {
@@ -114,19 +116,40 @@ export function layoutGraph(graph: MapGraph): MapLayout {
     col.forEach((id, ri) => row.set(id, ri));
   });
 
-  const tallest = Math.max(1, ...columns.map((c) => c?.length ?? 0));
-  const height = LAYOUT.margin * 2 + (tallest - 1) * LAYOUT.rowGap;
-  const width = LAYOUT.margin * 2 + Math.max(0, columns.length - 1) * LAYOUT.columnGap;
-  const positions = new Map<string, Point>();
-  columns.forEach((col, ci) => {
-    if (!col) {
-      return;
+  // A tall column (many services called from the same depth: a team map of 200 nodes has columns of 60) is wrapped
+  // into side-by-side sub-columns of at most `rows`, chosen so the picture's shape is nearest the panel's: scaled
+  // to fit, its nodes and titles stay as large as the panel allows.
+  const filled = columns.filter((c): c is string[] => Boolean(c));
+  const tallestColumn = Math.max(1, ...filled.map((c) => c.length));
+  const shape = (rows: number) => {
+    const sub = filled.reduce((n, c) => n + Math.ceil(c.length / rows), 0);
+    const w =
+      LAYOUT.margin * 2 + Math.max(0, filled.length - 1) * LAYOUT.columnGap + (sub - filled.length) * LAYOUT.wrapGap;
+    const h = LAYOUT.margin * 2 + (rows - 1) * LAYOUT.rowGap;
+    return { w, h, score: Math.abs(Math.log(w / h / aspect)) };
+  };
+  let rows = tallestColumn;
+  for (let r = tallestColumn - 1; r >= 1; r--) {
+    if (shape(r).score < shape(rows).score) {
+      rows = r;
     }
-    // centre short columns vertically
-    const offset = ((tallest - col.length) * LAYOUT.rowGap) / 2;
-    col.forEach((id, ri) => {
-      positions.set(id, { x: LAYOUT.margin + ci * LAYOUT.columnGap, y: LAYOUT.margin + offset + ri * LAYOUT.rowGap });
-    });
+  }
+  const { w: width, h: height } = shape(rows);
+  const positions = new Map<string, Point>();
+  let x = LAYOUT.margin;
+  filled.forEach((col, ci) => {
+    if (ci > 0) {
+      x += LAYOUT.columnGap;
+    }
+    for (let start = 0; start < col.length; start += rows) {
+      if (start > 0) {
+        x += LAYOUT.wrapGap;
+      }
+      const part = col.slice(start, start + rows);
+      // centre short (sub-)columns vertically
+      const offset = ((rows - part.length) * LAYOUT.rowGap) / 2;
+      part.forEach((id, ri) => positions.set(id, { x, y: LAYOUT.margin + offset + ri * LAYOUT.rowGap }));
+    }
   });
   return { positions, layers, width, height };
 }

@@ -223,6 +223,7 @@ export async function runDashboard({
         maxDataPoints: Math.floor(bodyW),
         targets,
         scopedVars: {},
+        filters: templateSrv.getAdhocFilters('flowlens'),
         timezone: 'utc',
         startTime: Date.now(),
       };
@@ -304,12 +305,57 @@ export async function runDashboard({
       Object.assign(body.style, { padding: '8px', color: theme.colors.error.text, fontSize: '12px' });
     }
   }
+  // the dashboard's annotations from FlowLens (Grafana runs each enabled one over the range: the datasource's
+  // annotation support turns its query's frames into events)
+  const annotations = [];
+  for (const anno of dashboard.annotations?.list ?? []) {
+    if (anno.builtIn || !anno.enable || !resolve(anno.datasource)) {
+      continue;
+    }
+    const report = { name: anno.name, status: 'running', events: [] };
+    annotations.push(report);
+    try {
+      const target = { ...(ds.annotations.getDefaultQuery?.() ?? {}), ...anno.target, refId: 'Anno' };
+      const response = await new Promise((res, rej) => {
+        let last;
+        ds.query({
+          app: 'dashboard',
+          requestId: `anno-${anno.name}`,
+          range,
+          rangeRaw: range.raw,
+          interval: '1m',
+          intervalMs: 60000,
+          targets: [target],
+          scopedVars: {},
+          filters: templateSrv.getAdhocFilters('flowlens'),
+          timezone: 'utc',
+          startTime: Date.now(),
+        }).subscribe({ next: (r) => (last = r), error: rej, complete: () => res(last) });
+      });
+      report.queries = appRuntime
+        .takeRequests()
+        .map((r) => r.data?.queries ?? [])
+        .flat();
+      if (response?.errors?.length) {
+        throw new Error(response.errors.map((e) => e.message).join('; '));
+      }
+      const events = await new Promise((res, rej) =>
+        ds.annotations.processEvents(anno, response?.data ?? []).subscribe({ next: res, error: rej })
+      );
+      report.events = events.map((e) => ({ time: e.time, timeEnd: e.timeEnd, text: e.text, tags: e.tags }));
+      report.status = 'done';
+    } catch (e) {
+      report.status = 'error';
+      report.error = String(e?.message ?? e);
+    }
+  }
   window.__harness = {
     status: 'done',
     panels: reports,
+    annotations,
     variables: templateSrv.getVariables().map((v) => ({
       name: v.name,
-      value: v.current.value,
+      value: v.type === 'adhoc' ? v.filters : v.current.value,
       options: variableReports.find((r) => r.name === v.name)?.options,
     })),
   };

@@ -42,12 +42,25 @@ export function createTemplateSrv(dashboard, urlParams) {
   // replace() substitutes (All: the variable's allValue, else every option's value)
   const variables = (dashboard.templating?.list ?? []).map((v) => {
     const fromUrl = urlParams.getAll(`var-${v.name}`);
+    if (v.type === 'adhoc') {
+      // an ad-hoc filter in the URL as Grafana writes it, key|operator|value (=|, one of: key|=||a|b in this harness)
+      const filters = fromUrl.map((f) => {
+        const [key, operator, ...rest] = f.split('|');
+        return operator === '=|'
+          ? { key, operator, value: rest[1], values: rest.slice(1) }
+          : { key, operator, value: rest.join('|') };
+      });
+      return { ...v, filters: fromUrl.length > 0 ? filters : (v.filters ?? []) };
+    }
     const value =
       fromUrl.length > 0 ? (v.multi || fromUrl.length > 1 ? fromUrl : fromUrl[0]) : (v.current?.value ?? '');
     return { ...v, current: { value, text: value } };
   });
   const isAll = (value) => value === '$__all' || (Array.isArray(value) && value.includes('$__all'));
   const resolve = (v) => {
+    if (v.type === 'adhoc') {
+      return undefined; // no value: its filters go on the request (getAdhocFilters)
+    }
     if (!isAll(v.current.value)) {
       return v.current.value;
     }
@@ -67,6 +80,11 @@ export function createTemplateSrv(dashboard, urlParams) {
 
   return {
     getVariables: () => variables,
+    /** The ad-hoc filters of the dashboard's ad-hoc variables for data source uid `uid` (Grafana's query runner puts them on request.filters). */
+    getAdhocFilters: (uid) =>
+      variables
+        .filter((v) => v.type === 'adhoc' && [uid, '${datasource}', 'flowlens'].includes(v.datasource?.uid ?? uid))
+        .flatMap((v) => v.filters),
     /** Sets a variable's options (a query variable's values, as Grafana's variable refresh does). */
     setOptions: (name, values) => {
       const v = byName.get(name);

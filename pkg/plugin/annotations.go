@@ -1,0 +1,144 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/flowlens/flowlens/pkg/converters"
+	"github.com/flowlens/flowlens/pkg/query"
+)
+
+// annotationEvent is one FlowLens event as a Grafana annotation.
+type annotationEvent struct {
+	start, end time.Time
+	text       string
+	tags       []string
+}
+
+// annotations answers the annotations query type: one frame with the fields Grafana reads an
+// annotation from (time, timeEnd, text, tags: comma-separated), oldest first.
+func (d *Datasource) annotations(ctx context.Context, m *query.Model, r query.Range, interval time.Duration) (data.Frames, error) {
+	if err := query.CheckAnnotation(m); err != nil {
+		return nil, badQuery{err}
+	}
+	var events []annotationEvent
+	var sql string
+	var err error
+	switch m.Annotation {
+	case query.AnnotationErrorSpike:
+		events, sql, err = d.errorSpikes(ctx, m, r, interval)
+	case query.AnnotationNewService:
+		events, sql, err = d.newServices(ctx, m, r)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return data.Frames{annotationFrame(events, sql)}, nil
+}
+
+func annotationFrame(events []annotationEvent, sql string) *data.Frame {
+	sort.SliceStable(events, func(i, j int) bool { return events[i].start.Before(events[j].start) })
+	n := len(events)
+	times, ends, texts, tags := make([]time.Time, n), make([]time.Time, n), make([]string, n), make([]string, n)
+	for i, e := range events {
+		times[i], ends[i], texts[i], tags[i] = e.start, e.end, e.text, strings.Join(e.tags, ",")
+	}
+	f := data.NewFrame("annotations",
+		data.NewField("time", nil, times), data.NewField("timeEnd", nil, ends),
+		data.NewField("text", nil, texts), data.NewField("tags", nil, tags))
+	f.Meta = &data.FrameMeta{ExecutedQueryString: sql}
+	return f
+}
+
+// errorSpikes finds, per server service, the buckets of the RED rows (the RED query's own rows)
+// with at least MinRequests requests and an error ratio above Threshold; consecutive ones are one
+// region, its text the worst bucket's ratio and the region's totals.
+func (d *Datasource) errorSpikes(ctx context.Context, m *query.Model, r query.Range, interval time.Duration) ([]annotationEvent, string, error) {
+	bucket := query.SpikeBucket(interval, r)
+	m.MaxSeries = d.settings.MaxSeries
+	st, err := query.BuildErrorSpikeRows(d.settings.Database, m, r, bucket)
+	if err != nil {
+		return nil, "", badQuery{err}
+	}
+	res, err := d.client.Query(ctx, st.SQL)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkSeries(res, st, 1); err != nil {
+		return nil, "", err
+	}
+	type spike struct {
+		t      int64
+		b      redBucket
+		server string
+	}
+	var spikes []spike
+	for i, row := range res.Data {
+		t, b, err := redRow(row, 1, false)
+		if err != nil {
+			return nil, "", fmt.Errorf("error spike row %d: %w", i, err)
+		}
+		if b.requests >= int64(m.MinRequests) && float64(b.errors) > float64(m.Threshold)*float64(b.requests) {
+			spikes = append(spikes, spike{t, b, converters.String(row[1])})
+		}
+	}
+	sort.Slice(spikes, func(i, j int) bool {
+		return spikes[i].server < spikes[j].server || (spikes[i].server == spikes[j].server && spikes[i].t < spikes[j].t)
+	})
+	var events []annotationEvent
+	for i := 0; i < len(spikes); {
+		j, requests, errs, worst := i, int64(0), int64(0), 0.0
+		for ; j < len(spikes) && spikes[j].server == spikes[i].server && spikes[j].t == spikes[i].t+int64(j-i)*bucket; j++ {
+			requests += spikes[j].b.requests
+			errs += spikes[j].b.errors
+			worst = max(worst, float64(spikes[j].b.errors)/float64(spikes[j].b.requests))
+		}
+		service := spikes[i].server
+		if service == "" {
+			service = unknownService
+		}
+		start, end := time.Unix(spikes[i].t, 0).UTC(), time.Unix(spikes[j-1].t+bucket, 0).UTC()
+		events = append(events, annotationEvent{
+			start: start, end: end,
+			text: fmt.Sprintf("%s: error ratio up to %.1f%% (%d of %d requests failed over %s; threshold %.1f%%)",
+				service, worst*100, errs, requests, end.Sub(start), float64(m.Threshold)*100),
+			tags: []string{"flowlens", query.AnnotationErrorSpike, "service=" + service},
+		})
+		i = j
+	}
+	return events, st.SQL, nil
+}
+
+// newServices lists the services first seen in the range, each a point annotation.
+func (d *Datasource) newServices(ctx context.Context, m *query.Model, r query.Range) ([]annotationEvent, string, error) {
+	st, err := query.BuildNewServices(d.settings.Database, m, r)
+	if err != nil {
+		return nil, "", badQuery{err}
+	}
+	res, err := d.client.Query(ctx, st.SQL)
+	if err != nil {
+		return nil, "", err
+	}
+	events := make([]annotationEvent, 0, len(res.Data))
+	for i, row := range res.Data {
+		if len(row) < 2 {
+			return nil, "", fmt.Errorf("new service row %d has %d columns, want 2", i, len(row))
+		}
+		s, err := converters.Int64(row[1])
+		if err != nil {
+			return nil, "", fmt.Errorf("new service row %d: %w", i, err)
+		}
+		service, at := converters.String(row[0]), time.Unix(s, 0).UTC()
+		events = append(events, annotationEvent{
+			start: at, end: at,
+			text: fmt.Sprintf("%s: new service, first seen (not in the %d days before)", service, int(query.NewServiceLookback.Hours()/24)),
+			tags: []string{"flowlens", query.AnnotationNewService, "service=" + service},
+		})
+	}
+	return events, st.SQL, nil
+}
