@@ -9,8 +9,8 @@ const path = require('path');
 const ROOT = path.resolve(__dirname, '..', '..');
 const { chQuery, freeDatabase } = require(path.join(ROOT, 'build', 'agent', 'test', 'e2e', 'helpers.js'));
 
-/** Creates the schema in db, inserts each table's recorded rows and returns them (table → rows). */
-async function loadCapture(db, dir, tables) {
+/** Creates the FlowLens schema (the generated DDL for this server) in a fresh database db. */
+async function createSchema(db) {
   const [{ v }] = await chQuery('SELECT version() AS v');
   const ddl = fs.readFileSync(
     path.join(ROOT, 'pkg', 'schema', /^1[89]\./.test(v) ? 'ddl_legacy.sql' : 'ddl_modern.sql'),
@@ -31,6 +31,11 @@ async function loadCapture(db, dir, tables) {
       );
     }
   }
+}
+
+/** Creates the schema in db, inserts each table's recorded rows and returns them (table → rows). */
+async function loadCapture(db, dir, tables) {
+  await createSchema(db);
   const rows = {};
   for (const table of tables) {
     const text = fs.readFileSync(path.join(dir, `${table}.jsonl`), 'utf8');
@@ -43,4 +48,4 @@ async function loadCapture(db, dir, tables) {
   return rows;
 }
 
-module.exports = { loadCapture };
+module.exports = { createSchema, loadCapture };

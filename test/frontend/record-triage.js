@@ -22,34 +22,16 @@ const DB = 'flowlens_frontend_triage';
 const CAPTURE = path.join(ROOT, 'pkg', 'plugin', 'testdata', 'triagecapture');
 const TABLES = ['l7_flow_log', 'app_metrics', 'net_metrics', 'l4_flow_log', 'tcp_timeline', 'profile_samples'];
 
-const { chQuery, freeDatabase, requireClickHouse, CLICKHOUSE_URL } = require(
+const { chQuery, requireClickHouse, CLICKHOUSE_URL } = require(
   path.join(ROOT, 'build', 'agent', 'test', 'e2e', 'helpers.js')
 );
 const { goBuild, startShim, DIST_PLUGIN } = require(path.join(ROOT, 'build', 'agent', 'demo', 'traceView.js'));
 const { save } = require('./record-trace.js');
+const { createSchema } = require('./load-capture.js');
 
 /** Creates the schema (the generated DDL for this server) in DB and loads the recorded rows, in chunks. */
 async function load() {
-  const [{ v }] = await chQuery('SELECT version() AS v');
-  const ddl = fs.readFileSync(
-    path.join(ROOT, 'pkg', 'schema', /^1[89]\./.test(v) ? 'ddl_legacy.sql' : 'ddl_modern.sql'),
-    'utf8'
-  );
-  await freeDatabase(DB);
-  for (const raw of ddl.split(';\n')) {
-    const stmt = raw
-      .split('\n')
-      .filter((l) => !l.trim().startsWith('--'))
-      .join('\n')
-      .trim();
-    if (stmt) {
-      await chQuery(
-        stmt
-          .replaceAll('flowlens.', `${DB}.`)
-          .replace('DATABASE IF NOT EXISTS flowlens', `DATABASE IF NOT EXISTS ${DB}`)
-      );
-    }
-  }
+  await createSchema(DB);
   for (const table of TABLES) {
     const lines = zlib
       .gunzipSync(fs.readFileSync(path.join(CAPTURE, `${table}.jsonl.gz`)))
