@@ -58,6 +58,9 @@ export function edgeLabel(edge: MapEdge, stat: EdgeStat): string {
     // a call only the network saw: "no requests parsed · 3 conn failed, 3 RSTs", not "0 req/s · 0 ms"
     return stat === 'errorRate' ? '' : `${edge.mainstat} · ${edge.secondarystat}`;
   }
+  if (edge.requests === 0) {
+    return ''; // no requests and no network verdict: nothing to say on the line (the tooltip has the rest)
+  }
   switch (stat) {
     case 'mainstat':
       return edge.mainstat;
@@ -136,7 +139,7 @@ function nodeBox(p: Point, n: MapNode): Box {
 }
 
 /** The call carries a network verdict mark (its network is unhealthy). */
-const marked = (e: MapEdge) => Boolean(e.unhealthy && e.network && !e.networkOnly);
+const marked = (e: MapEdge) => Boolean(e.unhealthy && e.network);
 
 /** Each edge's path, bend and label place, computed once per graph and layout. */
 function edgeShapes(graph: ReturnType<typeof buildGraph>, layout: MapLayout, edgeStat: EdgeStat) {

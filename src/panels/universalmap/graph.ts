@@ -213,7 +213,7 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
         }
       }
       // a call the network alone saw (TCP health, no request parsed): say so rather than "0 req/s · 0 ms"
-      const networkOnly = num(requests ?? mainField, i) === 0;
+      const networkOnly = Boolean(network?.values[i]) && num(requests ?? mainField, i) === 0;
       edges.push({
         id: String(id?.values[i] ?? `${s}->${t}`),
         source: s,

@@ -127,10 +127,11 @@ describe('the Universal Map at team scale', () => {
     frames[1].fields.find((f) => f.name === 'secondarystat')!.values[2] = 0;
     render(<UniversalMapPanel {...props(frames)} />);
     const edge = screen.getAllByTestId('map-edge').find((e) => e.getAttribute('data-source') === 'orders')!;
-    expect(within(edge).getByTestId('map-edge-label')).toHaveTextContent('no requests parsed · TCP only');
+    expect(within(edge).queryByTestId('map-edge-label')).not.toBeInTheDocument();
+    expect(screen.getAllByTestId('map-edge-label')).toHaveLength(2);
   });
 
-  it('a network-only call whose network is unhealthy says so once, in its label', () => {
+  it('a network-only call whose network is unhealthy says what it is and marks its verdict', () => {
     const frames = mapFrames();
     const edges = frames[1];
     edges.fields.find((f) => f.name === 'mainstat')!.values[2] = 0;
@@ -141,7 +142,7 @@ describe('the Universal Map at team scale', () => {
     render(<UniversalMapPanel {...props(frames)} />);
     const edge = screen.getAllByTestId('map-edge').find((e) => e.getAttribute('data-source') === 'orders')!;
     expect(within(edge).getByTestId('map-edge-label')).toHaveTextContent('no requests parsed · 3 failed connections');
-    expect(within(edge).queryByTestId('map-edge-network-label')).not.toBeInTheDocument();
+    expect(within(edge).getByTestId('map-edge-network-label')).toHaveTextContent('⚠ 3 failed connections');
   });
 
   it('zooms with the buttons and the wheel, pans by dragging, fits again', () => {
