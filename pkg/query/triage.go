@@ -142,6 +142,20 @@ func (b *builder) triageTime(w TriageWindows) []string {
 	}
 }
 
+// graphConds are the conditions of a query over the whole call graph: both windows, and the
+// target's own narrowing on its inbound rows (rootOnly).
+func (b *builder) graphConds(m *TriageModel, w TriageWindows, endpointColumn bool) ([]string, error) {
+	conds := b.triageTime(w)
+	root, err := b.rootOnly(m, endpointColumn)
+	if err != nil {
+		return nil, err
+	}
+	if root != "" {
+		conds = append(conds, root)
+	}
+	return conds, nil
+}
+
 // rootOnly renders the target's own narrowing (its client, its endpoint) as a condition that applies
 // to the target's inbound rows only: the rest of the graph (its dependencies) stays whole.
 func (b *builder) rootOnly(m *TriageModel, endpointColumn bool) (string, error) {
@@ -185,13 +199,9 @@ func BuildTriageEdges(database string, m *TriageModel, w TriageWindows) (*Statem
 	if err != nil {
 		return nil, err
 	}
-	conds := b.triageTime(w)
-	root, err := b.rootOnly(m, true)
+	conds, err := b.graphConds(m, w, true)
 	if err != nil {
 		return nil, err
-	}
-	if root != "" {
-		conds = append(conds, root)
 	}
 	sql := fmt.Sprintf(`SELECT
   %s AS fault,
@@ -303,13 +313,9 @@ func BuildTriageWireEdges(database string, m *TriageModel, w TriageWindows, isEr
 		return nil, err
 	}
 	w = w.WireWindows()
-	conds := b.triageTime(w)
-	root, err := b.rootOnly(m, true)
+	conds, err := b.graphConds(m, w, true)
 	if err != nil {
 		return nil, err
-	}
-	if root != "" {
-		conds = append(conds, root)
 	}
 	var errs []string
 	for _, s := range schema.Get().ResponseStatuses {
@@ -361,13 +367,9 @@ func BuildTriageNet(database string, m *TriageModel, w TriageWindows) (*Statemen
 	if err != nil {
 		return nil, err
 	}
-	conds := b.triageTime(w)
-	root, err := b.rootOnly(m, false)
+	conds, err := b.graphConds(m, w, false)
 	if err != nil {
 		return nil, err
-	}
-	if root != "" {
-		conds = append(conds, root)
 	}
 	sql := fmt.Sprintf(`SELECT
   %s AS fault,
