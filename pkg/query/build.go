@@ -401,6 +401,17 @@ func Bucket(interval time.Duration, r Range) int64 {
 // percentiles, sketch (sumMap's (keys, counts)). Rates, averages and percentiles are computed in
 // Go so empty buckets and zero divisions are explicit.
 func BuildRED(database string, m *Model, r Range, bucket int64) (*Statement, error) {
+	return buildRED(database, m, r, bucket, "")
+}
+
+// BuildREDFromAppMetrics renders the RED query of BuildRED over app_metrics even where the rollup
+// would do: the unrolled answer the rollup's is checked against (tests, bench/storage).
+func BuildREDFromAppMetrics(database string, m *Model, r Range, bucket int64) (*Statement, error) {
+	return buildRED(database, m, r, bucket, "app_metrics")
+}
+
+// buildRED renders BuildRED over table, or the table redTable picks when it is empty.
+func buildRED(database string, m *Model, r Range, bucket int64, table string) (*Statement, error) {
 	if bucket < 1 {
 		return nil, fmt.Errorf("bucket must be at least 1 second, got %d", bucket)
 	}
@@ -413,9 +424,12 @@ func BuildRED(database string, m *Model, r Range, bucket int64) (*Statement, err
 		return nil, err
 	}
 	if groups[len(groups)-1].Tag {
-		return taggedRED(database, m, r, bucket, groups, metrics)
+		return taggedRED(database, m, r, bucket, groups, metrics, table)
 	}
-	b, err := newBuilder(database, redTable(m, groups, metrics))
+	if table == "" {
+		table = redTable(m, groups)
+	}
+	b, err := newBuilder(database, table)
 	if err != nil {
 		return nil, err
 	}
@@ -455,11 +469,9 @@ type redQuery struct {
 	bucket, limit int64
 }
 
-// redTable picks app_metrics where the rollup lacks what the query needs (endpoint, the sketch).
-func redTable(m *Model, groups []GroupDimension, metrics []string) string {
-	if NeedsSketch(metrics) {
-		return "app_metrics"
-	}
+// redTable picks app_metrics where the rollup lacks what the query needs: the endpoint. The
+// rollup carries the latency sketch (migration 11), so percentiles read it too.
+func redTable(m *Model, groups []GroupDimension) string {
 	for _, g := range groups {
 		if g.Column == "endpoint" {
 			return "app_metrics"
@@ -517,7 +529,7 @@ func (b *builder) plainRED(m *Model, r Range, q redQuery, narrow func(where stri
 	}
 	sketch := ""
 	if q.sketch {
-		sketch = fmt.Sprintf(",\n  sumMap(%s, %s) AS sketch", b.c("latency_sketch_keys"), b.c("latency_sketch_counts"))
+		sketch = fmt.Sprintf(",\n  %s AS sketch", b.sketch())
 	}
 	key := strings.Join(append([]string{"bucket"}, aliases...), ", ")
 	sql := fmt.Sprintf(`SELECT
@@ -572,7 +584,7 @@ func (b *builder) preferredRED(m *Model, r Range, q redQuery) (*Statement, error
 	sketchInner, sketchOuter := "", ""
 	if q.sketch {
 		tuple = append(tuple, "tupleElement(point_sketch, 1)", "tupleElement(point_sketch, 2)")
-		sketchInner = fmt.Sprintf(",\n      sumMap(%s, %s) AS point_sketch", b.c("latency_sketch_keys"), b.c("latency_sketch_counts"))
+		sketchInner = fmt.Sprintf(",\n      %s AS point_sketch", b.sketch())
 		n := len(tuple)
 		sketchOuter = fmt.Sprintf(",\n  sumMap(tupleElement(p, %d), tupleElement(p, %d)) AS sketch", n-1, n)
 	}
@@ -734,6 +746,15 @@ func (b *builder) maxDuration() string {
 		return fmt.Sprintf("maxMerge(%s)", b.c("response_duration_max_us"))
 	}
 	return fmt.Sprintf("max(%s)", b.c("response_duration_max_us"))
+}
+
+// sketch renders the merged latency sketch, (keys, counts) with keys ascending: app_metrics keeps
+// it as two arrays per row, the rollup as a sumMap state.
+func (b *builder) sketch() string {
+	if b.table == EdgeTable {
+		return fmt.Sprintf("sumMapMerge(%s)", b.c("latency_sketch"))
+	}
+	return fmt.Sprintf("sumMap(%s, %s)", b.c("latency_sketch_keys"), b.c("latency_sketch_counts"))
 }
 
 // pointRank renders an observation point's place in PreferredObservationOrder (1 = best, 0 = none).

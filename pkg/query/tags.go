@@ -300,7 +300,7 @@ LIMIT %d`, client, server, edges.SQL, where, MaxEdges)
 // plain RED statement grouped by those dimensions and the server service, each row's server
 // tagged (few rows: one per bucket and series), summed again per tag value. A server without the
 // tag is grouped under ”. The columns are those of BuildRED, tags after the dimensions.
-func taggedRED(database string, m *Model, r Range, bucket int64, groups []GroupDimension, metrics []string) (*Statement, error) {
+func taggedRED(database string, m *Model, r Range, bucket int64, groups []GroupDimension, metrics []string, table string) (*Statement, error) {
 	var dims, tags []GroupDimension
 	for _, g := range groups {
 		if g.Tag {
@@ -319,7 +319,7 @@ func taggedRED(database string, m *Model, r Range, bucket int64, groups []GroupD
 	}
 	// The inner series are (dimensions, server) pairs: bounded as the map's edges are.
 	plain.MaxSeries = MaxEdges
-	inner, err := BuildRED(database, &plain, r, bucket)
+	inner, err := buildRED(database, &plain, r, bucket, table)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,8 @@ export type ColumnType =
   | 'Array(UInt32)'
   | 'Array(UInt8)'
   | 'Array(String)'
-  | 'AggregateFunction(max, UInt64)'; // a max kept as an aggregate state (merged by maxMerge)
+  | 'AggregateFunction(max, UInt64)' // a max kept as an aggregate state (merged by maxMerge)
+  | 'AggregateFunction(sumMap, Array(UInt16), Array(UInt64))'; // a latency sketch kept as a sumMap state (merged by sumMapMerge)
 
 export interface Column {
   name: string;
@@ -49,6 +50,8 @@ export interface Table {
 const c = (name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec });
 /** The migration that adds the latency sketch to app_metrics. */
 const SKETCH_SINCE = 6;
+/** The migration that carries the latency sketch into the per-edge rollup app_metrics_edge. */
+const EDGE_SKETCH_SINCE = 11;
 /** The migration that adds the window field of each packet to tcp_timeline. */
 const ZERO_WINDOW_SINCE = 9;
 /** A column added by migration `since` (ALTER TABLE ... ADD COLUMN on existing databases). */
@@ -177,7 +180,7 @@ export const TABLES: Table[] = [
     name: 'app_metrics_edge',
     doc:
       'app_metrics per second, client→server edge, observation point and protocol (no host, endpoint or port): ' +
-      'filled by app_metrics_edge_mv; the RED and map queries read it unless they filter by endpoint (3x fewer rows at 10M logs/h)',
+      'filled by app_metrics_edge_mv; the RED and map queries read it, percentiles included, unless they need the endpoint (3x fewer rows at 10M logs/h)',
     orderBy: ['time', 'server_service', 'client_service', 'observation_point', 'l7_protocol'],
     ttlDays: 30,
     engine: 'SummingMergeTree()',
@@ -192,6 +195,12 @@ export const TABLES: Table[] = [
       c('error_count', 'UInt64', 'client_error + server_error + timeout (summed on merge)'),
       c('response_duration_sum_us', 'UInt64', 'latency sum (summed on merge)'),
       c('response_duration_max_us', 'AggregateFunction(max, UInt64)', 'latency max: read with maxMerge()'),
+      added(
+        EDGE_SKETCH_SINCE,
+        'latency_sketch',
+        'AggregateFunction(sumMap, Array(UInt16), Array(UInt64))',
+        "app_metrics' latency sketch (latency_sketch_keys/counts) merged: read with sumMapMerge(), which gives (keys, counts)"
+      ),
     ],
   },
   {
@@ -441,8 +450,8 @@ export const MIGRATIONS: Migration[] = [
       const t = TABLES.find((x) => x.name === 'app_metrics_edge');
       return [
         renderCreateTable(t!, dialect, database, 4),
-        renderEdgeView(database),
-        `INSERT INTO ${database}.app_metrics_edge ${EDGE_SELECT(database)} WHERE time < now() ${EDGE_GROUP}`,
+        renderEdgeView(database, 4),
+        `INSERT INTO ${database}.app_metrics_edge ${EDGE_SELECT(database, 4)} WHERE time < now() ${EDGE_GROUP}`,
       ];
     },
   },
@@ -474,17 +483,41 @@ export const MIGRATIONS: Migration[] = [
     doc: 'tcp_timeline: the window field of every stored packet and the zero-window packets of the flow',
     statements: (dialect, database) => renderAddedColumns(ZERO_WINDOW_SINCE, dialect, database),
   },
+  {
+    version: EDGE_SKETCH_SINCE,
+    // A view's query cannot be altered on 18.16: the view is dropped and created again, so an
+    // app_metrics insert (another host's agent) between the two statements misses the rollup. Then
+    // the sketch of the rows already there, as migration 4 did for the counts: rows of zero counts
+    // that SummingMergeTree merges into the existing ones (a row inserted between the view and this
+    // statement has its sketch counted twice). Rows from before migration 6 have no sketch: null
+    // percentiles, as from app_metrics.
+    doc: 'app_metrics_edge: the latency sketch in the per-edge rollup (its view again, and the sketch of the rows already there), so RED percentiles read the rollup',
+    statements: (dialect, database) => [
+      ...renderAddedColumns(EDGE_SKETCH_SINCE, dialect, database),
+      `DROP TABLE IF EXISTS ${database}.app_metrics_edge_mv`,
+      renderEdgeView(database, EDGE_SKETCH_SINCE),
+      `INSERT INTO ${database}.app_metrics_edge (${EDGE_KEY}, latency_sketch) ` +
+        `SELECT ${EDGE_KEY}, ${EDGE_SKETCH} FROM ${database}.app_metrics WHERE time < now() ${EDGE_GROUP}`,
+    ],
+  },
 ];
 
-const EDGE_SELECT = (database: string) =>
-  'SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, ' +
-  'sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, ' +
-  `maxState(response_duration_max_us) AS response_duration_max_us FROM ${database}.app_metrics`;
-const EDGE_GROUP = 'GROUP BY time, observation_point, client_service, server_service, l7_protocol';
+/** The rollup's key: app_metrics without host, endpoint and port. */
+const EDGE_KEY = 'time, observation_point, client_service, server_service, l7_protocol';
+const EDGE_GROUP = `GROUP BY ${EDGE_KEY}`;
+const EDGE_SKETCH = 'sumMapState(latency_sketch_keys, latency_sketch_counts) AS latency_sketch';
 
-/** The materialized view that fills app_metrics_edge from every app_metrics insert (migration 4). */
-function renderEdgeView(database: string): string {
-  return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.app_metrics_edge_mv TO ${database}.app_metrics_edge AS ${EDGE_SELECT(database)} ${EDGE_GROUP}`;
+/** The rollup's rows from app_metrics, with the columns app_metrics_edge has after migration `atVersion`. */
+const EDGE_SELECT = (database: string, atVersion = Infinity) =>
+  `SELECT ${EDGE_KEY}, sum(request_count) AS request_count, ` +
+  'sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, ' +
+  'maxState(response_duration_max_us) AS response_duration_max_us' +
+  (atVersion >= EDGE_SKETCH_SINCE ? `, ${EDGE_SKETCH}` : '') +
+  ` FROM ${database}.app_metrics`;
+
+/** The materialized view that fills app_metrics_edge from every app_metrics insert (migration 4, its sketch since migration 11). */
+function renderEdgeView(database: string, atVersion = Infinity): string {
+  return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.app_metrics_edge_mv TO ${database}.app_metrics_edge AS ${EDGE_SELECT(database, atVersion)} ${EDGE_GROUP}`;
 }
 
 /**
