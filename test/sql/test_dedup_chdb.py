@@ -42,10 +42,12 @@ def test_same_token_stored_once_other_token_twice():
     s = modern_schema()
     try:
         block = (
-            "INSERT INTO flowlens.app_metrics (time, observation_point, server_service, endpoint, request_count) "
-            "SETTINGS insert_deduplication_token = '{token}' VALUES "
-            "(toDateTime(1795558421), 'server_process', 'api', '/a', 3), (toDateTime(1795558422), 'server_process', 'api', '/b', 4)"
+            "INSERT INTO flowlens.app_metrics (time, observation_point, server_service, endpoint, request_count, "
+            "latency_sketch_keys, latency_sketch_counts) SETTINGS insert_deduplication_token = '{token}' VALUES "
+            "(toDateTime(1795558421), 'server_process', 'api', '/a', 3, [300, 410], [2, 1]), "
+            "(toDateTime(1795558422), 'server_process', 'api', '/b', 4, [300], [4])"
         )
+        sketch = "SELECT toString(sumMapMerge(latency_sketch)) FROM flowlens.app_metrics_edge"
         total = "SELECT sum(request_count) FROM flowlens.app_metrics"
         s.query(block.format(token="run1-app_metrics-0"))
         s.query(block.format(token="run1-app_metrics-0"))  # the retry of the same batch
@@ -53,9 +55,12 @@ def test_same_token_stored_once_other_token_twice():
         assert count(s, total) == 7
         # the per-edge rollup fed by the materialized view saw the block once too
         assert count(s, "SELECT sum(request_count) FROM flowlens.app_metrics_edge") == 7
+        # and so is its latency sketch (RED's percentiles)
+        assert s.query(sketch, "TSVRaw").bytes().decode().strip() == "([300,410],[6,1])"
         s.query(block.format(token="run1-app_metrics-1"))  # the same rows in another batch: kept
         assert count(s, "SELECT count() FROM flowlens.app_metrics") == 4
         assert count(s, total) == 14
+        assert s.query(sketch, "TSVRaw").bytes().decode().strip() == "([300,410],[12,2])"
         # another table keeps its own window: the same token there is a different block
         s.query(
             "INSERT INTO flowlens.l7_flow_log (time, _id, request_resource) SETTINGS insert_deduplication_token = 'run1-app_metrics-0' "

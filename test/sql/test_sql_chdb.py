@@ -50,9 +50,11 @@ def db():
     # observation-point subqueries and aggregates run on data, not on empty parts.
     s.query(
         "INSERT INTO flowlens.app_metrics (time, observation_point, client_service, server_service, "
-        "l7_protocol, endpoint, request_count, error_count, response_duration_sum_us, response_duration_max_us) VALUES "
-        "(toDateTime(1700000100), 'server_process', 'frontend', 'checkout', 'HTTP', '/api/pay', 10, 1, 5000, 900), "
-        "(toDateTime(1700000100), 'client_process', 'frontend', 'checkout', 'HTTP', '/api/pay', 10, 1, 6000, 950)"
+        "l7_protocol, endpoint, request_count, error_count, response_duration_sum_us, response_duration_max_us, "
+        "latency_sketch_keys, latency_sketch_counts) VALUES "
+        "(toDateTime(1700000100), 'server_process', 'frontend', 'checkout', 'HTTP', '/api/pay', 10, 1, 5000, 900, [250, 340], [9, 1]), "
+        "(toDateTime(1700000100), 'client_process', 'frontend', 'checkout', 'HTTP', '/api/pay', 10, 1, 6000, 950, [260, 345], [9, 1]), "
+        "(toDateTime(1700000100), 'server_process', 'gateway', 'checkout', 'HTTP', '/api/cart', 4, 0, 2000, 700, [250, 300], [3, 1])"
     )
     s.query(
         "INSERT INTO flowlens.l7_flow_log (time, start_time_us, observation_point, l7_protocol, "
@@ -93,3 +95,18 @@ def test_map_counts_a_call_seen_at_both_ends_once(db):
     assert ("frontend", "checkout") in rows, out
     edge = rows[("frontend", "checkout")]
     assert int(edge[2]) == 10 and int(edge[3]) == 1 and int(edge[4]) == 5000, edge
+
+
+def test_red_percentiles_from_the_rollup_equal_app_metrics(db):
+    """The rollup's sketch (its materialized view's sumMapState, merged by sumMapMerge) gives the
+    rows app_metrics' sketch arrays give: percentiles read from either are the same."""
+    path = os.path.join(ROOT, "build", "sql", "backend.json")
+    with open(path, encoding="utf-8") as f:
+        sql = {e["name"]: e["sql"] for e in json.load(f)}
+    assert "app_metrics_edge" in sql["red/unfiltered"] and "sumMapMerge(latency_sketch)" in sql["red/unfiltered"]
+    assert "app_metrics_edge" not in sql["red/unfiltered-app_metrics"]
+    rollup = json.loads(db.query(sql["red/unfiltered"], "JSONCompact").bytes())["data"]
+    full = json.loads(db.query(sql["red/unfiltered-app_metrics"], "JSONCompact").bytes())["data"]
+    assert rollup == full
+    # checkout's second 100: frontend→checkout at its best point (server_process) and gateway→checkout
+    assert [r[1:] for r in rollup] == [["checkout", 14, 1, 7000, 900, [[250, 300, 340], [12, 1, 1]]]], rollup

@@ -114,13 +114,19 @@ func render(db string) ([]entry, error) {
 	if err := add("red/unfiltered", st, err); err != nil {
 		return nil, err
 	}
+	// the same over app_metrics: the rollup's answer, percentiles included, must equal it
+	st, err = query.BuildREDFromAppMetrics(db, &query.Model{}, r, 1)
+	if err := add("red/unfiltered-app_metrics", st, err); err != nil {
+		return nil, err
+	}
 	for _, kind := range []string{"services", "client_services", "endpoints", "protocols"} {
 		st, err = query.BuildValues(db, kind, r, query.Values{"checkout", "it's"})
 		if err := add("values/"+kind, st, err); err != nil {
 			return nil, err
 		}
 	}
-	// every group_by dimension with percentiles (app_metrics and its sketch), and the rollup's grouping
+	// every group_by dimension with percentiles (with the endpoint: app_metrics and its sketch), and
+	// the rollup's grouping, with and without percentiles (the rollup's sketch)
 	for _, obs := range []string{"preferred", "all"} {
 		st, err = query.BuildRED(db, &query.Model{ObservationPoint: obs, GroupBy: query.Values{"service", "client_service", "l7_protocol", "endpoint", "observation_point"}}, r, 60)
 		if err := add("red/grouped/"+obs, st, err); err != nil {
@@ -128,6 +134,14 @@ func render(db string) ([]entry, error) {
 		}
 		st, err = query.BuildRED(db, &query.Model{ObservationPoint: obs, Metric: query.MetricErrorRatio, GroupBy: query.Values{"client_service", "l7_protocol"}}, r, 60)
 		if err := add("red/rollup-grouped/"+obs, st, err); err != nil {
+			return nil, err
+		}
+		st, err = query.BuildRED(db, &query.Model{ObservationPoint: obs, GroupBy: query.Values{"service", "client_service", "l7_protocol", "observation_point"}}, r, 60)
+		if err := add("red/rollup-percentiles/"+obs, st, err); err != nil {
+			return nil, err
+		}
+		st, err = query.BuildRED(db, &query.Model{ObservationPoint: obs, Metric: query.MetricLatencyP99, GroupBy: query.Values{"team"}}, r, 60)
+		if err := add("red/tagged-rollup-percentiles/"+obs, st, err); err != nil {
 			return nil, err
 		}
 		// grouped by tags of the server: a business tag with the sketch, a resource tag on the rollup
