@@ -69,8 +69,9 @@ func createSchema(t *testing.T, db string, tables ...string) {
 	applySchema(t, func(sql string) string { return admin(t, sql) }, db, tables...)
 }
 
-// applySchema is createSchema through exec, which runs one statement as a writer.
-func applySchema(t *testing.T, admin func(string) string, db string, tables ...string) {
+// schemaStatements are the statements of the generated DDL for the server's version (legacy for
+// 18.x/19.x servers), in order, on the database flowlens.
+func schemaStatements(t *testing.T, admin func(string) string) []string {
 	version := admin("SELECT version()")
 	ddl := "ddl_modern.sql"
 	if strings.HasPrefix(version, "18.") || strings.HasPrefix(version, "19.") {
@@ -80,19 +81,32 @@ func applySchema(t *testing.T, admin func(string) string, db string, tables ...s
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin("DROP DATABASE IF EXISTS " + db)
+	var out []string
 	for _, stmt := range strings.Split(string(raw), ";\n") {
-		stmt = strings.TrimSpace(stmt)
 		var lines []string
-		for _, l := range strings.Split(stmt, "\n") {
+		for _, l := range strings.Split(strings.TrimSpace(stmt), "\n") {
 			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
 				lines = append(lines, l)
 			}
 		}
-		stmt = strings.TrimSpace(strings.Join(lines, "\n"))
-		if stmt == "" {
-			continue
+		if stmt = strings.TrimSpace(strings.Join(lines, "\n")); stmt != "" {
+			out = append(out, stmt)
 		}
+	}
+	return out
+}
+
+// onDatabase is a schema statement on database db instead of flowlens.
+func onDatabase(stmt, db string) string {
+	stmt = strings.ReplaceAll(stmt, "flowlens.", db+".")
+	return strings.Replace(stmt, "DATABASE IF NOT EXISTS flowlens", "DATABASE IF NOT EXISTS "+db, 1)
+}
+
+// applySchema is createSchema through exec, which runs one statement as a writer.
+func applySchema(t *testing.T, admin func(string) string, db string, tables ...string) {
+	stmts := schemaStatements(t, admin)
+	admin("DROP DATABASE IF EXISTS " + db)
+	for _, stmt := range stmts {
 		if len(tables) > 0 && !strings.HasPrefix(stmt, "CREATE DATABASE") {
 			// keep a statement only if every table it names is kept (views and backfills included)
 			keep := true
@@ -107,9 +121,7 @@ func applySchema(t *testing.T, admin func(string) string, db string, tables ...s
 				continue
 			}
 		}
-		stmt = strings.ReplaceAll(stmt, "flowlens.", db+".")
-		stmt = strings.Replace(stmt, "DATABASE IF NOT EXISTS flowlens", "DATABASE IF NOT EXISTS "+db, 1)
-		admin(stmt)
+		admin(onDatabase(stmt, db))
 	}
 }
 
