@@ -137,7 +137,7 @@ func sketchBackfill(version string) string {
 	must(err)
 	for _, stmt := range strings.Split(string(raw), ";\n") {
 		stmt = strings.TrimSpace(stmt)
-		if strings.HasPrefix(stmt, "INSERT INTO flowlens."+query.EdgeTable+" (") && strings.Contains(stmt, "latency_sketch) SELECT") {
+		if strings.HasPrefix(stmt, "INSERT INTO flowlens."+query.EdgeTable+" (") && strings.Contains(stmt, "`latency_sketchMap.counts`) SELECT") {
 			return stmt
 		}
 	}

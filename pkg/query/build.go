@@ -748,11 +748,11 @@ func (b *builder) maxDuration() string {
 	return fmt.Sprintf("max(%s)", b.c("response_duration_max_us"))
 }
 
-// sketch renders the merged latency sketch, (keys, counts) with keys ascending: app_metrics keeps
-// it as two arrays per row, the rollup as a sumMap state.
+// sketch renders the merged latency sketch, (keys, counts) with keys ascending, from the two
+// arrays of each row: app_metrics' own, the rollup's nested latency_sketchMap.
 func (b *builder) sketch() string {
 	if b.table == EdgeTable {
-		return fmt.Sprintf("sumMapMerge(%s)", b.c("latency_sketch"))
+		return fmt.Sprintf("sumMap(`%s`, `%s`)", b.c("latency_sketchMap.keys"), b.c("latency_sketchMap.counts"))
 	}
 	return fmt.Sprintf("sumMap(%s, %s)", b.c("latency_sketch_keys"), b.c("latency_sketch_counts"))
 }

@@ -14,9 +14,9 @@ func TestMetricsTableChoice(t *testing.T) {
 		{`{"queryType":"red","metric":"error_ratio"}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)", ""},
 		{`{"queryType":"red","metric":"latency_max","observation_point":"all","service":"a","l7_protocol":"HTTP","group_by":["client_service","l7_protocol","observation_point"]}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)", ""},
 		// percentiles: the rollup's sketch state
-		{`{"queryType":"red"}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)", "sumMapMerge(latency_sketch) AS sketch"},
-		{`{"queryType":"red","metric":"latency_p99","observation_point":"all","group_by":["client_service","service"]}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)", "sumMapMerge(latency_sketch) AS sketch"},
-		{`{"queryType":"red","metric":"latency_p99","group_by":["service","team"]}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)", "sumMapMerge(latency_sketch) AS sketch"},
+		{`{"queryType":"red"}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)", "sumMap(`latency_sketchMap.keys`, `latency_sketchMap.counts`) AS sketch"},
+		{`{"queryType":"red","metric":"latency_p99","observation_point":"all","group_by":["client_service","service"]}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)", "sumMap(`latency_sketchMap.keys`, `latency_sketchMap.counts`) AS sketch"},
+		{`{"queryType":"red","metric":"latency_p99","group_by":["service","team"]}`, "`app_metrics_edge`", "maxMerge(response_duration_max_us)", "sumMap(`latency_sketchMap.keys`, `latency_sketchMap.counts`) AS sketch"},
 		// endpoints need the full grain: app_metrics and its sketch arrays
 		{`{"queryType":"red","metric":"latency_p99","group_by":"endpoint"}`, "`app_metrics`", "max(response_duration_max_us)", "sumMap(latency_sketch_keys, latency_sketch_counts) AS sketch"},
 		{`{"queryType":"red","metric":"request_rate","group_by":"endpoint"}`, "`app_metrics`", "max(response_duration_max_us)", ""},

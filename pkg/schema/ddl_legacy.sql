@@ -240,10 +240,10 @@ ORDER BY (host, pid, time);
 
 ALTER TABLE flowlens.tcp_timeline ADD COLUMN `event_window` Array(UInt16), ADD COLUMN `zero_window_count` UInt32;
 
-ALTER TABLE flowlens.app_metrics_edge ADD COLUMN `latency_sketch` AggregateFunction(sumMap, Array(UInt16), Array(UInt64));
+ALTER TABLE flowlens.app_metrics_edge ADD COLUMN `latency_sketchMap.keys` Array(UInt16), ADD COLUMN `latency_sketchMap.counts` Array(UInt64);
 
 DROP TABLE IF EXISTS flowlens.app_metrics_edge_mv;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS flowlens.app_metrics_edge_mv TO flowlens.app_metrics_edge AS SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us, sumMapState(latency_sketch_keys, latency_sketch_counts) AS latency_sketch FROM flowlens.app_metrics GROUP BY time, observation_point, client_service, server_service, l7_protocol;
+CREATE MATERIALIZED VIEW IF NOT EXISTS flowlens.app_metrics_edge_mv TO flowlens.app_metrics_edge AS SELECT time, observation_point, client_service, server_service, l7_protocol, sum(request_count) AS request_count, sum(error_count) AS error_count, sum(response_duration_sum_us) AS response_duration_sum_us, maxState(response_duration_max_us) AS response_duration_max_us, tupleElement(sumMap(latency_sketch_keys, latency_sketch_counts), 1) AS `latency_sketchMap.keys`, tupleElement(sumMap(latency_sketch_keys, latency_sketch_counts), 2) AS `latency_sketchMap.counts` FROM flowlens.app_metrics GROUP BY time, observation_point, client_service, server_service, l7_protocol;
 
-INSERT INTO flowlens.app_metrics_edge (time, observation_point, client_service, server_service, l7_protocol, latency_sketch) SELECT time, observation_point, client_service, server_service, l7_protocol, sumMapState(latency_sketch_keys, latency_sketch_counts) AS latency_sketch FROM flowlens.app_metrics WHERE time < now() GROUP BY time, observation_point, client_service, server_service, l7_protocol;
+INSERT INTO flowlens.app_metrics_edge (time, observation_point, client_service, server_service, l7_protocol, `latency_sketchMap.keys`, `latency_sketchMap.counts`) SELECT time, observation_point, client_service, server_service, l7_protocol, tupleElement(sumMap(latency_sketch_keys, latency_sketch_counts), 1) AS `latency_sketchMap.keys`, tupleElement(sumMap(latency_sketch_keys, latency_sketch_counts), 2) AS `latency_sketchMap.counts` FROM flowlens.app_metrics WHERE time < now() GROUP BY time, observation_point, client_service, server_service, l7_protocol;

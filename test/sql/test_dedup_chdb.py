@@ -47,7 +47,7 @@ def test_same_token_stored_once_other_token_twice():
             "(toDateTime(1795558421), 'server_process', 'api', '/a', 3, [300, 410], [2, 1]), "
             "(toDateTime(1795558422), 'server_process', 'api', '/b', 4, [300], [4])"
         )
-        sketch = "SELECT toString(sumMapMerge(latency_sketch)) FROM flowlens.app_metrics_edge"
+        sketch = "SELECT toString(sumMap(`latency_sketchMap.keys`, `latency_sketchMap.counts`)) FROM flowlens.app_metrics_edge"
         total = "SELECT sum(request_count) FROM flowlens.app_metrics"
         s.query(block.format(token="run1-app_metrics-0"))
         s.query(block.format(token="run1-app_metrics-0"))  # the retry of the same batch

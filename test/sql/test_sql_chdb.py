@@ -98,12 +98,12 @@ def test_map_counts_a_call_seen_at_both_ends_once(db):
 
 
 def test_red_percentiles_from_the_rollup_equal_app_metrics(db):
-    """The rollup's sketch (its materialized view's sumMapState, merged by sumMapMerge) gives the
+    """The rollup's sketch (the nested latency_sketchMap its materialized view fills) gives the
     rows app_metrics' sketch arrays give: percentiles read from either are the same."""
     path = os.path.join(ROOT, "build", "sql", "backend.json")
     with open(path, encoding="utf-8") as f:
         sql = {e["name"]: e["sql"] for e in json.load(f)}
-    assert "app_metrics_edge" in sql["red/unfiltered"] and "sumMapMerge(latency_sketch)" in sql["red/unfiltered"]
+    assert "app_metrics_edge" in sql["red/unfiltered"] and "sumMap(`latency_sketchMap.keys`, `latency_sketchMap.counts`)" in sql["red/unfiltered"]
     assert "app_metrics_edge" not in sql["red/unfiltered-app_metrics"]
     rollup = json.loads(db.query(sql["red/unfiltered"], "JSONCompact").bytes())["data"]
     full = json.loads(db.query(sql["red/unfiltered-app_metrics"], "JSONCompact").bytes())["data"]
