@@ -126,24 +126,6 @@ func createSchema(a admin, db string) string {
 	return version + " (" + ddl + ")"
 }
 
-// sketchBackfill is the statement of the schema DDL createSchema applied (named in version) that
-// fills the rollup's sketch from app_metrics (the migration's), or "".
-func sketchBackfill(version string) string {
-	ddl := "ddl_modern.sql"
-	if strings.Contains(version, "ddl_legacy.sql") {
-		ddl = "ddl_legacy.sql"
-	}
-	raw, err := os.ReadFile(filepath.Join("pkg", "schema", ddl))
-	must(err)
-	for _, stmt := range strings.Split(string(raw), ";\n") {
-		stmt = strings.TrimSpace(stmt)
-		if strings.HasPrefix(stmt, "INSERT INTO flowlens."+query.EdgeTable+" (") && strings.Contains(stmt, "`latency_sketchMap.counts`) SELECT") {
-			return stmt
-		}
-	}
-	return ""
-}
-
 // insert streams the generated rows as RowBinary and returns the samples to assemble. The first
 // sampleRows rows are also written to sampleFile (RowBinary; its column list beside it in
 // sampleFile+".columns") for the modern-DDL measurement.
@@ -604,15 +586,6 @@ func main() {
 		for _, f := range failures {
 			fmt.Println("  " + f)
 		}
-	}
-	// the migration that put the sketch in the rollup fills it for the rows already there: its
-	// statement on this hour (run last: it adds the hour's sketch a second time)
-	if stmt := sketchBackfill(version); stmt != "" {
-		t := time.Now()
-		_, err := a.exec(strings.ReplaceAll(stmt, "flowlens.", *db+"."), nil)
-		must(err)
-		line("rollup sketch of existing rows (migration)", fmt.Sprintf("%.1f s", time.Since(t).Seconds()), "",
-			fmt.Sprintf("the %.0f app_metrics rows of the hour; once, at the migration", amRows))
 	}
 	fmt.Printf("  largest l7_flow_log columns, compressed bytes per request log:")
 	for _, l := range strings.Split(cols, "\n") {

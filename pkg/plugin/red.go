@@ -77,7 +77,39 @@ func (d *Datasource) red(ctx context.Context, m *query.Model, r query.Range, int
 	if err := checkSeries(res, st, len(groups)); err != nil {
 		return nil, err
 	}
+	if st.Table == query.EdgeTable && query.NeedsSketch(metrics) && sketchMissing(res, len(groups)) {
+		// rollup rows written before its sketch existed (migration 11): app_metrics has it
+		if st, err = query.BuildREDFromAppMetrics(d.settings.Database, m, r, bucket); err != nil {
+			return nil, badQuery{err}
+		}
+		if res, err = d.client.Query(ctx, st.SQL); err != nil {
+			return nil, err
+		}
+		if err := checkSeries(res, st, len(groups)); err != nil {
+			return nil, err
+		}
+	}
 	return redFrames(res, metrics, groups, r, bucket, st.SQL)
+}
+
+// sketchMissing tells whether a row's latency sketch holds fewer requests than the row: rollup
+// rows the view wrote before it carried the sketch (or app_metrics rows from before migration 6,
+// which app_metrics answers with null percentiles, as it would).
+func sketchMissing(res *clickhouse.Result, groups int) bool {
+	for _, row := range res.Data {
+		_, b, err := redRow(row, groups, true)
+		if err != nil {
+			return false // redFrames reports it
+		}
+		var n int64
+		for _, c := range b.sketch.counts {
+			n += c
+		}
+		if n < b.requests {
+			return true
+		}
+	}
+	return false
 }
 
 // checkSeries fails a RED answer with more groups than the series bound. An error, not the

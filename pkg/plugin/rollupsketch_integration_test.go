@@ -10,16 +10,17 @@ import (
 	"github.com/flowlens/flowlens/pkg/query"
 )
 
-// The rollup's latency sketch on the real server, across the migration that added it: the known
-// requests' first minute is stored before that migration (the rollup has no sketch, its view
-// none), the second after it. RED read from app_metrics_edge, percentiles included, gives exactly
-// the rows app_metrics gives: the migration filled the sketch of the rows already there without
-// counting a request twice, and its new view fills it for every insert after.
+// The rollup's latency sketch across the migration that added it, on the real server. The known
+// requests are stored twice: in redTestDB all after the migration (the rollup's view fills the
+// sketch), and in a database where the first minute is stored before the migration (its rollup rows
+// have no sketch) and the second after. Through the plugin binary both answer every RED query
+// alike, percentiles included: over the second minute both from the rollup, over a range reaching
+// the first minute the older database from app_metrics. The rollup's own rows equal app_metrics'.
 func TestRollupSketchAcrossItsMigration(t *testing.T) {
-	admin(t, "SELECT 1")
+	e, pcAfter, reqs := startKnownRED(t)
 	db := fmt.Sprintf("%s_edgesketch_%d", testDB, os.Getpid())
 	stmts := schemaStatements(t, func(sql string) string { return admin(t, sql) })
-	// the migration's first statement: the sketch column of the rollup
+	// the migration's first statement: the sketch columns of the rollup
 	at := -1
 	for i, s := range stmts {
 		if strings.HasPrefix(s, "ALTER TABLE flowlens."+query.EdgeTable+" ADD COLUMN `latency_sketchMap.keys`") {
@@ -36,7 +37,7 @@ func TestRollupSketchAcrossItsMigration(t *testing.T) {
 	}
 	var before, after []map[string]any
 	split := time.Unix(redDataStart+60, 0).UTC().Format("2006-01-02 15:04:05")
-	for _, row := range aggregateWithAgent(t, knownRequests()) {
+	for _, row := range aggregateWithAgent(t, reqs) {
 		if row["time"].(string) < split {
 			before = append(before, row)
 		} else {
@@ -51,44 +52,77 @@ func TestRollupSketchAcrossItsMigration(t *testing.T) {
 		admin(t, onDatabase(s, db))
 	}
 	insertInto(t, db, "app_metrics", after)
+	pcAcross := e.ctx("red-across", map[string]any{"url": clickhouseURL(), "database": db})
 
-	r := query.Range{From: time.Unix(redDataStart, 0), To: time.Unix(redDataStart+119, 0)}
-	checked := 0
-	for _, model := range []string{
+	models := []string{
 		`{"queryType":"red"}`,
 		`{"queryType":"red","metric":"latency_p99","observation_point":"all","group_by":["service","client_service","observation_point","l7_protocol"]}`,
 		`{"queryType":"red","metric":"latency_p50","group_by":["service","team"]}`,
-	} {
+	}
+	whole := query.Range{From: time.Unix(redDataStart, 0), To: time.Unix(redDataStart+119, 0)}
+	second := query.Range{From: time.Unix(redDataStart+60, 0), To: time.Unix(redDataStart+119, 0)}
+	values := 0
+	for _, model := range models {
 		m, err := query.Parse([]byte(model))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, bucket := range []int64{5, 60} {
-			rollup, err := query.BuildRED(db, m, r, bucket)
-			if err != nil {
-				t.Fatal(err)
+			// SQL: after the migration the rollup's rows equal app_metrics' (sketches, counts, sums,
+			// maxima); over the first minute its sketches are empty
+			for _, c := range []struct {
+				db string
+				r  query.Range
+			}{{db, second}, {redTestDB, whole}} {
+				rollup, err := query.BuildRED(c.db, m, c.r, bucket)
+				if err != nil {
+					t.Fatal(err)
+				}
+				full, err := query.BuildREDFromAppMetrics(c.db, m, c.r, bucket)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, want := admin(t, rollup.SQL+"\nFORMAT TabSeparated"), admin(t, full.SQL+"\nFORMAT TabSeparated")
+				if rollup.Table != query.EdgeTable || got != want || strings.Contains(want, "([],[])") {
+					t.Errorf("%s at %d s on %s: the rollup's rows (%s) differ from app_metrics':\n%s\nwant\n%s", model, bucket, c.db, rollup.Table, head(got), head(want))
+				}
 			}
-			full, err := query.BuildREDFromAppMetrics(db, m, r, bucket)
-			if err != nil {
-				t.Fatal(err)
+			rollup, _ := query.BuildRED(db, m, whole, bucket)
+			if got := admin(t, rollup.SQL+"\nFORMAT TabSeparated"); !strings.Contains(got, "([],[])") {
+				t.Errorf("%s at %d s: the rollup's rows of the minute before the migration have a sketch:\n%s", model, bucket, head(got))
 			}
-			if !strings.Contains(rollup.SQL, "`"+query.EdgeTable+"`") || strings.Contains(full.SQL, query.EdgeTable) {
-				t.Fatalf("%s: the rollup's query reads %s, the unrolled one %s", model, rollup.Table, full.Table)
+			// the plugin's answers (alertable frames) are the same on both databases
+			for _, r := range []query.Range{whole, second} {
+				interval := time.Duration(bucket) * time.Second
+				got, _ := series(t, e.query(pcAcross, r.From.Unix(), r.To.Unix(), interval, model))
+				want, _ := series(t, e.query(pcAfter, r.From.Unix(), r.To.Unix(), interval, model))
+				if len(got) != len(want) || len(want) == 0 {
+					t.Fatalf("%s at %d s over %d–%d: %d series, want %d", model, bucket, r.From.Unix(), r.To.Unix(), len(got), len(want))
+				}
+				for key, w := range want {
+					g := got[key]
+					if len(g) != len(w) {
+						t.Errorf("%s: %d points, want %d", key, len(g), len(w))
+						continue
+					}
+					for i := range w {
+						values++
+						if (g[i] == nil) != (w[i] == nil) || g[i] != nil && *g[i] != *w[i] {
+							t.Errorf("%s at %d s over %d–%d, point %d: %v, want %v", key, bucket, r.From.Unix(), r.To.Unix(), i, val(g[i]), val(w[i]))
+						}
+					}
+				}
 			}
-			got, want := admin(t, rollup.SQL+"\nFORMAT TabSeparated"), admin(t, full.SQL+"\nFORMAT TabSeparated")
-			if got != want {
-				t.Errorf("%s at %d s: the rollup's rows differ from app_metrics':\n%s\nwant\n%s", model, bucket, head(got), head(want))
-			}
-			lines := strings.Split(want, "\n")
-			// every bucket of both minutes has requests and a sketch
-			if int64(len(lines)) < 120/bucket || strings.Contains(want, "([],[])") {
-				t.Errorf("%s at %d s: %d rows, or one without a sketch:\n%s", model, bucket, len(lines), head(want))
-			}
-			checked += len(lines)
 		}
 	}
-	t.Logf("%d RED rows (percentile sketches, counts, sums, maxima) from the rollup equal app_metrics'; %d app_metrics rows before the migration, %d after",
-		checked, len(before), len(after))
+	t.Logf("%d RED values alike with %d app_metrics rows written before the migration and %d after, and with all after", values, len(before), len(after))
+}
+
+func val(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 func head(s string) string {

@@ -484,18 +484,14 @@ export const MIGRATIONS: Migration[] = [
   {
     version: EDGE_SKETCH_SINCE,
     // A view's query cannot be altered on 18.16: the view is dropped and created again, so an
-    // app_metrics insert (another host's agent) between the two statements misses the rollup. Then
-    // the sketch of the rows already there, as migration 4 did for the counts: rows of zero counts
-    // that SummingMergeTree merges into the existing ones (a row inserted between the view and this
-    // statement has its sketch counted twice). Rows from before migration 6 have no sketch: null
-    // percentiles, as from app_metrics.
-    doc: 'app_metrics_edge: the latency sketch in the per-edge rollup (its view again, and the sketch of the rows already there), so RED percentiles read the rollup',
+    // app_metrics insert (another host's agent) between the two statements misses the rollup. The
+    // rollup rows already there keep an empty sketch: RED reads percentiles over them from
+    // app_metrics (pkg/plugin red.go), not from a backfill here (hours on a large store, at agent start).
+    doc: 'app_metrics_edge: the latency sketch in the per-edge rollup (and its view again), so RED percentiles read the rollup',
     statements: (dialect, database) => [
       ...renderAddedColumns(EDGE_SKETCH_SINCE, dialect, database),
       `DROP TABLE IF EXISTS ${database}.app_metrics_edge_mv`,
       renderEdgeView(database, EDGE_SKETCH_SINCE),
-      `INSERT INTO ${database}.app_metrics_edge (${EDGE_KEY}, \`latency_sketchMap.keys\`, \`latency_sketchMap.counts\`) ` +
-        `SELECT ${EDGE_KEY}, ${EDGE_SKETCH} FROM ${database}.app_metrics WHERE time < now() ${EDGE_GROUP}`,
     ],
   },
 ];
