@@ -41,7 +41,7 @@ var REDMetrics = []string{MetricRequestRate, MetricErrorRate, MetricErrorRatio, 
 // Percentiles maps each percentile metric to its quantile.
 var Percentiles = map[string]float64{MetricLatencyP50: 0.50, MetricLatencyP90: 0.90, MetricLatencyP99: 0.99}
 
-// NeedsSketch tells whether metrics include a percentile (read from app_metrics' latency sketch).
+// NeedsSketch tells whether metrics include a percentile (read from the latency sketch of app_metrics or its rollup).
 func NeedsSketch(metrics []string) bool {
 	for _, m := range metrics {
 		if _, ok := Percentiles[m]; ok {
