@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -68,29 +69,30 @@ func (d *Datasource) red(ctx context.Context, m *query.Model, r query.Range, int
 	if err != nil {
 		return nil, badQuery{err}
 	}
-	res, err := d.client.Query(ctx, st.SQL)
-	if err != nil {
-		return nil, err
-	}
 	groups, _ := m.REDGroupBy()
 	metrics, _ := m.REDMetricList()
-	if err := checkSeries(res, st, len(groups)); err != nil {
-		return nil, err
-	}
-	if st.Table == query.EdgeTable && query.NeedsSketch(metrics) && sketchMissing(res, len(groups)) {
-		// rollup rows written before its sketch existed (migration 11): app_metrics has it
+	res, err := d.client.Query(ctx, st.SQL)
+	var chErr *clickhouse.Error
+	if st.Table == query.EdgeTable && query.NeedsSketch(metrics) &&
+		(errors.As(err, &chErr) && chErr.Code == codeUnknownIdentifier || err == nil && sketchMissing(res, len(groups))) {
+		// The rollup lacks the sketch: rows its view wrote before it carried one, or a schema
+		// from before migration 11 (an agent not yet upgraded). app_metrics has it.
 		if st, err = query.BuildREDFromAppMetrics(d.settings.Database, m, r, bucket); err != nil {
 			return nil, badQuery{err}
 		}
-		if res, err = d.client.Query(ctx, st.SQL); err != nil {
-			return nil, err
-		}
-		if err := checkSeries(res, st, len(groups)); err != nil {
-			return nil, err
-		}
+		res, err = d.client.Query(ctx, st.SQL)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSeries(res, st, len(groups)); err != nil {
+		return nil, err
 	}
 	return redFrames(res, metrics, groups, r, bucket, st.SQL)
 }
+
+// codeUnknownIdentifier is ClickHouse's error for a column the table lacks (UNKNOWN_IDENTIFIER).
+const codeUnknownIdentifier = 47
 
 // sketchMissing tells whether a row's latency sketch holds fewer requests than the row: rollup
 // rows the view wrote before it carried the sketch (or app_metrics rows from before migration 6,

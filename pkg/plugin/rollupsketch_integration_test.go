@@ -7,15 +7,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
 	"github.com/flowlens/flowlens/pkg/query"
 )
 
 // The rollup's latency sketch across the migration that added it, on the real server. The known
-// requests are stored twice: in redTestDB all after the migration (the rollup's view fills the
-// sketch), and in a database where the first minute is stored before the migration (its rollup rows
-// have no sketch) and the second after. Through the plugin binary both answer every RED query
-// alike, percentiles included: over the second minute both from the rollup, over a range reaching
-// the first minute the older database from app_metrics. The rollup's own rows equal app_metrics'.
+// requests are stored three times: in redTestDB all after the migration (the rollup's view fills the
+// sketch); in a database where the first minute is stored before the migration (its rollup rows
+// have no sketch) and the second after; in one that never had the migration (an agent not yet
+// upgraded: the rollup has no sketch columns). Through the plugin binary all three answer every RED
+// query alike, percentiles included: from the rollup where it has the sketch of every row, else from
+// app_metrics. The rollup's own rows equal app_metrics'.
 func TestRollupSketchAcrossItsMigration(t *testing.T) {
 	e, pcAfter, reqs := startKnownRED(t)
 	db := fmt.Sprintf("%s_edgesketch_%d", testDB, os.Getpid())
@@ -30,10 +33,13 @@ func TestRollupSketchAcrossItsMigration(t *testing.T) {
 	if at < 0 {
 		t.Fatal("no migration adds app_metrics_edge.latency_sketchMap to the DDL")
 	}
-	admin(t, "DROP DATABASE IF EXISTS "+db)
-	t.Cleanup(func() { admin(t, "DROP DATABASE IF EXISTS "+db) })
-	for _, s := range stmts[:at] {
-		admin(t, onDatabase(s, db))
+	old := db + "_old"
+	for _, d := range []string{db, old} {
+		admin(t, "DROP DATABASE IF EXISTS "+d)
+		t.Cleanup(func() { admin(t, "DROP DATABASE IF EXISTS "+d) })
+		for _, s := range stmts[:at] {
+			admin(t, onDatabase(s, d))
+		}
 	}
 	var before, after []map[string]any
 	split := time.Unix(redDataStart+60, 0).UTC().Format("2006-01-02 15:04:05")
@@ -52,7 +58,9 @@ func TestRollupSketchAcrossItsMigration(t *testing.T) {
 		admin(t, onDatabase(s, db))
 	}
 	insertInto(t, db, "app_metrics", after)
+	insertInto(t, old, "app_metrics", append(before, after...))
 	pcAcross := e.ctx("red-across", map[string]any{"url": clickhouseURL(), "database": db})
+	pcOld := e.ctx("red-old", map[string]any{"url": clickhouseURL(), "database": old})
 
 	models := []string{
 		`{"queryType":"red"}`,
@@ -91,10 +99,13 @@ func TestRollupSketchAcrossItsMigration(t *testing.T) {
 			if got := admin(t, rollup.SQL+"\nFORMAT TabSeparated"); !strings.Contains(got, "([],[])") {
 				t.Errorf("%s at %d s: the rollup's rows of the minute before the migration have a sketch:\n%s", model, bucket, head(got))
 			}
-			// the plugin's answers (alertable frames) are the same on both databases
-			for _, r := range []query.Range{whole, second} {
-				interval := time.Duration(bucket) * time.Second
-				got, _ := series(t, e.query(pcAcross, r.From.Unix(), r.To.Unix(), interval, model))
+			// the plugin's answers (alertable frames) are the same on the three databases
+			for _, c := range []struct {
+				pc backend.PluginContext
+				r  query.Range
+			}{{pcAcross, whole}, {pcAcross, second}, {pcOld, whole}} {
+				r, interval := c.r, time.Duration(bucket)*time.Second
+				got, _ := series(t, e.query(c.pc, r.From.Unix(), r.To.Unix(), interval, model))
 				want, _ := series(t, e.query(pcAfter, r.From.Unix(), r.To.Unix(), interval, model))
 				if len(got) != len(want) || len(want) == 0 {
 					t.Fatalf("%s at %d s over %d–%d: %d series, want %d", model, bucket, r.From.Unix(), r.To.Unix(), len(got), len(want))
@@ -115,7 +126,7 @@ func TestRollupSketchAcrossItsMigration(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d RED values alike with %d app_metrics rows written before the migration and %d after, and with all after", values, len(before), len(after))
+	t.Logf("%d RED values alike with %d app_metrics rows written before the migration and %d after, with all after, and with no migration", values, len(before), len(after))
 }
 
 func val(p *float64) any {
