@@ -120,8 +120,12 @@ func render(db string) ([]entry, error) {
 		return nil, err
 	}
 	for _, kind := range []string{"services", "client_services", "endpoints", "protocols"} {
-		st, err = query.BuildValues(db, kind, r, query.Values{"checkout", "it's"})
+		st, err = query.BuildValues(db, kind, r, query.Values{"checkout", "it's"}, nil)
 		if err := add("values/"+kind, st, err); err != nil {
+			return nil, err
+		}
+		st, err = query.BuildValues(db, kind, r, nil, query.TagFilters{"team": {"shop", "it's"}})
+		if err := add("values/tagged/"+kind, st, err); err != nil {
 			return nil, err
 		}
 	}
