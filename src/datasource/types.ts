@@ -508,4 +508,7 @@ export interface FlowLensVariableQuery extends DataQuery {
   service?: string | string[];
   /** tag_values: the tag whose values to list (default team) */
   tag?: string;
+  /** services, client services: only those with these tags; endpoints, protocols: of such servers. May hold
+   * variables ({ team: '$team' }: a dashboard's services of its chosen teams; All: every service) */
+  tags?: TagFilters;
 }

@@ -300,9 +300,15 @@ async function main() {
           adhocTeam.length ? adhocTeam : undefined,
           `${label}: agent restarts' tags`
         );
-        // a query variable lists what the backend has: the service variable, the demo's services; the team one, its teams
+        // a query variable lists what the backend has: the service variable, the demo's services, exactly the chosen
+        // team's with a team variable (a team's copy: its own; an ad-hoc filter narrows queries, not variables); the
+        // team one, its teams
+        const teamVar = c.vars.team?.[0] ?? d.team;
         for (const v of h.variables.filter((x) => x.options)) {
-          if (v.name === 'service') {
+          if (v.name === 'service' && teamVar) {
+            const want = DEMO_SERVICES.filter((x) => DEMO_TEAMS[x] === teamVar);
+            assert.deepStrictEqual(v.options, want, `${label}: the service variable of team ${teamVar}`);
+          } else if (v.name === 'service') {
             const missing = DEMO_SERVICES.filter((x) => !v.options.includes(x));
             assert.deepStrictEqual(missing, [], `${label}: the service variable lists ${v.options.join(', ')}`);
           }
