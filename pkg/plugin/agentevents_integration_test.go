@@ -103,7 +103,31 @@ func TestAgentEventAnnotations(t *testing.T) {
 	if got := annotations(`{"queryType":"annotations","annotation":"agent_stop","host":"b"}`); len(got) != 0 {
 		t.Errorf("agent stops of b: %v, want none", got)
 	}
-	res := e.query(pc, t0, t0+600, time.Second, `{"queryType":"annotations","annotation":"agent_restart","host":["`+strings.Repeat("h", query.MaxValueLen+1)+`"]}`)
+	// a crash loop: more rows than the bound in the range; the oldest are read and the frame says so
+	var loop []map[string]any
+	for i := 0; i <= query.MaxAgentEventRows; i++ {
+		r := row("loop", "start", 1000, 1000, 1000+i, "0.1.0", "crash loop")
+		r["time_us"], r["run_start_us"] = at(1000)+int64(i), at(1000)+int64(i)
+		loop = append(loop, r)
+	}
+	insertRows(t, agentEventsDB, "agent_events", loop)
+	res := e.query(pc, t0+900, t0+1100, time.Second, `{"queryType":"annotations","annotation":"agent_restart"}`)
+	if res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	f := res.Frames[0]
+	// the bound's rows less a's, b's, c's and it's last runs before the range
+	if n := f.Rows(); n != query.MaxAgentEventRows-4 {
+		t.Errorf("crash loop: %d events, want %d", n, query.MaxAgentEventRows-4)
+	}
+	if f.Meta == nil || len(f.Meta.Notices) != 1 || !strings.Contains(f.Meta.Notices[0].Text, "later ones are left out") {
+		t.Errorf("crash loop: notices %+v, want one saying the events were cut", f.Meta)
+	}
+	if n := len(annotations(`{"queryType":"annotations","annotation":"agent_restart","host":"b"}`)); n != 1 {
+		t.Errorf("b: %d restarts", n)
+	}
+
+	res = e.query(pc, t0, t0+600, time.Second, `{"queryType":"annotations","annotation":"agent_restart","host":["`+strings.Repeat("h", query.MaxValueLen+1)+`"]}`)
 	if res.Error == nil || res.Status != backend.StatusBadRequest || !strings.Contains(res.Error.Error(), "filter host: value is") {
 		t.Errorf("a host name over the value bound: %v (%d), want a bad request", res.Error, res.Status)
 	}

@@ -29,18 +29,24 @@ func (d *Datasource) annotations(ctx context.Context, m *query.Model, r query.Ra
 	var events []annotationEvent
 	var sql string
 	var err error
+	cut := false
 	switch m.Annotation {
 	case query.AnnotationErrorSpike:
 		events, sql, err = d.errorSpikes(ctx, m, r, interval)
 	case query.AnnotationNewService:
 		events, sql, err = d.newServices(ctx, m, r)
 	case query.AnnotationAgentRestart, query.AnnotationAgentStop:
-		events, sql, err = d.agentEvents(ctx, m, r)
+		events, sql, cut, err = d.agentEvents(ctx, m, r)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return data.Frames{annotationFrame(events, sql)}, nil
+	f := annotationFrame(events, sql)
+	if cut {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
+			Text: fmt.Sprintf("the first %d agent events of the range were read: later ones are left out; narrow the time range or the hosts", query.MaxAgentEventRows)})
+	}
+	return data.Frames{f}, nil
 }
 
 func annotationFrame(events []annotationEvent, sql string) *data.Frame {
@@ -174,23 +180,23 @@ func parseAgentRow(row []interface{}) (agentRow, error) {
 // agentEvents makes the agent_restart annotations (each start in the range, saying how the host's
 // run before it ended: a stop row of that run is a clean stop, none a crash or kill) or the
 // agent_stop ones (each clean stop in the range, with why and how long the run lasted).
-func (d *Datasource) agentEvents(ctx context.Context, m *query.Model, r query.Range) ([]annotationEvent, string, error) {
+// cut says the rows reached the query's bound (MaxAgentEventRows): later events are missing.
+func (d *Datasource) agentEvents(ctx context.Context, m *query.Model, r query.Range) (events []annotationEvent, sql string, cut bool, err error) {
 	st, err := query.BuildAgentEvents(d.settings.Database, m, r)
 	if err != nil {
-		return nil, "", badQuery{err}
+		return nil, "", false, badQuery{err}
 	}
 	res, err := d.client.Query(ctx, st.SQL)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	type run struct{ host, start string }
 	lastStart := map[string]agentRow{} // host -> its latest start so far
 	stops := map[run]agentRow{}
-	var events []annotationEvent
 	for i, raw := range res.Data {
 		row, err := parseAgentRow(raw)
 		if err != nil {
-			return nil, "", fmt.Errorf("agent event row %d: %w", i, err)
+			return nil, "", false, fmt.Errorf("agent event row %d: %w", i, err)
 		}
 		inRange := !row.at.Before(r.From.Truncate(time.Second))
 		switch row.event {
@@ -230,7 +236,7 @@ func (d *Datasource) agentEvents(ctx context.Context, m *query.Model, r query.Ra
 			})
 		}
 	}
-	return events, st.SQL, nil
+	return events, st.SQL, len(res.Data) >= st.Limit, nil
 }
 
 // runLength is how long a run lasted, to the second (to the millisecond under one).
