@@ -11,6 +11,7 @@ import type { Connection } from '../src/agent/conntrack/connection';
 import { Direction } from '../src/agent/capture/socketEvent';
 import { ProfileAggregator } from '../src/agent/profiling/profileAggregator';
 import type { Symbolizer } from '../src/agent/profiling/symbolizer';
+import { AgentEventRow, AgentLifecycle } from '../src/agent/agentEvents';
 
 const out = join(__dirname, '..', '..', '..', 'build', 'sql');
 mkdirSync(join(out, 'agent_rows'), { recursive: true });
@@ -65,3 +66,11 @@ const profiles = new ProfileAggregator({
   1_700_000_000
 );
 writeFileSync(join(out, 'agent_rows', 'profile_samples.jsonl'), profiles.map((r) => JSON.stringify(r)).join('\n') + '\n');
+
+// agent_events: a start and a clean stop of one run, from the real lifecycle recorder
+const events: AgentEventRow[] = [];
+const run = [1_700_000_000_123_456, 1_700_000_060_000_001];
+const lifecycle = new AgentLifecycle({ host: 'host-a', pid: 4242, version: '0.1.0', kernel: "6.8.0-it's", sink: (r) => events.push(...r), nowUs: () => run.shift()! });
+lifecycle.start('config /etc/flowlens.json');
+lifecycle.stop('terminated');
+writeFileSync(join(out, 'agent_rows', 'agent_events.jsonl'), events.map((r) => JSON.stringify(r)).join('\n') + '\n');

@@ -29,16 +29,24 @@ func (d *Datasource) annotations(ctx context.Context, m *query.Model, r query.Ra
 	var events []annotationEvent
 	var sql string
 	var err error
+	cut := false
 	switch m.Annotation {
 	case query.AnnotationErrorSpike:
 		events, sql, err = d.errorSpikes(ctx, m, r, interval)
 	case query.AnnotationNewService:
 		events, sql, err = d.newServices(ctx, m, r)
+	case query.AnnotationAgentRestart, query.AnnotationAgentStop:
+		events, sql, cut, err = d.agentEvents(ctx, m, r)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return data.Frames{annotationFrame(events, sql)}, nil
+	f := annotationFrame(events, sql)
+	if cut {
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
+			Text: fmt.Sprintf("the first %d agent events of the range were read: later ones are left out; narrow the time range or the hosts", query.MaxAgentEventRows)})
+	}
+	return data.Frames{f}, nil
 }
 
 func annotationFrame(events []annotationEvent, sql string) *data.Frame {
@@ -141,4 +149,100 @@ func (d *Datasource) newServices(ctx context.Context, m *query.Model, r query.Ra
 		})
 	}
 	return events, st.SQL, nil
+}
+
+// agentRow is one agent_events row (query.AgentEventColumns).
+type agentRow struct {
+	host, event, version, kernel, reason string
+	at, runStart                         time.Time
+	pid                                  int64
+}
+
+func parseAgentRow(row []interface{}) (agentRow, error) {
+	if len(row) < len(query.AgentEventColumns) {
+		return agentRow{}, fmt.Errorf("%d columns, want %d", len(row), len(query.AgentEventColumns))
+	}
+	var nums [3]int64
+	for i, col := range []int{2, 3, 4} {
+		n, err := converters.Int64(row[col])
+		if err != nil {
+			return agentRow{}, fmt.Errorf("%s: %w", query.AgentEventColumns[col], err)
+		}
+		nums[i] = n
+	}
+	return agentRow{
+		host: converters.String(row[0]), event: converters.String(row[1]),
+		at: time.UnixMicro(nums[0]).UTC(), runStart: time.UnixMicro(nums[1]).UTC(), pid: nums[2],
+		version: converters.String(row[5]), kernel: converters.String(row[6]), reason: converters.String(row[7]),
+	}, nil
+}
+
+// agentEvents makes the agent_restart annotations (each start in the range, saying how the host's
+// run before it ended: a stop row of that run is a clean stop, none a crash or kill) or the
+// agent_stop ones (each clean stop in the range, with why and how long the run lasted).
+// cut says the rows reached the query's bound (MaxAgentEventRows): later events are missing.
+func (d *Datasource) agentEvents(ctx context.Context, m *query.Model, r query.Range) (events []annotationEvent, sql string, cut bool, err error) {
+	st, err := query.BuildAgentEvents(d.settings.Database, m, r)
+	if err != nil {
+		return nil, "", false, badQuery{err}
+	}
+	res, err := d.client.Query(ctx, st.SQL)
+	if err != nil {
+		return nil, "", false, err
+	}
+	type run struct{ host, start string }
+	lastStart := map[string]agentRow{} // host -> its latest start so far
+	stops := map[run]agentRow{}
+	for i, raw := range res.Data {
+		row, err := parseAgentRow(raw)
+		if err != nil {
+			return nil, "", false, fmt.Errorf("agent event row %d: %w", i, err)
+		}
+		inRange := !row.at.Before(r.From.Truncate(time.Second))
+		switch row.event {
+		case "stop":
+			stops[run{row.host, row.runStart.String()}] = row
+			if inRange && m.Annotation == query.AnnotationAgentStop {
+				events = append(events, annotationEvent{
+					start: row.at, end: row.at,
+					text: fmt.Sprintf("%s: agent %s stopped cleanly (%s) after %s (pid %d)",
+						row.host, row.version, row.reason, runLength(row.at.Sub(row.runStart)), row.pid),
+					tags: []string{"flowlens", query.AnnotationAgentStop, "host=" + row.host},
+				})
+			}
+		case "start":
+			prev, seen := lastStart[row.host]
+			lastStart[row.host] = row
+			if !inRange || m.Annotation != query.AnnotationAgentRestart {
+				continue
+			}
+			text := fmt.Sprintf("%s: agent %s started (pid %d, kernel %s); ", row.host, row.version, row.pid, row.kernel)
+			previous := "none"
+			if !seen {
+				text += fmt.Sprintf("no earlier run recorded in the %d days before", int(query.AgentRunLookback.Hours()/24))
+			} else {
+				was := fmt.Sprintf("the previous run (%s, pid %d, started %s)", prev.version, prev.pid, prev.runStart.Format("2006-01-02 15:04:05 MST"))
+				if stop, ok := stops[run{prev.host, prev.runStart.String()}]; ok {
+					previous = "clean"
+					text += fmt.Sprintf("%s stopped cleanly (%s) after %s", was, stop.reason, runLength(stop.at.Sub(prev.runStart)))
+				} else {
+					previous = "unclean"
+					text += was + " did not stop cleanly: no stop was recorded (crashed or killed)"
+				}
+			}
+			events = append(events, annotationEvent{
+				start: row.at, end: row.at, text: text,
+				tags: []string{"flowlens", query.AnnotationAgentRestart, "host=" + row.host, "previous=" + previous},
+			})
+		}
+	}
+	return events, st.SQL, len(res.Data) >= st.Limit, nil
+}
+
+// runLength is how long a run lasted, to the second (to the millisecond under one).
+func runLength(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }

@@ -21,7 +21,8 @@ import (
 //   GET values?kind=&from=&to=&service=a&service=b
 //                              → {"values":[...]}: services, server_services, client_services,
 //                                endpoints or protocols seen in the range, of the named servers
-//                                (repeat service for several: multi-value variables)
+//                                (repeat service for several: multi-value variables), of the services
+//                                with the tags of tags={"team":["shop"]} (JSON; endpoints, protocols: of such servers)
 //   GET profile-values?field=process&from=&to=[&event=&service=&process=&host=&pid=&tid=]
 //                              → {"values":[{"value":"4811","process":"node","weight":151}, ...]}: one column of
 //                                profile_samples among the rows the other filters match, busiest first (at most 500)
@@ -99,8 +100,15 @@ func (d *Datasource) handleValues(w http.ResponseWriter, r *http.Request) {
 			services = append(services, s)
 		}
 	}
+	var tags query.TagFilters
+	if t := r.URL.Query().Get("tags"); t != "" {
+		if err := json.Unmarshal([]byte(t), &tags); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "tags: want a JSON object of tag -> values: " + err.Error()})
+			return
+		}
+	}
 	d.listValues(w, r, "values", func(rng query.Range) (*query.Statement, error) {
-		return query.BuildValues(d.settings.Database, kind, rng, services)
+		return query.BuildValues(d.settings.Database, kind, rng, services, tags)
 	})
 }
 

@@ -18,10 +18,15 @@ const (
 	// AnnotationNewService: a service seen for the first time in the range (not in the
 	// NewServiceLookback before it).
 	AnnotationNewService = "new_service"
+	// AnnotationAgentRestart: an agent started (agent_events), saying whether its host's previous
+	// run stopped cleanly; AnnotationAgentStop: an agent stopped cleanly. Both are per host
+	// (Model.Host): service and tag filters do not narrow them.
+	AnnotationAgentRestart = "agent_restart"
+	AnnotationAgentStop    = "agent_stop"
 )
 
 // AnnotationKinds lists the kinds in the editor's order.
-var AnnotationKinds = []string{AnnotationErrorSpike, AnnotationNewService}
+var AnnotationKinds = []string{AnnotationErrorSpike, AnnotationNewService, AnnotationAgentRestart, AnnotationAgentStop}
 
 // Defaults of the error spike.
 const (
@@ -37,6 +42,13 @@ const NewServiceLookback = 7 * 24 * time.Hour
 
 // MaxAnnotations bounds the events one query returns.
 const MaxAnnotations = 1000
+
+// AgentRunLookback is how far before the range the previous run of a host is looked for.
+const AgentRunLookback = 30 * 24 * time.Hour
+
+// MaxAgentEventRows bounds the agent_events rows one query reads: the range's starts and stops and
+// each host's last run before it (its start and, when clean, its stop).
+const MaxAgentEventRows = 4 * MaxAnnotations
 
 // CheckAnnotation checks the annotation options of m and fills in their defaults.
 func CheckAnnotation(m *Model) error {
@@ -116,5 +128,52 @@ LIMIT %d`,
 		where, dateTime(r.From), MaxAnnotations)
 	st := b.statement(sql)
 	st.Limit = MaxAnnotations
+	return st, nil
+}
+
+// AgentEventColumns are the columns of BuildAgentEvents' rows, in order.
+var AgentEventColumns = []string{"host", "event", "time_us", "run_start_us", "agent_pid", "agent_version", "kernel", "reason"}
+
+// BuildAgentEvents renders the agent_events rows the restart and stop annotations are made from,
+// oldest first: every start and stop in the range, and for each host with a start before the range
+// (within AgentRunLookback) its last run's rows, so the range's first start knows whether the run
+// before it stopped cleanly. 18.16 has no window functions: the pairing is the caller's.
+func BuildAgentEvents(database string, m *Model, r Range) (*Statement, error) {
+	b, err := newBuilder(database, "agent_events")
+	if err != nil {
+		return nil, err
+	}
+	if r.To.Before(r.From) {
+		return nil, fmt.Errorf("time range ends (%s) before it starts (%s)", r.To, r.From)
+	}
+	hosts := ""
+	if len(m.Host) > 0 {
+		h, err := b.in("host", "host", m.Host)
+		if err != nil {
+			return nil, err
+		}
+		hosts = "\n  AND " + h
+	}
+	from, to, lookback := dateTime(r.From), dateTime(r.To), dateTime(r.From.Add(-AgentRunLookback))
+	cols := make([]string, len(AgentEventColumns))
+	for i, c := range AgentEventColumns {
+		cols[i] = b.c(c)
+	}
+	sql := fmt.Sprintf(`SELECT %s
+FROM %s
+WHERE %s >= toDateTime(%d) AND %s <= toDateTime(%d)%s
+  AND (%s >= toDateTime(%d) OR (host, run_start_us) IN (
+    SELECT host, max(run_start_us) FROM %s
+    WHERE %s = 'start' AND time >= toDateTime(%d) AND time < toDateTime(%d)%s
+    GROUP BY host))
+ORDER BY time_us, event
+LIMIT %d`,
+		strings.Join(cols, ", "), b.from(),
+		b.c("time"), lookback, b.c("time"), to, hosts,
+		b.c("time"), from,
+		b.from(), b.c("event"), lookback, from, strings.ReplaceAll(hosts, "\n  ", "\n    "),
+		MaxAgentEventRows)
+	st := b.statement(sql)
+	st.Limit = MaxAgentEventRows
 	return st, nil
 }

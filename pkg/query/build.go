@@ -870,7 +870,7 @@ const MaxServices = 10000
 // BuildServices renders the services seen in app_metrics over the range (either end), for
 // query-editor pickers: one per row, at most MaxServices.
 func BuildServices(database string, r Range) (*Statement, error) {
-	return BuildValues(database, "services", r, nil)
+	return BuildValues(database, "services", r, nil, nil)
 }
 
 // ValueKinds maps the kinds of values a dashboard variable can list (the datasource's
@@ -885,8 +885,10 @@ var ValueKinds = map[string]string{
 
 // BuildValues renders the distinct values of one kind (ValueKinds) seen in app_metrics over the
 // range, for dashboard variables and pickers; services narrows them to those servers' rows
-// (the endpoints of one service, say). One per row, sorted, at most MaxServices.
-func BuildValues(database, kind string, r Range, services Values) (*Statement, error) {
+// (the endpoints of one service, say), tags to the services that have those tags (a service
+// kind: the listed service itself; endpoints and protocols: their server). One per row, sorted,
+// at most MaxServices.
+func BuildValues(database, kind string, r Range, services Values, tags TagFilters) (*Statement, error) {
 	column, ok := ValueKinds[kind]
 	if !ok {
 		kinds := make([]string, 0, len(ValueKinds))
@@ -918,7 +920,24 @@ func BuildValues(database, kind string, r Range, services Values) (*Statement, e
 	} else {
 		value = fmt.Sprintf("%s AS value", b.c(column))
 	}
+	// a service is tagged itself; an endpoint or protocol through its server
+	isService := column == "" || strings.HasSuffix(column, "_service")
+	if !isService {
+		tagConds, err := b.tagFilterConds(tags, []RowKey{{Service: b.c("server_service")}}, r)
+		if err != nil {
+			return nil, err
+		}
+		conds = append(conds, tagConds...)
+	}
 	sql := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s ORDER BY value LIMIT %d", value, b.from(), strings.Join(conds, " AND "), MaxServices)
+	if isService && len(tags) > 0 {
+		tagConds, err := b.tagFilterConds(tags, []RowKey{{Service: "value"}}, r)
+		if err != nil {
+			return nil, err
+		}
+		sql = fmt.Sprintf("SELECT value FROM (\n  SELECT DISTINCT %s FROM %s WHERE %s\n)\nWHERE %s\nORDER BY value LIMIT %d",
+			value, b.from(), strings.Join(conds, " AND "), strings.Join(tagConds, " AND "), MaxServices)
+	}
 	st := b.statement(sql)
 	st.Limit = MaxServices
 	return st, nil

@@ -263,6 +263,7 @@ type Model struct {
 	Annotation       string     `json:"annotation"`        // annotations: the event kind (AnnotationKinds)
 	Threshold        Ratio      `json:"threshold"`         // annotations error_spike: the error ratio above which a bucket is a spike
 	MinRequests      Count      `json:"min_requests"`      // annotations error_spike: requests a bucket needs to be judged
+	Host             Values     `json:"host"`              // annotations agent_restart, agent_stop: the agents' hosts
 	// MaxSeries bounds RED's services (the datasource setting, not part of the query JSON).
 	MaxSeries int `json:"-"`
 }

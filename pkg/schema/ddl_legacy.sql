@@ -240,6 +240,20 @@ ORDER BY (host, pid, time);
 
 ALTER TABLE flowlens.tcp_timeline ADD COLUMN `event_window` Array(UInt16), ADD COLUMN `zero_window_count` UInt32;
 
+CREATE TABLE IF NOT EXISTS flowlens.agent_events (
+  `time` DateTime,
+  `time_us` UInt64,
+  `host` String,
+  `agent_pid` UInt32,
+  `run_start_us` UInt64,
+  `event` String,
+  `agent_version` String,
+  `kernel` String,
+  `reason` String
+) ENGINE = MergeTree()
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (host, time);
+
 ALTER TABLE flowlens.app_metrics_edge ADD COLUMN `latency_sketchMap.keys` Array(UInt16), ADD COLUMN `latency_sketchMap.counts` Array(UInt64);
 
 DROP TABLE IF EXISTS flowlens.app_metrics_edge_mv;

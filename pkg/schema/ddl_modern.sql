@@ -266,6 +266,22 @@ SETTINGS non_replicated_deduplication_window = 1000;
 
 ALTER TABLE flowlens.tcp_timeline ADD COLUMN `event_window` Array(UInt16), ADD COLUMN `zero_window_count` UInt32;
 
+CREATE TABLE IF NOT EXISTS flowlens.agent_events (
+  `time` DateTime,
+  `time_us` UInt64,
+  `host` LowCardinality(String),
+  `agent_pid` UInt32,
+  `run_start_us` UInt64,
+  `event` LowCardinality(String),
+  `agent_version` LowCardinality(String),
+  `kernel` LowCardinality(String),
+  `reason` String
+) ENGINE = MergeTree()
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (host, time)
+TTL time + INTERVAL 90 DAY
+SETTINGS non_replicated_deduplication_window = 1000;
+
 ALTER TABLE flowlens.app_metrics_edge ADD COLUMN `latency_sketchMap.keys` Array(UInt16), ADD COLUMN `latency_sketchMap.counts` Array(UInt64);
 
 DROP TABLE IF EXISTS flowlens.app_metrics_edge_mv;

@@ -16,6 +16,7 @@ import type { PcapNative } from './network/packets/packetCapture';
 import { tablesText } from './lruMap';
 import { EventLoopDelay } from './agentHealth';
 import { parserEvictionsText } from './protocols/parserBounds';
+import { AgentLifecycle } from './agentEvents';
 
 const log = (line: string) => process.stderr.write(`flowlens-agent: ${line}\n`);
 
@@ -124,6 +125,9 @@ async function main(): Promise<number> {
     flushIntervalMs: cfg.flushIntervalMs,
     log,
   });
+  // this run's start, queued like any row: sent once ClickHouse is reachable
+  const lifecycle = new AgentLifecycle({ host: cfg.host, sink: (rows) => writer.push('agent_events', rows) });
+  lifecycle.start(args.config ? `config ${args.config}` : 'defaults and environment');
   // automatic tags: process, container (cgroup path), Kubernetes pod and workload (kubelet or API server)
   const kube = cfg.tags ? new KubeSource(cfg.kubernetes) : undefined;
   await kube?.start();
@@ -287,6 +291,7 @@ async function main(): Promise<number> {
     pipeline.finish();
     tagger?.flush();
     kube?.stop();
+    lifecycle.stop(why);
     if (!storeReady) {
       storeReady = await connectStore(writer, cfg, true); // last try; the closing line reports any loss
     }

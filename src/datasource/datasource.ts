@@ -217,6 +217,11 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
     if (services !== 'all' && services.length > 0) {
       params.service = services;
     }
+    // the same typed tag filters as a query's (a team variable set to All: no filter)
+    const tags = this.tagFilters({ refId: query.refId, tags: query.tags }, scopedVars, undefined);
+    if (tags) {
+      params.tags = JSON.stringify(tags);
+    }
     const answer = await this.getResource<{ values: string[] }>('values', params);
     return answer.values.map((v) => ({ text: v, value: v }));
   }

@@ -201,4 +201,24 @@ describe('annotations', () => {
     fireEvent.click(screen.getByLabelText('RED'));
     expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'red' });
   });
+
+  it('the editor offers agent restarts and stops, with a host instead of the spike threshold', () => {
+    const onChange = jest.fn();
+    const props = { datasource: ds, onChange, onRunQuery: jest.fn(), range };
+    const { rerender } = render(<QueryEditor {...props} query={{ refId: 'A', queryType: 'annotations' }} />);
+    expect(screen.queryByTestId('flowlens-annotation-host')).toBeNull();
+    fireEvent.click(screen.getByLabelText('Agent restart'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'annotations', annotation: 'agent_restart' });
+    rerender(<QueryEditor {...props} query={{ refId: 'A', queryType: 'annotations', annotation: 'agent_restart' }} />);
+    expect(screen.queryByTestId('flowlens-annotation-threshold')).toBeNull();
+    fireEvent.change(screen.getByTestId('flowlens-annotation-host'), { target: { value: 'node-a' } });
+    expect(onChange).toHaveBeenLastCalledWith({
+      refId: 'A',
+      queryType: 'annotations',
+      annotation: 'agent_restart',
+      host: 'node-a',
+    });
+    rerender(<QueryEditor {...props} query={{ refId: 'A', queryType: 'annotations', annotation: 'agent_stop' }} />);
+    expect(screen.getByTestId('flowlens-annotation-host')).toBeInTheDocument();
+  });
 });

@@ -105,7 +105,7 @@ export const TRIAGE_FIELDS = [
 ] as const;
 
 /** FlowLens events an annotation query lists (pkg/query/annotations.go AnnotationKinds). */
-export type AnnotationKind = 'error_spike' | 'new_service';
+export type AnnotationKind = 'error_spike' | 'new_service' | 'agent_restart' | 'agent_stop';
 
 export const ANNOTATION_KINDS: Array<{ value: AnnotationKind; label: string; description: string }> = [
   {
@@ -118,7 +118,23 @@ export const ANNOTATION_KINDS: Array<{ value: AnnotationKind; label: string; des
     label: 'New service',
     description: 'a service first seen in the range (absent the 7 days before)',
   },
+  {
+    value: 'agent_restart',
+    label: 'Agent restart',
+    description: "a FlowLens agent started: whether its host's previous run stopped cleanly or crashed / was killed",
+  },
+  {
+    value: 'agent_stop',
+    label: 'Agent stop',
+    description: 'a FlowLens agent stopped cleanly (why, after how long)',
+  },
 ];
+
+/** Annotation kinds of the agents' own events: per host, not narrowed by service or team. */
+export const AGENT_ANNOTATION_KINDS: ReadonlySet<AnnotationKind> = new Set<AnnotationKind>([
+  'agent_restart',
+  'agent_stop',
+]);
 
 /**
  * Tag filters (pkg/query/tags.go TagFilters): tag -> the values one end must have. Typed, never a glob:
@@ -359,7 +375,8 @@ export interface FlowLensQuery extends DataQuery {
   group_by?: Array<RedGroupBy | string> | string;
   /** tag filters: every listed tag must match (the server for RED, either end for the map and logs) */
   tags?: TagFilters;
-  /** annotations: the event kind, the error ratio above which a minute is a spike (0.05), requests it needs (10) */
+  /** annotations: the event kind, the error ratio above which a minute is a spike (0.05), requests it needs (10);
+   * agent_restart, agent_stop: the `host` option (FILTER_KEYS) names the agents' hosts */
   annotation?: AnnotationKind;
   threshold?: string;
   min_requests?: string;
@@ -491,4 +508,7 @@ export interface FlowLensVariableQuery extends DataQuery {
   service?: string | string[];
   /** tag_values: the tag whose values to list (default team) */
   tag?: string;
+  /** services, client services: only those with these tags; endpoints, protocols: of such servers. May hold
+   * variables ({ team: '$team' }: a dashboard's services of its chosen teams; All: every service) */
+  tags?: TagFilters;
 }

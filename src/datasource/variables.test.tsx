@@ -148,6 +148,29 @@ describe('query variables', () => {
     expect(spy).toHaveBeenLastCalledWith('values', { kind: 'protocols', from: 1700000000000, to: 1700003600000 });
   });
 
+  it("a team variable narrows the services to the team's (a typed tag filter); All lists every service", async () => {
+    const spy = spyResource(['backend']);
+    variables = [{ name: 'team', current: { value: ['shop'] }, options: ['data', 'shop', 'web'] }];
+    await ds.listValues({ refId: 'v', kind: 'services', tags: { team: '$team' } }, range);
+    expect(spy).toHaveBeenLastCalledWith('values', {
+      kind: 'services',
+      from: 1700000000000,
+      to: 1700003600000,
+      tags: '{"team":["shop"]}',
+    });
+    variables = [{ name: 'team', current: { value: ['shop', 'web'] }, options: ['data', 'shop', 'web'] }];
+    await ds.listValues({ refId: 'v', kind: 'endpoints', tags: { team: '$team' } }, range);
+    expect(spy).toHaveBeenLastCalledWith('values', {
+      kind: 'endpoints',
+      from: 1700000000000,
+      to: 1700003600000,
+      tags: '{"team":["shop","web"]}',
+    });
+    variables = [{ name: 'team', current: { value: '$__all' }, options: ['data', 'shop', 'web'] }];
+    await ds.listValues({ refId: 'v', kind: 'services', tags: { team: '$team' } }, range);
+    expect(spy).toHaveBeenLastCalledWith('values', { kind: 'services', from: 1700000000000, to: 1700003600000 });
+  });
+
   it("the variable support answers Grafana's variable query with the values", async () => {
     spyResource(['HTTP', 'PostgreSQL']);
     const support = ds.variables as FlowLensVariableSupport;
@@ -195,5 +218,21 @@ describe('VariableQueryEditor', () => {
     expect(onChange).toHaveBeenLastCalledWith({ refId: 'v', kind: 'endpoints' });
     fireEvent.click(screen.getByLabelText('Services'));
     expect(onChange).toHaveBeenLastCalledWith({ refId: 'v', kind: 'services' });
+  });
+
+  it('narrows services to a team, which may be a variable; tag values drop it', () => {
+    const onChange = setup({ refId: 'v', kind: 'services' });
+    fireEvent.change(screen.getByTestId('flowlens-variable-team'), { target: { value: '$team' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'v', kind: 'services', tags: { team: '$team' } });
+  });
+
+  it('a team cleared or a switch to tag values drops the team', () => {
+    const onChange = setup({ refId: 'v', kind: 'services', tags: { team: '$team' } });
+    const input = screen.getByTestId('flowlens-variable-team');
+    expect(input).toHaveValue('$team');
+    fireEvent.change(input, { target: { value: ' ' } });
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'v', kind: 'services' });
+    fireEvent.click(screen.getByLabelText('Tag values'));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'v', kind: 'tag_values' });
   });
 });

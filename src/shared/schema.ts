@@ -53,6 +53,8 @@ const SKETCH_SINCE = 6;
 const EDGE_SKETCH_SINCE = 11;
 /** The migration that adds the window field of each packet to tcp_timeline. */
 const ZERO_WINDOW_SINCE = 9;
+/** The migration that creates agent_events. */
+const AGENT_EVENTS_SINCE = 10;
 /** A column added by migration `since` (ALTER TABLE ... ADD COLUMN on existing databases). */
 const added = (since: number, name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec, since });
 
@@ -339,6 +341,27 @@ export const TABLES: Table[] = [
       c('service', 'LowString', 'the service the agent named it (serviceName rule)'),
     ],
   },
+  {
+    name: 'agent_events',
+    doc:
+      "The agent's own lifecycle: one `start` row when a run begins and one `stop` row when it stops cleanly (SIGINT, SIGTERM, " +
+      '--duration), written through the same export as every signal. A start whose previous run on the host has no stop row ' +
+      'followed a crash or a kill (the annotations query agent_restart, pkg/query/annotations.go).',
+    orderBy: ['host', 'time'],
+    ttlDays: 90,
+    since: AGENT_EVENTS_SINCE,
+    columns: [
+      c('time', 'DateTime', 'when the event happened (second)'),
+      c('time_us', 'UInt64', 'when the event happened, µs since the epoch'),
+      c('host', 'LowString', 'host name of the agent (config host)'),
+      c('agent_pid', 'UInt32', "the agent's process id"),
+      c('run_start_us', 'UInt64', "when this run started, µs since the epoch (a stop row carries its run's start): with host, one run"),
+      c('event', 'LowString', 'start, or stop (a clean stop)'),
+      c('agent_version', 'LowString', "the agent's version (package.json)"),
+      c('kernel', 'LowString', 'kernel release (uname -r)'),
+      c('reason', 'String', 'start: the configuration it read; stop: why it stopped (interrupted, terminated, ran for N s)'),
+    ],
+  },
 ];
 
 /** Upper bounds (µs, inclusive) of app_metrics.latency_histogram buckets; the last bucket is +Inf. */
@@ -480,6 +503,11 @@ export const MIGRATIONS: Migration[] = [
     version: ZERO_WINDOW_SINCE,
     doc: 'tcp_timeline: the window field of every stored packet and the zero-window packets of the flow',
     statements: (dialect, database) => renderAddedColumns(ZERO_WINDOW_SINCE, dialect, database),
+  },
+  {
+    version: AGENT_EVENTS_SINCE,
+    doc: "agent_events: the agent's starts and clean stops (restart annotations)",
+    statements: (dialect, database) => [renderCreateTable(TABLES.find((x) => x.name === 'agent_events')!, dialect, database, AGENT_EVENTS_SINCE)],
   },
   {
     version: EDGE_SKETCH_SINCE,

@@ -61,7 +61,7 @@ const metricRequests = () =>
  * duplicated INSERT stored. Not net_metrics: each poll writes its partial sums, and two equal ones
  * in a second are two real rows (its duplicates cannot be told apart; the agent re-sends them).
  */
-const DUP_TABLES = ['l7_flow_log', 'app_metrics', 'l4_flow_log', 'profile_samples', 'tcp_timeline'];
+const DUP_TABLES = ['l7_flow_log', 'app_metrics', 'l4_flow_log', 'profile_samples', 'tcp_timeline', 'agent_events'];
 
 test('through latency, ten connection resets and a dropped table, every table gets its rows, inserts stay bounded, counts are exact', { timeout: 120_000 }, async (t) => {
   assertRoot();
@@ -170,6 +170,14 @@ test('through latency, ten connection resets and a dropped table, every table ge
     assert.equal(await metricRequests(), sent - beforeDrop, 'app_metrics since it was re-created');
     const edge = await num(`SELECT sum(request_count) AS n FROM ${DB}.app_metrics_edge WHERE server_service = '${SERVICE}' AND observation_point = 'server_process'`);
     assert.ok(edge >= sent, `the rollup kept being fed through the re-created table: ${edge} of ${sent}`);
+    // the agent's own start and clean stop, through the same export: once each, one run
+    const lifecycle = await chQuery<{ event: string; run: string; reason: string }>(
+      `SELECT event, toString(run_start_us) AS run, reason FROM ${DB}.agent_events ORDER BY time_us`
+    );
+    assert.deepEqual(
+      lifecycle.map((r) => `${r.event} ${r.run === lifecycle[0]?.run ? 'this run' : r.run}${r.event === 'stop' ? ` ${r.reason}` : ''}`),
+      ['start this run', 'stop this run interrupted']
+    );
 
     // the schema came back once, said once
     assert.equal((out.match(/re-creating the schema/g) ?? []).length, 1, out.slice(-3000));

@@ -69,8 +69,15 @@ test('every FlowLens query filters by the team variable, as a typed tag filter',
     );
     const queries = flowlensQueries(dashboard);
     assert.ok(queries.length > 0, file);
+    // the variables listing services (or their protocols, endpoints) list the chosen team's alone
+    for (const v of dashboard.templating.list.filter((x) => x.query?.kind && !x.query.kind.startsWith('tag_'))) {
+      assert.deepEqual(v.query.tags, { team: '$team' }, `${file}: variable ${v.name}`);
+    }
     for (const { where, t } of queries) {
-      if (TAGGED.has(t.queryType)) {
+      if (t.queryType === 'annotations' && ['agent_restart', 'agent_stop'].includes(t.annotation)) {
+        // the agents' own events are per host: no team
+        assert.equal(t.tags, undefined, `${file} ${where}`);
+      } else if (TAGGED.has(t.queryType)) {
         assert.deepEqual(t.tags, { team: '$team' }, `${file} ${where}`);
       }
       assert.doesNotMatch(JSON.stringify(t), /"[^"]*\{[^"{}]*,[^"{}]*\}[^"]*"|\$\{team:/, `${file} ${where}: no glob`);

@@ -7,7 +7,7 @@
 // carries them; a team's copy with its own team). Asserted per dashboard and case: every panel done without an
 // error, every query sent to the FlowLens datasource with its variables interpolated, the chosen services and team
 // (a typed tag filter) and the ad-hoc filter in every query that takes them, every FlowLens panel drawn, the
-// FlowLens annotations (error spikes, new services) run through the datasource's annotation support. Screenshots:
+// FlowLens annotations (error spikes, new services, agent restarts) run through the datasource's annotation support. Screenshots:
 // build/screenshots/dashboard-<dir>-<file>-<case>.png.
 //
 // Answers: replayed from fixtures/dashboards/<file>.recording.json (one per bundled dashboard, its team copies ask
@@ -15,8 +15,10 @@
 // record-trace.js leaves, the demo system traced by the real agent, with the demo's services tagged by team through
 // business_tags as DEMO_TEAMS says); a request the recording lacks is refused (HTTP 500) and fails its panel.
 // `--record` (needs that database, the built backend and scripts/build.sh agent) makes the copy, proxies to
-// test/grafana-shim over it and writes the recordings.
-// Usage: npm run build && node test/frontend/dashboards-run.js [--record]
+// test/grafana-shim over it and writes the recordings. `--extend` does the same for the requests the recordings
+// lack only (a query added to a dashboard), keeping every recorded answer as it is. Both under
+// flock /tmp/flowlens-e2e.lock: RECORD_DB is one database for every worktree.
+// Usage: npm run build && node test/frontend/dashboards-run.js [--record | --extend]
 'use strict';
 
 const assert = require('assert');
@@ -27,6 +29,9 @@ const { ROOT, SHOTS, DIST, buildSite, startHarnessServer, launchChromium } = req
 const FIXTURES = path.join(__dirname, 'fixtures', 'dashboards');
 const TRACE_RECORDING = require('./fixtures/ds-query-trace.recording.json');
 const RECORD = process.argv.includes('--record');
+const EXTEND = process.argv.includes('--extend');
+/** Answers come from the plugin binary (all of them, or those the recordings lack). */
+const LIVE = RECORD || EXTEND;
 
 /** Variable cases each bundled dashboard is rendered with (a dashboard lacking a variable ignores it); a team's copy is rendered with its defaults. */
 const CASES = [
@@ -44,6 +49,8 @@ const DEMO_SERVICES = ['backend', 'frontend', 'gateway', 'postgres', 'redis', 's
 const DEMO_TEAMS = { backend: 'shop', frontend: 'web', gateway: 'web', slb: 'web', postgres: 'data', redis: 'data' };
 /** The recording's database: a copy of record-trace.js's with the business tags (never the shared one itself). */
 const RECORD_DB = 'flowlens_frontend_dashboards';
+/** Annotation kinds of the agents' own events (src/datasource/types.ts AGENT_ANNOTATION_KINDS): per host, no team. */
+const AGENT_ANNOTATIONS = new Set(['agent_restart', 'agent_stop']);
 /** Query types whose queries take tag filters (src/datasource/types.ts TAGGED_QUERY_TYPES). */
 const TAGGED = new Set([
   'red',
@@ -85,7 +92,8 @@ function dashboards() {
   return [...bundled, ...copies];
 }
 
-/** Makes RECORD_DB: record-trace.js's tables copied, the demo's services tagged by team. */
+/** Makes RECORD_DB: record-trace.js's tables copied, any table of the current schema it lacks created empty
+ * (agent_events: the demo was recorded before the agent wrote it), the demo's services tagged by team. */
 async function makeRecordDb(chQuery, source) {
   await chQuery(`DROP DATABASE IF EXISTS ${RECORD_DB}`);
   await chQuery(`CREATE DATABASE ${RECORD_DB}`);
@@ -95,6 +103,12 @@ async function makeRecordDb(chQuery, source) {
   for (const t of tables) {
     await chQuery(`CREATE TABLE ${RECORD_DB}.${t} AS ${source}.${t}`);
     await chQuery(`INSERT INTO ${RECORD_DB}.${t} SELECT * FROM ${source}.${t}`);
+  }
+  const schema = require(path.join(ROOT, 'build', 'agent', 'src', 'shared', 'schema.js'));
+  const [{ v }] = await chQuery('SELECT version() AS v');
+  const dialect = require(path.join(ROOT, 'build', 'agent', 'src', 'agent', 'export', 'migrations.js')).dialectFor(v);
+  for (const stmt of schema.renderCurrentSchema(dialect, RECORD_DB)) {
+    await chQuery(stmt);
   }
   const now = Date.now();
   const rows = Object.entries(DEMO_TEAMS).map(([svc, team], i) =>
@@ -145,14 +159,20 @@ async function main() {
   let shim;
   let api;
   const recordings = new Map(); // dashboard file -> { key -> answer }
+  const extendedFrom = new Map(); // dashboard file -> its recording as loaded (--extend keeps its answers and notes)
   let current; // the recording (bundled dashboard name) of the dashboard being rendered
-  if (RECORD) {
+  if (LIVE) {
     const { goBuild, startShim, DIST_PLUGIN } = require(path.join(ROOT, 'build', 'agent', 'demo', 'traceView.js'));
     const { CLICKHOUSE_URL, chQuery } = require(path.join(ROOT, 'build', 'agent', 'test', 'e2e', 'helpers.js'));
     copied = await makeRecordDb(chQuery, TRACE_RECORDING.database);
-    range = { from: copied.from, to: copied.to };
+    // --extend asks over the recordings' own range (their requests carry it); a copy spanning another range means
+    // the source was recorded again since: the new answers then come from its current data (said here)
+    range = EXTEND ? undefined : { from: copied.from, to: copied.to };
+    if (EXTEND) {
+      log(`the copy spans ${copied.from}–${copied.to}; new answers are asked over the recordings' range`);
+    }
     log(
-      `recording over ${RECORD_DB} (${copied.tables.length} tables of ${TRACE_RECORDING.database}), range ${range.from}–${range.to}`
+      `recording over ${RECORD_DB} (${copied.tables.length} tables of ${TRACE_RECORDING.database}), range ${copied.from}–${copied.to}`
     );
     const dir = path.join(ROOT, 'build', 'frontend-record');
     await goBuild(path.join(dir, 'grafana-shim'), './test/grafana-shim');
@@ -164,6 +184,10 @@ async function main() {
       dir,
     });
     api = async (r) => {
+      const hit = EXTEND && recordings.get(current).get(keyOf(r));
+      if (hit) {
+        return hit;
+      }
       const res = await fetch(`${shim.url}${r.path}`, {
         method: r.method,
         headers: { 'Content-Type': 'application/json' },
@@ -189,7 +213,13 @@ async function main() {
   const server = await startHarnessServer(undefined, undefined, api);
   const base = `http://127.0.0.1:${server.address().port}`;
   log(
-    `mode: ${RECORD ? `recording the real plugin binary over ${RECORD_DB}` : 'replaying fixtures/dashboards/*.recording.json'}`
+    `mode: ${
+      RECORD
+        ? `recording the real plugin binary over ${RECORD_DB}`
+        : EXTEND
+          ? `replaying fixtures/dashboards/*.recording.json, recording what they lack from the plugin binary over ${RECORD_DB}`
+          : 'replaying fixtures/dashboards/*.recording.json'
+    }`
   );
   const browser = await launchChromium();
   const failures = [];
@@ -212,6 +242,7 @@ async function main() {
         recordings.set(name, new Map(rec.answers.map((a) => [keyOf(a.request), a])));
         range = range ?? rec.range;
         assert.deepStrictEqual(rec.range, range, `${name}: recorded over another range than the others`);
+        extendedFrom.set(name, rec);
       }
     }
     for (const d of all) {
@@ -254,14 +285,30 @@ async function main() {
         }
         // the team (a variable, a team's copy or an ad-hoc filter): a typed tag filter on every query that takes
         // tags; All: none
-        const tagged = queries.filter((q) => TAGGED.has(q.queryType));
+        // agent restarts are per host: no team of their own, only the ad-hoc filter the datasource adds to every query
+        const isAgentEvent = (q) => q.queryType === 'annotations' && AGENT_ANNOTATIONS.has(q.annotation);
+        const tagged = queries.filter((q) => TAGGED.has(q.queryType) && !isAgentEvent(q));
         assert.ok(tagged.length > 0, `${label}: no query takes tags`);
         for (const q of tagged) {
           assert.deepStrictEqual(q.tags?.team, c.team ? [c.team] : undefined, `${label}: tags of ${JSON.stringify(q)}`);
         }
-        // a query variable lists what the backend has: the service variable, the demo's services; the team one, its teams
+        const agentQueries = queries.filter(isAgentEvent);
+        assert.strictEqual(agentQueries.length, 1, `${label}: one agent restart annotation query`);
+        const adhocTeam = (c.vars.filters ?? []).map((f) => f.split('|').pop());
+        assert.deepStrictEqual(
+          agentQueries[0].tags?.team,
+          adhocTeam.length ? adhocTeam : undefined,
+          `${label}: agent restarts' tags`
+        );
+        // a query variable lists what the backend has: the service variable, the demo's services, exactly the chosen
+        // team's with a team variable (a team's copy: its own; an ad-hoc filter narrows queries, not variables); the
+        // team one, its teams
+        const teamVar = c.vars.team?.[0] ?? d.team;
         for (const v of h.variables.filter((x) => x.options)) {
-          if (v.name === 'service') {
+          if (v.name === 'service' && teamVar) {
+            const want = DEMO_SERVICES.filter((x) => DEMO_TEAMS[x] === teamVar);
+            assert.deepStrictEqual(v.options, want, `${label}: the service variable of team ${teamVar}`);
+          } else if (v.name === 'service') {
             const missing = DEMO_SERVICES.filter((x) => !v.options.includes(x));
             assert.deepStrictEqual(missing, [], `${label}: the service variable lists ${v.options.join(', ')}`);
           }
@@ -290,15 +337,20 @@ async function main() {
         log(`screenshot: ${path.relative(ROOT, shot)}`);
       }
     }
-    if (RECORD) {
+    if (LIVE) {
       fs.mkdirSync(FIXTURES, { recursive: true });
       for (const name of names) {
         const answers = [...recordings.get(name).values()];
+        const before = extendedFrom.get(name);
+        if (before && answers.length === before.answers.length) {
+          continue; // --extend: nothing new for this dashboard
+        }
         fs.writeFileSync(
           path.join(FIXTURES, `${name}.recording.json`),
           `${JSON.stringify(
             {
-              recorded_at: new Date().toISOString(),
+              recorded_at: before?.recorded_at ?? new Date().toISOString(),
+              ...(before ? { extended_at: new Date().toISOString() } : {}),
               how:
                 `node test/frontend/dashboards-run.js --record: the real plugin binary behind test/grafana-shim over ClickHouse ` +
                 `${RECORD_DB} (a copy of ${TRACE_RECORDING.database}: the demo system traced by the real agent, left by ` +
@@ -312,7 +364,9 @@ async function main() {
             2
           )}\n`
         );
-        log(`recorded ${answers.length} answers: fixtures/dashboards/${name}.recording.json`);
+        log(
+          `recorded ${answers.length} answers${before ? ` (${answers.length - before.answers.length} new)` : ''}: fixtures/dashboards/${name}.recording.json`
+        );
       }
     }
     assert.deepStrictEqual(failures, [], 'no browser errors');

@@ -26,6 +26,9 @@ test('every bundled and team dashboard renders each panel without an error, filt
   );
   assert.match(out, /variable service lists \d+: .*backend.*frontend.*gateway.*postgres.*redis/);
   assert.match(out, /variable team lists 3: data, shop, web/);
+  // with a team the service variable lists the team's services alone
+  assert.match(out, /dist\/dashboards\/service-red\.json \(team-shop\): variable service lists 1: backend\n/);
+  assert.match(out, /teams\/web\/service-red\.json \(default\): variable service lists 3: frontend, gateway, slb\n/);
   // a team narrows every panel to its services: shop has backend, web gateway, slb and frontend
   assert.match(
     out,
@@ -60,5 +63,7 @@ test('every bundled and team dashboard renders each panel without an error, filt
   // FlowLens annotations: the demo's services first seen in the range, the team's alone with a team
   assert.match(out, /universal-map\.json \(team-shop\): .*annotations: Error spikes 0, New services 1/);
   assert.match(out, /universal-map\.json \(team-web\): .*annotations: Error spikes 0, New services 3/);
+  // agent restarts: the demo was recorded before the agent wrote agent_events (its copy has the table, empty)
+  assert.match(out, /universal-map\.json \(team-web\): .*annotations: .*Agent restarts 0/);
   assert.match(out, /PASS/);
 });

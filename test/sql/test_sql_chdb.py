@@ -110,3 +110,36 @@ def test_red_percentiles_from_the_rollup_equal_app_metrics(db):
     assert rollup == full
     # checkout's second 100: frontend→checkout at its best point (server_process) and gateway→checkout
     assert [r[1:] for r in rollup] == [["checkout", 14, 1, 7000, 900, [[250, 300, 340], [12, 1, 1]]]], rollup
+
+
+def test_agent_events_pairs_each_start_with_the_run_before_it(db):
+    """agent_events on modern ClickHouse: the range's rows and each host's last run before it, nothing older."""
+    path = os.path.join(ROOT, "build", "sql", "backend.json")
+    with open(path, encoding="utf-8") as f:
+        queries = {e["name"]: e["sql"] for e in json.load(f)}
+    # the dumped range is 1700000000..1700003600; host-a: a killed run, a cleanly stopped one, both
+    # before the range, then a start in it; it's: a start in the range only
+    def ev(host, event, sec, run):
+        return f"(toDateTime({sec}), {sec}000000, '{host}', 1, {run}000000, '{event}', '0.1.0', '6.8', '')"
+
+    db.query(
+        "INSERT INTO flowlens.agent_events (time, time_us, host, agent_pid, run_start_us, event, agent_version, kernel, reason) VALUES "
+        + ", ".join(
+            [
+                ev("host-a", "start", 1699990000, 1699990000),
+                ev("host-a", "start", 1699995000, 1699995000),
+                ev("host-a", "stop", 1699996000, 1699995000),
+                ev("host-a", "start", 1700000100, 1700000100),
+                ev("it''s", "start", 1700000200, 1700000200),
+                ev("host-b", "start", 1700000300, 1700000300),
+            ]
+        )
+    )
+    out = json.loads(db.query(queries["annotations/agent_events/hosts"], "JSONCompact").bytes())
+    got = [(r[0], r[1], int(r[2]) // 1000000) for r in out["data"]]
+    assert got == [
+        ("host-a", "start", 1699995000),
+        ("host-a", "stop", 1699996000),
+        ("host-a", "start", 1700000100),
+        ("it's", "start", 1700000200),
+    ], got

@@ -100,6 +100,11 @@ func render(db string) ([]entry, error) {
 	if st, err := query.BuildNewServices(db, &na, r); add("annotations/new_service", st, err) != nil {
 		return nil, add("annotations/new_service", st, err)
 	}
+	for name, am := range map[string]query.Model{"annotations/agent_events": {}, "annotations/agent_events/hosts": {Host: query.Values{"host-a", "it's"}}} {
+		if st, err := query.BuildAgentEvents(db, &am, r); add(name, st, err) != nil {
+			return nil, add(name, st, err)
+		}
+	}
 	sa := query.Model{Tags: query.TagFilters{"team": {"shop"}}}
 	if st, err := query.BuildErrorSpikeRows(db, &sa, r, 60); add("annotations/error_spike", st, err) != nil {
 		return nil, add("annotations/error_spike", st, err)
@@ -120,8 +125,12 @@ func render(db string) ([]entry, error) {
 		return nil, err
 	}
 	for _, kind := range []string{"services", "client_services", "endpoints", "protocols"} {
-		st, err = query.BuildValues(db, kind, r, query.Values{"checkout", "it's"})
+		st, err = query.BuildValues(db, kind, r, query.Values{"checkout", "it's"}, nil)
 		if err := add("values/"+kind, st, err); err != nil {
+			return nil, err
+		}
+		st, err = query.BuildValues(db, kind, r, nil, query.TagFilters{"team": {"shop", "it's"}})
+		if err := add("values/tagged/"+kind, st, err); err != nil {
 			return nil, err
 		}
 	}

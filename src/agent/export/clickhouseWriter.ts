@@ -130,6 +130,7 @@ const DROP_RANK: Record<string, number> = {
   app_metrics_edge: 5,
   net_metrics: 6,
   app_metrics: 7,
+  agent_events: 8,
 };
 const OTHER_RANK = 4;
 const DEFAULT_MAX_QUEUED_BYTES = 64 << 20;
@@ -158,10 +159,11 @@ function outcomeUnknown(err: unknown): boolean {
 
 /**
  * Tables whose rows never repeat: an id (l7_flow_log._id), a flow and its interval (l4_flow_log,
- * tcp_timeline), or one row per key and interval (app_metrics, profile_samples). net_metrics is not
+ * tcp_timeline), one row per key and interval (app_metrics, profile_samples), or an event of one
+ * run at its µs (agent_events). net_metrics is not
  * among them: each poll writes its partial sums, and two equal ones in a second are two real rows.
  */
-const ROWS_UNIQUE_BY_VALUE = new Set(['l7_flow_log', 'l4_flow_log', 'tcp_timeline', 'app_metrics', 'profile_samples']);
+const ROWS_UNIQUE_BY_VALUE = new Set(['l7_flow_log', 'l4_flow_log', 'tcp_timeline', 'app_metrics', 'profile_samples', 'agent_events']);
 
 const INT_RANGE: Partial<Record<ColumnType, [number, number]>> = {
   DateTime: [0, 2 ** 32 - 1],

@@ -8,6 +8,7 @@ import { MapGroupByPicker, PICKER_KINDS, RedGroupByPicker, ValuesPicker } from '
 import {
   ANNOTATION_KINDS,
   type AnnotationKind,
+  AGENT_ANNOTATION_KINDS,
   FLAME_KEYS,
   type FilterKey,
   FLOW_LOG_KEYS,
@@ -321,6 +322,18 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
               onChange={(v) => update({ ...query, annotation: v })}
             />
           </InlineField>
+          {AGENT_ANNOTATION_KINDS.has(query.annotation ?? 'error_spike') && (
+            <InlineField label="Host" labelWidth={10} tooltip="the agents' host (empty: every host); may be a variable">
+              <Input
+                data-testid="flowlens-annotation-host"
+                value={query.host ?? ''}
+                placeholder="every host"
+                width={24}
+                onChange={(e: ChangeEvent<HTMLInputElement>) => onChange({ ...query, host: e.target.value })}
+                onBlur={onRunQuery}
+              />
+            </InlineField>
+          )}
           {(query.annotation ?? 'error_spike') === 'error_spike' && (
             <>
               <InlineField label="Error ratio above" labelWidth={18} tooltip="a ratio: 0.05 is 5%">

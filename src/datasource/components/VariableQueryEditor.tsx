@@ -32,6 +32,9 @@ export function VariableQueryEditor({ query, onChange }: Props) {
     if (next !== 'tag_values') {
       delete q.tag;
     }
+    if (next === 'tag_values' || next === 'tag_keys') {
+      delete q.tags;
+    }
     onChange(q);
   };
 
@@ -39,6 +42,22 @@ export function VariableQueryEditor({ query, onChange }: Props) {
     const q: FlowLensVariableQuery = { ...query, kind, tag: e.target.value.trim() };
     if (q.tag === '') {
       delete q.tag;
+    }
+    onChange(q);
+  };
+
+  const team = query.tags?.team;
+  const teamText = Array.isArray(team) ? team.join(', ') : (team ?? '');
+  const setTeam = (e: ChangeEvent<HTMLInputElement>) => {
+    const tags = { ...query.tags };
+    if (e.target.value.trim() === '') {
+      delete tags.team;
+    } else {
+      tags.team = e.target.value.trim();
+    }
+    const q: FlowLensVariableQuery = { ...query, kind, tags };
+    if (Object.keys(tags).length === 0) {
+      delete q.tags;
     }
     onChange(q);
   };
@@ -66,6 +85,23 @@ export function VariableQueryEditor({ query, onChange }: Props) {
               value={query.tag ?? ''}
               placeholder="team"
               onChange={setTag}
+              width={30}
+            />
+          </InlineField>
+        </InlineFieldRow>
+      )}
+      {kind !== 'tag_values' && kind !== 'tag_keys' && (
+        <InlineFieldRow>
+          <InlineField
+            label="Of team"
+            labelWidth={16}
+            tooltip="only the services of this team (business tag team); endpoints and protocols of its servers; a variable such as $team"
+          >
+            <Input
+              data-testid="flowlens-variable-team"
+              value={teamText}
+              placeholder="any, or $team"
+              onChange={setTeam}
               width={30}
             />
           </InlineField>
