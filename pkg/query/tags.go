@@ -131,17 +131,34 @@ func (b *builder) dimWhere(s *TagSource, r Range) string {
 	return fmt.Sprintf("time >= toDateTime(%d) AND time <= toDateTime(%d)", max(dateTime(r.From)-s.LookbackSeconds, 0), dateTime(r.To))
 }
 
-// tagValue renders tag's value for the end `end` of each row (” when the dimension has none):
-// the dimension's newest value per key in the range, as one constant array the rows look up.
-// The lookup is linear in the keys: use it on aggregated rows (the map's edges), not on raw rows.
+// tagValue renders tag's value for the end `end` of each row (” when the dimension has none): the
+// dimension's newest value per key in the range, as two constant arrays the rows look up by hash
+// (transform), so it fits raw rows. With an era (process_tags keyed by host/pid, the row's time
+// given) a key that named several processes over the range takes the value of the process it named
+// at the row's time (eraTagMatch's eras), looked up in the short list of reused keys.
 func (b *builder) tagValue(tag string, end RowKey, r Range) (string, error) {
 	row, values, err := b.tagJoin(tag, end, r)
 	if err != nil {
 		return "", err
 	}
-	// The key is named outside the lambda too: 18.16 prunes a subquery's columns named only inside
-	// a lambda ("Unknown identifier"). An end without a key has no tag anyway.
-	return fmt.Sprintf("if(%s = '', '', arrayFirst(tag_kv -> tag_kv.1 = %s, (SELECT groupArray((tag_k, tag_v)) FROM (%s LIMIT %d))).2)", row, row, values, MaxTagKeys), nil
+	// transform refuses empty arrays: a key '' (an end without a key, which has no tag) heads them.
+	kv := fmt.Sprintf("(SELECT (arrayConcat([''], groupArray(tag_k)), arrayConcat([''], groupArray(tag_s))) FROM (SELECT tag_k, toString(tag_v) AS tag_s FROM (%s) WHERE tag_k != '' LIMIT %d))", values, MaxTagKeys)
+	byKey := fmt.Sprintf("transform(%s, tupleElement(%s, 1), tupleElement(%s, 2), '')", row, kv, kv)
+	s, value, _ := sourceOf(tag)
+	if !s.hasEras(end) {
+		return byKey, nil
+	}
+	eras := b.eraRows(s, value, r)
+	// The row's time is named outside the lambda too: 18.16 prunes a subquery's columns named only
+	// inside a lambda ("Unknown identifier").
+	return fmt.Sprintf("if(%s IN (SELECT tag_k FROM (%s) GROUP BY tag_k HAVING count() > 1) AND toUInt32(%s) >= 0, arrayFirst(tag_e -> tag_e.1 = %s AND toUInt32(%s) >= tag_e.2 AND toUInt32(%s) < tag_e.3, (%s)).4, %s)",
+		row, eras, end.Time, row, end.Time, end.Time, reusedEras(eras, "1"), byKey), nil
+}
+
+// tagOrName renders a node's name from its tag value (the map's rule, shared by every grouping by
+// a tag of the ends): the tag's value, or, for an end without the tag, its own name (fallback).
+func tagOrName(value, fallback, alias string) string {
+	return fmt.Sprintf("if((%s AS %s) = '', %s, %s)", value, alias, fallback, alias)
 }
 
 // tagJoin renders the row's key expression for `end` and the dimension's (tag_k, tag_v) rows: the
@@ -178,29 +195,45 @@ func (b *builder) tagMatch(tag string, end RowKey, vals Values, r Range) (string
 	if err != nil {
 		return "", err
 	}
-	if s, value, _ := sourceOf(tag); s.EraKey != "" && s.Rows == nil && end.Time != "" && end.Host != "" && end.Pid != "" {
+	if s, value, _ := sourceOf(tag); s.hasEras(end) {
 		return b.eraTagMatch(s, value, row, end.Time, in, r), nil
 	}
 	return fmt.Sprintf("%s IN (SELECT tag_k FROM (%s) WHERE %s LIMIT %d)", row, values, in, MaxTagKeys), nil
 }
 
-// eraTagMatch is tagMatch across pid reuse. A key (host/pid) that named one process over the range
-// is matched by hash as before; a key that named several (their EraKey differs) is matched by the
-// process it named at the row's time: each process's era runs from its first dimension row to the
-// next one's (the first from the start, the last to the end). Reused pids are few, so the list of
-// their eras the rows look through is short.
-func (b *builder) eraTagMatch(s *TagSource, value, row, rowTime, in string, r Range) string {
-	eras := fmt.Sprintf("SELECT %s AS tag_k, %s AS tag_era, toUInt32(min(time)) AS tag_from, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k, tag_era",
+// hasEras tells whether rows keyed by end tell apart the processes that reused a pid (s's EraKey).
+func (s *TagSource) hasEras(end RowKey) bool {
+	return s.EraKey != "" && s.Rows == nil && end.Time != "" && end.Host != "" && end.Pid != ""
+}
+
+// eraRows renders the dimension's eras: per key (host/pid) and EraKey (the process), the time of its
+// first row (tag_from) and its newest value (tag_v).
+func (b *builder) eraRows(s *TagSource, value string, r Range) string {
+	return fmt.Sprintf("SELECT %s AS tag_k, %s AS tag_era, toUInt32(min(time)) AS tag_from, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k, tag_era",
 		s.ProcessKey, s.EraKey, value, b.db, s.Table, b.dimWhere(s, r))
-	single := fmt.Sprintf("SELECT tag_k FROM (SELECT tag_k, count() AS tag_eras, any(tag_v) AS tag_v FROM (%s) GROUP BY tag_k) WHERE tag_eras = 1 AND %s LIMIT %d",
-		eras, in, MaxTagKeys)
-	reused := fmt.Sprintf(`SELECT groupArray((tag_k, tag_lo, tag_hi)) FROM (
-    SELECT tag_k, if(tag_i = 1, 0, tag_list[tag_i].1) AS tag_lo, if(tag_i = length(tag_list), 4294967295, tag_list[tag_i + 1].1) AS tag_hi, tag_list[tag_i].2 AS tag_v
+}
+
+// reusedEras renders, for the keys that named several processes (eras), one constant array of
+// (key, from, to, value) per process whose value satisfies in: each era runs from its first
+// dimension row to the next one's (the first from the start, the last to the end). Reused pids are
+// few, so the list rows look through is short.
+func reusedEras(eras, in string) string {
+	return fmt.Sprintf(`SELECT groupArray((tag_k, tag_lo, tag_hi, tag_v)) FROM (
+    SELECT tag_k, if(tag_i = 1, 0, tag_list[tag_i].1) AS tag_lo, if(tag_i = length(tag_list), 4294967295, tag_list[tag_i + 1].1) AS tag_hi, toString(tag_list[tag_i].2) AS tag_v
     FROM (SELECT tag_k, arraySort(groupArray((tag_from, tag_v))) AS tag_list FROM (%s) GROUP BY tag_k HAVING count() > 1)
     ARRAY JOIN arrayEnumerate(tag_list) AS tag_i)
   WHERE %s LIMIT %d`, eras, in, MaxTagKeys)
+}
+
+// eraTagMatch is tagMatch across pid reuse. A key (host/pid) that named one process over the range
+// is matched by hash as before; a key that named several is matched by the process it named at the
+// row's time (reusedEras).
+func (b *builder) eraTagMatch(s *TagSource, value, row, rowTime, in string, r Range) string {
+	eras := b.eraRows(s, value, r)
+	single := fmt.Sprintf("SELECT tag_k FROM (SELECT tag_k, count() AS tag_eras, any(tag_v) AS tag_v FROM (%s) GROUP BY tag_k) WHERE tag_eras = 1 AND %s LIMIT %d",
+		eras, in, MaxTagKeys)
 	return fmt.Sprintf("(%s IN (%s) OR arrayExists(tag_e -> tag_e.1 = %s AND toUInt32(%s) >= tag_e.2 AND toUInt32(%s) < tag_e.3, (%s)))",
-		row, single, row, rowTime, rowTime, reused)
+		row, single, row, rowTime, rowTime, reusedEras(eras, in))
 }
 
 // TagFilters is the query's tag filters: tag -> accepted values.
@@ -264,8 +297,7 @@ func (b *builder) taggedMap(m *Model, r Range) (*Statement, error) {
 		if err != nil {
 			return nil, err
 		}
-		client = fmt.Sprintf("if((%s AS client_tag) = '', client, client_tag)", cv)
-		server = fmt.Sprintf("if((%s AS server_tag) = '', server, server_tag)", sv)
+		client, server = tagOrName(cv, "client", "client_tag"), tagOrName(sv, "server", "server_tag")
 	}
 	where := ""
 	if conds, err := b.tagFilterConds(m.Tags, []RowKey{{Service: "client"}, {Service: "server"}}, r); err != nil {
