@@ -271,12 +271,25 @@ func (b *builder) tagFilterConds(f TagFilters, ends []RowKey, r Range) ([]string
 	return out, nil
 }
 
+// groupTag is the one tag a query groups its ends by (group_by: the map's nodes, network series, flow
+// groups, flame graph roots), "" for none; what names the query in the error.
+func groupTag(groupBy Values, what string) (string, error) {
+	switch len(groupBy) {
+	case 0:
+		return "", nil
+	case 1:
+		_, _, err := sourceOf(groupBy[0])
+		return groupBy[0], err
+	}
+	return "", fmt.Errorf("%s by one tag: group_by has %d (%s)", what, len(groupBy), Quote(truncate(strings.Join(groupBy, ", "), 80)))
+}
+
 // taggedMap renders the map with nodes named by m.GroupBy (an end without that tag keeps its
 // service name) and edges kept when each tag filter matches either end: the service edges of the
 // plain map, each end's tag looked up on those few rows, summed again per tag edge.
 func (b *builder) taggedMap(m *Model, r Range) (*Statement, error) {
-	if len(m.GroupBy) > 1 {
-		return nil, fmt.Errorf("the map groups its nodes by one tag: group_by has %d (%s)", len(m.GroupBy), Quote(truncate(strings.Join(m.GroupBy, ", "), 80)))
+	if _, err := groupTag(m.GroupBy, "the map groups its nodes"); err != nil {
+		return nil, err
 	}
 	plain := *m
 	plain.GroupBy, plain.Tags = nil, nil
