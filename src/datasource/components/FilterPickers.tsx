@@ -197,7 +197,8 @@ const ONE_TAG_GROUPING: Partial<Record<FlowLensQueryType, { label: string; toolt
   },
   flamegraph: {
     label: 'Roots by',
-    tooltip: "each stack under its process's value of a tag, to compare workloads, containers, teams (without it: its service)",
+    tooltip:
+      "each stack under its process's value of a tag, to compare workloads, containers, teams (without it: its service)",
   },
 };
 
@@ -220,7 +221,13 @@ export function TagGroupByPicker({ query, datasource, onChange }: PickerProps) {
     }
   };
   return (
-    <InlineField label={grouping.label} labelWidth={16} tooltip={grouping.tooltip} invalid={Boolean(error)} error={error}>
+    <InlineField
+      label={grouping.label}
+      labelWidth={16}
+      tooltip={grouping.tooltip}
+      invalid={Boolean(error)}
+      error={error}
+    >
       <Combobox<string>
         id={testId}
         data-testid={testId}
