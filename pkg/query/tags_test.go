@@ -71,3 +71,68 @@ func TestTagValuesSQL(t *testing.T) {
 		t.Error("bad database accepted")
 	}
 }
+
+// Grouping by one tag of the ends: network series, flow groups and flame graph roots go through the
+// one tag step (tagValue: hash lookups, pid reuse by the row's time where rows carry pids).
+func TestGroupByTagSQL(t *testing.T) {
+	r := Range{From: time.Unix(1700000000, 0), To: time.Unix(1700003600, 0)}
+	net, err := BuildNetMetrics("flowlens", &NetModel{QueryType: TypeNetMetrics, GroupBy: Values{"workload"}}, r, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlHas(t, "net_metrics by workload", net.SQL,
+		"transform(edge_client, tupleElement((SELECT (arrayConcat([''], groupArray(tag_k))",
+		"if((transform(edge_server", "AS server_tag) = '', edge_server, server_tag) AS node_server",
+		"GROUP BY bucket, client, server, point\nORDER BY bucket, client, server, point\nLIMIT 6101",
+		"LIMIT 610001") // the service edges inside: bounded as the map's
+	flows, err := BuildFlowLog("flowlens", &NetModel{QueryType: TypeFlowLog, GroupBy: Values{"workload"}, ConnFailed: true}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlHas(t, "flow_log by workload", flows.SQL,
+		"if(concat(host, '/', toString(client_pid)) IN (SELECT tag_k FROM (SELECT concat(host, '/', toString(pid)) AS tag_k, start_time AS tag_era",
+		"toUInt32(time) >= tag_e.2 AND toUInt32(time) < tag_e.3",
+		"AS client_tag) = '', client_service, client_tag) AS node_client",
+		"conn_failed = 1",
+		"GROUP BY client, server, observation_point\nORDER BY flows DESC, client, server, observation_point\nLIMIT 1000")
+	team, err := BuildFlowLog("flowlens", &NetModel{QueryType: TypeFlowLog, GroupBy: Values{"team"}}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlHas(t, "flow_log by team", team.SQL, "transform(client_service, ", "key = 'team'")
+	if strings.Contains(team.SQL, "tag_era") {
+		t.Errorf("business tags (by service) have no eras:\n%s", team.SQL)
+	}
+	flame, err := BuildFlameGraph("flowlens", &FlameModel{Event: EventOnCPU, GroupBy: Values{"container"}, Service: Values{"orders"}}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlHas(t, "flame graph by container", flame.SQL,
+		"arrayConcat([flame_root], any(stack)) AS stack",
+		"argMax(container_name, time) AS tag_v",
+		"AS flame_tag) = '', toString(service), flame_tag) AS flame_root, time, stack_id, stack, value",
+		"AND service IN ('orders')",
+		"GROUP BY flame_root, stack_id")
+	for name, build := range map[string]func() error{
+		"net_metrics by two tags": func() error {
+			_, err := BuildNetMetrics("flowlens", &NetModel{GroupBy: Values{"team", "workload"}}, r, 60)
+			return err
+		},
+		"flow_log by an unknown tag": func() error {
+			_, err := BuildFlowLog("flowlens", &NetModel{GroupBy: Values{"Team"}}, r)
+			return err
+		},
+		"flow groups as log lines": func() error {
+			_, err := BuildFlowLog("flowlens", &NetModel{GroupBy: Values{"team"}, Format: FormatLogs}, r)
+			return err
+		},
+		"flame graph by a bad label": func() error {
+			_, err := BuildFlameGraph("flowlens", &FlameModel{Event: EventOnCPU, GroupBy: Values{"label.a b"}}, r)
+			return err
+		},
+	} {
+		if build() == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
