@@ -133,9 +133,9 @@ func (b *builder) dimWhere(s *TagSource, r Range) string {
 
 // tagValue renders tag's value for the end `end` of each row (” when the dimension has none): the
 // dimension's newest value per key in the range, as two constant arrays the rows look up by hash
-// (transform), so it fits raw rows. With an era (process_tags keyed by host/pid, the row's time
-// given) a key that named several processes over the range takes the value of the process it named
-// at the row's time (eraTagMatch's eras), looked up in the short list of reused keys.
+// (transform), so it fits raw rows. With eras (process_tags keyed by host/pid, the row's time
+// given), a key that named several processes over the range takes the value of the process it named
+// at the row's time (eraValue).
 func (b *builder) tagValue(tag string, end RowKey, r Range) (string, error) {
 	row, values, err := b.tagJoin(tag, end, r)
 	if err != nil {
@@ -148,11 +148,27 @@ func (b *builder) tagValue(tag string, end RowKey, r Range) (string, error) {
 	if !s.hasEras(end) {
 		return byKey, nil
 	}
-	eras := b.eraRows(s, value, r)
-	// The row's time is named outside the lambda too: 18.16 prunes a subquery's columns named only
-	// inside a lambda ("Unknown identifier").
-	return fmt.Sprintf("if(%s IN (SELECT tag_k FROM (%s) GROUP BY tag_k HAVING count() > 1) AND toUInt32(%s) >= 0, arrayFirst(tag_e -> tag_e.1 = %s AND toUInt32(%s) >= tag_e.2 AND toUInt32(%s) < tag_e.3, (%s)).4, %s)",
-		row, eras, end.Time, row, end.Time, end.Time, reusedEras(eras, "1"), byKey), nil
+	index, eraValue := b.eraValue(s, value, row, end.Time, r)
+	return fmt.Sprintf("if(%s = 0, %s, %s)", index, byKey, eraValue), nil
+}
+
+// eraValue renders, for rows whose key (host/pid) named several processes over the range, the value
+// of the process it named at the row's time: each era runs from its process's first dimension row to
+// the next one's (the first from the start, the last to the end). The reused keys and their eras
+// (sorted by start) are constant arrays: a row finds its key's eras by hash (index, 0 for a key not
+// reused) and counts those started by its time, so each row reads only its own key's few eras.
+func (b *builder) eraValue(s *TagSource, value, row, rowTime string, r Range) (index, eraValue string) {
+	eras := fmt.Sprintf("SELECT %s AS tag_k, %s AS tag_era, toUInt32(min(time)) AS tag_from, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k, tag_era",
+		s.ProcessKey, s.EraKey, value, b.db, s.Table, b.dimWhere(s, r))
+	reused := fmt.Sprintf("(SELECT (arrayConcat([''], groupArray(tag_k)), arrayConcat([[(toUInt32(0), '')]], groupArray(tag_list))) FROM ("+
+		"SELECT tag_k, arraySort(groupArray((tag_from, toString(tag_v)))) AS tag_list FROM (%s) GROUP BY tag_k HAVING count() > 1 LIMIT %d))", eras, MaxTagKeys)
+	index = fmt.Sprintf("transform(%s, tupleElement(%s, 1), arrayEnumerate(tupleElement(%s, 1)), 0)", row, reused, reused)
+	// greatest(..., time >= 0): an era before the first counts as the first, and the row's time is
+	// named outside the lambda too (18.16 prunes a subquery's columns named only inside a lambda).
+	keyEras := fmt.Sprintf("arrayElement(tupleElement(%s, 2), %s)", reused, index)
+	eraValue = fmt.Sprintf("arrayElement(%s, greatest(arrayCount(tag_e -> tag_e.1 <= toUInt32(%s), %s), toUInt32(%s) >= 0)).2",
+		keyEras, rowTime, keyEras, rowTime)
+	return index, eraValue
 }
 
 // tagOrName renders a node's name from its tag value (the map's rule, shared by every grouping by
@@ -187,6 +203,14 @@ func (s *TagSource) rowsOf(db, tag, dim, value, where string) string {
 // tagMatch renders a condition true for rows whose end `end` has one of vals as tag (hash lookup:
 // fit for raw rows).
 func (b *builder) tagMatch(tag string, end RowKey, vals Values, r Range) (string, error) {
+	if s, _, err := sourceOf(tag); err == nil && s.hasEras(end) {
+		// across pid reuse: the value of the process the key named at the row's time
+		v, err := b.tagValue(tag, end, r)
+		if err != nil {
+			return "", err
+		}
+		return b.inExpr("tags."+tag, v, vals)
+	}
 	row, values, err := b.tagJoin(tag, end, r)
 	if err != nil {
 		return "", err
@@ -195,45 +219,12 @@ func (b *builder) tagMatch(tag string, end RowKey, vals Values, r Range) (string
 	if err != nil {
 		return "", err
 	}
-	if s, value, _ := sourceOf(tag); s.hasEras(end) {
-		return b.eraTagMatch(s, value, row, end.Time, in, r), nil
-	}
 	return fmt.Sprintf("%s IN (SELECT tag_k FROM (%s) WHERE %s LIMIT %d)", row, values, in, MaxTagKeys), nil
 }
 
 // hasEras tells whether rows keyed by end tell apart the processes that reused a pid (s's EraKey).
 func (s *TagSource) hasEras(end RowKey) bool {
 	return s.EraKey != "" && s.Rows == nil && end.Time != "" && end.Host != "" && end.Pid != ""
-}
-
-// eraRows renders the dimension's eras: per key (host/pid) and EraKey (the process), the time of its
-// first row (tag_from) and its newest value (tag_v).
-func (b *builder) eraRows(s *TagSource, value string, r Range) string {
-	return fmt.Sprintf("SELECT %s AS tag_k, %s AS tag_era, toUInt32(min(time)) AS tag_from, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k, tag_era",
-		s.ProcessKey, s.EraKey, value, b.db, s.Table, b.dimWhere(s, r))
-}
-
-// reusedEras renders, for the keys that named several processes (eras), one constant array of
-// (key, from, to, value) per process whose value satisfies in: each era runs from its first
-// dimension row to the next one's (the first from the start, the last to the end). Reused pids are
-// few, so the list rows look through is short.
-func reusedEras(eras, in string) string {
-	return fmt.Sprintf(`SELECT groupArray((tag_k, tag_lo, tag_hi, tag_v)) FROM (
-    SELECT tag_k, if(tag_i = 1, 0, tag_list[tag_i].1) AS tag_lo, if(tag_i = length(tag_list), 4294967295, tag_list[tag_i + 1].1) AS tag_hi, toString(tag_list[tag_i].2) AS tag_v
-    FROM (SELECT tag_k, arraySort(groupArray((tag_from, tag_v))) AS tag_list FROM (%s) GROUP BY tag_k HAVING count() > 1)
-    ARRAY JOIN arrayEnumerate(tag_list) AS tag_i)
-  WHERE %s LIMIT %d`, eras, in, MaxTagKeys)
-}
-
-// eraTagMatch is tagMatch across pid reuse. A key (host/pid) that named one process over the range
-// is matched by hash as before; a key that named several is matched by the process it named at the
-// row's time (reusedEras).
-func (b *builder) eraTagMatch(s *TagSource, value, row, rowTime, in string, r Range) string {
-	eras := b.eraRows(s, value, r)
-	single := fmt.Sprintf("SELECT tag_k FROM (SELECT tag_k, count() AS tag_eras, any(tag_v) AS tag_v FROM (%s) GROUP BY tag_k) WHERE tag_eras = 1 AND %s LIMIT %d",
-		eras, in, MaxTagKeys)
-	return fmt.Sprintf("(%s IN (%s) OR arrayExists(tag_e -> tag_e.1 = %s AND toUInt32(%s) >= tag_e.2 AND toUInt32(%s) < tag_e.3, (%s)))",
-		row, single, row, rowTime, rowTime, reusedEras(eras, in))
 }
 
 // TagFilters is the query's tag filters: tag -> accepted values.

@@ -90,8 +90,9 @@ func TestGroupByTagSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	sqlHas(t, "flow_log by workload", flows.SQL,
-		"if(concat(host, '/', toString(client_pid)) IN (SELECT tag_k FROM (SELECT concat(host, '/', toString(pid)) AS tag_k, start_time AS tag_era",
-		"toUInt32(time) >= tag_e.2 AND toUInt32(time) < tag_e.3",
+		"if(transform(concat(host, '/', toString(client_pid)), tupleElement((SELECT (arrayConcat([''], groupArray(tag_k)), arrayConcat([[(toUInt32(0), '')]], groupArray(tag_list)))",
+		"start_time AS tag_era",
+		"greatest(arrayCount(tag_e -> tag_e.1 <= toUInt32(time), arrayElement(tupleElement(",
 		"AS client_tag) = '', client_service, client_tag) AS node_client",
 		"conn_failed = 1",
 		"GROUP BY client, server, observation_point\nORDER BY flows DESC, client, server, observation_point\nLIMIT 1000")
