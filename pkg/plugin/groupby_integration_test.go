@@ -130,6 +130,10 @@ func TestGroupByTagIntegration(t *testing.T) {
 	got = netSums(`{"queryType":"net_metrics","group_by":["team"],"metric":"retrans_rate"}`, "team")
 	want = map[string]float64{"shop->shop retrans_rate": 3.0 / 120, "shop->data retrans_rate": 0, "batch->data retrans_rate": 4.0 / 120}
 	expectSums(t, "net_metrics by team", got, want)
+	// every point its own series (observation_point a label): the client end's 2000 bytes too
+	got = netSums(`{"queryType":"net_metrics","group_by":"workload","metric":"byte_rate","observation_point":"all"}`, "workload")
+	want = map[string]float64{"web->orders-v2 byte_rate": 3500.0 / 120, "orders-v2->orders-db byte_rate": 300.0 / 120, "batch->orders-db byte_rate": 70.0 / 120}
+	expectSums(t, "net_metrics by workload, all points", got, want)
 	// a tag filter keeps working beside the grouping
 	got = netSums(`{"queryType":"net_metrics","group_by":"team","metric":"retrans_rate","tags":{"workload":["orders-db"]}}`, "team")
 	want = map[string]float64{"shop->data retrans_rate": 0, "batch->data retrans_rate": 4.0 / 120}
@@ -138,6 +142,10 @@ func TestGroupByTagIntegration(t *testing.T) {
 	res := e.query(pc, from, to, 120*time.Second, `{"queryType":"net_metrics","group_by":"workload"}`)
 	if all, err := dataplane.CheckAlertable(res.Frames); res.Error != nil || err != nil || len(all) != 21 {
 		t.Errorf("net_metrics by workload, all metrics: %d series, %v %v", len(all), res.Error, err)
+	}
+	res = e.query(pc, from, to, 120*time.Second, `{"queryType":"net_metrics","group_by":"workload","observation_point":"all","metric":"byte_rate"}`)
+	if all, err := dataplane.CheckAlertable(res.Frames); res.Error != nil || err != nil || len(all) != 4 {
+		t.Errorf("net_metrics by workload at every point: %d series (want 4: web->orders-v2 at both ends), %v %v", len(all), res.Error, err)
 	}
 
 	// flow_log by workload: the pid reused at second 61 splits web → orders into the two eras
