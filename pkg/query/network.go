@@ -147,7 +147,8 @@ func (b *builder) netFilters(m *NetModel) ([]string, error) {
 }
 
 // netEnds are the row's two ends as the tag join keys them: by process where the table names pids
-// (at the row's time: a reused pid names the process of its time), else (or for business tags, kept by service) by service.
+// (at the row's time: a reused pid names the process of its time), else (or for business tags,
+// kept by service) by service.
 func netEnds(b *builder) []RowKey {
 	var ends []RowKey
 	for _, side := range []string{"client", "server"} {
@@ -274,13 +275,9 @@ LIMIT %d`,
 	return st, nil
 }
 
-// FlowGroupColumns are the columns of flow_log grouped by a tag, in order: the tag pair (each end's
-// value, or its service without one: the map's node names), the observation point, then the sums.
-var FlowGroupColumns = []string{"client", "server", "observation_point",
-	"flows", "conn_failed", "byte_tx", "byte_rx", "retrans_count", "rst_count", "zero_window_count", "rtt_avg_us"}
-
 // flowGroups renders flow_log grouped by tag: per (client tag, server tag, observation point) of the
-// rows where conds hold, the distinct flows, failed connects, bytes each way, retransmissions, RSTs,
+// rows where conds hold (columns client, server: each end's value, or its service without one, the
+// map's node names), the distinct flows, failed connects, bytes each way, retransmissions, RSTs,
 // zero windows and the mean of the RTT reports (0: none), most flows first. Each row's ends take the
 // tag of their process at the row's time (netEnds). Every point is its own row, as flow_log's rows.
 func (b *builder) flowGroups(tag string, conds []string, r Range, limit int, requested int64) (*Statement, error) {
