@@ -1,6 +1,9 @@
 package query
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +137,50 @@ func TestGroupByTagSQL(t *testing.T) {
 	} {
 		if build() == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// The editor offers one tag grouping the ends (src/datasource/types.ts ONE_TAG_GROUP_TYPES) exactly
+// for the query types whose builders take one: each listed type accepts group_by workload.
+func TestEditorOneTagGroupTypes(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "src", "datasource", "types.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`ONE_TAG_GROUP_TYPES: FlowLensQueryType\[\] = \[([^\]]*)\]`).FindSubmatch(raw)
+	if block == nil {
+		t.Fatal("types.ts has no ONE_TAG_GROUP_TYPES")
+	}
+	r := Range{From: time.Unix(1700000000, 0), To: time.Unix(1700003600, 0)}
+	builders := map[string]func() error{
+		TypeMap: func() error { _, err := BuildMap("flowlens", &Model{GroupBy: Values{"workload"}}, r); return err },
+		TypeNetMetrics: func() error {
+			_, err := BuildNetMetrics("flowlens", &NetModel{GroupBy: Values{"workload"}}, r, 60)
+			return err
+		},
+		TypeNetProfileSummary: func() error {
+			_, err := BuildNetProfileSummary("flowlens", &NetModel{GroupBy: Values{"workload"}}, r, 60)
+			return err
+		},
+		TypeFlowLog: func() error {
+			_, err := BuildFlowLog("flowlens", &NetModel{GroupBy: Values{"workload"}}, r)
+			return err
+		},
+	}
+	listed := map[string]bool{}
+	for _, m := range regexp.MustCompile(`'(\w+)'`).FindAllSubmatch(block[1], -1) {
+		listed[string(m[1])] = true
+		build, ok := builders[string(m[1])]
+		if !ok {
+			t.Errorf("ONE_TAG_GROUP_TYPES lists %s, which groups by no tag of its ends", m[1])
+		} else if err := build(); err != nil {
+			t.Errorf("%s grouped by workload: %v", m[1], err)
+		}
+	}
+	for typ := range builders {
+		if !listed[typ] {
+			t.Errorf("%s groups by one tag but the editor does not offer it (ONE_TAG_GROUP_TYPES)", typ)
 		}
 	}
 }

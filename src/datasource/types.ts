@@ -348,8 +348,9 @@ export const RED_METRICS: Array<{ value: RedMetric; label: string }> = [
  * namespace, workload, ...: the server's) may be added, at most two. */
 export type RedGroupBy = 'service' | 'client_service' | 'l7_protocol' | 'endpoint' | 'observation_point';
 
-/** The query types that group by one tag of their ends (pkg/query groupTag): the map's nodes, the network
- * series' ends, the flow groups, the flame graph's roots. */
+/** The query types whose editor offers one tag grouping their ends (pkg/query groupTag; checked by
+ * pkg/query/tags_test.go): the map's nodes, the network series' ends, the flow groups. The flame graph's
+ * own editor offers its roots by a tag too. */
 export const ONE_TAG_GROUP_TYPES: FlowLensQueryType[] = ['map', 'net_metrics', 'netprofile_summary', 'flow_log'];
 
 /** Besides the five points: `preferred` (backend default: one point per call) and `all`. */
