@@ -213,6 +213,7 @@ func render(db string) ([]entry, error) {
 		{"flamegraph/diff", `{"service":"checkout","baselineFrom":1699996400000,"baselineTo":1699999999000}`},
 		{"flamegraph/tagged", `{"tags":{"team":["it's"],"namespace":["shop"]}}`},
 		{"flamegraph/grouped/workload", `{"group_by":"workload","tags":{"namespace":["shop"]},"service":"checkout"}`},
+		{"flamegraph/grouped/workload-eras", `{"group_by":"workload"}`},
 		{"flamegraph/grouped/team-diff", `{"group_by":["team"],"baselineFrom":1699996400000,"baselineTo":1699999999000}`},
 	} {
 		name, js := q.name, q.js
@@ -233,6 +234,7 @@ func render(db string) ([]entry, error) {
 		{"net_metrics/tagged", `{"tags":{"team":["it's"]}}`},
 		{"flow_log/tagged", `{"tags":{"team":["shop"],"workload":["checkout"]}}`},
 		{"flow_log/grouped/workload", `{"group_by":"workload","conn_failed":true,"tags":{"namespace":["it's"]}}`},
+		{"flow_log/grouped/workload-eras", `{"group_by":"workload"}`},
 		{"flow_log/grouped/team", `{"group_by":["team"],"observation_point":"server_process"}`},
 		{"net_metrics/grouped/workload", `{"group_by":"workload","tags":{"team":["it's"]}}`},
 		{"net_metrics/grouped/label-all", `{"group_by":"label.app.kubernetes.io/name","observation_point":"all"}`},
