@@ -68,6 +68,34 @@ SELECT toDateTime(%d + number %% 3600), 'vm', toUInt32(1 + number %% 2000), 1, '
 	if took > 30*time.Second {
 		t.Errorf("flow_log by workload over 1M rows took %v", took)
 	}
+	// a tag filter at volume (the same lookup, on either end): exactly the flows of an end in reused1,
+	// the workload pids 2, 7, ... 97 take from second 1800 (the generator's formula)
+	workload := func(pid, s int) string {
+		if pid <= 100 && s >= 1800 {
+			return fmt.Sprintf("reused%d", (pid-1)%5)
+		}
+		return fmt.Sprintf("w%d", (pid-1)%50)
+	}
+	want := int64(0)
+	for n := 0; n < 1000000; n++ {
+		if workload(1+n%2000, n%3600) == "reused1" || workload(1+(n*7)%2000, n%3600) == "reused1" {
+			want++
+		}
+	}
+	start = time.Now()
+	res = e.query(pc, t0, t0+3599, time.Second, `{"queryType":"flow_log","group_by":"workload","tags":{"workload":["reused1"]},"limit":10000}`)
+	took = time.Since(start)
+	if res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	fm, flows = fieldMap(t, res.Frames[0]), 0
+	for i := 0; i < res.Frames[0].Rows(); i++ {
+		flows += fm["flows"].At(i).(int64)
+	}
+	t.Logf("flow_log of workload reused1 by workload over 1M rows: %d flows in %v", flows, took)
+	if flows != want || want == 0 {
+		t.Errorf("flows of reused1: %d, want %d", flows, want)
+	}
 	start = time.Now()
 	paths := flamePaths(t, e.query(pc, t0, t0+3599, time.Second, `{"queryType":"flamegraph","group_by":"workload"}`))
 	took = time.Since(start)
