@@ -29,7 +29,7 @@ var flowHints = map[string]converters.Hint{
 
 // flowUnits are the display units of the flow-log fields that have one.
 var flowUnits = map[string]string{
-	"byte_tx": "decbytes", "byte_rx": "decbytes", "rtt_us": "µs", "syn_latency_us": "µs",
+	"byte_tx": "decbytes", "byte_rx": "decbytes", "rtt_us": "µs", "syn_latency_us": "µs", "rtt_avg_us": "µs",
 }
 
 func (d *Datasource) flowLog(ctx context.Context, raw []byte, r query.Range) (data.Frames, error) {
@@ -61,6 +61,9 @@ func (d *Datasource) flowLog(ctx context.Context, raw []byte, r query.Range) (da
 			fld.Config = &data.FieldConfig{Unit: u}
 		}
 	}
+	if len(m.GroupBy) == 1 {
+		return flowGroupsFrame(f, m.GroupBy[0], st), nil
+	}
 	d.flowLinks(f)
 	if m.Format == query.FormatLogs {
 		if f, err = flowLogLines(f); err != nil {
@@ -80,6 +83,23 @@ func (d *Datasource) flowLog(ctx context.Context, raw []byte, r query.Range) (da
 			Text: fmt.Sprintf("showing the newest %d flows only (limit %d, at most %d): narrow the time range or filters", n, st.Limit, query.MaxFlowLogLimit)})
 	}
 	return data.Frames{f}, nil
+}
+
+// flowGroupsFrame is the table of flow_log grouped by tag: its ends' fields named client_<tag> and
+// server_<tag> (the series labels of net_metrics grouped alike).
+func flowGroupsFrame(f *data.Frame, tag string, st *query.Statement) data.Frames {
+	for _, fld := range f.Fields {
+		if fld.Name == "client" || fld.Name == "server" {
+			fld.Name += "_" + tag
+		}
+	}
+	f.Name = "flows by " + tag
+	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, ExecutedQueryString: st.SQL}
+	if n, _ := f.RowLen(); n >= st.Limit {
+		f.Meta.Notices = append(f.Meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning,
+			Text: fmt.Sprintf("showing the %d tag pairs with the most flows only (limit %d, at most %d): narrow the time range or filters", n, st.Limit, query.MaxFlowLogLimit)})
+	}
+	return data.Frames{f}
 }
 
 // flowLinkFields are the fields of a flow row that carry its links: its network profile and the
@@ -228,14 +248,18 @@ func (d *Datasource) edgeSeries(ctx context.Context, raw []byte, r query.Range, 
 	if err != nil {
 		return nil, err
 	}
-	return edgeSeriesFrames(kind, res, st, m.Metric, r)
+	ends := [2]string{"client_service", "server_service"}
+	if len(m.GroupBy) == 1 {
+		ends = [2]string{"client_" + m.GroupBy[0], "server_" + m.GroupBy[0]}
+	}
+	return edgeSeriesFrames(kind, res, st, m.Metric, ends, r)
 }
 
 // edgeSeriesFrames turns (bucket, client, server, point, aggregates...) rows into time-series-multi
-// frames, one per (edge, metric), labelled {metric, client_service, server_service[, observation_point]}
-// (the metric a label too, so every series of the answer has labels of its own, as RED's), every
+// frames, one per (edge, metric), labelled {metric, ends[0], ends[1][, observation_point]} (the ends'
+// labels: client_service and server_service, or client_<tag> and server_<tag> grouped by a tag; the metric a label too, so every series of the answer has labels of its own, as RED's), every
 // bucket of the range present (the kind's value: rates 0, means null where nothing happened).
-func edgeSeriesFrames(kind edgeSeriesKind, res *clickhouse.Result, st *query.Statement, metric string, r query.Range) (data.Frames, error) {
+func edgeSeriesFrames(kind edgeSeriesKind, res *clickhouse.Result, st *query.Statement, metric string, ends [2]string, r query.Range) (data.Frames, error) {
 	nCols := 4 + len(kind.columns)
 	rows := map[netEdge]map[int64][]int64{}
 	for i, row := range res.Data {
@@ -288,7 +312,7 @@ func edgeSeriesFrames(kind edgeSeriesKind, res *clickhouse.Result, st *query.Sta
 	}
 	var frames data.Frames
 	for _, e := range edges {
-		labels := data.Labels{"client_service": e.client, "server_service": e.server}
+		labels := data.Labels{ends[0]: e.client, ends[1]: e.server}
 		title := nodeID(e.client) + " → " + nodeID(e.server)
 		if e.point != "" {
 			labels["observation_point"] = e.point

@@ -99,16 +99,19 @@ func (t *TimeArg) UnmarshalJSON(b []byte) error {
 // result is a diff flame graph: the baseline range on the left (value, self), the query's own
 // time range on the right (valueRight, selfRight).
 type FlameModel struct {
-	Event        string     `json:"event"`   // on_cpu (default) or off_cpu
-	Pid          IDs        `json:"pid"`     // process ids
-	Tid          IDs        `json:"tid"`     // thread ids
-	Process      Values     `json:"process"` // process names
-	Service      Values     `json:"service"` // service names
-	Host         Values     `json:"host"`
-	Tags         TagFilters `json:"tags"` // tag -> values the sampled process must have (tags.go)
-	BaselineFrom TimeArg    `json:"baselineFrom"`
-	BaselineTo   TimeArg    `json:"baselineTo"`
-	MaxNodes     int        `json:"maxNodes"` // default DefaultFlameNodes
+	Event   string     `json:"event"`   // on_cpu (default) or off_cpu
+	Pid     IDs        `json:"pid"`     // process ids
+	Tid     IDs        `json:"tid"`     // thread ids
+	Process Values     `json:"process"` // process names
+	Service Values     `json:"service"` // service names
+	Host    Values     `json:"host"`
+	Tags    TagFilters `json:"tags"` // tag -> values the sampled process must have (tags.go)
+	// GroupBy is one tag whose value (the process's service without one) is each stack's root frame:
+	// one flame graph compares workloads, containers, teams.
+	GroupBy      Values  `json:"group_by"`
+	BaselineFrom TimeArg `json:"baselineFrom"`
+	BaselineTo   TimeArg `json:"baselineTo"`
+	MaxNodes     int     `json:"maxNodes"` // default DefaultFlameNodes
 	// A span's start (µs since the epoch) and duration (µs): the graph covers the span's whole seconds
 	// instead of the panel's range (a request-log row's link carries its own time).
 	SpanStartUs    numText `json:"span_start_us"`
@@ -214,8 +217,14 @@ func (b *builder) profileFilters(m *FlameModel, r Range) ([]string, error) {
 			conds = append(conds, s)
 		}
 	}
-	tags, err := b.tagFilterConds(m.Tags, []RowKey{{Host: b.c("host"), Pid: b.c("pid"), Service: b.c("service")}}, r)
+	tags, err := b.tagFilterConds(m.Tags, []RowKey{b.sampledProcess()}, r)
 	return append(conds, tags...), err
+}
+
+// sampledProcess is a profile row's process as the tag join keys it: by host and pid at the row's
+// time (a reused pid names the process of its time), by service for business tags.
+func (b *builder) sampledProcess() RowKey {
+	return RowKey{Host: b.c("host"), Pid: b.c("pid"), Time: b.c("time"), Service: b.c("service")}
 }
 
 // ProfileValueFields are the profile_samples columns the query editor's pickers list.
@@ -277,15 +286,47 @@ func BuildFlameGraph(database string, m *FlameModel, r Range) (*Statement, error
 	if err != nil {
 		return nil, err
 	}
-	var sql string
-	if base := m.Baseline(); base != nil {
-		left, err := b.timeFilter(*base)
-		if err != nil {
+	tag, err := groupTag(m.GroupBy, "a flame graph groups its stacks")
+	if err != nil {
+		return nil, err
+	}
+	timeCond, tagRange := right, r
+	base := m.Baseline()
+	var left string
+	if base != nil {
+		if left, err = b.timeFilter(*base); err != nil {
 			return nil, fmt.Errorf("baseline: %w", err)
 		}
-		where := append([]string{fmt.Sprintf("((%s) OR (%s))", left, right)}, conds...)
+		timeCond = fmt.Sprintf("((%s) OR (%s))", left, right)
+		tagRange = r
+		if base.From.Before(r.From) {
+			tagRange.From = base.From
+		}
+		if base.To.After(r.To) {
+			tagRange.To = base.To
+		}
+	}
+	where := append([]string{timeCond}, conds...)
+	stack, from, key := fmt.Sprintf("any(%s)", b.c("stack")), b.from(), b.c("stack_id")
+	if tag != "" {
+		// Grouped: each row read with its root (its process's tag at the row's time), the stacks
+		// told apart by root; the filters applied inside, where the table's columns are.
+		root, err := b.tagValue(tag, b.sampledProcess(), tagRange)
+		if err != nil {
+			return nil, err
+		}
+		from = fmt.Sprintf(`(
+  SELECT %s AS flame_root, %s, %s, %s, %s
+  FROM %s
+  WHERE %s
+)`, tagOrName(root, fmt.Sprintf("toString(%s)", b.c("service")), "flame_tag"), b.c("time"), b.c("stack_id"), b.c("stack"), b.c("value"),
+			b.from(), strings.Join(where, "\n    AND "))
+		stack, key, where = fmt.Sprintf("arrayConcat([flame_root], any(%s))", b.c("stack")), "flame_root, "+b.c("stack_id"), []string{timeCond}
+	}
+	var sql string
+	if base != nil {
 		sql = fmt.Sprintf(`SELECT
-  any(%s) AS stack,
+  %s AS stack,
   sumIf(%s, %s) AS left_value,
   sumIf(%s, %s) AS right_value
 FROM %s
@@ -293,18 +334,17 @@ WHERE %s
 GROUP BY %s
 ORDER BY left_value + right_value DESC
 LIMIT %d`,
-			b.c("stack"), b.c("value"), left, b.c("value"), right, b.from(), strings.Join(where, "\n  AND "), b.c("stack_id"), MaxFlameStacks+1)
+			stack, b.c("value"), left, b.c("value"), right, from, strings.Join(where, "\n  AND "), key, MaxFlameStacks+1)
 	} else {
-		where := append([]string{right}, conds...)
 		sql = fmt.Sprintf(`SELECT
-  any(%s) AS stack,
+  %s AS stack,
   sum(%s) AS total
 FROM %s
 WHERE %s
 GROUP BY %s
 ORDER BY total DESC
 LIMIT %d`,
-			b.c("stack"), b.c("value"), b.from(), strings.Join(where, "\n  AND "), b.c("stack_id"), MaxFlameStacks+1)
+			stack, b.c("value"), from, strings.Join(where, "\n  AND "), key, MaxFlameStacks+1)
 	}
 	st := b.statement(sql)
 	st.Limit = MaxFlameStacks

@@ -87,6 +87,9 @@ type NetModel struct {
 	Format           string     `json:"format"`            // flow_log: FormatTable (default) or FormatLogs
 	Limit            Count      `json:"limit"`             // flow_log rows
 	Tags             TagFilters `json:"tags"`              // tag -> values either end must have (tags.go)
+	// GroupBy is one tag naming both ends instead of their services (net_metrics, netprofile_summary:
+	// series per tag pair; flow_log: one row of sums per tag pair and point), the map's rule (tags.go).
+	GroupBy Values `json:"group_by"`
 	// MaxSeries bounds net_metrics' edges (the datasource setting, not part of the query JSON).
 	MaxSeries int `json:"-"`
 }
@@ -143,14 +146,15 @@ func (b *builder) netFilters(m *NetModel) ([]string, error) {
 	return append(out, ends...), err
 }
 
-// netEnds are the row's two ends as the tag join keys them: by process where the table names pids,
-// else (or for business tags, kept by service) by service.
+// netEnds are the row's two ends as the tag join keys them: by process where the table names pids
+// (at the row's time: a reused pid names the process of its time), else (or for business tags,
+// kept by service) by service.
 func netEnds(b *builder) []RowKey {
 	var ends []RowKey
 	for _, side := range []string{"client", "server"} {
 		var k RowKey
 		if schema.Get().HasColumn(b.table, side+"_pid") {
-			k.Host, k.Pid = b.c("host"), b.c(side+"_pid")
+			k.Host, k.Pid, k.Time = b.c("host"), b.c(side+"_pid"), b.c("time")
 		}
 		if schema.Get().HasColumn(b.table, side+"_service") {
 			k.Service = b.c(side + "_service")
@@ -246,6 +250,14 @@ func BuildFlowLog(database string, m *NetModel, r Range) (*Statement, error) {
 		conds = append(conds, fmt.Sprintf("%s >= %d", b.c("rtt_us"), min(m.MinRTTMs.Micros(), math.MaxUint32)))
 	}
 	limit, requested := clampLimit(m.Limit, DefaultFlowLogLimit, MaxFlowLogLimit)
+	if tag, err := groupTag(m.GroupBy, "flow_log groups its flows"); err != nil {
+		return nil, err
+	} else if tag != "" {
+		if m.Format == FormatLogs {
+			return nil, fmt.Errorf("flow_log grouped by a tag is a table: format logs does not apply")
+		}
+		return b.flowGroups(tag, conds, r, limit, requested)
+	}
 	cols := make([]string, len(FlowLogColumns))
 	for i, c := range FlowLogColumns {
 		cols[i] = b.c(c)
@@ -263,10 +275,57 @@ LIMIT %d`,
 	return st, nil
 }
 
+// flowGroups renders flow_log grouped by tag: per (client tag, server tag, observation point) of the
+// rows where conds hold (columns client, server: each end's value, or its service without one, the
+// map's node names), the distinct flows, failed connects, bytes each way, retransmissions, RSTs,
+// zero windows and the mean of the RTT reports (0: none), most flows first. Each row's ends take the
+// tag of their process at the row's time (netEnds). Every point is its own row, as flow_log's rows.
+func (b *builder) flowGroups(tag string, conds []string, r Range, limit int, requested int64) (*Statement, error) {
+	ends := netEnds(b)
+	client, err := b.tagValue(tag, ends[0], r)
+	if err != nil {
+		return nil, err
+	}
+	server, err := b.tagValue(tag, ends[1], r)
+	if err != nil {
+		return nil, err
+	}
+	sql := fmt.Sprintf(`SELECT
+  node_client AS client,
+  node_server AS server,
+  flow_point AS observation_point,
+  uniqExact(flow_host, flow_fid, flow_client_ip, flow_client_port, flow_server_ip, flow_server_port) AS flows,
+  sum(flow_failed) AS conn_failed,
+  sum(flow_byte_tx) AS byte_tx,
+  sum(flow_byte_rx) AS byte_rx,
+  sum(flow_retrans) AS retrans_count,
+  sum(flow_rst) AS rst_count,
+  sum(flow_zero_window) AS zero_window_count,
+  intDiv(sumIf(flow_rtt, flow_rtt > 0), greatest(countIf(flow_rtt > 0), 1)) AS rtt_avg_us
+FROM (
+  SELECT %s AS node_client, %s AS node_server, %s AS flow_point, %s AS flow_host, %s AS flow_fid,
+    %s AS flow_client_ip, %s AS flow_client_port, %s AS flow_server_ip, %s AS flow_server_port,
+    %s AS flow_failed, %s AS flow_byte_tx, %s AS flow_byte_rx, %s AS flow_retrans, %s AS flow_rst, %s AS flow_zero_window, %s AS flow_rtt
+  FROM %s
+  WHERE %s
+)
+GROUP BY client, server, observation_point
+ORDER BY flows DESC, client, server, observation_point
+LIMIT %d`,
+		tagOrName(client, b.c("client_service"), "client_tag"), tagOrName(server, b.c("server_service"), "server_tag"),
+		b.c("observation_point"), b.c("host"), b.c("flow_id"), b.c("client_ip"), b.c("client_port"), b.c("server_ip"), b.c("server_port"),
+		b.c("conn_failed"), b.c("byte_tx"), b.c("byte_rx"), b.c("retrans_count"), b.c("rst_count"), b.c("zero_window_count"), b.c("rtt_us"),
+		b.from(), strings.Join(conds, "\n    AND "), limit)
+	st := b.statement(sql)
+	st.Limit, st.RequestedLimit = limit, requested
+	return st, nil
+}
+
 // SearchFlowLog runs the flow-log query newest window first (Newest); one flow (both ends' ports
-// given) is looked up over the whole range at once.
+// given) is looked up over the whole range at once, as are the sums of the flows grouped by a tag.
 func SearchFlowLog(database string, m *NetModel, r Range, run func(*Statement) (int, error)) (*Statement, error) {
-	return Newest(r, len(m.ClientPort) > 0 && len(m.ServerPort) > 0, func(w Range) (*Statement, error) { return BuildFlowLog(database, m, w) }, run)
+	whole := len(m.ClientPort) > 0 && len(m.ServerPort) > 0 || len(m.GroupBy) > 0
+	return Newest(r, whole, func(w Range) (*Statement, error) { return BuildFlowLog(database, m, w) }, run)
 }
 
 // NetMetricsColumns are the sums a net_metrics row carries, in the order of the query's columns
@@ -361,11 +420,20 @@ func buildEdgeSeries(database, table string, m *NetModel, r Range, bucket int64,
 	if err != nil {
 		return nil, err
 	}
+	tag, err := groupTag(m.GroupBy, m.QueryType+" groups its series")
+	if err != nil {
+		return nil, err
+	}
 	maxSeries := m.MaxSeries
 	if maxSeries <= 0 {
 		maxSeries = DefaultMaxSeries
 	}
 	limit := min(BucketCount(r, bucket)*int64(maxSeries), math.MaxInt32)
+	// Grouped, the service edges inside are bounded as the map's edges are; the tag pairs by maxSeries.
+	innerLimit := limit
+	if tag != "" {
+		innerLimit = min(BucketCount(r, bucket)*MaxEdges, math.MaxInt32)
+	}
 	aggs := make([]string, len(cols))
 	for i, c := range cols {
 		aggs[i] = c.agg(b.c)
@@ -413,7 +481,7 @@ ORDER BY bucket, client, server
 LIMIT %d`,
 			strings.Join(picks, ",\n  "), strings.Join(pointSums(len(cols)), ", "),
 			b.c("client_service"), b.c("server_service"), b.pointRank(), b.c("time"), bucket, bucket,
-			strings.Join(withAliases(aggs, "s"), ",\n      "), b.from(), strings.Join(conds, "\n      AND "), limit+1)
+			strings.Join(withAliases(aggs, "s"), ",\n      "), b.from(), strings.Join(conds, "\n      AND "), innerLimit+1)
 	} else {
 		if mode != ObsAll {
 			conds = append(conds, fmt.Sprintf("%s = %s", b.c("observation_point"), Quote(mode)))
@@ -434,11 +502,59 @@ GROUP BY bucket, client, server, point
 ORDER BY bucket, client, server, point
 LIMIT %d`,
 			b.c("time"), bucket, bucket, b.c("client_service"), b.c("server_service"), b.c("observation_point"),
-			strings.Join(named, ",\n  "), b.from(), strings.Join(conds, "\n  AND "), limit+1)
+			strings.Join(named, ",\n  "), b.from(), strings.Join(conds, "\n  AND "), innerLimit+1)
+	}
+	if tag != "" {
+		if sql, err = b.groupEdgeSeries(sql, tag, r, cols, limit); err != nil {
+			return nil, err
+		}
 	}
 	st := b.statement(sql)
 	st.BucketSeconds, st.Limit, st.MaxSeries = bucket, int(limit), maxSeries
 	return st, nil
+}
+
+// groupEdgeSeries renders the per-edge series grouped by tag: the service edges' rows of inner
+// (bucket, client, server, point, cols: each edge already combined over its points), each end named
+// by its tag (tagOrName: its service without one), summed again per (bucket, tag pair, point); a
+// largest value stays the largest.
+func (b *builder) groupEdgeSeries(inner, tag string, r Range, cols []edgeColumn, limit int64) (string, error) {
+	client, err := b.tagValue(tag, RowKey{Service: "edge_client"}, r)
+	if err != nil {
+		return "", err
+	}
+	server, err := b.tagValue(tag, RowKey{Service: "edge_server"}, r)
+	if err != nil {
+		return "", err
+	}
+	renamed, names, sums := make([]string, len(cols)), make([]string, len(cols)), make([]string, len(cols))
+	for i, c := range cols {
+		renamed[i], names[i] = fmt.Sprintf("%s AS edge_c%d", c.name, i), fmt.Sprintf("edge_c%d", i)
+		agg := "sum"
+		if c.combine == combineBestMax {
+			agg = "max"
+		}
+		sums[i] = fmt.Sprintf("%s(edge_c%d) AS %s", agg, i, c.name)
+	}
+	return fmt.Sprintf(`SELECT
+  edge_bucket AS bucket,
+  node_client AS client,
+  node_server AS server,
+  edge_point AS point,
+  %s
+FROM (
+  SELECT edge_bucket, edge_point, %s AS node_client, %s AS node_server, %s
+  FROM (
+    SELECT bucket AS edge_bucket, client AS edge_client, server AS edge_server, point AS edge_point, %s
+    FROM (
+%s
+    )
+  )
+)
+GROUP BY bucket, client, server, point
+ORDER BY bucket, client, server, point
+LIMIT %d`, strings.Join(sums, ",\n  "), tagOrName(client, "edge_client", "client_tag"), tagOrName(server, "edge_server", "server_tag"),
+		strings.Join(names, ", "), strings.Join(renamed, ", "), inner, limit+1), nil
 }
 
 // pointSums names the n per-point sums s1..sn of the preferred net_metrics query's inner level.

@@ -146,7 +146,7 @@ func TestEditorKeysAreModelFields(t *testing.T) {
 	}
 	model, net := jsonFields(Model{}), jsonFields(NetModel{})
 	for k := range net {
-		if !keys[k] && k != "queryType" && k != "metric" && k != "format" && k != "tags" { // tags: FlowLensQuery.tags, a map
+		if !keys[k] && k != "queryType" && k != "metric" && k != "format" && k != "tags" && k != "group_by" { // tags: FlowLensQuery.tags, a map; group_by: FlowLensQuery.group_by
 
 			t.Errorf("NetModel option %s is not in the editor's FILTER_KEYS", k)
 		}

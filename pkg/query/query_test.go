@@ -158,7 +158,7 @@ func TestREDSQL(t *testing.T) {
 	sqlHas(t, "RED by tag", st.SQL,
 		"server_service AS g0,", "endpoint AS g1,",
 		"tagged_g1 AS g0,\n  tagged_t0 AS g1",
-		"if(tagged_g0 = '', '', arrayFirst(tag_kv -> tag_kv.1 = tagged_g0",
+		"transform(tagged_g0, tupleElement((SELECT (arrayConcat([''], groupArray(tag_k))",
 		"key = 'team'",
 		"sumMap(tupleElement(tagged_sketch, 1), tupleElement(tagged_sketch, 2)) AS sketch",
 		"GROUP BY bucket, g0, g1")

@@ -131,17 +131,50 @@ func (b *builder) dimWhere(s *TagSource, r Range) string {
 	return fmt.Sprintf("time >= toDateTime(%d) AND time <= toDateTime(%d)", max(dateTime(r.From)-s.LookbackSeconds, 0), dateTime(r.To))
 }
 
-// tagValue renders tag's value for the end `end` of each row (” when the dimension has none):
-// the dimension's newest value per key in the range, as one constant array the rows look up.
-// The lookup is linear in the keys: use it on aggregated rows (the map's edges), not on raw rows.
+// tagValue renders tag's value for the end `end` of each row (” when the dimension has none): the
+// dimension's newest value per key in the range, as two constant arrays the rows look up by hash
+// (transform), so it fits raw rows. With eras (process_tags keyed by host/pid, the row's time
+// given), a key that named several processes over the range takes the value of the process it named
+// at the row's time (eraValue).
 func (b *builder) tagValue(tag string, end RowKey, r Range) (string, error) {
 	row, values, err := b.tagJoin(tag, end, r)
 	if err != nil {
 		return "", err
 	}
-	// The key is named outside the lambda too: 18.16 prunes a subquery's columns named only inside
-	// a lambda ("Unknown identifier"). An end without a key has no tag anyway.
-	return fmt.Sprintf("if(%s = '', '', arrayFirst(tag_kv -> tag_kv.1 = %s, (SELECT groupArray((tag_k, tag_v)) FROM (%s LIMIT %d))).2)", row, row, values, MaxTagKeys), nil
+	// transform refuses empty arrays: a key '' (an end without a key, which has no tag) heads them.
+	kv := fmt.Sprintf("(SELECT (arrayConcat([''], groupArray(tag_k)), arrayConcat([''], groupArray(tag_s))) FROM (SELECT tag_k, toString(tag_v) AS tag_s FROM (%s) WHERE tag_k != '' LIMIT %d))", values, MaxTagKeys)
+	byKey := fmt.Sprintf("transform(%s, tupleElement(%s, 1), tupleElement(%s, 2), '')", row, kv, kv)
+	s, value, _ := sourceOf(tag)
+	if !s.hasEras(end) {
+		return byKey, nil
+	}
+	index, eraValue := b.eraValue(s, value, row, end.Time, r)
+	return fmt.Sprintf("if(%s = 0, %s, %s)", index, byKey, eraValue), nil
+}
+
+// eraValue renders, for rows whose key (host/pid) named several processes over the range, the value
+// of the process it named at the row's time: each era runs from its process's first dimension row to
+// the next one's (the first from the start, the last to the end). The reused keys and their eras
+// (sorted by start) are constant arrays: a row finds its key's eras by hash (index, 0 for a key not
+// reused) and counts those started by its time, so each row reads only its own key's few eras.
+func (b *builder) eraValue(s *TagSource, value, row, rowTime string, r Range) (index, eraValue string) {
+	eras := fmt.Sprintf("SELECT %s AS tag_k, %s AS tag_era, toUInt32(min(time)) AS tag_from, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k, tag_era",
+		s.ProcessKey, s.EraKey, value, b.db, s.Table, b.dimWhere(s, r))
+	reused := fmt.Sprintf("(SELECT (arrayConcat([''], groupArray(tag_k)), arrayConcat([[(toUInt32(0), '')]], groupArray(tag_list))) FROM ("+
+		"SELECT tag_k, arraySort(groupArray((tag_from, toString(tag_v)))) AS tag_list FROM (%s) GROUP BY tag_k HAVING count() > 1 LIMIT %d))", eras, MaxTagKeys)
+	index = fmt.Sprintf("transform(%s, tupleElement(%s, 1), arrayEnumerate(tupleElement(%s, 1)), 0)", row, reused, reused)
+	// greatest(..., time >= 0): an era before the first counts as the first, and the row's time is
+	// named outside the lambda too (18.16 prunes a subquery's columns named only inside a lambda).
+	keyEras := fmt.Sprintf("arrayElement(tupleElement(%s, 2), %s)", reused, index)
+	eraValue = fmt.Sprintf("arrayElement(%s, greatest(arrayCount(tag_e -> tag_e.1 <= toUInt32(%s), %s), toUInt32(%s) >= 0)).2",
+		keyEras, rowTime, keyEras, rowTime)
+	return index, eraValue
+}
+
+// tagOrName renders a node's name from its tag value (the map's rule, shared by every grouping by
+// a tag of the ends): the tag's value, or, for an end without the tag, its own name (fallback).
+func tagOrName(value, fallback, alias string) string {
+	return fmt.Sprintf("if((%s AS %s) = '', %s, %s)", value, alias, fallback, alias)
 }
 
 // tagJoin renders the row's key expression for `end` and the dimension's (tag_k, tag_v) rows: the
@@ -170,6 +203,14 @@ func (s *TagSource) rowsOf(db, tag, dim, value, where string) string {
 // tagMatch renders a condition true for rows whose end `end` has one of vals as tag (hash lookup:
 // fit for raw rows).
 func (b *builder) tagMatch(tag string, end RowKey, vals Values, r Range) (string, error) {
+	if s, _, err := sourceOf(tag); err == nil && s.hasEras(end) {
+		// across pid reuse: the value of the process the key named at the row's time
+		v, err := b.tagValue(tag, end, r)
+		if err != nil {
+			return "", err
+		}
+		return b.inExpr("tags."+tag, v, vals)
+	}
 	row, values, err := b.tagJoin(tag, end, r)
 	if err != nil {
 		return "", err
@@ -178,29 +219,12 @@ func (b *builder) tagMatch(tag string, end RowKey, vals Values, r Range) (string
 	if err != nil {
 		return "", err
 	}
-	if s, value, _ := sourceOf(tag); s.EraKey != "" && s.Rows == nil && end.Time != "" && end.Host != "" && end.Pid != "" {
-		return b.eraTagMatch(s, value, row, end.Time, in, r), nil
-	}
 	return fmt.Sprintf("%s IN (SELECT tag_k FROM (%s) WHERE %s LIMIT %d)", row, values, in, MaxTagKeys), nil
 }
 
-// eraTagMatch is tagMatch across pid reuse. A key (host/pid) that named one process over the range
-// is matched by hash as before; a key that named several (their EraKey differs) is matched by the
-// process it named at the row's time: each process's era runs from its first dimension row to the
-// next one's (the first from the start, the last to the end). Reused pids are few, so the list of
-// their eras the rows look through is short.
-func (b *builder) eraTagMatch(s *TagSource, value, row, rowTime, in string, r Range) string {
-	eras := fmt.Sprintf("SELECT %s AS tag_k, %s AS tag_era, toUInt32(min(time)) AS tag_from, argMax(%s, time) AS tag_v FROM %s.`%s` WHERE %s GROUP BY tag_k, tag_era",
-		s.ProcessKey, s.EraKey, value, b.db, s.Table, b.dimWhere(s, r))
-	single := fmt.Sprintf("SELECT tag_k FROM (SELECT tag_k, count() AS tag_eras, any(tag_v) AS tag_v FROM (%s) GROUP BY tag_k) WHERE tag_eras = 1 AND %s LIMIT %d",
-		eras, in, MaxTagKeys)
-	reused := fmt.Sprintf(`SELECT groupArray((tag_k, tag_lo, tag_hi)) FROM (
-    SELECT tag_k, if(tag_i = 1, 0, tag_list[tag_i].1) AS tag_lo, if(tag_i = length(tag_list), 4294967295, tag_list[tag_i + 1].1) AS tag_hi, tag_list[tag_i].2 AS tag_v
-    FROM (SELECT tag_k, arraySort(groupArray((tag_from, tag_v))) AS tag_list FROM (%s) GROUP BY tag_k HAVING count() > 1)
-    ARRAY JOIN arrayEnumerate(tag_list) AS tag_i)
-  WHERE %s LIMIT %d`, eras, in, MaxTagKeys)
-	return fmt.Sprintf("(%s IN (%s) OR arrayExists(tag_e -> tag_e.1 = %s AND toUInt32(%s) >= tag_e.2 AND toUInt32(%s) < tag_e.3, (%s)))",
-		row, single, row, rowTime, rowTime, reused)
+// hasEras tells whether rows keyed by end tell apart the processes that reused a pid (s's EraKey).
+func (s *TagSource) hasEras(end RowKey) bool {
+	return s.EraKey != "" && s.Rows == nil && end.Time != "" && end.Host != "" && end.Pid != ""
 }
 
 // TagFilters is the query's tag filters: tag -> accepted values.
@@ -238,12 +262,25 @@ func (b *builder) tagFilterConds(f TagFilters, ends []RowKey, r Range) ([]string
 	return out, nil
 }
 
+// groupTag is the one tag a query groups its ends by (group_by: the map's nodes, network series, flow
+// groups, flame graph roots), "" for none; what names the query in the error.
+func groupTag(groupBy Values, what string) (string, error) {
+	switch len(groupBy) {
+	case 0:
+		return "", nil
+	case 1:
+		_, _, err := sourceOf(groupBy[0])
+		return groupBy[0], err
+	}
+	return "", fmt.Errorf("%s by one tag: group_by has %d (%s)", what, len(groupBy), Quote(truncate(strings.Join(groupBy, ", "), 80)))
+}
+
 // taggedMap renders the map with nodes named by m.GroupBy (an end without that tag keeps its
 // service name) and edges kept when each tag filter matches either end: the service edges of the
 // plain map, each end's tag looked up on those few rows, summed again per tag edge.
 func (b *builder) taggedMap(m *Model, r Range) (*Statement, error) {
-	if len(m.GroupBy) > 1 {
-		return nil, fmt.Errorf("the map groups its nodes by one tag: group_by has %d (%s)", len(m.GroupBy), Quote(truncate(strings.Join(m.GroupBy, ", "), 80)))
+	if _, err := groupTag(m.GroupBy, "the map groups its nodes"); err != nil {
+		return nil, err
 	}
 	plain := *m
 	plain.GroupBy, plain.Tags = nil, nil
@@ -264,8 +301,7 @@ func (b *builder) taggedMap(m *Model, r Range) (*Statement, error) {
 		if err != nil {
 			return nil, err
 		}
-		client = fmt.Sprintf("if((%s AS client_tag) = '', client, client_tag)", cv)
-		server = fmt.Sprintf("if((%s AS server_tag) = '', server, server_tag)", sv)
+		client, server = tagOrName(cv, "client", "client_tag"), tagOrName(sv, "server", "server_tag")
 	}
 	where := ""
 	if conds, err := b.tagFilterConds(m.Tags, []RowKey{{Service: "client"}, {Service: "server"}}, r); err != nil {

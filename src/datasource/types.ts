@@ -364,6 +364,11 @@ export const RED_METRICS: Array<{ value: RedMetric; label: string }> = [
  * namespace, workload, ...: the server's) may be added, at most two. */
 export type RedGroupBy = 'service' | 'client_service' | 'l7_protocol' | 'endpoint' | 'observation_point';
 
+/** The query types whose editor offers one tag grouping their ends (pkg/query groupTag; checked by
+ * pkg/query/tags_test.go): the map's nodes, the network series' ends, the flow groups. The flame graph's
+ * own editor offers its roots by a tag too. */
+export const ONE_TAG_GROUP_TYPES: FlowLensQueryType[] = ['map', 'net_metrics', 'netprofile_summary', 'flow_log'];
+
 /** Besides the five points: `preferred` (backend default: one point per call) and `all`. */
 export const OBSERVATION_POINT_CHOICES = ['preferred', 'all'] as const;
 
@@ -371,7 +376,9 @@ export interface FlowLensQuery extends DataQuery {
   queryType?: FlowLensQueryType;
   /** red: a RED metric; net_metrics: a network metric; netprofile_summary: a latency */
   metric?: RedMetric | NetMetric | ProfileMetric;
-  /** red: one series per combination of these (default service); map: one tag naming the nodes */
+  /** red: one series per combination of these (default service); map: one tag naming the nodes;
+   * net_metrics, netprofile_summary: one tag naming both ends of each series (client_<tag>, server_<tag>);
+   * flow_log: one tag, a table of sums per tag pair and point; flamegraph: one tag, each stack's root frame */
   group_by?: Array<RedGroupBy | string> | string;
   /** tag filters: every listed tag must match (the server for RED, either end for the map and logs) */
   tags?: TagFilters;

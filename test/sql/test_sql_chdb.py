@@ -143,3 +143,35 @@ def test_agent_events_pairs_each_start_with_the_run_before_it(db):
         ("host-a", "start", 1700000100),
         ("it's", "start", 1700000200),
     ], got
+
+
+def test_grouping_by_a_tag_follows_pid_reuse(db):
+    """Flows and profile samples grouped by workload on modern ClickHouse: pid 700 is reused at second 61 by
+    another workload, so its rows before and after fall in two groups (pkg/query tagValue's eras)."""
+    path = os.path.join(ROOT, "build", "sql", "backend.json")
+    with open(path, encoding="utf-8") as f:
+        sql = {e["name"]: e["sql"] for e in json.load(f)}
+    t = 1700000000
+    db.query(
+        "INSERT INTO flowlens.process_tags (time, host, pid, start_time, service, workload_name) VALUES "
+        f"(toDateTime({t}), 'vm', 700, 1000, 'orders', 'orders-v1'), (toDateTime({t + 30}), 'vm', 700, 1000, 'orders', 'orders-v1'), "
+        f"(toDateTime({t + 61}), 'vm', 700, 7000, 'orders', 'orders-v2'), (toDateTime({t}), 'vm', 900, 600, 'web', 'web')"
+    )
+    db.query(
+        "INSERT INTO flowlens.l4_flow_log (time, host, observation_point, flow_id, client_pid, server_pid, client_service, "
+        "server_service, byte_tx, rst_count) VALUES "
+        f"(toDateTime({t + 10}), 'vm', 'server_process', 1, 900, 700, 'web', 'orders', 100, 0), "
+        f"(toDateTime({t + 50}), 'vm', 'server_process', 1, 900, 700, 'web', 'orders', 50, 0), "
+        f"(toDateTime({t + 65}), 'vm', 'server_process', 2, 900, 700, 'web', 'orders', 10, 1)"
+    )
+    db.query(
+        "INSERT INTO flowlens.profile_samples (time, host, pid, tid, process, service, event, stack_id, stack, value) VALUES "
+        f"(toDateTime({t + 10}), 'vm', 700, 700, 'orders', 'orders', 'on_cpu', 1, ['main', 'a'], 5), "
+        f"(toDateTime({t + 70}), 'vm', 700, 700, 'orders', 'orders', 'on_cpu', 1, ['main', 'a'], 7)"
+    )
+    flows = json.loads(db.query(sql["flow_log/grouped/workload-eras"], "JSONCompact").bytes())
+    got = sorted((r[0], r[1], int(r[3]), int(r[5]), int(r[8])) for r in flows["data"])
+    assert got == [("web", "orders-v1", 1, 150, 0), ("web", "orders-v2", 1, 10, 1)], flows["data"]
+    flame = json.loads(db.query(sql["flamegraph/grouped/workload-eras"], "JSONCompact").bytes())
+    got = sorted((tuple(r[0]), int(r[1])) for r in flame["data"])
+    assert got == [(("orders-v1", "main", "a"), 5), (("orders-v2", "main", "a"), 7)], flame["data"]

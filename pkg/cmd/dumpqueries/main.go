@@ -235,6 +235,9 @@ func render(db string) ([]entry, error) {
 		{"flamegraph/service", `{"service":"checkout","host":"h1"}`},
 		{"flamegraph/diff", `{"service":"checkout","baselineFrom":1699996400000,"baselineTo":1699999999000}`},
 		{"flamegraph/tagged", `{"tags":{"team":["it's"],"namespace":["shop"]}}`},
+		{"flamegraph/grouped/workload", `{"group_by":"workload","tags":{"namespace":["shop"]},"service":"checkout"}`},
+		{"flamegraph/grouped/workload-eras", `{"group_by":"workload"}`},
+		{"flamegraph/grouped/team-diff", `{"group_by":["team"],"baselineFrom":1699996400000,"baselineTo":1699999999000}`},
 	} {
 		name, js := q.name, q.js
 		fm, err := query.ParseFlame([]byte(js))
@@ -253,6 +256,12 @@ func render(db string) ([]entry, error) {
 		{"net_metrics/all", `{"observation_point":"all"}`},
 		{"net_metrics/tagged", `{"tags":{"team":["it's"]}}`},
 		{"flow_log/tagged", `{"tags":{"team":["shop"],"workload":["checkout"]}}`},
+		{"flow_log/grouped/workload", `{"group_by":"workload","conn_failed":true,"tags":{"namespace":["it's"]}}`},
+		{"flow_log/grouped/workload-eras", `{"group_by":"workload"}`},
+		{"flow_log/grouped/team", `{"group_by":["team"],"observation_point":"server_process"}`},
+		{"net_metrics/grouped/workload", `{"group_by":"workload","tags":{"team":["it's"]}}`},
+		{"net_metrics/grouped/label-all", `{"group_by":"label.app.kubernetes.io/name","observation_point":"all"}`},
+		{"netprofile_summary/grouped/team", `{"group_by":"team"}`},
 		{"netprofile", `{"client_ip":"10.0.0.1","client_port":40000,"server_ip":"10.0.0.2","server_port":80,"host":"h1"}`},
 		{"netprofile_summary/preferred", `{"service":"it's \\ tricky","server_port":80}`},
 		{"netprofile_summary/all", `{"observation_point":"all","metric":"client_wait_max"}`},

@@ -2,7 +2,7 @@ import React, { useState } from 'react';
 import type { TimeRange } from '@grafana/data';
 import { Combobox, type ComboboxOption, InlineField, MultiCombobox } from '@grafana/ui';
 import type { FlowLensDataSource } from '../datasource';
-import type { FilterKey, FlowLensQuery, VariableKind } from '../types';
+import type { FilterKey, FlowLensQuery, FlowLensQueryType, VariableKind } from '../types';
 
 /** The backend's `values` list each picker offers (pkg/plugin resources: values?kind=). */
 export const PICKER_KINDS: Partial<Record<FilterKey, VariableKind>> = {
@@ -179,10 +179,36 @@ export function RedGroupByPicker({ query, datasource, onChange }: PickerProps) {
   );
 }
 
-/** The map's nodes named by one tag (team, namespace, workload, host, process, ...) instead of services. */
-export function MapGroupByPicker({ query, datasource, onChange }: PickerProps) {
+/** How each query type that groups by one tag of its ends (ONE_TAG_GROUP_TYPES, flamegraph) names the choice. */
+const ONE_TAG_GROUPING: Partial<Record<FlowLensQueryType, { label: string; tooltip: string }>> = {
+  map: { label: 'Nodes by', tooltip: 'name the nodes by a tag (an end without it keeps its service name)' },
+  net_metrics: {
+    label: 'Ends by',
+    tooltip: 'one series per pair of tag values of the two ends (an end without the tag keeps its service name)',
+  },
+  netprofile_summary: {
+    label: 'Ends by',
+    tooltip: 'one series per pair of tag values of the two ends (an end without the tag keeps its service name)',
+  },
+  flow_log: {
+    label: 'Group by',
+    tooltip:
+      'a table per pair of tag values of the two ends and observation point: flows, failed connects, bytes, retransmissions, RSTs (an end without the tag keeps its service name)',
+  },
+  flamegraph: {
+    label: 'Roots by',
+    tooltip:
+      "each stack under its process's value of a tag, to compare workloads, containers, teams (without it: its service)",
+  },
+};
+
+/** One tag grouping the ends of a query (the map's nodes, network series, flow groups, flame graph roots). */
+export function TagGroupByPicker({ query, datasource, onChange }: PickerProps) {
   const [error, setError] = useState<string | undefined>(undefined);
   const current = listOf(query.group_by)[0];
+  const type = query.queryType ?? 'red';
+  const grouping = ONE_TAG_GROUPING[type] ?? ONE_TAG_GROUPING.map!;
+  const testId = `flowlens-picker-${type === 'map' ? 'map' : 'tag'}-group_by`;
   const options = async (input: string): Promise<Array<ComboboxOption<string>>> => {
     try {
       const tags = await tagNames(datasource);
@@ -196,25 +222,27 @@ export function MapGroupByPicker({ query, datasource, onChange }: PickerProps) {
   };
   return (
     <InlineField
-      label="Nodes by"
+      label={grouping.label}
       labelWidth={16}
-      tooltip="name the nodes by a tag (an end without it keeps its service name)"
+      tooltip={grouping.tooltip}
       invalid={Boolean(error)}
       error={error}
     >
       <Combobox<string>
-        id="flowlens-picker-map-group_by"
-        data-testid="flowlens-picker-map-group_by"
+        id={testId}
+        data-testid={testId}
         width={24}
         value={current ? { value: current, label: current } : null}
         options={options}
         createCustomValue
         isClearable
-        placeholder="service"
+        placeholder={type === 'flow_log' ? 'none: every flow' : type === 'flamegraph' ? 'none' : 'service'}
         onChange={(v) => {
           const next: FlowLensQuery = { ...query, group_by: v?.value ? [v.value] : [] };
           if (!v?.value) {
             delete next.group_by;
+          } else if (type === 'flow_log') {
+            next.format = 'table'; // the groups are a table, not log lines
           }
           onChange(next);
         }}

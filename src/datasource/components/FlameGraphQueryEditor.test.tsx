@@ -1,5 +1,5 @@
 import React from 'react';
-import { fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { type DataSourceInstanceSettings, dateTime } from '@grafana/data';
 import { QueryEditor } from './QueryEditor';
@@ -109,6 +109,30 @@ describe('the flame graph query', () => {
       pid: [4811],
       event: 'on_cpu',
       tid: '4814',
+    });
+    expect(onRunQuery).toHaveBeenCalled();
+  });
+
+  it("puts each stack under its process's value of one tag (roots by workload), the filters kept", async () => {
+    const getResource = jest
+      .spyOn(ds, 'getResource')
+      .mockImplementation(async (path: string) =>
+        path === 'tag-values' ? { tags: ['container', 'workload'] } : { tags: [] }
+      );
+    const { onChange, onRunQuery } = setup({ refId: 'A', queryType: 'flamegraph', service: 'orders' });
+    expect(screen.getByText('Roots by')).toBeInTheDocument();
+    await userEvent.click(screen.getByTestId('flowlens-picker-tag-group_by'));
+    await waitFor(() => expect(getResource).toHaveBeenCalledWith('tag-values'));
+    const opened = getResource.mock.calls.length;
+    fireEvent.change(screen.getByTestId('flowlens-picker-tag-group_by'), { target: { value: 'workload' } });
+    await waitFor(() => expect(getResource.mock.calls.length).toBeGreaterThanOrEqual(opened + 2));
+    await act(async () => {});
+    await userEvent.keyboard('{Enter}');
+    expect(onChange).toHaveBeenLastCalledWith({
+      refId: 'A',
+      queryType: 'flamegraph',
+      service: 'orders',
+      group_by: ['workload'],
     });
     expect(onRunQuery).toHaveBeenCalled();
   });

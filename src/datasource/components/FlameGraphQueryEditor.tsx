@@ -13,7 +13,7 @@ import {
 import type { FlowLensDataSource } from '../datasource';
 import type { ProfileValue } from '../profileValues';
 import type { FlamePicker, FlowLensQuery, ProfileEvent } from '../types';
-import { errorText } from './FilterPickers';
+import { errorText, TagGroupByPicker } from './FilterPickers';
 
 interface Props {
   query: FlowLensQuery;
@@ -177,6 +177,9 @@ export function FlameGraphQueryEditor(props: Props) {
             onChange={(q) => update(q)}
           />
         ))}
+      </InlineFieldRow>
+      <InlineFieldRow>
+        <TagGroupByPicker query={query} datasource={props.datasource} range={range} onChange={update} />
       </InlineFieldRow>
       <InlineFieldRow>
         <InlineField label="Profile" labelWidth={10}>

@@ -155,6 +155,52 @@ describe('QueryEditor', () => {
     getResource.mockRestore();
   });
 
+  it('groups flows by one tag as a table, and network series by one tag of both ends', async () => {
+    const getResource = jest
+      .spyOn(ds, 'getResource')
+      .mockImplementation(async (path: string) =>
+        path === 'tag-values'
+          ? { tags: ['namespace', 'workload'] }
+          : { tags: [{ kind: 'service', subject: 'orders', key: 'team', value: 'shop' }] }
+      );
+    const flows = setup({ refId: 'A', queryType: 'flow_log', format: 'logs' }, 'explore' as CoreApp);
+    expect(screen.getByText('Group by')).toBeInTheDocument();
+    await userEvent.click(screen.getByTestId('flowlens-picker-tag-group_by'));
+    await waitFor(() => expect(getResource).toHaveBeenCalled());
+    let opened = getResource.mock.calls.length;
+    await typeAndPick(
+      'flowlens-picker-tag-group_by',
+      'workload',
+      () => getResource.mock.calls.length >= opened + 2,
+      ''
+    );
+    // the groups are a table: the log-lines format goes
+    expect(flows.onChange).toHaveBeenLastCalledWith({
+      refId: 'A',
+      queryType: 'flow_log',
+      format: 'table',
+      group_by: ['workload'],
+    });
+    cleanup();
+    const series = setup({ refId: 'A', queryType: 'net_metrics', metric: 'byte_rate' });
+    expect(screen.getByText('Ends by')).toBeInTheDocument();
+    await userEvent.click(screen.getByTestId('flowlens-picker-tag-group_by'));
+    await waitFor(() => expect(getResource.mock.calls.length).toBeGreaterThan(opened));
+    opened = getResource.mock.calls.length;
+    await typeAndPick('flowlens-picker-tag-group_by', 'team', () => getResource.mock.calls.length >= opened + 2, '');
+    expect(series.onChange).toHaveBeenLastCalledWith({
+      refId: 'A',
+      queryType: 'net_metrics',
+      metric: 'byte_rate',
+      group_by: ['team'],
+    });
+    cleanup();
+    // a query without a grouping of its ends offers none
+    setup({ refId: 'A', queryType: 'sql_log' });
+    expect(screen.queryByTestId('flowlens-picker-tag-group_by')).not.toBeInTheDocument();
+    getResource.mockRestore();
+  });
+
   it('a switch to the flow log keeps the options flows have and drops the rest', () => {
     const { onChange } = setup(
       { refId: 'A', queryType: 'sql_log', service: 'web', endpoint: '/x', status: 'ok', format: 'logs', limit: '5' },

@@ -4,7 +4,7 @@ import { Button, InlineField, InlineFieldRow, Input, RadioButtonGroup, Stack } f
 import { CLOSE_TYPES, OBSERVATION_POINTS, RESPONSE_STATUSES, RST_SENDERS } from '../../shared/schema';
 import type { FlowLensDataSource } from '../datasource';
 import { FlameGraphQueryEditor } from './FlameGraphQueryEditor';
-import { MapGroupByPicker, PICKER_KINDS, RedGroupByPicker, ValuesPicker } from './FilterPickers';
+import { PICKER_KINDS, RedGroupByPicker, TagGroupByPicker, ValuesPicker } from './FilterPickers';
 import {
   ANNOTATION_KINDS,
   type AnnotationKind,
@@ -24,6 +24,7 @@ import {
   type NetMetric,
   NETPROFILE_KEYS,
   OBSERVATION_POINT_CHOICES,
+  ONE_TAG_GROUP_TYPES,
   QUERY_TYPES,
   RED_METRICS,
   type RedMetric,
@@ -207,7 +208,7 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
     }
     if (type !== queryType) {
       delete next.metric; // RED and network metrics have different names
-      delete next.group_by; // RED's dimensions are not the map's one tag
+      delete next.group_by; // RED's dimensions are not one tag of the ends, nor a flame graph's roots
     }
     if (type !== 'flamegraph') {
       for (const key of FLAME_KEYS) {
@@ -303,12 +304,12 @@ export function QueryEditor({ query, onChange, onRunQuery, app, datasource, rang
           </InlineField>
         </InlineFieldRow>
       )}
-      {(queryType === 'red' || queryType === 'map') && (
+      {(queryType === 'red' || ONE_TAG_GROUP_TYPES.includes(queryType)) && (
         <InlineFieldRow>
           {queryType === 'red' ? (
             <RedGroupByPicker query={query} datasource={datasource} range={range} onChange={update} />
           ) : (
-            <MapGroupByPicker query={query} datasource={datasource} range={range} onChange={update} />
+            <TagGroupByPicker query={query} datasource={datasource} range={range} onChange={update} />
           )}
         </InlineFieldRow>
       )}
