@@ -338,6 +338,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
               return (
                 <path
                   key={e.id}
+                  data-testid="map-edge-line"
                   d={geometry.d}
                   fill="none"
                   stroke={colour[sev]}
@@ -387,6 +388,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                     <>
                       {/* a plate under the label keeps it readable where it crosses lines */}
                       <rect
+                        data-testid="map-edge-plate"
                         x={mid.x - labelWidth(label) / 2}
                         y={labelY - 9}
                         width={labelWidth(label)}
@@ -410,6 +412,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                   )}
                   {marked(e) && mid && showEdgeLabels && (
                     <rect
+                      data-testid="map-edge-plate"
                       x={mid.x - labelWidth(networkText(e.network!)) / 2}
                       y={markY - 9}
                       width={labelWidth(networkText(e.network!))}
@@ -602,6 +605,7 @@ function SplitBar({
   return (
     <g data-testid="map-edge-split">
       <rect
+        data-testid="map-edge-plate"
         x={x - 2}
         y={y - 2}
         width={SPLIT_BAR.width + 64}
