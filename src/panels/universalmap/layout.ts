@@ -1,41 +1,63 @@
-import type { MapGraph } from './graph';
+import dagre from '@dagrejs/dagre';
+import type { MapEdge, MapGraph } from './graph';
+import type { Box } from './labels';
 
 export interface Point {
   x: number;
   y: number;
 }
 
+/** A node's circle radius (layout units). */
+export const NODE_RADIUS = 30;
+
 export interface MapLayout {
+  /** each node's circle centre */
   positions: Map<string, Point>;
   /** Index of each node's column: 0 = pure clients (left), growing towards servers (right). */
   layers: Map<string, number>;
+  /**
+   * Each call's line (by edge id) as a polyline from its source's circle to just short of its target's (the arrow):
+   * straight across the gaps between columns, level inside a column, through a column only where the layout left
+   * room for it (so no line crosses a node); a service calling itself has none (the panel draws its loop).
+   */
+  routes: Map<string, Point[]>;
   width: number;
   height: number;
+  /** the narrowest distance between two neighbouring columns' centres (the room a title has) */
+  columnPitch: number;
 }
 
 export const LAYOUT = {
-  columnGap: 260,
-  rowGap: 120,
-  margin: 90,
-  /** between the sub-columns a tall column is wrapped into (room for a node's title) */
-  wrapGap: 190,
+  margin: 60,
+  /** least gap between two columns, and the most a long label may widen one to */
+  minGap: 110,
+  maxGap: 320,
+  /** vertical room between two nodes of a column, and between lines passing through one */
+  nodeGap: 26,
+  lineGap: 6,
+  /** the room under a node's circle for its title and subtitle */
+  textHeight: 36,
 };
 
+/** A node's footprint: its circle and its title and subtitle under it (layout units, p its circle's centre). */
+export function nodeBox(p: Point, n: { title: string; subtitle: string }): Box {
+  const w = Math.max(NODE_RADIUS * 2, Math.max(n.title.length, n.subtitle.length) * 8);
+  return { x: p.x - w / 2, y: p.y - NODE_RADIUS, w, h: NODE_RADIUS * 2 + LAYOUT.textHeight };
+}
+
 /**
- * Deterministic layered layout: a node's column is the length of the longest call chain reaching it
- * (cycles are broken at the edge that closes them, found by DFS in id order), so clients sit left
- * and the services they call sit right. Rows inside a column follow the mean row of their callers,
- * which keeps edges short; ties break on id so the same data always gives the same picture.
+ * The column of each node: the length of the longest call chain reaching it (cycles are broken at the edge that
+ * closes them, found by DFS in id order), so clients sit left and the services they call sit right; inside a column
+ * nodes are ordered by the mean place of their callers (ties on id: the same data always gives the same picture).
  */
-export function layoutGraph(graph: MapGraph, aspect = 16 / 9): MapLayout {
+function columnsOf(graph: MapGraph): { layers: Map<string, number>; columns: string[][] } {
   const ids = graph.nodes.map((n) => n.id).sort();
-  const out = new Map<string, string[]>();
-  for (const id of ids) {
-    out.set(id, []);
-  }
+  const out = new Map<string, string[]>(ids.map((id) => [id, []]));
+  const preds = new Map<string, string[]>();
   for (const e of graph.edges) {
     if (e.source !== e.target) {
       out.get(e.source)?.push(e.target);
+      (preds.get(e.target) ?? preds.set(e.target, []).get(e.target)!).push(e.source);
     }
   }
   for (const list of out.values()) {
@@ -77,10 +99,8 @@ export function layoutGraph(graph: MapGraph, aspect = 16 / 9): MapLayout {
       visit(id);
     }
   }
-  const topo = post.reverse();
-
   const layers = new Map<string, number>(ids.map((id) => [id, 0]));
-  for (const id of topo) {
+  for (const id of post.reverse()) {
     for (const t of out.get(id) ?? []) {
       if (!back.has(`${id}\u0000${t}`)) {
         layers.set(t, Math.max(layers.get(t) ?? 0, (layers.get(id) ?? 0) + 1));
@@ -90,21 +110,10 @@ export function layoutGraph(graph: MapGraph, aspect = 16 / 9): MapLayout {
 
   const columns: string[][] = [];
   for (const id of ids) {
-    const l = layers.get(id) ?? 0;
-    (columns[l] ??= []).push(id);
-  }
-
-  const preds = new Map<string, string[]>();
-  for (const e of graph.edges) {
-    if (e.source !== e.target) {
-      (preds.get(e.target) ?? preds.set(e.target, []).get(e.target)!).push(e.source);
-    }
+    (columns[layers.get(id) ?? 0] ??= []).push(id);
   }
   const row = new Map<string, number>();
   columns.forEach((col, ci) => {
-    if (!col) {
-      return;
-    }
     if (ci > 0) {
       const key = (id: string) => {
         const rows = (preds.get(id) ?? []).map((p) => row.get(p)).filter((r): r is number => r !== undefined);
@@ -115,43 +124,199 @@ export function layoutGraph(graph: MapGraph, aspect = 16 / 9): MapLayout {
     }
     col.forEach((id, ri) => row.set(id, ri));
   });
+  return { layers, columns: columns.filter((c): c is string[] => Boolean(c)) };
+}
 
-  // A tall column (many services called from the same depth: a team map of 200 nodes has columns of 60) is wrapped
-  // into side-by-side sub-columns of at most `rows`, chosen so the picture's shape is nearest the panel's: scaled
-  // to fit, its nodes and titles stay as large as the panel allows.
-  const filled = columns.filter((c): c is string[] => Boolean(c));
-  const tallestColumn = Math.max(1, ...filled.map((c) => c.length));
+/**
+ * The map's picture: columns by call depth (columnsOf), a tall column (a team map of 200 nodes has columns of 60)
+ * wrapped into side-by-side sub-columns so the picture's shape is nearest the panel's (`aspect`, width / height);
+ * then a layered layout (dagre, ranks fixed to those sub-columns) orders each sub-column against crossings and
+ * leaves room in a column for each line passing through it; lines are routed through that room. A gap between
+ * columns is as wide as the widest label of the lines crossing it (`labelWidth` of an edge, bounded), so a label
+ * fits between columns.
+ */
+export function layoutGraph(graph: MapGraph, aspect = 16 / 9, labelWidth: (e: MapEdge) => number = () => 0): MapLayout {
+  const { layers, columns } = columnsOf(graph);
+  const size = new Map(graph.nodes.map((n) => [n.id, nodeBox({ x: 0, y: 0 }, n)]));
+  const pitchY = NODE_RADIUS * 2 + LAYOUT.textHeight + LAYOUT.nodeGap;
+  const tallest = Math.max(1, ...columns.map((c) => c.length));
+  // the number of rows whose estimated picture (without the lines' room) is nearest the panel's shape
   const shape = (rows: number) => {
-    const sub = filled.reduce((n, c) => n + Math.ceil(c.length / rows), 0);
-    const w =
-      LAYOUT.margin * 2 + Math.max(0, filled.length - 1) * LAYOUT.columnGap + (sub - filled.length) * LAYOUT.wrapGap;
-    const h = LAYOUT.margin * 2 + (rows - 1) * LAYOUT.rowGap;
-    return { w, h, score: Math.abs(Math.log(w / h / aspect)) };
+    const sub = columns.reduce((n, c) => n + Math.ceil(c.length / rows), 0);
+    const w = sub * (110 + LAYOUT.minGap + 40);
+    const h = rows * pitchY * 1.5;
+    return Math.abs(Math.log(w / h / aspect));
   };
-  let rows = tallestColumn;
-  for (let r = tallestColumn - 1; r >= 1; r--) {
-    if (shape(r).score < shape(rows).score) {
+  let rows = tallest;
+  for (let r = tallest - 1; r >= 1; r--) {
+    if (shape(r) < shape(rows)) {
       rows = r;
     }
   }
-  const { w: width, h: height } = shape(rows);
-  const positions = new Map<string, Point>();
-  let x = LAYOUT.margin;
-  filled.forEach((col, ci) => {
-    if (ci > 0) {
-      x += LAYOUT.columnGap;
-    }
+  const rank = new Map<string, number>();
+  let ranks = 0;
+  for (const col of columns) {
     for (let start = 0; start < col.length; start += rows) {
-      if (start > 0) {
-        x += LAYOUT.wrapGap;
-      }
-      const part = col.slice(start, start + rows);
-      // centre short (sub-)columns vertically
-      const offset = ((rows - part.length) * LAYOUT.rowGap) / 2;
-      part.forEach((id, ri) => positions.set(id, { x, y: LAYOUT.margin + offset + ri * LAYOUT.rowGap }));
+      col.slice(start, start + rows).forEach((id) => rank.set(id, ranks));
+      ranks++;
     }
-  });
-  return { positions, layers, width, height };
+  }
+
+  const g = new dagre.graphlib.Graph({ multigraph: true });
+  g.setGraph({ rankdir: 'LR', ranker: 'none', nodesep: LAYOUT.nodeGap, edgesep: LAYOUT.lineGap, ranksep: 40 });
+  g.setDefaultEdgeLabel(() => ({}));
+  // added in id order: the same data gives the same picture whatever order the frames list it in
+  for (const n of [...graph.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const b = size.get(n.id)!;
+    // ranks doubled: every line then has a point in each gap it crosses too (dagre needs one: it would double them)
+    g.setNode(n.id, { width: b.w, height: b.h, rank: 2 * rank.get(n.id)! });
+  }
+  // every line runs from the lower rank to the higher (a call back to a lower column is laid out reversed)
+  for (const e of [...graph.edges].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const a = rank.get(e.source)!;
+    const b = rank.get(e.target)!;
+    if (a < b) {
+      g.setEdge(e.source, e.target, {}, e.id);
+    } else if (a > b) {
+      g.setEdge(e.target, e.source, {}, e.id);
+    }
+  }
+  dagre.layout(g);
+
+  // each line's passage through the columns: the y of its room in each rank it crosses (dagre's points between
+  // its two end nodes), in the order of the ranks
+  const passage = new Map<string, number[]>();
+  for (const ref of g.edges()) {
+    const pts: Array<{ y: number }> = g.edge(ref).points ?? [];
+    // the points between the two ends: one in each gap, one in each column crossed (every second)
+    passage.set(
+      ref.name!,
+      pts
+        .slice(1, -1)
+        .filter((_, i) => i % 2 === 1)
+        .map((p) => p.y)
+    );
+  }
+  // the x of each rank: the gap after a rank is as wide as the widest label of the lines crossing it
+  const halfWidth = new Array<number>(ranks).fill(NODE_RADIUS);
+  for (const [id, r] of rank) {
+    halfWidth[r] = Math.max(halfWidth[r], size.get(id)!.w / 2);
+  }
+  const gap = new Array<number>(Math.max(0, ranks - 1)).fill(LAYOUT.minGap);
+  for (const e of graph.edges) {
+    const a = Math.min(rank.get(e.source)!, rank.get(e.target)!);
+    const b = Math.max(rank.get(e.source)!, rank.get(e.target)!);
+    const w = Math.min(LAYOUT.maxGap, labelWidth(e) + 24);
+    for (let k = a; k < b; k++) {
+      gap[k] = Math.max(gap[k], w);
+    }
+  }
+  const x = new Array<number>(ranks);
+  for (let k = 0; k < ranks; k++) {
+    x[k] = k === 0 ? LAYOUT.margin + halfWidth[0] : x[k - 1] + halfWidth[k - 1] + gap[k - 1] + halfWidth[k];
+  }
+  const left = (k: number) => x[k] - halfWidth[k];
+  const right = (k: number) => x[k] + halfWidth[k];
+
+  // node centres: dagre's y is its box's middle; the circle sits at the box's top
+  let minY = Infinity;
+  let maxY = -Infinity;
+  const positions = new Map<string, Point>();
+  for (const n of graph.nodes) {
+    const d = g.node(n.id);
+    const b = size.get(n.id)!;
+    positions.set(n.id, { x: x[rank.get(n.id)!], y: d.y - b.h / 2 + NODE_RADIUS });
+    minY = Math.min(minY, d.y - b.h / 2);
+    maxY = Math.max(maxY, d.y + b.h / 2);
+  }
+  for (const ys of passage.values()) {
+    for (const y of ys) {
+      minY = Math.min(minY, y);
+      maxY = Math.max(maxY, y);
+    }
+  }
+  const dy = LAYOUT.margin - minY;
+  for (const p of positions.values()) {
+    p.y += dy;
+  }
+
+  // where each line meets its nodes: the lines on one side of a node spread over its circle, in the order of the
+  // height they go to (fewer crossings at the node), a pair of calls both ways apart
+  type End = { edge: string; node: string; side: 1 | -1; toward: number };
+  const ends: End[] = [];
+  const sideOf = (e: MapEdge, at: 'source' | 'target'): 1 | -1 => {
+    const a = rank.get(e.source)!;
+    const b = rank.get(e.target)!;
+    if (a === b) {
+      return 1; // a call inside a column goes round its right
+    }
+    return (at === 'source') === a < b ? 1 : -1;
+  };
+  for (const e of graph.edges) {
+    if (e.source === e.target) {
+      continue;
+    }
+    const ys = (passage.get(e.id) ?? []).map((y) => y + dy);
+    const forward = rank.get(e.source)! <= rank.get(e.target)!;
+    const first = ys.length > 0 ? (forward ? ys[0] : ys[ys.length - 1]) : positions.get(e.target)!.y;
+    const last = ys.length > 0 ? (forward ? ys[ys.length - 1] : ys[0]) : positions.get(e.source)!.y;
+    ends.push({ edge: e.id, node: e.source, side: sideOf(e, 'source'), toward: first });
+    ends.push({ edge: e.id, node: e.target, side: sideOf(e, 'target'), toward: last });
+  }
+  const port = new Map<string, number>(); // `${edge}\u0000${node}` -> vertical offset on the circle
+  const bySide = new Map<string, End[]>();
+  for (const end of ends) {
+    const k = `${end.node}\u0000${end.side}`;
+    (bySide.get(k) ?? bySide.set(k, []).get(k)!).push(end);
+  }
+  for (const list of bySide.values()) {
+    list.sort((a, b) => a.toward - b.toward || (a.edge < b.edge ? -1 : a.edge > b.edge ? 1 : 0));
+    const step = list.length > 1 ? Math.min(8, (NODE_RADIUS * 1.2) / (list.length - 1)) : 0;
+    list.forEach((end, i) => port.set(`${end.edge}\u0000${end.node}`, (i - (list.length - 1) / 2) * step));
+  }
+
+  const routes = new Map<string, Point[]>();
+  for (const e of graph.edges) {
+    if (e.source === e.target) {
+      continue;
+    }
+    const a = rank.get(e.source)!;
+    const b = rank.get(e.target)!;
+    const ps = positions.get(e.source)!;
+    const pt = positions.get(e.target)!;
+    const os = port.get(`${e.id}\u0000${e.source}`) ?? 0;
+    const ot = port.get(`${e.id}\u0000${e.target}`) ?? 0;
+    const rim = (o: number) => Math.sqrt(NODE_RADIUS * NODE_RADIUS - o * o);
+    const ss = sideOf(e, 'source');
+    const st = sideOf(e, 'target');
+    const start = { x: ps.x + ss * rim(os), y: ps.y + os };
+    const end = { x: pt.x + st * (rim(ot) + 4), y: pt.y + ot };
+    const route: Point[] = [start];
+    if (a === b) {
+      // round the column's right edge: out level, down (or up) beside the column, back in level
+      const out = right(a) + 14;
+      route.push({ x: out, y: start.y }, { x: out, y: end.y });
+    } else {
+      const lo = Math.min(a, b);
+      const hi = Math.max(a, b);
+      const ys = (passage.get(e.id) ?? []).map((y) => y + dy);
+      // from the lower rank's side: out of the column level, across each gap, level through each crossed column
+      const along: Point[] = [];
+      const yLo = a < b ? start.y : end.y;
+      const yHi = a < b ? end.y : start.y;
+      along.push({ x: right(lo), y: yLo });
+      ys.forEach((y, i) => along.push({ x: left(lo + 1 + i), y }, { x: right(lo + 1 + i), y }));
+      along.push({ x: left(hi), y: yHi });
+      route.push(...(a < b ? along : along.reverse()));
+    }
+    route.push(end);
+    routes.set(e.id, route);
+  }
+  const loops = graph.edges.some((e) => e.source === e.target) ? 120 : 0; // a loop reaches past its column
+  const width = right(ranks - 1) + LAYOUT.margin + loops;
+  const height = maxY - minY + 2 * LAYOUT.margin;
+  const columnPitch = Math.min(...x.slice(1).map((v, k) => v - x[k]), Infinity);
+  return { positions, layers, routes, width, height, columnPitch: Number.isFinite(columnPitch) ? columnPitch : width };
 }
 
 /** One part of an edge's time bar: where that share of the call's latency is spent. */

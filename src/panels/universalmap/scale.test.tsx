@@ -105,10 +105,13 @@ describe('the Universal Map at team scale', () => {
   });
 
   it('places edge labels where none overlaps another or a node, or leaves one out', () => {
-    const curve = (y: number) => ({ start: { x: 0, y }, ctrl: { x: 100, y }, end: { x: 200, y } });
-    // five calls drawn on top of each other: the first takes the middle, the next ones slide along, the rest wait
+    const line = (y: number) => [
+      { x: 0, y },
+      { x: 200, y },
+    ];
+    // nine calls drawn on top of each other: the first takes the middle, the next ones slide along, the rest wait
     const places = placeLabels(
-      Array.from({ length: 9 }, (_, i) => ({ id: String(i), curve: curve(0), width: 40, height: 18 })),
+      Array.from({ length: 9 }, (_, i) => ({ id: String(i), points: line(0), width: 40, height: 18 })),
       [{ x: 90, y: -30, w: 20, h: 20 }]
     );
     const boxes = [...places.values()].filter((p) => p).map((p) => ({ x: p!.x - 20, y: p!.y - 9, w: 40, h: 18 }));
