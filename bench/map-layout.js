@@ -234,7 +234,7 @@ async function main() {
     const aspect = Math.round((W / H) * 4) / 4;
     for (const [engine, run] of [
       ['before (hand-written)', before],
-      ['now (dagre + routes)', now],
+      ['now (own layered + routes)', now],
       ['elkjs (layered)', elk],
     ]) {
       const runs = [];

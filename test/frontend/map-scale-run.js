@@ -5,6 +5,9 @@
 // FLOWLENS_MAP_RENDER_BUDGET_MS (1500) of render(); every node and call drawn; no two node titles and no two call
 // labels overlapping on screen, each at least 8 px tall where drawn; zooming with the wheel brings the call labels in
 // (again none overlapping; the re-render time printed); dragging moves the map; the fit button restores the whole.
+// The drawn geometry read back (map-geometry.js: quality.ts's counts): no call through a node, no label on a node
+// or a label, every call labelled, on the 200-node map (crossings bounded) and on the two small recorded maps
+// (no crossing at all).
 // Screenshots: build/screenshots/map-scale-*.png.
 // Usage: npm run build && node test/frontend/map-scale-run.js
 'use strict';
@@ -145,6 +148,13 @@ async function main() {
     // every call label is drawn once zoomed: the whole map's readability counts (layout units)
     const big = await measureDrawnMap(page);
     log(`quality 200-node map: ${JSON.stringify(big.quality)} (${big.geometry.labels.length} labels)`);
+    // every call routed around the nodes, every call with a label (a network-only call without requests has none:
+    // 255 of the 280), none on a node or another label; crossings well under the 10,523 of the layout before
+    assert.strictEqual(big.quality.edgesThroughNodes, 0, 'calls drawn through nodes');
+    assert.strictEqual(big.quality.labelNodeOverlaps, 0, 'labels on nodes');
+    assert.strictEqual(big.quality.labelLabelOverlaps, 0, 'labels on labels');
+    assert.strictEqual(big.geometry.labels.length, 255, 'calls with their label');
+    assert.ok(big.quality.crossings < 1000, `${big.quality.crossings} crossings`);
 
     // drag moves the map; the fit button brings the whole back
     const view = page.locator('[data-testid="universal-map-view"]');
@@ -171,6 +181,12 @@ async function main() {
           `${small.geometry.edges.length} calls, ${small.geometry.labels.length} labels; painted in ${h.renderMs.toFixed(0)} ms)`
       );
       await screenshot(page, `map-scale-${name}`, log);
+      assert.deepStrictEqual(
+        small.quality,
+        { crossings: 0, edgesThroughNodes: 0, labelNodeOverlaps: 0, labelLabelOverlaps: 0 },
+        `${name}: ${JSON.stringify(small.quality)}`
+      );
+      assert.strictEqual(small.geometry.labels.length, small.geometry.edges.length, `${name}: every call labelled`);
     }
     assert.deepStrictEqual(errors, [], 'no browser errors');
     log('PASS');

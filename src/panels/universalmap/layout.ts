@@ -1,4 +1,3 @@
-import dagre from '@dagrejs/dagre';
 import type { MapEdge, MapGraph } from './graph';
 import type { Box } from './labels';
 
@@ -33,8 +32,10 @@ export const LAYOUT = {
   minGap: 110,
   maxGap: 320,
   /** vertical room between two nodes of a column, and between lines passing through one */
-  nodeGap: 26,
-  lineGap: 6,
+  nodeGap: 20,
+  lineGap: 4,
+  /** between a node's box and a line passing it */
+  lineClear: 10,
   /** the room under a node's circle for its title and subtitle */
   textHeight: 36,
 };
@@ -138,65 +139,33 @@ function columnsOf(graph: MapGraph): { layers: Map<string, number>; columns: str
 export function layoutGraph(graph: MapGraph, aspect = 16 / 9, labelWidth: (e: MapEdge) => number = () => 0): MapLayout {
   const { layers, columns } = columnsOf(graph);
   const size = new Map(graph.nodes.map((n) => [n.id, nodeBox({ x: 0, y: 0 }, n)]));
-  const pitchY = NODE_RADIUS * 2 + LAYOUT.textHeight + LAYOUT.nodeGap;
   const tallest = Math.max(1, ...columns.map((c) => c.length));
-  // the number of rows whose estimated picture (without the lines' room) is nearest the panel's shape
-  const shape = (rows: number) => {
-    const sub = columns.reduce((n, c) => n + Math.ceil(c.length / rows), 0);
-    const w = sub * (110 + LAYOUT.minGap + 40);
-    const h = rows * pitchY * 1.5;
-    return Math.abs(Math.log(w / h / aspect));
+  // the wrap that lets the picture, fitted to the panel, be drawn largest; lines drawn level push nodes apart, so
+  // rows come out taller than packed: by a third at first guess, then by what the first placement measured
+  const wrap = (stretch: number) => {
+    let best = { rows: tallest, score: Infinity, h: 0 };
+    for (let rows = tallest; rows >= 1; rows--) {
+      const { w, h } = estimate(graph, columns, size, rows, labelWidth);
+      const score = Math.max(w / aspect, h * stretch);
+      if (score < best.score - 1e-9) {
+        best = { rows, score, h };
+      }
+    }
+    return best;
   };
-  let rows = tallest;
-  for (let r = tallest - 1; r >= 1; r--) {
-    if (shape(r) < shape(rows)) {
-      rows = r;
-    }
+  const place = (rows: number) => {
+    const rank = wrapRanks(columns, rows);
+    const ranks = Math.max(0, ...rank.values()) + 1;
+    return { rank, ranks, ...placeRows(graph, columns, rank, ranks, size) };
+  };
+  const first = wrap(1.35);
+  let placed = place(first.rows);
+  const stretch = Math.max(1, placed.height / Math.max(1, first.h));
+  const second = wrap(stretch);
+  if (second.rows !== first.rows) {
+    placed = place(second.rows);
   }
-  const rank = new Map<string, number>();
-  let ranks = 0;
-  for (const col of columns) {
-    for (let start = 0; start < col.length; start += rows) {
-      col.slice(start, start + rows).forEach((id) => rank.set(id, ranks));
-      ranks++;
-    }
-  }
-
-  const g = new dagre.graphlib.Graph({ multigraph: true });
-  g.setGraph({ rankdir: 'LR', ranker: 'none', nodesep: LAYOUT.nodeGap, edgesep: LAYOUT.lineGap, ranksep: 40 });
-  g.setDefaultEdgeLabel(() => ({}));
-  // added in id order: the same data gives the same picture whatever order the frames list it in
-  for (const n of [...graph.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
-    const b = size.get(n.id)!;
-    // ranks doubled: every line then has a point in each gap it crosses too (dagre needs one: it would double them)
-    g.setNode(n.id, { width: b.w, height: b.h, rank: 2 * rank.get(n.id)! });
-  }
-  // every line runs from the lower rank to the higher (a call back to a lower column is laid out reversed)
-  for (const e of [...graph.edges].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
-    const a = rank.get(e.source)!;
-    const b = rank.get(e.target)!;
-    if (a < b) {
-      g.setEdge(e.source, e.target, {}, e.id);
-    } else if (a > b) {
-      g.setEdge(e.target, e.source, {}, e.id);
-    }
-  }
-  dagre.layout(g);
-
-  // each line's passage through the columns: the y of its room in each rank it crosses (dagre's points between
-  // its two end nodes), in the order of the ranks
-  const passage = new Map<string, number[]>();
-  for (const ref of g.edges()) {
-    const pts: Array<{ y: number }> = g.edge(ref).points ?? [];
-    // the points between the two ends: one in each gap, one in each column crossed (every second)
-    passage.set(
-      ref.name!,
-      pts
-        .slice(1, -1)
-        .filter((_, i) => i % 2 === 1)
-        .map((p) => p.y)
-    );
-  }
+  const { rank, ranks, passage, centreY } = placed;
   // the x of each rank: the gap after a rank is as wide as the widest label of the lines crossing it
   const halfWidth = new Array<number>(ranks).fill(NODE_RADIUS);
   for (const [id, r] of rank) {
@@ -218,16 +187,16 @@ export function layoutGraph(graph: MapGraph, aspect = 16 / 9, labelWidth: (e: Ma
   const left = (k: number) => x[k] - halfWidth[k];
   const right = (k: number) => x[k] + halfWidth[k];
 
-  // node centres: dagre's y is its box's middle; the circle sits at the box's top
+  // node centres: the circle sits at the top of the node's box
   let minY = Infinity;
   let maxY = -Infinity;
   const positions = new Map<string, Point>();
   for (const n of graph.nodes) {
-    const d = g.node(n.id);
+    const y = centreY.get(n.id)!;
     const b = size.get(n.id)!;
-    positions.set(n.id, { x: x[rank.get(n.id)!], y: d.y - b.h / 2 + NODE_RADIUS });
-    minY = Math.min(minY, d.y - b.h / 2);
-    maxY = Math.max(maxY, d.y + b.h / 2);
+    positions.set(n.id, { x: x[rank.get(n.id)!], y: y - b.h / 2 + NODE_RADIUS });
+    minY = Math.min(minY, y - b.h / 2);
+    maxY = Math.max(maxY, y + b.h / 2);
   }
   for (const ys of passage.values()) {
     for (const y of ys) {
@@ -317,6 +286,246 @@ export function layoutGraph(graph: MapGraph, aspect = 16 / 9, labelWidth: (e: Ma
   const height = maxY - minY + 2 * LAYOUT.margin;
   const columnPitch = Math.min(...x.slice(1).map((v, k) => v - x[k]), Infinity);
   return { positions, layers, routes, width, height, columnPitch: Number.isFinite(columnPitch) ? columnPitch : width };
+}
+
+/** Each node's sub-column: the columns in order, each cut into sub-columns of at most `rows` nodes. */
+function wrapRanks(columns: string[][], rows: number): Map<string, number> {
+  const rank = new Map<string, number>();
+  let next = 0;
+  for (const col of columns) {
+    for (let start = 0; start < col.length; start += rows) {
+      col.slice(start, start + rows).forEach((id) => rank.set(id, next));
+      next++;
+    }
+  }
+  return rank;
+}
+
+const between = (a: { line: boolean }, b: { line: boolean }) =>
+  a.line && b.line ? LAYOUT.lineGap : a.line || b.line ? LAYOUT.lineClear : LAYOUT.nodeGap;
+
+/**
+ * The picture's size were the columns wrapped at `rows`: each sub-column as tall as its nodes
+ * and the lines passing through it, as wide as its widest node, the gaps as wide as their widest label.
+ */
+function estimate(
+  graph: MapGraph,
+  columns: string[][],
+  size: Map<string, Box>,
+  rows: number,
+  labelWidth: (e: MapEdge) => number
+): { w: number; h: number } {
+  const rank = wrapRanks(columns, rows);
+  const ranks = Math.max(0, ...rank.values()) + 1;
+  const height = new Array<number>(ranks).fill(0);
+  const width = new Array<number>(ranks).fill(NODE_RADIUS * 2);
+  const gap = new Array<number>(ranks).fill(0);
+  for (const [id, r] of rank) {
+    height[r] += size.get(id)!.h + LAYOUT.nodeGap;
+    width[r] = Math.max(width[r], size.get(id)!.w);
+  }
+  for (const e of graph.edges) {
+    const a = Math.min(rank.get(e.source)!, rank.get(e.target)!);
+    const b = Math.max(rank.get(e.source)!, rank.get(e.target)!);
+    for (let k = a + 1; k < b; k++) {
+      height[k] += LAYOUT.lineGap;
+    }
+    for (let k = a; k < b; k++) {
+      gap[k] = Math.max(gap[k], Math.min(LAYOUT.maxGap, Math.max(LAYOUT.minGap, labelWidth(e) + 24)));
+    }
+  }
+  const w = width.reduce((t, v) => t + v, 0) + gap.slice(0, -1).reduce((t, v) => t + Math.max(v, LAYOUT.minGap), 0);
+  return { w: w + 2 * LAYOUT.margin, h: Math.max(...height) };
+}
+
+/** A node, or a line passing through a sub-column (a call from a lower to a higher one crosses all between). */
+interface Slot {
+  node?: string;
+  edge?: string;
+  line: boolean;
+  /** its height: a node's box; a line takes none (the gaps around it make its room) */
+  h: number;
+  /** from its box's centre to where its lines attach (a node's circle centre); 0 for a line */
+  attach: number;
+  y: number;
+  order: number;
+  prev: Slot[];
+  next: Slot[];
+}
+
+/**
+ * The rows of a layered layout: the order of the nodes and passing lines in each sub-column (barycentre sweeps,
+ * keeping the order with the fewest crossings), then their heights (each slot drawn towards the mean height of
+ * what it links to, in its order and apart by the gaps: an isotonic regression by pool-adjacent-violators), so
+ * lines run level where they can. Returns each passing line's heights (by edge id, sub-columns in order) and each
+ * node's box centre.
+ */
+function placeRows(
+  graph: MapGraph,
+  columns: string[][],
+  rank: Map<string, number>,
+  ranks: number,
+  size: Map<string, Box>
+): { passage: Map<string, number[]>; centreY: Map<string, number>; height: number } {
+  const layers: Slot[][] = Array.from({ length: ranks }, () => []);
+  const slotOf = new Map<string, Slot>();
+  for (const col of columns) {
+    for (const id of col) {
+      const b = size.get(id)!;
+      const slot: Slot = {
+        node: id,
+        line: false,
+        h: b.h,
+        attach: b.h / 2 - NODE_RADIUS,
+        y: 0,
+        order: 0,
+        prev: [],
+        next: [],
+      };
+      slotOf.set(id, slot);
+      layers[rank.get(id)!].push(slot);
+    }
+  }
+  const chains = new Map<string, Slot[]>();
+  const sorted = [...graph.edges].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const e of sorted) {
+    const [lo, hi] = [e.source, e.target].sort((a, b) => rank.get(a)! - rank.get(b)!);
+    const a = rank.get(lo)!;
+    const b = rank.get(hi)!;
+    if (a === b) {
+      continue;
+    }
+    let last = slotOf.get(lo)!;
+    const chain: Slot[] = [];
+    for (let k = a + 1; k <= b; k++) {
+      const slot: Slot =
+        k === b ? slotOf.get(hi)! : { edge: e.id, line: true, h: 0, attach: 0, y: 0, order: 0, prev: [], next: [] };
+      if (k < b) {
+        chain.push(slot);
+        layers[k].push(slot);
+      }
+      last.next.push(slot);
+      slot.prev.push(last);
+      last = slot;
+    }
+    chains.set(e.id, chain);
+  }
+
+  // order: the nodes as the columns have them, a passing line after what it comes from; then barycentre sweeps
+  const number = (layer: Slot[]) => layer.forEach((s, i) => (s.order = i));
+  const sortBy = (layer: Slot[], key: (s: Slot) => number | undefined) => {
+    const keys = new Map(layer.map((s) => [s, key(s) ?? s.order]));
+    layer.sort((p, q) => keys.get(p)! - keys.get(q)! || p.order - q.order);
+    number(layer);
+  };
+  const mean = (list: Slot[]) => (list.length ? list.reduce((t, s) => t + s.order, 0) / list.length : undefined);
+  number(layers[0]);
+  for (let k = 1; k < ranks; k++) {
+    const nodesFirst = layers[k].map((s, i) => (s.line ? mean(s.prev) : undefined) ?? i);
+    layers[k].forEach((s, i) => (s.order = nodesFirst[i]));
+    sortBy(layers[k], (s) => (s.line ? mean(s.prev) : s.order));
+  }
+  const crossings = () => {
+    let n = 0;
+    for (let k = 0; k + 1 < ranks; k++) {
+      const links = layers[k].flatMap((s) => s.next.map((t) => [s.order, t.order]));
+      for (let i = 0; i < links.length; i++) {
+        for (let j = i + 1; j < links.length; j++) {
+          n += (links[i][0] - links[j][0]) * (links[i][1] - links[j][1]) < 0 ? 1 : 0;
+        }
+      }
+    }
+    return n;
+  };
+  let fewest = crossings();
+  let kept = layers.map((l) => [...l]);
+  for (let sweep = 0; sweep < 8 && fewest > 0; sweep++) {
+    if (sweep % 2 === 0) {
+      for (let k = 1; k < ranks; k++) {
+        sortBy(layers[k], (s) => mean(s.prev));
+      }
+    } else {
+      for (let k = ranks - 2; k >= 0; k--) {
+        sortBy(layers[k], (s) => mean(s.next));
+      }
+    }
+    const n = crossings();
+    if (n < fewest) {
+      fewest = n;
+      kept = layers.map((l) => [...l]);
+    }
+  }
+  kept.forEach((l, k) => {
+    layers[k] = l;
+    number(l);
+  });
+
+  // heights: stacked first, then each slot towards its links' mean, in order and apart
+  for (const layer of layers) {
+    let y = 0;
+    layer.forEach((s, i) => {
+      y += i === 0 ? s.h / 2 : layer[i - 1].h / 2 + between(layer[i - 1], s) + s.h / 2;
+      s.y = y;
+    });
+    const mid = y / 2;
+    layer.forEach((s) => (s.y -= mid));
+  }
+  const lineY = (s: Slot) => s.y - s.attach;
+  for (let round = 0; round < 12; round++) {
+    const order = round % 2 === 0 ? layers : [...layers].reverse();
+    for (const layer of order) {
+      const want = layer.map((s) => {
+        const links = [...s.prev, ...s.next];
+        return links.length ? links.reduce((t, o) => t + lineY(o), 0) / links.length + s.attach : s.y;
+      });
+      const placed = isotonic(
+        want,
+        layer.map((s, i) => (i === 0 ? 0 : layer[i - 1].h / 2 + between(layer[i - 1], s) + s.h / 2))
+      );
+      layer.forEach((s, i) => (s.y = placed[i]));
+    }
+  }
+  const passage = new Map<string, number[]>();
+  for (const [id, chain] of chains) {
+    passage.set(
+      id,
+      chain.map((s) => s.y)
+    );
+  }
+  const centreY = new Map([...slotOf].map(([id, s]) => [id, s.y]));
+  const tops = layers.flat().map((s) => s.y - s.h / 2);
+  const bottoms = layers.flat().map((s) => s.y + s.h / 2);
+  return { passage, centreY, height: Math.max(0, ...bottoms) - Math.min(0, ...tops) };
+}
+
+/**
+ * The heights nearest `want` (least squares) that keep their order with at least `gap[i]` between i-1 and i:
+ * shifted by the gaps it is an isotonic regression, solved by pool-adjacent-violators in linear time.
+ */
+export function isotonic(want: number[], gap: number[]): number[] {
+  const offset: number[] = [];
+  want.forEach((_, i) => offset.push(i === 0 ? 0 : offset[i - 1] + gap[i]));
+  const blocks: Array<{ sum: number; n: number }> = [];
+  for (let i = 0; i < want.length; i++) {
+    blocks.push({ sum: want[i] - offset[i], n: 1 });
+    while (blocks.length > 1) {
+      const b = blocks[blocks.length - 1];
+      const a = blocks[blocks.length - 2];
+      if (a.sum / a.n <= b.sum / b.n) {
+        break;
+      }
+      a.sum += b.sum;
+      a.n += b.n;
+      blocks.pop();
+    }
+  }
+  const out: number[] = [];
+  for (const b of blocks) {
+    for (let j = 0; j < b.n; j++) {
+      out.push(b.sum / b.n + offset[out.length]);
+    }
+  }
+  return out;
 }
 
 /** One part of an edge's time bar: where that share of the call's latency is spent. */

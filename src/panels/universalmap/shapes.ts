@@ -103,9 +103,10 @@ export function edgeShapes(graph: MapGraph, layout: MapLayout, edgeStat: EdgeSta
       .map((x) => ({
         id: x.edge.id,
         points: x.geometry.points!,
-        width: plateWidth(x.edge, x.label),
+        // with room around it: a label's text may run a little past its estimated width
+        width: plateWidth(x.edge, x.label) + 12,
         // an unhealthy call's network verdict sits under its label (alone on a network-only call)
-        height: (x.label ? 18 : 0) + (marked(x.edge) ? 18 : 0) + (x.edge.split ? SPLIT_ROW : 0),
+        height: (x.label ? 18 : 0) + (marked(x.edge) ? 18 : 0) + (x.edge.split ? SPLIT_ROW : 0) + 2,
         must: marked(x.edge) || Boolean(x.edge.networkOnly), // a verdict is never left to the tooltip
       })),
     graph.nodes.map((n) => nodeBox(layout.positions.get(n.id)!, n))
