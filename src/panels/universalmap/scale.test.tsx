@@ -1,6 +1,6 @@
 import React from 'react';
 import { fireEvent, render, screen, within } from '@testing-library/react';
-import { createDataFrame, FieldType, type DataFrame } from '@grafana/data';
+import { createDataFrame, createTheme, FieldType, type DataFrame } from '@grafana/data';
 import { panelProps } from '../testPanelProps';
 import { UniversalMapPanel } from './UniversalMapPanel';
 import { placeLabels } from './labels';
@@ -8,7 +8,6 @@ import { layoutGraph, nodeBox } from './layout';
 import { buildGraph, type MapGraph } from './graph';
 import { measureMap } from './quality';
 import { edgeLabel, edgeShapes, plateWidth } from './shapes';
-import { createTheme } from '@grafana/data';
 import { DEFAULT_OPTIONS, type UniversalMapOptions } from './types';
 import { mapFrames } from './testFrames';
 
