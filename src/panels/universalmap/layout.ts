@@ -35,7 +35,7 @@ export const LAYOUT = {
   nodeGap: 20,
   lineGap: 4,
   /** between a node's box and a line passing it */
-  lineClear: 10,
+  lineClear: 12,
   /** the room under a node's circle for its title and subtitle */
   textHeight: 36,
 };
