@@ -40,6 +40,9 @@ export const LAYOUT = {
   textHeight: 36,
 };
 
+/** Up to this many nodes and calls, every wrap is tried (else the wrap is estimated, then corrected once). */
+const SMALL_MAP = 150;
+
 /** A node's footprint: its circle and its title and subtitle under it (layout units, p its circle's centre). */
 export function nodeBox(p: Point, n: { title: string; subtitle: string }): Box {
   const w = Math.max(NODE_RADIUS * 2, Math.max(n.title.length, n.subtitle.length) * 8);
@@ -158,12 +161,32 @@ export function layoutGraph(graph: MapGraph, aspect = 16 / 9, labelWidth: (e: Ma
     const ranks = Math.max(0, ...rank.values()) + 1;
     return { rank, ranks, ...placeRows(graph, columns, rank, ranks, size) };
   };
-  const first = wrap(1.35);
-  let placed = place(first.rows);
-  const stretch = Math.max(1, placed.height / Math.max(1, first.h));
-  const second = wrap(stretch);
-  if (second.rows !== first.rows) {
-    placed = place(second.rows);
+  let placed: ReturnType<typeof place>;
+  if (graph.nodes.length + graph.edges.length <= SMALL_MAP) {
+    // a small map is placed at every wrap (well under a millisecond each): the one drawn largest wins
+    let best: { placed: ReturnType<typeof place>; score: number } | undefined;
+    let seen = -1;
+    for (let rows = tallest; rows >= 1; rows--) {
+      const { w } = estimate(graph, columns, size, rows, labelWidth);
+      const tried = place(rows);
+      if (tried.ranks === seen) {
+        continue; // the same sub-columns as a taller wrap
+      }
+      seen = tried.ranks;
+      const score = Math.max(w / aspect, tried.height + 2 * LAYOUT.margin);
+      if (!best || score < best.score - 1e-9) {
+        best = { placed: tried, score };
+      }
+    }
+    placed = best!.placed;
+  } else {
+    const first = wrap(1.35);
+    placed = place(first.rows);
+    const stretch = Math.max(1, placed.height / Math.max(1, first.h));
+    const second = wrap(stretch);
+    if (second.rows !== first.rows) {
+      placed = place(second.rows);
+    }
   }
   const { rank, ranks, passage, centreY } = placed;
   // the x of each rank: the gap after a rank is as wide as the widest label of the lines crossing it
