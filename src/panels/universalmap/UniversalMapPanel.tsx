@@ -136,7 +136,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
   // room between two columns: a 200-service map fitted in a panel still names every node
   const titlePx = Math.max(TITLE_FONT_PX * view.k, TITLE_MIN_PX);
   const titleChars = Math.floor((layout.columnPitch * view.k - 6) / (0.6 * titlePx));
-  const showTitles = titleChars >= 4;
+  const showTitles = titleChars >= 6; // fewer characters would not tell neighbours apart (c…-1, c…-2)
   const showSubtitles = view.k * EDGE_FONT_PX >= MIN_TEXT_PX;
   // a cut name keeps its start and its end (checkout-svc-12 and checkout-svc-39 stay apart)
   const shortTitle = (t: string) => {

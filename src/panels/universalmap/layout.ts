@@ -30,7 +30,9 @@ export const LAYOUT = {
   margin: 60,
   /** least gap between two columns, and the most a long label may widen one to */
   minGap: 110,
-  maxGap: 320,
+  maxGap: 340,
+  /** a gap's room beyond its widest label (the label clear of the circles on both sides) */
+  labelRoom: 44,
   /** vertical room between two nodes of a column, and between lines passing through one */
   nodeGap: 20,
   lineGap: 4,
@@ -198,7 +200,7 @@ export function layoutGraph(graph: MapGraph, aspect = 16 / 9, labelWidth: (e: Ma
   for (const e of graph.edges) {
     const a = Math.min(rank.get(e.source)!, rank.get(e.target)!);
     const b = Math.max(rank.get(e.source)!, rank.get(e.target)!);
-    const w = Math.min(LAYOUT.maxGap, labelWidth(e) + 24);
+    const w = Math.min(LAYOUT.maxGap, labelWidth(e) + LAYOUT.labelRoom);
     for (let k = a; k < b; k++) {
       gap[k] = Math.max(gap[k], w);
     }
@@ -354,7 +356,7 @@ function estimate(
       height[k] += LAYOUT.lineGap;
     }
     for (let k = a; k < b; k++) {
-      gap[k] = Math.max(gap[k], Math.min(LAYOUT.maxGap, Math.max(LAYOUT.minGap, labelWidth(e) + 24)));
+      gap[k] = Math.max(gap[k], Math.min(LAYOUT.maxGap, Math.max(LAYOUT.minGap, labelWidth(e) + LAYOUT.labelRoom)));
     }
   }
   const w = width.reduce((t, v) => t + v, 0) + gap.slice(0, -1).reduce((t, v) => t + Math.max(v, LAYOUT.minGap), 0);

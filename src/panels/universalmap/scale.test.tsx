@@ -205,10 +205,11 @@ describe('the Universal Map at team scale', () => {
     render(<UniversalMapPanel {...props(bigMap(100, 80, 20), { width: 900, height: 400 })} />);
     expect(screen.getAllByTestId('map-node')).toHaveLength(200);
     expect(screen.queryAllByTestId('map-edge-label')).toHaveLength(0);
-    // 200 services and the room their 280 calls take do not leave a 900 px panel room for their names
+    // 200 services and the room their 280 calls take leave a 900 px panel too little room for names apart
     expect(screen.getByTestId('universal-map-hint')).toHaveTextContent(
       '200 services, 280 calls: scroll to zoom in for names and rates'
     );
+    expect(screen.queryAllByTestId('map-node-title')).toHaveLength(0);
     fireEvent.click(screen.getByRole('button', { name: 'Zoom in (or scroll)' }));
     // zoomed once, every node named (a long name cut in its middle: its start and end kept apart from its neighbours')
     const titles = screen.getAllByTestId('map-node-title').map((t) => t.textContent ?? '');
