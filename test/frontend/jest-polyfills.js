@@ -34,9 +34,3 @@ Object.assign(global, { TextEncoder, TextDecoder });
 if (typeof global.MessageChannel === 'undefined') {
   global.MessageChannel = TimerMessageChannel;
 }
-// jsdom lacks structuredClone (every browser Grafana supports has it; dagre's layout uses it): Node's own, by v8's
-// serializer (the structured clone algorithm)
-if (typeof global.structuredClone === 'undefined') {
-  const v8 = require('v8');
-  global.structuredClone = (value) => v8.deserialize(v8.serialize(value));
-}
