@@ -5,14 +5,25 @@
 // FLOWLENS_MAP_RENDER_BUDGET_MS (1500) of render(); every node and call drawn; no two node titles and no two call
 // labels overlapping on screen, each at least 8 px tall where drawn; zooming with the wheel brings the call labels in
 // (again none overlapping; the re-render time printed); dragging moves the map; the fit button restores the whole.
+// The drawn geometry read back (map-geometry.js: quality.ts's counts): no call through a node, no label on a node
+// or a label, every call labelled, on the 200-node map (crossings bounded) and on the two small recorded maps
+// (no crossing at all).
 // Screenshots: build/screenshots/map-scale-*.png.
 // Usage: npm run build && node test/frontend/map-scale-run.js
 'use strict';
 
 const assert = require('assert');
+const fs = require('fs');
+const path = require('path');
 const { buildSite, startHarnessServer, launchChromium, openPanel, screenshot } = require('./run.js');
 const { syntheticMap } = require('./fixtures/synthetic-map.js');
+const { measureDrawnMap } = require('./map-geometry.js');
 
+/** The small real maps: name, recorded answer, panel size. */
+const SMALL_MAPS = [
+  ['fixture', 'ds-query-map.json', 1100, 560],
+  ['netprofile', 'ds-query-netprofile-map.json', 1280, 620],
+];
 const BUDGET_MS = Number(process.env.FLOWLENS_MAP_RENDER_BUDGET_MS || 1500);
 const WIDTH = 1600;
 const HEIGHT = 700;
@@ -52,8 +63,8 @@ function overlaps(list) {
 
 async function main() {
   await buildSite();
-  const answer = syntheticMap(100, 80, 20);
-  const server = await startHarnessServer(undefined, () => ({ status: 200, body: JSON.stringify(answer) }));
+  let answer = JSON.stringify(syntheticMap(100, 80, 20));
+  const server = await startHarnessServer(undefined, () => ({ status: 200, body: answer }));
   const base = `http://127.0.0.1:${server.address().port}`;
   const browser = await launchChromium();
   const errors = [];
@@ -134,6 +145,16 @@ async function main() {
       'a network-only call reads "0 req/s"'
     );
     await screenshot(page, 'map-scale-zoomed', log);
+    // every call label is drawn once zoomed: the whole map's readability counts (layout units)
+    const big = await measureDrawnMap(page);
+    log(`quality 200-node map: ${JSON.stringify(big.quality)} (${big.geometry.labels.length} labels)`);
+    // every call routed around the nodes, every call with a label (a network-only call without requests has none:
+    // 255 of the 280), none on a node or another label; crossings well under the 10,523 of the layout before
+    assert.strictEqual(big.quality.edgesThroughNodes, 0, 'calls drawn through nodes');
+    assert.strictEqual(big.quality.labelNodeOverlaps, 0, 'labels on nodes');
+    assert.strictEqual(big.quality.labelLabelOverlaps, 0, 'labels on labels');
+    assert.strictEqual(big.geometry.labels.length, 255, 'calls with their label');
+    assert.ok(big.quality.crossings < 1000, `${big.quality.crossings} crossings`);
 
     // drag moves the map; the fit button brings the whole back
     const view = page.locator('[data-testid="universal-map-view"]');
@@ -144,6 +165,29 @@ async function main() {
     assert.notStrictEqual(await view.getAttribute('transform'), before, 'dragging moved the map');
     await page.locator('[data-testid="universal-map-fit"]').click();
     assert.strictEqual(await svg.getAttribute('data-zoom'), '1.000');
+
+    // the small real maps: the recorded answers of the map fixture and of the network captures
+    for (const [name, file, width, height] of SMALL_MAPS) {
+      answer = fs.readFileSync(path.join(__dirname, 'fixtures', file), 'utf8');
+      const h = await openPanel(page, base, 'universalmap', {
+        query: { queryType: 'map' },
+        width,
+        height,
+        ready: '[data-testid="map-edge"]',
+      });
+      const small = await measureDrawnMap(page);
+      log(
+        `quality ${name}: ${JSON.stringify(small.quality)} (${small.geometry.nodes.length} nodes, ` +
+          `${small.geometry.edges.length} calls, ${small.geometry.labels.length} labels; painted in ${h.renderMs.toFixed(0)} ms)`
+      );
+      await screenshot(page, `map-scale-${name}`, log);
+      assert.deepStrictEqual(
+        small.quality,
+        { crossings: 0, edgesThroughNodes: 0, labelNodeOverlaps: 0, labelLabelOverlaps: 0 },
+        `${name}: ${JSON.stringify(small.quality)}`
+      );
+      assert.strictEqual(small.geometry.labels.length, small.geometry.edges.length, `${name}: every call labelled`);
+    }
     assert.deepStrictEqual(errors, [], 'no browser errors');
     log('PASS');
   } finally {

@@ -3,19 +3,22 @@ import { css } from '@emotion/css';
 import type { GrafanaTheme2, PanelProps } from '@grafana/data';
 import { IconButton, useStyles2, useTheme2 } from '@grafana/ui';
 import { buildGraph, type MapEdge, type MapNode } from './graph';
-import { placeLabels, type Box, type Curve } from './labels';
-import { LAYOUT, layoutGraph, splitSegments, type MapLayout, type Point } from './layout';
+import { layoutGraph, NODE_RADIUS, splitSegments, type MapLayout, type Point } from './layout';
+import {
+  edgeLabel,
+  edgeShapes,
+  labelWidth,
+  marked,
+  networkText,
+  percent,
+  plateWidth,
+  SPLIT_BAR,
+  SPLIT_ROW,
+} from './shapes';
 import { LinksMenu, type MenuAt } from './LinksMenu';
-import type { EdgeStat, UniversalMapOptions } from './types';
+import type { UniversalMapOptions } from './types';
 
 type Props = PanelProps<UniversalMapOptions>;
-
-export const NODE_RADIUS = 30;
-
-/** The time bar under an edge's label (client, path, server shares of its latency). */
-const SPLIT_BAR = { width: 64, height: 5 };
-/** The height the bar adds under an edge's label (label placement keeps it clear). */
-const SPLIT_ROW = 14;
 
 const PART_NAME = { client: 'client', network: 'path', server: 'server' } as const;
 
@@ -49,67 +52,6 @@ export function severity(errorRate: number | undefined, thresholdPercent: number
   return errorRate > 0 ? 'warn' : 'ok';
 }
 
-function percent(rate: number | undefined): string {
-  return rate === undefined ? '' : `${(rate * 100).toFixed(rate < 0.1 ? 2 : 1)}% errors`;
-}
-
-export function edgeLabel(edge: MapEdge, stat: EdgeStat): string {
-  if (edge.networkOnly) {
-    // a call only the network saw: "no requests parsed · 3 conn failed, 3 RSTs", not "0 req/s · 0 ms"
-    return stat === 'errorRate' ? '' : `${edge.mainstat} · ${edge.secondarystat}`;
-  }
-  if (edge.requests === 0) {
-    return ''; // no requests and no network verdict: nothing to say on the line (the tooltip has the rest)
-  }
-  switch (stat) {
-    case 'mainstat':
-      return edge.mainstat;
-    case 'secondarystat':
-      return edge.secondarystat;
-    case 'errorRate':
-      return percent(edge.errorRate);
-    default:
-      return [edge.mainstat, edge.secondarystat].filter(Boolean).join(' · ');
-  }
-}
-
-/** Approximate width of an edge label at the small font size (SVG text cannot be measured before layout). */
-function labelWidth(label: string): number {
-  return label.length * 6.4 + 8;
-}
-
-/** Path from a to b stopping at the node circles, bent by `bend` px (used to separate a↔b pairs and back edges). */
-function edgeGeometry(a: Point, b: Point, bend: number): { d: string; mid: Point; selfLoop?: boolean; curve?: Curve } {
-  if (a.x === b.x && a.y === b.y) {
-    // a service calling itself: a loop on the node's right, the label beyond it
-    const r = NODE_RADIUS;
-    const sx = a.x + r * Math.cos(-Math.PI / 5);
-    const sy = a.y + r * Math.sin(-Math.PI / 5);
-    const ey = a.y - r * Math.sin(-Math.PI / 5);
-    return {
-      d: `M ${sx} ${sy} C ${a.x + r + 60} ${a.y - 45}, ${a.x + r + 60} ${a.y + 45}, ${sx + 3} ${ey}`,
-      mid: { x: a.x + r + 48, y: a.y },
-      selfLoop: true,
-    };
-  }
-  const dx = b.x - a.x;
-  const dy = b.y - a.y;
-  const len = Math.hypot(dx, dy);
-  const ux = dx / len;
-  const uy = dy / len;
-  // perpendicular to the chord
-  const px = -uy;
-  const py = ux;
-  const start = { x: a.x + ux * NODE_RADIUS, y: a.y + uy * NODE_RADIUS };
-  const end = { x: b.x - ux * (NODE_RADIUS + 4), y: b.y - uy * (NODE_RADIUS + 4) };
-  const ctrl = { x: (start.x + end.x) / 2 + px * bend * 2, y: (start.y + end.y) / 2 + py * bend * 2 };
-  const mid = {
-    x: 0.25 * start.x + 0.5 * ctrl.x + 0.25 * end.x,
-    y: 0.25 * start.y + 0.5 * ctrl.y + 0.25 * end.y,
-  };
-  return { d: `M ${start.x} ${start.y} Q ${ctrl.x} ${ctrl.y} ${end.x} ${end.y}`, mid, curve: { start, ctrl, end } };
-}
-
 /** The view: layout coordinates scaled by k, then shifted by (x, y) screen pixels. */
 interface View {
   k: number;
@@ -132,52 +74,6 @@ const TITLE_FONT_PX = 14;
 const STAT_FONT_PX = 10;
 const TITLE_MIN_PX = 10;
 
-/** A node's footprint for label placement: its circle and its title and subtitle below. */
-function nodeBox(p: Point, n: MapNode): Box {
-  const w = Math.max(NODE_RADIUS * 2, Math.max(n.title.length, n.subtitle.length) * 8);
-  return { x: p.x - w / 2, y: p.y - NODE_RADIUS, w, h: NODE_RADIUS * 2 + 36 };
-}
-
-/** The call carries a network verdict mark (its network is unhealthy). */
-const marked = (e: MapEdge) => Boolean(e.unhealthy && e.network);
-
-/** Each edge's path, bend and label place, computed once per graph and layout. */
-function edgeShapes(graph: ReturnType<typeof buildGraph>, layout: MapLayout, edgeStat: EdgeStat) {
-  const pairs = new Set(graph.edges.map((e) => `${e.source}\u0000${e.target}`));
-  const shapes = graph.edges.map((e) => {
-    const a = layout.positions.get(e.source)!;
-    const b = layout.positions.get(e.target)!;
-    const reciprocal = pairs.has(`${e.target}\u0000${e.source}`);
-    const backwards = (layout.layers.get(e.target) ?? 0) <= (layout.layers.get(e.source) ?? 0);
-    const geometry = edgeGeometry(a, b, reciprocal ? 14 : backwards ? 30 : 0);
-    const label = edgeLabel(e, edgeStat);
-    return { edge: e, geometry, label };
-  });
-  const places = placeLabels(
-    shapes
-      .filter((x) => (x.label || marked(x.edge)) && x.geometry.curve)
-      .map((x) => ({
-        id: x.edge.id,
-        curve: x.geometry.curve!,
-        width: Math.max(
-          x.label ? labelWidth(x.label) : 0,
-          marked(x.edge) ? labelWidth(networkText(x.edge.network!)) : 0
-        ),
-        // an unhealthy call's network verdict sits under its label (alone on a network-only call)
-        height: (x.label ? 18 : 0) + (marked(x.edge) ? 18 : 0) + (x.edge.split ? SPLIT_ROW : 0),
-        must: marked(x.edge) || Boolean(x.edge.networkOnly), // a verdict is never left to the tooltip
-      })),
-    graph.nodes.map((n) => nodeBox(layout.positions.get(n.id)!, n))
-  );
-  return shapes.map((x) => {
-    // a self-loop's label starts right of the loop instead of sitting on it
-    const mid = x.geometry.selfLoop
-      ? { x: x.geometry.mid.x + labelWidth(x.label) / 2 + 4, y: x.geometry.mid.y }
-      : places.get(x.edge.id);
-    return { ...x, mid };
-  });
-}
-
 /** Ring segment for the error share of a node, starting at 12 o'clock. */
 function arcPath(c: Point, r: number, fraction: number): string {
   const f = Math.min(Math.max(fraction, 0), 0.9999);
@@ -197,9 +93,13 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
   const graph = useMemo(() => buildGraph(data.series, theme), [data.series, theme]);
   // the layout takes the panel's shape (a large map wraps its tall columns to fill it); resizing keeps its order
   const aspect = Math.round((width / Math.max(height, 1)) * 4) / 4;
-  const layout = useMemo(() => layoutGraph(graph, aspect), [graph, aspect]);
   const threshold = options.errorThreshold ?? 5;
   const edgeStat = options.edgeStat ?? 'both';
+  // the gaps between columns take the widest label crossing them
+  const layout = useMemo(
+    () => layoutGraph(graph, aspect, (e) => plateWidth(e, edgeLabel(e, edgeStat))),
+    [graph, aspect, edgeStat]
+  );
   const shapes = useMemo(() => edgeShapes(graph, layout, edgeStat), [graph, layout, edgeStat]);
   // zoom and pan: undefined is the fitted view (kept fitted when the panel resizes)
   const [zoomed, setZoomed] = useState<View | undefined>();
@@ -235,8 +135,8 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
   // node titles stay at least TITLE_MIN_PX on screen (drawn larger than the map's scale when zoomed out), cut to the
   // room between two columns: a 200-service map fitted in a panel still names every node
   const titlePx = Math.max(TITLE_FONT_PX * view.k, TITLE_MIN_PX);
-  const titleChars = Math.floor((LAYOUT.wrapGap * view.k - 6) / (0.6 * titlePx));
-  const showTitles = titleChars >= 4;
+  const titleChars = Math.floor((layout.columnPitch * view.k - 6) / (0.6 * titlePx));
+  const showTitles = titleChars >= 6; // fewer characters would not tell neighbours apart (c…-1, c…-2)
   const showSubtitles = view.k * EDGE_FONT_PX >= MIN_TEXT_PX;
   // a cut name keeps its start and its end (checkout-svc-12 and checkout-svc-39 stay apart)
   const shortTitle = (t: string) => {
@@ -338,6 +238,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
               return (
                 <path
                   key={e.id}
+                  data-testid="map-edge-line"
                   d={geometry.d}
                   fill="none"
                   stroke={colour[sev]}
@@ -387,6 +288,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                     <>
                       {/* a plate under the label keeps it readable where it crosses lines */}
                       <rect
+                        data-testid="map-edge-plate"
                         x={mid.x - labelWidth(label) / 2}
                         y={labelY - 9}
                         width={labelWidth(label)}
@@ -410,6 +312,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                   )}
                   {marked(e) && mid && showEdgeLabels && (
                     <rect
+                      data-testid="map-edge-plate"
                       x={mid.x - labelWidth(networkText(e.network!)) / 2}
                       y={markY - 9}
                       width={labelWidth(networkText(e.network!))}
@@ -435,7 +338,7 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                   {e.split && mid && showEdgeLabels && (
                     <SplitBar
                       split={e.split}
-                      x={mid.x - SPLIT_BAR.width / 2}
+                      x={mid.x - (SPLIT_BAR.width + 64) / 2}
                       y={(marked(e) ? markY : labelY) + 11}
                       theme={theme}
                       className={s.splitLabel}
@@ -560,11 +463,6 @@ function nodeRows(n: MapNode): Array<[string, string]> {
   return [...rows, ...n.details].filter(([, v]) => v !== '');
 }
 
-/** The mark under an unhealthy call: the backend's verdict, cut to fit. */
-function networkText(verdict: string): string {
-  return `⚠ ${verdict.length > 48 ? `${verdict.slice(0, 47)}…` : verdict}`;
-}
-
 function edgeRows(e: MapEdge): Array<[string, string]> {
   const rows: Array<[string, string]> = [
     ['requests', e.mainstat],
@@ -602,6 +500,7 @@ function SplitBar({
   return (
     <g data-testid="map-edge-split">
       <rect
+        data-testid="map-edge-plate"
         x={x - 2}
         y={y - 2}
         width={SPLIT_BAR.width + 64}

@@ -1,12 +1,5 @@
 import type { Point } from './layout';
 
-/** A call's curve: a quadratic Bézier from start through ctrl to end (layout coordinates). */
-export interface Curve {
-  start: Point;
-  ctrl: Point;
-  end: Point;
-}
-
 export interface Box {
   x: number;
   y: number;
@@ -17,27 +10,45 @@ export interface Box {
 /** Where each label sits (its centre), or undefined: no free place on its curve (the tooltip still has it). */
 export type LabelPlaces = Map<string, Point | undefined>;
 
-/** The curve's point at t (0..1). */
-export function pointAt(c: Curve, t: number): Point {
-  const u = 1 - t;
-  return {
-    x: u * u * c.start.x + 2 * u * t * c.ctrl.x + t * t * c.end.x,
-    y: u * u * c.start.y + 2 * u * t * c.ctrl.y + t * t * c.end.y,
-  };
+/**
+ * Where a label may sit on a line (a polyline): the middle, a third and two thirds of each stretch, the stretch
+ * holding the line's middle first, then outwards (the stretches between columns are the long ones with room).
+ */
+export function labelSpots(points: Point[]): Point[] {
+  const lengths = points.slice(1).map((p, i) => Math.hypot(p.x - points[i].x, p.y - points[i].y));
+  const total = lengths.reduce((x, y) => x + y, 0);
+  const spots: Array<{ p: Point; off: number }> = [];
+  let at = 0;
+  lengths.forEach((len, i) => {
+    if (len >= 24) {
+      for (const t of [0.5, 0.3, 0.7]) {
+        const a = points[i];
+        const b = points[i + 1];
+        spots.push({
+          p: { x: a.x + (b.x - a.x) * t, y: a.y + (b.y - a.y) * t },
+          off: Math.abs(at + len * t - total / 2),
+        });
+      }
+    }
+    at += len;
+  });
+  if (spots.length === 0 && points.length > 0) {
+    const a = points[0];
+    const b = points[points.length - 1];
+    spots.push({ p: { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 }, off: 0 });
+  }
+  return spots.sort((x, y) => x.off - y.off).map((s) => s.p);
 }
 
 const overlaps = (a: Box, b: Box) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 
-/** Positions along a curve a label may take, middle first. */
-const SPOTS = [0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78];
-
 /**
  * Places edge labels so that none overlaps another or a node (its circle and title, `obstacles`): each label takes
- * the first free spot along its curve, middle first; labels are placed in the order given (put the busiest calls
+ * the first free spot along its line (labelSpots), middle first; labels are placed in the order given (put the busiest calls
  * first, so theirs keep the middle); one that `must` show takes the least covered spot when no place is free. A grid of cells bins the placed boxes: linear in the labels for a spread map.
  */
 export function placeLabels(
-  labels: Array<{ id: string; curve: Curve; width: number; height: number; must?: boolean }>,
+  labels: Array<{ id: string; points: Point[]; width: number; height: number; must?: boolean }>,
   obstacles: Box[]
 ): LabelPlaces {
   const cell = 120;
@@ -71,8 +82,7 @@ export function placeLabels(
   const out: LabelPlaces = new Map();
   for (const l of labels) {
     let placed: Point | undefined;
-    const spots = SPOTS.map((t) => {
-      const p = pointAt(l.curve, t);
+    const spots = labelSpots(l.points).map((p) => {
       return { p, box: { x: p.x - l.width / 2, y: p.y - l.height / 2, w: l.width, h: l.height } };
     });
     const spot = spots.find((x) => free(x.box));

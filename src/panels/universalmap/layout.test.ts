@@ -1,4 +1,5 @@
-import { layoutGraph, splitSegments } from './layout';
+import { isotonic, layoutGraph, nodeBox, splitSegments } from './layout';
+import { measureMap } from './quality';
 import type { MapEdge, MapGraph, MapNode } from './graph';
 
 const node = (id: string): MapNode => ({ id, title: id, subtitle: '', mainstat: '', secondarystat: '', details: [] });
@@ -27,6 +28,70 @@ describe('layoutGraph', () => {
     const again = layoutGraph({ nodes: [...g.nodes].reverse(), edges: [...g.edges].reverse() });
     expect(Object.fromEntries(first.positions)).toEqual(Object.fromEntries(again.positions));
     expect(new Set(first.layers.values()).size).toBe(3);
+  });
+});
+
+/** The counts of quality.ts over a layout's routes (no labels). */
+function quality(g: MapGraph, aspect = 16 / 9) {
+  const layout = layoutGraph(g, aspect);
+  return {
+    layout,
+    q: measureMap({
+      nodes: g.nodes.map((n) => ({ id: n.id, box: nodeBox(layout.positions.get(n.id)!, n) })),
+      edges: g.edges
+        .filter((e) => layout.routes.has(e.id))
+        .map((e) => ({ id: e.id, source: e.source, target: e.target, points: layout.routes.get(e.id)! })),
+      labels: [],
+    }),
+  };
+}
+
+describe('routes', () => {
+  it('a call that skips a column runs past the nodes of that column, not through them', () => {
+    // a -> d skips b's and c's columns: straight, it would cross them (they sit level with a and d)
+    const g: MapGraph = {
+      nodes: ['a', 'b', 'c', 'd'].map(node),
+      edges: [edge('a', 'b'), edge('b', 'c'), edge('c', 'd'), edge('a', 'd')],
+    };
+    const { layout, q } = quality(g);
+    expect(q).toEqual({ crossings: 0, edgesThroughNodes: 0, labelNodeOverlaps: 0, labelLabelOverlaps: 0 });
+    const route = layout.routes.get('a->d')!;
+    // it leaves a's circle (radius 30) on its right and ends 4 units short of d's left (the arrow)
+    const a = layout.positions.get('a')!;
+    const d = layout.positions.get('d')!;
+    expect(Math.hypot(route[0].x - a.x, route[0].y - a.y)).toBeCloseTo(30, 6);
+    expect(route[0].x).toBeGreaterThan(a.x);
+    expect(route[route.length - 1].x).toBeLessThan(d.x - 30);
+  });
+
+  it('calls back to a lower column, both ways between two services and inside one column avoid every node', () => {
+    const g: MapGraph = {
+      nodes: ['gw', 'api', 'db', 'cache', 'worker', 'x'].map(node),
+      edges: [
+        edge('gw', 'api'),
+        edge('api', 'db'),
+        edge('api', 'cache'),
+        edge('cache', 'api'), // both ways
+        edge('db', 'gw'), // back to the first column
+        edge('worker', 'db'),
+        edge('x', 'gw'),
+        edge('x', 'cache'),
+      ],
+    };
+    const { layout, q } = quality(g);
+    expect(q.edgesThroughNodes).toBe(0);
+    // the two directions between api and cache do not share a line
+    const there = layout.routes.get('api->cache')!;
+    const back = layout.routes.get('cache->api')!;
+    expect(there[0].y).not.toBeCloseTo(back[back.length - 1].y, 1);
+  });
+});
+
+describe('isotonic', () => {
+  it('keeps the order and the gaps, nearest what each wants', () => {
+    expect(isotonic([0, 0, 0], [0, 10, 10])).toEqual([-10, 0, 10]);
+    expect(isotonic([5, 100], [0, 10])).toEqual([5, 100]);
+    expect(isotonic([30, 0], [0, 10])).toEqual([10, 20]);
   });
 });
 
