@@ -110,8 +110,9 @@ function dashboards() {
 }
 
 /**
- * Runs the demo system (netbed layout, no injected failures) for LOAD.seconds of loadgen's steady load, the real
- * agent (profiling on: on-CPU at 99 Hz, off-CPU) tracing, capturing and profiling it into DEMO_DB.
+ * Runs the demo system as scripts/run.sh does (netbed layout, the backend failing its share of reservations) for
+ * LOAD.seconds of loadgen's steady load, the real agent (profiling on: on-CPU at 99 Hz, off-CPU) tracing, capturing
+ * and profiling it into DEMO_DB.
  */
 async function recordDemo(e2e) {
   const { startDemoSystem } = require(path.join(ROOT, 'build', 'agent', 'demo', 'demoSystem.js'));
@@ -119,7 +120,7 @@ async function recordDemo(e2e) {
   await e2e.requireClickHouse();
   await e2e.freeDatabase(DEMO_DB);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowlens-record-dashboards-'));
-  const sys = await startDemoSystem({ layout: 'netbed', dataDir, failRate: 0 });
+  const sys = await startDemoSystem({ layout: 'netbed', dataDir });
   let agent;
   let load;
   try {
@@ -128,6 +129,8 @@ async function recordDemo(e2e) {
       flushIntervalMs: 200,
       statusIntervalMs: 0,
       profiling: { intervalMs: 1000 },
+      // the demo's connections stay open (keep-alive, pools): their flow rows every 10 s, not only at close
+      flowLogIntervalSec: 10,
       ...sys.agentConfig(),
     });
     const gw = sys.endpoints.gateway;
