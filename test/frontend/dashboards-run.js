@@ -324,6 +324,14 @@ async function main() {
           [...document.querySelectorAll('[data-panel-type="flowlens-flamegraph-panel"]')].map((box) => ({
             id: Number(box.dataset.panelId),
             labels: [...box.querySelectorAll('[data-testid="flame-rect"]')].map((r) => r.dataset.label),
+            // top-functions value cells whose text takes more than one line
+            wrapped: [...box.querySelectorAll('[data-testid="flame-top-self"], [data-testid="flame-top-total"]')]
+              .filter((td) => {
+                const r = document.createRange();
+                r.selectNodeContents(td);
+                return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size > 1;
+              })
+              .map((td) => td.textContent),
           }))
         );
         const wantServices = [...(c.vars.service ?? DEMO_SERVICES.filter((s) => !c.team || DEMO_TEAMS[s] === c.team))];
@@ -335,6 +343,7 @@ async function main() {
             wantServices.sort(),
             `${label}: ${title} shows the functions of ${shown.join(', ') || 'no demo service'} (${f.labels.length} frames)`
           );
+          assert.deepStrictEqual(f.wrapped, [], `${label}: ${title}: top-functions values broken over lines`);
           log(`${label}: ${title} flame graph: ${f.labels.length} frames, functions of ${shown.join(', ')}`);
         }
         const queries = [...h.panels.flatMap((p) => p.queries), ...h.annotations.flatMap((a) => a.queries ?? [])];
