@@ -318,6 +318,32 @@ async function main() {
         assert.deepStrictEqual(bad, [], `${label}: panels failed`);
         const expected = dashboard.panels.filter((p) => p.type !== 'row').length;
         assert.strictEqual(h.panels.length, expected, `${label}: every panel rendered`);
+        // a map draws no call through a node other than its two ends (a call through a node reads as that node's)
+        const through = await page.evaluate(() =>
+          [...document.querySelectorAll('[data-testid="universal-map"]')].flatMap((map) => {
+            const nodes = [...map.querySelectorAll('[data-testid="map-node"]')].map((g) => {
+              const c = g.querySelector('circle');
+              return { id: g.dataset.id, x: +c.getAttribute('cx'), y: +c.getAttribute('cy'), r: +c.getAttribute('r') };
+            });
+            return [...map.querySelectorAll('[data-testid="map-edge"]')].flatMap((e) => {
+              const line = e.querySelector('path');
+              const len = line.getTotalLength();
+              return nodes
+                .filter((n) => n.id !== e.dataset.source && n.id !== e.dataset.target)
+                .filter((n) => {
+                  for (let t = 0; t <= len; t += 2) {
+                    const p = line.getPointAtLength(t);
+                    if (Math.hypot(p.x - n.x, p.y - n.y) < n.r) {
+                      return true;
+                    }
+                  }
+                  return false;
+                })
+                .map((n) => `${e.dataset.source}->${e.dataset.target} through ${n.id}`);
+            });
+          })
+        );
+        assert.deepStrictEqual(through, [], `${label}: map calls drawn through other nodes`);
         // a flame graph shows the functions of the services asked for (a service, a team's, else every demo
         // service's) and of no other demo service
         const flames = await page.evaluate(() =>

@@ -4,7 +4,7 @@ import type { GrafanaTheme2, PanelProps } from '@grafana/data';
 import { IconButton, useStyles2, useTheme2 } from '@grafana/ui';
 import { buildGraph, type MapEdge, type MapNode } from './graph';
 import { placeLabels, type Box, type Curve } from './labels';
-import { LAYOUT, layoutGraph, splitSegments, type MapLayout, type Point } from './layout';
+import { LAYOUT, fitScale, layoutGraph, splitSegments, type MapLayout, type Point } from './layout';
 import { LinksMenu, type MenuAt } from './LinksMenu';
 import type { EdgeStat, UniversalMapOptions } from './types';
 
@@ -117,9 +117,9 @@ interface View {
   y: number;
 }
 
-/** The whole map centred in the panel (never enlarged past 1.5×). */
+/** The whole map centred in the panel (never enlarged past LAYOUT.maxFit). */
 function fitView(layout: MapLayout, width: number, height: number): View {
-  const k = Math.min(width / layout.width, height / layout.height, 1.5);
+  const k = fitScale(layout.width, layout.height, { width, height });
   return { k, x: (width - layout.width * k) / 2, y: (height - layout.height * k) / 2 };
 }
 
@@ -195,9 +195,11 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
   const [menu, setMenu] = useState<MenuAt | undefined>();
 
   const graph = useMemo(() => buildGraph(data.series, theme), [data.series, theme]);
-  // the layout takes the panel's shape (a large map wraps its tall columns to fill it); resizing keeps its order
-  const aspect = Math.round((width / Math.max(height, 1)) * 4) / 4;
-  const layout = useMemo(() => layoutGraph(graph, aspect), [graph, aspect]);
+  // the layout takes the panel's size (a large map wraps its tall columns to fill it); resizing by a few pixels
+  // keeps its order
+  const roomW = Math.max(50, Math.round(width / 50) * 50);
+  const roomH = Math.max(50, Math.round(height / 50) * 50);
+  const layout = useMemo(() => layoutGraph(graph, { width: roomW, height: roomH }), [graph, roomW, roomH]);
   const threshold = options.errorThreshold ?? 5;
   const edgeStat = options.edgeStat ?? 'both';
   const shapes = useMemo(() => edgeShapes(graph, layout, edgeStat), [graph, layout, edgeStat]);

@@ -19,6 +19,8 @@ export const LAYOUT = {
   margin: 90,
   /** between the sub-columns a tall column is wrapped into (room for a node's title) */
   wrapGap: 190,
+  /** the fitted map is never enlarged past this (node and text sizes stay sane on a small map) */
+  maxFit: 1.5,
 };
 
 /**
@@ -27,7 +29,7 @@ export const LAYOUT = {
  * and the services they call sit right. Rows inside a column follow the mean row of their callers,
  * which keeps edges short; ties break on id so the same data always gives the same picture.
  */
-export function layoutGraph(graph: MapGraph, aspect = 16 / 9): MapLayout {
+export function layoutGraph(graph: MapGraph, panel = { width: 1600, height: 900 }): MapLayout {
   const ids = graph.nodes.map((n) => n.id).sort();
   const out = new Map<string, string[]>();
   for (const id of ids) {
@@ -117,8 +119,10 @@ export function layoutGraph(graph: MapGraph, aspect = 16 / 9): MapLayout {
   });
 
   // A tall column (many services called from the same depth: a team map of 200 nodes has columns of 60) is wrapped
-  // into side-by-side sub-columns of at most `rows`, chosen so the picture's shape is nearest the panel's: scaled
-  // to fit, its nodes and titles stay as large as the panel allows.
+  // into side-by-side sub-columns of at most `rows`, only when the map would otherwise be drawn below its natural
+  // size: then as little as brings it to that size, else so that, fitted to the panel, its nodes and titles are
+  // largest. (A wrapped column's nodes sit side by side: a call to the second of two stores would be drawn through
+  // the first, so a small map is never wrapped.)
   const filled = columns.filter((c): c is string[] => Boolean(c));
   const tallestColumn = Math.max(1, ...filled.map((c) => c.length));
   const shape = (rows: number) => {
@@ -126,12 +130,18 @@ export function layoutGraph(graph: MapGraph, aspect = 16 / 9): MapLayout {
     const w =
       LAYOUT.margin * 2 + Math.max(0, filled.length - 1) * LAYOUT.columnGap + (sub - filled.length) * LAYOUT.wrapGap;
     const h = LAYOUT.margin * 2 + (rows - 1) * LAYOUT.rowGap;
-    return { w, h, score: Math.abs(Math.log(w / h / aspect)) };
+    return { w, h, fit: fitScale(w, h, panel) };
   };
   let rows = tallestColumn;
-  for (let r = tallestColumn - 1; r >= 1; r--) {
-    if (shape(r).score < shape(rows).score) {
-      rows = r;
+  while (rows > 1 && shape(rows).fit < 1) {
+    rows--;
+  }
+  if (shape(rows).fit < 1) {
+    rows = tallestColumn;
+    for (let r = tallestColumn - 1; r >= 1; r--) {
+      if (shape(r).fit > shape(rows).fit * (1 + 1e-9)) {
+        rows = r;
+      }
     }
   }
   const { w: width, h: height } = shape(rows);
@@ -152,6 +162,11 @@ export function layoutGraph(graph: MapGraph, aspect = 16 / 9): MapLayout {
     }
   });
   return { positions, layers, width, height };
+}
+
+/** The scale that fits a w × h picture in the panel, never past LAYOUT.maxFit. */
+export function fitScale(w: number, h: number, panel: { width: number; height: number }): number {
+  return Math.min(panel.width / w, panel.height / h, LAYOUT.maxFit);
 }
 
 /** One part of an edge's time bar: where that share of the call's latency is spent. */

@@ -87,7 +87,7 @@ describe('the Universal Map at team scale', () => {
         details: [],
       })),
     };
-    const layout = layoutGraph(graph, 1600 / 600);
+    const layout = layoutGraph(graph, { width: 1600, height: 600 });
     expect(layout.positions.size).toBe(200);
     // without wrapping it would be 100 rows tall (12,000 units for 3 columns); wrapped, near the panel's 2.67
     expect(layout.width / layout.height).toBeGreaterThan(1.8);
