@@ -68,6 +68,9 @@ const SERVICE_FUNCTIONS = {
   // function where its symbols say, else by module+offset
   redis: /^redis-check-rdb\+|^(aeMain|processInputBuffer|_writeToClient|string2ll|zmalloc_get_rss)$/,
 };
+/** Time series of the demo's traffic itself (not its errors or TCP trouble): a series all 0 there found nothing. */
+const TRAFFIC_PANELS =
+  /^(Requests per second|Bytes per second|RTT|Latency( p50 \/ p90 \/ p99| avg \/ max| p99)?|p99 by endpoint)$/;
 /** Query types whose queries take tag filters (src/datasource/types.ts TAGGED_QUERY_TYPES). */
 const TAGGED = new Set([
   'red',
@@ -318,6 +321,10 @@ async function main() {
         assert.deepStrictEqual(bad, [], `${label}: panels failed`);
         const expected = dashboard.panels.filter((p) => p.type !== 'row').length;
         assert.strictEqual(h.panels.length, expected, `${label}: every panel rendered`);
+        const flat = h.panels
+          .filter((p) => TRAFFIC_PANELS.test(p.title) && / all 0\)/.test(p.rendered))
+          .map((p) => `${p.title}: ${p.rendered}`);
+        assert.deepStrictEqual(flat, [], `${label}: traffic drawn as 0`);
         // a map draws no call through a node other than its two ends (a call through a node reads as that node's)
         const through = await page.evaluate(() =>
           [...document.querySelectorAll('[data-testid="universal-map"]')].flatMap((map) => {
