@@ -351,6 +351,13 @@ async function main() {
           })
         );
         assert.deepStrictEqual(through, [], `${label}: map calls drawn through other nodes`);
+        // and no node reads "0 req/s" (one that serves none of the calls shown says so)
+        const zeroNodes = await page.evaluate(() =>
+          [...document.querySelectorAll('[data-testid="map-node"]')]
+            .filter((n) => /(^|[^.\d])0 req\/s/.test(n.textContent))
+            .map((n) => n.dataset.id)
+        );
+        assert.deepStrictEqual(zeroNodes, [], `${label}: map nodes reading 0 req/s`);
         // a flame graph shows the functions of the services asked for (a service, a team's, else every demo
         // service's) and of no other demo service
         const flames = await page.evaluate(() =>
