@@ -79,10 +79,10 @@ function plateOf(e, label, at) {
 const wanted = (graph) => graph.edges.filter((e) => M.edgeLabel(e, 'both') || M.marked(e)).length;
 
 /** The layout the panel had before: wrapped columns, quadratic curves bent for pairs and calls back, labels on them. */
-function before(graph, aspect) {
+function before(graph, panel) {
   const R = M.NODE_RADIUS;
   const t0 = performance.now();
-  const layout = M.beforeLayout(graph, aspect);
+  const layout = M.beforeLayout(graph, Math.round((panel.width / panel.height) * 4) / 4);
   const pairs = new Set(graph.edges.map((e) => `${e.source}\u0000${e.target}`));
   const curves = graph.edges.map((e) => {
     const a = layout.positions.get(e.source);
@@ -127,10 +127,10 @@ function before(graph, aspect) {
   };
 }
 
-/** The layout the panel has now (dagre, routed lines, labels on them). */
-function now(graph, aspect) {
+/** The layout the panel has now (own layered layout, routed lines, labels on them). */
+function now(graph, panel) {
   const t0 = performance.now();
-  const layout = M.layoutGraph(graph, aspect, (e) => M.plateWidth(e, M.edgeLabel(e, 'both')));
+  const layout = M.layoutGraph(graph, panel, (e) => M.plateWidth(e, M.edgeLabel(e, 'both')));
   const shapes = M.edgeShapes(graph, layout, 'both');
   const ms = performance.now() - t0;
   return {
@@ -148,12 +148,12 @@ function now(graph, aspect) {
 }
 
 /** elkjs: layered, the same wrapped columns as layer constraints, orthogonal lines, its own edge-label placement. */
-async function elk(graph, aspect) {
+async function elk(graph, panel) {
   const R = M.NODE_RADIUS;
   const engine = new M.ELK();
   // the wrapped columns the panel's layout chose (their ranks), so elk gets the same shape to fill
   const ranks = new Map();
-  const layout = M.layoutGraph(graph, aspect);
+  const layout = M.layoutGraph(graph, panel);
   const xs = [...new Set([...layout.positions.values()].map((p) => p.x))].sort((a, b) => a - b);
   for (const [id, p] of layout.positions) {
     ranks.set(id, xs.indexOf(p.x));
@@ -229,7 +229,6 @@ async function main() {
   const rows = [];
   for (const [name, answer, W, H] of maps) {
     const graph = graphOf(answer);
-    const aspect = Math.round((W / H) * 4) / 4;
     for (const [engine, run] of [
       ['before (hand-written)', before],
       ['now (own layered + routes)', now],
@@ -238,7 +237,7 @@ async function main() {
       const runs = [];
       let geometry;
       for (let i = 0; i < 5; i++) {
-        geometry = await run(graph, aspect);
+        geometry = await run(graph, { width: W, height: H });
         runs.push(geometry.ms);
       }
       const q = M.measureMap(geometry);

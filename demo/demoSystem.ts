@@ -269,6 +269,9 @@ export async function startDemoSystem(o: DemoOptions): Promise<DemoSystem> {
       { name: 'gateway', process: 'nginx' },
       { name: 'frontend', process: 'frontend' },
       { name: 'backend', process: 'python3' },
+      // profiles name a process by its pid alone (no port): postgres and redis by their programs too
+      { name: 'postgres', process: 'postgres' },
+      { name: 'redis', process: 'redis-server' },
       { name: 'loadgen', process: 'loadgen' },
       ...(slb ? [{ name: 'slb', process: 'toxiproxy-serve' }] : []),
     ];

@@ -10,28 +10,35 @@
 // FlowLens annotations (error spikes, new services, agent restarts) run through the datasource's annotation support. Screenshots:
 // build/screenshots/dashboard-<dir>-<file>-<case>.png.
 //
+// The Profiling dashboard's flame graphs show the functions of the services asked for (a service, a team's) and
+// of no other demo service (SERVICE_FUNCTIONS: a function only that service's program has).
+//
 // Answers: replayed from fixtures/dashboards/<file>.recording.json (one per bundled dashboard, its team copies ask
-// the same; the real plugin binary's answers, recorded with --record over RECORD_DB: a copy of the database
-// record-trace.js leaves, the demo system traced by the real agent, with the demo's services tagged by team through
-// business_tags as DEMO_TEAMS says); a request the recording lacks is refused (HTTP 500) and fails its panel.
-// `--record` (needs that database, the built backend and scripts/build.sh agent) makes the copy, proxies to
-// test/grafana-shim over it and writes the recordings. `--extend` does the same for the requests the recordings
-// lack only (a query added to a dashboard), keeping every recorded answer as it is. Both under
-// flock /tmp/flowlens-e2e.lock: RECORD_DB is one database for every worktree.
-// Usage: npm run build && node test/frontend/dashboards-run.js [--record | --extend]
+// the same; the real plugin binary's answers, recorded with --record over RECORD_DB); a request the recording lacks
+// is refused (HTTP 500) and fails its panel. `--record` (as root: needs eBPF, the built backend and
+// scripts/build.sh agent) runs the demo system (netbed layout) under LOAD, traced and profiled (on- and off-CPU) by
+// the real agent into DEMO_DB, copies that into RECORD_DB (profiles: the demo's services' only, as other programs
+// of this shared machine would come and go) with the demo's services tagged by team through business_tags as
+// DEMO_TEAMS says, proxies to test/grafana-shim over it and writes the recordings; `--record --reuse` copies and
+// records again over the DEMO_DB the last --record left (no demo, no agent: after a dashboard's queries changed).
+// `--extend` records only the requests the recordings lack (a query added to a dashboard) over the last --record's
+// DEMO_DB, keeping every recorded answer as it is. All under flock /tmp/flowlens-e2e.lock (one database per name for
+// every worktree).
+// Usage: npm run build && node test/frontend/dashboards-run.js [--record [--reuse] | --extend]
 'use strict';
 
 const assert = require('assert');
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 const { ROOT, SHOTS, DIST, buildSite, startHarnessServer, launchChromium } = require('./run.js');
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'dashboards');
-const TRACE_RECORDING = require('./fixtures/ds-query-trace.recording.json');
 const RECORD = process.argv.includes('--record');
 const EXTEND = process.argv.includes('--extend');
 /** Answers come from the plugin binary (all of them, or those the recordings lack). */
 const LIVE = RECORD || EXTEND;
+const REUSE = process.argv.includes('--reuse');
 
 /** Variable cases each bundled dashboard is rendered with (a dashboard lacking a variable ignores it); a team's copy is rendered with its defaults. */
 const CASES = [
@@ -47,10 +54,31 @@ const CASES = [
 const DEMO_SERVICES = ['backend', 'frontend', 'gateway', 'postgres', 'redis', 'slb'];
 /** The demo's services by team, as business tags (pkg/plugin/alertrules_integration_test.go tags the known data alike). */
 const DEMO_TEAMS = { backend: 'shop', frontend: 'web', gateway: 'web', slb: 'web', postgres: 'data', redis: 'data' };
-/** The recording's database: a copy of record-trace.js's with the business tags (never the shared one itself). */
+/** What the agent wrote while the demo ran (--record). */
+const DEMO_DB = 'flowlens_frontend_dashboards_demo';
+/** The recording's database: DEMO_DB's tables (profiles of the demo's services) with the business tags. */
 const RECORD_DB = 'flowlens_frontend_dashboards';
 /** Annotation kinds of the agents' own events (src/datasource/types.ts AGENT_ANNOTATION_KINDS): per host, no team. */
 const AGENT_ANNOTATIONS = new Set(['agent_restart', 'agent_stop']);
+/** The demo's load while it is recorded: loadgen's steady mix (products, checkouts, a missing page). */
+const LOAD = { rate: 40, seconds: 40 };
+/**
+ * A function only each demo service's program runs (nginx's, toxiproxy's Go runtime, node's, CPython's, postgres's,
+ * redis's): a flame graph of a service's profiles shows it, one of other services' does not.
+ */
+const SERVICE_FUNCTIONS = {
+  gateway: /^ngx_/,
+  slb: /^runtime\./,
+  frontend: /^_ZN4node|^uv_run$/,
+  backend: /^_?Py/,
+  postgres: /^PostgresMain$/,
+  // redis-server (a link to redis-check-rdb) has no frame pointers: its stacks are cut short, its code named by
+  // function where its symbols say, else by module+offset
+  redis: /^redis-check-rdb\+|^(aeMain|processInputBuffer|_writeToClient|string2ll|zmalloc_get_rss)$/,
+};
+/** Time series of the demo's traffic itself (not its errors or TCP trouble): a series all 0 there found nothing. */
+const TRAFFIC_PANELS =
+  /^(Requests per second|Bytes per second|RTT|Latency( p50 \/ p90 \/ p99| avg \/ max| p99)?|p99 by endpoint)$/;
 /** Query types whose queries take tag filters (src/datasource/types.ts TAGGED_QUERY_TYPES). */
 const TAGGED = new Set([
   'red',
@@ -92,8 +120,58 @@ function dashboards() {
   return [...bundled, ...copies];
 }
 
-/** Makes RECORD_DB: record-trace.js's tables copied, any table of the current schema it lacks created empty
- * (agent_events: the demo was recorded before the agent wrote it), the demo's services tagged by team. */
+/**
+ * Runs the demo system as scripts/run.sh does (netbed layout, the backend failing its share of reservations) for
+ * LOAD.seconds of loadgen's steady load, the real agent (profiling on: on-CPU at 99 Hz, off-CPU) tracing, capturing
+ * and profiling it into DEMO_DB.
+ */
+async function recordDemo(e2e) {
+  const { startDemoSystem } = require(path.join(ROOT, 'build', 'agent', 'demo', 'demoSystem.js'));
+  e2e.assertRoot();
+  await e2e.requireClickHouse();
+  await e2e.freeDatabase(DEMO_DB);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowlens-record-dashboards-'));
+  const sys = await startDemoSystem({ layout: 'netbed', dataDir });
+  let agent;
+  let load;
+  try {
+    agent = await e2e.startAgent({
+      database: DEMO_DB,
+      flushIntervalMs: 200,
+      statusIntervalMs: 0,
+      profiling: { intervalMs: 1000 },
+      // the demo's connections stay open (keep-alive, pools): their flow rows every 10 s, not only at close
+      flowLogIntervalSec: 10,
+      ...sys.agentConfig(),
+    });
+    const gw = sys.endpoints.gateway;
+    load = sys.spawnClient([process.execPath, path.join(ROOT, 'demo', 'loadgen.js')], {
+      env: { ...process.env, GATEWAY_HOST: gw.ip, GATEWAY_PORT: String(gw.port), RATE: String(LOAD.rate) },
+      stdio: 'ignore',
+    });
+    const loadExit = new Promise((resolve) => load.once('exit', resolve));
+    // the load's length is what is recorded (not a wait for a condition)
+    await new Promise((resolve) => setTimeout(resolve, LOAD.seconds * 1000));
+    load.kill('SIGTERM');
+    await loadExit;
+    // two profiling intervals: the last requests' stacks drained and named
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const code = await agent.stop();
+    if (code !== 0) {
+      throw new Error(`agent exited with ${code}:\n${agent.output()}`);
+    }
+  } finally {
+    load?.kill('SIGKILL');
+    agent?.proc.kill('SIGKILL');
+    await sys.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Makes RECORD_DB: DEMO_DB's tables copied (profiles of the demo's services alone), any table of the current schema
+ * it lacks created empty, the demo's services tagged by team.
+ */
 async function makeRecordDb(chQuery, source) {
   await chQuery(`DROP DATABASE IF EXISTS ${RECORD_DB}`);
   await chQuery(`CREATE DATABASE ${RECORD_DB}`);
@@ -102,7 +180,8 @@ async function makeRecordDb(chQuery, source) {
   ).map((r) => r.name);
   for (const t of tables) {
     await chQuery(`CREATE TABLE ${RECORD_DB}.${t} AS ${source}.${t}`);
-    await chQuery(`INSERT INTO ${RECORD_DB}.${t} SELECT * FROM ${source}.${t}`);
+    const only = t === 'profile_samples' ? ` WHERE service IN (${DEMO_SERVICES.map((x) => `'${x}'`).join(', ')})` : '';
+    await chQuery(`INSERT INTO ${RECORD_DB}.${t} SELECT * FROM ${source}.${t}${only}`);
   }
   const schema = require(path.join(ROOT, 'build', 'agent', 'src', 'shared', 'schema.js'));
   const [{ v }] = await chQuery('SELECT version() AS v');
@@ -163,16 +242,23 @@ async function main() {
   let current; // the recording (bundled dashboard name) of the dashboard being rendered
   if (LIVE) {
     const { goBuild, startShim, DIST_PLUGIN } = require(path.join(ROOT, 'build', 'agent', 'demo', 'traceView.js'));
-    const { CLICKHOUSE_URL, chQuery } = require(path.join(ROOT, 'build', 'agent', 'test', 'e2e', 'helpers.js'));
-    copied = await makeRecordDb(chQuery, TRACE_RECORDING.database);
+    const e2e = require(path.join(ROOT, 'build', 'agent', 'test', 'e2e', 'helpers.js'));
+    const { CLICKHOUSE_URL, chQuery } = e2e;
+    if (RECORD && !REUSE) {
+      await recordDemo(e2e);
+    }
+    copied = await makeRecordDb(chQuery, DEMO_DB);
     // --extend asks over the recordings' own range (their requests carry it); a copy spanning another range means
-    // the source was recorded again since: the new answers then come from its current data (said here)
+    // the demo was recorded again since: the new answers then come from its current data (said here)
     range = EXTEND ? undefined : { from: copied.from, to: copied.to };
     if (EXTEND) {
       log(`the copy spans ${copied.from}–${copied.to}; new answers are asked over the recordings' range`);
     }
+    const [profiles] = await chQuery(
+      `SELECT count() AS n, groupUniqArray(service) AS services FROM ${RECORD_DB}.profile_samples`
+    );
     log(
-      `recording over ${RECORD_DB} (${copied.tables.length} tables of ${TRACE_RECORDING.database}), range ${copied.from}–${copied.to}`
+      `recording over ${RECORD_DB} (${copied.tables.length} tables of ${DEMO_DB}; ${profiles.n} profile rows of ${profiles.services.sort().join(', ')}), range ${copied.from}–${copied.to}`
     );
     const dir = path.join(ROOT, 'build', 'frontend-record');
     await goBuild(path.join(dir, 'grafana-shim'), './test/grafana-shim');
@@ -269,6 +355,71 @@ async function main() {
         assert.deepStrictEqual(bad, [], `${label}: panels failed`);
         const expected = dashboard.panels.filter((p) => p.type !== 'row').length;
         assert.strictEqual(h.panels.length, expected, `${label}: every panel rendered`);
+        const flat = h.panels
+          .filter((p) => TRAFFIC_PANELS.test(p.title) && / all 0\)/.test(p.rendered))
+          .map((p) => `${p.title}: ${p.rendered}`);
+        assert.deepStrictEqual(flat, [], `${label}: traffic drawn as 0`);
+        // a map draws no call through a node other than its two ends (a call through a node reads as that node's)
+        const through = await page.evaluate(() =>
+          [...document.querySelectorAll('[data-testid="universal-map"]')].flatMap((map) => {
+            const nodes = [...map.querySelectorAll('[data-testid="map-node"]')].map((g) => {
+              const c = g.querySelector('circle');
+              return { id: g.dataset.id, x: +c.getAttribute('cx'), y: +c.getAttribute('cy'), r: +c.getAttribute('r') };
+            });
+            return [...map.querySelectorAll('[data-testid="map-edge"]')].flatMap((e) => {
+              const line = e.querySelector('path');
+              const len = line.getTotalLength();
+              return nodes
+                .filter((n) => n.id !== e.dataset.source && n.id !== e.dataset.target)
+                .filter((n) => {
+                  for (let t = 0; t <= len; t += 2) {
+                    const p = line.getPointAtLength(t);
+                    if (Math.hypot(p.x - n.x, p.y - n.y) < n.r) {
+                      return true;
+                    }
+                  }
+                  return false;
+                })
+                .map((n) => `${e.dataset.source}->${e.dataset.target} through ${n.id}`);
+            });
+          })
+        );
+        assert.deepStrictEqual(through, [], `${label}: map calls drawn through other nodes`);
+        // and no node reads "0 req/s" (one that serves none of the calls shown says so)
+        const zeroNodes = await page.evaluate(() =>
+          [...document.querySelectorAll('[data-testid="map-node"]')]
+            .filter((n) => /(^|[^.\d])0 req\/s/.test(n.textContent))
+            .map((n) => n.dataset.id)
+        );
+        assert.deepStrictEqual(zeroNodes, [], `${label}: map nodes reading 0 req/s`);
+        // a flame graph shows the functions of the services asked for (a service, a team's, else every demo
+        // service's) and of no other demo service
+        const flames = await page.evaluate(() =>
+          [...document.querySelectorAll('[data-panel-type="flowlens-flamegraph-panel"]')].map((box) => ({
+            id: Number(box.dataset.panelId),
+            labels: [...box.querySelectorAll('[data-testid="flame-rect"]')].map((r) => r.dataset.label),
+            // top-functions value cells whose text takes more than one line
+            wrapped: [...box.querySelectorAll('[data-testid="flame-top-self"], [data-testid="flame-top-total"]')]
+              .filter((td) => {
+                const r = document.createRange();
+                r.selectNodeContents(td);
+                return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size > 1;
+              })
+              .map((td) => td.textContent),
+          }))
+        );
+        const wantServices = [...(c.vars.service ?? DEMO_SERVICES.filter((s) => !c.team || DEMO_TEAMS[s] === c.team))];
+        for (const f of flames) {
+          const title = h.panels.find((p) => p.id === f.id).title;
+          const shown = DEMO_SERVICES.filter((s) => f.labels.some((l) => SERVICE_FUNCTIONS[s].test(l)));
+          assert.deepStrictEqual(
+            shown,
+            wantServices.sort(),
+            `${label}: ${title} shows the functions of ${shown.join(', ') || 'no demo service'} (${f.labels.length} frames)`
+          );
+          assert.deepStrictEqual(f.wrapped, [], `${label}: ${title}: top-functions values broken over lines`);
+          log(`${label}: ${title} flame graph: ${f.labels.length} frames, functions of ${shown.join(', ')}`);
+        }
         const queries = [...h.panels.flatMap((p) => p.queries), ...h.annotations.flatMap((a) => a.queries ?? [])];
         // variables interpolated: nothing of the form $x / ${x} left in a query sent
         const left = queries.map((q) => JSON.stringify(q)).filter((q) => /\$\{?\w/.test(q));
@@ -352,10 +503,11 @@ async function main() {
               recorded_at: before?.recorded_at ?? new Date().toISOString(),
               ...(before ? { extended_at: new Date().toISOString() } : {}),
               how:
-                `node test/frontend/dashboards-run.js --record: the real plugin binary behind test/grafana-shim over ClickHouse ` +
-                `${RECORD_DB} (a copy of ${TRACE_RECORDING.database}: the demo system traced by the real agent, left by ` +
-                `record-trace.js; the demo's services tagged by team: ${JSON.stringify(DEMO_TEAMS)}) answered these requests ` +
-                `of ${name}.json's panels, variables and annotations (bundled and each team's copy), each body exact.`,
+                `node test/frontend/dashboards-run.js --record: the demo system (netbed layout, loadgen at ${LOAD.rate} req/s ` +
+                `for ${LOAD.seconds} s) traced, captured and profiled (on- and off-CPU) by the real agent into ${DEMO_DB}; ` +
+                `the real plugin binary behind test/grafana-shim over ClickHouse ${RECORD_DB} (its copy: the profiles of ` +
+                `the demo's services; the demo's services tagged by team: ${JSON.stringify(DEMO_TEAMS)}) answered these ` +
+                `requests of ${name}.json's panels, variables and annotations (bundled and each team's copy), each body exact.`,
               database: RECORD_DB,
               range,
               answers,

@@ -62,8 +62,37 @@ test('every bundled and team dashboard renders each panel without an error, filt
   );
   // FlowLens annotations: the demo's services first seen in the range, the team's alone with a team
   assert.match(out, /universal-map\.json \(team-shop\): .*annotations: Error spikes 0, New services 1/);
-  assert.match(out, /universal-map\.json \(team-web\): .*annotations: Error spikes 0, New services 3/);
-  // agent restarts: the demo was recorded before the agent wrote agent_events (its copy has the table, empty)
-  assert.match(out, /universal-map\.json \(team-web\): .*annotations: .*Agent restarts 0/);
+  // web's error spikes: the gateway, slb and frontend answer loadgen's missing page (404) and pass on the backend's
+  // failed reservations
+  assert.match(out, /universal-map\.json \(team-web\): .*annotations: Error spikes 3, New services 3/);
+  // agent restarts: the agent that recorded the demo started once in the range (no run before it) and stopped cleanly
+  assert.match(out, /universal-map\.json \(team-web\): .*annotations: .*Agent restarts AGENT_RESTARTS/);
+  // a variable over the chosen services: the protocols two services serve
+  assert.match(out, /service-overview\.json \(two-services\): variable protocol lists 1: HTTP$/m);
+  // the demo's flows that stay open (keep-alive, pools) are in the flow table: the backend's
+  assert.match(out, /dist\/dashboards\/network\.json \(backend\): .*Flows: Grafana-core table: [1-9]\d* rows/);
+  // the Profiling dashboard's flame graphs: the functions of the chosen services (a service, two, a team's, an ad-hoc
+  // team, a team's copy) and of no other demo service; All: every demo service's
+  const flames = {
+    'dist/dashboards/profiling.json (default)': 'backend, frontend, gateway, postgres, redis, slb',
+    'dist/dashboards/profiling.json (backend)': 'backend',
+    'dist/dashboards/profiling.json (two-services)': 'backend, frontend',
+    'dist/dashboards/profiling.json (team-shop)': 'backend',
+    'dist/dashboards/profiling.json (team-web)': 'frontend, gateway, slb',
+    'dist/dashboards/profiling.json (adhoc-team-web)': 'frontend, gateway, slb',
+    'provisioning/dashboards/teams/data/profiling.json (default)': 'postgres, redis',
+    'provisioning/dashboards/teams/shop/profiling.json (default)': 'backend',
+    'provisioning/dashboards/teams/web/profiling.json (default)': 'frontend, gateway, slb',
+  };
+  for (const [label, services] of Object.entries(flames)) {
+    for (const panel of ['On-CPU', 'Off-CPU']) {
+      const esc = `${label}: ${panel}`.replace(/[.()/]/g, '\\$&');
+      assert.match(
+        out,
+        new RegExp(`${esc} flame graph: [1-9]\\d* frames, functions of ${services}$`, 'm'),
+        `${label} ${panel}`
+      );
+    }
+  }
   assert.match(out, /PASS/);
 });

@@ -254,16 +254,20 @@ function TopTable({ tree, matches, onSearch, onSandwich }: TableProps) {
                 </td>
                 {tree.diff ? (
                   <>
-                    <td>{formatShare(bl)}</td>
-                    <td>{formatShare(cmp)}</td>
-                    <td style={{ color: changeColour(change) }} data-testid="flame-top-change">
+                    <td className={styles.num}>{formatShare(bl)}</td>
+                    <td className={styles.num}>{formatShare(cmp)}</td>
+                    <td className={styles.num} style={{ color: changeColour(change) }} data-testid="flame-top-change">
                       {formatChange(change)}
                     </td>
                   </>
                 ) : (
                   <>
-                    <td data-testid="flame-top-self">{formatValue(tree.unit, r.self)}</td>
-                    <td data-testid="flame-top-total">{formatValue(tree.unit, r.total)}</td>
+                    <td className={styles.num} data-testid="flame-top-self">
+                      {formatValue(tree.unit, r.self)}
+                    </td>
+                    <td className={styles.num} data-testid="flame-top-total">
+                      {formatValue(tree.unit, r.total)}
+                    </td>
                   </>
                 )}
               </tr>
@@ -636,6 +640,8 @@ const getStyles = (theme: GrafanaTheme2) => ({
   }),
   actions: css({ whiteSpace: 'nowrap', width: 52 }),
   fn: css({ fontFamily: theme.typography.fontFamilyMonospace, wordBreak: 'break-all' }),
+  // a value on one line ("24 samples"): a long function name takes the room, never the number's
+  num: css({ whiteSpace: 'nowrap' }),
   note: css({ color: theme.colors.text.secondary, padding: theme.spacing(0.5, 1) }),
   empty: css({ color: theme.colors.text.secondary, padding: theme.spacing(2) }),
   legend: css({

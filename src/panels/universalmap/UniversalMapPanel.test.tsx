@@ -82,6 +82,15 @@ describe('UniversalMapPanel', () => {
     expect(screen.getAllByTestId('map-edge-network')).toHaveLength(1);
   });
 
+  it('says a node serves none of the calls shown, instead of 0 req/s · 0 ms', () => {
+    render(<UniversalMapPanel {...props(mapFrames())} />);
+    const node = (id: string) => screen.getAllByTestId('map-node').find((n) => n.getAttribute('data-id') === id)!;
+    // frontend only calls api here
+    expect(node('frontend')).toHaveTextContent('calls only');
+    expect(node('frontend')).not.toHaveTextContent('req/s');
+    expect(node('api')).toHaveTextContent('12.5 req/s');
+  });
+
   it('says what a call only the network saw is, instead of 0 req/s · 0 ms', () => {
     const frames = mapFrames();
     const edges = frames[1];

@@ -3,7 +3,7 @@ import { css } from '@emotion/css';
 import type { GrafanaTheme2, PanelProps } from '@grafana/data';
 import { IconButton, useStyles2, useTheme2 } from '@grafana/ui';
 import { buildGraph, type MapEdge, type MapNode } from './graph';
-import { layoutGraph, NODE_RADIUS, splitSegments, type MapLayout, type Point } from './layout';
+import { fitScale, layoutGraph, NODE_RADIUS, splitSegments, type MapLayout, type Point } from './layout';
 import {
   edgeLabel,
   edgeShapes,
@@ -59,9 +59,9 @@ interface View {
   y: number;
 }
 
-/** The whole map centred in the panel (never enlarged past 1.5×). */
+/** The whole map centred in the panel (never enlarged past LAYOUT.maxFit). */
 function fitView(layout: MapLayout, width: number, height: number): View {
-  const k = Math.min(width / layout.width, height / layout.height, 1.5);
+  const k = fitScale(layout.width, layout.height, { width, height });
   return { k, x: (width - layout.width * k) / 2, y: (height - layout.height * k) / 2 };
 }
 
@@ -91,14 +91,16 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
   const [menu, setMenu] = useState<MenuAt | undefined>();
 
   const graph = useMemo(() => buildGraph(data.series, theme), [data.series, theme]);
-  // the layout takes the panel's shape (a large map wraps its tall columns to fill it); resizing keeps its order
-  const aspect = Math.round((width / Math.max(height, 1)) * 4) / 4;
+  // the layout takes the panel's size (a large map wraps its tall columns to fill it); resizing by a few pixels
+  // keeps its order
+  const roomW = Math.max(50, Math.round(width / 50) * 50);
+  const roomH = Math.max(50, Math.round(height / 50) * 50);
   const threshold = options.errorThreshold ?? 5;
   const edgeStat = options.edgeStat ?? 'both';
   // the gaps between columns take the widest label crossing them
   const layout = useMemo(
-    () => layoutGraph(graph, aspect, (e) => plateWidth(e, edgeLabel(e, edgeStat))),
-    [graph, aspect, edgeStat]
+    () => layoutGraph(graph, { width: roomW, height: roomH }, (e) => plateWidth(e, edgeLabel(e, edgeStat))),
+    [graph, roomW, roomH, edgeStat]
   );
   const shapes = useMemo(() => edgeShapes(graph, layout, edgeStat), [graph, layout, edgeStat]);
   // zoom and pan: undefined is the fitted view (kept fitted when the panel resizes)

@@ -171,17 +171,21 @@ export function buildGraph(series: DataFrame[], theme: GrafanaTheme2): MapGraph 
     const subtitle = fieldOf(nodesFrame, 'subtitle');
     const main = formatter(fieldOf(nodesFrame, 'mainstat'), theme);
     const second = formatter(fieldOf(nodesFrame, 'secondarystat'), theme);
+    const served = fieldOf(nodesFrame, 'detail__requests') ?? fieldOf(nodesFrame, 'mainstat');
     for (let i = 0; i < nodesFrame.length; i++) {
       const nid = String(id?.values[i] ?? '');
       if (!nid) {
         continue;
       }
+      // a node that serves none of the map's calls (a client, or a team's caller whose own traffic is filtered
+      // out) says so: "0 req/s · 0 ms" would read as a service that answers nothing
+      const callerOnly = num(served, i) === 0;
       nodes.set(nid, {
         id: nid,
         title: String(title?.values[i] ?? nid),
         subtitle: String(subtitle?.values[i] ?? ''),
-        mainstat: main(i),
-        secondarystat: second(i),
+        mainstat: callerOnly ? 'calls only' : main(i),
+        secondarystat: callerOnly ? '' : second(i),
         errorRate: nodeErrorRate(nodesFrame, i),
         details: detailRows(nodesFrame, i, theme),
         links: linksOf(nodesFrame, i),

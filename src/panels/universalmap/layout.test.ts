@@ -29,11 +29,30 @@ describe('layoutGraph', () => {
     expect(Object.fromEntries(first.positions)).toEqual(Object.fromEntries(again.positions));
     expect(new Set(first.layers.values()).size).toBe(3);
   });
+
+  it('keeps two stores called by one service in one column in a wide panel (no call drawn through a node)', () => {
+    // the data team's map: backend calls postgres and redis; a 1590 × 560 panel fits it unwrapped at the largest scale
+    const g: MapGraph = {
+      nodes: ['backend', 'postgres', 'redis'].map(node),
+      edges: [edge('backend', 'postgres'), edge('backend', 'redis')],
+    };
+    const { positions } = layoutGraph(g, { width: 1590, height: 560 });
+    const at = (id: string) => positions.get(id)!;
+    expect(at('postgres').x).toBe(at('redis').x);
+    expect(at('postgres').y).not.toBe(at('redis').y);
+    expect(at('backend').x).toBeLessThan(at('postgres').x);
+    // the same in a short panel (the service overview's map): unwrapped it is still drawn at its natural size
+    const short = layoutGraph(
+      { nodes: ['frontend', ...g.nodes.map((n) => n.id)].map(node), edges: [edge('frontend', 'backend'), ...g.edges] },
+      { width: 1590, height: 330 }
+    ).positions;
+    expect(short.get('postgres')!.x).toBe(short.get('redis')!.x);
+  });
 });
 
 /** The counts of quality.ts over a layout's routes (no labels). */
-function quality(g: MapGraph, aspect = 16 / 9) {
-  const layout = layoutGraph(g, aspect);
+function quality(g: MapGraph, panel = { width: 1600, height: 900 }) {
+  const layout = layoutGraph(g, panel);
   return {
     layout,
     q: measureMap({

@@ -40,7 +40,14 @@ export const LAYOUT = {
   lineClear: 12,
   /** the room under a node's circle for its title and subtitle */
   textHeight: 36,
+  /** the fitted map is never enlarged past this (node and text sizes stay sane on a small map) */
+  maxFit: 1.5,
 };
+
+/** The scale that fits a w × h picture in the panel, never past LAYOUT.maxFit. */
+export function fitScale(w: number, h: number, panel: { width: number; height: number }): number {
+  return Math.min(panel.width / w, panel.height / h, LAYOUT.maxFit);
+}
 
 /** Up to this many nodes and calls, every wrap is tried (else the wrap is estimated, then corrected once). */
 const SMALL_MAP = 150;
@@ -135,14 +142,19 @@ function columnsOf(graph: MapGraph): { layers: Map<string, number>; columns: str
 
 /**
  * The map's picture: columns by call depth (columnsOf), a tall column (a team map of 200 nodes has columns of 60)
- * wrapped into side-by-side sub-columns so the picture, fitted to a panel of that shape (`aspect`, width / height),
- * is drawn largest; then each sub-column gets a slot for every line passing through it and is ordered and placed
+ * wrapped into side-by-side sub-columns so the picture, fitted to the panel, is drawn largest (a small map that
+ * fits at its natural size is not wrapped: two stores called by one service would read as a chain); then each sub-column gets a slot for every line passing through it and is ordered and placed
  * (placeRows: barycentre sweeps, isotonic rows), and each line is routed through its slots, so none crosses a node
  * (dagre and elkjs were measured against this: bench/map-layout.js, README). A gap between
  * columns is as wide as the widest label of the lines crossing it (`labelWidth` of an edge, bounded), so a label
  * fits between columns.
  */
-export function layoutGraph(graph: MapGraph, aspect = 16 / 9, labelWidth: (e: MapEdge) => number = () => 0): MapLayout {
+export function layoutGraph(
+  graph: MapGraph,
+  panel = { width: 1600, height: 900 },
+  labelWidth: (e: MapEdge) => number = () => 0
+): MapLayout {
+  const aspect = panel.width / Math.max(1, panel.height);
   const { layers, columns } = columnsOf(graph);
   const size = new Map(graph.nodes.map((n) => [n.id, nodeBox({ x: 0, y: 0 }, n)]));
   const tallest = Math.max(1, ...columns.map((c) => c.length));
@@ -176,9 +188,13 @@ export function layoutGraph(graph: MapGraph, aspect = 16 / 9, labelWidth: (e: Ma
         continue; // the same sub-columns as a taller wrap
       }
       seen = tried.ranks;
-      const score = Math.max(w / aspect, tried.height + 2 * LAYOUT.margin);
+      // a wrap must draw the map a quarter larger to be worth reading a column as two
+      const score = Math.max(w / aspect, tried.height + 2 * LAYOUT.margin) * (rows === tallest ? 1 : 1.25);
       if (!best || score < best.score - 1e-9) {
         best = { placed: tried, score };
+      }
+      if (rows === tallest && fitScale(w, tried.height + 2 * LAYOUT.margin, panel) >= 1) {
+        break; // unwrapped, it is drawn at its natural size or larger
       }
     }
     placed = best!.placed;

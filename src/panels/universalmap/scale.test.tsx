@@ -89,7 +89,7 @@ describe('the Universal Map at team scale', () => {
         details: [],
       })),
     };
-    const layout = layoutGraph(graph, 1600 / 600);
+    const layout = layoutGraph(graph, { width: 1600, height: 600 });
     expect(layout.positions.size).toBe(200);
     // without wrapping it would be 100 rows tall (12,000 units for 3 columns); wrapped, near the panel's 2.67
     expect(layout.width / layout.height).toBeGreaterThan(1.8);
@@ -109,7 +109,7 @@ describe('the Universal Map at team scale', () => {
   it('routes every call of a 200-node map around the nodes and gives every call its label, none overlapping', () => {
     const graph = buildGraph(bigMap(100, 80, 20), createTheme());
     const t0 = performance.now();
-    const layout = layoutGraph(graph, 1600 / 700, (e) => plateWidth(e, edgeLabel(e, 'both')));
+    const layout = layoutGraph(graph, { width: 1600, height: 700 }, (e) => plateWidth(e, edgeLabel(e, 'both')));
     const shapes = edgeShapes(graph, layout, 'both');
     const ms = performance.now() - t0;
     const q = measureMap({

@@ -4,6 +4,7 @@
 // a non-2xx answer an error with the body as `data`, as Grafana's FetchError), isFetchError, and
 // locationService over an in-memory location (the app's path and search, starting at `?path=`), exposed as
 // window.__harness.location for the test.
+import { urlUtil } from '@grafana/data';
 import { BehaviorSubject, Observable } from 'rxjs';
 
 function parse(path) {
@@ -17,7 +18,8 @@ const lastValue = (obs) =>
     obs.subscribe({ next: (x) => (v = x), error: reject, complete: () => resolve(v?.data) });
   });
 
-const withParams = (url, params) => (params ? `${url}?${new URLSearchParams(params)}` : url);
+// as Grafana's backendSrv puts options.params on the URL: an array value as the key repeated (service=a&service=b)
+const withParams = (url, params) => (params ? `${url}?${urlUtil.serializeParams(params)}` : url);
 
 export function appRuntime(React, initialPath) {
   const location = new BehaviorSubject(parse(initialPath));

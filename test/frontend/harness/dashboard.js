@@ -20,7 +20,10 @@ const CORE_CHECKS = {
     if (frames.length > 0 && series.length !== frames.length) {
       return { error: `${frames.length - series.length} frame(s) without a time and a number field` };
     }
-    return { summary: `${series.reduce((n, f) => n + f.fields.filter((x) => x.type === 'number').length, 0)} series` };
+    // a series with no value other than 0 or null draws a flat line at 0 (or nothing): counted apart
+    const numbers = series.flatMap((f) => f.fields.filter((x) => x.type === 'number'));
+    const flat = numbers.filter((x) => !Array.from(x.values).some((v) => v !== null && v !== 0)).length;
+    return { summary: `${numbers.length} series${flat > 0 ? ` (${flat} all 0)` : ''}` };
   },
   table: (frames) => ({ summary: `${frames.reduce((n, f) => n + f.length, 0)} rows in ${frames.length} frame(s)` }),
   logs: (frames) => {
