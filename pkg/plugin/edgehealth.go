@@ -42,21 +42,29 @@ func (h *edgeNet) rttMs() *float64 {
 func (h *edgeNet) verdict() string {
 	var why []string
 	if h.failed > 0 {
-		why = append(why, fmt.Sprintf("%d failed connections", h.failed))
+		why = append(why, counted(h.failed, "failed connection", "failed connections"))
 	}
 	if r := h.retransRatio(); r != nil && *r >= MaxRetransRatio {
 		why = append(why, fmt.Sprintf("%.1f%% retransmitted", *r*100))
 	}
 	if h.rsts > 0 {
-		why = append(why, fmt.Sprintf("%d RSTs", h.rsts))
+		why = append(why, counted(h.rsts, "RST", "RSTs"))
 	}
 	if h.zeroWindows > 0 {
-		why = append(why, fmt.Sprintf("%d zero windows", h.zeroWindows))
+		why = append(why, counted(h.zeroWindows, "zero window", "zero windows"))
 	}
 	if len(why) == 0 {
 		return "ok"
 	}
 	return strings.Join(why, ", ")
+}
+
+// counted is "1 RST", "3 RSTs".
+func counted[N ~int | ~int64 | ~uint64 | ~uint32](n N, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // edgeHealth reads each client→server edge's TCP health over the range: the net_metrics query in

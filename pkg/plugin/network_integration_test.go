@@ -387,8 +387,8 @@ func TestNetworkIntegration(t *testing.T) {
 			"curl->files-clean": "3 false 0 - ok",
 			// refused connects carried no request: the network alone shows the edge, and why
 			"curl->refuser":       "0 true 0 - 3 failed connections, 3 RSTs",
-			"curl->resetter":      "1 true 0 - 1 RSTs",
-			"python3->files-slow": "1 true 0 - 1 zero windows",
+			"curl->resetter":      "1 true 0 - 1 RST",
+			"python3->files-slow": "1 true 0 - 1 zero window",
 		} {
 			if !strings.HasPrefix(got[edge], want) {
 				t.Errorf("edge %s: %q, want %q…", edge, got[edge], want)
