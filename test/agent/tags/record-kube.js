@@ -28,6 +28,8 @@ const PORT = 16443;
 const BASE = `https://127.0.0.1:${PORT}`;
 const ADMIN_TOKEN = 'recorder-admin-token';
 const AGENT_TOKEN = 'flowlens-agent-token';
+const NODE_A = '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a';
+const NODE_B = '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-b';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowlens-kube-'));
 const children = [];
@@ -37,19 +39,48 @@ function log(...a) {
 function start(cmd, args, name) {
   const out = fs.openSync(path.join(dir, `${name}.log`), 'w');
   const child = spawn(cmd, args, { stdio: ['ignore', out, out] });
+  child.label = name;
   children.push(child);
-  child.on('exit', (code) => code && log(`${name} exited ${code}: see ${dir}/${name}.log`));
+  child.on('exit', (code, signal) => {
+    child.exited = true;
+    if (code) {
+      log(`${name} exited ${code}${signal ? ` (${signal})` : ''}: see ${dir}/${name}.log`);
+    }
+  });
   return child;
 }
-function stopAll() {
-  for (const c of children) {
+/** Stops the servers (apiserver before etcd) and waits for each to exit; SIGKILL after 15 s. */
+async function stopAll() {
+  for (const c of [...children].reverse()) {
+    if (c.exited) {
+      continue;
+    }
+    const gone = new Promise((r) => c.once('exit', r));
     c.kill('SIGTERM');
+    const timer = setTimeout(() => c.kill('SIGKILL'), 15000);
+    await gone;
+    clearTimeout(timer);
   }
 }
-process.on('exit', stopAll);
+// last resort when the recorder itself dies: no server outlives it
+process.on('exit', () => children.forEach((c) => c.exited || c.kill('SIGKILL')));
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    log(`${sig}: stopping the servers; logs kept in ${dir}`);
+    stopAll().then(() => process.exit(1));
+  });
+}
+/** A server that exited ends the wait for it at once. */
+function alive() {
+  const dead = children.find((c) => c.exited);
+  if (dead) {
+    throw Object.assign(new Error(`${dead.label} exited: see ${dir}/${dead.label}.log`), { fatal: true });
+  }
+}
 
 let ca;
 function request(method, url, body, token = ADMIN_TOKEN, contentType = 'application/json') {
+  const data = body ? JSON.stringify(body) : '';
   return new Promise((resolve, reject) => {
     const req = https.request(
       `${BASE}${url}`,
@@ -59,7 +90,8 @@ function request(method, url, body, token = ADMIN_TOKEN, contentType = 'applicat
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'application/json',
-          ...(body ? { 'content-type': contentType } : {}),
+          // a chunked body got a bare "400 Bad Request" (connection: close) from the server: send its length
+          ...(data ? { 'content-type': contentType, 'content-length': Buffer.byteLength(data) } : {}),
         },
       },
       (res) => {
@@ -71,12 +103,21 @@ function request(method, url, body, token = ADMIN_TOKEN, contentType = 'applicat
             reject(new Error(`${method} ${url}: HTTP ${res.statusCode} ${text.slice(0, 400)}`));
             return;
           }
-          resolve(text ? JSON.parse(text) : {});
+          // /readyz answers plain text
+          if (!/json/.test(res.headers['content-type'] || '')) {
+            resolve(text);
+            return;
+          }
+          try {
+            resolve(JSON.parse(text));
+          } catch (err) {
+            reject(err);
+          }
         });
       }
     );
     req.on('error', reject);
-    req.end(body ? JSON.stringify(body) : undefined);
+    req.end(data || undefined);
   });
 }
 const create = (url, body) => request('POST', url, body);
@@ -87,10 +128,11 @@ const setStatus = (ns, name, status) =>
 async function until(what, fn, ms = 120000) {
   const end = Date.now() + ms;
   for (;;) {
+    alive();
     try {
       return await fn();
     } catch (err) {
-      if (Date.now() > end) {
+      if (err.fatal || Date.now() > end) {
         throw new Error(`${what}: ${err.message}`);
       }
       await new Promise((r) => setTimeout(r, 250));
@@ -108,6 +150,20 @@ const owner = (obj, kind, apiVersion) => ({
 });
 const hex = (c) => c.repeat(64);
 
+/** A container's status as its kubelet writes it; ready while running. */
+const containerStatus = (c, runtime, state) => ({
+  name: c.name,
+  image: c.image,
+  imageID: `${c.image}@sha256:${hex(c.id[0] === 'f' ? 'e' : 'f')}`,
+  containerID: `${runtime}://${c.id}`,
+  ready: !!state.running,
+  started: !!state.running,
+  restartCount: 0,
+  state,
+});
+/** Seconds precision, as the API server stores times. */
+const stamp = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
 /** A pod bound to `node` and running, as the scheduler and the kubelet leave it. */
 async function runPod(ns, name, { node, labels, owners, containers, ip, hostIP, hostNetwork = false, runtime }) {
   const pod = await create(`/api/v1/namespaces/${ns}/pods`, {
@@ -118,7 +174,7 @@ async function runPod(ns, name, { node, labels, owners, containers, ip, hostIP, 
       containers: containers.map((c) => ({ name: c.name, image: c.image })),
     },
   });
-  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const now = stamp();
   await setStatus(ns, name, {
     phase: 'Running',
     hostIP,
@@ -127,16 +183,7 @@ async function runPod(ns, name, { node, labels, owners, containers, ip, hostIP, 
     podIPs: [{ ip }],
     startTime: now,
     conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
-    containerStatuses: containers.map((c) => ({
-      name: c.name,
-      image: c.image,
-      imageID: `${c.image}@sha256:${hex(c.id[0] === 'f' ? 'e' : 'f')}`,
-      containerID: `${runtime}://${c.id}`,
-      ready: true,
-      started: true,
-      restartCount: 0,
-      state: { running: { startedAt: now } },
-    })),
+    containerStatuses: containers.map((c) => containerStatus(c, runtime, { running: { startedAt: now } })),
   });
   return pod;
 }
@@ -162,7 +209,9 @@ async function main() {
       '--etcd-servers=http://127.0.0.1:23790',
       `--secure-port=${PORT}`,
       '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      // the control plane's address in the `kubernetes` Service's endpoints (it refuses a loopback one); it
+      // listens on loopback only
+      '--advertise-address=10.0.0.1',
       `--cert-dir=${path.join(dir, 'certs')}`,
       '--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112',
       `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
@@ -183,6 +232,8 @@ async function main() {
   });
   const version = await request('GET', '/version');
   log(`kube-apiserver ${version.gitVersion} ready (${dir})`);
+  // the API server makes the default namespace and the `kubernetes` Service itself, shortly after it is ready
+  await until('the kubernetes Service', () => request('GET', '/api/v1/namespaces/default/services/kubernetes'));
 
   // the agent's rights: what the README's RBAC names, nothing more
   await create('/apis/rbac.authorization.k8s.io/v1/clusterroles', {
@@ -286,11 +337,12 @@ async function main() {
     metadata: { name: 'cart-5f6d7c8b9a', ownerReferences: [owner(cart, 'Deployment', 'apps/v1')] },
     spec: template('cart'),
   });
+  const cartContainers = [{ name: 'cart', image: 'shop/cart:1.0', id: hex('1') }];
   await runPod('shop', 'cart-5f6d7c8b9a-old11', {
     node: 'node-a',
     labels: { app: 'cart', 'pod-template-hash': '5f6d7c8b9a' },
     owners: [owner(cartRs, 'ReplicaSet', 'apps/v1')],
-    containers: [{ name: 'cart', image: 'shop/cart:1.0', id: hex('1') }],
+    containers: cartContainers,
     ip: '10.244.1.40',
     hostIP: '10.0.0.10',
     runtime: 'containerd',
@@ -355,28 +407,51 @@ async function main() {
   });
 
   // what the agent asks, with the agent's own token: the URLs of src/agent/tags/kubeSource.ts
-  const save = async (name, url) => {
-    const body = await request('GET', url, undefined, AGENT_TOKEN);
-    fs.writeFileSync(path.join(FIXTURES, name), JSON.stringify(body, null, 2) + '\n');
-    log(`${name}: ${url} (${(body.items || []).length} items)`);
+  // written only once all is recorded and checked: a failed run leaves the committed recordings alone
+  const saved = [];
+  const save = async (name, url, what) => {
+    // the RBAC authorizer learns the new binding from a watch: the first request may come before it
+    const body = await until(`${url} with the agent's token`, () => request('GET', url, undefined, AGENT_TOKEN), 10000);
+    const items = (body.items || []).map((i) => `${i.metadata.namespace}/${i.metadata.name}`);
+    saved.push({ name, url, what, items, body });
+    log(`${name}: ${url} (${items.length} items, written at the end)`);
   };
-  await save('apiserver-pods-node-a.recorded.json', '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a');
-  await save('apiserver-pods-node-b.recorded.json', '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-b');
-  await save('apiserver-replicasets.recorded.json', '/apis/apps/v1/replicasets');
-  await save('apiserver-services.recorded.json', '/api/v1/services');
-  // the kubelet stops the deleted pod's containers and reports it failed; it is still listed until confirmed
+  await save(
+    'apiserver-pods-node-a.recorded.json',
+    NODE_A,
+    "node-a's pods; cart's old pod deleted (graceful, 30 s) but still running, search's new pod given its IP"
+  );
+  await save('apiserver-pods-node-b.recorded.json', NODE_B, "node-b's pod (CRI-O, no pod-template-hash label)");
+  await save('apiserver-replicasets.recorded.json', '/apis/apps/v1/replicasets', 'all ReplicaSets, owned by their Deployments');
+  await save('apiserver-services.recorded.json', '/api/v1/services', 'all Services: asked-for, dual-stack, headless, `kubernetes`');
+  // the kubelet stops the deleted pod's containers (SIGTERM, exit 143) and reports it failed; it is still
+  // listed until the kubelet confirms
+  const stopped = stamp();
   await setStatus('shop', 'cart-5f6d7c8b9a-old11', {
     phase: 'Failed',
-    conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }],
+    conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: stopped }],
+    containerStatuses: cartContainers.map((c) =>
+      containerStatus(c, 'containerd', {
+        terminated: { exitCode: 143, reason: 'Error', startedAt: stopped, finishedAt: stopped, containerID: `containerd://${c.id}` },
+      })
+    ),
   });
-  await save('apiserver-pods-node-a-failed.recorded.json', '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a');
+  await save(
+    'apiserver-pods-node-a-failed.recorded.json',
+    NODE_A,
+    "node-a's pods after the kubelet reported the deleted pod Failed (still listed)"
+  );
   // its kubelet confirms (grace 0): the API server removes it
   await request('DELETE', '/api/v1/namespaces/shop/pods/cart-5f6d7c8b9a-old11', {
     kind: 'DeleteOptions',
     apiVersion: 'v1',
     gracePeriodSeconds: 0,
   });
-  await save('apiserver-pods-node-a-removed.recorded.json', '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a');
+  await save(
+    'apiserver-pods-node-a-removed.recorded.json',
+    NODE_A,
+    "node-a's pods after the kubelet confirmed the deletion (grace 0): the old pod is gone"
+  );
   let denied = '';
   try {
     await request('GET', '/api/v1/secrets', undefined, AGENT_TOKEN);
@@ -404,22 +479,66 @@ async function main() {
   if (!fe || fe.workloadKind !== 'Deployment' || fe.workloadName !== 'frontend') {
     throw new Error('KubeSource did not name the frontend pod by its Deployment');
   }
-  fs.writeFileSync(
-    path.join(FIXTURES, 'RECORDED.md'),
-    `The \`*.recorded.json\` files are the answers of a real kube-apiserver ${version.gitVersion} (etcd v3.7.0)` +
-      ` to the agent's own requests (its token, RBAC \`flowlens-agent\`), recorded by \`record-kube.js\` on` +
-      ` ${new Date().toISOString().slice(0, 10)}; see that script for what it played of the kubelet and controllers.\n`
-  );
+  for (const { name, body } of saved) {
+    fs.writeFileSync(path.join(FIXTURES, name), JSON.stringify(body, null, 2) + '\n');
+  }
+  writeRecordedMd(version, saved);
+}
+
+/** The Go modules a binary was built from (`go version -m`), and its sha256: what was recorded from. */
+function built(bin, mod) {
+  const file = path.join(BIN, bin);
+  let version = 'unknown (no go toolchain to read its build info)';
+  try {
+    const info = execFileSync('go', ['version', '-m', file], { encoding: 'utf8' });
+    const dep = info.split('\n').find((l) => l.trim().split(/\s+/)[1] === mod);
+    const go = info.split('\n')[0].split(': ')[1];
+    version = dep ? `${mod} ${dep.trim().split(/\s+/)[2]}, ${go}` : version;
+  } catch {
+    /* keep unknown */
+  }
+  const sha = require('crypto').createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  return `\`build/kube/${bin}\`: ${version}; sha256 ${sha}`;
+}
+
+function writeRecordedMd(version, saved) {
+  const lines = [
+    '# Recorded Kubernetes API server answers',
+    '',
+    `The \`*.recorded.json\` files here are the answers of a real kube-apiserver over a real etcd to the agent's`,
+    "own requests (the URLs of src/agent/tags/kubeSource.ts, the agent's bearer token, bound to the ClusterRole",
+    '`flowlens-agent`: get/list pods, services, replicasets; its token is refused secrets), each answer parsed',
+    'and saved pretty-printed with nothing removed. uids, resourceVersions and timestamps are as the server',
+    'made them: tests look pods up by name.',
+    '',
+    `- Recorded on ${new Date().toISOString().slice(0, 10)} with: \`test/agent/tags/build-kube.sh && npm run build:agent && node test/agent/tags/record-kube.js\``,
+    `- ${built('kube-apiserver', 'k8s.io/kubernetes')} (its /version says \`${version.gitVersion}\`: built`,
+    '  with `go build`, without the release ldflags)',
+    `- ${built('etcd', 'go.etcd.io/etcd/server/v3')} (one member, embed package)`,
+    '',
+    'No kubelet, scheduler or controller manager runs here (no container runtime): record-kube.js plays their',
+    'parts through the API as they do (binds pods to nodes, creates the ReplicaSets a Deployment controller',
+    'would, writes pod status through the status subresource as a kubelet does). The kubelet fixtures',
+    '(`kubelet-*.json`) remain composed by hand, in the same v1 PodList type.',
+    '',
+    '| file | request | what | items |',
+    '| --- | --- | --- | --- |',
+    ...saved.map((s) => `| ${s.name} | \`GET ${s.url}\` | ${s.what} | ${s.items.join(', ')} |`),
+    '',
+  ];
+  fs.writeFileSync(path.join(FIXTURES, 'RECORDED.md'), lines.join('\n'));
 }
 
 main().then(
-  () => {
-    stopAll();
+  async () => {
+    await stopAll();
+    fs.rmSync(dir, { recursive: true, force: true });
     process.exit(0);
   },
-  (err) => {
+  async (err) => {
     console.error('[record-kube]', err);
-    stopAll();
+    await stopAll();
+    console.error(`[record-kube] logs kept in ${dir}`);
     process.exit(1);
   }
 );
