@@ -123,7 +123,13 @@ function request(method, url, body, token = ADMIN_TOKEN, contentType = 'applicat
 const create = (url, body) => request('POST', url, body);
 /** Status as a kubelet writes it: a merge patch of the status subresource. */
 const setStatus = (ns, name, status) =>
-  request('PATCH', `/api/v1/namespaces/${ns}/pods/${name}/status`, { status }, ADMIN_TOKEN, 'application/merge-patch+json');
+  request(
+    'PATCH',
+    `/api/v1/namespaces/${ns}/pods/${name}/status`,
+    { status },
+    ADMIN_TOKEN,
+    'application/merge-patch+json'
+  );
 
 async function until(what, fn, ms = 120000) {
   const end = Date.now() + ms;
@@ -422,8 +428,16 @@ async function main() {
     "node-a's pods; cart's old pod deleted (graceful, 30 s) but still running, search's new pod given its IP"
   );
   await save('apiserver-pods-node-b.recorded.json', NODE_B, "node-b's pod (CRI-O, no pod-template-hash label)");
-  await save('apiserver-replicasets.recorded.json', '/apis/apps/v1/replicasets', 'all ReplicaSets, owned by their Deployments');
-  await save('apiserver-services.recorded.json', '/api/v1/services', 'all Services: asked-for, dual-stack, headless, `kubernetes`');
+  await save(
+    'apiserver-replicasets.recorded.json',
+    '/apis/apps/v1/replicasets',
+    'all ReplicaSets, owned by their Deployments'
+  );
+  await save(
+    'apiserver-services.recorded.json',
+    '/api/v1/services',
+    'all Services: asked-for, dual-stack, headless, `kubernetes`'
+  );
   // the kubelet stops the deleted pod's containers (SIGTERM, exit 143) and reports it failed; it is still
   // listed until the kubelet confirms
   const stopped = stamp();
@@ -432,7 +446,13 @@ async function main() {
     conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: stopped }],
     containerStatuses: cartContainers.map((c) =>
       containerStatus(c, 'containerd', {
-        terminated: { exitCode: 143, reason: 'Error', startedAt: stopped, finishedAt: stopped, containerID: `containerd://${c.id}` },
+        terminated: {
+          exitCode: 143,
+          reason: 'Error',
+          startedAt: stopped,
+          finishedAt: stopped,
+          containerID: `containerd://${c.id}`,
+        },
       })
     ),
   });
