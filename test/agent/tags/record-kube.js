@@ -9,8 +9,8 @@
 // a kubelet does (phase, IPs, container ids). Everything else is the API server's own: uids, resource
 // versions, timestamps, defaulting, graceful deletion of a bound pod (deletionTimestamp), cluster IPs
 // checked and allocated by its allocator (dual-stack), the `kubernetes` Service it makes itself, and the
-// serialization of the lists. The kubelet's read-only /pods serves the same v1 PodList type, so the node's
-// list is recorded as the API server's list filtered by node.
+// serialization of the lists. No kubelet answer is recorded (the kubelet-*.json fixtures stay composed): a
+// node's pods are the API server's list filtered by node, the v1 PodList type a kubelet's /pods serves too.
 //
 // Usage: test/agent/tags/build-kube.sh && npm run build:agent && node test/agent/tags/record-kube.js
 'use strict';
@@ -485,19 +485,41 @@ async function main() {
   // the agent's KubeSource live against the real server: HTTPS, its CA, a token file
   const { KubeSource } = require(path.join(ROOT, 'build', 'agent', 'src', 'agent', 'tags', 'kubeSource.js'));
   fs.writeFileSync(path.join(dir, 'token'), `${AGENT_TOKEN}\n`);
-  const src = new KubeSource({
-    kubeletUrl: '',
-    apiServerUrl: BASE,
-    tokenFile: path.join(dir, 'token'),
-    caFile,
-    nodeName: 'node-b',
-    refreshSec: 60,
-  });
-  await src.refresh();
-  const fe = [...(src.index ? src.index.byUid.values() : [])].find((p) => p.name === 'frontend-85f6c9d7b8-abcde');
-  log(`KubeSource live: ${src.statusText()}; frontend pod: ${fe && `${fe.workloadKind}/${fe.workloadName}`}`);
-  if (!fe || fe.workloadKind !== 'Deployment' || fe.workloadName !== 'frontend') {
-    throw new Error('KubeSource did not name the frontend pod by its Deployment');
+  const { indexPodList, indexReplicaSets } = require(
+    path.join(ROOT, 'build', 'agent', 'src', 'agent', 'tags', 'kubePods.js')
+  );
+  const summary = (idx) =>
+    [...idx.byUid.values()]
+      .map((p) => `${p.namespace}/${p.name} ${p.workloadKind}/${p.workloadName} ${p.ip} ${p.live}`)
+      .sort();
+  const recorded = (name) => saved.find((s) => s.name === name).body;
+  const owners = indexReplicaSets(recorded('apiserver-replicasets.recorded.json'));
+  // each node as the agent sees it live = as the tests see its recording (node-a: after the deletion)
+  for (const [node, name] of [
+    ['node-b', 'apiserver-pods-node-b.recorded.json'],
+    ['node-a', 'apiserver-pods-node-a-removed.recorded.json'],
+  ]) {
+    const src = new KubeSource({
+      kubeletUrl: '',
+      apiServerUrl: BASE,
+      tokenFile: path.join(dir, 'token'),
+      caFile,
+      nodeName: node,
+      refreshSec: 60,
+    });
+    await src.refresh();
+    log(`KubeSource live, ${node}: ${src.statusText()}`);
+    const live = src.index ? summary(src.index) : [];
+    const want = summary(indexPodList(recorded(name), owners));
+    if (JSON.stringify(live) !== JSON.stringify(want) || src.index.servicesByIp.size !== 4) {
+      throw new Error(`KubeSource live on ${node}:\n${live.join('\n')}\nthe recording:\n${want.join('\n')}`);
+    }
+    log(live.join('; '));
+  }
+  if (
+    !summary(indexPodList(recorded('apiserver-pods-node-b.recorded.json'), owners))[0].includes('Deployment/frontend')
+  ) {
+    throw new Error('the frontend pod is not named by its Deployment');
   }
   for (const { name, body } of saved) {
     fs.writeFileSync(path.join(FIXTURES, name), JSON.stringify(body, null, 2) + '\n');
