@@ -516,10 +516,9 @@ async function main() {
     }
     log(live.join('; '));
   }
-  if (
-    !summary(indexPodList(recorded('apiserver-pods-node-b.recorded.json'), owners))[0].includes('Deployment/frontend')
-  ) {
-    throw new Error('the frontend pod is not named by its Deployment');
+  const frontendPod = 'web/frontend-85f6c9d7b8-abcde Deployment/frontend 10.244.2.5 true';
+  if (!summary(indexPodList(recorded('apiserver-pods-node-b.recorded.json'), owners)).includes(frontendPod)) {
+    throw new Error(`node-b's recording lacks ${frontendPod}`);
   }
   for (const { name, body } of saved) {
     fs.writeFileSync(path.join(FIXTURES, name), JSON.stringify(body, null, 2) + '\n');
@@ -553,7 +552,8 @@ function writeRecordedMd(version, saved) {
     'and saved pretty-printed with nothing removed. uids, resourceVersions and timestamps are as the server',
     'made them: tests look pods up by name.',
     '',
-    `- Recorded on ${new Date().toISOString().slice(0, 10)} with: \`test/agent/tags/build-kube.sh && npm run build:agent && node test/agent/tags/record-kube.js\``,
+    `- Recorded on ${new Date().toISOString().slice(0, 10)} with \`npm run build:agent && node test/agent/tags/record-kube.js\`,`,
+    '  from the binaries in `build/kube/` (as `test/agent/tags/build-kube.sh` builds them: these module versions)',
     `- ${built('kube-apiserver', 'k8s.io/kubernetes')} (its /version says \`${version.gitVersion}\`: built`,
     '  with `go build`, without the release ldflags)',
     `- ${built('etcd', 'go.etcd.io/etcd/server/v3')} (one member, embed package)`,
