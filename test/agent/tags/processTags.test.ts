@@ -7,8 +7,8 @@ import { ProcessTable } from '../../../src/agent/conntrack/processTable';
 import { indexPodList, indexServices } from '../../../src/agent/tags/kubePods';
 import { KubeSource } from '../../../src/agent/tags/kubeSource';
 import { ProcessTagger, ProcessTagsRow, serviceName, startTimeOfStat } from '../../../src/agent/tags/processTags';
+import { fixture, recordedClusterIps } from './kubeFixtures';
 
-const FIXTURES = join(__dirname, '..', '..', '..', '..', '..', 'test', 'agent', 'tags', 'fixtures');
 const CHECKOUT_ID = 'a'.repeat(64);
 const CHECKOUT_UID = '6f1c2a3b_4d5e_4f60_8a7b_9c0d1e2f3a4b';
 const proc = mkdtempSync(join(tmpdir(), 'flowlens-tags-'));
@@ -60,9 +60,7 @@ test('stat field 22 (start time) is read past a comm holding spaces and parenthe
 });
 
 test('the service rule in one place: configured, else workload, else container name, else process', () => {
-  const pod = indexPodList(JSON.parse(readFileSync(join(FIXTURES, 'kubelet-pods-node-a.json'), 'utf8'))).byUid.get(
-    '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b'
-  );
+  const pod = indexPodList(fixture('kubelet-pods-node-a.json')).byUid.get('6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b');
   assert.equal(serviceName('billing', 'checkout', { containerName: 'checkout-c', runtime: '', pod }), 'billing');
   assert.equal(serviceName(undefined, 'proc', { containerName: 'checkout-c', runtime: '', pod }), 'checkout');
   assert.equal(serviceName(undefined, 'proc', { containerName: 'checkout-c', runtime: '' }), 'checkout-c');
@@ -125,7 +123,7 @@ test('process tags from /proc: command line, executable, user, container; the po
   t.flush();
   assert.equal(rows.length, 0, 'named again: no new row');
   // the kubelet answers now (a recorded pod list): the pod's workload names the service, and a new row says so
-  kube.index = indexPodList(JSON.parse(readFileSync(join(FIXTURES, 'kubelet-pods-node-a.json'), 'utf8')));
+  kube.index = indexPodList(fixture('kubelet-pods-node-a.json'));
   assert.equal(table.service(100), 'checkout');
   t.flush();
   assert.deepEqual(
@@ -176,9 +174,11 @@ test('process tags from /proc: command line, executable, user, container; the po
   assert.equal(table.remoteService('10.0.0.11', 9100, true), '10.0.0.11', 'a host-network address names no pod');
   assert.equal(table.remoteService('10.244.1.40', 80, false), 'search');
   // a cluster IP (the client's peer before kube-proxy's NAT) names its Kubernetes Service
-  kube.index.servicesByIp = indexServices(JSON.parse(readFileSync(join(FIXTURES, 'apiserver-services.json'), 'utf8')));
+  kube.index.servicesByIp = indexServices(fixture('apiserver-services.recorded.json'));
   assert.equal(table.remoteService('10.96.12.40', 80, true), 'checkout');
-  assert.equal(table.remoteService('10.96.30.7', 80, true), 'frontend');
+  for (const ip of recordedClusterIps('web/frontend')) {
+    assert.equal(table.remoteService(ip, 80, true), 'frontend', `${ip}, allocated by the API server`);
+  }
   assert.equal(table.remoteService('10.96.99.99', 80, true), '10.96.99.99');
 });
 
