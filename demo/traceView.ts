@@ -91,33 +91,51 @@ export async function startShim(o: { shimBin: string; pluginBin: string; clickho
   return { url, stop: () => proc.kill() };
 }
 
-interface FrameJSON {
-  schema: { fields: Array<{ name: string }>; meta?: { custom?: Record<string, unknown> } };
+/** A data frame as Grafana's query API answers it (the fields a caller reads). */
+export interface FrameJSON {
+  schema: {
+    name?: string;
+    fields: Array<{ name: string; type?: string }>;
+    meta?: { custom?: Record<string, unknown>; notices?: Array<{ text: string }>; preferredVisualisationType?: string; type?: string };
+  };
   data: { values: unknown[][] };
 }
 
-function column(f: FrameJSON, name: string): unknown[] {
+/** A frame's column by field name ([] when it has none). */
+export function column(f: FrameJSON, name: string): unknown[] {
   const i = f.schema.fields.findIndex((x) => x.name === name);
   return i < 0 ? [] : f.data.values[i];
 }
 
-/** Assembles the trace of one request log row through the datasource, as Grafana's query API would. */
-export async function fetchTrace(shimUrl: string, rowId: string, timeSec: number): Promise<TraceView> {
+/**
+ * One query through the shim's /api/ds/query, as Grafana's query API sends it (refId A, the FlowLens datasource):
+ * its frames, or an error naming the query, the HTTP status and the datasource's error.
+ */
+export async function queryFrames(shimUrl: string, range: { fromMs: number; toMs: number }, query: Record<string, unknown>): Promise<FrameJSON[]> {
   const res = await fetch(`${shimUrl}/api/ds/query`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
-      from: String((timeSec - 60) * 1000),
-      to: String((timeSec + 60) * 1000),
-      queries: [{ refId: 'A', datasource: { uid: 'flowlens' }, queryType: 'trace', row_id: rowId, time: timeSec }],
+      from: String(range.fromMs),
+      to: String(range.toMs),
+      queries: [{ refId: 'A', datasource: { uid: 'flowlens' }, ...query }],
     }),
   });
   const body = (await res.json()) as { results?: Record<string, { error?: string; frames?: FrameJSON[] }>; message?: string };
   const r = body.results?.A;
-  if (res.status !== 200 || !r?.frames || r.frames.length < 2) {
-    throw new Error(`trace query for row ${rowId}: HTTP ${res.status}: ${r?.error ?? body.message ?? JSON.stringify(body).slice(0, 300)}`);
+  if (res.status !== 200 || !r?.frames || r.error) {
+    throw new Error(`${JSON.stringify(query)}: HTTP ${res.status}: ${r?.error ?? body.message ?? JSON.stringify(body).slice(0, 300)}`);
   }
-  const [f, v] = r.frames;
+  return r.frames;
+}
+
+/** Assembles the trace of one request log row through the datasource, as Grafana's query API would. */
+export async function fetchTrace(shimUrl: string, rowId: string, timeSec: number): Promise<TraceView> {
+  const frames = await queryFrames(shimUrl, { fromMs: (timeSec - 60) * 1000, toMs: (timeSec + 60) * 1000 }, { queryType: 'trace', row_id: rowId, time: timeSec });
+  if (frames.length < 2) {
+    throw new Error(`trace query for row ${rowId}: ${frames.length} frame(s), not the spans and the verdict`);
+  }
+  const [f, v] = frames;
   const col = (name: string) => column(f, name);
   const spans: TraceSpan[] = (col('spanID') as string[]).map((id, i) => ({
     id,

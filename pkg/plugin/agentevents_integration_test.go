@@ -3,7 +3,6 @@ package plugin_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,13 +22,7 @@ const agentEventsDB = "flowlens_gotest_agentevents"
 // first start ever in the range. Host c: a run started before the range and killed, restarted in the
 // range. Host "it's": its only earlier start older than the 30-day lookback.
 func TestAgentEventAnnotations(t *testing.T) {
-	admin(t, "SELECT 1")
-	createSchema(t, agentEventsDB, "agent_events")
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+agentEventsDB)
-		}
-	})
+	freshSchema(t, agentEventsDB, "agent_events")
 	at := func(s int64) int64 { return (t0+s)*1_000_000 + 250_000 } // µs, a quarter second into second s
 	row := func(host, event string, s, runStart int64, pid int, version, reason string) map[string]any {
 		return map[string]any{

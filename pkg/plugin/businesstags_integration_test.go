@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -24,14 +23,7 @@ import (
 const tagsDB = "flowlens_gotest_tags"
 
 func TestBusinessTagsIntegration(t *testing.T) {
-	admin(t, "SELECT 1")
-	admin(t, "DROP DATABASE IF EXISTS "+tagsDB)
-	createSchema(t, tagsDB)
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+tagsDB)
-		}
-	})
+	freshSchema(t, tagsDB)
 	host, err := pluginhost.Start(context.Background(), buildPlugin(t), pluginhost.Options{})
 	if err != nil {
 		t.Fatal(err)

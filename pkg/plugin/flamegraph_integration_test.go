@@ -86,13 +86,7 @@ func expectPaths(t *testing.T, got map[string]string, want map[string]string) {
 }
 
 func TestFlameGraphIntegration(t *testing.T) {
-	admin(t, "SELECT 1")
-	createSchema(t, flameDB)
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+flameDB)
-		}
-	})
+	freshSchema(t, flameDB)
 	insertRows(t, flameDB, "profile_samples", []map[string]any{
 		profileRow(1, 100, 101, "shape", "shape-svc", "on_cpu", 40, "main", "work_a"),
 		profileRow(2, 100, 101, "shape", "shape-svc", "on_cpu", 30, "main", "work_a"),
@@ -172,13 +166,7 @@ func loadRecordedBurn(t *testing.T, db string) (*recordedBurn, *env, backend.Plu
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		t.Fatal(err)
 	}
-	admin(t, "SELECT 1")
-	createSchema(t, db)
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+db)
-		}
-	})
+	freshSchema(t, db)
 	insertRows(t, db, "l7_flow_log", rec.L7FlowLog)
 	insertRows(t, db, "profile_samples", rec.ProfileSamples)
 	host, err := pluginhost.Start(context.Background(), buildPlugin(t), pluginhost.Options{})

@@ -3,7 +3,6 @@ package plugin_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -20,14 +19,7 @@ const groupByDB = "flowlens_gotest_groupby"
 // new workload at second 61), business tags by service, an end without the tag named by its
 // service (the map's rule).
 func TestGroupByTagIntegration(t *testing.T) {
-	admin(t, "SELECT 1")
-	admin(t, "DROP DATABASE IF EXISTS "+groupByDB)
-	createSchema(t, groupByDB)
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+groupByDB)
-		}
-	})
+	freshSchema(t, groupByDB)
 	at := time.Unix(t0, 0).UTC()
 	ts := func(s int) string { return at.Add(time.Duration(s) * time.Second).Format("2006-01-02 15:04:05") }
 	// pid 700 (service orders) is orders-v1 until second 60, then a new process reuses it (orders-v2);

@@ -3,7 +3,6 @@ package plugin_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,13 +16,7 @@ const groupByScaleDB = "flowlens_gotest_groupby_scale"
 // (100 pids reused half-way by another workload); every flow and sample lands in exactly one group
 // (the totals match the table's) and the answer comes in bounded time (the tag looked up by hash per row).
 func TestGroupByTagAtVolume(t *testing.T) {
-	admin(t, "SELECT 1")
-	createSchema(t, groupByScaleDB, "process_tags", "l4_flow_log", "profile_samples")
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+groupByScaleDB)
-		}
-	})
+	freshSchema(t, groupByScaleDB, "process_tags", "l4_flow_log", "profile_samples")
 	db := groupByScaleDB
 	admin(t, fmt.Sprintf(`INSERT INTO %s.process_tags (time, host, pid, start_time, process, service, workload_name)
 SELECT toDateTime(%d), 'vm', toUInt32(number + 1), 1, 'p', concat('s', toString(number %% 40)), concat('w', toString(number %% 50)) FROM numbers(2000)`, db, t0))

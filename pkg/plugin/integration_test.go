@@ -65,6 +65,19 @@ func truncate(s string, n int) string {
 }
 
 // createSchema applies the generated DDL (legacy for 18.x/19.x servers) to database db.
+// freshSchema is createSchema on a database dropped first, dropped again when the test ends
+// (kept with FLOWLENS_KEEP_TESTDB set, to look at).
+func freshSchema(t *testing.T, db string, tables ...string) {
+	t.Helper()
+	admin(t, "DROP DATABASE IF EXISTS "+db)
+	createSchema(t, db, tables...)
+	t.Cleanup(func() {
+		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
+			admin(t, "DROP DATABASE IF EXISTS "+db)
+		}
+	})
+}
+
 func createSchema(t *testing.T, db string, tables ...string) {
 	applySchema(t, func(sql string) string { return admin(t, sql) }, db, tables...)
 }

@@ -114,12 +114,7 @@ func where(rows []map[string]any, match map[string]any) []map[string]any {
 func TestNetworkIntegration(t *testing.T) {
 	admin(t, "SELECT 1")
 	rec, rows := loadNetCapture(t)
-	createSchema(t, netDB)
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+netDB)
-		}
-	})
+	freshSchema(t, netDB)
 	for table, rs := range rows {
 		insertRows(t, netDB, table, rs)
 	}

@@ -3,7 +3,6 @@ package plugin_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -18,14 +17,7 @@ const procTagsDB = "flowlens_gotest_proctags"
 // process its pid named at the row's time (process_tags tells them apart by start_time), not
 // the newest one's; a pid never reused is matched as before.
 func TestProcessTagsAcrossPidReuse(t *testing.T) {
-	admin(t, "SELECT 1")
-	admin(t, "DROP DATABASE IF EXISTS "+procTagsDB)
-	createSchema(t, procTagsDB)
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+procTagsDB)
-		}
-	})
+	freshSchema(t, procTagsDB)
 	at := time.Unix(t0, 0).UTC()
 	ts := func(s int) string { return at.Add(time.Duration(s) * time.Second).Format("2006-01-02 15:04:05") }
 	// pid 700 runs the old orders (workload orders-v1) until second 60, then a new process reuses

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -72,13 +71,7 @@ func insertRows(t *testing.T, db, table string, rows []map[string]any) {
 }
 
 func TestTraceIntegration(t *testing.T) {
-	admin(t, "SELECT 1")
-	createSchema(t, traceDB)
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+traceDB)
-		}
-	})
+	freshSchema(t, traceDB)
 	at := int64(t0) * 1_000_000
 	rows := append(tracePath(0, at, "rid-1", 100_000), tracePath(100, at+500, "rid-2", 0)...)
 	// Background traffic in the same seconds: other requests of the same services.

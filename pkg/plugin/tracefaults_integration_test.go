@@ -64,12 +64,7 @@ func TestTraceFaultsIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := loadTables(t, dir, []string{"l7_flow_log", "l4_flow_log", "tcp_timeline"})
-	createSchema(t, faultsDB)
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+faultsDB)
-		}
-	})
+	freshSchema(t, faultsDB)
 	for table, rs := range rows {
 		insertRows(t, faultsDB, table, rs)
 	}

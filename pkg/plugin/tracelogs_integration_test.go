@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -71,13 +70,7 @@ func sameHostCheckout(base uint64, at int64, failed bool) []map[string]any {
 }
 
 func TestTraceLogsIntegration(t *testing.T) {
-	admin(t, "SELECT 1")
-	createSchema(t, logsDB)
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+logsDB)
-		}
-	})
+	freshSchema(t, logsDB)
 	at := int64(t0) * 1_000_000
 	rows := append(tracePath(0, at, "rid-1", 100_000), tracePath(100, at+500, "rid-2", 0)...)
 	for i := uint64(0); i < 40; i++ {

@@ -321,12 +321,7 @@ func TestTriageNetCapture(t *testing.T) {
 	admin(t, "SELECT 1")
 	rec, rows := loadNetCapture(t)
 	const db = "flowlens_gotest_triage_net"
-	createSchema(t, db)
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+db)
-		}
-	})
+	freshSchema(t, db)
 	for table, rs := range rows {
 		insertRows(t, db, table, rs)
 	}

@@ -3,7 +3,6 @@ package plugin_test
 import (
 	"context"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,13 +19,7 @@ const valuesDB = "flowlens_gotest_values"
 // only its team's services, and endpoints only those of the team's servers. Teams are business tags
 // set after the traffic (joined at read time).
 func TestValuesByTeam(t *testing.T) {
-	admin(t, "SELECT 1")
-	createSchema(t, valuesDB)
-	t.Cleanup(func() {
-		if os.Getenv("FLOWLENS_KEEP_TESTDB") == "" {
-			admin(t, "DROP DATABASE IF EXISTS "+valuesDB)
-		}
-	})
+	freshSchema(t, valuesDB)
 	row := func(client, server, endpoint string) map[string]any {
 		return metricRow(5, client, server, "HTTP", endpoint, "server_process", 3, 0, 300, 100)
 	}

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { AgentHandle, assertRoot, chQuery, CLICKHOUSE_URL, freeDatabase, requireClickHouse, ROOT, startAgent } from './helpers';
-import { buildShimAndPlugin, Shim, startShim } from '../../demo/traceView';
+import { buildShimAndPlugin, column, queryFrames, Shim, startShim } from '../../demo/traceView';
 
 const DB = 'flowlens_e2e_agent_restart';
 /** This test's agents' host name: the query filters by it. */
@@ -84,21 +84,9 @@ after(async () => {
 
 /** One annotations query through the plugin binary: its events as "text [tags]", oldest first, and their times (ms). */
 async function annotations(query: Record<string, unknown>): Promise<{ lines: string[]; times: number[] }> {
-  const res = await fetch(`${shim!.url}/api/ds/query`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      from: String(fromSec * 1000),
-      to: String(toSec * 1000),
-      queries: [{ refId: 'A', datasource: { uid: 'flowlens' }, queryType: 'annotations', ...query }],
-    }),
-  });
-  const body = (await res.json()) as {
-    results?: Record<string, { error?: string; frames?: Array<{ schema: { fields: Array<{ name: string }> }; data: { values: unknown[][] } }> }>;
-  };
-  const frame = body.results?.A?.frames?.[0];
-  assert.ok(res.status === 200 && frame, `annotations ${JSON.stringify(query)}: HTTP ${res.status} ${body.results?.A?.error ?? JSON.stringify(body).slice(0, 300)}`);
-  const col = (n: string) => frame.data.values[frame.schema.fields.findIndex((f) => f.name === n)] ?? [];
+  const [frame] = await queryFrames(shim!.url, { fromMs: fromSec * 1000, toMs: toSec * 1000 }, { queryType: 'annotations', ...query });
+  assert.ok(frame, `annotations ${JSON.stringify(query)}: no frame`);
+  const col = (n: string) => column(frame, n);
   const tags = col('tags') as string[];
   return { lines: (col('text') as string[]).map((t, i) => `${t} [${tags[i]}]`), times: col('time') as number[] };
 }

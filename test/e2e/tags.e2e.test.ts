@@ -23,7 +23,7 @@ import {
   startAgent,
   AgentHandle,
 } from './helpers';
-import { buildShimAndPlugin, Shim, startShim } from '../../demo/traceView';
+import { buildShimAndPlugin, column, queryFrames, Shim, startShim } from '../../demo/traceView';
 
 const DB = 'flowlens_e2e_tags';
 const PORT = 18471; // and the bed's server address: the agent traces the whole machine, other tests' traffic too
@@ -255,30 +255,10 @@ test('every request log row, at all four observation points, names both ends by 
 
 /** One map query through the plugin binary: its edges as "source -> target requests". */
 async function mapEdges(query: Record<string, unknown>): Promise<string[]> {
-  const res = await fetch(`${shim!.url}/api/ds/query`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      from: String(fromSec * 1000),
-      to: String(toSec * 1000),
-      queries: [{ refId: 'A', datasource: { uid: 'flowlens' }, queryType: 'map', ...query }],
-    }),
-  });
-  const body = (await res.json()) as {
-    results?: Record<
-      string,
-      {
-        error?: string;
-        frames?: Array<{ schema: { name: string; fields: Array<{ name: string }> }; data: { values: unknown[][] } }>;
-      }
-    >;
-  };
-  const edges = body.results?.A?.frames?.find((f) => f.schema.name === 'edges');
-  assert.ok(
-    res.status === 200 && edges,
-    `map ${JSON.stringify(query)}: HTTP ${res.status} ${body.results?.A?.error ?? JSON.stringify(body).slice(0, 300)}`
-  );
-  const col = (n: string) => edges.data.values[edges.schema.fields.findIndex((x) => x.name === n)] ?? [];
+  const frames = await queryFrames(shim!.url, { fromMs: fromSec * 1000, toMs: toSec * 1000 }, { queryType: 'map', ...query });
+  const edges = frames.find((f) => f.schema.name === 'edges');
+  assert.ok(edges, `map ${JSON.stringify(query)}: no edges frame`);
+  const col = (n: string) => column(edges, n);
   return (col('source') as string[]).map(
     (s, i) => `${s} -> ${(col('target') as string[])[i]} ${(col('detail__requests') as number[])[i]}`
   );

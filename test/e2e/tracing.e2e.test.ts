@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, AgentHandle, CLICKHOUSE_URL, ROOT } from './helpers';
 import { DemoSystem, Role, startDemoSystem } from '../../demo/demoSystem';
-import { buildShimAndPlugin, fetchTrace, Shim, startShim } from '../../demo/traceView';
+import { buildShimAndPlugin, column, fetchTrace, queryFrames, Shim, startShim } from '../../demo/traceView';
 
 const DB = 'flowlens_e2e_tracing';
 const OUT = join(ROOT, 'build', 'e2e-tracing');
@@ -414,15 +414,9 @@ test('16 concurrent keep-alive clients: no trace holds a span of another request
 
 /** One trace_search through the plugin binary (as Grafana's query API): the frame's columns by name. */
 async function searchTraces(query: Record<string, unknown>, fromSec: number, toSec: number): Promise<{ col: (n: string) => unknown[]; rows: number; notices: string[] }> {
-  const res = await fetch(`${shim!.url}/api/ds/query`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ from: String(fromSec * 1000), to: String(toSec * 1000), queries: [{ refId: 'A', datasource: { uid: 'flowlens' }, queryType: 'trace_search', ...query }] }),
-  });
-  const body = (await res.json()) as { results?: Record<string, { error?: string; frames?: Array<{ schema: { fields: Array<{ name: string }>; meta?: { notices?: Array<{ text: string }> } }; data: { values: unknown[][] } }> }> };
-  const f = body.results?.A?.frames?.[0];
-  assert.ok(res.status === 200 && f, `trace_search ${JSON.stringify(query)}: HTTP ${res.status} ${body.results?.A?.error ?? ''}`);
-  const col = (n: string) => f.data.values[f.schema.fields.findIndex((x) => x.name === n)] ?? [];
+  const [f] = await queryFrames(shim!.url, { fromMs: fromSec * 1000, toMs: toSec * 1000 }, { queryType: 'trace_search', ...query });
+  assert.ok(f, `trace_search ${JSON.stringify(query)}: no frame`);
+  const col = (n: string) => column(f, n);
   return { col, rows: col('_id').length, notices: (f.schema.meta?.notices ?? []).map((n) => n.text) };
 }
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { assertRoot, freeDatabase, requireClickHouse, startAgent, AgentHandle, CLICKHOUSE_URL } from './helpers';
-import { buildShimAndPlugin, Shim, startShim } from '../../demo/traceView';
+import { buildShimAndPlugin, column, queryFrames, Shim, startShim } from '../../demo/traceView';
 import { SCENARIOS, SLOW_MS, THINK_MS, startTriageBed, TriageBed, Window } from './triage/triageBed';
 
 const DB = 'flowlens_e2e_triage';
@@ -60,16 +60,10 @@ interface Row {
 
 /** The triage of one window through the plugin binary: its suspect rows (notes left out). */
 async function triage(target: Record<string, string>, w: Window): Promise<Row[]> {
-  const res = await fetch(`${shim!.url}/api/ds/query`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    // the window's seconds, inclusive
-    body: JSON.stringify({ from: String(w.from * 1000), to: String((w.to - 1) * 1000), queries: [{ refId: 'A', datasource: { uid: 'flowlens' }, queryType: 'triage', ...target }] }),
-  });
-  const body = (await res.json()) as { results?: Record<string, { error?: string; frames?: Array<{ schema: { fields: Array<{ name: string }> }; data: { values: unknown[][] } }> }> };
-  const f = body.results?.A?.frames?.[0];
-  assert.ok(res.status === 200 && f, `triage ${JSON.stringify(target)}: HTTP ${res.status} ${body.results?.A?.error ?? ''}`);
-  const col = (n: string) => f.data.values[f.schema.fields.findIndex((x) => x.name === n)] ?? [];
+  // the window's seconds, inclusive
+  const [f] = await queryFrames(shim!.url, { fromMs: w.from * 1000, toMs: (w.to - 1) * 1000 }, { queryType: 'triage', ...target });
+  assert.ok(f, `triage ${JSON.stringify(target)}: no frame`);
+  const col = (n: string) => column(f, n);
   const rows = (col('rank') as number[]).map((rank, i) => ({
     rank,
     place: col('place')[i] as string,
