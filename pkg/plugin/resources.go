@@ -27,7 +27,8 @@ import (
 //                              → {"values":[{"value":"4811","process":"node","weight":151}, ...]}: one column of
 //                                profile_samples among the rows the other filters match, busiest first (at most 500)
 //   GET tag-values             → {"tags":[...]} the tag names queries accept (pkg/query/tags.go)
-//   GET tag-values?tag=&from=&to= → {"values":[...]} the values a tag took over the range
+//   GET tag-values?tag=&from=&to=[&tags=] → {"values":[...]} the values a tag took over the range (of the
+//                                processes, or services, with the tags of tags={"team":["shop"]}: JSON)
 //   GET tag-values?keys=1&from=&to= → {"keys":[...]} the concrete tag keys (ad-hoc filters): the process
 //                                tags, the pod labels seen over the range, the business tag keys set
 //   GET/POST/DELETE tags       → business tags (businesstags.go)
@@ -100,16 +101,25 @@ func (d *Datasource) handleValues(w http.ResponseWriter, r *http.Request) {
 			services = append(services, s)
 		}
 	}
-	var tags query.TagFilters
-	if t := r.URL.Query().Get("tags"); t != "" {
-		if err := json.Unmarshal([]byte(t), &tags); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "tags: want a JSON object of tag -> values: " + err.Error()})
-			return
-		}
+	tags, ok := tagsParam(w, r)
+	if !ok {
+		return
 	}
 	d.listValues(w, r, "values", func(rng query.Range) (*query.Statement, error) {
 		return query.BuildValues(d.settings.Database, kind, rng, services, tags)
 	})
+}
+
+// tagsParam reads the request's tag filters (tags={"team":["shop"]}, JSON; none when absent); a bad
+// one is a 400, written to w, and then ok is false.
+func tagsParam(w http.ResponseWriter, r *http.Request) (tags query.TagFilters, ok bool) {
+	if t := r.URL.Query().Get("tags"); t != "" {
+		if err := json.Unmarshal([]byte(t), &tags); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "tags: want a JSON object of tag -> values: " + err.Error()})
+			return nil, false
+		}
+	}
+	return tags, true
 }
 
 // listValues answers {key: [...]}: the distinct non-empty first column of build's statement
@@ -204,7 +214,11 @@ func (d *Datasource) handleTagValues(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string][]string{"tags": query.TagNames()})
 		return
 	}
+	tags, ok := tagsParam(w, r)
+	if !ok {
+		return
+	}
 	d.listValues(w, r, "values", func(rng query.Range) (*query.Statement, error) {
-		return query.BuildTagValues(d.settings.Database, tag, rng)
+		return query.BuildTagValues(d.settings.Database, tag, rng, tags)
 	})
 }

@@ -20,7 +20,8 @@ const (
 	AnnotationNewService = "new_service"
 	// AnnotationAgentRestart: an agent started (agent_events), saying whether its host's previous
 	// run stopped cleanly; AnnotationAgentStop: an agent stopped cleanly. Both are per host
-	// (Model.Host): service and tag filters do not narrow them.
+	// (Model.Host and a host tag filter, tags.host: a dashboard's host variable); service and other
+	// tag filters do not narrow them.
 	AnnotationAgentRestart = "agent_restart"
 	AnnotationAgentStop    = "agent_stop"
 )
@@ -147,12 +148,18 @@ func BuildAgentEvents(database string, m *Model, r Range) (*Statement, error) {
 		return nil, fmt.Errorf("time range ends (%s) before it starts (%s)", r.To, r.From)
 	}
 	hosts := ""
-	if len(m.Host) > 0 {
-		h, err := b.in("host", "host", m.Host)
-		if err != nil {
-			return nil, err
+	// the host option and a host tag filter both name agents' hosts: each that is set must hold
+	for _, f := range []struct {
+		name string
+		vals Values
+	}{{"host", m.Host}, {"tags.host", m.Tags["host"]}} {
+		if len(f.vals) > 0 {
+			h, err := b.in(f.name, "host", f.vals)
+			if err != nil {
+				return nil, err
+			}
+			hosts += "\n  AND " + h
 		}
-		hosts = "\n  AND " + h
 	}
 	from, to, lookback := dateTime(r.From), dateTime(r.To), dateTime(r.From.Add(-AgentRunLookback))
 	cols := make([]string, len(AgentEventColumns))

@@ -426,9 +426,12 @@ LIMIT %d`, strings.Join(outer, ",\n  "), sketch, strings.Join(middle, ", "), ske
 // MaxTagValues bounds the values listed for a tag picker.
 const MaxTagValues = 10000
 
-// BuildTagValues renders the values tag took over the range (for query-editor pickers), one per
-// row, sorted, at most MaxTagValues.
-func BuildTagValues(database, tag string, r Range) (*Statement, error) {
+// BuildTagValues renders the values tag took over the range (for query-editor pickers and tag_values
+// variables), one per row, sorted, at most MaxTagValues. With tag filters, only the values of the
+// dimension rows that match them: a process tag (host, namespace, ...) of the processes whose own tags
+// or whose service's business tags match (the hosts of team shop's services), a business tag of the
+// services that match.
+func BuildTagValues(database, tag string, r Range, tags TagFilters) (*Statement, error) {
 	b, err := newBuilder(database, "process_tags")
 	if err != nil {
 		return nil, err
@@ -440,11 +443,21 @@ func BuildTagValues(database, tag string, r Range) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	inner := fmt.Sprintf("SELECT %s AS tag_v FROM %s.`%s` WHERE %s", value, b.db, s.Table, b.dimWhere(s, r))
-	if s.Rows != nil {
-		inner = s.Rows(b.db, tag)
+	// each dimension row's own keys, for the tag filters: a process by host/pid and its service
+	keys, end := "", RowKey{Host: "tag_host", Pid: "tag_pid", Service: "tag_service"}
+	if len(tags.sortedTags()) > 0 {
+		keys = ", host AS tag_host, pid AS tag_pid, service AS tag_service"
 	}
-	sql := fmt.Sprintf("SELECT DISTINCT tag_v FROM (%s) WHERE tag_v != '' ORDER BY tag_v LIMIT %d", inner, MaxTagValues)
+	inner := fmt.Sprintf("SELECT %s AS tag_v%s FROM %s.`%s` WHERE %s", value, keys, b.db, s.Table, b.dimWhere(s, r))
+	if s.Rows != nil {
+		inner, end = s.Rows(b.db, tag), RowKey{Service: "tag_k"}
+	}
+	conds, err := b.tagFilterConds(tags, []RowKey{end}, r)
+	if err != nil {
+		return nil, err
+	}
+	where := append([]string{"tag_v != ''"}, conds...)
+	sql := fmt.Sprintf("SELECT DISTINCT tag_v FROM (%s) WHERE %s ORDER BY tag_v LIMIT %d", inner, strings.Join(where, " AND "), MaxTagValues)
 	st := &Statement{SQL: sql, Table: s.Table, Limit: MaxTagValues}
 	return st, nil
 }

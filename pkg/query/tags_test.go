@@ -54,7 +54,7 @@ func TestTaggedMapSQL(t *testing.T) {
 
 func TestTagValuesSQL(t *testing.T) {
 	r := Range{From: time.Unix(1700000000, 0), To: time.Unix(1700003600, 0)}
-	st, err := BuildTagValues("flowlens", "label.app", r)
+	st, err := BuildTagValues("flowlens", "label.app", r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,15 +62,15 @@ func TestTagValuesSQL(t *testing.T) {
 	if st.SQL != want || st.Limit != MaxTagValues {
 		t.Errorf("got %s", st.SQL)
 	}
-	if bt, err := BuildTagValues("flowlens", "team", r); err != nil || !strings.Contains(bt.SQL, "FROM (SELECT subject AS tag_k, argMax(value, changed_us) AS tag_v FROM `flowlens`.business_tags WHERE kind = 'service' AND key = 'team'") {
+	if bt, err := BuildTagValues("flowlens", "team", r, nil); err != nil || !strings.Contains(bt.SQL, "FROM (SELECT subject AS tag_k, argMax(value, changed_us) AS tag_v FROM `flowlens`.business_tags WHERE kind = 'service' AND key = 'team'") {
 		t.Errorf("business tag values: %v %v", err, bt)
 	}
 	for _, tag := range []string{"", "Team", "label.", "label.a b", "label.'x"} {
-		if _, err := BuildTagValues("flowlens", tag, r); err == nil {
+		if _, err := BuildTagValues("flowlens", tag, r, nil); err == nil {
 			t.Errorf("tag %q accepted", tag)
 		}
 	}
-	if _, err := BuildTagValues("flowlens`x", "pod", r); err == nil {
+	if _, err := BuildTagValues("flowlens`x", "pod", r, nil); err == nil {
 		t.Error("bad database accepted")
 	}
 }

@@ -206,8 +206,19 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
     if (query.kind === 'tag_keys') {
       return this.getTagKeys({ timeRange: range, filters: [] });
     }
+    // the same typed tag filters as a query's (a team variable set to All: no filter)
+    const tags = this.tagFilters({ refId: query.refId, tags: query.tags }, scopedVars, undefined);
     if (query.kind === 'tag_values') {
-      return this.getTagValues({ key: query.tag || 'team', timeRange: range, filters: [] });
+      if (!tags) {
+        return this.getTagValues({ key: query.tag || 'team', timeRange: range, filters: [] });
+      }
+      // the values of the processes (or services) with those tags: a team's hosts
+      const res = await this.getResource<{ values: string[] }>('tag-values', {
+        tag: query.tag || 'team',
+        ...rangeParams(range),
+        tags: JSON.stringify(tags),
+      });
+      return (res.values ?? []).map((v) => ({ text: v, value: v }));
     }
     const params: Record<string, string | number | string[]> = {
       kind: query.kind ?? 'services',
@@ -217,8 +228,6 @@ export class FlowLensDataSource extends DataSourceWithBackend<FlowLensQuery, Flo
     if (services !== 'all' && services.length > 0) {
       params.service = services;
     }
-    // the same typed tag filters as a query's (a team variable set to All: no filter)
-    const tags = this.tagFilters({ refId: query.refId, tags: query.tags }, scopedVars, undefined);
     if (tags) {
       params.tags = JSON.stringify(tags);
     }

@@ -111,6 +111,38 @@ describe('tag filters', () => {
     ]);
   });
 
+  it("a host variable narrowed by the team variable: the chosen teams' hosts as a typed filter; All: every host", async () => {
+    const spy = jest.spyOn(ds, 'getResource').mockResolvedValue({ values: ['host-a'] } as never);
+    const hosts = { refId: 'v', kind: 'tag_values', tag: 'host', tags: { team: '$team' } } as const;
+    variables = [{ name: 'team', current: { value: ['shop', 'web'] }, options: ['data', 'shop', 'web'] }];
+    await expect(ds.listValues(hosts, range)).resolves.toEqual([{ text: 'host-a', value: 'host-a' }]);
+    expect(spy).toHaveBeenLastCalledWith('tag-values', {
+      tag: 'host',
+      from: 1700000000000,
+      to: 1700003600000,
+      tags: '{"team":["shop","web"]}',
+    });
+    variables = [{ name: 'team', current: { value: '$__all' }, options: ['data', 'shop', 'web'] }];
+    await ds.listValues(hosts, range);
+    expect(spy).toHaveBeenLastCalledWith('tag-values', { tag: 'host', from: 1700000000000, to: 1700003600000 });
+  });
+
+  it('a host variable fills every tagged query, agent restarts included, as a list; All drops it', () => {
+    variables = [{ name: 'host', current: { value: ['host-a'] }, options: ['host-a', 'host-b'] }];
+    const restarts: FlowLensQuery = {
+      refId: 'Anno',
+      queryType: 'annotations',
+      annotation: 'agent_restart',
+      tags: { host: '$host' },
+    };
+    expect(ds.applyTemplateVariables(restarts, {}).tags).toEqual({ host: ['host-a'] });
+    expect(
+      ds.applyTemplateVariables({ refId: 'A', queryType: 'flamegraph', tags: { host: '$host' } }, {}).tags
+    ).toEqual({ host: ['host-a'] });
+    variables = [{ name: 'host', current: { value: '$__all' }, options: ['host-a', 'host-b'] }];
+    expect(ds.applyTemplateVariables(restarts, {}).tags).toBe(undefined);
+  });
+
   it('the variable editor asks which tag for tag values', () => {
     const onChange = jest.fn();
     render(

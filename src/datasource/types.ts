@@ -130,7 +130,7 @@ export const ANNOTATION_KINDS: Array<{ value: AnnotationKind; label: string; des
   },
 ];
 
-/** Annotation kinds of the agents' own events: per host, not narrowed by service or team. */
+/** Annotation kinds of the agents' own events: per host (the host option, a host tag filter), not narrowed by service or other tags. */
 export const AGENT_ANNOTATION_KINDS: ReadonlySet<AnnotationKind> = new Set<AnnotationKind>([
   'agent_restart',
   'agent_stop',
@@ -515,7 +515,9 @@ export interface FlowLensVariableQuery extends DataQuery {
   service?: string | string[];
   /** tag_values: the tag whose values to list (default team) */
   tag?: string;
-  /** services, client services: only those with these tags; endpoints, protocols: of such servers. May hold
-   * variables ({ team: '$team' }: a dashboard's services of its chosen teams; All: every service) */
+  /** services, client services: only those with these tags; endpoints, protocols: of such servers; tag_values: the
+   * values of the processes (services for business tags) with these tags ({ team: '$team' } on host: the hosts
+   * of the chosen teams' services). May hold variables ({ team: '$team' }: a dashboard's services of its chosen
+   * teams; All: every service) */
   tags?: TagFilters;
 }

@@ -1,6 +1,7 @@
 // The dashboards an installed plugin and each team get (no browser: dashboards.e2e.test.js renders them):
 // every bundled dashboard (src/dashboards) is an include of type dashboard in plugin.json; every FlowLens query
-// of a type that takes tags filters by the team variable (typed tags, not a glob); each team's copies
+// of a type that takes tags filters by the team and host variables (typed tags, not a glob; the agents' own events
+// by host alone), the host variable listing the chosen teams' hosts; each team's copies
 // (provisioning/dashboards/teams/<team>, written by scripts/team-dashboards.js) are current and fix the
 // variable to the team; uids are unique and fit Grafana's 40 characters. The provider and alerting YAML
 // are checked by pkg/plugin/provisioning_test.go.
@@ -58,7 +59,7 @@ test('the bundled dashboards are the plugin includes of type dashboard: map, RED
   );
 });
 
-test('every FlowLens query filters by the team variable, as a typed tag filter', () => {
+test('every FlowLens query filters by the team and host variables, as typed tag filters', () => {
   for (const { file, dashboard } of bundled()) {
     const team = dashboard.templating.list.find((v) => v.name === 'team');
     assert.equal(team?.query?.kind, 'tag_values', `${file}: the team variable lists the team tag's values`);
@@ -69,16 +70,24 @@ test('every FlowLens query filters by the team variable, as a typed tag filter',
     );
     const queries = flowlensQueries(dashboard);
     assert.ok(queries.length > 0, file);
-    // the variables listing services (or their protocols, endpoints) list the chosen team's alone
+    // the host variable: multi-value with All, the hosts of the chosen teams' services
+    const host = dashboard.templating.list.find((v) => v.name === 'host');
+    assert.deepEqual(
+      host?.query,
+      { refId: 'FlowLensVariableQuery', kind: 'tag_values', tag: 'host', tags: { team: '$team' } },
+      `${file}: the host variable`
+    );
+    assert.ok(host.multi && host.includeAll, `${file}: the host variable takes several hosts and All`);
+    // the variables listing services (or their protocols, endpoints) list the chosen team's and hosts' alone
     for (const v of dashboard.templating.list.filter((x) => x.query?.kind && !x.query.kind.startsWith('tag_'))) {
-      assert.deepEqual(v.query.tags, { team: '$team' }, `${file}: variable ${v.name}`);
+      assert.deepEqual(v.query.tags, { team: '$team', host: '$host' }, `${file}: variable ${v.name}`);
     }
     for (const { where, t } of queries) {
       if (t.queryType === 'annotations' && ['agent_restart', 'agent_stop'].includes(t.annotation)) {
         // the agents' own events are per host: no team
-        assert.equal(t.tags, undefined, `${file} ${where}`);
+        assert.deepEqual(t.tags, { host: '$host' }, `${file} ${where}`);
       } else if (TAGGED.has(t.queryType)) {
-        assert.deepEqual(t.tags, { team: '$team' }, `${file} ${where}`);
+        assert.deepEqual(t.tags, { team: '$team', host: '$host' }, `${file} ${where}`);
       }
       assert.doesNotMatch(JSON.stringify(t), /"[^"]*\{[^"{}]*,[^"{}]*\}[^"]*"|\$\{team:/, `${file} ${where}: no glob`);
     }

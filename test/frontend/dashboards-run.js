@@ -5,9 +5,11 @@
 // plugin answering each panel's query through its own query(), FlowLens panels from dist/panels, Grafana-core panels
 // checked for the frame shape they need) in headless Chromium, for each case of CASES (variables as Grafana's URL
 // carries them; a team's copy with its own team). Asserted per dashboard and case: every panel done without an
-// error, every query sent to the FlowLens datasource with its variables interpolated, the chosen services and team
-// (a typed tag filter) and the ad-hoc filter in every query that takes them, every FlowLens panel drawn, the
-// FlowLens annotations (error spikes, new services, agent restarts) run through the datasource's annotation support. Screenshots:
+// error, every query sent to the FlowLens datasource with its variables interpolated, the chosen services, team and
+// host (typed tag filters; the agent restarts by host alone) and the ad-hoc filter in every query that takes them,
+// every FlowLens panel drawn, the FlowLens annotations (error spikes, new services, agent restarts) run through the
+// datasource's annotation support. The host case chooses the recording's host (the demo ran on one: the host its
+// recorded agent restart names). Screenshots:
 // build/screenshots/dashboard-<dir>-<file>-<case>.png.
 //
 // The Profiling dashboard's flame graphs show the functions of the services asked for (a service, a team's) and
@@ -48,6 +50,8 @@ const CASES = [
   { name: 'backend', vars: { service: ['backend'] } },
   { name: 'two-services', vars: { service: ['backend', 'frontend'] } },
   { name: 'adhoc-team-web', vars: { filters: ['team|=|web'] }, team: 'web' },
+  // the host variable set to the recording's host (recordedHost: read from the recorded data, not this machine's name)
+  { name: 'host', vars: {}, host: true },
 ];
 
 /** Services of the demo system every service variable must list (the recording's database holds its traffic). */
@@ -210,6 +214,23 @@ async function makeRecordDb(chQuery, source) {
   return { from: String((Number(span.lo) - 60) * 1000), to: String((Number(span.hi) + 60) * 1000), tables };
 }
 
+/**
+ * The host the demo was recorded on: the one host the recorded agent restart annotations name (host=<name>) among a
+ * dashboard's answers (replayed, or recorded by the default case before the host case asks).
+ */
+function recordedHost(answers) {
+  const hosts = new Set();
+  for (const a of answers.values()) {
+    if (/"annotation":"agent_restart"/.test(a.request.body ?? '')) {
+      for (const m of a.body.matchAll(/[",]host=([^,"\\]+)/g)) {
+        hosts.add(m[1]);
+      }
+    }
+  }
+  assert.strictEqual(hosts.size, 1, `the recording's agent restarts name one host, not ${[...hosts].join(', ')}`);
+  return [...hosts][0];
+}
+
 /** A request's identity for replay: method, path without the request id, body without Grafana's per-request ids. */
 function keyOf(r) {
   const p = r.path.replace(/([?&])requestId=[^&]*&?/, '$1').replace(/[?&]$/, '');
@@ -336,7 +357,11 @@ async function main() {
       const name = path.basename(d.file, '.json');
       current = name;
       const dashboard = JSON.parse(fs.readFileSync(d.file, 'utf8'));
-      for (const c of d.team ? [{ name: 'default', vars: {}, team: d.team }] : CASES) {
+      for (const one of d.team ? [{ name: 'default', vars: {}, team: d.team }] : CASES) {
+        const c = one.host ? { ...one, host: recordedHost(recordings.get(name)) } : one;
+        if (c.host) {
+          c.vars = { ...c.vars, host: [c.host] };
+        }
         const params = new URLSearchParams({ dashboard: d.url, ...range, width: '1600' });
         for (const [k, vs] of Object.entries(c.vars)) {
           vs.forEach((v) => params.append(`var-${k}`, v));
@@ -426,7 +451,7 @@ async function main() {
         assert.deepStrictEqual(left, [], `${label}: a query still holds a variable`);
         for (const [k, vs] of Object.entries(c.vars)) {
           const has = dashboard.templating?.list?.some((v) => v.name === k && v.type !== 'adhoc');
-          if (has && k !== 'team') {
+          if (has && k !== 'team' && k !== 'host') {
             const filtered = h.panels.flatMap((p) => p.queries).filter((q) => q[k] !== undefined);
             assert.ok(filtered.length > 0, `${label}: no query carries ${k}`);
             for (const q of filtered) {
@@ -434,14 +459,18 @@ async function main() {
             }
           }
         }
-        // the team (a variable, a team's copy or an ad-hoc filter): a typed tag filter on every query that takes
-        // tags; All: none
-        // agent restarts are per host: no team of their own, only the ad-hoc filter the datasource adds to every query
+        // the team (a variable, a team's copy or an ad-hoc filter) and the host: typed tag filters on every query
+        // that takes tags; All: none
+        // agent restarts are per host: the host, no team of their own, only the ad-hoc filter the datasource adds to
+        // every query
         const isAgentEvent = (q) => q.queryType === 'annotations' && AGENT_ANNOTATIONS.has(q.annotation);
         const tagged = queries.filter((q) => TAGGED.has(q.queryType) && !isAgentEvent(q));
         assert.ok(tagged.length > 0, `${label}: no query takes tags`);
         for (const q of tagged) {
           assert.deepStrictEqual(q.tags?.team, c.team ? [c.team] : undefined, `${label}: tags of ${JSON.stringify(q)}`);
+        }
+        for (const q of queries.filter((x) => TAGGED.has(x.queryType))) {
+          assert.deepStrictEqual(q.tags?.host, c.host ? [c.host] : undefined, `${label}: host of ${JSON.stringify(q)}`);
         }
         const agentQueries = queries.filter(isAgentEvent);
         assert.strictEqual(agentQueries.length, 1, `${label}: one agent restart annotation query`);
@@ -466,11 +495,22 @@ async function main() {
           if (v.name === 'team') {
             assert.deepStrictEqual(v.options, [...new Set(Object.values(DEMO_TEAMS))].sort(), `${label}: teams`);
           }
+          // the hosts of the chosen team's services (of every service): the one the demo ran on
+          if (v.name === 'host') {
+            assert.deepStrictEqual(v.options, [recordedHost(recordings.get(name))], `${label}: hosts`);
+          }
           log(`${label}: variable ${v.name} lists ${v.options.length}: ${v.options.join(', ')}`);
         }
         // FlowLens annotations: each ran; new services are the demo's (all first seen in the recorded range) of the team
         const badAnno = h.annotations.filter((a) => a.status !== 'done').map((a) => `${a.name}: ${a.error}`);
         assert.deepStrictEqual(badAnno, [], `${label}: annotations failed`);
+        // the agent restarts show in every case (the demo's host chosen too), each of the recording's host
+        const restarts = h.annotations.find((a) => a.name === 'Agent restarts');
+        assert.ok(restarts?.events.length > 0, `${label}: no agent restart shown`);
+        const host = recordedHost(recordings.get(name));
+        for (const e of restarts.events) {
+          assert.ok(e.tags.includes(`host=${host}`), `${label}: agent restart of ${e.tags.join(',')}`);
+        }
         const fresh = h.annotations.find((a) => a.name === 'New services');
         if (fresh) {
           const got = fresh.events.map((e) => e.tags.find((t) => t.startsWith('service=')).slice(8)).sort();

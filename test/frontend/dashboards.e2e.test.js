@@ -1,7 +1,8 @@
 // node:test wrapper around dashboards-run.js: every bundled dashboard (dist/dashboards, the plugin's includes) rendered
 // panel by panel in the dashboard harness (the real @grafana/runtime, the BUILT datasource and panels) on the real plugin
 // binary's recorded answers (fixtures/dashboards/*.recording.json), with its default variables, each of two teams, one
-// service, two (a multi-value variable) and an ad-hoc filter; every team's provisioned copy with its own team; query
+// service, two (a multi-value variable), an ad-hoc filter and the recording's host; every team's provisioned copy
+// with its own team; query
 // variables listed through the datasource's variable support; FlowLens annotations through its annotation support.
 'use strict';
 const { test } = require('node:test');
@@ -67,12 +68,25 @@ test('every bundled and team dashboard renders each panel without an error, filt
   assert.match(out, /universal-map\.json \(team-web\): .*annotations: Error spikes 3, New services 3/);
   // agent restarts: the agent that recorded the demo started once in the range (no run before it) and stopped cleanly
   assert.match(out, /universal-map\.json \(team-web\): .*annotations: .*Agent restarts 1/);
+  // the host variable lists the one host the demo was recorded on (any team's services ran there); choosing it
+  // narrows every query to it and keeps what All shows: the same series, the agent restart
+  assert.match(out, /dist\/dashboards\/service-red\.json \(default\): variable host lists 1: \S+\n/);
+  assert.match(out, /teams\/data\/service-red\.json \(default\): variable host lists 1: \S+\n/);
+  const series = (c) =>
+    out.match(
+      new RegExp(
+        `dist/dashboards/service-red\\.json \\(${c}\\): Requests per second: Grafana-core timeseries: (\\d+) series`
+      )
+    )?.[1];
+  assert.ok(Number(series('default')) > 1, `default: ${series('default')} series`);
+  assert.equal(series('host'), series('default'));
+  assert.match(out, /universal-map\.json \(host\): .*annotations: .*Agent restarts 1/);
   // a variable over the chosen services: the protocols two services serve
   assert.match(out, /service-overview\.json \(two-services\): variable protocol lists 1: HTTP$/m);
   // the demo's flows that stay open (keep-alive, pools) are in the flow table: the backend's
   assert.match(out, /dist\/dashboards\/network\.json \(backend\): .*Flows: Grafana-core table: [1-9]\d* rows/);
   // the Profiling dashboard's flame graphs: the functions of the chosen services (a service, two, a team's, an ad-hoc
-  // team, a team's copy) and of no other demo service; All: every demo service's
+  // team, a team's copy) and of no other demo service; All and the one host: every demo service's
   const flames = {
     'dist/dashboards/profiling.json (default)': 'backend, frontend, gateway, postgres, redis, slb',
     'dist/dashboards/profiling.json (backend)': 'backend',
@@ -80,6 +94,7 @@ test('every bundled and team dashboard renders each panel without an error, filt
     'dist/dashboards/profiling.json (team-shop)': 'backend',
     'dist/dashboards/profiling.json (team-web)': 'frontend, gateway, slb',
     'dist/dashboards/profiling.json (adhoc-team-web)': 'frontend, gateway, slb',
+    'dist/dashboards/profiling.json (host)': 'backend, frontend, gateway, postgres, redis, slb',
     'provisioning/dashboards/teams/data/profiling.json (default)': 'postgres, redis',
     'provisioning/dashboards/teams/shop/profiling.json (default)': 'backend',
     'provisioning/dashboards/teams/web/profiling.json (default)': 'frontend, gateway, slb',

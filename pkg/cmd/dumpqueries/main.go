@@ -90,8 +90,13 @@ func render(db string) ([]entry, error) {
 	if st, err := query.BuildLog(db, &tl, r); add("sql_log/tagged", st, err) != nil {
 		return nil, add("sql_log/tagged", st, err)
 	}
-	if st, err := query.BuildTagValues(db, "label.app.kubernetes.io/name", r); add("tag_values", st, err) != nil {
+	if st, err := query.BuildTagValues(db, "label.app.kubernetes.io/name", r, nil); add("tag_values", st, err) != nil {
 		return nil, add("tag_values", st, err)
+	}
+	// a host variable narrowed to a team: the hosts of the team's services' processes
+	tv := query.TagFilters{"team": {"shop"}, "namespace": {"it's"}}
+	if st, err := query.BuildTagValues(db, "host", r, tv); add("tag_values/tagged", st, err) != nil {
+		return nil, add("tag_values/tagged", st, err)
 	}
 	if st, err := query.BuildTagKeys(db, r); add("resource/tag-keys", st, err) != nil {
 		return nil, add("resource/tag-keys", st, err)
