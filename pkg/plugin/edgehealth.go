@@ -67,12 +67,12 @@ func counted[N ~int | ~int64 | ~uint64 | ~uint32](n N, one, many string) string 
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// edgeHealth reads each client→server edge's TCP health over the range: the net_metrics query in
+// edgeHealth reads each client→server edge's TCP health over the range (of the map's tag filters): the net_metrics query in
 // one bucket (its preferred mode: each edge at its best observation point, retransmissions and zero
 // windows over both ends).
 func (d *Datasource) edgeHealth(ctx context.Context, m *query.Model, r query.Range) (map[[2]string]*edgeNet, string, error) {
 	// one bucket: intDiv(time, 2^32-1) is 0 for every DateTime
-	st, err := query.BuildNetMetrics(d.settings.Database, &query.NetModel{QueryType: query.TypeNetMetrics, MaxSeries: query.MaxEdges}, r, math.MaxUint32)
+	st, err := query.BuildNetMetrics(d.settings.Database, &query.NetModel{QueryType: query.TypeNetMetrics, MaxSeries: query.MaxEdges, Tags: m.Tags}, r, math.MaxUint32)
 	if err != nil {
 		return nil, "", err
 	}
@@ -109,10 +109,12 @@ func (d *Datasource) edgeHealth(ctx context.Context, m *query.Model, r query.Ran
 // (connections that never carried a parsed request: refused connects, unknown protocols) unless the
 // map is filtered by protocol or endpoint, which such edges have none of.
 //
-// A map grouped or filtered by tags names its nodes by tag values while net_metrics knows services:
-// it shows RED alone (health keyed by service would land on a node of the same name by chance).
+// A map filtered by tags keeps service nodes: its health is read with the same tag filter (edgeHealth),
+// so a network-only edge it adds has an end with the tags too. A map grouped by a tag names its
+// nodes by tag values while net_metrics knows services: it shows RED alone (health keyed by service
+// would land on a node of the same name by chance).
 func withNetHealth(edges []mapEdge, net map[[2]string]*edgeNet, m *query.Model) []mapEdge {
-	if len(m.GroupBy) > 0 || len(m.Tags) > 0 {
+	if len(m.GroupBy) > 0 {
 		return edges
 	}
 	seen := map[[2]string]bool{}

@@ -159,6 +159,11 @@ func TestHostFilterIntegration(t *testing.T) {
 			t.Errorf("%s: host-b's rows not excluded (the same answer as without the filter)", filtered)
 		}
 	}
+	// a map filtered by a tag keeps its edges' TCP health (net_metrics read with the same filter): host-a's
+	// shop-web→shop-db, 2 of 20 segments retransmitted, RTT 0.3 ms
+	if got := answer(mixed, `{"tags":{"host":["host-a"]},"queryType":"map"}`); !strings.Contains(got, "10.0% retransmitted") || strings.Contains(got, "blog") {
+		t.Errorf("the host-a map lacks its edge's network health, or shows host-b's: %s", got)
+	}
 	// agent events: the host option and the host tag both hold
 	if got := answer(mixed, `{"queryType":"annotations","annotation":"agent_stop","host":["host-a","host-b"],"tags":{"host":["host-b"]}}`); !strings.Contains(got, "host=host-b") || strings.Contains(got, "host=host-a") {
 		t.Errorf("agent stops of host and tags.host host-b: %s", got)

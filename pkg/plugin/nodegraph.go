@@ -53,7 +53,7 @@ func (d *Datasource) serviceMap(ctx context.Context, m *query.Model, r query.Ran
 	var net map[[2]string]*edgeNet
 	var points map[[2]string]map[string]pointLatency
 	var netSQL, pointsSQL string
-	if len(m.GroupBy) == 0 && len(m.Tags) == 0 { // a tagged map shows RED alone (withNetHealth)
+	if len(m.GroupBy) == 0 { // a map grouped by a tag shows RED alone (withNetHealth)
 		if net, netSQL, err = d.edgeHealth(ctx, m, r); err != nil {
 			return nil, err
 		}
