@@ -14,9 +14,19 @@ const request = (): string => {
   const n = requestNo++;
   return `GET /api/v1/catalog${n % 200}/products?id=${10000 + (n % 100000)}&currency=EUR HTTP/1.1\r\nHost: shop.internal\r\nUser-Agent: bench\r\nAccept: */*\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n`;
 };
-const RESPONSE = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 64\r\nDate: Tue, 24 Nov 2026 20:00:00 GMT\r\n\r\n' + 'x'.repeat(64);
+const RESPONSE =
+  'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 64\r\nDate: Tue, 24 Nov 2026 20:00:00 GMT\r\n\r\n' +
+  'x'.repeat(64);
 
-function rec(ts: number, sock: number, tgid: number, dir: Direction, lport: number, rport: number, payload: string): Buffer {
+function rec(
+  ts: number,
+  sock: number,
+  tgid: number,
+  dir: Direction,
+  lport: number,
+  rport: number,
+  payload: string
+): Buffer {
   const p = Buffer.from(payload, 'latin1');
   const len = L.size + p.length;
   const out = Buffer.alloc(8 + Math.ceil(len / 8) * 8);

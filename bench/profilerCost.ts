@@ -6,7 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { loadAddon } from '../src/agent/capture/nativeTracer';
 import type { NativeProfilerStats, ProfilerAddon } from '../src/agent/profiling/continuousProfiler';
 
-type Stats = NativeProfilerStats & { onCpuRunNs?: number; onCpuRuns?: number; offCpuRunNs?: number; offCpuRuns?: number };
+type Stats = NativeProfilerStats & {
+  onCpuRunNs?: number;
+  onCpuRuns?: number;
+  offCpuRunNs?: number;
+  offCpuRuns?: number;
+};
 
 const [bin, cpuIters, rounds] = process.argv.slice(2);
 const native = loadAddon() as unknown as ProfilerAddon;
@@ -17,7 +22,8 @@ execFileSync('taskset', ['-c', '1', bin, 'switch', rounds]);
 native.profilerDrain();
 const s = native.profilerStats() as Stats;
 native.profilerClose();
-const per = (ns?: number, n?: number, ns0?: number, n0?: number) => ((n ?? 0) - (n0 ?? 0) > 0 ? ((ns ?? 0) - (ns0 ?? 0)) / ((n ?? 0) - (n0 ?? 0)) : NaN);
+const per = (ns?: number, n?: number, ns0?: number, n0?: number) =>
+  (n ?? 0) - (n0 ?? 0) > 0 ? ((ns ?? 0) - (ns0 ?? 0)) / ((n ?? 0) - (n0 ?? 0)) : NaN;
 process.stdout.write(
   JSON.stringify({
     statsAvailable: s.onCpuRuns !== undefined,

@@ -12,7 +12,19 @@ if (!gc) {
 }
 
 function dnsMessage(id: number, response: boolean): Buffer {
-  const q = Buffer.from([3, ...Buffer.from('www'), 7, ...Buffer.from('example'), 3, ...Buffer.from('com'), 0, 0, 1, 0, 1]);
+  const q = Buffer.from([
+    3,
+    ...Buffer.from('www'),
+    7,
+    ...Buffer.from('example'),
+    3,
+    ...Buffer.from('com'),
+    0,
+    0,
+    1,
+    0,
+    1,
+  ]);
   const h = Buffer.alloc(12);
   h.writeUInt16BE(id & 0xffff, 0);
   h.writeUInt16BE(response ? 0x8180 : 0x0100, 2);
@@ -71,7 +83,9 @@ p.sweep(ts, Math.floor(ts / 1e9)); // emits the request logs and the finished RE
 const ms = cpuMs() - t0;
 gc();
 const after = process.memoryUsage().heapUsed;
-const tables = (p as unknown as { tableStats?: () => Array<{ name: string; size: number; max: number; evicted: number }> }).tableStats?.();
+const tables = (
+  p as unknown as { tableStats?: () => Array<{ name: string; size: number; max: number; evicted: number }> }
+).tableStats?.();
 console.log(
   `${N} spoofed DNS queries (+ answers) in ${Math.round(ms)} ms of CPU: heap ${(before / 2 ** 20).toFixed(1)} -> ${(after / 2 ** 20).toFixed(1)} MiB ` +
     `(+${((after - before) / 2 ** 20).toFixed(1)} MiB); connections ${p.conns.size}; request logs ${l7Rows}; udp flow rows ${l4Rows}` +
@@ -82,4 +96,6 @@ console.log(
 const t1 = cpuMs();
 p.sweep(ts + 61e9, Math.floor(ts / 1e9) + 61);
 const settleMs = cpuMs() - t1;
-console.log(`then settling the idle flows: ${Math.round(settleMs)} ms (total ${Math.round(ms + settleMs)} ms of CPU); udp flow rows ${l4Rows}`);
+console.log(
+  `then settling the idle flows: ${Math.round(settleMs)} ms (total ${Math.round(ms + settleMs)} ms of CPU); udp flow rows ${l4Rows}`
+);

@@ -9,7 +9,20 @@
 // The request id is born at the gateway only (X-Request-ID); every other link of a trace comes
 // from the agent (syscall_trace_id, TCP sequence numbers, NIC captures).
 import { spawn, spawnSync, ChildProcess, SpawnOptions } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
@@ -65,26 +78,46 @@ export interface DemoSystem {
   /** starts a program on the client host (netbed: inside its namespace) */
   spawnClient(argv: string[], opts?: SpawnOptions): ChildProcess;
   /** runs a program on the client host to completion */
-  runClient(argv: string[], env?: NodeJS.ProcessEnv, timeoutMs?: number): Promise<{ status: number; stdout: string; stderr: string; ms: number }>;
+  runClient(
+    argv: string[],
+    env?: NodeJS.ProcessEnv,
+    timeoutMs?: number
+  ): Promise<{ status: number; stdout: string; stderr: string; ms: number }>;
   stop(): Promise<void>;
 }
 
 const PG_BIN = (() => {
   const base = '/usr/lib/postgresql';
-  const versions = existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'postgres'))) : [];
+  const versions = existsSync(base)
+    ? readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'postgres')))
+    : [];
   versions.sort((a, b) => Number(b) - Number(a));
   return versions.length ? join(base, versions[0], 'bin') : '';
 })();
 
 function run(argv: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): string {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', env: { ...process.env, ...opts.env }, input: opts.input, timeout: 60000 });
+  const r = spawnSync(argv[0], argv.slice(1), {
+    encoding: 'utf8',
+    env: { ...process.env, ...opts.env },
+    input: opts.input,
+    timeout: 60000,
+  });
   if (r.status !== 0) {
-    throw new Error(`\`${argv.join(' ')}\` failed (${r.status ?? r.error}): ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' ')}`);
+    throw new Error(
+      `\`${argv.join(' ')}\` failed (${r.status ?? r.error}): ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' ')}`
+    );
   }
   return r.stdout;
 }
 
-async function waitTcp(ip: string, port: number, what: string, alive: () => boolean, inNs?: (argv: string[]) => string[], timeoutMs = 30000): Promise<void> {
+async function waitTcp(
+  ip: string,
+  port: number,
+  what: string,
+  alive: () => boolean,
+  inNs?: (argv: string[]) => string[],
+  timeoutMs = 30000
+): Promise<void> {
   const t0 = Date.now();
   for (;;) {
     let ok: boolean;
@@ -162,7 +195,11 @@ export async function startDemoSystem(o: DemoOptions): Promise<DemoSystem> {
         p.kill(p === pgProc ? 'SIGINT' : 'SIGTERM');
       }
     }
-    await Promise.all(local.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
+    await Promise.all(
+      local.map((p) =>
+        p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : undefined
+      )
+    );
     for (const c of cleanups) {
       c();
     }
@@ -170,7 +207,9 @@ export async function startDemoSystem(o: DemoOptions): Promise<DemoSystem> {
   let pgProc: ChildProcess | undefined;
 
   const ep = (role: Role, host: string, port: number, proc: string): Endpoint =>
-    bed ? { role, host, ip: bed.ip(host), port, ns: bed.host(host).ns, process: proc } : { role, host: 'localhost', ip: '127.0.0.1', port, process: proc };
+    bed
+      ? { role, host, ip: bed.ip(host), port, ns: bed.host(host).ns, process: proc }
+      : { role, host: 'localhost', ip: '127.0.0.1', port, process: proc };
   const nb = layout === 'netbed';
   const endpoints: Partial<Record<Role, Endpoint>> = {
     client: ep('client', 'client', 0, 'loadgen'),
@@ -184,7 +223,12 @@ export async function startDemoSystem(o: DemoOptions): Promise<DemoSystem> {
   if (toxiproxy) {
     endpoints.slb = ep('slb', 'slb', 8001, 'toxiproxy-serve');
   }
-  const start = (e: Endpoint, argv: string[], env: NodeJS.ProcessEnv = {}, io: SpawnOptions['stdio'] = stdio): ChildProcess => {
+  const start = (
+    e: Endpoint,
+    argv: string[],
+    env: NodeJS.ProcessEnv = {},
+    io: SpawnOptions['stdio'] = stdio
+  ): ChildProcess => {
     const opts: SpawnOptions = { stdio: io, env: { ...process.env, ...env } };
     if (bed) {
       return bed.spawn(e.host, argv, opts);
@@ -194,7 +238,13 @@ export async function startDemoSystem(o: DemoOptions): Promise<DemoSystem> {
     return p;
   };
   const listening = (e: Endpoint, p: ChildProcess, what: string) =>
-    waitTcp(e.ip, e.port, what, () => p.exitCode === null && p.signalCode === null, bed ? (argv) => bed.nsArgv(e.host, argv) : undefined);
+    waitTcp(
+      e.ip,
+      e.port,
+      what,
+      () => p.exitCode === null && p.signalCode === null,
+      bed ? (argv) => bed.nsArgv(e.host, argv) : undefined
+    );
 
   try {
     // postgres: a fresh cluster in a temp dir, run as the postgres user, trusting the demo's clients
@@ -202,15 +252,59 @@ export async function startDemoSystem(o: DemoOptions): Promise<DemoSystem> {
     const asPostgres = ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups'];
     chmodSync(pgDir, 0o700);
     chownSync(pgDir, Number(run(['id', '-u', 'postgres']).trim()), Number(run(['id', '-g', 'postgres']).trim()));
-    run([...asPostgres, join(PG_BIN, 'initdb'), '-D', join(pgDir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+    run([
+      ...asPostgres,
+      join(PG_BIN, 'initdb'),
+      '-D',
+      join(pgDir, 'data'),
+      '-U',
+      'postgres',
+      '--auth=trust',
+      '-E',
+      'UTF8',
+      '--no-sync',
+    ]);
     appendFileSync(join(pgDir, 'data', 'pg_hba.conf'), `host all all ${pg.ip.replace(/\.\d+$/, '.0')}/24 trust\n`);
     const pgLog = openSync(join(pgDir, 'postgres.log'), 'a'); // its LOG lines would drown the output
-    pgProc = start(pg, [...asPostgres, join(PG_BIN, 'postgres'), '-D', join(pgDir, 'data'), '-p', String(pg.port), '-k', pgDir,
-      '-c', `listen_addresses=${pg.ip}`, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
-      {}, ['ignore', 'ignore', pgLog]);
+    pgProc = start(
+      pg,
+      [
+        ...asPostgres,
+        join(PG_BIN, 'postgres'),
+        '-D',
+        join(pgDir, 'data'),
+        '-p',
+        String(pg.port),
+        '-k',
+        pgDir,
+        '-c',
+        `listen_addresses=${pg.ip}`,
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
+      ],
+      {},
+      ['ignore', 'ignore', pgLog]
+    );
     closeSync(pgLog);
     await listening(pg, pgProc, 'postgres');
-    const createdb = [...asPostgres, join(PG_BIN, 'psql'), '-h', pg.ip, '-p', String(pg.port), '-U', 'postgres', '-X', '-q', '-c', 'CREATE DATABASE shop'];
+    const createdb = [
+      ...asPostgres,
+      join(PG_BIN, 'psql'),
+      '-h',
+      pg.ip,
+      '-p',
+      String(pg.port),
+      '-U',
+      'postgres',
+      '-X',
+      '-q',
+      '-c',
+      'CREATE DATABASE shop',
+    ];
     // postgres listens before it accepts connections ("the database system is starting up"): poll
     for (let i = 0; ; i++) {
       try {
@@ -225,21 +319,45 @@ export async function startDemoSystem(o: DemoOptions): Promise<DemoSystem> {
     }
 
     const rd = endpoints.redis!;
-    const redis = start(rd, ['redis-server', '--port', String(rd.port), '--bind', rd.ip, '--save', '', '--appendonly', 'no',
-      '--dir', pgDir, '--protected-mode', 'no', '--enable-debug-command', 'yes', '--loglevel', 'warning']);
+    const redis = start(rd, [
+      'redis-server',
+      '--port',
+      String(rd.port),
+      '--bind',
+      rd.ip,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      pgDir,
+      '--protected-mode',
+      'no',
+      '--enable-debug-command',
+      'yes',
+      '--loglevel',
+      'warning',
+    ]);
     await listening(rd, redis, 'redis-server');
 
     const be = endpoints.backend!;
     const backend = start(be, ['python3', join(DEMO, 'backend.py')], {
-      BIND: be.ip, PORT: String(be.port), PG: `host=${pg.ip} port=${pg.port} user=postgres dbname=shop`,
-      REDIS_HOST: rd.ip, REDIS_PORT: String(rd.port), FAIL_RATE: String(o.failRate ?? 0.2),
+      BIND: be.ip,
+      PORT: String(be.port),
+      PG: `host=${pg.ip} port=${pg.port} user=postgres dbname=shop`,
+      REDIS_HOST: rd.ip,
+      REDIS_PORT: String(rd.port),
+      FAIL_RATE: String(o.failRate ?? 0.2),
     });
     await listening(be, backend, 'the backend (python3 demo/backend.py)');
 
     const fe = endpoints.frontend!;
     const frontend = start(fe, [process.execPath, ...(o.frontendNodeFlags ?? []), join(DEMO, 'frontend.js')], {
       ...o.frontendEnv?.(endpoints),
-      BIND: fe.ip, PORT: String(fe.port), BACKEND_HOST: be.ip, BACKEND_PORT: String(be.port),
+      BIND: fe.ip,
+      PORT: String(fe.port),
+      BACKEND_HOST: be.ip,
+      BACKEND_PORT: String(be.port),
     });
     await listening(fe, frontend, 'the frontend (node demo/frontend.js)');
 
@@ -287,16 +405,33 @@ export async function startDemoSystem(o: DemoOptions): Promise<DemoSystem> {
           const e = endpoints[r]!;
           return `${r} (${e.process}) at ${e.ip}:${e.port}${e.ns ? ` in netns ${e.ns}` : ''}`;
         };
-        const lines = [`client (loadgen)${bed ? ` in netns ${bed.host('client').ns}` : ' on loopback'}`, `-> ${where('gateway')}, adds X-Request-ID`];
+        const lines = [
+          `client (loadgen)${bed ? ` in netns ${bed.host('client').ns}` : ' on loopback'}`,
+          `-> ${where('gateway')}, adds X-Request-ID`,
+        ];
         if (slb) {
           lines.push(`-> ${where('slb')}, a load balancer hop`);
         }
-        lines.push(`-> ${where('frontend')}`, `-> ${where('backend')}`, `-> ${where('postgres')} and ${where('redis')}`);
+        lines.push(
+          `-> ${where('frontend')}`,
+          `-> ${where('backend')}`,
+          `-> ${where('postgres')} and ${where('redis')}`
+        );
         return lines;
       },
       agentConfig: () => ({
         services: [...services, ...byProcess],
-        ...(bed ? { network: { capture: { netns: Object.values(bed.hosts).map((h) => h.ns), hostNamespace: false, interfaces: ['eth0'] } } } : {}),
+        ...(bed
+          ? {
+              network: {
+                capture: {
+                  netns: Object.values(bed.hosts).map((h) => h.ns),
+                  hostNamespace: false,
+                  interfaces: ['eth0'],
+                },
+              },
+            }
+          : {}),
       }),
       spawnClient: (argv, opts = {}) => {
         if (bed) {

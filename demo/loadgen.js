@@ -16,10 +16,16 @@ function get(agent, path) {
       .get({ host, port, path, agent }, (res) => {
         res.resume();
         res.on('end', () =>
-          resolve({ status: res.statusCode, requestId: res.headers['x-request-id'] || '', ms: Number(process.hrtime.bigint() - t0) / 1e6 })
+          resolve({
+            status: res.statusCode,
+            requestId: res.headers['x-request-id'] || '',
+            ms: Number(process.hrtime.bigint() - t0) / 1e6,
+          })
         );
       })
-      .on('error', (err) => resolve({ status: 0, error: err.message, requestId: '', ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+      .on('error', (err) =>
+        resolve({ status: 0, error: err.message, requestId: '', ms: Number(process.hrtime.bigint() - t0) / 1e6 })
+      );
   });
 }
 

@@ -26,7 +26,11 @@ function arg(name: string, dflt: number): number {
 }
 
 async function ch(url: string, sql: string): Promise<Array<Record<string, string>>> {
-  const res = await fetch(`${url}/?default_format=JSONEachRow`, { method: 'POST', body: sql, headers: authHeaders(localClickHouse().writer) });
+  const res = await fetch(`${url}/?default_format=JSONEachRow`, {
+    method: 'POST',
+    body: sql,
+    headers: authHeaders(localClickHouse().writer),
+  });
   const text = await res.text();
   if (!res.ok) {
     throw new Error(text.split('\n')[0]);
@@ -50,7 +54,9 @@ async function summary(url: string, sinceSec: number): Promise<string> {
      FROM flowlens.app_metrics WHERE time >= ${sinceSec} AND observation_point = 'server_process'
      GROUP BY client_service, server_service ORDER BY n DESC LIMIT 8`
   );
-  const lines = edges.map((e) => `    ${e.client_service} -> ${e.server_service}: ${e.n} requests, ${e.errors} errors, avg ${e.avg_ms} ms`);
+  const lines = edges.map(
+    (e) => `    ${e.client_service} -> ${e.server_service}: ${e.n} requests, ${e.errors} errors, avg ${e.avg_ms} ms`
+  );
   return `${counts.logs} request logs, ${counts.requests ?? 0} requests in app_metrics since start; calls (server side):\n${lines.join('\n') || '    (none yet)'}`;
 }
 
@@ -88,14 +94,20 @@ async function main(): Promise<void> {
     say(`the demo system did not start: ${(err as Error).message}`);
     process.exit(1);
   }
-  say(`demo system on the ${sys.layout === 'netbed' ? 'namespace test bed (one network namespace per host)' : 'loopback interface'} (${sys.why}):`);
+  say(
+    `demo system on the ${sys.layout === 'netbed' ? 'namespace test bed (one network namespace per host)' : 'loopback interface'} (${sys.why}):`
+  );
   for (const line of sys.describe()) {
     say(`  ${line}`);
   }
 
   const cfgPath = join(DATA, 'agent.json');
   writeFileSync(cfgPath, JSON.stringify({ clickhouseUrl: chUrl, statusIntervalMs: 0, ...sys.agentConfig() }, null, 2));
-  const agent = spawn(process.execPath, [join(ROOT, 'build', 'agent', 'src', 'agent', 'main.js'), '--config', cfgPath], { env: { ...writerEnv(), ...process.env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const agent = spawn(
+    process.execPath,
+    [join(ROOT, 'build', 'agent', 'src', 'agent', 'main.js'), '--config', cfgPath],
+    { env: { ...writerEnv(), ...process.env }, stdio: ['ignore', 'pipe', 'inherit'] }
+  );
   const agentExit = new Promise<number>((r) => agent.on('exit', (c) => r(c ?? 1)));
   try {
     await new Promise<void>((resolve, reject) => {
@@ -105,7 +117,9 @@ async function main(): Promise<void> {
           resolve();
         }
       });
-      agent.on('exit', (c) => reject(new Error(`the agent exited with code ${c} before it was ready (see its message above)`)));
+      agent.on('exit', (c) =>
+        reject(new Error(`the agent exited with code ${c} before it was ready (see its message above)`))
+      );
     });
   } catch (err) {
     say((err as Error).message);
@@ -118,7 +132,9 @@ async function main(): Promise<void> {
     env: { ...process.env, GATEWAY_HOST: gw.ip, GATEWAY_PORT: String(gw.port), RATE: String(rate) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  say(`load generator sending ${rate} req/s to the gateway at ${sys.gatewayUrl}; Ctrl-C to stop${duration ? ` (stopping by itself after ${duration} s)` : ''}`);
+  say(
+    `load generator sending ${rate} req/s to the gateway at ${sys.gatewayUrl}; Ctrl-C to stop${duration ? ` (stopping by itself after ${duration} s)` : ''}`
+  );
 
   const timer = setInterval(async () => {
     try {

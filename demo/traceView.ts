@@ -47,7 +47,10 @@ export interface TraceView {
 
 /** Builds a Go package of this repository into `out` (incremental: Go caches). */
 export async function goBuild(out: string, pkg: string): Promise<void> {
-  await promisify(execFile)(GO, ['build', '-o', out, pkg], { cwd: REPO_ROOT, env: { ...process.env, CGO_ENABLED: '0' } });
+  await promisify(execFile)(GO, ['build', '-o', out, pkg], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, CGO_ENABLED: '0' },
+  });
 }
 
 /** Builds test/grafana-shim and the plugin binary from this checkout into `dir` (both at once). */
@@ -64,14 +67,24 @@ export interface Shim {
 }
 
 /** Starts test/grafana-shim with the plugin binary, serving one datasource on `database`. */
-export async function startShim(o: { shimBin: string; pluginBin: string; clickhouseUrl: string; database: string; dir: string }): Promise<Shim> {
+export async function startShim(o: {
+  shimBin: string;
+  pluginBin: string;
+  clickhouseUrl: string;
+  database: string;
+  dir: string;
+}): Promise<Shim> {
   mkdirSync(o.dir, { recursive: true });
   const settings = join(o.dir, 'datasource.json');
   // no password in the file: the shim gives the datasource the local server's Grafana user
   writeFileSync(settings, JSON.stringify({ url: o.clickhouseUrl, database: o.database }));
-  const proc: ChildProcess = spawn(o.shimBin, ['-plugin', o.pluginBin, '-listen', '127.0.0.1:0', '-settings', settings], {
-    stdio: ['ignore', 'pipe', 'ignore'], // its stderr is the plugin's debug log
-  });
+  const proc: ChildProcess = spawn(
+    o.shimBin,
+    ['-plugin', o.pluginBin, '-listen', '127.0.0.1:0', '-settings', settings],
+    {
+      stdio: ['ignore', 'pipe', 'ignore'], // its stderr is the plugin's debug log
+    }
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => reject(new Error(`grafana-shim did not start within 30 s: ${out}`)), 30000);
@@ -96,7 +109,12 @@ export interface FrameJSON {
   schema: {
     name?: string;
     fields: Array<{ name: string; type?: string }>;
-    meta?: { custom?: Record<string, unknown>; notices?: Array<{ text: string }>; preferredVisualisationType?: string; type?: string };
+    meta?: {
+      custom?: Record<string, unknown>;
+      notices?: Array<{ text: string }>;
+      preferredVisualisationType?: string;
+      type?: string;
+    };
   };
   data: { values: unknown[][] };
 }
@@ -111,7 +129,11 @@ export function column(f: FrameJSON, name: string): unknown[] {
  * One query through the shim's /api/ds/query, as Grafana's query API sends it (refId A, the FlowLens datasource):
  * its frames, or an error naming the query, the HTTP status and the datasource's error.
  */
-export async function queryFrames(shimUrl: string, range: { fromMs: number; toMs: number }, query: Record<string, unknown>): Promise<FrameJSON[]> {
+export async function queryFrames(
+  shimUrl: string,
+  range: { fromMs: number; toMs: number },
+  query: Record<string, unknown>
+): Promise<FrameJSON[]> {
   const res = await fetch(`${shimUrl}/api/ds/query`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -121,17 +143,26 @@ export async function queryFrames(shimUrl: string, range: { fromMs: number; toMs
       queries: [{ refId: 'A', datasource: { uid: 'flowlens' }, ...query }],
     }),
   });
-  const body = (await res.json()) as { results?: Record<string, { error?: string; frames?: FrameJSON[] }>; message?: string };
+  const body = (await res.json()) as {
+    results?: Record<string, { error?: string; frames?: FrameJSON[] }>;
+    message?: string;
+  };
   const r = body.results?.A;
   if (res.status !== 200 || !r?.frames || r.error) {
-    throw new Error(`${JSON.stringify(query)}: HTTP ${res.status}: ${r?.error ?? body.message ?? JSON.stringify(body).slice(0, 300)}`);
+    throw new Error(
+      `${JSON.stringify(query)}: HTTP ${res.status}: ${r?.error ?? body.message ?? JSON.stringify(body).slice(0, 300)}`
+    );
   }
   return r.frames;
 }
 
 /** Assembles the trace of one request log row through the datasource, as Grafana's query API would. */
 export async function fetchTrace(shimUrl: string, rowId: string, timeSec: number): Promise<TraceView> {
-  const frames = await queryFrames(shimUrl, { fromMs: (timeSec - 60) * 1000, toMs: (timeSec + 60) * 1000 }, { queryType: 'trace', row_id: rowId, time: timeSec });
+  const frames = await queryFrames(
+    shimUrl,
+    { fromMs: (timeSec - 60) * 1000, toMs: (timeSec + 60) * 1000 },
+    { queryType: 'trace', row_id: rowId, time: timeSec }
+  );
   if (frames.length < 2) {
     throw new Error(`trace query for row ${rowId}: ${frames.length} frame(s), not the spans and the verdict`);
   }
@@ -151,7 +182,9 @@ export async function fetchTrace(shimUrl: string, rowId: string, timeSec: number
     durationMs: (col('duration') as number[])[i],
     hop: (col('hop') as string[])[i],
     link: (col('link') as string[])[i],
-    tags: new Map(((col('tags')[i] as Array<{ key: string; value: unknown }>) ?? []).map((t) => [t.key, String(t.value)])),
+    tags: new Map(
+      ((col('tags')[i] as Array<{ key: string; value: unknown }>) ?? []).map((t) => [t.key, String(t.value)])
+    ),
   }));
   const hopNames = column(v, 'hop') as string[];
   const hopMs = column(v, 'critical_time_ms') as number[];
@@ -173,10 +206,16 @@ export async function fetchTrace(shimUrl: string, rowId: string, timeSec: number
 /** The trace as an indented tree, one span a line, then the verdict. */
 export function renderTrace(t: TraceView): string[] {
   const t0 = Math.min(...t.spans.map((s) => s.startMs));
-  const lines = [`trace ${t.traceId}: ${t.spans.length} spans, ${t.durationMs.toFixed(1)} ms end to end, assembled in ${t.assemblyMs.toFixed(1)} ms with ${t.queries} ClickHouse queries`];
+  const lines = [
+    `trace ${t.traceId}: ${t.spans.length} spans, ${t.durationMs.toFixed(1)} ms end to end, assembled in ${t.assemblyMs.toFixed(1)} ms with ${t.queries} ClickHouse queries`,
+  ];
   for (const s of t.spans) {
-    const where = s.obs.endsWith('_nic') ? `${s.obs} of ${s.service}` : `${s.obs} ${s.process || s.service}${s.pid ? ` (pid ${s.pid})` : ''}`;
-    lines.push(`${'  '.repeat(s.depth)}+${(s.startMs - t0).toFixed(1).padStart(6)} ms ${s.durationMs.toFixed(1).padStart(6)} ms  ${where}: ${s.operation}`);
+    const where = s.obs.endsWith('_nic')
+      ? `${s.obs} of ${s.service}`
+      : `${s.obs} ${s.process || s.service}${s.pid ? ` (pid ${s.pid})` : ''}`;
+    lines.push(
+      `${'  '.repeat(s.depth)}+${(s.startMs - t0).toFixed(1).padStart(6)} ms ${s.durationMs.toFixed(1).padStart(6)} ms  ${where}: ${s.operation}`
+    );
   }
   lines.push(`verdict: ${t.summary || '(none)'}`);
   for (const [hop, ms] of [...t.hops].slice(0, 4)) {
@@ -189,7 +228,11 @@ export function renderTrace(t: TraceView): string[] {
 }
 
 /** The latest gateway request of a path in a database: the seed of a demo trace. */
-export async function latestGatewayRequest(clickhouseUrl: string, database: string, endpoint = '/api/checkout'): Promise<{ id: string; time: number; resource: string } | undefined> {
+export async function latestGatewayRequest(
+  clickhouseUrl: string,
+  database: string,
+  endpoint = '/api/checkout'
+): Promise<{ id: string; time: number; resource: string } | undefined> {
   if (!/^[a-z_][a-z0-9_]*$/i.test(database) || !/^[/a-z]+$/.test(endpoint)) {
     throw new Error(`bad database ${database} or endpoint ${endpoint}`);
   }
@@ -208,7 +251,12 @@ export async function latestGatewayRequest(clickhouseUrl: string, database: stri
 }
 
 /** Shows one trace of `database` in the terminal (the given row, else the latest checkout). */
-export async function showTrace(o: { clickhouseUrl: string; database: string; rowId?: string; timeSec?: number }): Promise<string[]> {
+export async function showTrace(o: {
+  clickhouseUrl: string;
+  database: string;
+  rowId?: string;
+  timeSec?: number;
+}): Promise<string[]> {
   if (!existsSync(DIST_PLUGIN)) {
     return [`(no plugin binary at ${DIST_PLUGIN}: scripts/build.sh all builds it)`];
   }
@@ -225,9 +273,18 @@ export async function showTrace(o: { clickhouseUrl: string; database: string; ro
   const dir = join(REPO_ROOT, 'build', 'demo');
   const shimBin = join(dir, 'grafana-shim');
   await goBuild(shimBin, './test/grafana-shim');
-  const shim = await startShim({ shimBin, pluginBin: DIST_PLUGIN, clickhouseUrl: o.clickhouseUrl, database: o.database, dir });
+  const shim = await startShim({
+    shimBin,
+    pluginBin: DIST_PLUGIN,
+    clickhouseUrl: o.clickhouseUrl,
+    database: o.database,
+    dir,
+  });
   try {
-    return [`the trace of ${what}:`, ...renderTrace(await fetchTrace(shim.url, rowId, timeSec ?? Math.floor(Date.now() / 1000)))];
+    return [
+      `the trace of ${what}:`,
+      ...renderTrace(await fetchTrace(shim.url, rowId, timeSec ?? Math.floor(Date.now() / 1000))),
+    ];
   } finally {
     shim.stop();
   }
@@ -241,7 +298,9 @@ if (require.main === module) {
   const row = arg('--row');
   const time = arg('--time');
   if ((row && !/^\d+$/.test(row)) || (time && !/^\d+$/.test(time)) || (row && !time)) {
-    process.stderr.write('usage: node build/agent/demo/traceView.js [--row ID --time UNIX_SECONDS] [--database NAME]\n');
+    process.stderr.write(
+      'usage: node build/agent/demo/traceView.js [--row ID --time UNIX_SECONDS] [--database NAME]\n'
+    );
     process.exit(2);
   }
   showTrace({

@@ -27,8 +27,21 @@ const parser = new Http1Parser();
 const req = parser.parse(Buffer.from('GET /api/users?id=1 HTTP/1.1\r\nHost: shop\r\nX-Request-ID: r-1\r\n\r\n'), 60)!;
 const resp = parser.parse(Buffer.from('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n'), 60, req)!;
 const conn = {
-  sockId: 1, flowId: 7, tgid: 100, fd: 5, l4: 'TCP', localIp: '10.0.0.1', localPort: 41000, peerIp: '10.0.0.2', peerPort: 8080,
-  role: 'client', firstNs: 0, lastNs: 0, inferMisses: 0, bytesTx: 0, bytesRx: 0,
+  sockId: 1,
+  flowId: 7,
+  tgid: 100,
+  fd: 5,
+  l4: 'TCP',
+  localIp: '10.0.0.1',
+  localPort: 41000,
+  peerIp: '10.0.0.2',
+  peerPort: 8080,
+  role: 'client',
+  firstNs: 0,
+  lastNs: 0,
+  inferMisses: 0,
+  bytesTx: 0,
+  bytesRx: 0,
   stream: { requestDirection: Direction.Egress },
 } as unknown as Connection;
 const namer: EndpointNamer = {
@@ -38,12 +51,34 @@ const namer: EndpointNamer = {
   peerPid: () => 200,
   toWallUs: (ns) => 1_700_000_000_000_000 + Math.round(ns / 1000),
 };
-const end = (msg: typeof req, ns: number) => ({ msg, startNs: ns, endNs: ns + 1000, length: 60, tid: 101, tcpSeq: 4294967295, syscallTraceId: 2 ** 53 - 2, capSeq: 1 });
-const row = buildL7Row(conn, { request: end(req, 1e9), response: end(resp, 2e9) }, 'HTTP', 'host-a', 2 ** 53 - 1, namer);
+const end = (msg: typeof req, ns: number) => ({
+  msg,
+  startNs: ns,
+  endNs: ns + 1000,
+  length: 60,
+  tid: 101,
+  tcpSeq: 4294967295,
+  syscallTraceId: 2 ** 53 - 2,
+  capSeq: 1,
+});
+const row = buildL7Row(
+  conn,
+  { request: end(req, 1e9), response: end(resp, 2e9) },
+  'HTTP',
+  'host-a',
+  2 ** 53 - 1,
+  namer
+);
 const red = new RedAggregator();
 red.add(row);
 writeFileSync(join(out, 'agent_rows', 'l7_flow_log.jsonl'), JSON.stringify(row) + '\n');
-writeFileSync(join(out, 'agent_rows', 'app_metrics.jsonl'), red.flush().map((r) => JSON.stringify(r)).join('\n') + '\n');
+writeFileSync(
+  join(out, 'agent_rows', 'app_metrics.jsonl'),
+  red
+    .flush()
+    .map((r) => JSON.stringify(r))
+    .join('\n') + '\n'
+);
 
 // profile_samples: rows from the real aggregator (a frame name with a quote, a 53-bit stack id, µs)
 const profiles = new ProfileAggregator({
@@ -52,7 +87,10 @@ const profiles = new ProfileAggregator({
   maxRows: 100,
   symbolizer: {
     beginInterval() {},
-    user: (_pid: number, ips: number[]) => ({ frames: ips.map((ip) => (ip === 1 ? "it's_work" : 'main')), complete: true }),
+    user: (_pid: number, ips: number[]) => ({
+      frames: ips.map((ip) => (ip === 1 ? "it's_work" : 'main')),
+      complete: true,
+    }),
     kernelStack: (ips: number[]) => ips.map(() => 'vfs_read'),
   } as unknown as Symbolizer,
 }).build(
@@ -65,12 +103,22 @@ const profiles = new ProfileAggregator({
   },
   1_700_000_000
 );
-writeFileSync(join(out, 'agent_rows', 'profile_samples.jsonl'), profiles.map((r) => JSON.stringify(r)).join('\n') + '\n');
+writeFileSync(
+  join(out, 'agent_rows', 'profile_samples.jsonl'),
+  profiles.map((r) => JSON.stringify(r)).join('\n') + '\n'
+);
 
 // agent_events: a start and a clean stop of one run, from the real lifecycle recorder
 const events: AgentEventRow[] = [];
 const run = [1_700_000_000_123_456, 1_700_000_060_000_001];
-const lifecycle = new AgentLifecycle({ host: 'host-a', pid: 4242, version: '0.1.0', kernel: "6.8.0-it's", sink: (r) => events.push(...r), nowUs: () => run.shift()! });
+const lifecycle = new AgentLifecycle({
+  host: 'host-a',
+  pid: 4242,
+  version: '0.1.0',
+  kernel: "6.8.0-it's",
+  sink: (r) => events.push(...r),
+  nowUs: () => run.shift()!,
+});
 lifecycle.start('config /etc/flowlens.json');
 lifecycle.stop('terminated');
 writeFileSync(join(out, 'agent_rows', 'agent_events.jsonl'), events.map((r) => JSON.stringify(r)).join('\n') + '\n');

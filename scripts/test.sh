@@ -68,6 +68,9 @@ lint_check() {
   go vet ./pkg/... ./cmd/... ./bench/... ./test/... || return 1
   npx --no-install tsc -p tsconfig.agent.json --noEmit || return 1
   if [ "$quick" != --quick ]; then npm run -s typecheck || return 1; fi
+  # the frontend and the agent alike: eslint (Grafana's config) and prettier
+  npm run -s lint || return 1
+  npm run -s format:check || return 1
   echo CHECK-OK
 }
 

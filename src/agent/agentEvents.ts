@@ -37,7 +37,9 @@ const wallUs = () => Math.round((performance.timeOrigin + performance.now()) * 1
 /** The agent's version from the project's package.json (the agent runs from build/agent); "unknown" without it. */
 export function agentVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as { version?: unknown };
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as {
+      version?: unknown;
+    };
     return typeof pkg.version === 'string' && pkg.version ? pkg.version.slice(0, 64) : 'unknown';
   } catch {
     return 'unknown';

@@ -2,7 +2,12 @@
 // as one line naming the key, the value and what is accepted.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { applyProfilingEnv, checkProfiling, defaultProfilingConfig, ProfilingConfig } from './profiling/profilingConfig';
+import {
+  applyProfilingEnv,
+  checkProfiling,
+  defaultProfilingConfig,
+  ProfilingConfig,
+} from './profiling/profilingConfig';
 import { DEFAULT_MAX_CONNECTIONS } from './conntrack/connectionTable';
 import { DEFAULT_MAX_PROCESSES } from './conntrack/processTable';
 import { DEFAULT_MAX_PACKET_FLOWS } from './network/packets/packetFlows';
@@ -164,10 +169,14 @@ const url: Checker = (key, v) => {
   try {
     u = new URL(s);
   } catch {
-    throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: expected an http(s) URL such as ${DEFAULT_CLICKHOUSE_URL}`);
+    throw new ConfigError(
+      `config ${key}=${JSON.stringify(v)} is invalid: expected an http(s) URL such as ${DEFAULT_CLICKHOUSE_URL}`
+    );
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: ClickHouse is reached over http:// or https://`);
+    throw new ConfigError(
+      `config ${key}=${JSON.stringify(v)} is invalid: ClickHouse is reached over http:// or https://`
+    );
   }
   return s.replace(/\/+$/, '');
 };
@@ -175,7 +184,9 @@ const url: Checker = (key, v) => {
 const identifier: Checker = (key, v) => {
   const s = str(key, v) as string;
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(s)) {
-    throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: expected a database name of letters, digits and _`);
+    throw new ConfigError(
+      `config ${key}=${JSON.stringify(v)} is invalid: expected a database name of letters, digits and _`
+    );
   }
   return s;
 };
@@ -193,7 +204,12 @@ const services: Checker = (key, v) => {
     throw new ConfigError(`config ${key} is invalid: expected a list of {name, process?, port?}`);
   }
   return v.map((r, i) => {
-    if (typeof r !== 'object' || r === null || typeof (r as ServiceRule).name !== 'string' || !(r as ServiceRule).name) {
+    if (
+      typeof r !== 'object' ||
+      r === null ||
+      typeof (r as ServiceRule).name !== 'string' ||
+      !(r as ServiceRule).name
+    ) {
       throw new ConfigError(`config ${key}[${i}] is invalid: each rule needs a non-empty "name"`);
     }
     const rule = r as ServiceRule;
@@ -226,8 +242,17 @@ const paths: Checker = (key, v) => {
 };
 
 const names: Checker = (key, v) => {
-  const list = typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter((x) => x !== '') : v;
-  if (!Array.isArray(list) || list.some((n) => typeof n !== 'string' || n === '' || n.length > 255 || n.includes('..'))) {
+  const list =
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((x) => x.trim())
+          .filter((x) => x !== '')
+      : v;
+  if (
+    !Array.isArray(list) ||
+    list.some((n) => typeof n !== 'string' || n === '' || n.length > 255 || n.includes('..'))
+  ) {
     throw new ConfigError(`config ${key}=${JSON.stringify(v)} is invalid: expected a list of names`);
   }
   return list;
@@ -257,9 +282,14 @@ const network: Checker = (key, v) => {
     }
     for (const [ck, cv] of Object.entries(sub)) {
       if (!(ck in CAPTURE_SCHEMA)) {
-        throw new ConfigError(`config ${key}.capture: unknown key "${ck}" (known keys: ${Object.keys(CAPTURE_SCHEMA).join(', ')})`);
+        throw new ConfigError(
+          `config ${key}.capture: unknown key "${ck}" (known keys: ${Object.keys(CAPTURE_SCHEMA).join(', ')})`
+        );
       }
-      (out.capture as unknown as Record<string, unknown>)[ck] = CAPTURE_SCHEMA[ck as keyof PacketCaptureConfig](`${key}.capture.${ck}`, cv);
+      (out.capture as unknown as Record<string, unknown>)[ck] = CAPTURE_SCHEMA[ck as keyof PacketCaptureConfig](
+        `${key}.capture.${ck}`,
+        cv
+      );
     }
   }
   return out;
@@ -327,12 +357,16 @@ const SCHEMA: Record<keyof AgentConfig, Checker> = {
   tags: bool,
   kubernetes: (key, v) => {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      throw new ConfigError(`config ${key} is invalid: expected an object with ${Object.keys(KUBERNETES_SCHEMA).join(', ')}`);
+      throw new ConfigError(
+        `config ${key} is invalid: expected an object with ${Object.keys(KUBERNETES_SCHEMA).join(', ')}`
+      );
     }
     const out = { ...defaultConfig().kubernetes } as unknown as Record<string, unknown>;
     for (const [k, x] of Object.entries(v)) {
       if (!(k in KUBERNETES_SCHEMA)) {
-        throw new ConfigError(`config ${key}.${k}: unknown key (known keys: ${Object.keys(KUBERNETES_SCHEMA).join(', ')})`);
+        throw new ConfigError(
+          `config ${key}.${k}: unknown key (known keys: ${Object.keys(KUBERNETES_SCHEMA).join(', ')})`
+        );
       }
       out[k] = KUBERNETES_SCHEMA[k as keyof KubernetesConfig](`${key}.${k}`, x);
     }
@@ -433,12 +467,18 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   }
   for (const [lk, name] of Object.entries(LIMITS_ENV)) {
     if (env[name] !== undefined && env[name] !== '') {
-      (cfg.limits as LimitsConfig)[lk as keyof LimitsConfig] = LIMITS_SCHEMA[lk as keyof LimitsConfig](`environment ${name}`, env[name]) as number;
+      (cfg.limits as LimitsConfig)[lk as keyof LimitsConfig] = LIMITS_SCHEMA[lk as keyof LimitsConfig](
+        `environment ${name}`,
+        env[name]
+      ) as number;
     }
   }
   for (const [kk, name] of Object.entries(KUBERNETES_ENV)) {
     if (env[name] !== undefined && env[name] !== '') {
-      (cfg.kubernetes as Record<string, unknown>)[kk] = KUBERNETES_SCHEMA[kk as keyof KubernetesConfig](`environment ${name}`, env[name]);
+      (cfg.kubernetes as Record<string, unknown>)[kk] = KUBERNETES_SCHEMA[kk as keyof KubernetesConfig](
+        `environment ${name}`,
+        env[name]
+      );
     }
   }
   const c = cfg as unknown as AgentConfig;

@@ -53,7 +53,9 @@ async function connectStore(writer: ClickHouseWriter, cfg: AgentConfig, quiet = 
   try {
     const { version, dialect, applied } = await writer.connect();
     writer.start(); // each table sends by itself from now on
-    log(`clickhouse ${version} at ${cfg.clickhouseUrl}, database ${cfg.database} (${dialect} schema${applied.length ? `, applied migrations ${applied.join(',')}` : ', up to date'})`);
+    log(
+      `clickhouse ${version} at ${cfg.clickhouseUrl}, database ${cfg.database} (${dialect} schema${applied.length ? `, applied migrations ${applied.join(',')}` : ', up to date'})`
+    );
     return true;
   } catch (err) {
     if (quiet) {
@@ -95,7 +97,12 @@ async function main(): Promise<number> {
 
   let tracer: SocketTracer;
   try {
-    tracer = new SocketTracer({ captureBytes: cfg.captureBytes, ringBytes: cfg.ringBytes, ignorePorts: cfg.ignorePorts, tls: cfg.tls });
+    tracer = new SocketTracer({
+      captureBytes: cfg.captureBytes,
+      ringBytes: cfg.ringBytes,
+      ignorePorts: cfg.ignorePorts,
+      tls: cfg.tls,
+    });
     tracer.start();
   } catch (err) {
     if (err instanceof TracerError) {
@@ -106,7 +113,9 @@ async function main(): Promise<number> {
   }
   if (cfg.tls) {
     const probed = [...tracer.attachTls(findTlsLibraries(cfg.tlsLibraries))].filter(([, syms]) => syms.length);
-    log(`TLS: OpenSSL probed in ${probed.map(([p, syms]) => `${p} (${syms.length} symbols)`).join(', ') || 'no library (HTTPS stays opaque)'}`);
+    log(
+      `TLS: OpenSSL probed in ${probed.map(([p, syms]) => `${p} (${syms.length} symbols)`).join(', ') || 'no library (HTTPS stays opaque)'}`
+    );
   }
   const goTls = cfg.tls ? new GoTlsProber(tracer.native, log) : undefined;
   if (goTls && !goTls.available) {
@@ -135,7 +144,12 @@ async function main(): Promise<number> {
     log(kube.statusText());
   }
   const tagger = cfg.tags
-    ? new ProcessTagger({ host: cfg.host, maxProcesses: cfg.limits.processes, kube, sink: (rows) => writer.push('process_tags', rows) })
+    ? new ProcessTagger({
+        host: cfg.host,
+        maxProcesses: cfg.limits.processes,
+        kube,
+        sink: (rows) => writer.push('process_tags', rows),
+      })
     : undefined;
   const pipeline = new Pipeline({
     tagger,
@@ -152,7 +166,12 @@ async function main(): Promise<number> {
     },
   });
   // continuous profiling: on-CPU samples and off-CPU blocked time per stack, into profile_samples
-  const profiler = startProfiling(cfg.profiling, tracer.native, { host: cfg.host, naming: pipeline.procs, sink: (rows) => writer.push('profile_samples', rows), log });
+  const profiler = startProfiling(cfg.profiling, tracer.native, {
+    host: cfg.host,
+    naming: pipeline.procs,
+    sink: (rows) => writer.push('profile_samples', rows),
+    log,
+  });
   const profileTimer = profiler ? setInterval(() => profiler.tick(), cfg.profiling.intervalMs) : undefined;
 
   // packet capture on interfaces: Network Profile (tcp_timeline) and NIC request logs
@@ -200,7 +219,9 @@ async function main(): Promise<number> {
   if (packets) {
     log(packets.start()); // sockets open only now, just before the drain timer starts: nothing fills their rings meanwhile
   }
-  log(`capturing on ${cfg.host} (payload ${cfg.captureBytes} B per syscall; ignoring ports ${cfg.ignorePorts.join(',') || 'none'})`);
+  log(
+    `capturing on ${cfg.host} (payload ${cfg.captureBytes} B per syscall; ignoring ports ${cfg.ignorePorts.join(',') || 'none'})`
+  );
   process.stdout.write('flowlens-agent: ready\n');
 
   const drain = () => {
@@ -253,7 +274,9 @@ async function main(): Promise<number> {
       `drops: kernel ring ${t.ringDrops}, export ${writer.dropText()}, malformed ${c.malformedRecords}, unbound TLS ${pipeline.tlsUnbound}; ` +
       `queued ${writer.queuedRows()} rows ${Math.ceil(writer.queuedBytes() / 1024)} KiB${writer.healthy ? '' : ` (clickhouse: ${writer.error})`}; ${writer.statusText()}; ` +
       `${loopDelay.statusText()}; ${parserEvictionsText()}` +
-      (profiler ? `; ${profiler.statusText()}; written profile_samples ${w.profile_samples?.written ?? 0}, dropped ${w.profile_samples?.dropped ?? 0}` : '') +
+      (profiler
+        ? `; ${profiler.statusText()}; written profile_samples ${w.profile_samples?.written ?? 0}, dropped ${w.profile_samples?.dropped ?? 0}`
+        : '') +
       (tcpFlows ? `; ${tcpFlows.statusLine()}` : '') +
       (kube ? `; ${kube.statusText()}, written process_tags ${w.process_tags?.written ?? 0}` : '') +
       (packets ? `; ${packets.statusLine()}, written tcp_timeline ${w.tcp_timeline?.written ?? 0}` : '') +

@@ -4,8 +4,7 @@ import type { CloseType } from '../shared/schema';
 import { decodeBatch } from './capture/eventDecoder';
 import { Direction, EventKind, SocketEvent, SYSCALL_SSL_READ, SYSCALL_SSL_WRITE } from './capture/socketEvent';
 import { ConnectionTable, DEFAULT_MAX_CONNECTIONS } from './conntrack/connectionTable';
-import type { Connection } from './conntrack/connection';
-import { tupleKey } from './conntrack/connection';
+import { tupleKey, type Connection } from './conntrack/connection';
 import { ProcessTable } from './conntrack/processTable';
 import type { ProcessTagger } from './tags/processTags';
 import type { CompletedPair } from './protocols/messageStream';
@@ -139,7 +138,14 @@ export class Pipeline {
 
   /** Size, bound and evictions of each table, for the status line. */
   tableStats(): TableStats[] {
-    return [this.conns.stats(), this.closedPeers.stats('closed peers'), this.procs.stats(), ...(this.o.tagger ? [this.o.tagger.stats()] : []), ...this.tls.stats(), this.red.stats()];
+    return [
+      this.conns.stats(),
+      this.closedPeers.stats('closed peers'),
+      this.procs.stats(),
+      ...(this.o.tagger ? [this.o.tagger.stats()] : []),
+      ...this.tls.stats(),
+      this.red.stats(),
+    ];
   }
 
   /** TLS plaintext dropped because no socket could be found for it */
@@ -157,7 +163,11 @@ export class Pipeline {
 
   /** pid of the socket with these ends, live or closed in the last seconds (for late rows such as packet capture's), else 0 */
   pidOfEnds(localIp: string, localPort: number, peerIp: string, peerPort: number): number {
-    return this.conns.byEnds(localIp, localPort, peerIp, peerPort)?.tgid ?? this.closedPeers.peek(tupleKey(localIp, localPort, peerIp, peerPort))?.tgid ?? 0;
+    return (
+      this.conns.byEnds(localIp, localPort, peerIp, peerPort)?.tgid ??
+      this.closedPeers.peek(tupleKey(localIp, localPort, peerIp, peerPort))?.tgid ??
+      0
+    );
   }
 
   processBatch(batch: Buffer): void {
@@ -231,7 +241,11 @@ export class Pipeline {
       c.bytesRx += e.retLen;
       c.packetsRx = (c.packetsRx ?? 0) + 1;
     }
-    this.step.segment(c, e, c.role === 'client' ? Direction.Egress : c.role === 'server' ? Direction.Ingress : undefined);
+    this.step.segment(
+      c,
+      e,
+      c.role === 'client' ? Direction.Egress : c.role === 'server' ? Direction.Ingress : undefined
+    );
     if (c.role === 'unknown' && c.stream?.requestDirection !== undefined) {
       this.conns.setRole(c, c.stream.requestDirection === Direction.Egress ? 'client' : 'server');
     }
@@ -288,7 +302,13 @@ export class Pipeline {
       host: this.o.host,
       observation_point: isClient ? 'client_process' : 'server_process',
       flow_id: c.flowId,
-      ...flowEndColumns(this.namer, 'UDP', isClient, { ip: c.localIp, port: c.localPort, pid: c.tgid }, { ip: c.peerIp, port: c.peerPort, pid: this.peerPid(c) }),
+      ...flowEndColumns(
+        this.namer,
+        'UDP',
+        isClient,
+        { ip: c.localIp, port: c.localPort, pid: c.tgid },
+        { ip: c.peerIp, port: c.peerPort, pid: this.peerPid(c) }
+      ),
       byte_tx: isClient ? c.bytesTx : c.bytesRx,
       byte_rx: isClient ? c.bytesRx : c.bytesTx,
       packet_tx: (isClient ? c.packetsTx : c.packetsRx) ?? 0,

@@ -22,7 +22,6 @@ jest.mock('@grafana/runtime', () => ({
   PluginPage: ({ children }: { children: React.ReactNode }) => children,
 }));
 
-
 beforeEach(() => {
   answers.length = 0;
   mockBackendSrv.fetch.mockClear();

@@ -48,7 +48,6 @@ const chosenTrace = recording.files['ds-query-trace-search-trace.json'].request.
 };
 const TRACES = '/a/flowlens-observability-app/traces';
 
-
 beforeEach(() => {
   mockBackendSrv.fetch.mockReset();
   answerWith({ trace_search: searchAnswer, trace: traceAnswer });

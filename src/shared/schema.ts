@@ -56,7 +56,13 @@ const ZERO_WINDOW_SINCE = 9;
 /** The migration that creates agent_events. */
 const AGENT_EVENTS_SINCE = 10;
 /** A column added by migration `since` (ALTER TABLE ... ADD COLUMN on existing databases). */
-const added = (since: number, name: string, type: ColumnType, doc: string, codec?: string): Column => ({ name, type, doc, codec, since });
+const added = (since: number, name: string, type: ColumnType, doc: string, codec?: string): Column => ({
+  name,
+  type,
+  doc,
+  codec,
+  since,
+});
 
 /** Columns naming both ends of a flow; shared by request logs, flow logs and timelines. */
 const fiveTuple: Column[] = [
@@ -173,8 +179,18 @@ export const TABLES: Table[] = [
       c('latency_histogram', 'Array(UInt64)', 'counts per bucket; bounds in LATENCY_BUCKETS_US'),
       c('request_bytes', 'UInt64', 'request bytes'),
       c('response_bytes', 'UInt64', 'response bytes'),
-      added(SKETCH_SINCE, 'latency_sketch_keys', 'Array(UInt16)', 'latency distribution: keys of the non-empty buckets, ascending (latencySketchKey)'),
-      added(SKETCH_SINCE, 'latency_sketch_counts', 'Array(UInt64)', 'latency distribution: requests per key of latency_sketch_keys (merge with sumMap)'),
+      added(
+        SKETCH_SINCE,
+        'latency_sketch_keys',
+        'Array(UInt16)',
+        'latency distribution: keys of the non-empty buckets, ascending (latencySketchKey)'
+      ),
+      added(
+        SKETCH_SINCE,
+        'latency_sketch_counts',
+        'Array(UInt64)',
+        'latency distribution: requests per key of latency_sketch_keys (merge with sumMap)'
+      ),
     ],
   },
   {
@@ -199,8 +215,18 @@ export const TABLES: Table[] = [
       // A nested structure whose name ends in Map: SummingMergeTree merges it by key, summing the
       // counts (18.16 and modern). Arrays, not a sumMap state: RED reads them with sumMap at half
       // the server CPU (a state column is deserialized for every row read, kept or not).
-      added(EDGE_SKETCH_SINCE, 'latency_sketchMap.keys', 'Array(UInt16)', "app_metrics' latency sketch merged per edge: keys, ascending (summed by key on merge)"),
-      added(EDGE_SKETCH_SINCE, 'latency_sketchMap.counts', 'Array(UInt64)', 'requests per key of latency_sketchMap.keys (read with sumMap)'),
+      added(
+        EDGE_SKETCH_SINCE,
+        'latency_sketchMap.keys',
+        'Array(UInt16)',
+        "app_metrics' latency sketch merged per edge: keys, ascending (summed by key on merge)"
+      ),
+      added(
+        EDGE_SKETCH_SINCE,
+        'latency_sketchMap.counts',
+        'Array(UInt64)',
+        'requests per key of latency_sketchMap.keys (read with sumMap)'
+      ),
     ],
   },
   {
@@ -253,7 +279,7 @@ export const TABLES: Table[] = [
       c('ack_latency_us', 'UInt32', 'system (ACK) latency'),
       c('server_response_us', 'UInt32', 'last request byte → first response byte'),
       c('client_wait_us', 'UInt32', 'last response byte → next request byte'),
-      added(2, 'netns', 'LowString', 'network namespace of the interface (empty: the agent\'s own)'),
+      added(2, 'netns', 'LowString', "network namespace of the interface (empty: the agent's own)"),
       added(2, 'ack_latency_max_us', 'UInt32', 'largest system (ACK) latency'),
       added(2, 'server_response_max_us', 'UInt32', 'largest server response latency'),
       added(2, 'client_wait_max_us', 'UInt32', 'largest client wait latency'),
@@ -263,8 +289,18 @@ export const TABLES: Table[] = [
       added(2, 'packet_count', 'UInt32', 'packets of the flow in this row'),
       added(2, 'retrans_count', 'UInt32', 'retransmitted data segments seen at this interface'),
       added(2, 'events_truncated', 'UInt32', 'packets beyond the stored event arrays'),
-      added(ZERO_WINDOW_SINCE, 'event_window', 'Array(UInt16)', 'TCP window field per packet, unscaled (0: a zero window)'),
-      added(ZERO_WINDOW_SINCE, 'zero_window_count', 'UInt32', 'packets advertising a zero window at this interface (also those past the stored events)'),
+      added(
+        ZERO_WINDOW_SINCE,
+        'event_window',
+        'Array(UInt16)',
+        'TCP window field per packet, unscaled (0: a zero window)'
+      ),
+      added(
+        ZERO_WINDOW_SINCE,
+        'zero_window_count',
+        'UInt32',
+        'packets advertising a zero window at this interface (also those past the stored events)'
+      ),
     ],
   },
   {
@@ -291,7 +327,7 @@ export const TABLES: Table[] = [
       'Business tags (team, owner, tier, cost centre, ...) that users attach to services, processes or IP ranges through the ' +
       "datasource's resource API: one row per change, so the table is its own audit trail (who, when); the current value of " +
       '(kind, subject, key) is its latest row, a removal a row with deleted = 1. Queries join it at read time (pkg/query ' +
-      'businesstags.go), so a tag set today applies to yesterday\'s data. Kept forever (no TTL).',
+      "businesstags.go), so a tag set today applies to yesterday's data. Kept forever (no TTL).",
     orderBy: ['kind', 'subject', 'key', 'changed_us'],
     ttlDays: 0,
     since: 7,
@@ -300,7 +336,11 @@ export const TABLES: Table[] = [
       c('changed_us', 'UInt64', 'when the change was made, µs since the epoch: orders changes within one second'),
       c('kind', 'LowString', 'what the tag is attached to: service, process or ip_range'),
       c('subject', 'String', 'the service name, process name or CIDR range (e.g. 10.1.0.0/16)'),
-      c('key', 'LowString', 'tag key: team, owner, tier, cost_centre or another [a-z][a-z0-9_]* of at most 63 characters'),
+      c(
+        'key',
+        'LowString',
+        'tag key: team, owner, tier, cost_centre or another [a-z][a-z0-9_]* of at most 63 characters'
+      ),
       c('value', 'String', 'tag value (empty on removal)'),
       c('deleted', 'UInt8', '1: the tag was removed'),
       c('updated_by', 'String', 'the Grafana user who made the change (login), as Grafana told the datasource'),
@@ -320,7 +360,11 @@ export const TABLES: Table[] = [
       c('time', 'DateTime', 'when the agent wrote this row (first seen, then hourly)'),
       c('host', 'LowString', 'host of the process'),
       c('pid', 'UInt32', 'process id'),
-      c('start_time', 'UInt64', 'process start in clock ticks after boot: with host and pid, one process across pid reuse'),
+      c(
+        'start_time',
+        'UInt64',
+        'process start in clock ticks after boot: with host and pid, one process across pid reuse'
+      ),
       c('process', 'LowString', 'process name (comm)'),
       c('cmdline', 'String', 'command line, arguments separated by spaces (at most 4 KiB)'),
       c('exe', 'String', 'executable path'),
@@ -355,11 +399,19 @@ export const TABLES: Table[] = [
       c('time_us', 'UInt64', 'when the event happened, µs since the epoch'),
       c('host', 'LowString', 'host name of the agent (config host)'),
       c('agent_pid', 'UInt32', "the agent's process id"),
-      c('run_start_us', 'UInt64', "when this run started, µs since the epoch (a stop row carries its run's start): with host, one run"),
+      c(
+        'run_start_us',
+        'UInt64',
+        "when this run started, µs since the epoch (a stop row carries its run's start): with host, one run"
+      ),
       c('event', 'LowString', 'start, or stop (a clean stop)'),
       c('agent_version', 'LowString', "the agent's version (package.json)"),
       c('kernel', 'LowString', 'kernel release (uname -r)'),
-      c('reason', 'String', 'start: the configuration it read; stop: why it stopped (interrupted, terminated, ran for N s)'),
+      c(
+        'reason',
+        'String',
+        'start: the configuration it read; stop: why it stopped (interrupted, terminated, ran for N s)'
+      ),
     ],
   },
 ];
@@ -391,7 +443,14 @@ export const RESPONSE_STATUSES = ['ok', 'client_error', 'server_error', 'timeout
 export type ResponseStatus = (typeof RESPONSE_STATUSES)[number];
 
 /** l4_flow_log.close_type: how a flow ended (still_open: a periodic row of a flow still open). */
-export const CLOSE_TYPES = ['normal', 'reset_by_client', 'reset_by_server', 'timeout', 'connect_failed', 'still_open'] as const;
+export const CLOSE_TYPES = [
+  'normal',
+  'reset_by_client',
+  'reset_by_server',
+  'timeout',
+  'connect_failed',
+  'still_open',
+] as const;
 export type CloseType = (typeof CLOSE_TYPES)[number];
 
 /** l4_flow_log.rst_sender: the side a RST came from (empty: none). */
@@ -416,7 +475,10 @@ export function renderCreateTable(table: Table, dialect: Dialect, database = DAT
     })
     .join(',\n');
   const ttl = dialect === 'modern' && table.ttlDays > 0 ? `\nTTL time + INTERVAL ${table.ttlDays} DAY` : '';
-  const settings = dialect === 'modern' && atVersion >= DEDUP_SINCE ? `\nSETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}` : '';
+  const settings =
+    dialect === 'modern' && atVersion >= DEDUP_SINCE
+      ? `\nSETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`
+      : '';
   return (
     `CREATE TABLE IF NOT EXISTS ${database}.${table.name} (\n${cols}\n) ENGINE = ${table.engine ?? 'MergeTree()'}\n` +
     `PARTITION BY toYYYYMMDD(time)\nORDER BY (${table.orderBy.join(', ')})${ttl}${settings}`
@@ -481,7 +543,10 @@ export const MIGRATIONS: Migration[] = [
     doc: 'every table remembers its last insert blocks, so a retried INSERT with the same insert_deduplication_token is stored once (modern only)',
     statements: (dialect, database) =>
       dialect === 'modern'
-        ? TABLES.filter((t) => (t.since ?? 1) < DEDUP_SINCE).map((t) => `ALTER TABLE ${database}.${t.name} MODIFY SETTING non_replicated_deduplication_window = ${DEDUP_WINDOW}`)
+        ? TABLES.filter((t) => (t.since ?? 1) < DEDUP_SINCE).map(
+            (t) =>
+              `ALTER TABLE ${database}.${t.name} MODIFY SETTING non_replicated_deduplication_window = ${DEDUP_WINDOW}`
+          )
         : [],
   },
   {
@@ -492,12 +557,26 @@ export const MIGRATIONS: Migration[] = [
   {
     version: 7,
     doc: 'business_tags: team, owner and other business tags set through the datasource (one row per change: the audit trail)',
-    statements: (dialect, database) => [renderCreateTable(TABLES.find((x) => x.name === 'business_tags')!, dialect, database, 7)],
+    statements: (dialect, database) => [
+      renderCreateTable(
+        TABLES.find((x) => x.name === 'business_tags')!,
+        dialect,
+        database,
+        7
+      ),
+    ],
   },
   {
     version: 8,
     doc: 'process_tags: the resource dimension of processes, containers and pods (src/agent/tags)',
-    statements: (dialect, database) => [renderCreateTable(TABLES.find((x) => x.name === 'process_tags')!, dialect, database, 8)],
+    statements: (dialect, database) => [
+      renderCreateTable(
+        TABLES.find((x) => x.name === 'process_tags')!,
+        dialect,
+        database,
+        8
+      ),
+    ],
   },
   {
     version: ZERO_WINDOW_SINCE,
@@ -507,7 +586,14 @@ export const MIGRATIONS: Migration[] = [
   {
     version: AGENT_EVENTS_SINCE,
     doc: "agent_events: the agent's starts and clean stops (restart annotations)",
-    statements: (dialect, database) => [renderCreateTable(TABLES.find((x) => x.name === 'agent_events')!, dialect, database, AGENT_EVENTS_SINCE)],
+    statements: (dialect, database) => [
+      renderCreateTable(
+        TABLES.find((x) => x.name === 'agent_events')!,
+        dialect,
+        database,
+        AGENT_EVENTS_SINCE
+      ),
+    ],
   },
   {
     version: EDGE_SKETCH_SINCE,
@@ -550,7 +636,11 @@ function renderEdgeView(database: string, atVersion = Infinity): string {
  * dropped under a running agent (the migrations table says it was created long ago).
  */
 export function renderCurrentSchema(dialect: Dialect, database = DATABASE): string[] {
-  return [`CREATE DATABASE IF NOT EXISTS ${database}`, ...TABLES.map((t) => renderCreateTable(t, dialect, database)), renderEdgeView(database)];
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${database}`,
+    ...TABLES.map((t) => renderCreateTable(t, dialect, database)),
+    renderEdgeView(database),
+  ];
 }
 
 /** ALTER TABLE ... ADD COLUMN for the columns migration `version` adds (one statement per table). */
@@ -569,13 +659,21 @@ export function renderAddedColumns(version: number, dialect: Dialect, database =
 }
 
 /** Migration `version` giving the columns of `table` that existed then and have no codec of their own `codec` (modern only). */
-export function renderDefaultCodec(version: number, table: string, codec: string, dialect: Dialect, database = DATABASE): string[] {
+export function renderDefaultCodec(
+  version: number,
+  table: string,
+  codec: string,
+  dialect: Dialect,
+  database = DATABASE
+): string[] {
   const t = TABLES.find((x) => x.name === table);
   if (dialect !== 'modern' || !t) {
     return [];
   }
   const cols = t.columns.filter((col) => !col.codec && (col.since ?? 1) < version);
-  return [`ALTER TABLE ${database}.${t.name} ${cols.map((col) => `MODIFY COLUMN \`${col.name}\` CODEC(${codec})`).join(', ')}`];
+  return [
+    `ALTER TABLE ${database}.${t.name} ${cols.map((col) => `MODIFY COLUMN \`${col.name}\` CODEC(${codec})`).join(', ')}`,
+  ];
 }
 
 export const MIGRATIONS_TABLE = 'schema_migrations';
@@ -599,7 +697,10 @@ export function schemaJson(): string {
         rst_senders: RST_SENDERS,
         latency_buckets_us: LATENCY_BUCKETS_US,
         latency_sketch_gamma: LATENCY_SKETCH_GAMMA,
-        tables: TABLES.map((t) => ({ name: t.name, columns: t.columns.map((col) => ({ name: col.name, type: col.type })) })),
+        tables: TABLES.map((t) => ({
+          name: t.name,
+          columns: t.columns.map((col) => ({ name: col.name, type: col.type })),
+        })),
       },
       null,
       2

@@ -7,7 +7,14 @@ import { TABLES } from '../../src/shared/schema';
 
 function lifecycle(clock: number[]) {
   const rows: AgentEventRow[] = [];
-  const l = new AgentLifecycle({ host: 'node-a', pid: 4242, version: '0.1.0', kernel: '6.8.0', sink: (r) => rows.push(...r), nowUs: () => clock.shift()! });
+  const l = new AgentLifecycle({
+    host: 'node-a',
+    pid: 4242,
+    version: '0.1.0',
+    kernel: '6.8.0',
+    sink: (r) => rows.push(...r),
+    nowUs: () => clock.shift()!,
+  });
   return { l, rows };
 }
 

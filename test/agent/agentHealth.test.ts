@@ -17,7 +17,10 @@ test('event-loop delay: a 200 ms block shows as max in its interval, not in the 
     const wallMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, 50)); // the late tick fires
     const blocked = d.takeInterval();
-    assert.ok(blocked.maxMs >= 180 && blocked.maxMs < wallMs + 1000, `max ${blocked.maxMs} ms (blocked ${wallMs.toFixed(0)} ms of wall time)`);
+    assert.ok(
+      blocked.maxMs >= 180 && blocked.maxMs < wallMs + 1000,
+      `max ${blocked.maxMs} ms (blocked ${wallMs.toFixed(0)} ms of wall time)`
+    );
     assert.ok(blocked.maxBusyMs >= 150, `a block that ran on CPU is the agent's own: busy max ${blocked.maxBusyMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
     const idle = d.takeInterval();

@@ -3,14 +3,40 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { ClickHouseWriter, WriterOptions } from '../../src/agent/export/clickhouseWriter';
 
-const row = (i: number) => ({ time: 1795558421, host: 'h', pid: i, tid: i, process: 'p', service: 's', event: 'on_cpu', stack_id: i, stack: ['main'], value: 1 });
-const metric = (i: number) => ({ time: 1795558421 + i, host: 'h', observation_point: 'server_process', server_service: 's', endpoint: '/x', request_count: i });
+const row = (i: number) => ({
+  time: 1795558421,
+  host: 'h',
+  pid: i,
+  tid: i,
+  process: 'p',
+  service: 's',
+  event: 'on_cpu',
+  stack_id: i,
+  stack: ['main'],
+  value: 1,
+});
+const metric = (i: number) => ({
+  time: 1795558421 + i,
+  host: 'h',
+  observation_point: 'server_process',
+  server_service: 's',
+  endpoint: '/x',
+  request_count: i,
+});
 const log7 = (i: number) => ({ time: 1795558421, _id: i, host: 'h', request_resource: `/r/${i}`.padEnd(200, 'x') });
 
 test('while ClickHouse is unreachable the queue keeps the newest rows up to its bound and counts every drop', async () => {
   const logs: string[] = [];
   // port 1 on loopback: connection refused at once
-  const w = new ClickHouseWriter({ url: 'http://127.0.0.1:1', username: 'default', password: '', database: 'db', batchRows: 100, maxQueuedRows: 1000, log: (l) => logs.push(l) });
+  const w = new ClickHouseWriter({
+    url: 'http://127.0.0.1:1',
+    username: 'default',
+    password: '',
+    database: 'db',
+    batchRows: 100,
+    maxQueuedRows: 1000,
+    log: (l) => logs.push(l),
+  });
   try {
     for (let b = 0; b < 25; b++) {
       w.push(
@@ -67,8 +93,14 @@ test('the row bound holds when batchRows is larger than it, and the byte bound d
     const s = w.stats();
     assert.equal(s.app_metrics.dropped, 0, 'metrics kept');
     assert.equal(s.app_metrics.queued, 300);
-    assert.ok(s.l7_flow_log.dropped > 0 && s.l7_flow_log.dropped + s.l7_flow_log.queued === 10_000, JSON.stringify(s.l7_flow_log));
-    assert.equal(s.l7_flow_log.queuedBytes + s.app_metrics.queuedBytes + s.profile_samples.queuedBytes, w.queuedBytes());
+    assert.ok(
+      s.l7_flow_log.dropped > 0 && s.l7_flow_log.dropped + s.l7_flow_log.queued === 10_000,
+      JSON.stringify(s.l7_flow_log)
+    );
+    assert.equal(
+      s.l7_flow_log.queuedBytes + s.app_metrics.queuedBytes + s.profile_samples.queuedBytes,
+      w.queuedBytes()
+    );
     assert.match(w.dropText(), /^\d+ \(profile_samples \d+ rows \d+ KiB, l7_flow_log \d+ rows \d+ KiB\)$/);
   } finally {
     await w.close();
@@ -107,7 +139,13 @@ class FakeClickHouse {
         const query = url.searchParams.get('query') ?? body.toString();
         const insert = /^INSERT INTO \w+\.(\w+)/.exec(query);
         if (insert) {
-          const s = { table: insert[1], query, token: url.searchParams.get('insert_deduplication_token'), body, at: Date.now() };
+          const s = {
+            table: insert[1],
+            query,
+            token: url.searchParams.get('insert_deduplication_token'),
+            body,
+            at: Date.now(),
+          };
           this.inserts.push(s);
           this.onInsert(s, res, req);
         } else if (query.startsWith('SELECT count() AS n FROM')) {
@@ -140,7 +178,11 @@ class FakeClickHouse {
   }
 }
 
-async function withFake(version: string, opts: Partial<WriterOptions>, body: (fake: FakeClickHouse, w: ClickHouseWriter, logs: string[]) => Promise<void>): Promise<void> {
+async function withFake(
+  version: string,
+  opts: Partial<WriterOptions>,
+  body: (fake: FakeClickHouse, w: ClickHouseWriter, logs: string[]) => Promise<void>
+): Promise<void> {
   const fake = new FakeClickHouse(version);
   const url = await fake.listen();
   const logs: string[] = [];
@@ -204,7 +246,9 @@ test('one table failing never delays another, and it catches up when the failure
     let failing = true;
     fake.onInsert = (s, res) => {
       if (s.table === 'l7_flow_log' && failing) {
-        res.writeHead(500, { 'X-ClickHouse-Exception-Code': '241' }).end('Code: 241, e.displayText() = DB::Exception: Memory limit (total) exceeded, e.what() = DB::Exception\n');
+        res
+          .writeHead(500, { 'X-ClickHouse-Exception-Code': '241' })
+          .end('Code: 241, e.displayText() = DB::Exception: Memory limit (total) exceeded, e.what() = DB::Exception\n');
         return;
       }
       if (s.table === 'l4_flow_log') {
@@ -262,7 +306,11 @@ test('a retry sends the same bytes with the same deduplication token; rows pushe
         assert.equal(retry.token, first.token);
         assert.notEqual(next.token, first.token);
       } else {
-        assert.deepEqual([first.token, retry.token, next.token], [null, null, null], '18.16 refuses unknown settings: no token');
+        assert.deepEqual(
+          [first.token, retry.token, next.token],
+          [null, null, null],
+          '18.16 refuses unknown settings: no token'
+        );
       }
       const s = w.stats().app_metrics;
       assert.deepEqual([s.unknownOutcomeRetries, s.unknownOutcomeRows, s.written, s.dropped], [1, 2, 3, 0]);
@@ -279,7 +327,9 @@ test('a missing table re-runs the migrations and creates every table of the curr
       if (s.table === 'app_metrics' && missing()) {
         res
           .writeHead(404, { 'X-ClickHouse-Exception-Code': '60' })
-          .end("Code: 60, e.displayText() = DB::Exception: Table db.app_metrics doesn't exist., e.what() = DB::Exception\n");
+          .end(
+            "Code: 60, e.displayText() = DB::Exception: Table db.app_metrics doesn't exist., e.what() = DB::Exception\n"
+          );
         return;
       }
       res.end();
@@ -294,7 +344,10 @@ test('a missing table re-runs the migrations and creates every table of the curr
     const n = fake.of('app_metrics').length;
     assert.ok(n === 2, `retried at once after the repair: ${n} attempts`);
     assert.equal(logs.filter((l) => l.includes('re-creating the schema')).length, 1, logs.join('\n'));
-    assert.ok(!logs.some((l) => l.includes('cannot write to')), 'a missing table is not reported as an unreachable server');
+    assert.ok(
+      !logs.some((l) => l.includes('cannot write to')),
+      'a missing table is not reported as an unreachable server'
+    );
   }));
 
 test('on a server without deduplication (18.16) a batch whose answer was lost is looked up, and not sent again when it was stored (fake server)', () =>
@@ -315,7 +368,10 @@ test('on a server without deduplication (18.16) a batch whose answer was lost is
     await until('batch settled', () => w.stats().app_metrics.written === 3);
     assert.equal(fake.of('app_metrics').length, 1, 'found stored: not sent again');
     assert.equal(fake.lookups.length, 2, 'its first and last rows looked up');
-    assert.match(fake.lookups[0], /^SELECT count\(\) AS n FROM db\.app_metrics WHERE time = toDateTime\(1795558422\) AND host = 'h' AND .*request_count = 1 \nFORMAT JSONEachRow$/);
+    assert.match(
+      fake.lookups[0],
+      /^SELECT count\(\) AS n FROM db\.app_metrics WHERE time = toDateTime\(1795558422\) AND host = 'h' AND .*request_count = 1 \nFORMAT JSONEachRow$/
+    );
     assert.match(fake.lookups[1], /time = toDateTime\(1795558424\) .*request_count = 3 \nFORMAT JSONEachRow$/);
     const s = w.stats().app_metrics;
     assert.deepEqual([s.foundStored, s.foundStoredRows, s.unknownOutcomeRetries, s.dropped], [1, 3, 0, 0]);

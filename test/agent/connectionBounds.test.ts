@@ -57,7 +57,18 @@ test('200k-style flood, scaled: the table holds its bound, every flow is settled
   p.handle({ ...ev({ payload: Buffer.alloc(0) }), kind: EventKind.Exec, tgid: SERVER.tgid, comm: 'dnsmasq' });
   p.handle({ ...ev({ payload: Buffer.alloc(0) }), kind: EventKind.Exec, tgid: CLIENT.tgid, comm: 'dig' });
   const server = (peerIp: string, peerPort: number, direction: Direction, payload: Buffer) =>
-    p.handle(ev({ sockId: SERVER.sock, tgid: SERVER.tgid, localIp: SERVER.ip, localPort: SERVER.port, peerIp, peerPort, direction, payload }));
+    p.handle(
+      ev({
+        sockId: SERVER.sock,
+        tgid: SERVER.tgid,
+        localIp: SERVER.ip,
+        localPort: SERVER.port,
+        peerIp,
+        peerPort,
+        direction,
+        payload,
+      })
+    );
   let most = 0;
   for (let i = 0; i < FLOOD; i++) {
     const ip = `172.${16 + ((i >>> 16) & 15)}.${(i >>> 8) & 255}.${i & 255}`;
@@ -68,7 +79,18 @@ test('200k-style flood, scaled: the table holds its bound, every flow is settled
       const q = i / (FLOOD / REAL);
       const port = 40000 + q;
       const client = (direction: Direction, payload: Buffer) =>
-        p.handle(ev({ sockId: 0x9000 + q, tgid: CLIENT.tgid, localIp: CLIENT.ip, localPort: port, peerIp: SERVER.ip, peerPort: 53, direction, payload }));
+        p.handle(
+          ev({
+            sockId: 0x9000 + q,
+            tgid: CLIENT.tgid,
+            localIp: CLIENT.ip,
+            localPort: port,
+            peerIp: SERVER.ip,
+            peerPort: 53,
+            direction,
+            payload,
+          })
+        );
       client(Direction.Egress, dns(q, false));
       server(CLIENT.ip, port, Direction.Ingress, dns(q, false));
       server(CLIENT.ip, port, Direction.Egress, dns(q, true));
@@ -93,8 +115,18 @@ test('200k-style flood, scaled: the table holds its bound, every flow is settled
     []
   );
   const real = l7.filter((r) => r.client_ip === CLIENT.ip);
-  assert.equal(real.filter((r) => r.observation_point === 'client_process' && r.client_process === 'dig' && r.server_process === 'dnsmasq').length, REAL);
-  assert.equal(real.filter((r) => r.observation_point === 'server_process' && r.client_process === 'dig' && r.server_process === 'dnsmasq').length, REAL);
+  assert.equal(
+    real.filter(
+      (r) => r.observation_point === 'client_process' && r.client_process === 'dig' && r.server_process === 'dnsmasq'
+    ).length,
+    REAL
+  );
+  assert.equal(
+    real.filter(
+      (r) => r.observation_point === 'server_process' && r.client_process === 'dig' && r.server_process === 'dnsmasq'
+    ).length,
+    REAL
+  );
   assert.equal(new Set(real.map((r) => `${r.observation_point}|${r.client_port}`)).size, 2 * REAL);
   // RED: bounded rows, every request counted
   assert.equal(

@@ -8,7 +8,15 @@ import { ADDON_PATH } from '../../src/agent/capture/nativeTracer';
 const L = EVENT_LAYOUT;
 
 /** One ring record as bpf/socket_trace.bpf.c writes it, framed as the addon's drain() frames it. */
-export function record(o: { kind?: number; payload?: string; sport?: number; dport?: number; tgid?: number; v6?: boolean; capLen?: number }): Buffer {
+export function record(o: {
+  kind?: number;
+  payload?: string;
+  sport?: number;
+  dport?: number;
+  tgid?: number;
+  v6?: boolean;
+  capLen?: number;
+}): Buffer {
   const payload = Buffer.from(o.payload ?? '', 'latin1');
   const rec = Buffer.alloc(L.size + payload.length);
   rec.writeBigUInt64LE(123456789n, L.ts_ns);
@@ -41,7 +49,10 @@ export function record(o: { kind?: number; payload?: string; sport?: number; dpo
 
 test('decodes addresses, ports, payload and the folded socket id', () => {
   const out: SocketEvent[] = [];
-  const bad = decodeBatch(Buffer.concat([record({ payload: 'GET / HTTP/1.1\r\n\r\n' }), record({ v6: true, sport: 1, dport: 2 })]), (e) => out.push({ ...e }));
+  const bad = decodeBatch(
+    Buffer.concat([record({ payload: 'GET / HTTP/1.1\r\n\r\n' }), record({ v6: true, sport: 1, dport: 2 })]),
+    (e) => out.push({ ...e })
+  );
   assert.equal(bad, 0);
   assert.equal(out.length, 2);
   assert.equal(out[0].localIp, '127.0.0.1');
@@ -59,14 +70,23 @@ test('malformed records are skipped and counted, and decoding goes on', () => {
   const good = record({ payload: 'x' });
   const lying = record({ payload: 'abc', capLen: 4000 }); // claims more payload than it holds
   const out: SocketEvent[] = [];
-  assert.equal(decodeBatch(Buffer.concat([lying, good, lying]), (e) => out.push(e)), 2);
+  assert.equal(
+    decodeBatch(Buffer.concat([lying, good, lying]), (e) => out.push(e)),
+    2
+  );
   assert.equal(out.length, 1);
   // a frame shorter than a header breaks the framing: counted once, the rest is not guessed at
   const short = Buffer.alloc(16);
   short.writeUInt32LE(8, 0);
-  assert.equal(decodeBatch(Buffer.concat([good, short, good]), () => undefined), 1);
+  assert.equal(
+    decodeBatch(Buffer.concat([good, short, good]), () => undefined),
+    1
+  );
   // a truncated tail frame is not read past the buffer
-  assert.equal(decodeBatch(good.subarray(0, good.length - 16), () => assert.fail('no event')), 1);
+  assert.equal(
+    decodeBatch(good.subarray(0, good.length - 16), () => assert.fail('no event')),
+    1
+  );
 });
 
 test('random bytes never throw', () => {
@@ -81,9 +101,12 @@ test('random bytes never throw', () => {
   }
 });
 
-test('the built addon has the layout this decoder reads', { skip: !existsSync(ADDON_PATH) && 'addon not built' }, () => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const addon = require(ADDON_PATH);
-  checkLayout(addon.layout());
-  assert.throws(() => checkLayout({ ...addon.layout(), tgid: 99 }), /layout mismatch: tgid/);
-});
+test(
+  'the built addon has the layout this decoder reads',
+  { skip: !existsSync(ADDON_PATH) && 'addon not built' },
+  () => {
+    const addon = require(ADDON_PATH);
+    checkLayout(addon.layout());
+    assert.throws(() => checkLayout({ ...addon.layout(), tgid: 99 }), /layout mismatch: tgid/);
+  }
+);

@@ -90,14 +90,21 @@ test('method and status recognised on the bytes: every method, and near misses a
     const raw = `${method} /x HTTP/1.1\r\n\r\n`;
     assert.equal(p.parse(b(raw), raw.length)?.requestType, method);
   }
-  for (const notHttp of ['GETS /x HTTP/1.1\r\n\r\n', 'get /x HTTP/1.1\r\n\r\n', 'HTTP/2.0 200 OK\r\n\r\n', 'HTTP/1.', 'PU']) {
+  for (const notHttp of [
+    'GETS /x HTTP/1.1\r\n\r\n',
+    'get /x HTTP/1.1\r\n\r\n',
+    'HTTP/2.0 200 OK\r\n\r\n',
+    'HTTP/1.',
+    'PU',
+  ]) {
     assert.equal(p.parse(b(notHttp), notHttp.length), null, notHttp);
     assert.equal(p.infer(b(notHttp)), false, notHttp);
   }
 });
 
 test('X-Request-ID of a response (a gateway returning the id it created) is kept; other trace headers are not', () => {
-  const raw = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Request-ID: 9f1c2e\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n';
+  const raw =
+    'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Request-ID: 9f1c2e\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n';
   const m = p.parse(b(raw), raw.length, { type: 'request', requestType: 'GET' })!;
   assert.equal(m.type, 'response');
   assert.equal(m.xRequestId, '9f1c2e');

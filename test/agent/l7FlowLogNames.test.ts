@@ -20,7 +20,16 @@ const namer: EndpointNamer = {
 };
 
 function end(type: 'request' | 'response', ns: number): MessageEnd {
-  return { msg: { type, requestType: 'GET', resource: '/', code: 200, status: 'ok' }, startNs: ns, endNs: ns, length: 10, tid: 0, tcpSeq: 1, syscallTraceId: 0, capSeq: 0 } as MessageEnd;
+  return {
+    msg: { type, requestType: 'GET', resource: '/', code: 200, status: 'ok' },
+    startNs: ns,
+    endNs: ns,
+    length: 10,
+    tid: 0,
+    tcpSeq: 1,
+    syscallTraceId: 0,
+    capSeq: 0,
+  } as MessageEnd;
 }
 
 function row(localIsClient: boolean, localPid: number) {

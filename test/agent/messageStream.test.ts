@@ -4,7 +4,12 @@ import { MessageStream, CompletedPair } from '../../src/agent/protocols/messageS
 import { Http1Parser } from '../../src/agent/protocols/http1/http1Parser';
 import { Direction, EventKind, SocketEvent } from '../../src/agent/capture/socketEvent';
 
-function seg(direction: Direction, text: string, tsNs: number, retLen = Buffer.byteLength(text, 'latin1')): SocketEvent {
+function seg(
+  direction: Direction,
+  text: string,
+  tsNs: number,
+  retLen = Buffer.byteLength(text, 'latin1')
+): SocketEvent {
   return {
     kind: EventKind.Data,
     tsNs,
@@ -109,7 +114,12 @@ test('pairing by id: out-of-order responses find their requests; one-way and uns
   next = [{ type: 'response', unsolicited: true }];
   s.onSegment(seg(IN, 'greeting', 1)); // the server spoke first: we are the client
   assert.equal(s.requestDirection, OUT);
-  next = [[{ type: 'request', id: 1, resource: 'a' }, { type: 'request', id: 2, resource: 'b' }]];
+  next = [
+    [
+      { type: 'request', id: 1, resource: 'a' },
+      { type: 'request', id: 2, resource: 'b' },
+    ],
+  ];
   s.onSegment(seg(OUT, 'two requests', 10));
   next = [{ type: 'request', oneWay: true, resource: 'fire' }];
   s.onSegment(seg(OUT, 'fire and forget', 15));
@@ -141,13 +151,28 @@ test('the connection role from connect()/accept() fixes the request direction up
 test('a read after TCP_CLOSE (the socket already unhashed: local port 0) stays on its connection', async () => {
   const { Pipeline } = await import('../../src/agent/pipeline');
   const rows: Array<{ request_type: string; response_status: string }> = [];
-  const p = new Pipeline({ host: 'h', services: [], requestTimeoutMs: 30000, toWallUs: (ns) => ns / 1000, sink: { l7: (r) => rows.push(...r), appMetrics: () => undefined }, procRoot: '/nonexistent' });
-  const ev = (kind: EventKind, dir: Direction, localPort: number, text: string, ts: number) => ({ ...seg(dir, text, ts), kind, localPort, sockId: 77 });
+  const p = new Pipeline({
+    host: 'h',
+    services: [],
+    requestTimeoutMs: 30000,
+    toWallUs: (ns) => ns / 1000,
+    sink: { l7: (r) => rows.push(...r), appMetrics: () => undefined },
+    procRoot: '/nonexistent',
+  });
+  const ev = (kind: EventKind, dir: Direction, localPort: number, text: string, ts: number) => ({
+    ...seg(dir, text, ts),
+    kind,
+    localPort,
+    sockId: 77,
+  });
   p.handle(ev(EventKind.Data, OUT, 5000, 'GET /a HTTP/1.1\r\n\r\n', 1));
   p.handle(ev(EventKind.Close, OUT, 0, '', 2)); // the peer's FIN closed the socket first
   p.handle(ev(EventKind.Data, IN, 0, resp(200), 3)); // ...then the process read the queued reply
   p.sweep(10e9, 10);
-  assert.deepEqual(rows.map((r) => `${r.request_type} ${r.response_status}`), ['GET ok']);
+  assert.deepEqual(
+    rows.map((r) => `${r.request_type} ${r.response_status}`),
+    ['GET ok']
+  );
 });
 
 test('a request whose first byte came alone (Go net/http reads one byte ahead) still pairs', () => {
@@ -179,5 +204,8 @@ test('short body continuations are not held back as message heads', () => {
   s.onSegment(seg(IN, 'ab', 110));
   s.onSegment(seg(IN, 'cd', 120));
   s.onSegment(seg(OUT, resp(201), 150));
-  assert.deepEqual(pairs.map((p) => [p.request.msg.endpoint, p.response?.msg.code, p.request.endNs, p.request.length]), [['/p', 201, 120, head.length + 4]]);
+  assert.deepEqual(
+    pairs.map((p) => [p.request.msg.endpoint, p.response?.msg.code, p.request.endNs, p.request.length]),
+    [['/p', 201, 120, head.length + 4]]
+  );
 });

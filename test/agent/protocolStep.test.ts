@@ -81,14 +81,16 @@ test('syscall path: a parser that throws on one connection marks it unparseable;
   // three connections interleaved: 1 throws at its third request, 2 is clean, 3 throws in inference
   for (let i = 0; i < 6; i++) {
     for (const sock of [1, 2, 3]) {
-      const path = sock === 1 && i === 2 ? `/a/${i}?BOOM` : sock === 3 ? `/c/${i}/INFERBOOM` : `/${sock === 1 ? 'a' : 'b'}/${i}`;
+      const path =
+        sock === 1 && i === 2 ? `/a/${i}?BOOM` : sock === 3 ? `/c/${i}/INFERBOOM` : `/${sock === 1 ? 'a' : 'b'}/${i}`;
       p.handle(dataEvent(sock, 40000 + sock, Direction.Egress, request(path), (ts += 1000)));
       p.handle(dataEvent(sock, 40000 + sock, Direction.Ingress, RESPONSE, (ts += 1000)));
     }
   }
   p.sweep(ts + 100e9, 0);
   p.finish();
-  const by = (prefix: string) => rows.filter((r) => r.request_resource.startsWith(prefix)).map((r) => `${r.request_resource} ${r.response_code}`);
+  const by = (prefix: string) =>
+    rows.filter((r) => r.request_resource.startsWith(prefix)).map((r) => `${r.request_resource} ${r.response_code}`);
   assert.deepEqual(by('/b/'), ['/b/0 200', '/b/1 200', '/b/2 200', '/b/3 200', '/b/4 200', '/b/5 200']);
   assert.deepEqual(by('/a/'), ['/a/0 200', '/a/1 200'], 'connection 1: the requests before the throw, nothing after');
   assert.deepEqual(by('/c/'), []);
@@ -114,10 +116,14 @@ test('packet path: a parser that throws on one flow marks it unparseable; the ot
   const seq: Record<string, number> = {};
   let t = T0;
   const send = (cport: number, toServer: boolean, flags: number, payload = '') => {
-    const [src, dst, sport, dport] = toServer ? ['10.0.0.1', '10.0.0.2', cport, 8080] : ['10.0.0.2', '10.0.0.1', 8080, cport];
+    const [src, dst, sport, dport] = toServer
+      ? ['10.0.0.1', '10.0.0.2', cport, 8080]
+      : ['10.0.0.2', '10.0.0.1', 8080, cport];
     const k = `${cport}${toServer}`;
     seq[k] ??= toServer ? 1000 : 9000;
-    flows.onPacket(decodePacket(tcpPacket({ src, dst, sport, dport, seq: seq[k], flags, payload }), 1, (t += 100), toServer, 0)!);
+    flows.onPacket(
+      decodePacket(tcpPacket({ src, dst, sport, dport, seq: seq[k], flags, payload }), 1, (t += 100), toServer, 0)!
+    );
     seq[k] += payload.length + (flags & TCP_SYN ? 1 : 0);
   };
   for (const cport of [41000, 42000]) {
@@ -132,8 +138,17 @@ test('packet path: a parser that throws on one flow marks it unparseable; the ot
     }
   }
   flows.finish();
-  const by = (prefix: string) => l7.filter((r) => r.request_resource.startsWith(prefix)).map((r) => `${r.observation_point} ${r.request_resource} ${r.response_code}`);
-  assert.deepEqual(by('/b/'), ['client_nic /b/0 200', 'client_nic /b/1 200', 'client_nic /b/2 200', 'client_nic /b/3 200', 'client_nic /b/4 200']);
+  const by = (prefix: string) =>
+    l7
+      .filter((r) => r.request_resource.startsWith(prefix))
+      .map((r) => `${r.observation_point} ${r.request_resource} ${r.response_code}`);
+  assert.deepEqual(by('/b/'), [
+    'client_nic /b/0 200',
+    'client_nic /b/1 200',
+    'client_nic /b/2 200',
+    'client_nic /b/3 200',
+    'client_nic /b/4 200',
+  ]);
   assert.deepEqual(by('/a/'), ['client_nic /a/0 200']);
   assert.equal(flows.counters.unparseableConnections, 1);
   assert.equal(flows.counters.nicRequestLogs, 6);

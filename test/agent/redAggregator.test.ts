@@ -83,7 +83,16 @@ test('a second holds at most its bound of rows: requests of further new series c
   red.add(row({ client_service: 'web', time: 1700000001 })); // the next second starts with room again
   assert.deepEqual(red.stats(), { name: 'red rows/s', size: 3, max: 3, evicted: 9 });
   const out = red.flush();
-  const key = (m: (typeof out)[0]) => [m.time, m.client_service, m.server_service, m.l7_protocol, m.endpoint, m.server_port, m.request_count, m.error_count];
+  const key = (m: (typeof out)[0]) => [
+    m.time,
+    m.client_service,
+    m.server_service,
+    m.l7_protocol,
+    m.endpoint,
+    m.server_port,
+    m.request_count,
+    m.error_count,
+  ];
   assert.deepEqual(
     out.map(key).sort(),
     [

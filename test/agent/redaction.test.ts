@@ -21,7 +21,11 @@ test('a text seen again is answered from the memo: same result, secrets still ma
   const r = new Redactor();
   const url = '/login?user=ann&password=hunter2';
   assert.equal(r.redact(url), '/login?user=ann&password=***');
-  assert.equal(r.redact(url), '/login?user=ann&password=***', 'the second sight (the other end of the call) is the same');
+  assert.equal(
+    r.redact(url),
+    '/login?user=ann&password=***',
+    'the second sight (the other end of the call) is the same'
+  );
   // far more distinct texts than the memo holds: each is still redacted on its own
   for (let i = 0; i < 10_000; i++) {
     assert.equal(r.redact(`/p?id=${i}&token=t${i}`), `/p?id=${i}&token=***`);
@@ -49,8 +53,15 @@ test('the built-in rule is a forward scan: hostile texts take time proportional 
   // 16x the text: linear is ~16x; a quadratic scan would be ~256x
   assert.ok(large < small * 64, `16 KiB ${small} ns, 256 KiB ${large} ns`);
   assert.ok(large < 100e6, `256 KiB took ${large / 1e6} ms`);
-  assert.equal(redactParameters('a=1&password=&token=x;Secret=y z,auth=q#pwd=r'), 'a=1&password=***&token=***;Secret=*** z,auth=***#pwd=r');
-  assert.equal(redactParameters('password=a?token=b&sig=c'), 'password=***&sig=***', 'a value runs to & # ; , or whitespace');
+  assert.equal(
+    redactParameters('a=1&password=&token=x;Secret=y z,auth=q#pwd=r'),
+    'a=1&password=***&token=***;Secret=*** z,auth=***#pwd=r'
+  );
+  assert.equal(
+    redactParameters('password=a?token=b&sig=c'),
+    'password=***&sig=***',
+    'a value runs to & # ; , or whitespace'
+  );
   assert.equal(redactParameters('my_password=x mypass=y passwords=z'), 'my_password=x mypass=y passwords=z');
   assert.equal(redactParameters('token\u00a0token=x'), 'token\u00a0token=***');
 });

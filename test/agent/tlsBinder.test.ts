@@ -5,7 +5,8 @@ import { Direction, SocketEvent } from '../../src/agent/capture/socketEvent';
 import type { Connection } from '../../src/agent/conntrack/connection';
 
 const conn = (sockId: number) => ({ sockId }) as unknown as Connection;
-const ev = (sockId: number, tid: number, direction: Direction, text = 'x') => ({ sockId, tid, direction, payload: Buffer.from(text) }) as unknown as SocketEvent;
+const ev = (sockId: number, tid: number, direction: Direction, text = 'x') =>
+  ({ sockId, tid, direction, payload: Buffer.from(text) }) as unknown as SocketEvent;
 
 test('a read binds to the socket its thread just read; a write waits for its ciphertext', () => {
   const closed = new Set<Connection>();

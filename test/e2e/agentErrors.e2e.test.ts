@@ -20,7 +20,9 @@ const lines = (out: string) => out.split('\n').filter((l) => l.trim());
 test('a bad config value: one line naming key and value, exit code 2', async () => {
   const r = await runAgent(['--config', cfgFile({ captureBytes: 'abc' })]);
   assert.equal(r.code, 2);
-  assert.deepEqual(lines(r.output), ['flowlens-agent: config captureBytes="abc" is invalid: expected an integer from 16 to 4096']);
+  assert.deepEqual(lines(r.output), [
+    'flowlens-agent: config captureBytes="abc" is invalid: expected an integer from 16 to 4096',
+  ]);
   const u = await runAgent(['--bogus']);
   assert.equal(u.code, 2);
   assert.match(u.output, /unknown argument --bogus/);
@@ -48,7 +50,10 @@ test('an unreachable ClickHouse: the agent says so once, keeps capturing, and re
   srv.close();
   const out = agent.output();
   assert.equal((out.match(/is not reachable/g) ?? []).length, 1, out);
-  assert.match(out, /clickhouse at http:\/\/127\.0\.0\.1:1 is not reachable \(.*\); capturing anyway and retrying every 5 s/);
+  assert.match(
+    out,
+    /clickhouse at http:\/\/127\.0\.0\.1:1 is not reachable \(.*\); capturing anyway and retrying every 5 s/
+  );
   assert.match(out, /rows could not be written/);
   assert.equal(code, 1, 'exit code 1 (rows lost), not a crash');
 });
@@ -79,7 +84,13 @@ test('a ClickHouse outage mid-run loses no rows: they wait in memory and land on
     up.on('error', end);
   });
   await new Promise<void>((r) => proxy.listen(28092, '127.0.0.1', () => r()));
-  const agent = await startAgent({ clickhouseUrl: 'http://127.0.0.1:28092', database: DB, flushIntervalMs: 100, statusIntervalMs: 0, ignorePorts: [Number(target.port)] });
+  const agent = await startAgent({
+    clickhouseUrl: 'http://127.0.0.1:28092',
+    database: DB,
+    flushIntervalMs: 100,
+    statusIntervalMs: 0,
+    ignorePorts: [Number(target.port)],
+  });
   const srv = http.createServer((_, res) => res.end('x')).listen(28093, '127.0.0.1');
   await new Promise((r) => srv.on('listening', r));
 
@@ -104,6 +115,8 @@ test('a ClickHouse outage mid-run loses no rows: they wait in memory and land on
   assert.equal(code, 0, out);
   assert.match(out, /cannot write to/);
   assert.match(out, /reachable again/);
-  const [{ n }] = await chQuery<{ n: string }>(`SELECT count() AS n FROM ${DB}.l7_flow_log WHERE server_port = 28093 AND observation_point = 'server_process'`);
+  const [{ n }] = await chQuery<{ n: string }>(
+    `SELECT count() AS n FROM ${DB}.l7_flow_log WHERE server_port = 28093 AND observation_point = 'server_process'`
+  );
   assert.equal(Number(n), 12);
 });

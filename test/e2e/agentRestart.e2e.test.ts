@@ -8,7 +8,16 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { AgentHandle, assertRoot, chQuery, CLICKHOUSE_URL, freeDatabase, requireClickHouse, ROOT, startAgent } from './helpers';
+import {
+  AgentHandle,
+  assertRoot,
+  chQuery,
+  CLICKHOUSE_URL,
+  freeDatabase,
+  requireClickHouse,
+  ROOT,
+  startAgent,
+} from './helpers';
 import { buildShimAndPlugin, column, queryFrames, Shim, startShim } from '../../demo/traceView';
 
 const DB = 'flowlens_e2e_agent_restart';
@@ -34,7 +43,9 @@ let toSec = 0;
 async function eventRows(event: 'start' | 'stop', n: number): Promise<void> {
   const deadline = Date.now() + 15000;
   for (;;) {
-    const rows = await chQuery<{ n: string }>(`SELECT count() AS n FROM ${DB}.agent_events WHERE host = '${HOST}' AND event = '${event}'`).catch(() => [{ n: '0' }]);
+    const rows = await chQuery<{ n: string }>(
+      `SELECT count() AS n FROM ${DB}.agent_events WHERE host = '${HOST}' AND event = '${event}'`
+    ).catch(() => [{ n: '0' }]);
     if (Number(rows[0].n) >= n) {
       return;
     }
@@ -72,7 +83,13 @@ before(async () => {
   toSec = Math.floor(Date.now() / 1000) + 1;
 
   const { shimBin, pluginBin } = await builds;
-  shim = await startShim({ shimBin, pluginBin, clickhouseUrl: CLICKHOUSE_URL, database: DB, dir: mkdtempSync(join(tmpdir(), 'flowlens-restart-shim-')) });
+  shim = await startShim({
+    shimBin,
+    pluginBin,
+    clickhouseUrl: CLICKHOUSE_URL,
+    database: DB,
+    dir: mkdtempSync(join(tmpdir(), 'flowlens-restart-shim-')),
+  });
 });
 
 after(async () => {
@@ -84,7 +101,11 @@ after(async () => {
 
 /** One annotations query through the plugin binary: its events as "text [tags]", oldest first, and their times (ms). */
 async function annotations(query: Record<string, unknown>): Promise<{ lines: string[]; times: number[] }> {
-  const [frame] = await queryFrames(shim!.url, { fromMs: fromSec * 1000, toMs: toSec * 1000 }, { queryType: 'annotations', ...query });
+  const [frame] = await queryFrames(
+    shim!.url,
+    { fromMs: fromSec * 1000, toMs: toSec * 1000 },
+    { queryType: 'annotations', ...query }
+  );
   assert.ok(frame, `annotations ${JSON.stringify(query)}: no frame`);
   const col = (n: string) => column(frame, n);
   const tags = col('tags') as string[];
@@ -98,16 +119,26 @@ test('three starts: the first with no earlier run, the second after a clean stop
   const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const started = `${HOST}: agent ${version} started`;
   assert.equal(lines.length, 3, lines.join('\n'));
-  assert.equal(lines[0], `${started} (pid ${first}, kernel ${kernel}); no earlier run recorded in the 30 days before [flowlens,agent_restart,host=${HOST},previous=none]`);
+  assert.equal(
+    lines[0],
+    `${started} (pid ${first}, kernel ${kernel}); no earlier run recorded in the 30 days before [flowlens,agent_restart,host=${HOST},previous=none]`
+  );
   assert.match(
     lines[1],
-    new RegExp(`^${started} \\(pid ${second}, kernel ${kernel}\\); the previous run \\(${version}, pid ${first}, started [-0-9: ]+ UTC\\) stopped cleanly \\(interrupted\\) after [0-9.hms]+ \\[flowlens,agent_restart,host=${HOST},previous=clean\\]$`)
+    new RegExp(
+      `^${started} \\(pid ${second}, kernel ${kernel}\\); the previous run \\(${version}, pid ${first}, started [-0-9: ]+ UTC\\) stopped cleanly \\(interrupted\\) after [0-9.hms]+ \\[flowlens,agent_restart,host=${HOST},previous=clean\\]$`
+    )
   );
   assert.match(
     lines[2],
-    new RegExp(`^${started} \\(pid ${third}, kernel ${kernel}\\); the previous run \\(${version}, pid ${second}, started [-0-9: ]+ UTC\\) did not stop cleanly: no stop was recorded \\(crashed or killed\\) \\[flowlens,agent_restart,host=${HOST},previous=unclean\\]$`)
+    new RegExp(
+      `^${started} \\(pid ${third}, kernel ${kernel}\\); the previous run \\(${version}, pid ${second}, started [-0-9: ]+ UTC\\) did not stop cleanly: no stop was recorded \\(crashed or killed\\) \\[flowlens,agent_restart,host=${HOST},previous=unclean\\]$`
+    )
   );
-  assert.ok(times.every((t, i) => i === 0 || t > times[i - 1]), `starts in order: ${times.join(', ')}`);
+  assert.ok(
+    times.every((t, i) => i === 0 || t > times[i - 1]),
+    `starts in order: ${times.join(', ')}`
+  );
   assert.ok(times[0] >= fromSec * 1000 && times[2] <= toSec * 1000, 'within the range');
 });
 
@@ -115,7 +146,17 @@ test('two clean stops, the killed run none; another host has none', async () => 
   const [first, , third] = agents.map((a) => a.proc.pid!);
   const { lines } = await annotations({ annotation: 'agent_stop', host: HOST });
   assert.equal(lines.length, 2, lines.join('\n'));
-  assert.match(lines[0], new RegExp(`^${HOST}: agent \\S+ stopped cleanly \\(interrupted\\) after [0-9.hms]+ \\(pid ${first}\\) \\[flowlens,agent_stop,host=${HOST}\\]$`));
-  assert.match(lines[1], new RegExp(`^${HOST}: agent \\S+ stopped cleanly \\(interrupted\\) after [0-9.hms]+ \\(pid ${third}\\) \\[flowlens,agent_stop,host=${HOST}\\]$`));
+  assert.match(
+    lines[0],
+    new RegExp(
+      `^${HOST}: agent \\S+ stopped cleanly \\(interrupted\\) after [0-9.hms]+ \\(pid ${first}\\) \\[flowlens,agent_stop,host=${HOST}\\]$`
+    )
+  );
+  assert.match(
+    lines[1],
+    new RegExp(
+      `^${HOST}: agent \\S+ stopped cleanly \\(interrupted\\) after [0-9.hms]+ \\(pid ${third}\\) \\[flowlens,agent_stop,host=${HOST}\\]$`
+    )
+  );
   assert.deepEqual((await annotations({ annotation: 'agent_restart', host: 'another-host' })).lines, []);
 });

@@ -9,9 +9,13 @@ import { assertRoot, ROOT } from './helpers';
 
 test('the demo runs on the namespace test bed, shows every call of the demo system, and stops cleanly', async () => {
   assertRoot();
-  const proc = spawn(process.execPath, [join(ROOT, 'build', 'agent', 'demo', 'runDemo.js'), '--duration', '12', '--rate', '25'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [join(ROOT, 'build', 'agent', 'demo', 'runDemo.js'), '--duration', '12', '--rate', '25'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }
+  );
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (out += d));
@@ -22,7 +26,14 @@ test('the demo runs on the namespace test bed, shows every call of the demo syst
   assert.match(out, /packet capture on flnb-\d+-\d+-client\/eth0, .*flnb-\d+-\d+-db\/eth0/);
   const finalSummary = out.slice(out.lastIndexOf('flowlens: stopping'));
   assert.match(finalSummary, /drops: kernel ring 0, export 0, malformed 0, unbound TLS 0; queued 0/);
-  const edges = ['loadgen -> gateway', 'gateway -> slb', 'slb -> frontend', 'frontend -> backend', 'backend -> postgres', 'backend -> redis'];
+  const edges = [
+    'loadgen -> gateway',
+    'gateway -> slb',
+    'slb -> frontend',
+    'frontend -> backend',
+    'backend -> postgres',
+    'backend -> redis',
+  ];
   for (const edge of edges) {
     assert.match(finalSummary, new RegExp(`${edge}: \\d+ requests`), `${edge} missing from:\n${finalSummary}`);
   }
@@ -36,12 +47,18 @@ test('the demo runs on the namespace test bed, shows every call of the demo syst
   near('gateway -> slb', 'loadgen -> gateway');
   near('slb -> frontend', 'gateway -> slb');
   assert.ok(n('frontend -> backend') < n('slb -> frontend'));
-  assert.ok(Math.abs(n('frontend -> backend') - (n('slb -> frontend') * 5) / 6) <= 12, `frontend -> backend ${n('frontend -> backend')}`);
+  assert.ok(
+    Math.abs(n('frontend -> backend') - (n('slb -> frontend') * 5) / 6) <= 12,
+    `frontend -> backend ${n('frontend -> backend')}`
+  );
   // each backend call makes one redis and one postgres call
   near('backend -> redis', 'frontend -> backend');
   near('backend -> postgres', 'frontend -> backend');
   // one checkout's trace, assembled by the datasource binary: 9 calls seen at 4 points each
-  assert.match(out, /the trace of GET \/api\/checkout\?item=\d+ \(the gateway's row \d+\):\n  trace fl-[0-9a-f]+: 36 spans/);
+  assert.match(
+    out,
+    /the trace of GET \/api\/checkout\?item=\d+ \(the gateway's row \d+\):\n  trace fl-[0-9a-f]+: 36 spans/
+  );
   assert.match(out, /verdict: .* holds \d+% of the/);
   assert.match(out, /where to look:/);
 });

@@ -9,13 +9,18 @@ import { authHeaders, localClickHouse, writerEnv } from '../../demo/localClickHo
 export const ROOT = join(__dirname, '..', '..', '..', '..');
 /** The local server has no user without a password: tests write and read as its writer. */
 export const LOCAL_CLICKHOUSE = localClickHouse();
-export const CLICKHOUSE_URL = process.env.FLOWLENS_TEST_CLICKHOUSE_URL ?? `http://127.0.0.1:${process.env.FLOWLENS_CH_HTTP_PORT || 18123}`;
+export const CLICKHOUSE_URL =
+  process.env.FLOWLENS_TEST_CLICKHOUSE_URL ?? `http://127.0.0.1:${process.env.FLOWLENS_CH_HTTP_PORT || 18123}`;
 /** Headers that authenticate a request to the local ClickHouse (as its writer). */
 export const CLICKHOUSE_AUTH = authHeaders(LOCAL_CLICKHOUSE.writer);
 export const AGENT_MAIN = join(ROOT, 'build', 'agent', 'src', 'agent', 'main.js');
 
 export async function chQuery<T = Record<string, unknown>>(sql: string, url = CLICKHOUSE_URL): Promise<T[]> {
-  const res = await fetch(`${url}/?default_format=JSONEachRow`, { method: 'POST', body: sql, headers: CLICKHOUSE_AUTH });
+  const res = await fetch(`${url}/?default_format=JSONEachRow`, {
+    method: 'POST',
+    body: sql,
+    headers: CLICKHOUSE_AUTH,
+  });
   const text = await res.text();
   if (!res.ok) {
     throw new Error(`ClickHouse ${res.status}: ${text.slice(0, 500)} (query: ${sql.slice(0, 200)})`);
@@ -30,7 +35,9 @@ export async function requireClickHouse(): Promise<void> {
   try {
     await chQuery('SELECT 1');
   } catch (err) {
-    throw new Error(`the local ClickHouse is not reachable at ${CLICKHOUSE_URL} (${(err as Error).message}): run scripts/clickhouse.sh start`);
+    throw new Error(
+      `the local ClickHouse is not reachable at ${CLICKHOUSE_URL} (${(err as Error).message}): run scripts/clickhouse.sh start`
+    );
   }
 }
 
@@ -54,7 +61,10 @@ export async function startAgent(config: object, env: NodeJS.ProcessEnv = {}, ti
   const dir = mkdtempSync(join(tmpdir(), 'flowlens-agent-'));
   const cfgPath = join(dir, 'config.json');
   writeFileSync(cfgPath, JSON.stringify({ clickhouseUrl: CLICKHOUSE_URL, ...config }));
-  const proc = spawn(process.execPath, [AGENT_MAIN, '--config', cfgPath], { env: agentEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [AGENT_MAIN, '--config', cfgPath], {
+    env: agentEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
@@ -84,8 +94,15 @@ export async function startAgent(config: object, env: NodeJS.ProcessEnv = {}, ti
 }
 
 /** Runs the agent to completion (for startup errors) and returns its exit code and output. */
-export async function runAgent(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20000): Promise<{ code: number; output: string }> {
-  const proc = spawn(process.execPath, [AGENT_MAIN, ...args], { env: agentEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function runAgent(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 20000
+): Promise<{ code: number; output: string }> {
+  const proc = spawn(process.execPath, [AGENT_MAIN, ...args], {
+    env: agentEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
@@ -177,7 +194,9 @@ export async function waitForPort(port: number, timeoutMs = 10000): Promise<void
 
 /** curl one URL; returns the status code, curl's own total time (µs) and curl's pid. */
 export async function curl(url: string): Promise<{ code: number; totalUs: number; pid: number }> {
-  const proc = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', url], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', url], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   await new Promise((r) => proc.on('exit', r));
@@ -209,13 +228,18 @@ export async function describeL7Rows(db: string, protocol: string, port: number)
               response_status, response_exception`
   );
   return rows
-    .map((r) => `${r.observation_point} ${r.client_process}->${r.server_process} ${r.request_domain} ${r.request_type}|${r.request_resource}|${r.endpoint}|${r.response_code}|${r.response_status}|${r.response_exception}${Number(r.n) > 1 ? ` x${r.n}` : ''}`)
+    .map(
+      (r) =>
+        `${r.observation_point} ${r.client_process}->${r.server_process} ${r.request_domain} ${r.request_type}|${r.request_resource}|${r.endpoint}|${r.response_code}|${r.response_status}|${r.response_exception}${Number(r.n) > 1 ? ` x${r.n}` : ''}`
+    )
     .sort();
 }
 
 /** Distinct (trace_id, span_id) of one protocol's rows that carry a trace id. */
 export function tracedIds(db: string, protocol: string): Promise<Array<{ trace_id: string; span_id: string }>> {
-  return chQuery(`SELECT DISTINCT trace_id, span_id FROM ${db}.l7_flow_log WHERE l7_protocol = '${protocol}' AND trace_id != ''`);
+  return chQuery(
+    `SELECT DISTINCT trace_id, span_id FROM ${db}.l7_flow_log WHERE l7_protocol = '${protocol}' AND trace_id != ''`
+  );
 }
 
 /** Rows whose stored text fields contain `secret` (case-insensitive): must be 0. */

@@ -89,20 +89,38 @@ before(async () => {
   // the spoofed sources resolve to the flooder's interface, which drops dnsmasq's answers: left
   // unresolved, every answer would wait for ARP and fill dnsmasq's send buffer, stalling it
   const mac = bed.exec('flooder', ['cat', '/sys/class/net/eth0/address']).stdout.trim();
-  const neighbors = Array.from({ length: 150 }, (_, i) => `neigh replace ${bed.subnet}.${100 + i} lladdr ${mac} dev eth0 nud permanent\n`).join('');
+  const neighbors = Array.from(
+    { length: 150 },
+    (_, i) => `neigh replace ${bed.subnet}.${100 + i} lladdr ${mac} dev eth0 nud permanent\n`
+  ).join('');
   bed.exec('server', ['ip', '-batch', '-'], { input: neighbors });
   agent = await startAgent({ database: DB, statusIntervalMs: 1000, network: { capture: { enabled: false } } });
   const flood = bed.execAsync(
     'flooder',
-    ['python3', join(dir, 'flood.py'), bed.ip('server'), String(FLOOD), String(FLOOD_PER_SEC), String(FLOOD_MAX_SEC), bed.subnet],
+    [
+      'python3',
+      join(dir, 'flood.py'),
+      bed.ip('server'),
+      String(FLOOD),
+      String(FLOOD_PER_SEC),
+      String(FLOOD_MAX_SEC),
+      bed.subnet,
+    ],
     (FLOOD_MAX_SEC + 20) * 1000
   );
   // the real client, one query every ~0.4 s while the flood runs
   const digs = (async () => {
     await new Promise((r) => setTimeout(r, 2000));
     for (let i = 0; i < REAL; i++) {
-      const r = await bed.execAsync('client', ['dig', `@${bed.ip('server')}`, 'real.test', 'A', '+tries=1', '+time=5', '+noall', '+comments'], 10000);
-      digAnswers.push(/status: (\w+)/.exec(r.stdout)?.[1] ?? (/timed out/.test(r.stdout) ? 'timed out' : `no answer: ${r.stdout}${r.stderr}`));
+      const r = await bed.execAsync(
+        'client',
+        ['dig', `@${bed.ip('server')}`, 'real.test', 'A', '+tries=1', '+time=5', '+noall', '+comments'],
+        10000
+      );
+      digAnswers.push(
+        /status: (\w+)/.exec(r.stdout)?.[1] ??
+          (/timed out/.test(r.stdout) ? 'timed out' : `no answer: ${r.stdout}${r.stderr}`)
+      );
       await new Promise((r) => setTimeout(r, 300));
     }
   })();
@@ -121,7 +139,13 @@ after(() => {
 const answered = () => digAnswers.filter((a) => a === 'NOERROR').length;
 
 /** Every status line's figures (the periodic ones and the closing one). */
-function statusLines(): Array<{ heapMb: number; buffersMb: number; rssMb: number; ringDrops: number; conns: [number, number, number] }> {
+function statusLines(): Array<{
+  heapMb: number;
+  buffersMb: number;
+  rssMb: number;
+  ringDrops: number;
+  conns: [number, number, number];
+}> {
   return output
     .split('\n')
     .filter((l) => l.includes('tables (entries/bound evicted)'))

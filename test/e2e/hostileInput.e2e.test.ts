@@ -85,13 +85,24 @@ async function stopAgent(agent: AgentHandle): Promise<number | 'frozen'> {
 
 /** The `event loop p99 X ms max Y ms (busy max Z ms)` figures of the status lines in `text`. */
 function loopDelays(text: string): Array<{ p99: number; max: number; busy: number }> {
-  return [...text.matchAll(/event loop p99 (\d+) ms max (\d+) ms \(busy max (\d+) ms\)/g)].map((m) => ({ p99: Number(m[1]), max: Number(m[2]), busy: Number(m[3]) }));
+  return [...text.matchAll(/event loop p99 (\d+) ms max (\d+) ms \(busy max (\d+) ms\)/g)].map((m) => ({
+    p99: Number(m[1]),
+    max: Number(m[2]),
+    busy: Number(m[3]),
+  }));
 }
 
 async function hostileRun(captureBytes: number, segmentBytes: number): Promise<string> {
   const db = `flowlens_e2e_hostile_${captureBytes}`;
   await freeDatabase(db);
-  const agent = await startAgent({ database: db, flushIntervalMs: 200, statusIntervalMs: 1000, captureBytes, tls: false, profiling: { enabled: false } });
+  const agent = await startAgent({
+    database: db,
+    flushIntervalMs: 200,
+    statusIntervalMs: 1000,
+    captureBytes,
+    tls: false,
+    profiling: { enabled: false },
+  });
   let code: number | 'frozen' = 'frozen';
   const sent = new Map<string, number>();
   let segments = 0;
@@ -142,7 +153,9 @@ async function hostileRun(captureBytes: number, segmentBytes: number): Promise<s
     `SELECT observation_point, request_resource, response_code, count() AS n FROM ${db}.l7_flow_log
      WHERE l7_protocol = 'HTTP' AND server_port = ${HTTP_PORT} GROUP BY observation_point, request_resource, response_code`
   );
-  const got = Object.fromEntries(rows.map((r) => [`${r.observation_point} ${r.request_resource} ${r.response_code}`, Number(r.n)]).sort());
+  const got = Object.fromEntries(
+    rows.map((r) => [`${r.observation_point} ${r.request_resource} ${r.response_code}`, Number(r.n)]).sort()
+  );
   assert.deepEqual(got, {
     'client_process /missing 404': 20,
     'client_process /ok 200': 30,
@@ -150,7 +163,9 @@ async function hostileRun(captureBytes: number, segmentBytes: number): Promise<s
     'server_process /ok 200': 30,
   });
   // the hostile queries were parsed (not skipped): the agent saw them as SQL
-  const [sql] = await chQuery<{ n: string }>(`SELECT count() AS n FROM ${db}.l7_flow_log WHERE server_port = ${SINK_PORT} AND request_type = 'SELECT'`);
+  const [sql] = await chQuery<{ n: string }>(
+    `SELECT count() AS n FROM ${db}.l7_flow_log WHERE server_port = ${SINK_PORT} AND request_type = 'SELECT'`
+  );
   assert.ok(Number(sql.n) > 0, 'no hostile query was logged: the test did not reach the SQL parsers');
 
   // the agent's own event-loop delay, every status interval of the run
@@ -162,15 +177,22 @@ async function hostileRun(captureBytes: number, segmentBytes: number): Promise<s
   const per = (k: 'max' | 'busy') => delays.map((d) => d[k]).join(' ');
   const worstBusy = Math.max(...delays.map((d) => d.busy));
   const worst = Math.max(...delays.map((d) => d.max));
-  assert.ok(worstBusy < MAX_LOOP_DELAY_MS, `event loop busy ${worstBusy} ms at once (busy max per second: ${per('busy')}; wall max: ${per('max')})`);
+  assert.ok(
+    worstBusy < MAX_LOOP_DELAY_MS,
+    `event loop busy ${worstBusy} ms at once (busy max per second: ${per('busy')}; wall max: ${per('max')})`
+  );
   assert.ok(worst < MAX_WALL_DELAY_MS, `event-loop delay max ${worst} ms over the run (per second: ${per('max')})`);
   assert.equal(code, 0, agent.output().slice(-3000));
   return `${segments} hostile segments; event-loop delay max per second (ms): ${per('max')}; of it on CPU: ${per('busy')}`;
 }
 
-test('1 KiB hostile segments at captureBytes 1024: every ordinary request logged, event loop under 50 ms', { timeout: 60_000 }, async (t) => {
-  t.diagnostic(await hostileRun(1024, 1024));
-});
+test(
+  '1 KiB hostile segments at captureBytes 1024: every ordinary request logged, event loop under 50 ms',
+  { timeout: 60_000 },
+  async (t) => {
+    t.diagnostic(await hostileRun(1024, 1024));
+  }
+);
 
 test('4 KiB hostile segments at captureBytes 4096: the same', { timeout: 60_000 }, async (t) => {
   t.diagnostic(await hostileRun(4096, 4096));
@@ -183,7 +205,8 @@ test('4 KiB hostile segments at captureBytes 4096: the same', { timeout: 60_000 
 test('a FIFO and a 1 GiB sparse file as perf maps: the agent is unaffected', { timeout: 60_000 }, async (t) => {
   const db = 'flowlens_e2e_hostile_perfmap';
   await freeDatabase(db);
-  const busy = () => spawn(process.execPath, ['-e', 'let x = 0; for (;;) { x = (x * 31 + 1) | 0; }'], { stdio: 'ignore' });
+  const busy = () =>
+    spawn(process.execPath, ['-e', 'let x = 0; for (;;) { x = (x * 31 + 1) | 0; }'], { stdio: 'ignore' });
   const fifoProc = busy();
   const sparseProc = busy();
   const fifoMap = `/tmp/perf-${fifoProc.pid}.map`;
@@ -193,7 +216,13 @@ test('a FIFO and a 1 GiB sparse file as perf maps: the agent is unaffected', { t
   truncateSync(sparseMap, 1 << 30);
   let code: number | 'frozen' = 'frozen';
   const sent = new Map<string, number>();
-  const agent = await startAgent({ database: db, flushIntervalMs: 200, statusIntervalMs: 1000, tls: false, profiling: { intervalMs: 1000, pids: [fifoProc.pid, sparseProc.pid] } });
+  const agent = await startAgent({
+    database: db,
+    flushIntervalMs: 200,
+    statusIntervalMs: 1000,
+    tls: false,
+    profiling: { intervalMs: 1000, pids: [fifoProc.pid, sparseProc.pid] },
+  });
   try {
     for (let i = 0; i < 20; i++) {
       const path = i % 2 ? '/ok' : '/missing';
@@ -218,9 +247,14 @@ test('a FIFO and a 1 GiB sparse file as perf maps: the agent is unaffected', { t
     rows.map((r) => `${r.observation_point} ${r.n}`),
     ['client_process 20', 'server_process 20']
   );
-  const profiled = await chQuery<{ pid: number; n: string }>(`SELECT pid, sum(value) AS n FROM ${db}.profile_samples WHERE event = 'on_cpu' GROUP BY pid ORDER BY pid`);
+  const profiled = await chQuery<{ pid: number; n: string }>(
+    `SELECT pid, sum(value) AS n FROM ${db}.profile_samples WHERE event = 'on_cpu' GROUP BY pid ORDER BY pid`
+  );
   const samples = new Map(profiled.map((r) => [Number(r.pid), Number(r.n)]));
-  assert.ok((samples.get(fifoProc.pid!) ?? 0) > 100 && (samples.get(sparseProc.pid!) ?? 0) > 100, `on-CPU samples per pid: ${JSON.stringify([...samples])}`);
+  assert.ok(
+    (samples.get(fifoProc.pid!) ?? 0) > 100 && (samples.get(sparseProc.pid!) ?? 0) > 100,
+    `on-CPU samples per pid: ${JSON.stringify([...samples])}`
+  );
   const last =
     agent
       .output()

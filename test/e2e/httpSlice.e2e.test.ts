@@ -4,7 +4,18 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { spawn, ChildProcess } from 'node:child_process';
-import { assertRoot, chQuery, curl, freeDatabase, requireClickHouse, startAgent, startNginx, waitForPort, AgentHandle, Nginx } from './helpers';
+import {
+  assertRoot,
+  chQuery,
+  curl,
+  freeDatabase,
+  requireClickHouse,
+  startAgent,
+  startNginx,
+  waitForPort,
+  AgentHandle,
+  Nginx,
+} from './helpers';
 
 const DB = 'flowlens_e2e_http';
 const NGINX_PORT = 28081;
@@ -56,7 +67,9 @@ function get(agentPool: http.Agent, path: string): Promise<{ code: number; measu
     http
       .get({ host: '127.0.0.1', port: NODE_PORT, path, agent: agentPool }, (res) => {
         res.resume();
-        res.on('end', () => resolve({ code: res.statusCode!, measuredUs: Number(process.hrtime.bigint() - t0) / 1000 }));
+        res.on('end', () =>
+          resolve({ code: res.statusCode!, measuredUs: Number(process.hrtime.bigint() - t0) / 1000 })
+        );
       })
       .on('error', reject);
   });
@@ -79,13 +92,21 @@ before(async () => {
     ],
   });
 
-  for (const [path, n] of [['/ok', 5], ['/missing', 3], ['/fail', 2]] as const) {
+  for (const [path, n] of [
+    ['/ok', 5],
+    ['/missing', 3],
+    ['/fail', 2],
+  ] as const) {
     for (let i = 0; i < n; i++) {
       curlRuns.push({ path, ...(await curl(`http://127.0.0.1:${NGINX_PORT}${path}`)) });
     }
   }
   const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  for (const [path, n] of [['/api/users', 4], ['/api/nope', 2], ['/api/crash', 3]] as const) {
+  for (const [path, n] of [
+    ['/api/users', 4],
+    ['/api/nope', 2],
+    ['/api/crash', 3],
+  ] as const) {
     for (let i = 0; i < n; i++) {
       nodeRuns.push({ path, ...(await get(pool, path)) });
     }
@@ -169,19 +190,31 @@ test('durations: inside what the client measured, server span inside the client 
   for (const run of curlRuns) {
     const client = rows.find((r) => r.observation_point === 'client_process' && r.client_pid === run.pid);
     assert.ok(client, `client row for curl pid ${run.pid}`);
-    const server = rows.find((r) => r.observation_point === 'server_process' && r.client_port === client.client_port && r.server_port === NGINX_PORT);
+    const server = rows.find(
+      (r) =>
+        r.observation_point === 'server_process' && r.client_port === client.client_port && r.server_port === NGINX_PORT
+    );
     assert.ok(server, `server row for client port ${client.client_port}`);
     const cd = Number(client.response_duration_us);
-    assert.ok(cd > 0 && cd <= run.totalUs + 1000, `client span ${cd} µs vs curl's total ${run.totalUs} µs (+1 ms bound)`);
+    assert.ok(
+      cd > 0 && cd <= run.totalUs + 1000,
+      `client span ${cd} µs vs curl's total ${run.totalUs} µs (+1 ms bound)`
+    );
     // Times are taken when each syscall returns: on loopback the server's read can return before
     // the client's write has (the write delivers the bytes and wakes the server on the other CPU
     // before it returns itself), so the order is asserted within a syscall's return path.
     const cs = Number(client.start_time_us);
     const ss = Number(server.start_time_us);
-    assert.ok(ss >= cs - SYSCALL_RETURN_SLACK_US, `server sees the request after the client sent it (server ${ss}, client ${cs})`);
+    assert.ok(
+      ss >= cs - SYSCALL_RETURN_SLACK_US,
+      `server sees the request after the client sent it (server ${ss}, client ${cs})`
+    );
     const ce = Number(client.end_time_us);
     const se = Number(server.end_time_us);
-    assert.ok(se <= ce + SYSCALL_RETURN_SLACK_US, `server sends the response before the client reads it (server ${se}, client ${ce})`);
+    assert.ok(
+      se <= ce + SYSCALL_RETURN_SLACK_US,
+      `server sends the response before the client reads it (server ${se}, client ${ce})`
+    );
   }
   const clientRows = rows.filter((r) => r.server_port === NODE_PORT && r.observation_point === 'client_process');
   const serverRows = rows.filter((r) => r.server_port === NODE_PORT && r.observation_point === 'server_process');
@@ -192,23 +225,44 @@ test('durations: inside what the client measured, server span inside the client 
     assert.equal(c.endpoint, run.path);
     assert.equal(s.endpoint, run.path);
     const cd = Number(c.response_duration_us);
-    assert.ok(cd > 0 && cd <= run.measuredUs + 1000, `${run.path}: client span ${cd} µs vs measured ${run.measuredUs} µs (+1 ms bound)`);
-    assert.ok(Number(s.start_time_us) >= Number(c.start_time_us) && Number(s.end_time_us) <= Number(c.end_time_us), `${run.path}: server span inside client span`);
+    assert.ok(
+      cd > 0 && cd <= run.measuredUs + 1000,
+      `${run.path}: client span ${cd} µs vs measured ${run.measuredUs} µs (+1 ms bound)`
+    );
+    assert.ok(
+      Number(s.start_time_us) >= Number(c.start_time_us) && Number(s.end_time_us) <= Number(c.end_time_us),
+      `${run.path}: server span inside client span`
+    );
     if (run.path === '/api/users') {
       const sd = Number(s.response_duration_us);
       // libuv starts timers from the loop time cached before the read: they may fire up to 1 ms early
-      assert.ok(sd >= (USERS_DELAY_MS - 1) * 1000 && sd < USERS_DELAY_MS * 1000 + 30_000, `/api/users server latency ${sd} µs should be ${USERS_DELAY_MS} ms (-1 ms, +30 ms)`);
+      assert.ok(
+        sd >= (USERS_DELAY_MS - 1) * 1000 && sd < USERS_DELAY_MS * 1000 + 30_000,
+        `/api/users server latency ${sd} µs should be ${USERS_DELAY_MS} ms (-1 ms, +30 ms)`
+      );
     }
   });
 });
 
 test('app_metrics counts every request per second, exactly', async () => {
-  const m = await chQuery<{ observation_point: string; endpoint: string; requests: string; errors: string; server_errors: string; max_us: string }>(
+  const m = await chQuery<{
+    observation_point: string;
+    endpoint: string;
+    requests: string;
+    errors: string;
+    server_errors: string;
+    max_us: string;
+  }>(
     `SELECT observation_point, endpoint, sum(request_count) AS requests, sum(error_count) AS errors, sum(server_error_count) AS server_errors,
             max(response_duration_max_us) AS max_us
      FROM ${DB}.app_metrics WHERE server_port IN (${NGINX_PORT}, ${NODE_PORT}) GROUP BY observation_point, endpoint ORDER BY observation_point, endpoint`
   );
-  const got = Object.fromEntries(m.map((r) => [`${r.observation_point} ${r.endpoint}`, [Number(r.requests), Number(r.errors), Number(r.server_errors)]]));
+  const got = Object.fromEntries(
+    m.map((r) => [
+      `${r.observation_point} ${r.endpoint}`,
+      [Number(r.requests), Number(r.errors), Number(r.server_errors)],
+    ])
+  );
   const want: Record<string, number[]> = {};
   for (const op of ['client_process', 'server_process']) {
     Object.assign(want, {

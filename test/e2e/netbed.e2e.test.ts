@@ -15,7 +15,11 @@ let bed: Netbed;
 
 /** curl inside `host`; returns curl's exit code, HTTP code and total seconds */
 function curlIn(host: string, url: string, extra: string[] = []): { exit: number; code: number; seconds: number } {
-  const r = bed.exec(host, ['curl', '-s', '-o', '/dev/null', '--max-time', '20', '-w', '%{http_code} %{time_total}', ...extra, url], { check: false });
+  const r = bed.exec(
+    host,
+    ['curl', '-s', '-o', '/dev/null', '--max-time', '20', '-w', '%{http_code} %{time_total}', ...extra, url],
+    { check: false }
+  );
   const [code, secs] = r.stdout.trim().split(' ');
   return { exit: r.status, code: Number(code), seconds: Number(secs) };
 }
@@ -62,7 +66,11 @@ test('hosts have distinct addresses on one subnet and reach each other (ping and
 });
 
 test('the proxy hop adds its latency (toxiproxy, 50 ms on the request stream)', async () => {
-  const proxy = await bed.startProxy('gw', { listenPort: PORT, upstream: `${bed.ip('server')}:${PORT}`, latencyMs: 50 });
+  const proxy = await bed.startProxy('gw', {
+    listenPort: PORT,
+    upstream: `${bed.ip('server')}:${PORT}`,
+    latencyMs: 50,
+  });
   const direct: number[] = [];
   const proxied: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -73,7 +81,10 @@ test('the proxy hop adds its latency (toxiproxy, 50 ms on the request stream)', 
   }
   const addedMs = (median(proxied) - median(direct)) * 1000;
   // the latency toxic delays the request bytes once: ≈50 ms (a loaded machine adds, never removes)
-  assert.ok(addedMs >= 45 && addedMs < 250, `proxy added ${addedMs.toFixed(1)} ms (direct ${direct}, proxied ${proxied})`);
+  assert.ok(
+    addedMs >= 45 && addedMs < 250,
+    `proxy added ${addedMs.toFixed(1)} ms (direct ${direct}, proxied ${proxied})`
+  );
   proxy.setLatency(0);
   const fast = median([0, 1, 2].map(() => curlIn('client', `http://${proxy.listen}/small`).seconds)) * 1000;
   assert.ok(fast < 40, `without the toxic the proxy took ${fast} ms`);
@@ -121,7 +132,9 @@ test('TBF limits bandwidth: 400 kB at 2 Mbit/s take ≥ 1.2 s, without it well u
 
 test('netem availability is probed, not assumed', (t) => {
   const has = Netbed.netemAvailable();
-  t.diagnostic(`sch_netem ${has ? 'available' : 'not available on this kernel: delays come from TBF queues and the proxy hop'}`);
+  t.diagnostic(
+    `sch_netem ${has ? 'available' : 'not available on this kernel: delays come from TBF queues and the proxy hop'}`
+  );
   assert.equal(typeof has, 'boolean');
 });
 

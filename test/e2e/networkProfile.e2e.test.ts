@@ -108,7 +108,17 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 }
 
 async function curlIn(path: string, host: string): Promise<void> {
-  const r = await bed.execAsync('client', ['curl', '-s', '-o', '/dev/null', '--max-time', '10', '-w', '%{http_code}', `http://${bed.ip(host)}:${PORT}${path}`]);
+  const r = await bed.execAsync('client', [
+    'curl',
+    '-s',
+    '-o',
+    '/dev/null',
+    '--max-time',
+    '10',
+    '-w',
+    '%{http_code}',
+    `http://${bed.ip(host)}:${PORT}${path}`,
+  ]);
   assert.equal(r.stdout, '200', `curl ${path} via ${host}: ${r.stdout} ${r.stderr}`);
 }
 
@@ -128,9 +138,20 @@ before(async () => {
     flushIntervalMs: 200,
     statusIntervalMs: 0,
     services: [{ name: 'backend', port: PORT }],
-    network: { capture: { netns: [bed.host('client').ns, bed.host('server').ns], hostNamespace: false, interfaces: ['eth0', 'junk0'] } },
+    network: {
+      capture: {
+        netns: [bed.host('client').ns, bed.host('server').ns],
+        hostNamespace: false,
+        interfaces: ['eth0', 'junk0'],
+      },
+    },
   });
-  assert.match(agent.output(), new RegExp(`packet capture on ${bed.host('client').ns}/eth0, ${bed.host('client').ns}/junk0, ${bed.host('server').ns}/eth0`));
+  assert.match(
+    agent.output(),
+    new RegExp(
+      `packet capture on ${bed.host('client').ns}/eth0, ${bed.host('client').ns}/junk0, ${bed.host('server').ns}/eth0`
+    )
+  );
 
   for (let n = 1; n <= 5; n++) {
     await curlIn(`/fast?n=${n}`, 'gw');
@@ -142,7 +163,16 @@ before(async () => {
   assert.equal(waiting.status, 0, waiting.stderr);
 
   const mac = bed.exec('server', ['cat', '/sys/class/net/eth0/address']).stdout.trim();
-  const sent = await bed.execAsync('client', ['python3', '-c', MALFORMED_SENDER, mac, bed.ip('client'), bed.ip('server'), String(MALFORMED_ROUNDS), 'junk0']);
+  const sent = await bed.execAsync('client', [
+    'python3',
+    '-c',
+    MALFORMED_SENDER,
+    mac,
+    bed.ip('client'),
+    bed.ip('server'),
+    String(MALFORMED_ROUNDS),
+    'junk0',
+  ]);
   assert.equal(sent.status, 0, sent.stderr);
   malformedSent = Number(sent.stdout.trim());
   // the agent goes on working after the malformed stream
@@ -151,7 +181,9 @@ before(async () => {
 
   const expectedNic = (5 + 3 + 3 + 1) * 2;
   await waitFor(`${expectedNic} NIC request logs`, async () => {
-    const [{ n }] = await chQuery<{ n: string }>(`SELECT count() AS n FROM ${DB}.l7_flow_log WHERE signal_source = 'packet'`);
+    const [{ n }] = await chQuery<{ n: string }>(
+      `SELECT count() AS n FROM ${DB}.l7_flow_log WHERE signal_source = 'packet'`
+    );
     return Number(n) >= expectedNic;
   });
   // 5 flows per side through the proxy, 3 slow, 1 keep-alive, 1 after the malformed stream
@@ -183,7 +215,15 @@ after(async () => {
 
 function one(rows: L7[], where: (r: L7) => boolean, what: string): L7 {
   const m = rows.filter(where);
-  assert.equal(m.length, 1, `${what}: ${m.length} rows\n${JSON.stringify(rows.filter((r) => r.request_resource === rows.find(where)?.request_resource), null, 1)}`);
+  assert.equal(
+    m.length,
+    1,
+    `${what}: ${m.length} rows\n${JSON.stringify(
+      rows.filter((r) => r.request_resource === rows.find(where)?.request_resource),
+      null,
+      1
+    )}`
+  );
   return m[0];
 }
 
@@ -192,21 +232,51 @@ test('the proxy hop adds ≈50 ms between client-side and server-side spans, at 
   const gaps: string[] = [];
   for (let n = 1; n <= 5; n++) {
     const path = `/fast?n=${n}`;
-    const cn = one(l7, (r) => r.observation_point === 'client_nic' && r.request_resource === path && r.server_ip === gw, `client_nic ${path}`);
-    const sn = one(l7, (r) => r.observation_point === 'server_nic' && r.request_resource === path && r.client_ip === gw, `server_nic ${path}`);
-    const cp = one(l7, (r) => r.observation_point === 'client_process' && r.request_resource === path && r.client_process === 'curl', `client_process ${path}`);
-    const sp = one(l7, (r) => r.observation_point === 'server_process' && r.request_resource === path && r.server_process === 'node', `server_process ${path}`);
+    const cn = one(
+      l7,
+      (r) => r.observation_point === 'client_nic' && r.request_resource === path && r.server_ip === gw,
+      `client_nic ${path}`
+    );
+    const sn = one(
+      l7,
+      (r) => r.observation_point === 'server_nic' && r.request_resource === path && r.client_ip === gw,
+      `server_nic ${path}`
+    );
+    const cp = one(
+      l7,
+      (r) => r.observation_point === 'client_process' && r.request_resource === path && r.client_process === 'curl',
+      `client_process ${path}`
+    );
+    const sp = one(
+      l7,
+      (r) => r.observation_point === 'server_process' && r.request_resource === path && r.server_process === 'node',
+      `server_process ${path}`
+    );
     for (const r of [cn, sn, cp, sp]) {
       assert.equal(r.response_code, 200);
     }
     const nicGapMs = (Number(cn.response_duration_us) - Number(sn.response_duration_us)) / 1000;
     const procGapMs = (Number(cp.response_duration_us) - Number(sp.response_duration_us)) / 1000;
     gaps.push(`${nicGapMs.toFixed(1)}/${procGapMs.toFixed(1)}`);
-    assert.ok(nicGapMs >= PROXY_MS - 5 && nicGapMs < PROXY_MS + 100, `${path}: client NIC - server NIC = ${nicGapMs} ms`);
-    assert.ok(procGapMs >= PROXY_MS - 5 && procGapMs < PROXY_MS + 100, `${path}: client process - server process = ${procGapMs} ms`);
+    assert.ok(
+      nicGapMs >= PROXY_MS - 5 && nicGapMs < PROXY_MS + 100,
+      `${path}: client NIC - server NIC = ${nicGapMs} ms`
+    );
+    assert.ok(
+      procGapMs >= PROXY_MS - 5 && procGapMs < PROXY_MS + 100,
+      `${path}: client process - server process = ${procGapMs} ms`
+    );
     // NIC rows and process rows of the same connection share the TCP sequence numbers
-    assert.deepEqual([cn.tcp_seq_request, cn.tcp_seq_response], [cp.tcp_seq_request, cp.tcp_seq_response], `${path}: client NIC vs process seq`);
-    assert.deepEqual([sn.tcp_seq_request, sn.tcp_seq_response], [sp.tcp_seq_request, sp.tcp_seq_response], `${path}: server NIC vs process seq`);
+    assert.deepEqual(
+      [cn.tcp_seq_request, cn.tcp_seq_response],
+      [cp.tcp_seq_request, cp.tcp_seq_response],
+      `${path}: client NIC vs process seq`
+    );
+    assert.deepEqual(
+      [sn.tcp_seq_request, sn.tcp_seq_response],
+      [sp.tcp_seq_request, sp.tcp_seq_response],
+      `${path}: server NIC vs process seq`
+    );
     assert.notEqual(cn.tcp_seq_request, 0);
   }
   t.diagnostic(`client - server span duration, NIC/process (ms): ${gaps.join(', ')}`);
@@ -215,7 +285,9 @@ test('the proxy hop adds ≈50 ms between client-side and server-side spans, at 
   const clientSide = timelines.filter((t) => t.observation_point === 'client_nic' && t.server_ip === gw);
   assert.equal(serverSide.length, 5);
   assert.equal(clientSide.length, 5);
-  t.diagnostic(`server response latency at the server NIC (µs): ${serverSide.map((x) => x.server_response_us).join(', ')}; at the client NIC: ${clientSide.map((x) => x.server_response_us).join(', ')}`);
+  t.diagnostic(
+    `server response latency at the server NIC (µs): ${serverSide.map((x) => x.server_response_us).join(', ')}; at the client NIC: ${clientSide.map((x) => x.server_response_us).join(', ')}`
+  );
   for (const t of serverSide) {
     assert.equal(t.netns, bed.host('server').ns);
     assert.equal(t.server_response_count, 1);
@@ -226,19 +298,38 @@ test('the proxy hop adds ≈50 ms between client-side and server-side spans, at 
   const sorted = serverSide.map((x) => x.server_response_us).sort((a, b) => a - b);
   assert.ok(sorted[2] < 20_000, `server NIC: median server response ${sorted[2]} µs`);
   for (const t of clientSide) {
-    assert.ok(t.server_response_us >= (PROXY_MS - 5) * 1000 && t.server_response_us < (PROXY_MS + 100) * 1000, `client NIC: server response ${t.server_response_us} µs`);
+    assert.ok(
+      t.server_response_us >= (PROXY_MS - 5) * 1000 && t.server_response_us < (PROXY_MS + 100) * 1000,
+      `client NIC: server response ${t.server_response_us} µs`
+    );
   }
 });
 
 test('a slow server shows a large server response latency at both NICs', (t) => {
   const server = bed.ip('server');
   for (let n = 1; n <= 3; n++) {
-    const nic = one(l7, (r) => r.observation_point === 'server_nic' && r.request_resource === `/slow?n=${n}`, `server_nic /slow?n=${n}`);
-    assert.ok(Number(nic.response_duration_us) >= (SLOW_MS - 5) * 1000, `slow request took ${nic.response_duration_us} µs at the server NIC`);
+    const nic = one(
+      l7,
+      (r) => r.observation_point === 'server_nic' && r.request_resource === `/slow?n=${n}`,
+      `server_nic /slow?n=${n}`
+    );
+    assert.ok(
+      Number(nic.response_duration_us) >= (SLOW_MS - 5) * 1000,
+      `slow request took ${nic.response_duration_us} µs at the server NIC`
+    );
   }
   const slow = timelines.filter((t) => t.server_ip === server && t.server_response_us >= (SLOW_MS - 5) * 1000);
-  assert.deepEqual(slow.map((t) => t.observation_point).sort(), ['client_nic', 'client_nic', 'client_nic', 'server_nic', 'server_nic', 'server_nic']);
-  t.diagnostic(`server response latency of /slow (µs): ${slow.map((x) => `${x.observation_point} ${x.server_response_us}`).join(', ')}`);
+  assert.deepEqual(slow.map((t) => t.observation_point).sort(), [
+    'client_nic',
+    'client_nic',
+    'client_nic',
+    'server_nic',
+    'server_nic',
+    'server_nic',
+  ]);
+  t.diagnostic(
+    `server response latency of /slow (µs): ${slow.map((x) => `${x.observation_point} ${x.server_response_us}`).join(', ')}`
+  );
   for (const x of slow) {
     assert.ok(x.server_response_us < (SLOW_MS + 200) * 1000, `server response ${x.server_response_us} µs`);
     assert.equal(x.client_wait_count, 0);
@@ -249,10 +340,15 @@ test('a client that waits between requests shows a large client wait latency', (
   const server = bed.ip('server');
   const keepAlive = timelines.filter((t) => t.server_ip === server && t.server_response_count === 3);
   assert.deepEqual(keepAlive.map((t) => t.observation_point).sort(), ['client_nic', 'server_nic']);
-  t.diagnostic(`keep-alive flow: ${keepAlive.map((x) => `${x.observation_point} client wait ${x.client_wait_us} µs x${x.client_wait_count}, server response ${x.server_response_us} µs x${x.server_response_count}`).join('; ')}`);
+  t.diagnostic(
+    `keep-alive flow: ${keepAlive.map((x) => `${x.observation_point} client wait ${x.client_wait_us} µs x${x.client_wait_count}, server response ${x.server_response_us} µs x${x.server_response_count}`).join('; ')}`
+  );
   for (const x of keepAlive) {
     assert.equal(x.client_wait_count, 2, `${x.observation_point}: client waits`);
-    assert.ok(x.client_wait_us >= (WAIT_MS - 10) * 1000 && x.client_wait_us < (WAIT_MS + 200) * 1000, `${x.observation_point}: client wait ${x.client_wait_us} µs`);
+    assert.ok(
+      x.client_wait_us >= (WAIT_MS - 10) * 1000 && x.client_wait_us < (WAIT_MS + 200) * 1000,
+      `${x.observation_point}: client wait ${x.client_wait_us} µs`
+    );
     assert.ok(x.server_response_us < 100_000, `${x.observation_point}: server response ${x.server_response_us} µs`);
   }
   const waits = l7.filter((r) => r.request_resource.startsWith('/wait') && r.signal_source === 'packet');
@@ -263,11 +359,23 @@ test('capture drops are exported and zero at this load; malformed packets are sk
   assert.equal(agentExit, 0, agentOutput);
   assert.ok(aliveAfterMalformed, 'the agent died during the malformed stream');
   assert.equal(malformedSent, MALFORMED_ROUNDS * MALFORMED_KINDS);
-  one(l7, (r) => r.observation_point === 'client_nic' && r.request_resource === '/after-malformed', 'a request after the malformed stream');
-  const m = /packets (\d+) on (\d+) interfaces.*capture drops: kernel (\d+), ring freezes (\d+), user space (\d+), malformed packets (\d+)/.exec(agentOutput.split('\n').filter((l) => l.includes('stopped.')).join(''));
+  one(
+    l7,
+    (r) => r.observation_point === 'client_nic' && r.request_resource === '/after-malformed',
+    'a request after the malformed stream'
+  );
+  const m =
+    /packets (\d+) on (\d+) interfaces.*capture drops: kernel (\d+), ring freezes (\d+), user space (\d+), malformed packets (\d+)/.exec(
+      agentOutput
+        .split('\n')
+        .filter((l) => l.includes('stopped.'))
+        .join('')
+    );
   assert.ok(m, `no capture figures in the closing line:\n${agentOutput}`);
   const [packets, interfaces, kernel, freezes, user, malformed] = m.slice(1).map(Number);
-  t.diagnostic(`packets ${packets} on ${interfaces} interfaces; drops: kernel ${kernel}, freezes ${freezes}, user space ${user}; malformed ${malformed} of ${malformedSent} sent`);
+  t.diagnostic(
+    `packets ${packets} on ${interfaces} interfaces; drops: kernel ${kernel}, freezes ${freezes}, user space ${user}; malformed ${malformed} of ${malformedSent} sent`
+  );
   assert.equal(interfaces, 3);
   assert.ok(packets > 100, `${packets} packets captured`);
   assert.deepEqual({ kernel, freezes, user }, { kernel: 0, freezes: 0, user: 0 });

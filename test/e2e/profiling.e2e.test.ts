@@ -9,7 +9,18 @@ import { spawn, ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { assertRoot, chQuery, CLICKHOUSE_URL, curl, freeDatabase, requireClickHouse, ROOT, startAgent, waitForPort, AgentHandle } from './helpers';
+import {
+  assertRoot,
+  chQuery,
+  CLICKHOUSE_URL,
+  curl,
+  freeDatabase,
+  requireClickHouse,
+  ROOT,
+  startAgent,
+  waitForPort,
+  AgentHandle,
+} from './helpers';
 
 const DB = 'flowlens_e2e_profiling';
 /** CPU seconds each program works (a loaded machine stretches the wall time, not the samples) */
@@ -45,11 +56,17 @@ const started = Date.now();
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     p.stdout!.on('data', (d) => (out += d));
     p.stderr!.on('data', (d) => (out += d));
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}):\n${out}`))));
+    p.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}):\n${out}`))
+    );
   });
 }
 
@@ -88,16 +105,34 @@ async function flame(model: object, range?: { fromMs: number; toMs: number }): P
     to: String(range?.toMs ?? Date.now() + 60_000),
     queries: [{ refId: 'A', queryType: 'flamegraph', datasource: { uid: 'flowlens' }, ...model }],
   };
-  const res = await fetch(`${shimUrl}/api/ds/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${shimUrl}/api/ds/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const json = (await res.json()) as {
-    results: Record<string, { error?: string; frames?: Array<{ schema: { fields: Array<{ name: string }>; meta?: { preferredVisualisationType?: string } }; data: { values: unknown[][] } }> }>;
+    results: Record<
+      string,
+      {
+        error?: string;
+        frames?: Array<{
+          schema: { fields: Array<{ name: string }>; meta?: { preferredVisualisationType?: string } };
+          data: { values: unknown[][] };
+        }>;
+      }
+    >;
   };
   const r = json.results.A;
   assert.ok(!r.error && r.frames?.length === 1, `flamegraph query ${JSON.stringify(model)}: ${r.error ?? 'no frame'}`);
   const f = r.frames![0];
   assert.equal(f.schema.meta?.preferredVisualisationType, 'flamegraph');
   const col = (name: string) => f.data.values[f.schema.fields.findIndex((x) => x.name === name)];
-  const [levels, values, selfs, labels] = [col('level'), col('value'), col('self'), col('label')] as [number[], number[], number[], string[]];
+  const [levels, values, selfs, labels] = [col('level'), col('value'), col('self'), col('label')] as [
+    number[],
+    number[],
+    number[],
+    string[],
+  ];
   const nodes: FlameNode[] = [];
   const path: string[] = [];
   for (let i = 0; i < levels.length; i++) {
@@ -132,7 +167,16 @@ before(async () => {
   const fixtures = join(ROOT, 'test', 'e2e', 'profiling');
   const env = { CGO_ENABLED: '0' };
   await Promise.all([
-    run('gcc', ['-O0', '-g0', '-fno-omit-frame-pointer', '-fno-inline', '-pthread', '-o', join(dir, 'shape'), join(fixtures, 'shape.c')]),
+    run('gcc', [
+      '-O0',
+      '-g0',
+      '-fno-omit-frame-pointer',
+      '-fno-inline',
+      '-pthread',
+      '-o',
+      join(dir, 'shape'),
+      join(fixtures, 'shape.c'),
+    ]),
     run(GO, ['build', '-ldflags=-s -w', '-o', join(dir, 'gowork'), '.'], { cwd: join(fixtures, 'gowork'), env }),
     run(GO, ['build', '-o', join(dir, 'gpx_flowlens-clickhouse-datasource_linux_amd64'), './pkg'], { cwd: ROOT, env }),
     run(GO, ['build', '-o', join(dir, 'grafana-shim'), './test/grafana-shim'], { cwd: ROOT, env }),
@@ -141,7 +185,18 @@ before(async () => {
   assert.doesNotMatch(execFileSync('readelf', ['-S', join(dir, 'gowork')], { encoding: 'utf8' }), /\.symtab/);
 
   writeFileSync(join(dir, 'ds.json'), JSON.stringify({ url: CLICKHOUSE_URL, database: DB }));
-  shim = spawn(join(dir, 'grafana-shim'), ['-plugin', join(dir, 'gpx_flowlens-clickhouse-datasource_linux_amd64'), '-settings', join(dir, 'ds.json'), '-uid', 'flowlens'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  shim = spawn(
+    join(dir, 'grafana-shim'),
+    [
+      '-plugin',
+      join(dir, 'gpx_flowlens-clickhouse-datasource_linux_amd64'),
+      '-settings',
+      join(dir, 'ds.json'),
+      '-uid',
+      'flowlens',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] }
+  );
   let shimOut = '';
   shim.stdout!.on('data', (d) => (shimOut += d));
   shim.stderr!.on('data', (d) => (shimOut += d));
@@ -152,9 +207,17 @@ before(async () => {
   assert.match(agent.output(), /profiling: on-CPU 99 Hz on \d+ CPUs, off-CPU blocks >= 1000 µs/);
 
   const shape = startWorkload('shape', join(dir, 'shape'), [String(CPU_SECONDS)]);
-  const node = startWorkload('node', process.execPath, ['--perf-basic-prof', join(fixtures, 'hot.js'), String(CPU_SECONDS)]);
+  const node = startWorkload('node', process.execPath, [
+    '--perf-basic-prof',
+    join(fixtures, 'hot.js'),
+    String(CPU_SECONDS),
+  ]);
   const go = startWorkload('go', join(dir, 'gowork'), [String(CPU_SECONDS)]);
-  const server = startWorkload('burn', process.execPath, ['--perf-basic-prof', join(fixtures, 'burnServer.js'), String(BURN_PORT)]);
+  const server = startWorkload('burn', process.execPath, [
+    '--perf-basic-prof',
+    join(fixtures, 'burnServer.js'),
+    String(BURN_PORT),
+  ]);
   await Promise.all([shape, node, go, server].map((w) => waitFor(w.proc, w.out, 'ready', 10000, w.name)));
   await waitForPort(BURN_PORT);
   for (const w of [shape, node, go]) {
@@ -213,7 +276,9 @@ test('C program: main -> work_a ~70% and main -> work_b ~30% of its CPU, named f
   assert.ok(Math.abs(b - 30) <= 10, `work_b share: ${detail}`);
   // both under main, by name
   for (const fn of ['work_a', 'work_b']) {
-    const under = nodes.filter((n) => n.label === fn && n.path[n.path.length - 2] === 'main').reduce((s, n) => s + n.value, 0);
+    const under = nodes
+      .filter((n) => n.label === fn && n.path[n.path.length - 2] === 'main')
+      .reduce((s, n) => s + n.value, 0);
     const all = nodes.filter((n) => n.label === fn).reduce((s, n) => s + n.value, 0);
     assert.ok(under >= 0.95 * all, `${fn} is under main in ${under} of ${all} samples:\n${describe(nodes)}`);
   }
@@ -231,9 +296,14 @@ test('C program: the off-CPU graph shows block_on_pipe with read() and the kerne
   const nodes = await flame({ pid, tid: reader, event: 'off_cpu' });
   const total = nodes[0].value; // ns
   const detail = `${(total / 1e9).toFixed(2)} s off-CPU:\n${describe(nodes)}`;
-  assert.ok(total >= 0.8 * shapeWallSec * 1e9, `the reader thread was blocked for most of the ${shapeWallSec.toFixed(1)} s run: ${detail}`);
+  assert.ok(
+    total >= 0.8 * shapeWallSec * 1e9,
+    `the reader thread was blocked for most of the ${shapeWallSec.toFixed(1)} s run: ${detail}`
+  );
   const blocked = share(nodes, (l) => l === 'block_on_pipe');
-  t.diagnostic(`reader thread off-CPU ${(total / 1e9).toFixed(2)} s in a ${shapeWallSec.toFixed(1)} s run, ${blocked.toFixed(1)}% under block_on_pipe`);
+  t.diagnostic(
+    `reader thread off-CPU ${(total / 1e9).toFixed(2)} s in a ${shapeWallSec.toFixed(1)} s run, ${blocked.toFixed(1)}% under block_on_pipe`
+  );
   assert.ok(blocked >= 70, `block_on_pipe holds ${blocked.toFixed(1)}% of the reader's off-CPU time: ${detail}`);
   // read() under block_on_pipe, then the kernel: syscall entry, the read path, the pipe where it
   // slept (the kernel leaves its scheduler functions out of a sleeping task's stack)
@@ -241,7 +311,12 @@ test('C program: the off-CPU graph shows block_on_pipe with read() and the kerne
   const kernelPath = leaves.find((n) => {
     const p = n.path;
     const i = p.indexOf('block_on_pipe');
-    return p[i + 1] === 'read' && /^(entry_SYSCALL_64|do_syscall_64)/.test(p[i + 2] ?? '') && p.slice(i + 2).includes('vfs_read') && /pipe_read/.test(p[p.length - 1]);
+    return (
+      p[i + 1] === 'read' &&
+      /^(entry_SYSCALL_64|do_syscall_64)/.test(p[i + 2] ?? '') &&
+      p.slice(i + 2).includes('vfs_read') &&
+      /pipe_read/.test(p[p.length - 1])
+    );
   });
   assert.ok(kernelPath, `no block_on_pipe;read;<syscall entry>;...;vfs_read;...;*pipe_read path: ${detail}`);
   const viaPath = kernelPath.value;
@@ -249,7 +324,10 @@ test('C program: the off-CPU graph shows block_on_pipe with read() and the kerne
   // the whole process: the same time is there, and no on-CPU frames leak into the off-CPU graph
   const proc = await flame({ pid, event: 'off_cpu' });
   assert.ok(proc[0].value >= total);
-  assert.ok(!proc.some((n) => n.label === 'work_a' && n.self > 0.2 * proc[0].value), 'CPU-bound work is not blocked time');
+  assert.ok(
+    !proc.some((n) => n.label === 'work_a' && n.self > 0.2 * proc[0].value),
+    'CPU-bound work is not blocked time'
+  );
 });
 
 test('Node: the hot JS function is named from the perf map (--perf-basic-prof), hot/cold ~75/25', async (t) => {
@@ -277,16 +355,23 @@ test('Go (stripped binary): main.hotGo ~75% and main.coldGo ~25%, under main.mai
   assert.ok(Math.abs(hot - 75) <= 10, `main.hotGo: ${detail}`);
   assert.ok(Math.abs(cold - 25) <= 10, `main.coldGo: ${detail}`);
   // frameless leaves: their caller is found through the pcsp table, not lost
-  const under = nodes.filter((n) => n.label === 'main.hotGo' && n.path.includes('main.main')).reduce((s, n) => s + n.value, 0);
+  const under = nodes
+    .filter((n) => n.label === 'main.hotGo' && n.path.includes('main.main'))
+    .reduce((s, n) => s + n.value, 0);
   const all = nodes.filter((n) => n.label === 'main.hotGo').reduce((s, n) => s + n.value, 0);
   // (samples taken before the agent learnt the leaf's rule, in the first interval or two, lack it)
   t.diagnostic(`main.hotGo under main.main in ${under} of ${all} samples`);
   assert.ok(under >= 0.5 * all, `main.hotGo under main.main in ${under} of ${all} samples: ${detail}`);
 });
 
-test('a slow request leads to its code: the server row (pid, thread, time) -> that thread\'s flame graph is burnCpu', async (t) => {
+test("a slow request leads to its code: the server row (pid, thread, time) -> that thread's flame graph is burnCpu", async (t) => {
   assert.equal(burnResponse.code, 200);
-  const rows = await chQuery<{ server_pid: number; syscall_thread_response: number; start_time_us: string; end_time_us: string }>(
+  const rows = await chQuery<{
+    server_pid: number;
+    syscall_thread_response: number;
+    start_time_us: string;
+    end_time_us: string;
+  }>(
     `SELECT server_pid, syscall_thread_response, start_time_us, end_time_us FROM ${DB}.l7_flow_log
      WHERE observation_point = 'server_process' AND server_port = ${BURN_PORT} AND request_resource = '/burn'`
   );
@@ -294,10 +379,15 @@ test('a slow request leads to its code: the server row (pid, thread, time) -> th
   const r = rows[0];
   assert.equal(Number(r.server_pid), work.burn.proc.pid);
   // the span's seconds (profile rows are per second of collection)
-  const range = { fromMs: Math.floor(Number(r.start_time_us) / 1e6) * 1000, toMs: Math.ceil(Number(r.end_time_us) / 1e6) * 1000 };
+  const range = {
+    fromMs: Math.floor(Number(r.start_time_us) / 1e6) * 1000,
+    toMs: Math.ceil(Number(r.end_time_us) / 1e6) * 1000,
+  };
   const nodes = await flame({ pid: r.server_pid, tid: r.syscall_thread_response, event: 'on_cpu' }, range);
   const burn = share(nodes, (l) => l.includes('burnCpu'));
-  t.diagnostic(`span ${((Number(r.end_time_us) - Number(r.start_time_us)) / 1e6).toFixed(2)} s on thread ${r.syscall_thread_response}: burnCpu ${burn.toFixed(1)}% of ${nodes[0]?.value} samples`);
+  t.diagnostic(
+    `span ${((Number(r.end_time_us) - Number(r.start_time_us)) / 1e6).toFixed(2)} s on thread ${r.syscall_thread_response}: burnCpu ${burn.toFixed(1)}% of ${nodes[0]?.value} samples`
+  );
   assert.ok(nodes[0].value >= 50, `samples of that thread in the span: ${describe(nodes)}`);
   assert.ok(burn >= 60, `burnCpu ${burn.toFixed(1)}%:\n${describe(nodes)}`);
 });

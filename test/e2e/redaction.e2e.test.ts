@@ -24,7 +24,9 @@ let agent: AgentHandle | undefined;
 
 /** Every String, Nullable(String), LowCardinality(String) and Array(String) column of a table. */
 async function stringColumns(table: string): Promise<string[]> {
-  const cols = await chQuery<{ name: string; type: string }>(`SELECT name, type FROM system.columns WHERE database = '${DB}' AND table = '${table}'`);
+  const cols = await chQuery<{ name: string; type: string }>(
+    `SELECT name, type FROM system.columns WHERE database = '${DB}' AND table = '${table}'`
+  );
   return cols.filter((c) => /String/.test(c.type)).map((c) => c.name);
 }
 
@@ -73,7 +75,9 @@ test('a request with secrets is stored redacted at client_process, client_nic, s
   assert.equal(r.stdout, '200', r.stderr);
   const t0 = Date.now();
   for (;;) {
-    const [{ n }] = await chQuery<{ n: string }>(`SELECT count() AS n FROM ${DB}.l7_flow_log WHERE server_port = ${PORT}`);
+    const [{ n }] = await chQuery<{ n: string }>(
+      `SELECT count() AS n FROM ${DB}.l7_flow_log WHERE server_port = ${PORT}`
+    );
     if (Number(n) >= POINTS.length) {
       break;
     }
@@ -92,14 +96,18 @@ test('a request with secrets is stored redacted at client_process, client_nic, s
 
   const l7Cols = await stringColumns('l7_flow_log');
   assert.ok(l7Cols.length >= 20, `l7_flow_log String columns: ${l7Cols.join(', ')}`);
-  const rows = await chQuery<Record<string, unknown>>(`SELECT ${l7Cols.join(', ')} FROM ${DB}.l7_flow_log WHERE server_port = ${PORT} ORDER BY observation_point`);
+  const rows = await chQuery<Record<string, unknown>>(
+    `SELECT ${l7Cols.join(', ')} FROM ${DB}.l7_flow_log WHERE server_port = ${PORT} ORDER BY observation_point`
+  );
   assert.deepEqual(
     rows.map((x) => x.observation_point),
     POINTS,
     'one request log per observation point'
   );
   const metricCols = await stringColumns('app_metrics');
-  const metrics = await chQuery<Record<string, unknown>>(`SELECT ${metricCols.join(', ')} FROM ${DB}.app_metrics WHERE server_port = ${PORT}`);
+  const metrics = await chQuery<Record<string, unknown>>(
+    `SELECT ${metricCols.join(', ')} FROM ${DB}.app_metrics WHERE server_port = ${PORT}`
+  );
   assert.ok(metrics.length >= 1, 'RED metrics of the request');
   const leaks: string[] = [];
   for (const [table, list] of [
@@ -115,10 +123,16 @@ test('a request with secrets is stored redacted at client_process, client_nic, s
       }
     }
   }
-  t.diagnostic(`checked ${l7Cols.length} String columns of ${rows.length} request logs and ${metricCols.length} of ${metrics.length} app_metrics rows`);
+  t.diagnostic(
+    `checked ${l7Cols.length} String columns of ${rows.length} request logs and ${metricCols.length} of ${metrics.length} app_metrics rows`
+  );
   assert.deepEqual(leaks, [], 'secrets stored in clear');
   for (const row of rows) {
-    assert.equal(row.request_resource, '/login/***?password=***&token=***', `${row.observation_point}: request_resource`);
+    assert.equal(
+      row.request_resource,
+      '/login/***?password=***&token=***',
+      `${row.observation_point}: request_resource`
+    );
     assert.equal(row.endpoint, '/login/***', `${row.observation_point}: endpoint`);
     assert.equal(row.x_request_id, 'req-7 session=***', `${row.observation_point}: x_request_id`);
   }

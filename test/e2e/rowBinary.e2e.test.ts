@@ -66,12 +66,27 @@ function sampleRow(table: Table, row: number): Record<string, unknown> {
 }
 
 /** Runs `body` with a writer into a fresh database `db` holding the schema, then drops it. */
-async function withDatabase(db: string, body: (client: ClickHouseClient, writer: ClickHouseWriter, logs: string[]) => Promise<void>): Promise<void> {
+async function withDatabase(
+  db: string,
+  body: (client: ClickHouseClient, writer: ClickHouseWriter, logs: string[]) => Promise<void>
+): Promise<void> {
   await requireClickHouse();
   await freeDatabase(db);
-  const client = makeClient({ url: CLICKHOUSE_URL, username: LOCAL_CLICKHOUSE.writer.user, password: LOCAL_CLICKHOUSE.writer.password });
+  const client = makeClient({
+    url: CLICKHOUSE_URL,
+    username: LOCAL_CLICKHOUSE.writer.user,
+    password: LOCAL_CLICKHOUSE.writer.password,
+  });
   const logs: string[] = [];
-  const writer = new ClickHouseWriter({ url: CLICKHOUSE_URL, username: LOCAL_CLICKHOUSE.writer.user, password: LOCAL_CLICKHOUSE.writer.password, database: db, batchRows: 1000, maxQueuedRows: 1000, log: (l) => logs.push(l) });
+  const writer = new ClickHouseWriter({
+    url: CLICKHOUSE_URL,
+    username: LOCAL_CLICKHOUSE.writer.user,
+    password: LOCAL_CLICKHOUSE.writer.password,
+    database: db,
+    batchRows: 1000,
+    maxQueuedRows: 1000,
+    log: (l) => logs.push(l),
+  });
   try {
     await client.command({ query: `CREATE DATABASE ${db}` });
     await applyMigrations(client, db, dialectFor(await serverVersion(client)));
@@ -86,20 +101,29 @@ async function withDatabase(db: string, body: (client: ClickHouseClient, writer:
 test('every table the agent writes round-trips through RowBinary with exact values', () =>
   withDatabase(DB, async (_client, writer, logs) => {
     const tables = TABLES.filter((t) => t.columns.every((c) => !c.type.startsWith('AggregateFunction')));
-    assert.ok(tables.some((t) => t.name === 'l7_flow_log') && tables.length >= 6, `tables: ${tables.map((t) => t.name)}`);
+    assert.ok(
+      tables.some((t) => t.name === 'l7_flow_log') && tables.length >= 6,
+      `tables: ${tables.map((t) => t.name)}`
+    );
     for (const t of tables) {
       writer.push(t.name, [sampleRow(t, 0), sampleRow(t, 1)]);
     }
     await writer.flush();
     assert.deepEqual(logs, [], 'no insert was refused');
     for (const t of tables) {
-      const select = t.columns.map((c) => (c.type === 'DateTime' ? `toUInt32(${c.name}) AS ${c.name}` : c.name)).join(', ');
+      const select = t.columns
+        .map((c) => (c.type === 'DateTime' ? `toUInt32(${c.name}) AS ${c.name}` : c.name))
+        .join(', ');
       const order = t.columns.find((c) => c.type === 'UInt8')?.name ?? t.columns[0].name;
       const rows = await chQuery(`SELECT ${select} FROM ${DB}.${t.name} ORDER BY ${order} DESC`);
       assert.equal(rows.length, 2, `${t.name}: two rows`);
       for (const [i, row] of rows.entries()) {
         for (const c of t.columns) {
-          assert.deepEqual(row[c.name], printed(c.type, valueOf(c.type, i)), `${t.name}.${c.name} (${c.type}), row ${i}`);
+          assert.deepEqual(
+            row[c.name],
+            printed(c.type, valueOf(c.type, i)),
+            `${t.name}.${c.name} (${c.type}), row ${i}`
+          );
         }
       }
       assert.equal(writer.stats()[t.name].written, 2);
@@ -114,7 +138,12 @@ test('rows a table cannot read are dropped and counted, the table falls back to 
     const t = TABLES.find((x) => x.name === 'profile_samples')!;
     const samples = (n: number) => Array.from({ length: n }, () => sampleRow(t, 1));
     writer.push('profile_samples', samples(3));
-    writer.push('l4_flow_log', [sampleRow(TABLES.find((x) => x.name === 'l4_flow_log')!, 1)]);
+    writer.push('l4_flow_log', [
+      sampleRow(
+        TABLES.find((x) => x.name === 'l4_flow_log')!,
+        1
+      ),
+    ]);
     await writer.flush();
     writer.push('profile_samples', samples(2));
     await writer.flush();

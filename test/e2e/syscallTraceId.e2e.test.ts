@@ -5,7 +5,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, ChildProcess } from 'node:child_process';
-import { assertRoot, chQuery, curl, freeDatabase, requireClickHouse, startAgent, waitForPort, AgentHandle } from './helpers';
+import {
+  assertRoot,
+  chQuery,
+  curl,
+  freeDatabase,
+  requireClickHouse,
+  startAgent,
+  waitForPort,
+  AgentHandle,
+} from './helpers';
 
 const DB = 'flowlens_e2e_tracing_ids';
 const FRONT_PORT = 28191;
@@ -62,7 +71,10 @@ before(async () => {
   assertRoot();
   await requireClickHouse();
   await freeDatabase(DB);
-  servers.push(spawn('python3', ['-c', BACK], { stdio: 'inherit' }), spawn('python3', ['-c', FRONT], { stdio: 'inherit' }));
+  servers.push(
+    spawn('python3', ['-c', BACK], { stdio: 'inherit' }),
+    spawn('python3', ['-c', FRONT], { stdio: 'inherit' })
+  );
   await waitForPort(BACK_PORT);
   await waitForPort(FRONT_PORT);
   agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0 });
@@ -87,7 +99,8 @@ after(() => {
 
 test('every request reached the dependency twice', () => {
   assert.deepEqual(answers, Array(REQUESTS).fill(200));
-  const count = (op: string, port: number) => spans.filter((s) => s.observation_point === op && s.server_port === port).length;
+  const count = (op: string, port: number) =>
+    spans.filter((s) => s.observation_point === op && s.server_port === port).length;
   assert.equal(count('server_process', FRONT_PORT), REQUESTS);
   assert.equal(count('client_process', BACK_PORT), 2 * REQUESTS);
   assert.equal(count('server_process', BACK_PORT), 2 * REQUESTS);
@@ -99,7 +112,9 @@ test('the request, both calls and the response chain by syscall_trace_id, with n
   const allIds = new Set<string>();
   for (const f of front) {
     // the two calls made inside this request (one thread per request: time containment is exact)
-    const mine = calls.filter((c) => BigInt(c.start_time_us) >= BigInt(f.start_time_us) && BigInt(c.end_time_us) <= BigInt(f.end_time_us));
+    const mine = calls.filter(
+      (c) => BigInt(c.start_time_us) >= BigInt(f.start_time_us) && BigInt(c.end_time_us) <= BigInt(f.end_time_us)
+    );
     assert.deepEqual(
       mine.map((c) => c.request_resource),
       ['/stock', '/price'],
@@ -109,9 +124,21 @@ test('the request, both calls and the response chain by syscall_trace_id, with n
     for (const id of [f.syscall_trace_id_request, f.syscall_trace_id_response, stock.syscall_trace_id_response]) {
       assert.notEqual(id, '0', `${f.request_resource}: an id is missing`);
     }
-    assert.equal(stock.syscall_trace_id_request, f.syscall_trace_id_request, `${f.request_resource}: the first call carries the request's id`);
-    assert.equal(price.syscall_trace_id_request, stock.syscall_trace_id_response, `${f.request_resource}: the second call carries the id of the first reply`);
-    assert.equal(f.syscall_trace_id_response, price.syscall_trace_id_response, `${f.request_resource}: the response carries the id of the last reply`);
+    assert.equal(
+      stock.syscall_trace_id_request,
+      f.syscall_trace_id_request,
+      `${f.request_resource}: the first call carries the request's id`
+    );
+    assert.equal(
+      price.syscall_trace_id_request,
+      stock.syscall_trace_id_response,
+      `${f.request_resource}: the second call carries the id of the first reply`
+    );
+    assert.equal(
+      f.syscall_trace_id_response,
+      price.syscall_trace_id_response,
+      `${f.request_resource}: the response carries the id of the last reply`
+    );
     for (const id of [f.syscall_trace_id_request, stock.syscall_trace_id_response, price.syscall_trace_id_response]) {
       assert.ok(!allIds.has(id), `id ${id} of ${f.request_resource} also belongs to another request`);
       allIds.add(id);
@@ -125,7 +152,11 @@ test('a call seen at both ends has the same tcp_seq_request and tcp_seq_response
   for (const c of calls) {
     assert.notEqual(c.tcp_seq_request, 0);
     const same = served.filter((s) => s.client_port === c.client_port && s.tcp_seq_request === c.tcp_seq_request);
-    assert.equal(same.length, 1, `${c.request_resource} from port ${c.client_port}: one server span with seq ${c.tcp_seq_request}`);
+    assert.equal(
+      same.length,
+      1,
+      `${c.request_resource} from port ${c.client_port}: one server span with seq ${c.tcp_seq_request}`
+    );
     assert.equal(same[0].tcp_seq_response, c.tcp_seq_response);
   }
 });

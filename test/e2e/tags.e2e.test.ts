@@ -255,7 +255,11 @@ test('every request log row, at all four observation points, names both ends by 
 
 /** One map query through the plugin binary: its edges as "source -> target requests". */
 async function mapEdges(query: Record<string, unknown>): Promise<string[]> {
-  const frames = await queryFrames(shim!.url, { fromMs: fromSec * 1000, toMs: toSec * 1000 }, { queryType: 'map', ...query });
+  const frames = await queryFrames(
+    shim!.url,
+    { fromMs: fromSec * 1000, toMs: toSec * 1000 },
+    { queryType: 'map', ...query }
+  );
   const edges = frames.find((f) => f.schema.name === 'edges');
   assert.ok(edges, `map ${JSON.stringify(query)}: no edges frame`);
   const col = (n: string) => column(edges, n);

@@ -52,7 +52,11 @@ function retransSegs(): number {
 }
 
 function curlIn(port: number, path = '/big'): number {
-  const r = bed.exec('client', ['curl', '-s', '-o', '/dev/null', '--max-time', '30', `http://${bed.ip('server')}:${port}${path}`], { check: false });
+  const r = bed.exec(
+    'client',
+    ['curl', '-s', '-o', '/dev/null', '--max-time', '30', `http://${bed.ip('server')}:${port}${path}`],
+    { check: false }
+  );
   (curlExit[port] ??= []).push(r.status);
   return r.status;
 }
@@ -89,7 +93,9 @@ before(async () => {
   }
   curlIn(RESET_PORT, '/');
   // a reader that stops: its small receive buffer fills and it advertises a zero window
-  const slow = bed.exec('client', ['python3', '-c', SLOW_READER, bed.ip('server'), String(SLOW_READER_PORT)], { check: false });
+  const slow = bed.exec('client', ['python3', '-c', SLOW_READER, bed.ip('server'), String(SLOW_READER_PORT)], {
+    check: false,
+  });
   assert.equal(slow.stdout.trim(), String(BIG + 0), `slow reader: ${slow.stderr}`);
   kernelRetrans = retransSegs() - retransBefore;
   await new Promise((r) => setTimeout(r, 600)); // the last closes reach the table and one poll
@@ -145,7 +151,10 @@ test('5% loss: the lossy flows retransmit, at the server that sent the lost segm
   }
   // the same figure the kernel's own counter gives for the server's namespace (only these flows lose)
   assert.ok(kernelRetrans > 0);
-  assert.ok(Math.abs(retrans - kernelRetrans) <= Math.max(2, kernelRetrans * 0.1), `flow logs ${retrans} vs TcpRetransSegs ${kernelRetrans}`);
+  assert.ok(
+    Math.abs(retrans - kernelRetrans) <= Math.max(2, kernelRetrans * 0.1),
+    `flow logs ${retrans} vs TcpRetransSegs ${kernelRetrans}`
+  );
 });
 
 test('resets: a refused connect is a failed connection with the RST from the server; a reset mid-flow is reset_by_server', () => {
@@ -169,7 +178,15 @@ test('resets: a refused connect is a failed connection with the RST from the ser
 });
 
 test('net_metrics per second add up to the flow logs', async () => {
-  const m = await chQuery<{ server_port: number; observation_point: string; new_flows: string; closed: string; failed: string; retrans: string; bytes_rx: string }>(
+  const m = await chQuery<{
+    server_port: number;
+    observation_point: string;
+    new_flows: string;
+    closed: string;
+    failed: string;
+    retrans: string;
+    bytes_rx: string;
+  }>(
     `SELECT server_port, observation_point, sum(new_flow_count) AS new_flows, sum(closed_flow_count) AS closed, sum(conn_failed_count) AS failed,
             sum(retrans_count) AS retrans, sum(byte_rx) AS bytes_rx
      FROM ${DB}.net_metrics WHERE observation_point = 'client_process' OR server_port = ${LOSSY_PORT} GROUP BY server_port, observation_point ORDER BY server_port, observation_point`
@@ -178,9 +195,15 @@ test('net_metrics per second add up to the flow logs', async () => {
   const clean = get(CLEAN_PORT, 'client_process')!;
   assert.equal(Number(clean.new_flows), 3);
   assert.equal(Number(clean.closed), 3);
-  assert.equal(Number(clean.bytes_rx), at(CLEAN_PORT, 'client_process').reduce((s, r) => s + Number(r.byte_rx), 0));
+  assert.equal(
+    Number(clean.bytes_rx),
+    at(CLEAN_PORT, 'client_process').reduce((s, r) => s + Number(r.byte_rx), 0)
+  );
   assert.equal(Number(get(REFUSED_PORT, 'client_process')!.failed), REFUSED_ATTEMPTS);
-  assert.equal(Number(get(LOSSY_PORT, 'server_process')!.retrans), at(LOSSY_PORT, 'server_process').reduce((s, r) => s + r.retrans_count, 0));
+  assert.equal(
+    Number(get(LOSSY_PORT, 'server_process')!.retrans),
+    at(LOSSY_PORT, 'server_process').reduce((s, r) => s + r.retrans_count, 0)
+  );
 });
 
 test('a reader that stops: the sender sees its zero window', () => {

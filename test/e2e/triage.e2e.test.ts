@@ -61,7 +61,11 @@ interface Row {
 /** The triage of one window through the plugin binary: its suspect rows (notes left out). */
 async function triage(target: Record<string, string>, w: Window): Promise<Row[]> {
   // the window's seconds, inclusive
-  const [f] = await queryFrames(shim!.url, { fromMs: w.from * 1000, toMs: (w.to - 1) * 1000 }, { queryType: 'triage', ...target });
+  const [f] = await queryFrames(
+    shim!.url,
+    { fromMs: w.from * 1000, toMs: (w.to - 1) * 1000 },
+    { queryType: 'triage', ...target }
+  );
   assert.ok(f, `triage ${JSON.stringify(target)}: no frame`);
   const col = (n: string) => column(f, n);
   const rows = (col('rank') as number[]).map((rank, i) => ({
@@ -71,7 +75,9 @@ async function triage(target: Record<string, string>, w: Window): Promise<Row[]>
     service: col('service')[i] as string,
     evidence: col('evidence')[i] as string,
   }));
-  console.log(`[triage.e2e] ${w.scenario}:\n  ${rows.map((r) => `#${r.rank} ${r.place} ${r.kind} ${r.service}: ${r.evidence}`).join('\n  ')}`);
+  console.log(
+    `[triage.e2e] ${w.scenario}:\n  ${rows.map((r) => `#${r.rank} ${r.place} ${r.kind} ${r.service}: ${r.evidence}`).join('\n  ')}`
+  );
   return rows.filter((r) => r.place !== 'note');
 }
 
@@ -86,7 +92,11 @@ for (const name of LIVE) {
     }
     assert.ok(suspects.length > 0, 'no suspect');
     const [top] = suspects;
-    assert.deepEqual([top.rank, top.place, top.kind, top.service], [1, sc.expect.place, sc.expect.kind, sc.expect.service], top.evidence);
+    assert.deepEqual(
+      [top.rank, top.place, top.kind, top.service],
+      [1, sc.expect.place, sc.expect.kind, sc.expect.service],
+      top.evidence
+    );
     const ms = (after: string) => Number(new RegExp(`${after}(-?\\d+(?:\\.\\d+)?) ms`).exec(top.evidence)?.[1]);
     switch (name) {
       case 'slow_database':

@@ -132,7 +132,8 @@ export function decodeBatch(batch: Buffer, onEvent: (e: SocketEvent) => void): n
     e.tcpSeq = v.getUint32(rec + L.tcp_seq, true);
     e.tcpState = v.getUint8(rec + L.tcp_state);
     // ids start at the wall clock in µs and grow by one per inbound message: exact in a double
-    e.syscallTraceId = v.getUint32(rec + L.syscall_trace_id, true) + v.getUint32(rec + L.syscall_trace_id + 4, true) * 4294967296;
+    e.syscallTraceId =
+      v.getUint32(rec + L.syscall_trace_id, true) + v.getUint32(rec + L.syscall_trace_id + 4, true) * 4294967296;
     e.payload = batch.subarray(rec + L.size, rec + L.size + capLen);
     e.comm = kind >= EventKind.Exec ? cString(batch, rec + L.comm, 16) : '';
     onEvent(e);

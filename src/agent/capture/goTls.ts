@@ -52,7 +52,9 @@ export class GoTlsProber {
       this.seen.set(exe, 0);
       let report: GoProbeReport;
       try {
-        report = JSON.parse(execFileSync(this.goprobe, [exe], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }));
+        report = JSON.parse(
+          execFileSync(this.goprobe, [exe], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 })
+        );
       } catch {
         continue; // not Go, no crypto/tls, stripped, or too old: the helper said why on stderr
       }

@@ -16,7 +16,10 @@ export function kernelVersion(): [number, number] {
 export function checkTracerFeatures(): FeatureProblem[] {
   const problems: FeatureProblem[] = [];
   if (process.platform !== 'linux') {
-    problems.push({ what: `FlowLens's agent runs on Linux only (this is ${process.platform})`, fix: 'run it on a Linux host' });
+    problems.push({
+      what: `FlowLens's agent runs on Linux only (this is ${process.platform})`,
+      fix: 'run it on a Linux host',
+    });
     return problems;
   }
   const [major, minor] = kernelVersion();
@@ -33,7 +36,10 @@ export function checkTracerFeatures(): FeatureProblem[] {
     });
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    problems.push({ what: 'the agent is not running as root', fix: 'run it with sudo, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN' });
+    problems.push({
+      what: 'the agent is not running as root',
+      fix: 'run it with sudo, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN',
+    });
   }
   return problems;
 }

@@ -29,7 +29,18 @@ interface NativeAddon {
   close(): void;
 }
 
-export const ADDON_PATH = join(__dirname, '..', '..', '..', '..', '..', 'native', 'build', 'Release', 'flowlens_native.node');
+export const ADDON_PATH = join(
+  __dirname,
+  '..',
+  '..',
+  '..',
+  '..',
+  '..',
+  'native',
+  'build',
+  'Release',
+  'flowlens_native.node'
+);
 
 export class TracerError extends Error {}
 
@@ -45,7 +56,7 @@ export function loadAddon(path = ADDON_PATH): NativeAddon {
   if (!existsSync(path)) {
     throw new TracerError(`native addon not built (${path} is missing): run scripts/build.sh`);
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+
   addon = require(path) as NativeAddon;
   checkLayout(addon.layout());
   return addon;

@@ -20,7 +20,11 @@ export function findTlsLibraries(extra: string[] = []): string[] {
       add(m[1]);
     }
   } catch {
-    for (const p of ['/usr/lib/x86_64-linux-gnu/libssl.so.3', '/usr/lib/x86_64-linux-gnu/libssl.so.1.1', '/lib64/libssl.so.3']) {
+    for (const p of [
+      '/usr/lib/x86_64-linux-gnu/libssl.so.3',
+      '/usr/lib/x86_64-linux-gnu/libssl.so.1.1',
+      '/lib64/libssl.so.3',
+    ]) {
       add(p);
     }
   }

@@ -59,7 +59,11 @@ export class ConnectionTable {
     // A closing socket is unhashed and reports local port 0 while the process still reads what
     // was queued: the same connection, not a reused socket.
     const closing = e.localPort === 0;
-    if (c && !closing && (c.tgid !== e.tgid || c.localPort !== e.localPort || c.peerPort !== e.peerPort || c.peerIp !== e.peerIp)) {
+    if (
+      c &&
+      !closing &&
+      (c.tgid !== e.tgid || c.localPort !== e.localPort || c.peerPort !== e.peerPort || c.peerIp !== e.peerIp)
+    ) {
       // same kernel address, different socket (freed and reallocated) or shared with another process
       this.remove(c);
       this.onSettled(c);

@@ -3,8 +3,7 @@
 // ciphertext of a read arrives just before SSL_read returns its plaintext, and the ciphertext of a
 // write leaves just after SSL_write. Once bound, an SSL* stays bound to its connection while that
 // connection lives.
-import type { SocketEvent } from '../capture/socketEvent';
-import { Direction } from '../capture/socketEvent';
+import { Direction, type SocketEvent } from '../capture/socketEvent';
 import type { Connection } from './connection';
 import { LruMap, TableStats } from '../lruMap';
 
@@ -19,7 +18,10 @@ export class TlsBinder {
   /** thread -> connection of its last ciphertext read */
   private readonly lastRead = new LruMap<number, Connection>(MAX_BINDINGS);
   /** thread -> plaintext writes waiting for the ciphertext that names their socket */
-  private readonly parked = new LruMap<number, SocketEvent[]>(MAX_PARKED_THREADS, (_, lost) => (this.unbound += lost.length));
+  private readonly parked = new LruMap<number, SocketEvent[]>(
+    MAX_PARKED_THREADS,
+    (_, lost) => (this.unbound += lost.length)
+  );
   /** plaintext dropped: no socket could be found for it */
   unbound = 0;
 

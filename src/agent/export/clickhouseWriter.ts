@@ -163,7 +163,14 @@ function outcomeUnknown(err: unknown): boolean {
  * run at its µs (agent_events). net_metrics is not
  * among them: each poll writes its partial sums, and two equal ones in a second are two real rows.
  */
-const ROWS_UNIQUE_BY_VALUE = new Set(['l7_flow_log', 'l4_flow_log', 'tcp_timeline', 'app_metrics', 'profile_samples', 'agent_events']);
+const ROWS_UNIQUE_BY_VALUE = new Set([
+  'l7_flow_log',
+  'l4_flow_log',
+  'tcp_timeline',
+  'app_metrics',
+  'profile_samples',
+  'agent_events',
+]);
 
 const INT_RANGE: Partial<Record<ColumnType, [number, number]>> = {
   DateTime: [0, 2 ** 32 - 1],
@@ -329,7 +336,13 @@ export class ClickHouseWriter {
   /** The table's open batch for rows of this format and column set; a new one when there is none. */
   private openBatch(t: TableQueue, format: Format, columns?: string[], codec?: RowCodec): Batch {
     const last = t.batches[t.batches.length - 1];
-    if (last && !last.body && last.format === format && last.codec === codec && (format !== 'TabSeparated' || last.columns!.join() === columns!.join())) {
+    if (
+      last &&
+      !last.body &&
+      last.format === format &&
+      last.codec === codec &&
+      (format !== 'TabSeparated' || last.columns!.join() === columns!.join())
+    ) {
       return last;
     }
     if (last && !last.body) {
@@ -561,18 +574,24 @@ export class ClickHouseWriter {
     const say = now - this.lastRepairLogMs > 60_000;
     if (say) {
       this.lastRepairLogMs = now;
-      this.o.log(`clickhouse: ${this.o.database}.${t.name}: ${firstLine(err)}; re-creating the schema (migrations, then every missing table)`);
+      this.o.log(
+        `clickhouse: ${this.o.database}.${t.name}: ${firstLine(err)}; re-creating the schema (migrations, then every missing table)`
+      );
     }
     this.repairing = this.connect().then(
       ({ applied }) => {
         if (say) {
-          this.o.log(`clickhouse: schema of ${this.o.database} re-created${applied.length ? ` (applied migrations ${applied.join(',')})` : ''}`);
+          this.o.log(
+            `clickhouse: schema of ${this.o.database} re-created${applied.length ? ` (applied migrations ${applied.join(',')})` : ''}`
+          );
         }
         return true;
       },
       (e) => {
         if (say) {
-          this.o.log(`clickhouse: cannot re-create the schema of ${this.o.database} (${firstLine(e)}); trying again in ${REPAIR_MIN_GAP_MS / 1000} s`);
+          this.o.log(
+            `clickhouse: cannot re-create the schema of ${this.o.database} (${firstLine(e)}); trying again in ${REPAIR_MIN_GAP_MS / 1000} s`
+          );
         }
         return false;
       }
@@ -609,7 +628,9 @@ export class ClickHouseWriter {
   dropText(): string {
     const dropped = [...this.tables.values()].filter((t) => t.c.dropped > 0);
     const rows = dropped.reduce((n, t) => n + t.c.dropped, 0);
-    return rows ? `${rows} (${dropped.map((t) => `${t.name} ${t.c.dropped} rows ${Math.ceil(t.c.droppedBytes / 1024)} KiB`).join(', ')})` : '0';
+    return rows
+      ? `${rows} (${dropped.map((t) => `${t.name} ${t.c.dropped} rows ${Math.ceil(t.c.droppedBytes / 1024)} KiB`).join(', ')})`
+      : '0';
   }
 
   /** For the status line: INSERTs per table (peak per second), and re-sends whose earlier attempt may have been stored. */
@@ -655,7 +676,10 @@ export class ClickHouseWriter {
       if (!where) {
         return false;
       }
-      const rs = await this.client.query({ query: `SELECT count() AS n FROM ${this.o.database}.${table} WHERE ${where}`, format: 'JSONEachRow' });
+      const rs = await this.client.query({
+        query: `SELECT count() AS n FROM ${this.o.database}.${table} WHERE ${where}`,
+        format: 'JSONEachRow',
+      });
       const found = (await rs.json()) as Array<{ n: string | number }>;
       if (!(Number(found[0]?.n) > 0)) {
         return false;
@@ -671,7 +695,9 @@ export class ClickHouseWriter {
     const r = await this.client.exec({
       query: `INSERT INTO ${this.o.database}.${table}${columns} FORMAT ${b.format}`,
       values: Readable.from([b.body!], { objectMode: false }),
-      clickhouse_settings: this.dedupTokens ? { insert_deduplication_token: `${this.runId}-${table}-${b.seq}` } : undefined,
+      clickhouse_settings: this.dedupTokens
+        ? { insert_deduplication_token: `${this.runId}-${table}-${b.seq}` }
+        : undefined,
     });
     for await (const _ of r.stream) {
       // an INSERT answers with an empty body; reading it frees the connection

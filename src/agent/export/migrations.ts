@@ -1,7 +1,14 @@
 // Applies the versioned schema migrations (src/shared/schema.ts) at agent start, and again when a
 // table or the database disappears under a running agent; idempotent.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { Dialect, MIGRATIONS, MIGRATIONS_TABLE, TABLES, renderCurrentSchema, renderMigrationsTable } from '../../shared/schema';
+import {
+  Dialect,
+  MIGRATIONS,
+  MIGRATIONS_TABLE,
+  TABLES,
+  renderCurrentSchema,
+  renderMigrationsTable,
+} from '../../shared/schema';
 
 /** Modern ClickHouse gets codecs, TTL and LowCardinality; 18.x-20.x the nearest equivalents. */
 export function dialectFor(version: string): Dialect {

@@ -30,12 +30,16 @@ export class RowBinaryWriter {
   }
 
   u8(v: unknown): void {
-    if (this.pos + 1 > this.buf.length) this.grow(1);
+    if (this.pos + 1 > this.buf.length) {
+      this.grow(1);
+    }
     this.buf[this.pos++] = typeof v === 'number' ? v & 0xff : v === true ? 1 : 0;
   }
 
   u16(v: unknown): void {
-    if (this.pos + 2 > this.buf.length) this.grow(2);
+    if (this.pos + 2 > this.buf.length) {
+      this.grow(2);
+    }
     const n = typeof v === 'number' ? v & 0xffff : 0;
     this.buf[this.pos++] = n & 0xff;
     this.buf[this.pos++] = n >>> 8;
@@ -43,20 +47,26 @@ export class RowBinaryWriter {
 
   /** UInt32 and DateTime (seconds) */
   u32(v: unknown): void {
-    if (this.pos + 4 > this.buf.length) this.grow(4);
+    if (this.pos + 4 > this.buf.length) {
+      this.grow(4);
+    }
     this.view.setUint32(this.pos, typeof v === 'number' && v > 0 ? v >>> 0 : 0, true);
     this.pos += 4;
   }
 
   i32(v: unknown): void {
-    if (this.pos + 4 > this.buf.length) this.grow(4);
+    if (this.pos + 4 > this.buf.length) {
+      this.grow(4);
+    }
     this.view.setInt32(this.pos, typeof v === 'number' ? v | 0 : 0, true);
     this.pos += 4;
   }
 
   /** UInt64 from a JS number: exact below 2^53; negative, NaN and non-numbers are 0. */
   u64(v: unknown): void {
-    if (this.pos + 8 > this.buf.length) this.grow(8);
+    if (this.pos + 8 > this.buf.length) {
+      this.grow(8);
+    }
     let lo = 0;
     let hi = 0;
     if (typeof v === 'number' && v > 0) {
@@ -75,14 +85,18 @@ export class RowBinaryWriter {
   }
 
   f64(v: unknown): void {
-    if (this.pos + 8 > this.buf.length) this.grow(8);
+    if (this.pos + 8 > this.buf.length) {
+      this.grow(8);
+    }
     this.view.setFloat64(this.pos, typeof v === 'number' && Number.isFinite(v) ? v : 0, true);
     this.pos += 8;
   }
 
   /** LEB128 length prefix */
   varint(n: number): void {
-    if (this.pos + 10 > this.buf.length) this.grow(10);
+    if (this.pos + 10 > this.buf.length) {
+      this.grow(10);
+    }
     while (n >= 0x80) {
       this.buf[this.pos++] = (n & 0x7f) | 0x80;
       n = Math.floor(n / 128);
@@ -93,7 +107,9 @@ export class RowBinaryWriter {
   str(v: unknown): void {
     const s = typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
     const len = s.length;
-    if (this.pos + 10 + len * 3 > this.buf.length) this.grow(10 + len * 3);
+    if (this.pos + 10 + len * 3 > this.buf.length) {
+      this.grow(10 + len * 3);
+    }
     const buf = this.buf;
     if (len < 128) {
       // short strings (nearly all): one length byte, ASCII copied here (a call into C++ costs more)

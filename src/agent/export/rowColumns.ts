@@ -31,7 +31,13 @@ export interface FlowEnd {
  * The 5-tuple and endpoint columns of a flow seen from one socket, oriented client → server. An
  * end without a known pid is named from its own address (remote service by ip:port).
  */
-export function flowEndColumns(n: ProcessNames, l4: string, isClient: boolean, local: FlowEnd, peer: FlowEnd): FiveTupleColumns & EndpointColumns {
+export function flowEndColumns(
+  n: ProcessNames,
+  l4: string,
+  isClient: boolean,
+  local: FlowEnd,
+  peer: FlowEnd
+): FiveTupleColumns & EndpointColumns {
   const client = isClient ? local : peer;
   const server = isClient ? peer : local;
   return {

@@ -8,7 +8,14 @@ type Kind = 'num' | 'str' | 'numArr' | 'strArr';
 
 const SPECIAL = /[\\'\t\n\r\0]/;
 const SPECIAL_ALL = /[\\'\t\n\r\0]/g;
-const ESCAPES: Record<string, string> = { '\\': '\\\\', "'": "\\'", '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
+const ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  "'": "\\'",
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\0': '\\0',
+};
 
 /** Escapes a string for a TabSeparated field and for a quoted string inside an array (the same set). */
 export function escapeTsv(s: string): string {

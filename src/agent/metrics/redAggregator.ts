@@ -103,7 +103,16 @@ export class RedAggregator {
       protocol: r.l7_protocol,
       serverPort: r.server_port,
       // NUL cannot occur in a process or service name: names with '|' do not run into each other
-      key: r.observation_point + '\0' + r.client_service + '\0' + r.server_service + '\0' + r.l7_protocol + '\0' + portString(r.server_port),
+      key:
+        r.observation_point +
+        '\0' +
+        r.client_service +
+        '\0' +
+        r.server_service +
+        '\0' +
+        r.l7_protocol +
+        '\0' +
+        portString(r.server_port),
     };
   }
 

@@ -68,7 +68,12 @@ export class ContinuousProfiler {
     this.clock = o.clockMs ?? (() => performance.now());
     const kernel = new KernelSymbols();
     this.symbolizer = new Symbolizer({ kernel, loadBudgetMs: cfg.symbolizeBudgetMs, learnUnwindRules: true });
-    this.aggregator = new ProfileAggregator({ host: o.host, symbolizer: this.symbolizer, naming: o.naming, maxRows: cfg.maxRowsPerInterval });
+    this.aggregator = new ProfileAggregator({
+      host: o.host,
+      symbolizer: this.symbolizer,
+      naming: o.naming,
+      maxRows: cfg.maxRowsPerInterval,
+    });
   }
 
   /** Loads and attaches the kernel programs; throws ProfilerError with the reason. */
@@ -95,7 +100,11 @@ export class ContinuousProfiler {
     this.startedMs = Date.now();
     this.intervalStartMs = this.startedMs;
     this.startupMs = this.clock() - t0;
-    return { cpus: r.cpus, kernelSymbols: this.symbolizer.kernel.size, kernelSymbolsError: this.symbolizer.kernel.loadError };
+    return {
+      cpus: r.cpus,
+      kernelSymbols: this.symbolizer.kernel.size,
+      kernelSymbolsError: this.symbolizer.kernel.loadError,
+    };
   }
 
   /** Drains one interval into rows (call every intervalMs). */

@@ -296,7 +296,8 @@ class ElfImage {
         });
       }
       const strSec = raw[shstrndx];
-      const shstr = strSec && strSec.offset + strSec.size <= src.size ? src.read(strSec.offset, strSec.size) : Buffer.alloc(0);
+      const shstr =
+        strSec && strSec.offset + strSec.size <= src.size ? src.read(strSec.offset, strSec.size) : Buffer.alloc(0);
       for (const s of raw) {
         const end = shstr.indexOf(0, s.nameOff);
         const name = s.nameOff < shstr.length ? shstr.toString('latin1', s.nameOff, end < 0 ? shstr.length : end) : '';
@@ -459,7 +460,10 @@ function readElfFrom(src: ByteSource): ElfInfo {
   const goTab = img.section('.gopclntab');
   const goText = img.section('.text');
   return {
-    goSection: goTab && goText && goTab.type !== SHT_NOBITS ? { offset: goTab.offset, size: goTab.size, textAddr: goText.addr } : undefined,
+    goSection:
+      goTab && goText && goTab.type !== SHT_NOBITS
+        ? { offset: goTab.offset, size: goTab.size, textAddr: goText.addr }
+        : undefined,
     ehFrameSection: eh && eh.type !== SHT_NOBITS ? { offset: eh.offset, size: eh.size, addr: eh.addr } : undefined,
     buildId: img.buildId(),
     type: img.type,

@@ -36,7 +36,9 @@ export function openForeignFile(path: string, o: ForeignOpenOptions = {}): Forei
       throw new ForeignFileError(`${path} is not a regular file`);
     }
     if (o.ownerUids && !o.ownerUids.includes(st.uid)) {
-      throw new ForeignFileError(`${path} is owned by uid ${st.uid}, not by the process (uid ${o.ownerUids.join('/')})`);
+      throw new ForeignFileError(
+        `${path} is owned by uid ${st.uid}, not by the process (uid ${o.ownerUids.join('/')})`
+      );
     }
     return { fd, size: st.size, uid: st.uid };
   } catch (err) {

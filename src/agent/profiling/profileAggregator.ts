@@ -110,7 +110,17 @@ export interface AggregatorOptions {
 }
 
 export class ProfileAggregator {
-  readonly counters: AggregatorCounters = { rows: 0, rowsFolded: 0, rowsDropped: 0, stacksSymbolized: 0, stackCacheHits: 0, stacksLost: 0, onCpuSamples: 0, offCpuUs: 0, retried: 0 };
+  readonly counters: AggregatorCounters = {
+    rows: 0,
+    rowsFolded: 0,
+    rowsDropped: 0,
+    stacksSymbolized: 0,
+    stackCacheHits: 0,
+    stacksLost: 0,
+    onCpuSamples: 0,
+    offCpuUs: 0,
+    retried: 0,
+  };
   /** pid:hash -> user frames, root first */
   private readonly userCache: LruMap<string, string[]>;
   /** kind:hash -> kernel frames, root first */
@@ -205,7 +215,14 @@ export class ProfileAggregator {
     return { stack, id: stackId(stack), complete };
   }
 
-  private add(cells: Map<string, ProfileSampleRow>, c: DrainedCount, user: DrainedStack | undefined, kernel: DrainedStack | undefined, timeSec: number, tries: number): void {
+  private add(
+    cells: Map<string, ProfileSampleRow>,
+    c: DrainedCount,
+    user: DrainedStack | undefined,
+    kernel: DrainedStack | undefined,
+    timeSec: number,
+    tries: number
+  ): void {
     const offCpu = c.kind === PROFILE_KIND_OFF_CPU;
     const value = offCpu ? Math.round(c.value / 1000) : c.value;
     if (value <= 0) {
@@ -255,7 +272,11 @@ export class ProfileAggregator {
   }
 
   tableStats(): TableStats[] {
-    return [this.userCache.stats('user stacks'), this.kernelCache.stats('kernel stacks'), this.rowStacks.stats('row stacks')];
+    return [
+      this.userCache.stats('user stacks'),
+      this.kernelCache.stats('kernel stacks'),
+      this.rowStacks.stats('row stacks'),
+    ];
   }
 
   /** Counts waiting for symbols (written by the next build). */
@@ -276,7 +297,14 @@ export class ProfileAggregator {
     // the largest counts first: when the symbol-loading budget runs out, it is the rare stacks that wait
     const counts = d.counts.slice().sort((a, b) => b.value - a.value);
     for (const c of counts) {
-      this.add(cells, c, c.user === NO_STACK ? undefined : d.stacks[c.user], c.kernel === NO_STACK ? undefined : d.stacks[c.kernel], timeSec, 0);
+      this.add(
+        cells,
+        c,
+        c.user === NO_STACK ? undefined : d.stacks[c.user],
+        c.kernel === NO_STACK ? undefined : d.stacks[c.kernel],
+        timeSec,
+        0
+      );
     }
     let rows = [...cells.values()];
     if (rows.length > this.o.maxRows) {

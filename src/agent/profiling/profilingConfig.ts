@@ -83,18 +83,38 @@ function objectOf(key: string, v: unknown, known: string[], fail: Fail): Record<
 export function checkProfiling(key: string, v: unknown, fail: Fail, base = defaultProfilingConfig()): ProfilingConfig {
   const o = objectOf(key, v, Object.keys(base), fail);
   const c: ProfilingConfig = { ...base, offCpu: { ...base.offCpu } };
-  if (o.enabled !== undefined) c.enabled = boolOf(`${key}.enabled`, o.enabled, fail);
-  if (o.hz !== undefined) c.hz = intIn(`${key}.hz`, o.hz, 1, 1000, fail);
-  if (o.intervalMs !== undefined) c.intervalMs = intIn(`${key}.intervalMs`, o.intervalMs, 1000, 60000, fail);
-  if (o.pids !== undefined) c.pids = pidList(`${key}.pids`, o.pids, fail);
-  if (o.maxStacks !== undefined) c.maxStacks = intIn(`${key}.maxStacks`, o.maxStacks, 256, 1 << 20, fail);
-  if (o.maxRowsPerInterval !== undefined) c.maxRowsPerInterval = intIn(`${key}.maxRowsPerInterval`, o.maxRowsPerInterval, 100, 1_000_000, fail);
-  if (o.symbolizeBudgetMs !== undefined) c.symbolizeBudgetMs = intIn(`${key}.symbolizeBudgetMs`, o.symbolizeBudgetMs, 0, 60000, fail);
+  if (o.enabled !== undefined) {
+    c.enabled = boolOf(`${key}.enabled`, o.enabled, fail);
+  }
+  if (o.hz !== undefined) {
+    c.hz = intIn(`${key}.hz`, o.hz, 1, 1000, fail);
+  }
+  if (o.intervalMs !== undefined) {
+    c.intervalMs = intIn(`${key}.intervalMs`, o.intervalMs, 1000, 60000, fail);
+  }
+  if (o.pids !== undefined) {
+    c.pids = pidList(`${key}.pids`, o.pids, fail);
+  }
+  if (o.maxStacks !== undefined) {
+    c.maxStacks = intIn(`${key}.maxStacks`, o.maxStacks, 256, 1 << 20, fail);
+  }
+  if (o.maxRowsPerInterval !== undefined) {
+    c.maxRowsPerInterval = intIn(`${key}.maxRowsPerInterval`, o.maxRowsPerInterval, 100, 1_000_000, fail);
+  }
+  if (o.symbolizeBudgetMs !== undefined) {
+    c.symbolizeBudgetMs = intIn(`${key}.symbolizeBudgetMs`, o.symbolizeBudgetMs, 0, 60000, fail);
+  }
   if (o.offCpu !== undefined) {
     const off = objectOf(`${key}.offCpu`, o.offCpu, Object.keys(base.offCpu), fail);
-    if (off.enabled !== undefined) c.offCpu.enabled = boolOf(`${key}.offCpu.enabled`, off.enabled, fail);
-    if (off.minBlockUs !== undefined) c.offCpu.minBlockUs = intIn(`${key}.offCpu.minBlockUs`, off.minBlockUs, 1, 60_000_000, fail);
-    if (off.maxCapturesPerSec !== undefined) c.offCpu.maxCapturesPerSec = intIn(`${key}.offCpu.maxCapturesPerSec`, off.maxCapturesPerSec, 0, 1_000_000, fail);
+    if (off.enabled !== undefined) {
+      c.offCpu.enabled = boolOf(`${key}.offCpu.enabled`, off.enabled, fail);
+    }
+    if (off.minBlockUs !== undefined) {
+      c.offCpu.minBlockUs = intIn(`${key}.offCpu.minBlockUs`, off.minBlockUs, 1, 60_000_000, fail);
+    }
+    if (off.maxCapturesPerSec !== undefined) {
+      c.offCpu.maxCapturesPerSec = intIn(`${key}.offCpu.maxCapturesPerSec`, off.maxCapturesPerSec, 0, 1_000_000, fail);
+    }
   }
   return c;
 }
@@ -103,11 +123,19 @@ export function checkProfiling(key: string, v: unknown, fail: Fail, base = defau
 export const PROFILING_ENV: Record<string, (c: ProfilingConfig, v: string, fail: Fail) => void> = {
   FLOWLENS_PROFILING: (c, v, fail) => (c.enabled = boolOf('profiling.enabled (FLOWLENS_PROFILING)', v, fail)),
   FLOWLENS_PROFILING_HZ: (c, v, fail) => (c.hz = intIn('profiling.hz (FLOWLENS_PROFILING_HZ)', v, 1, 1000, fail)),
-  FLOWLENS_PROFILING_INTERVAL_MS: (c, v, fail) => (c.intervalMs = intIn('profiling.intervalMs (FLOWLENS_PROFILING_INTERVAL_MS)', v, 1000, 60000, fail)),
+  FLOWLENS_PROFILING_INTERVAL_MS: (c, v, fail) =>
+    (c.intervalMs = intIn('profiling.intervalMs (FLOWLENS_PROFILING_INTERVAL_MS)', v, 1000, 60000, fail)),
   FLOWLENS_PROFILING_PIDS: (c, v, fail) => (c.pids = pidList('profiling.pids (FLOWLENS_PROFILING_PIDS)', v, fail)),
-  FLOWLENS_PROFILING_OFFCPU: (c, v, fail) => (c.offCpu.enabled = boolOf('profiling.offCpu.enabled (FLOWLENS_PROFILING_OFFCPU)', v, fail)),
+  FLOWLENS_PROFILING_OFFCPU: (c, v, fail) =>
+    (c.offCpu.enabled = boolOf('profiling.offCpu.enabled (FLOWLENS_PROFILING_OFFCPU)', v, fail)),
   FLOWLENS_PROFILING_OFFCPU_MIN_BLOCK_US: (c, v, fail) =>
-    (c.offCpu.minBlockUs = intIn('profiling.offCpu.minBlockUs (FLOWLENS_PROFILING_OFFCPU_MIN_BLOCK_US)', v, 1, 60_000_000, fail)),
+    (c.offCpu.minBlockUs = intIn(
+      'profiling.offCpu.minBlockUs (FLOWLENS_PROFILING_OFFCPU_MIN_BLOCK_US)',
+      v,
+      1,
+      60_000_000,
+      fail
+    )),
 };
 
 export function applyProfilingEnv(c: ProfilingConfig, env: NodeJS.ProcessEnv, fail: Fail): ProfilingConfig {

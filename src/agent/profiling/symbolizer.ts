@@ -86,7 +86,19 @@ export interface SymbolizedStack {
 const hex = (n: number) => '0x' + n.toString(16);
 
 export class Symbolizer {
-  readonly stats: SymbolizerStats = { filesLoaded: 0, fileErrors: 0, filesCached: 0, deferredFrames: 0, unnamedFrames: 0, jitFrames: 0, loadMs: 0, unwindRules: 0, debugFiles: 0, perfMapsRefused: 0, perfMapsTruncated: 0 };
+  readonly stats: SymbolizerStats = {
+    filesLoaded: 0,
+    fileErrors: 0,
+    filesCached: 0,
+    deferredFrames: 0,
+    unnamedFrames: 0,
+    jitFrames: 0,
+    loadMs: 0,
+    unwindRules: 0,
+    debugFiles: 0,
+    perfMapsRefused: 0,
+    perfMapsTruncated: 0,
+  };
   /** by device:inode */
   private readonly files: LruMap<string, FileEntry>;
   /** ELF files of the cache by build id (one copy of a binary seen through two paths); bounded by files */
@@ -163,7 +175,14 @@ export class Symbolizer {
     let p = this.procs.get(pid);
     if (!p) {
       const ids = this.ids(pid);
-      p = { maps: readMaps(pid, this.procRoot) ?? [], mapsInterval: this.interval, nsPid: ids.nsPid, uids: ids.uids, perfMapInterval: -1, usedInterval: this.interval };
+      p = {
+        maps: readMaps(pid, this.procRoot) ?? [],
+        mapsInterval: this.interval,
+        nsPid: ids.nsPid,
+        uids: ids.uids,
+        perfMapInterval: -1,
+        usedInterval: this.interval,
+      };
       this.procs.set(pid, p);
     }
     p.usedInterval = this.interval;
@@ -195,7 +214,9 @@ export class Symbolizer {
 
   private jit(p: ProcState, pid: number, addr: number): string | undefined {
     if (!p.perfMap) {
-      const path = this.o.perfMapPath ? this.o.perfMapPath(pid, p.nsPid) : `${this.procRoot}/${pid}/root/tmp/perf-${p.nsPid}.map`;
+      const path = this.o.perfMapPath
+        ? this.o.perfMapPath(pid, p.nsPid)
+        : `${this.procRoot}/${pid}/root/tmp/perf-${p.nsPid}.map`;
       // owned by the process itself; a process whose uids are unknown (gone) gets none
       p.perfMap = new PerfMap(path, p.uids ?? []);
     }
@@ -248,7 +269,11 @@ export class Symbolizer {
     if (t0 > this.deadline) {
       return 'deferred';
     }
-    const candidates = [`${this.procRoot}/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`, `${this.procRoot}/${pid}/root${m.path}`, m.path];
+    const candidates = [
+      `${this.procRoot}/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`,
+      `${this.procRoot}/${pid}/root${m.path}`,
+      m.path,
+    ];
     let entry: FileEntry = { error: 'not readable' };
     for (const path of candidates) {
       try {

@@ -49,7 +49,7 @@ class RangeDecoder {
       throw new XzError('LZMA chunk: bad range coder start');
     }
     for (let i = 0; i < 4; i++) {
-      this.code = ((this.code * 256) + this.byte()) >>> 0;
+      this.code = (this.code * 256 + this.byte()) >>> 0;
     }
   }
   private byte(): number {
@@ -61,7 +61,7 @@ class RangeDecoder {
   private normalize(): void {
     if (this.range < 0x1000000) {
       this.range = (this.range * 256) >>> 0;
-      this.code = ((this.code * 256) + this.byte()) >>> 0;
+      this.code = (this.code * 256 + this.byte()) >>> 0;
     }
   }
   bit(probs: Uint16Array, i: number): number {
@@ -172,7 +172,18 @@ class LzmaState {
   reset(): void {
     this.state = 0;
     this.reps = [0, 0, 0, 0];
-    for (const a of [this.literal, this.isMatch, this.isRep, this.isRepG0, this.isRepG1, this.isRepG2, this.isRep0Long, this.posSlot, this.specPos, this.align]) {
+    for (const a of [
+      this.literal,
+      this.isMatch,
+      this.isRep,
+      this.isRepG0,
+      this.isRepG1,
+      this.isRepG2,
+      this.isRep0Long,
+      this.posSlot,
+      this.specPos,
+      this.align,
+    ]) {
       a.fill(1024);
     }
     this.matchLen.reset();

@@ -37,7 +37,12 @@ function done(m: MessageEnd, lastSegment: Buffer, lastRetLen: number): boolean {
   }
   const t = m.msg.terminator;
   // the terminator is visible only when the whole segment was captured
-  return t !== undefined && lastSegment.length === lastRetLen && lastSegment.length >= t.length && lastSegment.subarray(lastSegment.length - t.length).equals(t);
+  return (
+    t !== undefined &&
+    lastSegment.length === lastRetLen &&
+    lastSegment.length >= t.length &&
+    lastSegment.subarray(lastSegment.length - t.length).equals(t)
+  );
 }
 
 export class MessageStream {
@@ -49,7 +54,7 @@ export class MessageStream {
   private currentResponse?: { request: MessageEnd; response: MessageEnd };
   private capSeq = 0;
   /** per direction: the first bytes of a message that came alone (Go's net/http reads 1 byte ahead) */
-  private readonly headCarry: (SocketEvent | undefined)[] = [undefined, undefined];
+  private readonly headCarry: Array<SocketEvent | undefined> = [undefined, undefined];
   /** messages that could not be placed (a response with no request seen, e.g. agent started mid-stream) */
   orphans = 0;
 
@@ -68,14 +73,33 @@ export class MessageStream {
     if (carried) {
       this.headCarry[e.direction] = undefined;
       // the message starts where the carried bytes started
-      e = { ...e, tsNs: carried.tsNs, tcpSeq: carried.tcpSeq, tid: carried.tid, syscallTraceId: carried.syscallTraceId, retLen: carried.retLen + e.retLen, payload: Buffer.concat([carried.payload, e.payload]) };
+      e = {
+        ...e,
+        tsNs: carried.tsNs,
+        tcpSeq: carried.tcpSeq,
+        tid: carried.tid,
+        syscallTraceId: carried.syscallTraceId,
+        retLen: carried.retLen + e.retLen,
+        payload: Buffer.concat([carried.payload, e.payload]),
+      };
     }
     const seq = ++this.capSeq;
-    const ctx: SegmentContext = { egress: e.direction === Direction.Egress, localPort: e.localPort, peerPort: e.peerPort, l4: e.l4 };
+    const ctx: SegmentContext = {
+      egress: e.direction === Direction.Egress,
+      localPort: e.localPort,
+      peerPort: e.peerPort,
+      l4: e.l4,
+    };
     const isRequestDir = this.requestDirection === undefined || e.direction === this.requestDirection;
     const parsed = this.parser.parse(e.payload, e.retLen, isRequestDir ? undefined : this.pending[0]?.msg, ctx);
     if (parsed === null) {
-      if (this.parser.joinsShortHeads && !carried && e.retLen <= MAX_HEAD_CARRY && e.payload.length === e.retLen && this.expectsMessageStart(e.direction)) {
+      if (
+        this.parser.joinsShortHeads &&
+        !carried &&
+        e.retLen <= MAX_HEAD_CARRY &&
+        e.payload.length === e.retLen &&
+        this.expectsMessageStart(e.direction)
+      ) {
         // too short to recognise, where a new message must begin: parse it with what follows
         this.headCarry[e.direction] = { ...e, payload: Buffer.from(e.payload) };
         return;

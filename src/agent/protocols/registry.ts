@@ -15,11 +15,27 @@ import { MysqlParser } from './mysql/mysqlParser';
 import { KafkaParser } from './kafka/kafkaParser'; // last: it also accepts a bare request header (a JVM broker's read after the size)
 
 export function defaultParsers(): ProtocolParser[] {
-  return [new DnsParser(), new NatsParser(), new MqttParser(), new AmqpParser(), new Http2Parser(), new Http1Parser(), new PostgresqlParser(), new MysqlParser(), new RedisParser(), new MemcachedParser(), new KafkaParser()];
+  return [
+    new DnsParser(),
+    new NatsParser(),
+    new MqttParser(),
+    new AmqpParser(),
+    new Http2Parser(),
+    new Http1Parser(),
+    new PostgresqlParser(),
+    new MysqlParser(),
+    new RedisParser(),
+    new MemcachedParser(),
+    new KafkaParser(),
+  ];
 }
 
 /** The parser for a new connection (a fresh instance when the protocol keeps per-connection state). */
-export function inferProtocol(parsers: ProtocolParser[], segment: Buffer, ctx: SegmentContext): ProtocolParser | undefined {
+export function inferProtocol(
+  parsers: ProtocolParser[],
+  segment: Buffer,
+  ctx: SegmentContext
+): ProtocolParser | undefined {
   for (const p of parsers) {
     if (p.infer(segment, ctx)) {
       return p.forConnection ? p.forConnection() : p;

@@ -41,7 +41,12 @@ export function parseTraceHeader(name: string, value: string, ctx: TraceContext)
   switch (name) {
     case 'traceparent': {
       // version(2)-traceid(32)-spanid(16)-flags(2), and later versions may append fields
-      if (value.length >= 55 && value.charCodeAt(2) === 0x2d && value.charCodeAt(35) === 0x2d && value.charCodeAt(52) === 0x2d) {
+      if (
+        value.length >= 55 &&
+        value.charCodeAt(2) === 0x2d &&
+        value.charCodeAt(35) === 0x2d &&
+        value.charCodeAt(52) === 0x2d
+      ) {
         const t = hexRange(value, 3, 35);
         const sp = hexRange(value, 36, 52);
         if (t !== NOT_HEX && sp !== NOT_HEX) {

@@ -56,7 +56,12 @@ export interface ProtocolParser {
    * begins one or more messages; returns null for a segment that continues the current message. For
    * a response paired in order, `request` is the request it will be paired with, when known.
    */
-  parse(segment: Buffer, retLen: number, request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage | ParsedMessage[] | null;
+  parse(
+    segment: Buffer,
+    retLen: number,
+    request: ParsedMessage | undefined,
+    ctx: SegmentContext
+  ): ParsedMessage | ParsedMessage[] | null;
   /**
    * A parser with per-connection state (HPACK tables, prepared statements) returns a fresh instance
    * for each new connection; stateless parsers leave this out and are shared.

@@ -77,7 +77,14 @@ const MISSING_TEXT: Record<NonNullable<CompletedPair['missing']>, string> = {
   shutdown: 'agent stopped before the response',
 };
 
-export function buildL7Row(c: Connection, pair: CompletedPair, protocol: string, host: string, id: number, n: EndpointNamer): L7FlowLogRow {
+export function buildL7Row(
+  c: Connection,
+  pair: CompletedPair,
+  protocol: string,
+  host: string,
+  id: number,
+  n: EndpointNamer
+): L7FlowLogRow {
   const { request, response } = pair;
   const isClient = c.stream?.requestDirection === Direction.Egress;
   const startUs = n.toWallUs(request.startNs);
@@ -86,7 +93,13 @@ export function buildL7Row(c: Connection, pair: CompletedPair, protocol: string,
   const rs = response?.msg;
   const status: ResponseStatus = rs?.status ?? (pair.oneWay ? 'ok' : MISSING_STATUS[pair.missing ?? 'closed']);
   // named fields, not a spread of flowEndColumns(): one object shape for every row, no property copy
-  const ends = flowEndColumns(n, c.l4, isClient, { ip: c.localIp, port: c.localPort, pid: c.tgid }, { ip: c.peerIp, port: c.peerPort, pid: n.peerPid(c) });
+  const ends = flowEndColumns(
+    n,
+    c.l4,
+    isClient,
+    { ip: c.localIp, port: c.localPort, pid: c.tgid },
+    { ip: c.peerIp, port: c.peerPort, pid: n.peerPid(c) }
+  );
   return {
     time: Math.floor(startUs / 1e6),
     _id: id,

@@ -64,7 +64,12 @@ export class ProtocolStep<C extends Connection = Connection> {
           counters.unknownProtocolSegments++;
           return;
         }
-        const parser = inferProtocol(this.o.parsers, e.payload, { egress: e.direction === Direction.Egress, localPort: e.localPort, peerPort: e.peerPort, l4: e.l4 });
+        const parser = inferProtocol(this.o.parsers, e.payload, {
+          egress: e.direction === Direction.Egress,
+          localPort: e.localPort,
+          peerPort: e.peerPort,
+          l4: e.l4,
+        });
         if (!parser) {
           c.inferMisses++;
           counters.unknownProtocolSegments++;

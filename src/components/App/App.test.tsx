@@ -19,7 +19,6 @@ jest.mock('@grafana/runtime', () => ({
   PluginPage: ({ children }: { children: React.ReactNode }) => children,
 }));
 
-
 const props = {} as AppRootProps;
 
 it('routes /a/<app>/traces to the Traces page and every other path to the overview, following navigation', async () => {

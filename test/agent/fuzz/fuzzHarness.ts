@@ -54,7 +54,14 @@ export interface FuzzResult {
  * both directions; fails on a throw, an input slower than `maxMsPerInput`, or a field longer than
  * `maxFieldLength`.
  */
-export function fuzzParser(make: () => ProtocolParser, corpus: Buffer[], seed = 1, iterations = FUZZ_ITERATIONS, maxMsPerInput = 50, maxFieldLength = 4096): FuzzResult {
+export function fuzzParser(
+  make: () => ProtocolParser,
+  corpus: Buffer[],
+  seed = 1,
+  iterations = FUZZ_ITERATIONS,
+  maxMsPerInput = 50,
+  maxFieldLength = 4096
+): FuzzResult {
   const rnd = prng(seed);
   let parser = make();
   let messages = 0;
@@ -73,7 +80,12 @@ export function fuzzParser(make: () => ProtocolParser, corpus: Buffer[], seed = 
         input[j] = Math.floor(rnd() * 256);
       }
     }
-    const ctx: SegmentContext = { egress: rnd() < 0.5, localPort: 40000, peerPort: 1000, l4: rnd() < 0.8 ? 'TCP' : 'UDP' };
+    const ctx: SegmentContext = {
+      egress: rnd() < 0.5,
+      localPort: 40000,
+      peerPort: 1000,
+      l4: rnd() < 0.8 ? 'TCP' : 'UDP',
+    };
     const retLen = input.length + Math.floor(rnd() * 3) * 100;
     const request: ParsedMessage | undefined = rnd() < 0.5 ? { type: 'request' } : undefined;
     const run = () => {
@@ -83,7 +95,9 @@ export function fuzzParser(make: () => ProtocolParser, corpus: Buffer[], seed = 
         const parsed = parser.parse(input, retLen, request, ctx);
         return { parsed, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
       } catch (err) {
-        assert.fail(`${parser.protocol} parser threw on input #${i} (seed ${seed}) ${input.toString('hex').slice(0, 400)}: ${(err as Error).stack}`);
+        assert.fail(
+          `${parser.protocol} parser threw on input #${i} (seed ${seed}) ${input.toString('hex').slice(0, 400)}: ${(err as Error).stack}`
+        );
       }
     };
     let { parsed: out, ms } = run();
@@ -92,12 +106,18 @@ export function fuzzParser(make: () => ProtocolParser, corpus: Buffer[], seed = 
       ms = Math.min(ms, run().ms);
     }
     slowestMs = Math.max(slowestMs, ms);
-    assert.ok(ms < maxMsPerInput, `${parser.protocol} parser took ${ms.toFixed(1)} ms, twice, on input #${i} (seed ${seed})`);
+    assert.ok(
+      ms < maxMsPerInput,
+      `${parser.protocol} parser took ${ms.toFixed(1)} ms, twice, on input #${i} (seed ${seed})`
+    );
     for (const m of out === null || out === undefined ? [] : Array.isArray(out) ? out : [out]) {
       messages++;
       for (const [k, v] of Object.entries(m)) {
         if (typeof v === 'string') {
-          assert.ok(v.length <= maxFieldLength, `${parser.protocol}: field ${k} is ${v.length} chars long (input #${i}, seed ${seed})`);
+          assert.ok(
+            v.length <= maxFieldLength,
+            `${parser.protocol}: field ${k} is ${v.length} chars long (input #${i}, seed ${seed})`
+          );
         }
       }
     }

@@ -6,7 +6,23 @@ import { fuzzParser } from './fuzzHarness';
 import { MysqlParser } from '../../../src/agent/protocols/mysql/mysqlParser';
 
 // every recv() of the real capture (test/agent/protocols/fixtures/mysql/mariadb-cli-and-mysql-connector.jsonl)
-const corpus = readFileSync(join(__dirname, '..', '..', '..', '..', '..', 'test', 'agent', 'protocols', 'fixtures', 'mysql', 'mariadb-cli-and-mysql-connector.jsonl'), 'utf8')
+const corpus = readFileSync(
+  join(
+    __dirname,
+    '..',
+    '..',
+    '..',
+    '..',
+    '..',
+    'test',
+    'agent',
+    'protocols',
+    'fixtures',
+    'mysql',
+    'mariadb-cli-and-mysql-connector.jsonl'
+  ),
+  'utf8'
+)
   .split('\n')
   .filter((l) => l.trim())
   .map((l) => Buffer.from((JSON.parse(l) as { b64: string }).b64, 'base64'));

@@ -11,10 +11,45 @@ import { record, tcpPacket, udpPacket } from '../network/packetFixtures';
 const corpus = [
   tcpPacket({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 80, seq: 1, flags: TCP_SYN }),
   tcpPacket({ src: '10.0.0.2', dst: '10.0.0.1', sport: 80, dport: 40000, seq: 9, ack: 2, flags: TCP_SYN | TCP_ACK }),
-  tcpPacket({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 80, seq: 2, ack: 10, flags: TCP_ACK | TCP_PSH, payload: 'GET /a HTTP/1.1\r\nHost: x\r\n\r\n' }),
-  tcpPacket({ src: '10.0.0.2', dst: '10.0.0.1', sport: 80, dport: 40000, seq: 10, ack: 30, flags: TCP_ACK | TCP_PSH, payload: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' }),
-  tcpPacket({ src: 'fd00::1', dst: 'fd00::2', sport: 5000, dport: 6379, seq: 77, flags: TCP_ACK | TCP_PSH, payload: '*1\r\n$4\r\nPING\r\n' }),
-  udpPacket('10.0.0.1', '10.0.0.3', 5353, 53, Buffer.from('2fbb01200001000000000001056b6e6f776e0474657374000001000100002904d000000000000c000a0008b1c1a7e0f6bc1b4e', 'hex')),
+  tcpPacket({
+    src: '10.0.0.1',
+    dst: '10.0.0.2',
+    sport: 40000,
+    dport: 80,
+    seq: 2,
+    ack: 10,
+    flags: TCP_ACK | TCP_PSH,
+    payload: 'GET /a HTTP/1.1\r\nHost: x\r\n\r\n',
+  }),
+  tcpPacket({
+    src: '10.0.0.2',
+    dst: '10.0.0.1',
+    sport: 80,
+    dport: 40000,
+    seq: 10,
+    ack: 30,
+    flags: TCP_ACK | TCP_PSH,
+    payload: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+  }),
+  tcpPacket({
+    src: 'fd00::1',
+    dst: 'fd00::2',
+    sport: 5000,
+    dport: 6379,
+    seq: 77,
+    flags: TCP_ACK | TCP_PSH,
+    payload: '*1\r\n$4\r\nPING\r\n',
+  }),
+  udpPacket(
+    '10.0.0.1',
+    '10.0.0.3',
+    5353,
+    53,
+    Buffer.from(
+      '2fbb01200001000000000001056b6e6f776e0474657374000001000100002904d000000000000c000a0008b1c1a7e0f6bc1b4e',
+      'hex'
+    )
+  ),
 ];
 
 test('packet decoder + flow tracker survive random and mutated packets; malformed ones are counted', () => {
@@ -30,8 +65,15 @@ test('packet decoder + flow tracker survive random and mutated packets; malforme
   let decoded = 0;
   let malformed = 0;
   for (let i = 0; i < FUZZ_ITERATIONS; i++) {
-    const data = rnd() < 0.85 ? mutate(corpus[Math.floor(rnd() * corpus.length)], rnd) : Buffer.from(Array.from({ length: Math.floor(rnd() * 80) }, () => Math.floor(rnd() * 256)));
-    const rec = record(data.subarray(0, 65535), { sockId: 1 + Math.floor(rnd() * 3), tsUs: 1_700_000_000_000_000 + i * 100, outgoing: rnd() < 0.5 });
+    const data =
+      rnd() < 0.85
+        ? mutate(corpus[Math.floor(rnd() * corpus.length)], rnd)
+        : Buffer.from(Array.from({ length: Math.floor(rnd() * 80) }, () => Math.floor(rnd() * 256)));
+    const rec = record(data.subarray(0, 65535), {
+      sockId: 1 + Math.floor(rnd() * 3),
+      tsUs: 1_700_000_000_000_000 + i * 100,
+      outgoing: rnd() < 0.5,
+    });
     // now and then a record header is mutated too (the framing the native side writes)
     const batch = rnd() < 0.05 ? mutate(rec, rnd) : rec;
     try {

@@ -13,7 +13,14 @@ import { FUZZ_ITERATIONS, mutate, prng } from './fuzzHarness';
 import { EVENT_LAYOUT } from '../../../src/agent/capture/eventDecoder';
 import { Direction, EventKind } from '../../../src/agent/capture/socketEvent';
 import { Pipeline } from '../../../src/agent/pipeline';
-import { decodePacketBatch, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/agent/network/packets/packetDecoder';
+import {
+  decodePacketBatch,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+} from '../../../src/agent/network/packets/packetDecoder';
 import { PacketFlows } from '../../../src/agent/network/packets/packetFlows';
 import type { L7FlowLogRow } from '../../../src/agent/requestlog/l7FlowLog';
 import { record, tcpPacket, udpPacket } from '../network/packetFixtures';
@@ -47,8 +54,10 @@ function byConn(chunks: Array<{ conn: number; dir: Dir; data: Buffer }>): Chunk[
   }
   return [...m.values()];
 }
-const hexSessions = (proto: string, file: string) => byConn(loadSession(proto, file).map((e) => ({ conn: e.conn, dir: e.dir, data: Buffer.from(e.hex, 'hex') })));
-const h2Sessions = (proto: 'http2' | 'grpc', file: string) => loadH2(proto, file).connections.map((c) => c.chunks.map((ch) => ({ dir: ch.dir, data: Buffer.from(ch.hex, 'hex') })));
+const hexSessions = (proto: string, file: string) =>
+  byConn(loadSession(proto, file).map((e) => ({ conn: e.conn, dir: e.dir, data: Buffer.from(e.hex, 'hex') })));
+const h2Sessions = (proto: 'http2' | 'grpc', file: string) =>
+  loadH2(proto, file).connections.map((c) => c.chunks.map((ch) => ({ dir: ch.dir, data: Buffer.from(ch.hex, 'hex') })));
 const jsonlSessions = (proto: string, file: string) => byConn(loadJsonl(fixture(proto, file)));
 const text = (dir: Dir, s: string): Chunk => ({ dir, data: Buffer.from(s, 'latin1') });
 const tcp = (name: string, port: number, sessions: Chunk[][]): Protocol => ({ name, port, l4: 'TCP', sessions });
@@ -61,13 +70,19 @@ const PROTOCOLS: Protocol[] = [
     l4: 'TCP',
     sessions: [
       [
-        text('c2s', 'GET /login?password=hunter2&id=7 HTTP/1.1\r\nHost: shop\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nX-Request-ID: r1\r\n\r\n'),
+        text(
+          'c2s',
+          'GET /login?password=hunter2&id=7 HTTP/1.1\r\nHost: shop\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nX-Request-ID: r1\r\n\r\n'
+        ),
         text('s2c', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'),
         text('c2s', 'POST /upload HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello'),
         text('s2c', 'HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n'),
         text('s2c', '5\r\nerror\r\n0\r\n\r\n'),
         text('c2s', 'G'),
-        text('c2s', 'ET / HTTP/1.1\r\nb3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90\r\n\r\n'),
+        text(
+          'c2s',
+          'ET / HTTP/1.1\r\nb3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90\r\n\r\n'
+        ),
         text('s2c', 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'),
       ],
     ],
@@ -81,7 +96,11 @@ const PROTOCOLS: Protocol[] = [
   tcp(
     'Kafka',
     9092,
-    ['kafka-python-3.0.12-flexible.jsonl', 'confluent-kafka-2.16.1.jsonl', 'kafka-python-3.0.12-classic-producer.jsonl'].flatMap((f) => jsonlSessions('kafka', f))
+    [
+      'kafka-python-3.0.12-flexible.jsonl',
+      'confluent-kafka-2.16.1.jsonl',
+      'kafka-python-3.0.12-classic-producer.jsonl',
+    ].flatMap((f) => jsonlSessions('kafka', f))
   ),
   tcp('MQTT', 1883, hexSessions('mqtt', 'mosquitto-session.json')),
   tcp('AMQP', 5672, hexSessions('amqp', 'rabbitmq-pika-session.json')),
@@ -92,8 +111,20 @@ const PROTOCOLS: Protocol[] = [
     l4: 'UDP',
     sessions: [
       [
-        { dir: 'c2s', data: Buffer.from('2fbb01200001000000000001056b6e6f776e0474657374000001000100002904d000000000000c000a0008b1c1a7e0f6bc1b4e', 'hex') },
-        { dir: 's2c', data: Buffer.from('2fbb85800001000100000001056b6e6f776e0474657374000001000100c00c000100010000000000040a010203000029', 'hex') },
+        {
+          dir: 'c2s',
+          data: Buffer.from(
+            '2fbb01200001000000000001056b6e6f776e0474657374000001000100002904d000000000000c000a0008b1c1a7e0f6bc1b4e',
+            'hex'
+          ),
+        },
+        {
+          dir: 's2c',
+          data: Buffer.from(
+            '2fbb85800001000100000001056b6e6f776e0474657374000001000100c00c000100010000000000040a010203000029',
+            'hex'
+          ),
+        },
       ],
     ],
   },
@@ -240,7 +271,9 @@ test('pipeline fuzz: both capture paths, hostile bytes of every protocol on many
     try {
       run();
     } catch (err) {
-      assert.fail(`${what} threw on input #${i} (seed ${seed}) ${input.toString('hex').slice(0, 400)}: ${(err as Error).stack}`);
+      assert.fail(
+        `${what} threw on input #${i} (seed ${seed}) ${input.toString('hex').slice(0, 400)}: ${(err as Error).stack}`
+      );
     }
     const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
     const cpu = process.cpuUsage(cpu0);
@@ -264,16 +297,57 @@ test('pipeline fuzz: both capture paths, hostile bytes of every protocol on many
       }
     }
   };
-  const syscall = (i: number, c: Conversation, kind: EventKind, atServer: boolean, dir: Direction, payload: Buffer, retLen: number, tcpSeq: number) => {
+  const syscall = (
+    i: number,
+    c: Conversation,
+    kind: EventKind,
+    atServer: boolean,
+    dir: Direction,
+    payload: Buffer,
+    retLen: number,
+    tcpSeq: number
+  ) => {
     const rec = atServer
-      ? syscallRecord(kind, tsNs, c.serverSock, 2000, dir, SERVER_IP, CLIENT_IP, [c.serverPort, c.clientPort], c.proto.l4, payload, retLen, tcpSeq)
-      : syscallRecord(kind, tsNs, c.clientSock, 1000, dir, CLIENT_IP, SERVER_IP, [c.clientPort, c.serverPort], c.proto.l4, payload, retLen, tcpSeq);
+      ? syscallRecord(
+          kind,
+          tsNs,
+          c.serverSock,
+          2000,
+          dir,
+          SERVER_IP,
+          CLIENT_IP,
+          [c.serverPort, c.clientPort],
+          c.proto.l4,
+          payload,
+          retLen,
+          tcpSeq
+        )
+      : syscallRecord(
+          kind,
+          tsNs,
+          c.clientSock,
+          1000,
+          dir,
+          CLIENT_IP,
+          SERVER_IP,
+          [c.clientPort, c.serverPort],
+          c.proto.l4,
+          payload,
+          retLen,
+          tcpSeq
+        );
     maybeMutateHeader(rec);
     timed('syscall batch', i, rec, () => pipeline.processBatch(rec));
   };
   const packet = (i: number, c: Conversation, dir: Dir, flags: number, payload: Buffer, seq: number) => {
-    const [src, dst, sport, dport] = dir === 'c2s' ? ['10.1.0.1', '10.1.0.2', c.clientPort, c.serverPort] : ['10.1.0.2', '10.1.0.1', c.serverPort, c.clientPort];
-    const frame = c.proto.l4 === 'UDP' ? udpPacket(src, dst, sport, dport, payload) : tcpPacket({ src, dst, sport, dport, seq, ack: 1, flags, payload });
+    const [src, dst, sport, dport] =
+      dir === 'c2s'
+        ? ['10.1.0.1', '10.1.0.2', c.clientPort, c.serverPort]
+        : ['10.1.0.2', '10.1.0.1', c.serverPort, c.clientPort];
+    const frame =
+      c.proto.l4 === 'UDP'
+        ? udpPacket(src, dst, sport, dport, payload)
+        : tcpPacket({ src, dst, sport, dport, seq, ack: 1, flags, payload });
     const rec = record(frame.subarray(0, Math.min(frame.length, 40 + CAPTURE_BYTES)), {
       sockId: 1,
       tsUs: T0_US + Math.round(tsNs / 1000),
@@ -294,7 +368,14 @@ test('pipeline fuzz: both capture paths, hostile bytes of every protocol on many
       syscall(i, c, EventKind.Close, false, Direction.Egress, Buffer.alloc(0), 0, 0);
       syscall(i, c, EventKind.Close, true, Direction.Egress, Buffer.alloc(0), 0, 0);
       if (c.proto.l4 === 'TCP') {
-        packet(i, c, rnd() < 0.5 ? 'c2s' : 's2c', rnd() < 0.8 ? TCP_FIN | TCP_ACK : TCP_RST, Buffer.alloc(0), c.seq.c2s);
+        packet(
+          i,
+          c,
+          rnd() < 0.5 ? 'c2s' : 's2c',
+          rnd() < 0.8 ? TCP_FIN | TCP_ACK : TCP_RST,
+          Buffer.alloc(0),
+          c.seq.c2s
+        );
       }
       c = convs[slot] = fresh();
       if (c.proto.l4 === 'TCP' && rnd() < 0.7) {
@@ -330,10 +411,19 @@ test('pipeline fuzz: both capture paths, hostile bytes of every protocol on many
     // the sender's write, then the receiver's read, then the frame on the client's NIC
     syscall(i, c, EventKind.Data, dir === 's2c', Direction.Egress, data, retLen, seq);
     syscall(i, c, EventKind.Data, dir === 'c2s', Direction.Ingress, data, retLen, seq);
-    packet(i, c, dir, TCP_ACK | TCP_PSH, data.subarray(0, 1400 + Math.floor(rnd() * 64000)), rnd() < 0.02 ? Math.floor(rnd() * 4294967296) : seq);
+    packet(
+      i,
+      c,
+      dir,
+      TCP_ACK | TCP_PSH,
+      data.subarray(0, 1400 + Math.floor(rnd() * 64000)),
+      rnd() < 0.02 ? Math.floor(rnd() * 4294967296) : seq
+    );
     if (i % 500 === 499) {
       const nowNs = tsNs;
-      timed('pipeline sweep', i, Buffer.alloc(0), () => pipeline.sweep(nowNs, Math.floor((T0_US + nowNs / 1000) / 1e6)));
+      timed('pipeline sweep', i, Buffer.alloc(0), () =>
+        pipeline.sweep(nowNs, Math.floor((T0_US + nowNs / 1000) / 1e6))
+      );
       timed('packet sweep', i, Buffer.alloc(0), () => flows.sweep(T0_US + Math.round(nowNs / 1000)));
       assert.ok(flows.size <= MAX_FLOWS, `${flows.size} packet flows`);
     }
@@ -349,19 +439,45 @@ test('pipeline fuzz: both capture paths, hostile bytes of every protocol on many
       `unknown-protocol segments ${pipeline.counters.unknownProtocolSegments}/${flows.counters.unknownProtocolSegments}, orphans ${pipeline.counters.orphanSegments}/${flows.counters.orphanSegments}, ` +
       `malformed records ${pipeline.counters.malformedRecords}, evicted flows ${flows.counters.evictedFlows}, connections left ${pipeline.conns.size}`
   );
-  assert.equal(pipeline.counters.unparseableConnections, 0, `a parser threw (syscall path): ${pipeline.step.lastFailure}`);
+  assert.equal(
+    pipeline.counters.unparseableConnections,
+    0,
+    `a parser threw (syscall path): ${pipeline.step.lastFailure}`
+  );
   assert.equal(flows.counters.unparseableConnections, 0, `a parser threw (packet path): ${flows.lastParserFailure}`);
-  assert.ok(slowest.event.ms < MAX_EVENT_MS, `${slowest.event.what} took ${slowest.event.ms.toFixed(1)} ms of thread time`);
-  assert.ok(slowest.sweep.ms < MAX_SWEEP_MS, `${slowest.sweep.what} took ${slowest.sweep.ms.toFixed(1)} ms of thread time`);
+  assert.ok(
+    slowest.event.ms < MAX_EVENT_MS,
+    `${slowest.event.what} took ${slowest.event.ms.toFixed(1)} ms of thread time`
+  );
+  assert.ok(
+    slowest.sweep.ms < MAX_SWEEP_MS,
+    `${slowest.sweep.what} took ${slowest.sweep.ms.toFixed(1)} ms of thread time`
+  );
   // the replayed sessions reach every parser on both paths (a fuzz that only hits inference proves little)
-  const expected = ['AMQP', 'DNS', 'HTTP', 'HTTP2', 'Kafka', 'Memcached', 'MQTT', 'MySQL', 'NATS', 'PostgreSQL', 'Redis', 'gRPC'];
+  const expected = [
+    'AMQP',
+    'DNS',
+    'HTTP',
+    'HTTP2',
+    'Kafka',
+    'Memcached',
+    'MQTT',
+    'MySQL',
+    'NATS',
+    'PostgreSQL',
+    'Redis',
+    'gRPC',
+  ];
   if (FUZZ_ITERATIONS >= 20000) {
     assert.deepEqual(perProtocol(processRows), [...expected].sort(), 'protocols logged by the syscall path');
     assert.deepEqual(perProtocol(nicRows), [...expected].sort(), 'protocols logged by the packet path');
   }
   for (const r of [...processRows, ...nicRows]) {
     for (const [k, v] of Object.entries(r)) {
-      assert.ok(typeof v !== 'string' || v.length <= 2 * CAPTURE_BYTES, `${r.l7_protocol} ${k} is ${(v as string).length} chars`);
+      assert.ok(
+        typeof v !== 'string' || v.length <= 2 * CAPTURE_BYTES,
+        `${r.l7_protocol} ${k} is ${(v as string).length} chars`
+      );
     }
   }
 });

@@ -6,7 +6,23 @@ import { fuzzParser } from './fuzzHarness';
 import { PostgresqlParser } from '../../../src/agent/protocols/postgresql/postgresqlParser';
 
 // every recv() of the real capture (test/agent/protocols/fixtures/postgresql/psql-and-psycopg3.jsonl)
-const corpus = readFileSync(join(__dirname, '..', '..', '..', '..', '..', 'test', 'agent', 'protocols', 'fixtures', 'postgresql', 'psql-and-psycopg3.jsonl'), 'utf8')
+const corpus = readFileSync(
+  join(
+    __dirname,
+    '..',
+    '..',
+    '..',
+    '..',
+    '..',
+    'test',
+    'agent',
+    'protocols',
+    'fixtures',
+    'postgresql',
+    'psql-and-psycopg3.jsonl'
+  ),
+  'utf8'
+)
   .split('\n')
   .filter((l) => l.trim())
   .map((l) => Buffer.from((JSON.parse(l) as { b64: string }).b64, 'base64'));

@@ -77,7 +77,10 @@ export function udpPacket(src: string, dst: string, sport: number, dport: number
 }
 
 /** One native record: header + data padded to 8 bytes. */
-export function record(data: Buffer, o: { sockId?: number; tsUs?: number; outgoing?: boolean; origLen?: number } = {}): Buffer {
+export function record(
+  data: Buffer,
+  o: { sockId?: number; tsUs?: number; outgoing?: boolean; origLen?: number } = {}
+): Buffer {
   const L = PACKET_RECORD_LAYOUT;
   const len = (L.size + data.length + 7) & ~7;
   const r = Buffer.alloc(len);

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePacket, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/agent/network/packets/packetDecoder';
+import {
+  decodePacket,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+} from '../../../src/agent/network/packets/packetDecoder';
 import { mean, TcpTimeline } from '../../../src/agent/network/packets/tcpTimeline';
 import { tcpPacket } from './packetFixtures';
 
@@ -46,7 +53,11 @@ test('retransmitted data is neither a new request nor a latency sample; the even
   t.onPacket(0, pkt(0, 20, 101, 901, TCP_ACK));
   assert.equal(t.onPacket(0, pkt(0, 100, 101, 901, TCP_ACK | TCP_PSH, 'hello')), 0);
   assert.equal(t.onPacket(0, pkt(0, 200300, 101, 901, TCP_ACK | TCP_PSH, 'hello')), -1, 'a full retransmission');
-  assert.equal(t.onPacket(0, pkt(0, 200400, 103, 901, TCP_ACK | TCP_PSH, 'llo world')), 3, 'partly new: 3 bytes seen before');
+  assert.equal(
+    t.onPacket(0, pkt(0, 200400, 103, 901, TCP_ACK | TCP_PSH, 'llo world')),
+    3,
+    'partly new: 3 bytes seen before'
+  );
   t.onPacket(1, pkt(1, 250000, 901, 112, TCP_ACK | TCP_PSH, 'ok'));
   assert.equal(t.retransmissions, 1);
   assert.deepEqual(t.serverResponse, { sum: 250000 - 200400, count: 1, max: 49600 });
@@ -66,7 +77,7 @@ test('sequence numbers wrap around 2^32', () => {
   assert.deepEqual([t.connLatencyUs, t.ack.count, t.ack.sum, t.retransmissions], [20, 1, 50, 0]);
 });
 
-test('a reader that stops: its zero-window ACKs are counted and stored with every packet\'s window; a RST\'s 0 is not one', () => {
+test("a reader that stops: its zero-window ACKs are counted and stored with every packet's window; a RST's 0 is not one", () => {
   const t = new TcpTimeline(4);
   const c0 = 1000;
   const s0 = 5000;

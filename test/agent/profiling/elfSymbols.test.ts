@@ -57,7 +57,14 @@ test('stripped: .dynsym names exported functions only; MiniDebugInfo (.gnu_debug
 
   // MiniDebugInfo as distributions build it: the function symbols in a small ELF, xz-compressed
   const mini = join(dir, 'mini.debug');
-  execFileSync('objcopy', ['--only-keep-debug', '--remove-section=.debug_*', '--remove-section=.gdb_index', '--remove-section=.comment', full, mini]);
+  execFileSync('objcopy', [
+    '--only-keep-debug',
+    '--remove-section=.debug_*',
+    '--remove-section=.gdb_index',
+    '--remove-section=.comment',
+    full,
+    mini,
+  ]);
   execFileSync('xz', ['-f', mini]);
   const withMini = join(dir, 'prog.minidebuginfo');
   execFileSync('objcopy', [`--add-section`, `.gnu_debugdata=${mini}.xz`, stripped, withMini]);
@@ -84,7 +91,10 @@ test('.eh_frame rules of libc agree with readelf --debug-dump=frames-interp row 
   const eh = ehFrame(info)!;
   assert.ok(eh && eh.fdeCount > 1000, `libc has ${eh?.fdeCount} FDEs`);
   // readelf exits 1 over an unrelated warning about this libc's .debug sections; its table is complete
-  const text = spawnSync('readelf', ['--debug-dump=frames-interp', libc], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout;
+  const text = spawnSync('readelf', ['--debug-dump=frames-interp', libc], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  }).stdout;
   let cols: string[] = [];
   let checked = 0;
   let framePointer = 0;
@@ -103,28 +113,49 @@ test('.eh_frame rules of libc agree with readelf --debug-dump=frames-interp row 
     if (!m || !cols.length) {
       continue;
     }
-    const cells = m[2].replace(/r\d+ \(\w+\)/g, 'reg').trim().split(/\s+/);
+    const cells = m[2]
+      .replace(/r\d+ \(\w+\)/g, 'reg')
+      .trim()
+      .split(/\s+/);
     const row: Record<string, string> = {};
     cols.slice(1).forEach((c, i) => (row[c] = cells[i]));
     const loc = parseInt(m[1], 16);
     const got = eh.ruleAt(loc);
-    const rbp = row.rbp && row.rbp.startsWith('c') ? Number(row.rbp.slice(1)) : row.rbp === undefined || row.rbp === 'u' ? 0 : NaN;
+    const rbp =
+      row.rbp && row.rbp.startsWith('c')
+        ? Number(row.rbp.slice(1))
+        : row.rbp === undefined || row.rbp === 'u'
+          ? 0
+          : NaN;
     const cfa = /^rsp\+(\d+)$/.exec(row.CFA);
     if (row.ra === 'u') {
       assert.deepEqual(got, { cfaOff: 0, rbpOff: 0 }, `0x${loc.toString(16)}: outermost frame`);
     } else if (cfa && !Number.isNaN(rbp)) {
-      assert.deepEqual(got, { cfaOff: Number(cfa[1]), rbpOff: rbp }, `0x${loc.toString(16)}: ${row.CFA} rbp ${row.rbp}`);
+      assert.deepEqual(
+        got,
+        { cfaOff: Number(cfa[1]), rbpOff: rbp },
+        `0x${loc.toString(16)}: ${row.CFA} rbp ${row.rbp}`
+      );
     } else if (row.CFA === 'rbp+16' && row.rbp === 'c-16') {
       assert.equal(got, FRAME_POINTER, `0x${loc.toString(16)}`);
       framePointer++;
     } else {
-      assert.ok(got === undefined || (typeof got === 'object' && got.cfaOff === 0), `0x${loc.toString(16)}: ${row.CFA} rbp ${row.rbp}: no rule, got ${JSON.stringify(got)}`);
+      assert.ok(
+        got === undefined || (typeof got === 'object' && got.cfaOff === 0),
+        `0x${loc.toString(16)}: ${row.CFA} rbp ${row.rbp}: no rule, got ${JSON.stringify(got)}`
+      );
     }
     checked++;
   }
   assert.ok(checked > 5000, `${checked} rows checked`);
   assert.ok(framePointer > 10, `${framePointer} frame-pointer rows`);
   // read(): the syscall wrapper threads block in keeps no frame pointer
-  const read = parseInt(execFileSync('nm', ['-D', libc], { encoding: 'utf8' }).split('\n').find((l) => / T read@@/.test(l))!.split(' ')[0], 16);
+  const read = parseInt(
+    execFileSync('nm', ['-D', libc], { encoding: 'utf8' })
+      .split('\n')
+      .find((l) => / T read@@/.test(l))!
+      .split(' ')[0],
+    16
+  );
   assert.deepEqual(eh.ruleAt(read + 1), { cfaOff: 8, rbpOff: 0 });
 });

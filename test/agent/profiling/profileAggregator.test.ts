@@ -2,8 +2,22 @@
 // limit (totals kept), special frames; and the profiling configuration.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeDrain, NO_STACK, ProfileDecodeError, STACK_RATE_LIMITED, STACK_USER_TRUNC } from '../../../src/agent/profiling/profileDecoder';
-import { FRAME_LOST, FRAME_OTHER, FRAME_RATE_LIMITED, FRAME_TRUNCATED, ProfileAggregator, stackId, trimSchedulerFrames } from '../../../src/agent/profiling/profileAggregator';
+import {
+  decodeDrain,
+  NO_STACK,
+  ProfileDecodeError,
+  STACK_RATE_LIMITED,
+  STACK_USER_TRUNC,
+} from '../../../src/agent/profiling/profileDecoder';
+import {
+  FRAME_LOST,
+  FRAME_OTHER,
+  FRAME_RATE_LIMITED,
+  FRAME_TRUNCATED,
+  ProfileAggregator,
+  stackId,
+  trimSchedulerFrames,
+} from '../../../src/agent/profiling/profileAggregator';
 import type { Symbolizer } from '../../../src/agent/profiling/symbolizer';
 import { loadConfig } from '../../../src/agent/config';
 
@@ -124,11 +138,26 @@ test('rows: user frames root first then kernel frames; off-CPU in µs from __sch
   assert.equal(on[0].stack_id, stackId(['main', 'work_a']));
   const off = rows.filter((r) => r.event === 'off_cpu');
   assert.equal(off.length, 2);
-  assert.deepEqual(off[0].stack, ['main', 'block_on_pipe', 'read', 'entry_SYSCALL_64', 'anon_pipe_read', 'schedule', '__schedule']);
+  assert.deepEqual(off[0].stack, [
+    'main',
+    'block_on_pipe',
+    'read',
+    'entry_SYSCALL_64',
+    'anon_pipe_read',
+    'schedule',
+    '__schedule',
+  ]);
   assert.equal(off[0].value, 2500);
   assert.equal(off[1].value, 1);
   assert.deepEqual(
-    { time: off[0].time, host: off[0].host, pid: off[0].pid, tid: off[0].tid, process: off[0].process, service: off[0].service },
+    {
+      time: off[0].time,
+      host: off[0].host,
+      pid: off[0].pid,
+      tid: off[0].tid,
+      process: off[0].process,
+      service: off[0].service,
+    },
     { time: 1700000000, host: 'h', pid: 10, tid: 12, process: 'proc10', service: 'svc10' }
   );
   assert.equal(agg.counters.onCpuSamples, 10);
@@ -184,11 +213,16 @@ test('a stack whose binary was not read yet (load budget) waits for the next int
   let budget = false;
   const sym = {
     beginInterval() {},
-    user: (_pid: number, ips: number[]) => ({ frames: ips.map((ip) => (budget ? (names[ip] ?? '?') : `app+0x${ip.toString(16)}`)), complete: budget }),
+    user: (_pid: number, ips: number[]) => ({
+      frames: ips.map((ip) => (budget ? (names[ip] ?? '?') : `app+0x${ip.toString(16)}`)),
+      complete: budget,
+    }),
     kernelStack: (ips: number[]) => ips.map(() => 'k'),
   } as unknown as Symbolizer;
   const agg = new ProfileAggregator({ host: 'h', symbolizer: sym, naming, maxRows: 1000 });
-  const d = decodeDrain(drainBuffer([{ pid: 3, tid: 3, kind: 0, user: 0, value: 4 }], [{ hash: '0c', ips: [0x1000, 0x2000] }]));
+  const d = decodeDrain(
+    drainBuffer([{ pid: 3, tid: 3, kind: 0, user: 0, value: 4 }], [{ hash: '0c', ips: [0x1000, 0x2000] }])
+  );
   assert.deepEqual(agg.build(d, 100), [], 'held back');
   assert.equal(agg.pendingCount, 1);
   budget = true;
@@ -199,7 +233,9 @@ test('a stack whose binary was not read yet (load budget) waits for the next int
   );
   // never named: written after two more intervals with module+offset frames, not lost
   budget = false;
-  const d2 = decodeDrain(drainBuffer([{ pid: 3, tid: 3, kind: 0, user: 0, value: 4 }], [{ hash: '0d', ips: [0x1000, 0x2000] }]));
+  const d2 = decodeDrain(
+    drainBuffer([{ pid: 3, tid: 3, kind: 0, user: 0, value: 4 }], [{ hash: '0d', ips: [0x1000, 0x2000] }])
+  );
   assert.deepEqual(agg.build(d2, 200), []);
   agg.build(decodeDrain(drainBuffer([], [])), 201);
   const last = agg.build(decodeDrain(drainBuffer([], [])), 202);
@@ -219,7 +255,11 @@ test('stack ids: deterministic, order-sensitive, fit a JSON number exactly', () 
 });
 
 test('off-CPU kernel stacks start at __schedule (tracepoint frames dropped)', () => {
-  assert.deepEqual(trimSchedulerFrames(['bpf_prog_x', 'bpf_trace_run4', '__schedule', 'schedule', 'x']), ['__schedule', 'schedule', 'x']);
+  assert.deepEqual(trimSchedulerFrames(['bpf_prog_x', 'bpf_trace_run4', '__schedule', 'schedule', 'x']), [
+    '__schedule',
+    'schedule',
+    'x',
+  ]);
   assert.deepEqual(trimSchedulerFrames(['bpf_trace_run4', '__traceiter_sched_switch', 'do_thing']), ['do_thing']);
   assert.deepEqual(trimSchedulerFrames(['only']), ['only']);
 });
@@ -234,12 +274,30 @@ test('profiling config: defaults, file, environment, one-line errors naming the 
     return p;
   };
   const d = loadConfig(undefined, {}).profiling;
-  assert.deepEqual({ enabled: d.enabled, hz: d.hz, intervalMs: d.intervalMs, off: d.offCpu.enabled, min: d.offCpu.minBlockUs }, { enabled: true, hz: 99, intervalMs: 1000, off: true, min: 1000 });
-  const c = loadConfig(file({ profiling: { hz: 49, offCpu: { minBlockUs: 5000 }, pids: [12, 13] } }), { FLOWLENS_PROFILING_OFFCPU: 'false', FLOWLENS_PROFILING_HZ: '19' }).profiling;
-  assert.deepEqual([c.hz, c.offCpu.enabled, c.offCpu.minBlockUs, c.pids, c.intervalMs], [19, false, 5000, [12, 13], 1000]);
+  assert.deepEqual(
+    { enabled: d.enabled, hz: d.hz, intervalMs: d.intervalMs, off: d.offCpu.enabled, min: d.offCpu.minBlockUs },
+    { enabled: true, hz: 99, intervalMs: 1000, off: true, min: 1000 }
+  );
+  const c = loadConfig(file({ profiling: { hz: 49, offCpu: { minBlockUs: 5000 }, pids: [12, 13] } }), {
+    FLOWLENS_PROFILING_OFFCPU: 'false',
+    FLOWLENS_PROFILING_HZ: '19',
+  }).profiling;
+  assert.deepEqual(
+    [c.hz, c.offCpu.enabled, c.offCpu.minBlockUs, c.pids, c.intervalMs],
+    [19, false, 5000, [12, 13], 1000]
+  );
   assert.equal(loadConfig(undefined, { FLOWLENS_PROFILING: '0' }).profiling.enabled, false);
-  assert.throws(() => loadConfig(file({ profiling: { hz: 0 } }), {}), /config profiling\.hz=0 is invalid: expected an integer from 1 to 1000/);
-  assert.throws(() => loadConfig(file({ profiling: { offCpu: { minBlock: 1 } } }), {}), /profiling\.offCpu: unknown key "minBlock"/);
+  assert.throws(
+    () => loadConfig(file({ profiling: { hz: 0 } }), {}),
+    /config profiling\.hz=0 is invalid: expected an integer from 1 to 1000/
+  );
+  assert.throws(
+    () => loadConfig(file({ profiling: { offCpu: { minBlock: 1 } } }), {}),
+    /profiling\.offCpu: unknown key "minBlock"/
+  );
   assert.throws(() => loadConfig(file({ profiling: 'yes' }), {}), /config profiling is invalid: expected an object/);
-  assert.throws(() => loadConfig(undefined, { FLOWLENS_PROFILING_PIDS: '1,x' }), /profiling\.pids \(FLOWLENS_PROFILING_PIDS\)\[1\]="x" is invalid/);
+  assert.throws(
+    () => loadConfig(undefined, { FLOWLENS_PROFILING_PIDS: '1,x' }),
+    /profiling\.pids \(FLOWLENS_PROFILING_PIDS\)\[1\]="x" is invalid/
+  );
 });

@@ -24,7 +24,14 @@ int main(int c, char **v) { outer(c); return 0; }
 );
 const bin = join(dir, 'app');
 execFileSync('gcc', ['-O1', '-fPIE', '-pie', '-o', bin, src]);
-const sym = (name: string) => parseInt(execFileSync('nm', [bin], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith(` ${name}`))!.split(' ')[0], 16);
+const sym = (name: string) =>
+  parseInt(
+    execFileSync('nm', [bin], { encoding: 'utf8' })
+      .split('\n')
+      .find((l) => l.endsWith(` ${name}`))!
+      .split(' ')[0],
+    16
+  );
 
 const BASE = 0x5555_0000_0000;
 const JIT_START = 0x7f00_1000_0000;
@@ -45,19 +52,35 @@ writeFileSync(
   ].join('\n') + '\n'
 );
 // the perf map must be owned by the process: this one is ours
-writeFileSync(join(proc, String(PID), 'status'), `Name:\tapp\nUid:\t${process.getuid!()}\t${process.getuid!()}\t0\t0\nNSpid:\t${PID}\t17\n`);
+writeFileSync(
+  join(proc, String(PID), 'status'),
+  `Name:\tapp\nUid:\t${process.getuid!()}\t${process.getuid!()}\t0\t0\nNSpid:\t${PID}\t17\n`
+);
 const perfMapPath = join(dir, 'perf-17.map');
 writeFileSync(perfMapPath, `${(JIT_START + 0x100).toString(16)} 80 JS:*hotLoop /app/hot.js:3:1\n`);
 const kallsyms = join(dir, 'kallsyms');
 writeFileSync(
   kallsyms,
-  ['ffffffff81000000 T _stext', 'ffffffff81100000 T do_syscall_64', 'ffffffff81100400 t ksys_read', 'ffffffff81100800 T vfs_read', 'ffffffffc0000000 t mod_fn\t[mymod]', 'ffffffff81000010 d some_data'].join('\n') + '\n'
+  [
+    'ffffffff81000000 T _stext',
+    'ffffffff81100000 T do_syscall_64',
+    'ffffffff81100400 t ksys_read',
+    'ffffffff81100800 T vfs_read',
+    'ffffffffc0000000 t mod_fn\t[mymod]',
+    'ffffffff81000010 d some_data',
+  ].join('\n') + '\n'
 );
 
 function symbolizer(budgetMs = 1000, clock?: () => number): Symbolizer {
   const kernel = new KernelSymbols(kallsyms);
   kernel.load();
-  const s = new Symbolizer({ procRoot: proc, kernel, loadBudgetMs: budgetMs, clockMs: clock, perfMapPath: (pid, ns) => join(dir, `perf-${ns}.map`) });
+  const s = new Symbolizer({
+    procRoot: proc,
+    kernel,
+    loadBudgetMs: budgetMs,
+    clockMs: clock,
+    perfMapPath: (pid, ns) => join(dir, `perf-${ns}.map`),
+  });
   s.beginInterval();
   return s;
 }
@@ -72,7 +95,14 @@ test('user frames: PIE at a random base, return addresses looked up one byte bac
     0x7ffd000f0000 + 0x9a0, // vDSO
     0x1234, // nobody maps it
   ]);
-  assert.deepEqual(r.frames, ['inner', 'outer', 'JS:*hotLoop /app/hot.js:3:1', `[unknown] 0x${(JIT_START + 0x5000).toString(16)}`, '[vdso]+0x9a0', '[unknown] 0x1234']);
+  assert.deepEqual(r.frames, [
+    'inner',
+    'outer',
+    'JS:*hotLoop /app/hot.js:3:1',
+    `[unknown] 0x${(JIT_START + 0x5000).toString(16)}`,
+    '[vdso]+0x9a0',
+    '[unknown] 0x1234',
+  ]);
   assert.equal(r.complete, true);
   assert.equal(s.stats.filesLoaded, 1);
   assert.equal(s.stats.jitFrames, 1);
@@ -81,11 +111,22 @@ test('user frames: PIE at a random base, return addresses looked up one byte bac
 test('a perf map that grew is re-read once per interval; later entries win', () => {
   const s = symbolizer();
   assert.equal(s.user(PID, [JIT_START + 0x300]).frames[0], `[unknown] 0x${(JIT_START + 0x300).toString(16)}`);
-  appendFileSync(perfMapPath, `${(JIT_START + 0x300).toString(16)} 40 JS:~coldFn /app/cold.js:9:2\n${(JIT_START + 0x100).toString(16)} 80 JS:*hotLoop2 /app/hot.js:3:1\n`);
-  assert.equal(s.user(PID, [JIT_START + 0x300]).frames[0], `[unknown] 0x${(JIT_START + 0x300).toString(16)}`, 'same interval: not re-read');
+  appendFileSync(
+    perfMapPath,
+    `${(JIT_START + 0x300).toString(16)} 40 JS:~coldFn /app/cold.js:9:2\n${(JIT_START + 0x100).toString(16)} 80 JS:*hotLoop2 /app/hot.js:3:1\n`
+  );
+  assert.equal(
+    s.user(PID, [JIT_START + 0x300]).frames[0],
+    `[unknown] 0x${(JIT_START + 0x300).toString(16)}`,
+    'same interval: not re-read'
+  );
   s.beginInterval();
   assert.equal(s.user(PID, [JIT_START + 0x310]).frames[0], 'JS:~coldFn /app/cold.js:9:2');
-  assert.equal(s.user(PID, [JIT_START + 0x101]).frames[0], 'JS:*hotLoop2 /app/hot.js:3:1', 'recompiled code at the same address');
+  assert.equal(
+    s.user(PID, [JIT_START + 0x101]).frames[0],
+    'JS:*hotLoop2 /app/hot.js:3:1',
+    'recompiled code at the same address'
+  );
 });
 
 test('the load budget: past it frames are module+offset and the stack is marked incomplete', () => {
@@ -103,7 +144,10 @@ test('the load budget: past it frames are module+offset and the stack is marked 
 test('kernel frames from kallsyms (text symbols only, modules included); unknown ones keep their address', () => {
   const s = symbolizer();
   const k = (hex: string) => parseInt(hex.slice(-12), 16);
-  assert.deepEqual(s.kernelStack([k('ffffffff81100810'), k('ffffffff81100401'), k('ffffffff81100055'), k('ffffffffc0000010')]), ['vfs_read', 'ksys_read', 'do_syscall_64', 'mod_fn']);
+  assert.deepEqual(
+    s.kernelStack([k('ffffffff81100810'), k('ffffffff81100401'), k('ffffffff81100055'), k('ffffffffc0000010')]),
+    ['vfs_read', 'ksys_read', 'do_syscall_64', 'mod_fn']
+  );
   assert.deepEqual(s.kernelStack([k('ffffffff80000000')]), ['[kernel] 0xffff80000000']);
 });
 
@@ -145,7 +189,11 @@ test('a stripped binary is named from its separate debug file, found by build id
   assert.match(id, /^[0-9a-f]{40}$/);
   const debugDir = join(dir, 'debug');
   mkdirSync(join(debugDir, '.build-id', id.slice(0, 2)), { recursive: true });
-  execFileSync('objcopy', ['--only-keep-debug', bin, join(debugDir, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`)]);
+  execFileSync('objcopy', [
+    '--only-keep-debug',
+    bin,
+    join(debugDir, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`),
+  ]);
   const pid = 4343;
   mkdirSync(join(proc, String(pid)), { recursive: true });
   writeFileSync(
@@ -154,7 +202,11 @@ test('a stripped binary is named from its separate debug file, found by build id
   );
   const plain = new Symbolizer({ procRoot: proc, debugDirs: [join(dir, 'nowhere')] });
   plain.beginInterval();
-  assert.match(plain.user(pid, [BASE + sym('inner') + 2]).frames[0], /^app\.stripped\+0x/, 'a local function is not in .dynsym');
+  assert.match(
+    plain.user(pid, [BASE + sym('inner') + 2]).frames[0],
+    /^app\.stripped\+0x/,
+    'a local function is not in .dynsym'
+  );
   const withDebug = new Symbolizer({ procRoot: proc, debugDirs: [debugDir] });
   withDebug.beginInterval();
   assert.deepEqual(withDebug.user(pid, [BASE + sym('inner') + 2, BASE + sym('outer') + 1]).frames, ['inner', 'outer']);

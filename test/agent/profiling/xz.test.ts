@@ -10,8 +10,15 @@ import { xzDecompress, XzError } from '../../../src/agent/profiling/xz';
 const xz = (data: Buffer, args: string[]) => execFileSync('xz', ['-c', ...args], { input: data, maxBuffer: 1 << 28 });
 
 function samples(): Array<[string, Buffer]> {
-  const text = Buffer.from(Array.from({ length: 20000 }, (_, i) => `line ${i} of some repetitive text ${i % 97}\n`).join(''));
-  const mixed = Buffer.concat([randomBytes(70000), text.subarray(0, 100000), Buffer.alloc(50000, 7), randomBytes(3000)]);
+  const text = Buffer.from(
+    Array.from({ length: 20000 }, (_, i) => `line ${i} of some repetitive text ${i % 97}\n`).join('')
+  );
+  const mixed = Buffer.concat([
+    randomBytes(70000),
+    text.subarray(0, 100000),
+    Buffer.alloc(50000, 7),
+    randomBytes(3000),
+  ]);
   return [
     ['empty', Buffer.alloc(0)],
     ['one byte', Buffer.from('x')],
@@ -41,7 +48,10 @@ for (const [name, data] of samples()) {
         continue; // slow to compress, adds nothing the other presets do not cover
       }
       const out = xzDecompress(xz(data, p));
-      assert.ok(out.equals(data), `${name} with xz ${p.join(' ') || '(defaults)'}: ${out.length} bytes back, want ${data.length}`);
+      assert.ok(
+        out.equals(data),
+        `${name} with xz ${p.join(' ') || '(defaults)'}: ${out.length} bytes back, want ${data.length}`
+      );
     }
   });
 }

@@ -40,7 +40,7 @@ test('a pika session: sync methods paired per channel, publishes one-way until c
 test('a refused login: StartOk answered by Connection.Close 403', () => {
   for (const view of ['client', 'server'] as const) {
     assert.deepEqual(replay(cap, 2, make, view).lines, [
-      "Connection.StartOk|||403|client_error|ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.",
+      'Connection.StartOk|||403|client_error|ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.',
     ]);
   }
 });

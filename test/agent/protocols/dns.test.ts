@@ -4,8 +4,14 @@ import { DnsParser, readName } from '../../../src/agent/protocols/dns/dnsParser'
 import type { SegmentContext } from '../../../src/agent/protocols/types';
 
 // Captured from dig against dnsmasq (test/e2e/protocols/dns.e2e.test.ts).
-const QUERY = Buffer.from('2fbb01200001000000000001056b6e6f776e0474657374000001000100002904d000000000000c000a0008b1c1a7e0f6bc1b4e', 'hex');
-const ANSWER = Buffer.from('2fbb85800001000100000001056b6e6f776e0474657374000001000100c00c000100010000000000040a010203000029', 'hex');
+const QUERY = Buffer.from(
+  '2fbb01200001000000000001056b6e6f776e0474657374000001000100002904d000000000000c000a0008b1c1a7e0f6bc1b4e',
+  'hex'
+);
+const ANSWER = Buffer.from(
+  '2fbb85800001000100000001056b6e6f776e0474657374000001000100c00c000100010000000000040a010203000029',
+  'hex'
+);
 const udp: SegmentContext = { egress: true, localPort: 40000, peerPort: 53, l4: 'UDP' };
 
 test('query and answer: id, type, name, rcode', () => {
@@ -43,6 +49,8 @@ test('inference: any port for a textbook query, DNS ports only for the rest', ()
 test('compression loops and overlong names are refused, not followed forever', () => {
   const loop = Buffer.from([0xc0, 0x00]);
   assert.equal(readName(loop, 0), null);
-  const long = Buffer.concat([...Array(10)].map(() => Buffer.concat([Buffer.from([63]), Buffer.alloc(63, 0x61)])).concat([Buffer.from([0])]));
+  const long = Buffer.concat(
+    [...Array(10)].map(() => Buffer.concat([Buffer.from([63]), Buffer.alloc(63, 0x61)])).concat([Buffer.from([0])])
+  );
   assert.equal(readName(long, 0), null);
 });

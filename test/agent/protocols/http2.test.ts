@@ -16,7 +16,9 @@ test('curl against nginx: one request per connection, both ends, trace header', 
     assert.equal(ok.pairs[0].request.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(ok.pairs[0].request.spanId, '00f067aa0ba902b7');
     assert.equal(ok.parser.protocol, 'HTTP2');
-    assert.deepEqual(summary(replay(conn('curl_missing'), view)), [`1 GET ${AUTH} /missing /missing -> 404 client_error`]);
+    assert.deepEqual(summary(replay(conn('curl_missing'), view)), [
+      `1 GET ${AUTH} /missing /missing -> 404 client_error`,
+    ]);
     assert.deepEqual(summary(replay(conn('curl_fail'), view)), [`1 GET ${AUTH} /fail /fail -> 500 server_error`]);
   }
 });
@@ -79,5 +81,8 @@ test('RST_STREAM from the server answers the stream as a server error', () => {
   const p2 = new Http2Parser().forConnection();
   p2.parse(req, req.length, undefined, client);
   const s = p2.parse(rst, rst.length, undefined, { ...client, egress: false }) as any[];
-  assert.deepEqual([s[0].type, s[0].id, s[0].code, s[0].status, s[0].exception], ['response', 1, 2, 'server_error', 'RST_STREAM INTERNAL_ERROR']);
+  assert.deepEqual(
+    [s[0].type, s[0].id, s[0].code, s[0].status, s[0].exception],
+    ['response', 1, 2, 'server_error', 'RST_STREAM INTERNAL_ERROR']
+  );
 });

@@ -12,21 +12,31 @@ export interface Chunk {
 }
 export interface Capture {
   source: string;
-  connections: { name: string; chunks: Chunk[] }[];
+  connections: Array<{ name: string; chunks: Chunk[] }>;
 }
 
 export function loadCapture(proto: 'http2' | 'grpc', file: string): Capture {
-  return JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', '..', 'test', 'agent', 'protocols', 'fixtures', proto, file), 'utf8')) as Capture;
+  return JSON.parse(
+    readFileSync(
+      join(__dirname, '..', '..', '..', '..', '..', 'test', 'agent', 'protocols', 'fixtures', proto, file),
+      'utf8'
+    )
+  ) as Capture;
 }
 
 export interface Replayed {
   parser: ProtocolParser;
   /** "request id fields -> response fields", in response order */
-  pairs: { request: ParsedMessage; response: ParsedMessage }[];
+  pairs: Array<{ request: ParsedMessage; response: ParsedMessage }>;
   unpaired: ParsedMessage[];
 }
 
-export function replay(chunks: Chunk[], view: 'client' | 'server' = 'client', cut = Infinity, capture = Infinity): Replayed {
+export function replay(
+  chunks: Chunk[],
+  view: 'client' | 'server' = 'client',
+  cut = Infinity,
+  capture = Infinity
+): Replayed {
   const parser = new Http2Parser().forConnection();
   const open = new Map<number | string, ParsedMessage>();
   const pairs: Replayed['pairs'] = [];
@@ -55,4 +65,6 @@ export function replay(chunks: Chunk[], view: 'client' | 'server' = 'client', cu
 }
 
 export const summary = (r: Replayed) =>
-  r.pairs.map(({ request: q, response: s }) => `${q.id} ${q.requestType} ${q.domain} ${q.resource} ${q.endpoint} -> ${s.code} ${s.status} ${s.exception ?? ''}`.trim());
+  r.pairs.map(({ request: q, response: s }) =>
+    `${q.id} ${q.requestType} ${q.domain} ${q.resource} ${q.endpoint} -> ${s.code} ${s.status} ${s.exception ?? ''}`.trim()
+  );

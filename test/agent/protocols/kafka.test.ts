@@ -14,7 +14,7 @@ const EXPECTED: Record<string, string[]> = {
     'ApiVersions v4 | flowlens-producer |  | ApiVersions | 0 | ok |  x2',
     'ApiVersions v4 | flowlens-producer-acks0 |  | ApiVersions | 0 | ok |  x2',
     'CreateTopics v7 | flowlens-admin | flowlens-e2e | CreateTopics flowlens-e2e | 0 | ok |  x1',
-    'CreateTopics v7 | flowlens-admin | flowlens-e2e | CreateTopics flowlens-e2e | 36 | client_error | Topic \'flowlens-e2e\' already exists. x1',
+    "CreateTopics v7 | flowlens-admin | flowlens-e2e | CreateTopics flowlens-e2e | 36 | client_error | Topic 'flowlens-e2e' already exists. x1",
     'Fetch v12 | flowlens-consumer | flowlens-e2e | Fetch flowlens-e2e | 0 | ok |  x1',
     'ListOffsets v9 | flowlens-consumer | flowlens-e2e | ListOffsets flowlens-e2e | 0 | ok |  x1',
     'Metadata v12 | flowlens-admin |  | Metadata | 0 | ok |  x2',
@@ -34,7 +34,7 @@ const EXPECTED: Record<string, string[]> = {
     'ApiVersions v3 | ck-producer |  | ApiVersions | 0 | ok |  x2',
     'ApiVersions v3 | ck-producer0 |  | ApiVersions | 0 | ok |  x2',
     'CreateTopics v4 | ck-admin | ck-topic | CreateTopics ck-topic | 0 | ok |  x1',
-    'CreateTopics v4 | ck-admin | ck-topic | CreateTopics ck-topic | 36 | client_error | Topic \'ck-topic\' already exists. x1',
+    "CreateTopics v4 | ck-admin | ck-topic | CreateTopics ck-topic | 36 | client_error | Topic 'ck-topic' already exists. x1",
     'Fetch v16 | ck-consumer | ck-topic | Fetch ck-topic | -1 | closed |  x1',
     'Fetch v16 | ck-consumer | ck-topic | Fetch ck-topic | 0 | ok |  x1',
     'FindCoordinator v2 | ck-consumer | ck-group | FindCoordinator ck-group | -1 | closed |  x1',
@@ -98,7 +98,10 @@ function asRdkafkaReads(chunks: Chunk[]): Chunk[] {
     let buf = Buffer.concat([partial.get(c.conn) ?? Buffer.alloc(0), c.data]);
     while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
       const total = 4 + buf.readInt32BE(0);
-      out.push({ conn: c.conn, dir: 's2c', data: buf.subarray(0, 8) }, { conn: c.conn, dir: 's2c', data: buf.subarray(8, total) });
+      out.push(
+        { conn: c.conn, dir: 's2c', data: buf.subarray(0, 8) },
+        { conn: c.conn, dir: 's2c', data: buf.subarray(8, total) }
+      );
       buf = buf.subarray(total);
     }
     partial.set(c.conn, buf);
@@ -117,8 +120,16 @@ test('a small capture size: types and ids still pair, fields past the capture ar
   assert.equal(r.orphans, 0);
   assert.equal(r.pairs.filter((p) => p.request.msg.requestType === 'Produce').length, 8);
   // acks sits past 40 bytes after a long client id: those acks=0 requests wait for an answer that never comes
-  assert.ok(r.pairs.every((p) => p.response || p.request.msg.domain === 'flowlens-producer-acks0'), 'every other request got its answer');
-  assert.ok(r.pairs.every((p) => !/^flowlens-./.test(p.request.msg.resource ?? '') || p.request.msg.resource === 'flowlens-e2e'), 'no cut topic names');
+  assert.ok(
+    r.pairs.every((p) => p.response || p.request.msg.domain === 'flowlens-producer-acks0'),
+    'every other request got its answer'
+  );
+  assert.ok(
+    r.pairs.every(
+      (p) => !/^flowlens-./.test(p.request.msg.resource ?? '') || p.request.msg.resource === 'flowlens-e2e'
+    ),
+    'no cut topic names'
+  );
 });
 
 test('several requests in one segment, and a message continued over syscalls', () => {
@@ -130,15 +141,22 @@ test('several requests in one segment, and a message continued over syscalls', (
   const both = Buffer.concat([a, b]);
   const msgs = p.parse(both, both.length, undefined, ctx) as any[];
   assert.equal(msgs.length, 2);
-  assert.deepEqual(msgs.map((m) => m.totalLength), [a.length, b.length]);
+  assert.deepEqual(
+    msgs.map((m) => m.totalLength),
+    [a.length, b.length]
+  );
   const q = new KafkaParser().forConnection();
   const first = q.parse(a.subarray(0, 20), 20, undefined, ctx) as any;
   assert.equal(first.totalLength, a.length);
-  assert.equal(q.parse(a.subarray(20), a.length - 20, undefined, ctx), null, 'the rest of the message is a continuation');
+  assert.equal(
+    q.parse(a.subarray(20), a.length - 20, undefined, ctx),
+    null,
+    'the rest of the message is a continuation'
+  );
   assert.equal((q.parse(b, b.length, undefined, ctx) as any).type, 'request');
 });
 
-test('inference: Kafka requests only, not other protocols\' first bytes', () => {
+test("inference: Kafka requests only, not other protocols' first bytes", () => {
   const p = new KafkaParser();
   const ctx: SegmentContext = { egress: true, localPort: 40000, peerPort: 9092, l4: 'TCP' };
   const first = loadKafkaCapture('confluent-kafka-2.16.1.jsonl')[0].data;
@@ -157,6 +175,16 @@ test('inference: Kafka requests only, not other protocols\' first bytes', () => 
   }
 });
 
-test('error codes: the request\'s fault is client_error, the broker\'s server_error', () => {
-  assert.deepEqual([0, 3, 17, 36, 29, -1, 6, 7, 56].map(kafkaStatus), ['ok', 'client_error', 'client_error', 'client_error', 'client_error', 'server_error', 'server_error', 'server_error', 'server_error']);
+test("error codes: the request's fault is client_error, the broker's server_error", () => {
+  assert.deepEqual([0, 3, 17, 36, 29, -1, 6, 7, 56].map(kafkaStatus), [
+    'ok',
+    'client_error',
+    'client_error',
+    'client_error',
+    'client_error',
+    'server_error',
+    'server_error',
+    'server_error',
+    'server_error',
+  ]);
 });

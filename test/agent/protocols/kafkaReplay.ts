@@ -37,7 +37,10 @@ export function asJvmReads(chunks: Chunk[]): Chunk[] {
     let buf = Buffer.concat([partial.get(c.conn) ?? Buffer.alloc(0), c.data]);
     while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
       const total = 4 + buf.readInt32BE(0);
-      out.push({ conn: c.conn, dir: 'c2s', data: buf.subarray(0, 4) }, { conn: c.conn, dir: 'c2s', data: buf.subarray(4, total) });
+      out.push(
+        { conn: c.conn, dir: 'c2s', data: buf.subarray(0, 4) },
+        { conn: c.conn, dir: 'c2s', data: buf.subarray(4, total) }
+      );
       buf = buf.subarray(total);
     }
     partial.set(c.conn, buf);
@@ -60,10 +63,25 @@ export function replayKafka(chunks: Chunk[], side: 'client' | 'server', captureB
   for (const c of chunks) {
     const egress = (c.dir === 'c2s') === (side === 'client');
     const e: SocketEvent = {
-      kind: EventKind.Data, tsNs: (ts += 1000), sockId: c.conn, tgid: 1, tid: 1, fd: 3,
-      direction: egress ? Direction.Egress : Direction.Ingress, syscall: 0, retLen: c.data.length,
-      localIp: '127.0.0.1', localPort: side === 'client' ? 40000 + c.conn : 28280, peerIp: '127.0.0.1', peerPort: side === 'client' ? 28280 : 40000 + c.conn,
-      l4: 'TCP', tcpSeq: 0, tcpState: 1, syscallTraceId: 0, payload: c.data.subarray(0, captureBytes), comm: 'test',
+      kind: EventKind.Data,
+      tsNs: (ts += 1000),
+      sockId: c.conn,
+      tgid: 1,
+      tid: 1,
+      fd: 3,
+      direction: egress ? Direction.Egress : Direction.Ingress,
+      syscall: 0,
+      retLen: c.data.length,
+      localIp: '127.0.0.1',
+      localPort: side === 'client' ? 40000 + c.conn : 28280,
+      peerIp: '127.0.0.1',
+      peerPort: side === 'client' ? 28280 : 40000 + c.conn,
+      l4: 'TCP',
+      tcpSeq: 0,
+      tcpState: 1,
+      syscallTraceId: 0,
+      payload: c.data.subarray(0, captureBytes),
+      comm: 'test',
     };
     let s = streams.get(c.conn);
     if (!s) {

@@ -60,10 +60,16 @@ test('publishers: QoS 0 one-way, QoS 1 → PUBACK, QoS 2 → PUBREC, with byte-a
 });
 
 test('errors: bad password (CONNACK 5), MQTT 5 PUBACK 0x87 Not authorized, 0x10 no subscribers is ok', () => {
-  assert.deepEqual(replay(cap, 5, make, 'server', libmosquittoReads).lines, ['CONNECT|alice|bad|5|client_error|Connection Refused: not authorized']);
+  assert.deepEqual(replay(cap, 5, make, 'server', libmosquittoReads).lines, [
+    'CONNECT|alice|bad|5|client_error|Connection Refused: not authorized',
+  ]);
   const v5 = replay(cap, 7, make, 'client').pairs;
   assert.equal(v5[0].request.msg.version, '5.0');
-  assert.deepEqual(replay(cap, 7, make, 'client').lines, ['CONNECT|alice|pub5|0|ok|', 'PUBLISH|sensors/v5|pub5|16|ok|', 'DISCONNECT||pub5|-1|ok| oneWay']);
+  assert.deepEqual(replay(cap, 7, make, 'client').lines, [
+    'CONNECT|alice|pub5|0|ok|',
+    'PUBLISH|sensors/v5|pub5|16|ok|',
+    'DISCONNECT||pub5|-1|ok| oneWay',
+  ]);
   assert.deepEqual(replay(cap, 8, make, 'server', libmosquittoReads).lines, [
     'CONNECT|alice|pub5d|0|ok|',
     'PUBLISH|secret/v5|pub5d|135|client_error|Not authorized',
@@ -74,7 +80,9 @@ test('errors: bad password (CONNACK 5), MQTT 5 PUBACK 0x87 Not authorized, 0x10 
 test('the password is never in a parsed field', () => {
   for (let conn = 1; conn <= 8; conn++) {
     for (const p of replay(cap, conn, make, 'server', libmosquittoReads).pairs) {
-      assert.ok(!JSON.stringify(p.request.msg).includes('s3cretPW') && !JSON.stringify(p.request.msg).includes('wrong'));
+      assert.ok(
+        !JSON.stringify(p.request.msg).includes('s3cretPW') && !JSON.stringify(p.request.msg).includes('wrong')
+      );
     }
   }
 });

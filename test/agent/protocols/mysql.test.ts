@@ -53,14 +53,21 @@ for (const side of ['client', 'server'] as const) {
     assert.deepEqual(r.pairs.map(describePair), EXPECTED);
     assert.ok(r.pairs.every((p) => p.request.msg.domain === 'shop'));
     // result sets end at their final EOF: lengths are whole responses
-    assert.deepEqual(r.pairs.slice(0, 9).map((p) => p.response?.length), [20, 11, 50, 138, 168, 53, 50, 81, 11]);
+    assert.deepEqual(
+      r.pairs.slice(0, 9).map((p) => p.response?.length),
+      [20, 11, 50, 138, 168, 53, 50, 81, 11]
+    );
     assert.ok(!JSON.stringify(r.pairs.map((p) => [p.request.msg, p.response?.msg])).includes('apppw'));
   });
 }
 
 const client: SegmentContext = { egress: true, localPort: 40000, peerPort: 3306, l4: 'TCP' };
 const server: SegmentContext = { ...client, egress: false };
-const packet = (seq: number, payload: Buffer) => Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, seq]), payload]);
+const packet = (seq: number, payload: Buffer) =>
+  Buffer.concat([
+    Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, seq]),
+    payload,
+  ]);
 
 test('a result set over many syscalls ends at its last EOF, also when the framing is lost', () => {
   const p = new MysqlParser();
@@ -69,7 +76,11 @@ test('a result set over many syscalls ends at its last EOF, also when the framin
   p.parse(capture[2].data, capture[2].data.length, undefined, server); // OK
   const q = p.parse(packet(0, Buffer.from('\x03SELECT * FROM big', 'latin1')), 22, undefined, client) as ParsedMessage;
   assert.equal(q.endpoint, 'SELECT big');
-  const head = Buffer.concat([packet(1, Buffer.from([1])), packet(2, Buffer.alloc(30, 3)), packet(3, Buffer.from('fe00000200', 'hex'))]);
+  const head = Buffer.concat([
+    packet(1, Buffer.from([1])),
+    packet(2, Buffer.alloc(30, 3)),
+    packet(3, Buffer.from('fe00000200', 'hex')),
+  ]);
   const rows = Buffer.concat(Array.from({ length: 300 }, (_, i) => packet((4 + i) & 0xff, Buffer.alloc(20, 5))));
   const all = Buffer.concat([head, rows]);
   const first = p.parse(all.subarray(0, 1024), 8192, undefined, server) as ParsedMessage;
@@ -98,8 +109,16 @@ test('a client that reads each packet as header then payload (mysql-connector): 
   });
   // the agent finds no protocol in the greeting's lone header and payload (the replay helper does not
   // retry inference, so they are left out): the handshake response is what names the connection
-  const greeting = new Set([split.find((c) => c.conn === 1), split.filter((c) => c.conn === 1)[1], split.find((c) => c.conn === 2), split.filter((c) => c.conn === 2)[1]]);
-  const r = replay(split.filter((c) => !greeting.has(c)), 'client');
+  const greeting = new Set([
+    split.find((c) => c.conn === 1),
+    split.filter((c) => c.conn === 1)[1],
+    split.find((c) => c.conn === 2),
+    split.filter((c) => c.conn === 2)[1],
+  ]);
+  const r = replay(
+    split.filter((c) => !greeting.has(c)),
+    'client'
+  );
   assert.equal(r.orphans, 0);
   assert.deepEqual(r.pairs.map(describePair), EXPECTED);
   assert.ok(r.pairs.every((p) => p.request.msg.domain === 'shop'));
@@ -107,7 +126,7 @@ test('a client that reads each packet as header then payload (mysql-connector): 
 
 function headerThenPayload(c: Chunk): Chunk[] {
   const parts: Chunk[] = [];
-  for (let off = 0; off + 4 <= c.data.length; ) {
+  for (let off = 0; off + 4 <= c.data.length;) {
     const end = off + 4 + c.data.readUIntLE(off, 3);
     parts.push({ ...c, data: c.data.subarray(off, off + 4) }, { ...c, data: c.data.subarray(off + 4, end) });
     off = end;

@@ -35,7 +35,9 @@ test('nats-py: CONNECT, SUB, PUB, UNSUB one-way; PING/PONG in order; MSG deliver
       ];
       assert.deepEqual(r.lines.map((l) => l.replace(/_INBOX\.[A-Za-z0-9.*]+/, '_INBOX.x')).sort(), want.sort(), view);
       assert.equal(r.orphans, 0);
-      const inbox = r.pairs.find((p) => p.request.msg.resource?.startsWith('_INBOX.') && p.request.msg.requestType === 'PUB')!;
+      const inbox = r.pairs.find(
+        (p) => p.request.msg.resource?.startsWith('_INBOX.') && p.request.msg.requestType === 'PUB'
+      )!;
       assert.equal(inbox.request.msg.endpoint, '_INBOX.*');
     }
   }

@@ -120,16 +120,39 @@ function growth(fn: () => void): number {
 test('a length prefix claiming the most each protocol accepts (1 GiB PostgreSQL, 100 MiB Kafka, ...) is skipped, never buffered: 8 MiB of body costs no heap', () => {
   const body = Buffer.alloc(1024, 0x61);
   const huge: Array<[string, () => ProtocolParser, Buffer]> = [
-    ['PostgreSQL Query', () => new PostgresqlParser().forConnection!(), Buffer.concat([Buffer.from('Q'), Buffer.from([0x3f, 0xff, 0xff, 0xff]), Buffer.from('select 1')])],
-    ['MySQL COM_QUERY (16 MiB)', () => new MysqlParser().forConnection!(), Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0, 0x03]), Buffer.from('select 1')])],
-    ['Kafka request', () => new KafkaParser().forConnection!(), Buffer.from('063fffff00030009000000010006636c69656e74', 'hex')],
+    [
+      'PostgreSQL Query',
+      () => new PostgresqlParser().forConnection!(),
+      Buffer.concat([Buffer.from('Q'), Buffer.from([0x3f, 0xff, 0xff, 0xff]), Buffer.from('select 1')]),
+    ],
+    [
+      'MySQL COM_QUERY (16 MiB)',
+      () => new MysqlParser().forConnection!(),
+      Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0, 0x03]), Buffer.from('select 1')]),
+    ],
+    [
+      'Kafka request',
+      () => new KafkaParser().forConnection!(),
+      Buffer.from('063fffff00030009000000010006636c69656e74', 'hex'),
+    ],
     [
       'AMQP frame',
       () => new AmqpParser().forConnection!(),
-      Buffer.concat([Buffer.from('AMQP\x00\x00\x09\x01', 'latin1'), Buffer.from([1, 0, 1, 0x03, 0xff, 0xff, 0xff, 0, 0x3c, 0, 0x28])]),
+      Buffer.concat([
+        Buffer.from('AMQP\x00\x00\x09\x01', 'latin1'),
+        Buffer.from([1, 0, 1, 0x03, 0xff, 0xff, 0xff, 0, 0x3c, 0, 0x28]),
+      ]),
     ],
-    ['MQTT PUBLISH (256 MiB)', () => new MqttParser().forConnection!(), Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f, 0, 1, 0x74])],
-    ['HTTP/2 HEADERS (16 MiB)', () => new Http2Parser().forConnection!(), Buffer.concat([PREFACE, Buffer.from([0xff, 0xff, 0xff, 1, 0x4, 0, 0, 0, 1, 0x82, 0x86, 0x84])])],
+    [
+      'MQTT PUBLISH (256 MiB)',
+      () => new MqttParser().forConnection!(),
+      Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f, 0, 1, 0x74]),
+    ],
+    [
+      'HTTP/2 HEADERS (16 MiB)',
+      () => new Http2Parser().forConnection!(),
+      Buffer.concat([PREFACE, Buffer.from([0xff, 0xff, 0xff, 1, 0x4, 0, 0, 0, 1, 0x82, 0x86, 0x84])]),
+    ],
     ['NATS PUB', () => new NatsParser().forConnection!(), Buffer.from('PUB subj 2147483647\r\n')],
   ];
   for (const [name, make, head] of huge) {
@@ -148,7 +171,15 @@ test('a length prefix claiming the most each protocol accepts (1 GiB PostgreSQL,
     assert.ok(grown < 4 << 20, `${name}: heap + buffers grew ${(grown / 2 ** 20).toFixed(1)} MiB`);
   }
   // beyond the most a protocol accepts, the stream is not taken as that protocol's message at all
-  assert.equal(new PostgresqlParser().forConnection!().parse(Buffer.from('Q\x7f\xff\xff\xffselect 1', 'latin1'), 13, undefined, client), null);
+  assert.equal(
+    new PostgresqlParser().forConnection!().parse(
+      Buffer.from('Q\x7f\xff\xff\xffselect 1', 'latin1'),
+      13,
+      undefined,
+      client
+    ),
+    null
+  );
 });
 
 test('PostgreSQL: 300 prepared statements keep the newest 256; NATS: 1100 subscriptions keep the newest 1024', () => {
@@ -170,7 +201,10 @@ test('PostgreSQL: 300 prepared statements keep the newest 256; NATS: 1100 subscr
 
   const natsBefore = parserEvictions.natsSubscriptions;
   const nats = new NatsParser().forConnection!();
-  parseAll(nats, [Buffer.from('CONNECT {"verbose":false}\r\n'), ...Array.from({ length: 1100 }, (_, i) => Buffer.from(`SUB subject.${i} ${i}\r\n`))]);
+  parseAll(nats, [
+    Buffer.from('CONNECT {"verbose":false}\r\n'),
+    ...Array.from({ length: 1100 }, (_, i) => Buffer.from(`SUB subject.${i} ${i}\r\n`)),
+  ]);
   assert.equal(parserEvictions.natsSubscriptions - natsBefore, 76);
   const unsub = parseAll(nats, [Buffer.from('UNSUB 1099\r\nUNSUB 5\r\n')]);
   assert.deepEqual(

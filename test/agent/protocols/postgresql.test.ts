@@ -16,7 +16,7 @@ const EXPECTED = [
   'SELECT|SELECT * FROM users ORDER BY id;|SELECT users|-1|ok|',
   'SELEC|SELEC 1;|SELEC|42601|client_error|42601: syntax error at or near "SELEC"',
   'SELECT|SELECT * FROM missing_table;|SELECT missing_table|-1|client_error|42P01: relation "missing_table" does not exist',
-  "INSERT|INSERT INTO users VALUES (1, 'dup');|INSERT users|23505|client_error|23505: duplicate key value violates unique constraint \"users_pkey\"",
+  'INSERT|INSERT INTO users VALUES (1, \'dup\');|INSERT users|23505|client_error|23505: duplicate key value violates unique constraint "users_pkey"',
   "SELECT|/* traceparent='00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' */ SELECT name FROM users WHERE id = 2;|SELECT users|-1|ok|",
   "ALTER|ALTER ROLE postgres PASSWORD '***';|ALTER|-1|ok|",
   'TERMINATE|undefined|TERMINATE|-1|ok|',
@@ -42,7 +42,10 @@ for (const side of ['client', 'server'] as const) {
     const traced = r.pairs[7].request.msg;
     assert.deepEqual([traced.traceId, traced.spanId], ['0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331']);
     // response lengths: the whole response up to ReadyForQuery, incl. an E and its Z in two reads
-    assert.deepEqual(r.pairs.map((p) => p.response?.length ?? 0), [414, 24, 22, 109, 100, 119, 187, 64, 22, 0, 410, 11, 32, 32, 11, 68, 68, 197, 110, 0]);
+    assert.deepEqual(
+      r.pairs.map((p) => p.response?.length ?? 0),
+      [414, 24, 22, 109, 100, 119, 187, 64, 22, 0, 410, 11, 32, 32, 11, 68, 68, 197, 110, 0]
+    );
     assert.ok(!JSON.stringify(r.pairs.map((p) => [p.request.msg, p.response?.msg])).includes('sekret'));
   });
 }
@@ -53,7 +56,10 @@ test('a small capture size still gives every row (messages beyond the prefix are
   assert.equal(r.orphans, 0);
   // the SQL and the SQLSTATE are cut off, so the words and error classes differ; ok vs error does not
   const outcome = (s: string) => (s === 'ok' ? 'ok' : 'error');
-  assert.deepEqual(r.pairs.map((p) => outcome(p.response?.msg.status ?? 'ok')), EXPECTED.map((e) => outcome(e.split('|')[4])));
+  assert.deepEqual(
+    r.pairs.map((p) => outcome(p.response?.msg.status ?? 'ok')),
+    EXPECTED.map((e) => outcome(e.split('|')[4]))
+  );
 });
 
 const client: SegmentContext = { egress: true, localPort: 40000, peerPort: 5432, l4: 'TCP' };
@@ -76,7 +82,10 @@ test('a result set over many syscalls ends at ReadyForQuery, also when the captu
   const md5 = p.parse(msg('R', Buffer.from('0000000501020304', 'hex')), 13, undefined, server) as ParsedMessage;
   assert.equal(md5.totalLength, undefined);
   assert.equal(p.parse(msg('p', Buffer.from('md5secret\0')), 15, undefined, client), null);
-  assert.equal(p.parse(Buffer.concat([msg('R', Buffer.alloc(4)), msg('Z', Buffer.from('I'))]), 15, undefined, server), null);
+  assert.equal(
+    p.parse(Buffer.concat([msg('R', Buffer.alloc(4)), msg('Z', Buffer.from('I'))]), 15, undefined, server),
+    null
+  );
   assert.equal(md5.totalLength, 28);
   const q = p.parse(msg('Q', Buffer.from('SELECT * FROM big\0')), 23, undefined, client) as ParsedMessage;
   assert.equal(q.endpoint, 'SELECT big');
@@ -100,7 +109,10 @@ test('inference: startup, SSLRequest, a whole Query; not HTTP, not a backend mes
 });
 
 test('SQL text: command, table, redaction, cut', () => {
-  assert.equal(redactSql("CREATE USER u WITH ENCRYPTED PASSWORD 'p''w'"), "CREATE USER u WITH ENCRYPTED PASSWORD '***'");
+  assert.equal(
+    redactSql("CREATE USER u WITH ENCRYPTED PASSWORD 'p''w'"),
+    "CREATE USER u WITH ENCRYPTED PASSWORD '***'"
+  );
   assert.equal(redactSql("CREATE USER 'u'@'%' IDENTIFIED BY 'pw'"), "CREATE USER 'u'@'%' IDENTIFIED BY '***'");
   assert.equal(redactSql("SET PASSWORD = PASSWORD('pw')"), "SET PASSWORD = PASSWORD('***')");
   assert.equal(redactSql("ALTER ROLE x PASSWORD 'unterminated"), "ALTER ROLE x PASSWORD '***'");

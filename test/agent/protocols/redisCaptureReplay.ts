@@ -39,7 +39,12 @@ export interface ReplayResult {
  * Feeds every connection's chunks, seen from the client (`client`) or the server end, keeping only
  * the first `captureBytes` of each; `parsers` defaults to the registry (so inference is checked).
  */
-export function replay(chunks: Chunk[], side: 'client' | 'server', captureBytes = 1024, parsers: ProtocolParser[] = defaultParsers()): ReplayResult {
+export function replay(
+  chunks: Chunk[],
+  side: 'client' | 'server',
+  captureBytes = 1024,
+  parsers: ProtocolParser[] = defaultParsers()
+): ReplayResult {
   const streams = new Map<number, MessageStream | undefined>();
   const protocols = new Map<number, string | undefined>();
   const pairs: CompletedPair[] = [];
@@ -47,10 +52,25 @@ export function replay(chunks: Chunk[], side: 'client' | 'server', captureBytes 
   for (const c of chunks) {
     const egress = (c.dir === 'c2s') === (side === 'client');
     const e: SocketEvent = {
-      kind: EventKind.Data, tsNs: (ts += 1000), sockId: c.conn, tgid: 1, tid: 1, fd: 3,
-      direction: egress ? Direction.Egress : Direction.Ingress, syscall: 0, retLen: c.data.length,
-      localIp: '127.0.0.1', localPort: side === 'client' ? 40000 + c.conn : 28200, peerIp: '127.0.0.1', peerPort: side === 'client' ? 28200 : 40000 + c.conn,
-      l4: 'TCP', tcpSeq: 0, tcpState: 1, syscallTraceId: 0, payload: c.data.subarray(0, captureBytes), comm: 'test',
+      kind: EventKind.Data,
+      tsNs: (ts += 1000),
+      sockId: c.conn,
+      tgid: 1,
+      tid: 1,
+      fd: 3,
+      direction: egress ? Direction.Egress : Direction.Ingress,
+      syscall: 0,
+      retLen: c.data.length,
+      localIp: '127.0.0.1',
+      localPort: side === 'client' ? 40000 + c.conn : 28200,
+      peerIp: '127.0.0.1',
+      peerPort: side === 'client' ? 28200 : 40000 + c.conn,
+      l4: 'TCP',
+      tcpSeq: 0,
+      tcpState: 1,
+      syscallTraceId: 0,
+      payload: c.data.subarray(0, captureBytes),
+      comm: 'test',
     };
     if (!streams.has(c.conn)) {
       const p = inferProtocol(parsers, e.payload, { egress, localPort: e.localPort, peerPort: e.peerPort, l4: 'TCP' });

@@ -5,7 +5,7 @@ import { MAX_SQL_DECODE, redactSql, sqlScanWork, summarizeSql } from '../../../s
 // Captured SQL is attacker-controlled: each text below made the former backtracking patterns take
 // time polynomial in its length (`select password` + 1000 spaces: 0.5 s; + 2000 spaces: 4.6 s).
 // The scanners must give the same answers in work proportional to the text.
-const HOSTILE: [string, (n: number) => string][] = [
+const HOSTILE: Array<[string, (n: number) => string]> = [
   ['password + spaces', (n) => `select password${' '.repeat(n)}`],
   ['password = + spaces', (n) => `select password =${' '.repeat(n)}x`],
   ['password password ...', (n) => `select ${'password '.repeat(n / 9)}`],
@@ -30,8 +30,14 @@ test('hostile SQL: work per character stays bounded from 1 KiB to 64 KiB (linear
   for (const [name, make] of HOSTILE) {
     const small = workPerChar(make(1024));
     const large = workPerChar(make(65536));
-    assert.ok(small <= 12 && large <= 12, `${name}: ${small.toFixed(1)} and ${large.toFixed(1)} chars looked at per char`);
-    assert.ok(large <= small * 1.5 + 1, `${name}: work per char grows with the length (${small.toFixed(2)} -> ${large.toFixed(2)})`);
+    assert.ok(
+      small <= 12 && large <= 12,
+      `${name}: ${small.toFixed(1)} and ${large.toFixed(1)} chars looked at per char`
+    );
+    assert.ok(
+      large <= small * 1.5 + 1,
+      `${name}: work per char grows with the length (${small.toFixed(2)} -> ${large.toFixed(2)})`
+    );
   }
 });
 
@@ -53,25 +59,49 @@ test('hostile SQL: the answers are still right', () => {
     resource: `select password${spaces}`.slice(0, 512),
     endpoint: 'SELECT',
   });
-  assert.equal(redactSql(`alter role r password${spaces}=${spaces}'secret'`), `alter role r password${spaces}=${spaces}'***'`);
+  assert.equal(
+    redactSql(`alter role r password${spaces}=${spaces}'secret'`),
+    `alter role r password${spaces}=${spaces}'***'`
+  );
   assert.equal(
     redactSql(`create user u identified with${spaces}caching_sha2_password${spaces}by${spaces}"secret"`),
     `create user u identified with${spaces}caching_sha2_password${spaces}by${spaces}'***'`
   );
   assert.equal(summarizeSql(`select a from${' '.repeat(400)}t`).endpoint, 'SELECT t');
-  assert.equal(summarizeSql(`select a from${spaces}t`).endpoint, 'SELECT', 'the table is looked for in the first 512 characters');
+  assert.equal(
+    summarizeSql(`select a from${spaces}t`).endpoint,
+    'SELECT',
+    'the table is looked for in the first 512 characters'
+  );
   assert.equal(summarizeSql(`update ${'ignore '.repeat(50)}set a = 1`).endpoint, 'UPDATE set');
   assert.equal(summarizeSql(`update ${'ignore '.repeat(50)}(`).endpoint, 'UPDATE ignore');
-  const trace = summarizeSql(`select 1 /* ${'traceparent = '.repeat(50)}traceparent='00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' */`).trace;
+  const trace = summarizeSql(
+    `select 1 /* ${'traceparent = '.repeat(50)}traceparent='00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' */`
+  ).trace;
   assert.deepEqual(trace, { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' });
 });
 
 test('SQL text: keywords, modifiers and fall-backs', () => {
-  assert.equal(redactSql("SET PASSWORD FOR 'app'@'%' = PASSWORD('pw')"), "SET PASSWORD FOR 'app'@'%' = PASSWORD('***')");
-  assert.equal(redactSql("CREATE USER u IDENTIFIED WITH mysql_native_password AS '*ABC'"), "CREATE USER u IDENTIFIED WITH mysql_native_password AS '***'");
-  assert.equal(redactSql("GRANT ALL ON *.* TO u IDENTIFIED BY PASSWORD 'hash'"), "GRANT ALL ON *.* TO u IDENTIFIED BY PASSWORD '***'");
-  assert.equal(redactSql("ALTER ROLE x PASSWORD 'a\\'b' VALID UNTIL 'x'"), "ALTER ROLE x PASSWORD '***' VALID UNTIL 'x'");
-  assert.equal(redactSql("select old_password 'x', xpassword 'y', passwords 'z'"), "select old_password 'x', xpassword 'y', passwords 'z'");
+  assert.equal(
+    redactSql("SET PASSWORD FOR 'app'@'%' = PASSWORD('pw')"),
+    "SET PASSWORD FOR 'app'@'%' = PASSWORD('***')"
+  );
+  assert.equal(
+    redactSql("CREATE USER u IDENTIFIED WITH mysql_native_password AS '*ABC'"),
+    "CREATE USER u IDENTIFIED WITH mysql_native_password AS '***'"
+  );
+  assert.equal(
+    redactSql("GRANT ALL ON *.* TO u IDENTIFIED BY PASSWORD 'hash'"),
+    "GRANT ALL ON *.* TO u IDENTIFIED BY PASSWORD '***'"
+  );
+  assert.equal(
+    redactSql("ALTER ROLE x PASSWORD 'a\\'b' VALID UNTIL 'x'"),
+    "ALTER ROLE x PASSWORD '***' VALID UNTIL 'x'"
+  );
+  assert.equal(
+    redactSql("select old_password 'x', xpassword 'y', passwords 'z'"),
+    "select old_password 'x', xpassword 'y', passwords 'z'"
+  );
   // a capture that ends right after a backslash inside the literal: redacted to the end (the former pattern left it in clear)
   assert.equal(redactSql("ALTER ROLE x PASSWORD 'abc\\"), "ALTER ROLE x PASSWORD '***'");
   assert.equal(redactSql('ALTER ROLE x PASSWORD "abc\\'), "ALTER ROLE x PASSWORD '***'");

@@ -97,8 +97,16 @@ let exitHookInstalled = false;
 let netemCache: boolean | undefined;
 
 function run(argv: string[], opts: { input?: string; timeoutMs?: number; check?: boolean } = {}): ExecResult {
-  const r = spawnSync(argv[0], argv.slice(1), { input: opts.input, encoding: 'utf8', timeout: opts.timeoutMs ?? 20000 });
-  const res = { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
+  const r = spawnSync(argv[0], argv.slice(1), {
+    input: opts.input,
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 20000,
+  });
+  const res = {
+    status: r.status ?? -1,
+    stdout: r.stdout ?? '',
+    stderr: (r.stderr ?? '') + (r.error ? String(r.error) : ''),
+  };
   if (opts.check !== false && res.status !== 0) {
     throw new Error(`netbed: \`${argv.join(' ')}\` failed (${res.status}): ${res.stderr.trim() || res.stdout.trim()}`);
   }
@@ -236,7 +244,10 @@ export class Netbed {
     if (netemCache === undefined) {
       const ns = `${NS_PREFIX}${process.pid}-netemprobe`;
       run(['ip', 'netns', 'add', ns], { check: false });
-      netemCache = run(['ip', 'netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', '1ms'], { check: false }).status === 0;
+      netemCache =
+        run(['ip', 'netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', '1ms'], {
+          check: false,
+        }).status === 0;
       run(['ip', 'netns', 'del', ns], { check: false });
     }
     return netemCache;
@@ -244,7 +255,9 @@ export class Netbed {
 
   private waitForCarrier(h: NetbedHost): void {
     for (let i = 0; i < 100; i++) {
-      const out = run(['ip', 'netns', 'exec', h.ns, 'cat', '/sys/class/net/eth0/operstate'], { check: false }).stdout.trim();
+      const out = run(['ip', 'netns', 'exec', h.ns, 'cat', '/sys/class/net/eth0/operstate'], {
+        check: false,
+      }).stdout.trim();
       if (out === 'up') {
         return;
       }
@@ -361,7 +374,11 @@ export class Netbed {
       throw new Error(`netbed: loss percent must be in (0, 100], got ${percent}`);
     }
     const ports = `${opts.sport ? `tcp sport ${opts.sport} ` : ''}${opts.dport ? `tcp dport ${opts.dport} ` : ''}`;
-    return this.addNftRule(name, 'input', `iifname "eth0" meta l4proto tcp ${ports}numgen random mod 1000 < ${Math.round(percent * 10)} counter drop`);
+    return this.addNftRule(
+      name,
+      'input',
+      `iifname "eth0" meta l4proto tcp ${ports}numgen random mod 1000 < ${Math.round(percent * 10)} counter drop`
+    );
   }
 
   /**
@@ -372,8 +389,13 @@ export class Netbed {
    *   (connections are reset mid-stream).
    */
   addReset(name: string, opts: { port: number; on?: 'syn' | 'data' }): number {
-    const flags = (opts.on ?? 'syn') === 'syn' ? 'tcp flags & (syn | ack) == syn' : 'tcp flags & (syn | rst) == 0 meta length > 80';
-    return this.addNftRule(name, 'input', `iifname "eth0" tcp dport ${opts.port} ${flags} counter reject with tcp reset`);
+    const flags =
+      (opts.on ?? 'syn') === 'syn' ? 'tcp flags & (syn | ack) == syn' : 'tcp flags & (syn | rst) == 0 meta length > 80';
+    return this.addNftRule(
+      name,
+      'input',
+      `iifname "eth0" tcp dport ${opts.port} ${flags} counter reject with tcp reset`
+    );
   }
 
   /** Packets an nftables rule matched (its counter). */
@@ -391,7 +413,21 @@ export class Netbed {
   /** Bandwidth limit with queueing delay: a TBF qdisc on the host's eth0 (or its bridge port). */
   setRate(name: string, r: RateLimit): void {
     const h = this.host(name);
-    const argv = ['tc', 'qdisc', 'replace', 'dev', r.side === 'root' ? h.rootIfname : h.ifname, 'root', 'tbf', 'rate', `${r.rateKbit}kbit`, 'burst', String(r.burstBytes), 'latency', `${r.latencyMs}ms`];
+    const argv = [
+      'tc',
+      'qdisc',
+      'replace',
+      'dev',
+      r.side === 'root' ? h.rootIfname : h.ifname,
+      'root',
+      'tbf',
+      'rate',
+      `${r.rateKbit}kbit`,
+      'burst',
+      String(r.burstBytes),
+      'latency',
+      `${r.latencyMs}ms`,
+    ];
     if (r.side === 'root') {
       run(argv);
     } else {

@@ -20,7 +20,9 @@ import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, ROOT 
 import { dumpTables } from './dump';
 
 const DB = 'flowlens_record_netcapture';
-const OUT = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : join(ROOT, 'pkg', 'plugin', 'testdata', 'netcapture');
+const OUT = process.argv.includes('--out')
+  ? process.argv[process.argv.indexOf('--out') + 1]
+  : join(ROOT, 'pkg', 'plugin', 'testdata', 'netcapture');
 const TABLES = ['l4_flow_log', 'net_metrics', 'tcp_timeline', 'l7_flow_log', 'app_metrics'];
 const ORDER: Record<string, string> = {
   l4_flow_log: 'time, start_time_us, observation_point, client_port',
@@ -65,12 +67,25 @@ async function main(): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'flowlens-netcapture-'));
     writeFileSync(join(dir, 'big'), Buffer.alloc(BIG, 'x'));
     for (const port of [PORTS.clean, PORTS.lossy, PORTS.reset, PORTS.slowReader]) {
-      bed.spawn('server', ['python3', '-m', 'http.server', String(port), '--bind', bed.ip('server'), '--directory', dir]);
+      bed.spawn('server', [
+        'python3',
+        '-m',
+        'http.server',
+        String(port),
+        '--bind',
+        bed.ip('server'),
+        '--directory',
+        dir,
+      ]);
       await bed.waitForListen('server', port);
     }
     bed.spawn('server', [process.execPath, '-e', WEB_SERVER, bed.ip('server')]);
     await bed.waitForListen('server', PORTS.web);
-    await bed.startProxy('gw', { listenPort: PORTS.proxy, upstream: `${bed.ip('server')}:${PORTS.web}`, latencyMs: PROXY_MS });
+    await bed.startProxy('gw', {
+      listenPort: PORTS.proxy,
+      upstream: `${bed.ip('server')}:${PORTS.web}`,
+      latencyMs: PROXY_MS,
+    });
     bed.exec('server', ['sysctl', '-q', '-w', 'net.ipv4.tcp_early_retrans=0']);
     bed.addLoss('client', LOSS_PERCENT, { sport: PORTS.lossy });
     bed.addReset('server', { port: PORTS.refused, on: 'syn' });
@@ -90,11 +105,18 @@ async function main(): Promise<void> {
       statusIntervalMs: 0,
       flowLogIntervalSec: 60,
       services,
-      network: { capture: { netns: [bed.host('client').ns, bed.host('server').ns], hostNamespace: false, interfaces: ['eth0'] } },
+      network: {
+        capture: { netns: [bed.host('client').ns, bed.host('server').ns], hostNamespace: false, interfaces: ['eth0'] },
+      },
     });
-    const nstat = () => Number(/TcpRetransSegs\s+(\d+)/.exec(bed.exec('server', ['nstat', '-az', 'TcpRetransSegs']).stdout)![1]);
+    const nstat = () =>
+      Number(/TcpRetransSegs\s+(\d+)/.exec(bed.exec('server', ['nstat', '-az', 'TcpRetransSegs']).stdout)![1]);
     const curl = (port: number, path: string, host = 'server') =>
-      bed.exec('client', ['curl', '-s', '-o', '/dev/null', '--max-time', '30', `http://${bed.ip(host)}:${port}${path}`], { check: false }).status;
+      bed.exec(
+        'client',
+        ['curl', '-s', '-o', '/dev/null', '--max-time', '30', `http://${bed.ip(host)}:${port}${path}`],
+        { check: false }
+      ).status;
     const retransBefore = nstat();
     const exits: Record<string, number[]> = { clean: [], lossy: [], refused: [], reset: [], proxy: [] };
     for (let i = 0; i < 3; i++) {
@@ -108,7 +130,9 @@ async function main(): Promise<void> {
       exits.refused.push(curl(PORTS.refused, '/'));
     }
     exits.reset.push(curl(PORTS.reset, '/'));
-    const slow = bed.exec('client', ['python3', '-c', SLOW_READER, bed.ip('server'), String(PORTS.slowReader)], { check: false });
+    const slow = bed.exec('client', ['python3', '-c', SLOW_READER, bed.ip('server'), String(PORTS.slowReader)], {
+      check: false,
+    });
     assert.equal(slow.stdout.trim(), String(BIG), `slow reader: ${slow.stderr}`);
     const kernelRetrans = nstat() - retransBefore;
     const think = await bed.execAsync('client', [process.execPath, '-e', THINKING_CLIENT, bed.ip('server')]);
@@ -118,7 +142,13 @@ async function main(): Promise<void> {
     }
     assert.notEqual(exits.reset[0], 0, 'the reset transfer failed');
     exits.reset = [];
-    assert.deepEqual(exits, { clean: [0, 0, 0], lossy: [0, 0, 0], refused: [7, 7, 7], reset: [], proxy: [0, 0, 0, 0, 0] });
+    assert.deepEqual(exits, {
+      clean: [0, 0, 0],
+      lossy: [0, 0, 0],
+      refused: [7, 7, 7],
+      reset: [],
+      proxy: [0, 0, 0, 0, 0],
+    });
     // every flow has closed: its l4 row (both ends where both exist) and its timeline rows at both NICs
     const want = { l4: 3 * 2 + 3 * 2 + REFUSED_ATTEMPTS + 1 + 2 + 2 + 5 * 4, timelines: 30 };
     for (let i = 0; ; i++) {
@@ -133,7 +163,9 @@ async function main(): Promise<void> {
     assert.equal(await agent.stop(), 0, agent.output());
     const stoppedAt = new Date();
     const counts = await dump();
-    const hosts = Object.fromEntries(['client', 'gw', 'server'].map((h) => [h, { ip: bed.ip(h), netns: bed.host(h).ns }]));
+    const hosts = Object.fromEntries(
+      ['client', 'gw', 'server'].map((h) => [h, { ip: bed.ip(h), netns: bed.host(h).ns }])
+    );
     writeFileSync(
       join(OUT, 'recording.json'),
       JSON.stringify(
@@ -144,7 +176,13 @@ async function main(): Promise<void> {
           hosts,
           ports: PORTS,
           services,
-          scenarios: { bigBytes: BIG, thinkMs: THINK_MS, proxyMs: PROXY_MS, lossPercent: LOSS_PERCENT, refusedAttempts: REFUSED_ATTEMPTS },
+          scenarios: {
+            bigBytes: BIG,
+            thinkMs: THINK_MS,
+            proxyMs: PROXY_MS,
+            lossPercent: LOSS_PERCENT,
+            refusedAttempts: REFUSED_ATTEMPTS,
+          },
           kernel: { serverTcpRetransSegs: kernelRetrans },
           rows: counts,
         },
@@ -152,7 +190,9 @@ async function main(): Promise<void> {
         2
       ) + '\n'
     );
-    console.log(`[record-netcapture] wrote ${JSON.stringify(counts)} rows to ${OUT}; kernel TcpRetransSegs ${kernelRetrans}`);
+    console.log(
+      `[record-netcapture] wrote ${JSON.stringify(counts)} rows to ${OUT}; kernel TcpRetransSegs ${kernelRetrans}`
+    );
   } finally {
     bed.destroy();
   }

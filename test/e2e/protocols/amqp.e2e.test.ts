@@ -81,7 +81,12 @@ before(async () => {
   };
   rabbit = spawn('/usr/lib/rabbitmq/bin/rabbitmq-server', [], { env: rabbitEnv, stdio: 'ignore', detached: true });
   await waitForPort(PORT, 60000);
-  agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, services: [{ name: 'rabbitmq', port: PORT }] });
+  agent = await startAgent({
+    database: DB,
+    flushIntervalMs: 200,
+    statusIntervalMs: 0,
+    services: [{ name: 'rabbitmq', port: PORT }],
+  });
   for (const script of [PIKA_SESSION, PIKA_BAD_LOGIN]) {
     const r = spawnSync('python3', ['-c', script, String(PORT)], { encoding: 'utf8', timeout: 20000 });
     outputs.push(r.stdout.trim() || r.stderr.trim());
@@ -120,7 +125,8 @@ test('exact AMQP rows per observation point, method, resource and reply code', a
      ORDER BY observation_point, request_type, request_resource, response_code`
   );
   const got = rows.map(
-    (r) => `${r.observation_point} ${r.request_type} ${r.request_domain} ${r.request_resource}|${r.endpoint} ${r.response_code} ${r.response_status} ${r.response_exception} ${r.client_process}->${r.server_process}(${r.server_service}) x${r.n}`
+    (r) =>
+      `${r.observation_point} ${r.request_type} ${r.request_domain} ${r.request_resource}|${r.endpoint} ${r.response_code} ${r.response_status} ${r.response_exception} ${r.client_process}->${r.server_process}(${r.server_service}) x${r.n}`
   );
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {

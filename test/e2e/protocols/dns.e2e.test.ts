@@ -31,12 +31,30 @@ before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'flowlens-dns-'));
   dnsmasq = spawn(
     'dnsmasq',
-    ['-k', '--conf-file=/dev/null', `--port=${PORT}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts',
-      '--local=/test/', '--address=/known.test/10.1.2.3', '-u', 'root', `--pid-file=${dir}/pid`, '--log-facility=/dev/null'],
+    [
+      '-k',
+      '--conf-file=/dev/null',
+      `--port=${PORT}`,
+      '--listen-address=127.0.0.1',
+      '--bind-interfaces',
+      '--no-resolv',
+      '--no-hosts',
+      '--local=/test/',
+      '--address=/known.test/10.1.2.3',
+      '-u',
+      'root',
+      `--pid-file=${dir}/pid`,
+      '--log-facility=/dev/null',
+    ],
     { stdio: 'inherit' }
   );
   await new Promise((r) => setTimeout(r, 500));
-  agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, services: [{ name: 'dns', port: PORT }] });
+  agent = await startAgent({
+    database: DB,
+    flushIntervalMs: 200,
+    statusIntervalMs: 0,
+    services: [{ name: 'dns', port: PORT }],
+  });
   for (let i = 0; i < 3; i++) {
     answers.push(dig('known.test', 'A'));
   }
@@ -58,7 +76,17 @@ after(() => {
 
 test('dig got the answers dnsmasq was told to give', () => {
   // dnsmasq answers NXDOMAIN for a type it holds no record of under --local (the AAAA query)
-  assert.deepEqual(answers, ['NOERROR', 'NOERROR', 'NOERROR', 'NXDOMAIN', 'NXDOMAIN', 'NXDOMAIN', 'NOERROR', 'NOERROR', 'REFUSED']);
+  assert.deepEqual(answers, [
+    'NOERROR',
+    'NOERROR',
+    'NOERROR',
+    'NXDOMAIN',
+    'NXDOMAIN',
+    'NXDOMAIN',
+    'NOERROR',
+    'NOERROR',
+    'REFUSED',
+  ]);
 });
 
 test('exact DNS rows per observation point, transport, type, name and code', async () => {
@@ -70,7 +98,10 @@ test('exact DNS rows per observation point, transport, type, name and code', asy
               client_process, server_process, server_service
      ORDER BY observation_point, l4_protocol, request_resource, request_type, response_code`
   );
-  const got = rows.map((r) => `${r.observation_point} ${r.l4_protocol} ${r.request_type} ${r.request_resource} ${r.response_code} ${r.response_status} ${r.response_exception} ${r.client_process}->${r.server_process}(${r.server_service}) x${r.n}`);
+  const got = rows.map(
+    (r) =>
+      `${r.observation_point} ${r.l4_protocol} ${r.request_type} ${r.request_resource} ${r.response_code} ${r.response_status} ${r.response_exception} ${r.client_process}->${r.server_process}(${r.server_service}) x${r.n}`
+  );
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
     want.push(

@@ -68,7 +68,12 @@ before(async () => {
   writeFileSync(script, PEER);
   server = spawn(PYTHON, [script, 'serve', String(PORT)], { stdio: 'inherit' });
   await waitForPort(PORT);
-  agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, services: [{ name: 'items', port: PORT }] });
+  agent = await startAgent({
+    database: DB,
+    flushIntervalMs: 200,
+    statusIntervalMs: 0,
+    services: [{ name: 'items', port: PORT }],
+  });
   await new Promise((r) => setTimeout(r, 300));
   const r = spawnSync(PYTHON, [script, 'call', String(PORT)], { encoding: 'utf8', timeout: 30000 });
   results = r.stdout.trim() || r.stderr;
@@ -93,7 +98,10 @@ test('exact gRPC rows per observation point, method, grpc-status and message', a
      GROUP BY observation_point, l7_protocol, request_type, request_domain, request_resource, endpoint, response_code, response_status, response_exception, server_service
      ORDER BY observation_point, request_resource`
   );
-  const lines = rows.map((r) => `${r.observation_point} ${r.l7_protocol} ${r.request_type} ${r.request_domain} ${r.request_resource} ${r.endpoint} ${r.response_code} ${r.response_status} '${r.response_exception}' (${r.server_service}) x${r.n}`);
+  const lines = rows.map(
+    (r) =>
+      `${r.observation_point} ${r.l7_protocol} ${r.request_type} ${r.request_domain} ${r.request_resource} ${r.endpoint} ${r.response_code} ${r.response_status} '${r.response_exception}' (${r.server_service}) x${r.n}`
+  );
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
     want.push(
@@ -111,8 +119,8 @@ test('trace context from gRPC metadata, and both ends are python3', async () => 
     `SELECT observation_point, client_process, server_process, count() AS n FROM ${DB}.l7_flow_log
      WHERE server_port = ${PORT} AND trace_id = '0af7651916cd43dd8448eb211c80319c' GROUP BY observation_point, client_process, server_process ORDER BY observation_point`
   );
-  assert.deepEqual(rows.map((r) => `${r.observation_point} ${r.client_process}->${r.server_process} x${r.n}`), [
-    'client_process python3->python3 x1',
-    'server_process python3->python3 x1',
-  ]);
+  assert.deepEqual(
+    rows.map((r) => `${r.observation_point} ${r.client_process}->${r.server_process} x${r.n}`),
+    ['client_process python3->python3 x1', 'server_process python3->python3 x1']
+  );
 });

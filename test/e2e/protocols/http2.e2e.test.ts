@@ -17,8 +17,21 @@ let agent: AgentHandle;
 const got: string[] = [];
 
 function curl(path: string): string {
-  const r = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{http_version}', '--http2-prior-knowledge',
-    '-H', 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', `http://127.0.0.1:${PORT}${path}`], { encoding: 'utf8' });
+  const r = spawnSync(
+    'curl',
+    [
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code} %{http_version}',
+      '--http2-prior-knowledge',
+      '-H',
+      'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      `http://127.0.0.1:${PORT}${path}`,
+    ],
+    { encoding: 'utf8' }
+  );
   return r.stdout;
 }
 
@@ -39,7 +52,9 @@ before(async () => {
   const prefix = mkdtempSync(join(tmpdir(), 'flowlens-h2-nginx-'));
   mkdirSync(join(prefix, 'logs'));
   const conf = join(prefix, 'nginx.conf');
-  writeFileSync(conf, `worker_processes 1;
+  writeFileSync(
+    conf,
+    `worker_processes 1;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/logs/error.log warn;
 events { worker_connections 256; }
@@ -54,10 +69,16 @@ http {
     location / { return 404; }
   }
 }
-`);
+`
+  );
   nginx = spawn('/usr/sbin/nginx', ['-p', prefix, '-c', conf, '-g', 'daemon off;'], { stdio: 'inherit' });
   await waitForPort(PORT);
-  agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, services: [{ name: 'web', port: PORT }] });
+  agent = await startAgent({
+    database: DB,
+    flushIntervalMs: 200,
+    statusIntervalMs: 0,
+    services: [{ name: 'web', port: PORT }],
+  });
   await new Promise((r) => setTimeout(r, 300)); // let nginx's waitForPort probe connection settle
   for (const p of ['/ok', '/ok?x=1', '/missing', '/fail']) {
     got.push(curl(p));
@@ -85,7 +106,10 @@ test('exact HTTP2 rows per observation point, method, path, endpoint and status'
               client_process, server_process, server_service
      ORDER BY observation_point, client_process, request_resource`
   );
-  const lines = rows.map((r) => `${r.observation_point} ${r.l7_protocol}/${r.version} ${r.request_type} ${r.request_domain} ${r.request_resource} ${r.endpoint} ${r.response_code} ${r.response_status} ${r.client_process}->${r.server_process}(${r.server_service}) x${r.n}`);
+  const lines = rows.map(
+    (r) =>
+      `${r.observation_point} ${r.l7_protocol}/${r.version} ${r.request_type} ${r.request_domain} ${r.request_resource} ${r.endpoint} ${r.response_code} ${r.response_status} ${r.client_process}->${r.server_process}(${r.server_service}) x${r.n}`
+  );
   const auth = `127.0.0.1:${PORT}`;
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
@@ -104,7 +128,7 @@ test('exact HTTP2 rows per observation point, method, path, endpoint and status'
   assert.deepEqual(lines, want);
 });
 
-test('trace context from curl\'s traceparent header', async () => {
+test("trace context from curl's traceparent header", async () => {
   const rows = await chQuery<{ n: number }>(
     `SELECT count() AS n FROM ${DB}.l7_flow_log WHERE server_port = ${PORT} AND trace_id = '4bf92f3577b34da6a3ce929d0e0e4736' AND span_id = '00f067aa0ba902b7'`
   );

@@ -9,7 +9,16 @@ import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, waitForPort, AgentHandle, ROOT } from '../helpers';
+import {
+  assertRoot,
+  chQuery,
+  freeDatabase,
+  requireClickHouse,
+  startAgent,
+  waitForPort,
+  AgentHandle,
+  ROOT,
+} from '../helpers';
 
 const DB = 'flowlens_e2e_kafka';
 const PORT = 28280;
@@ -25,12 +34,24 @@ before(async () => {
   await requireClickHouse();
   await freeDatabase(DB);
   const dir = mkdtempSync(join(tmpdir(), 'flowlens-kafka-'));
-  broker = spawn('sh', [join(ROOT, 'test', 'e2e', 'kafka', 'broker.sh'), dir, String(PORT), String(CONTROLLER_PORT)], { stdio: 'inherit', detached: true });
+  broker = spawn('sh', [join(ROOT, 'test', 'e2e', 'kafka', 'broker.sh'), dir, String(PORT), String(CONTROLLER_PORT)], {
+    stdio: 'inherit',
+    detached: true,
+  });
   await waitForPort(PORT, 60000);
   await new Promise((res) => setTimeout(res, 300));
   assert.equal(broker.exitCode, null, `the broker exited (is port ${PORT} taken?)`);
-  agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, services: [{ name: 'kafka', port: PORT }] });
-  const r = spawnSync('python3', [join(ROOT, 'test', 'e2e', 'kafka', 'client.py'), `127.0.0.1:${PORT}`, TOPIC, MISSING, '5', '3'], { encoding: 'utf8', timeout: 60000 });
+  agent = await startAgent({
+    database: DB,
+    flushIntervalMs: 200,
+    statusIntervalMs: 0,
+    services: [{ name: 'kafka', port: PORT }],
+  });
+  const r = spawnSync(
+    'python3',
+    [join(ROOT, 'test', 'e2e', 'kafka', 'client.py'), `127.0.0.1:${PORT}`, TOPIC, MISSING, '5', '3'],
+    { encoding: 'utf8', timeout: 60000 }
+  );
   assert.equal(r.status, 0, r.stderr);
   seen = JSON.parse(r.stdout.trim().split('\n').pop()!);
   await new Promise((res) => setTimeout(res, 500));
@@ -49,7 +70,12 @@ after(() => {
 });
 
 test('the client did what it was told', () => {
-  assert.deepEqual(seen, { second_create: 'TOPIC_ALREADY_EXISTS', missing_metadata: [3], acks1_offsets: [0, 1, 2, 3, 4], consumed: 8 });
+  assert.deepEqual(seen, {
+    second_create: 'TOPIC_ALREADY_EXISTS',
+    missing_metadata: [3],
+    acks1_offsets: [0, 1, 2, 3, 4],
+    consumed: 8,
+  });
 });
 
 async function rows(where: string): Promise<string[]> {
@@ -60,7 +86,10 @@ async function rows(where: string): Promise<string[]> {
      GROUP BY observation_point, request_type, request_domain, request_resource, endpoint, response_code, response_status, response_exception, client_process, server_process
      ORDER BY observation_point, request_type, request_domain, request_resource, response_code`
   );
-  return r.map((x) => `${x.observation_point} ${x.request_type} ${x.request_domain} ${x.request_resource} [${x.endpoint}] ${x.response_code} ${x.response_status} ${x.response_exception} ${x.client_process}->${x.server_process} x${x.n}`);
+  return r.map(
+    (x) =>
+      `${x.observation_point} ${x.request_type} ${x.request_domain} ${x.request_resource} [${x.endpoint}] ${x.response_code} ${x.response_status} ${x.response_exception} ${x.client_process}->${x.server_process} x${x.n}`
+  );
 }
 
 test('exact Produce, CreateTopics and missing-topic Metadata rows at both ends', async () => {

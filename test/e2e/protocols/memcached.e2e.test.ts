@@ -30,10 +30,22 @@ before(async () => {
   await freeDatabase(DB);
   server = spawn('memcached', ['-p', String(PORT), '-U', '0', '-l', '127.0.0.1', '-u', 'root'], { stdio: 'ignore' });
   await waitForPort(PORT);
-  agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, services: [{ name: 'memcached', port: PORT }] });
+  agent = await startAgent({
+    database: DB,
+    flushIntervalMs: 200,
+    statusIntervalMs: 0,
+    services: [{ name: 'memcached', port: PORT }],
+  });
   const py = spawnSync('python3', ['-c', DRIVER, String(PORT)], { encoding: 'utf8', timeout: 20000 });
   clientOutput = py.stdout + py.stderr;
-  const nc = spawnSync('sh', ['-c', `printf 'ms mk 2 T0\\r\\nhi\\r\\nmg mk v\\r\\nmg nokey v\\r\\nmg a v q\\r\\nmn\\r\\nbogus\\r\\n' | nc -q1 127.0.0.1 ${PORT}`], { encoding: 'utf8', timeout: 10000 });
+  const nc = spawnSync(
+    'sh',
+    [
+      '-c',
+      `printf 'ms mk 2 T0\\r\\nhi\\r\\nmg mk v\\r\\nmg nokey v\\r\\nmg a v q\\r\\nmn\\r\\nbogus\\r\\n' | nc -q1 127.0.0.1 ${PORT}`,
+    ],
+    { encoding: 'utf8', timeout: 10000 }
+  );
   clientOutput += nc.stdout;
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(await agent.stop(), 0, agent.output());
@@ -45,7 +57,17 @@ after(() => {
 });
 
 test('the clients got what memcached answers', () => {
-  assert.deepEqual(clientOutput.split(/\r?\n/).filter(Boolean), ["True b'alice' None", 'False False None', 'MemcacheServerError', 'HD', 'VA 2', 'hi', 'EN', 'MN', 'ERROR']);
+  assert.deepEqual(clientOutput.split(/\r?\n/).filter(Boolean), [
+    "True b'alice' None",
+    'False False None',
+    'MemcacheServerError',
+    'HD',
+    'VA 2',
+    'hi',
+    'EN',
+    'MN',
+    'ERROR',
+  ]);
 });
 
 test('exact Memcached rows per observation point, command, key, code and status', async () => {
@@ -55,7 +77,10 @@ test('exact Memcached rows per observation point, command, key, code and status'
      GROUP BY observation_point, request_type, request_resource, endpoint, response_code, response_status, response_exception, client_process, server_process
      ORDER BY observation_point, request_resource, response_code, response_status`
   );
-  const got = rows.map((r) => `${r.observation_point} ${r.request_type}|${r.request_resource}|${r.endpoint}|${r.response_code}|${r.response_status}|${r.response_exception} ${r.client_process}->${r.server_process} x${r.n}`);
+  const got = rows.map(
+    (r) =>
+      `${r.observation_point} ${r.request_type}|${r.request_resource}|${r.endpoint}|${r.response_code}|${r.response_status}|${r.response_exception} ${r.client_process}->${r.server_process} x${r.n}`
+  );
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
     const py = (s: string) => `${op} ${s} python3->memcached x1`;

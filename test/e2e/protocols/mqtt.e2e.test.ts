@@ -19,7 +19,10 @@ let agent: AgentHandle;
 const results: string[] = [];
 
 function client(tool: 'mosquitto_pub' | 'mosquitto_sub', args: string[], password = PASSWORD): string {
-  const r = spawnSync(tool, ['-h', '127.0.0.1', '-p', String(PORT), '-u', 'alice', '-P', password, ...args], { encoding: 'utf8', timeout: 10000 });
+  const r = spawnSync(tool, ['-h', '127.0.0.1', '-p', String(PORT), '-u', 'alice', '-P', password, ...args], {
+    encoding: 'utf8',
+    timeout: 10000,
+  });
   return `${r.status}${r.stdout.trim() ? ' ' + r.stdout.trim().replace(/\n/g, ';') : ''}`;
 }
 
@@ -38,11 +41,39 @@ before(async () => {
   );
   broker = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: 'inherit' });
   await waitForPort(PORT);
-  agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, services: [{ name: 'mqtt-broker', port: PORT }] });
-  // a subscriber for three messages (deliveries are not rows), then the publishers
-  const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(PORT), '-u', 'alice', '-P', PASSWORD, '-i', 'sub1', '-t', 'sensors/#', '-C', '3', '-W', '10', '-q', '1'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+  agent = await startAgent({
+    database: DB,
+    flushIntervalMs: 200,
+    statusIntervalMs: 0,
+    services: [{ name: 'mqtt-broker', port: PORT }],
   });
+  // a subscriber for three messages (deliveries are not rows), then the publishers
+  const sub = spawn(
+    'mosquitto_sub',
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(PORT),
+      '-u',
+      'alice',
+      '-P',
+      PASSWORD,
+      '-i',
+      'sub1',
+      '-t',
+      'sensors/#',
+      '-C',
+      '3',
+      '-W',
+      '10',
+      '-q',
+      '1',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }
+  );
   let subOut = '';
   sub.stdout!.on('data', (d) => (subOut += d));
   await new Promise((r) => setTimeout(r, 700));
@@ -80,7 +111,8 @@ test('exact MQTT rows per observation point, packet type, topic, client id and c
      ORDER BY observation_point, request_domain, request_type, request_resource`
   );
   const got = rows.map(
-    (r) => `${r.observation_point} ${r.request_domain} ${r.request_type} ${r.request_resource}|${r.endpoint} ${r.response_code} ${r.response_status} ${r.response_exception} ${r.client_process}->${r.server_process}(${r.server_service}) x${r.n}`
+    (r) =>
+      `${r.observation_point} ${r.request_domain} ${r.request_type} ${r.request_resource}|${r.endpoint} ${r.response_code} ${r.response_status} ${r.response_exception} ${r.client_process}->${r.server_process}(${r.server_service}) x${r.n}`
   );
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {

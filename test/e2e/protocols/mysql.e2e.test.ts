@@ -7,7 +7,17 @@ import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { assertRoot, freeDatabase, requireClickHouse, startAgent, waitForPort, AgentHandle, describeL7Rows, tracedIds, rowsContaining } from '../helpers';
+import {
+  assertRoot,
+  freeDatabase,
+  requireClickHouse,
+  startAgent,
+  waitForPort,
+  AgentHandle,
+  describeL7Rows,
+  tracedIds,
+  rowsContaining,
+} from '../helpers';
 
 const DB = 'flowlens_e2e_mysql';
 const PORT = 28225;
@@ -54,15 +64,64 @@ before(async () => {
   await requireClickHouse();
   await freeDatabase(DB);
   dir = mkdtempSync(join(tmpdir(), 'flowlens-mysql-'));
-  run('mariadb-install-db', ['--no-defaults', `--datadir=${join(dir, 'data')}`, '--user=root', '--auth-root-authentication-method=socket']);
-  server = spawn('mariadbd', ['--no-defaults', '--user=root', `--port=${PORT}`, '--bind-address=127.0.0.1', `--socket=${join(dir, 'sock')}`,
-    `--datadir=${join(dir, 'data')}`, `--pid-file=${join(dir, 'pid')}`, `--log-error=${join(dir, 'err.log')}`, '--skip-log-bin'], { stdio: 'ignore' });
+  run('mariadb-install-db', [
+    '--no-defaults',
+    `--datadir=${join(dir, 'data')}`,
+    '--user=root',
+    '--auth-root-authentication-method=socket',
+  ]);
+  server = spawn(
+    'mariadbd',
+    [
+      '--no-defaults',
+      '--user=root',
+      `--port=${PORT}`,
+      '--bind-address=127.0.0.1',
+      `--socket=${join(dir, 'sock')}`,
+      `--datadir=${join(dir, 'data')}`,
+      `--pid-file=${join(dir, 'pid')}`,
+      `--log-error=${join(dir, 'err.log')}`,
+      '--skip-log-bin',
+    ],
+    { stdio: 'ignore' }
+  );
   await waitForPort(PORT, 30000);
   // set up over the Unix socket, before the agent: none of it is TCP
-  run('mariadb', ['--no-defaults', '-S', join(dir, 'sock'), '-u', 'root', '-e',
-    `CREATE DATABASE shop; CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}'; GRANT ALL ON *.* TO 'app'@'127.0.0.1';`]);
-  agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, services: [{ name: 'mariadb', port: PORT }] });
-  outputs.push(run('mariadb', ['--no-defaults', '-h', '127.0.0.1', '-P', String(PORT), '-u', 'app', `-p${PASSWORD}`, '--skip-ssl', '--comments', '-f', 'shop'], CLI_SQL));
+  run('mariadb', [
+    '--no-defaults',
+    '-S',
+    join(dir, 'sock'),
+    '-u',
+    'root',
+    '-e',
+    `CREATE DATABASE shop; CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}'; GRANT ALL ON *.* TO 'app'@'127.0.0.1';`,
+  ]);
+  agent = await startAgent({
+    database: DB,
+    flushIntervalMs: 200,
+    statusIntervalMs: 0,
+    services: [{ name: 'mariadb', port: PORT }],
+  });
+  outputs.push(
+    run(
+      'mariadb',
+      [
+        '--no-defaults',
+        '-h',
+        '127.0.0.1',
+        '-P',
+        String(PORT),
+        '-u',
+        'app',
+        `-p${PASSWORD}`,
+        '--skip-ssl',
+        '--comments',
+        '-f',
+        'shop',
+      ],
+      CLI_SQL
+    )
+  );
   outputs.push(run('python3', ['-c', CONNECTOR]));
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(await agent.stop(), 0, agent.output());
@@ -75,7 +134,14 @@ after(() => {
 
 test('the clients got what the server was told to do', () => {
   const all = outputs.join('\n');
-  for (const s of ['ERROR 1064 (42000)', "ERROR 1146 (42S02) at line 5: Table 'shop.missing_table' doesn't exist", "ERROR 1062 (23000) at line 6", "[('u3',)]", "IntegrityError 1062 (23000): Duplicate entry '3'", 'ProgrammingError 1146 (42S02)']) {
+  for (const s of [
+    'ERROR 1064 (42000)',
+    "ERROR 1146 (42S02) at line 5: Table 'shop.missing_table' doesn't exist",
+    'ERROR 1062 (23000) at line 6',
+    "[('u3',)]",
+    "IntegrityError 1062 (23000): Duplicate entry '3'",
+    'ProgrammingError 1146 (42S02)',
+  ]) {
     assert.ok(all.includes(s), `${s} not in ${all}`);
   }
 });
@@ -117,7 +183,10 @@ test('exact MySQL rows per observation point, client, command and outcome', asyn
   const got = await describeL7Rows(DB, 'MySQL', PORT);
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
-    want.push(...CLI_ROWS.map((r) => `${op} mariadb->mariadbd shop ${r}`), ...CONNECTOR_ROWS.map((r) => `${op} python3->mariadbd shop ${r}`));
+    want.push(
+      ...CLI_ROWS.map((r) => `${op} mariadb->mariadbd shop ${r}`),
+      ...CONNECTOR_ROWS.map((r) => `${op} python3->mariadbd shop ${r}`)
+    );
   }
   assert.deepEqual(got, want.sort());
 });

@@ -72,7 +72,12 @@ before(async () => {
   writeFileSync(join(dir, 'nats.conf'), `listen: 127.0.0.1:${PORT}\nmax_payload: 1024\n`);
   server = spawn('nats-server', ['-c', join(dir, 'nats.conf')], { stdio: 'inherit' });
   await waitForPort(PORT);
-  agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, services: [{ name: 'nats', port: PORT }] });
+  agent = await startAgent({
+    database: DB,
+    flushIntervalMs: 200,
+    statusIntervalMs: 0,
+    services: [{ name: 'nats', port: PORT }],
+  });
   for (const script of [NATS_PY, RAW_CLIENT]) {
     const r = spawnSync('python3', ['-c', script, String(PORT)], { encoding: 'utf8', timeout: 15000 });
     outputs.push(r.stdout.trim() || r.stderr.trim());
@@ -97,7 +102,10 @@ test('exact NATS rows per observation point, verb, subject and status', async ()
      GROUP BY observation_point, request_domain, request_type, endpoint, response_status, response_exception, client_process, server_process, server_service
      ORDER BY observation_point, request_domain, request_type, endpoint, response_status`
   );
-  const got = rows.map((r) => `${r.observation_point} ${r.request_domain} ${r.request_type} ${r.endpoint} ${r.response_status} ${r.response_exception} ${r.client_process}->${r.server_process}(${r.server_service}) x${r.n}`);
+  const got = rows.map(
+    (r) =>
+      `${r.observation_point} ${r.request_domain} ${r.request_type} ${r.endpoint} ${r.response_status} ${r.response_exception} ${r.client_process}->${r.server_process}(${r.server_service}) x${r.n}`
+  );
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
     const s = 'python3->nats-server(nats)';

@@ -7,7 +7,17 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { assertRoot, freeDatabase, requireClickHouse, startAgent, waitForPort, AgentHandle, describeL7Rows, tracedIds, rowsContaining } from '../helpers';
+import {
+  assertRoot,
+  freeDatabase,
+  requireClickHouse,
+  startAgent,
+  waitForPort,
+  AgentHandle,
+  describeL7Rows,
+  tracedIds,
+  rowsContaining,
+} from '../helpers';
 
 const DB = 'flowlens_e2e_postgresql';
 const PORT = 28220;
@@ -59,12 +69,43 @@ before(async () => {
   chownSync(dir, Number(run('id', ['-u', 'postgres']).trim()), 0);
   writeFileSync(join(dir, 'pw'), `${PASSWORD}\n`);
   chmodSync(join(dir, 'pw'), 0o644);
-  asPostgres([`${BIN}/initdb`, '-D', join(dir, 'data'), '-U', 'postgres', '--auth-local=trust', '--auth-host=md5', `--pwfile=${join(dir, 'pw')}`]);
-  asPostgres([`${BIN}/pg_ctl`, '-D', join(dir, 'data'), '-l', join(dir, 'log'), '-o', `-p ${PORT} -k ${dir} -c listen_addresses=127.0.0.1 -c password_encryption=md5`, '-w', 'start']);
+  asPostgres([
+    `${BIN}/initdb`,
+    '-D',
+    join(dir, 'data'),
+    '-U',
+    'postgres',
+    '--auth-local=trust',
+    '--auth-host=md5',
+    `--pwfile=${join(dir, 'pw')}`,
+  ]);
+  asPostgres([
+    `${BIN}/pg_ctl`,
+    '-D',
+    join(dir, 'data'),
+    '-l',
+    join(dir, 'log'),
+    '-o',
+    `-p ${PORT} -k ${dir} -c listen_addresses=127.0.0.1 -c password_encryption=md5`,
+    '-w',
+    'start',
+  ]);
   await waitForPort(PORT);
   asPostgres(['psql', '-h', dir, '-p', String(PORT), '-X', '-q', '-c', 'CREATE DATABASE shop']);
-  agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, services: [{ name: 'pg', port: PORT }] });
-  outputs.push(run('psql', ['-h', '127.0.0.1', '-p', String(PORT), '-U', 'postgres', '-d', 'shop', '-X', '-f', '-'], { PGPASSWORD: PASSWORD }, PSQL_SQL));
+  agent = await startAgent({
+    database: DB,
+    flushIntervalMs: 200,
+    statusIntervalMs: 0,
+    services: [{ name: 'pg', port: PORT }],
+  });
+  outputs.push(
+    run(
+      'psql',
+      ['-h', '127.0.0.1', '-p', String(PORT), '-U', 'postgres', '-d', 'shop', '-X', '-f', '-'],
+      { PGPASSWORD: PASSWORD },
+      PSQL_SQL
+    )
+  );
   outputs.push(run('python3', ['-c', PSYCOPG]));
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(await agent.stop(), 0, agent.output());
@@ -79,7 +120,18 @@ after(() => {
 
 test('the clients got what the server was told to do', () => {
   const all = outputs.join('\n');
-  for (const s of ['CREATE TABLE', 'INSERT 0 2', 'syntax error at or near "SELEC"', 'relation "missing_table" does not exist', 'duplicate key value', 'CREATE ROLE', "[('u3',)]", "[('u4',)]", 'UniqueViolation', 'UndefinedTable']) {
+  for (const s of [
+    'CREATE TABLE',
+    'INSERT 0 2',
+    'syntax error at or near "SELEC"',
+    'relation "missing_table" does not exist',
+    'duplicate key value',
+    'CREATE ROLE',
+    "[('u3',)]",
+    "[('u4',)]",
+    'UniqueViolation',
+    'UndefinedTable',
+  ]) {
     assert.ok(all.includes(s), `${s} not in ${all}`);
   }
 });
@@ -91,7 +143,7 @@ const PSQL_ROWS = [
   'SELECT|SELECT * FROM users ORDER BY id;|SELECT users|-1|ok|',
   'SELEC|SELEC 1;|SELEC|42601|client_error|42601: syntax error at or near "SELEC"',
   'SELECT|SELECT * FROM missing_table;|SELECT missing_table|-1|client_error|42P01: relation "missing_table" does not exist',
-  "INSERT|INSERT INTO users VALUES (1, 'dup');|INSERT users|23505|client_error|23505: duplicate key value violates unique constraint \"users_pkey\"",
+  'INSERT|INSERT INTO users VALUES (1, \'dup\');|INSERT users|23505|client_error|23505: duplicate key value violates unique constraint "users_pkey"',
   "SELECT|/* traceparent='00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' */ SELECT name FROM users WHERE id = 2;|SELECT users|-1|ok|",
   "CREATE|CREATE ROLE app LOGIN PASSWORD '***';|CREATE|-1|ok|",
   'TERMINATE||TERMINATE|-1|ok|',
@@ -111,7 +163,10 @@ test('exact PostgreSQL rows per observation point, client, request and outcome',
   const got = await describeL7Rows(DB, 'PostgreSQL', PORT);
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
-    want.push(...PSQL_ROWS.map((r) => `${op} psql->postgres shop ${r}`), ...PSYCOPG_ROWS.map((r) => `${op} python3->postgres shop ${r}`));
+    want.push(
+      ...PSQL_ROWS.map((r) => `${op} psql->postgres shop ${r}`),
+      ...PSYCOPG_ROWS.map((r) => `${op} python3->postgres shop ${r}`)
+    );
   }
   assert.deepEqual(got, want.sort());
 });

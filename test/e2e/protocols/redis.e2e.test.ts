@@ -40,13 +40,38 @@ before(async () => {
   await requireClickHouse();
   await freeDatabase(DB);
   const dir = mkdtempSync(join(tmpdir(), 'flowlens-redis-'));
-  server = spawn('redis-server', ['--port', String(PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--requirepass', PASSWORD], { stdio: 'ignore' });
+  server = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(PORT),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--requirepass',
+      PASSWORD,
+    ],
+    { stdio: 'ignore' }
+  );
   await waitForPort(PORT);
-  agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, services: [{ name: 'redis', port: PORT }] });
+  agent = await startAgent({
+    database: DB,
+    flushIntervalMs: 200,
+    statusIntervalMs: 0,
+    services: [{ name: 'redis', port: PORT }],
+  });
   const py = spawnSync('python3', ['-c', DRIVER, String(PORT), PASSWORD], { encoding: 'utf8', timeout: 20000 });
   clientOutput = py.stdout + py.stderr;
   // redis-cli: one command per connection (AUTH then the command), incl. an unknown command
-  const cli = (...args: string[]) => spawnSync('redis-cli', ['-p', String(PORT), '-a', PASSWORD, '--no-auth-warning', ...args], { encoding: 'utf8' }).stdout.trim();
+  const cli = (...args: string[]) =>
+    spawnSync('redis-cli', ['-p', String(PORT), '-a', PASSWORD, '--no-auth-warning', ...args], {
+      encoding: 'utf8',
+    }).stdout.trim();
   clientOutput += `\n${cli('INCR', 'counter')}\n${cli('NOSUCHCMD', 'x')}`;
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(await agent.stop(), 0, agent.output());
@@ -58,8 +83,20 @@ after(() => {
 });
 
 test('the clients got what redis-server answers', () => {
-  const lines = clientOutput.split('\n').map((l) => l.trim()).filter(Boolean);
-  assert.deepEqual(lines, ['True', "['subscribe', 'subscribe', 'message']", '1', "ERR unknown command 'NOSUCHCMD', with args beginning with: 'x'"], clientOutput);
+  const lines = clientOutput
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  assert.deepEqual(
+    lines,
+    [
+      'True',
+      "['subscribe', 'subscribe', 'message']",
+      '1',
+      "ERR unknown command 'NOSUCHCMD', with args beginning with: 'x'",
+    ],
+    clientOutput
+  );
 });
 
 test('exact Redis rows per observation point, command, key and status', async () => {
@@ -69,7 +106,10 @@ test('exact Redis rows per observation point, command, key and status', async ()
      GROUP BY observation_point, request_type, request_resource, endpoint, response_code, response_status, response_exception, client_process, server_process
      ORDER BY observation_point, request_resource, response_status, client_process`
   );
-  const got = rows.map((r) => `${r.observation_point} ${r.request_type}|${r.request_resource}|${r.endpoint}|${r.response_code}|${r.response_status}|${r.response_exception} ${r.client_process}->${r.server_process} x${r.n}`);
+  const got = rows.map(
+    (r) =>
+      `${r.observation_point} ${r.request_type}|${r.request_resource}|${r.endpoint}|${r.response_code}|${r.response_status}|${r.response_exception} ${r.client_process}->${r.server_process} x${r.n}`
+  );
   const want: string[] = [];
   const setinfo = "ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.";
   for (const op of ['client_process', 'server_process']) {
@@ -78,7 +118,10 @@ test('exact Redis rows per observation point, command, key and status', async ()
     want.push(
       py('AUTH|AUTH ***|AUTH|-1|ok|', 1),
       cli('AUTH|AUTH ***|AUTH|-1|ok|', 2),
-      py("CLIENT|CLIENT MAINT_NOTIFICATIONS|CLIENT|-1|client_error|ERR unknown subcommand 'MAINT_NOTIFICATIONS'. Try CLIENT HELP.", 1),
+      py(
+        "CLIENT|CLIENT MAINT_NOTIFICATIONS|CLIENT|-1|client_error|ERR unknown subcommand 'MAINT_NOTIFICATIONS'. Try CLIENT HELP.",
+        1
+      ),
       // redis-py names itself on each of its two connections (RESP2, RESP3; pub/sub reuses the latter)
       py(`CLIENT|CLIENT SETINFO|CLIENT|-1|client_error|${setinfo}`, 4),
       py('GET|GET k:1|GET|-1|ok|', 1),
@@ -88,8 +131,14 @@ test('exact Redis rows per observation point, command, key and status', async ()
       py('HGETALL|HGETALL h:1|HGETALL|-1|ok|', 1),
       py('HSET|HSET h:1|HSET|-1|ok|', 1),
       cli('INCR|INCR counter|INCR|-1|ok|', 1),
-      py('LPUSH|LPUSH user:1|LPUSH|-1|client_error|WRONGTYPE Operation against a key holding the wrong kind of value', 1),
-      cli("NOSUCHCMD|NOSUCHCMD x|NOSUCHCMD|-1|client_error|ERR unknown command 'NOSUCHCMD', with args beginning with: 'x' ", 1),
+      py(
+        'LPUSH|LPUSH user:1|LPUSH|-1|client_error|WRONGTYPE Operation against a key holding the wrong kind of value',
+        1
+      ),
+      cli(
+        "NOSUCHCMD|NOSUCHCMD x|NOSUCHCMD|-1|client_error|ERR unknown command 'NOSUCHCMD', with args beginning with: 'x' ",
+        1
+      ),
       py('PUBLISH|PUBLISH news|PUBLISH|-1|ok|', 1),
       py('SET|SET k:0|SET|-1|ok|', 1),
       py('SET|SET k:1|SET|-1|ok|', 1),

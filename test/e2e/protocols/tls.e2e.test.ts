@@ -8,7 +8,17 @@ import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, waitForPort, AgentHandle, CLICKHOUSE_AUTH, CLICKHOUSE_URL } from '../helpers';
+import {
+  assertRoot,
+  chQuery,
+  freeDatabase,
+  requireClickHouse,
+  startAgent,
+  waitForPort,
+  AgentHandle,
+  CLICKHOUSE_AUTH,
+  CLICKHOUSE_URL,
+} from '../helpers';
 
 const DB = 'flowlens_e2e_tls';
 const NGINX_PORT = 28310;
@@ -25,7 +35,18 @@ const h2codes: string[] = [];
 function curl(path: string): number {
   const r = spawnSync(
     'curl',
-    ['-sk', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${SECRETS[0]}`, '-H', `Cookie: session=${SECRETS[1]}`, `https://127.0.0.1:${NGINX_PORT}${path}`],
+    [
+      '-sk',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-H',
+      `Authorization: Bearer ${SECRETS[0]}`,
+      '-H',
+      `Cookie: session=${SECRETS[1]}`,
+      `https://127.0.0.1:${NGINX_PORT}${path}`,
+    ],
     { encoding: 'utf8' }
   );
   return Number(r.stdout);
@@ -34,10 +55,20 @@ function curl(path: string): number {
 function get(pool: https.Agent, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     https
-      .get({ host: '127.0.0.1', port: NODE_PORT, path, agent: pool, rejectUnauthorized: false, headers: { authorization: `Bearer ${SECRETS[0]}` } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode!));
-      })
+      .get(
+        {
+          host: '127.0.0.1',
+          port: NODE_PORT,
+          path,
+          agent: pool,
+          rejectUnauthorized: false,
+          headers: { authorization: `Bearer ${SECRETS[0]}` },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        }
+      )
       .on('error', reject);
   });
 }
@@ -47,7 +78,25 @@ before(async () => {
   await requireClickHouse();
   await freeDatabase(DB);
   dir = mkdtempSync(join(tmpdir(), 'flowlens-tls-'));
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`], { stdio: 'ignore' });
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      `${dir}/key.pem`,
+      '-out',
+      `${dir}/cert.pem`,
+    ],
+    { stdio: 'ignore' }
+  );
   assert.equal(r.status, 0, 'openssl made a test certificate');
   mkdirSync(`${dir}/logs`);
   writeFileSync(
@@ -80,7 +129,11 @@ https.createServer({ key: fs.readFileSync('${dir}/key.pem'), cert: fs.readFileSy
   }
   codes.push(curl('/missing'), curl('/missing'), curl('/fail'));
   for (const p of ['/ok', '/ok', '/missing']) {
-    const r = spawnSync('curl', ['-sk', '--http2', '-o', '/dev/null', '-w', '%{http_code} %{http_version}', `https://127.0.0.1:${H2_PORT}${p}`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'curl',
+      ['-sk', '--http2', '-o', '/dev/null', '-w', '%{http_code} %{http_version}', `https://127.0.0.1:${H2_PORT}${p}`],
+      { encoding: 'utf8' }
+    );
     h2codes.push(r.stdout);
   }
   const pool = new https.Agent({ keepAlive: true, maxSockets: 1 });
@@ -109,7 +162,10 @@ test('HTTPS rows equal what plaintext gives, at both ends, through libssl (curl 
      GROUP BY server_port, observation_point, request_type, endpoint, response_code, response_status, client_process, server_process
      ORDER BY server_port, observation_point, endpoint`
   );
-  const got = rows.map((r) => `${r.server_port} ${r.observation_point} ${r.request_type} ${r.endpoint} ${r.response_code} ${r.response_status} ${r.client_process}->${r.server_process} x${r.n}`);
+  const got = rows.map(
+    (r) =>
+      `${r.server_port} ${r.observation_point} ${r.request_type} ${r.endpoint} ${r.response_code} ${r.response_status} ${r.client_process}->${r.server_process} x${r.n}`
+  );
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
     want.push(
@@ -130,10 +186,16 @@ test('HTTPS through the OpenSSL inside node: Node https client and server, keep-
      GROUP BY observation_point, request_type, endpoint, request_resource, response_code, response_status, client_process, server_process
      ORDER BY observation_point, endpoint`
   );
-  const got = rows.map((r) => `${r.observation_point} ${r.request_type} ${r.request_resource} ${r.response_code} ${r.response_status} ${r.client_process}->${r.server_process} x${r.n}`);
+  const got = rows.map(
+    (r) =>
+      `${r.observation_point} ${r.request_type} ${r.request_resource} ${r.response_code} ${r.response_status} ${r.client_process}->${r.server_process} x${r.n}`
+  );
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
-    want.push(`${op} GET /api/a?password=*** 200 ok node->node x3`, `${op} GET /api/b?password=*** 404 client_error node->node x2`);
+    want.push(
+      `${op} GET /api/a?password=*** 200 ok node->node x3`,
+      `${op} GET /api/b?password=*** 404 client_error node->node x2`
+    );
   }
   assert.deepEqual(got, want);
 });
@@ -145,7 +207,9 @@ test('HTTP/2 over TLS (nginx, curl with ALPN h2): the decrypted frames parse as 
      FROM ${DB}.l7_flow_log WHERE server_port = ${H2_PORT}
      GROUP BY observation_point, l7_protocol, request_type, endpoint, response_code ORDER BY observation_point, endpoint`
   );
-  const got = rows.map((r) => `${r.observation_point} ${r.l7_protocol} ${r.request_type} ${r.endpoint} ${r.response_code} x${r.n}`);
+  const got = rows.map(
+    (r) => `${r.observation_point} ${r.l7_protocol} ${r.request_type} ${r.endpoint} ${r.response_code} x${r.n}`
+  );
   const want: string[] = [];
   for (const op of ['client_process', 'server_process']) {
     want.push(`${op} HTTP2 GET /missing 404 x1`, `${op} HTTP2 GET /ok 200 x2`);
@@ -154,7 +218,11 @@ test('HTTP/2 over TLS (nginx, curl with ALPN h2): the decrypted frames parse as 
 });
 
 test('no secret from headers or query strings is stored in any column', async () => {
-  const dump = await fetch(`${CLICKHOUSE_URL}/`, { method: 'POST', body: `SELECT * FROM ${DB}.l7_flow_log FORMAT TSV`, headers: CLICKHOUSE_AUTH }).then((r) => r.text());
+  const dump = await fetch(`${CLICKHOUSE_URL}/`, {
+    method: 'POST',
+    body: `SELECT * FROM ${DB}.l7_flow_log FORMAT TSV`,
+    headers: CLICKHOUSE_AUTH,
+  }).then((r) => r.text());
   assert.ok(dump.length > 0);
   for (const s of SECRETS) {
     assert.ok(!dump.includes(s), `${s} leaked into l7_flow_log`);

@@ -9,7 +9,18 @@ import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { assertRoot, chQuery, freeDatabase, requireClickHouse, startAgent, ROOT } from '../helpers';
-import { FAULT_S, HEALTHY_S, SCENARIOS, SLOW_MS, GATEWAY_MS, LOSS_PERCENT, BURN_MS, THINK_MS, RATE, startTriageBed } from './triageBed';
+import {
+  FAULT_S,
+  HEALTHY_S,
+  SCENARIOS,
+  SLOW_MS,
+  GATEWAY_MS,
+  LOSS_PERCENT,
+  BURN_MS,
+  THINK_MS,
+  RATE,
+  startTriageBed,
+} from './triageBed';
 
 const DB = 'flowlens_record_triage';
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -21,8 +32,14 @@ const DUMP: Record<string, { where: string; order: string }> = {
   app_metrics: { where: '1', order: 'time, server_service, client_service, observation_point, endpoint' },
   net_metrics: { where: '1', order: 'time, server_port, observation_point, client_service' },
   l4_flow_log: { where: '1', order: 'time, start_time_us, observation_point, client_port' },
-  tcp_timeline: { where: "client_service = 'loadtester' OR server_service = 'backend'", order: 'time, flow_id, observation_point' },
-  profile_samples: { where: "service IN ('frontend', 'backend') AND event = 'on_cpu'", order: 'time, service, pid, tid, stack_id' },
+  tcp_timeline: {
+    where: "client_service = 'loadtester' OR server_service = 'backend'",
+    order: 'time, flow_id, observation_point',
+  },
+  profile_samples: {
+    where: "service IN ('frontend', 'backend') AND event = 'on_cpu'",
+    order: 'time, service, pid, tid, stack_id',
+  },
 };
 
 async function dump(): Promise<Record<string, number>> {
@@ -38,7 +55,10 @@ async function dump(): Promise<Record<string, number>> {
     }
     counts[table] = rows.length;
     // gzip: a request log row per call and observation point is ~100k rows over the bed's two minutes
-    writeFileSync(join(OUT, `${table}.jsonl.gz`), gzipSync(rows.map((r) => JSON.stringify(r)).join('\n') + '\n', { level: 9 }));
+    writeFileSync(
+      join(OUT, `${table}.jsonl.gz`),
+      gzipSync(rows.map((r) => JSON.stringify(r)).join('\n') + '\n', { level: 9 })
+    );
   }
   return counts;
 }
@@ -51,7 +71,13 @@ async function main(): Promise<void> {
   const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
   const bed = await startTriageBed(mkdtempSync(join(tmpdir(), 'flowlens-triage-')));
   try {
-    const agent = await startAgent({ database: DB, flushIntervalMs: 200, statusIntervalMs: 0, flowLogIntervalSec: 60, ...bed.agentConfig() });
+    const agent = await startAgent({
+      database: DB,
+      flushIntervalMs: 200,
+      statusIntervalMs: 0,
+      flowLogIntervalSec: 60,
+      ...bed.agentConfig(),
+    });
     const started = new Date();
     const windows = await bed.run(scenarios, (l) => console.log(`[record-triage] ${l}`));
     if ((await agent.stop()) !== 0) {
@@ -65,7 +91,16 @@ async function main(): Promise<void> {
           what: 'rows the real agent wrote for the triage scenarios of test/e2e/triage/triageBed.ts',
           recorded: { from: started.toISOString(), to: new Date().toISOString() },
           how: 'node build/agent/test/e2e/triage/recordTriage.js (root, the demo system on the namespace test bed, real agent)',
-          settings: { faultS: FAULT_S, healthyS: HEALTHY_S, slowMs: SLOW_MS, gatewayMs: GATEWAY_MS, lossPercent: LOSS_PERCENT, burnMs: BURN_MS, thinkMs: THINK_MS, rate: RATE },
+          settings: {
+            faultS: FAULT_S,
+            healthyS: HEALTHY_S,
+            slowMs: SLOW_MS,
+            gatewayMs: GATEWAY_MS,
+            lossPercent: LOSS_PERCENT,
+            burnMs: BURN_MS,
+            thinkMs: THINK_MS,
+            rate: RATE,
+          },
           scenarios: scenarios.map((s) => ({ ...s, window: windows.find((w) => w.scenario === s.name) })),
           rows: counts,
         },

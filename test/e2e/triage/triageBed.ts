@@ -40,14 +40,54 @@ export const DNS_NAME = 'backend.shop.test';
 
 export const SCENARIOS: Scenario[] = [
   { name: 'control', fault: 'none: the steady load alone', target: { service: 'gateway' }, expect: null },
-  { name: 'gateway_latency', fault: `${GATEWAY_MS} ms latency toxic on the load balancer (toxiproxy)`, target: { service: 'gateway' }, expect: { place: 'gateway', kind: 'latency', service: 'slb' } },
-  { name: 'slow_database', fault: `pg_sleep(${SLOW_MS} ms) in the backend's product query`, target: { service: 'gateway' }, expect: { place: 'dependency', kind: 'latency', service: 'postgres' } },
-  { name: 'slow_cache', fault: `a redis DEBUG SLEEP of ${SLOW_MS} ms per product view`, target: { service: 'gateway' }, expect: { place: 'dependency', kind: 'latency', service: 'redis' } },
-  { name: 'slow_dns', fault: `the DNS server answers after ${SLOW_MS} ms`, target: { service: 'gateway' }, expect: { place: 'dns', kind: 'latency', service: 'dns' } },
-  { name: 'lossy_path', fault: `${LOSS_PERCENT}% loss of TCP segments arriving at the backend's host (nftables)`, target: { service: 'gateway' }, expect: { place: 'network_path', kind: 'retransmissions', service: 'backend' } },
-  { name: 'refused', fault: 'nftables on the backend host resets connects and data to :8000', target: { service: 'gateway' }, expect: { place: 'server_nic', kind: 'connection_failures', service: 'backend' } },
-  { name: 'cpu_bound', fault: `the frontend burns ${BURN_MS} ms of CPU per request (burnCpu)`, target: { service: 'gateway' }, expect: { place: 'server_app', kind: 'cpu', service: 'frontend' } },
-  { name: 'client_wait', fault: `a keep-alive client thinks ${THINK_MS} ms between requests`, target: { service: 'gateway', client_service: 'loadtester' }, expect: { place: 'client_app', kind: 'client_wait', service: 'loadtester' } },
+  {
+    name: 'gateway_latency',
+    fault: `${GATEWAY_MS} ms latency toxic on the load balancer (toxiproxy)`,
+    target: { service: 'gateway' },
+    expect: { place: 'gateway', kind: 'latency', service: 'slb' },
+  },
+  {
+    name: 'slow_database',
+    fault: `pg_sleep(${SLOW_MS} ms) in the backend's product query`,
+    target: { service: 'gateway' },
+    expect: { place: 'dependency', kind: 'latency', service: 'postgres' },
+  },
+  {
+    name: 'slow_cache',
+    fault: `a redis DEBUG SLEEP of ${SLOW_MS} ms per product view`,
+    target: { service: 'gateway' },
+    expect: { place: 'dependency', kind: 'latency', service: 'redis' },
+  },
+  {
+    name: 'slow_dns',
+    fault: `the DNS server answers after ${SLOW_MS} ms`,
+    target: { service: 'gateway' },
+    expect: { place: 'dns', kind: 'latency', service: 'dns' },
+  },
+  {
+    name: 'lossy_path',
+    fault: `${LOSS_PERCENT}% loss of TCP segments arriving at the backend's host (nftables)`,
+    target: { service: 'gateway' },
+    expect: { place: 'network_path', kind: 'retransmissions', service: 'backend' },
+  },
+  {
+    name: 'refused',
+    fault: 'nftables on the backend host resets connects and data to :8000',
+    target: { service: 'gateway' },
+    expect: { place: 'server_nic', kind: 'connection_failures', service: 'backend' },
+  },
+  {
+    name: 'cpu_bound',
+    fault: `the frontend burns ${BURN_MS} ms of CPU per request (burnCpu)`,
+    target: { service: 'gateway' },
+    expect: { place: 'server_app', kind: 'cpu', service: 'frontend' },
+  },
+  {
+    name: 'client_wait',
+    fault: `a keep-alive client thinks ${THINK_MS} ms between requests`,
+    target: { service: 'gateway', client_service: 'loadtester' },
+    expect: { place: 'client_app', kind: 'client_wait', service: 'loadtester' },
+  },
 ];
 
 /** A DNS server (UDP, A records of any name → 10.99.0.1) answering after the delay in its file, ms. */
@@ -157,7 +197,8 @@ export async function startTriageBed(dataDir: string): Promise<TriageBed> {
   };
   const loadtester = named('loadtester');
   const loadgen = named('loadgen');
-  const tester = (think: number) => bed.execAsync('client', [loadtester, '-e', LOAD_TESTER, gw.ip, String(gw.port), String(think)]);
+  const tester = (think: number) =>
+    bed.execAsync('client', [loadtester, '-e', LOAD_TESTER, gw.ip, String(gw.port), String(think)]);
   const mode = (m: string) => writeFileSync(modeFile, m);
 
   /** Injects a scenario's fault; returns what removes it. */
@@ -205,7 +246,15 @@ export async function startTriageBed(dataDir: string): Promise<TriageBed> {
     sys,
     agentConfig: () => {
       const c = sys.agentConfig();
-      return { ...c, services: [...c.services, { name: 'dns', port: 53 }, { name: 'loadtester', process: 'loadtester' }, { name: 'loadgen', process: 'loadgen' }] };
+      return {
+        ...c,
+        services: [
+          ...c.services,
+          { name: 'dns', port: 53 },
+          { name: 'loadtester', process: 'loadtester' },
+          { name: 'loadgen', process: 'loadgen' },
+        ],
+      };
     },
     async run(scenarios, log) {
       load = bed.spawn('client', [loadgen, '-e', LOAD, gw.ip, String(gw.port), modeFile]);

@@ -260,7 +260,9 @@ export class TcpFlowLog {
       let st = this.flows.get(key);
       const isNew = !st;
       if (!st) {
-        const isClient = r.role === FlowRole.Client || (r.role === FlowRole.Unknown && r.localPort >= EPHEMERAL_MIN && r.peerPort < EPHEMERAL_MIN);
+        const isClient =
+          r.role === FlowRole.Client ||
+          (r.role === FlowRole.Unknown && r.localPort >= EPHEMERAL_MIN && r.peerPort < EPHEMERAL_MIN);
         st = {
           flowId: this.nextFlowId++,
           startNs: r.startNs,
@@ -334,7 +336,13 @@ export class TcpFlowLog {
   }
 
   private ends(r: TcpFlowRecord, st: FlowState) {
-    return flowEndColumns(this.o.namer, 'TCP', st.isClient, { ip: r.localIp, port: r.localPort, pid: st.pid }, { ip: r.peerIp, port: r.peerPort, pid: st.peerPid });
+    return flowEndColumns(
+      this.o.namer,
+      'TCP',
+      st.isClient,
+      { ip: r.localIp, port: r.localPort, pid: st.pid },
+      { ip: r.peerIp, port: r.peerPort, pid: st.peerPid }
+    );
   }
 
   private metrics(sec: number, op: ObservationPoint, e: EndpointColumns & FiveTupleColumns): NetMetricsRow {
@@ -380,7 +388,14 @@ export class TcpFlowLog {
     this.net.clear();
   }
 
-  private row(r: TcpFlowRecord, st: FlowState, op: ObservationPoint, e: EndpointColumns & FiveTupleColumns, d: Counters, endUs: number): L4FlowLogRow {
+  private row(
+    r: TcpFlowRecord,
+    st: FlowState,
+    op: ObservationPoint,
+    e: EndpointColumns & FiveTupleColumns,
+    d: Counters,
+    endUs: number
+  ): L4FlowLogRow {
     const startUs = st.lastReportUs;
     return {
       time: Math.floor(endUs / 1e6),

@@ -21,10 +21,23 @@ export interface PacketCaptureConfig {
 }
 
 export interface PcapNative {
-  pcapInterfaces(netns: string): Array<{ name: string; ifindex: number; loopback: boolean; up: boolean; addrs: string[] }>;
-  pcapOpen(netns: string, ifname: string, opts: { payloadBytes: number; blockBytes: number; blocks: number; retireMs: number }): number;
+  pcapInterfaces(
+    netns: string
+  ): Array<{ name: string; ifindex: number; loopback: boolean; up: boolean; addrs: string[] }>;
+  pcapOpen(
+    netns: string,
+    ifname: string,
+    opts: { payloadBytes: number; blockBytes: number; blocks: number; retireMs: number }
+  ): number;
   pcapDrain(maxBytes: number): Buffer | null;
-  pcapStats(): Array<{ id: number; packets: number; kernelDrops: number; freezeCount: number; userDrops: number; records: number }>;
+  pcapStats(): Array<{
+    id: number;
+    packets: number;
+    kernelDrops: number;
+    freezeCount: number;
+    userDrops: number;
+    records: number;
+  }>;
   pcapClose(id: number): void;
   pcapCloseAll(): void;
   pcapLayout(): Record<string, number>;
@@ -55,7 +68,13 @@ const RETIRE_MS = 25;
 export class PacketCapture {
   readonly sockets = new Map<number, CaptureSocket>();
   /** counters of sockets already closed, so totals never go back */
-  private readonly closedTotals: PacketCaptureStats = { interfaces: 0, packets: 0, kernelDrops: 0, freezeCount: 0, userDrops: 0 };
+  private readonly closedTotals: PacketCaptureStats = {
+    interfaces: 0,
+    packets: 0,
+    kernelDrops: 0,
+    freezeCount: 0,
+    userDrops: 0,
+  };
   /** namespaces or interfaces that failed, with the message already logged (logged again only when it changes) */
   private readonly failures = new Map<string, string>();
 
@@ -98,7 +117,9 @@ export class PacketCapture {
         if (!wanted) {
           continue;
         }
-        const existing = [...this.sockets.values()].find((s) => s.netns === ns && s.ifname === i.name && s.ifindex === i.ifindex);
+        const existing = [...this.sockets.values()].find(
+          (s) => s.netns === ns && s.ifname === i.name && s.ifindex === i.ifindex
+        );
         if (existing) {
           existing.localAddrs = addrs;
           seen.add(existing.id);

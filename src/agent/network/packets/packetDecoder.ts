@@ -51,7 +51,9 @@ export interface Packet {
 export function checkPacketLayout(native: Record<string, number>): void {
   for (const [field, off] of Object.entries(PACKET_RECORD_LAYOUT)) {
     if (native[field] !== off) {
-      throw new Error(`packet record layout mismatch: ${field} is at ${native[field]} in the native addon but ${off} in packetDecoder.ts; rebuild with scripts/build.sh`);
+      throw new Error(
+        `packet record layout mismatch: ${field} is at ${native[field]} in the native addon but ${off} in packetDecoder.ts; rebuild with scripts/build.sh`
+      );
     }
   }
 }
@@ -60,7 +62,13 @@ export function checkPacketLayout(native: Record<string, number>): void {
  * Decodes one packet starting at its IP header. Returns undefined when the bytes are not a
  * well-formed IPv4/IPv6 TCP or UDP packet (the caller counts it).
  */
-export function decodePacket(data: Buffer, sockId: number, tsUs: number, outgoing: boolean, origLen: number): Packet | undefined {
+export function decodePacket(
+  data: Buffer,
+  sockId: number,
+  tsUs: number,
+  outgoing: boolean,
+  origLen: number
+): Packet | undefined {
   if (data.length < 20) {
     return undefined;
   }

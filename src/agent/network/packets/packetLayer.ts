@@ -57,7 +57,9 @@ export class PacketLayer {
   /** Opens what the configuration names; returns a line for the log. */
   start(): string {
     this.capture.scan();
-    return this.capture.sockets.size ? `packet capture on ${this.capture.describe()}` : 'packet capture: no interface to capture yet (rescanning every 5 s)';
+    return this.capture.sockets.size
+      ? `packet capture on ${this.capture.describe()}`
+      : 'packet capture: no interface to capture yet (rescanning every 5 s)';
   }
 
   rescan(): void {

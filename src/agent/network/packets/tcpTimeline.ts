@@ -124,7 +124,14 @@ export class TcpTimeline {
   }
 
   private onAck(dir: FlowDir, p: Packet): void {
-    if (this.synAckUs !== undefined && this.synUs !== undefined && !this.connLatencyUs && dir === 0 && this.synAckSeq !== undefined && p.ack === ((this.synAckSeq + 1) >>> 0)) {
+    if (
+      this.synAckUs !== undefined &&
+      this.synUs !== undefined &&
+      !this.connLatencyUs &&
+      dir === 0 &&
+      this.synAckSeq !== undefined &&
+      p.ack === (this.synAckSeq + 1) >>> 0
+    ) {
       this.connLatencyUs = Math.max(1, p.tsUs - this.synUs);
     }
     // the peer's data segments this ACK covers: one sample, from the newest of them
@@ -170,7 +177,15 @@ export class TcpTimeline {
 
   /** Starts a new reporting interval: events and latency sums restart, sequence state stays. */
   resetInterval(): void {
-    for (const a of [this.eventTimeUs, this.eventDirection, this.eventFlags, this.eventSeq, this.eventAck, this.eventPayloadLen, this.eventWindow]) {
+    for (const a of [
+      this.eventTimeUs,
+      this.eventDirection,
+      this.eventFlags,
+      this.eventSeq,
+      this.eventAck,
+      this.eventPayloadLen,
+      this.eventWindow,
+    ]) {
       a.length = 0;
     }
     this.eventsTruncated = 0;

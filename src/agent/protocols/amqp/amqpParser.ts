@@ -19,36 +19,100 @@ const MAX_FIELD = 512;
 const MAX_CHANNELS = 2048;
 const MAX_PENDING_PER_CHANNEL = 256;
 
-const CLASSES: Record<number, string> = { 10: 'Connection', 20: 'Channel', 40: 'Exchange', 50: 'Queue', 60: 'Basic', 85: 'Confirm', 90: 'Tx' };
+const CLASSES: Record<number, string> = {
+  10: 'Connection',
+  20: 'Channel',
+  40: 'Exchange',
+  50: 'Queue',
+  60: 'Basic',
+  85: 'Confirm',
+  90: 'Tx',
+};
 const METHODS: Record<number, string> = {
-  0x0a000a: 'Start', 0x0a000b: 'StartOk', 0x0a0014: 'Secure', 0x0a0015: 'SecureOk', 0x0a001e: 'Tune', 0x0a001f: 'TuneOk', 0x0a0028: 'Open', 0x0a0029: 'OpenOk',
-  0x0a0032: 'Close', 0x0a0033: 'CloseOk', 0x0a003c: 'Blocked', 0x0a003d: 'Unblocked',
-  0x14000a: 'Open', 0x14000b: 'OpenOk', 0x140014: 'Flow', 0x140015: 'FlowOk', 0x140028: 'Close', 0x140029: 'CloseOk',
-  0x28000a: 'Declare', 0x28000b: 'DeclareOk', 0x280014: 'Delete', 0x280015: 'DeleteOk', 0x28001e: 'Bind', 0x28001f: 'BindOk', 0x280028: 'Unbind', 0x280033: 'UnbindOk',
-  0x32000a: 'Declare', 0x32000b: 'DeclareOk', 0x320014: 'Bind', 0x320015: 'BindOk', 0x32001e: 'Purge', 0x32001f: 'PurgeOk', 0x320028: 'Delete', 0x320029: 'DeleteOk',
-  0x320032: 'Unbind', 0x320033: 'UnbindOk',
-  0x3c000a: 'Qos', 0x3c000b: 'QosOk', 0x3c0014: 'Consume', 0x3c0015: 'ConsumeOk', 0x3c001e: 'Cancel', 0x3c001f: 'CancelOk', 0x3c0028: 'Publish', 0x3c0032: 'Return',
-  0x3c003c: 'Deliver', 0x3c0046: 'Get', 0x3c0047: 'GetOk', 0x3c0048: 'GetEmpty', 0x3c0050: 'Ack', 0x3c005a: 'Reject', 0x3c0064: 'RecoverAsync', 0x3c006e: 'Recover',
-  0x3c006f: 'RecoverOk', 0x3c0078: 'Nack',
-  0x55000a: 'Select', 0x55000b: 'SelectOk', 0x5a000a: 'Select', 0x5a000b: 'SelectOk', 0x5a0014: 'Commit', 0x5a0015: 'CommitOk', 0x5a001e: 'Rollback', 0x5a001f: 'RollbackOk',
+  0x0a000a: 'Start',
+  0x0a000b: 'StartOk',
+  0x0a0014: 'Secure',
+  0x0a0015: 'SecureOk',
+  0x0a001e: 'Tune',
+  0x0a001f: 'TuneOk',
+  0x0a0028: 'Open',
+  0x0a0029: 'OpenOk',
+  0x0a0032: 'Close',
+  0x0a0033: 'CloseOk',
+  0x0a003c: 'Blocked',
+  0x0a003d: 'Unblocked',
+  0x14000a: 'Open',
+  0x14000b: 'OpenOk',
+  0x140014: 'Flow',
+  0x140015: 'FlowOk',
+  0x140028: 'Close',
+  0x140029: 'CloseOk',
+  0x28000a: 'Declare',
+  0x28000b: 'DeclareOk',
+  0x280014: 'Delete',
+  0x280015: 'DeleteOk',
+  0x28001e: 'Bind',
+  0x28001f: 'BindOk',
+  0x280028: 'Unbind',
+  0x280033: 'UnbindOk',
+  0x32000a: 'Declare',
+  0x32000b: 'DeclareOk',
+  0x320014: 'Bind',
+  0x320015: 'BindOk',
+  0x32001e: 'Purge',
+  0x32001f: 'PurgeOk',
+  0x320028: 'Delete',
+  0x320029: 'DeleteOk',
+  0x320032: 'Unbind',
+  0x320033: 'UnbindOk',
+  0x3c000a: 'Qos',
+  0x3c000b: 'QosOk',
+  0x3c0014: 'Consume',
+  0x3c0015: 'ConsumeOk',
+  0x3c001e: 'Cancel',
+  0x3c001f: 'CancelOk',
+  0x3c0028: 'Publish',
+  0x3c0032: 'Return',
+  0x3c003c: 'Deliver',
+  0x3c0046: 'Get',
+  0x3c0047: 'GetOk',
+  0x3c0048: 'GetEmpty',
+  0x3c0050: 'Ack',
+  0x3c005a: 'Reject',
+  0x3c0064: 'RecoverAsync',
+  0x3c006e: 'Recover',
+  0x3c006f: 'RecoverOk',
+  0x3c0078: 'Nack',
+  0x55000a: 'Select',
+  0x55000b: 'SelectOk',
+  0x5a000a: 'Select',
+  0x5a000b: 'SelectOk',
+  0x5a0014: 'Commit',
+  0x5a0015: 'CommitOk',
+  0x5a001e: 'Rollback',
+  0x5a001f: 'RollbackOk',
 };
 
 /** Synchronous client requests, with where their no-wait bit is: [bit-field offset after the named fields, bit] (-1: none). */
 const SYNC_REQUESTS = new Set([
-  0x0a000b, 0x0a0015, 0x0a0028, 0x0a0032, 0x140014, 0x14000a, 0x140028, 0x28000a, 0x280014, 0x28001e, 0x280028, 0x32000a, 0x320014, 0x32001e, 0x320028, 0x320032,
-  0x3c000a, 0x3c0014, 0x3c001e, 0x3c0046, 0x3c006e, 0x55000a, 0x5a000a, 0x5a0014, 0x5a001e,
+  0x0a000b, 0x0a0015, 0x0a0028, 0x0a0032, 0x140014, 0x14000a, 0x140028, 0x28000a, 0x280014, 0x28001e, 0x280028,
+  0x32000a, 0x320014, 0x32001e, 0x320028, 0x320032, 0x3c000a, 0x3c0014, 0x3c001e, 0x3c0046, 0x3c006e, 0x55000a,
+  0x5a000a, 0x5a0014, 0x5a001e,
 ]);
 /** Server replies to a synchronous request. */
 const SYNC_REPLIES = new Set([
-  0x0a0014, 0x0a001e, 0x0a0029, 0x0a0033, 0x14000b, 0x140015, 0x140029, 0x28000b, 0x280015, 0x28001f, 0x280033, 0x32000b, 0x320015, 0x32001f, 0x320029, 0x320033,
-  0x3c000b, 0x3c0015, 0x3c001f, 0x3c0047, 0x3c0048, 0x3c006f, 0x55000b, 0x5a000b, 0x5a0015, 0x5a001f,
+  0x0a0014, 0x0a001e, 0x0a0029, 0x0a0033, 0x14000b, 0x140015, 0x140029, 0x28000b, 0x280015, 0x28001f, 0x280033,
+  0x32000b, 0x320015, 0x32001f, 0x320029, 0x320033, 0x3c000b, 0x3c0015, 0x3c001f, 0x3c0047, 0x3c0048, 0x3c006f,
+  0x55000b, 0x5a000b, 0x5a0015, 0x5a001f,
 ]);
 /** Methods followed by a content header and body frames. */
 const WITH_CONTENT = new Set([0x3c0028, 0x3c0032, 0x3c003c, 0x3c0047]);
 
 function frameLength(head: Buffer): number {
   if (head.length < 7) {
-    return head.length >= 1 && !(head[0] === 1 || head[0] === 2 || head[0] === 3 || head[0] === 8) ? INVALID : NEED_MORE;
+    return head.length >= 1 && !(head[0] === 1 || head[0] === 2 || head[0] === 3 || head[0] === 8)
+      ? INVALID
+      : NEED_MORE;
   }
   const type = head[0];
   if (type !== 1 && type !== 2 && type !== 3 && type !== 8) {
@@ -74,7 +138,10 @@ function closeStatus(code: number): ParsedMessage['status'] {
 }
 
 class Reader {
-  constructor(readonly b: Buffer, public pos: number) {}
+  constructor(
+    readonly b: Buffer,
+    public pos: number
+  ) {}
   u8(): number {
     return this.pos < this.b.length ? this.b[this.pos++] : -1;
   }
@@ -147,7 +214,12 @@ class AmqpConnection implements ProtocolParser, FrameSink {
     return new AmqpConnection();
   }
 
-  parse(seg: Buffer, retLen: number, _request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage | ParsedMessage[] | null {
+  parse(
+    seg: Buffer,
+    retLen: number,
+    _request: ParsedMessage | undefined,
+    ctx: SegmentContext
+  ): ParsedMessage | ParsedMessage[] | null {
     this.out = [];
     this.withContent = undefined;
     this.fromEgress = ctx.egress;
@@ -206,7 +278,12 @@ class AmqpConnection implements ProtocolParser, FrameSink {
       return;
     }
     if (this.isClient === undefined) {
-      this.isClient = SYNC_REQUESTS.has(methodKey) || methodKey === 0x3c0028 ? egress : SYNC_REPLIES.has(methodKey) ? !egress : undefined;
+      this.isClient =
+        SYNC_REQUESTS.has(methodKey) || methodKey === 0x3c0028
+          ? egress
+          : SYNC_REPLIES.has(methodKey)
+            ? !egress
+            : undefined;
     }
     const fromClient = this.isClient === undefined ? !SYNC_REPLIES.has(methodKey) : this.isClient === egress;
     const state = this.channel(ch);
@@ -218,7 +295,14 @@ class AmqpConnection implements ProtocolParser, FrameSink {
     }
   }
 
-  private clientMethod(methodKey: number, name: string, ch: number, state: ChannelState, r: Reader, fromHere: number): void {
+  private clientMethod(
+    methodKey: number,
+    name: string,
+    ch: number,
+    state: ChannelState,
+    r: Reader,
+    fromHere: number
+  ): void {
     let resource = '';
     let noWait = false;
     switch (methodKey) {
@@ -354,11 +438,32 @@ class AmqpConnection implements ProtocolParser, FrameSink {
   }
 
   private request(name: string, resource: string, fromHere: number): ParsedMessage {
-    return { type: 'request', version: '0-9-1', requestType: name, domain: this.vhost, resource, endpoint: resource, totalLength: fromHere };
+    return {
+      type: 'request',
+      version: '0-9-1',
+      requestType: name,
+      domain: this.vhost,
+      resource,
+      endpoint: resource,
+      totalLength: fromHere,
+    };
   }
 
-  private serverMethod(methodKey: number, name: string, ch: number, state: ChannelState, r: Reader, fromHere: number): void {
-    if (methodKey === 0x3c003c || methodKey === 0x3c0032 || methodKey === 0x0a003c || methodKey === 0x0a003d || methodKey === 0x140014) {
+  private serverMethod(
+    methodKey: number,
+    name: string,
+    ch: number,
+    state: ChannelState,
+    r: Reader,
+    fromHere: number
+  ): void {
+    if (
+      methodKey === 0x3c003c ||
+      methodKey === 0x3c0032 ||
+      methodKey === 0x0a003c ||
+      methodKey === 0x0a003d ||
+      methodKey === 0x140014
+    ) {
       // Deliver, Return, Connection.Blocked/Unblocked, Channel.Flow: the broker's own initiative
       const m: ParsedMessage = { type: 'request', unsolicited: true, totalLength: fromHere };
       if (WITH_CONTENT.has(methodKey)) {

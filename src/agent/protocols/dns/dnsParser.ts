@@ -7,12 +7,38 @@ const MAX_NAME = 255;
 const DNS_PORTS = new Set([53, 5353, 5355]);
 
 const QTYPES: Record<number, string> = {
-  1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 15: 'MX', 16: 'TXT', 28: 'AAAA', 33: 'SRV', 35: 'NAPTR',
-  41: 'OPT', 43: 'DS', 46: 'RRSIG', 48: 'DNSKEY', 64: 'SVCB', 65: 'HTTPS', 255: 'ANY', 257: 'CAA',
+  1: 'A',
+  2: 'NS',
+  5: 'CNAME',
+  6: 'SOA',
+  12: 'PTR',
+  15: 'MX',
+  16: 'TXT',
+  28: 'AAAA',
+  33: 'SRV',
+  35: 'NAPTR',
+  41: 'OPT',
+  43: 'DS',
+  46: 'RRSIG',
+  48: 'DNSKEY',
+  64: 'SVCB',
+  65: 'HTTPS',
+  255: 'ANY',
+  257: 'CAA',
 };
 
 const RCODES: Record<number, string> = {
-  0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 6: 'YXDOMAIN', 7: 'YXRRSET', 8: 'NXRRSET', 9: 'NOTAUTH', 10: 'NOTZONE',
+  0: 'NOERROR',
+  1: 'FORMERR',
+  2: 'SERVFAIL',
+  3: 'NXDOMAIN',
+  4: 'NOTIMP',
+  5: 'REFUSED',
+  6: 'YXDOMAIN',
+  7: 'YXRRSET',
+  8: 'NXRRSET',
+  9: 'NOTAUTH',
+  10: 'NOTZONE',
 };
 
 /** Reads a (possibly compressed) name at `off`; null when malformed. Bounded: at most 128 labels and jumps. */
@@ -119,7 +145,12 @@ export class DnsParser implements ProtocolParser {
     );
   }
 
-  parse(seg: Buffer, _retLen: number, _request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage | ParsedMessage[] | null {
+  parse(
+    seg: Buffer,
+    _retLen: number,
+    _request: ParsedMessage | undefined,
+    ctx: SegmentContext
+  ): ParsedMessage | ParsedMessage[] | null {
     if (ctx.l4 === 'UDP') {
       const m = parseMessage(seg, 0);
       if (m) {

@@ -54,7 +54,19 @@ interface Headers {
 }
 
 /** Header names whose values FlowLens keeps, by length, so most lines are skipped unread. */
-const KEPT = new Set(['content-length', 'transfer-encoding', 'host', 'traceparent', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'uber-trace-id', 'sw8', 'x-request-id']);
+const KEPT = new Set([
+  'content-length',
+  'transfer-encoding',
+  'host',
+  'traceparent',
+  'b3',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'uber-trace-id',
+  'sw8',
+  'x-request-id',
+]);
 const KEPT_LENGTHS = new Set([...KEPT].map((n) => n.length));
 const KEPT_FIRST = new Uint8Array(128);
 for (const n of KEPT) {
@@ -134,7 +146,8 @@ export class Http1Parser implements ProtocolParser {
     const h = parseHeaders(head, lineEnd < 0 ? head.length : lineEnd + 2);
     // Complete when the header block and the declared body have been seen; unknown when the
     // headers were cut by the capture size or the body is close-delimited.
-    const withBody = (body: number | undefined) => (headerLength === undefined || body === undefined ? undefined : headerLength + body);
+    const withBody = (body: number | undefined) =>
+      headerLength === undefined || body === undefined ? undefined : headerLength + body;
 
     if (isResponse) {
       const code = Number(line.slice(9, 12));
@@ -162,7 +175,9 @@ export class Http1Parser implements ProtocolParser {
     const sp2 = line.lastIndexOf(' ');
     const method = line.slice(0, sp1);
     // A request line cut by the capture size still names the method and the start of the path.
-    const resource = (sp2 > sp1 && line.startsWith('HTTP/', sp2 + 1) ? line.slice(sp1 + 1, sp2) : line.slice(sp1 + 1)).slice(0, MAX_FIELD);
+    const resource = (
+      sp2 > sp1 && line.startsWith('HTTP/', sp2 + 1) ? line.slice(sp1 + 1, sp2) : line.slice(sp1 + 1)
+    ).slice(0, MAX_FIELD);
     const q = resource.indexOf('?');
     void retLen;
     return {

@@ -43,15 +43,52 @@ const END_HEADERS = 0x4;
 const PADDED = 0x8;
 const PRIORITY = 0x20;
 /** Flags each frame type defines (RFC 9113 6.x); senders leave the others unset. */
-const DEFINED_FLAGS = [END_STREAM | PADDED, END_STREAM | END_HEADERS | PADDED | PRIORITY, 0, 0, ACK, END_HEADERS | PADDED, ACK, 0, 0, END_HEADERS];
+const DEFINED_FLAGS = [
+  END_STREAM | PADDED,
+  END_STREAM | END_HEADERS | PADDED | PRIORITY,
+  0,
+  0,
+  ACK,
+  END_HEADERS | PADDED,
+  ACK,
+  0,
+  0,
+  END_HEADERS,
+];
 
 const ERROR_CODES = [
-  'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR',
-  'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED',
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
 ];
 const GRPC_CODES = [
-  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS',
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
   'UNAUTHENTICATED',
 ];
 /** gRPC codes that mean the caller asked for something wrong. */
@@ -108,7 +145,12 @@ function looksLikeInitialSettings(b: Buffer): boolean {
   for (let p = FRAME_HEADER; p + 6 <= Math.min(b.length, FRAME_HEADER + length); p += 6) {
     const id = b.readUInt16BE(p);
     const value = b.readUInt32BE(p + 2);
-    if (id === 0 || (id === 2 && value > 1) || (id === 4 && value > 0x7fffffff) || (id === 5 && (value < 16384 || value > 0xffffff))) {
+    if (
+      id === 0 ||
+      (id === 2 && value > 1) ||
+      (id === 4 && value > 0x7fffffff) ||
+      (id === 5 && (value < 16384 || value > 0xffffff))
+    ) {
       return false;
     }
   }
@@ -294,7 +336,12 @@ export class Http2Parser implements ProtocolParser {
   }
 
   infer(segment: Buffer, _ctx: SegmentContext): boolean {
-    if (segment.length >= 14 && segment.subarray(0, Math.min(segment.length, PREFACE.length)).equals(PREFACE.subarray(0, Math.min(segment.length, PREFACE.length)))) {
+    if (
+      segment.length >= 14 &&
+      segment
+        .subarray(0, Math.min(segment.length, PREFACE.length))
+        .equals(PREFACE.subarray(0, Math.min(segment.length, PREFACE.length)))
+    ) {
       return true;
     }
     // the server may write its SETTINGS before it reads the client's preface
@@ -305,7 +352,12 @@ export class Http2Parser implements ProtocolParser {
     return new Http2Parser();
   }
 
-  parse(segment: Buffer, retLen: number, _request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage[] | null {
+  parse(
+    segment: Buffer,
+    retLen: number,
+    _request: ParsedMessage | undefined,
+    ctx: SegmentContext
+  ): ParsedMessage[] | null {
     const out: ParsedMessage[] = [];
     this.feed(ctx.egress ? this.toPeer : this.fromPeer, segment, Math.max(retLen, segment.length), ctx.egress, out);
     if (out.length === 1 && out[0].type === 'response' && out[0].totalLength !== undefined) {
@@ -394,7 +446,16 @@ export class Http2Parser implements ProtocolParser {
   }
 
   /** One frame; `payload` is all of it when `whole`, else the captured start. */
-  private frame(d: DirectionState, type: number, flags: number, streamId: number, payload: Buffer, whole: boolean, egress: boolean, out: ParsedMessage[]): void {
+  private frame(
+    d: DirectionState,
+    type: number,
+    flags: number,
+    streamId: number,
+    payload: Buffer,
+    whole: boolean,
+    egress: boolean,
+    out: ParsedMessage[]
+  ): void {
     const frameBytes = FRAME_HEADER + payload.length;
     if (d.block && type !== FrameType.Continuation) {
       // a header block must be followed by its CONTINUATIONs only: the framing is not what we think
@@ -425,7 +486,14 @@ export class Http2Parser implements ProtocolParser {
           return;
         }
         const fragment = payload.subarray(start, end);
-        const block: OpenBlock = { streamId, endStream: (flags & END_STREAM) !== 0, push: type === FrameType.PushPromise, parts: [fragment], length: fragment.length, frameBytes };
+        const block: OpenBlock = {
+          streamId,
+          endStream: (flags & END_STREAM) !== 0,
+          push: type === FrameType.PushPromise,
+          parts: [fragment],
+          length: fragment.length,
+          frameBytes,
+        };
         if (flags & END_HEADERS || !whole) {
           this.endBlock(d, block, whole, egress, out);
           if (!(flags & END_HEADERS)) {
@@ -491,7 +559,14 @@ export class Http2Parser implements ProtocolParser {
     this.headers(block.streamId, readFields(decoded.fields), block.endStream, egress, block.frameBytes, out);
   }
 
-  private headers(streamId: number, f: BlockFields, endStream: boolean, egress: boolean, frameBytes: number, out: ParsedMessage[]): void {
+  private headers(
+    streamId: number,
+    f: BlockFields,
+    endStream: boolean,
+    egress: boolean,
+    frameBytes: number,
+    out: ParsedMessage[]
+  ): void {
     if (f.method !== undefined) {
       if (streamId % 2 === 0) {
         return; // client streams are odd

@@ -22,12 +22,27 @@ const MAX_PENDING = 1024;
 const SHORT_HEAD = 16;
 const TOPIC_ID_CACHE = 4096;
 
-const PRODUCE = 0, FETCH = 1, LIST_OFFSETS = 2, METADATA = 3, OFFSET_COMMIT = 8, OFFSET_FETCH = 9, FIND_COORDINATOR = 10;
-const JOIN_GROUP = 11, HEARTBEAT = 12, LEAVE_GROUP = 13, SYNC_GROUP = 14, API_VERSIONS = 18, CREATE_TOPICS = 19, DELETE_TOPICS = 20;
-const INIT_PRODUCER_ID = 22, DESCRIBE_CLUSTER = 60;
+const PRODUCE = 0,
+  FETCH = 1,
+  LIST_OFFSETS = 2,
+  METADATA = 3,
+  OFFSET_COMMIT = 8,
+  OFFSET_FETCH = 9,
+  FIND_COORDINATOR = 10;
+const JOIN_GROUP = 11,
+  HEARTBEAT = 12,
+  LEAVE_GROUP = 13,
+  SYNC_GROUP = 14,
+  API_VERSIONS = 18,
+  CREATE_TOPICS = 19,
+  DELETE_TOPICS = 20;
+const INIT_PRODUCER_ID = 22,
+  DESCRIBE_CLUSTER = 60;
 
 /** Codes that say the broker or cluster failed (unavailable, timed out, not leader, storage): server_error. */
-const SERVER_ERRORS = new Set([-1, 5, 6, 7, 8, 9, 11, 13, 14, 15, 16, 19, 20, 41, 51, 56, 57, 72, 80, 83, 89, 101, 102, 116]);
+const SERVER_ERRORS = new Set([
+  -1, 5, 6, 7, 8, 9, 11, 13, 14, 15, 16, 19, 20, 41, 51, 56, 57, 72, 80, 83, 89, 101, 102, 116,
+]);
 
 /** Topic ids (Fetch v13+, Produce v13+) resolved to names learned from Metadata/CreateTopics responses; shared, bounded. */
 const topicNames = new Map<string, string>();
@@ -58,7 +73,11 @@ export function kafkaErrorName(code: number): string {
 /** Bounded reader over a captured prefix: any read past the end sets `ok` false and returns a dummy. */
 class Reader {
   ok = true;
-  constructor(readonly buf: Buffer, public pos: number, readonly end: number) {}
+  constructor(
+    readonly buf: Buffer,
+    public pos: number,
+    readonly end: number
+  ) {}
 
   private need(n: number): boolean {
     if (!this.ok || this.pos + n > this.end) {
@@ -223,8 +242,8 @@ function requestResource(h: RequestHeader, seg: Buffer, end: number): { resource
   const r = new Reader(seg, h.bodyAt, end);
   const v = h.apiVersion;
   const f = h.flexible;
-  const firstTopicName = (): string => (r.arrayLen(f) > 0 ? r.string(f) ?? '' : '');
-  const firstTopicId = (): string => (r.arrayLen(f) > 0 ? topicNames.get(r.uuid()) ?? '' : '');
+  const firstTopicName = (): string => (r.arrayLen(f) > 0 ? (r.string(f) ?? '') : '');
+  const firstTopicId = (): string => (r.arrayLen(f) > 0 ? (topicNames.get(r.uuid()) ?? '') : '');
   switch (h.apiKey) {
     case PRODUCE: {
       if (v >= 3) {
@@ -288,13 +307,13 @@ function requestResource(h: RequestHeader, seg: Buffer, end: number): { resource
       return { resource: r.string(f) ?? '' }; // group id
     case OFFSET_FETCH:
       if (v >= 8) {
-        return { resource: r.arrayLen(f) > 0 ? r.string(f) ?? '' : '' }; // first group of the batch
+        return { resource: r.arrayLen(f) > 0 ? (r.string(f) ?? '') : '' }; // first group of the batch
       }
       return { resource: r.string(f) ?? '' };
     case FIND_COORDINATOR:
       if (v >= 4) {
         r.i8(); // key type
-        return { resource: r.arrayLen(f) > 0 ? r.string(f) ?? '' : '' };
+        return { resource: r.arrayLen(f) > 0 ? (r.string(f) ?? '') : '' };
       }
       return { resource: r.string(f) ?? '' };
     default:
@@ -509,7 +528,10 @@ export class KafkaParser implements ProtocolParser {
   private readonly pending = new Map<number, PendingRequest>();
   /** true when requests are this process's egress (learnt from the first request parsed) */
   private requestEgress?: boolean;
-  private readonly framing: [Framing, Framing] = [{ remaining: 0, lost: false }, { remaining: 0, lost: false }];
+  private readonly framing: [Framing, Framing] = [
+    { remaining: 0, lost: false },
+    { remaining: 0, lost: false },
+  ];
 
   infer(segment: Buffer, _ctx: SegmentContext): boolean {
     // the size-prefixed request a client writes, or the body a JVM broker reads after reading the size alone
@@ -520,7 +542,12 @@ export class KafkaParser implements ProtocolParser {
     return new KafkaParser();
   }
 
-  parse(segment: Buffer, retLen: number, _request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage | ParsedMessage[] | null {
+  parse(
+    segment: Buffer,
+    retLen: number,
+    _request: ParsedMessage | undefined,
+    ctx: SegmentContext
+  ): ParsedMessage | ParsedMessage[] | null {
     const fr = this.framing[ctx.egress ? 0 : 1];
     if (fr.remaining > 0) {
       if (retLen <= fr.remaining) {
@@ -547,7 +574,13 @@ export class KafkaParser implements ProtocolParser {
     return this.parseMessages(seg, len, ctx, fr, headLength);
   }
 
-  private parseMessages(seg: Buffer, retLen: number, ctx: SegmentContext, fr: Framing, headLength = 0): ParsedMessage | ParsedMessage[] | null {
+  private parseMessages(
+    seg: Buffer,
+    retLen: number,
+    ctx: SegmentContext,
+    fr: Framing,
+    headLength = 0
+  ): ParsedMessage | ParsedMessage[] | null {
     const isRequest = this.requestEgress === undefined || ctx.egress === this.requestEgress;
     const out: ParsedMessage[] = [];
     let off = 0;
@@ -562,7 +595,12 @@ export class KafkaParser implements ProtocolParser {
     }
     while (off < retLen) {
       const left = retLen - off;
-      if (out.length === 0 && left < SHORT_HEAD && seg.length === retLen && (left < 4 || seg.readInt32BE(off) + 4 > left)) {
+      if (
+        out.length === 0 &&
+        left < SHORT_HEAD &&
+        seg.length === retLen &&
+        (left < 4 || seg.readInt32BE(off) + 4 > left)
+      ) {
         // a short read of an unfinished message start (the JVM reads the 4-byte size alone, librdkafka size + id): join it with the next
         fr.head = Buffer.from(seg.subarray(off));
         return null;

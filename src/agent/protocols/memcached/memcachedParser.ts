@@ -226,7 +226,14 @@ interface Reply {
   end: number; // -1 when unknown
 }
 
-const OUTCOMES: Record<string, string> = { NOT_STORED: 'NOT_STORED', EXISTS: 'EXISTS', NOT_FOUND: 'NOT_FOUND', NS: 'NOT_STORED', EX: 'EXISTS', NF: 'NOT_FOUND' };
+const OUTCOMES: Record<string, string> = {
+  NOT_STORED: 'NOT_STORED',
+  EXISTS: 'EXISTS',
+  NOT_FOUND: 'NOT_FOUND',
+  NS: 'NOT_STORED',
+  EX: 'EXISTS',
+  NF: 'NOT_FOUND',
+};
 const OK_WORDS = new Set(['STORED', 'DELETED', 'TOUCHED', 'OK', 'RESET', 'VERSION', 'HD', 'MN', 'ME', 'EN', 'END']);
 
 /** One reply at `off`; `asked` = the request it answers, when known (for the item count of a get). */
@@ -262,7 +269,10 @@ function readReply(buf: Buffer, off: number, asked: Request | undefined): Reply 
         if (p >= buf.length) {
           // the rest is past the capture: a get of as many keys as items ends with END next
           const end = asked && asked.kind === 'retrieval' && items >= asked.keys ? p + END_LINE.length : -1;
-          return { msg: { type: 'response', status: 'ok', code: items, terminator: end < 0 ? END_LINE : undefined }, end };
+          return {
+            msg: { type: 'response', status: 'ok', code: items, terminator: end < 0 ? END_LINE : undefined },
+            end,
+          };
         }
         if (buf.length - p >= 5 && buf.toString('latin1', p, p + 5) === 'END\r\n') {
           return { msg: { type: 'response', status: 'ok', code: items }, end: p + 5 };
@@ -272,7 +282,10 @@ function readReply(buf: Buffer, off: number, asked: Request | undefined): Reply 
     }
     case 'STAT': {
       const endAt = buf.indexOf('\r\nEND\r\n', off);
-      return { msg: { type: 'response', status: 'ok', terminator: endAt < 0 ? END_LINE : undefined }, end: endAt < 0 ? -1 : endAt + 7 };
+      return {
+        msg: { type: 'response', status: 'ok', terminator: endAt < 0 ? END_LINE : undefined },
+        end: endAt < 0 ? -1 : endAt + 7,
+      };
     }
     case 'VA': {
       const w = words(buf, off, eol, 3);
@@ -324,7 +337,12 @@ export class MemcachedParser implements ProtocolParser {
     return new MemcachedParser();
   }
 
-  parse(seg: Buffer, retLen: number, _request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage | ParsedMessage[] | null {
+  parse(
+    seg: Buffer,
+    retLen: number,
+    _request: ParsedMessage | undefined,
+    ctx: SegmentContext
+  ): ParsedMessage | ParsedMessage[] | null {
     const d = ctx.egress ? 1 : 0;
     const start = this.framing.start(seg, retLen, d);
     if (start === UNKNOWN_TAIL) {
@@ -339,7 +357,8 @@ export class MemcachedParser implements ProtocolParser {
     }
     // requests are lower-case words, replies upper-case words or numbers
     const first = seg[start];
-    const asRequest = this.requestEgress === undefined ? first >= 0x61 && first <= 0x7a : this.requestEgress === ctx.egress;
+    const asRequest =
+      this.requestEgress === undefined ? first >= 0x61 && first <= 0x7a : this.requestEgress === ctx.egress;
     const out = asRequest ? this.parseRequests(seg, start, retLen, d) : this.parseReplies(seg, start, retLen, d);
     if (out.length === 0) {
       return null;

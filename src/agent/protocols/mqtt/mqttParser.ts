@@ -12,21 +12,76 @@ import { LengthFramer, NEED_MORE, INVALID, FrameSink } from './lengthFramer';
 const MAX_FIELD = 512;
 
 const enum T {
-  CONNECT = 1, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT, AUTH,
+  CONNECT = 1,
+  CONNACK,
+  PUBLISH,
+  PUBACK,
+  PUBREC,
+  PUBREL,
+  PUBCOMP,
+  SUBSCRIBE,
+  SUBACK,
+  UNSUBSCRIBE,
+  UNSUBACK,
+  PINGREQ,
+  PINGRESP,
+  DISCONNECT,
+  AUTH,
 }
-const NAMES = ['', 'CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP', 'SUBSCRIBE', 'SUBACK', 'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT', 'AUTH'];
+const NAMES = [
+  '',
+  'CONNECT',
+  'CONNACK',
+  'PUBLISH',
+  'PUBACK',
+  'PUBREC',
+  'PUBREL',
+  'PUBCOMP',
+  'SUBSCRIBE',
+  'SUBACK',
+  'UNSUBSCRIBE',
+  'UNSUBACK',
+  'PINGREQ',
+  'PINGRESP',
+  'DISCONNECT',
+  'AUTH',
+];
 
 const CONNACK_V3: Record<number, string> = {
-  1: 'Connection Refused: unacceptable protocol version', 2: 'Connection Refused: identifier rejected', 3: 'Connection Refused: server unavailable',
-  4: 'Connection Refused: bad user name or password', 5: 'Connection Refused: not authorized',
+  1: 'Connection Refused: unacceptable protocol version',
+  2: 'Connection Refused: identifier rejected',
+  3: 'Connection Refused: server unavailable',
+  4: 'Connection Refused: bad user name or password',
+  5: 'Connection Refused: not authorized',
 };
 const REASONS_V5: Record<number, string> = {
-  0x80: 'Unspecified error', 0x81: 'Malformed Packet', 0x82: 'Protocol Error', 0x83: 'Implementation specific error', 0x84: 'Unsupported Protocol Version',
-  0x85: 'Client Identifier not valid', 0x86: 'Bad User Name or Password', 0x87: 'Not authorized', 0x88: 'Server unavailable', 0x89: 'Server busy',
-  0x8a: 'Banned', 0x8c: 'Bad authentication method', 0x8f: 'Topic Filter invalid', 0x90: 'Topic Name invalid', 0x91: 'Packet Identifier in use',
-  0x92: 'Packet Identifier not found', 0x95: 'Packet too large', 0x97: 'Quota exceeded', 0x99: 'Payload format invalid', 0x9a: 'Retain not supported',
-  0x9b: 'QoS not supported', 0x9c: 'Use another server', 0x9d: 'Server moved', 0x9e: 'Shared Subscriptions not supported', 0x9f: 'Connection rate exceeded',
-  0xa1: 'Subscription Identifiers not supported', 0xa2: 'Wildcard Subscriptions not supported',
+  0x80: 'Unspecified error',
+  0x81: 'Malformed Packet',
+  0x82: 'Protocol Error',
+  0x83: 'Implementation specific error',
+  0x84: 'Unsupported Protocol Version',
+  0x85: 'Client Identifier not valid',
+  0x86: 'Bad User Name or Password',
+  0x87: 'Not authorized',
+  0x88: 'Server unavailable',
+  0x89: 'Server busy',
+  0x8a: 'Banned',
+  0x8c: 'Bad authentication method',
+  0x8f: 'Topic Filter invalid',
+  0x90: 'Topic Name invalid',
+  0x91: 'Packet Identifier in use',
+  0x92: 'Packet Identifier not found',
+  0x95: 'Packet too large',
+  0x97: 'Quota exceeded',
+  0x99: 'Payload format invalid',
+  0x9a: 'Retain not supported',
+  0x9b: 'QoS not supported',
+  0x9c: 'Use another server',
+  0x9d: 'Server moved',
+  0x9e: 'Shared Subscriptions not supported',
+  0x9f: 'Connection rate exceeded',
+  0xa1: 'Subscription Identifiers not supported',
+  0xa2: 'Wildcard Subscriptions not supported',
 };
 /** Reason codes that say the broker, not the request, failed. */
 const SERVER_SIDE = new Set([0x80, 0x83, 0x88, 0x89, 0x97, 0x9c, 0x9d, 0x9f]);
@@ -68,7 +123,10 @@ function validFirstByte(b: number): boolean {
 
 /** A bounds-checked reader over a packet's kept bytes. */
 class Reader {
-  constructor(readonly b: Buffer, public pos: number) {}
+  constructor(
+    readonly b: Buffer,
+    public pos: number
+  ) {}
   u8(): number {
     return this.pos < this.b.length ? this.b[this.pos++] : -1;
   }
@@ -115,7 +173,9 @@ class Reader {
 
 function ackStatus(code: number, v5: boolean, connack: boolean): Pick<ParsedMessage, 'status' | 'exception'> {
   if (connack && !v5) {
-    return code === 0 ? { status: 'ok' } : { status: code === 3 ? 'server_error' : 'client_error', exception: CONNACK_V3[code] ?? `return code ${code}` };
+    return code === 0
+      ? { status: 'ok' }
+      : { status: code === 3 ? 'server_error' : 'client_error', exception: CONNACK_V3[code] ?? `return code ${code}` };
   }
   if (code < 0x80) {
     return { status: 'ok' };
@@ -123,7 +183,10 @@ function ackStatus(code: number, v5: boolean, connack: boolean): Pick<ParsedMess
   if (!v5) {
     return { status: 'client_error', exception: 'Failure' }; // 3.1.1 SUBACK 0x80: the subscription was refused
   }
-  return { status: SERVER_SIDE.has(code) ? 'server_error' : 'client_error', exception: REASONS_V5[code] ?? (v5 ? `reason code 0x${code.toString(16)}` : 'Failure') };
+  return {
+    status: SERVER_SIDE.has(code) ? 'server_error' : 'client_error',
+    exception: REASONS_V5[code] ?? (v5 ? `reason code 0x${code.toString(16)}` : 'Failure'),
+  };
 }
 
 class MqttConnection implements ProtocolParser, FrameSink {
@@ -142,7 +205,12 @@ class MqttConnection implements ProtocolParser, FrameSink {
     return isConnect(seg);
   }
 
-  parse(seg: Buffer, retLen: number, _request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage | ParsedMessage[] | null {
+  parse(
+    seg: Buffer,
+    retLen: number,
+    _request: ParsedMessage | undefined,
+    ctx: SegmentContext
+  ): ParsedMessage | ParsedMessage[] | null {
     this.out = [];
     this.fromEgress = ctx.egress;
     const framer = ctx.egress ? this.egress : this.ingress;
@@ -223,7 +291,13 @@ class MqttConnection implements ProtocolParser, FrameSink {
           this.out.push({ type: 'request', unsolicited: true, totalLength: fromHere }); // a delivery to a subscriber
           return;
         }
-        request({ requestType: 'PUBLISH', resource: topic, endpoint: topic, oneWay: qos === 0, id: qos > 0 ? `p${id}` : undefined });
+        request({
+          requestType: 'PUBLISH',
+          resource: topic,
+          endpoint: topic,
+          oneWay: qos === 0,
+          id: qos > 0 ? `p${id}` : undefined,
+        });
         return;
       }
       case T.PUBACK:
@@ -313,7 +387,12 @@ function connectBody(seg: Buffer, off = 0): boolean {
   if (seg[off + 1] === 4 && seg.toString('latin1', off + 2, off + 6) === 'MQTT') {
     return seg[off + 6] === 4 || seg[off + 6] === 5;
   }
-  return seg.length >= off + 9 && seg[off + 1] === 6 && seg.toString('latin1', off + 2, off + 8) === 'MQIsdp' && seg[off + 8] === 3;
+  return (
+    seg.length >= off + 9 &&
+    seg[off + 1] === 6 &&
+    seg.toString('latin1', off + 2, off + 8) === 'MQIsdp' &&
+    seg[off + 8] === 3
+  );
 }
 
 /** A whole CONNECT packet, or its variable header alone (its fixed header read byte by byte). */

@@ -20,11 +20,31 @@ const MAX_STATEMENTS = 256;
 const MAX_PENDING = 64;
 
 const COM_NAMES: Record<number, string> = {
-  0x00: 'COM_SLEEP', 0x01: 'COM_QUIT', 0x02: 'COM_INIT_DB', 0x03: 'COM_QUERY', 0x04: 'COM_FIELD_LIST', 0x05: 'COM_CREATE_DB',
-  0x06: 'COM_DROP_DB', 0x07: 'COM_REFRESH', 0x08: 'COM_SHUTDOWN', 0x09: 'COM_STATISTICS', 0x0a: 'COM_PROCESS_INFO',
-  0x0c: 'COM_PROCESS_KILL', 0x0d: 'COM_DEBUG', 0x0e: 'COM_PING', 0x11: 'COM_CHANGE_USER', 0x12: 'COM_BINLOG_DUMP',
-  0x16: 'COM_STMT_PREPARE', 0x17: 'COM_STMT_EXECUTE', 0x18: 'COM_STMT_SEND_LONG_DATA', 0x19: 'COM_STMT_CLOSE',
-  0x1a: 'COM_STMT_RESET', 0x1b: 'COM_SET_OPTION', 0x1c: 'COM_STMT_FETCH', 0x1f: 'COM_RESET_CONNECTION', 0xfa: 'COM_STMT_BULK_EXECUTE',
+  0x00: 'COM_SLEEP',
+  0x01: 'COM_QUIT',
+  0x02: 'COM_INIT_DB',
+  0x03: 'COM_QUERY',
+  0x04: 'COM_FIELD_LIST',
+  0x05: 'COM_CREATE_DB',
+  0x06: 'COM_DROP_DB',
+  0x07: 'COM_REFRESH',
+  0x08: 'COM_SHUTDOWN',
+  0x09: 'COM_STATISTICS',
+  0x0a: 'COM_PROCESS_INFO',
+  0x0c: 'COM_PROCESS_KILL',
+  0x0d: 'COM_DEBUG',
+  0x0e: 'COM_PING',
+  0x11: 'COM_CHANGE_USER',
+  0x12: 'COM_BINLOG_DUMP',
+  0x16: 'COM_STMT_PREPARE',
+  0x17: 'COM_STMT_EXECUTE',
+  0x18: 'COM_STMT_SEND_LONG_DATA',
+  0x19: 'COM_STMT_CLOSE',
+  0x1a: 'COM_STMT_RESET',
+  0x1b: 'COM_SET_OPTION',
+  0x1c: 'COM_STMT_FETCH',
+  0x1f: 'COM_RESET_CONNECTION',
+  0xfa: 'COM_STMT_BULK_EXECUTE',
 };
 /** Commands the server never answers. */
 const ONE_WAY = new Set([0x01, 0x18, 0x19]);
@@ -119,7 +139,11 @@ export class MysqlParser implements ProtocolParser {
       return this.isGreeting(seg, len);
     }
     // mid-stream: one whole COM_QUERY in one syscall
-    return seg[4] === 0x03 && len + 4 === seg.length && /^[\s(/]*[a-z]/i.test(seg.toString('latin1', 5, Math.min(seg.length, 24)));
+    return (
+      seg[4] === 0x03 &&
+      len + 4 === seg.length &&
+      /^[\s(/]*[a-z]/i.test(seg.toString('latin1', 5, Math.min(seg.length, 24)))
+    );
   }
 
   /** HandshakeResponse41: sequence 1, CLIENT_PROTOCOL_41, then zero filler after max packet and charset (MariaDB keeps its own flags in the last 4). */
@@ -151,7 +175,12 @@ export class MysqlParser implements ProtocolParser {
     return seg[5] >= 0x30 && seg[5] <= 0x39; // versions start with a digit
   }
 
-  parse(seg: Buffer, retLen: number, request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage | ParsedMessage[] | null {
+  parse(
+    seg: Buffer,
+    retLen: number,
+    request: ParsedMessage | undefined,
+    ctx: SegmentContext
+  ): ParsedMessage | ParsedMessage[] | null {
     if (this.phase === 'encrypted' || seg.length === 0) {
       return null;
     }
@@ -244,7 +273,13 @@ export class MysqlParser implements ProtocolParser {
     if (name === undefined) {
       return undefined;
     }
-    const m: ParsedMessage = { type: 'request', version: '10', requestType: name, endpoint: name, domain: this.database };
+    const m: ParsedMessage = {
+      type: 'request',
+      version: '10',
+      requestType: name,
+      endpoint: name,
+      domain: this.database,
+    };
     let sql: string | undefined;
     switch (command) {
       case 0x03: {
@@ -376,7 +411,14 @@ export class MysqlParser implements ProtocolParser {
     }
     this.phase = 'auth';
     this.expect(-1);
-    return { type: 'request', version: '10', requestType: 'LOGIN', endpoint: 'LOGIN', resource: user, domain: this.database };
+    return {
+      type: 'request',
+      version: '10',
+      requestType: 'LOGIN',
+      endpoint: 'LOGIN',
+      resource: user,
+      domain: this.database,
+    };
   }
 
   // ---- server --------------------------------------------------------------------------------
@@ -425,7 +467,15 @@ export class MysqlParser implements ProtocolParser {
           this.serverSkip = end > retLen ? end - retLen : 0;
           break; // nothing asked for this
         }
-        this.open = { msg: { type: 'response', status: 'ok' }, command: sent.command, state: 'first', remaining: 0, columnsAfter: 0, eofPending: false, counted: 0 };
+        this.open = {
+          msg: { type: 'response', status: 'ok' },
+          command: sent.command,
+          state: 'first',
+          remaining: 0,
+          columnsAfter: 0,
+          eofPending: false,
+          counted: 0,
+        };
         started.push(this.open.msg);
         startOff = off;
         this.open.sql = sent.sql;
@@ -438,7 +488,8 @@ export class MysqlParser implements ProtocolParser {
       const payload = seg.subarray(payloadStart, Math.min(end, seg.length));
       if (this.serverPacket(this.open, payload, len)) {
         const o = this.open;
-        o.msg.totalLength = started[started.length - 1] === o.msg ? Math.min(end, retLen) - startOff : o.counted + retLen;
+        o.msg.totalLength =
+          started[started.length - 1] === o.msg ? Math.min(end, retLen) - startOff : o.counted + retLen;
         this.open = undefined;
       }
       if (end > retLen) {
@@ -484,8 +535,16 @@ export class MysqlParser implements ProtocolParser {
     if (this.open) {
       this.open.counted += retLen;
       const n = seg.length;
-      const eof = n >= 9 && seg.readUIntLE(n - 9, 3) === 5 && seg[n - 5] === 0xfe && !(seg.readUInt16LE(n - 2) & SERVER_MORE_RESULTS_EXISTS);
-      const ok = n >= 11 && seg.readUIntLE(n - 11, 3) === 7 && seg[n - 7] === 0xfe && !(seg.readUInt16LE(n - 4) & SERVER_MORE_RESULTS_EXISTS);
+      const eof =
+        n >= 9 &&
+        seg.readUIntLE(n - 9, 3) === 5 &&
+        seg[n - 5] === 0xfe &&
+        !(seg.readUInt16LE(n - 2) & SERVER_MORE_RESULTS_EXISTS);
+      const ok =
+        n >= 11 &&
+        seg.readUIntLE(n - 11, 3) === 7 &&
+        seg[n - 7] === 0xfe &&
+        !(seg.readUInt16LE(n - 4) & SERVER_MORE_RESULTS_EXISTS);
       if (n === retLen && (eof || ok)) {
         this.open.msg.totalLength = this.open.counted;
         this.open = undefined;

@@ -120,7 +120,12 @@ class NatsConnection implements ProtocolParser {
     return new NatsConnection();
   }
 
-  parse(seg: Buffer, retLen: number, _request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage | ParsedMessage[] | null {
+  parse(
+    seg: Buffer,
+    retLen: number,
+    _request: ParsedMessage | undefined,
+    ctx: SegmentContext
+  ): ParsedMessage | ParsedMessage[] | null {
     this.out = [];
     const d = this.dirs[ctx.egress ? 1 : 0];
     let pos = 0;
@@ -139,11 +144,17 @@ class NatsConnection implements ProtocolParser {
       if (eol < 0) {
         const kept = (d.partial?.length ?? 0) + seg.length - pos;
         // a line that goes on in the next syscall (only when the capture kept this one whole)
-        d.partial = seg.length === retLen && kept <= MAX_LINE ? (d.partial ? Buffer.concat([d.partial, seg.subarray(pos)]) : Buffer.from(seg.subarray(pos))) : undefined;
+        d.partial =
+          seg.length === retLen && kept <= MAX_LINE
+            ? d.partial
+              ? Buffer.concat([d.partial, seg.subarray(pos)])
+              : Buffer.from(seg.subarray(pos))
+            : undefined;
         break;
       }
       const lineStart = pos;
-      const line = (d.partial ? d.partial.toString('latin1') : '') + seg.toString('latin1', pos, Math.min(eol, pos + MAX_LINE));
+      const line =
+        (d.partial ? d.partial.toString('latin1') : '') + seg.toString('latin1', pos, Math.min(eol, pos + MAX_LINE));
       const lineBytes = eol + 1 - lineStart; // this syscall's bytes of it
       d.partial = undefined;
       pos = eol + 1;
@@ -236,7 +247,14 @@ class NatsConnection implements ProtocolParser {
           this.out.push({ type: 'request', unsolicited: true, totalLength: lineBytes }); // the server checking on the client
           return;
         }
-        this.out.push({ type: 'request', requestType: 'PING', domain: this.name, resource: '', endpoint: '', totalLength: lineBytes });
+        this.out.push({
+          type: 'request',
+          requestType: 'PING',
+          domain: this.name,
+          resource: '',
+          endpoint: '',
+          totalLength: lineBytes,
+        });
         return;
       case 'PONG':
         if (fromClient === true) {
@@ -254,7 +272,12 @@ class NatsConnection implements ProtocolParser {
         if (text.startsWith("'") && text.endsWith("'") && text.length >= 2) {
           text = text.slice(1, -1);
         }
-        this.out.push({ type: 'response', status: 'client_error', exception: text.slice(0, MAX_FIELD), totalLength: lineBytes });
+        this.out.push({
+          type: 'response',
+          status: 'client_error',
+          exception: text.slice(0, MAX_FIELD),
+          totalLength: lineBytes,
+        });
         return;
       }
       default:

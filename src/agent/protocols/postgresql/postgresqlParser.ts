@@ -16,7 +16,12 @@ const MAX_MESSAGE = 1 << 30;
 const MAX_STATEMENTS = 256;
 const MAX_PORTALS = 64;
 /** Backend message types (for mid-stream direction guessing and validation). */
-const BACKEND_TYPES = new Set('RSKZTDCEIN1 2 3 n s t A G H W V c d v'.replace(/ /g, '').split('').map((c) => c.charCodeAt(0)));
+const BACKEND_TYPES = new Set(
+  'RSKZTDCEIN1 2 3 n s t A G H W V c d v'
+    .replace(/ /g, '')
+    .split('')
+    .map((c) => c.charCodeAt(0))
+);
 const FRONTEND_TYPES = new Set('QPBDECHSXFpdcf'.split('').map((c) => c.charCodeAt(0)));
 /** SQLSTATE classes caused by the statement or the caller rather than the server. */
 const CLIENT_ERROR_CLASSES = new Set(['22', '23', '28', '3D', '42']);
@@ -91,12 +96,25 @@ export class PostgresqlParser implements ProtocolParser {
     // mid-stream: a whole simple Query "Q" len SQL\0 in one syscall
     if (seg[0] === 0x51 /* Q */) {
       const qlen = seg.readUInt32BE(1);
-      return qlen >= 5 && qlen < MAX_MESSAGE && qlen + 1 === seg.length && seg[seg.length - 1] === 0 && seg.indexOf(0, 5) === seg.length - 1 && (seg[5] | 0x20) >= 0x61 && (seg[5] | 0x20) <= 0x7a;
+      return (
+        qlen >= 5 &&
+        qlen < MAX_MESSAGE &&
+        qlen + 1 === seg.length &&
+        seg[seg.length - 1] === 0 &&
+        seg.indexOf(0, 5) === seg.length - 1 &&
+        (seg[5] | 0x20) >= 0x61 &&
+        (seg[5] | 0x20) <= 0x7a
+      );
     }
     return false;
   }
 
-  parse(seg: Buffer, retLen: number, request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage | ParsedMessage[] | null {
+  parse(
+    seg: Buffer,
+    retLen: number,
+    request: ParsedMessage | undefined,
+    ctx: SegmentContext
+  ): ParsedMessage | ParsedMessage[] | null {
     if (this.encrypted || seg.length === 0) {
       return null;
     }
@@ -223,7 +241,13 @@ export class PostgresqlParser implements ProtocolParser {
     }
     this.database ??= user; // the server's default: the database named as the user
     this.clientSkip = len > retLen ? len - retLen : 0;
-    return this.request({ type: 'request', version: '3.0', requestType: 'STARTUP', endpoint: 'STARTUP', resource: user ?? '' });
+    return this.request({
+      type: 'request',
+      version: '3.0',
+      requestType: 'STARTUP',
+      endpoint: 'STARTUP',
+      resource: user ?? '',
+    });
   }
 
   private request(m: ParsedMessage): ParsedMessage {
@@ -293,7 +317,13 @@ export class PostgresqlParser implements ProtocolParser {
       case 0x53:
         return this.finishBatch();
       case 0x58:
-        return { type: 'request', oneWay: true, requestType: 'TERMINATE', endpoint: 'TERMINATE', domain: this.database };
+        return {
+          type: 'request',
+          oneWay: true,
+          requestType: 'TERMINATE',
+          endpoint: 'TERMINATE',
+          domain: this.database,
+        };
       case 0x46:
         return this.request({ type: 'request', requestType: 'FUNCTION_CALL', endpoint: 'FUNCTION_CALL' });
       default:
@@ -305,7 +335,11 @@ export class PostgresqlParser implements ProtocolParser {
     const b = this.batch;
     this.batch = { executed: false, parsed: false, closed: false, described: false };
     if (b.executed) {
-      return this.request(b.sql === undefined ? { type: 'request', requestType: 'EXECUTE', endpoint: 'EXECUTE' } : this.sqlRequest(b.sql, 'EXECUTE'));
+      return this.request(
+        b.sql === undefined
+          ? { type: 'request', requestType: 'EXECUTE', endpoint: 'EXECUTE' }
+          : this.sqlRequest(b.sql, 'EXECUTE')
+      );
     }
     if (b.parsed && b.sql !== undefined) {
       const s = this.sqlRequest(b.sql, 'PREPARE');
@@ -321,7 +355,12 @@ export class PostgresqlParser implements ProtocolParser {
   private sqlRequest(sql: string, fallback: string): ParsedMessage {
     const s = summarizeSql(sql);
     const command = s.command || fallback;
-    const m: ParsedMessage = { type: 'request', requestType: command, resource: s.resource, endpoint: s.command ? s.endpoint : fallback };
+    const m: ParsedMessage = {
+      type: 'request',
+      requestType: command,
+      resource: s.resource,
+      endpoint: s.command ? s.endpoint : fallback,
+    };
     if (s.trace) {
       m.traceId = s.trace.traceId;
       m.spanId = s.trace.spanId;

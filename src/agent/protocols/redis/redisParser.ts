@@ -20,21 +20,109 @@ const LF = 0x0a;
 
 /** Commands whose arguments carry credentials: the resource shows `***` instead. */
 const SECRET_ARGS = new Set(['AUTH', 'HELLO']);
-const SUBSCRIBE_COMMANDS = new Set(['SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'UNSUBSCRIBE', 'PUNSUBSCRIBE', 'SUNSUBSCRIBE']);
+const SUBSCRIBE_COMMANDS = new Set([
+  'SUBSCRIBE',
+  'PSUBSCRIBE',
+  'SSUBSCRIBE',
+  'UNSUBSCRIBE',
+  'PUNSUBSCRIBE',
+  'SUNSUBSCRIBE',
+]);
 /** First element of a pub/sub reply that confirms a (un)subscribe request. */
 const CONFIRMATIONS = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
 /** Error prefixes that report the server's state rather than a bad request. */
-const SERVER_ERROR_PREFIXES = new Set(['LOADING', 'BUSY', 'MASTERDOWN', 'MISCONF', 'OOM', 'CLUSTERDOWN', 'TRYAGAIN', 'NOREPLICAS', 'READONLY']);
+const SERVER_ERROR_PREFIXES = new Set([
+  'LOADING',
+  'BUSY',
+  'MASTERDOWN',
+  'MISCONF',
+  'OOM',
+  'CLUSTERDOWN',
+  'TRYAGAIN',
+  'NOREPLICAS',
+  'READONLY',
+]);
 /**
  * Inline (telnet-style) commands are recognised by name. Lower-case names memcached also has are
  * left to memcached (its protocol is lower-case only), unless the port is Redis's.
  */
 const INLINE_COMMANDS = new Set([
-  'PING', 'ECHO', 'AUTH', 'HELLO', 'SELECT', 'QUIT', 'INFO', 'GET', 'SET', 'SETEX', 'SETNX', 'MGET', 'MSET', 'DEL', 'EXISTS', 'EXPIRE', 'TTL',
-  'PTTL', 'INCR', 'DECR', 'INCRBY', 'DECRBY', 'APPEND', 'KEYS', 'SCAN', 'TYPE', 'HGET', 'HSET', 'HDEL', 'HGETALL', 'HMGET', 'HMSET', 'LPUSH',
-  'RPUSH', 'LPOP', 'RPOP', 'LRANGE', 'LLEN', 'SADD', 'SREM', 'SMEMBERS', 'SCARD', 'ZADD', 'ZRANGE', 'ZREM', 'ZSCORE', 'PUBLISH', 'SUBSCRIBE',
-  'DBSIZE', 'FLUSHDB', 'FLUSHALL', 'CONFIG', 'CLIENT', 'COMMAND', 'MONITOR', 'TIME', 'MULTI', 'EXEC', 'DISCARD', 'WATCH', 'UNWATCH', 'EVAL',
-  'EVALSHA', 'SCRIPT', 'XADD', 'XRANGE', 'XREAD', 'TOUCH', 'UNLINK', 'RENAME', 'PERSIST', 'STRLEN', 'GETSET', 'GETDEL', 'SAVE', 'BGSAVE',
+  'PING',
+  'ECHO',
+  'AUTH',
+  'HELLO',
+  'SELECT',
+  'QUIT',
+  'INFO',
+  'GET',
+  'SET',
+  'SETEX',
+  'SETNX',
+  'MGET',
+  'MSET',
+  'DEL',
+  'EXISTS',
+  'EXPIRE',
+  'TTL',
+  'PTTL',
+  'INCR',
+  'DECR',
+  'INCRBY',
+  'DECRBY',
+  'APPEND',
+  'KEYS',
+  'SCAN',
+  'TYPE',
+  'HGET',
+  'HSET',
+  'HDEL',
+  'HGETALL',
+  'HMGET',
+  'HMSET',
+  'LPUSH',
+  'RPUSH',
+  'LPOP',
+  'RPOP',
+  'LRANGE',
+  'LLEN',
+  'SADD',
+  'SREM',
+  'SMEMBERS',
+  'SCARD',
+  'ZADD',
+  'ZRANGE',
+  'ZREM',
+  'ZSCORE',
+  'PUBLISH',
+  'SUBSCRIBE',
+  'DBSIZE',
+  'FLUSHDB',
+  'FLUSHALL',
+  'CONFIG',
+  'CLIENT',
+  'COMMAND',
+  'MONITOR',
+  'TIME',
+  'MULTI',
+  'EXEC',
+  'DISCARD',
+  'WATCH',
+  'UNWATCH',
+  'EVAL',
+  'EVALSHA',
+  'SCRIPT',
+  'XADD',
+  'XRANGE',
+  'XREAD',
+  'TOUCH',
+  'UNLINK',
+  'RENAME',
+  'PERSIST',
+  'STRLEN',
+  'GETSET',
+  'GETDEL',
+  'SAVE',
+  'BGSAVE',
 ]);
 const MEMCACHED_WORDS = new Set(['get', 'set', 'append', 'incr', 'decr', 'touch', 'quit']);
 const REDIS_PORT = 6379;
@@ -157,7 +245,14 @@ function isCommandName(s: string): boolean {
   for (let i = 1; i < s.length; i++) {
     const c = s.charCodeAt(i);
     const lower = c | 0x20;
-    if (!((lower >= 0x61 && lower <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x5f || c === 0x2d || c === 0x7c)) {
+    if (!(
+      (lower >= 0x61 && lower <= 0x7a) ||
+      (c >= 0x30 && c <= 0x39) ||
+      c === 0x2e ||
+      c === 0x5f ||
+      c === 0x2d ||
+      c === 0x7c
+    )) {
       return false;
     }
   }
@@ -240,7 +335,12 @@ function readInlineCommand(buf: Buffer, off: number, known: (name: string) => bo
   while (b < lineStop && buf[b] !== 0x20 && buf[b] !== 0x09) {
     b++;
   }
-  return { end: eol < 0 ? INCOMPLETE : eol + 2, name: word.toUpperCase(), arg1: b > a ? buf.toString('utf8', a, Math.min(b, a + MAX_FIELD)) : undefined, argc: 0 };
+  return {
+    end: eol < 0 ? INCOMPLETE : eol + 2,
+    name: word.toUpperCase(),
+    arg1: b > a ? buf.toString('utf8', a, Math.min(b, a + MAX_FIELD)) : undefined,
+    argc: 0,
+  };
 }
 
 function knownInline(word: string, ctx: SegmentContext): boolean {
@@ -297,13 +397,19 @@ export class RedisParser implements ProtocolParser {
     return new RedisParser();
   }
 
-  parse(seg: Buffer, retLen: number, _request: ParsedMessage | undefined, ctx: SegmentContext): ParsedMessage | ParsedMessage[] | null {
+  parse(
+    seg: Buffer,
+    retLen: number,
+    _request: ParsedMessage | undefined,
+    ctx: SegmentContext
+  ): ParsedMessage | ParsedMessage[] | null {
     const d = ctx.egress ? 1 : 0;
     const start = this.framing.start(seg, retLen, d);
     if (start < 0) {
       return null; // CONTINUATION or UNKNOWN_TAIL: no new message starts here
     }
-    const asRequest = this.requestEgress === undefined ? this.looksLikeRequest(seg, start, ctx) : this.requestEgress === ctx.egress;
+    const asRequest =
+      this.requestEgress === undefined ? this.looksLikeRequest(seg, start, ctx) : this.requestEgress === ctx.egress;
     const out = asRequest ? this.parseRequests(seg, start, retLen, d) : this.parseReplies(seg, start, retLen, d);
     if (out.length === 0) {
       return null;
@@ -329,7 +435,10 @@ export class RedisParser implements ProtocolParser {
         p++; // blank lines between inline commands
         continue;
       }
-      const c = seg[p] === 0x2a ? readArrayCommand(seg, p) : readInlineCommand(seg, p, (w) => INLINE_COMMANDS.has(w.toUpperCase()) || this.requestEgress !== undefined);
+      const c =
+        seg[p] === 0x2a
+          ? readArrayCommand(seg, p)
+          : readInlineCommand(seg, p, (w) => INLINE_COMMANDS.has(w.toUpperCase()) || this.requestEgress !== undefined);
       if (!c) {
         break;
       }

@@ -397,10 +397,17 @@ function traceparentAt(s: string, i: number): string | undefined {
   if (q === 0x27 || q === 0x22) {
     p++;
   }
-  if (p + 55 > s.length || s.charCodeAt(p + 2) !== 0x2d || s.charCodeAt(p + 35) !== 0x2d || s.charCodeAt(p + 52) !== 0x2d) {
+  if (
+    p + 55 > s.length ||
+    s.charCodeAt(p + 2) !== 0x2d ||
+    s.charCodeAt(p + 35) !== 0x2d ||
+    s.charCodeAt(p + 52) !== 0x2d
+  ) {
     return undefined;
   }
-  return isHex(s, p, p + 2) && isHex(s, p + 3, p + 35) && isHex(s, p + 36, p + 52) && isHex(s, p + 53, p + 55) ? s.slice(p, p + 55) : undefined;
+  return isHex(s, p, p + 2) && isHex(s, p + 3, p + 35) && isHex(s, p + 36, p + 52) && isHex(s, p + 53, p + 55)
+    ? s.slice(p, p + 55)
+    : undefined;
 }
 
 /** The first sqlcommenter traceparent in the text. */
