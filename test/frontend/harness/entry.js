@@ -259,6 +259,7 @@ async function run() {
       React,
       ReactDOMClient,
       grafanaData,
+      grafanaUI,
       runtime: grafanaRuntime,
       appRuntime: rt,
     });
