@@ -80,6 +80,11 @@ async function buildSite() {
       recursive: true,
     }
   );
+  // Grafana's stylesheet carries uPlot's own (the plot's layers positioned over each other)
+  fs.copyFileSync(
+    path.join(ROOT, 'node_modules', 'uplot', 'dist', 'uPlot.min.css'),
+    path.join(SITE, 'public', 'build', 'uPlot.min.css')
+  );
   const esbuild = require('esbuild');
   await esbuild.build({
     entryPoints: [path.join(__dirname, 'harness', 'entry.js')],
@@ -108,6 +113,7 @@ const MIME = {
   '.js': 'text/javascript',
   '.json': 'application/json',
   '.svg': 'image/svg+xml',
+  '.css': 'text/css',
   '.map': 'application/json',
 };
 

@@ -113,6 +113,51 @@ function fieldConfigOf(p) {
   };
 }
 
+/** Grafana's standard field config properties (its core registers them at boot, with their editors). */
+const STANDARD_FIELD_CONFIG = [
+  'unit',
+  'decimals',
+  'min',
+  'max',
+  'displayName',
+  'noValue',
+  'color',
+  'thresholds',
+  'mappings',
+  'links',
+  'filterable',
+];
+
+/**
+ * The field config registry applyFieldOverrides takes defaults and overrides from (it applies only the properties a
+ * registry names; Grafana's is the panel plugin's: the standard properties and the panel's custom ones): the standard
+ * properties and every custom one this panel's config sets, each taken as given.
+ */
+function fieldConfigRegistryOf(grafanaData, fieldConfig) {
+  const custom = new Set(Object.keys(fieldConfig.defaults?.custom ?? {}));
+  for (const o of fieldConfig.overrides ?? []) {
+    for (const prop of o.properties ?? []) {
+      if (prop.id.startsWith('custom.')) {
+        custom.add(prop.id.slice('custom.'.length));
+      }
+    }
+  }
+  const item = (id, path, isCustom) => ({
+    id,
+    path,
+    name: id,
+    isCustom,
+    process: (value) => value,
+    shouldApply: () => true,
+    override: () => null,
+    editor: () => null,
+  });
+  return new grafanaData.FieldConfigOptionsRegistry(() => [
+    ...STANDARD_FIELD_CONFIG.map((id) => item(id, id, false)),
+    ...[...custom].map((path) => item(`custom.${path}`, path, true)),
+  ]);
+}
+
 /** Resolves once `find()` returns something, polled each animation frame (a React render is not synchronous). */
 function until(find, what, timeoutMs = 10000) {
   const t0 = performance.now();
@@ -145,14 +190,17 @@ const CORE_DRAW = {
       setTimeout(() => reject(new Error('harness: the time series not drawn within 10000 ms')), 10000);
     });
     const hooked = new WeakSet();
-    // GraphNG hands its uPlot config builder to `children` before the plot is made: a draw hook reports the series
-    const children = (builder) => {
+    // GraphNG hands its uPlot config builder and the frames joined on time (uPlot's columns) to `children` before the
+    // plot is made: a draw hook reports uPlot's series, each named by its column's field as the legend names it
+    const children = (builder, aligned) => {
       if (!hooked.has(builder)) {
         hooked.add(builder);
         builder.addHook('draw', (u) =>
           resolveDrawn({
             series: u.series.slice(1).map((s, i) => ({
-              label: s.label,
+              label: aligned.fields[i + 1]
+                ? grafanaData.getFieldDisplayName(aligned.fields[i + 1], aligned, series)
+                : undefined,
               shown: s.show !== false,
               points: Array.from(u.data[i + 1] ?? []).filter((v) => v !== null && v !== undefined).length,
             })),
@@ -309,6 +357,26 @@ export async function runDashboard({
     variableReports.push({ name: v.name, options: values });
   }
 
+  // what Grafana's page has around every panel: its global styles (@grafana/ui's GlobalStyles, rendered at its app
+  // root) and its stylesheet's uPlot rules
+  await new Promise((resolve, reject) => {
+    const link = Object.assign(document.createElement('link'), {
+      rel: 'stylesheet',
+      href: '/public/build/uPlot.min.css',
+    });
+    link.onload = resolve;
+    link.onerror = () => reject(new Error('harness: cannot load uPlot.min.css'));
+    document.head.appendChild(link);
+  });
+  const globalStyles = document.createElement('div');
+  document.body.appendChild(globalStyles);
+  ReactDOMClient.createRoot(globalStyles).render(
+    React.createElement(
+      grafanaData.ThemeContext.Provider,
+      { value: theme },
+      React.createElement(grafanaUI.GlobalStyles)
+    )
+  );
   document.querySelector('h1').textContent = `FlowLens dashboard harness (not Grafana): ${dashboard.title}`;
   const width = Number(params.get('width') ?? 1600);
   const host = document.getElementById('panel');
@@ -389,6 +457,7 @@ export async function runDashboard({
       const series = grafanaData.applyFieldOverrides({
         data: response?.data ?? [],
         fieldConfig,
+        fieldConfigRegistry: fieldConfigRegistryOf(grafanaData, fieldConfig),
         replaceVariables: (s) => templateSrv.replace(s),
         theme,
         timeZone: 'utc',
