@@ -369,11 +369,10 @@ async function main() {
             }),
             plots: box.querySelectorAll('.u-over').length,
             headers: [...box.querySelectorAll('[role="columnheader"]')].map((c) => c.textContent.trim()),
-            // the first data row (the header's row is in its rowgroup)
-            firstRow: [
-              ...([...box.querySelectorAll('[role="row"]')].find((r) => !r.closest('[role="rowgroup"]'))?.children ??
-                []),
-            ].map((c) => c.textContent.trim()),
+            // the first data row (the header is row 1)
+            firstRow: [...box.querySelectorAll('[role="row"][aria-rowindex="2"] [role="cell"]')].map((c) =>
+              c.textContent.trim()
+            ),
           }))
         );
         const coreLines = [];
@@ -406,10 +405,11 @@ async function main() {
             if (p.drawn.firstRow) {
               assert.deepStrictEqual(cd.firstRow, p.drawn.firstRow, `${what}: the table's first row`);
             }
+            const first = (xs) => `${xs.slice(0, 6).join(' | ')}${xs.length > 6 ? ' | …' : ''}`;
             coreLines.push(
-              `${p.title}: Table drew ${p.drawn.columns.length} columns (${p.drawn.columns.join(', ')}), first row ${
-                p.drawn.firstRow ? cd.firstRow.join(' | ') : 'none'
-              } of ${p.drawn.rows}`
+              `${p.title}: Table drew ${p.drawn.columns.length} columns (${first(p.drawn.columns)}), first row of ${
+                p.drawn.rows
+              }: ${p.drawn.firstRow ? first(cd.firstRow) : 'none'}`
             );
           }
         }

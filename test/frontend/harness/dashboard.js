@@ -538,7 +538,7 @@ export async function runDashboard({
           report.status = 'done';
           continue;
         }
-        body.textContent = `Grafana core panel "${p.type}" (not in the harness): ${verdict.summary}; frames ${series
+        body.textContent = `Grafana core panel "${p.type}" (shape checked; the harness draws only time series and tables): ${verdict.summary}; frames ${series
           .map((f) => `${f.name ?? f.refId}(${f.length})`)
           .join(', ')}`;
         Object.assign(body.style, { padding: '8px', fontSize: '12px', color: theme.colors.text.secondary });
