@@ -390,6 +390,8 @@ async function main() {
             );
             assert.deepStrictEqual(cd.legend, want, `${what}: legend items`);
             assert.strictEqual(cd.plots, want.length > 0 ? 1 : 0, `${what}: plots drawn`);
+            // the plot shows lines: pixels in the series' colours (a few hundred for one flat line at 0)
+            assert.ok(want.length === 0 || p.drawn.linePixels >= 100, `${what}: ${p.drawn.linePixels} line pixels`);
             const empty = p.drawn.series.filter((x) => x.points === 0).map((x) => x.label);
             assert.deepStrictEqual(empty, [], `${what}: series without a value in the range`);
             // with services chosen, a series of another service is not drawn: each names a chosen one
@@ -398,7 +400,9 @@ async function main() {
               const foreign = want.filter((n) => !chosen.some((svc) => n.includes(svc)));
               assert.deepStrictEqual(foreign, [], `${what}: series of services not chosen (${chosen.join(', ')})`);
             }
-            coreLines.push(`${p.title}: TimeSeries drew ${want.length} series (${want.join(', ')})`);
+            coreLines.push(
+              `${p.title}: TimeSeries drew ${want.length} series (${want.join(', ')}) in ${p.drawn.linePixels} line pixels`
+            );
           } else {
             // the Table virtualizes its rows: its header and first row against the frame's columns and first values
             assert.deepStrictEqual(cd.headers, p.drawn.columns, `${what}: table header`);

@@ -28,15 +28,15 @@ test('every bundled and team dashboard renders each panel without an error, filt
   // frames, named by its labels (the chosen services)
   assert.match(
     out,
-    /service-overview\.json \(two-services\): Requests per second: TimeSeries drew 2 series \(backend request rate, frontend request rate\)$/m
+    /service-overview\.json \(two-services\): Requests per second: TimeSeries drew 2 series \(backend request rate, frontend request rate\) in \d+ line pixels$/m
   );
   assert.match(
     out,
-    /dist\/dashboards\/service-red\.json \(team-web\): Requests per second: TimeSeries drew 3 series \(frontend request rate, gateway request rate, slb request rate\)$/m
+    /dist\/dashboards\/service-red\.json \(team-web\): Requests per second: TimeSeries drew 3 series \(frontend request rate, gateway request rate, slb request rate\) in \d+ line pixels$/m
   );
   assert.match(
     out,
-    /dist\/dashboards\/traces\.json \(default\): Latency p99: TimeSeries drew 6 series \(backend p99 latency, frontend p99 latency, gateway p99 latency, postgres p99 latency, redis p99 latency, slb p99 latency\)$/m
+    /dist\/dashboards\/traces\.json \(default\): Latency p99: TimeSeries drew 6 series \(backend p99 latency, frontend p99 latency, gateway p99 latency, postgres p99 latency, redis p99 latency, slb p99 latency\) in \d+ line pixels$/m
   );
   // tables drawn by @grafana/ui's Table: the frame's columns as its header, its first row's values in the first row
   assert.match(

@@ -176,6 +176,46 @@ function until(find, what, timeoutMs = 10000) {
   });
 }
 
+/** `#rrggbb` or `rgb[a](r, g, b...)` as [r, g, b], else undefined (a gradient or a function). */
+function rgbOf(color) {
+  if (typeof color !== 'string') {
+    return undefined;
+  }
+  const hex = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})/i.exec(color);
+  if (hex) {
+    return hex.slice(1, 4).map((x) => parseInt(x, 16));
+  }
+  const rgb = /^rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(color);
+  return rgb ? rgb.slice(1, 4).map(Number) : undefined;
+}
+
+/** Pixels of the plot area uPlot painted in a series' line colour: the lines a user sees (0 when nothing is drawn). */
+function linePixels(u) {
+  const colors = u.series
+    .slice(1)
+    .map((s) => rgbOf(s._stroke))
+    .filter(Boolean);
+  // the plot area and the width of a line around it (a series all 0 runs along its bottom edge)
+  const left = Math.max(0, u.bbox.left - 2);
+  const top = Math.max(0, u.bbox.top - 2);
+  const width = Math.min(u.ctx.canvas.width - left, u.bbox.width + 4);
+  const height = Math.min(u.ctx.canvas.height - top, u.bbox.height + 4);
+  if (colors.length === 0 || width < 1 || height < 1) {
+    return 0;
+  }
+  const px = u.ctx.getImageData(left, top, width, height).data;
+  let n = 0;
+  for (let i = 0; i < px.length; i += 4) {
+    if (
+      px[i + 3] > 128 &&
+      colors.some((c) => Math.abs(c[0] - px[i]) + Math.abs(c[1] - px[i + 1]) + Math.abs(c[2] - px[i + 2]) < 40)
+    ) {
+      n++;
+    }
+  }
+  return n;
+}
+
 /**
  * Grafana-core panels drawn with the @grafana/ui component Grafana's panel is built on, from the same frames (after
  * their shape check). Each returns the element and a promise of what it drew: for a time series, uPlot's own series
@@ -197,6 +237,7 @@ const CORE_DRAW = {
         hooked.add(builder);
         builder.addHook('draw', (u) =>
           resolveDrawn({
+            linePixels: linePixels(u),
             series: u.series.slice(1).map((s, i) => ({
               label: aligned.fields[i + 1]
                 ? grafanaData.getFieldDisplayName(aligned.fields[i + 1], aligned, series)
