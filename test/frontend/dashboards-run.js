@@ -390,8 +390,8 @@ async function main() {
             );
             assert.deepStrictEqual(cd.legend, want, `${what}: legend items`);
             assert.strictEqual(cd.plots, want.length > 0 ? 1 : 0, `${what}: plots drawn`);
-            // the plot shows lines: pixels in the series' colours (a few hundred for one flat line at 0)
-            assert.ok(want.length === 0 || p.drawn.linePixels >= 100, `${what}: ${p.drawn.linePixels} line pixels`);
+            // the plot shows lines: pixels in the series' colours (a flat line at 0 over 40 s of a 160 s range: ~60)
+            assert.ok(want.length === 0 || p.drawn.linePixels >= 20, `${what}: ${p.drawn.linePixels} line pixels`);
             const empty = p.drawn.series.filter((x) => x.points === 0).map((x) => x.label);
             assert.deepStrictEqual(empty, [], `${what}: series without a value in the range`);
             // with services chosen, a series of another service is not drawn: each names a chosen one

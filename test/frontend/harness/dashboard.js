@@ -189,7 +189,11 @@ function rgbOf(color) {
   return rgb ? rgb.slice(1, 4).map(Number) : undefined;
 }
 
-/** Pixels of the plot area uPlot painted in a series' line colour: the lines a user sees (0 when nothing is drawn). */
+/**
+ * Pixels of the plot area uPlot painted in a series' line colour, at least a quarter opaque (an antialiased line at a
+ * half pixel is two rows at half; the 10% fill under a line does not count), near it (a line over another blends):
+ * the lines a user sees, 0 when none.
+ */
 function linePixels(u) {
   const colors = u.series
     .slice(1)
@@ -207,8 +211,8 @@ function linePixels(u) {
   let n = 0;
   for (let i = 0; i < px.length; i += 4) {
     if (
-      px[i + 3] > 128 &&
-      colors.some((c) => Math.abs(c[0] - px[i]) + Math.abs(c[1] - px[i + 1]) + Math.abs(c[2] - px[i + 2]) < 40)
+      px[i + 3] >= 64 &&
+      colors.some((c) => Math.abs(c[0] - px[i]) + Math.abs(c[1] - px[i + 1]) + Math.abs(c[2] - px[i + 2]) < 80)
     ) {
       n++;
     }
