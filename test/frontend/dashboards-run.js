@@ -330,6 +330,7 @@ async function main() {
   );
   const browser = await launchChromium();
   const failures = [];
+  const paints = [];
   try {
     const page = await browser.newPage({ viewport: { width: 1640, height: 1000 } });
     page.on(
@@ -380,6 +381,67 @@ async function main() {
         assert.deepStrictEqual(bad, [], `${label}: panels failed`);
         const expected = dashboard.panels.filter((p) => p.type !== 'row').length;
         assert.strictEqual(h.panels.length, expected, `${label}: every panel rendered`);
+        // Grafana-core time series and tables drawn with @grafana/ui (TimeSeries, Table): what a user sees
+        const coreDrawn = await page.evaluate(() =>
+          [...document.querySelectorAll('[data-panel-type="timeseries"], [data-panel-type="table"]')].map((box) => ({
+            id: Number(box.dataset.panelId),
+            // a legend item per series: its colour icon, in a list item (its label in its test id) or a table row
+            legend: [...box.querySelectorAll('[data-testid="series-icon"]')].map((icon) => {
+              const item = icon.closest('[data-testid^="data-testid VizLegend series "]');
+              return item
+                ? item.dataset.testid.replace('data-testid VizLegend series ', '')
+                : icon.closest('tr')?.querySelector('button[title]')?.title;
+            }),
+            plots: box.querySelectorAll('.u-over').length,
+            headers: [...box.querySelectorAll('[role="columnheader"]')].map((c) => c.textContent.trim()),
+            // the first data row (the header is row 1)
+            firstRow: [...box.querySelectorAll('[role="row"][aria-rowindex="2"] [role="cell"]')].map((c) =>
+              c.textContent.trim()
+            ),
+          }))
+        );
+        const coreLines = [];
+        for (const cd of coreDrawn) {
+          const p = h.panels.find((x) => x.id === cd.id);
+          const what = `${label}: ${p.title}`;
+          if (p.type === 'timeseries') {
+            const want = p.drawn.fields;
+            // uPlot draws a series per number field of the frames, labelled with its display name (the labels'
+            // names), each with values in the range; the legend names the same series
+            assert.deepStrictEqual(
+              p.drawn.series.map((x) => x.label),
+              want,
+              `${what}: uPlot series against the frames' series`
+            );
+            assert.deepStrictEqual(cd.legend, want, `${what}: legend items`);
+            assert.strictEqual(cd.plots, want.length > 0 ? 1 : 0, `${what}: plots drawn`);
+            // the plot shows lines: pixels in the series' colours (a flat line at 0 over 40 s of a 160 s range: ~60)
+            assert.ok(want.length === 0 || p.drawn.linePixels >= 20, `${what}: ${p.drawn.linePixels} line pixels`);
+            const empty = p.drawn.series.filter((x) => x.points === 0).map((x) => x.label);
+            assert.deepStrictEqual(empty, [], `${what}: series without a value in the range`);
+            // with services chosen, a series of another service is not drawn: each names a chosen one
+            const chosen = p.queries.some((q) => q.service !== undefined) ? (c.vars.service ?? []) : [];
+            if (chosen.length > 0) {
+              const foreign = want.filter((n) => !chosen.some((svc) => n.includes(svc)));
+              assert.deepStrictEqual(foreign, [], `${what}: series of services not chosen (${chosen.join(', ')})`);
+            }
+            coreLines.push(
+              `${p.title}: TimeSeries drew ${want.length} series (${want.join(', ')}) in ${p.drawn.linePixels} line pixels`
+            );
+          } else {
+            // the Table virtualizes its rows: its header and first row against the frame's columns and first values
+            assert.deepStrictEqual(cd.headers, p.drawn.columns, `${what}: table header`);
+            if (p.drawn.firstRow) {
+              assert.deepStrictEqual(cd.firstRow, p.drawn.firstRow, `${what}: the table's first row`);
+            }
+            const first = (xs) => `${xs.slice(0, 6).join(' | ')}${xs.length > 6 ? ' | …' : ''}`;
+            coreLines.push(
+              `${p.title}: Table drew ${p.drawn.columns.length} columns (${first(p.drawn.columns)}), first row of ${
+                p.drawn.rows
+              }: ${p.drawn.firstRow ? first(cd.firstRow) : 'none'}`
+            );
+          }
+        }
         const flat = h.panels
           .filter((p) => TRAFFIC_PANELS.test(p.title) && / all 0\)/.test(p.rendered))
           .map((p) => `${p.title}: ${p.rendered}`);
@@ -525,6 +587,9 @@ async function main() {
           .map((a) => `${a.name} ${a.events.length}`)
           .join(', ')}`;
         log(line);
+        coreLines.forEach((l) => log(`${label}: ${l}`));
+        log(`${label}: first paint of every panel ${Math.round(h.paintMs)} ms`);
+        paints.push(h.paintMs);
         log(`screenshot: ${path.relative(ROOT, shot)}`);
       }
     }
@@ -562,6 +627,10 @@ async function main() {
       }
     }
     assert.deepStrictEqual(failures, [], 'no browser errors');
+    paints.sort((a, b) => a - b);
+    log(
+      `first paint of a dashboard (every panel queried and drawn): median ${Math.round(paints[paints.length >> 1])} ms, max ${Math.round(paints[paints.length - 1])} ms over ${paints.length} renders`
+    );
     log('PASS');
   } finally {
     await browser.close();

@@ -25,6 +25,30 @@ test('every bundled and team dashboard renders each panel without an error, filt
     out,
     /service-overview\.json \(two-services\): Universal Map: FlowLens panel; Requests per second: Grafana-core timeseries: 2 series/
   );
+  // Grafana-core time series drawn by @grafana/ui's TimeSeries: a uPlot series and a legend item per series of the
+  // frames, named by its labels (the chosen services)
+  assert.match(
+    out,
+    /service-overview\.json \(two-services\): Requests per second: TimeSeries drew 2 series \(backend request rate, frontend request rate\) in \d+ line pixels$/m
+  );
+  assert.match(
+    out,
+    /dist\/dashboards\/service-red\.json \(team-web\): Requests per second: TimeSeries drew 3 series \(frontend request rate, gateway request rate, slb request rate\) in \d+ line pixels$/m
+  );
+  assert.match(
+    out,
+    /dist\/dashboards\/traces\.json \(default\): Latency p99: TimeSeries drew 6 series \(backend p99 latency, frontend p99 latency, gateway p99 latency, postgres p99 latency, redis p99 latency, slb p99 latency\) in \d+ line pixels$/m
+  );
+  // tables drawn by @grafana/ui's Table: the frame's columns as its header, its first row's values in the first row
+  assert.match(
+    out,
+    /dist\/dashboards\/network\.json \(backend\): Flows: Table drew \d+ columns \(time \| start_time \| end_time \| observation_point \| host \| l4_protocol \| …\), first row of [1-9]\d*: \d{4}-/
+  );
+  assert.match(
+    out,
+    /dist\/dashboards\/traces\.json \(default\): Traces: Table drew \d+ columns \(_id \| time \| start_time \| Duration \| service \| endpoint \| …\), first row of 50: \d+ \| /
+  );
+  assert.match(out, /first paint of a dashboard \(every panel queried and drawn\): median \d+ ms/);
   assert.match(out, /variable service lists \d+: .*backend.*frontend.*gateway.*postgres.*redis/);
   assert.match(out, /variable team lists 3: data, shop, web/);
   // with a team the service variable lists the team's services alone

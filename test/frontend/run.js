@@ -33,6 +33,30 @@ function log(...a) {
   console.log('[frontend-e2e]', ...a);
 }
 
+/**
+ * CommonJS packages @grafana/ui's ESM build default-imports whose exports are an `__esModule` object (Babel/TypeScript
+ * output). esbuild gives an .mjs importer Node's answer (the default import is the whole `module.exports`: React error
+ * #130 in @grafana/ui's Table, whose scrollbars are react-custom-scrollbars-2); Grafana's webpack gives `exports.default`.
+ */
+const CJS_DEFAULT_EXPORTS = /^(react-custom-scrollbars-2|calculate-size)$/;
+
+/** esbuild plugin: those packages, imported from an .mjs file, through a module giving their `default` as webpack does. */
+const cjsDefaultInterop = {
+  name: 'cjs-default-interop',
+  setup(build) {
+    build.onResolve({ filter: CJS_DEFAULT_EXPORTS }, (args) =>
+      args.importer.endsWith('.mjs')
+        ? { path: args.path, namespace: 'cjs-default', pluginData: args.resolveDir }
+        : undefined
+    );
+    build.onLoad({ filter: /.*/, namespace: 'cjs-default' }, (args) => ({
+      contents: `const m = require(${JSON.stringify(args.path)}); export default m && m.__esModule ? m.default : m;`,
+      resolveDir: args.pluginData,
+      loader: 'js',
+    }));
+  },
+};
+
 async function buildSite() {
   const panel = path.join(DIST, 'panels', 'universalmap', 'module.js');
   if (!fs.existsSync(panel)) {
@@ -56,6 +80,11 @@ async function buildSite() {
       recursive: true,
     }
   );
+  // Grafana's stylesheet carries uPlot's own (the plot's layers positioned over each other)
+  fs.copyFileSync(
+    path.join(ROOT, 'node_modules', 'uplot', 'dist', 'uPlot.min.css'),
+    path.join(SITE, 'public', 'build', 'uPlot.min.css')
+  );
   const esbuild = require('esbuild');
   await esbuild.build({
     entryPoints: [path.join(__dirname, 'harness', 'entry.js')],
@@ -67,6 +96,7 @@ async function buildSite() {
     minify: true,
     logLevel: 'warning',
     define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
+    plugins: [cjsDefaultInterop],
     loader: {
       '.svg': 'text',
       '.png': 'dataurl',
@@ -83,6 +113,7 @@ const MIME = {
   '.js': 'text/javascript',
   '.json': 'application/json',
   '.svg': 'image/svg+xml',
+  '.css': 'text/css',
   '.map': 'application/json',
 };
 

@@ -3,11 +3,12 @@
 // dashboard's variables and the URL's var-*; data source srv: the built datasource plugin, dist/datasource/module.js,
 // instantiated as Grafana does), then for each panel, in grid order: asks the datasource plugin's own query() (so
 // its applyTemplateVariables and DataSourceWithBackend's request building run as in Grafana), applies the panel's
-// field config, and renders it at its grid position. FlowLens panels are loaded from dist/panels/<id>/module.js;
-// Grafana-core panels (time series, table, logs, node graph, traces, flame graph, stat...) are part of Grafana,
-// not of a package this harness can load: the harness checks the frames carry the shape that panel needs and
-// draws a summary box saying so. window.__harness.panels reports each panel: its queries (as sent), frames, the
-// check's verdict or the render's, and any error.
+// field config, and renders it at its grid position. FlowLens panels are loaded from dist/panels/<id>/module.js.
+// Grafana-core panels (time series, table, logs, node graph, traces, flame graph, stat...) are part of Grafana, not of
+// a package this harness can load: the harness checks the frames carry the shape that panel needs (CORE_CHECKS, the
+// gate), then draws time series and tables with @grafana/ui's TimeSeries (uPlot) and Table, the components Grafana's
+// own panels are built on (CORE_DRAW), and the others as a summary box. window.__harness.panels reports each panel:
+// its queries (as sent), frames, the check's verdict or the render's, what a core panel drew, and any error.
 
 import { optionDefaults } from './panelOptions.js';
 
@@ -60,6 +61,241 @@ CORE_CHECKS.gauge = CORE_CHECKS.stat;
 CORE_CHECKS.bargauge = CORE_CHECKS.stat;
 CORE_CHECKS.barchart = CORE_CHECKS.stat;
 
+/**
+ * What Grafana's own time series and table panels register as their field config defaults and options (a dashboard's
+ * own config wins): TimeSeries and Table read the series style from `custom`, and a time series colours each series
+ * from the classic palette.
+ */
+const CORE_DEFAULTS = {
+  timeseries: {
+    fieldConfig: {
+      color: { mode: 'palette-classic' },
+      custom: {
+        drawStyle: 'line',
+        lineInterpolation: 'linear',
+        lineWidth: 1,
+        fillOpacity: 0,
+        gradientMode: 'none',
+        showPoints: 'auto',
+        pointSize: 5,
+        spanNulls: false,
+        axisPlacement: 'auto',
+        barAlignment: 0,
+        stacking: { mode: 'none', group: 'A' },
+        scaleDistribution: { type: 'linear' },
+        thresholdsStyle: { mode: 'off' },
+        hideFrom: { legend: false, tooltip: false, viz: false },
+      },
+    },
+    options: {
+      legend: { showLegend: true, displayMode: 'list', placement: 'bottom', calcs: [] },
+      tooltip: { mode: 'single', sort: 'none' },
+    },
+  },
+  table: {
+    fieldConfig: { custom: { align: 'auto', cellOptions: { type: 'auto' }, inspect: false } },
+    options: { showHeader: true, cellHeight: 'sm', frameIndex: 0 },
+  },
+};
+
+/** The panel's field config over its type's defaults (Grafana merges the plugin's defaults the same way). */
+function fieldConfigOf(p) {
+  const own = p.fieldConfig ?? { defaults: {}, overrides: [] };
+  const base = CORE_DEFAULTS[p.type]?.fieldConfig;
+  if (!base) {
+    return own;
+  }
+  const defaults = own.defaults ?? {};
+  return {
+    ...own,
+    defaults: { ...base, ...defaults, custom: { ...base.custom, ...defaults.custom } },
+    overrides: own.overrides ?? [],
+  };
+}
+
+/** Grafana's standard field config properties (its core registers them at boot, with their editors). */
+const STANDARD_FIELD_CONFIG = [
+  'unit',
+  'decimals',
+  'min',
+  'max',
+  'displayName',
+  'noValue',
+  'color',
+  'thresholds',
+  'mappings',
+  'links',
+  'filterable',
+];
+
+/**
+ * The field config registry applyFieldOverrides takes defaults and overrides from (it applies only the properties a
+ * registry names; Grafana's is the panel plugin's: the standard properties and the panel's custom ones): the standard
+ * properties and every custom one this panel's config sets, each taken as given.
+ */
+function fieldConfigRegistryOf(grafanaData, fieldConfig) {
+  const custom = new Set(Object.keys(fieldConfig.defaults?.custom ?? {}));
+  for (const o of fieldConfig.overrides ?? []) {
+    for (const prop of o.properties ?? []) {
+      if (prop.id.startsWith('custom.')) {
+        custom.add(prop.id.slice('custom.'.length));
+      }
+    }
+  }
+  const item = (id, path, isCustom) => ({
+    id,
+    path,
+    name: id,
+    isCustom,
+    process: (value) => value,
+    shouldApply: () => true,
+    override: () => null,
+    editor: () => null,
+  });
+  return new grafanaData.FieldConfigOptionsRegistry(() => [
+    ...STANDARD_FIELD_CONFIG.map((id) => item(id, id, false)),
+    ...[...custom].map((path) => item(`custom.${path}`, path, true)),
+  ]);
+}
+
+/** Resolves once `find()` returns something, polled each animation frame (a React render is not synchronous). */
+function until(find, what, timeoutMs = 10000) {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const poll = () => {
+      const found = find();
+      if (found) {
+        resolve(found);
+      } else if (performance.now() - t0 > timeoutMs) {
+        reject(new Error(`harness: ${what} not drawn within ${timeoutMs} ms`));
+      } else {
+        requestAnimationFrame(poll);
+      }
+    };
+    poll();
+  });
+}
+
+/** `#rrggbb` or `rgb[a](r, g, b...)` as [r, g, b], else undefined (a gradient or a function). */
+function rgbOf(color) {
+  if (typeof color !== 'string') {
+    return undefined;
+  }
+  const hex = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})/i.exec(color);
+  if (hex) {
+    return hex.slice(1, 4).map((x) => parseInt(x, 16));
+  }
+  const rgb = /^rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(color);
+  return rgb ? rgb.slice(1, 4).map(Number) : undefined;
+}
+
+/**
+ * Pixels of the plot area uPlot painted in a series' line colour, at least a quarter opaque (an antialiased line at a
+ * half pixel is two rows at half; the 10% fill under a line does not count), near it (a line over another blends):
+ * the lines a user sees, 0 when none.
+ */
+function linePixels(u) {
+  const colors = u.series
+    .slice(1)
+    .map((s) => rgbOf(s._stroke))
+    .filter(Boolean);
+  // the plot area and the width of a line around it (a series all 0 runs along its bottom edge)
+  const left = Math.max(0, u.bbox.left - 2);
+  const top = Math.max(0, u.bbox.top - 2);
+  const width = Math.min(u.ctx.canvas.width - left, u.bbox.width + 4);
+  const height = Math.min(u.ctx.canvas.height - top, u.bbox.height + 4);
+  if (colors.length === 0 || width < 1 || height < 1) {
+    return 0;
+  }
+  const px = u.ctx.getImageData(left, top, width, height).data;
+  let n = 0;
+  for (let i = 0; i < px.length; i += 4) {
+    if (
+      px[i + 3] >= 64 &&
+      colors.some((c) => Math.abs(c[0] - px[i]) + Math.abs(c[1] - px[i + 1]) + Math.abs(c[2] - px[i + 2]) < 80)
+    ) {
+      n++;
+    }
+  }
+  return n;
+}
+
+/**
+ * Grafana-core panels drawn with the @grafana/ui component Grafana's panel is built on, from the same frames (after
+ * their shape check). Each returns the element and a promise of what it drew: for a time series, uPlot's own series
+ * (label, values in the range) once it has drawn; for a table, the columns and first row the frame gives it (the
+ * test compares them with the cells drawn).
+ */
+const CORE_DRAW = {
+  timeseries: ({ ui, h, grafanaData, series, width, height, range, options }) => {
+    let resolveDrawn;
+    const drawn = new Promise((resolve, reject) => {
+      resolveDrawn = resolve;
+      setTimeout(() => reject(new Error('harness: the time series not drawn within 10000 ms')), 10000);
+    });
+    const hooked = new WeakSet();
+    // GraphNG hands its uPlot config builder and the frames joined on time (uPlot's columns) to `children` before the
+    // plot is made: a draw hook reports uPlot's series, each named by its column's field as the legend names it
+    const children = (builder, aligned) => {
+      if (!hooked.has(builder)) {
+        hooked.add(builder);
+        builder.addHook('draw', (u) =>
+          resolveDrawn({
+            linePixels: linePixels(u),
+            series: u.series.slice(1).map((s, i) => ({
+              label: aligned.fields[i + 1]
+                ? grafanaData.getFieldDisplayName(aligned.fields[i + 1], aligned, series)
+                : undefined,
+              shown: s.show !== false,
+              points: Array.from(u.data[i + 1] ?? []).filter((v) => v !== null && v !== undefined).length,
+            })),
+          })
+        );
+      }
+      return null;
+    };
+    const numbers = series.flatMap((f) =>
+      f.fields.filter((x) => x.type === 'number').map((x) => grafanaData.getFieldDisplayName(x, f, series))
+    );
+    if (numbers.length === 0) {
+      return { element: h('div', { style: { padding: 8 } }, 'No data'), drawn: Promise.resolve({ series: [] }) };
+    }
+    const element = h(ui.TimeSeries, {
+      frames: series,
+      width,
+      height,
+      timeRange: range,
+      timeZone: 'utc',
+      legend: options.legend,
+      options,
+      children,
+    });
+    return { element, drawn: drawn.then((d) => ({ ...d, fields: numbers })) };
+  },
+  table: ({ ui, h, grafanaData, series, width, height, range, options, body }) => {
+    const frame = series[options.frameIndex ?? 0];
+    if (!frame) {
+      return { element: h('div', { style: { padding: 8 } }, 'No data'), drawn: Promise.resolve({ columns: [] }) };
+    }
+    const shown = frame.fields.filter((f) => !f.config.custom?.hidden);
+    const element = h(ui.Table, {
+      data: frame,
+      width,
+      height,
+      timeRange: range,
+      cellHeight: options.cellHeight,
+      noHeader: options.showHeader === false,
+    });
+    const drawn = until(() => body.querySelector('[role="columnheader"]'), 'a table header').then(() => ({
+      columns: shown.map((f) => grafanaData.getFieldDisplayName(f, frame, series)),
+      firstRow:
+        frame.length > 0 ? shown.map((f) => grafanaData.formattedValueToString(f.display(f.values[0]))) : undefined,
+      rows: frame.length,
+    }));
+    return { element, drawn };
+  },
+};
+
 const GRID_ROW_PX = 30;
 
 /** Panels in grid order, rows' children flattened (a collapsed row keeps its panels in `panels`). */
@@ -83,9 +319,11 @@ export async function runDashboard({
   React,
   ReactDOMClient,
   grafanaData,
+  grafanaUI,
   runtime,
   appRuntime,
 }) {
+  const t0 = performance.now();
   const dashboardUrl = params.get('dashboard');
   const dashboard = await (await fetch(dashboardUrl)).json();
   const { createTemplateSrv } = await import('./templateSrv.js');
@@ -164,6 +402,26 @@ export async function runDashboard({
     variableReports.push({ name: v.name, options: values });
   }
 
+  // what Grafana's page has around every panel: its global styles (@grafana/ui's GlobalStyles, rendered at its app
+  // root) and its stylesheet's uPlot rules
+  await new Promise((resolve, reject) => {
+    const link = Object.assign(document.createElement('link'), {
+      rel: 'stylesheet',
+      href: '/public/build/uPlot.min.css',
+    });
+    link.onload = resolve;
+    link.onerror = () => reject(new Error('harness: cannot load uPlot.min.css'));
+    document.head.appendChild(link);
+  });
+  const globalStyles = document.createElement('div');
+  document.body.appendChild(globalStyles);
+  ReactDOMClient.createRoot(globalStyles).render(
+    React.createElement(
+      grafanaData.ThemeContext.Provider,
+      { value: theme },
+      React.createElement(grafanaUI.GlobalStyles)
+    )
+  );
   document.querySelector('h1').textContent = `FlowLens dashboard harness (not Grafana): ${dashboard.title}`;
   const width = Number(params.get('width') ?? 1600);
   const host = document.getElementById('panel');
@@ -175,6 +433,7 @@ export async function runDashboard({
   const reports = [];
   const h = React.createElement;
   const modules = new Map();
+  const draws = [];
 
   for (const p of panels) {
     const report = { id: p.id, title: p.title, type: p.type, queries: [], frames: [], status: 'running' };
@@ -239,9 +498,11 @@ export async function runDashboard({
         .map((r) => r.data?.queries ?? [])
         .flat();
       const errors = response?.errors ?? (response?.error ? [response.error] : []);
+      const fieldConfig = fieldConfigOf(p);
       const series = grafanaData.applyFieldOverrides({
         data: response?.data ?? [],
-        fieldConfig: p.fieldConfig ?? { defaults: {}, overrides: [] },
+        fieldConfig,
+        fieldConfigRegistry: fieldConfigRegistryOf(grafanaData, fieldConfig),
         replaceVariables: (s) => templateSrv.replace(s),
         theme,
         timeZone: 'utc',
@@ -295,7 +556,34 @@ export async function runDashboard({
           throw new Error(`${p.type}: ${verdict.error}`);
         }
         report.rendered = `Grafana-core ${p.type}: ${verdict.summary}`;
-        body.textContent = `Grafana core panel "${p.type}" (not in the harness): ${verdict.summary}; frames ${series
+        const draw = CORE_DRAW[p.type];
+        if (draw) {
+          const options = { ...CORE_DEFAULTS[p.type]?.options, ...(p.options ?? {}) };
+          const { element, drawn } = draw({
+            ui: grafanaUI,
+            h,
+            grafanaData,
+            series,
+            width: bodyW,
+            height: bodyH,
+            range,
+            options,
+            body,
+          });
+          ReactDOMClient.createRoot(body).render(h(grafanaData.ThemeContext.Provider, { value: theme }, element));
+          draws.push(
+            drawn.then(
+              (d) => (report.drawn = d),
+              (e) => {
+                report.status = 'error';
+                report.error = String(e?.message ?? e);
+              }
+            )
+          );
+          report.status = 'done';
+          continue;
+        }
+        body.textContent = `Grafana core panel "${p.type}" (shape checked; the harness draws only time series and tables): ${verdict.summary}; frames ${series
           .map((f) => `${f.name ?? f.refId}(${f.length})`)
           .join(', ')}`;
         Object.assign(body.style, { padding: '8px', fontSize: '12px', color: theme.colors.text.secondary });
@@ -308,6 +596,9 @@ export async function runDashboard({
       Object.assign(body.style, { padding: '8px', color: theme.colors.error.text, fontSize: '12px' });
     }
   }
+  // every core panel drawn: the dashboard's first paint (its queries answered, in grid order, as the harness asks them)
+  await Promise.all(draws);
+  const paintMs = performance.now() - t0;
   // the dashboard's annotations from FlowLens (Grafana runs each enabled one over the range: the datasource's
   // annotation support turns its query's frames into events)
   const annotations = [];
@@ -354,6 +645,7 @@ export async function runDashboard({
   }
   window.__harness = {
     status: 'done',
+    paintMs,
     panels: reports,
     annotations,
     variables: templateSrv.getVariables().map((v) => ({

@@ -166,10 +166,10 @@ function replaceLinkVariables(text, scopedVars) {
 }
 
 /**
- * ?panel=core-table: a stand-in for Grafana's Table panel (part of Grafana core). @grafana/ui's Table does not
- * render in this harness's bundle (React error #130 from one of its CommonJS dependencies), so the harness draws
- * a plain table of the frame after Grafana's field overrides, each linked cell an anchor whose href is what
- * @grafana/data's link supplier builds for that row: the links as Grafana builds them.
+ * ?panel=core-table: a stand-in for Grafana's Table panel (part of Grafana core) for a frame's data links: a plain
+ * table of the frame after Grafana's field overrides, each linked cell an anchor whose href is what @grafana/data's
+ * link supplier builds for that row: the links as Grafana builds them, every row in the DOM (the dashboard harness
+ * draws @grafana/ui's Table, which puts a cell's links in a menu and virtualizes its rows).
  */
 async function runCoreTable(params, theme, from, to) {
   document.querySelector('h1').textContent = 'FlowLens harness (not Grafana): a table of the frame with its data links';
@@ -259,6 +259,7 @@ async function run() {
       React,
       ReactDOMClient,
       grafanaData,
+      grafanaUI,
       runtime: grafanaRuntime,
       appRuntime: rt,
     });
