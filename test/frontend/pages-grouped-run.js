@@ -95,10 +95,12 @@ async function expectedOf(chQuery, range) {
   }
   const flowGroups = [...groups.values()]
     .map((g) => ({ ...g, flows: g.flows.size }))
-    .sort((a, b) => a.client.localeCompare(b.client) || a.server.localeCompare(b.server) || a.point.localeCompare(b.point));
-  const profiled = (await chQuery(`SELECT DISTINCT service FROM ${DB}.profile_samples WHERE ${within} AND event = 'on_cpu'`)).map(
-    (r) => r.service
-  );
+    .sort(
+      (a, b) => a.client.localeCompare(b.client) || a.server.localeCompare(b.server) || a.point.localeCompare(b.point)
+    );
+  const profiled = (
+    await chQuery(`SELECT DISTINCT service FROM ${DB}.profile_samples WHERE ${within} AND event = 'on_cpu'`)
+  ).map((r) => r.service);
   const roots = [...new Set(profiled.map((s) => teams[s] ?? s))].sort();
   return { teams, flowGroups, roots, profiled: profiled.sort() };
 }
@@ -205,9 +207,7 @@ async function main() {
     const pick = async (testId, tag) => {
       await page.locator(`[data-testid="${testId}"]`).click();
       await page.getByRole('option').first().waitFor({ timeout: 10000 });
-      const offered = await page
-        .getByRole('option')
-        .evaluateAll((os) => os.map((o) => o.textContent));
+      const offered = await page.getByRole('option').evaluateAll((os) => os.map((o) => o.textContent));
       await page.getByRole('option', { name: new RegExp(`^${tag}\\b`) }).click();
       return offered;
     };
@@ -229,7 +229,10 @@ async function main() {
     const offered = await pick('network-group-by', TAG);
     log(`Network "Group by" offers: ${offered.join(', ')}`);
     assert.ok(offered[0].startsWith(TAG), 'the business tag first');
-    assert.ok(['process', 'namespace'].every((t) => offered.some((o) => o.startsWith(t))), 'and the process tags');
+    assert.ok(
+      ['process', 'namespace'].every((t) => offered.some((o) => o.startsWith(t))),
+      'and the process tags'
+    );
     await page.locator('[data-testid="network-group-row"]').first().waitFor({ timeout: 15000 });
     assert.strictEqual((await searchOf()).get('group'), TAG, 'the grouping is in the URL');
     const flowQ = queriesOf('flow_log').filter((q) => q.group_by);
@@ -239,10 +242,18 @@ async function main() {
     const rows = await rowsDrawn();
     log(`flows by team: ${rows.map((r) => `${r[0]}→${r[1]} at ${r[2]}: ${r[3]} flows, ${r[6]} retrans`).join('; ')}`);
     assert.deepStrictEqual(comparable(rows), want, 'one row per (client team, server team, point), its exact sums');
-    assert.deepStrictEqual(
-      await page.locator('[data-testid="network-groups"] th').allTextContents(),
-      [`Client ${TAG}`, `Server ${TAG}`, 'Seen at', 'Flows', 'Failed connections', 'Bytes sent / received', 'Retransmissions', 'RSTs', 'Zero windows', 'Avg RTT']
-    );
+    assert.deepStrictEqual(await page.locator('[data-testid="network-groups"] th').allTextContents(), [
+      `Client ${TAG}`,
+      `Server ${TAG}`,
+      'Seen at',
+      'Flows',
+      'Failed connections',
+      'Bytes sent / received',
+      'Retransmissions',
+      'RSTs',
+      'Zero windows',
+      'Avg RTT',
+    ]);
     await page.locator('[data-testid="network-series-row"]').first().waitFor({ timeout: 15000 });
     const seriesHead = await page.locator('[data-testid="network-series"] th').allTextContents();
     assert.deepStrictEqual(seriesHead.slice(0, 2), [`client_${TAG}`, `server_${TAG}`]);
@@ -294,7 +305,11 @@ async function main() {
       .evaluateAll((rs) => rs.map((r) => ({ label: r.dataset.label, width: r.getBoundingClientRect().width })));
     log(`on-CPU roots by team: ${roots.map((r) => `${r.label} (${r.width.toFixed(0)} px)`).join(', ')}`);
     const rootNames = roots.map((r) => r.label).sort();
-    assert.deepStrictEqual(rootNames, expected.roots, `one root per team of the profiled services (${expected.profiled})`);
+    assert.deepStrictEqual(
+      rootNames,
+      expected.roots,
+      `one root per team of the profiled services (${expected.profiled})`
+    );
     assert.ok(
       roots.every((r) => r.width >= 1),
       'each root drawn as a frame of its own'
