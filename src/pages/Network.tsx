@@ -252,7 +252,7 @@ function FlowGroups({ loaded, tag }: { loaded: Loaded | undefined; tag: string }
       </Alert>
     );
   }
-  const rows = flowGroupRows(loaded.frames);
+  const rows = flowGroupRows(loaded.frames, tag);
   if (rows.length === 0) {
     return (
       <div className={s.notice} data-testid="network-no-groups">

@@ -49,7 +49,10 @@ function replay() {
         (m === 'GET' || JSON.stringify(canonical(JSON.parse(a.request.body))) === JSON.stringify(canonical(data)))
     );
     if (!hit || hit.status !== 200) {
-      return throwError(() => ({ status: 500, data: { message: `not recorded: ${m} ${url} ${JSON.stringify(data)}` } }));
+      return throwError(() => ({
+        status: 500,
+        data: { message: `not recorded: ${m} ${url} ${JSON.stringify(data)}` },
+      }));
     }
     return of({ data: JSON.parse(hit.body), status: hit.status, ok: true });
   });
@@ -111,7 +114,11 @@ describe('the Network page grouped by a tag, on the plugin binary’s recorded a
     ]);
     // one row per (client team, server team, point): the database's own sums
     const drawn = rows
-      .map((r) => within(r).getAllByRole('cell').map((c) => c.textContent))
+      .map((r) =>
+        within(r)
+          .getAllByRole('cell')
+          .map((c) => c.textContent)
+      )
       .map((c) => [c[0], c[1], c[2], Number(c[3]), Number(c[4]), Number(c[6]), Number(c[7])]);
     const want = expected.flowGroups.map((g) => [g.client, g.server, g.point, g.flows, g.failed, g.retrans, g.rsts]);
     const order = (a: unknown[], b: unknown[]) => String(a.slice(0, 3)).localeCompare(String(b.slice(0, 3)));
@@ -119,13 +126,21 @@ describe('the Network page grouped by a tag, on the plugin binary’s recorded a
     expect(drawn.map((r) => r[3])).toEqual([...drawn.map((r) => r[3])].sort((a, b) => Number(b) - Number(a)));
     // the byte rate per team pair, labelled client_team and server_team
     const table = await screen.findByTestId('network-series');
-    expect(within(table).getAllByRole('columnheader').map((h) => h.textContent).slice(0, 2)).toEqual([
-      'client_team',
-      'server_team',
-    ]);
+    expect(
+      within(table)
+        .getAllByRole('columnheader')
+        .map((h) => h.textContent)
+        .slice(0, 2)
+    ).toEqual(['client_team', 'server_team']);
     const pairs = within(table)
       .getAllByTestId('network-series-row')
-      .map((r) => within(r).getAllByRole('cell').slice(0, 2).map((c) => c.textContent).join('→'));
+      .map((r) =>
+        within(r)
+          .getAllByRole('cell')
+          .slice(0, 2)
+          .map((c) => c.textContent)
+          .join('→')
+      );
     expect(pairs.sort()).toEqual([...new Set(expected.flowGroups.map((g) => `${g.client}→${g.server}`))].sort());
   }, 20000);
 

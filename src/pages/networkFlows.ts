@@ -120,8 +120,8 @@ export interface FlowGroupRow {
   rttUs: number;
 }
 
-/** The grouped flow-log table, in the backend's order (most flows first). */
-export function flowGroupRows(frames: DataFrame[]): FlowGroupRow[] {
+/** The grouped flow-log table (its ends' fields: client_<tag>, server_<tag>), in the backend's order (most flows first). */
+export function flowGroupRows(frames: DataFrame[], tag: string): FlowGroupRow[] {
   const frame = frames[0];
   if (!frame) {
     return [];
@@ -130,8 +130,8 @@ export function flowGroupRows(frames: DataFrame[]): FlowGroupRow[] {
   const out: FlowGroupRow[] = [];
   for (let i = 0; i < frame.length; i++) {
     out.push({
-      client: str(f('client'), i),
-      server: str(f('server'), i),
+      client: str(f(`client_${tag}`), i),
+      server: str(f(`server_${tag}`), i),
       point: str(f('observation_point'), i),
       flows: num(f('flows'), i),
       failed: num(f('conn_failed'), i),
