@@ -98,11 +98,17 @@ async function expectedOf(chQuery, range) {
     .sort(
       (a, b) => a.client.localeCompare(b.client) || a.server.localeCompare(b.server) || a.point.localeCompare(b.point)
     );
-  const profiled = (
-    await chQuery(`SELECT DISTINCT service FROM ${DB}.profile_samples WHERE ${within} AND event = 'on_cpu'`)
-  ).map((r) => r.service);
-  const roots = [...new Set(profiled.map((s) => teams[s] ?? s))].sort();
-  return { teams, flowGroups, roots, profiled: profiled.sort() };
+  const samples = await chQuery(
+    `SELECT service, sum(value) AS v FROM ${DB}.profile_samples WHERE ${within} AND event = 'on_cpu' GROUP BY service`
+  );
+  const profiled = samples.map((r) => r.service).sort();
+  const rootSamples = {};
+  for (const r of samples) {
+    const root = teams[r.service] ?? r.service;
+    rootSamples[root] = (rootSamples[root] ?? 0) + Number(r.v);
+  }
+  const roots = Object.keys(rootSamples).sort();
+  return { teams, flowGroups, roots, rootSamples, profiled };
 }
 
 /** The backend's tag names as the pickers list them (its recorded answers): business tag keys, then the rest. */
@@ -321,10 +327,20 @@ async function main() {
       expected.roots,
       `one root per team of the profiled services (${expected.profiled})`
     );
-    assert.ok(
-      roots.every((r) => r.width >= 1),
-      'each root drawn as a frame of its own'
+    // each root as wide as its services' on-CPU samples (the database's sums) of the total frame
+    const total = await page
+      .locator('[data-event="on_cpu"] [data-testid="flame-rect"][data-level="0"]')
+      .evaluate((r) => r.getBoundingClientRect().width);
+    const all = Object.values(expected.rootSamples).reduce((a, b) => a + b, 0);
+    for (const r of roots) {
+      const want = (total * expected.rootSamples[r.label]) / all;
+      assert.ok(Math.abs(r.width - want) <= 2, `${r.label}: ${r.width.toFixed(1)} px, want ${want.toFixed(1)} px`);
+    }
+    assert.match(
+      await page.locator('[data-event="on_cpu"] [data-testid="flame-summary"]').textContent(),
+      new RegExp(`· ${all} samples`)
     );
+    log(`on-CPU samples per team (the database's): ${JSON.stringify(expected.rootSamples)}, ${all} in all`);
     await screenshot(page, 'pages-grouped-profiling', log);
     // the URL keeps it: the link alone draws the same roots
     await open(`${profiling}&roots=${TAG}`, '[data-testid="flame-rect"][data-level="1"]');
