@@ -3,15 +3,21 @@ import { css, cx } from '@emotion/css';
 import { dateTimeFormat, type GrafanaTheme2 } from '@grafana/data';
 import { PluginPage, locationService } from '@grafana/runtime';
 import { Alert, Button, Field, TimeRangeInput, useStyles2 } from '@grafana/ui';
+import { OneTagPicker } from '../datasource/components/FilterPickers';
 import { NetProfileView } from '../panels/netprofile/NetProfilePanel';
 import { formatMs } from '../panels/trace/model';
-import { queryFlowLens } from './flowlensQuery';
+import { pageTagNames, queryFlowLens } from './flowlensQuery';
 import {
   type EdgeRow,
   type FlowRow,
   type NetworkPageState,
+  GROUP_SERIES_METRIC,
+  flowGroupRows,
+  formatBytes,
   flowQueries,
   flowRows,
+  groupQueries,
+  groupSeriesRows,
   networkStateFromSearch,
   profileQuery,
   searchOfNetworkState,
@@ -34,11 +40,19 @@ export function Network() {
   const range = timeRangeOf(state);
   const rangeKey = `${state.from}|${state.to}|${state.client}|${state.server}`;
   const queries = flowQueries(state);
-  const failing = useAnswer(`failing|${rangeKey}`, () =>
+  const grouped = groupQueries(state);
+  // grouped by a tag, the flow groups and the series per tag pair take the failing and lossy lists' place
+  const failing = useAnswer(state.group ? undefined : `failing|${rangeKey}`, () =>
     queryFlowLens(queries.failing, range.from.valueOf(), range.to.valueOf())
   );
-  const lossy = useAnswer(`lossy|${rangeKey}`, () =>
+  const lossy = useAnswer(state.group ? undefined : `lossy|${rangeKey}`, () =>
     queryFlowLens(queries.lossy, range.from.valueOf(), range.to.valueOf())
+  );
+  const groups = useAnswer(state.group ? `groups|${state.group}|${rangeKey}` : undefined, () =>
+    queryFlowLens(grouped.flows, range.from.valueOf(), range.to.valueOf())
+  );
+  const series = useAnswer(state.group ? `series|${state.group}|${rangeKey}` : undefined, () =>
+    queryFlowLens(grouped.series, range.from.valueOf(), range.to.valueOf())
   );
   const map = useAnswer(`map|${state.from}|${state.to}`, () =>
     queryFlowLens({ refId: 'A', queryType: 'map' }, range.from.valueOf(), range.to.valueOf())
@@ -65,6 +79,15 @@ export function Network() {
               hideTimeZone
             />
           </Field>
+          <OneTagPicker
+            label="Group by"
+            tooltip="the flows and the byte rate per pair of the ends' values of a tag (an end without the tag keeps its service name)"
+            testId="network-group-by"
+            placeholder="none: every flow"
+            value={state.group || undefined}
+            tags={pageTagNames}
+            onChange={(tag) => set({ group: tag ?? '' })}
+          />
           {(state.client || state.server) && (
             <Button
               variant="secondary"
@@ -76,8 +99,19 @@ export function Network() {
             </Button>
           )}
         </div>
-        <h4>Failing and lossy flows</h4>
-        <FlowList failing={failing} lossy={lossy} state={state} onChoose={choose} />
+        {state.group ? (
+          <>
+            <h4>{`Flows by ${state.group}`}</h4>
+            <FlowGroups loaded={groups} tag={state.group} />
+            <h4>{`Byte rate by ${state.group}`}</h4>
+            <GroupSeries loaded={series} tag={state.group} />
+          </>
+        ) : (
+          <>
+            <h4>Failing and lossy flows</h4>
+            <FlowList failing={failing} lossy={lossy} state={state} onChoose={choose} />
+          </>
+        )}
         <h4>Edges with unhealthy network</h4>
         <EdgeList map={map} onChoose={(e) => set({ client: e.client, server: e.server })} />
         {profileKey && (
@@ -202,6 +236,110 @@ function FlowList({
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** The flows summed per (client tag, server tag, observation point), most flows first. */
+function FlowGroups({ loaded, tag }: { loaded: Loaded | undefined; tag: string }) {
+  const s = useStyles2(getStyles);
+  if (loaded?.state !== 'done') {
+    return <Loading text="Reading the flow logs…" />;
+  }
+  if (loaded.error) {
+    return (
+      <Alert severity="error" title="The flow log query failed" data-testid="network-error">
+        {loaded.error}
+      </Alert>
+    );
+  }
+  const rows = flowGroupRows(loaded.frames, tag);
+  if (rows.length === 0) {
+    return (
+      <div className={s.notice} data-testid="network-no-groups">
+        No flow in this time range.
+      </div>
+    );
+  }
+  return (
+    <div className={s.results}>
+      <table className={s.table} data-testid="network-groups" data-rows={rows.length}>
+        <thead>
+          <tr>
+            <th>{`Client ${tag}`}</th>
+            <th>{`Server ${tag}`}</th>
+            <th>Seen at</th>
+            <th>Flows</th>
+            <th>Failed connections</th>
+            <th>Bytes sent / received</th>
+            <th>Retransmissions</th>
+            <th>RSTs</th>
+            <th>Zero windows</th>
+            <th>Avg RTT</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={`${r.client}|${r.server}|${r.point}`} data-testid="network-group-row">
+              <td>{r.client}</td>
+              <td>{r.server}</td>
+              <td>{r.point}</td>
+              <td>{r.flows}</td>
+              <td className={r.failed > 0 ? s.bad : undefined}>{r.failed}</td>
+              <td>{`${formatBytes(r.bytesTx)} / ${formatBytes(r.bytesRx)}`}</td>
+              <td>{r.retrans}</td>
+              <td>{r.rsts}</td>
+              <td>{r.zeroWindows}</td>
+              <td>{r.rttUs > 0 ? formatMs(r.rttUs / 1000) : '–'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The network series per pair of tag values (client_<tag>, server_<tag>): their mean and peak over the range. */
+function GroupSeries({ loaded, tag }: { loaded: Loaded | undefined; tag: string }) {
+  const s = useStyles2(getStyles);
+  if (loaded?.state !== 'done') {
+    return <Loading text="Reading the network metrics…" />;
+  }
+  if (loaded.error) {
+    return (
+      <Alert severity="error" title="The network metrics query failed" data-testid="network-series-error">
+        {loaded.error}
+      </Alert>
+    );
+  }
+  const rows = groupSeriesRows(loaded.frames, tag);
+  if (rows.length === 0) {
+    return (
+      <div className={s.notice} data-testid="network-no-series">
+        No network metrics in this time range.
+      </div>
+    );
+  }
+  return (
+    <table className={s.table} data-testid="network-series" data-metric={GROUP_SERIES_METRIC}>
+      <thead>
+        <tr>
+          <th>{`client_${tag}`}</th>
+          <th>{`server_${tag}`}</th>
+          <th>Mean</th>
+          <th>Peak</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={`${r.client}|${r.server}`} data-testid="network-series-row">
+            <td>{r.client}</td>
+            <td>{r.server}</td>
+            <td>{`${formatBytes(r.mean)}/s`}</td>
+            <td>{`${formatBytes(r.peak)}/s`}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 

@@ -5,11 +5,12 @@ import { PluginPage, locationService } from '@grafana/runtime';
 import { Alert, Button, Field, LinkButton, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
 import { ROUTES, pageUrl } from '../components/constants';
 import { profilingHref, spanRange } from '../components/profilingLink';
+import { OneTagPicker } from '../datasource/components/FilterPickers';
 import { ProfileValuePicker } from '../datasource/components/FlameGraphQueryEditor';
 import type { FlamePicker, FlowLensQuery, ProfileEvent } from '../datasource/types';
 import { FlameGraphProfile } from '../panels/flamegraph/FlameGraphPanel';
 import { formatMs } from '../panels/trace/model';
-import { profileValuesOf, queryFlowLens } from './flowlensQuery';
+import { pageTagNames, profileValuesOf, queryFlowLens } from './flowlensQuery';
 import { RangeField, Sized, getPageStyles, useAnswer, useLocationSearch } from './pageState';
 import { paramsOfState, stateOfParams, timeRangeOf } from './traceSearch';
 
@@ -23,6 +24,8 @@ export type ProfilingState = {
   to: string;
   /** '1': the diff against the range of the same length just before */
   compare: string;
+  /** a tag whose values are the flame graphs' root frames (each stack under its process's value) */
+  roots: string;
 };
 
 export const DEFAULT_PROFILING: ProfilingState = {
@@ -33,6 +36,7 @@ export const DEFAULT_PROFILING: ProfilingState = {
   from: 'now-15m',
   to: 'now',
   compare: '',
+  roots: '',
 };
 
 /** URL parameter of each state key: its own name. */
@@ -90,6 +94,9 @@ function filtersOf(state: ProfilingState): Partial<Record<'service' | 'process' 
 export function profilingQueries(state: ProfilingState, from: number, to: number): FlowLensQuery[] {
   return EVENTS.map(({ refId, event }) => {
     const q: FlowLensQuery = { refId, queryType: 'flamegraph', event, ...filtersOf(state) };
+    if (state.roots) {
+      q.group_by = [state.roots];
+    }
     if (state.compare === '1') {
       q.baselineFrom = String(from - (to - from));
       q.baselineTo = String(from);
@@ -174,8 +181,8 @@ export function Profiling() {
     const frames: DataFrame[] = answers.flatMap((a, i) => a.frames.map((f) => ({ ...f, refId: EVENTS[i].refId })));
     return { frames, error };
   });
-  // the slowest requests do not change with the comparison
-  const slowKey = `${JSON.stringify({ ...state, compare: '' })}#${runs}`;
+  // the slowest requests do not change with the comparison or the roots
+  const slowKey = `${JSON.stringify({ ...state, compare: '', roots: '' })}#${runs}`;
   const slowest = useAnswer(slowKey, () => {
     const range = timeRangeOf(state);
     return queryFlowLens(slowestQuery(state), range.from.valueOf(), range.to.valueOf());
@@ -205,6 +212,15 @@ export function Profiling() {
               ? 'Comparing with the previous range (click to stop)'
               : `Compare with the previous ${formatSpan(spanMs)}`}
           </Button>
+          <OneTagPicker
+            label="Roots by"
+            tooltip="each stack under its process's value of a tag, one root frame per value: compare workloads, containers, teams (a process without the tag: its service)"
+            testId="profiling-roots"
+            placeholder="none"
+            value={state.roots || undefined}
+            tags={pageTagNames}
+            onChange={(tag) => set({ roots: tag ?? '' })}
+          />
         </div>
         {answer?.state !== 'done' ? (
           <LoadingPlaceholder text="Reading the profiles…" />
@@ -388,7 +404,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
   ...getPageStyles(theme),
   page: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(1.5) }),
   submit: css({ marginBottom: 0 }),
-  actions: css({ display: 'flex', gap: theme.spacing(1) }),
+  actions: css({ display: 'flex', alignItems: 'center', gap: theme.spacing(2) }),
   heading: css({ margin: theme.spacing(1, 0, 0) }),
   rowActions: css({ whiteSpace: 'nowrap', display: 'flex', gap: theme.spacing(0.5) }),
 });

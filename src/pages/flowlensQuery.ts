@@ -3,6 +3,7 @@ import { type DataFrame, type DataFrameJSON, dataFrameFromJSON } from '@grafana/
 import { getBackendSrv, isFetchError } from '@grafana/runtime';
 import { DATASOURCE_TYPE, DATASOURCE_UID } from '../components/constants';
 import { type ProfileValue, profileValueParams } from '../datasource/profileValues';
+import { tagNames } from '../datasource/components/FilterPickers';
 import type { FlamePicker, FlowLensQuery } from '../datasource/types';
 
 interface QueryResult {
@@ -81,12 +82,23 @@ export async function profileValuesOf(
       params.append(k, x);
     }
   }
+  const res = await flowlensResource<{ values?: ProfileValue[] }>(`profile-values?${params}`);
+  return res.values ?? [];
+}
+
+/** GET of one of the FlowLens datasource's resources (path with its parameters), through Grafana's proxy of them. */
+export async function flowlensResource<T>(path: string): Promise<T> {
   const res = await lastValueFrom(
-    getBackendSrv().fetch<{ values?: ProfileValue[] }>({
-      url: `/api/datasources/uid/${DATASOURCE_UID}/resources/profile-values?${params}`,
+    getBackendSrv().fetch<T>({
+      url: `/api/datasources/uid/${DATASOURCE_UID}/resources/${path}`,
       method: 'GET',
       showErrorAlert: false,
     })
   );
-  return res.data.values ?? [];
+  return res.data;
+}
+
+/** The tag names the pages' group-by pickers offer (the query editor's list: tagNames). */
+export function pageTagNames() {
+  return tagNames(flowlensResource);
 }

@@ -18,6 +18,8 @@ export interface NetworkPageState {
   sip: string;
   sport: string;
   at: string;
+  /** a tag the flows and the network series are grouped by (the ends' values: client <tag>, server <tag>) */
+  group: string;
 }
 
 export const DEFAULT_NETWORK_STATE: NetworkPageState = {
@@ -30,6 +32,7 @@ export const DEFAULT_NETWORK_STATE: NetworkPageState = {
   sip: '',
   sport: '',
   at: '',
+  group: '',
 };
 
 const KEYS = Object.keys(DEFAULT_NETWORK_STATE) as Array<keyof NetworkPageState>;
@@ -82,6 +85,110 @@ export function flowQueries(state: NetworkPageState): { failing: FlowQuery; loss
     failing: { refId: 'A', queryType: 'flow_log', close_type: [...FAILING_CLOSE_TYPES], limit: '100', ...edge },
     lossy: { refId: 'A', queryType: 'flow_log', min_retrans: '1', limit: '100', ...edge },
   };
+}
+
+/** Byte rate: the network series the page shows per pair of tag values. */
+export const GROUP_SERIES_METRIC = 'byte_rate';
+
+/**
+ * The page's queries grouped by its tag: the flows summed per (client tag, server tag, observation point), and the
+ * byte rate per pair of tag values (series labelled client_<tag>, server_<tag>); the chosen edge filters both.
+ */
+export function groupQueries(state: NetworkPageState): { flows: FlowLensQuery; series: FlowLensQuery } {
+  const edge = {
+    ...(state.server ? { service: state.server } : {}),
+    ...(state.client ? { client_service: state.client } : {}),
+  };
+  return {
+    flows: { refId: 'A', queryType: 'flow_log', format: 'table', limit: '100', group_by: [state.group], ...edge },
+    series: { refId: 'A', queryType: 'net_metrics', metric: GROUP_SERIES_METRIC, group_by: [state.group], ...edge },
+  };
+}
+
+/** One row of the flows grouped by a tag (pkg/query flowGroups' columns). */
+export interface FlowGroupRow {
+  client: string;
+  server: string;
+  point: string;
+  flows: number;
+  failed: number;
+  bytesTx: number;
+  bytesRx: number;
+  retrans: number;
+  rsts: number;
+  zeroWindows: number;
+  rttUs: number;
+}
+
+/** The grouped flow-log table (its ends' fields: client_<tag>, server_<tag>), in the backend's order (most flows first). */
+export function flowGroupRows(frames: DataFrame[], tag: string): FlowGroupRow[] {
+  const frame = frames[0];
+  if (!frame) {
+    return [];
+  }
+  const f = (n: string) => fieldOf(frame, n);
+  const out: FlowGroupRow[] = [];
+  for (let i = 0; i < frame.length; i++) {
+    out.push({
+      client: str(f(`client_${tag}`), i),
+      server: str(f(`server_${tag}`), i),
+      point: str(f('observation_point'), i),
+      flows: num(f('flows'), i),
+      failed: num(f('conn_failed'), i),
+      bytesTx: num(f('byte_tx'), i),
+      bytesRx: num(f('byte_rx'), i),
+      retrans: num(f('retrans_count'), i),
+      rsts: num(f('rst_count'), i),
+      zeroWindows: num(f('zero_window_count'), i),
+      rttUs: num(f('rtt_avg_us'), i),
+    });
+  }
+  return out;
+}
+
+/** One network series of a pair of tag values: its labels and the mean and peak of its points. */
+export interface GroupSeriesRow {
+  client: string;
+  server: string;
+  mean: number;
+  peak: number;
+  points: number;
+}
+
+/** The grouped net_metrics series (one frame per series, its number field labelled client_<tag>, server_<tag>). */
+export function groupSeriesRows(frames: DataFrame[], tag: string): GroupSeriesRow[] {
+  const out: GroupSeriesRow[] = [];
+  for (const frame of frames) {
+    const value = frame.fields.find((x) => x.type === 'number');
+    if (!value) {
+      continue;
+    }
+    const vals = value.values.filter((v) => v !== null && v !== undefined).map(Number);
+    if (vals.length === 0) {
+      continue;
+    }
+    out.push({
+      client: value.labels?.[`client_${tag}`] ?? '',
+      server: value.labels?.[`server_${tag}`] ?? '',
+      mean: vals.reduce((a, b) => a + b, 0) / vals.length,
+      peak: Math.max(...vals),
+      points: vals.length,
+    });
+  }
+  out.sort((a, b) => b.mean - a.mean || a.client.localeCompare(b.client) || a.server.localeCompare(b.server));
+  return out;
+}
+
+/** Bytes in B, KiB, MiB, GiB (one decimal above bytes). */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${Math.round(v)} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
 /** The network profile query of the chosen flow. */

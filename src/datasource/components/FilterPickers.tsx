@@ -120,11 +120,17 @@ export function ValuesPicker({
   );
 }
 
-/** The tag names queries accept (resource tags, and the business tags set on services), for group-by pickers. */
-async function tagNames(datasource: FlowLensDataSource): Promise<Array<ComboboxOption<string>>> {
+/** A GET of one of the datasource's resources (the datasource's getResource, or a page's backend call). */
+export type ResourceGet = <T>(path: string) => Promise<T>;
+
+/**
+ * The tag names queries accept (resource tags, and the business tags set on services), for group-by pickers: the
+ * editor's and the app pages' (one list, whichever way the resource is reached).
+ */
+export async function tagNames(get: ResourceGet): Promise<Array<ComboboxOption<string>>> {
   const [resource, business] = await Promise.all([
-    datasource.getResource<{ tags?: string[] }>('tag-values'),
-    datasource.getResource<{ tags?: Array<{ key: string }> }>('tags').catch(() => ({ tags: [] })),
+    get<{ tags?: string[] }>('tag-values'),
+    get<{ tags?: Array<{ key: string }> }>('tags').catch(() => ({ tags: [] })),
   ]);
   // the resource lists forms such as label.<key> and <business tag key: ...>: not names to pick
   const names = (resource.tags ?? []).filter((t) => !t.includes('<'));
@@ -135,13 +141,18 @@ async function tagNames(datasource: FlowLensDataSource): Promise<Array<ComboboxO
   ];
 }
 
+const datasourceGet =
+  (datasource: FlowLensDataSource): ResourceGet =>
+  <T,>(path: string) =>
+    datasource.getResource<T>(path);
+
 /** RED's group by: its dimensions and up to two tags of the server (team, namespace, workload, ...). */
 export function RedGroupByPicker({ query, datasource, onChange }: PickerProps) {
   const [error, setError] = useState<string | undefined>(undefined);
   const options = async (input: string): Promise<Array<ComboboxOption<string>>> => {
     let tags: Array<ComboboxOption<string>> = [];
     try {
-      tags = await tagNames(datasource);
+      tags = await tagNames(datasourceGet(datasource));
       setError(undefined);
     } catch (e) {
       setError(errorText(e));
@@ -204,48 +215,74 @@ const ONE_TAG_GROUPING: Partial<Record<FlowLensQueryType, { label: string; toolt
 
 /** One tag grouping the ends of a query (the map's nodes, network series, flow groups, flame graph roots). */
 export function TagGroupByPicker({ query, datasource, onChange }: PickerProps) {
-  const [error, setError] = useState<string | undefined>(undefined);
-  const current = listOf(query.group_by)[0];
   const type = query.queryType ?? 'red';
   const grouping = ONE_TAG_GROUPING[type] ?? ONE_TAG_GROUPING.map!;
-  const testId = `flowlens-picker-${type === 'map' ? 'map' : 'tag'}-group_by`;
+  return (
+    <OneTagPicker
+      label={grouping.label}
+      tooltip={grouping.tooltip}
+      testId={`flowlens-picker-${type === 'map' ? 'map' : 'tag'}-group_by`}
+      placeholder={type === 'flow_log' ? 'none: every flow' : type === 'flamegraph' ? 'none' : 'service'}
+      value={listOf(query.group_by)[0]}
+      tags={() => tagNames(datasourceGet(datasource))}
+      onChange={(tag) => {
+        const next: FlowLensQuery = { ...query, group_by: tag ? [tag] : [] };
+        if (!tag) {
+          delete next.group_by;
+        } else if (type === 'flow_log') {
+          next.format = 'table'; // the groups are a table, not log lines
+        }
+        onChange(next);
+      }}
+    />
+  );
+}
+
+/**
+ * A choice of one tag among the names queries accept (tags: tagNames through the caller's resource call), or none:
+ * the query editor's one-tag group by, and the app pages' (flows by a tag, flame graph roots by a tag).
+ */
+export function OneTagPicker({
+  label,
+  tooltip,
+  testId,
+  placeholder,
+  value,
+  tags,
+  onChange,
+}: {
+  label: string;
+  tooltip: string;
+  testId: string;
+  placeholder: string;
+  value: string | undefined;
+  tags: () => Promise<Array<ComboboxOption<string>>>;
+  onChange: (tag: string | undefined) => void;
+}) {
+  const [error, setError] = useState<string | undefined>(undefined);
   const options = async (input: string): Promise<Array<ComboboxOption<string>>> => {
     try {
-      const tags = await tagNames(datasource);
+      const found = await tags();
       setError(undefined);
       const q = input.trim().toLowerCase();
-      return tags.filter((o) => !q || (o.value ?? '').toLowerCase().includes(q));
+      return found.filter((o) => !q || (o.value ?? '').toLowerCase().includes(q));
     } catch (e) {
       setError(errorText(e));
       return [];
     }
   };
   return (
-    <InlineField
-      label={grouping.label}
-      labelWidth={16}
-      tooltip={grouping.tooltip}
-      invalid={Boolean(error)}
-      error={error}
-    >
+    <InlineField label={label} labelWidth={16} tooltip={tooltip} invalid={Boolean(error)} error={error}>
       <Combobox<string>
         id={testId}
         data-testid={testId}
         width={24}
-        value={current ? { value: current, label: current } : null}
+        value={value ? { value, label: value } : null}
         options={options}
         createCustomValue
         isClearable
-        placeholder={type === 'flow_log' ? 'none: every flow' : type === 'flamegraph' ? 'none' : 'service'}
-        onChange={(v) => {
-          const next: FlowLensQuery = { ...query, group_by: v?.value ? [v.value] : [] };
-          if (!v?.value) {
-            delete next.group_by;
-          } else if (type === 'flow_log') {
-            next.format = 'table'; // the groups are a table, not log lines
-          }
-          onChange(next);
-        }}
+        placeholder={placeholder}
+        onChange={(v) => onChange(v?.value || undefined)}
       />
     </InlineField>
   );

@@ -165,6 +165,7 @@ function FlameGraphView({ tree, width, matches, testId, onFrameClick, selected }
             key={r.index}
             data-testid="flame-rect"
             data-label={n.label}
+            data-level={r.level}
             data-kind={kind}
             data-match={match ? '1' : '0'}
             data-change={change === undefined ? undefined : change === Infinity ? 'new' : change.toFixed(1)}
