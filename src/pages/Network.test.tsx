@@ -54,7 +54,6 @@ function recorded(file: keyof typeof recording.files): Query {
   return q;
 }
 
-
 beforeEach(() => {
   mockBackendSrv.fetch.mockReset();
   mockBackendSrv.fetch.mockImplementation(({ data }: { data: Body }) =>
