@@ -157,6 +157,19 @@ function errorOf(...answers: Array<Loaded | undefined>): string | undefined {
   return undefined;
 }
 
+/** A section until its answers are in: a loading line, then its first query's error if one failed. */
+function NotReady(p: { answers: Array<Loaded | undefined>; reading: string; failed: string; testId?: string }) {
+  const error = errorOf(...p.answers);
+  if (p.answers.some((a) => a?.state !== 'done') || !error) {
+    return <Loading text={p.reading} />;
+  }
+  return (
+    <Alert severity="error" title={p.failed} data-testid={p.testId}>
+      {error}
+    </Alert>
+  );
+}
+
 function FlowList({
   failing,
   lossy,
@@ -169,15 +182,14 @@ function FlowList({
   onChoose: (r: FlowRow) => void;
 }) {
   const s = useStyles2(getStyles);
-  if (failing?.state !== 'done' || lossy?.state !== 'done') {
-    return <Loading text="Reading the flow logs…" />;
-  }
-  const error = errorOf(failing, lossy);
-  if (error) {
+  if (failing?.state !== 'done' || lossy?.state !== 'done' || errorOf(failing, lossy)) {
     return (
-      <Alert severity="error" title="The flow log query failed" data-testid="network-error">
-        {error}
-      </Alert>
+      <NotReady
+        answers={[failing, lossy]}
+        reading="Reading the flow logs…"
+        failed="The flow log query failed"
+        testId="network-error"
+      />
     );
   }
   const rows = flowRows(failing.frames, lossy.frames);
@@ -242,14 +254,14 @@ function FlowList({
 /** The flows summed per (client tag, server tag, observation point), most flows first. */
 function FlowGroups({ loaded, tag }: { loaded: Loaded | undefined; tag: string }) {
   const s = useStyles2(getStyles);
-  if (loaded?.state !== 'done') {
-    return <Loading text="Reading the flow logs…" />;
-  }
-  if (loaded.error) {
+  if (loaded?.state !== 'done' || loaded.error) {
     return (
-      <Alert severity="error" title="The flow log query failed" data-testid="network-error">
-        {loaded.error}
-      </Alert>
+      <NotReady
+        answers={[loaded]}
+        reading="Reading the flow logs…"
+        failed="The flow log query failed"
+        testId="network-error"
+      />
     );
   }
   const rows = flowGroupRows(loaded.frames, tag);
@@ -301,14 +313,14 @@ function FlowGroups({ loaded, tag }: { loaded: Loaded | undefined; tag: string }
 /** The network series per pair of tag values (client_<tag>, server_<tag>): their mean and peak over the range. */
 function GroupSeries({ loaded, tag }: { loaded: Loaded | undefined; tag: string }) {
   const s = useStyles2(getStyles);
-  if (loaded?.state !== 'done') {
-    return <Loading text="Reading the network metrics…" />;
-  }
-  if (loaded.error) {
+  if (loaded?.state !== 'done' || loaded.error) {
     return (
-      <Alert severity="error" title="The network metrics query failed" data-testid="network-series-error">
-        {loaded.error}
-      </Alert>
+      <NotReady
+        answers={[loaded]}
+        reading="Reading the network metrics…"
+        failed="The network metrics query failed"
+        testId="network-series-error"
+      />
     );
   }
   const rows = groupSeriesRows(loaded.frames, tag);
@@ -345,15 +357,8 @@ function GroupSeries({ loaded, tag }: { loaded: Loaded | undefined; tag: string 
 
 function EdgeList({ map, onChoose }: { map: Loaded | undefined; onChoose: (e: EdgeRow) => void }) {
   const s = useStyles2(getStyles);
-  if (map?.state !== 'done') {
-    return <Loading text="Reading the edges…" />;
-  }
-  if (map.error) {
-    return (
-      <Alert severity="error" title="The map query failed">
-        {map.error}
-      </Alert>
-    );
+  if (map?.state !== 'done' || map.error) {
+    return <NotReady answers={[map]} reading="Reading the edges…" failed="The map query failed" />;
   }
   const edges = unhealthyEdges(map.frames);
   if (edges.length === 0) {
