@@ -380,12 +380,13 @@ export function UniversalMapPanel({ data, width, height, options }: Props) {
                       strokeWidth={active ? 5 : 3.5}
                     />
                   )}
-                  {showStats && (
+                  {/* a stat that is empty ("calls only" has no latency) is not drawn: an empty text has no box */}
+                  {showStats && n.mainstat && (
                     <text x={p.x} y={p.y - 2} textAnchor="middle" className={s.nodeStat}>
                       {n.mainstat}
                     </text>
                   )}
-                  {showStats && (
+                  {showStats && n.secondarystat && (
                     <text x={p.x} y={p.y + 11} textAnchor="middle" className={s.nodeStatSecondary}>
                       {n.secondarystat}
                     </text>
