@@ -383,8 +383,14 @@ async function main() {
         assert.strictEqual(h.panels.length, expected, `${label}: every panel rendered`);
         // Grafana-core time series and tables drawn with @grafana/ui (TimeSeries, Table): what a user sees
         const coreDrawn = await page.evaluate(() =>
-          [...document.querySelectorAll('[data-panel-type="timeseries"], [data-panel-type="table"]')].map((box) => ({
+          [
+            ...document.querySelectorAll(
+              '[data-panel-type="timeseries"], [data-panel-type="table"], [data-panel-type="logs"]'
+            ),
+          ].map((box) => ({
             id: Number(box.dataset.panelId),
+            // the logs stand-in's lines
+            logLines: [...box.querySelectorAll('[data-testid="harness-log-line"]')].map((l) => l.textContent),
             // a legend item per series: its colour icon, in a list item (its label in its test id) or a table row
             legend: [...box.querySelectorAll('[data-testid="series-icon"]')].map((icon) => {
               const item = icon.closest('[data-testid^="data-testid VizLegend series "]');
@@ -427,6 +433,13 @@ async function main() {
             }
             coreLines.push(
               `${p.title}: TimeSeries drew ${want.length} series (${want.join(', ')}) in ${p.drawn.linePixels} line pixels`
+            );
+          } else if (p.type === 'logs') {
+            // the logs stand-in: a line per row of the log-lines frames, the first as the frame's first row reads
+            assert.strictEqual(cd.logLines.length, p.drawn.lines, `${what}: log lines drawn`);
+            assert.strictEqual(cd.logLines[0], p.drawn.firstLine, `${what}: the first log line`);
+            coreLines.push(
+              `${p.title}: logs stand-in drew ${p.drawn.lines} lines, first: ${p.drawn.firstLine ?? 'none'}`
             );
           } else {
             // the Table virtualizes its rows: its header and first row against the frame's columns and first values

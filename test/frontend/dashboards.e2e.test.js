@@ -39,6 +39,11 @@ test('every bundled and team dashboard renders each panel without an error, filt
     out,
     /dist\/dashboards\/traces\.json \(default\): Latency p99: TimeSeries drew 6 series \(backend p99 latency, frontend p99 latency, gateway p99 latency, postgres p99 latency, redis p99 latency, slb p99 latency\) in \d+ line pixels$/m
   );
+  // the logs stand-in: a line per request row (the panel's limit), the backend's requests alone
+  assert.match(
+    out,
+    /dist\/dashboards\/request-logs\.json \(backend\): Requests: logs stand-in drew 100 lines, first: \d{4}-\d\d-\d\d [\d:.]+ info HTTP .* -> backend at \w+\)$/m
+  );
   // tables drawn by @grafana/ui's Table: the frame's columns as its header, its first row's values in the first row
   assert.match(
     out,

@@ -294,6 +294,52 @@ const CORE_DRAW = {
     }));
     return { element, drawn };
   },
+  // Grafana's Logs panel is part of Grafana core (no log-rows component in @grafana/ui): a stand-in, named as such,
+  // lists the log-lines frames' rows as the panel's rows read (time, level, body), newest first as sent, so a
+  // screenshot shows the lines and the test reads them back against the frame
+  logs: ({ h, grafanaData, series }) => {
+    const frames = series.filter((f) => f.meta?.type === 'log-lines' || f.meta?.preferredVisualisationType === 'logs');
+    const rows = [];
+    for (const f of frames) {
+      const field = (name) => f.fields.find((x) => x.name === name);
+      const [time, body, level] = [
+        field('timestamp') ?? f.fields.find((x) => x.type === 'time'),
+        field('body'),
+        field('severity'),
+      ];
+      for (let i = 0; i < f.length; i++) {
+        rows.push({
+          time: time
+            ? grafanaData.dateTimeFormat(time.values[i], { timeZone: 'utc', format: 'YYYY-MM-DD HH:mm:ss.SSS' })
+            : '',
+          level: level ? String(level.values[i]) : '',
+          body: body ? String(body.values[i]) : '',
+        });
+      }
+    }
+    const element = h(
+      'div',
+      {
+        'data-testid': 'harness-log-lines',
+        style: { height: '100%', overflow: 'auto', padding: '4px 8px', fontSize: 12 },
+      },
+      h('div', { style: { opacity: 0.6, marginBottom: 4 } }, "harness stand-in for Grafana's Logs panel (core)"),
+      ...rows.map((r, i) =>
+        h(
+          'div',
+          { key: i, 'data-testid': 'harness-log-line', style: { fontFamily: 'monospace', whiteSpace: 'nowrap' } },
+          `${r.time} ${r.level} ${r.body}`
+        )
+      )
+    );
+    return {
+      element,
+      drawn: Promise.resolve({
+        lines: rows.length,
+        firstLine: rows[0] ? `${rows[0].time} ${rows[0].level} ${rows[0].body}` : undefined,
+      }),
+    };
+  },
 };
 
 const GRID_ROW_PX = 30;
@@ -583,7 +629,7 @@ export async function runDashboard({
           report.status = 'done';
           continue;
         }
-        body.textContent = `Grafana core panel "${p.type}" (shape checked; the harness draws only time series and tables): ${verdict.summary}; frames ${series
+        body.textContent = `Grafana core panel "${p.type}" (shape checked; the harness draws time series, tables and logs): ${verdict.summary}; frames ${series
           .map((f) => `${f.name ?? f.refId}(${f.length})`)
           .join(', ')}`;
         Object.assign(body.style, { padding: '8px', fontSize: '12px', color: theme.colors.text.secondary });
