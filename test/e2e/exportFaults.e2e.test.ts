@@ -397,6 +397,21 @@ test('a ClickHouse that comes back empty, or loses its migrations table and a ta
       `said once a minute: ${logs.join('\n')}`
     );
     assert.equal(writer.queuedRows(), 0);
+
+    // an agent stopped between adding a migration's columns and recording it: the next schema repair finds the
+    // columns there (18.16 has no ADD COLUMN IF NOT EXISTS), records the migration and creates the dropped table
+    const last = MIGRATIONS[MIGRATIONS.length - 1].version;
+    await sleep(5000); // schema re-creation runs at most every 5 s
+    await chQuery(`CREATE TABLE ${db}.migrations_kept AS ${db}.schema_migrations`);
+    await chQuery(`INSERT INTO ${db}.migrations_kept SELECT * FROM ${db}.schema_migrations WHERE version != ${last}`);
+    await chQuery(`DROP TABLE ${db}.schema_migrations`);
+    await chQuery(`RENAME TABLE ${db}.migrations_kept TO ${db}.schema_migrations`);
+    await chQuery(`DROP TABLE ${db}.tcp_timeline`);
+    writer.push('tcp_timeline', [{ time: 1795558422, host: 'h', flow_id: 2, packet_count: 4 }]);
+    await until('rows after a migration left unrecorded', async () => writer.stats().tcp_timeline?.written === 2, 5000);
+    assert.equal(await num(`SELECT count() AS n FROM ${db}.schema_migrations WHERE version = ${last}`), 1);
+    assert.equal(await num(`SELECT count() AS n FROM ${db}.schema_migrations`), MIGRATIONS.length);
+    assert.equal(await num(`SELECT sum(packet_count) AS n FROM ${db}.tcp_timeline`), 4);
   } finally {
     await writer.close();
     await freeDatabase(db);

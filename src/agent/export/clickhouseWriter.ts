@@ -12,9 +12,9 @@
 // and promoted, which cost the agent more CPU than building it (bench: agent CPU at 10k req/s).
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { createClient, ClickHouseClient, ClickHouseError, ClickHouseLogLevel } from '@clickhouse/client';
+import { createClient, ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
 import type { ColumnType, Dialect } from '../../shared/schema';
-import { applyMigrations, dialectFor, serverVersion, supportsDedupToken } from './migrations';
+import { applyMigrations, dialectFor, serverErrorCode, serverVersion, supportsDedupToken } from './migrations';
 import { RowBinaryEncoder, RowBinaryWriter, RowCodec } from './rowBinaryEncoder';
 import { escapeTsv, TsvEncoder } from './tsvEncoder';
 import { columnTypesOf } from './schemaEncoders';
@@ -138,15 +138,6 @@ const DEFAULT_MAX_QUEUED_BYTES = 64 << 20;
 const MAX_BATCH_BYTES = 8 << 20;
 /** schema re-creation runs at most this often (each is a handful of DDL statements) */
 const REPAIR_MIN_GAP_MS = 5000;
-
-/** The server's error code: from ClickHouseError, or from the text (the client does not parse 18.16's "Code: 16, e.displayText() = ..."). */
-function serverErrorCode(err: unknown): number | undefined {
-  if (err instanceof ClickHouseError) {
-    return Number(err.code);
-  }
-  const m = /^Code: (\d+)[.,]/.exec(err instanceof Error ? err.message : '');
-  return m ? Number(m[1]) : undefined;
-}
 
 /** False when the request surely never reached the server or the server answered with an error (nothing stored). */
 function outcomeUnknown(err: unknown): boolean {

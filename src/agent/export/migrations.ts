@@ -1,6 +1,6 @@
 // Applies the versioned schema migrations (src/shared/schema.ts) at agent start, and again when a
 // table or the database disappears under a running agent; idempotent.
-import type { ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
 import {
   Dialect,
   MIGRATIONS,
@@ -26,6 +26,18 @@ export async function serverVersion(client: ClickHouseClient): Promise<string> {
   const rs = await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
   const rows = (await rs.json()) as Array<{ v: string }>;
   return rows[0].v;
+}
+
+/** ClickHouse's ILLEGAL_COLUMN: "Cannot add column ...: column with this name already exists". */
+const COLUMN_EXISTS = 44;
+
+/** The server's error code: from ClickHouseError, or from the text (the client does not parse 18.16's "Code: 16, e.displayText() = ..."). */
+export function serverErrorCode(err: unknown): number | undefined {
+  if (err instanceof ClickHouseError) {
+    return Number(err.code);
+  }
+  const m = /^Code: (\d+)[.,]/.exec(err instanceof Error ? err.message : '');
+  return m ? Number(m[1]) : undefined;
 }
 
 /**
@@ -62,7 +74,15 @@ export async function applyMigrations(client: ClickHouseClient, database: string
       continue;
     }
     for (const stmt of m.statements(dialect, database)) {
-      await client.command({ query: stmt });
+      try {
+        await client.command({ query: stmt });
+      } catch (err) {
+        // the columns are there: an agent stopped between adding them and recording the migration (18.16 has no
+        // ADD COLUMN IF NOT EXISTS); anything else stops the migration
+        if (!(/^ALTER TABLE \S+ ADD COLUMN /.test(stmt) && serverErrorCode(err) === COLUMN_EXISTS)) {
+          throw err;
+        }
+      }
     }
     await record(m);
     applied.push(m.version);
