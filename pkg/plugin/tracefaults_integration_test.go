@@ -21,6 +21,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/flowlens/flowlens/pkg/pluginhost"
+	"github.com/flowlens/flowlens/pkg/tcptimeline"
 )
 
 const faultsDB = "flowlens_gotest_tracefaults"
@@ -34,6 +35,8 @@ type faultRecording struct {
 		LossyRequests, CleanRequests, ThinkMs int
 		Refused, Reset                        []struct{ Fails, Code int }
 	} `json:"scenarios"`
+	// packets the agent's capture dropped (kernel ring and user space), absent in older recordings
+	CaptureDrops int64 `json:"captureDrops"`
 }
 
 // traceAnswer is what a test reads of one trace query.
@@ -128,6 +131,22 @@ func TestTraceFaultsIntegration(t *testing.T) {
 		}
 		return n
 	}
+	// how many times the server's NIC saw the server's lone FIN (no data) go out again: the socket
+	// counts such a resend, which comes after the response (an RTO after the lost FIN), outside the call
+	loneFINResends := func(clientPort any, serverPort int) int64 {
+		var n int64
+		for _, r := range where(rows["tcp_timeline"], map[string]any{"client_port": clientPort, "server_port": serverPort, "observation_point": "server_nic"}) {
+			flags, dirs, lens := r["event_tcp_flags"].([]any), r["event_direction"].([]any), r["event_payload_len"].([]any)
+			fins := int64(0)
+			for i := range flags {
+				if n64(flags[i])&tcptimeline.FlagFIN != 0 && n64(dirs[i])&1 == 1 && n64(lens[i]) == 0 {
+					fins++
+				}
+			}
+			n += max(0, fins-1)
+		}
+		return n
+	}
 	figures := regexp.MustCompile(`(\d+) retransmission\(s\), ([\d.]+)(µs|ms|s) waiting on them`)
 
 	t.Run("loss", func(t *testing.T) {
@@ -141,7 +160,7 @@ func TestTraceFaultsIntegration(t *testing.T) {
 		for _, r := range lossy {
 			a := assemble(r)
 			lines = append(lines, fmt.Sprintf("%v: %s", r["request_resource"], a.summary))
-			want := serverRetrans(r["client_port"], rec.Ports["lossy"])
+			want := serverRetrans(r["client_port"], rec.Ports["lossy"]) - loneFINResends(r["client_port"], rec.Ports["lossy"])
 			if want == 0 && !live {
 				t.Errorf("%v: the recorded lossy transfer resent nothing", r["request_resource"])
 			}
@@ -154,14 +173,10 @@ func TestTraceFaultsIntegration(t *testing.T) {
 			}
 			n := a.network[0]
 			got := int64(n["retransmissions"].(float64))
-			// each segment the server's kernel resent is found at the server's NIC, and nothing else. Live,
-			// the NIC's count was once one short of the socket's (6 of 7, one transfer in 20, a loaded
-			// machine): not pinned down (a resend that also carries new bytes reads as new data, as in the
-			// agent's classifier, is a candidate), so a live run allows one; the recording is exact.
-			missed := int64(0)
-			if live {
-				missed = 1
-			}
+			// each segment the server's kernel resent is found at the server's NIC, and nothing else, the
+			// last segment resent with its FIN on it included (the NIC once read that as a second FIN and
+			// was one short). Only a packet the capture dropped (counted, live under load) may be missed.
+			missed := rec.CaptureDrops
 			if got > want || got < want-missed || n["path"] != path || n["seen_at"] != "server_nic" {
 				t.Errorf("%v: %d retransmissions on %v seen at %v, the server socket resent %d", r["request_resource"], got, n["path"], n["seen_at"], want)
 			}

@@ -62,13 +62,15 @@ type Interval struct {
 	StartUs, EndUs int64
 }
 
-// Retransmission is a data segment sent again: when its first copy and the resend were seen.
-// FirstUs is 0 when the first copy is not among the packets (sent before the row's first packet).
+// Retransmission is a data segment (or a lone FIN) sent again: when its first copy and the resend
+// were seen. FirstUs is 0 when the first copy is not among the packets (sent before the row's first
+// packet).
 type Retransmission struct {
 	Dir               int
 	Seq               uint32
 	Len               int64
 	FirstUs, ResentUs int64
+	FIN               bool // a FIN without data sent again (Len 0)
 }
 
 // WaitUs is how long the data waited for the resend (0 when the first copy is unknown).
@@ -109,6 +111,7 @@ func Analyze(pkts []Packet) ([]Interval, []Retransmission) {
 	var synAckSeq uint32
 	connDone := false
 	var nextSeq [2]*uint32
+	var finUs [2]int64 // when each direction's FIN was first seen
 	type unacked struct {
 		end  uint32
 		tsUs int64
@@ -157,27 +160,34 @@ func Analyze(pkts []Packet) ([]Interval, []Retransmission) {
 				bestAck = &Interval{Kind: LatencySystemACK, StartUs: covered.tsUs, EndUs: p.TimeUs}
 			}
 		}
-		if f&FlagRST != 0 || p.PayloadLen == 0 {
+		if f&FlagRST != 0 {
+			continue
+		}
+		if p.PayloadLen == 0 {
 			if f&FlagFIN != 0 {
 				end := p.Seq + 1
-				if nextSeq[dir] == nil || seqDiff(end, *nextSeq[dir]) > 0 {
-					nextSeq[dir] = &end
+				if nextSeq[dir] != nil && seqDiff(end, *nextSeq[dir]) <= 0 && finUs[dir] > 0 {
+					// the FIN sent again: the kernel counts it as a retransmitted segment, so do we
+					p.Kind = PacketRetrans
+					resent = append(resent, Retransmission{Dir: dir, Seq: p.Seq, FirstUs: finUs[dir], ResentUs: p.TimeUs, FIN: true})
+				} else if nextSeq[dir] == nil || seqDiff(end, *nextSeq[dir]) > 0 {
+					nextSeq[dir], finUs[dir] = &end, p.TimeUs
 				}
 			}
 			continue
 		}
 		end := p.Seq + uint32(p.PayloadLen)
 		if next := nextSeq[dir]; next != nil && seqDiff(*next, p.Seq) >= int32(p.PayloadLen) {
-			if p.Kind == PacketData {
-				p.Kind = PacketRetrans
-				resent = append(resent, Retransmission{Dir: dir, Seq: p.Seq, Len: p.PayloadLen, FirstUs: firstSent(firsts[dir], p.Seq), ResentUs: p.TimeUs})
-			}
+			// resent data, the last segment's FIN riding on it or not: closing right after the last
+			// write merges the FIN into that segment, and losing it resends both
+			p.Kind = PacketRetrans
+			resent = append(resent, Retransmission{Dir: dir, Seq: p.Seq, Len: p.PayloadLen, FirstUs: firstSent(firsts[dir], p.Seq), ResentUs: p.TimeUs})
 			continue
 		}
 		nextSeq[dir] = &end
 		if f&FlagFIN != 0 {
 			e := end + 1
-			nextSeq[dir] = &e
+			nextSeq[dir], finUs[dir] = &e, p.TimeUs
 		}
 		firsts[dir] = append(firsts[dir], sent{p.Seq, p.TimeUs})
 		if len(queue[dir]) >= 64 {

@@ -377,6 +377,9 @@ func retransmissions(c *call, cn *CallNet, rows []*Timeline, lo, hi int64) {
 		}
 		for _, r := range resent {
 			text := fmt.Sprintf("TCP retransmission of %d %s bytes at seq %d", r.Len, what, r.Seq)
+			if r.FIN {
+				text = fmt.Sprintf("TCP retransmission of the FIN closing the %s at seq %d", what, r.Seq)
+			}
 			if w := r.WaitUs(); w > 0 {
 				text += fmt.Sprintf(": waited %s since the lost copy left", fmtUs(w))
 				ivs = append(ivs, interval{max(r.FirstUs+best.shift, lo), min(r.ResentUs+best.shift, hi)})

@@ -447,6 +447,15 @@ async function main() {
             if (p.drawn.firstRow) {
               assert.deepStrictEqual(cd.firstRow, p.drawn.firstRow, `${what}: the table's first row`);
             }
+            // a request table ordered by duration lists the slowest first
+            if (p.queries.some((q) => q.order_by === 'duration')) {
+              const d = p.drawn.numbers.response_duration_us ?? [];
+              assert.ok(d.length === p.drawn.rows || d.length === 50, `${what}: durations ${d.length} of ${p.drawn.rows}`);
+              assert.ok(
+                d.every((x, i) => i === 0 || d[i - 1] >= x),
+                `${what}: rows not slowest first: ${d.join(', ')}`
+              );
+            }
             const first = (xs) => `${xs.slice(0, 6).join(' | ')}${xs.length > 6 ? ' | …' : ''}`;
             coreLines.push(
               `${p.title}: Table drew ${p.drawn.columns.length} columns (${first(p.drawn.columns)}), first row of ${

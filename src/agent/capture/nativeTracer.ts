@@ -25,7 +25,8 @@ interface NativeAddon {
   drainInto(target: Buffer): number;
   stats(): TracerStats;
   layout(): Record<string, number>;
-  clocks(): [bigint, bigint];
+  /** [monotonic ns, realtime ns, ns between the monotonic reads bracketing the realtime one] */
+  clocks(): [bigint, bigint, bigint];
   close(): void;
 }
 
@@ -62,18 +63,32 @@ export function loadAddon(path = ADDON_PATH): NativeAddon {
   return addon;
 }
 
-/** Wall-clock µs for a CLOCK_MONOTONIC ns timestamp; the offset is re-read periodically. */
+/** A clock read whose monotonic bracket is wider than this was preempted: its offset is not trusted. */
+export const MAX_CLOCK_SPREAD_NS = 100_000;
+
+/**
+ * Wall-clock µs for a CLOCK_MONOTONIC ns timestamp; the offset is re-read periodically (it follows
+ * NTP's steps). A read preempted between its two clocks is skipped while an earlier offset is held:
+ * an offset wrong by the preemption would put every syscall row that far from the packet capture's
+ * realtime stamps, and a trace would lose its NIC spans.
+ */
 export class MonotonicClock {
-  private offsetNs = 0;
+  private offsetNs: number | undefined;
+  /** reads skipped as preempted */
+  skipped = 0;
   constructor(private readonly native: Pick<NativeAddon, 'clocks'>) {
     this.resync();
   }
   resync(): void {
-    const [mono, real] = this.native.clocks();
+    const [mono, real, spread] = this.native.clocks();
+    if (this.offsetNs !== undefined && spread > BigInt(MAX_CLOCK_SPREAD_NS)) {
+      this.skipped++;
+      return;
+    }
     this.offsetNs = Number(real - mono);
   }
   toWallUs(monoNs: number): number {
-    return Math.round((monoNs + this.offsetNs) / 1000);
+    return Math.round((monoNs + this.offsetNs!) / 1000);
   }
 }
 

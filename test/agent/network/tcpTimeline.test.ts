@@ -66,6 +66,23 @@ test('retransmitted data is neither a new request nor a latency sample; the even
   assert.equal(t.eventsTruncated, 4);
 });
 
+test('a resent last segment with the FIN on it and a resent lone FIN are retransmissions, as the kernel counts them', () => {
+  const t = new TcpTimeline(100);
+  t.onPacket(0, pkt(0, 0, 100, 0, TCP_SYN));
+  t.onPacket(1, pkt(1, 10, 900, 101, TCP_SYN | TCP_ACK));
+  t.onPacket(0, pkt(0, 20, 101, 901, TCP_ACK | TCP_PSH, 'GET'));
+  // the server closes right after its last write: the FIN rides on that segment, which is lost
+  assert.equal(t.onPacket(1, pkt(1, 1000, 901, 104, TCP_ACK | TCP_FIN, 'bye')), 0);
+  assert.equal(t.onPacket(1, pkt(1, 201000, 901, 104, TCP_ACK | TCP_FIN, 'bye')), -1);
+  assert.equal(t.retransmissions, 1);
+  // the client's lone FIN, lost and sent again
+  t.onPacket(0, pkt(0, 201100, 104, 905, TCP_ACK | TCP_FIN));
+  t.onPacket(0, pkt(0, 401100, 104, 905, TCP_ACK | TCP_FIN));
+  assert.equal(t.retransmissions, 2);
+  t.onPacket(1, pkt(1, 401200, 905, 105, TCP_ACK));
+  assert.equal(t.retransmissions, 2);
+});
+
 test('sequence numbers wrap around 2^32', () => {
   const t = new TcpTimeline(10);
   t.onPacket(0, pkt(0, 0, 0xfffffff0, 0, TCP_SYN));

@@ -179,6 +179,10 @@ async function main(): Promise<void> {
     }
     assert.equal(await agent.stop(), 0, agent.output());
     const stoppedAt = new Date();
+    // what the packet capture lost (its stop line): a live check may miss at a NIC only what was dropped
+    const drops = /capture drops: kernel (\d+), ring freezes \d+, user space (\d+)/.exec(agent.output());
+    assert.ok(drops, `no capture drops in the agent's stop line:\n${agent.output()}`);
+    const captureDrops = Number(drops[1]) + Number(drops[2]);
     const counts = await dump();
     const hosts = Object.fromEntries(['client', 'server'].map((h) => [h, { ip: bed.ip(h), netns: bed.host(h).ns }]));
     writeFileSync(
@@ -203,6 +207,7 @@ async function main(): Promise<void> {
           },
           curl: { lossy, clean },
           kernel: { serverTcpRetransSegs: kernelRetrans },
+          captureDrops,
           rows: counts,
         },
         null,
@@ -210,7 +215,7 @@ async function main(): Promise<void> {
       ) + '\n'
     );
     console.log(
-      `[record-tracefaults] wrote ${JSON.stringify(counts)} rows to ${OUT}; kernel TcpRetransSegs ${kernelRetrans}; refused ${JSON.stringify(refused)} reset ${JSON.stringify(reset)}`
+      `[record-tracefaults] wrote ${JSON.stringify(counts)} rows to ${OUT}; kernel TcpRetransSegs ${kernelRetrans}; capture drops ${captureDrops}; refused ${JSON.stringify(refused)} reset ${JSON.stringify(reset)}`
     );
   } finally {
     bed.destroy();

@@ -63,6 +63,8 @@ export class TcpTimeline {
 
   /** next expected sequence number per direction (new data starts here) */
   private readonly nextSeq: Array<number | undefined> = [undefined, undefined];
+  /** whether each direction's FIN was seen (a second one is a resend) */
+  private readonly finSeen = [false, false];
   private readonly unacked: Array<Array<{ end: number; tsUs: number }>> = [[], []];
   private synAckSeq?: number;
   private lastDataDir?: FlowDir;
@@ -118,6 +120,11 @@ export class TcpTimeline {
       const end = (p.seq + p.payloadLen + 1) >>> 0;
       if (this.nextSeq[dir] === undefined || seqDiff(end, this.nextSeq[dir]!) > 0) {
         this.nextSeq[dir] = end;
+        this.finSeen[dir] = true;
+      } else if (p.payloadLen === 0 && this.finSeen[dir]) {
+        // a lone FIN sent again: the kernel counts it as a retransmitted segment, so do we
+        // (a FIN riding on resent data is counted with that data)
+        this.retransmissions++;
       }
     }
     return newFrom;
