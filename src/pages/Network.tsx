@@ -1,7 +1,7 @@
 import React, { useMemo } from 'react';
 import { css, cx } from '@emotion/css';
-import { dateTimeFormat, type GrafanaTheme2 } from '@grafana/data';
-import { PluginPage, locationService } from '@grafana/runtime';
+import { LoadingState, dateTimeFormat, type GrafanaTheme2, type TimeRange } from '@grafana/data';
+import { PanelRenderer, PluginPage, locationService } from '@grafana/runtime';
 import { Alert, Button, Field, TimeRangeInput, useStyles2 } from '@grafana/ui';
 import { OneTagPicker } from '../datasource/components/FilterPickers';
 import { NetProfileView } from '../panels/netprofile/NetProfilePanel';
@@ -104,7 +104,7 @@ export function Network() {
             <h4>{`Flows by ${state.group}`}</h4>
             <FlowGroups loaded={groups} tag={state.group} />
             <h4>{`Byte rate by ${state.group}`}</h4>
-            <GroupSeries loaded={series} tag={state.group} />
+            <GroupSeries loaded={series} tag={state.group} range={range} />
           </>
         ) : (
           <>
@@ -311,7 +311,28 @@ function FlowGroups({ loaded, tag }: { loaded: Loaded | undefined; tag: string }
 }
 
 /** The network series per pair of tag values (client_<tag>, server_<tag>): their mean and peak over the range. */
-function GroupSeries({ loaded, tag }: { loaded: Loaded | undefined; tag: string }) {
+/**
+ * The byte rate per pair of tag values, drawn by Grafana's own time series panel (PanelRenderer): a legend row per
+ * pair with its mean and peak, the busiest first.
+ */
+const SERIES_GRAPH_OPTIONS = {
+  legend: {
+    showLegend: true,
+    displayMode: 'table',
+    placement: 'bottom',
+    calcs: ['mean', 'max'],
+    sortBy: 'Mean',
+    sortDesc: true,
+  },
+  tooltip: { mode: 'multi', sort: 'desc' },
+};
+/** bytes/s in IEC units (KiB/s), as the flow table's bytes: an override, as the frames' own unit is above the defaults */
+const SERIES_GRAPH_FIELDS = {
+  defaults: { custom: { fillOpacity: 10 } },
+  overrides: [{ matcher: { id: 'byType', options: 'number' }, properties: [{ id: 'unit', value: 'binBps' }] }],
+};
+
+function GroupSeries({ loaded, tag, range }: { loaded: Loaded | undefined; tag: string; range: TimeRange }) {
   const s = useStyles2(getStyles);
   if (loaded?.state !== 'done' || loaded.error) {
     return (
@@ -332,26 +353,21 @@ function GroupSeries({ loaded, tag }: { loaded: Loaded | undefined; tag: string 
     );
   }
   return (
-    <table className={s.table} data-testid="network-series" data-metric={GROUP_SERIES_METRIC}>
-      <thead>
-        <tr>
-          <th>{`client_${tag}`}</th>
-          <th>{`server_${tag}`}</th>
-          <th>Mean</th>
-          <th>Peak</th>
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((r) => (
-          <tr key={`${r.client}|${r.server}`} data-testid="network-series-row">
-            <td>{r.client}</td>
-            <td>{r.server}</td>
-            <td>{`${formatBytes(r.mean)}/s`}</td>
-            <td>{`${formatBytes(r.peak)}/s`}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <div data-testid="network-series-graph" data-metric={GROUP_SERIES_METRIC}>
+      <Sized>
+        {(width) => (
+          <PanelRenderer
+            title={`Byte rate by ${tag}`}
+            pluginId="timeseries"
+            width={width}
+            height={240 + 28 * rows.length}
+            data={{ series: loaded.frames, state: LoadingState.Done, timeRange: range }}
+            options={SERIES_GRAPH_OPTIONS}
+            fieldConfig={SERIES_GRAPH_FIELDS}
+          />
+        )}
+      </Sized>
+    </div>
   );
 }
 

@@ -3,6 +3,7 @@ import { act, fireEvent, render, screen, waitFor, within } from '@testing-librar
 import userEvent from '@testing-library/user-event';
 import { of, throwError } from 'rxjs';
 import { locationService } from '@grafana/runtime';
+import type { DataFrame } from '@grafana/data';
 import { Network } from './Network';
 import { Profiling } from './Profiling';
 import { pageTagNames } from './flowlensQuery';
@@ -13,10 +14,16 @@ import recording from '../../test/frontend/fixtures/ds-query-pages-grouped.recor
 
 const mockBackendSrv = { fetch: jest.fn() };
 
+// Grafana core sets PanelRenderer at start: here it keeps what the page asked it to draw
+const mockPanelRenders: Array<Record<string, any>> = [];
 jest.mock('@grafana/runtime', () => ({
   ...jest.requireActual('@grafana/runtime'),
   getBackendSrv: () => mockBackendSrv,
   PluginPage: ({ children }: { children: React.ReactNode }) => children,
+  PanelRenderer: (props: Record<string, any>) => {
+    mockPanelRenders.push(props);
+    return null;
+  },
 }));
 
 // Grafana's Icon draws through react-inlinesvg: the create-plugin stand-in drops the icon's props, this one keeps
@@ -148,23 +155,22 @@ describe('the Network page grouped by a tag, on the plugin binary’s recorded a
     const order = (a: unknown[], b: unknown[]) => String(a.slice(0, 3)).localeCompare(String(b.slice(0, 3)));
     expect([...drawn].sort(order)).toEqual([...want].sort(order));
     expect(drawn.map((r) => r[3])).toEqual([...drawn.map((r) => r[3])].sort((a, b) => Number(b) - Number(a)));
-    // the byte rate per team pair, labelled client_team and server_team
-    const table = await screen.findByTestId('network-series');
-    expect(
-      within(table)
-        .getAllByRole('columnheader')
-        .map((h) => h.textContent)
-        .slice(0, 2)
-    ).toEqual(['client_team', 'server_team']);
-    const pairs = within(table)
-      .getAllByTestId('network-series-row')
-      .map((r) =>
-        within(r)
-          .getAllByRole('cell')
-          .slice(0, 2)
-          .map((c) => c.textContent)
-          .join('→')
-      );
+    // the byte rate per team pair over time, drawn by Grafana's time series panel: the net_metrics frames as the
+    // backend sent them, one per pair of client_team and server_team, busiest first in the legend
+    await screen.findByTestId('network-series-graph');
+    const graph = mockPanelRenders[mockPanelRenders.length - 1];
+    expect(graph.pluginId).toBe('timeseries');
+    expect(graph.fieldConfig.overrides[0].properties).toEqual([{ id: 'unit', value: 'binBps' }]);
+    expect(graph.options.legend).toMatchObject({
+      displayMode: 'table',
+      calcs: ['mean', 'max'],
+      sortBy: 'Mean',
+      sortDesc: true,
+    });
+    const pairs = graph.data.series.map((f: DataFrame) => {
+      const labels = f.fields.find((x) => x.type === 'number')?.labels ?? {};
+      return `${labels.client_team}→${labels.server_team}`;
+    });
     expect(pairs.sort()).toEqual([...new Set(expected.flowGroups.map((g) => `${g.client}→${g.server}`))].sort());
   }, 20000);
 

@@ -450,7 +450,10 @@ async function main() {
             // a request table ordered by duration lists the slowest first
             if (p.queries.some((q) => q.order_by === 'duration')) {
               const d = p.drawn.numbers.response_duration_us ?? [];
-              assert.ok(d.length === p.drawn.rows || d.length === 50, `${what}: durations ${d.length} of ${p.drawn.rows}`);
+              assert.ok(
+                d.length === p.drawn.rows || d.length === 50,
+                `${what}: durations ${d.length} of ${p.drawn.rows}`
+              );
               assert.ok(
                 d.every((x, i) => i === 0 || d[i - 1] >= x),
                 `${what}: rows not slowest first: ${d.join(', ')}`

@@ -17,7 +17,16 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
-const { ROOT, DIST, buildSite, startHarnessServer, launchChromium, openHarness, saveScreenshot } = require('./run.js');
+const {
+  HARNESS_LACKS,
+  ROOT,
+  DIST,
+  buildSite,
+  startHarnessServer,
+  launchChromium,
+  openHarness,
+  saveScreenshot,
+} = require('./run.js');
 const { syntheticFlame } = require('./fixtures/synthetic-flame.js');
 
 const FIXTURES = path.join(__dirname, 'fixtures');
@@ -203,13 +212,12 @@ async function main() {
     const page = await browser.newPage();
     // @grafana/ui's spinner icon is served by Grafana from its own build, not from the package the harness copies;
     // every other 404 fails (the response hook), so Chromium's console line for a 404 is not counted twice
-    const harnessLacks = /\/public\/build\/img\/icons\/unicons\/spinner\.svg$/;
     page.on(
       'console',
       (m) => m.type() === 'error' && !/status of 404/.test(m.text()) && failures.push(`console: ${m.text()}`)
     );
     page.on('pageerror', (e) => failures.push(`pageerror: ${e.message}`));
-    page.on('response', (r) => r.status() === 404 && !harnessLacks.test(r.url()) && failures.push(`404: ${r.url()}`));
+    page.on('response', (r) => r.status() === 404 && !HARNESS_LACKS.test(r.url()) && failures.push(`404: ${r.url()}`));
     const files = recording.files;
     const req = (file) => files[file].request;
     const ask = (file, extra = {}) => ({

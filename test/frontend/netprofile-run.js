@@ -18,7 +18,16 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
-const { DIST, buildSite, startAnswers, launchChromium, col, openPanel, screenshot } = require('./run.js');
+const {
+  HARNESS_LACKS,
+  DIST,
+  buildSite,
+  startAnswers,
+  launchChromium,
+  col,
+  openPanel,
+  screenshot,
+} = require('./run.js');
 
 const RECORDING = path.resolve(
   process.env.FLOWLENS_NETPROFILE_RECORDING || path.join(__dirname, 'fixtures', 'ds-query-netprofile.recording.json')
@@ -108,8 +117,7 @@ async function main() {
     page.on('pageerror', (e) => failures.push(`pageerror: ${e.message}`));
     // @grafana/ui's spinner icon (the app page's TimeRangeInput) is served by Grafana from its own build, not from
     // the package the harness copies
-    const harnessLacks = /\/public\/build\/img\/icons\/unicons\/spinner\.svg$/;
-    page.on('response', (r) => r.status() === 404 && !harnessLacks.test(r.url()) && failures.push(`404: ${r.url()}`));
+    page.on('response', (r) => r.status() === 404 && !HARNESS_LACKS.test(r.url()) && failures.push(`404: ${r.url()}`));
     const open = (query, height, ready, opts) =>
       openPanel(page, base, 'netprofile', { query, height, ready, width: WIDTH, opts, ...range });
 

@@ -10,7 +10,8 @@
 //   - Network page: the "Group by" picker lists the backend's tag names (the business tag team first); choosing team
 //     puts group=team in the URL, asks flow_log with group_by [team] (format table), and draws one row per (client
 //     team, server team, observation point) with the exact flows, failed connects, bytes and retransmissions of
-//     those rows; the byte rate per team pair, labelled client_team, server_team; the URL alone draws the same; a
+//     those rows; the byte rate per team pair (labelled client_team, server_team) in Grafana's time series panel
+//     (PanelRenderer: a uPlot series and a legend row per pair, busiest first); the URL alone draws the same; a
 //     clear drops the grouping (the failing and lossy flows again, no group in the URL).
 //   - Profiling page: "Roots by" team: the flame graphs' root frames (level 1, under the total) are the teams of the
 //     profiled services (a service without one: its name), group_by [team] in both flame graph queries.
@@ -25,7 +26,7 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
-const { ROOT, DIST, buildSite, startHarnessServer, launchChromium, screenshot } = require('./run.js');
+const { HARNESS_LACKS, ROOT, DIST, buildSite, startHarnessServer, launchChromium, screenshot } = require('./run.js');
 
 const RECORDING_FILE = path.join(__dirname, 'fixtures', 'ds-query-pages-grouped.recording.json');
 const RECORD = process.argv.includes('--record');
@@ -201,8 +202,7 @@ async function main() {
       (m) => m.type() === 'error' && !/status of 404/.test(m.text()) && failures.push(`console: ${m.text()}`)
     );
     page.on('pageerror', (e) => failures.push(`pageerror: ${e.message}`));
-    const harnessLacks = /\/public\/build\/img\/icons\/unicons\/spinner\.svg$/;
-    page.on('response', (r) => r.status() === 404 && !harnessLacks.test(r.url()) && failures.push(`404: ${r.url()}`));
+    page.on('response', (r) => r.status() === 404 && !HARNESS_LACKS.test(r.url()) && failures.push(`404: ${r.url()}`));
     const open = async (appPath, ready) => {
       await page.goto(`${base}/index.html?${new URLSearchParams({ app: appPath, ready, width: String(WIDTH) })}`);
       await page.waitForFunction(() => window.__harness && window.__harness.status !== 'running', null, {
@@ -271,15 +271,52 @@ async function main() {
       'Zero windows',
       'Avg RTT',
     ]);
-    await page.locator('[data-testid="network-series-row"]').first().waitFor({ timeout: 15000 });
-    const seriesHead = await page.locator('[data-testid="network-series"] th').allTextContents();
-    assert.deepStrictEqual(seriesHead.slice(0, 2), [`client_${TAG}`, `server_${TAG}`]);
-    const series = await page
-      .locator('[data-testid="network-series-row"]')
-      .evaluateAll((rs) => rs.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
-    log(`byte rate by team: ${series.map((r) => `${r[0]}→${r[1]} mean ${r[2]} peak ${r[3]}`).join('; ')}`);
+    // the byte rate per team pair over time, drawn by Grafana's time series panel (PanelRenderer; the harness draws it
+    // with @grafana/ui's TimeSeries): a uPlot series per pair with points in the range, lines in the plot, and a
+    // legend row per pair naming it, with its mean and peak, the busiest first
     const pairs = [...new Set(expected.flowGroups.map((g) => `${g.client}→${g.server}`))].sort();
-    assert.deepStrictEqual(series.map((r) => `${r[0]}→${r[1]}`).sort(), pairs, 'one series per team pair');
+    await page.locator('[data-testid="network-series-graph"] .u-over').waitFor({ timeout: 15000 });
+    const graph = await page.waitForFunction(() =>
+      window.__harness.panelRenders?.find((r) => r.pluginId === 'timeseries')
+    );
+    const drawnGraph = await graph.jsonValue();
+    assert.ok(!drawnGraph.error, drawnGraph.error);
+    const pairOf = (label) => label.replace(/ bytes$/, '').replace(' → ', '→');
+    assert.deepStrictEqual(
+      drawnGraph.series.map((x) => pairOf(x.label)).sort(),
+      pairs,
+      `a graph series per team pair: ${drawnGraph.series.map((x) => x.label).join('; ')}`
+    );
+    assert.deepStrictEqual(
+      drawnGraph.series.filter((x) => !(x.points > 0)).map((x) => x.label),
+      [],
+      'series without points in the range'
+    );
+    assert.ok(drawnGraph.linePixels >= 20, `${drawnGraph.linePixels} line pixels`);
+    const legend = await page
+      .locator('[data-testid="network-series-graph"] tr:has([data-testid="series-icon"])')
+      .evaluateAll((rs) =>
+        rs.map((r) => [
+          r.querySelector('button[title]')?.title,
+          ...[...r.querySelectorAll('td')].slice(-2).map((td) => td.textContent),
+        ])
+      );
+    log(`byte rate by team: ${legend.map(([name, mean, peak]) => `${name}: mean ${mean}, peak ${peak}`).join('; ')}`);
+    assert.deepStrictEqual(legend.map(([name]) => pairOf(name)).sort(), pairs, 'a legend row per team pair');
+    const bytesPerSec = (text) => {
+      const m = /^([\d.]+) (B|KiB|MiB|GiB)\/s$/.exec(text.trim());
+      assert.ok(m, `not a byte rate: ${text}`);
+      return Number(m[1]) * 1024 ** ['B', 'KiB', 'MiB', 'GiB'].indexOf(m[2]);
+    };
+    const means = legend.map(([, mean]) => bytesPerSec(mean));
+    assert.ok(
+      means.every((m, k) => k === 0 || means[k - 1] >= m),
+      `legend not busiest first: ${means.join(', ')}`
+    );
+    assert.ok(
+      legend.every(([, mean, peak]) => bytesPerSec(peak) >= bytesPerSec(mean)),
+      'peak below mean'
+    );
     const seriesQ = queriesOf('net_metrics');
     assert.deepStrictEqual(
       seriesQ.map((q) => q.group_by),

@@ -15,7 +15,7 @@ const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
 const { isDeepStrictEqual } = require('util');
-const { DIST, buildSite, startHarnessServer, launchChromium, col, screenshot } = require('./run.js');
+const { HARNESS_LACKS, DIST, buildSite, startHarnessServer, launchChromium, col, screenshot } = require('./run.js');
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 const RECORDING = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ds-query-traces-page.recording.json'), 'utf8'));
@@ -73,9 +73,7 @@ async function main() {
       (m) => m.type() === 'error' && !expectedConsole.test(m.text()) && failures.push(`console: ${m.text()}`)
     );
     page.on('pageerror', (e) => failures.push(`pageerror: ${e.message}`));
-    // @grafana/ui's spinner icon is served by Grafana from its own build, not from the package the harness copies
-    const harnessLacks = /\/public\/build\/img\/icons\/unicons\/spinner\.svg$/;
-    page.on('response', (r) => r.status() === 404 && !harnessLacks.test(r.url()) && failures.push(`404: ${r.url()}`));
+    page.on('response', (r) => r.status() === 404 && !HARNESS_LACKS.test(r.url()) && failures.push(`404: ${r.url()}`));
 
     // 1. the search over the recorded minute: one row per trace of the answer, in its order
     const searchReq = RECORDING.files['ds-query-trace-search.json'].request;

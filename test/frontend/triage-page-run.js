@@ -15,7 +15,7 @@ const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
 const { isDeepStrictEqual } = require('util');
-const { ROOT, SHOTS, DIST, buildSite, startHarnessServer, launchChromium, col } = require('./run.js');
+const { HARNESS_LACKS, ROOT, SHOTS, DIST, buildSite, startHarnessServer, launchChromium, col } = require('./run.js');
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 const RECORDING = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ds-query-triage.recording.json'), 'utf8'));
@@ -83,8 +83,7 @@ async function main() {
       (m) => m.type() === 'error' && !expectedConsole.test(m.text()) && failures.push(`console: ${m.text()}`)
     );
     page.on('pageerror', (e) => failures.push(`pageerror: ${e.message}`));
-    const harnessLacks = /\/public\/build\/img\/icons\/unicons\/spinner\.svg$/;
-    page.on('response', (r) => r.status() === 404 && !harnessLacks.test(r.url()) && failures.push(`404: ${r.url()}`));
+    page.on('response', (r) => r.status() === 404 && !HARNESS_LACKS.test(r.url()) && failures.push(`404: ${r.url()}`));
 
     for (const sc of RECORDING.scenarios) {
       seen.length = 0;

@@ -27,7 +27,12 @@ export interface CompletedPair {
   oneWay?: boolean;
 }
 
-const IDLE_RESPONSE_NS = 500e6; // a response with an unknown length is done after 500 ms of silence
+/**
+ * A response with an unknown length is done after 500 ms of silence. One whose length is known is not: its last
+ * segments may be lost and resent after RTOs of 200 ms, 400 ms, 800 ms..., and the client waits for them, so it is done
+ * at its last byte, the next message, the connection's close or the request timeout.
+ */
+const IDLE_RESPONSE_NS = 500e6;
 /** A message head split into a segment this short is held and parsed with the next segment. */
 const MAX_HEAD_CARRY = 16;
 
@@ -227,7 +232,13 @@ export class MessageStream {
 
   /** Emits what time has settled: quiet responses of unknown length, and requests past the timeout. */
   sweep(nowNs: number, timeoutNs: number): void {
-    if (this.currentResponse && nowNs - this.currentResponse.response.endNs > IDLE_RESPONSE_NS) {
+    const c = this.currentResponse;
+    if (
+      c &&
+      (c.response.msg.totalLength === undefined
+        ? nowNs - c.response.endNs > IDLE_RESPONSE_NS
+        : nowNs - c.request.startNs > timeoutNs)
+    ) {
       this.finishResponse();
     }
     while (this.pending.length && nowNs - this.pending[0].startNs > timeoutNs) {

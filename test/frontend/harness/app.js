@@ -4,8 +4,12 @@
 // a non-2xx answer an error with the body as `data`, as Grafana's FetchError), isFetchError, and
 // locationService over an in-memory location (the app's path and search, starting at `?path=`), exposed as
 // window.__harness.location for the test.
-import { urlUtil } from '@grafana/data';
+import * as grafanaData from '@grafana/data';
+import * as grafanaUI from '@grafana/ui';
 import { BehaviorSubject, Observable } from 'rxjs';
+import { CORE_DEFAULTS, CORE_DRAW, fieldConfigOf, fieldConfigRegistryOf } from './dashboard.js';
+
+const { urlUtil } = grafanaData;
 
 function parse(path) {
   const u = new URL(path, 'http://harness');
@@ -88,8 +92,57 @@ export function appRuntime(React, initialPath) {
         })
         .catch((e) => sub.error(e));
     });
+  // PanelRenderer as Grafana core sets it: a core panel drawn from PanelData, after the field overrides, with the
+  // @grafana/ui component the panel is built on (CORE_DRAW, as the dashboard harness draws it); what it drew goes to
+  // window.__harness.panelRenders for the test
+  const panelRenders = [];
+  const PanelRenderer = ({ pluginId, title, data, options, fieldConfig, width, height }) => {
+    const draw = CORE_DRAW[pluginId];
+    if (!draw) {
+      throw new Error(`harness: PanelRenderer cannot draw ${pluginId}`);
+    }
+    const theme = grafanaUI.useTheme2();
+    const drawing = React.useMemo(() => {
+      // the panel plugin's defaults under the caller's, as Grafana's PanelRenderer loads them
+      const config = fieldConfigOf({ type: pluginId, fieldConfig });
+      const series = grafanaData.applyFieldOverrides({
+        data: data?.series ?? [],
+        fieldConfig: config,
+        fieldConfigRegistry: fieldConfigRegistryOf(grafanaData, config),
+        replaceVariables: (v) => v,
+        theme,
+        timeZone: 'utc',
+      });
+      const d = draw({
+        ui: grafanaUI,
+        h: React.createElement,
+        grafanaData,
+        series,
+        width,
+        height,
+        range: data?.timeRange,
+        options: { ...CORE_DEFAULTS[pluginId]?.options, ...options },
+      });
+      d.drawn.then(
+        (drawn) => panelRenders.push({ pluginId, title, width, height, ...drawn }),
+        (e) => panelRenders.push({ pluginId, title, error: String(e) })
+      );
+      return d;
+    }, [pluginId, title, data, options, fieldConfig, width, height, theme, draw]);
+    // a box of the size asked, as Grafana's panel container (uPlot and the legend are laid out inside it)
+    return React.createElement(
+      'div',
+      {
+        'data-testid': 'harness-panel-renderer',
+        'data-plugin-id': pluginId,
+        style: { position: 'relative', width, height, overflow: 'hidden' },
+      },
+      drawing.element
+    );
+  };
   const runtime = {
     __esModule: true,
+    PanelRenderer,
     PluginPage: ({ children }) => React.createElement('div', { 'data-testid': 'plugin-page' }, children),
     getBackendSrv: () => ({ fetch: fetchJSON }),
     isFetchError: (e) => typeof e === 'object' && e !== null && 'status' in e && 'data' in e,
@@ -118,5 +171,6 @@ export function appRuntime(React, initialPath) {
     locationService,
     // the requests made since the last call (what a panel's query sent)
     takeRequests: () => requests.splice(0),
+    panelRenders,
   };
 }

@@ -66,7 +66,7 @@ CORE_CHECKS.barchart = CORE_CHECKS.stat;
  * own config wins): TimeSeries and Table read the series style from `custom`, and a time series colours each series
  * from the classic palette.
  */
-const CORE_DEFAULTS = {
+export const CORE_DEFAULTS = {
   timeseries: {
     fieldConfig: {
       color: { mode: 'palette-classic' },
@@ -99,7 +99,7 @@ const CORE_DEFAULTS = {
 };
 
 /** The panel's field config over its type's defaults (Grafana merges the plugin's defaults the same way). */
-function fieldConfigOf(p) {
+export function fieldConfigOf(p) {
   const own = p.fieldConfig ?? { defaults: {}, overrides: [] };
   const base = CORE_DEFAULTS[p.type]?.fieldConfig;
   if (!base) {
@@ -133,7 +133,7 @@ const STANDARD_FIELD_CONFIG = [
  * registry names; Grafana's is the panel plugin's: the standard properties and the panel's custom ones): the standard
  * properties and every custom one this panel's config sets, each taken as given.
  */
-function fieldConfigRegistryOf(grafanaData, fieldConfig) {
+export function fieldConfigRegistryOf(grafanaData, fieldConfig) {
   const custom = new Set(Object.keys(fieldConfig.defaults?.custom ?? {}));
   for (const o of fieldConfig.overrides ?? []) {
     for (const prop of o.properties ?? []) {
@@ -226,7 +226,7 @@ function linePixels(u) {
  * (label, values in the range) once it has drawn; for a table, the columns and first row the frame gives it (the
  * test compares them with the cells drawn).
  */
-const CORE_DRAW = {
+export const CORE_DRAW = {
   timeseries: ({ ui, h, grafanaData, series, width, height, range, options }) => {
     let resolveDrawn;
     const drawn = new Promise((resolve, reject) => {
@@ -361,6 +361,36 @@ function panelsOf(dashboard) {
   return out.sort((a, b) => a.gridPos.y - b.gridPos.y || a.gridPos.x - b.gridPos.x);
 }
 
+/** Grafana's stylesheet's uPlot rules (its build bundles uPlot.min.css): without them a plot is laid out as text. */
+export function uPlotStyles() {
+  return new Promise((resolve, reject) => {
+    const link = Object.assign(document.createElement('link'), {
+      rel: 'stylesheet',
+      href: '/public/build/uPlot.min.css',
+    });
+    link.onload = resolve;
+    link.onerror = () => reject(new Error('harness: cannot load uPlot.min.css'));
+    document.head.appendChild(link);
+  });
+}
+
+/**
+ * What Grafana's page has around every panel: its global styles (@grafana/ui's GlobalStyles, rendered at its app root)
+ * and its stylesheet's uPlot rules.
+ */
+export async function grafanaPageStyles({ React, ReactDOMClient, grafanaData, grafanaUI, theme }) {
+  await uPlotStyles();
+  const globalStyles = document.createElement('div');
+  document.body.appendChild(globalStyles);
+  ReactDOMClient.createRoot(globalStyles).render(
+    React.createElement(
+      grafanaData.ThemeContext.Provider,
+      { value: theme },
+      React.createElement(grafanaUI.GlobalStyles)
+    )
+  );
+}
+
 export async function runDashboard({
   params,
   theme,
@@ -452,26 +482,7 @@ export async function runDashboard({
     variableReports.push({ name: v.name, options: values });
   }
 
-  // what Grafana's page has around every panel: its global styles (@grafana/ui's GlobalStyles, rendered at its app
-  // root) and its stylesheet's uPlot rules
-  await new Promise((resolve, reject) => {
-    const link = Object.assign(document.createElement('link'), {
-      rel: 'stylesheet',
-      href: '/public/build/uPlot.min.css',
-    });
-    link.onload = resolve;
-    link.onerror = () => reject(new Error('harness: cannot load uPlot.min.css'));
-    document.head.appendChild(link);
-  });
-  const globalStyles = document.createElement('div');
-  document.body.appendChild(globalStyles);
-  ReactDOMClient.createRoot(globalStyles).render(
-    React.createElement(
-      grafanaData.ThemeContext.Provider,
-      { value: theme },
-      React.createElement(grafanaUI.GlobalStyles)
-    )
-  );
+  await grafanaPageStyles({ React, ReactDOMClient, grafanaData, grafanaUI, theme });
   document.querySelector('h1').textContent = `FlowLens dashboard harness (not Grafana): ${dashboard.title}`;
   const width = Number(params.get('width') ?? 1600);
   const host = document.getElementById('panel');

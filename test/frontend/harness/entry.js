@@ -17,7 +17,7 @@ import * as rxjs from 'rxjs';
 import * as reactRouter from 'react-router';
 import { grafanaAppRoute } from './grafanaRouter.js';
 import * as grafanaRuntime from '@grafana/runtime';
-import { runDashboard } from './dashboard.js';
+import { grafanaPageStyles, runDashboard } from './dashboard.js';
 import { optionDefaults } from './panelOptions.js';
 import { appRuntime } from './app.js';
 
@@ -119,9 +119,11 @@ function painted(selector, timeoutMs = 20000) {
 
 /** ?app=<path>: the built app (dist/module.js) renders its root page at that path (the Traces page: /a/<id>/traces?...). */
 async function runApp(params, theme) {
-  const { runtime, location: appLocation } = appRuntime(React, params.get('app'));
+  const { runtime, location: appLocation, panelRenders } = appRuntime(React, params.get('app'));
   shared['@grafana/runtime'] = runtime;
   document.querySelector('h1').textContent = 'FlowLens app harness (not Grafana) rendering dist/module.js';
+  // around an app page as around a panel: Grafana's global styles and its stylesheet's uPlot rules (PanelRenderer)
+  await grafanaPageStyles({ React, ReactDOMClient, grafanaData, grafanaUI, theme });
   const mod = await loadAmdModule(new URL('/dist/module.js', location.href).href);
   const Root = mod.plugin.root;
   const host = document.getElementById('panel');
@@ -146,7 +148,7 @@ async function runApp(params, theme) {
     React.createElement(grafanaData.ThemeContext.Provider, { value: theme }, root)
   );
   await painted(params.get('ready') ?? '#panel > *');
-  window.__harness = { status: 'done', renderMs: performance.now() - r0, location: appLocation };
+  window.__harness = { status: 'done', renderMs: performance.now() - r0, location: appLocation, panelRenders };
 }
 
 /**
