@@ -94,7 +94,7 @@ export function startTimeOfStat(stat: string): number {
   return Number.isSafeInteger(v) ? v : 0;
 }
 
-/** uid -> user name from passwd text (the host's users: a container's own names are not visible here). */
+/** uid -> user name from passwd text (the host's, or a container's own through /proc/<pid>/root). */
 export function passwdUsers(text: string): Map<number, string> {
   const out = new Map<number, string>();
   for (const line of text.split('\n', 100_000)) {
@@ -106,6 +106,23 @@ export function passwdUsers(text: string): Map<number, string> {
   }
   return out;
 }
+
+/**
+ * The uid a process has inside its user namespace, from its host uid and /proc/<pid>/uid_map ("inside outside count"
+ * per line; identity "0 0 4294967295" without a user namespace); -1 when the map does not hold it.
+ */
+export function uidInside(hostUid: number, uidMap: string): number {
+  for (const line of uidMap.split('\n', 340)) {
+    const [inside, outside, count] = line.trim().split(/\s+/, 3).map(Number);
+    if (Number.isSafeInteger(count) && hostUid >= outside && hostUid < outside + count) {
+      return inside + (hostUid - outside);
+    }
+  }
+  return -1;
+}
+
+/** Containers whose users (their own /etc/passwd) are kept: one read per container, not per process. */
+const MAX_CONTAINER_USERS = 512;
 
 interface Entry {
   tags: ProcessTags;
@@ -137,6 +154,8 @@ export class ProcessTagger {
   private readonly table: LruMap<number, Entry>;
   private readonly procRoot: string;
   private users?: Map<number, string>;
+  /** container id -> its own users (empty when its /etc/passwd could not be read) */
+  private readonly containerUsers = new LruMap<string, Map<number, string>>(MAX_CONTAINER_USERS);
   private pending: ProcessTagsRow[] = [];
   /** wall seconds at the last flush: the hourly rewrite needs no finer clock, and naming runs per row */
   private clockSec = Math.floor(Date.now() / 1000);
@@ -274,7 +293,34 @@ export class ProcessTagger {
     const uidLine = /\nUid:\s+(\d+)/.exec(status);
     const uid = uidLine ? Number(uidLine[1]) : -1;
     const startTime = attempt(() => startTimeOfStat(readBounded(`${dir}/stat`, MAX_SMALL)), 0);
-    return { ...cg, pid, startTime, cmdline, exe, user: uid >= 0 ? (this.userNames().get(uid) ?? String(uid)) : '' };
+    return { ...cg, pid, startTime, cmdline, exe, user: uid >= 0 ? this.userName(dir, cg.containerId, uid) : '' };
+  }
+
+  /**
+   * A host process's user is named by the host's /etc/passwd; a container's by its own (/proc/<pid>/root/etc/passwd,
+   * its uid mapped into its user namespace): the host's file would name a container's uid 33 www-data where the
+   * image says otherwise. A uid without a name (or a container whose file is unreadable) is its number.
+   */
+  private userName(dir: string, containerId: string, hostUid: number): string {
+    if (!containerId) {
+      return this.userNames().get(hostUid) ?? String(hostUid);
+    }
+    let users = this.containerUsers.get(containerId);
+    if (!users) {
+      try {
+        users = passwdUsers(readBounded(`${dir}/root/etc/passwd`, 1 << 20));
+      } catch {
+        users = new Map();
+      }
+      this.containerUsers.set(containerId, users);
+    }
+    let inside = hostUid;
+    try {
+      inside = uidInside(hostUid, readBounded(`${dir}/uid_map`, MAX_SMALL));
+    } catch {
+      // no uid_map (an old kernel, a process gone): the uid as the host sees it
+    }
+    return users.get(inside) ?? String(inside >= 0 ? inside : hostUid);
   }
 
   private userNames(): Map<number, string> {

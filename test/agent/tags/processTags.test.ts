@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { ProcessTable } from '../../../src/agent/conntrack/processTable';
 import { indexPodList, indexServices } from '../../../src/agent/tags/kubePods';
 import { KubeSource } from '../../../src/agent/tags/kubeSource';
-import { ProcessTagger, ProcessTagsRow, serviceName, startTimeOfStat } from '../../../src/agent/tags/processTags';
+import {
+  ProcessTagger,
+  ProcessTagsRow,
+  serviceName,
+  startTimeOfStat,
+  uidInside,
+} from '../../../src/agent/tags/processTags';
 import { fixture, recordedClusterIps } from './kubeFixtures';
 
 const CHECKOUT_ID = 'a'.repeat(64);
@@ -41,6 +47,16 @@ fakeProc(
 );
 fakeProc(101, 'nginx', '0::/system.slice/nginx.service\n', 0, ['nginx: master process']);
 fakeProc(102, 'podman-app', `0::/machine.slice/libpod-${'9'.repeat(64)}.scope/container\n`, 1234, ['app']);
+// a container's users are its image's (/proc/<pid>/root/etc/passwd), its uid mapped through its user namespace:
+// the containerd one runs as uid 33, "app" in its image (www-data on the host); the rootless podman one as host uid
+// 1234, 234 inside (uid_map 0 1000 65536), "svc" in its image
+function containerFiles(pid: number, passwd: string, uidMap = '         0          0 4294967295\n'): void {
+  mkdirSync(join(proc, String(pid), 'root', 'etc'), { recursive: true });
+  writeFileSync(join(proc, String(pid), 'root', 'etc', 'passwd'), passwd);
+  writeFileSync(join(proc, String(pid), 'uid_map'), uidMap);
+}
+containerFiles(100, 'root:x:0:0:root:/root:/bin/sh\napp:x:33:33::/app:/bin/sh\n');
+containerFiles(102, 'root:x:0:0:root:/root:/bin/sh\nsvc:x:234:234::/srv:/bin/sh\n', '         0       1000      65536\n');
 
 function tagger(kube?: KubeSource, rows: ProcessTagsRow[] = [], now = { s: 1_764_000_000 }, max = 100): ProcessTagger {
   return new ProcessTagger({
@@ -57,6 +73,15 @@ function tagger(kube?: KubeSource, rows: ProcessTagsRow[] = [], now = { s: 1_764
 test('stat field 22 (start time) is read past a comm holding spaces and parentheses', () => {
   assert.equal(startTimeOfStat(readFileSync(join(proc, '100', 'stat'), 'utf8')), 987654);
   assert.equal(startTimeOfStat('garbage'), 0);
+});
+
+test('a uid inside its user namespace, from uid_map', () => {
+  assert.equal(uidInside(33, '         0          0 4294967295\n'), 33);
+  assert.equal(uidInside(1234, '         0       1000      65536\n'), 234);
+  assert.equal(uidInside(1000, '0 1000 1\n1 100000 65536\n'), 0);
+  assert.equal(uidInside(100005, '0 1000 1\n1 100000 65536\n'), 6);
+  assert.equal(uidInside(5, '0 1000 1\n1 100000 65536\n'), -1);
+  assert.equal(uidInside(5, 'garbage'), -1);
 });
 
 test('the service rule in one place: configured, else workload, else container name, else process', () => {
@@ -105,7 +130,7 @@ test('process tags from /proc: command line, executable, user, container; the po
         'checkout',
         '/usr/bin/checkout --port 8080',
         '/usr/bin/checkout',
-        'www-data',
+        'app',
         'aaaa',
         'containerd',
         '',
@@ -115,7 +140,7 @@ test('process tags from /proc: command line, executable, user, container; the po
         987654,
       ],
       [101, 'nginx', 'nginx: master process', '/usr/bin/nginx', 'root', '', '', 'nginx.service', '', '', 'web', 987654],
-      [102, 'podman-app', 'app', '/usr/bin/podman-app', '1234', '9999', 'podman', '', '', '', 'podman-app', 987654],
+      [102, 'podman-app', 'app', '/usr/bin/podman-app', 'svc', '9999', 'podman', '', '', '', 'podman-app', 987654],
     ]
   );
   rows.length = 0;
