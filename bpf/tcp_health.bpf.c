@@ -264,8 +264,9 @@ int fl_flow_snapshot(void *ctx)
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(fl_flow_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
 {
-	/* err != 0: the retransmission did not leave (qdisc full, ...) and is tried again: not counted,
-	 * as the kernel's TcpRetransSegs does not count it */
+	/* err != 0: the retransmission failed (the device or qdisc refused it) and is tried again: not
+	 * counted (TcpRetransSegs counts the attempt, TCPRetransFail the failure). A packet capture on the
+	 * sending device may still have seen it: its tap runs before the driver refuses. */
 	if (err || !sk || !inet(sk) || ignored(sk))
 		return 0;
 	/* SYN retransmissions count too: a connect that times out retransmits its SYN */

@@ -98,8 +98,8 @@ async function main(): Promise<void> {
         capture: { netns: [bed.host('client').ns, bed.host('server').ns], hostNamespace: false, interfaces: ['eth0'] },
       },
     });
-    const nstat = () =>
-      Number(/TcpRetransSegs\s+(\d+)/.exec(bed.exec('server', ['nstat', '-az', 'TcpRetransSegs']).stdout)![1]);
+    const nstat = (counter = 'TcpRetransSegs') =>
+      Number(new RegExp(`${counter}\\s+(\\d+)`).exec(bed.exec('server', ['nstat', '-az', counter]).stdout)![1]);
     const curl = (port: number, path: string) =>
       bed.execAsync('client', [
         'curl',
@@ -113,12 +113,16 @@ async function main(): Promise<void> {
         `http://${bed.ip('server')}:${port}${path}`,
       ]);
     const retransBefore = nstat();
+    const failBefore = nstat('TcpExtTCPRetransFail');
     const lossy: string[] = [];
     for (let i = 0; i < LOSSY_REQUESTS; i++) {
       const r = await curl(PORTS.lossy, `/mid?n=${i}`);
       lossy.push(r.stdout);
     }
     const kernelRetrans = nstat() - retransBefore;
+    // resends the device refused after the capture had seen them (a veth whose peer's backlog was full, under
+    // load): on the wire for the server's NIC, failed for its socket (tcp_retransmit_skb with an error)
+    const kernelRetransFail = nstat('TcpExtTCPRetransFail') - failBefore;
     const clean: string[] = [];
     for (let i = 0; i < CLEAN_REQUESTS; i++) {
       clean.push((await curl(PORTS.clean, `/mid?n=${i}`)).stdout);
@@ -206,7 +210,7 @@ async function main(): Promise<void> {
             reset,
           },
           curl: { lossy, clean },
-          kernel: { serverTcpRetransSegs: kernelRetrans },
+          kernel: { serverTcpRetransSegs: kernelRetrans, serverTcpRetransFail: kernelRetransFail },
           captureDrops,
           rows: counts,
         },
@@ -215,7 +219,7 @@ async function main(): Promise<void> {
       ) + '\n'
     );
     console.log(
-      `[record-tracefaults] wrote ${JSON.stringify(counts)} rows to ${OUT}; kernel TcpRetransSegs ${kernelRetrans}; capture drops ${captureDrops}; refused ${JSON.stringify(refused)} reset ${JSON.stringify(reset)}`
+      `[record-tracefaults] wrote ${JSON.stringify(counts)} rows to ${OUT}; kernel TcpRetransSegs ${kernelRetrans}, TCPRetransFail ${kernelRetransFail}; capture drops ${captureDrops}; refused ${JSON.stringify(refused)} reset ${JSON.stringify(reset)}`
     );
   } finally {
     bed.destroy();
