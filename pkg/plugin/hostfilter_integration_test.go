@@ -110,29 +110,9 @@ func TestHostFilterIntegration(t *testing.T) {
 	e := &env{t: t, host: host}
 	mixed := e.ctx("hostfilter-uid", map[string]any{"url": clickhouseURL(), "database": hostFilterDB})
 	aOnly := e.ctx("hostfilter-a-uid", map[string]any{"url": clickhouseURL(), "database": onlyA})
-	// answer is the query's frames as JSON without their meta (the executed SQL names the database),
-	// the datasource's uid (in data links) as the mixed one's
 	answer := func(pc backend.PluginContext, model string) string {
 		t.Helper()
-		res := e.query(pc, t0, t0+120, time.Second, model)
-		if res.Error != nil {
-			t.Fatalf("%s: %v", model, res.Error)
-		}
-		var out []string
-		rows := 0
-		for _, f := range res.Frames {
-			f.Meta = nil
-			rows += f.Rows()
-			b, err := json.Marshal(data.Frames{f})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, string(b))
-		}
-		if rows == 0 {
-			t.Errorf("%s: no rows", model)
-		}
-		return strings.ReplaceAll(strings.Join(out, "\n"), "hostfilter-a-uid", "hostfilter-uid")
+		return e.framesJSON(pc, model, "hostfilter-uid")
 	}
 	for _, model := range []string{
 		`{"queryType":"red","metric":"request_rate"}`,
@@ -204,5 +184,102 @@ func TestHostFilterIntegration(t *testing.T) {
 	})
 	if err != nil || res.Status != 400 {
 		t.Errorf("bad tags: %v %d %s, want a 400", err, res.Status, res.Body)
+	}
+}
+
+// framesJSON is a query's frames over [t0, t0+120] as JSON without their meta (the executed SQL names the
+// database), every datasource uid in them (data links) written as uid: answers over two databases compare.
+// No rows at all is an error.
+func (e *env) framesJSON(pc backend.PluginContext, model, uid string) string {
+	t := e.t
+	t.Helper()
+	res := e.query(pc, t0, t0+120, time.Second, model)
+	if res.Error != nil {
+		t.Fatalf("%s: %v", model, res.Error)
+	}
+	var out []string
+	rows := 0
+	for _, f := range res.Frames {
+		f.Meta = nil
+		rows += f.Rows()
+		b, err := json.Marshal(data.Frames{f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	if rows == 0 {
+		t.Errorf("%s: no rows", model)
+	}
+	return strings.ReplaceAll(strings.Join(out, "\n"), pc.DataSourceInstanceSettings.UID, uid)
+}
+
+// A service on two hosts (shop-db on host-a, and a replica on host-c whose process is the newer): the host
+// filter counts each metrics row on the host that saw its end there, not on the service's newest process's
+// host (which counted all of shop-db's rows on host-c and none on host-a).
+func TestHostFilterReplicatedService(t *testing.T) {
+	admin(t, "SELECT 1")
+	const db = "flowlens_gotest_hostreplica"
+	dbs := map[string]string{"": db, "host-a": db + "_a", "host-c": db + "_c"}
+	at := time.Unix(t0, 0).UTC()
+	ts := func(s int) string { return at.Add(time.Duration(s) * time.Second).Format("2006-01-02 15:04:05") }
+	for only, name := range dbs {
+		freshSchema(t, name)
+		insertRows(t, name, "process_tags", []map[string]any{
+			{"time": ts(0), "host": "host-a", "pid": 10, "start_time": 100, "process": "shop-web", "service": "shop-web"},
+			{"time": ts(0), "host": "host-a", "pid": 11, "start_time": 100, "process": "shop-db", "service": "shop-db"},
+			{"time": ts(1), "host": "host-c", "pid": 31, "start_time": 200, "process": "shop-db", "service": "shop-db"},
+		})
+		var metrics, nets []map[string]any
+		for _, h := range []struct {
+			host      string
+			requests  int
+			bytesSent int
+		}{{"host-a", 40, 1000}, {"host-c", 25, 3000}} {
+			if only != "" && only != h.host {
+				continue
+			}
+			for _, s := range []int{10, 70} {
+				metrics = append(metrics, map[string]any{
+					"time": ts(s), "host": h.host, "observation_point": "server_process", "client_service": "shop-web", "server_service": "shop-db",
+					"l7_protocol": "HTTP", "endpoint": "/q", "request_count": h.requests, "error_count": 1,
+					"response_duration_sum_us": h.requests * 2000, "response_duration_max_us": 9000,
+				})
+				nets = append(nets, map[string]any{
+					"time": ts(s), "host": h.host, "observation_point": "server_process", "client_service": "shop-web", "server_service": "shop-db",
+					"server_port": 5432, "byte_tx": h.bytesSent, "packet_tx": 10, "new_flow_count": 1, "rtt_sum_us": 300, "rtt_count": 1,
+				})
+			}
+		}
+		insertRows(t, name, "app_metrics", metrics)
+		insertRows(t, name, "net_metrics", nets)
+	}
+	host, err := pluginhost.Start(context.Background(), buildPlugin(t), pluginhost.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	e := &env{t: t, host: host}
+	pcs := map[string]backend.PluginContext{}
+	for only, name := range dbs {
+		pcs[only] = e.ctx("replica-"+only, map[string]any{"url": clickhouseURL(), "database": name})
+	}
+	// model, host, and whose rows answer: RED filters the server, so each host has its own; the map and network
+	// metrics keep a row when either end is on the host, so host-a (shop-web's only host) keeps host-c's rows too
+	for _, c := range []struct{ model, host, rowsOf string }{
+		{`{"queryType":"red","metric":"request_rate"}`, "host-a", "host-a"},
+		{`{"queryType":"red","metric":"request_rate"}`, "host-c", "host-c"},
+		{`{"queryType":"red","metric":"latency_avg","group_by":["service"]}`, "host-a", "host-a"},
+		{`{"queryType":"red","metric":"latency_avg","group_by":["service"]}`, "host-c", "host-c"},
+		{`{"queryType":"net_metrics","metric":"byte_rate"}`, "host-c", "host-c"},
+		{`{"queryType":"net_metrics","metric":"byte_rate"}`, "host-a", ""},
+		{`{"queryType":"map"}`, "host-c", "host-c"},
+		{`{"queryType":"map"}`, "host-a", ""},
+	} {
+		filtered := strings.Replace(c.model, "{", `{"tags":{"host":["`+c.host+`"]},`, 1)
+		got, want := e.framesJSON(pcs[""], filtered, "ds"), e.framesJSON(pcs[c.rowsOf], c.model, "ds")
+		if got != want {
+			t.Errorf("%s over both hosts:\n%s\nwant the rows of %q alone:\n%s", filtered, got, c.rowsOf, want)
+		}
 	}
 }

@@ -158,6 +158,9 @@ func netEnds(b *builder) []RowKey {
 		}
 		if schema.Get().HasColumn(b.table, side+"_service") {
 			k.Service = b.c(side + "_service")
+			if k.Pid == "" {
+				k.ObservedHost = observedHost(b, side)
+			}
 		}
 		ends = append(ends, k)
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/flowlens/flowlens/pkg/schema"
 )
 
 // The read-time tag join: every query that groups or filters by a tag asks this one step for the
@@ -20,6 +22,20 @@ type RowKey struct {
 	Host, Pid string // both set: the end's process on that host
 	Time      string // with Host and Pid: the row's DateTime, telling apart processes that reused a pid
 	Service   string // else: the end's service name
+	// ObservedHost, on rows keyed by service that carry their observing host (app_metrics, net_metrics):
+	// the row's host where this end is the one observed at the row's point, else empty. The host tag takes it
+	// over the service's: a service running on two hosts is counted on each for the rows seen there.
+	ObservedHost string
+}
+
+// observedHost renders RowKey.ObservedHost for one side ("client" or "server") of the builder's table:
+// the row's host at that side's own points, an empty string elsewhere; "" when the table has no host (the rollup).
+func observedHost(b *builder, side string) string {
+	sc := schema.Get()
+	if !sc.HasColumn(b.table, "host") || !sc.HasColumn(b.table, "observation_point") {
+		return ""
+	}
+	return fmt.Sprintf("if(%s IN ('%s_process', '%s_nic'), %s, '')", b.c("observation_point"), side, side, b.c("host"))
 }
 
 // TagSource is one dimension table and the tags it holds.
@@ -137,6 +153,13 @@ func (b *builder) dimWhere(s *TagSource, r Range) string {
 // given), a key that named several processes over the range takes the value of the process it named
 // at the row's time (eraValue).
 func (b *builder) tagValue(tag string, end RowKey, r Range) (string, error) {
+	if tag == "host" && end.ObservedHost != "" {
+		byService, err := b.tagValue(tag, RowKey{Service: end.Service}, r)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("if(%s != '', %s, %s)", end.ObservedHost, end.ObservedHost, byService), nil
+	}
 	row, values, err := b.tagJoin(tag, end, r)
 	if err != nil {
 		return "", err
@@ -203,6 +226,18 @@ func (s *TagSource) rowsOf(db, tag, dim, value, where string) string {
 // tagMatch renders a condition true for rows whose end `end` has one of vals as tag (hash lookup:
 // fit for raw rows).
 func (b *builder) tagMatch(tag string, end RowKey, vals Values, r Range) (string, error) {
+	if tag == "host" && end.ObservedHost != "" {
+		// the row's own host where it observed this end; the service's host where it did not
+		own, err := b.inExpr("tags.host", end.ObservedHost, vals)
+		if err != nil {
+			return "", err
+		}
+		byService, err := b.tagMatch(tag, RowKey{Service: end.Service}, vals, r)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("((%s != '' AND %s) OR (%s = '' AND %s))", end.ObservedHost, own, end.ObservedHost, byService), nil
+	}
 	if s, _, err := sourceOf(tag); err == nil && s.hasEras(end) {
 		// across pid reuse: the value of the process the key named at the row's time
 		v, err := b.tagValue(tag, end, r)
@@ -229,6 +264,17 @@ func (s *TagSource) hasEras(end RowKey) bool {
 
 // TagFilters is the query's tag filters: tag -> accepted values.
 type TagFilters map[string]Values
+
+// without is the filters but tag's.
+func (f TagFilters) without(tag string) TagFilters {
+	out := TagFilters{}
+	for t, v := range f {
+		if t != tag {
+			out[t] = v
+		}
+	}
+	return out
+}
 
 // sortedTags lists the filters' tags in a fixed order (stable SQL).
 func (f TagFilters) sortedTags() []string {
@@ -282,8 +328,9 @@ func (b *builder) taggedMap(m *Model, r Range) (*Statement, error) {
 	if _, err := groupTag(m.GroupBy, "the map groups its nodes"); err != nil {
 		return nil, err
 	}
+	// the host filters the plain map's rows (BuildMap), the other tags its edges' ends here
 	plain := *m
-	plain.GroupBy, plain.Tags = nil, nil
+	plain.GroupBy, plain.Tags = nil, TagFilters{"host": m.Tags["host"]}
 	edges, err := BuildMap(strings.Trim(b.db, "`"), &plain, r)
 	if err != nil {
 		return nil, err
@@ -304,7 +351,7 @@ func (b *builder) taggedMap(m *Model, r Range) (*Statement, error) {
 		client, server = tagOrName(cv, "client", "client_tag"), tagOrName(sv, "server", "server_tag")
 	}
 	where := ""
-	if conds, err := b.tagFilterConds(m.Tags, []RowKey{{Service: "client"}, {Service: "server"}}, r); err != nil {
+	if conds, err := b.tagFilterConds(m.Tags.without("host"), []RowKey{{Service: "client"}, {Service: "server"}}, r); err != nil {
 		return nil, err
 	} else if len(conds) > 0 {
 		where = "\n  WHERE " + strings.Join(conds, "\n    AND ")
