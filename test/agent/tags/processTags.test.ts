@@ -56,7 +56,11 @@ function containerFiles(pid: number, passwd: string, uidMap = '         0       
   writeFileSync(join(proc, String(pid), 'uid_map'), uidMap);
 }
 containerFiles(100, 'root:x:0:0:root:/root:/bin/sh\napp:x:33:33::/app:/bin/sh\n');
-containerFiles(102, 'root:x:0:0:root:/root:/bin/sh\nsvc:x:234:234::/srv:/bin/sh\n', '         0       1000      65536\n');
+containerFiles(
+  102,
+  'root:x:0:0:root:/root:/bin/sh\nsvc:x:234:234::/srv:/bin/sh\n',
+  '         0       1000      65536\n'
+);
 
 function tagger(kube?: KubeSource, rows: ProcessTagsRow[] = [], now = { s: 1_764_000_000 }, max = 100): ProcessTagger {
   return new ProcessTagger({
