@@ -275,6 +275,8 @@ func TestHostFilterReplicatedService(t *testing.T) {
 		{`{"queryType":"net_metrics","metric":"byte_rate"}`, "host-a", ""},
 		{`{"queryType":"map"}`, "host-c", "host-c"},
 		{`{"queryType":"map"}`, "host-a", ""},
+		// grouped by a tag (the dashboards' map): the host still filters the rows, the grouping names the nodes
+		{`{"queryType":"map","group_by":["process"]}`, "host-c", "host-c"},
 	} {
 		filtered := strings.Replace(c.model, "{", `{"tags":{"host":["`+c.host+`"]},`, 1)
 		got, want := e.framesJSON(pcs[""], filtered, "ds"), e.framesJSON(pcs[c.rowsOf], c.model, "ds")
