@@ -17,10 +17,10 @@ import {
   flowQueries,
   flowRows,
   groupQueries,
-  groupSeriesRows,
   networkStateFromSearch,
   profileQuery,
   searchOfNetworkState,
+  seriesWithValues,
   unhealthyEdges,
 } from './networkFlows';
 import { type Loaded, Sized, getPageStyles, useAnswer, useLocationSearch } from './pageState';
@@ -344,8 +344,8 @@ function GroupSeries({ loaded, tag, range }: { loaded: Loaded | undefined; tag: 
       />
     );
   }
-  const rows = groupSeriesRows(loaded.frames, tag);
-  if (rows.length === 0) {
+  const series = seriesWithValues(loaded.frames);
+  if (series === 0) {
     return (
       <div className={s.notice} data-testid="network-no-series">
         No network metrics in this time range.
@@ -360,7 +360,7 @@ function GroupSeries({ loaded, tag, range }: { loaded: Loaded | undefined; tag: 
             title={`Byte rate by ${tag}`}
             pluginId="timeseries"
             width={width}
-            height={240 + 28 * rows.length}
+            height={240 + 28 * series}
             data={{ series: loaded.frames, state: LoadingState.Done, timeRange: range }}
             options={SERIES_GRAPH_OPTIONS}
             fieldConfig={SERIES_GRAPH_FIELDS}

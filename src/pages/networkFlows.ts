@@ -146,37 +146,11 @@ export function flowGroupRows(frames: DataFrame[], tag: string): FlowGroupRow[] 
   return out;
 }
 
-/** One network series of a pair of tag values: its labels and the mean and peak of its points. */
-export interface GroupSeriesRow {
-  client: string;
-  server: string;
-  mean: number;
-  peak: number;
-  points: number;
-}
-
-/** The grouped net_metrics series (one frame per series, its number field labelled client_<tag>, server_<tag>). */
-export function groupSeriesRows(frames: DataFrame[], tag: string): GroupSeriesRow[] {
-  const out: GroupSeriesRow[] = [];
-  for (const frame of frames) {
-    const value = frame.fields.find((x) => x.type === 'number');
-    if (!value) {
-      continue;
-    }
-    const vals = value.values.filter((v) => v !== null && v !== undefined).map(Number);
-    if (vals.length === 0) {
-      continue;
-    }
-    out.push({
-      client: value.labels?.[`client_${tag}`] ?? '',
-      server: value.labels?.[`server_${tag}`] ?? '',
-      mean: vals.reduce((a, b) => a + b, 0) / vals.length,
-      peak: Math.max(...vals),
-      points: vals.length,
-    });
-  }
-  out.sort((a, b) => b.mean - a.mean || a.client.localeCompare(b.client) || a.server.localeCompare(b.server));
-  return out;
+/** The grouped net_metrics series that have a value in the range (one frame per series): the graph's legend rows. */
+export function seriesWithValues(frames: DataFrame[]): number {
+  return frames.filter((frame) =>
+    frame.fields.some((f) => f.type === 'number' && f.values.some((v) => v !== null && v !== undefined))
+  ).length;
 }
 
 /** Bytes in B, KiB, MiB, GiB (one decimal above bytes). */
