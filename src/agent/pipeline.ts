@@ -142,7 +142,7 @@ export class Pipeline {
       this.conns.stats(),
       this.closedPeers.stats('closed peers'),
       this.procs.stats(),
-      ...(this.o.tagger ? [this.o.tagger.stats()] : []),
+      ...(this.o.tagger?.stats() ?? []),
       ...this.tls.stats(),
       this.red.stats(),
     ];

@@ -241,8 +241,8 @@ export class ProcessTagger {
     }
   }
 
-  stats(): TableStats {
-    return this.table.stats('process tags');
+  stats(): TableStats[] {
+    return [this.table.stats('process tags'), this.containerUsers.stats('container users')];
   }
 
   private row(t: ProcessTags, r: ResolvedTags, process: string, service: string, now: number): ProcessTagsRow {
