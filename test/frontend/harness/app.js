@@ -7,7 +7,7 @@
 import * as grafanaData from '@grafana/data';
 import * as grafanaUI from '@grafana/ui';
 import { BehaviorSubject, Observable } from 'rxjs';
-import { CORE_DEFAULTS, CORE_DRAW, fieldConfigOf, fieldConfigRegistryOf } from './dashboard.js';
+import { CORE_DEFAULTS, CORE_DRAW, panelFrames } from './dashboard.js';
 
 const { urlUtil } = grafanaData;
 
@@ -104,15 +104,7 @@ export function appRuntime(React, initialPath) {
     const theme = grafanaUI.useTheme2();
     const drawing = React.useMemo(() => {
       // the panel plugin's defaults under the caller's, as Grafana's PanelRenderer loads them
-      const config = fieldConfigOf({ type: pluginId, fieldConfig });
-      const series = grafanaData.applyFieldOverrides({
-        data: data?.series ?? [],
-        fieldConfig: config,
-        fieldConfigRegistry: fieldConfigRegistryOf(grafanaData, config),
-        replaceVariables: (v) => v,
-        theme,
-        timeZone: 'utc',
-      });
+      const series = panelFrames(grafanaData, { type: pluginId, fieldConfig }, data?.series ?? [], theme, (v) => v);
       const d = draw({
         ui: grafanaUI,
         h: React.createElement,

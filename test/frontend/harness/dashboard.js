@@ -99,7 +99,7 @@ export const CORE_DEFAULTS = {
 };
 
 /** The panel's field config over its type's defaults (Grafana merges the plugin's defaults the same way). */
-export function fieldConfigOf(p) {
+function fieldConfigOf(p) {
   const own = p.fieldConfig ?? { defaults: {}, overrides: [] };
   const base = CORE_DEFAULTS[p.type]?.fieldConfig;
   if (!base) {
@@ -133,7 +133,7 @@ const STANDARD_FIELD_CONFIG = [
  * registry names; Grafana's is the panel plugin's: the standard properties and the panel's custom ones): the standard
  * properties and every custom one this panel's config sets, each taken as given.
  */
-export function fieldConfigRegistryOf(grafanaData, fieldConfig) {
+function fieldConfigRegistryOf(grafanaData, fieldConfig) {
   const custom = new Set(Object.keys(fieldConfig.defaults?.custom ?? {}));
   for (const o of fieldConfig.overrides ?? []) {
     for (const prop of o.properties ?? []) {
@@ -156,6 +156,22 @@ export function fieldConfigRegistryOf(grafanaData, fieldConfig) {
     ...STANDARD_FIELD_CONFIG.map((id) => item(id, id, false)),
     ...[...custom].map((path) => item(`custom.${path}`, path, true)),
   ]);
+}
+
+/**
+ * The frames as a panel receives them (Grafana's PanelQueryRunner): its field config (the core panel's defaults under
+ * its own) applied over the query's frames, variables replaced.
+ */
+export function panelFrames(grafanaData, p, frames, theme, replaceVariables) {
+  const fieldConfig = fieldConfigOf(p);
+  return grafanaData.applyFieldOverrides({
+    data: frames,
+    fieldConfig,
+    fieldConfigRegistry: fieldConfigRegistryOf(grafanaData, fieldConfig),
+    replaceVariables,
+    theme,
+    timeZone: 'utc',
+  });
 }
 
 /** Resolves once `find()` returns something, polled each animation frame (a React render is not synchronous). */
@@ -559,15 +575,7 @@ export async function runDashboard({
         .map((r) => r.data?.queries ?? [])
         .flat();
       const errors = response?.errors ?? (response?.error ? [response.error] : []);
-      const fieldConfig = fieldConfigOf(p);
-      const series = grafanaData.applyFieldOverrides({
-        data: response?.data ?? [],
-        fieldConfig,
-        fieldConfigRegistry: fieldConfigRegistryOf(grafanaData, fieldConfig),
-        replaceVariables: (s) => templateSrv.replace(s),
-        theme,
-        timeZone: 'utc',
-      });
+      const series = panelFrames(grafanaData, p, response?.data ?? [], theme, (s) => templateSrv.replace(s));
       report.frames = series.map((f) => ({
         name: f.name,
         refId: f.refId,
